@@ -1,0 +1,120 @@
+"""The one ``Dataset`` type every source (MMRec folders, ml100k, synthetic, built) loads into.
+
+Interactions are integer arrays of (user, item) pairs per split (PAPER.md section 5: x_label 0
+train, 1 valid, 2 test); features are float32 matrices with one row per item id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+class DatasetError(ValueError):
+    """A dataset file or array is wrong; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    name: str
+    n_users: int
+    n_items: int
+    train: np.ndarray  # (n_train, 2) int64 user, item
+    valid: np.ndarray  # (n_valid, 2)
+    test: np.ndarray  # (n_test, 2)
+    visual: np.ndarray  # (n_items, D_V) float32
+    text: np.ndarray  # (n_items, D_T) float32
+    items: pd.DataFrame | None = None  # optional metadata, one row per itemID (title, category, ...)
+    source: str = ""  # where it came from (a folder, or "synthetic")
+    image_dir: Path | None = None  # optional folder of item images (ml100k posters)
+    extras: dict = field(default_factory=dict)  # ground truth of generated data, etc.
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # ---- sparse views -------------------------------------------------------------------
+    def matrix(self, split: str) -> sp.csr_matrix:
+        """User x item 0/1 matrix of one split: 'train', 'valid' or 'test'."""
+        pairs = {"train": self.train, "valid": self.valid, "test": self.test}[split]
+        data = np.ones(len(pairs), dtype=np.float32)
+        m = sp.csr_matrix((data, (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items))
+        m.sum_duplicates()
+        m.data[:] = 1.0
+        return m
+
+    def item_popularity(self) -> np.ndarray:
+        return np.bincount(self.train[:, 1], minlength=self.n_items)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the interactions and features: checkpoints refuse other data."""
+        h = hashlib.sha256()
+        h.update(f"{self.n_users}x{self.n_items}".encode())
+        for arr in (self.train, self.valid, self.test):
+            h.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+        for arr in (self.visual, self.text):
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr, dtype=np.float32).tobytes())
+        return h.hexdigest()[:16]
+
+    def summary(self) -> dict:
+        n = len(self.train) + len(self.valid) + len(self.test)
+        return {
+            "name": self.name, "users": self.n_users, "items": self.n_items, "interactions": n,
+            "train": len(self.train), "valid": len(self.valid), "test": len(self.test),
+            "density": n / float(self.n_users * self.n_items), "visual_dim": self.visual.shape[1],
+            "text_dim": self.text.shape[1], "has_metadata": self.items is not None,
+            "has_images": self.image_dir is not None,
+        }
+
+    def titles(self) -> list[str]:
+        if self.items is not None and "title" in self.items.columns:
+            return [str(t) for t in self.items["title"].tolist()]
+        return [f"item {i}" for i in range(self.n_items)]
+
+    def categories(self) -> list[str]:
+        if self.items is not None and "category" in self.items.columns:
+            return [str(c) for c in self.items["category"].tolist()]
+        return ["-"] * self.n_items
+
+
+def validate(ds: Dataset) -> None:
+    """Check every invariant; raise DatasetError saying what is wrong and how to fix it."""
+    where = ds.source or ds.name
+    if ds.n_users <= 0 or ds.n_items <= 0:
+        raise DatasetError(f"{where}: the dataset has no users or no items (empty interactions?)")
+    for split, pairs in (("train", ds.train), ("valid", ds.valid), ("test", ds.test)):
+        if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+            raise DatasetError(f"{where}: {split} interactions must be an (n, 2) integer array")
+        if len(pairs) and (pairs.min() < 0 or pairs[:, 0].max() >= ds.n_users
+                           or pairs[:, 1].max() >= ds.n_items):
+            raise DatasetError(f"{where}: {split} interactions have ids outside 0..n_users-1 / 0..n_items-1")
+    if len(ds.train) == 0:
+        raise DatasetError(f"{where}: the split has no training interactions (x_label 0)")
+    if len(ds.test) == 0:
+        raise DatasetError(
+            f"{where}: the split has no test interactions (x_label 2); re-split the data, e.g. with "
+            "`python -m mambarec data build`"
+        )
+    for label, feat in (("visual (image_feat.npy)", ds.visual), ("text (text_feat.npy)", ds.text)):
+        if feat.ndim != 2:
+            raise DatasetError(f"{where}: {label} features must be a 2-D array, got shape {feat.shape}")
+        if feat.shape[0] != ds.n_items:
+            raise DatasetError(
+                f"{where}: {label} features have {feat.shape[0]} rows but the interactions name "
+                f"{ds.n_items} items; there must be one row per itemID 0..{ds.n_items - 1}"
+            )
+        if feat.shape[1] == 0:
+            raise DatasetError(f"{where}: {label} features have zero columns")
+        if not np.isfinite(feat).all():
+            bad = np.unique(np.nonzero(~np.isfinite(feat))[0])
+            raise DatasetError(
+                f"{where}: {label} features contain NaN or inf in {len(bad)} row(s), first item ids "
+                f"{bad[:5].tolist()}; re-encode those items or replace them (e.g. by the mean row)"
+            )
+    if ds.items is not None and len(ds.items) != ds.n_items:
+        raise DatasetError(f"{where}: item metadata has {len(ds.items)} rows for {ds.n_items} items")

@@ -1,0 +1,179 @@
+"""MMRec's folder format (PAPER.md section 5): reading, writing, 5-core filtering and splitting.
+
+A folder holds ``<name>.inter`` (tab-separated: userID itemID rating timestamp x_label),
+``image_feat.npy`` and ``text_feat.npy`` (one row per itemID) and optionally ``items.tsv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mambarec.data.dataset import Dataset, DatasetError
+
+INTER_COLUMNS = ("userID", "itemID", "x_label")
+SPLIT_LABELS = {"train": 0, "valid": 1, "test": 2}
+
+
+def find_inter_file(folder: Path) -> Path:
+    candidates = sorted(folder.glob("*.inter"))
+    if not candidates:
+        raise DatasetError(
+            f"{folder}: no <name>.inter file found. An MMRec-format folder needs <name>.inter, "
+            "image_feat.npy and text_feat.npy (see README, 'Bring your own data')."
+        )
+    preferred = folder / f"{folder.name}.inter"
+    return preferred if preferred in candidates else candidates[0]
+
+
+def read_inter(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, sep="\t")
+    except pd.errors.EmptyDataError as exc:
+        raise DatasetError(f"{path}: the file is empty; it needs a header and interaction rows") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot parse as tab-separated text ({exc})") from exc
+    missing = [c for c in INTER_COLUMNS if c not in df.columns]
+    if missing:
+        raise DatasetError(
+            f"{path}: missing column(s) {missing}; found {list(df.columns)}. The header must be "
+            "tab-separated 'userID itemID rating timestamp x_label'."
+        )
+    if df.empty:
+        raise DatasetError(f"{path}: the file has a header but no interactions")
+    for col in INTER_COLUMNS:
+        if not pd.api.types.is_integer_dtype(df[col]):
+            raise DatasetError(f"{path}: column {col} must hold integers only (found {df[col].dtype})")
+    bad_labels = sorted(set(df["x_label"].unique()) - {0, 1, 2})
+    if bad_labels:
+        raise DatasetError(f"{path}: x_label must be 0 (train), 1 (valid) or 2 (test); found {bad_labels}")
+    return df
+
+
+def _check_contiguous(path: Path, ids: np.ndarray, what: str) -> int:
+    if ids.min() < 0:
+        raise DatasetError(f"{path}: {what} has negative ids")
+    n = int(ids.max()) + 1
+    present = np.zeros(n, dtype=bool)
+    present[ids] = True
+    if not present.all():
+        missing = np.nonzero(~present)[0]
+        raise DatasetError(
+            f"{path}: {what} ids are not contiguous 0..{n - 1}: {len(missing)} id(s) never appear, "
+            f"e.g. {missing[:5].tolist()}. Re-index them (the data builder does this)."
+        )
+    return n
+
+
+def _load_features(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise DatasetError(f"{path}: file not found (an MMRec folder needs image_feat.npy and text_feat.npy)")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: not a readable .npy array ({exc})") from exc
+    if not np.issubdtype(arr.dtype, np.number):
+        raise DatasetError(f"{path}: features must be numeric, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def load_mmrec_folder(folder: str | Path, name: str | None = None) -> Dataset:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder")
+    inter_path = find_inter_file(folder)
+    df = read_inter(inter_path)
+    users = df["userID"].to_numpy(np.int64)
+    items = df["itemID"].to_numpy(np.int64)
+    n_users = _check_contiguous(inter_path, users, "userID")
+    n_items = _check_contiguous(inter_path, items, "itemID")
+    labels = df["x_label"].to_numpy()
+    pairs = np.stack([users, items], axis=1)
+    split = {k: pairs[labels == v] for k, v in SPLIT_LABELS.items()}
+    visual = _load_features(folder / "image_feat.npy")
+    text = _load_features(folder / "text_feat.npy")
+    meta = None
+    meta_path = folder / "items.tsv"
+    if meta_path.exists():
+        try:
+            meta = pd.read_csv(meta_path, sep="\t", keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DatasetError(f"{meta_path}: cannot parse item metadata ({exc})") from exc
+        if "itemID" not in meta.columns:
+            raise DatasetError(f"{meta_path}: item metadata needs an itemID column")
+        meta = meta.sort_values("itemID").reset_index(drop=True)
+        if len(meta) != n_items or not (meta["itemID"].to_numpy() == np.arange(n_items)).all():
+            raise DatasetError(f"{meta_path}: item metadata must have exactly one row per itemID 0..{n_items - 1}")
+    image_dir = folder / "raw" / "posters"
+    return Dataset(
+        name=name or folder.name, n_users=n_users, n_items=n_items, train=split["train"],
+        valid=split["valid"], test=split["test"], visual=visual, text=text, items=meta,
+        source=str(folder), image_dir=image_dir if image_dir.is_dir() else None,
+    )
+
+
+def kcore_filter(pairs: np.ndarray, k: int = 5) -> np.ndarray:
+    """Keep only (user, item) pairs whose user and item both have >= k interactions, to a fixpoint."""
+    keep = np.ones(len(pairs), dtype=bool)
+    while True:
+        u, i = pairs[keep, 0], pairs[keep, 1]
+        ucount = np.bincount(u, minlength=pairs[:, 0].max() + 1)
+        icount = np.bincount(i, minlength=pairs[:, 1].max() + 1)
+        new_keep = keep & (ucount[pairs[:, 0]] >= k) & (icount[pairs[:, 1]] >= k)
+        if new_keep.sum() == keep.sum():
+            return pairs[keep]
+        keep = new_keep
+
+
+def mmrec_split(n_per_user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """x_label per interaction for users laid out contiguously with ``n_per_user`` rows each.
+
+    MMRec's rule (PAPER.md section 5): the user's rows are shuffled; fewer than 10 interactions:
+    the last two go to valid and test; otherwise v = int(0.2 n) go to valid + test, valid takes
+    v // 2 and test the rest. Returns labels in the shuffled order and the permutation.
+    """
+    labels = []
+    for n in n_per_user:  # per-user bookkeeping only at build time, never on a training path
+        if n < 10:
+            v, n_valid = 2, 1
+        else:
+            v = int(0.2 * n)
+            n_valid = v // 2
+        lab = np.zeros(n, dtype=np.int64)
+        lab[n - v: n - v + n_valid] = 1
+        lab[n - v + n_valid:] = 2
+        labels.append(lab)
+    return np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+
+
+def split_interactions(pairs: np.ndarray, seed: int) -> pd.DataFrame:
+    """Shuffle each user's interactions with ``seed`` and label them with MMRec's split rule."""
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.permutation(len(pairs)), pairs[:, 0]))
+    pairs = pairs[order]
+    counts = np.bincount(pairs[:, 0])
+    counts = counts[counts > 0]
+    labels = mmrec_split(counts, rng)
+    return pd.DataFrame({"userID": pairs[:, 0], "itemID": pairs[:, 1], "x_label": labels})
+
+
+def write_mmrec_folder(
+    folder: str | Path, name: str, inter: pd.DataFrame, visual: np.ndarray, text: np.ndarray,
+    items: pd.DataFrame | None = None,
+) -> Path:
+    """Write ``inter`` (userID, itemID, x_label and optional rating/timestamp) and features."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = inter.copy()
+    for col in ("rating", "timestamp"):
+        if col not in out.columns:
+            out[col] = 0
+    out = out[["userID", "itemID", "rating", "timestamp", "x_label"]]
+    out.to_csv(folder / f"{name}.inter", sep="\t", index=False)
+    np.save(folder / "image_feat.npy", np.asarray(visual, dtype=np.float32))
+    np.save(folder / "text_feat.npy", np.asarray(text, dtype=np.float32))
+    if items is not None:
+        items.to_csv(folder / "items.tsv", sep="\t", index=False)
+    return folder

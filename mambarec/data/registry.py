@@ -1,0 +1,71 @@
+"""``load_dataset(name_or_path)``: resolve a dataset name or folder to a ``Dataset``.
+
+Named datasets live in a data directory: ``data_dir`` argument, else ``$MAMBAREC_DATA``, else
+``../shared/datasets`` relative to the repository root (the development fallback).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mambarec.data.dataset import Dataset, DatasetError
+
+SYNTHETIC = "synthetic"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEV_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
+HOW_TO_GET = {
+    "ml100k": (
+        "ml100k is MovieLens-100k with TMDB plots and posters in MMRec format. Point MAMBAREC_DATA "
+        "(or --data-dir) at a folder that holds ml100k/, or build it from the raw GroupLens files "
+        "plus items.csv and posters with `python -m mambarec data build-movielens --raw RAW --out "
+        "DATA/ml100k` (README, 'Datasets')."
+    ),
+}
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MAMBAREC_DATA")
+    return Path(env) if env else DEV_DATA_DIR
+
+
+def available_datasets(explicit_dir: str | Path | None = None) -> list[str]:
+    """Names that ``load_dataset`` accepts right now: synthetic plus folders in the data dir."""
+    names = [SYNTHETIC]
+    root = data_dir(explicit_dir)
+    if root.is_dir():
+        names += sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.inter")))
+    return names
+
+
+def resolve_dataset_path(name: str, explicit_dir: str | Path | None = None) -> Path:
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    candidate = data_dir(explicit_dir) / name
+    if candidate.is_dir():
+        return candidate
+    hint = HOW_TO_GET.get(name, (
+        "Give the path of an MMRec-format folder (<name>.inter, image_feat.npy, text_feat.npy), or "
+        "build one from your own catalogue with `python -m mambarec data build`."
+    ))
+    raise DatasetError(
+        f"dataset {name!r} not found: it is not a folder and not in the data directory "
+        f"{data_dir(explicit_dir)} (set MAMBAREC_DATA or --data-dir). Available: "
+        f"{available_datasets(explicit_dir)}. {hint}"
+    )
+
+
+def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, **kwargs) -> Dataset:
+    """Load ``synthetic`` (built-in, no files), a named dataset, or an MMRec-format folder."""
+    name = str(name_or_path)
+    if name == SYNTHETIC:
+        from mambarec.data.synthetic import make_synthetic
+
+        return make_synthetic(**kwargs)
+    from mambarec.data.mmrec import load_mmrec_folder
+
+    path = resolve_dataset_path(name, data_dir)
+    return load_mmrec_folder(path, name=path.name)
