@@ -1,0 +1,124 @@
+"""The evaluator against hand-computed cases and a slow reference of MMRec's definitions."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from mambarec.metrics import embedding_topk_metrics, top_items, topk_metrics, topk_with_ties
+
+
+def _csr(rows, n_users, n_items):
+    r, c = zip(*[(u, i) for u, items in enumerate(rows) for i in items], strict=True) if any(rows) else ((), ())
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_users, n_items))
+
+
+def _reference(scores, exclude, heldout, ks):
+    """Per-user loop, MMRec's numpy formulas, ranking by (score desc, id asc)."""
+    s = scores.numpy().astype(np.float64).copy()
+    s[exclude.toarray() > 0] = -np.inf
+    held = heldout.toarray() > 0
+    out = {f"{m}@{k}": [] for k in ks for m in ("Recall", "NDCG", "Precision", "MAP")}
+    for u in range(s.shape[0]):
+        n = held[u].sum()
+        if n == 0:
+            continue
+        order = np.lexsort((np.arange(s.shape[1]), -s[u]))
+        for k in ks:
+            hits = held[u, order[:k]].astype(float)
+            dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+            idcg = sum(1 / math.log2(r + 2) for r in range(min(n, k)))
+            prec = np.cumsum(hits) / np.arange(1, k + 1)
+            out[f"Recall@{k}"].append(hits.sum() / n)
+            out[f"Precision@{k}"].append(hits.sum() / k)
+            out[f"NDCG@{k}"].append(dcg / idcg)
+            out[f"MAP@{k}"].append((prec * hits).sum() / min(n, k))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def test_hand_computed_single_user():
+    # items ranked 3 > 1 > 0 > 2; item 1 excluded; held-out {2, 0}
+    scores = torch.tensor([[0.5, 0.9, 0.1, 1.0]])
+    res = topk_metrics(scores, _csr([[1]], 1, 4), _csr([[0, 2]], 1, 4), ks=(1, 2, 3))
+    # ranking after masking: 3, 0, 2
+    assert res["Recall@1"] == 0.0
+    assert res["Recall@2"] == pytest.approx(0.5)
+    assert res["Recall@3"] == pytest.approx(1.0)
+    assert res["Precision@2"] == pytest.approx(0.5)
+    assert res["NDCG@2"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert res["NDCG@3"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
+    assert res["MAP@3"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_ties_broken_by_lower_item_id():
+    scores = torch.tensor([[1.0, 2.0, 2.0, 2.0, 0.0]])
+    assert topk_with_ties(scores, 2).tolist() == [[1, 2]]
+    # held-out item 3 is tied with 1 and 2 but has a higher id: it must miss top-2
+    res = topk_metrics(scores, _csr([[]], 1, 5), _csr([[3]], 1, 5), ks=(2, 3))
+    assert res["Recall@2"] == 0.0 and res["Recall@3"] == 1.0
+    # all equal: the first k ids
+    assert topk_with_ties(torch.zeros(2, 6), 3).tolist() == [[0, 1, 2], [0, 1, 2]]
+
+
+def test_more_heldout_than_k_and_users_without_heldout():
+    scores = torch.tensor([[4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0]])
+    held = _csr([[0, 1, 2], [], [3]], 3, 4)
+    res = topk_metrics(scores, _csr([[], [], []], 3, 4), held, ks=(2,))
+    # user 0: 2 hits of 3 -> recall 2/3, ndcg 1 (ideal capped at K); user 1 skipped; user 2 misses
+    assert res["Recall@2"] == pytest.approx((2 / 3 + 0) / 2)
+    assert res["NDCG@2"] == pytest.approx((1.0 + 0) / 2)
+    assert res["MAP@2"] == pytest.approx((1.0 + 0) / 2)
+    per = topk_metrics(scores, _csr([[], [], []], 3, 4), held, ks=(2,), per_user=True)
+    assert per["users"].tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_reference_with_ties_and_batches(seed):
+    g = torch.Generator().manual_seed(seed)
+    n_users, n_items = 37, 23
+    scores = torch.randint(0, 5, (n_users, n_items), generator=g).float()  # many ties
+    rng = np.random.default_rng(seed)
+    ex = sp.csr_matrix((rng.random((n_users, n_items)) < 0.2).astype(float))
+    ho = sp.csr_matrix(((rng.random((n_users, n_items)) < 0.25) & (ex.toarray() == 0)).astype(float))
+    ks = (1, 5, 10)
+    got = topk_metrics(scores, ex, ho, ks=ks, batch_users=8)
+    want = _reference(scores, ex, ho, ks)
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_embeddings_path_equals_dense_scores_and_torch_sparse_input():
+    g = torch.Generator().manual_seed(3)
+    u, i = torch.randn(20, 4, generator=g), torch.randn(15, 4, generator=g)
+    ex = sp.random(20, 15, density=0.2, random_state=1, format="csr")
+    ho = sp.random(20, 15, density=0.2, random_state=2, format="csr")
+    a = topk_metrics(u @ i.t(), ex, ho)
+    b = embedding_topk_metrics(u, i, ex, ho, batch_users=7)
+    ex_t = torch.sparse_coo_tensor(np.vstack(ex.nonzero()), torch.ones(ex.nnz), (20, 15), check_invariants=True)
+    c = topk_metrics(u @ i.t(), ex_t, ho)
+    assert a == pytest.approx(b) and a == pytest.approx(c)
+
+
+def test_excluded_items_never_recommended():
+    scores = torch.arange(10.0).repeat(3, 1)
+    ex = _csr([[9, 8], [0], []], 3, 10)
+    top = top_items(scores, ex, 3)
+    assert top.tolist() == [[7, 6, 5], [9, 8, 7], [9, 8, 7]]
+
+
+def test_bad_inputs_are_explained():
+    with pytest.raises(ValueError, match="shape"):
+        topk_metrics(torch.zeros(2, 3), _csr([[], []], 2, 4), _csr([[0], []], 2, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        topk_metrics(torch.full((1, 3), float("nan")), _csr([[]], 1, 3), _csr([[0]], 1, 3))
+    with pytest.raises(ValueError, match="no user has held-out"):
+        topk_metrics(torch.zeros(1, 3), _csr([[]], 1, 3), _csr([[]], 1, 3))
+
+
+def test_callers_scores_are_left_unchanged():
+    scores = torch.arange(12.0).view(3, 4)
+    before = scores.clone()
+    topk_metrics(scores, _csr([[3], [0, 1], []], 3, 4), _csr([[0], [2], [1]], 3, 4), ks=(2,))
+    assert torch.equal(scores, before)
