@@ -1,0 +1,100 @@
+"""``python -m mambarec data ...``: build MMRec-format folders from a catalogue or the raw ml100k files.
+
+The main CLI calls ``add_data_commands(subparsers)`` and then ``args.func(args)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _csv_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _add_build(sub) -> None:
+    p = sub.add_parser(
+        "build", help="build an MMRec folder from your own interactions + item table (+ images)",
+        description="Interactions (CSV/TSV with user and item columns, optional rating/timestamp) and "
+        "an item table (id + text columns) -> k-core, re-indexed, split, encoded MMRec folder.",
+    )
+    p.add_argument("--interactions", required=True, type=Path, help="CSV/TSV of user,item[,rating,timestamp]")
+    p.add_argument("--items", required=True, type=Path, help="CSV/TSV item table: id + text columns")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument("--image-dir", type=Path, default=None, help="folder of item images (optional)")
+    p.add_argument("--image-pattern", default="{id}.jpg", help="image file name per item (default {id}.jpg)")
+    p.add_argument("--text-columns", type=_csv_list, default=None,
+                   help="comma-separated item-table columns to encode (default: all but the id)")
+    p.add_argument("--id-column", default=None, help="item-table id column (default: id, item_id, ...)")
+    p.add_argument("--user-column", default=None, help="interactions user column (default: user, ...)")
+    p.add_argument("--item-column", default=None, help="interactions item column (default: item, ...)")
+    p.add_argument("--k-core", type=int, default=5, help="keep users and items with >= K interactions")
+    p.add_argument("--seed", type=int, default=2026, help="split shuffle seed")
+    p.add_argument("--name", default=None, help="dataset name (default: the output folder's name)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_data_command, data_command="build")
+
+
+def _add_build_movielens(sub) -> None:
+    p = sub.add_parser(
+        "build-movielens", help="build ml100k from the raw GroupLens + TMDB files",
+        description="Rebuild the ml100k MMRec folder from RAW (u.data, items.csv, posters/).",
+    )
+    p.add_argument("--raw", required=True, type=Path, help="folder with u.data, items.csv, posters/")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument("--limit-items", type=int, default=None, help="only the N lowest movie ids (quick build)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_data_command, data_command="build-movielens")
+
+
+def add_data_commands(subparsers) -> argparse.ArgumentParser:
+    """Register ``data build`` and ``data build-movielens`` under an argparse subparsers object."""
+    data = subparsers.add_parser("data", help="build datasets (MMRec format)",
+                                 description="Build MMRec-format dataset folders.")
+    sub = data.add_subparsers(dest="data_command", metavar="{build,build-movielens}")
+    sub.required = True
+    _add_build(sub)
+    _add_build_movielens(sub)
+    return data
+
+
+def _build(args) -> Path:
+    from mambarec.data.builder import build_catalogue
+
+    return build_catalogue(
+        args.interactions, args.items, args.out, image_dir=args.image_dir, text_columns=args.text_columns,
+        id_column=args.id_column, user_column=args.user_column, item_column=args.item_column,
+        image_pattern=args.image_pattern, k_core=args.k_core, seed=args.seed, name=args.name,
+        progress=not args.no_progress,
+    )
+
+
+def _build_movielens(args) -> Path:
+    from mambarec.data.movielens import build_movielens
+
+    return build_movielens(args.raw, args.out, limit_items=args.limit_items, progress=not args.no_progress)
+
+
+def run_data_command(args) -> int:
+    """Handler of ``data build`` / ``data build-movielens``: build, then print a one-line summary.
+
+    Returns the exit status: 0, or 2 after printing a DatasetError's message to stderr.
+    """
+    from mambarec.data.dataset import DatasetError
+
+    try:
+        out = _build(args) if args.data_command == "build" else _build_movielens(args)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stats = json.loads((Path(out) / "stats.json").read_text())
+    split = stats["split"]
+    missing = stats.get("items_without_image", stats.get("items_without_poster", 0))
+    print(
+        f"wrote {out}: {stats['users']} users, {stats['items']} items, {stats['interactions']} interactions "
+        f"(train {split['0']} / valid {split['1']} / test {split['2']}), {missing} item(s) without an image"
+    )
+    return 0
