@@ -33,7 +33,7 @@ def read_inter(path: Path) -> pd.DataFrame:
         df = pd.read_csv(path, sep="\t")
     except pd.errors.EmptyDataError as exc:
         raise DatasetError(f"{path}: the file is empty; it needs a header and interaction rows") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise DatasetError(f"{path}: cannot parse as tab-separated text ({exc})") from exc
     missing = [c for c in INTER_COLUMNS if c not in df.columns]
     if missing:
@@ -46,7 +46,7 @@ def read_inter(path: Path) -> pd.DataFrame:
     for col in INTER_COLUMNS:
         if not pd.api.types.is_integer_dtype(df[col]):
             raise DatasetError(f"{path}: column {col} must hold integers only (found {df[col].dtype})")
-    bad_labels = sorted(set(df["x_label"].unique()) - {0, 1, 2})
+    bad_labels = sorted(int(x) for x in set(df["x_label"].unique()) - {0, 1, 2})  # plain ints in the message
     if bad_labels:
         raise DatasetError(f"{path}: x_label must be 0 (train), 1 (valid) or 2 (test); found {bad_labels}")
     return df
@@ -55,14 +55,15 @@ def read_inter(path: Path) -> pd.DataFrame:
 def _check_contiguous(path: Path, ids: np.ndarray, what: str) -> int:
     if ids.min() < 0:
         raise DatasetError(f"{path}: {what} has negative ids")
-    n = int(ids.max()) + 1
-    present = np.zeros(n, dtype=bool)
-    present[ids] = True
-    if not present.all():
-        missing = np.nonzero(~present)[0]
+    present = np.unique(ids)  # sorted distinct ids: never allocate max(id) cells for one stray huge id
+    n = int(present[-1]) + 1
+    if len(present) != n:
+        # the first 5 absent ids all lie below len(present) + 5
+        missing = np.setdiff1d(np.arange(len(present) + 5), present)
+        missing = missing[missing < n][:5]
         raise DatasetError(
-            f"{path}: {what} ids are not contiguous 0..{n - 1}: {len(missing)} id(s) never appear, "
-            f"e.g. {missing[:5].tolist()}. Re-index them (the data builder does this)."
+            f"{path}: {what} ids are not contiguous 0..{n - 1}: {n - len(present)} id(s) never appear, "
+            f"e.g. {missing.tolist()}. Re-index them (the data builder does this)."
         )
     return n
 
@@ -74,6 +75,9 @@ def _load_features(path: Path) -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DatasetError(f"{path}: not a readable .npy array ({exc})") from exc
+    if not isinstance(arr, np.ndarray):  # np.load opens an .npz archive whatever the file's name
+        arr.close()
+        raise DatasetError(f"{path}: this is an .npz archive, not a .npy array; save it with np.save")
     if not np.issubdtype(arr.dtype, np.number):
         raise DatasetError(f"{path}: features must be numeric, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.float32)
@@ -99,7 +103,7 @@ def load_mmrec_folder(folder: str | Path, name: str | None = None) -> Dataset:
     if meta_path.exists():
         try:
             meta = pd.read_csv(meta_path, sep="\t", keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
             raise DatasetError(f"{meta_path}: cannot parse item metadata ({exc})") from exc
         if "itemID" not in meta.columns:
             raise DatasetError(f"{meta_path}: item metadata needs an itemID column")

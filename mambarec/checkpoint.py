@@ -1,0 +1,110 @@
+"""Safe checkpoints: weights + exact config + metrics + seed + dataset fingerprint + versions.
+
+One ``torch.save`` file holding tensors and plain values only, read back with
+``torch.load(weights_only=True)``, which never unpickles code. Loading checks the format, its
+version and the dataset fingerprint, and says clearly what is wrong otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+import mambarec
+from mambarec.config import ConfigError, RunConfig
+
+FORMAT = "mambarec-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is unreadable, of another format or version, or for another dataset."""
+
+
+def versions() -> dict[str, str]:
+    return {"mambarec": mambarec.__version__, "torch": torch.__version__.split("+")[0]}
+
+
+def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str,
+                    dataset_fingerprint: str, resume: dict | None = None) -> Path:
+    """Write atomically (a crash mid-write never leaves a half file under ``path``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "config": run.to_json(),
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "metrics": json.dumps(metrics), "seed": run.train.seed, "dataset": dataset_name,
+        "dataset_fingerprint": dataset_fingerprint, "versions": versions(),
+    }
+    if resume is not None:
+        payload["resume"] = resume
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
+    """Read a checkpoint (a path or a binary file object) safely and validate it.
+
+    Returns a dict with ``run`` (RunConfig), ``state_dict``, ``metrics`` (dict), ``seed``,
+    ``dataset``, ``dataset_fingerprint``, ``versions`` and ``resume`` (or None).
+    """
+    name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "uploaded file")
+    if isinstance(source, (str, Path)) and not Path(source).is_file():
+        raise CheckpointError(f"{name}: no such checkpoint file")
+    try:
+        payload = torch.load(source, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
+            AttributeError, TypeError) as exc:
+        raise CheckpointError(
+            f"{name}: not a readable MambaRec checkpoint (corrupt, truncated, or not a torch file): "
+            f"{str(exc).splitlines()[0][:200]}"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{name}: this file is not a MambaRec checkpoint (no '{FORMAT}' marker)")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{name}: checkpoint format version {version!r} is newer than this mambarec understands "
+            f"({FORMAT_VERSION}); upgrade mambarec to load it"
+        )
+    try:
+        run = RunConfig.from_dict(json.loads(payload["config"]))
+        metrics = json.loads(payload.get("metrics", "{}"))
+    except (ConfigError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{name}: the stored config is invalid: {exc}") from exc
+    fp = payload.get("dataset_fingerprint")
+    if expect_fingerprint is not None and fp != expect_fingerprint:
+        raise CheckpointError(
+            f"{name}: trained on dataset {payload.get('dataset')!r} (fingerprint {fp}), but the data given has "
+            f"fingerprint {expect_fingerprint}; load it with the dataset it was trained on"
+        )
+    return {"run": run, "state_dict": payload["state_dict"], "metrics": metrics, "seed": payload.get("seed"),
+            "dataset": payload.get("dataset"), "dataset_fingerprint": fp, "versions": payload.get("versions", {}),
+            "resume": payload.get("resume")}
+
+
+def restore_trainer(ckpt: dict, dataset, graphs=None):
+    """A ``Trainer`` rebuilt from a loaded checkpoint: best weights in place, resumable if saved so."""
+    from mambarec.train import Trainer
+
+    if ckpt["dataset_fingerprint"] != dataset.fingerprint():
+        raise CheckpointError(
+            f"checkpoint was trained on {ckpt['dataset']!r} (fingerprint {ckpt['dataset_fingerprint']}), "
+            f"not on {dataset.name!r} ({dataset.fingerprint()})"
+        )
+    trainer = Trainer(ckpt["run"], dataset, graphs)
+    if ckpt["resume"] is not None:
+        trainer.load_resume_state(ckpt["resume"])
+    try:
+        trainer.model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"the checkpoint's weights do not fit the model its config describes: {exc}") from exc
+    return trainer

@@ -1,0 +1,154 @@
+"""Graphs of the backbone (PAPER.md section 3) and a sparse product for constant matrices.
+
+* The user-item graph: symmetric-normalized bipartite adjacency D^-1/2 A D^-1/2 over users and
+  items, and its user x item block R (used for the user modal embeddings).
+* Per-modality item-item k-NN graphs from the raw features: cosine similarity, each item keeps
+  its top-k (itself included), weights are the cosines, not symmetrized, normalized
+  d_i^-1/2 w_ij d_j^-1/2 with d the row sums. Built once per dataset and cached on disk under the
+  user cache directory (never in the data folder), as plain ``.npz`` arrays.
+* ``ConstantSparse``: A @ X with a backward of A^T @ G precomputed, because these matrices never
+  change and the generic sparse backward re-sorts their indices on every step.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+SIM_BLOCK_ROWS = 2048  # rows of the cosine-similarity matrix computed at once (bounds memory)
+
+
+def cache_dir() -> Path:
+    """``$MAMBAREC_CACHE``, else ``$XDG_CACHE_HOME/mambarec``, else ``~/.cache/mambarec``."""
+    if os.environ.get("MAMBAREC_CACHE"):
+        return Path(os.environ["MAMBAREC_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mambarec"
+
+
+def normalized_bipartite(train: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(D^-1/2 A D^-1/2 of the (users + items) graph, its user x item block R)."""
+    n_users, n_items = train.shape
+    r = sp.csr_matrix(train, dtype=np.float32)
+    adj = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    with np.errstate(divide="ignore"):
+        d_inv_sqrt = np.power(deg, -0.5)
+    d_inv_sqrt[~np.isfinite(d_inv_sqrt)] = 0.0
+    d = sp.diags(d_inv_sqrt.astype(np.float32))
+    norm = (d @ adj @ d).tocsr().astype(np.float32)
+    return norm, norm[:n_users, n_users:].tocsr()
+
+
+def knn_graph(features: np.ndarray, k: int) -> sp.csr_matrix:
+    """The normalized top-k cosine graph of one modality (rows computed in blocks)."""
+    x = torch.from_numpy(np.asarray(features, dtype=np.float32))
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
+    n = x.shape[0]
+    k = min(k, n)
+    vals, cols = [], []
+    for start in range(0, n, SIM_BLOCK_ROWS):
+        sim = x[start: start + SIM_BLOCK_ROWS] @ x.t()
+        v, c = torch.topk(sim, k, dim=1)
+        vals.append(v)
+        cols.append(c)
+    v = torch.cat(vals).numpy().ravel()
+    c = torch.cat(cols).numpy().ravel()
+    rows = np.repeat(np.arange(n), k)
+    deg = np.bincount(rows, weights=v, minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.power(deg, -0.5)
+    d[~np.isfinite(d)] = 0.0
+    w = (d[rows] * v * d[c]).astype(np.float32)
+    return sp.csr_matrix((w, (rows, c)), shape=(n, n))
+
+
+def cached_knn_graph(features: np.ndarray, k: int, key: str, use_cache: bool = True) -> sp.csr_matrix:
+    """``knn_graph`` cached under the user cache directory by ``key`` (e.g. a dataset fingerprint)."""
+    path = cache_dir() / "graphs" / f"{key}_k{k}.npz"
+    if use_cache and path.exists():
+        try:
+            return sp.load_npz(path).tocsr()
+        except (OSError, ValueError):
+            pass  # a corrupt cache entry is rebuilt below
+    g = knn_graph(features, k)
+    if use_cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            sp.save_npz(tmp, g)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home only costs a rebuild next time
+    return g
+
+
+def to_torch_csr(m: sp.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:
+    m = sp.csr_matrix(m, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data), size=m.shape, device=device, check_invariants=False,
+        )
+
+
+class _ConstantSparseMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, a_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.a_t = a_t
+        return a @ x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, None, ctx.a_t @ grad
+
+
+class ConstantSparse:
+    """A fixed sparse matrix A; ``a(x)`` is A @ x with a precomputed A^T for the backward."""
+
+    def __init__(self, m: sp.csr_matrix, device: torch.device | str = "cpu") -> None:
+        self.shape = m.shape
+        self.scipy = sp.csr_matrix(m)
+        self.a = to_torch_csr(self.scipy, device)
+        symmetric = m.shape[0] == m.shape[1] and abs(self.scipy - self.scipy.T).max() == 0
+        self.a_t = self.a if symmetric else to_torch_csr(self.scipy.T.tocsr(), device)
+
+    def to(self, device: torch.device | str) -> ConstantSparse:
+        return self if self.a.device == torch.device(device) else ConstantSparse(self.scipy, device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _ConstantSparseMM.apply(self.a, self.a_t, x)
+
+
+class Graphs:
+    """Every graph a model needs for one dataset, built once (k-NN graphs cached on disk)."""
+
+    def __init__(self, norm_adj: sp.csr_matrix, r: sp.csr_matrix, knn: dict[tuple[str, int], sp.csr_matrix],
+                 n_users: int, n_items: int, device: torch.device | str = "cpu") -> None:
+        self.n_users, self.n_items = n_users, n_items
+        self.norm_adj = ConstantSparse(norm_adj, device)
+        self.r = ConstantSparse(r, device)
+        self._knn_scipy = knn
+        self.knn = {key: ConstantSparse(m, device) for key, m in knn.items()}
+
+    def to(self, device: torch.device | str) -> Graphs:
+        return Graphs(self.norm_adj.scipy, self.r.scipy, self._knn_scipy, self.n_users, self.n_items, device)
+
+    def item_item(self, modality: str, k: int) -> ConstantSparse:
+        return self.knn[(modality, k)]
+
+
+def build_graphs(dataset, knn_ks: tuple[int, ...] = (10,), use_cache: bool = True) -> Graphs:
+    """User-item and k-NN graphs of ``dataset`` (a ``mambarec.data.Dataset``)."""
+    norm_adj, r = normalized_bipartite(dataset.matrix("train"))
+    fp = dataset.fingerprint()
+    knn = {}
+    for k in sorted(set(knn_ks)):
+        for modality, feats in (("visual", dataset.visual), ("text", dataset.text)):
+            knn[(modality, k)] = cached_knn_graph(feats, k, f"{fp}_{modality}", use_cache)
+    return Graphs(norm_adj, r, knn, dataset.n_users, dataset.n_items)

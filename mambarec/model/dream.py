@@ -1,0 +1,162 @@
+"""DREAM, the Dilated REfinement Attention Module (PAPER.md section 2.2, released code section 4).
+
+Input: a batch of feature maps X in R^{C x H x W}. Five parallel branches, each conv + BatchNorm
++ ReLU: (1) 1x1 conv, (2)-(4) 3x3 convs with three dilation rates, (5) global average pool ->
+1x1 conv -> bilinear upsampling. Their concatenation F is gated by channel attention M_c and
+spatial attention M_s, fused (max in the paper), and a 1x1 conv block maps it back to C channels.
+
+Two attention styles:
+* ``paper``: M_c = Sigmoid(FC(ReLU(FC(GAP(F))))), M_s = Sigmoid(conv1x1(mean_c(F)));
+  output = conv_out(fuse(F * M_c, F * M_s)).
+* ``official`` (as released): M_c = ReLU(conv1x1_{5C->1}(GAP(F))), one scalar per item;
+  M_s = Sigmoid(conv1x1_{5C->1}(F)); output = conv_out(fuse(F * M_c, F * M_s) * F).
+A switched-off attention is replaced by ones; with both off the block is conv_out(F).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mambarec.config import ModelConfig
+
+
+def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
+    """(C, H, W) with H = W = the largest side <= max_side whose square divides ``dim``."""
+    for side in range(min(max_side, int(dim ** 0.5)), 0, -1):
+        if dim % (side * side) == 0:
+            return dim // (side * side), side, side
+    return dim, 1, 1
+
+
+class ConvBranch(nn.Module):
+    """conv (1x1, or 3x3 with a dilation) + BatchNorm + ReLU."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, bn_momentum: float) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.conv = nn.Conv2d(channels, channels, kernel, padding=dilation * (kernel // 2), dilation=dilation)
+        self.bn = nn.BatchNorm2d(channels, momentum=bn_momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.conv.kernel_size[0]
+        if k > 1 and self.dilation >= x.shape[2] and self.dilation >= x.shape[3]:
+            # Every off-centre tap lands in the zero padding: the conv is exactly its centre tap.
+            c = k // 2
+            y = F.conv2d(x, self.conv.weight[:, :, c:c + 1, c:c + 1], self.conv.bias)
+        else:
+            y = self.conv(x)
+        return F.relu(self.bn(y))
+
+
+class PoolBranch(nn.Module):
+    """Global average pool -> 1x1 conv + BatchNorm + ReLU -> bilinear upsampling to H x W."""
+
+    def __init__(self, channels: int, bn_momentum: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 1)
+        self.bn = nn.BatchNorm2d(channels, momentum=bn_momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = F.relu(self.bn(self.conv(x.mean(dim=(2, 3), keepdim=True))))
+        # bilinear upsampling of a 1 x 1 map is a broadcast
+        return g.expand(-1, -1, x.shape[2], x.shape[3])
+
+
+class ChannelAttention(nn.Module):
+    """M_c: one weight per channel (paper) or one scalar per item (official)."""
+
+    def __init__(self, channels: int, style: str, reduction: int) -> None:
+        super().__init__()
+        self.style = style
+        if style == "paper":
+            hidden = max(1, channels // reduction)
+            self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        else:
+            self.fc = nn.Conv2d(channels, 1, 1, bias=False)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        pooled = f.mean(dim=(2, 3), keepdim=True)
+        if self.style == "paper":
+            return torch.sigmoid(self.fc(pooled.flatten(1)))[:, :, None, None]
+        return F.relu(self.fc(pooled))
+
+
+class SpatialAttention(nn.Module):
+    """M_s: one weight per position, from the channel mean (paper) or a learned 1x1 conv (official)."""
+
+    def __init__(self, channels: int, style: str) -> None:
+        super().__init__()
+        self.style = style
+        self.conv = nn.Conv2d(1, 1, 1) if style == "paper" else nn.Conv2d(channels, 1, 1, bias=False)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        x = f.mean(dim=1, keepdim=True) if self.style == "paper" else f
+        return torch.sigmoid(self.conv(x))
+
+
+def fuse(a: torch.Tensor, b: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "max":
+        return torch.maximum(a, b)
+    if how == "mean":
+        return (a + b) / 2
+    return a + b
+
+
+class Dream(nn.Module):
+    """DREAM over maps of ``shape`` = (C, H, W); takes and returns flat (n, C*H*W) features."""
+
+    def __init__(self, shape: tuple[int, int, int], cfg: ModelConfig) -> None:
+        super().__init__()
+        self.shape = shape
+        c = shape[0]
+        self.style, self.fusion = cfg.attention_style, cfg.fusion
+        mom = cfg.bn_momentum
+        rates = cfg.dilation_rates
+        candidates = {
+            "conv1x1": lambda: ConvBranch(c, 1, 1, mom),
+            "dilated_1": lambda: ConvBranch(c, 3, int(rates[0]), mom),
+            "dilated_2": lambda: ConvBranch(c, 3, int(rates[1]), mom),
+            "dilated_3": lambda: ConvBranch(c, 3, int(rates[2]), mom),
+            "pool": lambda: PoolBranch(c, mom),
+        }
+        self.branches = nn.ModuleDict(
+            {name: make() for (name, make), on in zip(candidates.items(), cfg.dream_branches, strict=True) if on}
+        )
+        if not self.branches:
+            raise ValueError("DREAM needs at least one branch switched on (or set use_dream=False)")
+        cat = c * len(self.branches)
+        self.channel = ChannelAttention(cat, self.style, cfg.attention_reduction) if cfg.channel_attention else None
+        self.spatial = SpatialAttention(cat, self.style) if cfg.spatial_attention else None
+        self.out_conv = nn.Conv2d(cat, c, 1)
+        self.out_bn = nn.BatchNorm2d(c, momentum=mom)
+
+    def branch_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: branch(x) for name, branch in self.branches.items()}
+
+    def attend(self, f: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The gated map fed to the output block, and the attention maps used."""
+        maps = {}
+        if self.channel is None and self.spatial is None:
+            return f, maps
+        f_c, f_s = f, f
+        if self.channel is not None:
+            maps["channel"] = self.channel(f)
+            f_c = f * maps["channel"]
+        if self.spatial is not None:
+            maps["spatial"] = self.spatial(f)
+            f_s = f * maps["spatial"]
+        fused = fuse(f_c, f_s, self.fusion)
+        return (fused * f if self.style == "official" else fused), maps
+
+    def forward(self, x: torch.Tensor, return_parts: bool = False):
+        n = x.shape[0]
+        m = x.reshape(n, *self.shape)
+        parts = self.branch_outputs(m)
+        f = torch.cat(list(parts.values()), dim=1)
+        gated, maps = self.attend(f)
+        out = F.relu(self.out_bn(self.out_conv(gated))).reshape(n, -1)
+        if return_parts:
+            return out, {"branches": parts, "attention": maps, "concat": f}
+        return out

@@ -1,0 +1,131 @@
+"""MambaRec (paper and official variants) on the MGCN backbone, and MGCN itself (PAPER.md 3, 7).
+
+Backbone: a LightGCN view of the user-item graph gives ``content``; per modality, the purifier
+gates the item ID embeddings with the modal features, one k-NN item-item propagation and R give
+item and user modal embeddings; the fuser splits them into ``common`` (attention over the two)
+and gated modality-specific parts; side = (specific_v + specific_t + common) / 3; the final
+embedding is content + side and the score a dot product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from mambarec.config import ModelConfig
+from mambarec.graphs import Graphs
+from mambarec.model.base import Recommender
+from mambarec.model.init import SeededDropout
+from mambarec.model.losses import bpr_loss, info_nce, l2_loss, mmd_loss
+from mambarec.model.modal import ModalEncoder
+
+MODALITIES = ("visual", "text")
+
+
+def lightgcn(propagate, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Mean of the layer outputs E, AE, A^2 E, ... (LightGCN)."""
+    layers = [ego]
+    for _ in range(n_layers):
+        layers.append(propagate(layers[-1]))
+    return torch.stack(layers, dim=0).mean(dim=0)
+
+
+def gate(dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(dim, dim), nn.Sigmoid())
+
+
+class Fuser(nn.Module):
+    """Behaviour-aware fuser: attention-weighted common part plus gated modality-specific parts."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.query_common = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1, bias=False))
+        self.prefer = nn.ModuleDict({m: gate(dim) for m in MODALITIES})
+
+    def forward(self, modal: dict[str, torch.Tensor], content: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(torch.cat([self.query_common(modal[m]) for m in MODALITIES], dim=-1), dim=-1)
+        common = sum(weights[:, j: j + 1] * modal[m] for j, m in enumerate(MODALITIES))
+        specific = [self.prefer[m](content) * (modal[m] - common) for m in MODALITIES]
+        return (specific[0] + specific[1] + common) / 3
+
+
+class MambaRec(Recommender):
+    def __init__(self, cfg: ModelConfig, n_users: int, n_items: int, visual: np.ndarray, text: np.ndarray,
+                 graphs: Graphs, reg_divisor: float) -> None:
+        super().__init__()
+        self.cfg, self.n_users, self.n_items, self.reg_divisor = cfg, n_users, n_items, reg_divisor
+        d = cfg.embedding_dim
+        self.user_embedding = nn.Embedding(n_users, d)
+        self.item_embedding = nn.Embedding(n_items, d)
+        self.features = nn.ModuleDict()
+        for name, table in (("visual", visual), ("text", text)):
+            emb = nn.Embedding.from_pretrained(torch.as_tensor(table, dtype=torch.float32),
+                                               freeze=cfg.freeze_features)
+            emb.pretrained = True
+            self.features[name] = emb
+        reduced = visual.shape[1] // cfg.reduction_factor
+        self.encoders = nn.ModuleDict({
+            "visual": ModalEncoder(visual.shape[1], reduced if cfg.reduction_factor > 1 else None, cfg),
+            "text": ModalEncoder(text.shape[1], reduced if cfg.text_path == "reduced" else None, cfg),
+        })
+        self.norm = nn.LayerNorm(d) if cfg.modal_norm_dropout else None
+        self.dropout = SeededDropout(cfg.dropout) if cfg.modal_norm_dropout else None
+        self.purifier = nn.ModuleDict({m: gate(d) for m in MODALITIES})
+        self.fuser = Fuser(d)
+        self.graphs = graphs
+        self.item_graphs = {m: graphs.item_item(m, cfg.knn_k) for m in MODALITIES}
+
+    def move_graphs(self, device: torch.device) -> None:
+        self.graphs = self.graphs.to(device)
+        self.item_graphs = {m: self.graphs.item_item(m, self.cfg.knn_k) for m in MODALITIES}
+
+    def modal_features(self) -> dict[str, torch.Tensor]:
+        """The d-dim modal features after projection and DREAM (before LayerNorm/dropout)."""
+        return {m: self.encoders[m](self.features[m].weight) for m in MODALITIES}
+
+    def propagate(self) -> dict[str, torch.Tensor]:
+        feats = self.modal_features()
+        ego = torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
+        content = lightgcn(self.graphs.norm_adj, ego, self.cfg.n_ui_layers)
+        modal = {}
+        for m in MODALITIES:
+            f = feats[m]
+            if self.norm is not None:
+                f = self.dropout(self.norm(f))
+            items = self.item_embedding.weight * self.purifier[m](f)
+            for _ in range(self.cfg.n_mm_layers):
+                items = self.item_graphs[m](items)
+            modal[m] = torch.cat([self.graphs.r(items), items], dim=0)
+        side = self.fuser(modal, content)
+        return {"final": content + side, "side": side, "content": content, **{f"feat_{m}": feats[m] for m in feats}}
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        final = self.propagate()["final"]
+        return final[: self.n_users], final[self.n_users:]
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        out = self.propagate()
+        u_all, i_all = out["final"][: self.n_users], out["final"][self.n_users:]
+        u, p, n = u_all[users], i_all[pos], i_all[neg]
+        parts = {"bpr": bpr_loss(u, p, n), "l2": cfg.reg_weight * l2_loss(u, p, n, divisor=self.reg_divisor)}
+        if cfg.use_cl and cfg.lambda_cl > 0:
+            parts["cl"] = cfg.lambda_cl * self._contrastive(out, users, pos)
+        if cfg.use_mmd and cfg.lambda_mmd > 0:
+            items = torch.unique(pos) if cfg.mmd_items == "unique" else pos
+            parts["mmd"] = cfg.lambda_mmd * mmd_loss(out["feat_visual"][items], out["feat_text"][items], cfg.sigma)
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def _contrastive(self, out: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        cfg, nu = self.cfg, self.n_users
+        total = torch.zeros((), device=users.device)
+        if cfg.cl_views in ("side-content", "both"):
+            side, content = out["side"], out["content"]
+            total = total + info_nce(side[nu:][pos], content[nu:][pos], cfg.tau)
+            total = total + info_nce(side[:nu][users], content[:nu][users], cfg.tau)
+        if cfg.cl_views in ("visual-text", "both"):
+            items = torch.unique(pos)
+            total = total + info_nce(out["feat_visual"][items], out["feat_text"][items], cfg.tau)
+        return total

@@ -1,0 +1,261 @@
+"""The training loop (PAPER.md section 3), shared by the CLI, the app and ``precompute``.
+
+Uniform negative sampling (one negative per positive, never a training positive of the user),
+Adam with the smooth decay lr x decay^(epoch / decay_epochs) stepped every epoch, evaluation on
+valid each epoch, early stopping on valid Recall@20 (stop after patience + 1 epochs without a
+strict improvement), test metrics of the best valid epoch. Every random draw comes from the run's
+own generator, so two runs training at once stay deterministic. ``on_event`` receives one
+``EpochEvent`` per epoch; ``should_stop`` is polled between batches (cooperative cancel keeps the
+best state so far).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mambarec.config import RunConfig
+from mambarec.data.dataset import Dataset
+from mambarec.graphs import Graphs, build_graphs
+from mambarec.metrics import embedding_topk_metrics
+from mambarec.model import Recommender, build_model
+from mambarec.model.init import init_parameters
+
+SELECT_METRIC = "Recall@20"  # model selection and early stopping (PAPER.md section 5)
+MAX_RESAMPLE_ROUNDS = 100  # negative re-draws before giving up on users who rated nearly everything
+
+
+@dataclass
+class EpochEvent:
+    epoch: int
+    losses: dict[str, float]
+    valid: dict[str, float]
+    test: dict[str, float]
+    elapsed_s: float
+    epoch_s: float
+    lr: float
+    best_epoch: int
+    is_best: bool
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    valid: dict[str, float]
+    test: dict[str, float]
+    history: list[dict]
+    epochs_run: int
+    s_per_epoch: float
+    n_params: int
+    cancelled: bool = False
+    stopped_early: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def metrics_json(self, run: RunConfig, dataset: Dataset) -> dict:
+        out = {f"test/{k}": v for k, v in self.test.items()}
+        out.update({f"valid/{k}": v for k, v in self.valid.items()})
+        out.update(best_epoch=self.best_epoch, epochs_run=self.epochs_run, s_per_epoch=self.s_per_epoch,
+                   n_params=self.n_params, cancelled=self.cancelled, stopped_early=self.stopped_early,
+                   seed=run.train.seed, dataset=dataset.name, dataset_fingerprint=dataset.fingerprint(),
+                   history=self.history)
+        return out
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but CUDA is not available; use --device cpu")
+    return torch.device(name)
+
+
+class NegativeSampler:
+    """Uniform negatives that are not training positives of the user, drawn in vectorized rounds."""
+
+    def __init__(self, train: np.ndarray, n_items: int, device: torch.device) -> None:
+        self.n_items = n_items
+        keys = np.unique(train[:, 0].astype(np.int64) * n_items + train[:, 1])
+        self.keys = torch.from_numpy(keys).to(device)
+
+    def __call__(self, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        neg = torch.randint(0, self.n_items, users.shape, generator=generator, device=users.device)
+        for _ in range(MAX_RESAMPLE_ROUNDS):
+            clash = torch.isin(users * self.n_items + neg, self.keys)
+            if not clash.any():
+                break
+            neg[clash] = torch.randint(0, self.n_items, (int(clash.sum()),), generator=generator, device=users.device)
+        return neg
+
+
+class Trainer:
+    """Owns one run: model, optimizer, scheduler, generator, and the early-stopping state."""
+
+    def __init__(self, run: RunConfig, dataset: Dataset, graphs: Graphs | None = None) -> None:
+        self.run, self.dataset = run, dataset
+        self.device = resolve_device(run.train.device)
+        tc = run.train
+        self.generator = torch.Generator(device="cpu").manual_seed(tc.seed)
+        ks = {run.model.knn_k, 10}
+        graphs = graphs or build_graphs(dataset, tuple(sorted(ks)))
+        self.model: Recommender = build_model(run, dataset, graphs)
+        init_parameters(self.model, self.generator)
+        self.model.to(self.device)
+        if self.device.type != "cpu":
+            self.model.move_graphs(self.device)
+        self.device_generator = (self.generator if self.device.type == "cpu"
+                                 else torch.Generator(device=self.device).manual_seed(tc.seed))
+        self.model.set_generator(self.device_generator)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=tc.learning_rate) if params else None
+        decay, every = tc.lr_decay, tc.lr_decay_epochs
+        self.scheduler = (torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: decay ** (e / every))
+                          if self.optimizer else None)
+        self.sampler = NegativeSampler(dataset.train, dataset.n_items, self.device)
+        self.train_pairs = torch.from_numpy(dataset.train).to(self.device)
+        self.matrices = {s: dataset.matrix(s) for s in ("train", "valid", "test")}
+        self.epoch = 0
+        self.best_epoch, self.best_score, self.bad_epochs = 0, -1.0, 0
+        self.best_valid: dict[str, float] = {}
+        self.best_test: dict[str, float] = {}
+        self.best_state = copy.deepcopy(self.model.state_dict())
+        self.history: list[dict] = []
+        self.train_seconds = 0.0
+
+    # ---- evaluation ---------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, splits: tuple[str, ...] = ("valid", "test"), per_user: bool = False) -> dict[str, dict]:
+        self.model.eval()
+        users, items = self.model.embeddings()
+        out = {}
+        for split in splits:
+            if self.matrices[split].nnz == 0:
+                out[split] = {}
+                continue
+            out[split] = embedding_topk_metrics(users, items, self.matrices["train"], self.matrices[split],
+                                                batch_users=self.run.train.eval_batch_users, per_user=per_user)
+        return out
+
+    # ---- training -----------------------------------------------------------------------
+    def train_epoch(self, should_stop: Callable[[], bool]) -> tuple[dict[str, float], bool]:
+        self.model.train()
+        bs = self.run.train.batch_size
+        perm = torch.randperm(len(self.train_pairs), generator=self.generator).to(self.device)
+        sums: dict[str, float] = {}
+        n_batches = 0
+        for start in range(0, len(perm), bs):
+            if should_stop():
+                return self._mean(sums, n_batches), True
+            batch = self.train_pairs[perm[start: start + bs]]
+            users, pos = batch[:, 0], batch[:, 1]
+            neg = self.sampler(users, self.device_generator)
+            parts = self.model.loss(users, pos, neg)
+            self.optimizer.zero_grad(set_to_none=True)
+            parts["total"].backward()
+            self.optimizer.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            n_batches += 1
+            if not torch.isfinite(parts["total"]).item():
+                raise FloatingPointError(
+                    f"the loss became {float(parts['total'])} at epoch {self.epoch + 1}; lower learning_rate "
+                    "or the loss weights (lambda_mmd, lambda_cl)"
+                )
+        return self._mean(sums, n_batches), False
+
+    @staticmethod
+    def _mean(sums: dict[str, float], n: int) -> dict[str, float]:
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
+    def fit(self, on_event: Callable[[EpochEvent], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> TrainResult:
+        should_stop = should_stop or (lambda: False)
+        tc = self.run.train
+        cancelled = stopped_early = False
+        if not self.model.trainable:  # nothing to learn: one evaluation is the whole run
+            tc_epochs = 0
+            self._record(self.evaluate(), {}, 0.0, on_event)
+        else:
+            tc_epochs = tc.epochs
+        start_clock = time.perf_counter()
+        while self.epoch < tc_epochs:
+            t0 = time.perf_counter()
+            losses, cancelled = self.train_epoch(should_stop)
+            if cancelled:
+                break
+            self.epoch += 1
+            self.scheduler.step()
+            epoch_s = time.perf_counter() - t0
+            self.train_seconds += epoch_s
+            if self.epoch % tc.eval_every == 0 or self.epoch == tc_epochs:
+                improved = self._record(self.evaluate(), losses, epoch_s, on_event, start_clock)
+                self.bad_epochs = 0 if improved else self.bad_epochs + 1
+                if self.bad_epochs > tc.patience:
+                    stopped_early = True
+                    break
+        self.model.load_state_dict(self.best_state)
+        epochs = max(self.epoch, 1)
+        return TrainResult(
+            best_epoch=self.best_epoch, valid=self.best_valid, test=self.best_test, history=self.history,
+            epochs_run=self.epoch, s_per_epoch=self.train_seconds / epochs, n_params=self.model.n_parameters(),
+            cancelled=cancelled, stopped_early=stopped_early,
+        )
+
+    def _record(self, metrics: dict[str, dict], losses: dict[str, float], epoch_s: float,
+                on_event: Callable[[EpochEvent], None] | None, start_clock: float | None = None) -> bool:
+        valid, test = metrics["valid"], metrics["test"]
+        score = valid.get(SELECT_METRIC, test.get(SELECT_METRIC, 0.0))
+        improved = score > self.best_score
+        if improved:
+            self.best_score, self.best_epoch = score, self.epoch
+            self.best_valid, self.best_test = valid, test
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else 0.0
+        row = {"epoch": self.epoch, "epoch_s": epoch_s, "lr": lr, **{f"loss/{k}": v for k, v in losses.items()},
+               **{f"valid/{k}": v for k, v in valid.items()}, **{f"test/{k}": v for k, v in test.items()}}
+        self.history.append(row)
+        if on_event is not None:
+            elapsed = time.perf_counter() - start_clock if start_clock else 0.0
+            on_event(EpochEvent(self.epoch, losses, valid, test, elapsed, epoch_s, lr, self.best_epoch, improved))
+        return improved
+
+    # ---- resume ---------------------------------------------------------------------------
+    def resume_state(self) -> dict:
+        """Everything needed to continue this run exactly (tensors and plain values only)."""
+        return {
+            "model": self.model.state_dict(), "best_state": self.best_state,
+            "optimizer": self.optimizer.state_dict() if self.optimizer else {},
+            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+            "generator": self.generator.get_state(),
+            "device_generator": self.device_generator.get_state().cpu(),
+            "counters": {"epoch": self.epoch, "best_epoch": self.best_epoch, "best_score": self.best_score,
+                         "bad_epochs": self.bad_epochs, "train_seconds": self.train_seconds},
+            "best_valid": self.best_valid, "best_test": self.best_test, "history": self.history,
+        }
+
+    def load_resume_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.best_state = state["best_state"]
+        if self.optimizer and state["optimizer"]:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self.device_generator.set_state(state["device_generator"].to(self.device_generator.device)
+                                        if self.device.type != "cpu" else state["device_generator"])
+        c = state["counters"]
+        self.epoch, self.best_epoch, self.best_score = int(c["epoch"]), int(c["best_epoch"]), float(c["best_score"])
+        self.bad_epochs, self.train_seconds = int(c["bad_epochs"]), float(c["train_seconds"])
+        self.best_valid, self.best_test = dict(state["best_valid"]), dict(state["best_test"])
+        self.history = list(state["history"])
+
+
+def train(run: RunConfig, dataset: Dataset, on_event: Callable[[EpochEvent], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, graphs: Graphs | None = None) -> tuple[Trainer, TrainResult]:
+    """Build a trainer for ``run`` on ``dataset`` and fit it; returns both."""
+    trainer = Trainer(run, dataset, graphs)
+    return trainer, trainer.fit(on_event, should_stop)
