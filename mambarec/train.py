@@ -125,6 +125,7 @@ class Trainer:
         self.best_state = copy.deepcopy(self.model.state_dict())
         self.history: list[dict] = []
         self.train_seconds = 0.0
+        self.last_state: dict | None = None
 
     # ---- evaluation ---------------------------------------------------------------------
     @torch.no_grad()
@@ -175,6 +176,8 @@ class Trainer:
             should_stop: Callable[[], bool] | None = None) -> TrainResult:
         should_stop = should_stop or (lambda: False)
         tc = self.run.train
+        if self.last_state is not None:  # a second fit continues from where the first stopped
+            self.model.load_state_dict(self.last_state)
         cancelled = stopped_early = False
         if not self.model.trainable:  # nothing to learn: one evaluation is the whole run
             tc_epochs = 0
@@ -197,6 +200,7 @@ class Trainer:
                 if self.bad_epochs > tc.patience:
                     stopped_early = True
                     break
+        self.last_state = copy.deepcopy(self.model.state_dict())  # where training stopped, for resuming
         self.model.load_state_dict(self.best_state)
         epochs = max(self.epoch, 1)
         return TrainResult(
@@ -227,7 +231,8 @@ class Trainer:
     def resume_state(self) -> dict:
         """Everything needed to continue this run exactly (tensors and plain values only)."""
         return {
-            "model": self.model.state_dict(), "best_state": self.best_state,
+            "model": self.last_state if self.last_state is not None else self.model.state_dict(),
+            "best_state": self.best_state,
             "optimizer": self.optimizer.state_dict() if self.optimizer else {},
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "generator": self.generator.get_state(),

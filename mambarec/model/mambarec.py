@@ -60,7 +60,8 @@ class MambaRec(Recommender):
         self.item_embedding = nn.Embedding(n_items, d)
         self.features = nn.ModuleDict()
         for name, table in (("visual", visual), ("text", text)):
-            emb = nn.Embedding.from_pretrained(torch.as_tensor(table, dtype=torch.float32),
+            # a copy: the trainable table must never write through to the dataset's arrays
+            emb = nn.Embedding.from_pretrained(torch.tensor(table, dtype=torch.float32),
                                                freeze=cfg.freeze_features)
             emb.pretrained = True
             self.features[name] = emb

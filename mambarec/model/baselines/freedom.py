@@ -1,0 +1,139 @@
+"""FREEDOM: "A Tale of Two Graphs: Freezing and Denoising Graph Structures for Multimodal
+Recommendation", Zhou and Shen, ACM MM 2023, as MMRec implements it.
+
+* Frozen item-item graph: per modality the raw features' top-k cosine neighbours (the project's
+  k-NN graphs give the neighbour sets), unweighted and normalized d_i^-1/2 d_j^-1/2 with d the
+  row counts (so every edge is 1/k); the two are mixed alpha x visual + (1 - alpha) x text. Item
+  ID embeddings propagated on it are added to the items' LightGCN embeddings.
+* Denoised user-item graph: each epoch keeps (1 - rho) of the training edges, drawn without
+  replacement with probability proportional to 1/sqrt(d_u d_i) (degree-sensitive pruning), and
+  re-normalizes the kept graph. Evaluation uses the full graph.
+* Loss: BPR on the final embeddings + lambda x mirror BPR of the users against each modality's
+  projected raw features.
+
+MMRec re-draws the pruned graph before every epoch. The trainer has no epoch hook, so the model
+counts the training pairs its loss has seen and draws a new graph at the first batch after every
+``len(train)`` pairs, from the generator the trainer hands to ``set_generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from mambarec.graphs import ConstantSparse, Graphs, knn_graph, normalized_bipartite
+from mambarec.model.base import Recommender
+from mambarec.model.baselines.configs import FreedomConfig
+from mambarec.model.losses import bpr_loss
+from mambarec.model.mambarec import lightgcn
+
+MODALITIES = ("visual", "text")
+
+
+def unweighted_knn(neighbours: sp.csr_matrix) -> sp.csr_matrix:
+    """FREEDOM's normalization of a k-NN graph: every stored edge weighs d_i^-1/2 d_j^-1/2, d = row counts."""
+    coo = neighbours.tocoo()  # keeps explicitly stored zero cosines: they are neighbours too
+    deg = np.bincount(coo.row, minlength=neighbours.shape[0]).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        d = np.where(deg > 0, deg ** -0.5, 0.0)
+    w = (d[coo.row] * d[coo.col]).astype(np.float32)
+    return sp.csr_matrix((w, (coo.row, coo.col)), shape=neighbours.shape)
+
+
+def item_item_graph(dataset, graphs: Graphs, k: int, image_weight: float) -> sp.csr_matrix:
+    """alpha x visual + (1 - alpha) x text unweighted k-NN graphs of the raw features."""
+    mixed = []
+    for modality, features in (("visual", dataset.visual), ("text", dataset.text)):
+        cached = graphs.knn.get((modality, k))
+        neighbours = cached.scipy if cached is not None else knn_graph(features, k)
+        mixed.append(unweighted_knn(neighbours))
+    return (image_weight * mixed[0] + (1.0 - image_weight) * mixed[1]).tocsr()
+
+
+class Freedom(Recommender):
+    def __init__(self, cfg: FreedomConfig, n_users: int, n_items: int, visual: np.ndarray, text: np.ndarray,
+                 graphs: Graphs, item_graph: sp.csr_matrix, epoch_pairs: int) -> None:
+        super().__init__()
+        self.cfg, self.n_users, self.n_items, self.epoch_pairs = cfg, n_users, n_items, epoch_pairs
+        d = cfg.embedding_dim
+        self.user_embedding = nn.Embedding(n_users, d)
+        self.item_embedding = nn.Embedding(n_items, d)
+        self.features = nn.ModuleDict()
+        self.project = nn.ModuleDict()
+        for name, table in (("visual", visual), ("text", text)):
+            # a copy: trainable tables must not write through to the dataset's arrays
+            emb = nn.Embedding.from_pretrained(torch.tensor(table, dtype=torch.float32), freeze=cfg.freeze_features)
+            emb.pretrained = True
+            self.features[name] = emb
+            self.project[name] = nn.Linear(table.shape[1], d)
+        self.norm_adj = graphs.norm_adj
+        self.item_graph = ConstantSparse(item_graph)
+        # the training edges and their full-graph weights 1/sqrt(d_u d_i), the pruning's probabilities
+        r = graphs.r.scipy.tocoo()
+        self.register_buffer("edge_users", torch.from_numpy(r.row.astype(np.int64)), persistent=False)
+        self.register_buffer("edge_items", torch.from_numpy(r.col.astype(np.int64)), persistent=False)
+        self.register_buffer("edge_weights", torch.from_numpy(r.data.astype(np.float32)), persistent=False)
+        self.generator: torch.Generator | None = None
+        self.pruned_adj: ConstantSparse | None = None  # this epoch's graph; None: draw at the next batch
+        self.pairs_seen = 0
+
+    def set_generator(self, generator: torch.Generator) -> None:
+        super().set_generator(generator)
+        self.generator = generator
+
+    def move_graphs(self, device: torch.device) -> None:
+        self.norm_adj = self.norm_adj.to(device)
+        self.item_graph = self.item_graph.to(device)
+        if self.pruned_adj is not None:
+            self.pruned_adj = self.pruned_adj.to(device)
+
+    # ---- graphs -------------------------------------------------------------------------
+    def prune_edges(self) -> ConstantSparse:
+        """D^-1/2 A D^-1/2 of a degree-sensitive sample of (1 - rho) of the training edges."""
+        if self.cfg.edge_dropout == 0.0:
+            return self.norm_adj
+        if self.generator is None:
+            raise RuntimeError("FREEDOM draws its pruned graph from the run's generator: call set_generator first")
+        n_keep = int(self.edge_weights.numel() * (1.0 - self.cfg.edge_dropout))
+        keep = torch.multinomial(self.edge_weights, n_keep, replacement=False, generator=self.generator)
+        u, i = self.edge_users[keep].cpu().numpy(), self.edge_items[keep].cpu().numpy()
+        kept = sp.csr_matrix((np.ones(n_keep, dtype=np.float32), (u, i)), shape=(self.n_users, self.n_items))
+        return ConstantSparse(normalized_bipartite(kept)[0], self.edge_weights.device)
+
+    # ---- forward ------------------------------------------------------------------------
+    def propagate(self, adj: ConstantSparse) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.item_embedding.weight
+        for _ in range(self.cfg.n_mm_layers):
+            h = self.item_graph(h)
+        ego = torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
+        content = lightgcn(adj, ego, self.cfg.n_ui_layers)
+        return content[: self.n_users], content[self.n_users:] + h
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.propagate(self.norm_adj)
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.pruned_adj is None:
+            self.pruned_adj = self.prune_edges()
+        u_all, i_all = self.propagate(self.pruned_adj)
+        u = u_all[users]
+        parts = {"bpr": bpr_loss(u, i_all[pos], i_all[neg])}
+        mirror = sum(bpr_loss(u, self.project[m](self.features[m](pos)), self.project[m](self.features[m](neg)))
+                     for m in MODALITIES)
+        parts["mirror"] = self.cfg.lambda_mirror * mirror
+        parts["total"] = parts["bpr"] + parts["mirror"]
+        self.pairs_seen += len(users)
+        if self.pairs_seen >= self.epoch_pairs:  # an epoch is over: the next batch draws a new graph
+            self.pairs_seen, self.pruned_adj = 0, None
+        return parts
+
+
+def build(run, dataset, graphs: Graphs) -> Freedom:
+    cfg = replace(FreedomConfig(), embedding_dim=run.model.embedding_dim)
+    item_graph = item_item_graph(dataset, graphs, cfg.knn_k, cfg.mm_image_weight)
+    return Freedom(cfg, dataset.n_users, dataset.n_items, dataset.visual, dataset.text, graphs, item_graph,
+                   epoch_pairs=len(dataset.train))

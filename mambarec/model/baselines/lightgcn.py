@@ -1,0 +1,50 @@
+"""LightGCN: "LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation",
+He et al., SIGIR 2020.
+
+E^(k+1) = D^-1/2 A D^-1/2 E^(k) on the user-item graph, final embedding the mean of E^(0..K);
+BPR on the final embeddings, MMRec's EmbLoss on the batch's ego (layer-0) embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from mambarec.graphs import ConstantSparse, Graphs
+from mambarec.model.base import Recommender
+from mambarec.model.baselines.configs import LightGCNConfig
+from mambarec.model.baselines.losses import emb_loss
+from mambarec.model.losses import bpr_loss
+from mambarec.model.mambarec import lightgcn
+
+
+class LightGCN(Recommender):
+    def __init__(self, cfg: LightGCNConfig, n_users: int, n_items: int, norm_adj: ConstantSparse) -> None:
+        super().__init__()
+        self.cfg, self.n_users = cfg, n_users
+        self.user_embedding = nn.Embedding(n_users, cfg.embedding_dim)
+        self.item_embedding = nn.Embedding(n_items, cfg.embedding_dim)
+        self.norm_adj = norm_adj
+
+    def move_graphs(self, device: torch.device) -> None:
+        self.norm_adj = self.norm_adj.to(device)
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        ego = torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
+        final = lightgcn(self.norm_adj, ego, self.cfg.n_layers)
+        return final[: self.n_users], final[self.n_users:]
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        u_all, i_all = self.embeddings()
+        parts = {"bpr": bpr_loss(u_all[users], i_all[pos], i_all[neg])}
+        ego = self.user_embedding(users), self.item_embedding(pos), self.item_embedding(neg)
+        parts["reg"] = self.cfg.reg_weight * emb_loss(*ego)
+        parts["total"] = parts["bpr"] + parts["reg"]
+        return parts
+
+
+def build(run, dataset, graphs: Graphs) -> LightGCN:
+    cfg = replace(LightGCNConfig(), embedding_dim=run.model.embedding_dim)
+    return LightGCN(cfg, dataset.n_users, dataset.n_items, graphs.norm_adj)

@@ -1,0 +1,158 @@
+"""MambaRec model: variants, equivalences, losses, parameter counts."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mambarec.config import ConfigError, RunConfig, TrainConfig, make_model_config
+from mambarec.graphs import build_graphs
+from mambarec.model import build_model
+from mambarec.model.init import init_parameters
+from mambarec.model.losses import info_nce, mmd_loss
+from mambarec.model.modal import ModalEncoder
+from tests.tiny import tiny_dataset
+
+DS = tiny_dataset()
+GRAPHS = build_graphs(DS, (10,), use_cache=False)
+BATCH = (torch.tensor([0, 1, 2, 3, 3]), torch.tensor([4, 5, 6, 7, 7]), torch.tensor([8, 9, 10, 11, 12]))
+
+
+def _model(variant="paper", seed=0, **over):
+    run = RunConfig(model=make_model_config(variant, **over), train=TrainConfig(batch_size=8))
+    m = build_model(run, DS, GRAPHS)
+    g = torch.Generator().manual_seed(seed)
+    init_parameters(m, g)
+    m.set_generator(g)
+    return m
+
+
+def test_each_variant_gives_finite_loss_and_gradients():
+    for variant in ("paper", "official", "mgcn"):
+        m = _model(variant, reduction_factor=2 if variant != "mgcn" else 1)
+        parts = m.loss(*BATCH)
+        assert torch.isfinite(parts["total"])
+        parts["total"].backward()
+        grads = [p.grad for p in m.parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)
+        u, i = m.embeddings()
+        assert u.shape == (DS.n_users, 64) and i.shape == (DS.n_items, 64)
+
+
+def test_official_with_extras_off_is_exactly_mgcn():
+    official = _model("official", use_dream=False, use_mmd=False, reduction_factor=1, modal_norm_dropout=False,
+                      n_ui_layers=2)
+    mgcn = _model("mgcn")
+    assert official.state_dict().keys() == mgcn.state_dict().keys()
+    mgcn.load_state_dict(official.state_dict())
+    a, b = official.loss(*BATCH), mgcn.loss(*BATCH)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    official.eval(), mgcn.eval()
+    for x, y in zip(official.embeddings(), mgcn.embeddings(), strict=True):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("switch,value", [
+    ("use_mmd", False), ("use_cl", False), ("use_dream", False), ("channel_attention", False),
+    ("spatial_attention", False), ("branch_pool", False), ("modal_norm_dropout", False), ("sigma", 2.0),
+    ("cl_views", "both"), ("mmd_items", "batch"), ("fusion", "mean"),
+])
+def test_each_switch_changes_the_loss(switch, value):
+    base = _model("paper", reduction_factor=2)
+    other = _model("paper", reduction_factor=2, **{switch: value})
+    assert not torch.allclose(base.loss(*BATCH)["total"], other.loss(*BATCH)["total"])
+
+
+def test_loss_parts_follow_the_switches():
+    assert "mmd" not in _model(use_mmd=False).loss(*BATCH)
+    assert "cl" not in _model(use_cl=False).loss(*BATCH)
+    assert set(_model().loss(*BATCH)) == {"bpr", "l2", "cl", "mmd", "total"}
+
+
+def test_reduction_factor_sets_widths_and_parameter_counts():
+    counts = {}
+    for r in (1, 2, 4, 8, 16, 32):
+        m = _model("paper", reduction_factor=r)
+        enc = m.encoders["visual"]
+        if r == 1:
+            assert enc.reduce is None
+        else:
+            assert enc.reduce.out_features == DS.visual.shape[1] // r
+        counts[r] = m.n_parameters()
+    assert counts[2] > counts[4] > counts[8] > counts[16]
+
+
+def test_fused_linear_chain_equals_two_linears_with_same_gradients():
+    cfg = make_model_config("official")
+    enc = ModalEncoder(32, 8, dataclasses.replace(cfg, use_dream=False))
+    init_parameters(enc, torch.Generator().manual_seed(0))
+    x = torch.randn(5, 32, requires_grad=True)
+    y = enc(x)
+    ref = enc.project(enc.reduce(x))
+    assert torch.allclose(y, ref, atol=1e-6)
+    g1 = torch.autograd.grad(y.sum(), [x, enc.reduce.weight, enc.project.weight])
+    g2 = torch.autograd.grad(ref.sum(), [x, enc.reduce.weight, enc.project.weight])
+    for a, b in zip(g1, g2, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def _mmd_broadcast(x, y, sigma):
+    x, y = torch.nn.functional.normalize(x, dim=1), torch.nn.functional.normalize(y, dim=1)
+
+    def k(a, b):
+        return torch.exp(-((a[:, None] - b[None]) ** 2).sum(2) / (2 * sigma**2))
+
+    return k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
+
+
+def test_mmd_rewrite_equals_the_broadcast_formula():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 16, generator=g), torch.randn(30, 16, generator=g) + 1
+    for sigma in (1.0, 1.5, 2.0):
+        assert torch.allclose(mmd_loss(x, y, sigma), _mmd_broadcast(x, y, sigma), atol=1e-6)
+    assert mmd_loss(x, x, 1.0).abs() < 1e-6
+
+
+def test_info_nce_equals_the_released_formula_and_is_stable_at_small_tau():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(20, 8, generator=g), torch.randn(20, 8, generator=g)
+    na, nb = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
+    released = -torch.log(torch.exp((na * nb).sum(1) / 0.2) / torch.exp(na @ nb.t() / 0.2).sum(1)).mean()
+    assert torch.allclose(info_nce(a, b, 0.2), released, atol=1e-5)
+    assert torch.isfinite(info_nce(a, a, 0.01))  # exp(1/0.01) overflows float32 in the released form
+
+
+def test_unknown_config_keys_fail_loudly():
+    with pytest.raises(ConfigError, match="unknown key"):
+        make_model_config("paper", lamda_mmd=0.1)
+    with pytest.raises(ConfigError, match="reduction_factor"):
+        make_model_config("paper", reduction_factor=3)
+    with pytest.raises(ConfigError, match="unknown key"):
+        RunConfig.from_dict({"model": {}, "trian": {}})
+
+
+def test_config_round_trips_through_json():
+    run = RunConfig(dataset="ml100k", model=make_model_config("official", sigma=1.5), train=TrainConfig(seed=3))
+    again = RunConfig.from_dict(__import__("json").loads(run.to_json()))
+    assert again == run
+
+
+def test_variant_presets_follow_the_paper_table():
+    paper, official, mgcn = (make_model_config(v) for v in ("paper", "official", "mgcn"))
+    assert (paper.dream_map, paper.dilation_rates, paper.tau, paper.cl_views) == ("map", (1, 2, 3), 0.01, "visual-text")
+    assert (official.dream_map, official.dilation_rates, official.tau, official.cl_views) == (
+        "vector", (6, 12, 18), 0.2, "side-content")
+    assert (mgcn.use_dream, mgcn.use_mmd, mgcn.n_ui_layers, mgcn.modal_norm_dropout) == (False, False, 2, False)
+    assert np.isclose(official.bn_momentum, 1 - 0.9**2)
+
+
+def test_training_never_writes_into_the_dataset_features():
+    before = DS.visual.copy(), DS.text.copy()
+    m = _model("official")
+    opt = torch.optim.SGD(m.parameters(), lr=1.0)
+    m.loss(*BATCH)["total"].backward()
+    opt.step()
+    assert np.array_equal(DS.visual, before[0]) and np.array_equal(DS.text, before[1])

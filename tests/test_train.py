@@ -1,0 +1,199 @@
+"""Trainer, checkpoints, run folders and the command line."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
+from mambarec.cli import main
+from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.data import load_dataset
+from mambarec.metrics import topk_metrics
+from mambarec.runs import list_runs, save_run
+from mambarec.train import NegativeSampler, Trainer
+from tests.tiny import tiny_dataset
+
+DS = tiny_dataset()
+
+
+def _run(epochs=3, seed=0, variant="paper", **over):
+    return RunConfig(model=make_model_config(variant, reduction_factor=2, **over),
+                     train=TrainConfig(epochs=epochs, batch_size=16, seed=seed, patience=10))
+
+
+def _timeless(history):
+    return [{k: v for k, v in row.items() if k != "epoch_s"} for row in history]
+
+
+def _fit(run, ds=DS):
+    trainer = Trainer(run, ds)
+    return trainer, trainer.fit()
+
+
+def test_same_seed_same_metrics_and_other_seed_differs():
+    _, a = _fit(_run(seed=1))
+    _, b = _fit(_run(seed=1))
+    _, c = _fit(_run(seed=2))
+    assert _timeless(a.history) == _timeless(b.history)
+    assert a.test == b.test
+    assert [r["loss/total"] for r in a.history] != [r["loss/total"] for r in c.history]
+
+
+def test_two_runs_training_at_once_stay_deterministic():
+    _, alone = _fit(_run(seed=5))
+    results = {}
+
+    def work(name, seed):
+        results[name] = _fit(_run(seed=seed))[1]
+
+    threads = [threading.Thread(target=work, args=(n, s)) for n, s in (("a", 5), ("b", 6))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results["a"].test == alone.test
+    assert [r["loss/total"] for r in results["a"].history] == [r["loss/total"] for r in alone.history]
+
+
+def test_negatives_are_never_training_positives():
+    sampler = NegativeSampler(DS.train, DS.n_items, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    users = torch.from_numpy(DS.train[:, 0]).repeat(20)
+    neg = sampler(users, g)
+    train = set(map(tuple, DS.train.tolist()))
+    assert not any((int(u), int(i)) in train for u, i in zip(users, neg, strict=True))
+
+
+@pytest.mark.parametrize("patience", [0, 2])
+def test_early_stopping_after_patience_plus_one_bad_epochs(monkeypatch, patience):
+    run = RunConfig(model=make_model_config("paper", reduction_factor=2),
+                    train=TrainConfig(epochs=50, batch_size=16, patience=patience))
+    trainer = Trainer(run, DS)
+    curve = iter([0.1, 0.3, 0.3, 0.2, 0.3, 0.25, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    monkeypatch.setattr(trainer, "evaluate", lambda: (lambda v: {"valid": {"Recall@20": v}, "test": {"Recall@20": v}})(
+        next(curve)))
+    result = trainer.fit()
+    # the best is epoch 2 (0.3); equal is not better; stop after patience + 1 epochs without improvement
+    assert result.stopped_early and result.best_epoch == 2 and result.epochs_run == 2 + patience + 1
+
+
+def test_cancel_keeps_the_best_state():
+    calls = {"n": 0}
+
+    def stop_after_two_epochs():
+        calls["n"] += 1
+        return trainer.epoch >= 2
+
+    trainer = Trainer(_run(epochs=20), DS)
+    result = trainer.fit(should_stop=stop_after_two_epochs)
+    assert result.cancelled and result.epochs_run == 2 and 1 <= result.best_epoch <= 2
+    assert trainer.evaluate()["test"] == pytest.approx(result.test)
+
+
+def test_checkpoint_round_trip_gives_the_same_metrics(tmp_path):
+    trainer, result = _fit(_run())
+    save_run(tmp_path / "run", trainer, result)
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt", expect_fingerprint=DS.fingerprint())
+    restored = restore_trainer(ckpt, DS)
+    assert restored.evaluate()["test"] == pytest.approx(result.test, abs=1e-9)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test/Recall@20"] == pytest.approx(result.test["Recall@20"])
+    assert "valid/NDCG@10" in metrics and len(metrics["history"]) == result.epochs_run
+    assert list_runs(tmp_path)[0]["id"] == "run"
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight, full = _fit(_run(epochs=4))
+    first = Trainer(_run(epochs=2), DS)
+    part = first.fit()
+    save_run(tmp_path / "r", first, part)
+    ckpt = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
+    resumed = Trainer(_run(epochs=4), DS)
+    resumed.load_resume_state(ckpt["resume"])
+    rest = resumed.fit()
+    assert _timeless(rest.history) == _timeless(full.history)
+    assert rest.test == full.test
+
+
+def test_bad_checkpoints_are_explained(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_checkpoint(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something-else"}, other)
+    with pytest.raises(CheckpointError, match="not a MambaRec checkpoint"):
+        load_checkpoint(other)
+    trainer, result = _fit(_run(epochs=1))
+    path = save_checkpoint(tmp_path / "c.pt", trainer.run, trainer.model.state_dict(), {}, "tiny",
+                           DS.fingerprint())
+    with pytest.raises(CheckpointError, match="fingerprint"):
+        load_checkpoint(path, expect_fingerprint="0" * 16)
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 99
+    torch.save(payload, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="newer"):
+        load_checkpoint(tmp_path / "future.pt")
+    truncated = tmp_path / "trunc.pt"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError):
+        load_checkpoint(truncated)
+    with pytest.raises(CheckpointError, match="not on"):
+        restore_trainer(load_checkpoint(path), tiny_dataset(seed=9))
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open('/tmp/mambarec_pwned', 'w').write('x')",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "mambarec-checkpoint", "x": Evil()}, path)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+
+
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "cli_run"
+    rc = main(["train", "--dataset", "synthetic", "--out", str(out), "--epochs", "2", "--seed", "3",
+               "--variant", "official", "--lambda-mmd", "0.2", "--use-cl", "false", "--batch-size", "4096"])
+    assert rc == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["variant"] == "official" and cfg["model"]["lambda_mmd"] == 0.2
+    assert cfg["model"]["use_cl"] is False
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test/Recall@20", "valid/NDCG@10", "history"} <= set(metrics)
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["test/Recall@20"] == pytest.approx(metrics["test/Recall@20"], abs=1e-9)
+
+
+def test_cli_reports_bad_input_clearly(tmp_path, capsys):
+    assert main(["train", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "o"), "--reduction-factor", "3"]) == 2
+    assert "reduction_factor" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path / "o"), "--no-such-flag", "1"])
+
+
+def test_cli_help_lists_switches_with_paper_symbols(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for needle in ("--lambda-mmd", "lambda_mmd", "--sigma", "sigma:", "--tau", "--reduction-factor", "r:",
+                   "--branch-dilated-2", "--channel-attention"):
+        assert needle in text, needle
+
+
+def test_synthetic_beats_popularity_quickly():
+    ds = load_dataset("synthetic")
+    run = RunConfig(model=make_model_config("paper"), train=TrainConfig(epochs=8, patience=8))
+    _, result = _fit(run, ds)
+    scores = torch.from_numpy(np.tile(ds.item_popularity().astype("float32"), (ds.n_users, 1)))
+    pop = topk_metrics(scores, ds.matrix("train"), ds.matrix("test"))
+    assert result.test["Recall@20"] > 1.5 * pop["Recall@20"]
