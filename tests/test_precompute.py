@@ -1,0 +1,167 @@
+"""The precomputed ablation grid: a 2-cell mini grid end to end, reproducibility, refusal of stale or
+modified artifacts, the licence rule for non-redistributable data, and the claim verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+
+from mambarec import precompute as pc
+from mambarec.checkpoint import load_checkpoint
+from mambarec.config import ConfigError, ModelConfig
+from mambarec.data import load_dataset
+
+CELLS = ["paper", "no_mmd"]  # a headline cell (alignment maps, checkpoint) and a first-seed-only one
+EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_dataset("synthetic", n_users=40, n_items=30)
+
+
+@pytest.fixture(scope="module")
+def grid_dir(tmp_path_factory, tiny):
+    """The mini grid on the tiny synthetic set, and the same data under a non-redistributable name."""
+    out = tmp_path_factory.mktemp("pc") / "precomputed"
+    private = dataclasses.replace(tiny, name="ml100k", items=None)
+    pc.precompute(out, {"synthetic": tiny, "ml100k": private}, seeds=[0], epochs=EPOCHS, only=CELLS,
+                  projections=("pca",), progress=False)  # UMAP itself is tested in test_analysis
+    return out
+
+
+@pytest.fixture
+def copy_of(grid_dir, tmp_path):
+    dest = tmp_path / "copy"
+    shutil.copytree(grid_dir, dest)
+    return dest
+
+
+def test_grid_is_well_formed():
+    names = [c.name for c in pc.GRID]
+    assert len(names) == len(set(names))
+    for c in pc.GRID:
+        run = c.run_config("synthetic", 0, pc.BUDGETS["synthetic"])  # every override is a real field
+        assert set(dict(c.overrides)) <= {f.name for f in dataclasses.fields(ModelConfig)}
+        assert run.train.epochs == 40 and run.train.patience == 5
+        assert c.seeds in ("all", "first")
+        if c.headline:
+            assert c.seeds == "all"
+    assert {c.name for c in pc.GRID if c.headline} == {"paper", "official", "mgcn", "no_alignment"}
+    assert [c.name for c in pc.grid_cells(["mgcn", "paper"])] == ["paper", "mgcn"]
+    with pytest.raises(ConfigError, match="unknown cell"):
+        pc.grid_cells(["paper", "nope"])
+
+
+def test_the_mini_grid_loads(grid_dir, tiny):
+    data = pc.load_precomputed(grid_dir)
+    rows = data["results"]
+    assert {(r["dataset"], r["cell"], r["seed"]) for r in rows} == {
+        (d, c, 0) for d in ("synthetic", "ml100k") for c in CELLS}
+    for r in rows:
+        assert r["epochs_run"] == EPOCHS and 0.0 <= r["test/Recall@20"] <= 1.0 and r["n_params"] > 0
+    csv_lines = (grid_dir / "results.csv").read_text().splitlines()
+    assert csv_lines[0].split(",") == list(pc.ROW_COLUMNS) and len(csv_lines) == 1 + len(rows)
+    manifest = data["manifest"]
+    assert manifest["datasets"]["synthetic"]["fingerprint"] == tiny.fingerprint()
+    assert manifest["budgets"]["synthetic"] == {"epochs": EPOCHS, "patience": 5}
+    assert set(manifest["runs"]) == {f"{d}/{c}/s0" for d in ("synthetic", "ml100k") for c in CELLS}
+    snap = data["alignment"]["synthetic"]["paper_s0"]
+    assert snap["item_id"] == list(range(tiny.n_items))
+    for when in ("before", "after"):
+        assert len(snap[when]["pca"]["visual"]) == tiny.n_items and len(snap[when]["pca"]["text"][0]) == 2
+        assert snap[when]["metrics"]["n_items"] == tiny.n_items
+    assert "no_mmd_s0" not in data["alignment"]["synthetic"]  # not a headline cell
+    ckpt = load_checkpoint(data["checkpoints"]["synthetic"]["paper_s0"], expect_fingerprint=tiny.fingerprint())
+    assert ckpt["resume"] is None and ckpt["run"].model.variant == "paper"
+    assert data["labels"]["synthetic"]["title"] == tiny.titles()
+    assert "### The paper's claims beside ours" in data["report"]
+
+
+def test_nothing_of_the_content_of_non_redistributable_data_is_written(grid_dir, tiny):
+    files = [p.relative_to(grid_dir).as_posix() for p in grid_dir.rglob("*") if p.is_file()]
+    ml = [f for f in files if "ml100k" in f]
+    assert ml == ["alignment/ml100k/paper_s0.json"]  # coordinates keyed by item id, nothing else
+    text = (grid_dir / ml[0]).read_text()
+    assert not any(title in text for title in tiny.titles())
+
+
+def test_a_cell_rerun_with_the_same_seed_reproduces_its_metrics(grid_dir, tiny):
+    stored = next(r for r in pc.load_precomputed(grid_dir)["results"]
+                  if r["dataset"] == "synthetic" and r["cell"] == "no_mmd")
+    cell = pc.grid_cells(["no_mmd"])[0]
+    again = pc.run_cell(tiny, cell, 0, pc.budget_for("synthetic", EPOCHS))["row"]
+    for column in pc.METRIC_COLUMNS:
+        assert again[column] == pytest.approx(stored[column], abs=1e-6), column
+    assert (again["best_epoch"], again["n_params"]) == (stored["best_epoch"], stored["n_params"])
+
+
+@pytest.mark.parametrize("victim", ["results.csv", "alignment/synthetic/paper_s0.json",
+                                    "checkpoints/synthetic/paper_s0.pt"])
+def test_a_modified_artifact_is_refused(copy_of, victim):
+    with open(copy_of / victim, "ab") as f:
+        f.write(b" ")
+    with pytest.raises(pc.TamperedArtifactError, match="differs"):
+        pc.load_precomputed(copy_of)
+
+
+def test_a_missing_artifact_is_refused(copy_of):
+    (copy_of / "REPORT.md").unlink()
+    with pytest.raises(pc.TamperedArtifactError, match="missing"):
+        pc.load_precomputed(copy_of)
+
+
+def test_an_edited_manifest_is_refused(copy_of):
+    path = copy_of / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["budgets"]["synthetic"]["epochs"] = 1000  # claims a longer training than was run
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(pc.TamperedArtifactError, match="own checksum"):
+        pc.load_precomputed(copy_of)
+
+
+def test_other_code_or_schema_makes_artifacts_stale(grid_dir, monkeypatch):
+    monkeypatch.setattr(pc, "current_code_hash", lambda: "0" * 64)
+    with pytest.raises(pc.StaleArtifactError, match="python -m mambarec precompute"):
+        pc.load_precomputed(grid_dir)
+    monkeypatch.undo()
+    monkeypatch.setattr(pc, "current_schema_hash", lambda: "1" * 64)
+    with pytest.raises(pc.StaleArtifactError, match="config schema"):
+        pc.load_precomputed(grid_dir)
+
+
+def test_a_folder_that_is_not_precomputed_is_neither_loaded_nor_overwritten(tmp_path, tiny):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(pc.PrecomputedError, match="no manifest.json"):
+        pc.load_precomputed(tmp_path)
+    with pytest.raises(pc.PrecomputedError, match="not a precomputed folder"):
+        pc.precompute(tmp_path, {"synthetic": tiny}, seeds=[0], epochs=1, only=["pop"], progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _row(cell: str, seed: int, recall20: float) -> dict:
+    return {"dataset": "d", "cell": cell, "seed": seed, "test/Recall@20": recall20}
+
+
+def test_claim_verdicts_compare_on_common_seeds_against_seed_noise():
+    claim = next(c for c in pc.CLAIMS if c.reference == "no_spatial_attention")  # paper +1.8% over it
+    rows = [_row("paper", 0, 0.100), _row("paper", 1, 0.101), _row("paper", 2, 0.099)]
+    cells = pc._cells(rows + [_row("no_spatial_attention", 0, 0.090)], "d")
+    change, noise = pc.relative_change(cells, claim.metric, claim.cell, claim.reference)
+    assert change == pytest.approx(100 * (0.100 / 0.090 - 1))  # seed 0 only, the one both ran
+    assert noise == pytest.approx(100 * 0.001 / 0.090)  # std of the three paper seeds, relative
+    assert pc.verdict(claim, change, noise) == "agrees in direction, not in size"
+    assert pc.verdict(claim, 1.5, 0.1) == "agrees"
+    assert "disagrees" in pc.verdict(claim, -3.0, 0.1)
+    assert "inconclusive" in pc.verdict(claim, -3.0, 5.0)
+    assert pc.verdict(claim, None, None) == "not measured"
+
+
+def test_the_cli_registers_precompute():
+    from mambarec.cli import build_parser
+
+    args = build_parser().parse_args(["precompute", "--only", "paper,mgcn", "--seeds", "0", "--epochs", "2"])
+    assert args.func is pc.cmd_precompute and args.out == pc.DEFAULT_OUT and args.epochs == 2
