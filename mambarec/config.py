@@ -42,7 +42,7 @@ class ModelConfig:
     knn_k: int = 10  # k of the per-modality item-item k-NN graphs
     reduction_factor: int = 8  # r: visual D_V -> D_V / r (r = 1 skips the reduction layer)
     text_path: str = "reduced"  # text 384 -> D_V/r ("reduced", paper) or 384 -> d ("direct", code)
-    freeze_features: bool = False  # the raw feature tables are trainable in the released code
+    freeze_features: bool = True  # raw feature tables fixed (paper); the released code trains them
     # DREAM (Dilated REfinement Attention Module)
     use_dream: bool = True  # DREAM on/off (off: the projected features go straight on)
     dream_map: str = "map"  # "map": D_V/r reshaped to C x H x W (paper); "vector": d x 1 x 1 (code)
@@ -166,7 +166,7 @@ def variant_defaults(variant: str) -> dict[str, Any]:
     if variant == "paper":
         return {"variant": "paper"}
     official = dict(
-        variant="official", text_path="direct", dream_map="vector", dilation_rates=(6, 12, 18),
+        variant="official", text_path="direct", freeze_features=False, dream_map="vector", dilation_rates=(6, 12, 18),
         attention_style="official", bn_momentum=0.19, mmd_items="batch", tau=0.2,
         cl_views="side-content",
     )

@@ -76,8 +76,9 @@ class Budget:
 
 # Short budgets, so the whole grid can aim at about an hour on 2 CPU cores (the manifest and REPORT.md
 # record them); full training (PAPER.md section 3) runs up to 1000 epochs with patience 20.
-BUDGETS = {"synthetic": Budget(epochs=40, patience=5), "ml100k": Budget(epochs=30, patience=5)}
+BUDGETS = {"synthetic": Budget(epochs=40, patience=5), "ml100k": Budget(epochs=20, patience=3)}
 DEFAULT_BUDGET = Budget(epochs=30, patience=5)
+DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
 
 
 @dataclass(frozen=True)
@@ -248,20 +249,18 @@ def budget_for(dataset: str, epochs: int | None = None) -> Budget:
 
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
-               progress: bool = True, skipped: list[dict] | None = None) -> dict:
+               progress: bool = True, skipped: list[dict] | None = None, workers: int = 1) -> dict:
     """Run the grid on ``datasets`` (name -> Dataset) and write the folder ``out``; returns the manifest.
 
     ``out`` is replaced as a whole (a subset run with ``only`` gives a folder holding that subset); a
-    folder that is not a precomputed one is never overwritten.
+    folder that is not a precomputed one is never overwritten. ``workers`` > 1 trains that many runs at
+    once, each in its own process with one torch thread (each run is deterministic on its own).
     """
     import torch
     from tqdm import tqdm
 
     import mambarec.analysis  # noqa: F401  (imported now, so the code hashed below is the code that runs)
     import mambarec.train  # noqa: F401
-    from mambarec.checkpoint import save_checkpoint
-    from mambarec.graphs import build_graphs
-
     started = time.perf_counter()
     code_hash, schema_hash = current_code_hash(), current_schema_hash()
     seeds, cells = [int(s) for s in seeds], grid_cells(only)
@@ -281,36 +280,19 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
                 skipped.append({"dataset": name, "cell": c.name, "reason": reason or f"no model {c.model_name!r}"})
                 continue
             jobs += [(name, c, s) for s in c.seed_list(seeds)]
-    rows, runs, graphs = [], {}, {}
+    rows, runs = [], {}
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
-    bar = tqdm(total=len(jobs), unit="run", dynamic_ncols=True, disable=not progress, file=sys.stderr)
+    knn_ks = {name: tuple(sorted({10, *(x.run_config(name, 0, budget_for(name, epochs)).model.knn_k for x in cells)}))
+              for name in datasets}
+    tasks = [_Task(name, c, seed, budget_for(name, epochs), c.headline and seed == seeds[0], projections, tmp)
+             for name, c, seed in jobs]
+    bar = tqdm(total=len(tasks), unit="run", dynamic_ncols=True, disable=not progress, file=sys.stderr)
     try:
-        for name, c, seed in jobs:
-            ds, budget = datasets[name], budget_for(name, epochs)
-            if name not in graphs:
-                graphs[name] = build_graphs(ds, tuple(sorted({10, *(x.run_config(name, 0, budget).model.knn_k
-                                                                    for x in cells)})))
-            bar.set_description(f"{name}/{c.name} s{seed}")
-            on_event = _bar_event(bar, budget.epochs)
-            headline = c.headline and seed == seeds[0]
-            res = run_cell(ds, c, seed, budget, graphs[name], on_event, alignment=headline, projections=projections,
-                           name=name)
-            if ds.fingerprint() != fingerprints[name]:  # one Dataset object serves every cell
-                raise PrecomputedError(f"{name}/{c.name} s{seed} modified the dataset it trained on")
+        for task, res in zip(tasks, _run_tasks(tasks, datasets, knn_ks, workers, bar), strict=True):
+            if res["fingerprint"] != fingerprints[task.dataset]:  # one Dataset object serves every cell
+                raise PrecomputedError(f"{task.dataset}/{task.cell.name} s{task.seed} modified its dataset")
             rows.append({**res["row"], "history": res["history"]})
-            runs[f"{name}/{c.name}/s{seed}"] = res["run"].to_dict()
-            stem = f"{c.name}_s{seed}"
-            if headline:
-                payload = {"dataset": name, "cell": c.name, "seed": seed, "stage": "modal",
-                           "item_id": list(range(ds.n_items)), **res["alignment"]}
-                _write_json(tmp / "alignment" / name / f"{stem}.json", payload)
-            if headline and name in REDISTRIBUTABLE:
-                trainer, result = res["trainer"], res["result"]
-                metrics = {k: v for k, v in result.metrics_json(trainer.run, ds).items() if k != "history"}
-                metrics["dataset"] = name
-                save_checkpoint(tmp / "checkpoints" / name / f"{stem}.pt", trainer.run, trainer.model.state_dict(),
-                                metrics, name, ds.fingerprint(), resume=None)
-            bar.update(1)
+            runs[f"{task.dataset}/{task.cell.name}/s{task.seed}"] = res["run"]
     finally:
         bar.close()
     for name, ds in datasets.items():
@@ -329,7 +311,8 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         "datasets": {name: _dataset_entry(ds, fingerprints[name]) for name, ds in datasets.items()},
         "cells": {c.name: c.describe() for c in cells}, "runs": runs, "skipped": skipped,
         "wall_time_s": time.perf_counter() - started,
-        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "machine": {"cpu_count": os.cpu_count(), "workers": workers,
+                    "torch_threads": 1 if workers > 1 else torch.get_num_threads(),
                     "platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "cuda": torch.cuda.is_available()},
     }
@@ -340,6 +323,73 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     _write_json(tmp / "manifest.json", manifest, indent=1)
     _swap_in(tmp, out)
     return manifest
+
+
+@dataclass(frozen=True)
+class _Task:
+    dataset: str
+    cell: Cell
+    seed: int
+    budget: Budget
+    headline: bool
+    projections: tuple[str, ...]
+    tmp: Path
+
+
+_WORKER: dict[str, Any] = {}  # per process: the datasets and their graphs, built once
+
+
+def _init_worker(datasets: dict, knn_ks: dict, threads: int | None) -> None:
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    _WORKER.update(datasets=datasets, knn_ks=knn_ks, graphs={})
+
+
+def _execute(task: _Task, on_event: Callable | None = None) -> dict:
+    """Train one task and write its alignment file and (redistributable data) checkpoint."""
+    from mambarec.checkpoint import save_checkpoint
+    from mambarec.graphs import build_graphs
+
+    ds = _WORKER["datasets"][task.dataset]
+    if task.dataset not in _WORKER["graphs"]:
+        _WORKER["graphs"][task.dataset] = build_graphs(ds, _WORKER["knn_ks"][task.dataset])
+    res = run_cell(ds, task.cell, task.seed, task.budget, _WORKER["graphs"][task.dataset], on_event,
+                   alignment=task.headline, projections=task.projections, name=task.dataset)
+    stem = f"{task.cell.name}_s{task.seed}"
+    if task.headline:
+        payload = {"dataset": task.dataset, "cell": task.cell.name, "seed": task.seed, "stage": "modal",
+                   "item_id": list(range(ds.n_items)), **res["alignment"]}
+        _write_json(task.tmp / "alignment" / task.dataset / f"{stem}.json", payload)
+        if task.dataset in REDISTRIBUTABLE:
+            trainer, result = res["trainer"], res["result"]
+            metrics = {k: v for k, v in result.metrics_json(trainer.run, ds).items() if k != "history"}
+            save_checkpoint(task.tmp / "checkpoints" / task.dataset / f"{stem}.pt", trainer.run,
+                            trainer.model.state_dict(), metrics, task.dataset, ds.fingerprint(), resume=None)
+    return {"row": res["row"], "history": res["history"], "run": res["run"].to_dict(), "fingerprint": ds.fingerprint()}
+
+
+def _run_tasks(tasks: list[_Task], datasets: dict, knn_ks: dict, workers: int, bar):
+    """Yield each task's result in task order, inline or from a pool of ``workers`` processes."""
+    if workers <= 1:
+        _init_worker(datasets, knn_ks, None)
+        for task in tasks:
+            bar.set_description(f"{task.dataset}/{task.cell.name} s{task.seed}")
+            yield _execute(task, _bar_event(bar, task.budget.epochs))
+            bar.update(1)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(datasets, knn_ks, 1)) as pool:
+        futures = [pool.submit(_execute, task) for task in tasks]
+        for task, fut in zip(tasks, futures, strict=True):
+            bar.set_description(f"{task.dataset}/{task.cell.name} s{task.seed}")
+            yield fut.result()
+            bar.update(1)
 
 
 def _bar_event(bar, total_epochs: int) -> Callable:
@@ -670,6 +720,8 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--only", default=None, help="comma-separated cell names (default: the whole grid): "
                                                 + ", ".join(c.name for c in GRID))
     p.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"runs trained at once, one process and one torch thread each [default: {DEFAULT_WORKERS}]")
     p.set_defaults(func=cmd_precompute)
 
 
@@ -691,7 +743,8 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             skipped.append({"dataset": name, "cell": "*", "reason": str(exc)})
     if not datasets:
         raise ConfigError("no dataset could be loaded; see the warnings above")
-    manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped)
+    manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
+                          workers=args.workers)
     print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
                       "skipped": manifest["skipped"]}, indent=1))
     return 0
