@@ -123,7 +123,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mambarec", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,data,precompute}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,data,precompute,readme}")
     sub.required = True
     tr = sub.add_parser("train", help="train one run and write config.json, metrics.json and the checkpoint")
     tr.add_argument("--dataset", default="synthetic", help="synthetic, a name in the data dir, or a folder")
@@ -143,12 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     from mambarec.data.cli import add_data_commands
 
     add_data_commands(sub)
-    try:
-        from mambarec.precompute import add_precompute_command
-    except ImportError:
-        pass
-    else:
-        add_precompute_command(sub)
+    from mambarec.precompute import add_precompute_command
+    from mambarec.readme import add_readme_command
+
+    add_precompute_command(sub)
+    add_readme_command(sub)
     return parser
 
 

@@ -1,0 +1,54 @@
+"""``python -m mambarec readme``: the README's results block, rendered from ``precomputed/``.
+
+The README's tables are read from the precomputed artifacts, never computed a second time; a test
+checks that the block in README.md is what this renders.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mambarec.precompute import DEFAULT_OUT, load_precomputed, markdown_tables
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
+    pre = load_precomputed(precomputed_dir)
+    manifest = pre["manifest"]
+    tables = markdown_tables(pre["results"], pre["alignment"])
+    lines = [f"Read from `precomputed/` (code hash `{manifest['code_hash'][:12]}`, "
+             f"{manifest['wall_time_s'] / 60:.0f} min on {manifest['machine']['cpu_count']} CPUs); the full report "
+             "with the paper's claims is `precomputed/REPORT.md`. Short budgets: "
+             + "; ".join(f"{k} at most {b['epochs']} epochs (patience {b['patience']})"
+                         for k, b in manifest["budgets"].items())
+             + ". Test metrics at the best valid epoch; mean ± std over seeds where several."]
+    for dataset in manifest["datasets"]:
+        if f"{dataset}/ablation" in tables:
+            lines += ["", f"### {dataset}", "", tables[f"{dataset}/ablation"]]
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str, start: str = START, end: str = END) -> str:
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README has no {start} ... {end} block")
+    return pattern.sub(lambda _: f"{start}\n{block}\n{end}", text)
+
+
+def current_block(text: str, start: str = START, end: str = END) -> str:
+    m = re.search(re.escape(start) + r"\n(.*?)\n" + re.escape(end), text, re.S)
+    return m.group(1) if m else ""
+
+
+def update_readme(precomputed_dir: str | Path = DEFAULT_OUT, readme: Path = README) -> Path:
+    readme.write_text(replace_block(readme.read_text(), results_block(precomputed_dir)))
+    return readme
+
+
+def add_readme_command(subparsers) -> None:
+    p = subparsers.add_parser("readme", help="rewrite README.md's results block from precomputed/")
+    p.add_argument("--precomputed", default=DEFAULT_OUT)
+    p.set_defaults(func=lambda args: print(update_readme(args.precomputed)) or 0)

@@ -1,0 +1,35 @@
+"""The README's promises: its test command is CI's, and its result tables come from precomputed/."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mambarec.precompute import PrecomputedError
+from mambarec.readme import README, current_block, replace_block, results_block
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = README.read_text()
+    commands = re.findall(r"```bash\n(pip install -r requirements.txt && [^\n]+)\n```", readme)
+    assert len(commands) == 2, "the README must give exactly the two set-up commands"
+    test_command = commands[1].split(" && ", 1)[1]
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+    assert "streamlit run streamlit_app.py" in commands[0]
+
+
+def test_results_block_is_read_from_precomputed():
+    try:
+        block = results_block(ROOT / "precomputed")
+    except PrecomputedError as exc:
+        pytest.fail(f"precomputed/ is missing, stale or modified: {exc}")
+    assert current_block(README.read_text()) == block, "run `python -m mambarec readme`"
+
+
+def test_replace_block_keeps_the_rest():
+    text = "a\n<!-- results:start -->\nold\n<!-- results:end -->\nb\n"
+    assert replace_block(text, "new") == "a\n<!-- results:start -->\nnew\n<!-- results:end -->\nb\n"
+    with pytest.raises(ValueError):
+        replace_block("no markers", "x")
