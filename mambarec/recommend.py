@@ -1,0 +1,211 @@
+"""Per-user recommendations from a trained model, and how two models' top-K lists differ.
+
+Scores are the dot products of the model's final user and item embeddings (PAPER.md section 3),
+ranked over every item with the user's training items masked and ties broken by the lower item
+id, exactly as the evaluator ranks them (``mambarec.metrics.top_items``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mambarec.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_trainer
+from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.metrics import top_items
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    user: int
+    items: np.ndarray  # (k,) item ids, best first
+    scores: np.ndarray  # (k,) their dot-product scores
+
+
+@dataclass(frozen=True)
+class TopKDiff:
+    """How list B differs from list A (both best first)."""
+
+    entering: tuple[int, ...]  # in B, not in A (B's order)
+    leaving: tuple[int, ...]  # in A, not in B (A's order)
+    moves: tuple[tuple[int, int, int], ...]  # (item, rank in A, rank in B) for items in both; ranks from 1
+    overlap: float  # |A & B| / K
+
+
+def _model(trainer_or_model):
+    return getattr(trainer_or_model, "model", trainer_or_model)
+
+
+@torch.no_grad()
+def item_scores(trainer_or_model, users) -> torch.Tensor:
+    """(len(users), n_items) dot-product scores, computed in eval mode (mode restored after)."""
+    model = _model(trainer_or_model)
+    was_training = model.training
+    model.eval()
+    try:
+        user_emb, item_emb = model.embeddings()
+    finally:
+        model.train(was_training)
+    idx = torch.as_tensor(np.atleast_1d(users), dtype=torch.long, device=user_emb.device)
+    return (user_emb[idx] @ item_emb.t()).float().cpu()
+
+
+def recommend(trainer, user: int, k: int = 10, dataset=None) -> Recommendation:
+    """The top-``k`` items for ``user`` with their scores; the user's training items excluded.
+
+    ``trainer`` is a ``Trainer`` (its dataset is used) or a bare model with ``dataset`` given.
+    """
+    dataset = dataset if dataset is not None else trainer.dataset
+    if not 0 <= int(user) < dataset.n_users:
+        raise ValueError(f"user {user} is outside 0..{dataset.n_users - 1}")
+    exclude = dataset.matrix("train")[int(user)]
+    k = max(0, min(int(k), dataset.n_items - exclude.nnz))  # never pad the list with masked items
+    scores = item_scores(trainer, [int(user)])
+    if k == 0:
+        return Recommendation(user=int(user), items=np.zeros(0, np.int64), scores=np.zeros(0, np.float32))
+    top = top_items(scores, exclude, k)[0]
+    return Recommendation(user=int(user), items=top.numpy().astype(np.int64), scores=scores[0, top].numpy())
+
+
+def user_history(dataset, user: int) -> dict[str, np.ndarray]:
+    """The user's item ids per split: ``train`` (masked when ranking), ``valid``, ``test``."""
+    if not 0 <= int(user) < dataset.n_users:
+        raise ValueError(f"user {user} is outside 0..{dataset.n_users - 1}")
+    return {split: np.sort(pairs[pairs[:, 0] == int(user), 1])
+            for split, pairs in (("train", dataset.train), ("valid", dataset.valid), ("test", dataset.test))}
+
+
+def compare_topk(a, b) -> TopKDiff:
+    """Items entering and leaving between top-K lists ``a`` and ``b``, and the rank moves of the rest."""
+    a, b = [int(i) for i in a], [int(i) for i in b]
+    rank_a = {item: r for r, item in enumerate(a, start=1)}
+    rank_b = {item: r for r, item in enumerate(b, start=1)}
+    moves = tuple((item, rank_a[item], rank_b[item]) for item in b if item in rank_a)
+    k = max(len(a), len(b), 1)
+    return TopKDiff(entering=tuple(i for i in b if i not in rank_a), leaving=tuple(i for i in a if i not in rank_b),
+                    moves=moves, overlap=len(moves) / k)
+
+
+# ---- models to recommend with -----------------------------------------------------------
+def load_run_trainer(run_folder: str | Path, dataset):
+    """The ``Trainer`` of a saved run folder (``runs/<id>/checkpoint.pt``) or checkpoint file, best
+    weights in place, model in eval mode.
+
+    Raises ``CheckpointError`` when the run was trained on other data.
+    """
+    path = Path(run_folder)
+    path = path / CHECKPOINT_NAME if path.is_dir() else path
+    return _for_inspection(restore_trainer(load_checkpoint(path, expect_fingerprint=dataset.fingerprint()), dataset))
+
+
+def untrained_trainer(dataset, variant: str = "paper", seed: int | None = None, **overrides):
+    """A freshly initialized ``Trainer`` of a MambaRec ``variant`` on ``dataset`` (nothing trained, eval mode)."""
+    from mambarec.train import Trainer
+
+    train = TrainConfig(device="cpu") if seed is None else TrainConfig(device="cpu", seed=seed)
+    run = RunConfig(dataset=dataset.name, model=make_model_config(variant, **overrides), train=train)
+    return _for_inspection(Trainer(run, dataset))
+
+
+def initial_trainer(trainer):
+    """The same run as ``trainer`` before any training: same config and seed, freshly initialized (eval mode)."""
+    from mambarec.train import Trainer
+
+    run: RunConfig = trainer.run
+    return _for_inspection(Trainer(run, trainer.dataset))
+
+
+def _for_inspection(trainer):
+    """Models handed out here start in eval mode: a model shared by several app sessions then stays in
+    eval mode whatever order their mode switches interleave in (``Trainer.fit`` sets train mode itself)."""
+    trainer.model.eval()
+    return trainer
+
+
+def compatible_runs(dataset, root: str | Path | None = None) -> list[dict]:
+    """``runs.list_runs`` entries trained on exactly ``dataset`` (same fingerprint), newest first."""
+    from mambarec.runs import list_runs
+
+    fp = dataset.fingerprint()
+    return [r for r in list_runs(Path(root) if root is not None else None)
+            if r["metrics"].get("dataset_fingerprint") == fp and (r["path"] / CHECKPOINT_NAME).is_file()]
+
+
+def run_label(entry: dict) -> str:
+    """A short readable name of a ``list_runs`` entry: id, model/variant, test Recall@20."""
+    cfg, metrics = entry.get("config", {}), entry.get("metrics", {})
+    model = cfg.get("model_name", "mambarec")
+    label = cfg.get("model", {}).get("variant", "") if model == "mambarec" else model
+    recall = metrics.get("test/Recall@20")
+    score = f", R@20 {recall:.4f}" if isinstance(recall, (int, float)) else ""
+    return f"{entry['id']} ({label}{score})"
+
+
+def precomputed_for(dataset, directory: str | Path) -> dict | None:
+    """``precompute.load_precomputed(directory)`` when it is valid and was computed on ``dataset``
+    (same fingerprint); None when absent, stale, modified or for other data."""
+    try:
+        from mambarec.precompute import PrecomputedError, load_precomputed
+    except ImportError:
+        return None
+    try:
+        pre = load_precomputed(directory)
+    except (PrecomputedError, OSError, ValueError, KeyError):
+        return None
+    entry = pre["manifest"].get("datasets", {}).get(dataset.name, {})
+    return pre if entry.get("fingerprint") == dataset.fingerprint() else None
+
+
+def model_sources(dataset, runs_root: str | Path | None = None,
+                  precomputed_dir: str | Path | None = None) -> list[dict]:
+    """Checkpoints that fit ``dataset``: saved runs (newest first), then precomputed checkpoints.
+
+    Each entry: ``label``, ``path`` (a checkpoint file), ``kind`` ("run" or "precomputed") and
+    ``config`` (the run config as a dict).
+    """
+    out = [{"label": run_label(e), "path": e["path"] / CHECKPOINT_NAME, "kind": "run", "config": e["config"]}
+           for e in compatible_runs(dataset, runs_root)]
+    pre = precomputed_for(dataset, precomputed_dir) if precomputed_dir is not None else None
+    if pre is not None:
+        runs = pre["manifest"].get("runs", {})
+        for stem, path in sorted(pre["checkpoints"].get(dataset.name, {}).items()):
+            cell, _, seed = stem.rpartition("_s")
+            out.append({"label": f"precomputed: {cell} (seed {seed})", "path": Path(path), "kind": "precomputed",
+                        "config": runs.get(f"{dataset.name}/{cell}/s{seed}", {})})
+    return out
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    """What a page shows about one item: title, category, popularity and, when the dataset has them,
+    the poster path and the overview text."""
+
+    item: int
+    title: str
+    category: str
+    popularity: int  # training interactions
+    poster: Path | None
+    overview: str | None
+
+
+def item_card(dataset, item: int, popularity: np.ndarray | None = None) -> ItemCard:
+    """``ItemCard`` of ``item``; poster = ``<image_dir>/<movie_id>.jpg`` when that file exists."""
+    item = int(item)
+    meta = dataset.items
+    row = meta.iloc[item] if meta is not None else None
+    title = str(row["title"]) if row is not None and "title" in meta.columns else f"item {item}"
+    category = str(row["category"]) if row is not None and "category" in meta.columns else "-"
+    poster = None
+    if dataset.image_dir is not None:
+        key = row["movie_id"] if row is not None and "movie_id" in meta.columns else item
+        path = Path(dataset.image_dir) / f"{key}.jpg"
+        poster = path if path.is_file() else None
+    overview = None
+    if row is not None and "overview" in meta.columns and isinstance(row["overview"], str) and row["overview"]:
+        overview = row["overview"]
+    pop = popularity if popularity is not None else dataset.item_popularity()
+    return ItemCard(item=item, title=title, category=category, popularity=int(pop[item]), poster=poster,
+                    overview=overview)

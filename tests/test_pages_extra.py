@@ -1,0 +1,171 @@
+"""The Embeddings, DREAM inspector and Users pages render on the synthetic data, with and without runs.
+
+Each page runs alone through ``streamlit.testing.v1.AppTest`` (the app's default dataset is
+``synthetic``); ``MAMBAREC_RUNS`` points at a temporary folder holding one tiny saved run, or at
+an empty one, and ``MAMBAREC_PRECOMPUTED`` at a folder with no precomputed results (or a tiny one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.data import load_dataset
+from mambarec.runs import save_run
+from mambarec.train import Trainer
+
+PAGES = Path(__file__).resolve().parents[1] / "app" / "pages"
+TIMEOUT = 600  # the first UMAP of a process compiles numba code
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_dataset("synthetic")
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory, synthetic) -> Path:
+    """One saved 1-epoch official run on the synthetic data."""
+    root = tmp_path_factory.mktemp("runs")
+    run = RunConfig(dataset="synthetic", model=make_model_config("official"),
+                    train=TrainConfig(epochs=1, device="cpu"))
+    trainer = Trainer(run, synthetic)
+    save_run(root / "20260101-000000-synthetic-official-s2026-1", trainer, trainer.fit())
+    return root
+
+
+@pytest.fixture()
+def no_precomputed(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(tmp_path / "precomputed"))
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("info", "markdown", "caption", "subheader", "header", "warning", "error")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("name", ["embeddings", "dream_inspector", "users"])
+def test_pages_without_runs_explain_how_to_get_one(name, tmp_path, monkeypatch, no_precomputed):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    at = page(name)
+    assert at.info, "a page without runs must say how to get one"
+    info = at.info[0].value
+    assert "Train" in info and "python -m mambarec precompute" in info
+    assert not at.error
+
+
+def test_embeddings_page_with_a_run(runs_root, monkeypatch, no_precomputed):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    at = page("embeddings")
+    assert not at.info and not at.error
+    labels = [s.label for s in at.selectbox]
+    assert "After (trained run)" in labels and "Before" in labels
+    assert len(at.dataframe) == 1  # the alignment numbers beside the plots
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Before", "After"]
+    assert any(label.startswith("MMD") for label in table.index)
+    # the instant projection, category colours and lines between the modalities
+    next(r for r in at.radio if r.label == "Projection").set_value("PCA")
+    next(r for r in at.radio if r.label == "Colour by").set_value("category")
+    next(s for s in at.slider if s.label.startswith("Lines")).set_value(50)
+    at.run()
+    assert not at.exception
+    # another stage of the encoders
+    next(s for s in at.selectbox if s.label == "Stage").set_value("dream")
+    at.run()
+    assert not at.exception and not at.warning
+
+
+def test_embeddings_page_shows_a_selection(runs_root, monkeypatch, no_precomputed):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    at = AppTest.from_file(str(PAGES / "embeddings.py"), default_timeout=TIMEOUT)
+    at.session_state["embeddings_selected_items"] = [0, 3, 7]
+    at.run()
+    assert not at.exception
+    assert "Selected items (3)" in texts(at)
+    assert len(at.dataframe) == 2
+    assert at.dataframe[1].value["item"].tolist() == [0, 3, 7]
+
+
+def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatch, no_precomputed):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    at = page("dream_inspector")
+    assert not at.info and not at.error
+    text = texts(at)
+    assert "64 x 1 x 1" in text
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["every dilated branch == its centre tap"] == "yes"
+    assert metrics["DREAM parameters never updated (69.7%)"] == "98,304 of 141,056"
+    assert "dead taps moved not at all" in text  # a trained run: off-centre taps never left their init
+    model = next(s for s in at.selectbox if s.label == "Model")
+    model.set_value("untrained paper")
+    at.run()
+    assert not at.exception
+    text = texts(at)
+    # the paper map for contrast, then the released-code layout on the same data
+    assert "untrained official model, same data" in text
+    assert [m.value for m in at.metric if m.label == "every dilated branch == its centre tap"] == ["no", "yes"]
+    # move the receptive-field centre
+    for s in at.slider:
+        s.set_value(0)
+    at.run()
+    assert not at.exception
+
+
+def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    at = page("users")
+    assert not at.info and not at.error
+    assert [s.value for s in at.selectbox] == [0, "untrained paper model"]
+    rankings = [d.value for d in at.dataframe if "rank" in d.value.columns and "score" in d.value.columns]
+    assert len(rankings) == 2 and all(len(r) == 10 for r in rankings)
+    at.number_input[0].set_value(5)
+    at.slider[0].set_value(20)
+    at.run()
+    assert not at.exception
+    assert "User 5:" in texts(at)
+    rankings = [d.value for d in at.dataframe if "rank" in d.value.columns and "score" in d.value.columns]
+    assert all(len(r) == 20 for r in rankings)
+    train_items = set(synthetic.train[synthetic.train[:, 0] == 5, 1].tolist())
+    assert not train_items & set(rankings[0]["item"].tolist())
+
+
+@pytest.fixture(scope="module")
+def precomputed(tmp_path_factory, synthetic) -> Path:
+    """A tiny precomputed folder: the official cell, 1 epoch, PCA maps only, its synthetic checkpoint."""
+    from mambarec.precompute import precompute
+
+    out = tmp_path_factory.mktemp("pre") / "precomputed"
+    precompute(out, {"synthetic": synthetic}, seeds=[0], epochs=1, only=["official"], projections=("pca",),
+               progress=False)
+    return out
+
+
+def test_pages_use_precomputed_maps_and_checkpoints(precomputed, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(precomputed))
+    at = page("embeddings")
+    assert not at.info and not at.error
+    assert next(r for r in at.radio if r.label == "Source").value == "precomputed maps"
+    assert next(s for s in at.selectbox if s.label == "After (trained)").value == "official_s0"  # the aligned cell
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Before", "After"] and table.notna().all().all()
+    # UMAP was not precomputed here: the stored PCA map is drawn instead of failing
+    next(r for r in at.radio if r.label == "Projection").set_value("UMAP")
+    at.run()
+    assert not at.exception
+    for name in ("dream_inspector", "users"):
+        at = page(name)
+        assert not at.info and not at.error
+        assert "precomputed: official (seed 0)" in str(at.selectbox[0].format_func(at.selectbox[0].value))
