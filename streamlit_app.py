@@ -1,0 +1,45 @@
+"""MambaRec explorer: ``streamlit run streamlit_app.py``.
+
+Navigation over ``app/pages`` and the sidebar's dataset picker, shared by every page. Pages call
+``mambarec`` and draw what it returns (docs/STYLE.md).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import jobs, state, widgets
+
+st.set_page_config(page_title="MambaRec explorer", page_icon="🧭", layout="wide")
+state.init_session()
+
+TRAIN = st.Page("app/pages/train.py", title="Train & ablate", icon=":material/model_training:", url_path="train",
+                default=True)
+PAGES = {
+    "Experiment": [
+        TRAIN,
+        st.Page("app/pages/compare.py", title="Compare runs", icon=":material/leaderboard:", url_path="compare"),
+    ],
+    "Inspect": [
+        st.Page("app/pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+        st.Page("app/pages/dream_inspector.py", title="DREAM inspector", icon=":material/blur_on:",
+                url_path="dream"),
+        st.Page("app/pages/users.py", title="Users", icon=":material/person_search:", url_path="users"),
+    ],
+    "Reference": [
+        st.Page("app/pages/about.py", title="About", icon=":material/menu_book:", url_path="about"),
+    ],
+}
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    dataset = widgets.dataset_picker()
+    facts = st.container()  # filled after the page: loading the dataset must not delay the page's first paint
+
+if page is not TRAIN:  # the Train page writes the whole setup; elsewhere the dataset is enough
+    state.sync_url({"dataset": dataset})
+page.run()
+
+with facts:
+    widgets.dataset_caption(dataset)
+    widgets.jobs_caption(sum(j.active for j in jobs.all_jobs()))

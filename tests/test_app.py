@@ -1,0 +1,282 @@
+"""The Streamlit app through ``streamlit.testing.v1.AppTest``: pages render, widgets edit the URL's
+config, a tiny run trains in the background and shows up on Compare, bad uploads are refused."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import jobs, results, state
+from mambarec.config import RunConfig, TrainConfig, make_model_config
+
+APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+PAGES = ("app/pages/compare.py", "app/pages/about.py", "app/pages/embeddings.py", "app/pages/dream_inspector.py",
+         "app/pages/users.py", "app/pages/train.py")
+TIMEOUT = 60
+
+
+def write_tiny_dataset(root: Path, name: str = "tiny", seed: int = 0) -> Path:
+    """A small synthetic catalogue as an MMRec folder (a run of a few epochs takes about a second)."""
+    from mambarec.data.mmrec import write_mmrec_folder
+    from mambarec.data.synthetic import make_synthetic
+
+    ds = make_synthetic(seed=seed, n_users=60, n_items=50, mean_per_user=10, visual_dim=32, text_dim=16)
+    parts = [(ds.train, 0), (ds.valid, 1), (ds.test, 2)]
+    inter = pd.DataFrame(np.concatenate([np.column_stack([p, np.full(len(p), lab)]) for p, lab in parts]),
+                         columns=["userID", "itemID", "x_label"])
+    return write_mmrec_folder(root / name, name, inter, ds.visual, ds.text, ds.items)
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_tiny_dataset(root)
+    write_tiny_dataset(root, "baby", seed=1)  # named like one of the paper's datasets, other data
+    return root
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """The app sets torch to one thread per process (app.jobs); give the other tests theirs back."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, data_root) -> Path:
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs))
+    monkeypatch.setenv("MAMBAREC_DATA", str(data_root))
+    monkeypatch.setenv("MAMBAREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(tmp_path / "no-precomputed"))
+    return runs
+
+
+def open_app(**params) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": "tiny", **params})
+    return at.run()
+
+
+def tiny_run(seed: int = 0, epochs: int = 1) -> RunConfig:
+    return RunConfig(dataset="tiny", model_name="mgcn", model=make_model_config("mgcn"),
+                     train=TrainConfig(epochs=epochs, seed=seed, batch_size=256))
+
+
+def wait_for(at: AppTest) -> None:
+    for job_id in at.session_state["jobs"]:
+        job = jobs.wait(job_id, timeout=TIMEOUT)
+        assert not job.active, f"{job_id} still {job.status}"
+        assert job.status in ("done", "stopped"), job.traceback
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe on the page that has ``column`` (the summary has "seeds", the per-run one "run")."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def open_tab(at: AppTest, tab: str) -> AppTest:
+    """Open one tab of the Compare page (only the open tab's content runs)."""
+    at.session_state["compare.tab"] = tab
+    return at.run()
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+# ---- URL <-> RunConfig (no Streamlit) --------------------------------------------------------------
+def test_url_params_round_trip_every_switch():
+    run = RunConfig(dataset="tiny", model_name="mambarec",
+                    model=make_model_config("official", use_mmd=False, sigma=1.5, dilation_rates=(2, 4, 6),
+                                            reduction_factor=4, cl_views="both"),
+                    train=TrainConfig(epochs=7, seed=3, learning_rate=5e-4))
+    params = state.run_to_params(run)
+    assert params["variant"] == "official" and params["use_mmd"] == "false" and params["dilation_rates"] == "2,4,6"
+    assert "tau" not in params  # equal to the official preset: not written
+    back, errors = state.run_from_params(params)
+    assert errors == [] and back == run
+
+
+def test_bad_url_params_are_reported_not_ignored():
+    run, errors = state.run_from_params({"variant": "paper", "sigma": "-1", "nonsense": "1", "epochs": "x"})
+    assert run.model.sigma == 1.0 and run.train.epochs == state.APP_DEFAULT_EPOCHS
+    assert len(errors) == 3 and any("nonsense" in e for e in errors)
+
+
+# ---- pages ------------------------------------------------------------------------------------------
+def test_every_page_renders(env):
+    at = open_app()
+    no_exception(at)
+    assert at.title[0].value == "Train & ablate"
+    for page in PAGES:
+        at.switch_page(page).run()
+        no_exception(at)
+        assert at.title, page
+    at.switch_page("app/pages/compare.py").run()
+    assert any("no precomputed results yet" in i.value for i in at.info)
+    at.switch_page("app/pages/about.py").run()
+    assert any("Dataset card: tiny" in s.value for s in at.subheader)
+
+
+def test_widget_changes_edit_the_url_and_never_train(env):
+    at = open_app()
+    assert at.query_params["variant"] == ["paper"] or at.query_params["variant"] == "paper"
+    at.number_input(key="cfg.epochs").set_value(3).run()
+    at.toggle(key="cfg.use_mmd").set_value(False).run()
+    at.selectbox(key="cfg.reduction_factor").set_value(4).run()
+    no_exception(at)
+    params = state.run_to_params(at.session_state["run_config"])
+    assert params["epochs"] == "3" and params["use_mmd"] == "false" and params["reduction_factor"] == "4"
+    url = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert url == params
+    assert at.session_state["jobs"] == []  # nothing trains until Train is pressed
+    at.button(key="preset.no alignment").click().run()
+    run = at.session_state["run_config"]
+    assert (run.model.use_mmd, run.model.use_cl, run.model.reduction_factor) == (False, False, 8)
+    assert run.train.epochs == 3  # presets keep the training settings
+    at.switch_page("app/pages/about.py").run()
+    assert dict(at.query_params) in ({"dataset": "tiny"}, {"dataset": ["tiny"]})
+    at.switch_page("app/pages/train.py").run()  # back: the setup is still there, and in the URL again
+    no_exception(at)
+    assert at.number_input(key="cfg.epochs").value == 3 and at.toggle(key="cfg.use_cl").value is False
+    assert state.run_to_params(at.session_state["run_config"])["use_cl"] == "false"
+
+
+def test_a_link_reproduces_the_setup(env):
+    at = open_app(variant="official", use_cl="false", tau="0.5", epochs="4", seed="9", bogus="1")
+    no_exception(at)
+    run = at.session_state["run_config"]
+    assert run.model == make_model_config("official", use_cl=False, tau=0.5)
+    assert (run.train.epochs, run.train.seed, run.dataset) == (4, 9, "tiny")
+    assert at.toggle(key="cfg.use_cl").value is False
+    assert any("bogus" in w.value for w in at.warning)
+
+
+def test_tiny_training_run_completes_and_appears_in_compare(env):
+    at = open_app(model_name="mgcn", variant="mgcn", epochs="2", batch_size="256")
+    at.button[[b.label for b in at.button].index("Train")].click().run()
+    [job_id] = at.session_state["jobs"]
+    wait_for(at)
+    at.run()
+    no_exception(at)
+    assert any(job_id in s.value for s in at.success)
+    assert (env / job_id / "checkpoint.pt").is_file()
+    at.switch_page("app/pages/compare.py").run()
+    no_exception(at)
+    rows = frame(at, "run")
+    assert job_id in rows["run"].tolist()
+    summary = frame(at, "seeds")
+    assert {"mgcn · batch_size=256 · 2 ep", "popularity (most-popular items)"} <= set(summary["setup"])
+    open_tab(at, "Checkpoints")
+    at.button[[b.label for b in at.button].index("Use its setup on the Train page")].click().run()
+    no_exception(at)
+    assert at.title[0].value == "Train & ablate"
+    assert at.session_state["run_config"].model == make_model_config("mgcn")
+    assert at.number_input(key="cfg.epochs").value == 2
+
+
+def test_repeat_with_three_seeds_gives_mean_and_std(env):
+    at = open_app(model_name="mgcn", variant="mgcn", epochs="1", batch_size="256", seed="5")
+    at.button[[b.label for b in at.button].index("Repeat with 3 seeds")].click().run()
+    assert len(at.session_state["jobs"]) == 3
+    wait_for(at)
+    at.switch_page("app/pages/compare.py").run()
+    summary = frame(at, "seeds")
+    row = summary[summary["setup"] == "mgcn · batch_size=256 · 1 ep"].iloc[0]
+    assert row["seeds"] == 3 and row["Recall@20 ±"] >= 0
+
+
+def test_the_papers_numbers_show_beside_ours_on_the_papers_datasets(env):
+    at = open_app(dataset="baby")
+    at.switch_page("app/pages/compare.py").run()
+    open_tab(at, "The paper's numbers")
+    no_exception(at)
+    assert any("The paper's numbers on Baby, beside ours" in m.value for m in at.markdown)
+    published = next(df.value for df in at.dataframe if "paper Recall@20" in df.value.columns)
+    assert published.loc["MambaRec", "paper Recall@20"] == pytest.approx(0.1013)
+
+
+def test_checkpoint_uploads_are_validated_against_the_active_dataset(env, tmp_path):
+    good = jobs.wait(jobs.start(tiny_run(), state.get_dataset("tiny"), root=tmp_path / "elsewhere").id, TIMEOUT)
+    data = (good.folder / "checkpoint.pt").read_bytes()
+    at = open_app()
+    at.switch_page("app/pages/compare.py").run()
+    open_tab(at, "Checkpoints")
+    at.file_uploader(key="ckpt.upload").set_value(("evil.pt", b"not a checkpoint", "application/octet-stream"))
+    at.run()
+    no_exception(at)
+    assert any("refused" in e.value and "not a readable MambaRec checkpoint" in e.value for e in at.error)
+    at.file_uploader(key="ckpt.upload").set_value(("good.pt", data, "application/octet-stream")).run()
+    no_exception(at)
+    assert any("accepted" in m.value for m in at.success)
+    [folder] = [d for d in env.iterdir() if d.name.startswith("uploaded-")]
+    assert (folder / "checkpoint.pt").read_bytes() == data
+    assert folder.name in frame(open_tab(at, "Every run and seed"), "run")["run"].tolist()  # listed as a run
+    at.switch_page("app/pages/about.py").run()
+    no_exception(at)
+
+    other = open_app(dataset="baby")  # same file, other data: refused by its fingerprint
+    other.switch_page("app/pages/compare.py").run()
+    open_tab(other, "Checkpoints")
+    other.file_uploader(key="ckpt.upload").set_value(("good.pt", data, "application/octet-stream")).run()
+    no_exception(other)
+    assert any("refused" in e.value and "fingerprint" in e.value for e in other.error)
+
+
+# ---- background jobs -------------------------------------------------------------------------------
+def test_stop_keeps_the_best_state_and_saves_the_run(env):
+    ds = state.get_dataset("tiny")
+    job = jobs.start(tiny_run(epochs=500), ds, root=env)
+    deadline = time.time() + TIMEOUT
+    while not job.events and time.time() < deadline:
+        time.sleep(0.05)
+    jobs.stop(job.id)
+    jobs.wait(job.id, TIMEOUT)
+    assert job.status == "stopped" and job.saved and job.result.cancelled
+    assert 1 <= job.result.best_epoch <= job.result.epochs_run < 500
+    assert (env / job.id / "metrics.json").is_file()
+
+
+def test_errors_are_kept_on_the_job(env):
+    ds = state.get_dataset("tiny")
+    run = tiny_run()
+    run = RunConfig(dataset=run.dataset, model_name=run.model_name, model=run.model,
+                    train=TrainConfig(epochs=1, device="cuda"))
+    job = jobs.wait(jobs.start(run, ds, root=env).id, TIMEOUT)
+    if job.status == "done":  # a machine with CUDA trains it
+        pytest.skip("CUDA is available here")
+    assert job.status == "failed" and "cuda" in job.error.lower() and "Traceback" in job.traceback
+    assert not job.saved
+
+
+def test_paired_wilcoxon_on_two_runs(env):
+    ds = state.get_dataset("tiny")
+    a = jobs.wait(jobs.start(tiny_run(seed=0, epochs=2), ds, root=env).id, TIMEOUT)
+    b = jobs.wait(jobs.start(tiny_run(seed=1, epochs=2), ds, root=env).id, TIMEOUT)
+    res = results.paired_wilcoxon(str(a.folder / "checkpoint.pt"), str(b.folder / "checkpoint.pt"), "tiny")
+    assert res["users"] == ds.n_users - 0 or res["users"] > 0
+    assert abs(res["mean A"] - a.result.test["Recall@20"]) < 1e-9
+    assert res["verdict"]
+    same = results.paired_wilcoxon(str(a.folder / "checkpoint.pt"), str(a.folder / "checkpoint.pt"), "tiny")
+    assert same["differing users"] == 0 and same["p_value"] is None
+
+
+def test_estimate_times_batches_and_an_evaluation(data_root, monkeypatch):
+    from app import estimate
+
+    monkeypatch.setenv("MAMBAREC_DATA", str(data_root))
+    run = tiny_run(epochs=10)
+    cost = estimate.measure(run, state.get_dataset("tiny"))
+    assert cost.batch_s > 0 and cost.eval_s > 0 and cost.n_batches == 3  # 556 training pairs / 256
+    assert cost.total_s(10) == pytest.approx(cost.build_s + 10 * (3 * cost.batch_s + cost.eval_s))
+    assert cost.total_s(10, eval_every=5) < cost.total_s(10)
+    assert estimate.describe(0.2) == "< 1 s" and estimate.describe(90) == "1.5 min"
