@@ -11,8 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from mambarec.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from mambarec.config import RunConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"  # also mambarec.checkpoint.CHECKPOINT_NAME; kept here so listing runs needs no torch
 
 RUNS_DIR_ENV = "MAMBAREC_RUNS"
 DEFAULT_RUNS_DIR = Path("runs")
@@ -35,6 +36,8 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_run(folder: Path, trainer, result, with_resume: bool = True) -> Path:
     """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run."""
+    from mambarec.checkpoint import save_checkpoint
+
     folder.mkdir(parents=True, exist_ok=True)
     run, dataset = trainer.run, trainer.dataset
     metrics = result.metrics_json(run, dataset)

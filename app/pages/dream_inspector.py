@@ -7,17 +7,15 @@ builds an untrained model of the chosen variant on the active dataset, so it alw
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from app import state
+from app import models, state
 from mambarec.inspect_dream import centre_tap_equivalence, dream_modules, inspect_item
-from mambarec.recommend import initial_trainer, load_run_trainer, model_sources, untrained_trainer
+from mambarec.recommend import initial_trainer
 
 NO_RUNS = ("No saved run with DREAM on this dataset yet: showing an **untrained** model (its weights are the "
            "seeded initialization). Train one on the **Train** page, or run `python -m mambarec precompute` for the "
@@ -29,34 +27,13 @@ NUMBER_COLUMNS = ("max |full - centre tap|", "max |full|", "max grad, dead taps"
 
 
 # ---- cached library calls -----------------------------------------------------------------------
-def _mtime(path=None) -> int:
-    try:
-        return Path(path or state.precomputed_dir() / "manifest.json").stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
-def signature() -> tuple:
-    """Changes whenever a run is saved or the precomputed folder is rewritten: the cache key of ``sources``."""
-    root = state.runs_root()
-    return str(root), state.runs_signature(root), str(state.precomputed_dir()), _mtime()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
-    return [s for s in model_sources(_dataset, state.runs_root(), state.precomputed_dir())
+    return [s for s in models.sources(fingerprint, signature, _dataset)
             if s["config"].get("model_name", "mambarec") == "mambarec"
             and s["config"].get("model", {}).get("use_dream", True)]
-
-
-@st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=6)
-def trainer(path: str, mtime_ns: int, fingerprint: str, _dataset):
-    return load_run_trainer(path, _dataset)
-
-
-@st.cache_resource(show_spinner="Building the untrained model...", max_entries=4)
-def untrained(variant: str, fingerprint: str, _dataset):
-    return untrained_trainer(_dataset, variant)
 
 
 @st.cache_resource(show_spinner="Initializing the same run (to measure what training moved)...", max_entries=4)
@@ -73,7 +50,7 @@ def equivalence(key: str, modality: str, _model, _initial=None):
 def choose_model(dataset):
     """(trainer, key, label, trained) of the chosen run, or of an untrained variant."""
     fp = dataset.fingerprint()
-    runs = sources(fp, signature(), dataset)
+    runs = sources(fp, models.signature(), dataset)
     if not runs:
         st.info(NO_RUNS)
     options = [*range(len(runs)), *UNTRAINED]
@@ -82,10 +59,10 @@ def choose_model(dataset):
     pick = st.selectbox("Model", options, index=default if runs else 0,
                         format_func=lambda o: runs[o]["label"] if isinstance(o, int) else f"{o} (no run needed)")
     if isinstance(pick, str):
-        return untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, False
+        return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, False
     src = runs[pick]
-    mtime = _mtime(src["path"])
-    return trainer(str(src["path"]), mtime, fp, dataset), f"run|{src['path']}|{mtime}", src["label"], True
+    mtime = models.mtime(src["path"])
+    return models.trainer(str(src["path"]), mtime, fp, dataset), f"run|{src['path']}|{mtime}", src["label"], True
 
 
 def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
@@ -283,7 +260,7 @@ def explain(dataset, key: str, model, modality: str, trained_trainer, label: str
     eq = equivalence(key, modality, model, init)
     shown = [(label, eq)]
     if eq.shape[1] * eq.shape[2] > 1:
-        official = untrained("official", dataset.fingerprint(), dataset).model
+        official = models.untrained("official", dataset.fingerprint(), dataset).model
         shown.append(("untrained official model, same data (released-code layout)",
                       equivalence(f"untrained|untrained official|{dataset.fingerprint()}", modality, official)))
     for name, result in shown:

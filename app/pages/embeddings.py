@@ -9,16 +9,14 @@ to ``mambarec`` and draws what it returns.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import state
+from app import models, state
 from mambarec import analysis
-from mambarec.recommend import initial_trainer, item_card, load_run_trainer, model_sources, precomputed_for
+from mambarec.recommend import initial_trainer, item_card, precomputed_for
 
 NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". Train one on the **Train** page, or run "
            "`python -m mambarec precompute` for the precomputed runs and maps. Shown meanwhile: the freshly "
@@ -38,23 +36,6 @@ METRICS = (("mmd", "MMD", "↓"), ("mean_cosine", "matched cosine", "↑"), ("re
 
 
 # ---- cached library calls -----------------------------------------------------------------------
-def _mtime(path=None) -> int:
-    """Modification time of ``path`` (default: the precomputed manifest), a cache key; 0 if absent."""
-    try:
-        return Path(path or state.precomputed_dir() / "manifest.json").stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
-def signature() -> tuple:
-    """Changes whenever a run is saved or the precomputed folder is rewritten: the cache key of ``sources``."""
-    root = state.runs_root()
-    return str(root), state.runs_signature(root), str(state.precomputed_dir()), _mtime()
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
-    return model_sources(_dataset, state.runs_root(), state.precomputed_dir())
 
 
 @st.cache_data(show_spinner="Reading the precomputed maps...", max_entries=4)
@@ -63,21 +44,9 @@ def precomputed_alignment(fingerprint: str, folder: tuple, _dataset) -> dict:
     return {} if pre is None else pre["alignment"].get(_dataset.name, {})
 
 
-@st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=6)
-def trainer(path: str, mtime_ns: int, fingerprint: str, _dataset):
-    return load_run_trainer(path, _dataset)
-
-
 @st.cache_resource(show_spinner="Initializing the same run...", max_entries=6)
 def initial(path: str, mtime_ns: int, fingerprint: str, _dataset):
-    return initial_trainer(trainer(path, mtime_ns, fingerprint, _dataset))
-
-
-@st.cache_resource(show_spinner="Building an untrained paper model...", max_entries=2)
-def untrained(fingerprint: str, _dataset):
-    from mambarec.recommend import untrained_trainer
-
-    return untrained_trainer(_dataset, "paper")
+    return initial_trainer(models.trainer(path, mtime_ns, fingerprint, _dataset))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -159,26 +128,27 @@ def run_panels(runs: list[dict], dataset, c1, c2, c3) -> list[dict]:
     src = runs[after_i]
     path = str(src["path"])
     try:
-        t_after = trainer(path, _mtime(src["path"]), fp, dataset)
+        t_after = models.trainer(path, models.mtime(src["path"]), fp, dataset)
         if before_i < 0:
-            before = model_panel("Before", f"{src['label']}, initialized", f"init|{path}|{_mtime(path)}",
-                                 initial(path, _mtime(src["path"]), fp, dataset).model, stage)
+            before = model_panel("Before", f"{src['label']}, initialized", f"init|{path}|{models.mtime(path)}",
+                                 initial(path, models.mtime(src["path"]), fp, dataset).model, stage)
         else:
             b = runs[before_i]
-            before = model_panel("Before", b["label"], f"run|{b['path']}|{_mtime(b['path'])}",
-                                 trainer(str(b["path"]), _mtime(b["path"]), fp, dataset).model, stage)
+            before = model_panel("Before", b["label"], f"run|{b['path']}|{models.mtime(b['path'])}",
+                                 models.trainer(str(b["path"]), models.mtime(b["path"]), fp, dataset).model, stage)
     except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
         st.error(str(exc))
         return []
-    after = model_panel("After", src["label"], f"run|{path}|{_mtime(path)}", t_after.model, stage)
+    after = model_panel("After", src["label"], f"run|{path}|{models.mtime(path)}", t_after.model, stage)
     return [p for p in (before, after) if p]
 
 
 def choose_panels(dataset) -> list[dict]:
     fp = dataset.fingerprint()
-    runs = [s for s in sources(fp, signature(), dataset) if s["config"].get("model_name", "mambarec") in MODAL_MODELS]
-    stored = precomputed_alignment(fp, (str(state.precomputed_dir()), _mtime()), dataset)
-    if not stored and _mtime():  # a precomputed folder exists but cannot be used: say why
+    runs = [s for s in models.sources(fp, models.signature(), dataset)
+            if s["config"].get("model_name", "mambarec") in MODAL_MODELS]
+    stored = precomputed_alignment(fp, (str(state.precomputed_dir()), models.mtime()), dataset)
+    if not stored and models.mtime():  # a precomputed folder exists but cannot be used: say why
         _, why = state.precomputed_table(dataset.name)
         if why:
             st.caption(f"Precomputed maps not shown: {why}.")
@@ -186,7 +156,7 @@ def choose_panels(dataset) -> list[dict]:
     if not modes:
         st.info(NO_RUNS)
         panel = model_panel("Before: initialized paper model", "untrained", f"untrained|paper|{fp}",
-                            untrained(fp, dataset).model, "modal")
+                            models.untrained("paper", fp, dataset).model, "modal")
         return [panel] if panel else []
     c1, c2, c3 = st.columns([1, 1.4, 1.4])
     mode = c1.radio("Source", modes, help="Precomputed maps come from `python -m mambarec precompute`.")

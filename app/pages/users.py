@@ -6,19 +6,14 @@ training items excluded, ranked like the evaluator); the page only draws them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import models, state
 from mambarec.recommend import (
     compare_topk,
     item_card,
-    load_run_trainer,
-    model_sources,
     recommend,
-    untrained_trainer,
     user_history,
 )
 
@@ -31,32 +26,6 @@ MOVE_HELP = "rank change against the other model (↑ = higher here; new = not i
 
 
 # ---- cached library calls -----------------------------------------------------------------------
-def _mtime(path=None) -> int:
-    try:
-        return Path(path or state.precomputed_dir() / "manifest.json").stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
-def signature() -> tuple:
-    """Changes whenever a run is saved or the precomputed folder is rewritten: the cache key of ``sources``."""
-    root = state.runs_root()
-    return str(root), state.runs_signature(root), str(state.precomputed_dir()), _mtime()
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
-    return model_sources(_dataset, state.runs_root(), state.precomputed_dir())
-
-
-@st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=6)
-def trainer(path: str, mtime_ns: int, fingerprint: str, _dataset):
-    return load_run_trainer(path, _dataset)
-
-
-@st.cache_resource(show_spinner="Building an untrained paper model...", max_entries=2)
-def untrained(fingerprint: str, _dataset):
-    return untrained_trainer(_dataset, "paper")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -69,10 +38,10 @@ def top_k(key: str, user: int, k: int, _trainer) -> tuple[list[int], list[float]
 def choose_models(dataset) -> list[tuple[str, str, object]]:
     """[(label, cache key, trainer)] for models A and B (one when there is no saved run)."""
     fp = dataset.fingerprint()
-    runs = sources(fp, signature(), dataset)
+    runs = models.sources(fp, models.signature(), dataset)
     if not runs:
         st.info(NO_RUNS)
-        return [(UNTRAINED, f"untrained|{fp}", untrained(fp, dataset))]
+        return [(UNTRAINED, f"untrained|{fp}", models.untrained("paper", fp, dataset))]
     options = [*range(len(runs)), UNTRAINED]
     label = {i: s["label"] for i, s in enumerate(runs)} | {UNTRAINED: UNTRAINED}
     active = state.active_run()
@@ -84,10 +53,10 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
     out = []
     for pick in (a, b):
         if pick == UNTRAINED:
-            out.append((UNTRAINED, f"untrained|{fp}", untrained(fp, dataset)))
+            out.append((UNTRAINED, f"untrained|{fp}", models.untrained("paper", fp, dataset)))
         else:
-            src, mtime = runs[pick], _mtime(runs[pick]["path"])
-            out.append((src["label"], f"{src['path']}|{mtime}", trainer(str(src["path"]), mtime, fp, dataset)))
+            src, mtime = runs[pick], models.mtime(runs[pick]["path"])
+            out.append((src["label"], f"{src['path']}|{mtime}", models.trainer(str(src["path"]), mtime, fp, dataset)))
     return out
 
 
