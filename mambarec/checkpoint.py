@@ -17,10 +17,10 @@ import torch
 
 import mambarec
 from mambarec.config import ConfigError, RunConfig
+from mambarec.runs import CHECKPOINT_NAME  # noqa: F401  (re-exported: the file name inside a run folder)
 
 FORMAT = "mambarec-checkpoint"
 FORMAT_VERSION = 1
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class CheckpointError(ValueError):

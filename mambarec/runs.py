@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mambarec.config import RunConfig
 
-CHECKPOINT_NAME = "checkpoint.pt"  # also mambarec.checkpoint.CHECKPOINT_NAME; kept here so listing runs needs no torch
+CHECKPOINT_NAME = "checkpoint.pt"  # defined here, not in checkpoint.py, so listing runs needs no torch
 
 RUNS_DIR_ENV = "MAMBAREC_RUNS"
 DEFAULT_RUNS_DIR = Path("runs")
