@@ -128,9 +128,11 @@ GRID: tuple[Cell, ...] = (
     cell("no_infonce", "MMD alone (InfoNCE off)", "alignment", use_cl=False),
     # r = 8 is the paper default: the `paper` cell is its row
     *(cell(f"r{r}", f"reduction factor r = {r}", "reduction", reduction_factor=r) for r in (1, 2, 4, 16)),
-    cell("pop", "most popular", "baselines", model_name="pop"),
-    cell("bpr", "BPR-MF", "baselines", model_name="bpr"),
-    cell("lightgcn", "LightGCN", "baselines", model_name="lightgcn"),
+    cell("pop", "most popular", "baselines", model_name="pop", seeds="all"),
+    cell("bpr", "BPR-MF", "baselines", model_name="bpr", seeds="all"),
+    cell("lightgcn", "LightGCN", "baselines", model_name="lightgcn", seeds="all"),
+    cell("vbpr", "VBPR", "baselines", model_name="vbpr", seeds="all"),
+    cell("freedom", "FREEDOM", "baselines", model_name="freedom", seeds="all"),
 )
 REDUCTION_ROWS = (("r1", 1), ("r2", 2), ("r4", 4), ("paper", 8), ("r16", 16))
 
@@ -249,12 +251,14 @@ def budget_for(dataset: str, epochs: int | None = None) -> Budget:
 
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
-               progress: bool = True, skipped: list[dict] | None = None, workers: int = 1) -> dict:
+               progress: bool = True, skipped: list[dict] | None = None, workers: int = 1,
+               extend: bool = False) -> dict:
     """Run the grid on ``datasets`` (name -> Dataset) and write the folder ``out``; returns the manifest.
 
     ``out`` is replaced as a whole (a subset run with ``only`` gives a folder holding that subset); a
     folder that is not a precomputed one is never overwritten. ``workers`` > 1 trains that many runs at
     once, each in its own process with one torch thread (each run is deterministic on its own).
+    ``extend`` keeps an existing, valid folder's runs and trains only the (dataset, cell, seed) it lacks.
     """
     import torch
     from tqdm import tqdm
@@ -271,16 +275,23 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    prev = _previous(out, tmp) if extend else None
+    for name, ds in datasets.items() if prev else ():
+        old = prev["manifest"]["datasets"].get(name, {}).get("fingerprint")
+        if old not in (None, ds.fingerprint()):
+            raise PrecomputedError(f"{out}: {name} has changed since its runs were computed (fingerprint {old}, now "
+                                   f"{ds.fingerprint()}); regenerate without --extend")
     models, reason = available_models()
-    skipped = list(skipped or [])
+    skipped = list(skipped or []) + (prev["manifest"]["skipped"] if prev else [])
+    done = {(r["dataset"], r["cell"], int(r["seed"])) for r in prev["results"]} if prev else set()
     jobs = []
     for name in datasets:
         for c in cells:
             if c.model_name not in models:
                 skipped.append({"dataset": name, "cell": c.name, "reason": reason or f"no model {c.model_name!r}"})
                 continue
-            jobs += [(name, c, s) for s in c.seed_list(seeds)]
-    rows, runs = [], {}
+            jobs += [(name, c, s) for s in c.seed_list(seeds) if (name, c.name, s) not in done]
+    rows, runs = (list(prev["results"]), dict(prev["manifest"]["runs"])) if prev else ([], {})
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
     knn_ks = {name: tuple(sorted({10, *(x.run_config(name, 0, budget_for(name, epochs)).model.knn_k for x in cells)}))
               for name in datasets}
@@ -301,7 +312,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
                                                          "category": ds.categories(),
                                                          "popularity": ds.item_popularity().tolist()})
     write_results(tmp, rows)
-    manifest = {
+    manifest = _merge_manifest(prev["manifest"] if prev else None, {
         "format": FORMAT, "format_version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "code_hash": code_hash, "code_files": [p.relative_to(PACKAGE_ROOT).as_posix() for p in code_files()],
         "schema_hash": schema_hash, "schema": config_schema(),
@@ -315,7 +326,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
                     "torch_threads": 1 if workers > 1 else torch.get_num_threads(),
                     "platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "cuda": torch.cuda.is_available()},
-    }
+    })
     (tmp / "REPORT.md").write_text(render_report(rows, manifest, _read_alignment(tmp)))
     manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p)
                          for p in sorted(tmp.rglob("*")) if p.is_file()}
@@ -323,6 +334,29 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     _write_json(tmp / "manifest.json", manifest, indent=1)
     _swap_in(tmp, out)
     return manifest
+
+
+def _previous(out: Path, tmp: Path) -> dict | None:
+    """For ``extend``: the valid folder ``out`` (refused if stale or modified), copied into ``tmp``."""
+    if not (out / "manifest.json").is_file():
+        return None
+    prev = load_precomputed(out)
+    shutil.copytree(out, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("manifest.json", "REPORT.md"))
+    return prev
+
+
+def _merge_manifest(prev: dict | None, new: dict) -> dict:
+    """The manifest of an extended folder: the union of the previous runs, cells, datasets and budgets."""
+    if prev is None:
+        return new
+    merged = dict(new)
+    for key in ("cells", "datasets", "budgets"):
+        merged[key] = {**prev.get(key, {}), **new[key]}
+    merged["seeds"] = sorted(set(prev.get("seeds", [])) | set(new["seeds"]))
+    merged["only"] = None if prev.get("only") is None else sorted(set(prev["only"]) | set(new["only"] or []))
+    merged["wall_time_s"] = prev.get("wall_time_s", 0.0) + new["wall_time_s"]
+    merged["machine"] = prev.get("machine", new["machine"])
+    return merged
 
 
 @dataclass(frozen=True)
@@ -720,6 +754,8 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--only", default=None, help="comma-separated cell names (default: the whole grid): "
                                                 + ", ".join(c.name for c in GRID))
     p.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
+    p.add_argument("--extend", action="store_true",
+                   help="keep the existing folder's runs and train only the missing (dataset, cell, seed)")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"runs trained at once, one process and one torch thread each [default: {DEFAULT_WORKERS}]")
     p.set_defaults(func=cmd_precompute)
@@ -744,7 +780,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     if not datasets:
         raise ConfigError("no dataset could be loaded; see the warnings above")
     manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
-                          workers=args.workers)
+                          workers=args.workers, extend=args.extend)
     print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
                       "skipped": manifest["skipped"]}, indent=1))
     return 0

@@ -165,3 +165,20 @@ def test_the_cli_registers_precompute():
 
     args = build_parser().parse_args(["precompute", "--only", "paper,mgcn", "--seeds", "0", "--epochs", "2"])
     assert args.func is pc.cmd_precompute and args.out == pc.DEFAULT_OUT and args.epochs == 2
+
+
+def test_extend_trains_only_what_is_missing(copy_of, tiny):
+    before = pc.load_precomputed(copy_of)["results"]
+    pc.precompute(copy_of, {"synthetic": tiny}, seeds=[0, 1], epochs=EPOCHS, only=["no_mmd", "pop"],
+                  projections=("pca",), progress=False, extend=True)
+    data = pc.load_precomputed(copy_of)
+    keys = [(r["dataset"], r["cell"], r["seed"]) for r in data["results"]]
+    assert keys[: len(before)] == [(r["dataset"], r["cell"], r["seed"]) for r in before]  # kept, not retrained
+    added = keys[len(before):]
+    assert ("synthetic", "pop", 0) in added and ("synthetic", "pop", 1) in added
+    assert ("synthetic", "no_mmd", 0) not in added  # it was there already
+    assert {"paper", "no_mmd", "pop"} <= set(data["manifest"]["cells"])
+    changed = dataclasses.replace(tiny, train=tiny.train[1:])
+    with pytest.raises(pc.PrecomputedError, match="changed"):
+        pc.precompute(copy_of, {"synthetic": changed}, seeds=[0], epochs=EPOCHS, only=["pop"],
+                      projections=("pca",), progress=False, extend=True)
