@@ -118,7 +118,7 @@ class TrainConfig:
     eval_every: int = 1  # evaluate on valid every N epochs
     seed: int = 2026  # seeds every random generator the run owns
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda
-    eval_batch_users: int = 4096  # users scored per evaluation batch
+    eval_batch_users: int = 2048  # users scored per evaluation batch (peak memory ~ users x items x 4 B)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr_decay_epochs", "eval_every", "eval_batch_users"):

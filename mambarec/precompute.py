@@ -76,7 +76,7 @@ class Budget:
 
 # Short budgets, so the whole grid can aim at about an hour on 2 CPU cores (the manifest and REPORT.md
 # record them); full training (PAPER.md section 3) runs up to 1000 epochs with patience 20.
-BUDGETS = {"synthetic": Budget(epochs=40, patience=5), "ml100k": Budget(epochs=10, patience=3)}
+BUDGETS = {"synthetic": Budget(epochs=40, patience=5), "ml100k": Budget(epochs=20, patience=5)}
 DEFAULT_BUDGET = Budget(epochs=30, patience=5)
 DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mambarec.config import make_model_config
-from mambarec.model.dream import ConvBranch, Dream, map_shape
+from mambarec.model.dream import ConvBranch, Dream, map_shape, pointwise
 from mambarec.model.init import init_parameters
 
 
@@ -52,6 +52,19 @@ def test_released_1x1_maps_collapse_dilated_branches_to_1x1(rate):
     centre = F.conv2d(x, branch.conv.weight[:, :, 1:2, 1:2], branch.conv.bias)
     assert torch.allclose(padded, centre, atol=1e-6)
     assert torch.allclose(branch(x), F.relu(branch.bn(padded)), atol=1e-6)  # fast path is exact
+
+
+def test_pointwise_rewrite_of_1x1_convs_on_1x1_maps_is_exact():
+    conv = torch.nn.Conv2d(12, 5, 1)
+    init_parameters(conv, torch.Generator().manual_seed(3))
+    x = torch.randn(7, 12, 1, 1, requires_grad=True)
+    fast, slow = pointwise(x, conv), conv(x)
+    assert torch.allclose(fast, slow, atol=1e-6)
+    g_fast = torch.autograd.grad(fast.sum(), (x, conv.weight))
+    g_slow = torch.autograd.grad(slow.sum(), (x, conv.weight))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_fast, g_slow, strict=True))
+    big = torch.randn(2, 12, 3, 3)
+    assert torch.equal(pointwise(big, conv), conv(big))  # real maps keep the convolution
 
 
 def test_only_1x1_branch_and_no_attention_is_branch_then_output_block():

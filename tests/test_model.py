@@ -10,7 +10,7 @@ from mambarec.config import ConfigError, RunConfig, TrainConfig, make_model_conf
 from mambarec.graphs import build_graphs
 from mambarec.model import build_model
 from mambarec.model.init import init_parameters
-from mambarec.model.losses import info_nce, mmd_loss
+from mambarec.model.losses import gaussian_kernel, info_nce, kernel_mean, mmd_loss
 from mambarec.model.modal import ModalEncoder
 from tests.tiny import tiny_dataset
 
@@ -114,6 +114,18 @@ def test_mmd_rewrite_equals_the_broadcast_formula():
     for sigma in (1.0, 1.5, 2.0):
         assert torch.allclose(mmd_loss(x, y, sigma), _mmd_broadcast(x, y, sigma), atol=1e-6)
     assert mmd_loss(x, x, 1.0).abs() < 1e-6
+
+
+def test_kernel_mean_backward_is_the_gradient_of_the_autograd_formula():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(30, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(25, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: kernel_mean(a, b, 0.8), (x, y))
+    assert torch.autograd.gradcheck(lambda a: kernel_mean(a, a, 0.8), (x,))  # the same rows on both sides
+    for a, b in ((x, y), (x, x)):
+        ref = torch.autograd.grad(gaussian_kernel(a, b, 0.8).mean(), x)[0]
+        ours = torch.autograd.grad(kernel_mean(a, b, 0.8), x)[0]
+        assert torch.allclose(ours, ref, atol=1e-12)
 
 
 def test_info_nce_equals_the_released_formula_and_is_stable_at_small_tau():

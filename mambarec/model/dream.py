@@ -11,6 +11,10 @@ Two attention styles:
 * ``official`` (as released): M_c = ReLU(conv1x1_{5C->1}(GAP(F))), one scalar per item;
   M_s = Sigmoid(conv1x1_{5C->1}(F)); output = conv_out(fuse(F * M_c, F * M_s) * F).
 A switched-off attention is replaced by ones; with both off the block is conv_out(F).
+
+Equivalent rewrite: a 1x1 convolution of a 1 x 1 map (the pooled branch, the official attention
+convs, every conv of the released d x 1 x 1 map) is a matrix product over channels, applied as
+``F.linear`` with the same weights: the same numbers for a fraction of the convolution's cost.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
     return dim, 1, 1
 
 
+def pointwise(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x)`` for a 1x1 ``conv``; on a 1 x 1 map computed as a matrix product over channels."""
+    if x.shape[2] != 1 or x.shape[3] != 1:
+        return conv(x)
+    return F.linear(x.flatten(1), conv.weight.flatten(1), conv.bias)[:, :, None, None]
+
+
 class ConvBranch(nn.Module):
     """conv (1x1, or 3x3 with a dilation) + BatchNorm + ReLU."""
 
@@ -41,10 +52,16 @@ class ConvBranch(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.conv.kernel_size[0]
-        if k > 1 and self.dilation >= x.shape[2] and self.dilation >= x.shape[3]:
+        if k == 1:
+            y = pointwise(x, self.conv)
+        elif self.dilation >= x.shape[2] and self.dilation >= x.shape[3]:
             # Every off-centre tap lands in the zero padding: the conv is exactly its centre tap.
             c = k // 2
-            y = F.conv2d(x, self.conv.weight[:, :, c:c + 1, c:c + 1], self.conv.bias)
+            centre = self.conv.weight[:, :, c:c + 1, c:c + 1]
+            if x.shape[2] == 1 and x.shape[3] == 1:
+                y = F.linear(x.flatten(1), centre.flatten(1), self.conv.bias)[:, :, None, None]
+            else:
+                y = F.conv2d(x, centre, self.conv.bias)
         else:
             y = self.conv(x)
         return F.relu(self.bn(y))
@@ -59,7 +76,7 @@ class PoolBranch(nn.Module):
         self.bn = nn.BatchNorm2d(channels, momentum=bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = F.relu(self.bn(self.conv(x.mean(dim=(2, 3), keepdim=True))))
+        g = F.relu(self.bn(pointwise(x.mean(dim=(2, 3), keepdim=True), self.conv)))
         # bilinear upsampling of a 1 x 1 map is a broadcast
         return g.expand(-1, -1, x.shape[2], x.shape[3])
 
@@ -80,7 +97,7 @@ class ChannelAttention(nn.Module):
         pooled = f.mean(dim=(2, 3), keepdim=True)
         if self.style == "paper":
             return torch.sigmoid(self.fc(pooled.flatten(1)))[:, :, None, None]
-        return F.relu(self.fc(pooled))
+        return F.relu(pointwise(pooled, self.fc))
 
 
 class SpatialAttention(nn.Module):
@@ -93,7 +110,7 @@ class SpatialAttention(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         x = f.mean(dim=1, keepdim=True) if self.style == "paper" else f
-        return torch.sigmoid(self.conv(x))
+        return torch.sigmoid(pointwise(x, self.conv))
 
 
 def fuse(a: torch.Tensor, b: torch.Tensor, how: str) -> torch.Tensor:
@@ -156,7 +173,7 @@ class Dream(nn.Module):
         parts = self.branch_outputs(m)
         f = torch.cat(list(parts.values()), dim=1)
         gated, maps = self.attend(f)
-        out = F.relu(self.out_bn(self.out_conv(gated))).reshape(n, -1)
+        out = F.relu(self.out_bn(pointwise(gated, self.out_conv))).reshape(n, -1)
         if return_parts:
             return out, {"branches": parts, "attention": maps, "concat": f}
         return out
