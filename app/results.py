@@ -240,24 +240,10 @@ def import_checkpoint(data: bytes, filename: str, dataset: str) -> tuple[Path | 
 
     Returns (the run folder, "") or (None, the reason it was refused).
     """
-    import io
-    import json
-    import time
+    from mambarec.checkpoint import CheckpointError
+    from mambarec.runs import import_checkpoint as store
 
-    from mambarec.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
-
-    buf = io.BytesIO(data)
-    buf.name = filename
     try:
-        ckpt = load_checkpoint(buf, expect_fingerprint=get_dataset(dataset).fingerprint())
+        return store(data, filename, get_dataset(dataset), runs_root()), ""
     except CheckpointError as exc:
         return None, str(exc)
-    stem = Path(filename).stem.replace(" ", "_")[:40] or "checkpoint"
-    folder = runs_root() / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
-    folder.mkdir(parents=True, exist_ok=False)
-    metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset,
-                   dataset_fingerprint=ckpt["dataset_fingerprint"])
-    (folder / CHECKPOINT_NAME).write_bytes(data)
-    (folder / "config.json").write_text(json.dumps(ckpt["run"].to_dict(), indent=2, sort_keys=True))
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))  # last: lists the run
-    return folder, ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import struct
 import zipfile
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
-            AttributeError, TypeError) as exc:
+            AttributeError, TypeError, struct.error) as exc:
         raise CheckpointError(
             f"{name}: not a readable MambaRec checkpoint (corrupt, truncated, or not a torch file): "
             f"{str(exc).splitlines()[0][:200]}"

@@ -48,6 +48,30 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True) -> Path:
     return folder
 
 
+def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
+    """Validate checkpoint bytes against ``dataset`` and store them as a new run folder under ``root``.
+
+    Raises ``mambarec.checkpoint.CheckpointError`` (with the reason) for a file that is not a valid
+    checkpoint of this dataset; nothing is written then.
+    """
+    import io
+
+    from mambarec.checkpoint import load_checkpoint
+
+    buf = io.BytesIO(data)
+    buf.name = filename
+    ckpt = load_checkpoint(buf, expect_fingerprint=dataset.fingerprint())
+    stem = Path(filename).stem.replace(" ", "_")[:40] or "checkpoint"
+    folder = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    folder.mkdir(parents=True, exist_ok=False)
+    metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
+                   dataset_fingerprint=ckpt["dataset_fingerprint"])
+    (folder / CHECKPOINT_NAME).write_bytes(data)
+    _write_json(folder / "config.json", ckpt["run"].to_dict())
+    _write_json(folder / "metrics.json", metrics)  # last: its presence lists the run
+    return folder
+
+
 def list_runs(root: Path | None = None) -> list[dict]:
     """Every run folder under ``root`` with its config and metrics (newest first); broken ones skipped."""
     root = root or runs_dir()

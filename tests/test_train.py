@@ -12,7 +12,7 @@ from mambarec.cli import main
 from mambarec.config import RunConfig, TrainConfig, make_model_config
 from mambarec.data import load_dataset
 from mambarec.metrics import topk_metrics
-from mambarec.runs import list_runs, save_run
+from mambarec.runs import import_checkpoint, list_runs, save_run
 from mambarec.train import NegativeSampler, Trainer
 from tests.tiny import tiny_dataset
 
@@ -103,6 +103,21 @@ def test_checkpoint_round_trip_gives_the_same_metrics(tmp_path):
     assert metrics["test/Recall@20"] == pytest.approx(result.test["Recall@20"])
     assert "valid/NDCG@10" in metrics and len(metrics["history"]) == result.epochs_run
     assert list_runs(tmp_path)[0]["id"] == "run"
+
+
+def test_imported_checkpoint_becomes_a_listed_run_and_bad_bytes_write_nothing(tmp_path):
+    trainer, result = _fit(_run(epochs=1))
+    save_run(tmp_path / "src", trainer, result)
+    data = (tmp_path / "src" / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="not a readable"):
+        import_checkpoint(b"junk", "junk.pt", DS, tmp_path / "runs")
+    assert list_runs(tmp_path / "runs") == []
+    folder = import_checkpoint(data, "my run.pt", DS, tmp_path / "runs")
+    [listed] = list_runs(tmp_path / "runs")
+    assert listed["path"] == folder and folder.name.endswith("my_run")
+    assert listed["metrics"]["test/Recall@20"] == pytest.approx(result.test["Recall@20"])
+    assert listed["config"] == json.loads(json.dumps(trainer.run.to_dict()))  # tuples become lists
+    assert (folder / "checkpoint.pt").read_bytes() == data
 
 
 def test_resume_continues_exactly(tmp_path):
