@@ -36,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from mambarec.config import ConfigError, ModelConfig, RunConfig, TrainConfig, make_model_config
+from mambarec.config import ConfigError, ModelConfig, TrainConfig
+from mambarec.grid import BUDGETS, GRID, Budget, Cell, budget_for, grid_cells
+from mambarec.report import render_report
 
 FORMAT = "mambarec-precomputed"
 FORMAT_VERSION = 1
@@ -67,86 +69,7 @@ class TamperedArtifactError(PrecomputedError):
     """A file or the manifest differs from what ``precompute`` wrote."""
 
 
-# ---- the grid ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Budget:
-    epochs: int  # maximum epochs per run
-    patience: int  # early stop after patience + 1 epochs without a better valid Recall@20
-
-
-# Short budgets, so the whole grid can aim at about an hour on 2 CPU cores (the manifest and REPORT.md
-# record them); full training (PAPER.md section 3) runs up to 1000 epochs with patience 20.
-BUDGETS = {"synthetic": Budget(epochs=40, patience=5), "ml100k": Budget(epochs=20, patience=5)}
-DEFAULT_BUDGET = Budget(epochs=30, patience=5)
 DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One configuration of the grid: a model, a variant preset and the fields it overrides."""
-
-    name: str  # file-safe id: results rows, alignment/<dataset>/<name>_s<seed>.json
-    label: str  # what it is, in the paper's words
-    group: str  # table section of the report
-    model_name: str = "mambarec"
-    variant: str = "paper"
-    overrides: tuple[tuple[str, Any], ...] = ()
-    seeds: str = "first"  # "all": every seed; "first": the first seed only
-    headline: bool = False  # alignment maps (and, on redistributable data, the checkpoint)
-
-    def seed_list(self, seeds: list[int]) -> list[int]:
-        return list(seeds) if self.seeds == "all" else list(seeds[:1])
-
-    def run_config(self, dataset: str, seed: int, budget: Budget) -> RunConfig:
-        return RunConfig(dataset=dataset, model_name=self.model_name,
-                         model=make_model_config(self.variant, **dict(self.overrides)),
-                         train=TrainConfig(epochs=budget.epochs, patience=budget.patience, seed=seed))
-
-    def describe(self) -> dict:
-        return {"label": self.label, "group": self.group, "model_name": self.model_name, "variant": self.variant,
-                "overrides": dict(self.overrides), "seeds": self.seeds, "headline": self.headline}
-
-
-def cell(name: str, label: str, group: str, *, variant: str = "paper", model_name: str = "mambarec",
-         seeds: str = "first", headline: bool = False, **overrides: Any) -> Cell:
-    return Cell(name, label, group, model_name, variant, tuple(sorted(overrides.items())), seeds, headline)
-
-
-DREAM_BRANCHES = ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool")
-GRID: tuple[Cell, ...] = (
-    cell("paper", "MambaRec as the paper describes it", "variants", seeds="all", headline=True),
-    cell("official", "MambaRec as the released code computes it", "variants", variant="official", seeds="all",
-         headline=True),
-    cell("mgcn", "MGCN (MMRec's configuration)", "variants", variant="mgcn", seeds="all", headline=True),
-    cell("no_alignment", "paper without MMD and InfoNCE", "alignment", seeds="all", headline=True,
-         use_mmd=False, use_cl=False),
-    *(cell(f"no_{b}", f"paper without DREAM branch {b}", "dream branches", **{b: False}) for b in DREAM_BRANCHES),
-    cell("no_channel_attention", "spatial attention alone", "attention", channel_attention=False),
-    cell("no_spatial_attention", "channel attention alone", "attention", spatial_attention=False),
-    cell("no_dream", "paper without DREAM", "attention", use_dream=False),
-    cell("no_mmd", "InfoNCE alone (MMD off)", "alignment", use_mmd=False),
-    cell("no_infonce", "MMD alone (InfoNCE off)", "alignment", use_cl=False),
-    # r = 8 is the paper default: the `paper` cell is its row
-    *(cell(f"r{r}", f"reduction factor r = {r}", "reduction", reduction_factor=r) for r in (1, 2, 4, 16)),
-    cell("pop", "most popular", "baselines", model_name="pop", seeds="all"),
-    cell("bpr", "BPR-MF", "baselines", model_name="bpr", seeds="all"),
-    cell("lightgcn", "LightGCN", "baselines", model_name="lightgcn", seeds="all"),
-    cell("vbpr", "VBPR", "baselines", model_name="vbpr", seeds="all"),
-    cell("freedom", "FREEDOM", "baselines", model_name="freedom", seeds="all"),
-)
-REDUCTION_ROWS = (("r1", 1), ("r2", 2), ("r4", 4), ("paper", 8), ("r16", 16))
-
-
-def grid_cells(only: Iterable[str] | None = None) -> list[Cell]:
-    """The grid, or the named subset of it (unknown names raise ConfigError)."""
-    if only is None:
-        return list(GRID)
-    names = [n.strip() for n in only if n.strip()]
-    known = {c.name: c for c in GRID}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ConfigError(f"unknown cell(s) {unknown}; the grid has {list(known)}")
-    return [c for c in GRID if c.name in names]
 
 
 def available_models() -> tuple[set[str], str]:
@@ -244,11 +167,6 @@ def run_cell(dataset, cell: Cell, seed: int, budget: Budget, graphs=None, on_eve
 
 
 # ---- the whole grid ---------------------------------------------------------------------------
-def budget_for(dataset: str, epochs: int | None = None) -> Budget:
-    budget = BUDGETS.get(dataset, DEFAULT_BUDGET)
-    return dataclasses.replace(budget, epochs=epochs) if epochs is not None else budget
-
-
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
                progress: bool = True, skipped: list[dict] | None = None, workers: int = 1,
@@ -534,212 +452,6 @@ def _read_alignment(folder: Path) -> dict:
     return out
 
 
-# ---- the report -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Claim:
-    """A comparison the paper reports, as a relative change of ``cell`` over ``reference``."""
-
-    claim: str  # the paper's statement
-    source: str  # where (PAPER.md section, the paper's dataset)
-    metric: str  # results column compared
-    cell: str
-    reference: str
-    paper_change: float  # the paper's relative change of cell vs reference, in %
-    at_least: bool = False  # the paper says "X% or more"
-
-
-CLAIMS: tuple[Claim, ...] = (
-    Claim("dual attention beats a single attention by 1.8% Recall@20: vs channel alone", "sec. 2.2, Baby",
-          "test/Recall@20", "paper", "no_spatial_attention", 1.8),
-    Claim("dual attention beats a single attention by 1.8% Recall@20: vs spatial alone", "sec. 2.2, Baby",
-          "test/Recall@20", "paper", "no_channel_attention", 1.8),
-    Claim("MMD alone (InfoNCE off) loses 0.9% NDCG@10", "sec. 2.3, Baby", "test/NDCG@10", "no_infonce", "paper", -0.9),
-    Claim("InfoNCE alone (MMD off) loses 1.2% Recall@20", "sec. 2.3, Sports", "test/Recall@20", "no_mmd", "paper",
-          -1.2),
-    Claim("r = 8 cuts parameters by 30%+ (vs no reduction, r = 1)", "sec. 2.1, Baby", "n_params", "paper", "r1",
-          -30.0, at_least=True),
-    Claim("r = 8 cuts time by 25% (vs r = 1)", "sec. 2.1, Baby", "s_per_epoch", "paper", "r1", -25.0),
-    Claim("r = 8 costs only 0.3% Recall@20 (vs r = 1)", "sec. 2.1, Baby", "test/Recall@20", "paper", "r1", -0.3),
-    Claim("r = 4 saves only 12% time (vs r = 1)", "sec. 2.1", "s_per_epoch", "r4", "r1", -12.0),
-    Claim("r = 16 loses 2.0% Recall@20 vs r = 8 (0.1147 -> 0.1124)", "sec. 2.1, Sports", "test/Recall@20", "r16",
-          "paper", -2.0),
-    Claim("MambaRec beats MGCN: Recall@20 .1013 vs .0964 (+5.1%)", "sec. 6, Baby", "test/Recall@20", "paper", "mgcn",
-          5.1),
-    Claim("the released code (published numbers) beats MGCN by 5.1% Recall@20", "sec. 6, Baby", "test/Recall@20",
-          "official", "mgcn", 5.1),
-    Claim("MGCN beats LightGCN: Recall@20 .0964 vs .0728 (+32.4%)", "sec. 6, Baby", "test/Recall@20", "mgcn",
-          "lightgcn", 32.4),
-    Claim("LightGCN beats BPR: Recall@20 .0728 vs .0595 (+22.4%)", "sec. 6, Baby", "test/Recall@20", "lightgcn", "bpr",
-          22.4),
-)
-TABLE_METRICS = ("test/Recall@10", "test/Recall@20", "test/NDCG@10", "test/NDCG@20")
-ALIGNMENT_COLUMNS = (("mmd", "MMD"), ("mean_cosine", "mean cos"), ("recall@1", "R@1"), ("recall@10", "R@10"),
-                     ("alignment", "align"), ("uniformity", "uniformity"))
-
-
-def _cells(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
-    """cell -> seed -> row, for one dataset."""
-    out: dict[str, dict[int, dict]] = {}
-    for r in rows:
-        if r["dataset"] == dataset:
-            out.setdefault(r["cell"], {})[int(r["seed"])] = r
-    return out
-
-
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), (float(arr.std(ddof=1)) if len(arr) > 1 else None)
-
-
-def _fmt(values: list, digits: int = 4) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    mean, std = _mean_std(values)
-    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
-
-
-def relative_change(cells: dict, metric: str, cell: str, reference: str) -> tuple[float | None, float | None]:
-    """(% change of ``cell`` over ``reference`` on the seeds both ran, seed noise in % or None).
-
-    The noise is the seed-to-seed standard deviation of the reference (else of the cell), relative
-    to the reference's mean: a difference below it is not told apart from a reseed."""
-    a, b = cells.get(cell, {}), cells.get(reference, {})
-    common = sorted(set(a) & set(b))
-    if not common:
-        return None, None
-    base = float(np.mean([b[s][metric] for s in common]))
-    if base == 0:
-        return None, None
-    change = (float(np.mean([a[s][metric] for s in common])) / base - 1.0) * 100.0
-    noise = None
-    for source in (b, a):
-        if len(source) > 1:
-            noise = _mean_std([r[metric] for r in source.values()])[1] / abs(base) * 100.0
-            break
-    return change, noise
-
-
-def verdict(claim: Claim, measured: float | None, noise: float | None) -> str:
-    if measured is None:
-        return "not measured"
-    if noise is not None and abs(measured) <= noise:
-        return f"inconclusive: within seed noise (±{noise:.1f}%)"
-    if abs(measured) < 0.05:
-        return "**disagrees** (no difference)"
-    if np.sign(measured) != np.sign(claim.paper_change):
-        return "**disagrees** (opposite direction)"
-    if abs(measured - claim.paper_change) <= 0.5 * abs(claim.paper_change) or (
-            claim.at_least and abs(measured) >= abs(claim.paper_change)):
-        return "agrees"
-    return "agrees in direction, not in size"
-
-
-def ablation_table(rows: list[dict], dataset: str) -> str:
-    cells = _cells(rows, dataset)
-    head = ("| cell | what | seeds | " + " | ".join(m.split("/")[1] for m in TABLE_METRICS)
-            + " | Δ Recall@20 vs paper | params | s/epoch | best / run epochs |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for c in GRID:
-        if c.name not in cells:
-            continue
-        runs = list(cells[c.name].values())
-        delta, _ = relative_change(cells, "test/Recall@20", c.name, "paper")
-        delta_s = "-" if c.name == "paper" or delta is None else f"{delta:+.1f}%"
-        epochs = "/".join(f"{r['best_epoch']}:{r['epochs_run']}" for r in runs)
-        lines.append(f"| `{c.name}` | {c.label} | {','.join(str(s) for s in cells[c.name])} | "
-                     + " | ".join(_fmt([r[m] for r in runs]) for m in TABLE_METRICS)
-                     + f" | {delta_s} | {runs[0]['n_params']:,} | {_fmt([r['s_per_epoch'] for r in runs], 2)} | "
-                       f"{epochs} |")
-    return "\n".join(lines)
-
-
-def claims_table(rows: list[dict], dataset: str) -> str:
-    cells = _cells(rows, dataset)
-    lines = ["| paper's claim | where | compared | paper | measured here | verdict |", "|---|---|---|---|---|---|"]
-    for claim in CLAIMS:
-        measured, noise = relative_change(cells, claim.metric, claim.cell, claim.reference)
-        shown = "-" if measured is None else f"{measured:+.1f}%"
-        lines.append(f"| {claim.claim} | {claim.source} | `{claim.cell}` vs `{claim.reference}`, "
-                     f"{claim.metric.split('/')[-1]} | {claim.paper_change:+.1f}%{'+' if claim.at_least else ''} | "
-                     f"{shown} | {verdict(claim, measured, noise)} |")
-    return "\n".join(lines)
-
-
-def alignment_table(alignment: dict, dataset: str) -> str:
-    snaps = alignment.get(dataset, {})
-    if not snaps:
-        return ""
-    lines = ["| run | " + " | ".join(label for _, label in ALIGNMENT_COLUMNS) + " |",
-             "|---|" + "---|" * len(ALIGNMENT_COLUMNS)]
-    for stem, snap in snaps.items():
-        before, after = snap["before"]["metrics"], snap["after"]["metrics"]
-        lines.append(f"| `{stem}` | " + " | ".join(f"{before[k]:.3f} → {after[k]:.3f}" for k, _ in ALIGNMENT_COLUMNS)
-                     + " |")
-    any_snap = next(iter(snaps.values()))["after"]["metrics"]
-    lines.append(f"\nChance level of R@1 / R@10 over {any_snap['n_items']} items: {any_snap['chance@1']:.4f} / "
-                 f"{any_snap['chance@10']:.4f}. MMD as the training loss computes it (Gaussian kernel, sigma "
-                 f"{any_snap['sigma']}, L2-normalized rows) over ALL items; uniformity over the pooled visual and "
-                 "text rows (t = 2, lower is more uniform).")
-    return "\n".join(lines)
-
-
-def markdown_tables(rows: list[dict], alignment: dict | None = None) -> dict[str, str]:
-    """README-ready tables: ``<dataset>/ablation``, ``<dataset>/claims`` and ``<dataset>/alignment``."""
-    out = {}
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        out[f"{dataset}/ablation"] = ablation_table(rows, dataset)
-        out[f"{dataset}/claims"] = claims_table(rows, dataset)
-        if alignment and alignment.get(dataset):
-            out[f"{dataset}/alignment"] = alignment_table(alignment, dataset)
-    return out
-
-
-def render_report(rows: list[dict], manifest: dict, alignment: dict | None = None) -> str:
-    """REPORT.md: the setup, then per dataset the ablation table, the claims and the alignment."""
-    machine, tables = manifest["machine"], markdown_tables(rows, alignment)
-    budgets = "; ".join(f"{k}: at most {b['epochs']} epochs, early stop after {b['patience']} + 1 epochs without "
-                        "a better valid Recall@20" for k, b in manifest["budgets"].items())
-    lines = [
-        "# MambaRec ablation grid: the paper's claims beside what we measured", "",
-        "Generated by `python -m mambarec precompute` from `results.csv`; do not edit by hand.", "",
-        f"- Code hash `{manifest['code_hash'][:12]}`, config schema `{manifest['schema_hash'][:12]}`, created "
-        f"{manifest['created']}, wall time {manifest['wall_time_s'] / 60:.1f} min on {machine['cpu_count']} CPUs "
-        f"({machine['torch_threads']} torch threads, CUDA {machine['cuda']}).",
-        f"- Budget: {budgets}. The paper trains up to 1000 epochs with patience 20: these are short-budget "
-        "numbers, and small differences between cells can change with more epochs.",
-        f"- Seeds {', '.join(map(str, manifest['seeds']))} for `paper`, `official`, `mgcn` and `no_alignment` "
-        "(mean ± sample std); the first seed only for the other cells. Test metrics are those of the epoch "
-        "with the best valid Recall@20 (PAPER.md section 5).",
-        "- The paper's numbers come from Amazon Baby/Sports/Clothing, with the run picked by its best TEST "
-        "Recall@20 (PAPER.md section 4); ours come from other data and valid-set selection, so a relative change "
-        "is what we compare. Each comparison uses the seeds both cells ran; a difference smaller than the "
-        "seed-to-seed standard deviation of the reference cell is reported as inconclusive.",
-        "- r = 8 is the `paper` cell. Our visual features are narrower than the paper's 4096-d CNN features "
-        "(see each dataset's size below), so the reduction layer weighs less in the parameter count.",
-    ]
-    for name, info in manifest["datasets"].items():
-        b = manifest["budgets"][name]
-        lines += ["", f"## {name}", "",
-                  f"{info['n_users']:,} users, {info['n_items']:,} items, {info['n_train']:,} / {info['n_valid']:,} / "
-                  f"{info['n_test']:,} train / valid / test interactions; visual {info['visual_dim']}-d, text "
-                  f"{info['text_dim']}-d; fingerprint `{info['fingerprint']}`; {b['epochs']} epochs max, "
-                  f"patience {b['patience']}.", "", "### Ablations", "",
-                  tables.get(f"{name}/ablation", "(no runs)"), "", "### The paper's claims beside ours", "",
-                  tables.get(f"{name}/claims", "(no runs)")]
-        if f"{name}/alignment" in tables:
-            lines += ["", "### Alignment of the modal features (before → after training, first seed)", "",
-                      tables[f"{name}/alignment"]]
-        disagreements = [c.claim for c in CLAIMS if "disagrees" in verdict(
-            c, *relative_change(_cells(rows, name), c.metric, c.cell, c.reference))]
-        lines += ["", "Where we disagree with the paper: " + ("; ".join(disagreements) if disagreements else
-                                                              "nowhere beyond seed noise.")]
-    if manifest.get("skipped"):
-        lines += ["", "## Skipped", ""]
-        lines += [f"- {s['dataset']} / {s['cell']}: {s['reason']}" for s in manifest["skipped"]]
-    return "\n".join(lines) + "\n"
-
-
 # ---- CLI --------------------------------------------------------------------------------------
 def add_precompute_command(subparsers) -> None:
     p = subparsers.add_parser("precompute", help="run the ablation grid and write precomputed/ (results, alignment "
@@ -787,7 +499,6 @@ def cmd_precompute(args: argparse.Namespace) -> int:
 
 
 __all__ = [
-    "Budget", "Cell", "GRID", "BUDGETS", "grid_cells", "run_cell", "precompute", "load_precomputed",
-    "current_code_hash", "current_schema_hash", "markdown_tables", "render_report", "PrecomputedError",
+    "run_cell", "precompute", "load_precomputed", "current_code_hash", "current_schema_hash", "PrecomputedError",
     "StaleArtifactError", "TamperedArtifactError", "add_precompute_command",
 ]

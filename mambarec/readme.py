@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mambarec.precompute import DEFAULT_OUT, load_precomputed, markdown_tables
+from mambarec.precompute import DEFAULT_OUT, load_precomputed
+from mambarec.report import markdown_tables
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from mambarec import grid, report
 from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
 from mambarec.config import ConfigError, ModelConfig
@@ -41,19 +42,19 @@ def copy_of(grid_dir, tmp_path):
 
 
 def test_grid_is_well_formed():
-    names = [c.name for c in pc.GRID]
+    names = [c.name for c in grid.GRID]
     assert len(names) == len(set(names))
-    for c in pc.GRID:
-        run = c.run_config("synthetic", 0, pc.BUDGETS["synthetic"])  # every override is a real field
+    for c in grid.GRID:
+        run = c.run_config("synthetic", 0, grid.BUDGETS["synthetic"])  # every override is a real field
         assert set(dict(c.overrides)) <= {f.name for f in dataclasses.fields(ModelConfig)}
         assert run.train.epochs == 40 and run.train.patience == 5
         assert c.seeds in ("all", "first")
         if c.headline:
             assert c.seeds == "all"
-    assert {c.name for c in pc.GRID if c.headline} == {"paper", "official", "mgcn", "no_alignment"}
-    assert [c.name for c in pc.grid_cells(["mgcn", "paper"])] == ["paper", "mgcn"]
+    assert {c.name for c in grid.GRID if c.headline} == {"paper", "official", "mgcn", "no_alignment"}
+    assert [c.name for c in grid.grid_cells(["mgcn", "paper"])] == ["paper", "mgcn"]
     with pytest.raises(ConfigError, match="unknown cell"):
-        pc.grid_cells(["paper", "nope"])
+        grid.grid_cells(["paper", "nope"])
 
 
 def test_the_mini_grid_loads(grid_dir, tiny):
@@ -92,8 +93,8 @@ def test_nothing_of_the_content_of_non_redistributable_data_is_written(grid_dir,
 def test_a_cell_rerun_with_the_same_seed_reproduces_its_metrics(grid_dir, tiny):
     stored = next(r for r in pc.load_precomputed(grid_dir)["results"]
                   if r["dataset"] == "synthetic" and r["cell"] == "no_mmd")
-    cell = pc.grid_cells(["no_mmd"])[0]
-    again = pc.run_cell(tiny, cell, 0, pc.budget_for("synthetic", EPOCHS))["row"]
+    cell = grid.grid_cells(["no_mmd"])[0]
+    again = pc.run_cell(tiny, cell, 0, grid.budget_for("synthetic", EPOCHS))["row"]
     for column in pc.METRIC_COLUMNS:
         assert again[column] == pytest.approx(stored[column], abs=1e-6), column
     assert (again["best_epoch"], again["n_params"]) == (stored["best_epoch"], stored["n_params"])
@@ -147,17 +148,17 @@ def _row(cell: str, seed: int, recall20: float) -> dict:
 
 
 def test_claim_verdicts_compare_on_common_seeds_against_seed_noise():
-    claim = next(c for c in pc.CLAIMS if c.reference == "no_spatial_attention")  # paper +1.8% over it
+    claim = next(c for c in report.CLAIMS if c.reference == "no_spatial_attention")  # paper +1.8% over it
     rows = [_row("paper", 0, 0.100), _row("paper", 1, 0.101), _row("paper", 2, 0.099)]
-    cells = pc._cells(rows + [_row("no_spatial_attention", 0, 0.090)], "d")
-    change, noise = pc.relative_change(cells, claim.metric, claim.cell, claim.reference)
+    cells = report._cells(rows + [_row("no_spatial_attention", 0, 0.090)], "d")
+    change, noise = report.relative_change(cells, claim.metric, claim.cell, claim.reference)
     assert change == pytest.approx(100 * (0.100 / 0.090 - 1))  # seed 0 only, the one both ran
     assert noise == pytest.approx(100 * 0.001 / 0.090)  # std of the three paper seeds, relative
-    assert pc.verdict(claim, change, noise) == "agrees in direction, not in size"
-    assert pc.verdict(claim, 1.5, 0.1) == "agrees"
-    assert "disagrees" in pc.verdict(claim, -3.0, 0.1)
-    assert "inconclusive" in pc.verdict(claim, -3.0, 5.0)
-    assert pc.verdict(claim, None, None) == "not measured"
+    assert report.verdict(claim, change, noise) == "agrees in direction, not in size"
+    assert report.verdict(claim, 1.5, 0.1) == "agrees"
+    assert "disagrees" in report.verdict(claim, -3.0, 0.1)
+    assert "inconclusive" in report.verdict(claim, -3.0, 5.0)
+    assert report.verdict(claim, None, None) == "not measured"
 
 
 def test_the_cli_registers_precompute():
