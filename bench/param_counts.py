@@ -32,8 +32,8 @@ def counts(model) -> dict:
             groups["id_embeddings"] += p.numel()
         else:
             groups["network"] += p.numel()
-    return {"n_params": model.n_parameters(), "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            **groups}
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"n_params": model.n_parameters(), "trainable": trainable, **groups}
 
 
 def main() -> None:

@@ -121,9 +121,15 @@ def project_joint(visual: np.ndarray, text: np.ndarray, method: str = "umap", se
         import umap  # lazy: umap-learn (and numba) take seconds to import
 
         params = {"n_components": 2, "n_neighbors": min(15, len(stacked) - 1), **kw, "random_state": seed}
-        with warnings.catch_warnings():  # a seed makes UMAP single-threaded, as wanted here
-            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
-            xy = np.asarray(umap.UMAP(**params).fit_transform(stacked), dtype=np.float64)
+        # umap-learn ends by resetting numba's thread count to the core count, which (through the
+        # shared OpenMP runtime) also raises torch's: runs meant to use one thread then oversubscribe
+        threads = torch.get_num_threads()
+        try:
+            with warnings.catch_warnings():  # a seed makes UMAP single-threaded, as wanted here
+                warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+                xy = np.asarray(umap.UMAP(**params).fit_transform(stacked), dtype=np.float64)
+        finally:
+            torch.set_num_threads(threads)
     return xy[: len(visual)], xy[len(visual):]
 
 

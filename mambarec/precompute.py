@@ -296,7 +296,7 @@ def _init_worker(datasets: dict, knn_ks: dict, threads: int | None) -> None:
 
     if threads is not None:
         torch.set_num_threads(threads)
-    _WORKER.update(datasets=datasets, knn_ks=knn_ks, graphs={})
+    _WORKER.update(datasets=datasets, knn_ks=knn_ks, graphs={}, threads=threads)
 
 
 def _execute(task: _Task, on_event: Callable | None = None) -> dict:
@@ -305,6 +305,10 @@ def _execute(task: _Task, on_event: Callable | None = None) -> dict:
     from mambarec.graphs import build_graphs
 
     ds = _WORKER["datasets"][task.dataset]
+    if _WORKER.get("threads") is not None:  # every task, in case a library changed it (two workers on
+        import torch  # two cores each at 2 threads run ~10x slower)
+
+        torch.set_num_threads(_WORKER["threads"])
     if task.dataset not in _WORKER["graphs"]:
         _WORKER["graphs"][task.dataset] = build_graphs(ds, _WORKER["knn_ks"][task.dataset])
     res = run_cell(ds, task.cell, task.seed, task.budget, _WORKER["graphs"][task.dataset], on_event,

@@ -92,7 +92,13 @@ def test_umap_runs_and_is_seeded():
     pytest.importorskip("umap")
     rng = np.random.default_rng(5)
     v, t = rng.normal(size=(100, 8)), rng.normal(size=(100, 8)) + 1.0
-    a = project_joint(v, t, method="umap", seed=7, n_epochs=50)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = project_joint(v, t, method="umap", seed=7, n_epochs=50)
+        assert torch.get_num_threads() == 1  # umap-learn resets the OpenMP thread count; we restore it
+    finally:
+        torch.set_num_threads(threads)
     b = project_joint(v, t, method="umap", seed=7, n_epochs=50)
     assert a[0].shape == (100, 2) and a[1].shape == (100, 2)
     assert np.isfinite(a[0]).all()
