@@ -81,7 +81,6 @@ GRID: tuple[Cell, ...] = (
     cell("vbpr", "VBPR", "baselines", model_name="vbpr", seeds="all"),
     cell("freedom", "FREEDOM", "baselines", model_name="freedom", seeds="all"),
 )
-REDUCTION_ROWS = (("r1", 1), ("r2", 2), ("r4", 4), ("paper", 8), ("r16", 16))
 
 
 def grid_cells(only: Iterable[str] | None = None) -> list[Cell]:

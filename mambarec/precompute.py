@@ -292,22 +292,18 @@ _WORKER: dict[str, Any] = {}  # per process: the datasets and their graphs, buil
 
 
 def _init_worker(datasets: dict, knn_ks: dict, threads: int | None) -> None:
-    import torch
-
-    if threads is not None:
-        torch.set_num_threads(threads)
     _WORKER.update(datasets=datasets, knn_ks=knn_ks, graphs={}, threads=threads)
 
 
 def _execute(task: _Task, on_event: Callable | None = None) -> dict:
     """Train one task and write its alignment file and (redistributable data) checkpoint."""
+    import torch
+
     from mambarec.checkpoint import save_checkpoint
     from mambarec.graphs import build_graphs
 
     ds = _WORKER["datasets"][task.dataset]
-    if _WORKER.get("threads") is not None:  # every task, in case a library changed it (two workers on
-        import torch  # two cores each at 2 threads run ~10x slower)
-
+    if _WORKER["threads"] is not None:  # set per task: a library may have changed it since the last one
         torch.set_num_threads(_WORKER["threads"])
     if task.dataset not in _WORKER["graphs"]:
         _WORKER["graphs"][task.dataset] = build_graphs(ds, _WORKER["knn_ks"][task.dataset])
