@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app.state import dataset_card, get_dataset, precomputed_dir, runs_root, runs_signature, setup_label
+from mambarec import stats
 from mambarec.config import RunConfig, TrainConfig
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
@@ -59,19 +60,17 @@ def _precomputed_signature(folder: Path) -> tuple:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def precomputed_results(folder: str, signature: tuple) -> tuple[pd.DataFrame, str | None]:
-    """``mambarec.precompute.load_precomputed`` as comparison rows; (empty, why) when unavailable."""
-    try:
-        from mambarec.precompute import PrecomputedError, StaleArtifactError, load_precomputed
-    except ImportError:
-        return pd.DataFrame(), PRECOMPUTE_HINT
+    """``mambarec.artifacts.load_precomputed`` as comparison rows; (empty, why) when unavailable, and a
+    banner naming what moved when the folder is stale (its rows are still shown)."""
+    from mambarec.artifacts import PrecomputedError, load_precomputed
+
     if not (Path(folder) / "manifest.json").is_file():
         return pd.DataFrame(), PRECOMPUTE_HINT
     try:
         loaded = load_precomputed(Path(folder))
-    except StaleArtifactError as exc:
-        return pd.DataFrame(), f"The precomputed results are stale and not shown: {exc}"
     except PrecomputedError as exc:
         return pd.DataFrame(), f"The precomputed results cannot be used: {exc}"
+    stale = precomputed_staleness(folder, signature)
     runs = loaded["manifest"].get("runs", {})
     fingerprints = {name: entry.get("fingerprint") for name, entry in loaded["manifest"].get("datasets", {}).items()}
     rows = []
@@ -89,7 +88,20 @@ def precomputed_results(folder: str, signature: tuple) -> tuple[pd.DataFrame, st
             "best_epoch": row.get("best_epoch"), "epochs_run": row.get("epochs_run"), "stopped": False,
             "fingerprint": fingerprints.get(ds), "checkpoint": str(ckpt) if ckpt else None,
         })
-    return pd.DataFrame(rows), None
+    return pd.DataFrame(rows), stale
+
+
+@st.cache_data(max_entries=4, show_spinner="Checking the precomputed numbers against today's code (numerics "
+                                           "probes, seconds the first time)...")
+def precomputed_staleness(folder: str, signature: tuple) -> str | None:
+    """A banner when the folder's numerics probes no longer reproduce (None when current)."""
+    from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
+
+    found = staleness(load_precomputed(Path(folder))["manifest"])
+    if found.current:
+        return None
+    return (f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They "
+            f"are shown as stored; {regenerate_hint(Path(folder))} (or `--refresh-stale` to retrain only those cells).")
 
 
 def results_table(dataset: str) -> tuple[pd.DataFrame, str | None]:
@@ -117,30 +129,47 @@ def _on_dataset(rows: pd.DataFrame, name: str, fingerprint: str | None) -> pd.Da
 
 
 def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
-    """Mean and std over the seeds of each setup (``<metric> ±`` holds the std; 0 for one seed)."""
+    """Mean and sample std over the seeds of each setup (``mambarec.stats``): ``<metric> ±`` holds the
+    std, empty (NaN) for a single seed, which is one seed, not a zero spread."""
     if rows.empty:
         return rows
     # the same seed twice is the same run twice (training is deterministic): count it once, newest first
     rows = rows.drop_duplicates(subset=["source", "setup", "seed"], keep="first")
     extra = [c for c in ("n_params", "s_per_epoch") if c in rows]
-    grouped = rows.groupby(["source", "setup"], sort=False, dropna=False)
-    mean = grouped[list(metrics) + extra].mean()
-    std = grouped[list(metrics)].std(ddof=1).fillna(0.0).add_suffix(" ±")
-    firsts = grouped[["model_name", "r"]].first()
-    out = pd.concat([mean, std, grouped.size().rename("seeds"), firsts], axis=1).reset_index()
+    out = []
+    for (source, setup), group in rows.groupby(["source", "setup"], sort=False, dropna=False):
+        entry = {"source": source, "setup": setup, "seeds": len(group), "model_name": group["model_name"].iloc[0],
+                 "r": group["r"].iloc[0]}
+        for m in metrics:
+            summary = stats.summarize(group[m].tolist())
+            entry[m], entry[f"{m} ±"] = summary.mean, (summary.std if summary.std is not None else float("nan"))
+        entry.update({c: group[c].mean() for c in extra})
+        out.append(entry)
     order = ["source", "setup", "seeds", *[c for m in metrics for c in (m, f"{m} ±")], "model_name", "r", *extra]
-    return out[order]
+    return pd.DataFrame(out)[order]
 
 
-def add_deltas(table: pd.DataFrame, reference: str, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
-    """Relative change (%) of each metric against the row whose ``setup`` is ``reference``."""
-    ref = table[table["setup"] == reference]
-    if ref.empty:
+def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
+               metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
+    """Per setup, the change of each metric against ``reference`` in % of the reference's mean, paired by
+    seed over the seeds both ran (``mambarec.stats.paired_difference``): ``Δ <m> %`` is the mean change and
+    ``Δ <m> 95% CI`` its t-interval ("1 seed: no interval" when they share one seed)."""
+    if reference not in set(table["setup"]) or rows.empty:
         return table
+    by_setup = {setup: group.drop_duplicates("seed").set_index("seed") for setup, group in rows.groupby("setup")}
+    ref = by_setup.get(reference)
     out = table.copy()
     for m in metrics:
-        base = float(ref.iloc[0][m])
-        out[f"Δ {m} %"] = (out[m] - base) / base * 100.0 if base else float("nan")
+        means, cis = [], []
+        for setup in out["setup"]:
+            mine = by_setup.get(setup)
+            diff = (stats.paired_difference(mine[m].dropna().to_dict(), ref[m].dropna().to_dict())
+                    if mine is not None and ref is not None and setup != reference else None)
+            rel = diff.relative() if diff is not None else None
+            means.append(rel.mean if rel is not None else float("nan"))
+            cis.append("" if rel is None else (f"[{rel.low:+.1f}, {rel.high:+.1f}]" if rel.has_interval
+                                               else f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval"))
+        out[f"Δ {m} %"], out[f"Δ {m} 95% CI"] = means, cis
     return out
 
 
@@ -151,7 +180,7 @@ def reference_row(dataset: str, rows: pd.DataFrame | None = None) -> dict:
     metrics = {m: float(pop[m].iloc[0]) for m in METRICS} if not pop.empty else popularity_reference(dataset)
     return {"source": "reference", "setup": "popularity (most-popular items)", "seeds": 1, "model_name": "pop",
             "r": None,
-            **{m: metrics.get(m) for m in METRICS}, **{f"{m} ±": 0.0 for m in METRICS}}
+            **{m: metrics.get(m) for m in METRICS}, **{f"{m} ±": float("nan") for m in METRICS}}
 
 
 @st.cache_data(max_entries=8, show_spinner="Ranking by popularity...")
@@ -191,30 +220,16 @@ def per_user_test(checkpoint: str, mtime_ns: int, dataset: str, metric: str = "R
     return pd.Series(test["per_user"][metric], index=test["users"], name=metric)
 
 
-def paired_wilcoxon(checkpoint_a: str, checkpoint_b: str, dataset: str, metric: str = "Recall@20",
-                    alpha: float = 0.05) -> dict:
-    """Wilcoxon signed-rank test on the per-user test ``metric`` of two runs (same users, paired)."""
-    from scipy.stats import wilcoxon
-
+def paired_wilcoxon(checkpoint_a: str, checkpoint_b: str, dataset: str, metric: str = "Recall@20") -> dict:
+    """Wilcoxon signed-rank test on the per-user test ``metric`` of two runs (``mambarec.stats``), paired by
+    user."""
     a = per_user_test(checkpoint_a, os.stat(checkpoint_a).st_mtime_ns, dataset, metric)
     b = per_user_test(checkpoint_b, os.stat(checkpoint_b).st_mtime_ns, dataset, metric)
     a, b = a.align(b, join="inner")
-    diff = a - b
-    out = {"users": len(diff), "differing users": int((diff != 0).sum()), "mean A": float(a.mean()),
-           "mean B": float(b.mean()), "mean difference": float(diff.mean()), "statistic": None, "p_value": None}
-    if out["differing users"] == 0:
-        out["verdict"] = "The two runs give every user the same score: no difference at all."
-        return out
-    res = wilcoxon(a.to_numpy(), b.to_numpy(), zero_method="wilcox", alternative="two-sided")
-    out["statistic"], out["p_value"] = float(res.statistic), float(res.pvalue)
-    better = "A" if out["mean difference"] > 0 else "B"
-    if out["p_value"] < alpha:
-        out["verdict"] = (f"{better} is better and the difference is more than noise "
-                          f"(p = {out['p_value']:.3g} < {alpha}).")
-    else:
-        out["verdict"] = (f"The difference is within noise (p = {out['p_value']:.3g} >= {alpha}): "
-                          "do not read it as a real gain.")
-    return out
+    res = stats.wilcoxon_per_user(a.to_numpy(), b.to_numpy())
+    return {"users": res.users, "differing users": res.differing, "mean A": res.mean_a, "mean B": res.mean_b,
+            "mean difference": res.mean_difference, "statistic": res.statistic, "p_value": res.p_value,
+            "verdict": res.verdict()}
 
 
 # ---- checkpoints -----------------------------------------------------------------------------

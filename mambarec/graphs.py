@@ -93,7 +93,7 @@ def to_torch_csr(m: sp.csr_matrix, device: torch.device | str = "cpu") -> torch.
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(
             torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
-            torch.from_numpy(m.data), size=m.shape, device=device, check_invariants=False,
+            torch.from_numpy(m.data).to(torch.get_default_dtype()), size=m.shape, device=device, check_invariants=False,
         )
 
 

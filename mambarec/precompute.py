@@ -1,28 +1,16 @@
-"""``python -m mambarec precompute``: the ablation grid of PAPER.md sections 2, 6 and 7, run once and
-shipped as ``precomputed/`` for the app and the README.
+"""``python -m mambarec precompute``: run the ablation grid (``mambarec.grid``) once and ship it as
+``precomputed/`` for the app and the README (docs/architecture.md section 4).
 
-Layout of the output folder (written to a temporary folder, then swapped in whole):
-* ``results.csv`` / ``results.json``: one row per (dataset, cell, seed): test and valid
-  Recall/NDCG/Precision@10/@20, n_params, s_per_epoch, best_epoch, epochs_run (the JSON adds
-  every metric and the per-epoch history);
-* ``alignment/<dataset>/<cell>_s<seed>.json`` for the headline cells (first seed): alignment
-  metrics and 2-D PCA and UMAP coordinates of the "modal" stage of the initialized model
-  ("before") and of the trained one ("after"); row i of every list is ``item_id[i]``;
-* ``checkpoints/synthetic/<cell>_s<seed>.pt`` and ``labels/synthetic.json`` (title, category) for
-  redistributable data only: for ml100k nothing derived from MovieLens content is written
-  except numbers keyed by item id (its licence forbids redistribution);
-* ``REPORT.md``: the ablation tables beside the paper's claims;
-* ``manifest.json``: hashes of the model/training code and of the config schema, every run's
-  exact config, dataset fingerprints, budgets, wall time, machine, the sha256 of every file and
-  of the manifest itself. ``load_precomputed`` refuses stale or modified artifacts.
+This module runs cells and writes the folder; its format, and everything that only reads it, is
+``mambarec.artifacts``. Every run trains in a worker process with one torch thread (two at once by
+default); each cell's numerics probe (``mambarec.probes``) goes into the manifest, so later code
+can tell whether the stored numbers are still what it computes.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import hashlib
 import json
 import os
 import platform
@@ -30,46 +18,41 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mambarec.config import ConfigError, ModelConfig, TrainConfig
+from mambarec import probes
+from mambarec.artifacts import (
+    DEFAULT_OUT,
+    FORMAT,
+    FORMAT_VERSION,
+    METRIC_COLUMNS,
+    REDISTRIBUTABLE,
+    PrecomputedError,
+    load_precomputed,
+    read_alignment,
+    seal_manifest,
+    write_json,
+    write_results,
+)
+from mambarec.config import ConfigError
 from mambarec.grid import BUDGETS, GRID, Budget, Cell, budget_for, grid_cells
 from mambarec.report import render_report
 
-FORMAT = "mambarec-precomputed"
-FORMAT_VERSION = 1
-DEFAULT_OUT = "precomputed"
 DEFAULT_DATASETS = ("synthetic", "ml100k")
 DEFAULT_SEEDS = (0, 1, 2)
-REDISTRIBUTABLE = ("synthetic",)  # datasets whose content (labels, weights) may be shipped
 PROJECTIONS = ("pca", "umap")
 COORD_DECIMALS = 4
-PACKAGE_ROOT = Path(__file__).resolve().parent
-# What the numbers depend on: the model, the graphs, the trainer, the metrics, the config, the analysis.
-CODE_GLOBS = ("model/**/*.py", "graphs.py", "train.py", "metrics.py", "config.py", "analysis.py")
-METRIC_COLUMNS = tuple(f"{split}/{m}@{k}" for split in ("test", "valid") for m in ("Recall", "NDCG", "Precision")
-                       for k in (10, 20))
-ROW_COLUMNS = ("dataset", "cell", "model_name", "variant", "group", "seed", *METRIC_COLUMNS, "n_params",
-               "s_per_epoch", "best_epoch", "epochs_run", "stopped_early", "wall_s")
-
-
-class PrecomputedError(ValueError):
-    """A precomputed folder is missing, unreadable or of another format."""
-
-
-class StaleArtifactError(PrecomputedError):
-    """The artifacts were computed by other model/training code or another config schema."""
-
-
-class TamperedArtifactError(PrecomputedError):
-    """A file or the manifest differs from what ``precompute`` wrote."""
-
-
 DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
+# Replaying stored float32 runs on another machine (``replay_first_epochs``): the relative difference a
+# loss part may show and still count as float noise. Sharp or cancelling parts amplify noise: a 1e-7
+# perturbation of the initial weights moves InfoNCE at tau = 0.01 by up to 2e-3 and the MMD (a difference
+# of kernel means) by 3e-4 after two epochs; the other parts stay below 1e-4 (docs/architecture.md 4).
+REPLAY_REL = {"loss/cl": 1e-2, "loss/mmd": 1e-2}
+REPLAY_DEFAULT_REL = 1e-4
 
 
 def available_models() -> tuple[set[str], str]:
@@ -82,46 +65,6 @@ def available_models() -> tuple[set[str], str]:
     except Exception as exc:  # a half-written baselines module must not stop the grid
         reason = f"mambarec.model.baselines unavailable ({type(exc).__name__}: {exc})"
     return {"mambarec", *BUILDERS}, reason
-
-
-# ---- hashes -----------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def code_files() -> list[Path]:
-    files = {p for pattern in CODE_GLOBS for p in PACKAGE_ROOT.glob(pattern) if p.is_file()}
-    return sorted(files, key=lambda p: p.relative_to(PACKAGE_ROOT).as_posix())
-
-
-def current_code_hash() -> str:
-    """sha256 over the model and training source files (names and bytes), not the git commit."""
-    h = hashlib.sha256()
-    for path in code_files():
-        h.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def config_schema() -> dict[str, list]:
-    def default(f: dataclasses.Field) -> Any:
-        value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        return list(value) if isinstance(value, tuple) else value
-
-    return {cls.__name__: [[f.name, default(f)] for f in fields(cls)] for cls in (ModelConfig, TrainConfig)}
-
-
-def current_schema_hash() -> str:
-    """sha256 of the ModelConfig / TrainConfig field names and defaults."""
-    return hashlib.sha256(_canonical(config_schema()).encode()).hexdigest()
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -170,21 +113,20 @@ def run_cell(dataset, cell: Cell, seed: int, budget: Budget, graphs=None, on_eve
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
                progress: bool = True, skipped: list[dict] | None = None, workers: int = 1,
-               extend: bool = False) -> dict:
+               extend: bool = False, refresh_stale: bool = False) -> dict:
     """Run the grid on ``datasets`` (name -> Dataset) and write the folder ``out``; returns the manifest.
 
     ``out`` is replaced as a whole (a subset run with ``only`` gives a folder holding that subset); a
     folder that is not a precomputed one is never overwritten. ``workers`` > 1 trains that many runs at
     once, each in its own process with one torch thread (each run is deterministic on its own).
-    ``extend`` keeps an existing, valid folder's runs and trains only the (dataset, cell, seed) it lacks.
+    ``extend`` keeps an existing folder's runs and trains only the (dataset, cell, seed) it lacks; it
+    refuses a stale folder (mixing numbers of two codes), unless ``refresh_stale``, which also
+    retrains every run of the cells whose probes moved.
     """
     import torch
     from tqdm import tqdm
 
-    import mambarec.analysis  # noqa: F401  (imported now, so the code hashed below is the code that runs)
-    import mambarec.train  # noqa: F401
     started = time.perf_counter()
-    code_hash, schema_hash = current_code_hash(), current_schema_hash()
     seeds, cells = [int(s) for s in seeds], grid_cells(only)
     if not seeds:
         raise ConfigError("give at least one seed")
@@ -193,7 +135,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    prev = _previous(out, tmp) if extend else None
+    prev = _previous(out, tmp, refresh_stale, progress) if extend or refresh_stale else None
     for name, ds in datasets.items() if prev else ():
         old = prev["manifest"]["datasets"].get(name, {}).get("fingerprint")
         if old not in (None, ds.fingerprint()):
@@ -202,18 +144,22 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     models, reason = available_models()
     skipped = list(skipped or []) + (prev["manifest"]["skipped"] if prev else [])
     done = {(r["dataset"], r["cell"], int(r["seed"])) for r in prev["results"]} if prev else set()
+    redo = prev["redo"] if prev else {}
     jobs = []
     for name in datasets:
         for c in cells:
             if c.model_name not in models:
                 skipped.append({"dataset": name, "cell": c.name, "reason": reason or f"no model {c.model_name!r}"})
                 continue
-            jobs += [(name, c, s) for s in c.seed_list(seeds) if (name, c.name, s) not in done]
+            wanted = sorted(set(c.seed_list(seeds)) | set(redo.get((name, c.name), ())))
+            jobs += [(name, c, s) for s in wanted if (name, c.name, s) not in done]
     rows, runs = (list(prev["results"]), dict(prev["manifest"]["runs"])) if prev else ([], {})
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
     knn_ks = {name: tuple(sorted({10, *(x.run_config(name, 0, budget_for(name, epochs)).model.knn_k for x in cells)}))
               for name in datasets}
-    tasks = [_Task(name, c, seed, budget_for(name, epochs), c.headline and seed == seeds[0], projections, tmp)
+    first = {(name, c.name): min(s for n, x, s in jobs if (n, x.name) == (name, c.name)) for name, c, _ in jobs}
+    tasks = [_Task(name, c, seed, budget_for(name, epochs), c.headline and seed == first[(name, c.name)]
+                   and not (tmp / "alignment" / name / f"{c.name}_s{seed}.json").exists(), projections, tmp)
              for name, c, seed in jobs]
     bar = tqdm(total=len(tasks), unit="run", dynamic_ncols=True, disable=not progress, file=sys.stderr)
     try:
@@ -226,14 +172,13 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         bar.close()
     for name, ds in datasets.items():
         if name in REDISTRIBUTABLE:
-            _write_json(tmp / "labels" / f"{name}.json", {"item_id": list(range(ds.n_items)), "title": ds.titles(),
-                                                         "category": ds.categories(),
-                                                         "popularity": ds.item_popularity().tolist()})
+            write_json(tmp / "labels" / f"{name}.json", {"item_id": list(range(ds.n_items)), "title": ds.titles(),
+                                                        "category": ds.categories(),
+                                                        "popularity": ds.item_popularity().tolist()})
     write_results(tmp, rows)
+    all_cells = {r["cell"] for r in rows}
     manifest = _merge_manifest(prev["manifest"] if prev else None, {
         "format": FORMAT, "format_version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "code_hash": code_hash, "code_files": [p.relative_to(PACKAGE_ROOT).as_posix() for p in code_files()],
-        "schema_hash": schema_hash, "schema": config_schema(),
         "seeds": seeds, "only": [c.name for c in cells] if only is not None else None,
         "budgets": {name: dataclasses.asdict(budget_for(name, epochs)) for name in datasets},
         "epochs_override": epochs, "projections": list(projections),
@@ -245,21 +190,46 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
                     "platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "cuda": torch.cuda.is_available()},
     })
-    (tmp / "REPORT.md").write_text(render_report(rows, manifest, _read_alignment(tmp)))
-    manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p)
-                         for p in sorted(tmp.rglob("*")) if p.is_file()}
-    manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest).encode()).hexdigest()
-    _write_json(tmp / "manifest.json", manifest, indent=1)
+    manifest.update(probe_section([c for c in GRID if c.name in all_cells], progress))
+    (tmp / "REPORT.md").write_text(render_report(rows, manifest, read_alignment(tmp)))
+    seal_manifest(tmp, manifest)
     _swap_in(tmp, out)
     return manifest
 
 
-def _previous(out: Path, tmp: Path) -> dict | None:
-    """For ``extend``: the valid folder ``out`` (refused if stale or modified), copied into ``tmp``."""
+def probe_section(cells: list[Cell], progress: bool = False) -> dict:
+    """The manifest's probes: today's probe of every cell, the tolerance and the probe's settings."""
+    return {"probes": probes.cached_probes(probes.cells_to_runs(cells), progress),
+            "probe_tolerance": dataclasses.asdict(probes.TOLERANCE),
+            "probe_settings": {"train": dataclasses.asdict(probes.PROBE_TRAIN), "torch_threads": 1,
+                               "dtype": probes.PROBE_DTYPE, "dataset": probes.probe_dataset().summary()}}
+
+
+def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool) -> dict | None:
+    """For ``extend``: the folder ``out`` copied into ``tmp``, without the runs of cells whose probes moved
+    (``refresh_stale``; they are listed in ``redo`` with their seeds), or refused when stale."""
+    from mambarec.artifacts import staleness
+
     if not (out / "manifest.json").is_file():
         return None
     prev = load_precomputed(out)
+    found = staleness(prev["manifest"], progress)
+    if not found.current and not refresh_stale:
+        raise PrecomputedError(f"{out} is stale ({found.message()}); extending it would mix the numbers of two "
+                               "codes: add --refresh-stale to retrain the cells that moved, or regenerate it")
+    moved = set(found.moved) | set(found.unprobed)
     shutil.copytree(out, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("manifest.json", "REPORT.md"))
+    redo: dict[tuple[str, str], list[int]] = {}
+    for r in prev["results"]:
+        if r["cell"] in moved:
+            redo.setdefault((r["dataset"], r["cell"]), []).append(int(r["seed"]))
+            stem = f"{r['cell']}_s{r['seed']}"
+            for sub in ("alignment", "checkpoints"):
+                for ext in ("json", "pt"):
+                    (tmp / sub / r["dataset"] / f"{stem}.{ext}").unlink(missing_ok=True)
+    prev["results"] = [r for r in prev["results"] if r["cell"] not in moved]
+    prev["manifest"]["runs"] = {k: v for k, v in prev["manifest"]["runs"].items() if k.split("/")[1] not in moved}
+    prev["redo"] = redo
     return prev
 
 
@@ -313,7 +283,7 @@ def _execute(task: _Task, on_event: Callable | None = None) -> dict:
     if task.headline:
         payload = {"dataset": task.dataset, "cell": task.cell.name, "seed": task.seed, "stage": "modal",
                    "item_id": list(range(ds.n_items)), **res["alignment"]}
-        _write_json(task.tmp / "alignment" / task.dataset / f"{stem}.json", payload)
+        write_json(task.tmp / "alignment" / task.dataset / f"{stem}.json", payload)
         if task.dataset in REDISTRIBUTABLE:
             trainer, result = res["trainer"], res["result"]
             metrics = {k: v for k, v in result.metrics_json(trainer.run, ds).items() if k != "history"}
@@ -359,20 +329,6 @@ def _dataset_entry(ds, fingerprint: str) -> dict:
             "visual_dim": int(ds.visual.shape[1]), "text_dim": int(ds.text.shape[1])}
 
 
-def write_results(folder: Path, rows: list[dict]) -> None:
-    """results.json (every metric, history) and results.csv (ROW_COLUMNS)."""
-    _write_json(folder / "results.json", {"columns": list(ROW_COLUMNS), "rows": rows})
-    with open(folder / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(ROW_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=indent, sort_keys=True, separators=None if indent else (",", ":")))
-
-
 def _check_replaceable(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
         raise PrecomputedError(f"{out} exists and is not a precomputed folder (no manifest.json); "
@@ -387,69 +343,123 @@ def _swap_in(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-# ---- loading ----------------------------------------------------------------------------------
-def load_precomputed(directory: str | Path = DEFAULT_OUT) -> dict:
-    """Read and validate a precomputed folder.
+# ---- probes for a folder computed before them ---------------------------------------------------
+def replay_first_epochs(folder: str | Path, datasets: dict, epochs: int = 2, workers: int = DEFAULT_WORKERS,
+                        progress: bool = True) -> list[dict]:
+    """Retrain the first seed of every stored cell for ``epochs`` epochs on its real data (one thread per
+    run, as ``precompute`` trains) and compare with the stored history of those epochs.
 
-    Returns ``dir``, ``manifest``, ``results`` (rows, with history), ``alignment``
-    ({dataset: {"<cell>_s<seed>": dict}}), ``labels`` ({dataset: dict}), ``checkpoints``
-    ({dataset: {"<cell>_s<seed>": Path}}) and ``report`` (REPORT.md). Raises StaleArtifactError
-    when the code or config schema changed since, TamperedArtifactError when a file or the
-    manifest differs from what was written, PrecomputedError when the folder is not one. The
-    manifest's own sha256 is an integrity check, not a signature: it catches edits and corruption,
-    not someone who recomputes every hash.
+    Returns one entry per run: ``key``, ``losses_moved`` (losses and learning rates beyond float32 noise,
+    ``REPLAY_REL``), ``max_loss_rel`` and ``metric_swaps`` (metrics that moved: rank swaps of nearly tied
+    items, which another CPU's kernels can cause).
     """
-    d = Path(directory)
-    regen = f"run `python -m mambarec precompute --out {d}` to regenerate it"
-    path = d / "manifest.json"
-    if not path.is_file():
-        raise PrecomputedError(f"{d}: no manifest.json, so this is not a precomputed folder; {regen}")
+    from tqdm import tqdm
+
+    pre = load_precomputed(folder)
+    firsts: dict[tuple[str, str], dict] = {}
+    for r in pre["results"]:
+        key = (r["dataset"], r["cell"])
+        if r["dataset"] in datasets and (key not in firsts or int(r["seed"]) < int(firsts[key]["seed"])):
+            firsts[key] = r
+    jobs = [(f"{d}/{c}/s{r['seed']}", pre["manifest"]["runs"][f"{d}/{c}/s{r['seed']}"], r["history"][:epochs], epochs)
+            for (d, c), r in firsts.items()]
+    jobs.sort(key=lambda j: -(j[2][0].get("epoch_s", 0.0) if j[2] else 0.0))  # the slowest first
+    bar = tqdm(total=len(jobs), unit="run", desc="replay", disable=not progress, file=sys.stderr)
+    out = []
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TamperedArtifactError(f"{path}: unreadable ({exc}); {regen}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise PrecomputedError(f"{path}: not a '{FORMAT}' manifest; {regen}")
-    claimed = manifest.pop("manifest_sha256", None)
-    if claimed != hashlib.sha256(_canonical(manifest).encode()).hexdigest():
-        raise TamperedArtifactError(f"{path} does not match its own checksum: it was edited or corrupted after "
-                                    f"precompute wrote it; {regen}")
-    if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] > FORMAT_VERSION:
-        raise PrecomputedError(f"{path}: format version {manifest.get('format_version')!r} is newer than this "
-                               f"mambarec reads ({FORMAT_VERSION})")
-    for key, now, what in (("code_hash", current_code_hash(), "model/training code"),
-                           ("schema_hash", current_schema_hash(), "config schema (ModelConfig/TrainConfig fields)")):
-        if manifest.get(key) != now:
-            raise StaleArtifactError(f"{d} is stale: it was computed with another {what} ({key} "
-                                     f"{str(manifest.get(key))[:12]}..., current {now[:12]}...); {regen}")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or "results.json" not in files:
-        raise TamperedArtifactError(f"{path}: the file list is missing; {regen}")
-    for rel, digest in files.items():
-        target = d / rel
-        if Path(rel).is_absolute() or ".." in Path(rel).parts or not target.is_file():
-            raise TamperedArtifactError(f"{d}: {rel} is missing or outside the folder; {regen}")
-        if sha256_file(target) != digest:
-            raise TamperedArtifactError(f"{d}: {rel} differs from what precompute wrote (sha256 mismatch); {regen}")
-    out: dict[str, Any] = {"dir": d, "manifest": manifest, "alignment": {}, "labels": {}, "checkpoints": {},
-                           "results": json.loads((d / "results.json").read_text())["rows"],
-                           "report": (d / "REPORT.md").read_text() if "REPORT.md" in files else ""}
-    for rel in files:
-        parts = Path(rel).parts
-        if parts[0] == "alignment" and len(parts) == 3:
-            out["alignment"].setdefault(parts[1], {})[Path(rel).stem] = json.loads((d / rel).read_text())
-        elif parts[0] == "labels" and len(parts) == 2:
-            out["labels"][Path(rel).stem] = json.loads((d / rel).read_text())
-        elif parts[0] == "checkpoints" and len(parts) == 3:
-            out["checkpoints"].setdefault(parts[1], {})[Path(rel).stem] = d / rel
+        for res in _map_in_workers(_replay_one, jobs, datasets, workers):
+            out.append(res)
+            bar.update(1)
+    finally:
+        bar.close()
     return out
 
 
-def _read_alignment(folder: Path) -> dict:
-    out: dict = {}
-    for p in sorted((folder / "alignment").glob("*/*.json")):
-        out.setdefault(p.parent.name, {})[p.stem] = json.loads(p.read_text())
-    return out
+def _replay_one(key: str, config: dict, stored: list[dict], epochs: int) -> dict:
+    from mambarec.config import RunConfig
+    from mambarec.train import Trainer
+
+    dataset = _WORKER["datasets"][key.split("/")[0]]
+    config = dict(config, train=dict(config["train"], epochs=epochs))
+    result = Trainer(RunConfig.from_dict(config), dataset).fit()
+    moved, swaps, max_rel = [], [], 0.0
+    for old, new in zip(stored, result.history, strict=False):
+        for name, value in old.items():
+            if name in probes.SKIP_COLUMNS or name == "epoch" or not isinstance(value, float):
+                continue
+            now = new.get(name)
+            if name.startswith(("valid/", "test/")):
+                if now is None or abs(now - value) > probes.TOLERANCE.metric_abs:
+                    swaps.append(f"epoch {old['epoch']} {name}: {value:.6g} -> {now}")
+                continue
+            rel = abs(now - value) / max(abs(value), abs(now), 1e-300)
+            max_rel = max(max_rel, rel)
+            if rel > REPLAY_REL.get(name, REPLAY_DEFAULT_REL):
+                moved.append(f"epoch {old['epoch']} {name}: {value:.8g} -> {now:.8g} (relative {rel:.1e})")
+    return {"key": key, "epochs": min(len(stored), len(result.history)), "losses_moved": moved,
+            "max_loss_rel": max_rel, "metric_swaps": swaps}
+
+
+def adopt_probes(folder: str | Path, datasets: dict, workers: int = DEFAULT_WORKERS, progress: bool = True) -> dict:
+    """Give a folder written before probes existed (format 1) today's probes, without retraining it.
+
+    Allowed only when today's code reproduces the stored runs: ``replay_first_epochs`` must find every
+    loss of the first two epochs within float32 noise (``REPLAY_REL``). The replay is recorded in the
+    manifest.
+    """
+    folder = Path(folder)
+    replay = replay_first_epochs(folder, datasets, workers=workers, progress=progress)
+    moved = [r for r in replay if r["losses_moved"]]
+    if moved:
+        raise PrecomputedError(f"{folder}: today's code does not reproduce {len(moved)} stored run(s), e.g. "
+                               f"{moved[0]['key']}: {moved[0]['losses_moved'][:2]}; regenerate the folder instead")
+    pre = load_precomputed(folder)
+    manifest = {k: v for k, v in pre["manifest"].items()
+                if k not in ("code_hash", "code_files", "schema_hash", "schema", "files")}
+    manifest["format_version"] = FORMAT_VERSION
+    manifest.update(probe_section([c for c in GRID if c.name in manifest.get("cells", {})], progress))
+    manifest["probes_adopted"] = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "how": "the first seed of every stored cell replayed for 2 epochs with today's code (float32, one thread); "
+               f"every loss within float32 noise (relative {REPLAY_DEFAULT_REL:g}; {REPLAY_REL})",
+        "runs": {r["key"]: {"max_loss_rel": r["max_loss_rel"], "metric_swaps": len(r["metric_swaps"])}
+                 for r in replay},
+    }
+    return rerender(folder, manifest)
+
+
+def rerender(folder: str | Path, manifest: dict | None = None) -> dict:
+    """Rewrite REPORT.md from the stored rows with today's report code (no run is retrained), and reseal."""
+    folder = Path(folder)
+    pre = load_precomputed(folder)
+    manifest = manifest if manifest is not None else pre["manifest"]
+    (folder / "REPORT.md").write_text(render_report(pre["results"], manifest, pre["alignment"]))
+    return seal_manifest(folder, manifest)
+
+
+def _map_in_workers(fn: Callable, jobs: list[tuple], datasets: dict, workers: int):
+    """Yield ``fn(*job)`` for every job, in order, inline or in ``workers`` one-thread processes."""
+    if workers <= 1:
+        _init_worker(datasets, {}, None)
+        for job in jobs:
+            yield fn(*job)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(datasets, {}, 1)) as pool:
+        futures = [pool.submit(_with_threads, fn, *job) for job in jobs]
+        for fut in futures:
+            yield fut.result()
+
+
+def _with_threads(fn: Callable, *args):
+    import torch
+
+    if _WORKER.get("threads") is not None:
+        torch.set_num_threads(_WORKER["threads"])
+    return fn(*args)
 
 
 # ---- CLI --------------------------------------------------------------------------------------
@@ -468,6 +478,13 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
     p.add_argument("--extend", action="store_true",
                    help="keep the existing folder's runs and train only the missing (dataset, cell, seed)")
+    p.add_argument("--refresh-stale", action="store_true",
+                   help="extend the existing folder, retraining every run of the cells whose numerics probes moved")
+    p.add_argument("--adopt-probes", action="store_true",
+                   help="give a folder written before probes existed today's probes, after checking that today's "
+                        "code reproduces its stored runs' first two epochs (no run is kept otherwise)")
+    p.add_argument("--rerender", action="store_true",
+                   help="rewrite REPORT.md from the stored rows with today's report code; trains nothing")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"runs trained at once, one process and one torch thread each [default: {DEFAULT_WORKERS}]")
     p.set_defaults(func=cmd_precompute)
@@ -482,6 +499,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
     only = args.only.split(",") if args.only else None
     grid_cells(only)  # unknown names fail before any data is loaded
+    if args.rerender:
+        rerender(args.out)
+        print(json.dumps({"out": args.out, "rerendered": "REPORT.md"}))
+        return 0
     datasets, skipped = {}, []
     for name in (n.strip() for n in args.datasets.split(",") if n.strip()):
         try:
@@ -491,14 +512,17 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             skipped.append({"dataset": name, "cell": "*", "reason": str(exc)})
     if not datasets:
         raise ConfigError("no dataset could be loaded; see the warnings above")
+    if args.adopt_probes:
+        manifest = adopt_probes(args.out, datasets, workers=args.workers)
+        print(json.dumps({"out": args.out, "probes": len(manifest["probes"]), "replayed": manifest["probes_adopted"]},
+                         indent=1))
+        return 0
     manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
-                          workers=args.workers, extend=args.extend)
+                          workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale)
     print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
                       "skipped": manifest["skipped"]}, indent=1))
     return 0
 
 
-__all__ = [
-    "run_cell", "precompute", "load_precomputed", "current_code_hash", "current_schema_hash", "PrecomputedError",
-    "StaleArtifactError", "TamperedArtifactError", "add_precompute_command",
-]
+__all__ = ["run_cell", "precompute", "replay_first_epochs", "adopt_probes", "rerender", "probe_section",
+           "add_precompute_command"]

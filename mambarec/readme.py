@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mambarec.precompute import DEFAULT_OUT, load_precomputed
+from mambarec.artifacts import DEFAULT_OUT, load_precomputed
 from mambarec.report import markdown_tables
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -20,12 +20,13 @@ def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
     pre = load_precomputed(precomputed_dir)
     manifest = pre["manifest"]
     tables = markdown_tables(pre["results"], pre["alignment"])
-    lines = [f"Read from `precomputed/` (code hash `{manifest['code_hash'][:12]}`, "
+    lines = [f"Read from `precomputed/` ({len(manifest.get('probes', {}))} cells with numerics probes, "
              f"{manifest['wall_time_s'] / 60:.0f} min on {manifest['machine']['cpu_count']} CPUs); the full report "
              "with the paper's claims is `precomputed/REPORT.md`. Short budgets: "
              + "; ".join(f"{k} at most {b['epochs']} epochs (patience {b['patience']})"
                          for k, b in manifest["budgets"].items())
-             + ". Test metrics at the best valid epoch; mean ± std over seeds where several."]
+             + ". Test metrics at the best valid epoch; mean ± sample std over seeds where several; Δ is the "
+             "difference to `paper` paired by seed, with its 95% t-interval (one common seed: no interval)."]
     for dataset in manifest["datasets"]:
         if f"{dataset}/ablation" in tables:
             lines += ["", f"### {dataset}", "", tables[f"{dataset}/ablation"]]

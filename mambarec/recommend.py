@@ -145,12 +145,11 @@ def run_label(entry: dict) -> str:
 
 
 def precomputed_for(dataset, directory: str | Path) -> dict | None:
-    """``precompute.load_precomputed(directory)`` when it is valid and was computed on ``dataset``
-    (same fingerprint); None when absent, stale, modified or for other data."""
-    try:
-        from mambarec.precompute import PrecomputedError, load_precomputed
-    except ImportError:
-        return None
+    """``artifacts.load_precomputed(directory)`` when it is intact and was computed on ``dataset``
+    (same fingerprint); None when absent, modified or for other data. A stale folder is returned: the
+    Compare page says what moved (``artifacts.staleness``)."""
+    from mambarec.artifacts import PrecomputedError, load_precomputed
+
     try:
         pre = load_precomputed(directory)
     except (PrecomputedError, OSError, ValueError, KeyError):

@@ -1,13 +1,12 @@
 """REPORT.md and the README's result tables from the grid's rows: ablations, the paper's claims
-beside ours (with a verdict against seed noise) and the alignment numbers.
+beside ours (with a verdict from ``mambarec.stats``) and the alignment numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from mambarec import stats
 from mambarec.grid import GRID
 
 
@@ -62,66 +61,45 @@ def _cells(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
     return out
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), (float(arr.std(ddof=1)) if len(arr) > 1 else None)
-
-
 def _fmt(values: list, digits: int = 4) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+    """Mean ± sample std over seeds; a single seed's value alone (the seeds column says which)."""
+    summary = stats.summarize(values)
+    if summary.n == 0:
         return "-"
-    mean, std = _mean_std(values)
-    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+    return f"{summary.mean:.{digits}f}" + (f" ± {summary.std:.{digits}f}" if summary.std is not None else "")
 
 
-def relative_change(cells: dict, metric: str, cell: str, reference: str) -> tuple[float | None, float | None]:
-    """(% change of ``cell`` over ``reference`` on the seeds both ran, seed noise in % or None).
-
-    The noise is the seed-to-seed standard deviation of the reference (else of the cell), relative
-    to the reference's mean: a difference below it is not told apart from a reseed."""
+def cell_difference(cells: dict, metric: str, cell: str, reference: str) -> stats.PairedDifference | None:
+    """``cell`` - ``reference`` on ``metric``, paired by seed over the seeds both ran."""
     a, b = cells.get(cell, {}), cells.get(reference, {})
-    common = sorted(set(a) & set(b))
-    if not common:
-        return None, None
-    base = float(np.mean([b[s][metric] for s in common]))
-    if base == 0:
-        return None, None
-    change = (float(np.mean([a[s][metric] for s in common])) / base - 1.0) * 100.0
-    noise = None
-    for source in (b, a):
-        if len(source) > 1:
-            noise = _mean_std([r[metric] for r in source.values()])[1] / abs(base) * 100.0
-            break
-    return change, noise
+    return stats.paired_difference({s: r.get(metric) for s, r in a.items()}, {s: r.get(metric) for s, r in b.items()})
 
 
-def verdict(claim: Claim, measured: float | None, noise: float | None) -> str:
-    if measured is None:
-        return "not measured"
-    if noise is not None and abs(measured) <= noise:
-        return f"inconclusive: within seed noise (±{noise:.1f}%)"
-    if abs(measured) < 0.05:
-        return "**disagrees** (no difference)"
-    if np.sign(measured) != np.sign(claim.paper_change):
-        return "**disagrees** (opposite direction)"
-    if abs(measured - claim.paper_change) <= 0.5 * abs(claim.paper_change) or (
-            claim.at_least and abs(measured) >= abs(claim.paper_change)):
-        return "agrees"
-    return "agrees in direction, not in size"
+def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
+    """(what we measured, the verdict) for one claim on one dataset's cells."""
+    if claim.metric == "n_params":  # deterministic: compared exactly
+        a, b = cells.get(claim.cell, {}), cells.get(claim.reference, {})
+        if not a or not b:
+            return "-", stats.NOT_MEASURED
+        change = stats.exact_change(next(iter(a.values()))["n_params"], next(iter(b.values()))["n_params"])
+        return f"{change:+.1f}% (exact)", stats.exact_verdict(claim.paper_change, change, claim.at_least)
+    diff = cell_difference(cells, claim.metric, claim.cell, claim.reference)
+    if diff is None:
+        return "-", stats.NOT_MEASURED
+    return diff.relative().format(1, "%"), stats.verdict(claim.paper_change, diff)
 
 
 def ablation_table(rows: list[dict], dataset: str) -> str:
     cells = _cells(rows, dataset)
     head = ("| cell | what | seeds | " + " | ".join(m.split("/")[1] for m in TABLE_METRICS)
-            + " | Δ Recall@20 vs paper | params | s/epoch | best / run epochs |")
+            + " | Δ Recall@20 vs paper (95% CI) | params | s/epoch | best / run epochs |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for c in GRID:
         if c.name not in cells:
             continue
         runs = list(cells[c.name].values())
-        delta, _ = relative_change(cells, "test/Recall@20", c.name, "paper")
-        delta_s = "-" if c.name == "paper" or delta is None else f"{delta:+.1f}%"
+        diff = cell_difference(cells, "test/Recall@20", c.name, "paper")
+        delta_s = "-" if c.name == "paper" or diff is None else diff.relative().format(1, "%")
         epochs = "/".join(f"{r['best_epoch']}:{r['epochs_run']}" for r in runs)
         lines.append(f"| `{c.name}` | {c.label} | {','.join(str(s) for s in cells[c.name])} | "
                      + " | ".join(_fmt([r[m] for r in runs]) for m in TABLE_METRICS)
@@ -132,13 +110,13 @@ def ablation_table(rows: list[dict], dataset: str) -> str:
 
 def claims_table(rows: list[dict], dataset: str) -> str:
     cells = _cells(rows, dataset)
-    lines = ["| paper's claim | where | compared | paper | measured here | verdict |", "|---|---|---|---|---|---|"]
+    lines = ["| paper's claim | where | compared | paper | measured here (95% CI) | verdict |",
+             "|---|---|---|---|---|---|"]
     for claim in CLAIMS:
-        measured, noise = relative_change(cells, claim.metric, claim.cell, claim.reference)
-        shown = "-" if measured is None else f"{measured:+.1f}%"
+        shown, verdict = claim_verdict(claim, cells)
         lines.append(f"| {claim.claim} | {claim.source} | `{claim.cell}` vs `{claim.reference}`, "
                      f"{claim.metric.split('/')[-1]} | {claim.paper_change:+.1f}%{'+' if claim.at_least else ''} | "
-                     f"{shown} | {verdict(claim, measured, noise)} |")
+                     f"{shown} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -179,8 +157,8 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
     lines = [
         "# MambaRec ablation grid: the paper's claims beside what we measured", "",
         "Generated by `python -m mambarec precompute` from `results.csv`; do not edit by hand.", "",
-        f"- Code hash `{manifest['code_hash'][:12]}`, config schema `{manifest['schema_hash'][:12]}`, created "
-        f"{manifest['created']}, wall time {manifest['wall_time_s'] / 60:.1f} min on {machine['cpu_count']} CPUs "
+        f"- {_probe_line(manifest)} Created {manifest['created']}, wall time {manifest['wall_time_s'] / 60:.1f} min "
+        f"on {machine['cpu_count']} CPUs "
         f"({machine['torch_threads']} torch threads, CUDA {machine['cuda']}).",
         f"- Budget: {budgets}. The paper trains up to 1000 epochs with patience 20: these are short-budget "
         "numbers, and small differences between cells can change with more epochs.",
@@ -188,9 +166,12 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
         "(mean ± sample std); the first seed only for the other cells. Test metrics are those of the epoch "
         "with the best valid Recall@20 (PAPER.md section 5).",
         "- The paper's numbers come from Amazon Baby/Sports/Clothing, with the run picked by its best TEST "
-        "Recall@20 (PAPER.md section 4); ours come from other data and valid-set selection, so a relative change "
-        "is what we compare. Each comparison uses the seeds both cells ran; a difference smaller than the "
-        "seed-to-seed standard deviation of the reference cell is reported as inconclusive.",
+        "Recall@20 (docs/departures.md); ours come from other data and valid-set selection, so a relative change "
+        "is what we compare. Each comparison pairs the seeds both cells ran and shows the 95% t-interval of the "
+        "difference (docs/protocol.md section 8): the verdict is \"agrees\" when the interval excludes 0 on the "
+        "paper's side, \"disagrees\" when it excludes 0 on the other side, \"inconclusive\" otherwise; with one "
+        "common seed there is no interval, so the verdict is \"inconclusive (1 seed)\". Parameter counts are "
+        "compared exactly.",
         "- r = 8 is the `paper` cell. Our visual features are narrower than the paper's 4096-d CNN features "
         "(see each dataset's size below), so the reduction layer weighs less in the parameter count.",
     ]
@@ -206,11 +187,21 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
         if f"{name}/alignment" in tables:
             lines += ["", "### Alignment of the modal features (before → after training, first seed)", "",
                       tables[f"{name}/alignment"]]
-        disagreements = [c.claim for c in CLAIMS if "disagrees" in verdict(
-            c, *relative_change(_cells(rows, name), c.metric, c.cell, c.reference))]
-        lines += ["", "Where we disagree with the paper: " + ("; ".join(disagreements) if disagreements else
-                                                              "nowhere beyond seed noise.")]
+        verdicts = {c.claim: claim_verdict(c, _cells(rows, name))[1] for c in CLAIMS}
+        disagreements = [claim for claim, v in verdicts.items() if v.startswith(stats.DISAGREES)]
+        open_ = [claim for claim, v in verdicts.items() if v.startswith(stats.INCONCLUSIVE)]
+        lines += ["", "Where we disagree with the paper (the 95% interval excludes 0 on the other side): "
+                  + ("; ".join(disagreements) if disagreements else "nowhere.")
+                  + f" Inconclusive (the interval holds 0, or one seed): {len(open_)} of {len(CLAIMS)} claims."]
     if manifest.get("skipped"):
         lines += ["", "## Skipped", ""]
         lines += [f"- {s['dataset']} / {s['cell']}: {s['reason']}" for s in manifest["skipped"]]
     return "\n".join(lines) + "\n"
+
+
+def _probe_line(manifest: dict) -> str:
+    n = len(manifest.get("probes", {}))
+    if not n:
+        return "No numerics probes (a folder older than probes)."
+    return (f"{n} numerics probes (one per cell: 2 epochs on the probe data, one thread) say which code these "
+            "numbers belong to; `python -m pytest tests/test_probes.py` checks them against today's code.")

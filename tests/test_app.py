@@ -192,7 +192,7 @@ def test_repeat_with_three_seeds_gives_mean_and_std(env):
     at.switch_page("app/pages/compare.py").run()
     summary = frame(at, "seeds")
     row = summary[summary["setup"] == "mgcn · batch_size=256 · 1 ep"].iloc[0]
-    assert row["seeds"] == 3 and row["Recall@20 ±"] >= 0
+    assert row["seeds"] == 3 and row["Recall@20 ±"] >= 0  # three seeds: a sample std
 
 
 def test_the_papers_numbers_show_beside_ours_on_the_papers_datasets(env):

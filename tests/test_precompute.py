@@ -1,5 +1,6 @@
-"""The precomputed ablation grid: a 2-cell mini grid end to end, reproducibility, refusal of stale or
-modified artifacts, the licence rule for non-redistributable data, and the claim verdicts."""
+"""The precomputed ablation grid: a 2-cell mini grid end to end, reproducibility, refusal of modified
+artifacts, staleness by numerics probes, the licence rule for non-redistributable data, and the claim
+verdicts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import shutil
 
 import pytest
 
-from mambarec import grid, report
+from mambarec import artifacts, grid, probes, report, stats
 from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
 from mambarec.config import ConfigError, ModelConfig
@@ -58,14 +59,14 @@ def test_grid_is_well_formed():
 
 
 def test_the_mini_grid_loads(grid_dir, tiny):
-    data = pc.load_precomputed(grid_dir)
+    data = artifacts.load_precomputed(grid_dir)
     rows = data["results"]
     assert {(r["dataset"], r["cell"], r["seed"]) for r in rows} == {
         (d, c, 0) for d in ("synthetic", "ml100k") for c in CELLS}
     for r in rows:
         assert r["epochs_run"] == EPOCHS and 0.0 <= r["test/Recall@20"] <= 1.0 and r["n_params"] > 0
     csv_lines = (grid_dir / "results.csv").read_text().splitlines()
-    assert csv_lines[0].split(",") == list(pc.ROW_COLUMNS) and len(csv_lines) == 1 + len(rows)
+    assert csv_lines[0].split(",") == list(artifacts.ROW_COLUMNS) and len(csv_lines) == 1 + len(rows)
     manifest = data["manifest"]
     assert manifest["datasets"]["synthetic"]["fingerprint"] == tiny.fingerprint()
     assert manifest["budgets"]["synthetic"] == {"epochs": EPOCHS, "patience": 5}
@@ -91,11 +92,11 @@ def test_nothing_of_the_content_of_non_redistributable_data_is_written(grid_dir,
 
 
 def test_a_cell_rerun_with_the_same_seed_reproduces_its_metrics(grid_dir, tiny):
-    stored = next(r for r in pc.load_precomputed(grid_dir)["results"]
+    stored = next(r for r in artifacts.load_precomputed(grid_dir)["results"]
                   if r["dataset"] == "synthetic" and r["cell"] == "no_mmd")
     cell = grid.grid_cells(["no_mmd"])[0]
     again = pc.run_cell(tiny, cell, 0, grid.budget_for("synthetic", EPOCHS))["row"]
-    for column in pc.METRIC_COLUMNS:
+    for column in artifacts.METRIC_COLUMNS:
         assert again[column] == pytest.approx(stored[column], abs=1e-6), column
     assert (again["best_epoch"], again["n_params"]) == (stored["best_epoch"], stored["n_params"])
 
@@ -105,14 +106,14 @@ def test_a_cell_rerun_with_the_same_seed_reproduces_its_metrics(grid_dir, tiny):
 def test_a_modified_artifact_is_refused(copy_of, victim):
     with open(copy_of / victim, "ab") as f:
         f.write(b" ")
-    with pytest.raises(pc.TamperedArtifactError, match="differs"):
-        pc.load_precomputed(copy_of)
+    with pytest.raises(artifacts.TamperedArtifactError, match="differs"):
+        artifacts.load_precomputed(copy_of)
 
 
 def test_a_missing_artifact_is_refused(copy_of):
     (copy_of / "REPORT.md").unlink()
-    with pytest.raises(pc.TamperedArtifactError, match="missing"):
-        pc.load_precomputed(copy_of)
+    with pytest.raises(artifacts.TamperedArtifactError, match="missing"):
+        artifacts.load_precomputed(copy_of)
 
 
 def test_an_edited_manifest_is_refused(copy_of):
@@ -120,25 +121,37 @@ def test_an_edited_manifest_is_refused(copy_of):
     manifest = json.loads(path.read_text())
     manifest["budgets"]["synthetic"]["epochs"] = 1000  # claims a longer training than was run
     path.write_text(json.dumps(manifest))
-    with pytest.raises(pc.TamperedArtifactError, match="own checksum"):
-        pc.load_precomputed(copy_of)
+    with pytest.raises(artifacts.TamperedArtifactError, match="own checksum"):
+        artifacts.load_precomputed(copy_of)
 
 
-def test_other_code_or_schema_makes_artifacts_stale(grid_dir, monkeypatch):
-    monkeypatch.setattr(pc, "current_code_hash", lambda: "0" * 64)
-    with pytest.raises(pc.StaleArtifactError, match="python -m mambarec precompute"):
-        pc.load_precomputed(grid_dir)
-    monkeypatch.undo()
-    monkeypatch.setattr(pc, "current_schema_hash", lambda: "1" * 64)
-    with pytest.raises(pc.StaleArtifactError, match="config schema"):
-        pc.load_precomputed(grid_dir)
+def test_the_manifest_holds_a_probe_per_cell_and_they_reproduce(grid_dir):
+    manifest = artifacts.load_precomputed(grid_dir)["manifest"]
+    assert set(manifest["probes"]) == set(CELLS)
+    assert manifest["probe_tolerance"]["rel"] == probes.TOLERANCE.rel
+    found = artifacts.staleness(manifest)
+    assert found.current and set(found.checked) == set(CELLS), found.message()
+
+
+def test_a_moved_probe_makes_the_folder_stale_by_name_but_still_readable(copy_of, monkeypatch):
+    manifest = artifacts.load_precomputed(copy_of)["manifest"]
+    first = manifest["probes"]["no_mmd"]["history"][0]
+    first["loss/bpr"] *= 1.001  # as if today's code computed a 0.1% different loss
+    artifacts.seal_manifest(copy_of, manifest)
+    data = artifacts.load_precomputed(copy_of)  # intact, so it loads
+    found = artifacts.staleness(data["manifest"])
+    assert not found.current and list(found.moved) == ["no_mmd"]
+    assert "epoch 1 loss/bpr" in found.message() and "no_mmd" in found.message()
+    with pytest.raises(artifacts.PrecomputedError, match="stale"):  # extending would mix two codes
+        pc.precompute(copy_of, {"synthetic": load_dataset("synthetic", n_users=40, n_items=30)}, seeds=[0],
+                      epochs=EPOCHS, only=["pop"], projections=("pca",), progress=False, extend=True)
 
 
 def test_a_folder_that_is_not_precomputed_is_neither_loaded_nor_overwritten(tmp_path, tiny):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(pc.PrecomputedError, match="no manifest.json"):
-        pc.load_precomputed(tmp_path)
-    with pytest.raises(pc.PrecomputedError, match="not a precomputed folder"):
+    with pytest.raises(artifacts.PrecomputedError, match="no manifest.json"):
+        artifacts.load_precomputed(tmp_path)
+    with pytest.raises(artifacts.PrecomputedError, match="not a precomputed folder"):
         pc.precompute(tmp_path, {"synthetic": tiny}, seeds=[0], epochs=1, only=["pop"], progress=False)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
@@ -147,18 +160,20 @@ def _row(cell: str, seed: int, recall20: float) -> dict:
     return {"dataset": "d", "cell": cell, "seed": seed, "test/Recall@20": recall20}
 
 
-def test_claim_verdicts_compare_on_common_seeds_against_seed_noise():
+def test_claim_verdicts_pair_the_common_seeds_and_need_an_interval():
     claim = next(c for c in report.CLAIMS if c.reference == "no_spatial_attention")  # paper +1.8% over it
-    rows = [_row("paper", 0, 0.100), _row("paper", 1, 0.101), _row("paper", 2, 0.099)]
-    cells = report._cells(rows + [_row("no_spatial_attention", 0, 0.090)], "d")
-    change, noise = report.relative_change(cells, claim.metric, claim.cell, claim.reference)
-    assert change == pytest.approx(100 * (0.100 / 0.090 - 1))  # seed 0 only, the one both ran
-    assert noise == pytest.approx(100 * 0.001 / 0.090)  # std of the three paper seeds, relative
-    assert report.verdict(claim, change, noise) == "agrees in direction, not in size"
-    assert report.verdict(claim, 1.5, 0.1) == "agrees"
-    assert "disagrees" in report.verdict(claim, -3.0, 0.1)
-    assert "inconclusive" in report.verdict(claim, -3.0, 5.0)
-    assert report.verdict(claim, None, None) == "not measured"
+    paper = [_row("paper", 0, 0.100), _row("paper", 1, 0.101), _row("paper", 2, 0.099)]
+    one = report._cells(paper + [_row("no_spatial_attention", 0, 0.090)], "d")
+    shown, verdict = report.claim_verdict(claim, one)
+    assert verdict == "inconclusive (1 seed)" and shown.startswith(f"{100 * (0.100 / 0.090 - 1):+.1f}%")
+    better = report._cells(paper + [_row("no_spatial_attention", s, 0.090 + 0.001 * s) for s in range(3)], "d")
+    assert report.claim_verdict(claim, better)[1] == "agrees"  # paired: +0.010 every seed
+    worse = report._cells(paper + [_row("no_spatial_attention", s, 0.110 + 0.001 * s) for s in range(3)], "d")
+    assert report.claim_verdict(claim, worse)[1] == "disagrees"
+    noisy = report._cells(paper + [_row("no_spatial_attention", s, v) for s, v in enumerate((0.09, 0.11, 0.1))], "d")
+    shown, verdict = report.claim_verdict(claim, noisy)
+    assert verdict == "inconclusive" and "[" in shown  # the interval is shown
+    assert report.claim_verdict(claim, report._cells(paper, "d"))[1] == stats.NOT_MEASURED
 
 
 def test_the_cli_registers_precompute():
@@ -169,10 +184,10 @@ def test_the_cli_registers_precompute():
 
 
 def test_extend_trains_only_what_is_missing(copy_of, tiny):
-    before = pc.load_precomputed(copy_of)["results"]
+    before = artifacts.load_precomputed(copy_of)["results"]
     pc.precompute(copy_of, {"synthetic": tiny}, seeds=[0, 1], epochs=EPOCHS, only=["no_mmd", "pop"],
                   projections=("pca",), progress=False, extend=True)
-    data = pc.load_precomputed(copy_of)
+    data = artifacts.load_precomputed(copy_of)
     keys = [(r["dataset"], r["cell"], r["seed"]) for r in data["results"]]
     assert keys[: len(before)] == [(r["dataset"], r["cell"], r["seed"]) for r in before]  # kept, not retrained
     added = keys[len(before):]
@@ -180,6 +195,6 @@ def test_extend_trains_only_what_is_missing(copy_of, tiny):
     assert ("synthetic", "no_mmd", 0) not in added  # it was there already
     assert {"paper", "no_mmd", "pop"} <= set(data["manifest"]["cells"])
     changed = dataclasses.replace(tiny, train=tiny.train[1:])
-    with pytest.raises(pc.PrecomputedError, match="changed"):
+    with pytest.raises(artifacts.PrecomputedError, match="changed"):
         pc.precompute(copy_of, {"synthetic": changed}, seeds=[0], epochs=EPOCHS, only=["pop"],
                       projections=("pca",), progress=False, extend=True)

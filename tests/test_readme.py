@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mambarec.precompute import PrecomputedError
+from mambarec.artifacts import PrecomputedError
 from mambarec.readme import README, current_block, replace_block, results_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ def test_results_block_is_read_from_precomputed():
     try:
         block = results_block(ROOT / "precomputed")
     except PrecomputedError as exc:
-        pytest.fail(f"precomputed/ is missing, stale or modified: {exc}")
+        pytest.fail(f"precomputed/ is missing or modified: {exc}")
     assert current_block(README.read_text()) == block, "run `python -m mambarec readme`"
 
 

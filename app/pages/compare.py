@@ -23,7 +23,10 @@ def metric_columns(table: pd.DataFrame) -> dict:
     config = {m: st.column_config.NumberColumn(m, format=METRIC_FORMAT, width="small") for m in results.METRICS}
     config |= {f"{m} ±": st.column_config.NumberColumn("±", format=METRIC_FORMAT, width="small",
                                                      help=f"std of {m} over seeds") for m in results.METRICS}
-    config |= {c: st.column_config.NumberColumn(c, format="%+.1f%%") for c in table.columns if c.startswith("Δ")}
+    config |= {c: st.column_config.NumberColumn(c, format="%+.1f%%", help="mean change against the reference, "
+                                                "paired by seed") for c in table.columns if c.endswith(" %")}
+    config |= {c: st.column_config.TextColumn(c, help="95% t-interval of the paired change (in %); one common seed "
+                                              "has none") for c in table.columns if c.endswith("95% CI")}
     config |= {"n_params": st.column_config.NumberColumn("parameters", format="localized"),
                "s_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.2f"),
                "setup": st.column_config.TextColumn("setup", width="large")}
@@ -44,20 +47,21 @@ def summary_table(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return table
 
 
-def show_table(table: pd.DataFrame) -> pd.DataFrame:
+def show_table(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     setups = table["setup"].tolist()
     default = next((i for i, s in enumerate(setups) if s.startswith("mambarec/paper")), 0)
     reference = st.selectbox("Reference for the deltas", setups, index=default,
                              help="Δ columns: relative change of each metric against this setup")
-    table = results.add_deltas(table, reference)
+    table = results.add_deltas(table, rows, reference)
     main = ("Recall@20", "NDCG@20")
     rest = [m for m in results.METRICS if m not in main]
-    order = ["setup", "source", "seeds", *[c for m in main for c in (m, f"{m} ±", f"Δ {m} %")],
+    order = ["setup", "source", "seeds", *[c for m in main for c in (m, f"{m} ±", f"Δ {m} %", f"Δ {m} 95% CI")],
              *[c for m in rest for c in (m, f"{m} ±")], "n_params", "s_per_epoch"]
     st.dataframe(table, column_order=[c for c in order if c in table], column_config=metric_columns(table),
                  hide_index=True, key="compare.table")
-    st.caption("Test metrics at the epoch with the best valid Recall@20; mean ± std over seeds. Click a column "
-               "header to sort.")
+    st.caption("Test metrics at the epoch with the best valid Recall@20; mean ± sample std over seeds (empty ± "
+               "for a single seed). Δ: change against the reference paired by seed, with its 95% t-interval. Click "
+               "a column header to sort.")
     return table
 
 
@@ -71,7 +75,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame) -> None:
     bars = go.Figure()
     for m in metrics:
         bars.add_trace(go.Bar(name=m, y=table["setup"], x=table[m], orientation="h",
-                              error_x={"type": "data", "array": table[f"{m} ±"]}))
+                              error_x={"type": "data", "array": table[f"{m} ±"].fillna(0.0)}))
     height = 120 + 28 * len(table) * max(1, len(metrics) // 2 + 1)
     bars.update_layout(barmode="group", title="Per ablation (mean ± std over seeds)", height=height,
                        margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis={"autorange": "reversed"},
@@ -218,7 +222,7 @@ if rows.empty:
     st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
 table = summary_table(rows, dataset)
 if not table.empty:
-    table = show_table(table)
+    table = show_table(table, rows)
     export(rows, table, dataset)
 # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
 tabs = dict(zip(TABS, st.tabs(list(TABS), key="compare.tab", on_change="rerun"), strict=True))

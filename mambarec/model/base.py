@@ -9,6 +9,17 @@ from torch import nn
 from mambarec.model.init import SeededDropout
 
 
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a 1-D index, with a deterministic backward.
+
+    Advanced indexing backpropagates through ``index_put_(accumulate=True)``, whose multi-threaded
+    CPU kernel adds repeated rows in a varying order, so two runs of one seed at the default thread
+    count differed in the 7th digit. ``index_select`` backpropagates through ``index_add_``, which
+    is deterministic at any thread count, and at one thread adds in the same order (bit-identical).
+    """
+    return table.index_select(0, index)
+
+
 class Recommender(nn.Module):
     """``loss`` returns named parts plus ``total``; ``embeddings`` gives (users, items) whose dot
     products are the scores used for ranking."""

@@ -15,7 +15,7 @@ from torch import nn
 
 from mambarec.config import ModelConfig
 from mambarec.graphs import Graphs
-from mambarec.model.base import Recommender
+from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.init import SeededDropout
 from mambarec.model.losses import bpr_loss, info_nce, l2_loss, mmd_loss
 from mambarec.model.modal import ModalEncoder
@@ -61,7 +61,7 @@ class MambaRec(Recommender):
         self.features = nn.ModuleDict()
         for name, table in (("visual", visual), ("text", text)):
             # a copy: the trainable table must never write through to the dataset's arrays
-            emb = nn.Embedding.from_pretrained(torch.tensor(table, dtype=torch.float32),
+            emb = nn.Embedding.from_pretrained(torch.tensor(table, dtype=torch.get_default_dtype()),
                                                freeze=cfg.freeze_features)
             emb.pretrained = True
             self.features[name] = emb
@@ -109,13 +109,14 @@ class MambaRec(Recommender):
         cfg = self.cfg
         out = self.propagate()
         u_all, i_all = out["final"][: self.n_users], out["final"][self.n_users:]
-        u, p, n = u_all[users], i_all[pos], i_all[neg]
+        u, p, n = gather_rows(u_all, users), gather_rows(i_all, pos), gather_rows(i_all, neg)
         parts = {"bpr": bpr_loss(u, p, n), "l2": cfg.reg_weight * l2_loss(u, p, n, divisor=self.reg_divisor)}
         if cfg.use_cl and cfg.lambda_cl > 0:
             parts["cl"] = cfg.lambda_cl * self._contrastive(out, users, pos)
         if cfg.use_mmd and cfg.lambda_mmd > 0:
             items = torch.unique(pos) if cfg.mmd_items == "unique" else pos
-            parts["mmd"] = cfg.lambda_mmd * mmd_loss(out["feat_visual"][items], out["feat_text"][items], cfg.sigma)
+            parts["mmd"] = cfg.lambda_mmd * mmd_loss(gather_rows(out["feat_visual"], items),
+                                                   gather_rows(out["feat_text"], items), cfg.sigma)
         parts["total"] = sum(parts.values())
         return parts
 
@@ -124,9 +125,10 @@ class MambaRec(Recommender):
         total = torch.zeros((), device=users.device)
         if cfg.cl_views in ("side-content", "both"):
             side, content = out["side"], out["content"]
-            total = total + info_nce(side[nu:][pos], content[nu:][pos], cfg.tau)
-            total = total + info_nce(side[:nu][users], content[:nu][users], cfg.tau)
+            total = total + info_nce(gather_rows(side[nu:], pos), gather_rows(content[nu:], pos), cfg.tau)
+            total = total + info_nce(gather_rows(side[:nu], users), gather_rows(content[:nu], users), cfg.tau)
         if cfg.cl_views in ("visual-text", "both"):
             items = torch.unique(pos)
-            total = total + info_nce(out["feat_visual"][items], out["feat_text"][items], cfg.tau)
+            visual, text = gather_rows(out["feat_visual"], items), gather_rows(out["feat_text"], items)
+            total = total + info_nce(visual, text, cfg.tau)
         return total

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from mambarec.graphs import ConstantSparse, Graphs, knn_graph, normalized_bipartite
-from mambarec.model.base import Recommender
+from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.baselines.configs import FreedomConfig
 from mambarec.model.losses import bpr_loss
 from mambarec.model.mambarec import lightgcn
@@ -66,7 +66,8 @@ class Freedom(Recommender):
         self.project = nn.ModuleDict()
         for name, table in (("visual", visual), ("text", text)):
             # a copy: trainable tables must not write through to the dataset's arrays
-            emb = nn.Embedding.from_pretrained(torch.tensor(table, dtype=torch.float32), freeze=cfg.freeze_features)
+            emb = nn.Embedding.from_pretrained(torch.tensor(table, dtype=torch.get_default_dtype()),
+                                               freeze=cfg.freeze_features)
             emb.pretrained = True
             self.features[name] = emb
             self.project[name] = nn.Linear(table.shape[1], d)
@@ -120,8 +121,8 @@ class Freedom(Recommender):
         if self.pruned_adj is None:
             self.pruned_adj = self.prune_edges()
         u_all, i_all = self.propagate(self.pruned_adj)
-        u = u_all[users]
-        parts = {"bpr": bpr_loss(u, i_all[pos], i_all[neg])}
+        u = gather_rows(u_all, users)
+        parts = {"bpr": bpr_loss(u, gather_rows(i_all, pos), gather_rows(i_all, neg))}
         mirror = sum(bpr_loss(u, self.project[m](self.features[m](pos)), self.project[m](self.features[m](neg)))
                      for m in MODALITIES)
         parts["mirror"] = self.cfg.lambda_mirror * mirror

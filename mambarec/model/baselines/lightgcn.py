@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mambarec.graphs import ConstantSparse, Graphs
-from mambarec.model.base import Recommender
+from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.baselines.configs import LightGCNConfig
 from mambarec.model.baselines.losses import emb_loss
 from mambarec.model.losses import bpr_loss
@@ -38,7 +38,7 @@ class LightGCN(Recommender):
 
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         u_all, i_all = self.embeddings()
-        parts = {"bpr": bpr_loss(u_all[users], i_all[pos], i_all[neg])}
+        parts = {"bpr": bpr_loss(gather_rows(u_all, users), gather_rows(i_all, pos), gather_rows(i_all, neg))}
         ego = self.user_embedding(users), self.item_embedding(pos), self.item_embedding(neg)
         parts["reg"] = self.cfg.reg_weight * emb_loss(*ego)
         parts["total"] = parts["bpr"] + parts["reg"]

@@ -20,7 +20,7 @@ class Popularity(Recommender):
         super().__init__()
         self.n_users = n_users
         # derived from the training data (pinned by the checkpoint's fingerprint), so not saved
-        self.register_buffer("popularity", torch.as_tensor(popularity, dtype=torch.float32).view(-1, 1),
+        self.register_buffer("popularity", torch.as_tensor(popularity, dtype=torch.get_default_dtype()).view(-1, 1),
                              persistent=False)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:

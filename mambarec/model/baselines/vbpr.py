@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mambarec.model.base import Recommender
+from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.baselines.configs import VBPRConfig
 from mambarec.model.baselines.losses import emb_loss
 from mambarec.model.losses import bpr_loss
@@ -25,7 +25,7 @@ class VBPR(Recommender):
         super().__init__()
         self.cfg = cfg
         d = cfg.embedding_dim
-        feats = torch.cat([torch.as_tensor(text, dtype=torch.float32), torch.as_tensor(visual, dtype=torch.float32)], 1)
+        feats = torch.cat([torch.as_tensor(text), torch.as_tensor(visual)], 1).to(torch.get_default_dtype())
         # fixed and pinned by the checkpoint's dataset fingerprint, so not saved with the weights
         self.register_buffer("features", feats, persistent=False)
         self.user_embedding = nn.Embedding(n_users, 2 * d)
@@ -38,7 +38,7 @@ class VBPR(Recommender):
 
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         u_all, i_all = self.embeddings()
-        u, p, n = u_all[users], i_all[pos], i_all[neg]
+        u, p, n = gather_rows(u_all, users), gather_rows(i_all, pos), gather_rows(i_all, neg)
         parts = {"bpr": bpr_loss(u, p, n), "reg": self.cfg.reg_weight * emb_loss(u, p, n)}
         parts["total"] = parts["bpr"] + parts["reg"]
         return parts

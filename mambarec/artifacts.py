@@ -1,0 +1,176 @@
+"""The precomputed folder's format: what ``precompute`` writes and what the app, the README and the
+report read (docs/architecture.md section 4). Readers import this module, never the runner.
+
+Layout:
+* ``results.csv`` / ``results.json``: one row per (dataset, cell, seed): test and valid
+  Recall/NDCG/Precision@10/@20, n_params, s_per_epoch, best_epoch, epochs_run (the JSON adds
+  every metric and the per-epoch history);
+* ``alignment/<dataset>/<cell>_s<seed>.json`` for the headline cells (first seed): alignment
+  metrics and 2-D PCA and UMAP coordinates of the "modal" stage of the initialized model
+  ("before") and of the trained one ("after"); row i of every list is ``item_id[i]``;
+* ``checkpoints/synthetic/<cell>_s<seed>.pt`` and ``labels/synthetic.json`` (title, category) for
+  redistributable data only: for ml100k nothing derived from MovieLens content is written except
+  numbers keyed by item id (its licence forbids redistribution);
+* ``REPORT.md``: the ablation tables beside the paper's claims;
+* ``manifest.json``: every run's exact config, dataset fingerprints, budgets, wall time, machine,
+  one numerics probe per cell (``mambarec.probes``), the sha256 of every file and of the manifest
+  itself.
+
+``load_precomputed`` refuses modified or foreign folders. Whether the numbers are still today's
+is a separate question, answered by ``staleness`` from the probes: a stale folder is still
+readable, so the app can show it under a banner that names what moved.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+FORMAT = "mambarec-precomputed"
+FORMAT_VERSION = 2  # 1: staleness by source hashes; 2: by numerics probes
+DEFAULT_OUT = "precomputed"
+REDISTRIBUTABLE = ("synthetic",)  # datasets whose content (labels, weights) may be shipped
+METRIC_COLUMNS = tuple(f"{split}/{m}@{k}" for split in ("test", "valid") for m in ("Recall", "NDCG", "Precision")
+                       for k in (10, 20))
+ROW_COLUMNS = ("dataset", "cell", "model_name", "variant", "group", "seed", *METRIC_COLUMNS, "n_params",
+               "s_per_epoch", "best_epoch", "epochs_run", "stopped_early", "wall_s")
+
+
+class PrecomputedError(ValueError):
+    """A precomputed folder is missing, unreadable or of another format."""
+
+
+class TamperedArtifactError(PrecomputedError):
+    """A file or the manifest differs from what ``precompute`` wrote."""
+
+
+def regenerate_hint(folder: Path) -> str:
+    return f"run `python -m mambarec precompute --out {folder}` to regenerate it"
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def write_json(path: Path, data: Any, indent: int | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=indent, sort_keys=True, separators=None if indent else (",", ":")))
+
+
+def write_results(folder: Path, rows: list[dict]) -> None:
+    """results.json (every metric, history) and results.csv (ROW_COLUMNS)."""
+    write_json(folder / "results.json", {"columns": list(ROW_COLUMNS), "rows": rows})
+    with open(folder / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(ROW_COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def seal_manifest(folder: Path, manifest: dict) -> dict:
+    """Add every file's sha256 and the manifest's own, and write ``manifest.json``."""
+    manifest = dict(manifest)
+    manifest.pop("manifest_sha256", None)
+    manifest["files"] = {p.relative_to(folder).as_posix(): sha256_file(p)
+                         for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    manifest["manifest_sha256"] = hashlib.sha256(canonical(manifest).encode()).hexdigest()
+    write_json(folder / "manifest.json", manifest, indent=1)
+    return manifest
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def read_manifest(folder: Path) -> dict:
+    """The manifest, checked against its own checksum and format (without the checksum key)."""
+    regen = regenerate_hint(folder)
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise PrecomputedError(f"{folder}: no manifest.json, so this is not a precomputed folder; {regen}")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TamperedArtifactError(f"{path}: unreadable ({exc}); {regen}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PrecomputedError(f"{path}: not a '{FORMAT}' manifest; {regen}")
+    claimed = manifest.pop("manifest_sha256", None)
+    if claimed != hashlib.sha256(canonical(manifest).encode()).hexdigest():
+        raise TamperedArtifactError(f"{path} does not match its own checksum: it was edited or corrupted after "
+                                    f"precompute wrote it; {regen}")
+    if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] > FORMAT_VERSION:
+        raise PrecomputedError(f"{path}: format version {manifest.get('format_version')!r} is newer than this "
+                               f"mambarec reads ({FORMAT_VERSION})")
+    return manifest
+
+
+def load_precomputed(directory: str | Path = DEFAULT_OUT) -> dict:
+    """Read and verify a precomputed folder.
+
+    Returns ``dir``, ``manifest``, ``results`` (rows, with history), ``alignment``
+    ({dataset: {"<cell>_s<seed>": dict}}), ``labels`` ({dataset: dict}), ``checkpoints``
+    ({dataset: {"<cell>_s<seed>": Path}}) and ``report`` (REPORT.md). Raises
+    TamperedArtifactError when a file or the manifest differs from what was written, and
+    PrecomputedError when the folder is not one. The manifest's own sha256 is an integrity check,
+    not a signature: it catches edits and corruption, not someone who recomputes every hash.
+    """
+    d = Path(directory)
+    regen = regenerate_hint(d)
+    manifest = read_manifest(d)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or "results.json" not in files:
+        raise TamperedArtifactError(f"{d}/manifest.json: the file list is missing; {regen}")
+    for rel, digest in files.items():
+        target = d / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or not target.is_file():
+            raise TamperedArtifactError(f"{d}: {rel} is missing or outside the folder; {regen}")
+        if sha256_file(target) != digest:
+            raise TamperedArtifactError(f"{d}: {rel} differs from what precompute wrote (sha256 mismatch); {regen}")
+    out: dict[str, Any] = {"dir": d, "manifest": manifest, "alignment": {}, "labels": {}, "checkpoints": {},
+                           "results": json.loads((d / "results.json").read_text())["rows"],
+                           "report": (d / "REPORT.md").read_text() if "REPORT.md" in files else ""}
+    for rel in files:
+        parts = Path(rel).parts
+        if parts[0] == "alignment" and len(parts) == 3:
+            out["alignment"].setdefault(parts[1], {})[Path(rel).stem] = json.loads((d / rel).read_text())
+        elif parts[0] == "labels" and len(parts) == 2:
+            out["labels"][Path(rel).stem] = json.loads((d / rel).read_text())
+        elif parts[0] == "checkpoints" and len(parts) == 3:
+            out["checkpoints"].setdefault(parts[1], {})[Path(rel).stem] = d / rel
+    return out
+
+
+def read_alignment(folder: Path) -> dict:
+    out: dict = {}
+    for p in sorted((folder / "alignment").glob("*/*.json")):
+        out.setdefault(p.parent.name, {})[p.stem] = json.loads(p.read_text())
+    return out
+
+
+# ---- staleness ----------------------------------------------------------------------------------
+def staleness(manifest: dict, progress: bool = False):
+    """``probes.Staleness`` of a loaded manifest: today's probe of every cell it holds against the
+    stored one. Seconds the first time per source version, then read from the probe cache."""
+    from mambarec import probes
+    from mambarec.grid import GRID
+
+    cells = [c for c in GRID if c.name in manifest.get("cells", {})]
+    stored = manifest.get("probes", {})
+    found = probes.check(stored, probes.cells_to_runs(cells), progress=progress)
+    gone = tuple(sorted(set(manifest.get("cells", {})) - {c.name for c in GRID}))
+    if gone:  # cells of the folder that today's grid no longer defines cannot be probed
+        found = probes.Staleness(found.checked, found.moved, found.unprobed + gone)
+    return found
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC_COLUMNS", "ROW_COLUMNS",
+           "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
+           "write_json", "seal_manifest", "sha256_file", "staleness", "read_alignment"]

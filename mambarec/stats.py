@@ -1,0 +1,199 @@
+"""The project's statistics, computed in one place for REPORT.md, the README and the app (docs/protocol.md
+section 5).
+
+* ``summarize``: mean and sample standard deviation over seeds. One seed is one seed: it has no
+  standard deviation, and it is shown as "(1 seed)", never as "± 0.0000".
+* ``paired_difference``: the difference of two cells over the seeds both ran (seed s of A against
+  seed s of B: the same data split, the same initial draws), with its 95% t-interval. With one
+  common seed there is no interval.
+* ``wilcoxon_per_user``: Wilcoxon's signed-rank test on per-user metrics of two runs, paired by user.
+* ``verdict``: a measured difference against a claim of the paper. "agrees" when the interval
+  excludes 0 on the paper's side, "disagrees" when it excludes 0 on the other side, "inconclusive"
+  otherwise (the interval is shown). Deterministic quantities (parameter counts) are compared exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.95  # two-sided level of every interval shown
+WILCOXON_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample std (ddof = 1) of one quantity over ``n`` seeds; ``std`` is None for one seed."""
+
+    n: int
+    mean: float
+    std: float | None
+
+    def format(self, digits: int = 4, seeds: bool = False) -> str:
+        if self.n == 0:
+            return "-"
+        text = f"{self.mean:.{digits}f}"
+        if self.std is not None:
+            text += f" ± {self.std:.{digits}f}"
+        if seeds or self.n == 1:
+            text += f" ({self.n} seed{'s' if self.n != 1 else ''})"
+        return text
+
+
+def summarize(values: Sequence[float | None]) -> Summary:
+    arr = np.asarray([v for v in values if v is not None and not _isnan(v)], dtype=np.float64)
+    if len(arr) == 0:
+        return Summary(0, math.nan, None)
+    return Summary(len(arr), float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else None)
+
+
+def t_quantile(df: int, confidence: float = CONFIDENCE) -> float:
+    """The two-sided Student t quantile for ``df`` degrees of freedom."""
+    from scipy.stats import t  # lazy: scipy.stats takes a while to import
+
+    return float(t.ppf(0.5 + confidence / 2.0, df))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """A - B over the seeds both ran: mean, 95% t-interval (None with one seed) and B's mean."""
+
+    seeds: tuple[int, ...]
+    mean: float
+    low: float | None
+    high: float | None
+    reference_mean: float
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def has_interval(self) -> bool:
+        return self.low is not None
+
+    def relative(self) -> PairedDifference:
+        """The same difference in % of the reference's mean (B)."""
+        if self.reference_mean == 0:
+            return PairedDifference(self.seeds, math.nan, None, None, self.reference_mean)
+        scale = 100.0 / abs(self.reference_mean)
+        low = None if self.low is None else self.low * scale
+        high = None if self.high is None else self.high * scale
+        return PairedDifference(self.seeds, self.mean * scale, low, high, self.reference_mean)
+
+    def excludes_zero(self) -> int:
+        """+1 when the interval lies above 0, -1 below, 0 when it holds 0 (or there is none)."""
+        if not self.has_interval:
+            return 0
+        if self.low > 0:
+            return 1
+        if self.high < 0:
+            return -1
+        return 0
+
+    def format(self, digits: int = 4, unit: str = "") -> str:
+        """``+1.20% [-0.40%, +2.80%]``; ``+1.20% (1 seed)`` without an interval."""
+        head = f"{self.mean:+.{digits}f}{unit}"
+        if not self.has_interval:
+            return f"{head} ({self.n} seed{'s' if self.n != 1 else ''}, no interval)"
+        return f"{head} [{self.low:+.{digits}f}{unit}, {self.high:+.{digits}f}{unit}]"
+
+
+def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
+                      confidence: float = CONFIDENCE) -> PairedDifference | None:
+    """A - B paired by seed over the seeds both have (None when they share none)."""
+    seeds = tuple(sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None))
+    if not seeds:
+        return None
+    diff = np.asarray([a[s] - b[s] for s in seeds], dtype=np.float64)
+    ref = float(np.mean([b[s] for s in seeds]))
+    mean = float(diff.mean())
+    if len(seeds) < 2:
+        return PairedDifference(seeds, mean, None, None, ref)
+    half = t_quantile(len(seeds) - 1, confidence) * float(diff.std(ddof=1)) / math.sqrt(len(seeds))
+    return PairedDifference(seeds, mean, mean - half, mean + half, ref)
+
+
+def exact_change(a: float, b: float) -> float:
+    """Relative change of A over B in %, for deterministic quantities (parameter counts)."""
+    return (a / b - 1.0) * 100.0 if b else math.nan
+
+
+# ---- verdicts -----------------------------------------------------------------------------------
+AGREES, DISAGREES, INCONCLUSIVE, NOT_MEASURED = "agrees", "disagrees", "inconclusive", "not measured"
+
+
+def verdict(paper_sign: float, diff: PairedDifference | None) -> str:
+    """The verdict of a seeded difference against a claim whose direction is ``paper_sign``."""
+    if diff is None:
+        return NOT_MEASURED
+    side = diff.excludes_zero()
+    if side == 0:
+        if not diff.has_interval:
+            return f"{INCONCLUSIVE} ({diff.n} seed{'s' if diff.n != 1 else ''})"
+        return INCONCLUSIVE
+    return AGREES if side == np.sign(paper_sign) else DISAGREES
+
+
+def exact_verdict(paper_change: float, measured: float | None, at_least: bool = False) -> str:
+    """The verdict of a deterministic change (in %) against the paper's: direction and, for "X% or
+    more" claims, size."""
+    if measured is None or _isnan(measured):
+        return NOT_MEASURED
+    if measured == 0 or np.sign(measured) != np.sign(paper_change):
+        return DISAGREES
+    if at_least and abs(measured) < abs(paper_change):
+        return f"{DISAGREES} (smaller than claimed)"
+    return AGREES
+
+
+# ---- per-user tests ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WilcoxonResult:
+    users: int
+    differing: int
+    mean_a: float
+    mean_b: float
+    statistic: float | None
+    p_value: float | None
+
+    @property
+    def mean_difference(self) -> float:
+        return self.mean_a - self.mean_b
+
+    def verdict(self, alpha: float = WILCOXON_ALPHA) -> str:
+        if self.differing == 0:
+            return "The two runs give every user the same score: no difference at all."
+        better = "A" if self.mean_difference > 0 else "B"
+        if self.p_value is not None and self.p_value < alpha:
+            return f"{better} is better and the difference is more than noise (p = {self.p_value:.3g} < {alpha})."
+        return (f"The difference is within noise (p = {self.p_value:.3g} >= {alpha}): do not read it as a real "
+                "gain.")
+
+
+def wilcoxon_per_user(a: np.ndarray, b: np.ndarray) -> WilcoxonResult:
+    """Wilcoxon signed-rank test (two-sided, zero differences dropped) on paired per-user metrics."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"per-user metrics must be two 1-D arrays over the same users, got {a.shape} and {b.shape}")
+    diff = a - b
+    differing = int(np.count_nonzero(diff))
+    stat = p = None
+    if differing:
+        from scipy.stats import wilcoxon  # lazy: scipy.stats takes a while to import
+
+        res = wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+        stat, p = float(res.statistic), float(res.pvalue)
+    return WilcoxonResult(len(a), differing, float(a.mean()) if len(a) else math.nan,
+                          float(b.mean()) if len(b) else math.nan, stat, p)
+
+
+def _isnan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+__all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "exact_change", "verdict",
+           "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile"]

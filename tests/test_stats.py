@@ -1,0 +1,73 @@
+"""The statistics module: seed summaries, paired differences with t-intervals, verdicts, Wilcoxon."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from mambarec import stats
+
+
+def test_one_seed_is_one_seed_never_plus_minus_zero():
+    one = stats.summarize([0.25])
+    assert one.n == 1 and one.std is None
+    assert one.format() == "0.2500 (1 seed)" and "±" not in one.format()
+    three = stats.summarize([0.1, 0.2, None, 0.3])  # a missing value is not a seed
+    assert three.n == 3 and three.mean == pytest.approx(0.2) and three.std == pytest.approx(0.1)
+    assert three.format(2, seeds=True) == "0.20 ± 0.10 (3 seeds)"
+    assert stats.summarize([]).format() == "-"
+
+
+def test_paired_difference_uses_the_common_seeds_and_a_t_interval():
+    a = {0: 0.30, 1: 0.32, 2: 0.31, 7: 0.9}
+    b = {0: 0.29, 1: 0.30, 2: 0.30, 5: 0.1}
+    d = stats.paired_difference(a, b)
+    diffs = np.array([0.01, 0.02, 0.01])
+    half = scipy_stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / math.sqrt(3)
+    assert d.seeds == (0, 1, 2)
+    assert d.mean == pytest.approx(diffs.mean()) and d.low == pytest.approx(diffs.mean() - half)
+    assert d.high == pytest.approx(diffs.mean() + half) and d.reference_mean == pytest.approx(np.mean([.29, .30, .30]))
+    rel = d.relative()
+    assert rel.mean == pytest.approx(100 * diffs.mean() / d.reference_mean)
+    assert rel.format(1, "%") == "+4.5% [-0.3%, +9.3%]"
+    single = stats.paired_difference({0: 0.3}, {0: 0.2, 1: 0.25})
+    assert single.n == 1 and not single.has_interval and "(1 seed, no interval)" in single.format()
+    assert stats.paired_difference({0: 0.3}, {1: 0.3}) is None
+
+
+def test_verdict_rule():
+    up = stats.paired_difference({0: 1.1, 1: 1.2, 2: 1.15}, {0: 1.0, 1: 1.1, 2: 1.04})
+    assert up.excludes_zero() == 1
+    assert stats.verdict(+1.8, up) == "agrees"
+    assert stats.verdict(-0.9, up) == "disagrees"
+    noisy = stats.paired_difference({0: 1.1, 1: 0.9, 2: 1.0}, {0: 1.0, 1: 1.0, 2: 1.0})
+    assert stats.verdict(+1.8, noisy) == "inconclusive"
+    one = stats.paired_difference({0: 2.0}, {0: 1.0})
+    assert stats.verdict(+1.8, one) == "inconclusive (1 seed)"  # a large single-seed gap is still an anecdote
+    assert stats.verdict(+1.8, None) == "not measured"
+
+
+def test_exact_verdicts_for_deterministic_counts():
+    assert stats.exact_verdict(-30.0, -35.0, at_least=True) == "agrees"
+    assert stats.exact_verdict(-30.0, -5.0, at_least=True) == "disagrees (smaller than claimed)"
+    assert stats.exact_verdict(-30.0, +5.0) == "disagrees"
+    assert stats.exact_verdict(-30.0, None) == "not measured"
+    assert stats.exact_change(110, 100) == pytest.approx(10.0)
+
+
+def test_wilcoxon_matches_scipy_and_handles_identical_runs():
+    rng = np.random.default_rng(0)
+    a = rng.random(200)
+    b = a - 0.05 + 0.01 * rng.standard_normal(200)
+    res = stats.wilcoxon_per_user(a, b)
+    ref = scipy_stats.wilcoxon(a, b)
+    assert res.p_value == pytest.approx(ref.pvalue) and res.statistic == pytest.approx(ref.statistic)
+    assert res.users == 200 and res.differing == 200 and res.mean_difference == pytest.approx(0.05, abs=0.01)
+    assert res.verdict().startswith("A is better")
+    same = stats.wilcoxon_per_user(a, a)
+    assert same.p_value is None and "same score" in same.verdict()
+    with pytest.raises(ValueError, match="same users"):
+        stats.wilcoxon_per_user(a, a[:5])
