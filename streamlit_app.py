@@ -1,7 +1,7 @@
 """MambaRec explorer: ``streamlit run streamlit_app.py``.
 
 Navigation over ``app/pages`` and the sidebar's dataset picker, shared by every page. Pages call
-``mambarec`` and draw what it returns (docs/STYLE.md).
+``mambarec`` and draw what it returns (docs/style.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The paper's published numbers and its paper-vs-code table, as data (PAPER.md sections 4 and 6).
+"""The paper's published numbers and its paper-vs-code table, as data (docs/departures.md section 2 and docs/protocol.md section 6).
 
 Kept here, not in ``mambarec``, because only the app shows them beside our own results.
 """
@@ -8,14 +8,14 @@ from __future__ import annotations
 PAPER_DATASETS = ("baby", "sports", "clothing")
 PAPER_METRICS = ("Recall@10", "Recall@20", "NDCG@10", "NDCG@20")
 
-# PAPER.md section 6: dataset statistics (users, items, interactions, density).
+# docs/protocol.md section 6: dataset statistics (users, items, interactions, density).
 DATASET_STATS = {
     "baby": {"users": 19445, "items": 7050, "interactions": 160792, "density": 0.00117},
     "sports": {"users": 35598, "items": 18357, "interactions": 296337, "density": 0.00045},
     "clothing": {"users": 39387, "items": 23033, "interactions": 278677, "density": 0.00031},
 }
 
-# PAPER.md section 6: test Recall@10, Recall@20, NDCG@10, NDCG@20 from the released results table.
+# docs/protocol.md section 6: test Recall@10, Recall@20, NDCG@10, NDCG@20 from the released results table.
 PUBLISHED = {
     "BPR": {"baby": (.0382, .0595, .0214, .0263), "sports": (.0417, .0633, .0232, .0288),
             "clothing": (.0200, .0295, .0111, .0135)},
@@ -53,7 +53,7 @@ def published_rows(dataset: str) -> list[dict]:
             for model, values in PUBLISHED.items()]
 
 
-# PAPER.md section 4: where the released code departs from the paper.
+# docs/departures.md section 2: where the released code departs from the paper.
 PAPER_VS_CODE = [
     ("DREAM input", "a C x H x W feature map",
      "each item's 64-d vector as a 64 x 1 x 1 map: every dilated 3x3 branch touches only its centre tap, "

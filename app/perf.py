@@ -1,4 +1,4 @@
-"""Timings of the app as a user meets them: prints numbers, asserts nothing (docs/STYLE.md, habit 9).
+"""Timings of the app as a user meets them: prints numbers, asserts nothing (docs/style.md, habit 9).
 
     python app/perf.py [--precomputed DIR] [--port N] [--skip-live-run]
 

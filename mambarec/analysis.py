@@ -1,4 +1,4 @@
-"""Alignment analysis of the two modalities (PAPER.md section 2.3: global distribution alignment).
+"""Alignment analysis of the two modalities (docs/model.md section 4: global distribution alignment).
 
 * ``modality_embeddings``: each item's visual and text features at one stage of the modal encoders
   ("input": the projected input, "dream": after DREAM, "modal": the d-dim features the graph uses).

@@ -2,9 +2,9 @@
 
 The field names here are the project's one vocabulary: CLI flags (``--lambda-mmd``), ``config.json``
 keys and the app's URL parameters are all derived from them. Each field documents its type, its
-default and the paper symbol it stands for (PAPER.md sections 2, 3 and 7).
+default and the paper symbol it stands for (docs/model.md section 7, docs/departures.md section 6).
 
-Three variant presets (PAPER.md section 7) fill in defaults: ``paper`` (as the paper describes),
+Three variant presets (docs/departures.md section 6) fill in defaults: ``paper`` (as the paper describes),
 ``official`` (as the released code computes it) and ``mgcn`` (MMRec's MGCN, the base of both).
 Any field can be overridden in any variant, so any mix can be tried.
 """
@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """MambaRec and its ablations. Defaults are the ``paper`` variant (PAPER.md section 7)."""
+    """MambaRec and its ablations. Defaults are the ``paper`` variant (docs/departures.md section 6)."""
 
     variant: str = "paper"  # preset the defaults came from: paper | official | mgcn
     embedding_dim: int = 64  # d: user/item ID embedding size and the working size
@@ -107,7 +107,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training loop (PAPER.md section 3)."""
+    """The training loop (docs/model.md section 6)."""
 
     epochs: int = 1000  # maximum epochs
     batch_size: int = 2048  # interactions per batch (also the L2 divisor, as released)
@@ -161,7 +161,7 @@ class RunConfig:
 
 
 def variant_defaults(variant: str) -> dict[str, Any]:
-    """The ModelConfig fields a variant preset sets (PAPER.md section 7)."""
+    """The ModelConfig fields a variant preset sets (docs/departures.md section 6)."""
     _check_choice("variant", variant, VARIANTS)
     if variant == "paper":
         return {"variant": "paper"}

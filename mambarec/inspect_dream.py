@@ -1,4 +1,4 @@
-"""Look inside DREAM for one item (PAPER.md sections 2.2 and 4).
+"""Look inside DREAM for one item (docs/model.md section 3 and docs/departures.md section 2).
 
 ``inspect_item`` runs one item's DREAM input through the module and returns every intermediate
 the paper names: the five branch outputs (per channel and averaged over channels), the channel

@@ -1,6 +1,6 @@
 """Per-user recommendations from a trained model, and how two models' top-K lists differ.
 
-Scores are the dot products of the model's final user and item embeddings (PAPER.md section 3),
+Scores are the dot products of the model's final user and item embeddings (docs/model.md section 5.4),
 ranked over every item with the user's training items masked and ties broken by the lower item
 id, exactly as the evaluator ranks them (``mambarec.metrics.top_items``).
 """

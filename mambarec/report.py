@@ -15,7 +15,7 @@ class Claim:
     """A comparison the paper reports, as a relative change of ``cell`` over ``reference``."""
 
     claim: str  # the paper's statement
-    source: str  # where (PAPER.md section, the paper's dataset)
+    source: str  # the claim's id in docs/protocol.md section 7, and the paper's dataset
     metric: str  # results column compared
     cell: str
     reference: str
@@ -24,27 +24,27 @@ class Claim:
 
 
 CLAIMS: tuple[Claim, ...] = (
-    Claim("dual attention beats a single attention by 1.8% Recall@20: vs channel alone", "sec. 2.2, Baby",
+    Claim("dual attention beats a single attention by 1.8% Recall@20: vs channel alone", "C1, Baby",
           "test/Recall@20", "paper", "no_spatial_attention", 1.8),
-    Claim("dual attention beats a single attention by 1.8% Recall@20: vs spatial alone", "sec. 2.2, Baby",
+    Claim("dual attention beats a single attention by 1.8% Recall@20: vs spatial alone", "C2, Baby",
           "test/Recall@20", "paper", "no_channel_attention", 1.8),
-    Claim("MMD alone (InfoNCE off) loses 0.9% NDCG@10", "sec. 2.3, Baby", "test/NDCG@10", "no_infonce", "paper", -0.9),
-    Claim("InfoNCE alone (MMD off) loses 1.2% Recall@20", "sec. 2.3, Sports", "test/Recall@20", "no_mmd", "paper",
+    Claim("MMD alone (InfoNCE off) loses 0.9% NDCG@10", "C3, Baby", "test/NDCG@10", "no_infonce", "paper", -0.9),
+    Claim("InfoNCE alone (MMD off) loses 1.2% Recall@20", "C4, Sports", "test/Recall@20", "no_mmd", "paper",
           -1.2),
-    Claim("r = 8 cuts parameters by 30%+ (vs no reduction, r = 1)", "sec. 2.1, Baby", "n_params", "paper", "r1",
+    Claim("r = 8 cuts parameters by 30%+ (vs no reduction, r = 1)", "C5, Baby", "n_params", "paper", "r1",
           -30.0, at_least=True),
-    Claim("r = 8 cuts time by 25% (vs r = 1)", "sec. 2.1, Baby", "s_per_epoch", "paper", "r1", -25.0),
-    Claim("r = 8 costs only 0.3% Recall@20 (vs r = 1)", "sec. 2.1, Baby", "test/Recall@20", "paper", "r1", -0.3),
-    Claim("r = 4 saves only 12% time (vs r = 1)", "sec. 2.1", "s_per_epoch", "r4", "r1", -12.0),
-    Claim("r = 16 loses 2.0% Recall@20 vs r = 8 (0.1147 -> 0.1124)", "sec. 2.1, Sports", "test/Recall@20", "r16",
+    Claim("r = 8 cuts time by 25% (vs r = 1)", "C6, Baby", "s_per_epoch", "paper", "r1", -25.0),
+    Claim("r = 8 costs only 0.3% Recall@20 (vs r = 1)", "C7, Baby", "test/Recall@20", "paper", "r1", -0.3),
+    Claim("r = 4 saves only 12% time (vs r = 1)", "C8", "s_per_epoch", "r4", "r1", -12.0),
+    Claim("r = 16 loses 2.0% Recall@20 vs r = 8 (0.1147 -> 0.1124)", "C9, Sports", "test/Recall@20", "r16",
           "paper", -2.0),
-    Claim("MambaRec beats MGCN: Recall@20 .1013 vs .0964 (+5.1%)", "sec. 6, Baby", "test/Recall@20", "paper", "mgcn",
+    Claim("MambaRec beats MGCN: Recall@20 .1013 vs .0964 (+5.1%)", "C10, Baby", "test/Recall@20", "paper", "mgcn",
           5.1),
-    Claim("the released code (published numbers) beats MGCN by 5.1% Recall@20", "sec. 6, Baby", "test/Recall@20",
+    Claim("the released code (published numbers) beats MGCN by 5.1% Recall@20", "C11, Baby", "test/Recall@20",
           "official", "mgcn", 5.1),
-    Claim("MGCN beats LightGCN: Recall@20 .0964 vs .0728 (+32.4%)", "sec. 6, Baby", "test/Recall@20", "mgcn",
+    Claim("MGCN beats LightGCN: Recall@20 .0964 vs .0728 (+32.4%)", "C12, Baby", "test/Recall@20", "mgcn",
           "lightgcn", 32.4),
-    Claim("LightGCN beats BPR: Recall@20 .0728 vs .0595 (+22.4%)", "sec. 6, Baby", "test/Recall@20", "lightgcn", "bpr",
+    Claim("LightGCN beats BPR: Recall@20 .0728 vs .0595 (+22.4%)", "C13, Baby", "test/Recall@20", "lightgcn", "bpr",
           22.4),
 )
 TABLE_METRICS = ("test/Recall@10", "test/Recall@20", "test/NDCG@10", "test/NDCG@20")
@@ -164,7 +164,7 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
         "numbers, and small differences between cells can change with more epochs.",
         f"- Seeds {', '.join(map(str, manifest['seeds']))} for `paper`, `official`, `mgcn` and `no_alignment` "
         "(mean ± sample std); the first seed only for the other cells. Test metrics are those of the epoch "
-        "with the best valid Recall@20 (PAPER.md section 5).",
+        "with the best valid Recall@20 (docs/protocol.md section 5).",
         "- The paper's numbers come from Amazon Baby/Sports/Clothing, with the run picked by its best TEST "
         "Recall@20 (docs/departures.md); ours come from other data and valid-set selection, so a relative change "
         "is what we compare. Each comparison pairs the seeds both cells ran and shows the 95% t-interval of the "

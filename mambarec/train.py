@@ -1,4 +1,4 @@
-"""The training loop (PAPER.md section 3), shared by the CLI, the app and ``precompute``.
+"""The training loop (docs/model.md section 6, docs/protocol.md section 5), shared by the CLI, the app and ``precompute``.
 
 Uniform negative sampling (one negative per positive, never a training positive of the user),
 Adam with the smooth decay lr x decay^(epoch / decay_epochs) stepped every epoch, evaluation on
@@ -26,7 +26,7 @@ from mambarec.metrics import embedding_topk_metrics
 from mambarec.model import Recommender, build_model
 from mambarec.model.init import init_parameters
 
-SELECT_METRIC = "Recall@20"  # model selection and early stopping (PAPER.md section 5)
+SELECT_METRIC = "Recall@20"  # model selection and early stopping (docs/protocol.md section 5)
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
 MAX_RESAMPLE_ROUNDS = 100  # negative re-draws before giving up on users who rated nearly everything
 

@@ -1,4 +1,4 @@
-"""MMRec folders (PAPER.md section 5): write/load round trip, and a clear DatasetError per defect."""
+"""MMRec folders (docs/protocol.md sections 1 and 2): write/load round trip, and a clear DatasetError per defect."""
 
 from __future__ import annotations
 

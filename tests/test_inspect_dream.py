@@ -119,7 +119,7 @@ def test_official_dilated_branches_are_their_centre_tap(official):
         assert b.max_dead_grad == 0.0
         assert b.dead_drift == 0.0  # never moved from their initial values...
         assert b.live_drift > 0.0  # ...while the centre tap trained
-    # PAPER.md section 4: 98,304 of 141,056 DREAM parameters per modality never get a gradient
+    # docs/departures.md section 2 (D3): 98,304 of 141,056 DREAM parameters per modality never get a gradient
     assert eq.n_params == 141_056
     assert eq.n_dead_params == 98_304
 

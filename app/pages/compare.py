@@ -121,7 +121,7 @@ def paper_table(dataset: str, table: pd.DataFrame) -> None:
             ours[model] = {f"ours {m}": best[m] for m in paper_numbers.PAPER_METRICS}
     both = published.add_prefix("paper ").join(pd.DataFrame.from_dict(ours, orient="index"))
     st.dataframe(both, column_config={c: st.column_config.NumberColumn(c, format=METRIC_FORMAT) for c in both})
-    st.caption("Published: test metrics from the released results table (PAPER.md section 6), chosen by test "
+    st.caption("Published: test metrics from the released results table (docs/protocol.md section 6), chosen by test "
                "Recall@20 over a grid. Ours: best setup of that model here, chosen the same way for comparability.")
 
 

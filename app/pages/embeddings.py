@@ -1,4 +1,4 @@
-"""Embeddings: the visual and text item embeddings before and after alignment (PAPER.md 2.3).
+"""Embeddings: the visual and text item embeddings before and after alignment (docs/model.md section 4).
 
 Each panel is one joint 2-D map of both modalities of one model (``mambarec.analysis``): "before"
 is the run freshly initialized (or another run, e.g. alignment off), "after" the trained run.

@@ -3,7 +3,7 @@
 ``build_catalogue`` reads an interactions file (CSV/TSV, delimiter detected; user and item
 columns, optional rating and timestamp) and an item table (id and text columns), keeps the
 k-core, re-indexes users and items from 0 in order of their original ids, splits each user's
-interactions with MMRec's rule (PAPER.md section 5), encodes item texts and images
+interactions with MMRec's rule (docs/protocol.md section 2), encodes item texts and images
 (``mambarec.data.encoders``) and writes ``<name>.inter``, ``text_feat.npy``, ``image_feat.npy``,
 ``items.tsv`` and ``stats.json``.
 

@@ -1,6 +1,6 @@
 """The one ``Dataset`` type every source (MMRec folders, ml100k, synthetic, built) loads into.
 
-Interactions are integer arrays of (user, item) pairs per split (PAPER.md section 5: x_label 0
+Interactions are integer arrays of (user, item) pairs per split (docs/protocol.md section 1: x_label 0
 train, 1 valid, 2 test); features are float32 matrices with one row per item id.
 """
 

@@ -1,4 +1,4 @@
-"""MMRec's folder format (PAPER.md section 5): reading, writing, 5-core filtering and splitting.
+"""MMRec's folder format (docs/protocol.md sections 1 and 2): reading, writing, 5-core filtering and splitting.
 
 A folder holds ``<name>.inter`` (tab-separated: userID itemID rating timestamp x_label),
 ``image_feat.npy`` and ``text_feat.npy`` (one row per itemID) and optionally ``items.tsv``.
@@ -134,7 +134,7 @@ def kcore_filter(pairs: np.ndarray, k: int = 5) -> np.ndarray:
 def mmrec_split(n_per_user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """x_label per interaction for users laid out contiguously with ``n_per_user`` rows each.
 
-    MMRec's rule (PAPER.md section 5): the user's rows are shuffled; fewer than 10 interactions:
+    MMRec's rule (docs/protocol.md section 2): the user's rows are shuffled; fewer than 10 interactions:
     the last two go to valid and test; otherwise v = int(0.2 n) go to valid + test, valid takes
     v // 2 and test the rest. Returns labels in the shuffled order and the permutation.
     """

@@ -1,4 +1,4 @@
-"""Baselines of the paper's comparison (PAPER.md section 6), registered into ``BUILDERS`` on import.
+"""Baselines of the paper's comparison (docs/protocol.md section 6), registered into ``BUILDERS`` on import.
 
 pop: most-popular ranking; bpr: BPR-MF; lightgcn: LightGCN; vbpr: VBPR; freedom: FREEDOM;
 mgcn: MGCN (MambaRec's backbone alone). Each module holds one model and its ``build(run,

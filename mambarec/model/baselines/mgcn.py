@@ -2,7 +2,7 @@
 ACM MM 2023, as MMRec configures it.
 
 It is MambaRec's backbone with every MambaRec extra off: the ``mgcn`` variant preset
-(PAPER.md section 7). A run whose model config already is an ``mgcn`` variant is used as is
+(docs/departures.md section 6). A run whose model config already is an ``mgcn`` variant is used as is
 (so its fields can be tuned); otherwise the preset is applied, keeping the run's
 ``embedding_dim`` and ``knn_k``.
 """
