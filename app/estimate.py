@@ -57,7 +57,7 @@ def measure(run: RunConfig, dataset) -> EpochCost:
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=1))
     n_batches = max(1, math.ceil(len(dataset.train) / run.train.batch_size))
     t0 = time.perf_counter()
-    trainer = Trainer(run, dataset)
+    trainer = Trainer.for_run(run, dataset)
     build_s = time.perf_counter() - t0
     polls: list[float] = []
 

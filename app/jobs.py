@@ -3,7 +3,7 @@
 Each run owns its generators (``mambarec.train``), so two browser tabs training at once stay
 deterministic. A job is keyed by its run id; Stop sets its ``threading.Event``, which the trainer
 polls between batches and answers by keeping the best state so far. Finished or stopped runs are
-saved with ``mambarec.runs.save_run`` into ``runs_dir()``; an error is kept on the job (message
+saved with ``mambarec.store.save_run`` into ``runs_dir()``; an error is kept on the job (message
 and traceback) and printed to the server log, never lost.
 """
 
@@ -87,7 +87,7 @@ def use_torch_threads() -> None:
 
 
 def _unique_id(run: RunConfig, root: Path) -> str:
-    from mambarec.runs import new_run_id
+    from mambarec.store import new_run_id
 
     base = new_run_id(run)
     rid, n = base, 1
@@ -99,7 +99,7 @@ def _unique_id(run: RunConfig, root: Path) -> str:
 
 def start(run: RunConfig, dataset, root: Path | None = None, group: str | None = None) -> Job:
     """Train ``run`` on ``dataset`` in a new thread; returns its job at once."""
-    from mambarec.runs import runs_dir
+    from mambarec.store import runs_dir
 
     root = Path(root) if root is not None else runs_dir()
     use_torch_threads()
@@ -126,11 +126,11 @@ def _work(job: Job, dataset) -> None:
             if job.stop_event.is_set():
                 job.status = "cancelled"
                 return
-            from mambarec.runs import save_run
+            from mambarec.store import save_run
             from mambarec.train import Trainer
 
             job.status = "building"
-            trainer = Trainer(job.run, dataset)
+            trainer = Trainer.for_run(job.run, dataset)
             job.n_params = trainer.model.n_parameters()
             job.status = "running"
             result = trainer.fit(on_event=job.on_event, should_stop=job.stop_event.is_set)

@@ -35,14 +35,24 @@ def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
 
 
 @st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=6)
-def trainer(path: str, mtime_ns: int, fingerprint: str, _dataset):
-    from mambarec.recommend import load_run_trainer
+def model(path: str, mtime_ns: int, fingerprint: str, _dataset):
+    """The trained model of a checkpoint, in eval mode (shared by every session and page)."""
+    from mambarec.recommend import load_run_model
 
-    return load_run_trainer(path, _dataset)
+    return load_run_model(path, _dataset)
 
 
 @st.cache_resource(show_spinner="Building an untrained model...", max_entries=4)
 def untrained(variant: str, fingerprint: str, _dataset):
-    from mambarec.recommend import untrained_trainer
+    from mambarec.recommend import untrained_model
 
-    return untrained_trainer(_dataset, variant)
+    return untrained_model(_dataset, variant)
+
+
+@st.cache_resource(show_spinner="Initializing the same run...", max_entries=6)
+def initial(path: str, mtime_ns: int, fingerprint: str, _dataset):
+    """The run of a checkpoint as it was before training: same config and seed, freshly initialized."""
+    from mambarec.checkpoint import load_checkpoint
+    from mambarec.recommend import initial_model
+
+    return initial_model(load_checkpoint(path)["run"], _dataset)

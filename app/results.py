@@ -13,35 +13,44 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.state import dataset_card, get_dataset, precomputed_dir, runs_root, runs_signature, setup_label
+from app.state import dataset_card, get_dataset, precomputed_dir, runs_root, runs_signature
 from mambarec import stats
-from mambarec.config import RunConfig, TrainConfig
+from mambarec.config import setup_label
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
 
+def record_row(record) -> dict:
+    """One comparison row of a ``mambarec.store.RunRecord`` (a saved run or a precomputed row)."""
+    from mambarec.store import model_name_of
+
+    cfg, m = record.config, record.metrics
+    try:
+        setup, family = setup_label(cfg), setup_label(cfg, ignore=("reduction_factor",))
+        run = record.run
+        r = getattr(run.model, "reduction_factor", None)
+        variant = run.variant
+    except ValueError:  # a config this version cannot read: still listed, by its id
+        setup = family = record.id
+        r = variant = None
+    return {
+        "source": record.source, "run": record.id, "setup": setup, "family": family, "dataset": record.dataset,
+        "model_name": model_name_of(record), "variant": variant, "r": r, "seed": record.seed,
+        **{k: m.get(f"test/{k}") for k in METRICS}, "valid Recall@20": m.get("valid/Recall@20"),
+        "n_params": m.get("n_params"), "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"),
+        "epochs_run": m.get("epochs_run"), "stopped": bool(m.get("cancelled")),
+        "stopped_early": bool(m.get("stopped_early")), "fingerprint": record.fingerprint,
+        "checkpoint": str(record.checkpoint) if record.checkpoint else None,
+    }
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def saved_runs_table(root: str, signature: tuple) -> pd.DataFrame:
     """One row per saved run folder (``signature`` only keys the cache)."""
-    from mambarec.checkpoint import CHECKPOINT_NAME
-    from mambarec.runs import list_runs
+    from mambarec.store import list_runs
 
-    rows = []
-    for entry in list_runs(Path(root)):
-        cfg, m = entry["config"], entry["metrics"]
-        ckpt = entry["path"] / CHECKPOINT_NAME
-        rows.append({
-            "source": "saved", "run": entry["id"], "setup": setup_label(cfg),
-            "family": setup_label(cfg, ignore=("reduction_factor",)), "dataset": m.get("dataset", cfg.get(
-                "dataset")), "model_name": cfg.get("model_name"), "variant": cfg.get("model", {}).get("variant"),
-            "r": cfg.get("model", {}).get("reduction_factor"), "seed": cfg.get("train", {}).get("seed"),
-            **{k: m.get(f"test/{k}") for k in METRICS}, "valid Recall@20": m.get("valid/Recall@20"),
-            "n_params": m.get("n_params"), "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"),
-            "epochs_run": m.get("epochs_run"), "stopped": bool(m.get("cancelled")),
-            "fingerprint": m.get("dataset_fingerprint"), "checkpoint": str(ckpt) if ckpt.is_file() else None,
-        })
-    return pd.DataFrame(rows)
+    return pd.DataFrame([record_row(r) for r in list_runs(Path(root))])
 
 
 def precomputed_table(dataset: str) -> tuple[pd.DataFrame, str | None]:
@@ -71,24 +80,9 @@ def precomputed_results(folder: str, signature: tuple) -> tuple[pd.DataFrame, st
     except PrecomputedError as exc:
         return pd.DataFrame(), f"The precomputed results cannot be used: {exc}"
     stale = precomputed_staleness(folder, signature)
-    runs = loaded["manifest"].get("runs", {})
-    fingerprints = {name: entry.get("fingerprint") for name, entry in loaded["manifest"].get("datasets", {}).items()}
-    rows = []
-    for row in loaded["results"]:
-        ds, cell, seed = row.get("dataset"), row.get("cell"), row.get("seed")
-        cfg = runs.get(f"{ds}/{cell}/s{seed}", {"model_name": row.get("model_name"), "model": {}, "train": {}})
-        ckpt = loaded["checkpoints"].get(ds, {}).get(f"{cell}_s{seed}")
-        rows.append({
-            "source": "precomputed", "run": f"{cell} s{seed}", "setup": setup_label(cfg),
-            "family": setup_label(cfg, ignore=("reduction_factor",)), "dataset": ds,
-            "model_name": row.get("model_name"), "variant": row.get("variant"),
-            "r": cfg.get("model", {}).get("reduction_factor"), "seed": seed,
-            **{m: row.get(f"test/{m}") for m in METRICS}, "valid Recall@20": row.get("valid/Recall@20"),
-            "n_params": row.get("n_params"), "s_per_epoch": row.get("s_per_epoch"),
-            "best_epoch": row.get("best_epoch"), "epochs_run": row.get("epochs_run"), "stopped": False,
-            "fingerprint": fingerprints.get(ds), "checkpoint": str(ckpt) if ckpt else None,
-        })
-    return pd.DataFrame(rows), stale
+    from mambarec.store import precomputed_records
+
+    return pd.DataFrame([record_row(r) for r in precomputed_records(loaded)]), stale
 
 
 @st.cache_data(max_entries=4, show_spinner="Checking the precomputed numbers against today's code (numerics "
@@ -185,38 +179,26 @@ def reference_row(dataset: str, rows: pd.DataFrame | None = None) -> dict:
 
 @st.cache_data(max_entries=8, show_spinner="Ranking by popularity...")
 def popularity_reference(dataset: str) -> dict[str, float]:
-    """Test metrics of most-popular ranking: a ``pop`` model run when the zoo has one."""
+    """Test metrics of most-popular ranking: the ``pop`` model, evaluated."""
+    from mambarec.config import PopConfig, RunConfig, TrainConfig
+    from mambarec.evaluate import evaluate_model
+    from mambarec.model.zoo import build_model
+
     ds = get_dataset(dataset)
-    try:
-        import mambarec.model.baselines  # noqa: F401  (registers pop)
-        from mambarec.model import BUILDERS
-    except ImportError:
-        BUILDERS = {}
-    if "pop" in BUILDERS:
-        from mambarec.train import Trainer
-
-        run = RunConfig(dataset=dataset, model_name="pop", train=TrainConfig(device="cpu"))
-        return dict(Trainer(run, ds).fit().test)
-    import torch
-
-    from mambarec.metrics import embedding_topk_metrics
-
-    # score(u, i) = popularity(i): a dot product of one-column embeddings, ties by the lower id
-    users = torch.ones(ds.n_users, 1)
-    items = torch.as_tensor(ds.item_popularity(), dtype=torch.float32).view(-1, 1)
-    result = embedding_topk_metrics(users, items, ds.matrix("train"), ds.matrix("test"))
-    return {k: v for k, v in result.items() if isinstance(v, float)}
+    run = RunConfig(dataset=dataset, model_name="pop", model=PopConfig(), train=TrainConfig(device="cpu"))
+    model = build_model(run, ds)
+    return dict(evaluate_model(model, ds, ("test",))["test"])
 
 
 # ---- paired significance test ---------------------------------------------------------------
 @st.cache_data(max_entries=32, show_spinner="Evaluating per user...")
 def per_user_test(checkpoint: str, mtime_ns: int, dataset: str, metric: str = "Recall@20") -> pd.Series:
     """Per-user test ``metric`` of a checkpoint, indexed by user id (``mtime_ns`` keys the cache)."""
-    from mambarec.checkpoint import load_checkpoint, restore_trainer
+    from mambarec.checkpoint import load_model
+    from mambarec.evaluate import evaluate_model
 
     ds = get_dataset(dataset)
-    trainer = restore_trainer(load_checkpoint(checkpoint, expect_fingerprint=ds.fingerprint()), ds)
-    test = trainer.evaluate(("test",), per_user=True)["test"]
+    test = evaluate_model(load_model(checkpoint, ds), ds, ("test",), per_user=True)["test"]
     return pd.Series(test["per_user"][metric], index=test["users"], name=metric)
 
 
@@ -256,7 +238,7 @@ def import_checkpoint(data: bytes, filename: str, dataset: str) -> tuple[Path | 
     Returns (the run folder, "") or (None, the reason it was refused).
     """
     from mambarec.checkpoint import CheckpointError
-    from mambarec.runs import import_checkpoint as store
+    from mambarec.store import import_checkpoint as store
 
     try:
         return store(data, filename, get_dataset(dataset), runs_root()), ""

@@ -7,18 +7,27 @@ RunConfig (first visit, a preset, a page switch back), ``run_config_form`` reads
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 
 import streamlit as st
 
 from app import state
 from mambarec import config as C
-from mambarec.config import ConfigError, ModelConfig, RunConfig, TrainConfig, make_model_config
+from mambarec.config import (
+    MODEL_CONFIGS,
+    ConfigError,
+    RunConfig,
+    TrainConfig,
+    build_model_config,
+    field_names,
+    help_text,
+    mambarec_preset,
+    model_defaults,
+)
 
 PRESETS = {
     "MambaRec (paper)": ("mambarec", {}),
     "MambaRec (official code)": ("mambarec", {"variant": "official"}),
-    "MGCN": ("mgcn", {"variant": "mgcn"}),
+    "MGCN": ("mgcn", {}),
     "no alignment": ("mambarec", {"use_mmd": False, "use_cl": False}),
 }
 MODEL_LABELS = {"mambarec": "MambaRec", "pop": "Popularity", "bpr": "BPR-MF", "lightgcn": "LightGCN",
@@ -60,6 +69,12 @@ SPEC: dict[str, tuple] = {
     "lambda_cl": ("λ_cl", "float", {"min_value": 0.0, "step": 0.01, "format": "%.3f"}),
     "tau": ("τ: temperature", "float", {"min_value": 0.001, "step": 0.01, "format": "%.3f"}),
     "cl_views": ("InfoNCE views", "select", C.CL_VIEWS),
+    "n_layers": ("K: user-item graph layers", "int", {"min_value": 0, "max_value": 8}),
+    "mm_image_weight": ("α: visual share of the item graph", "float", {"min_value": 0.0, "max_value": 1.0,
+                                                                       "step": 0.05}),
+    "edge_dropout": ("ρ: share of edges pruned per epoch", "float", {"min_value": 0.0, "max_value": 0.95,
+                                                                     "step": 0.05}),
+    "lambda_mirror": ("λ: mirror loss weight", "float", {"min_value": 0.0, "step": 1e-5, "format": "%.1e"}),
     "epochs": ("Epochs (max)", "int", {"min_value": 1, "max_value": 5000}),
     "seed": ("Seed", "int", {"min_value": 0}),
     "batch_size": ("Batch size", "int", {"min_value": 1, "step": 256}),
@@ -87,11 +102,16 @@ ENABLED_BY = {"lambda_mmd": "use_mmd", "sigma": "use_mmd", "mmd_items": "use_mmd
               "tau": "use_cl", "cl_views": "use_cl", "dropout": "modal_norm_dropout"}
 
 
-@lru_cache(maxsize=1)
-def field_helps() -> dict[str, str]:
-    from mambarec.cli import field_help
+def field_helps(model_name: str = "mambarec") -> dict[str, str]:
+    """Each field's documented meaning, symbol and range (``field(metadata=...)``), for the tooltips."""
+    cls = MODEL_CONFIGS[model_name]
+    return {**{n: help_text(TrainConfig, n) for n in state.TRAIN_FIELDS},
+            **{n: help_text(cls, n) for n in field_names(cls)}}
 
-    return {**field_help(ModelConfig), **field_help(TrainConfig), **field_help(RunConfig)}
+
+def model_fields(model_name: str) -> list[str]:
+    """The widgets a model's config needs (MambaRec's variant is drawn in the header)."""
+    return [n for n in field_names(MODEL_CONFIGS[model_name]) if n != "variant"]
 
 
 def _key(name: str) -> str:
@@ -103,7 +123,8 @@ def load_run(run: RunConfig) -> None:
     """Put every field of ``run`` into the widgets' session state."""
     ss = st.session_state
     ss[_key("model_name")] = run.model_name
-    for name in state.MODEL_FIELDS:
+    ss[_key("variant")] = run.variant or "paper"
+    for name in model_fields(run.model_name):
         value = getattr(run.model, name)
         if name == "dilation_rates":
             for i, rate in enumerate(value):
@@ -115,7 +136,7 @@ def load_run(run: RunConfig) -> None:
         ss[_key(name)] = float(value) if SPEC[name][1] == "float" else value
 
 
-def _load_model(model: ModelConfig, model_name: str | None = None) -> None:
+def _load_model(model, model_name: str | None = None) -> None:
     run = state.current_run()
     run = dataclasses.replace(run, model=model, model_name=model_name or run.model_name)
     state.set_run(run)
@@ -126,32 +147,40 @@ def apply_preset(name: str) -> None:
     """Callback: the preset's model and switches (training settings are kept)."""
     model_name, over = PRESETS[name]
     over = dict(over)
-    _load_model(make_model_config(over.pop("variant", "paper"), **over), model_name)
+    if model_name == "mambarec":
+        _load_model(mambarec_preset(over.pop("variant", "paper"), **over), model_name)
+    else:
+        _load_model(model_defaults(model_name), model_name)
 
 
 def _on_variant_change() -> None:
-    _load_model(make_model_config(st.session_state[_key("variant")]))
+    _load_model(mambarec_preset(st.session_state[_key("variant")]), "mambarec")
+
+
+def _on_model_change() -> None:
+    name = st.session_state[_key("model_name")]
+    _load_model(model_defaults(name), name)
 
 
 def read_widgets(dataset: str) -> RunConfig:
     """The RunConfig the widgets describe (raises ConfigError on an invalid combination)."""
     ss = st.session_state
+    model_name = ss[_key("model_name")]
     model = {}
-    for name in state.MODEL_FIELDS:
+    for name in model_fields(model_name):
         if name == "dilation_rates":
             model[name] = tuple(int(ss[f"{_key(name)}.{i}"]) for i in range(3))
         else:
             model[name] = ss[_key(name)]
     train = {name: ss[_key(name)] for name in state.TRAIN_FIELDS}
-    return RunConfig(dataset=dataset, model_name=ss[_key("model_name")],
-                     model=make_model_config(model.pop("variant"), **model), train=TrainConfig(**train))
+    return RunConfig(dataset=dataset, model_name=model_name,
+                     model=build_model_config(model_name, model, ss.get(_key("variant"))), train=TrainConfig(**train))
 
 
 # ---- drawing ----------------------------------------------------------------------------------
-def field_widget(name: str, disabled: bool = False) -> None:
+def field_widget(name: str, disabled: bool = False, model_name: str = "mambarec") -> None:
     label, kind, options = SPEC[name]
-    helps = field_helps()
-    help_text = helps.get(name)
+    help_text = field_helps(model_name).get(name)
     key = _key(name)
     if kind == "bool":
         st.toggle(label, key=key, help=help_text, disabled=disabled)
@@ -185,10 +214,10 @@ def _dream_off(name: str) -> bool:
     return name in dream and name != "use_dream" and not st.session_state[_key("use_dream")]
 
 
-def form_keys() -> list[str]:
-    """Every widget key of the form (three for the dilation rates)."""
-    keys = [_key("model_name")]
-    for name in (*state.MODEL_FIELDS, *state.TRAIN_FIELDS):
+def form_keys(model_name: str = "mambarec") -> list[str]:
+    """Every widget key of the form for ``model_name`` (three for the dilation rates)."""
+    keys = [_key("model_name"), _key("variant")]
+    for name in (*model_fields(model_name), *state.TRAIN_FIELDS):
         keys += [f"{_key(name)}.{i}" for i in range(3)] if name == "dilation_rates" else [_key(name)]
     return keys
 
@@ -201,10 +230,12 @@ def model_header() -> tuple[str, str]:
         col.button(name, key=f"preset.{name}", on_click=apply_preset, args=(name,), width="stretch", wrap=True)
     model, variant, epochs, seed = st.columns([3, 3, 2, 2])
     model.selectbox("Model", C.MODELS, key=_key("model_name"), format_func=MODEL_LABELS.get,
-                    help=f"model_name: {field_helps().get('model_name')}")
+                    on_change=_on_model_change, help="Which model to train; each has its own settings.")
     variant.selectbox(SPEC["variant"][0], C.VARIANTS, key=_key("variant"), on_change=_on_variant_change,
-                      help="The preset the switches start from. paper: as the paper describes; official: as the "
-                      "released code computes; mgcn: MMRec's MGCN. Changing it resets the switches to that preset.")
+                      disabled=st.session_state[_key("model_name")] != "mambarec",
+                      help="MambaRec's preset the switches start from. paper: as the paper describes; official: as "
+                      "the released code computes; backbone: every MambaRec extra off (MGCN through MambaRec's "
+                      "code). Changing it resets the switches to that preset.")
     for col, name in zip((epochs, seed), HEADER_FIELDS, strict=True):
         with col:
             field_widget(name)
@@ -213,16 +244,24 @@ def model_header() -> tuple[str, str]:
 
 def run_config_form(run: RunConfig) -> tuple[RunConfig, str | None]:
     """Every switch of the model and trainer; returns the RunConfig it describes and an error, if any."""
-    if any(k not in st.session_state for k in form_keys()):  # first visit, or back from another page
+    if any(k not in st.session_state for k in form_keys(run.model_name)):  # first visit, or back from another page
         load_run(run)
     model_name, _ = model_header()
-    if model_name != "mambarec":
-        st.info(f"{MODEL_LABELS[model_name]} uses only some switches (d, k, training); "
-                "the DREAM, attention and alignment switches apply to MambaRec.")
-    tabs = st.tabs(list(SECTIONS))
-    for tab, title in zip(tabs, SECTIONS, strict=True):
-        with tab:
-            section(title)
+    if model_name == "mambarec":
+        tabs = st.tabs(list(SECTIONS))
+        for tab, title in zip(tabs, SECTIONS, strict=True):
+            with tab:
+                section(title)
+    else:
+        own, training = st.tabs([f"{MODEL_LABELS[model_name]} settings", "Training"])
+        with own:
+            names = model_fields(model_name)
+            for row in (names[i:i + 3] for i in range(0, len(names), 3)):
+                for col, name in zip(st.columns(3), row, strict=False):
+                    with col:
+                        field_widget(name, model_name=model_name)
+        with training:
+            section("Training")
     try:
         return read_widgets(run.dataset), None
     except (ConfigError, TypeError, ValueError) as exc:

@@ -43,18 +43,20 @@ def main() -> None:
     ap.add_argument("--r", default="1,2,4,8,16,32", help="comma-separated reduction factors")
     args = ap.parse_args()
 
-    from mambarec.config import RunConfig, make_model_config
+    from mambarec.config import RunConfig, TrainConfig, mambarec_preset
     from mambarec.data.mmrec import load_mmrec_folder
     from mambarec.graphs import build_graphs
-    from mambarec.model import build_model
+    from mambarec.model.zoo import build_model
 
     with tempfile.TemporaryDirectory() as tmp:
         ds = load_mmrec_folder(make_folder(args.scale, Path(tmp) / f"bench_{args.scale}"))
         graphs = build_graphs(ds, (10,))
         for variant in args.variant.split(","):
             for r in (int(x) for x in args.r.split(",")):
-                run = RunConfig(dataset=ds.name, model=make_model_config(variant, reduction_factor=r))
-                print(json.dumps({"variant": variant, "r": r, **counts(build_model(run, ds, graphs))}), flush=True)
+                run = RunConfig(dataset=ds.name, model=mambarec_preset(variant, reduction_factor=r),
+                                train=TrainConfig(device="cpu"))
+                model = build_model(run, ds, graphs=graphs)
+                print(json.dumps({"variant": variant, "r": r, **counts(model)}), flush=True)
 
 
 if __name__ == "__main__":

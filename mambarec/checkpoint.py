@@ -2,7 +2,10 @@
 
 One ``torch.save`` file holding tensors and plain values only, read back with
 ``torch.load(weights_only=True)``, which never unpickles code. Loading checks the format, its
-version and the dataset fingerprint, and says clearly what is wrong otherwise.
+version and the dataset fingerprint, and says clearly what is wrong otherwise. Format 2 stores a
+version-2 run config (each model with its own config); format 1 files load through
+``mambarec.config.migrate_v1``. Weights are stored on the CPU, so a checkpoint written on a GPU
+loads on a CPU and the other way round.
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ import torch
 
 import mambarec
 from mambarec.config import ConfigError, RunConfig
-from mambarec.runs import CHECKPOINT_NAME  # noqa: F401  (re-exported: the file name inside a run folder)
 
 FORMAT = "mambarec-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one MambaRec-shaped config for every model; 2: a config per model
 
 
 class CheckpointError(ValueError):
@@ -44,11 +46,22 @@ def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics:
         "dataset_fingerprint": dataset_fingerprint, "versions": versions(),
     }
     if resume is not None:
-        payload["resume"] = resume
+        payload["resume"] = _to_cpu(resume)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
+
+
+def _to_cpu(value):
+    """Every tensor of a nested resume state on the CPU (a GPU's checkpoint loads anywhere)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
@@ -64,9 +77,10 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
             AttributeError, TypeError, struct.error) as exc:
+        # never torch's own advice (it suggests weights_only=False, i.e. running the file's code)
         raise CheckpointError(
-            f"{name}: not a readable MambaRec checkpoint (corrupt, truncated, or not a torch file): "
-            f"{str(exc).splitlines()[0][:200]}"
+            f"{name}: not a readable MambaRec checkpoint (corrupt, truncated, or not a torch file: "
+            f"{type(exc).__name__}). Save checkpoints with `python -m mambarec train` or the app."
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{name}: this file is not a MambaRec checkpoint (no '{FORMAT}' marker)")
@@ -92,20 +106,47 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
             "resume": payload.get("resume")}
 
 
-def restore_trainer(ckpt: dict, dataset, graphs=None):
-    """A ``Trainer`` rebuilt from a loaded checkpoint: best weights in place, resumable if saved so."""
-    from mambarec.train import Trainer
-
+def _check_data(ckpt: dict, dataset) -> None:
     if ckpt["dataset_fingerprint"] != dataset.fingerprint():
         raise CheckpointError(
             f"checkpoint was trained on {ckpt['dataset']!r} (fingerprint {ckpt['dataset_fingerprint']}), "
             f"not on {dataset.name!r} ({dataset.fingerprint()})"
         )
-    trainer = Trainer(ckpt["run"], dataset, graphs)
-    if ckpt["resume"] is not None:
-        trainer.load_resume_state(ckpt["resume"])
+
+
+def _load_weights(model, state_dict: dict) -> None:
     try:
-        trainer.model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(state_dict)
     except RuntimeError as exc:
         raise CheckpointError(f"the checkpoint's weights do not fit the model its config describes: {exc}") from exc
+
+
+def load_model(source, dataset, device: str | torch.device = "cpu", graphs=None):
+    """The trained model of a checkpoint (a path, file object or ``load_checkpoint`` result), best weights
+    in place, in eval mode; no optimizer is built."""
+    from mambarec.model.zoo import build_model
+
+    ckpt = source if isinstance(source, dict) else load_checkpoint(source, expect_fingerprint=dataset.fingerprint())
+    _check_data(ckpt, dataset)
+    model = build_model(ckpt["run"], dataset, device=device, graphs=graphs)
+    _load_weights(model, ckpt["state_dict"])
+    model.eval()
+    return model
+
+
+def restore_trainer(ckpt: dict, dataset, graphs=None, run: RunConfig | None = None):
+    """A ``Trainer`` rebuilt from a loaded checkpoint: best weights in place, resumable if saved so.
+
+    ``run`` replaces the stored config (a resume with a new epoch cap); it must describe the same model.
+    """
+    from mambarec.model.zoo import build_model, run_generator
+    from mambarec.train import Trainer
+
+    _check_data(ckpt, dataset)
+    run = run or ckpt["run"]
+    generator = run_generator(run)
+    trainer = Trainer(build_model(run, dataset, generator=generator, graphs=graphs), run, dataset, generator)
+    if ckpt["resume"] is not None:
+        trainer.load_resume_state(ckpt["resume"])
+    _load_weights(trainer.model, ckpt["state_dict"])
     return trainer

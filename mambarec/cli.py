@@ -1,70 +1,92 @@
-"""``python -m mambarec``: train, evaluate, build data, precompute.
+"""``python -m mambarec``: train, evaluate, data, precompute, readme.
 
-Every ModelConfig and TrainConfig field is a flag (``lambda_mmd`` -> ``--lambda-mmd``) whose help
-is the field's documented meaning, paper symbol included; ``--variant`` picks the preset the
-other flags override.
+Every field of every model's config and of TrainConfig is a flag (``lambda_mmd`` -> ``--lambda-mmd``)
+whose help is the field's documented meaning and paper symbol (``mambarec.config.fields``). A flag
+given explicitly that the chosen ``--model`` does not have is an error; ``--variant`` picks
+MambaRec's preset, and ``--variant mgcn`` is an alias of ``--model mgcn``.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import dataclasses
 import json
-import re
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-from mambarec import config as config_module
-from mambarec.config import MODELS, VARIANTS, ConfigError, ModelConfig, RunConfig, TrainConfig, coerce_field
+from mambarec.config import (
+    MODEL_CONFIGS,
+    MODELS,
+    VARIANTS,
+    ConfigError,
+    RunConfig,
+    TrainConfig,
+    coerce_field,
+    default_of,
+    help_text,
+    make_run,
+)
 
-
-def field_help(cls: type) -> dict[str, str]:
-    """The comment after each field of ``cls`` in config.py: its meaning and paper symbol."""
-    source = inspect.getsource(cls)
-    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^\s+(\w+):[^#\n]*#\s*(.+)$", source, re.M)}
+MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 
 
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    model = parser.add_argument_group("model switches (defaults come from --variant)")
-    helps = field_help(ModelConfig)
-    for f in fields(ModelConfig):
-        if f.name == "variant":
-            continue
-        model.add_argument(flag(f.name), dest=f"model.{f.name}", default=None, metavar=_metavar(f),
-                           help=f"{helps.get(f.name, '')} [paper default: {f.default!r}]")
-    train = parser.add_argument_group("training")
-    helps = field_help(TrainConfig)
-    for f in fields(TrainConfig):
-        train.add_argument(flag(f.name), dest=f"train.{f.name}", default=None, metavar=_metavar(f),
-                           help=f"{helps.get(f.name, '')} [default: {f.default!r}]")
-
-
-def _metavar(f) -> str:
+def _metavar(f: dataclasses.Field) -> str:
+    choices = f.metadata.get("choices")
+    if choices is not None:
+        return "{" + ",".join(str(c) for c in choices) + "}"
     t = str(f.type)
     return {"bool": "{true,false}", "int": "N", "float": "X"}.get(t, "A,B,C" if t.startswith("tuple") else "S")
 
 
-def run_config_from_args(args: argparse.Namespace) -> RunConfig:
-    model_over, train_over = {}, {}
-    for key, value in vars(args).items():
-        if value is None or "." not in key:
-            continue
-        group, name = key.split(".", 1)
-        target = model_over if group == "model" else train_over
-        target[name] = coerce_field(ModelConfig if group == "model" else TrainConfig, name, value)
-    model = config_module.make_model_config(args.variant, **model_over)
-    return RunConfig(dataset=args.dataset, model_name=args.model, model=model, train=TrainConfig(**train_over))
+def model_fields() -> dict[str, dict[str, dataclasses.Field]]:
+    """field name -> {model name: its Field}, over every model's config (one flag per name)."""
+    out: dict[str, dict[str, dataclasses.Field]] = {}
+    for model, cls in MODEL_CONFIGS.items():
+        for f in dataclasses.fields(cls):
+            if f.name != "variant":
+                out.setdefault(f.name, {})[model] = f
+    return out
 
 
-def _progress_printer(total_epochs: int):
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model fields (the --model's config; MambaRec's defaults come from --variant)")
+    for name, per_model in model_fields().items():
+        models = list(per_model)
+        cls = MODEL_CONFIGS[models[0]]
+        defaults = ", ".join(f"{m} {default_of(f)!r}" for m, f in per_model.items())
+        group.add_argument(flag(name), dest=MODEL_FLAG_PREFIX + name, default=None,
+                           metavar=_metavar(per_model[models[0]]),
+                           help=f"{help_text(cls, name)} [defaults: {defaults}]")
+    train = parser.add_argument_group("training")
+    for f in dataclasses.fields(TrainConfig):
+        train.add_argument(flag(f.name), dest=TRAIN_FLAG_PREFIX + f.name, default=None, metavar=_metavar(f),
+                           help=f"{help_text(TrainConfig, f.name)} [default: {default_of(f)!r}]")
+
+
+def explicit_values(args: argparse.Namespace, prefix: str) -> dict[str, str]:
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+def run_config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
+    """The RunConfig the flags describe and notes for the user; flags foreign to the model are errors."""
+    model_name = args.model or "mambarec"
+    given = explicit_values(args, MODEL_FLAG_PREFIX)
+    target = "mgcn" if args.variant == "mgcn" else model_name
+    cls = MODEL_CONFIGS.get(target)
+    model = {k: coerce_field(cls, k, v) if cls is not None and k in {f.name for f in dataclasses.fields(cls)} else v
+             for k, v in given.items()}
+    train = {k: coerce_field(TrainConfig, k, v) for k, v in explicit_values(args, TRAIN_FLAG_PREFIX).items()}
+    return make_run(args.dataset, model_name, args.variant, model, train, spell=flag)
+
+
+def _progress_printer(total_epochs: int, start: int = 0):
     from tqdm import tqdm
 
-    bar = tqdm(total=total_epochs, unit="epoch", dynamic_ncols=True)
+    bar = tqdm(total=total_epochs, initial=start, unit="epoch", dynamic_ncols=True)
 
     def on_event(e) -> None:
         bar.update(e.epoch - bar.n)
@@ -75,24 +97,53 @@ def _progress_printer(total_epochs: int):
     return bar, on_event
 
 
+def _resume(args: argparse.Namespace, dataset):
+    """The trainer of ``--resume``: the stored run, with a new ``--epochs`` cap; other flags are refused."""
+    from mambarec.checkpoint import load_checkpoint, restore_trainer
+
+    ckpt = load_checkpoint(args.resume, expect_fingerprint=dataset.fingerprint())
+    if ckpt["resume"] is None:
+        raise ConfigError(f"{args.resume} holds no resume state (saved without optimizer state)")
+    changed = sorted(set(explicit_values(args, MODEL_FLAG_PREFIX)) | set(explicit_values(args, TRAIN_FLAG_PREFIX))
+                     - {"epochs"})
+    if changed or args.variant or args.model:
+        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs can change "
+                          f"(got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
+    run = ckpt["run"]
+    if args.__dict__.get(TRAIN_FLAG_PREFIX + "epochs") is not None:
+        epochs = int(args.__dict__[TRAIN_FLAG_PREFIX + "epochs"])
+        done = int(ckpt["resume"]["counters"]["epoch"])
+        if epochs <= done:
+            raise ConfigError(f"--epochs {epochs}: the run has already trained {done} epochs; give a larger cap")
+        run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
+    return restore_trainer(ckpt, dataset, run=run)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from mambarec.data import load_dataset
-    from mambarec.runs import save_run
+    from mambarec.store import check_writable, save_run
     from mambarec.train import Trainer
 
-    run = run_config_from_args(args)
-    dataset = load_dataset(run.dataset, data_dir=args.data_dir)
-    trainer = Trainer(run, dataset)
+    out = Path(args.out)
+    resuming = bool(args.resume) and out.resolve() == Path(args.resume).resolve().parent
+    check_writable(out, overwrite=args.overwrite, resuming=resuming)  # before any work: nothing is lost later
     if args.resume:
-        from mambarec.checkpoint import load_checkpoint
+        ckpt_dataset = args.dataset
+        if ckpt_dataset is None:
+            from mambarec.checkpoint import load_checkpoint
 
-        ckpt = load_checkpoint(args.resume, expect_fingerprint=dataset.fingerprint())
-        if ckpt["resume"] is None:
-            raise SystemExit(f"error: {args.resume} holds no resume state (saved without optimizer state)")
-        trainer = Trainer(ckpt["run"], dataset)
-        trainer.load_resume_state(ckpt["resume"])
-        run = ckpt["run"]
-    bar, on_event = _progress_printer(run.train.epochs)
+            ckpt_dataset = load_checkpoint(args.resume)["run"].dataset
+        dataset = load_dataset(ckpt_dataset, data_dir=args.data_dir)
+        trainer = _resume(args, dataset)
+    else:
+        args.dataset = args.dataset or "synthetic"
+        run, notes = run_config_from_args(args)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        dataset = load_dataset(run.dataset, data_dir=args.data_dir)
+        trainer = Trainer.for_run(run, dataset)
+    run = trainer.run
+    bar, on_event = _progress_printer(run.train.epochs, trainer.epoch)
     try:
         result = trainer.fit(on_event=on_event)
     except KeyboardInterrupt:
@@ -100,39 +151,49 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = trainer.fit(should_stop=lambda: True)
     finally:
         bar.close()
-    out = save_run(Path(args.out), trainer, result)
+    saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}
-    print(json.dumps({"out": str(out), "best_epoch": result.best_epoch, "test": summary,
+    print(json.dumps({"out": str(saved), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                      "stopped_early": result.stopped_early, "test": summary,
                       "s_per_epoch": round(result.s_per_epoch, 3), "n_params": result.n_params}))
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mambarec.checkpoint import load_checkpoint, restore_trainer
+    from mambarec.checkpoint import load_checkpoint, load_model
     from mambarec.data import load_dataset
+    from mambarec.evaluate import evaluate_model
 
     ckpt = load_checkpoint(args.checkpoint)
     dataset = load_dataset(args.dataset or ckpt["run"].dataset, data_dir=args.data_dir)
-    trainer = restore_trainer(ckpt, dataset)
-    metrics = trainer.evaluate()
-    out = {f"{split}/{k}": v for split, m in metrics.items() for k, v in m.items()}
-    print(json.dumps(out, indent=2))
+    model = load_model(ckpt, dataset)
+    metrics = evaluate_model(model, dataset)
+    print(json.dumps({f"{split}/{k}": v for split, m in metrics.items() for k, v in m.items()}, indent=2))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mambarec.data.cli import add_data_commands
+    from mambarec.precompute_cli import add_precompute_command
+    from mambarec.readme import add_readme_command
+
     parser = argparse.ArgumentParser(prog="python -m mambarec", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,data,precompute,readme}")
     sub.required = True
     tr = sub.add_parser("train", help="train one run and write config.json, metrics.json and the checkpoint")
-    tr.add_argument("--dataset", default="synthetic", help="synthetic, a name in the data dir, or a folder")
+    tr.add_argument("--dataset", default=None, help="synthetic, a name in the data dir, or a folder [default: "
+                                                    "synthetic, or the checkpoint's with --resume]")
     tr.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
-    tr.add_argument("--out", required=True, help="run folder to write")
-    tr.add_argument("--model", default="mambarec", choices=MODELS, help="which model (baselines included)")
-    tr.add_argument("--variant", default="paper", choices=VARIANTS,
-                    help="preset: paper (as described), official (as released), mgcn (MMRec's MGCN)")
-    tr.add_argument("--resume", default=None, help="continue from this checkpoint's saved optimizer state")
+    tr.add_argument("--out", required=True, help="run folder to write (refused if it holds a run, unless "
+                                                 "--overwrite, or --resume of its own checkpoint)")
+    tr.add_argument("--overwrite", action="store_true", help="replace the run folder --out if it exists")
+    tr.add_argument("--model", default=None, choices=MODELS, help="which model (baselines included) [mambarec]")
+    tr.add_argument("--variant", default=None, choices=(*VARIANTS, "mgcn"),
+                    help="MambaRec's preset: paper (as described), official (as released), backbone (every extra "
+                         "off); mgcn is an alias of --model mgcn [paper]")
+    tr.add_argument("--resume", default=None, help="continue from this checkpoint's saved state; only --epochs "
+                                                   "(a new cap) may change")
     add_config_flags(tr)
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")
@@ -140,29 +201,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", default=None, help="dataset (default: the one in the checkpoint)")
     ev.add_argument("--data-dir", default=None)
     ev.set_defaults(func=cmd_evaluate)
-    from mambarec.data.cli import add_data_commands
-
     add_data_commands(sub)
-    from mambarec.precompute import add_precompute_command
-    from mambarec.readme import add_readme_command
-
     add_precompute_command(sub)
     add_readme_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mambarec.checkpoint import CheckpointError
+    from mambarec.data import DatasetError
+    from mambarec.store import CHECKPOINT_NAME, RunStoreError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "evaluate" and Path(args.checkpoint).is_dir():
-        from mambarec.checkpoint import CHECKPOINT_NAME
-
         args.checkpoint = str(Path(args.checkpoint) / CHECKPOINT_NAME)
-    from mambarec.checkpoint import CheckpointError
-    from mambarec.data import DatasetError
-
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DatasetError, CheckpointError) as exc:
+    except (ConfigError, DatasetError, CheckpointError, RunStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -142,9 +142,14 @@ class Graphs:
     def item_item(self, modality: str, k: int) -> ConstantSparse:
         return self.knn[(modality, k)]
 
+    def has_knn(self, ks) -> bool:
+        """Whether the k-NN graphs of every k in ``ks`` (both modalities) are here."""
+        return all((m, k) in self.knn for k in ks for m in ("visual", "text"))
 
-def build_graphs(dataset, knn_ks: tuple[int, ...] = (10,), use_cache: bool = True) -> Graphs:
-    """User-item and k-NN graphs of ``dataset`` (a ``mambarec.data.Dataset``)."""
+
+def build_graphs(dataset, knn_ks: tuple[int, ...] = (), use_cache: bool = True) -> Graphs:
+    """User-item graph of ``dataset`` (a ``mambarec.data.Dataset``) and its k-NN item graphs for ``knn_ks``
+    (models declare theirs: ``Recommender.graph_ks``)."""
     norm_adj, r = normalized_bipartite(dataset.matrix("train"))
     fp = dataset.fingerprint()
     knn = {}

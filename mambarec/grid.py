@@ -1,4 +1,5 @@
-"""The ablation grid of docs/protocol.md section 7 and docs/departures.md section 6 as data: which cells run, with which seeds and budget.
+"""The ablation grid of docs/protocol.md section 7 and docs/departures.md section 6 as data: which cells run,
+with which seeds and budget.
 
 ``mambarec.precompute`` runs it; ``mambarec.report`` turns its rows into tables.
 """
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mambarec.config import ConfigError, RunConfig, TrainConfig, make_model_config
+from mambarec.config import MODEL_CONFIGS, ConfigError, RunConfig, TrainConfig, build, mambarec_preset
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,8 @@ class Budget:
 
 
 # Short budgets, so the whole grid can aim at about an hour on 2 CPU cores (the manifest and REPORT.md
-# record them); full training (docs/model.md section 6, docs/protocol.md section 5) runs up to 1000 epochs with patience 20.
+# record them); full training (docs/model.md section 6, docs/protocol.md section 5) runs up to 1000 epochs with
+# patience 20.
 # ml100k: the paper's patience 20, so no run stops inside the first epochs' dip: with 39 batches per
 # epoch the MGCN-style models sit at BPR loss ~ln 2 for several epochs and valid Recall@20 falls below
 # its epoch-1 value (popularity-like rankings from the graph) before it climbs; patience 5 stopped them there.
@@ -36,17 +38,21 @@ class Cell:
     label: str  # what it is, in the paper's words
     group: str  # table section of the report
     model_name: str = "mambarec"
-    variant: str = "paper"
-    overrides: tuple[tuple[str, Any], ...] = ()
+    variant: str | None = "paper"  # MambaRec's preset; None for the other models
+    overrides: tuple[tuple[str, Any], ...] = ()  # fields of the model's config
     seeds: str = "first"  # "all": every seed; "first": the first seed only
     headline: bool = False  # alignment maps (and, on redistributable data, the checkpoint)
 
     def seed_list(self, seeds: list[int]) -> list[int]:
         return list(seeds) if self.seeds == "all" else list(seeds[:1])
 
+    def model_config(self):
+        if self.model_name == "mambarec":
+            return mambarec_preset(self.variant or "paper", **dict(self.overrides))
+        return build(MODEL_CONFIGS[self.model_name], dict(self.overrides), f"cell {self.name}")
+
     def run_config(self, dataset: str, seed: int, budget: Budget) -> RunConfig:
-        return RunConfig(dataset=dataset, model_name=self.model_name,
-                         model=make_model_config(self.variant, **dict(self.overrides)),
+        return RunConfig(dataset=dataset, model_name=self.model_name, model=self.model_config(),
                          train=TrainConfig(epochs=budget.epochs, patience=budget.patience, seed=seed))
 
     def describe(self) -> dict:
@@ -54,8 +60,12 @@ class Cell:
                 "overrides": dict(self.overrides), "seeds": self.seeds, "headline": self.headline}
 
 
-def cell(name: str, label: str, group: str, *, variant: str = "paper", model_name: str = "mambarec",
+def cell(name: str, label: str, group: str, *, variant: str | None = None, model_name: str = "mambarec",
          seeds: str = "first", headline: bool = False, **overrides: Any) -> Cell:
+    if model_name == "mambarec":
+        variant = variant or "paper"
+    elif variant is not None:
+        raise ConfigError(f"cell {name}: variant applies to mambarec only")
     return Cell(name, label, group, model_name, variant, tuple(sorted(overrides.items())), seeds, headline)
 
 
@@ -64,7 +74,7 @@ GRID: tuple[Cell, ...] = (
     cell("paper", "MambaRec as the paper describes it", "variants", seeds="all", headline=True),
     cell("official", "MambaRec as the released code computes it", "variants", variant="official", seeds="all",
          headline=True),
-    cell("mgcn", "MGCN (MMRec's configuration)", "variants", variant="mgcn", seeds="all", headline=True),
+    cell("mgcn", "MGCN (MMRec's configuration)", "variants", model_name="mgcn", seeds="all", headline=True),
     cell("no_alignment", "paper without MMD and InfoNCE", "alignment", seeds="all", headline=True,
          use_mmd=False, use_cl=False),
     *(cell(f"no_{b}", f"paper without DREAM branch {b}", "dream branches", **{b: False}) for b in DREAM_BRANCHES),

@@ -238,7 +238,7 @@ def centre_tap_equivalence(model: nn.Module, modality: str = "visual", items=Non
     when None); how many taps and weights can never touch the map; and, with
     ``check_gradients``, the largest gradient that a backward pass through the full conv sends
     to those weights (exactly 0 when they are dead). With ``initial`` (the same run freshly
-    initialized, e.g. ``recommend.initial_trainer(t).model``) also how far training moved the dead
+    initialized, e.g. ``recommend.initial_model(run, dataset)``) also how far training moved the dead
     and the live taps: dead taps stay exactly at their initial values. On C x 1 x 1 maps (released
     code) every difference is 0 and 8 of 9 taps per branch are dead; on the paper's C x H x W maps
     they are not. Weights are not modified.

@@ -9,9 +9,7 @@ can tell whether the stored numbers are still what it computes.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
 import platform
 import shutil
@@ -26,7 +24,6 @@ import numpy as np
 
 from mambarec import probes
 from mambarec.artifacts import (
-    DEFAULT_OUT,
     FORMAT,
     FORMAT_VERSION,
     METRIC_COLUMNS,
@@ -39,7 +36,7 @@ from mambarec.artifacts import (
     write_results,
 )
 from mambarec.config import ConfigError
-from mambarec.grid import BUDGETS, GRID, Budget, Cell, budget_for, grid_cells
+from mambarec.grid import GRID, Budget, Cell, budget_for, grid_cells
 from mambarec.report import render_report
 
 DEFAULT_DATASETS = ("synthetic", "ml100k")
@@ -55,19 +52,6 @@ REPLAY_REL = {"loss/cl": 1e-2, "loss/mmd": 1e-2}
 REPLAY_DEFAULT_REL = 1e-4
 
 
-def available_models() -> tuple[set[str], str]:
-    """Model names that can be built now, and why the baselines are missing (empty if they are not)."""
-    from mambarec.model import BUILDERS
-
-    reason = ""
-    try:
-        import mambarec.model.baselines  # noqa: F401  (registers the baselines)
-    except Exception as exc:  # a half-written baselines module must not stop the grid
-        reason = f"mambarec.model.baselines unavailable ({type(exc).__name__}: {exc})"
-    return {"mambarec", *BUILDERS}, reason
-
-
-# ---- one run ----------------------------------------------------------------------------------
 def alignment_snapshot(model, sigma: float, seed: int, projections: tuple[str, ...] = PROJECTIONS) -> dict:
     """Alignment metrics and joint 2-D maps of the model's "modal" stage."""
     from mambarec.analysis import alignment_metrics, modality_embeddings, project_joint
@@ -89,15 +73,15 @@ def run_cell(dataset, cell: Cell, seed: int, budget: Budget, graphs=None, on_eve
     name = name or dataset.name
     run = cell.run_config(name, seed, budget)
     t0 = time.perf_counter()
-    trainer = Trainer(run, dataset, graphs)
+    trainer = Trainer.for_run(run, dataset, graphs)
     out: dict[str, Any] = {"run": run, "trainer": trainer}
-    sigma = run.model.sigma
+    sigma = getattr(run.model, "sigma", 1.0)  # the MMD's bandwidth; models without MMD: the paper's default
     if alignment:
         out["alignment"] = {"before": alignment_snapshot(trainer.model, sigma, seed, projections)}
     result = trainer.fit(on_event=on_event)
     if alignment:
         out["alignment"]["after"] = alignment_snapshot(trainer.model, sigma, seed, projections)
-    row = {"dataset": name, "cell": cell.name, "model_name": cell.model_name, "variant": cell.variant,
+    row = {"dataset": name, "cell": cell.name, "model_name": run.model_name, "variant": run.variant or "",
            "group": cell.group, "seed": seed}
     split_metrics = {"test": result.test, "valid": result.valid}
     row.update({c: split_metrics[c.split("/", 1)[0]].get(c.split("/", 1)[1]) for c in METRIC_COLUMNS})
@@ -141,22 +125,17 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         if old not in (None, ds.fingerprint()):
             raise PrecomputedError(f"{out}: {name} has changed since its runs were computed (fingerprint {old}, now "
                                    f"{ds.fingerprint()}); regenerate without --extend")
-    models, reason = available_models()
     skipped = list(skipped or []) + (prev["manifest"]["skipped"] if prev else [])
     done = {(r["dataset"], r["cell"], int(r["seed"])) for r in prev["results"]} if prev else set()
     redo = prev["redo"] if prev else {}
     jobs = []
     for name in datasets:
         for c in cells:
-            if c.model_name not in models:
-                skipped.append({"dataset": name, "cell": c.name, "reason": reason or f"no model {c.model_name!r}"})
-                continue
             wanted = sorted(set(c.seed_list(seeds)) | set(redo.get((name, c.name), ())))
             jobs += [(name, c, s) for s in wanted if (name, c.name, s) not in done]
     rows, runs = (list(prev["results"]), dict(prev["manifest"]["runs"])) if prev else ([], {})
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
-    knn_ks = {name: tuple(sorted({10, *(x.run_config(name, 0, budget_for(name, epochs)).model.knn_k for x in cells)}))
-              for name in datasets}
+    knn_ks = {name: graph_ks([x.run_config(name, 0, budget_for(name, epochs)) for x in cells]) for name in datasets}
     first = {(name, c.name): min(s for n, x, s in jobs if (n, x.name) == (name, c.name)) for name, c, _ in jobs}
     tasks = [_Task(name, c, seed, budget_for(name, epochs), c.headline and seed == first[(name, c.name)]
                    and not (tmp / "alignment" / name / f"{c.name}_s{seed}.json").exists(), projections, tmp)
@@ -195,6 +174,13 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     seal_manifest(tmp, manifest)
     _swap_in(tmp, out)
     return manifest
+
+
+def graph_ks(runs) -> tuple[int, ...]:
+    """Every k of the k-NN graphs the runs' models need (each model declares its own)."""
+    from mambarec.model.zoo import model_class
+
+    return tuple(sorted({k for run in runs for k in model_class(run.model_name).graph_ks(run.model)}))
 
 
 def probe_section(cells: list[Cell], progress: bool = False) -> dict:
@@ -271,6 +257,7 @@ def _execute(task: _Task, on_event: Callable | None = None) -> dict:
 
     from mambarec.checkpoint import save_checkpoint
     from mambarec.graphs import build_graphs
+    from mambarec.store import metrics_payload
 
     ds = _WORKER["datasets"][task.dataset]
     if _WORKER["threads"] is not None:  # set per task: a library may have changed it since the last one
@@ -286,7 +273,7 @@ def _execute(task: _Task, on_event: Callable | None = None) -> dict:
         write_json(task.tmp / "alignment" / task.dataset / f"{stem}.json", payload)
         if task.dataset in REDISTRIBUTABLE:
             trainer, result = res["trainer"], res["result"]
-            metrics = {k: v for k, v in result.metrics_json(trainer.run, ds).items() if k != "history"}
+            metrics = {k: v for k, v in metrics_payload(result, trainer.run, ds).items() if k != "history"}
             save_checkpoint(task.tmp / "checkpoints" / task.dataset / f"{stem}.pt", trainer.run,
                             trainer.model.state_dict(), metrics, task.dataset, ds.fingerprint(), resume=None)
     return {"row": res["row"], "history": res["history"], "run": res["run"].to_dict(), "fingerprint": ds.fingerprint()}
@@ -381,7 +368,7 @@ def _replay_one(key: str, config: dict, stored: list[dict], epochs: int) -> dict
 
     dataset = _WORKER["datasets"][key.split("/")[0]]
     config = dict(config, train=dict(config["train"], epochs=epochs))
-    result = Trainer(RunConfig.from_dict(config), dataset).fit()
+    result = Trainer.for_run(RunConfig.from_dict(config), dataset).fit()
     moved, swaps, max_rel = [], [], 0.0
     for old, new in zip(stored, result.history, strict=False):
         for name, value in old.items():
@@ -462,67 +449,5 @@ def _with_threads(fn: Callable, *args):
     return fn(*args)
 
 
-# ---- CLI --------------------------------------------------------------------------------------
-def add_precompute_command(subparsers) -> None:
-    p = subparsers.add_parser("precompute", help="run the ablation grid and write precomputed/ (results, alignment "
-                                                 "maps, REPORT.md, manifest)")
-    p.add_argument("--out", default=DEFAULT_OUT, help="folder to (re)write as a whole [default: precomputed]")
-    p.add_argument("--datasets", default=",".join(DEFAULT_DATASETS), help="comma-separated dataset names")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="epoch cap for every dataset [default per dataset: " + ", ".join(
-                       f"{k} {b.epochs} (patience {b.patience})" for k, b in BUDGETS.items()) + "]")
-    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                   help="comma-separated seeds; 'all'-seed cells use every one, the others the first")
-    p.add_argument("--only", default=None, help="comma-separated cell names (default: the whole grid): "
-                                                + ", ".join(c.name for c in GRID))
-    p.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
-    p.add_argument("--extend", action="store_true",
-                   help="keep the existing folder's runs and train only the missing (dataset, cell, seed)")
-    p.add_argument("--refresh-stale", action="store_true",
-                   help="extend the existing folder, retraining every run of the cells whose numerics probes moved")
-    p.add_argument("--adopt-probes", action="store_true",
-                   help="give a folder written before probes existed today's probes, after checking that today's "
-                        "code reproduces its stored runs' first two epochs (no run is kept otherwise)")
-    p.add_argument("--rerender", action="store_true",
-                   help="rewrite REPORT.md from the stored rows with today's report code; trains nothing")
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                   help=f"runs trained at once, one process and one torch thread each [default: {DEFAULT_WORKERS}]")
-    p.set_defaults(func=cmd_precompute)
-
-
-def cmd_precompute(args: argparse.Namespace) -> int:
-    from mambarec.data import DatasetError, load_dataset
-
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError as exc:
-        raise ConfigError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
-    only = args.only.split(",") if args.only else None
-    grid_cells(only)  # unknown names fail before any data is loaded
-    if args.rerender:
-        rerender(args.out)
-        print(json.dumps({"out": args.out, "rerendered": "REPORT.md"}))
-        return 0
-    datasets, skipped = {}, []
-    for name in (n.strip() for n in args.datasets.split(",") if n.strip()):
-        try:
-            datasets[name] = load_dataset(name, data_dir=args.data_dir)
-        except DatasetError as exc:
-            print(f"warning: skipping dataset {name}: {exc}", file=sys.stderr)
-            skipped.append({"dataset": name, "cell": "*", "reason": str(exc)})
-    if not datasets:
-        raise ConfigError("no dataset could be loaded; see the warnings above")
-    if args.adopt_probes:
-        manifest = adopt_probes(args.out, datasets, workers=args.workers)
-        print(json.dumps({"out": args.out, "probes": len(manifest["probes"]), "replayed": manifest["probes_adopted"]},
-                         indent=1))
-        return 0
-    manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
-                          workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale)
-    print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
-                      "skipped": manifest["skipped"]}, indent=1))
-    return 0
-
-
 __all__ = ["run_cell", "precompute", "replay_first_epochs", "adopt_probes", "rerender", "probe_section",
-           "add_precompute_command"]
+           "DEFAULT_DATASETS", "DEFAULT_SEEDS", "DEFAULT_WORKERS"]

@@ -116,7 +116,7 @@ def run_probe(run: RunConfig, dataset=None, graphs=None) -> dict:
     from mambarec.train import Trainer
 
     dataset = dataset if dataset is not None else probe_dataset()
-    trainer = Trainer(probe_run(run), dataset, graphs)
+    trainer = Trainer.for_run(probe_run(run), dataset, graphs)
     result = trainer.fit()
     history = [{k: v for k, v in row.items() if k not in SKIP_COLUMNS} for row in result.history]
     model = trainer.model
@@ -134,7 +134,7 @@ def run_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[str, 
     """Probe every named run on one thread (restored afterwards); the data and graphs are built once."""
     import torch
 
-    from mambarec.graphs import build_graphs
+    from mambarec.model.zoo import graphs_for
 
     probe_dtype = getattr(torch, PROBE_DTYPE)
 
@@ -144,7 +144,7 @@ def run_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[str, 
     torch.set_default_dtype(probe_dtype)
     out = {}
     try:
-        graphs = build_graphs(dataset, tuple(sorted({10, *(knn_k(r) for r in runs.values())})), use_cache=False)
+        graphs = graphs_for(runs.values(), dataset, use_cache=False)
         names = list(runs)
         if progress:
             from tqdm import tqdm
@@ -156,10 +156,6 @@ def run_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[str, 
         torch.set_num_threads(threads)
         torch.set_default_dtype(dtype)
     return out
-
-
-def knn_k(run: RunConfig) -> int:
-    return int(getattr(run.model, "knn_k", 10))
 
 
 # ---- cache --------------------------------------------------------------------------------------

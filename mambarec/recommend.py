@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mambarec.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_trainer
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.metrics import top_items
+from mambarec.store import CHECKPOINT_NAME, RunRecord, list_runs, model_name_of, precomputed_records
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,9 @@ class TopKDiff:
     overlap: float  # |A & B| / K
 
 
-def _model(trainer_or_model):
-    return getattr(trainer_or_model, "model", trainer_or_model)
-
-
 @torch.no_grad()
-def item_scores(trainer_or_model, users) -> torch.Tensor:
+def item_scores(model, users) -> torch.Tensor:
     """(len(users), n_items) dot-product scores, computed in eval mode (mode restored after)."""
-    model = _model(trainer_or_model)
     was_training = model.training
     model.eval()
     try:
@@ -53,17 +48,13 @@ def item_scores(trainer_or_model, users) -> torch.Tensor:
     return (user_emb[idx] @ item_emb.t()).float().cpu()
 
 
-def recommend(trainer, user: int, k: int = 10, dataset=None) -> Recommendation:
-    """The top-``k`` items for ``user`` with their scores; the user's training items excluded.
-
-    ``trainer`` is a ``Trainer`` (its dataset is used) or a bare model with ``dataset`` given.
-    """
-    dataset = dataset if dataset is not None else trainer.dataset
+def recommend(model, dataset, user: int, k: int = 10) -> Recommendation:
+    """The top-``k`` items for ``user`` with their scores; the user's training items excluded."""
     if not 0 <= int(user) < dataset.n_users:
         raise ValueError(f"user {user} is outside 0..{dataset.n_users - 1}")
     exclude = dataset.matrix("train")[int(user)]
     k = max(0, min(int(k), dataset.n_items - exclude.nnz))  # never pad the list with masked items
-    scores = item_scores(trainer, [int(user)])
+    scores = item_scores(model, [int(user)])
     if k == 0:
         return Recommendation(user=int(user), items=np.zeros(0, np.int64), scores=np.zeros(0, np.float32))
     top = top_items(scores, exclude, k)[0]
@@ -89,59 +80,41 @@ def compare_topk(a, b) -> TopKDiff:
                     moves=moves, overlap=len(moves) / k)
 
 
-# ---- models to recommend with -----------------------------------------------------------
-def load_run_trainer(run_folder: str | Path, dataset):
-    """The ``Trainer`` of a saved run folder (``runs/<id>/checkpoint.pt``) or checkpoint file, best
-    weights in place, model in eval mode.
+# ---- models to recommend with ---------------------------------------------------------------
+def load_run_model(run_folder: str | Path, dataset):
+    """The trained model of a saved run folder (``runs/<id>/``) or checkpoint file, best weights in place,
+    in eval mode. Raises ``CheckpointError`` when the run was trained on other data."""
+    from mambarec.checkpoint import load_model
 
-    Raises ``CheckpointError`` when the run was trained on other data.
-    """
     path = Path(run_folder)
-    path = path / CHECKPOINT_NAME if path.is_dir() else path
-    return _for_inspection(restore_trainer(load_checkpoint(path, expect_fingerprint=dataset.fingerprint()), dataset))
+    return load_model(path / CHECKPOINT_NAME if path.is_dir() else path, dataset)
 
 
-def untrained_trainer(dataset, variant: str = "paper", seed: int | None = None, **overrides):
-    """A freshly initialized ``Trainer`` of a MambaRec ``variant`` on ``dataset`` (nothing trained, eval mode)."""
-    from mambarec.train import Trainer
+def initial_model(run: RunConfig, dataset):
+    """``run``'s model as it was before training: same config and seed, freshly initialized (eval mode).
 
+    Models handed out for inspection start in eval mode: a model shared by several app sessions then
+    stays in eval mode whatever order their mode switches interleave in.
+    """
+    from mambarec.model.zoo import build_model
+
+    return build_model(run, dataset, device="cpu").eval()
+
+
+def untrained_model(dataset, variant: str = "paper", seed: int | None = None, **overrides):
+    """A freshly initialized MambaRec ``variant`` on ``dataset`` (nothing trained, eval mode)."""
     train = TrainConfig(device="cpu") if seed is None else TrainConfig(device="cpu", seed=seed)
-    run = RunConfig(dataset=dataset.name, model=make_model_config(variant, **overrides), train=train)
-    return _for_inspection(Trainer(run, dataset))
+    return initial_model(RunConfig(dataset=dataset.name, model=mambarec_preset(variant, **overrides), train=train),
+                         dataset)
 
 
-def initial_trainer(trainer):
-    """The same run as ``trainer`` before any training: same config and seed, freshly initialized (eval mode)."""
-    from mambarec.train import Trainer
-
-    run: RunConfig = trainer.run
-    return _for_inspection(Trainer(run, trainer.dataset))
-
-
-def _for_inspection(trainer):
-    """Models handed out here start in eval mode: a model shared by several app sessions then stays in
-    eval mode whatever order their mode switches interleave in (``Trainer.fit`` sets train mode itself)."""
-    trainer.model.eval()
-    return trainer
-
-
-def compatible_runs(dataset, root: str | Path | None = None) -> list[dict]:
-    """``runs.list_runs`` entries trained on exactly ``dataset`` (same fingerprint), newest first."""
-    from mambarec.runs import list_runs
-
-    fp = dataset.fingerprint()
-    return [r for r in list_runs(Path(root) if root is not None else None)
-            if r["metrics"].get("dataset_fingerprint") == fp and (r["path"] / CHECKPOINT_NAME).is_file()]
-
-
-def run_label(entry: dict) -> str:
-    """A short readable name of a ``list_runs`` entry: id, model/variant, test Recall@20."""
-    cfg, metrics = entry.get("config", {}), entry.get("metrics", {})
-    model = cfg.get("model_name", "mambarec")
-    label = cfg.get("model", {}).get("variant", "") if model == "mambarec" else model
-    recall = metrics.get("test/Recall@20")
+def run_label(record: RunRecord) -> str:
+    """A short readable name of a run: id, model/variant, test Recall@20."""
+    model = model_name_of(record)
+    label = record.config.get("model", {}).get("variant", "") if model == "mambarec" else model
+    recall = record.test("Recall@20")
     score = f", R@20 {recall:.4f}" if isinstance(recall, (int, float)) else ""
-    return f"{entry['id']} ({label}{score})"
+    return f"{record.id} ({label}{score})"
 
 
 def precomputed_for(dataset, directory: str | Path) -> dict | None:
@@ -165,15 +138,16 @@ def model_sources(dataset, runs_root: str | Path | None = None,
     Each entry: ``label``, ``path`` (a checkpoint file), ``kind`` ("run" or "precomputed") and
     ``config`` (the run config as a dict).
     """
-    out = [{"label": run_label(e), "path": e["path"] / CHECKPOINT_NAME, "kind": "run", "config": e["config"]}
-           for e in compatible_runs(dataset, runs_root)]
+    fp = dataset.fingerprint()
+    records = [r for r in list_runs(Path(runs_root) if runs_root is not None else None)
+               if r.fingerprint == fp and r.checkpoint is not None]
+    out = [{"label": run_label(r), "path": r.checkpoint, "kind": "run", "config": r.config} for r in records]
     pre = precomputed_for(dataset, precomputed_dir) if precomputed_dir is not None else None
     if pre is not None:
-        runs = pre["manifest"].get("runs", {})
-        for stem, path in sorted(pre["checkpoints"].get(dataset.name, {}).items()):
-            cell, _, seed = stem.rpartition("_s")
-            out.append({"label": f"precomputed: {cell} (seed {seed})", "path": Path(path), "kind": "precomputed",
-                        "config": runs.get(f"{dataset.name}/{cell}/s{seed}", {})})
+        for r in sorted(precomputed_records(pre), key=lambda r: r.id):
+            if r.dataset == dataset.name and r.checkpoint is not None:
+                out.append({"label": f"precomputed: {r.cell} (seed {r.seed})", "path": r.checkpoint,
+                            "kind": "precomputed", "config": r.config})
     return out
 
 

@@ -1,12 +1,15 @@
-"""The training loop (docs/model.md section 6, docs/protocol.md section 5), shared by the CLI, the app and ``precompute``.
+"""The training loop (docs/model.md section 6, docs/protocol.md section 5), shared by the CLI, the app and
+``precompute``.
 
 Uniform negative sampling (one negative per positive, never a training positive of the user),
 Adam with the smooth decay lr x decay^(epoch / decay_epochs) stepped every epoch, evaluation on
 valid each epoch, early stopping on valid Recall@20 (stop after patience + 1 epochs without a
 strict improvement), test metrics of the best valid epoch. Every random draw comes from the run's
-own generator, so two runs training at once stay deterministic. ``on_event`` receives one
-``EpochEvent`` per epoch; ``should_stop`` is polled between batches (cooperative cancel keeps the
-best state so far).
+own generator (on the CPU, whatever the device), so two runs training at once stay deterministic and
+a CUDA run draws what a CPU run of the seed draws. The trainer receives a ready model
+(``mambarec.model.zoo.build_model``) and the generator that initialized it, calls the model's
+``on_epoch_start`` hook before each epoch, sends one ``EpochEvent`` per epoch to ``on_event`` and polls
+``should_stop`` between batches (cooperative cancel keeps the best state so far).
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ import torch
 
 from mambarec.config import RunConfig
 from mambarec.data.dataset import Dataset
-from mambarec.graphs import Graphs, build_graphs
-from mambarec.metrics import embedding_topk_metrics
-from mambarec.model import Recommender, build_model
-from mambarec.model.init import init_parameters
+from mambarec.evaluate import evaluate_model
+from mambarec.graphs import Graphs
+from mambarec.model.base import Recommender
+from mambarec.model.zoo import build_model, run_generator
 
 SELECT_METRIC = "Recall@20"  # model selection and early stopping (docs/protocol.md section 5)
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
@@ -57,26 +60,10 @@ class TrainResult:
     stopped_early: bool = False
     extra: dict = field(default_factory=dict)
 
-    def metrics_json(self, run: RunConfig, dataset: Dataset) -> dict:
-        out = {f"test/{k}": v for k, v in self.test.items()}
-        out.update({f"valid/{k}": v for k, v in self.valid.items()})
-        out.update(best_epoch=self.best_epoch, epochs_run=self.epochs_run, s_per_epoch=self.s_per_epoch,
-                   n_params=self.n_params, cancelled=self.cancelled, stopped_early=self.stopped_early,
-                   seed=run.train.seed, dataset=dataset.name, dataset_fingerprint=dataset.fingerprint(),
-                   history=self.history)
-        return out
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but CUDA is not available; use --device cpu")
-    return torch.device(name)
-
 
 class NegativeSampler:
-    """Uniform negatives that are not training positives of the user, drawn in vectorized rounds."""
+    """Uniform negatives that are not training positives of the user, drawn in vectorized rounds on the
+    CPU generator and moved to the users' device."""
 
     def __init__(self, train: np.ndarray, n_items: int, device: torch.device) -> None:
         self.n_items = n_items
@@ -91,33 +78,27 @@ class NegativeSampler:
         return self.keys[at] == query
 
     def __call__(self, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        neg = torch.randint(0, self.n_items, users.shape, generator=generator, device=users.device)
+        neg = torch.randint(0, self.n_items, users.shape, generator=generator).to(users.device)
         for _ in range(MAX_RESAMPLE_ROUNDS):
             clash = self._is_positive(users * self.n_items + neg)
             if not clash.any():
                 break
-            neg[clash] = torch.randint(0, self.n_items, (int(clash.sum()),), generator=generator, device=users.device)
+            neg[clash] = torch.randint(0, self.n_items, (int(clash.sum()),), generator=generator).to(users.device)
         return neg
 
 
 class Trainer:
-    """Owns one run: model, optimizer, scheduler, generator, and the early-stopping state."""
+    """Trains one run: the model, its optimizer and scheduler, the run's generator, the early-stopping state.
 
-    def __init__(self, run: RunConfig, dataset: Dataset, graphs: Graphs | None = None) -> None:
-        self.run, self.dataset = run, dataset
-        self.device = resolve_device(run.train.device)
+    ``model`` must come from ``build_model(run, dataset, generator=generator)``: the generator then
+    continues where initialization left it, and the run's numbers depend on its seed alone.
+    ``Trainer.for_run`` does both.
+    """
+
+    def __init__(self, model: Recommender, run: RunConfig, dataset: Dataset, generator: torch.Generator) -> None:
+        self.model, self.run, self.dataset, self.generator = model, run, dataset, generator
+        self.device = model.device
         tc = run.train
-        self.generator = torch.Generator(device="cpu").manual_seed(tc.seed)
-        ks = {run.model.knn_k, 10}
-        graphs = graphs or build_graphs(dataset, tuple(sorted(ks)))
-        self.model: Recommender = build_model(run, dataset, graphs)
-        init_parameters(self.model, self.generator)
-        self.model.to(self.device)
-        if self.device.type != "cpu":
-            self.model.move_graphs(self.device)
-        self.device_generator = (self.generator if self.device.type == "cpu"
-                                 else torch.Generator(device=self.device).manual_seed(tc.seed))
-        self.model.set_generator(self.device_generator)
         params = [p for p in self.model.parameters() if p.requires_grad]
         # fused Adam: the same update rule in one kernel per step (7x faster on the 4096-d feature table)
         fused = self.device.type in FUSED_ADAM_DEVICES
@@ -137,18 +118,18 @@ class Trainer:
         self.train_seconds = 0.0
         self.last_state: dict | None = None
 
+    @classmethod
+    def for_run(cls, run: RunConfig, dataset: Dataset, graphs: Graphs | None = None) -> Trainer:
+        """A new run: its generator, its model built and initialized from it, and the trainer."""
+        generator = run_generator(run)
+        return cls(build_model(run, dataset, generator=generator, graphs=graphs), run, dataset, generator)
+
     # ---- evaluation ---------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self, splits: tuple[str, ...] = ("valid", "test"), per_user: bool = False) -> dict[str, dict]:
+        """The model's metrics on ``splits`` now (``mambarec.evaluate``); leaves the model in eval mode."""
+        out = evaluate_model(self.model, self.dataset, splits, per_user, self.run.train.eval_batch_users,
+                             matrices=self.matrices)
         self.model.eval()
-        users, items = self.model.embeddings()
-        out = {}
-        for split in splits:
-            if self.matrices[split].nnz == 0:
-                out[split] = {}
-                continue
-            out[split] = embedding_topk_metrics(users, items, self.matrices["train"], self.matrices[split],
-                                                batch_users=self.run.train.eval_batch_users, per_user=per_user)
         return out
 
     # ---- training -----------------------------------------------------------------------
@@ -163,7 +144,7 @@ class Trainer:
                 return self._mean(sums, n_batches), True
             batch = self.train_pairs[perm[start: start + bs]]
             users, pos = batch[:, 0], batch[:, 1]
-            neg = self.sampler(users, self.device_generator)
+            neg = self.sampler(users, self.generator)
             parts = self.model.loss(users, pos, neg)
             self.optimizer.zero_grad(set_to_none=True)
             parts["total"].backward()
@@ -196,7 +177,11 @@ class Trainer:
             tc_epochs = tc.epochs
         start_clock = time.perf_counter()
         while self.epoch < tc_epochs:
+            if should_stop():  # before the epoch hook draws anything: a cancelled run resumes exactly
+                cancelled = True
+                break
             t0 = time.perf_counter()
+            self.model.on_epoch_start(self.epoch, self.generator)
             losses, cancelled = self.train_epoch(should_stop)
             if cancelled:
                 break
@@ -246,7 +231,6 @@ class Trainer:
             "optimizer": self.optimizer.state_dict() if self.optimizer else {},
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "generator": self.generator.get_state(),
-            "device_generator": self.device_generator.get_state().cpu(),
             "counters": {"epoch": self.epoch, "best_epoch": self.best_epoch, "best_score": self.best_score,
                          "bad_epochs": self.bad_epochs, "train_seconds": self.train_seconds},
             "best_valid": self.best_valid, "best_test": self.best_test, "history": self.history,
@@ -259,9 +243,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
-        self.device_generator.set_state(state["device_generator"].to(self.device_generator.device)
-                                        if self.device.type != "cpu" else state["device_generator"])
+        self.generator.set_state(state["generator"])  # format 1 also held "device_generator": on CPU the same one
         c = state["counters"]
         self.epoch, self.best_epoch, self.best_score = int(c["epoch"]), int(c["best_epoch"]), float(c["best_score"])
         self.bad_epochs, self.train_seconds = int(c["bad_epochs"]), float(c["train_seconds"])
@@ -271,6 +253,6 @@ class Trainer:
 
 def train(run: RunConfig, dataset: Dataset, on_event: Callable[[EpochEvent], None] | None = None,
           should_stop: Callable[[], bool] | None = None, graphs: Graphs | None = None) -> tuple[Trainer, TrainResult]:
-    """Build a trainer for ``run`` on ``dataset`` and fit it; returns both."""
-    trainer = Trainer(run, dataset, graphs)
+    """Build ``run``'s model and trainer on ``dataset`` and fit it; returns both."""
+    trainer = Trainer.for_run(run, dataset, graphs)
     return trainer, trainer.fit(on_event, should_stop)

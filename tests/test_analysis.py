@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from mambarec.analysis import alignment_metrics, common_width, modality_embeddings, project_joint
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.model.losses import mmd_loss
-from mambarec.train import Trainer
+from mambarec.model.zoo import build_model
 from tests.tiny import tiny_dataset
 
 
@@ -108,9 +108,9 @@ def test_umap_runs_and_is_seeded():
 
 def _tiny_model(**overrides):
     ds = tiny_dataset()
-    run = RunConfig(model=make_model_config("paper", reduction_factor=2, **overrides),
+    run = RunConfig(model=mambarec_preset("paper", reduction_factor=2, **overrides),
                     train=TrainConfig(epochs=1, batch_size=32, seed=0))
-    return ds, Trainer(run, ds).model
+    return ds, build_model(run, ds)
 
 
 def test_stages_of_the_paper_model_have_the_right_shapes():

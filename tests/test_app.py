@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import jobs, results, state
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 PAGES = ("app/pages/compare.py", "app/pages/about.py", "app/pages/embeddings.py", "app/pages/dream_inspector.py",
@@ -67,7 +67,7 @@ def open_app(**params) -> AppTest:
 
 
 def tiny_run(seed: int = 0, epochs: int = 1) -> RunConfig:
-    return RunConfig(dataset="tiny", model_name="mgcn", model=make_model_config("mgcn"),
+    return RunConfig(dataset="tiny", model_name="mgcn", model=mambarec_preset("backbone"),
                      train=TrainConfig(epochs=epochs, seed=seed, batch_size=256))
 
 
@@ -96,7 +96,7 @@ def no_exception(at: AppTest) -> None:
 # ---- URL <-> RunConfig (no Streamlit) --------------------------------------------------------------
 def test_url_params_round_trip_every_switch():
     run = RunConfig(dataset="tiny", model_name="mambarec",
-                    model=make_model_config("official", use_mmd=False, sigma=1.5, dilation_rates=(2, 4, 6),
+                    model=mambarec_preset("official", use_mmd=False, sigma=1.5, dilation_rates=(2, 4, 6),
                                             reduction_factor=4, cl_views="both"),
                     train=TrainConfig(epochs=7, seed=3, learning_rate=5e-4))
     params = state.run_to_params(run)
@@ -155,7 +155,7 @@ def test_a_link_reproduces_the_setup(env):
     at = open_app(variant="official", use_cl="false", tau="0.5", epochs="4", seed="9", bogus="1")
     no_exception(at)
     run = at.session_state["run_config"]
-    assert run.model == make_model_config("official", use_cl=False, tau=0.5)
+    assert run.model == mambarec_preset("official", use_cl=False, tau=0.5)
     assert (run.train.epochs, run.train.seed, run.dataset) == (4, 9, "tiny")
     assert at.toggle(key="cfg.use_cl").value is False
     assert any("bogus" in w.value for w in at.warning)
@@ -180,7 +180,7 @@ def test_tiny_training_run_completes_and_appears_in_compare(env):
     at.button[[b.label for b in at.button].index("Use its setup on the Train page")].click().run()
     no_exception(at)
     assert at.title[0].value == "Train & ablate"
-    assert at.session_state["run_config"].model == make_model_config("mgcn")
+    assert at.session_state["run_config"].model == mambarec_preset("backbone")
     assert at.number_input(key="cfg.epochs").value == 2
 
 

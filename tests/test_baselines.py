@@ -3,17 +3,19 @@ save/load round trip, and is deterministic under a seed; plus FREEDOM's edge pru
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from mambarec.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_trainer
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.checkpoint import load_checkpoint, restore_trainer
+from mambarec.config import MGCNConfig, RunConfig, TrainConfig, default_model_config
 from mambarec.data.dataset import Dataset
 from mambarec.graphs import build_graphs
-from mambarec.model.baselines import BASELINES
 from mambarec.model.baselines.freedom import Freedom
-from mambarec.runs import save_run
+from mambarec.model.zoo import MODEL_CLASSES, build_model
+from mambarec.store import CHECKPOINT_NAME, save_run
 from mambarec.train import Trainer
 
 TRAINED = ("bpr", "lightgcn", "vbpr", "freedom", "mgcn")
@@ -45,8 +47,10 @@ def planted_dataset(seed: int = 0) -> Dataset:
 
 def run_config(name: str, seed: int = 7) -> RunConfig:
     train = TrainConfig(epochs=12, batch_size=32, learning_rate=0.01, patience=100, seed=seed, device="cpu")
-    return RunConfig(dataset="planted", model_name=name, model=make_model_config("paper", embedding_dim=16),
-                     train=train)
+    model = default_model_config(name)
+    if hasattr(model, "embedding_dim"):
+        model = dataclasses.replace(model, embedding_dim=16)
+    return RunConfig(dataset="planted", model_name=name, model=model, train=train)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -70,13 +74,13 @@ def fitted(data):
     _, graphs = data
     out = {}
     for name in ("pop", *TRAINED):
-        trainer = Trainer(run_config(name), planted_dataset(), graphs)
+        trainer = Trainer.for_run(run_config(name), planted_dataset(), graphs)
         out[name] = (trainer, trainer.fit())
     return out
 
 
 def test_every_baseline_is_registered():
-    assert set(BASELINES) == {"pop", *TRAINED}
+    assert set(MODEL_CLASSES) == {"mambarec", "pop", *TRAINED}
 
 
 def test_popularity_ranks_by_training_counts(data, fitted):
@@ -123,23 +127,22 @@ def without_timings(history: list[dict]) -> list[dict]:
 
 def test_same_seed_same_run(data, fitted):
     ds, graphs = data
-    again = Trainer(run_config("freedom"), ds, graphs).fit()
+    again = Trainer.for_run(run_config("freedom"), ds, graphs).fit()
     assert without_timings(again.history) == without_timings(fitted["freedom"][1].history)
-    other = Trainer(run_config("freedom", seed=8), ds, graphs).fit()
+    other = Trainer.for_run(run_config("freedom", seed=8), ds, graphs).fit()
     assert other.history[0]["loss/total"] != again.history[0]["loss/total"]
 
 
-def test_mgcn_is_mambarec_with_the_mgcn_preset(fitted):
-    cfg = fitted["mgcn"][0].model.cfg
-    assert cfg == make_model_config("mgcn", embedding_dim=16)
+def test_mgcn_is_mambarec_with_the_backbone_preset_and_stores_its_own_config(fitted):
+    trainer = fitted["mgcn"][0]
+    assert trainer.run.model == MGCNConfig(embedding_dim=16)  # what the run stores: MGCN's own fields
+    assert trainer.model.cfg == MGCNConfig(embedding_dim=16).as_mambarec()  # what computes it
 
 
 # ---- FREEDOM's graphs ---------------------------------------------------------------------
 def freedom_model(data, seed: int = 0) -> Freedom:
     ds, graphs = data
-    model = BASELINES["freedom"](run_config("freedom"), ds, graphs)
-    model.set_generator(torch.Generator().manual_seed(seed))
-    return model
+    return build_model(run_config("freedom", seed=seed), ds, graphs=graphs)
 
 
 def test_freedom_item_graph_mixes_unweighted_knn(data):
@@ -155,20 +158,32 @@ def test_freedom_prunes_a_fresh_degree_normalized_graph_each_epoch(data):
     ds, _ = data
     model = freedom_model(data)
     n_edges = len(ds.train)
-    first = model.prune_edges().scipy
+    g = torch.Generator().manual_seed(0)
+    first = model.prune_edges(g).scipy
     assert first.nnz == 2 * int(n_edges * (1 - model.cfg.edge_dropout))  # both directions of each kept edge
     assert abs(first - first.T).max() < 1e-7
     users, items = first[:N_USERS, N_USERS:].nonzero()
     deg_u, deg_i = np.bincount(users, minlength=N_USERS), np.bincount(items, minlength=N_ITEMS)
     assert np.allclose(first[:N_USERS, N_USERS:][users, items].A1, (deg_u[users] * deg_i[items]) ** -0.5)
-    assert (model.prune_edges().scipy != first).nnz > 0  # re-drawn
-    assert (freedom_model(data).prune_edges().scipy != first).nnz == 0  # same generator state, same graph
+    assert (model.prune_edges(g).scipy != first).nnz > 0  # re-drawn
+    assert (model.prune_edges(torch.Generator().manual_seed(0)).scipy != first).nnz == 0  # same state, same graph
 
-    batch = torch.as_tensor(ds.train[:20])
-    drawn = []
-    for _ in range(2 * -(-n_edges // 20)):  # two epochs of 20-pair batches
-        model.loss(batch[:, 0], batch[:, 1], batch[:, 1].flip(0))
-        drawn.append(model.pruned_adj)
-    per_epoch = -(-n_edges // 20)
-    assert all(a is drawn[0] for a in drawn[: per_epoch - 1])  # one graph for a whole epoch
-    assert drawn[per_epoch - 1] is None and drawn[per_epoch] is not drawn[0]
+
+def test_the_trainer_calls_the_epoch_hook_once_per_epoch_and_freedom_trains_on_that_epochs_graph(data):
+    ds, graphs = data
+    run = dataclasses.replace(run_config("freedom"), train=dataclasses.replace(run_config("freedom").train, epochs=3))
+    trainer = Trainer.for_run(run, ds, graphs)
+    seen = []
+    original = trainer.model.on_epoch_start
+
+    def hook(epoch, generator):
+        original(epoch, generator)
+        seen.append((epoch, trainer.model.pruned_adj))
+
+    trainer.model.on_epoch_start = hook
+    trainer.fit()
+    assert [e for e, _ in seen] == [0, 1, 2]
+    assert len({id(adj) for _, adj in seen}) == 3  # a new graph each epoch
+    fresh = freedom_model(data)
+    with pytest.raises(RuntimeError, match="on_epoch_start"):  # no silent full-graph training
+        fresh.loss(*(torch.as_tensor(ds.train[:4, c]) for c in (0, 1, 1)))

@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mambarec.config import make_model_config
+from mambarec.config import mambarec_preset
 from mambarec.model.dream import ConvBranch, Dream, map_shape, pointwise
 from mambarec.model.init import init_parameters
 
 
 def _dream(shape, **over):
-    cfg = make_model_config("paper", **over)
+    cfg = mambarec_preset("paper", **over)
     d = Dream(shape, cfg)
     init_parameters(d, torch.Generator().manual_seed(0))
     return d
@@ -129,7 +129,7 @@ def test_bn_momentum_019_reproduces_the_released_double_pass():
 
 
 def test_no_branch_is_an_error():
-    cfg = make_model_config("paper")
+    cfg = mambarec_preset("paper")
     cfg = dataclasses.replace(cfg, branch_conv1x1=False, branch_dilated_1=False, branch_dilated_2=False,
                               branch_dilated_3=False, branch_pool=False)
     with pytest.raises(ValueError, match="at least one branch"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.inspect_dream import (
     centre_tap_equivalence,
     dead_taps,
@@ -15,14 +15,15 @@ from mambarec.inspect_dream import (
     inspect_item,
     receptive_field,
 )
-from mambarec.recommend import initial_trainer
+from mambarec.model.zoo import build_model
+from mambarec.recommend import initial_model
 from mambarec.train import Trainer
 from tests.tiny import tiny_dataset
 
 
 def _trained(variant: str, **overrides) -> Trainer:
-    run = RunConfig(model=make_model_config(variant, **overrides), train=TrainConfig(epochs=1, batch_size=32))
-    trainer = Trainer(run, tiny_dataset())
+    run = RunConfig(model=mambarec_preset(variant, **overrides), train=TrainConfig(epochs=1, batch_size=32))
+    trainer = Trainer.for_run(run, tiny_dataset())
     trainer.fit()
     return trainer
 
@@ -108,7 +109,7 @@ def test_dead_taps():
 
 
 def test_official_dilated_branches_are_their_centre_tap(official):
-    eq = centre_tap_equivalence(official.model, "visual", initial=initial_trainer(official).model)
+    eq = centre_tap_equivalence(official.model, "visual", initial=initial_model(official.run, official.dataset))
     assert eq.shape == (64, 1, 1)
     assert eq.n_inputs == official.dataset.n_items
     assert [b.dilation for b in eq.branches] == [6, 12, 18]
@@ -149,8 +150,8 @@ def test_paper_map_dilated_branches_differ_from_their_centre_tap(paper):
 
 
 def test_errors_for_models_without_dream():
-    run = RunConfig(model=make_model_config("mgcn"), train=TrainConfig(epochs=1, batch_size=32))
-    model = Trainer(run, tiny_dataset()).model
+    run = RunConfig(model=mambarec_preset("backbone"), train=TrainConfig(epochs=1, batch_size=32))
+    model = build_model(run, tiny_dataset())
     assert dream_modules(model) == {}
     with pytest.raises(ValueError, match="no DREAM"):
         inspect_item(model, 0)

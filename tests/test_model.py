@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from mambarec.config import ConfigError, RunConfig, TrainConfig, make_model_config
+from mambarec.config import ConfigError, MGCNConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.graphs import build_graphs
-from mambarec.model import build_model
 from mambarec.model.init import init_parameters
 from mambarec.model.losses import gaussian_kernel, info_nce, kernel_mean, mmd_loss
 from mambarec.model.modal import ModalEncoder
+from mambarec.model.zoo import build_model
 from tests.tiny import tiny_dataset
 
 DS = tiny_dataset()
@@ -20,8 +20,12 @@ BATCH = (torch.tensor([0, 1, 2, 3, 3]), torch.tensor([4, 5, 6, 7, 7]), torch.ten
 
 
 def _model(variant="paper", seed=0, **over):
-    run = RunConfig(model=make_model_config(variant, **over), train=TrainConfig(batch_size=8))
-    m = build_model(run, DS, GRAPHS)
+    """A MambaRec variant, or (``"mgcn"``) the MGCN model with its own config."""
+    if variant == "mgcn":
+        run = RunConfig(model_name="mgcn", model=MGCNConfig(**over), train=TrainConfig(batch_size=8))
+    else:
+        run = RunConfig(model=mambarec_preset(variant, **over), train=TrainConfig(batch_size=8))
+    m = build_model(run, DS, graphs=GRAPHS)
     g = torch.Generator().manual_seed(seed)
     init_parameters(m, g)
     m.set_generator(g)
@@ -30,7 +34,7 @@ def _model(variant="paper", seed=0, **over):
 
 def test_each_variant_gives_finite_loss_and_gradients():
     for variant in ("paper", "official", "mgcn"):
-        m = _model(variant, reduction_factor=2 if variant != "mgcn" else 1)
+        m = _model(variant, **({} if variant == "mgcn" else {"reduction_factor": 2}))
         parts = m.loss(*BATCH)
         assert torch.isfinite(parts["total"])
         parts["total"].backward()
@@ -53,6 +57,16 @@ def test_official_with_extras_off_is_exactly_mgcn():
     official.eval(), mgcn.eval()
     for x, y in zip(official.embeddings(), mgcn.embeddings(), strict=True):
         assert torch.equal(x, y)
+
+
+def test_the_backbone_variant_and_the_mgcn_model_are_one_computation():
+    """``--model mgcn`` (MGCNConfig) and ``--model mambarec --variant backbone`` build the same model from the
+    same draws: the same weights, losses and embeddings, bit for bit."""
+    a, b = _model("backbone"), _model("mgcn")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb), ka
+    la, lb = a.loss(*BATCH), b.loss(*BATCH)
+    assert all(torch.equal(la[k], lb[k]) for k in la) and la.keys() == lb.keys()
 
 
 @pytest.mark.parametrize("switch,value", [
@@ -86,7 +100,7 @@ def test_reduction_factor_sets_widths_and_parameter_counts():
 
 
 def test_fused_linear_chain_equals_two_linears_with_same_gradients():
-    cfg = make_model_config("official")
+    cfg = mambarec_preset("official")
     enc = ModalEncoder(32, 8, dataclasses.replace(cfg, use_dream=False))
     init_parameters(enc, torch.Generator().manual_seed(0))
     x = torch.randn(5, 32, requires_grad=True)
@@ -139,21 +153,21 @@ def test_info_nce_equals_the_released_formula_and_is_stable_at_small_tau():
 
 def test_unknown_config_keys_fail_loudly():
     with pytest.raises(ConfigError, match="unknown key"):
-        make_model_config("paper", lamda_mmd=0.1)
+        mambarec_preset("paper", lamda_mmd=0.1)
     with pytest.raises(ConfigError, match="reduction_factor"):
-        make_model_config("paper", reduction_factor=3)
+        mambarec_preset("paper", reduction_factor=3)
     with pytest.raises(ConfigError, match="unknown key"):
         RunConfig.from_dict({"model": {}, "trian": {}})
 
 
 def test_config_round_trips_through_json():
-    run = RunConfig(dataset="ml100k", model=make_model_config("official", sigma=1.5), train=TrainConfig(seed=3))
+    run = RunConfig(dataset="ml100k", model=mambarec_preset("official", sigma=1.5), train=TrainConfig(seed=3))
     again = RunConfig.from_dict(__import__("json").loads(run.to_json()))
     assert again == run
 
 
 def test_variant_presets_follow_the_paper_table():
-    paper, official, mgcn = (make_model_config(v) for v in ("paper", "official", "mgcn"))
+    paper, official, mgcn = (mambarec_preset(v) for v in ("paper", "official", "backbone"))
     assert (paper.dream_map, paper.dilation_rates, paper.tau, paper.cl_views) == ("map", (1, 2, 3), 0.01, "visual-text")
     assert (official.dream_map, official.dilation_rates, official.tau, official.cl_views) == (
         "vector", (6, 12, 18), 0.2, "side-content")

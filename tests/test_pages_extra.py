@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
-from mambarec.runs import save_run
+from mambarec.store import save_run
 from mambarec.train import Trainer
 
 PAGES = Path(__file__).resolve().parents[1] / "app" / "pages"
@@ -30,9 +30,9 @@ def synthetic():
 def runs_root(tmp_path_factory, synthetic) -> Path:
     """One saved 1-epoch official run on the synthetic data."""
     root = tmp_path_factory.mktemp("runs")
-    run = RunConfig(dataset="synthetic", model=make_model_config("official"),
+    run = RunConfig(dataset="synthetic", model=mambarec_preset("official"),
                     train=TrainConfig(epochs=1, device="cpu"))
-    trainer = Trainer(run, synthetic)
+    trainer = Trainer.for_run(run, synthetic)
     save_run(root / "20260101-000000-synthetic-official-s2026-1", trainer, trainer.fit())
     return root
 

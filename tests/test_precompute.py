@@ -13,7 +13,7 @@ import pytest
 from mambarec import artifacts, grid, probes, report, stats
 from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
-from mambarec.config import ConfigError, ModelConfig
+from mambarec.config import ConfigError, MambaRecConfig
 from mambarec.data import load_dataset
 
 CELLS = ["paper", "no_mmd"]  # a headline cell (alignment maps, checkpoint) and a first-seed-only one
@@ -47,7 +47,7 @@ def test_grid_is_well_formed():
     assert len(names) == len(set(names))
     for c in grid.GRID:
         run = c.run_config("synthetic", 0, grid.BUDGETS["synthetic"])  # every override is a real field
-        assert set(dict(c.overrides)) <= {f.name for f in dataclasses.fields(ModelConfig)}
+        assert set(dict(c.overrides)) <= {f.name for f in dataclasses.fields(MambaRecConfig)}
         assert run.train.epochs == 40 and run.train.patience == 5
         assert c.seeds in ("all", "first")
         if c.headline:
@@ -179,8 +179,10 @@ def test_claim_verdicts_pair_the_common_seeds_and_need_an_interval():
 def test_the_cli_registers_precompute():
     from mambarec.cli import build_parser
 
+    from mambarec.precompute_cli import cmd_precompute
+
     args = build_parser().parse_args(["precompute", "--only", "paper,mgcn", "--seeds", "0", "--epochs", "2"])
-    assert args.func is pc.cmd_precompute and args.out == pc.DEFAULT_OUT and args.epochs == 2
+    assert args.func is cmd_precompute and args.out == artifacts.DEFAULT_OUT and args.epochs == 2
 
 
 def test_extend_trains_only_what_is_missing(copy_of, tiny):

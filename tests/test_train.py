@@ -9,10 +9,10 @@ import torch
 
 from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from mambarec.cli import main
-from mambarec.config import RunConfig, TrainConfig, make_model_config
+from mambarec.config import RunConfig, TrainConfig, make_run, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.metrics import topk_metrics
-from mambarec.runs import import_checkpoint, list_runs, save_run
+from mambarec.store import import_checkpoint, list_runs, save_run
 from mambarec.train import NegativeSampler, Trainer
 from tests.tiny import tiny_dataset
 
@@ -20,7 +20,7 @@ DS = tiny_dataset()
 
 
 def _run(epochs=3, seed=0, variant="paper", **over):
-    return RunConfig(model=make_model_config(variant, reduction_factor=2, **over),
+    return RunConfig(model=mambarec_preset(variant, reduction_factor=2, **over),
                      train=TrainConfig(epochs=epochs, batch_size=16, seed=seed, patience=10))
 
 
@@ -29,7 +29,7 @@ def _timeless(history):
 
 
 def _fit(run, ds=DS):
-    trainer = Trainer(run, ds)
+    trainer = Trainer.for_run(run, ds)
     return trainer, trainer.fit()
 
 
@@ -50,8 +50,8 @@ def test_same_seed_same_numbers_at_two_threads(variant):
     torch.set_num_threads(2)
     try:
         ds = load_dataset("synthetic")
-        run = RunConfig(dataset="synthetic", model=make_model_config(variant),
-                        train=TrainConfig(epochs=2, seed=11, patience=10))
+        run, _ = make_run("synthetic", "mgcn" if variant == "mgcn" else "mambarec",
+                          None if variant == "mgcn" else variant, train={"epochs": 2, "seed": 11, "patience": 10})
         a, b = _fit(run, ds)[1], _fit(run, ds)[1]
     finally:
         torch.set_num_threads(threads)
@@ -86,9 +86,9 @@ def test_negatives_are_never_training_positives():
 
 @pytest.mark.parametrize("patience", [0, 2])
 def test_early_stopping_after_patience_plus_one_bad_epochs(monkeypatch, patience):
-    run = RunConfig(model=make_model_config("paper", reduction_factor=2),
+    run = RunConfig(model=mambarec_preset("paper", reduction_factor=2),
                     train=TrainConfig(epochs=50, batch_size=16, patience=patience))
-    trainer = Trainer(run, DS)
+    trainer = Trainer.for_run(run, DS)
     curve = iter([0.1, 0.3, 0.3, 0.2, 0.3, 0.25, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
     monkeypatch.setattr(trainer, "evaluate", lambda: (lambda v: {"valid": {"Recall@20": v}, "test": {"Recall@20": v}})(
         next(curve)))
@@ -104,7 +104,7 @@ def test_cancel_keeps_the_best_state():
         calls["n"] += 1
         return trainer.epoch >= 2
 
-    trainer = Trainer(_run(epochs=20), DS)
+    trainer = Trainer.for_run(_run(epochs=20), DS)
     result = trainer.fit(should_stop=stop_after_two_epochs)
     assert result.cancelled and result.epochs_run == 2 and 1 <= result.best_epoch <= 2
     assert trainer.evaluate()["test"] == pytest.approx(result.test)
@@ -119,7 +119,7 @@ def test_checkpoint_round_trip_gives_the_same_metrics(tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test/Recall@20"] == pytest.approx(result.test["Recall@20"])
     assert "valid/NDCG@10" in metrics and len(metrics["history"]) == result.epochs_run
-    assert list_runs(tmp_path)[0]["id"] == "run"
+    assert list_runs(tmp_path)[0].id == "run"
 
 
 def test_imported_checkpoint_becomes_a_listed_run_and_bad_bytes_write_nothing(tmp_path):
@@ -131,19 +131,20 @@ def test_imported_checkpoint_becomes_a_listed_run_and_bad_bytes_write_nothing(tm
     assert list_runs(tmp_path / "runs") == []
     folder = import_checkpoint(data, "my run.pt", DS, tmp_path / "runs")
     [listed] = list_runs(tmp_path / "runs")
-    assert listed["path"] == folder and folder.name.endswith("my_run")
-    assert listed["metrics"]["test/Recall@20"] == pytest.approx(result.test["Recall@20"])
-    assert listed["config"] == json.loads(json.dumps(trainer.run.to_dict()))  # tuples become lists
+    assert listed.folder == folder and folder.name.endswith("my_run")
+    assert listed.test("Recall@20") == pytest.approx(result.test["Recall@20"])
+    assert listed.config == json.loads(json.dumps(trainer.run.to_dict()))  # tuples become lists
+    assert listed.run == trainer.run
     assert (folder / "checkpoint.pt").read_bytes() == data
 
 
 def test_resume_continues_exactly(tmp_path):
     straight, full = _fit(_run(epochs=4))
-    first = Trainer(_run(epochs=2), DS)
+    first = Trainer.for_run(_run(epochs=2), DS)
     part = first.fit()
     save_run(tmp_path / "r", first, part)
     ckpt = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
-    resumed = Trainer(_run(epochs=4), DS)
+    resumed = Trainer.for_run(_run(epochs=4), DS)
     resumed.load_resume_state(ckpt["resume"])
     rest = resumed.fit()
     assert _timeless(rest.history) == _timeless(full.history)
@@ -224,7 +225,7 @@ def test_cli_help_lists_switches_with_paper_symbols(capsys):
 
 def test_synthetic_beats_popularity_quickly():
     ds = load_dataset("synthetic")
-    run = RunConfig(model=make_model_config("paper"), train=TrainConfig(epochs=8, patience=8))
+    run = RunConfig(model=mambarec_preset("paper"), train=TrainConfig(epochs=8, patience=8))
     _, result = _fit(run, ds)
     scores = torch.from_numpy(np.tile(ds.item_popularity().astype("float32"), (ds.n_users, 1)))
     pop = topk_metrics(scores, ds.matrix("train"), ds.matrix("test"))

@@ -1,4 +1,5 @@
-"""DREAM inspector: one item's branch outputs, attention maps and receptive fields (docs/model.md section 3, docs/departures.md section 2).
+"""DREAM inspector: one item's branch outputs, attention maps and receptive fields
+(docs/model.md section 3, docs/departures.md section 2).
 
 Everything drawn comes from ``mambarec.inspect_dream``: ``inspect_item`` for the maps and
 ``centre_tap_equivalence`` for the released code's 1x1-map finding. Without a saved run the page
@@ -15,7 +16,6 @@ from plotly.subplots import make_subplots
 
 from app import models, state
 from mambarec.inspect_dream import centre_tap_equivalence, dream_modules, inspect_item
-from mambarec.recommend import initial_trainer
 
 NO_RUNS = ("No saved run with DREAM on this dataset yet: showing an **untrained** model (its weights are the "
            "seeded initialization). Train one on the **Train** page, or run `python -m mambarec precompute` for the "
@@ -36,11 +36,6 @@ def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
             and s["config"].get("model", {}).get("use_dream", True)]
 
 
-@st.cache_resource(show_spinner="Initializing the same run (to measure what training moved)...", max_entries=4)
-def initial(key: str, _trainer):
-    return initial_trainer(_trainer)
-
-
 @st.cache_data(show_spinner="Comparing each dilated branch with its centre tap...", max_entries=16)
 def equivalence(key: str, modality: str, _model, _initial=None):
     return centre_tap_equivalence(_model, modality, initial=_initial)
@@ -48,7 +43,7 @@ def equivalence(key: str, modality: str, _model, _initial=None):
 
 # ---- choices ------------------------------------------------------------------------------------
 def choose_model(dataset):
-    """(trainer, key, label, trained) of the chosen run, or of an untrained variant."""
+    """(model, key, label, checkpoint path or None) of the chosen run, or of an untrained variant."""
     fp = dataset.fingerprint()
     runs = sources(fp, models.signature(), dataset)
     if not runs:
@@ -59,10 +54,11 @@ def choose_model(dataset):
     pick = st.selectbox("Model", options, index=default if runs else 0,
                         format_func=lambda o: runs[o]["label"] if isinstance(o, int) else f"{o} (no run needed)")
     if isinstance(pick, str):
-        return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, False
+        return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, None
     src = runs[pick]
     mtime = models.mtime(src["path"])
-    return models.trainer(str(src["path"]), mtime, fp, dataset), f"run|{src['path']}|{mtime}", src["label"], True
+    model = models.model(str(src["path"]), mtime, fp, dataset)
+    return model, f"run|{src['path']}|{mtime}", src["label"], str(src["path"])
 
 
 def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
@@ -247,7 +243,7 @@ def summary(eq) -> str:
     return text
 
 
-def explain(dataset, key: str, model, modality: str, trained_trainer, label: str) -> None:
+def explain(dataset, key: str, model, modality: str, checkpoint: str | None, label: str) -> None:
     st.header("Why the released code's dilated branches are 1x1 convolutions")
     st.markdown(
         "The paper runs DREAM on a C x H x W feature map, so a 3x3 kernel at dilation 6, 12 or 18 reads 9 "
@@ -256,11 +252,12 @@ def explain(dataset, key: str, model, modality: str, trained_trainer, label: str
         "map and its 8 other taps from the zero padding (the red crosses above, for an official model). So every "
         "dilated branch computes exactly a 1x1 conv with the kernel's centre weights, and the 8 x 64 x 64 "
         "off-centre weights per branch multiply zeros: they never receive a gradient and keep their initial values.")
-    init = initial(key, trained_trainer).model if trained_trainer is not None else None
+    init = (models.initial(checkpoint, models.mtime(checkpoint), dataset.fingerprint(), dataset)
+            if checkpoint is not None else None)
     eq = equivalence(key, modality, model, init)
     shown = [(label, eq)]
     if eq.shape[1] * eq.shape[2] > 1:
-        official = models.untrained("official", dataset.fingerprint(), dataset).model
+        official = models.untrained("official", dataset.fingerprint(), dataset)
         shown.append(("untrained official model, same data (released-code layout)",
                       equivalence(f"untrained|untrained official|{dataset.fingerprint()}", modality, official)))
     for name, result in shown:
@@ -277,8 +274,8 @@ def explain(dataset, key: str, model, modality: str, trained_trainer, label: str
         if result.all_identical:
             st.caption("'full': the 3x3 dilated conv with all nine taps and zero padding, as nn.Conv2d computes it. "
                        "The differences are float32 rounding (the two convs sum in another order). 'max grad': the "
-                       "largest gradient a backward pass sends to the off-map taps. docs/departures.md section 2 (D3): 98,304 of "
-                       "141,056 DREAM parameters per modality at C = 64.")
+                       "largest gradient a backward pass sends to the off-map taps. docs/departures.md section 2 "
+                       "(D3): 98,304 of 141,056 DREAM parameters per modality at C = 64.")
         else:
             st.caption("On a real C x H x W map the off-centre taps read neighbouring positions: the dilated branches "
                        "differ from their centre tap, and no weight is dead.")
@@ -287,14 +284,14 @@ def explain(dataset, key: str, model, modality: str, trained_trainer, label: str
 def render() -> None:
     st.title("DREAM inspector")
     st.caption("One item through DREAM: the five branches (conv + BN + ReLU), the channel and spatial attention, "
-               "the output, and where each dilated 3x3 kernel reads from (docs/model.md section 3 and docs/departures.md section 2).")
+               "the output, and where each dilated 3x3 kernel reads from (docs/model.md section 3 and "
+               "docs/departures.md section 2).")
     dataset = state.get_dataset(state.active_dataset_name())
     try:
-        chosen, key, label, trained = choose_model(dataset)
+        model, key, label, checkpoint = choose_model(dataset)
     except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
         st.error(str(exc))
         return
-    model = chosen.model
     if not dream_modules(model):
         st.warning("This model has no DREAM (use_dream is off): pick another run or an untrained variant.")
         return
@@ -314,7 +311,7 @@ def render() -> None:
                                                                        "green centre tap)." if h * w == 1 else "."))
     st.plotly_chart(receptive_fields(ins), key="dream_receptive_fields")
     attention(ins)
-    explain(dataset, key, model, modality, chosen if trained else None, label)
+    explain(dataset, key, model, modality, checkpoint, label)
 
 
 render()

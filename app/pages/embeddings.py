@@ -16,7 +16,7 @@ import streamlit as st
 
 from app import models, state
 from mambarec import analysis
-from mambarec.recommend import initial_trainer, item_card, precomputed_for
+from mambarec.recommend import item_card, precomputed_for
 
 NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". Train one on the **Train** page, or run "
            "`python -m mambarec precompute` for the precomputed runs and maps. Shown meanwhile: the freshly "
@@ -42,11 +42,6 @@ METRICS = (("mmd", "MMD", "↓"), ("mean_cosine", "matched cosine", "↑"), ("re
 def precomputed_alignment(fingerprint: str, folder: tuple, _dataset) -> dict:
     pre = precomputed_for(_dataset, state.precomputed_dir())
     return {} if pre is None else pre["alignment"].get(_dataset.name, {})
-
-
-@st.cache_resource(show_spinner="Initializing the same run...", max_entries=6)
-def initial(path: str, mtime_ns: int, fingerprint: str, _dataset):
-    return initial_trainer(models.trainer(path, mtime_ns, fingerprint, _dataset))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -128,18 +123,18 @@ def run_panels(runs: list[dict], dataset, c1, c2, c3) -> list[dict]:
     src = runs[after_i]
     path = str(src["path"])
     try:
-        t_after = models.trainer(path, models.mtime(src["path"]), fp, dataset)
+        after_model = models.model(path, models.mtime(src["path"]), fp, dataset)
         if before_i < 0:
             before = model_panel("Before", f"{src['label']}, initialized", f"init|{path}|{models.mtime(path)}",
-                                 initial(path, models.mtime(src["path"]), fp, dataset).model, stage)
+                                 models.initial(path, models.mtime(src["path"]), fp, dataset), stage)
         else:
             b = runs[before_i]
             before = model_panel("Before", b["label"], f"run|{b['path']}|{models.mtime(b['path'])}",
-                                 models.trainer(str(b["path"]), models.mtime(b["path"]), fp, dataset).model, stage)
+                                 models.model(str(b["path"]), models.mtime(b["path"]), fp, dataset), stage)
     except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
         st.error(str(exc))
         return []
-    after = model_panel("After", src["label"], f"run|{path}|{models.mtime(path)}", t_after.model, stage)
+    after = model_panel("After", src["label"], f"run|{path}|{models.mtime(path)}", after_model, stage)
     return [p for p in (before, after) if p]
 
 
@@ -156,7 +151,7 @@ def choose_panels(dataset) -> list[dict]:
     if not modes:
         st.info(NO_RUNS)
         panel = model_panel("Before: initialized paper model", "untrained", f"untrained|paper|{fp}",
-                            models.untrained("paper", fp, dataset).model, "modal")
+                            models.untrained("paper", fp, dataset), "modal")
         return [panel] if panel else []
     c1, c2, c3 = st.columns([1, 1.4, 1.4])
     mode = c1.radio("Source", modes, help="Precomputed maps come from `python -m mambarec precompute`.")

@@ -29,14 +29,14 @@ MOVE_HELP = "rank change against the other model (↑ = higher here; new = not i
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def top_k(key: str, user: int, k: int, _trainer) -> tuple[list[int], list[float]]:
-    rec = recommend(_trainer, user, k)
+def top_k(key: str, user: int, k: int, _model, _dataset) -> tuple[list[int], list[float]]:
+    rec = recommend(_model, _dataset, user, k)
     return rec.items.tolist(), rec.scores.tolist()
 
 
 # ---- sections -----------------------------------------------------------------------------------
 def choose_models(dataset) -> list[tuple[str, str, object]]:
-    """[(label, cache key, trainer)] for models A and B (one when there is no saved run)."""
+    """[(label, cache key, model)] for models A and B (one when there is no saved run)."""
     fp = dataset.fingerprint()
     runs = models.sources(fp, models.signature(), dataset)
     if not runs:
@@ -56,7 +56,7 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
             out.append((UNTRAINED, f"untrained|{fp}", models.untrained("paper", fp, dataset)))
         else:
             src, mtime = runs[pick], models.mtime(runs[pick]["path"])
-            out.append((src["label"], f"{src['path']}|{mtime}", models.trainer(str(src["path"]), mtime, fp, dataset)))
+            out.append((src["label"], f"{src['path']}|{mtime}", models.model(str(src["path"]), mtime, fp, dataset)))
     return out
 
 
@@ -158,7 +158,7 @@ def render() -> None:
     k = c2.slider("K", 5, 50, 10, 5)
     popularity = dataset.item_popularity()
     held = history(dataset, user, popularity)
-    lists = [top_k(key, user, k, t) for _, key, t in models]
+    lists = [top_k(key, user, k, m, dataset) for _, key, m in models]
     cols = st.columns(len(models))
     for j, (col, (label, _, _), (items, scores)) in enumerate(zip(cols, models, lists, strict=True)):
         other = lists[1 - j][0] if len(lists) == 2 else items

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mambarec.config import ModelConfig
+from mambarec.config import MambaRecConfig
 
 
 def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
@@ -124,7 +124,7 @@ def fuse(a: torch.Tensor, b: torch.Tensor, how: str) -> torch.Tensor:
 class Dream(nn.Module):
     """DREAM over maps of ``shape`` = (C, H, W); takes and returns flat (n, C*H*W) features."""
 
-    def __init__(self, shape: tuple[int, int, int], cfg: ModelConfig) -> None:
+    def __init__(self, shape: tuple[int, int, int], cfg: MambaRecConfig) -> None:
         super().__init__()
         self.shape = shape
         c = shape[0]

@@ -34,7 +34,11 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
 
 
 class SeededDropout(nn.Module):
-    """Inverted dropout whose masks come from ``self.generator`` (set by the owner)."""
+    """Inverted dropout whose masks come from ``self.generator`` (set by the owner).
+
+    The run's generator lives on the CPU whatever the device, so masks are drawn there and moved: a
+    CUDA run draws the same masks as a CPU run of the same seed.
+    """
 
     def __init__(self, p: float) -> None:
         super().__init__()
@@ -44,5 +48,5 @@ class SeededDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+        keep = torch.rand(x.shape, generator=self.generator, dtype=x.dtype).to(x.device) >= self.p
         return x * keep / (1.0 - self.p)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mambarec.config import ModelConfig
+from mambarec.config import MambaRecConfig, TrainConfig
 from mambarec.graphs import Graphs
 from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.init import SeededDropout
@@ -51,7 +51,16 @@ class Fuser(nn.Module):
 
 
 class MambaRec(Recommender):
-    def __init__(self, cfg: ModelConfig, n_users: int, n_items: int, visual: np.ndarray, text: np.ndarray,
+    @classmethod
+    def graph_ks(cls, config: MambaRecConfig) -> tuple[int, ...]:
+        return (config.knn_k,)
+
+    @classmethod
+    def from_config(cls, config: MambaRecConfig, dataset, graphs: Graphs, train: TrainConfig) -> MambaRec:
+        return cls(config, dataset.n_users, dataset.n_items, dataset.visual, dataset.text, graphs,
+                   reg_divisor=train.batch_size)
+
+    def __init__(self, cfg: MambaRecConfig, n_users: int, n_items: int, visual: np.ndarray, text: np.ndarray,
                  graphs: Graphs, reg_divisor: float) -> None:
         super().__init__()
         self.cfg, self.n_users, self.n_items, self.reg_divisor = cfg, n_users, n_items, reg_divisor

@@ -15,12 +15,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mambarec.config import ModelConfig
+from mambarec.config import MambaRecConfig
 from mambarec.model.dream import Dream, map_shape
 
 
 class ModalEncoder(nn.Module):
-    def __init__(self, in_dim: int, reduced_dim: int | None, cfg: ModelConfig) -> None:
+    def __init__(self, in_dim: int, reduced_dim: int | None, cfg: MambaRecConfig) -> None:
         super().__init__()
         self.reduce = nn.Linear(in_dim, reduced_dim) if reduced_dim is not None else None
         width = reduced_dim if reduced_dim is not None else in_dim

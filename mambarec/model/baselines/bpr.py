@@ -7,18 +7,20 @@ ID embeddings are Xavier-uniform from the run's generator (``init_parameters``).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import nn
 
+from mambarec.config import BPRConfig
 from mambarec.model.base import Recommender
-from mambarec.model.baselines.configs import BPRConfig
 from mambarec.model.baselines.losses import emb_loss
 from mambarec.model.losses import bpr_loss
 
 
 class BPR(Recommender):
+    @classmethod
+    def from_config(cls, config: BPRConfig, dataset, graphs, train) -> BPR:
+        return cls(config, dataset.n_users, dataset.n_items)
+
     def __init__(self, cfg: BPRConfig, n_users: int, n_items: int) -> None:
         super().__init__()
         self.cfg = cfg
@@ -34,6 +36,3 @@ class BPR(Recommender):
         parts["total"] = parts["bpr"] + parts["reg"]
         return parts
 
-
-def build(run, dataset, graphs) -> BPR:
-    return BPR(replace(BPRConfig(), embedding_dim=run.model.embedding_dim), dataset.n_users, dataset.n_items)

@@ -11,23 +11,20 @@ Recommendation", Zhou and Shen, ACM MM 2023, as MMRec implements it.
 * Loss: BPR on the final embeddings + lambda x mirror BPR of the users against each modality's
   projected raw features.
 
-MMRec re-draws the pruned graph before every epoch. The trainer has no epoch hook, so the model
-counts the training pairs its loss has seen and draws a new graph at the first batch after every
-``len(train)`` pairs, from the generator the trainer hands to ``set_generator``.
+MMRec re-draws the pruned graph before every epoch (its ``pre_epoch_processing``); here the
+trainer's epoch hook, ``on_epoch_start``, draws it from the run's generator.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
+from mambarec.config import FreedomConfig
 from mambarec.graphs import ConstantSparse, Graphs, knn_graph, normalized_bipartite
 from mambarec.model.base import Recommender, gather_rows
-from mambarec.model.baselines.configs import FreedomConfig
 from mambarec.model.losses import bpr_loss
 from mambarec.model.mambarec import lightgcn
 
@@ -55,10 +52,19 @@ def item_item_graph(dataset, graphs: Graphs, k: int, image_weight: float) -> sp.
 
 
 class Freedom(Recommender):
+    @classmethod
+    def graph_ks(cls, config: FreedomConfig) -> tuple[int, ...]:
+        return (config.knn_k,)
+
+    @classmethod
+    def from_config(cls, config: FreedomConfig, dataset, graphs: Graphs, train) -> Freedom:
+        item_graph = item_item_graph(dataset, graphs, config.knn_k, config.mm_image_weight)
+        return cls(config, dataset.n_users, dataset.n_items, dataset.visual, dataset.text, graphs, item_graph)
+
     def __init__(self, cfg: FreedomConfig, n_users: int, n_items: int, visual: np.ndarray, text: np.ndarray,
-                 graphs: Graphs, item_graph: sp.csr_matrix, epoch_pairs: int) -> None:
+                 graphs: Graphs, item_graph: sp.csr_matrix) -> None:
         super().__init__()
-        self.cfg, self.n_users, self.n_items, self.epoch_pairs = cfg, n_users, n_items, epoch_pairs
+        self.cfg, self.n_users, self.n_items = cfg, n_users, n_items
         d = cfg.embedding_dim
         self.user_embedding = nn.Embedding(n_users, d)
         self.item_embedding = nn.Embedding(n_items, d)
@@ -73,18 +79,15 @@ class Freedom(Recommender):
             self.project[name] = nn.Linear(table.shape[1], d)
         self.norm_adj = graphs.norm_adj
         self.item_graph = ConstantSparse(item_graph)
-        # the training edges and their full-graph weights 1/sqrt(d_u d_i), the pruning's probabilities
+        # the training edges and their full-graph weights 1/sqrt(d_u d_i), the pruning's probabilities; kept on
+        # the CPU, where the run's generator draws
         r = graphs.r.scipy.tocoo()
-        self.register_buffer("edge_users", torch.from_numpy(r.row.astype(np.int64)), persistent=False)
-        self.register_buffer("edge_items", torch.from_numpy(r.col.astype(np.int64)), persistent=False)
-        self.register_buffer("edge_weights", torch.from_numpy(r.data.astype(np.float32)), persistent=False)
-        self.generator: torch.Generator | None = None
-        self.pruned_adj: ConstantSparse | None = None  # this epoch's graph; None: draw at the next batch
-        self.pairs_seen = 0
+        self.edge_users, self.edge_items = r.row.astype(np.int64), r.col.astype(np.int64)
+        self.edge_weights = torch.from_numpy(r.data.astype(np.float32))
+        self.pruned_adj: ConstantSparse | None = None  # this epoch's graph (on_epoch_start draws it)
 
-    def set_generator(self, generator: torch.Generator) -> None:
-        super().set_generator(generator)
-        self.generator = generator
+    def on_epoch_start(self, epoch: int, generator: torch.Generator) -> None:
+        self.pruned_adj = self.prune_edges(generator)
 
     def move_graphs(self, device: torch.device) -> None:
         self.norm_adj = self.norm_adj.to(device)
@@ -93,17 +96,15 @@ class Freedom(Recommender):
             self.pruned_adj = self.pruned_adj.to(device)
 
     # ---- graphs -------------------------------------------------------------------------
-    def prune_edges(self) -> ConstantSparse:
+    def prune_edges(self, generator: torch.Generator) -> ConstantSparse:
         """D^-1/2 A D^-1/2 of a degree-sensitive sample of (1 - rho) of the training edges."""
         if self.cfg.edge_dropout == 0.0:
             return self.norm_adj
-        if self.generator is None:
-            raise RuntimeError("FREEDOM draws its pruned graph from the run's generator: call set_generator first")
         n_keep = int(self.edge_weights.numel() * (1.0 - self.cfg.edge_dropout))
-        keep = torch.multinomial(self.edge_weights, n_keep, replacement=False, generator=self.generator)
-        u, i = self.edge_users[keep].cpu().numpy(), self.edge_items[keep].cpu().numpy()
+        keep = torch.multinomial(self.edge_weights, n_keep, replacement=False, generator=generator).numpy()
+        u, i = self.edge_users[keep], self.edge_items[keep]
         kept = sp.csr_matrix((np.ones(n_keep, dtype=np.float32), (u, i)), shape=(self.n_users, self.n_items))
-        return ConstantSparse(normalized_bipartite(kept)[0], self.edge_weights.device)
+        return ConstantSparse(normalized_bipartite(kept)[0], self.device)
 
     # ---- forward ------------------------------------------------------------------------
     def propagate(self, adj: ConstantSparse) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +120,7 @@ class Freedom(Recommender):
 
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.pruned_adj is None:
-            self.pruned_adj = self.prune_edges()
+            raise RuntimeError("FREEDOM trains on the epoch's pruned graph: the trainer draws it in on_epoch_start")
         u_all, i_all = self.propagate(self.pruned_adj)
         u = gather_rows(u_all, users)
         parts = {"bpr": bpr_loss(u, gather_rows(i_all, pos), gather_rows(i_all, neg))}
@@ -127,14 +128,5 @@ class Freedom(Recommender):
                      for m in MODALITIES)
         parts["mirror"] = self.cfg.lambda_mirror * mirror
         parts["total"] = parts["bpr"] + parts["mirror"]
-        self.pairs_seen += len(users)
-        if self.pairs_seen >= self.epoch_pairs:  # an epoch is over: the next batch draws a new graph
-            self.pairs_seen, self.pruned_adj = 0, None
         return parts
 
-
-def build(run, dataset, graphs: Graphs) -> Freedom:
-    cfg = replace(FreedomConfig(), embedding_dim=run.model.embedding_dim)
-    item_graph = item_item_graph(dataset, graphs, cfg.knn_k, cfg.mm_image_weight)
-    return Freedom(cfg, dataset.n_users, dataset.n_items, dataset.visual, dataset.text, graphs, item_graph,
-                   epoch_pairs=len(dataset.train))

@@ -7,20 +7,22 @@ BPR on the final embeddings, MMRec's EmbLoss on the batch's ego (layer-0) embedd
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import nn
 
-from mambarec.graphs import ConstantSparse, Graphs
+from mambarec.config import LightGCNConfig
+from mambarec.graphs import ConstantSparse
 from mambarec.model.base import Recommender, gather_rows
-from mambarec.model.baselines.configs import LightGCNConfig
 from mambarec.model.baselines.losses import emb_loss
 from mambarec.model.losses import bpr_loss
 from mambarec.model.mambarec import lightgcn
 
 
 class LightGCN(Recommender):
+    @classmethod
+    def from_config(cls, config: LightGCNConfig, dataset, graphs, train) -> LightGCN:
+        return cls(config, dataset.n_users, dataset.n_items, graphs.norm_adj)
+
     def __init__(self, cfg: LightGCNConfig, n_users: int, n_items: int, norm_adj: ConstantSparse) -> None:
         super().__init__()
         self.cfg, self.n_users = cfg, n_users
@@ -44,7 +46,3 @@ class LightGCN(Recommender):
         parts["total"] = parts["bpr"] + parts["reg"]
         return parts
 
-
-def build(run, dataset, graphs: Graphs) -> LightGCN:
-    cfg = replace(LightGCNConfig(), embedding_dim=run.model.embedding_dim)
-    return LightGCN(cfg, dataset.n_users, dataset.n_items, graphs.norm_adj)

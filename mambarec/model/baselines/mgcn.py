@@ -1,21 +1,26 @@
-"""MGCN: "Multi-View Graph Convolutional Network for Multimedia Recommendation", Yu et al.,
-ACM MM 2023, as MMRec configures it.
+"""MGCN: "Multi-View Graph Convolutional Network for Multimedia Recommendation", Yu et al., ACM MM 2023,
+as MMRec configures it (docs/model.md section 5, docs/departures.md section 1).
 
-It is MambaRec's backbone with every MambaRec extra off: the ``mgcn`` variant preset
-(docs/departures.md section 6). A run whose model config already is an ``mgcn`` variant is used as is
-(so its fields can be tuned); otherwise the preset is applied, keeping the run's
-``embedding_dim`` and ``knn_k``.
+MGCN is MambaRec's backbone with every MambaRec extra off, so it is computed by MambaRec's own model
+from ``MGCNConfig.as_mambarec()`` (the ``backbone`` preset): one implementation of the backbone, and
+``--model mgcn`` equals ``--model mambarec --variant backbone`` bit for bit. The run stores the
+``MGCNConfig``, which says exactly what MGCN has: d, its layers, k, the L2 and InfoNCE weights, the
+temperature and whether the feature tables train.
 """
 
 from __future__ import annotations
 
-from mambarec.config import make_model_config
+from mambarec.config import MGCNConfig
+from mambarec.graphs import Graphs
 from mambarec.model.mambarec import MambaRec
 
 
-def build(run, dataset, graphs) -> MambaRec:
-    cfg = run.model
-    if cfg.variant != "mgcn":
-        cfg = make_model_config("mgcn", embedding_dim=cfg.embedding_dim, knn_k=cfg.knn_k)
-    return MambaRec(cfg, dataset.n_users, dataset.n_items, dataset.visual, dataset.text, graphs,
-                    reg_divisor=run.train.batch_size)
+class MGCN(MambaRec):
+    @classmethod
+    def graph_ks(cls, config: MGCNConfig) -> tuple[int, ...]:
+        return (config.knn_k,)
+
+    @classmethod
+    def from_config(cls, config: MGCNConfig, dataset, graphs: Graphs, train) -> MGCN:
+        return cls(config.as_mambarec(), dataset.n_users, dataset.n_items, dataset.visual, dataset.text, graphs,
+                   reg_divisor=train.batch_size)

@@ -16,6 +16,10 @@ from mambarec.model.base import Recommender
 class Popularity(Recommender):
     trainable = False
 
+    @classmethod
+    def from_config(cls, config, dataset, graphs, train) -> Popularity:
+        return cls(dataset.item_popularity(), dataset.n_users)
+
     def __init__(self, popularity: np.ndarray, n_users: int) -> None:
         super().__init__()
         self.n_users = n_users
@@ -30,6 +34,3 @@ class Popularity(Recommender):
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         raise RuntimeError("popularity ranking has nothing to train (trainable = False)")
 
-
-def build(run, dataset, graphs) -> Popularity:
-    return Popularity(dataset.item_popularity(), dataset.n_users)

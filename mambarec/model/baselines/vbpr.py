@@ -8,19 +8,21 @@ part; the raw features are fixed. Loss: BPR + lambda x EmbLoss on the batch's us
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 from torch import nn
 
+from mambarec.config import VBPRConfig
 from mambarec.model.base import Recommender, gather_rows
-from mambarec.model.baselines.configs import VBPRConfig
 from mambarec.model.baselines.losses import emb_loss
 from mambarec.model.losses import bpr_loss
 
 
 class VBPR(Recommender):
+    @classmethod
+    def from_config(cls, config: VBPRConfig, dataset, graphs, train) -> VBPR:
+        return cls(config, dataset.n_users, dataset.visual, dataset.text)
+
     def __init__(self, cfg: VBPRConfig, n_users: int, visual: np.ndarray, text: np.ndarray) -> None:
         super().__init__()
         self.cfg = cfg
@@ -43,7 +45,3 @@ class VBPR(Recommender):
         parts["total"] = parts["bpr"] + parts["reg"]
         return parts
 
-
-def build(run, dataset, graphs) -> VBPR:
-    cfg = replace(VBPRConfig(), embedding_dim=run.model.embedding_dim)
-    return VBPR(cfg, dataset.n_users, dataset.visual, dataset.text)

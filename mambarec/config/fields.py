@@ -1,0 +1,154 @@
+"""Config fields that document and check themselves (docs/style.md habit 2).
+
+Every field of every config is declared with ``param(default, help, symbol=..., choices=..., low=...,
+high=...)``: its meaning, the paper's symbol and its valid range live in ``field(metadata=...)``,
+where the CLI's ``--help``, the app's labels and the error messages read them. ``check(config)``
+enforces the ranges in ``__post_init__``; ``build(cls, values)`` makes a config from a dict or from
+strings (CLI flags, URL parameters) and refuses unknown keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field, fields
+from typing import Any, get_origin
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is wrong; the message says which and how to fix it."""
+
+
+def param(default: Any, help: str, *, symbol: str | None = None, choices: tuple | None = None,
+          low: float | None = None, high: float | None = None, low_open: bool = False,
+          high_open: bool = False) -> Any:
+    """A dataclass field with its help text, paper symbol and valid values in ``metadata``.
+
+    ``low``/``high`` bound numbers (inclusive unless ``low_open``/``high_open``); ``choices`` lists the
+    allowed values of a field with a closed set.
+    """
+    meta = {"help": help, "symbol": symbol, "choices": choices, "low": low, "high": high,
+            "low_open": low_open, "high_open": high_open}
+    return field(default=default, metadata=meta)
+
+
+def describe_range(f: dataclasses.Field) -> str:
+    """The valid values of a field in words: ``one of ['a', 'b']``, ``> 0``, ``in [0, 1)``."""
+    m = f.metadata
+    if m.get("choices") is not None:
+        return f"one of {list(m['choices'])}"
+    low, high = m.get("low"), m.get("high")
+    if low is not None and high is not None:
+        return f"in {'(' if m['low_open'] else '['}{low}, {high}{')' if m['high_open'] else ']'}"
+    if low is not None:
+        return f"{'>' if m['low_open'] else '>='} {low}"
+    if high is not None:
+        return f"{'<' if m['high_open'] else '<='} {high}"
+    return ""
+
+
+def check(config: Any) -> None:
+    """Raise ConfigError for the first field whose value is outside its declared choices or range."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        m = f.metadata
+        if m.get("choices") is not None and value not in m["choices"]:
+            raise ConfigError(f"{f.name} must be {describe_range(f)}, got {value!r}")
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                continue
+            low, high = m.get("low"), m.get("high")
+            too_low = low is not None and (v <= low if m["low_open"] else v < low)
+            too_high = high is not None and (v >= high if m["high_open"] else v > high)
+            if too_low or too_high:
+                raise ConfigError(f"{f.name} must be {describe_range(f)}, got {value!r}")
+
+
+def field_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def field_of(cls: type, name: str) -> dataclasses.Field:
+    for f in fields(cls):
+        if f.name == name:
+            return f
+    raise ConfigError(f"{cls.__name__} has no field {name!r}; its fields: {field_names(cls)}")
+
+
+def help_text(cls: type, name: str) -> str:
+    """A field's documented meaning, with its paper symbol and valid values: the CLI help and the app tooltip."""
+    f = field_of(cls, name)
+    text = f.metadata.get("help", "")
+    if f.metadata.get("symbol"):
+        text = f"{f.metadata['symbol']}: {text}"
+    rng = describe_range(f)
+    return f"{text} ({rng})" if rng else text
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def coerce_field(cls: type, name: str, raw: Any) -> Any:
+    """Convert a string (CLI flag, URL parameter) to the type of ``cls.name``; other values pass."""
+    ftype = field_of(cls, name).type
+    ftype = _TYPES.get(ftype, ftype) if isinstance(ftype, str) else ftype
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if ftype is bool:
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if ftype is int:
+            return int(raw)
+        if ftype is float:
+            return float(raw)
+        if ftype is str:
+            return raw
+        if str(ftype).startswith("tuple"):
+            return tuple(int(p) for p in raw.replace(" ", "").strip("()").split(",") if p)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: cannot read {raw!r} as {getattr(ftype, '__name__', ftype)}") from exc
+    raise ConfigError(f"{name}: unsupported field type {ftype}")
+
+
+def build(cls: type, values: Any, where: str) -> Any:
+    """``cls(**values)`` from a dict whose values may be strings or lists; unknown keys raise ConfigError."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a JSON object, got {type(values).__name__}")
+    reject_unknown(cls, values, where)
+    clean = {}
+    for f in fields(cls):
+        if f.name not in values:
+            continue
+        v = values[f.name]
+        is_tuple = get_origin(f.type) is tuple or str(f.type).startswith("tuple")
+        if is_tuple:
+            v = tuple(int(x) for x in v) if isinstance(v, (list, tuple)) else coerce_field(cls, f.name, v)
+        elif isinstance(v, str) and f.type not in (str, "str"):
+            v = coerce_field(cls, f.name, v)
+        clean[f.name] = v
+    try:
+        return cls(**clean)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def reject_unknown(cls: type, values: dict, where: str) -> None:
+    known = set(field_names(cls))
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}. Known keys: {sorted(known)}")
+
+
+__all__ = ["ConfigError", "param", "check", "field_names", "field_of", "help_text", "describe_range", "coerce_field",
+           "build", "reject_unknown", "default_of"]

@@ -1,0 +1,39 @@
+"""Frozen configs: the project's one vocabulary (docs/model.md section 7, docs/style.md habit 2).
+
+* ``fields``: ``param(...)`` fields that carry their help, paper symbol and valid range;
+* ``mambarec``: ``MambaRecConfig`` and its variant presets (paper, official, backbone);
+* ``baselines``: one config per baseline (MGCN, BPR, LightGCN, VBPR, FREEDOM, popularity);
+* ``run``: ``TrainConfig``, ``RunConfig`` (a model name with that model's config), the version-1 reader.
+
+CLI flags (``--lambda-mmd``), ``config.json`` keys and the app's URL parameters are the field names.
+This package only re-exports; it imports no torch.
+"""
+
+from mambarec.config.baselines import BPRConfig, FreedomConfig, LightGCNConfig, MGCNConfig, PopConfig, VBPRConfig
+from mambarec.config.fields import ConfigError, build, coerce_field, default_of, field_names, help_text, param
+from mambarec.config.mambarec import (
+    REDUCTION_FACTORS,
+    VARIANTS,
+    MambaRecConfig,
+    mambarec_preset,
+    variant_defaults,
+)
+from mambarec.config.run import (
+    CONFIG_VERSION,
+    MGCN_ALIAS_NOTE,
+    MODEL_CONFIGS,
+    MODELS,
+    RunConfig,
+    TrainConfig,
+    default_model_config,
+    make_run,
+    migrate_v1,
+)
+
+__all__ = [
+    "ConfigError", "param", "build", "coerce_field", "default_of", "field_names", "help_text",
+    "MambaRecConfig", "VARIANTS", "REDUCTION_FACTORS", "mambarec_preset", "variant_defaults",
+    "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
+    "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "CONFIG_VERSION", "default_model_config", "make_run",
+    "migrate_v1", "MGCN_ALIAS_NOTE",
+]

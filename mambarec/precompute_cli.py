@@ -1,0 +1,79 @@
+"""``python -m mambarec precompute``: the command line of ``mambarec.precompute`` (docs/architecture.md
+section 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mambarec.artifacts import DEFAULT_OUT
+from mambarec.config import ConfigError
+from mambarec.grid import BUDGETS, GRID, grid_cells
+from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_WORKERS, adopt_probes, precompute, rerender
+
+
+def add_precompute_command(subparsers) -> None:
+    p = subparsers.add_parser("precompute", help="run the ablation grid and write precomputed/ (results, alignment "
+                                                 "maps, REPORT.md, manifest)")
+    p.add_argument("--out", default=DEFAULT_OUT, help="folder to (re)write as a whole [default: precomputed]")
+    p.add_argument("--datasets", default=",".join(DEFAULT_DATASETS), help="comma-separated dataset names")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epoch cap for every dataset [default per dataset: " + ", ".join(
+                       f"{k} {b.epochs} (patience {b.patience})" for k, b in BUDGETS.items()) + "]")
+    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
+                   help="comma-separated seeds; 'all'-seed cells use every one, the others the first")
+    p.add_argument("--only", default=None, help="comma-separated cell names (default: the whole grid): "
+                                                + ", ".join(c.name for c in GRID))
+    p.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
+    p.add_argument("--extend", action="store_true",
+                   help="keep the existing folder's runs and train only the missing (dataset, cell, seed)")
+    p.add_argument("--refresh-stale", action="store_true",
+                   help="extend the existing folder, retraining every run of the cells whose numerics probes moved")
+    p.add_argument("--adopt-probes", action="store_true",
+                   help="give a folder written before probes existed today's probes, after checking that today's "
+                        "code reproduces its stored runs' first two epochs (no run is kept otherwise)")
+    p.add_argument("--rerender", action="store_true",
+                   help="rewrite REPORT.md from the stored rows with today's report code; trains nothing")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"runs trained at once, one process and one torch thread each [default: {DEFAULT_WORKERS}]")
+    p.set_defaults(func=cmd_precompute)
+
+
+def cmd_precompute(args: argparse.Namespace) -> int:
+    from mambarec.data import DatasetError, load_dataset
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
+    only = args.only.split(",") if args.only else None
+    grid_cells(only)  # unknown names fail before any data is loaded
+    if args.rerender:
+        rerender(args.out)
+        print(json.dumps({"out": args.out, "rerendered": "REPORT.md"}))
+        return 0
+    datasets, skipped = {}, []
+    for name in (n.strip() for n in args.datasets.split(",") if n.strip()):
+        try:
+            datasets[name] = load_dataset(name, data_dir=args.data_dir)
+        except DatasetError as exc:
+            print(f"warning: skipping dataset {name}: {exc}", file=sys.stderr)
+            skipped.append({"dataset": name, "cell": "*", "reason": str(exc)})
+    if not datasets:
+        raise ConfigError("no dataset could be loaded; see the warnings above")
+    if args.adopt_probes:
+        manifest = adopt_probes(args.out, datasets, workers=args.workers)
+        print(json.dumps({"out": args.out, "probes": len(manifest["probes"]), "replayed": manifest["probes_adopted"]},
+                         indent=1))
+        return 0
+    manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
+                          workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale)
+    print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
+                      "skipped": manifest["skipped"]}, indent=1))
+    return 0
+
+
+
+__all__ = ["add_precompute_command", "cmd_precompute"]

@@ -1,0 +1,228 @@
+"""The run store: the one place that writes and reads a run (docs/architecture.md section 2).
+
+A saved run is a folder (``runs/<id>/`` in the app, ``train --out DIR`` on the command line) holding
+``config.json`` (the exact RunConfig), ``metrics.json`` (``test/Recall@20`` ..., the per-epoch
+history) and ``checkpoint.pt`` (weights, resume state, dataset fingerprint). A precomputed row
+(``mambarec.artifacts``) is the same kind of thing without a folder. Both are read as a
+``RunRecord``, so pages, tables and the recommender see one shape.
+
+Listing runs imports no torch: checkpoints are written and read in ``mambarec.checkpoint``, imported
+inside the functions that need it (it loads torch, which the app's first paint must not wait for).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mambarec.config import RunConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME, METRICS_NAME = "config.json", "metrics.json"
+RUNS_DIR_ENV = "MAMBAREC_RUNS"
+DEFAULT_RUNS_DIR = Path("runs")
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class RunStoreError(ValueError):
+    """A run folder cannot be written, renamed or deleted as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One trained run, from a run folder or a precomputed row."""
+
+    id: str  # folder name, or "<cell> s<seed>" for a precomputed row
+    source: str  # "saved" | "precomputed"
+    config: dict  # RunConfig.to_dict() (any version: ``run`` reads it)
+    metrics: dict  # "test/Recall@20", "valid/NDCG@10", best_epoch, epochs_run, stopped_early, ...
+    history: list = field(default_factory=list)  # one dict per evaluated epoch
+    folder: Path | None = None
+    checkpoint: Path | None = None
+    cell: str | None = None  # grid cell, for precomputed rows
+    dataset: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def run(self) -> RunConfig:
+        return RunConfig.from_dict(self.config)
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.metrics.get("seed", self.config.get("train", {}).get("seed"))
+        return None if seed is None else int(seed)
+
+    def test(self, metric: str) -> float | None:
+        return self.metrics.get(f"test/{metric}")
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get(RUNS_DIR_ENV, DEFAULT_RUNS_DIR))
+
+
+def new_run_id(run: RunConfig, when: float | None = None) -> str:
+    label = run.variant if run.model_name == "mambarec" else run.model_name
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    return f"{stamp}-{run.dataset.replace('/', '_')}-{label}-s{run.train.seed}-{os.getpid()}"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+# ---- writing --------------------------------------------------------------------------------------
+def metrics_payload(result, run: RunConfig, dataset) -> dict:
+    """``metrics.json`` of a finished or stopped run (``result``: a ``train.TrainResult``)."""
+    out = {f"test/{k}": v for k, v in result.test.items()}
+    out.update({f"valid/{k}": v for k, v in result.valid.items()})
+    out.update(best_epoch=result.best_epoch, epochs_run=result.epochs_run, s_per_epoch=result.s_per_epoch,
+               n_params=result.n_params, cancelled=result.cancelled, stopped_early=result.stopped_early,
+               seed=run.train.seed, dataset=dataset.name, dataset_fingerprint=dataset.fingerprint(),
+               history=result.history)
+    return out
+
+
+def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False) -> None:
+    """Refuse to replace an existing run folder unless asked to (``overwrite``) or continuing it (``resuming``)."""
+    if folder.exists() and not folder.is_dir():
+        raise RunStoreError(f"{folder} exists and is not a folder; choose another --out")
+    if folder.is_dir() and any(folder.iterdir()) and not (overwrite or resuming):
+        what = "a saved run" if (folder / METRICS_NAME).is_file() else "files"
+        raise RunStoreError(f"{folder} already holds {what}; nothing was overwritten. Choose another --out, add "
+                            "--overwrite to replace it, or --resume its checkpoint to continue it")
+
+
+def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,
+             resuming: bool = False) -> Path:
+    """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run."""
+    from mambarec.checkpoint import save_checkpoint
+
+    folder = Path(folder)
+    check_writable(folder, overwrite, resuming)
+    folder.mkdir(parents=True, exist_ok=True)
+    run, dataset = trainer.run, trainer.dataset
+    metrics = metrics_payload(result, run, dataset)
+    save_checkpoint(folder / CHECKPOINT_NAME, run, trainer.model.state_dict(), metrics, dataset.name,
+                    dataset.fingerprint(), resume=trainer.resume_state() if with_resume else None)
+    _write_json(folder / CONFIG_NAME, run.to_dict())
+    _write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    return folder
+
+
+def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
+    """Validate checkpoint bytes against ``dataset`` and store them as a new run folder under ``root``.
+
+    Raises ``mambarec.checkpoint.CheckpointError`` (with the reason) for a file that is not a valid
+    checkpoint of this dataset; nothing is written then.
+    """
+    import io
+
+    from mambarec.checkpoint import load_checkpoint
+
+    buf = io.BytesIO(data)
+    buf.name = filename
+    ckpt = load_checkpoint(buf, expect_fingerprint=dataset.fingerprint())
+    stem = SAFE_NAME.sub("_", Path(filename).stem)[:40] or "checkpoint"
+    folder = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    folder.mkdir(parents=True, exist_ok=False)
+    metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
+                   dataset_fingerprint=ckpt["dataset_fingerprint"])
+    (folder / CHECKPOINT_NAME).write_bytes(data)
+    _write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
+    _write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    return folder
+
+
+def rename_run(folder: Path, new_name: str) -> Path:
+    """Rename a saved run folder (the id the pickers show); refuses names that exist or are not file-safe."""
+    folder = Path(folder)
+    name = new_name.strip()
+    if not name or SAFE_NAME.search(name) or name in (".", ".."):
+        raise RunStoreError(f"{new_name!r} is not a usable run name: use letters, digits, '.', '_' and '-'")
+    target = folder.with_name(name)
+    if target.exists():
+        raise RunStoreError(f"a run named {name!r} already exists")
+    if not (folder / METRICS_NAME).is_file():
+        raise RunStoreError(f"{folder} is not a saved run")
+    os.replace(folder, target)
+    return target
+
+
+def delete_run(folder: Path) -> None:
+    """Delete a saved run folder (only a folder that is one)."""
+    folder = Path(folder)
+    if not (folder / METRICS_NAME).is_file() or not (folder / CONFIG_NAME).is_file():
+        raise RunStoreError(f"{folder} is not a saved run; nothing was deleted")
+    shutil.rmtree(folder)
+
+
+# ---- reading --------------------------------------------------------------------------------------
+def read_run(folder: Path) -> RunRecord:
+    """The run saved in ``folder`` (raises OSError or ValueError when it is not one)."""
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    metrics = json.loads((folder / METRICS_NAME).read_text())
+    ckpt = folder / CHECKPOINT_NAME
+    return RunRecord(id=folder.name, source="saved", config=config,
+                     metrics={k: v for k, v in metrics.items() if k != "history"},
+                     history=metrics.get("history", []), folder=folder, checkpoint=ckpt if ckpt.is_file() else None,
+                     dataset=metrics.get("dataset", config.get("dataset")),
+                     fingerprint=metrics.get("dataset_fingerprint"))
+
+
+def list_runs(root: Path | None = None) -> list[RunRecord]:
+    """Every run folder under ``root`` (newest first); folders that are not runs are skipped."""
+    root = Path(root) if root is not None else runs_dir()
+    out = []
+    if not root.is_dir():
+        return out
+    folders = [f for f in root.iterdir() if (f / METRICS_NAME).is_file()]
+    for folder in sorted(folders, key=lambda f: (f / METRICS_NAME).stat().st_mtime_ns, reverse=True):
+        try:
+            out.append(read_run(folder))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def precomputed_records(pre: dict) -> list[RunRecord]:
+    """The rows of a loaded precomputed folder (``artifacts.load_precomputed``) as RunRecords."""
+    manifest = pre["manifest"]
+    runs = manifest.get("runs", {})
+    fingerprints = {name: entry.get("fingerprint") for name, entry in manifest.get("datasets", {}).items()}
+    out = []
+    for row in pre["results"]:
+        ds, cell, seed = row["dataset"], row["cell"], int(row["seed"])
+        config = runs.get(f"{ds}/{cell}/s{seed}", {"model_name": row.get("model_name"), "model": {}, "train": {}})
+        metrics = {k: v for k, v in row.items() if k not in ("history", "all_metrics")}
+        metrics.update(row.get("all_metrics", {}))
+        ckpt = pre["checkpoints"].get(ds, {}).get(f"{cell}_s{seed}")
+        out.append(RunRecord(id=f"{cell} s{seed}", source="precomputed", config=config, metrics=metrics,
+                             history=row.get("history", []), checkpoint=Path(ckpt) if ckpt else None, cell=cell,
+                             dataset=ds, fingerprint=fingerprints.get(ds)))
+    return out
+
+
+def records_for(fingerprint: str, name: str, records: list[RunRecord]) -> list[RunRecord]:
+    """The records trained on one dataset: by fingerprint, or by name where a record has none."""
+    return [r for r in records if r.fingerprint == fingerprint or (r.fingerprint is None and r.dataset == name)]
+
+
+def model_name_of(record: RunRecord) -> str:
+    """The model of a record, read through the config version it was saved with."""
+    try:
+        return record.run.model_name
+    except ValueError:
+        return str(record.config.get("model_name", "?"))
+
+
+__all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
+           "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
+           "records_for", "check_writable", "model_name_of"]
