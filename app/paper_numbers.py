@@ -1,4 +1,5 @@
-"""The paper's published numbers and its paper-vs-code table, as data (docs/departures.md section 2 and docs/protocol.md section 6).
+"""The paper's published numbers and its paper-vs-code table, as data (docs/departures.md section 2 and
+docs/protocol.md section 6).
 
 Kept here, not in ``mambarec``, because only the app shows them beside our own results.
 """

@@ -1,4 +1,5 @@
-"""The ablation grid of docs/protocol.md section 7 and docs/departures.md section 6 as data: which cells run, with which seeds and budget.
+"""The ablation grid of docs/protocol.md section 7 and docs/departures.md section 6 as data: which cells run,
+with which seeds and budget.
 
 ``mambarec.precompute`` runs it; ``mambarec.report`` turns its rows into tables.
 """
@@ -20,7 +21,8 @@ class Budget:
 
 
 # Short budgets, so the whole grid can aim at about an hour on 2 CPU cores (the manifest and REPORT.md
-# record them); full training (docs/model.md section 6, docs/protocol.md section 5) runs up to 1000 epochs with patience 20.
+# record them); full training (docs/model.md section 6, docs/protocol.md section 5) runs up to 1000 epochs with
+# patience 20.
 # ml100k: the paper's patience 20, so no run stops inside the first epochs' dip: with 39 batches per
 # epoch the MGCN-style models sit at BPR loss ~ln 2 for several epochs and valid Recall@20 falls below
 # its epoch-1 value (popularity-like rankings from the graph) before it climbs; patience 5 stopped them there.

@@ -1,4 +1,5 @@
-"""The training loop (docs/model.md section 6, docs/protocol.md section 5), shared by the CLI, the app and ``precompute``.
+"""The training loop (docs/model.md section 6, docs/protocol.md section 5), shared by the CLI, the app and
+``precompute``.
 
 Uniform negative sampling (one negative per positive, never a training positive of the user),
 Adam with the smooth decay lr x decay^(epoch / decay_epochs) stepped every epoch, evaluation on

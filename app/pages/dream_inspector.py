@@ -1,4 +1,5 @@
-"""DREAM inspector: one item's branch outputs, attention maps and receptive fields (docs/model.md section 3, docs/departures.md section 2).
+"""DREAM inspector: one item's branch outputs, attention maps and receptive fields
+(docs/model.md section 3, docs/departures.md section 2).
 
 Everything drawn comes from ``mambarec.inspect_dream``: ``inspect_item`` for the maps and
 ``centre_tap_equivalence`` for the released code's 1x1-map finding. Without a saved run the page
@@ -277,8 +278,8 @@ def explain(dataset, key: str, model, modality: str, trained_trainer, label: str
         if result.all_identical:
             st.caption("'full': the 3x3 dilated conv with all nine taps and zero padding, as nn.Conv2d computes it. "
                        "The differences are float32 rounding (the two convs sum in another order). 'max grad': the "
-                       "largest gradient a backward pass sends to the off-map taps. docs/departures.md section 2 (D3): 98,304 of "
-                       "141,056 DREAM parameters per modality at C = 64.")
+                       "largest gradient a backward pass sends to the off-map taps. docs/departures.md section 2 "
+                       "(D3): 98,304 of 141,056 DREAM parameters per modality at C = 64.")
         else:
             st.caption("On a real C x H x W map the off-centre taps read neighbouring positions: the dilated branches "
                        "differ from their centre tap, and no weight is dead.")
@@ -287,7 +288,8 @@ def explain(dataset, key: str, model, modality: str, trained_trainer, label: str
 def render() -> None:
     st.title("DREAM inspector")
     st.caption("One item through DREAM: the five branches (conv + BN + ReLU), the channel and spatial attention, "
-               "the output, and where each dilated 3x3 kernel reads from (docs/model.md section 3 and docs/departures.md section 2).")
+               "the output, and where each dilated 3x3 kernel reads from (docs/model.md section 3 and "
+               "docs/departures.md section 2).")
     dataset = state.get_dataset(state.active_dataset_name())
     try:
         chosen, key, label, trained = choose_model(dataset)
