@@ -15,14 +15,22 @@ from mambarec import config as C
 from mambarec.config import (
     MODEL_CONFIGS,
     ConfigError,
+    MambaRecConfig,
     RunConfig,
     TrainConfig,
     build_model_config,
     field_names,
+    field_of,
     help_text,
     mambarec_preset,
     model_defaults,
 )
+
+
+def _choices(name: str) -> tuple:
+    """A MambaRec field's allowed values, as its config declares them."""
+    return field_of(MambaRecConfig, name).metadata["choices"]
+
 
 PRESETS = {
     "MambaRec (paper)": ("mambarec", {}),
@@ -41,10 +49,10 @@ SPEC: dict[str, tuple] = {
     "n_mm_layers": ("Item-item graph layers", "int", {"min_value": 0, "max_value": 4}),
     "knn_k": ("k: item-item k-NN neighbours", "int", {"min_value": 1, "max_value": 200}),
     "reduction_factor": ("r: reduction factor, D_V → D_V / r", "select", C.REDUCTION_FACTORS),
-    "text_path": ("Text path", "select", C.TEXT_PATHS),
+    "text_path": ("Text path", "select", _choices("text_path")),
     "freeze_features": ("Freeze the raw feature tables", "bool", None),
     "use_dream": ("DREAM on", "bool", None),
-    "dream_map": ("DREAM input map", "select", C.DREAM_MAPS),
+    "dream_map": ("DREAM input map", "select", _choices("dream_map")),
     "dream_side": ("Largest map side H = W", "int", {"min_value": 1, "max_value": 64}),
     "dilation_rates": ("Dilation rates a, b, c", "rates", None),
     "branch_conv1x1": ("(1) 1×1 conv", "bool", None),
@@ -54,9 +62,9 @@ SPEC: dict[str, tuple] = {
     "branch_pool": ("(5) global pool → 1×1 conv → upsample", "bool", None),
     "channel_attention": ("M_c: channel attention", "bool", None),
     "spatial_attention": ("M_s: spatial attention", "bool", None),
-    "attention_style": ("Attention style", "select", C.ATTENTION_STYLES),
+    "attention_style": ("Attention style", "select", _choices("attention_style")),
     "attention_reduction": ("Channel-attention bottleneck ratio", "int", {"min_value": 1, "max_value": 64}),
-    "fusion": ("Fusion of F_c and F_s", "select", C.FUSIONS),
+    "fusion": ("Fusion of F_c and F_s", "select", _choices("fusion")),
     "bn_momentum": ("BatchNorm momentum", "float", {"min_value": 0.01, "max_value": 1.0, "step": 0.01}),
     "modal_norm_dropout": ("LayerNorm + dropout on modal features", "bool", None),
     "dropout": ("Dropout p", "float", {"min_value": 0.0, "max_value": 0.95, "step": 0.05}),
@@ -64,11 +72,11 @@ SPEC: dict[str, tuple] = {
     "use_mmd": ("L_mmd (MMD)", "bool", None),
     "lambda_mmd": ("λ_mmd", "float", {"min_value": 0.0, "step": 0.05, "format": "%.3f"}),
     "sigma": ("σ: kernel bandwidth", "float", {"min_value": 0.05, "step": 0.5, "format": "%.2f"}),
-    "mmd_items": ("Items the MMD sees", "select", C.MMD_ITEMS),
+    "mmd_items": ("Items the MMD sees", "select", _choices("mmd_items")),
     "use_cl": ("L_cl (InfoNCE)", "bool", None),
     "lambda_cl": ("λ_cl", "float", {"min_value": 0.0, "step": 0.01, "format": "%.3f"}),
     "tau": ("τ: temperature", "float", {"min_value": 0.001, "step": 0.01, "format": "%.3f"}),
-    "cl_views": ("InfoNCE views", "select", C.CL_VIEWS),
+    "cl_views": ("InfoNCE views", "select", _choices("cl_views")),
     "n_layers": ("K: user-item graph layers", "int", {"min_value": 0, "max_value": 8}),
     "mm_image_weight": ("α: visual share of the item graph", "float", {"min_value": 0.0, "max_value": 1.0,
                                                                        "step": 0.05}),

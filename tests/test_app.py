@@ -12,7 +12,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import jobs, results, state
-from mambarec.config import RunConfig, TrainConfig, mambarec_preset
+from mambarec.config import (
+    LightGCNConfig,
+    MGCNConfig,
+    RunConfig,
+    TrainConfig,
+    mambarec_preset,
+    run_from_params,
+    run_to_params,
+)
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 PAGES = ("app/pages/compare.py", "app/pages/about.py", "app/pages/embeddings.py", "app/pages/dream_inspector.py",
@@ -67,7 +75,7 @@ def open_app(**params) -> AppTest:
 
 
 def tiny_run(seed: int = 0, epochs: int = 1) -> RunConfig:
-    return RunConfig(dataset="tiny", model_name="mgcn", model=mambarec_preset("backbone"),
+    return RunConfig(dataset="tiny", model_name="mgcn", model=MGCNConfig(),
                      train=TrainConfig(epochs=epochs, seed=seed, batch_size=256))
 
 
@@ -99,17 +107,26 @@ def test_url_params_round_trip_every_switch():
                     model=mambarec_preset("official", use_mmd=False, sigma=1.5, dilation_rates=(2, 4, 6),
                                             reduction_factor=4, cl_views="both"),
                     train=TrainConfig(epochs=7, seed=3, learning_rate=5e-4))
-    params = state.run_to_params(run)
+    params = run_to_params(run)
     assert params["variant"] == "official" and params["use_mmd"] == "false" and params["dilation_rates"] == "2,4,6"
     assert "tau" not in params  # equal to the official preset: not written
-    back, errors = state.run_from_params(params)
-    assert errors == [] and back == run
+    back, errors, notes = run_from_params(params)
+    assert errors == [] and notes == [] and back == run
+    lgcn = RunConfig(dataset="tiny", model_name="lightgcn", model=LightGCNConfig(n_layers=3),
+                     train=TrainConfig(epochs=5))
+    assert run_from_params(run_to_params(lgcn))[0] == lgcn  # every model's own fields
 
 
 def test_bad_url_params_are_reported_not_ignored():
-    run, errors = state.run_from_params({"variant": "paper", "sigma": "-1", "nonsense": "1", "epochs": "x"})
+    base = TrainConfig(epochs=state.APP_DEFAULT_EPOCHS)
+    run, errors, _ = run_from_params({"variant": "paper", "sigma": "-1", "nonsense": "1", "epochs": "x"}, base)
     assert run.model.sigma == 1.0 and run.train.epochs == state.APP_DEFAULT_EPOCHS
     assert len(errors) == 3 and any("nonsense" in e for e in errors)
+    run, errors, _ = run_from_params({"model_name": "lightgcn", "lambda_mmd": "0.3", "n_layers": "3"}, base)
+    assert run.model == LightGCNConfig(n_layers=3)  # what applies is used...
+    assert errors == ["lambda_mmd: does not apply to lightgcn (a field of another model)"]  # ...the rest is said
+    run, errors, notes = run_from_params({"variant": "mgcn", "tau": "0.3"}, base)
+    assert run.model_name == "mgcn" and run.model == MGCNConfig(tau=0.3) and errors == [] and "alias" in notes[0]
 
 
 # ---- pages ------------------------------------------------------------------------------------------
@@ -134,7 +151,7 @@ def test_widget_changes_edit_the_url_and_never_train(env):
     at.toggle(key="cfg.use_mmd").set_value(False).run()
     at.selectbox(key="cfg.reduction_factor").set_value(4).run()
     no_exception(at)
-    params = state.run_to_params(at.session_state["run_config"])
+    params = run_to_params(at.session_state["run_config"])
     assert params["epochs"] == "3" and params["use_mmd"] == "false" and params["reduction_factor"] == "4"
     url = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert url == params
@@ -148,7 +165,7 @@ def test_widget_changes_edit_the_url_and_never_train(env):
     at.switch_page("app/pages/train.py").run()  # back: the setup is still there, and in the URL again
     no_exception(at)
     assert at.number_input(key="cfg.epochs").value == 3 and at.toggle(key="cfg.use_cl").value is False
-    assert state.run_to_params(at.session_state["run_config"])["use_cl"] == "false"
+    assert run_to_params(at.session_state["run_config"])["use_cl"] == "false"
 
 
 def test_a_link_reproduces_the_setup(env):
@@ -162,7 +179,7 @@ def test_a_link_reproduces_the_setup(env):
 
 
 def test_tiny_training_run_completes_and_appears_in_compare(env):
-    at = open_app(model_name="mgcn", variant="mgcn", epochs="2", batch_size="256")
+    at = open_app(model_name="mgcn", epochs="2", batch_size="256")
     at.button[[b.label for b in at.button].index("Train")].click().run()
     [job_id] = at.session_state["jobs"]
     wait_for(at)
@@ -180,12 +197,12 @@ def test_tiny_training_run_completes_and_appears_in_compare(env):
     at.button[[b.label for b in at.button].index("Use its setup on the Train page")].click().run()
     no_exception(at)
     assert at.title[0].value == "Train & ablate"
-    assert at.session_state["run_config"].model == mambarec_preset("backbone")
+    assert at.session_state["run_config"].model == MGCNConfig()
     assert at.number_input(key="cfg.epochs").value == 2
 
 
 def test_repeat_with_three_seeds_gives_mean_and_std(env):
-    at = open_app(model_name="mgcn", variant="mgcn", epochs="1", batch_size="256", seed="5")
+    at = open_app(variant="mgcn", epochs="1", batch_size="256", seed="5")  # the alias of model mgcn
     at.button[[b.label for b in at.button].index("Repeat with 3 seeds")].click().run()
     assert len(at.session_state["jobs"]) == 3
     wait_for(at)

@@ -124,8 +124,8 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            visit(page, f"{url}/?dataset=tiny&model_name=mgcn&variant=mgcn&epochs=3&batch_size=256")
-            assert "epochs=3" in page.url and "variant=mgcn" in page.url
+            visit(page, f"{url}/?dataset=tiny&model_name=mgcn&epochs=3&batch_size=256")
+            assert "epochs=3" in page.url and "model_name=mgcn" in page.url
             page.get_by_role("button", name="Train", exact=True).click()
             page.get_by_text("Saved as run").wait_for(timeout=PAGE_S * 1000)
             [run_id] = [d.name for d in runs.iterdir()]

@@ -178,7 +178,6 @@ def test_claim_verdicts_pair_the_common_seeds_and_need_an_interval():
 
 def test_the_cli_registers_precompute():
     from mambarec.cli import build_parser
-
     from mambarec.precompute_cli import cmd_precompute
 
     args = build_parser().parse_args(["precompute", "--only", "paper,mgcn", "--seeds", "0", "--epochs", "2"])

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from app import estimate, jobs, state, widgets
+from mambarec.config import run_to_params
 
 REFRESH_S = 1.0  # live-progress refresh period
 N_SEEDS = 3
@@ -144,6 +145,8 @@ def launch(run, dataset) -> None:
 st.title("Train & ablate")
 st.caption("Every switch of MambaRec and its trainer, named as in `mambarec/config.py` (the paper's symbols in "
            "the labels). Changing a switch only edits the setup, and the URL, so a link reproduces it.")
+for message in st.session_state.pop("url_notes", []):
+    st.info(message)
 for message in st.session_state.pop("url_errors", []):
     st.warning(f"URL parameter not used: {message}")
 
@@ -155,7 +158,7 @@ with form_col:
         st.error(f"These switches do not fit together: {error}")
     else:
         state.set_run(run)
-params = state.run_to_params(run)
+params = run_to_params(run)
 state.sync_url(params)
 
 with run_col:

@@ -11,7 +11,16 @@ This package only re-exports; it imports no torch.
 """
 
 from mambarec.config.baselines import BPRConfig, FreedomConfig, LightGCNConfig, MGCNConfig, PopConfig, VBPRConfig
-from mambarec.config.fields import ConfigError, build, coerce_field, default_of, field_names, help_text, param
+from mambarec.config.fields import (
+    ConfigError,
+    build,
+    coerce_field,
+    default_of,
+    field_names,
+    field_of,
+    help_text,
+    param,
+)
 from mambarec.config.mambarec import (
     REDUCTION_FACTORS,
     VARIANTS,
@@ -40,7 +49,7 @@ from mambarec.config.run import (
 )
 
 __all__ = [
-    "ConfigError", "param", "build", "coerce_field", "default_of", "field_names", "help_text",
+    "ConfigError", "param", "build", "coerce_field", "default_of", "field_names", "field_of", "help_text",
     "MambaRecConfig", "VARIANTS", "REDUCTION_FACTORS", "mambarec_preset", "variant_defaults",
     "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
     "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "CONFIG_VERSION", "default_model_config", "make_run",
