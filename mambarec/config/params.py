@@ -16,10 +16,11 @@ from typing import Any
 
 from mambarec.config.fields import ConfigError, build, coerce_field, field_names
 from mambarec.config.mambarec import mambarec_preset
-from mambarec.config.run import MGCN_ALIAS_NOTE, MODEL_CONFIGS, MODELS, RunConfig, TrainConfig
+from mambarec.config.run import MGCN_ALIAS_NOTE, MODEL_CONFIGS, MODELS, RunConfig, TrainConfig, train_preset
 
-TOP_KEYS = ("dataset", "model_name", "variant")
+TOP_KEYS = ("dataset", "model_name", "variant", "schedule")
 SHORT_NAMES = {"reduction_factor": "r"}  # the paper's symbol where the field name is long
+SCHEDULE_FIELDS = ("learning_rate", "batch_size", "warmup_epochs")  # what a schedule preset sets
 LABEL_SKIP_TRAIN = ("seed", "epochs", "device", "eval_batch_users")  # not part of a setup's name
 
 
@@ -43,9 +44,9 @@ def changed_fields(run: RunConfig) -> dict[str, Any]:
     base = model_defaults(run.model_name, run.variant)
     out = {f: getattr(run.model, f) for f in field_names(type(run.model))
            if f != "variant" and getattr(run.model, f) != getattr(base, f)}
-    train = TrainConfig()
+    train = train_preset(run.train.schedule)
     out.update({f: getattr(run.train, f) for f in field_names(TrainConfig)
-                if getattr(run.train, f) != getattr(train, f)})
+                if f != "schedule" and getattr(run.train, f) != getattr(train, f)})
     return out
 
 
@@ -54,6 +55,7 @@ def run_to_params(run: RunConfig) -> dict[str, str]:
     out = {"dataset": run.dataset, "model_name": run.model_name}
     if run.variant is not None:
         out["variant"] = run.variant
+    out["schedule"] = run.train.schedule
     out["epochs"] = str(run.train.epochs)
     out.update({k: encode_value(v) for k, v in changed_fields(run).items() if k != "epochs"})
     return out
@@ -66,6 +68,12 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
     errors: list[str] = []
     notes: list[str] = []
     train = train or TrainConfig()
+    if params.get("schedule", train.schedule) != train.schedule:  # a schedule's preset, the caller's other values
+        try:
+            train = dataclasses.replace(train_preset(params["schedule"]), **{
+                f: getattr(train, f) for f in field_names(TrainConfig) if f not in (*SCHEDULE_FIELDS, "schedule")})
+        except ConfigError as exc:
+            errors.append(f"schedule: {exc}")
     model_name = params.get("model_name", "mambarec")
     if model_name not in MODEL_CONFIGS:
         errors.append(f"model_name={model_name!r}: not a model (known: {', '.join(MODELS)})")
@@ -125,6 +133,8 @@ def setup_label(config: dict | RunConfig, ignore: tuple[str, ...] = ()) -> str:
     run = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     name = f"mambarec/{run.variant}" if run.model_name == "mambarec" else run.model_name
     diffs = [_short(k, v) for k, v in changed_fields(run).items() if k not in ignore and k not in LABEL_SKIP_TRAIN]
+    if run.train.schedule != "paper":
+        diffs.append(f"{run.train.schedule} schedule")
     return name + (f" · {', '.join(diffs)}" if diffs else "") + f" · {run.train.epochs} ep"
 
 

