@@ -24,8 +24,11 @@ def runs_dir() -> Path:
 
 
 def new_run_id(run: RunConfig) -> str:
+    """A file-safe folder name; the dataset part is ``dataset_slug`` (a synthetic spec's ? & = go)."""
+    from mambarec.data.spec import dataset_slug
+
     label = run.model.variant if run.model_name == "mambarec" else run.model_name
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{run.dataset.replace('/', '_')}-{label}-s{run.train.seed}-{os.getpid()}"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{dataset_slug(run.dataset)}-{label}-s{run.train.seed}-{os.getpid()}"
 
 
 def _write_json(path: Path, data: dict) -> None:
