@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mambarec.config import RunConfig
+from mambarec.data.spec import dataset_slug
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME, METRICS_NAME = "config.json", "metrics.json"
@@ -66,9 +67,10 @@ def runs_dir() -> Path:
 
 
 def new_run_id(run: RunConfig, when: float | None = None) -> str:
+    """A file-safe folder name; the dataset part is ``dataset_slug`` (a synthetic spec's ``/ ? & =`` go)."""
     label = run.variant if run.model_name == "mambarec" else run.model_name
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    return f"{stamp}-{run.dataset.replace('/', '_')}-{label}-s{run.train.seed}-{os.getpid()}"
+    return f"{stamp}-{dataset_slug(run.dataset)}-{label}-s{run.train.seed}-{os.getpid()}"
 
 
 def _write_json(path: Path, data: dict) -> None:

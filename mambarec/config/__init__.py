@@ -54,7 +54,8 @@ __all__ = [
     "ConfigError", "param", "build", "coerce_field", "default_of", "field_names", "field_of", "help_text",
     "MambaRecConfig", "VARIANTS", "REDUCTION_FACTORS", "mambarec_preset", "variant_defaults",
     "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
-    "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "train_preset", "CONFIG_VERSION", "default_model_config", "make_run",
+    "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "train_preset", "CONFIG_VERSION",
+    "default_model_config", "make_run",
     "migrate_v1", "MGCN_ALIAS_NOTE", "run_to_params", "run_from_params", "setup_label", "changed_fields",
     "model_defaults", "build_model_config",
 ]

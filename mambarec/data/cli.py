@@ -1,4 +1,5 @@
-"""``python -m mambarec data ...``: build MMRec-format folders from a catalogue or the raw ml100k files.
+"""``python -m mambarec data ...``: build MMRec-format folders from a catalogue or the raw ml100k files,
+and list the built-in synthetic scenarios.
 
 The main CLI calls ``add_data_commands(subparsers)`` and then ``args.func(args)``.
 """
@@ -50,14 +51,26 @@ def _add_build_movielens(sub) -> None:
     p.set_defaults(func=run_data_command, data_command="build-movielens")
 
 
+def _add_scenarios(sub) -> None:
+    p = sub.add_parser(
+        "scenarios", help="list the built-in synthetic scenarios (use them as --dataset synthetic/<name>)",
+        description="One line per scenario: its spec, size, world knobs and what it is for. Override "
+        "knobs with a query, e.g. --dataset 'synthetic/cold-items?cold_share=0.6&seed=3'.",
+    )
+    p.add_argument("--build", action="store_true", help="also build each one and print its realized size")
+    p.set_defaults(func=run_scenarios_command, data_command="scenarios")
+
+
 def add_data_commands(subparsers) -> argparse.ArgumentParser:
-    """Register ``data build`` and ``data build-movielens`` under an argparse subparsers object."""
-    data = subparsers.add_parser("data", help="build datasets (MMRec format)",
-                                 description="Build MMRec-format dataset folders.")
-    sub = data.add_subparsers(dest="data_command", metavar="{build,build-movielens}")
+    """Register ``data build``, ``data build-movielens`` and ``data scenarios`` under an argparse
+    subparsers object."""
+    data = subparsers.add_parser("data", help="build datasets (MMRec format), list synthetic scenarios",
+                                 description="Build MMRec-format dataset folders; list synthetic scenarios.")
+    sub = data.add_subparsers(dest="data_command", metavar="{build,build-movielens,scenarios}")
     sub.required = True
     _add_build(sub)
     _add_build_movielens(sub)
+    _add_scenarios(sub)
     return data
 
 
@@ -97,4 +110,35 @@ def run_data_command(args) -> int:
         f"wrote {out}: {stats['users']} users, {stats['items']} items, {stats['interactions']} interactions "
         f"(train {split['0']} / valid {split['1']} / test {split['2']}), {missing} item(s) without an image"
     )
+    return 0
+
+
+def scenario_line(name: str) -> str:
+    """``spec  size  knobs  summary`` of one named scenario, for ``data scenarios``."""
+    from mambarec.data.scenarios import scenario_config, scenario_summary
+    from mambarec.data.spec import ScenarioSpec
+
+    c = scenario_config(name)
+    size = f"{c.n_users}x{c.n_items} ~{c.interactions_per_user:g}/user v{c.visual_dim}/t{c.text_dim}"
+    knobs = (f"cold {c.cold_share:g} content {c.content_share:g} noise {c.visual_noise:g}/{c.text_noise:g} "
+             f"gap {c.modality_gap:g}")
+    return f"{ScenarioSpec(name).canonical():<25} {size:<32} {knobs:<41} {scenario_summary(name).replace('``', '')}"
+
+
+def run_scenarios_command(args) -> int:
+    """Handler of ``data scenarios``: one line per scenario (and its realized size with --build)."""
+    import time
+
+    from mambarec.data.scenarios import SCENARIOS
+    from mambarec.data.spec import ScenarioSpec, load_scenario
+
+    print(f"{'spec':<25} {'users x items, activity, widths':<32} {'cold share, content share, noise v/t, gap':<41} "
+          "what it is")
+    for name in SCENARIOS:
+        print(scenario_line(name))
+        if args.build:
+            start = time.perf_counter()
+            s = load_scenario(ScenarioSpec(name).canonical()).summary()
+            print(f"{'':<25} -> {s['users']} users, {s['items']} items, {s['interactions']:,} interactions "
+                  f"(density {s['density']:.2%}), built in {time.perf_counter() - start:.1f} s")
     return 0

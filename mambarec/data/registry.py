@@ -1,6 +1,7 @@
 """``load_dataset(name_or_path)``: resolve a dataset name or folder to a ``Dataset``.
 
-Named datasets live in a data directory: ``data_dir`` argument, else ``$MAMBAREC_DATA``, else
+``synthetic`` and its scenario specs (``synthetic/cold-items?seed=3``, ``mambarec.data.spec``) are
+generated in memory. Named datasets live in a data directory: ``data_dir`` argument, else ``$MAMBAREC_DATA``, else
 ``../shared/datasets`` relative to the repository root (the development fallback).
 """
 
@@ -11,7 +12,6 @@ from pathlib import Path
 
 from mambarec.data.dataset import Dataset, DatasetError
 
-SYNTHETIC = "synthetic"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
 HOW_TO_GET = {
@@ -32,8 +32,11 @@ def data_dir(explicit: str | Path | None = None) -> Path:
 
 
 def available_datasets(explicit_dir: str | Path | None = None) -> list[str]:
-    """Names that ``load_dataset`` accepts right now: synthetic plus folders in the data dir."""
-    names = [SYNTHETIC]
+    """Names that ``load_dataset`` accepts right now: synthetic (first), the named synthetic scenarios,
+    then the folders in the data dir."""
+    from mambarec.data.spec import scenario_specs
+
+    names = scenario_specs()
     root = data_dir(explicit_dir)
     if root.is_dir():
         names += sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.inter")))
@@ -59,12 +62,13 @@ def resolve_dataset_path(name: str, explicit_dir: str | Path | None = None) -> P
 
 
 def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, **kwargs) -> Dataset:
-    """Load ``synthetic`` (built-in, no files), a named dataset, or an MMRec-format folder."""
-    name = str(name_or_path)
-    if name == SYNTHETIC:
-        from mambarec.data.synthetic import make_synthetic
+    """Load ``synthetic`` or a synthetic spec (built in, no files; ``kwargs`` override its knobs), a
+    named dataset, or an MMRec-format folder."""
+    from mambarec.data.spec import is_synthetic, load_scenario
 
-        return make_synthetic(**kwargs)
+    name = str(name_or_path)
+    if is_synthetic(name):
+        return load_scenario(name, **kwargs)
     from mambarec.data.mmrec import load_mmrec_folder
 
     path = resolve_dataset_path(name, data_dir)
