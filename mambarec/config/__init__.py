@@ -45,6 +45,7 @@ from mambarec.config.run import (
     RunConfig,
     TrainConfig,
     default_model_config,
+    default_schedule,
     make_run,
     migrate_v1,
     train_preset,
@@ -55,7 +56,7 @@ __all__ = [
     "MambaRecConfig", "VARIANTS", "REDUCTION_FACTORS", "mambarec_preset", "variant_defaults",
     "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
     "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "train_preset", "CONFIG_VERSION",
-    "default_model_config", "make_run",
+    "default_model_config", "default_schedule", "make_run",
     "migrate_v1", "MGCN_ALIAS_NOTE", "run_to_params", "run_from_params", "setup_label", "changed_fields",
     "model_defaults", "build_model_config",
 ]
