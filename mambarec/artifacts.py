@@ -32,10 +32,10 @@ from typing import Any
 FORMAT = "mambarec-precomputed"
 FORMAT_VERSION = 2  # 1: staleness by source hashes; 2: by numerics probes
 DEFAULT_OUT = "precomputed"
-REDISTRIBUTABLE = ("synthetic",)  # datasets whose content (labels, weights) may be shipped
+REDISTRIBUTABLE = ("synthetic",)  # datasets (and their scenarios, synthetic/...) whose content may be shipped
 METRIC_COLUMNS = tuple(f"{split}/{m}@{k}" for split in ("test", "valid") for m in ("Recall", "NDCG", "Precision")
                        for k in (10, 20))
-ROW_COLUMNS = ("dataset", "cell", "model_name", "variant", "group", "seed", *METRIC_COLUMNS, "n_params",
+ROW_COLUMNS = ("dataset", "cell", "model_name", "variant", "schedule", "group", "seed", *METRIC_COLUMNS, "n_params",
                "s_per_epoch", "best_epoch", "epochs_run", "stopped_early", "wall_s")
 
 
@@ -45,6 +45,18 @@ class PrecomputedError(ValueError):
 
 class TamperedArtifactError(PrecomputedError):
     """A file or the manifest differs from what ``precompute`` wrote."""
+
+
+def is_redistributable(dataset: str) -> bool:
+    """Whether a dataset's content (labels, weights) may ship: built-in synthetic data and its scenarios."""
+    return any(dataset == name or dataset.startswith(name + "/") for name in REDISTRIBUTABLE)
+
+
+def dataset_folder(dataset: str) -> str:
+    """The file-safe folder name of a dataset inside precomputed/ (a scenario spec's "/ ? & =" go)."""
+    from mambarec.data.spec import dataset_slug
+
+    return dataset_slug(dataset)
 
 
 def regenerate_hint(folder: Path) -> str:
@@ -137,21 +149,25 @@ def load_precomputed(directory: str | Path = DEFAULT_OUT) -> dict:
     out: dict[str, Any] = {"dir": d, "manifest": manifest, "alignment": {}, "labels": {}, "checkpoints": {},
                            "results": json.loads((d / "results.json").read_text())["rows"],
                            "report": (d / "REPORT.md").read_text() if "REPORT.md" in files else ""}
+    names = {dataset_folder(name): name for name in manifest.get("datasets", {})}
     for rel in files:
         parts = Path(rel).parts
         if parts[0] == "alignment" and len(parts) == 3:
-            out["alignment"].setdefault(parts[1], {})[Path(rel).stem] = json.loads((d / rel).read_text())
+            name = names.get(parts[1], parts[1])
+            out["alignment"].setdefault(name, {})[Path(rel).stem] = json.loads((d / rel).read_text())
         elif parts[0] == "labels" and len(parts) == 2:
-            out["labels"][Path(rel).stem] = json.loads((d / rel).read_text())
+            out["labels"][names.get(Path(rel).stem, Path(rel).stem)] = json.loads((d / rel).read_text())
         elif parts[0] == "checkpoints" and len(parts) == 3:
-            out["checkpoints"].setdefault(parts[1], {})[Path(rel).stem] = d / rel
+            out["checkpoints"].setdefault(names.get(parts[1], parts[1]), {})[Path(rel).stem] = d / rel
     return out
 
 
 def read_alignment(folder: Path) -> dict:
+    """{dataset: {"<cell>_s<seed>": snapshot}} of a folder being written (each file names its dataset)."""
     out: dict = {}
     for p in sorted((folder / "alignment").glob("*/*.json")):
-        out.setdefault(p.parent.name, {})[p.stem] = json.loads(p.read_text())
+        data = json.loads(p.read_text())
+        out.setdefault(data.get("dataset", p.parent.name), {})[p.stem] = data
     return out
 
 
@@ -172,5 +188,6 @@ def staleness(manifest: dict, progress: bool = False):
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC_COLUMNS", "ROW_COLUMNS",
+           "is_redistributable", "dataset_folder",
            "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
            "write_json", "seal_manifest", "sha256_file", "staleness", "read_alignment"]

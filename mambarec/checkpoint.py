@@ -10,6 +10,7 @@ loads on a CPU and the other way round.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -34,11 +35,9 @@ def versions() -> dict[str, str]:
     return {"mambarec": mambarec.__version__, "torch": torch.__version__.split("+")[0]}
 
 
-def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str,
-                    dataset_fingerprint: str, resume: dict | None = None) -> Path:
-    """Write atomically (a crash mid-write never leaves a half file under ``path``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def checkpoint_payload(run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str, dataset_fingerprint: str,
+                       resume: dict | None = None) -> dict:
+    """What a checkpoint file holds: tensors (on the CPU) and plain values only."""
     payload = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "config": run.to_json(),
         "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
@@ -47,10 +46,26 @@ def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics:
     }
     if resume is not None:
         payload["resume"] = _to_cpu(resume)
+    return payload
+
+
+def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str,
+                    dataset_fingerprint: str, resume: dict | None = None) -> Path:
+    """Write atomically (a crash mid-write never leaves a half file under ``path``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
+    torch.save(checkpoint_payload(run, state_dict, metrics, dataset_name, dataset_fingerprint, resume), tmp)
     os.replace(tmp, path)
     return path
+
+
+def checkpoint_bytes(run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str,
+                     dataset_fingerprint: str) -> bytes:
+    """A checkpoint file's bytes (weights only), for a worker that cannot write where the driver reads."""
+    buf = io.BytesIO()
+    torch.save(checkpoint_payload(run, state_dict, metrics, dataset_name, dataset_fingerprint), buf)
+    return buf.getvalue()
 
 
 def _to_cpu(value):

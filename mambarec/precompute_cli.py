@@ -10,8 +10,10 @@ import sys
 
 from mambarec.artifacts import DEFAULT_OUT
 from mambarec.config import ConfigError
+from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import BUDGETS, GRID, grid_cells
-from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_WORKERS, adopt_probes, precompute, rerender
+from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, precompute
+from mambarec.replay import adopt_probes, rerender
 
 
 def add_precompute_command(subparsers) -> None:
@@ -37,7 +39,16 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--rerender", action="store_true",
                    help="rewrite REPORT.md from the stored rows with today's report code; trains nothing")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                   help=f"runs trained at once, one process and one torch thread each [default: {DEFAULT_WORKERS}]")
+                   help=f"local engine: runs trained at once, one process and one torch thread each "
+                        f"[default: {DEFAULT_WORKERS}]")
+    p.add_argument("--engine", default="local", choices=ENGINES,
+                   help="where runs train: this machine's process pool (local) or a Ray cluster (ray) [local]")
+    p.add_argument("--address", default=None,
+                   help="ray engine: the cluster to join (e.g. auto, after `ray start --head`); default: start a "
+                        "local Ray")
+    p.add_argument("--cpus-per-task", type=float, default=1.0, help="ray engine: CPUs each task asks for [1]")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="train on cpu or cuda (ray: each task then asks for a GPU) [cpu]")
     p.set_defaults(func=cmd_precompute)
 
 
@@ -68,10 +79,18 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         print(json.dumps({"out": args.out, "probes": len(manifest["probes"]), "replayed": manifest["probes_adopted"]},
                          indent=1))
         return 0
+    options = {"device": args.device}
+    if args.engine == "ray":
+        options.update(address=args.address, cpus_per_task=args.cpus_per_task)
     manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
-                          workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale)
+                          workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale,
+                          engine=args.engine, **options)
     print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
-                      "skipped": manifest["skipped"]}, indent=1))
+                      "skipped": manifest["skipped"], "failed": manifest.get("failed", [])}, indent=1))
+    if manifest.get("failed"):
+        print(f"error: {len(manifest['failed'])} run(s) failed after their retries (listed above and in REPORT.md); "
+              "every other run was written", file=sys.stderr)
+        return 1
     return 0
 
 

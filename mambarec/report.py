@@ -196,6 +196,9 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
     if manifest.get("skipped"):
         lines += ["", "## Skipped", ""]
         lines += [f"- {s['dataset']} / {s['cell']}: {s['reason']}" for s in manifest["skipped"]]
+    if manifest.get("failed"):
+        lines += ["", "## Failed (after their retries; not in the tables)", ""]
+        lines += [f"- {f['task']}: {f['error']}" for f in manifest["failed"]]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
 from mambarec.config import ConfigError, MambaRecConfig
 from mambarec.data import load_dataset
+from mambarec.tasks import Task, execute
 
 CELLS = ["paper", "no_mmd"]  # a headline cell (alignment maps, checkpoint) and a first-seed-only one
 EPOCHS = 2
@@ -95,7 +96,7 @@ def test_a_cell_rerun_with_the_same_seed_reproduces_its_metrics(grid_dir, tiny):
     stored = next(r for r in artifacts.load_precomputed(grid_dir)["results"]
                   if r["dataset"] == "synthetic" and r["cell"] == "no_mmd")
     cell = grid.grid_cells(["no_mmd"])[0]
-    again = pc.run_cell(tiny, cell, 0, grid.budget_for("synthetic", EPOCHS))["row"]
+    again = execute(Task("synthetic", cell, 0, grid.budget_for("synthetic", EPOCHS)), tiny)["row"]
     for column in artifacts.METRIC_COLUMNS:
         assert again[column] == pytest.approx(stored[column], abs=1e-6), column
     assert (again["best_epoch"], again["n_params"]) == (stored["best_epoch"], stored["n_params"])
@@ -199,3 +200,68 @@ def test_extend_trains_only_what_is_missing(copy_of, tiny):
     with pytest.raises(artifacts.PrecomputedError, match="changed"):
         pc.precompute(copy_of, {"synthetic": changed}, seeds=[0], epochs=EPOCHS, only=["pop"],
                       projections=("pca",), progress=False, extend=True)
+
+
+# ---- engines: failures, the journal, refused results ---------------------------------------------------
+def _run_grid(out, tiny, only=("pop", "bpr"), **kw):
+    return pc.precompute(out, {"synthetic": tiny}, seeds=[0], epochs=1, only=list(only), projections=("pca",),
+                         progress=False, **kw)
+
+
+def test_a_task_that_keeps_failing_is_reported_and_every_other_run_is_written(tmp_path, tiny, monkeypatch):
+    import mambarec.engines as engines
+
+    real = engines.execute
+
+    def flaky(task, *a, **k):
+        if task.cell.name == "bpr":
+            raise RuntimeError("worker lost")
+        return real(task, *a, **k)
+
+    monkeypatch.setattr(engines, "execute", flaky)
+    manifest = _run_grid(tmp_path / "pre", tiny)
+    assert [f["task"] for f in manifest["failed"]] == ["synthetic/bpr/s0"] and "worker lost" in manifest["failed"][0][
+        "error"]
+    data = artifacts.load_precomputed(tmp_path / "pre")
+    assert [r["cell"] for r in data["results"]] == ["pop"]
+    assert "## Failed" in data["report"] and "synthetic/bpr/s0" in data["report"]
+
+
+def test_finished_runs_are_journalled_and_reused_after_a_crash(tmp_path, tiny, monkeypatch):
+    import mambarec.engines as engines
+
+    real = engines.execute
+    calls = []
+
+    def crash_on_bpr(task, *a, **k):
+        calls.append(task.key)
+        if task.cell.name == "bpr":
+            raise KeyboardInterrupt  # the machine stops: not a task failure
+        return real(task, *a, **k)
+
+    monkeypatch.setattr(engines, "execute", crash_on_bpr)
+    with pytest.raises(KeyboardInterrupt):
+        _run_grid(tmp_path / "pre", tiny)
+    assert (tmp_path / "pre.partial").is_dir() and not (tmp_path / "pre").exists()
+    calls.clear()
+    monkeypatch.setattr(engines, "execute", lambda task, *a, **k: calls.append(task.key) or real(task, *a, **k))
+    _run_grid(tmp_path / "pre", tiny)
+    assert calls == ["synthetic/bpr/s0"]  # pop came from the journal
+    assert {r["cell"] for r in artifacts.load_precomputed(tmp_path / "pre")["results"]} == {"pop", "bpr"}
+    assert not (tmp_path / "pre.partial").exists()
+
+
+def test_a_result_computed_by_other_code_is_refused(tmp_path, tiny, monkeypatch):
+    import mambarec.engines as engines
+
+    real = engines.execute
+
+    def other_code(task, *a, **k):
+        res = real(task, *a, **k)
+        if res["probe"]["history"]:
+            res["probe"]["history"][0]["loss/total"] *= 1.01
+        return res
+
+    monkeypatch.setattr(engines, "execute", other_code)
+    manifest = _run_grid(tmp_path / "pre", tiny, only=("bpr",))
+    assert manifest["failed"] and "other numbers" in manifest["failed"][0]["error"]

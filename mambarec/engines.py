@@ -1,0 +1,101 @@
+"""Where the grid's tasks run (docs/architecture.md section 4): this machine's process pool (``local``,
+the default) or a Ray cluster (``mambarec.engine_ray``). An engine yields ``(task, result)`` pairs as
+tasks finish, in any order; a task that failed after its retries yields its exception instead, so the
+driver records it and keeps every finished run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from mambarec.tasks import Task, execute
+
+DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
+DEFAULT_RETRIES = 1  # a task that fails (a killed worker, say) is tried once more
+
+_WORKER: dict[str, Any] = {}  # per process: the datasets, their graphs (built once) and the thread count
+
+
+def _init_worker(datasets: dict, threads: int | None) -> None:
+    _WORKER.update(datasets=datasets, graphs={}, threads=threads)
+
+
+def run_in_worker(task: Task) -> dict:
+    """Execute ``task`` with this process's datasets and graphs (built at the first task that needs them)."""
+    import torch  # lazy: the driver lists and plans tasks without torch
+
+    from mambarec.model.zoo import graphs_for
+
+    if _WORKER.get("threads") is not None:  # set per task: a library (umap) may have changed it since the last one
+        torch.set_num_threads(_WORKER["threads"])
+    dataset = _WORKER["datasets"][task.dataset]
+    graphs = _WORKER["graphs"].get(task.dataset)
+    if graphs is None or not graphs.has_knn(_graph_ks(task)):
+        graphs = _WORKER["graphs"][task.dataset] = graphs_for([task.run_config()], dataset)
+    return execute(task, dataset, graphs)
+
+
+def _graph_ks(task: Task) -> tuple[int, ...]:
+    from mambarec.model.zoo import model_class  # lazy: the model zoo imports torch
+
+    run = task.run_config()
+    return model_class(run.model_name).graph_ks(run.model)
+
+
+def run_local(tasks: list[Task], datasets: dict, workers: int = DEFAULT_WORKERS, retries: int = DEFAULT_RETRIES,
+              on_start: Callable[[Task], None] | None = None) -> Iterator[tuple[Task, dict | BaseException]]:
+    """Run ``tasks`` in ``workers`` processes (one torch thread each; inline when ``workers`` <= 1)."""
+    if workers <= 1:
+        _init_worker(datasets, None)
+        for task in tasks:
+            if on_start:
+                on_start(task)
+            yield task, _attempts(task, retries)
+        return
+    pending = list(tasks)
+    tries = {t.key: 0 for t in tasks}
+    while pending:
+        ctx = multiprocessing.get_context("spawn")
+        broken = False
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(datasets, 1)) as pool:
+            futures = {pool.submit(run_in_worker, t): t for t in pending}
+            pending = []
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    task = futures.pop(fut)
+                    try:
+                        yield task, fut.result()
+                    except BaseException as exc:  # noqa: BLE001  (reported by the driver, never lost)
+                        tries[task.key] += 1
+                        broken |= isinstance(exc, BrokenProcessPool)
+                        if tries[task.key] <= retries:
+                            print(f"warning: {task.key} failed ({type(exc).__name__}: {exc}); retrying",
+                                  file=sys.stderr)
+                            pending.append(task)
+                        else:
+                            yield task, exc
+                if broken:  # a killed worker breaks the pool: the others' tasks are resubmitted to a new one
+                    for fut, task in futures.items():
+                        fut.cancel()
+                        pending.append(task)
+                    futures = {}
+
+
+def _attempts(task: Task, retries: int) -> dict | BaseException:
+    for attempt in range(retries + 1):
+        try:
+            return run_in_worker(task)
+        except Exception as exc:  # noqa: BLE001
+            if attempt == retries:
+                return exc
+            print(f"warning: {task.key} failed ({type(exc).__name__}: {exc}); retrying", file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
+__all__ = ["run_local", "run_in_worker", "DEFAULT_WORKERS", "DEFAULT_RETRIES"]
