@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from tqdm import tqdm
+
 from mambarec import probes
 from mambarec.artifacts import (
     FORMAT,
@@ -29,6 +31,7 @@ from mambarec.artifacts import (
     load_precomputed,
     read_alignment,
     seal_manifest,
+    staleness,
     write_json,
     write_results,
 )
@@ -79,7 +82,6 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     whose probes moved. Finished runs are journalled as they arrive, so a failure loses none of them, and
     a task that keeps failing is listed in the manifest and REPORT.md (``failed``).
     """
-    from tqdm import tqdm
 
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -225,7 +227,6 @@ def probe_section(cells: list[Cell], progress: bool = False) -> dict:
 def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool) -> dict | None:
     """For ``extend``: the folder ``out`` copied into ``tmp``, without the runs of cells whose probes moved
     (``refresh_stale``; they are listed in ``redo`` with their seeds), or refused when stale."""
-    from mambarec.artifacts import staleness
 
     if not (out / "manifest.json").is_file():
         return None
