@@ -37,13 +37,13 @@ from mambarec.artifacts import (
 )
 from mambarec.config import ConfigError
 from mambarec.engines import DEFAULT_WORKERS, run_local
-from mambarec.grid import GRID, Cell, budget_for, grid_cells
+from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
 from mambarec.report import render_report
 from mambarec.tasks import PROJECTIONS, Task, key_parts
 
-DEFAULT_DATASETS = ("synthetic", "ml100k")
-DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_DATASETS = (*MAIN_DATASETS, *SCENARIO_DATASETS)
+DEFAULT_SEEDS = tuple(range(MAX_SEEDS))
 ENGINES = ("local", "ray")
 
 
@@ -58,7 +58,7 @@ def plan(datasets: dict, cells: list[Cell], seeds: list[int], epochs: int | None
     redo = redo or {}
     tasks = []
     for name in datasets:
-        for c in cells:
+        for c in cells_for(name, cells):
             wanted = sorted(set(c.seed_list(seeds)) | set(redo.get((name, c.name), ())))
             first = min(wanted) if wanted else None
             tasks += [Task(name, c, s, budget_for(name, epochs), headline=c.headline and s == first,
