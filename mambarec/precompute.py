@@ -39,7 +39,7 @@ from mambarec.config import ConfigError
 from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
-from mambarec.report import render_report
+from mambarec.report import curve_files, render_report
 from mambarec.tasks import PROJECTIONS, Task, key_parts
 
 DEFAULT_DATASETS = (*MAIN_DATASETS, *SCENARIO_DATASETS)
@@ -137,6 +137,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
                 "item_id": list(range(ds.n_items)), "title": ds.titles(), "category": ds.categories(),
                 "popularity": ds.item_popularity().tolist()})
     write_results(tmp, rows)
+    write_curves(tmp, rows)
     manifest = _merge_manifest(prev["manifest"] if prev else None, {
         "format": FORMAT, "format_version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seeds": seeds, "only": [c.name for c in cells] if only is not None else None,
@@ -154,6 +155,14 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     _swap_in(tmp, out)
     journal.clear()
     return manifest
+
+
+def write_curves(folder: Path, rows: list[dict]) -> None:
+    """The learning-curve plots REPORT.md shows (replacing any older ones)."""
+    shutil.rmtree(folder / "curves", ignore_errors=True)
+    for rel, svg in curve_files(rows).items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(svg)
 
 
 def _engine(engine: str, tasks: list[Task], datasets: dict, workers: int, options: dict):

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from mambarec.artifacts import DEFAULT_OUT, load_precomputed
-from mambarec.report import markdown_tables
+from mambarec.tables import markdown_tables
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 README = Path(__file__).resolve().parents[1] / "README.md"

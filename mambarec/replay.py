@@ -123,6 +123,9 @@ def rerender(folder: str | Path, manifest: dict | None = None) -> dict:
     folder = Path(folder)
     pre = load_precomputed(folder)
     manifest = manifest if manifest is not None else pre["manifest"]
+    from mambarec.precompute import write_curves  # lazy: the runner imports torch-backed modules
+
+    write_curves(folder, pre["results"])
     (folder / "REPORT.md").write_text(render_report(pre["results"], manifest, pre["alignment"]))
     return seal_manifest(folder, manifest)
 

@@ -10,10 +10,10 @@ import shutil
 
 import pytest
 
-from mambarec import artifacts, grid, probes, report, stats
+from mambarec import artifacts, findings, grid, probes, stats
 from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
-from mambarec.config import ConfigError, MambaRecConfig
+from mambarec.config import ConfigError
 from mambarec.data import load_dataset
 from mambarec.tasks import Task, execute
 
@@ -177,19 +177,20 @@ def _row(cell: str, seed: int, recall20: float) -> dict:
 
 
 def test_claim_verdicts_pair_the_common_seeds_and_need_an_interval():
-    claim = next(c for c in report.CLAIMS if c.reference == "no_spatial_attention")  # paper +1.8% over it
+    claim = next(c for c in findings.CLAIMS if c.reference == "no_spatial_attention")  # paper +1.8% over it
     paper = [_row("paper", 0, 0.100), _row("paper", 1, 0.101), _row("paper", 2, 0.099)]
-    one = report._cells(paper + [_row("no_spatial_attention", 0, 0.090)], "d")
-    shown, verdict = report.claim_verdict(claim, one)
+    one = findings.cells_of(paper + [_row("no_spatial_attention", 0, 0.090)], "d")
+    shown, verdict = findings.claim_verdict(claim, one)
     assert verdict == "inconclusive (1 seed)" and shown.startswith(f"{100 * (0.100 / 0.090 - 1):+.1f}%")
-    better = report._cells(paper + [_row("no_spatial_attention", s, 0.090 + 0.001 * s) for s in range(3)], "d")
-    assert report.claim_verdict(claim, better)[1] == "agrees"  # paired: +0.010 every seed
-    worse = report._cells(paper + [_row("no_spatial_attention", s, 0.110 + 0.001 * s) for s in range(3)], "d")
-    assert report.claim_verdict(claim, worse)[1] == "disagrees"
-    noisy = report._cells(paper + [_row("no_spatial_attention", s, v) for s, v in enumerate((0.09, 0.11, 0.1))], "d")
-    shown, verdict = report.claim_verdict(claim, noisy)
+    better = findings.cells_of(paper + [_row("no_spatial_attention", s, 0.090 + 0.001 * s) for s in range(3)], "d")
+    assert findings.claim_verdict(claim, better)[1] == "agrees"  # paired: +0.010 every seed
+    worse = findings.cells_of(paper + [_row("no_spatial_attention", s, 0.110 + 0.001 * s) for s in range(3)], "d")
+    assert findings.claim_verdict(claim, worse)[1] == "disagrees"
+    noisy = findings.cells_of(paper + [_row("no_spatial_attention", s, v) for s, v in enumerate((0.09, 0.11, 0.1))],
+                              "d")
+    shown, verdict = findings.claim_verdict(claim, noisy)
     assert verdict == "inconclusive" and "[" in shown  # the interval is shown
-    assert report.claim_verdict(claim, report._cells(paper, "d"))[1] == stats.NOT_MEASURED
+    assert findings.claim_verdict(claim, findings.cells_of(paper, "d"))[1] == stats.NOT_MEASURED
 
 
 def test_the_cli_registers_precompute():

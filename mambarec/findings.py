@@ -1,0 +1,195 @@
+"""What the grid says, in words backed by intervals (docs/protocol.md section 8): the effect of each part of
+MambaRec, the bridge between MGCN and the paper's model, the schedules, and the scenario worlds.
+
+An effect is "part on" minus "part off", paired by seed, in % of the "off" cell's mean, with its
+95% t-interval (``mambarec.stats``): "helps" when the interval lies above 0, "hurts" when below,
+"no measurable effect" when it holds 0; one common seed has no interval and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mambarec import stats
+from mambarec.grid import DREAM_BRANCHES, PAPER_PARTS
+
+HELPS, HURTS, NOTHING, ONE_SEED, UNMEASURED = ("helps", "hurts", "no measurable effect", "one seed: no interval",
+                                               "not measured")
+SCHEDULE_TOLERANCE = 3.0  # the fast schedule is safe when (fast - paper) lies within ±3% of the paper's mean
+SCHEDULE_METRICS = ("test/Recall@20", "test/NDCG@20")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A comparison the paper reports, as a relative change of ``cell`` over ``reference``."""
+
+    claim: str  # the paper's statement
+    source: str  # the claim's id in docs/protocol.md section 7, and the paper's dataset
+    metric: str  # results column compared
+    cell: str
+    reference: str
+    paper_change: float  # the paper's relative change of cell vs reference, in %
+    at_least: bool = False  # the paper says "X% or more"
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("dual attention beats a single attention by 1.8% Recall@20: vs channel alone", "C1, Baby",
+          "test/Recall@20", "paper", "no_spatial_attention", 1.8),
+    Claim("dual attention beats a single attention by 1.8% Recall@20: vs spatial alone", "C2, Baby",
+          "test/Recall@20", "paper", "no_channel_attention", 1.8),
+    Claim("MMD alone (InfoNCE off) loses 0.9% NDCG@10", "C3, Baby", "test/NDCG@10", "no_infonce", "paper", -0.9),
+    Claim("InfoNCE alone (MMD off) loses 1.2% Recall@20", "C4, Sports", "test/Recall@20", "no_mmd", "paper",
+          -1.2),
+    Claim("r = 8 cuts parameters by 30%+ (vs no reduction, r = 1)", "C5, Baby", "n_params", "paper", "r1",
+          -30.0, at_least=True),
+    Claim("r = 8 cuts time by 25% (vs r = 1)", "C6, Baby", "s_per_epoch", "paper", "r1", -25.0),
+    Claim("r = 8 costs only 0.3% Recall@20 (vs r = 1)", "C7, Baby", "test/Recall@20", "paper", "r1", -0.3),
+    Claim("r = 4 saves only 12% time (vs r = 1)", "C8", "s_per_epoch", "r4", "r1", -12.0),
+    Claim("r = 16 loses 2.0% Recall@20 vs r = 8 (0.1147 -> 0.1124)", "C9, Sports", "test/Recall@20", "r16",
+          "paper", -2.0),
+    Claim("MambaRec beats MGCN: Recall@20 .1013 vs .0964 (+5.1%)", "C10, Baby", "test/Recall@20", "paper", "mgcn",
+          5.1),
+    Claim("the released code (published numbers) beats MGCN by 5.1% Recall@20", "C11, Baby", "test/Recall@20",
+          "official", "mgcn", 5.1),
+    Claim("MGCN beats LightGCN: Recall@20 .0964 vs .0728 (+32.4%)", "C12, Baby", "test/Recall@20", "mgcn",
+          "lightgcn", 32.4),
+    Claim("LightGCN beats BPR: Recall@20 .0728 vs .0595 (+22.4%)", "C13, Baby", "test/Recall@20", "lightgcn", "bpr",
+          22.4),
+)
+
+
+@dataclass(frozen=True)
+class Component:
+    label: str  # plain words
+    on: str  # the cell with the part
+    off: str  # the cell without it
+
+
+def _bridge_off(part: str) -> str:
+    return {"dream": "no_dream", "mmd": "no_mmd"}.get(part, f"paper_without_{part}")
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("DREAM", "paper", "no_dream"),
+    Component("both alignment losses (MMD + InfoNCE)", "paper", "no_alignment"),
+    Component("MMD (InfoNCE kept)", "paper", "no_mmd"),
+    Component("InfoNCE (MMD kept)", "paper", "no_infonce"),
+    Component("channel attention", "paper", "no_channel_attention"),
+    Component("spatial attention", "paper", "no_spatial_attention"),
+    *(Component(f"DREAM branch {b.removeprefix('branch_')}", "paper", f"no_{b}") for b in DREAM_BRANCHES),
+    *(Component(f"r = 8 instead of r = {r}", "paper", f"r{r}") for r in (1, 2, 4, 16)),
+)
+BRIDGES: tuple[tuple[str, Component, Component], ...] = tuple(
+    (words, Component(f"{words}, added to MGCN", f"mgcn_with_{part}", "mgcn"),
+     Component(f"{words}, in the paper's model", "paper", _bridge_off(part)))
+    for part, (words, _, _) in PAPER_PARTS.items())
+HEADLINES: tuple[Component, ...] = (
+    Component("the paper's MambaRec over MGCN", "paper", "mgcn"),
+    Component("the released code over MGCN", "official", "mgcn"),
+    Component("the paper's MambaRec over the released code", "paper", "official"),
+)
+SCENARIO_COMPONENTS: tuple[Component, ...] = (
+    Component("alignment (MMD + InfoNCE)", "paper", "no_alignment"),
+    Component("DREAM", "paper", "no_dream"),
+    Component("MambaRec over MGCN", "paper", "mgcn"),
+    Component("MambaRec over BPR", "paper", "bpr"),
+    Component("MGCN over BPR", "mgcn", "bpr"),
+)
+
+
+def cells_of(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
+    """cell -> seed -> row, for one dataset."""
+    out: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        if r["dataset"] == dataset:
+            out.setdefault(r["cell"], {})[int(r["seed"])] = r
+    return out
+
+
+def cell_difference(cells: dict, metric: str, cell: str, reference: str) -> stats.PairedDifference | None:
+    """``cell`` - ``reference`` on ``metric``, paired by seed over the seeds both ran."""
+    a, b = cells.get(cell, {}), cells.get(reference, {})
+    return stats.paired_difference({s: r.get(metric) for s, r in a.items()}, {s: r.get(metric) for s, r in b.items()})
+
+
+def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
+    """(what we measured, the verdict) for one claim on one dataset's cells."""
+    if claim.metric == "n_params":  # deterministic: compared exactly
+        a, b = cells.get(claim.cell, {}), cells.get(claim.reference, {})
+        if not a or not b:
+            return "-", stats.NOT_MEASURED
+        change = stats.exact_change(next(iter(a.values()))["n_params"], next(iter(b.values()))["n_params"])
+        return f"{change:+.1f}% (exact)", stats.exact_verdict(claim.paper_change, change, claim.at_least)
+    diff = cell_difference(cells, claim.metric, claim.cell, claim.reference)
+    if diff is None:
+        return "-", stats.NOT_MEASURED
+    return diff.relative().format(1, "%"), stats.verdict(claim.paper_change, diff)
+
+
+def effect(cells: dict, component: Component, metric: str = "test/Recall@20") -> stats.PairedDifference | None:
+    """on - off in % of off's mean, paired by seed (None when either cell has no run)."""
+    on, off = cells.get(component.on, {}), cells.get(component.off, {})
+    diff = stats.paired_difference({s: r.get(metric) for s, r in on.items()},
+                                   {s: r.get(metric) for s, r in off.items()})
+    return diff.relative() if diff is not None else None
+
+
+def word(diff: stats.PairedDifference | None) -> str:
+    if diff is None:
+        return UNMEASURED
+    if not diff.has_interval:
+        return ONE_SEED
+    side = diff.excludes_zero()
+    return HELPS if side > 0 else HURTS if side < 0 else NOTHING
+
+
+def summarize_parts(cells: dict, components=COMPONENTS, metric: str = "test/Recall@20") -> dict[str, list[str]]:
+    """word -> the labels of the parts it describes (with their interval), for a summary sentence."""
+    out: dict[str, list[str]] = {}
+    for c in components:
+        diff = effect(cells, c, metric)
+        if diff is not None:
+            out.setdefault(word(diff), []).append(f"{c.label} ({diff.format(1, '%')})")
+    return out
+
+
+@dataclass(frozen=True)
+class ScheduleCheck:
+    """The fast schedule against the paper's for one model: the paired difference per metric and epochs/time."""
+
+    cell: str
+    diffs: dict  # metric -> PairedDifference in % (fast - paper schedule) or None
+    fast: dict  # mean best epoch, epochs run, wall seconds
+    paper: dict
+
+    @property
+    def safe(self) -> bool | None:
+        """Both intervals hold 0 and lie within ±3% of the paper schedule's mean (None: not measured)."""
+        if any(d is None or not d.has_interval for d in self.diffs.values()):
+            return None
+        return all(d.low <= 0 <= d.high and -SCHEDULE_TOLERANCE <= d.low and d.high <= SCHEDULE_TOLERANCE
+                   for d in self.diffs.values())
+
+
+def schedule_checks(cells: dict) -> list[ScheduleCheck]:
+    out = []
+    for name in ("paper", "official", "mgcn"):
+        fast, slow = cells.get(name, {}), cells.get(f"{name}_paper_sched", {})
+        if not fast or not slow:
+            continue
+        diffs = {}
+        for m in SCHEDULE_METRICS:
+            d = stats.paired_difference({s: r.get(m) for s, r in fast.items()}, {s: r.get(m) for s, r in slow.items()})
+            diffs[m] = d.relative() if d is not None else None
+        out.append(ScheduleCheck(name, diffs, _run_facts(fast), _run_facts(slow)))
+    return out
+
+
+def _run_facts(runs: dict[int, dict]) -> dict:
+    rows = list(runs.values())
+    return {key: stats.summarize([r.get(key) for r in rows]) for key in ("best_epoch", "epochs_run", "wall_s")}
+
+
+__all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_difference", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
+           "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts", "schedule_checks", "ScheduleCheck", "cells_of",
+           "HELPS", "HURTS", "NOTHING"]
