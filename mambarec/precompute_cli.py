@@ -5,16 +5,19 @@ section 4).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
-from mambarec.artifacts import DEFAULT_OUT
+from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
 from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
 from mambarec.engines import DEFAULT_WORKERS
-from mambarec.grid import BUDGETS, GRID, grid_cells
-from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, precompute
+from mambarec.grid import BUDGETS, GRID, budget_for, grid_cells
+from mambarec.plan import make_plan, render_plan
+from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, plan, precompute
 from mambarec.replay import adopt_probes, rerender
+from mambarec.tasks import PROJECTIONS
 
 
 def add_precompute_command(subparsers) -> None:
@@ -37,6 +40,9 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--adopt-probes", action="store_true",
                    help="give a folder written before probes existed today's probes, after checking that today's "
                         "code reproduces its stored runs' first two epochs (no run is kept otherwise)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the grid's arithmetic (cells, seeds, measured s/epoch, expected epochs and minutes) and "
+                        "train nothing")
     p.add_argument("--rerender", action="store_true",
                    help="rewrite REPORT.md from the stored rows with today's report code; trains nothing")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
@@ -74,6 +80,9 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             skipped.append({"dataset": name, "cell": "*", "reason": str(exc)})
     if not datasets:
         raise ConfigError("no dataset could be loaded; see the warnings above")
+    if args.plan:
+        print(_plan(args, datasets, seeds, only))
+        return 0
     if args.adopt_probes:
         manifest = adopt_probes(args.out, datasets, workers=args.workers)
         print(json.dumps({"out": args.out, "probes": len(manifest["probes"]), "replayed": manifest["probes_adopted"]},
@@ -93,6 +102,18 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         return 1
     return 0
 
+
+
+def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:
+    try:  # earlier runs under today's budget tell how many epochs a cell takes
+        pre = load_precomputed(args.out)
+        same = {name for name, b in pre["manifest"]["budgets"].items()
+                if b == dataclasses.asdict(budget_for(name, args.epochs))}
+        previous = [r for r in pre["results"] if r["dataset"] in same]
+    except PrecomputedError:
+        previous = []
+    tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, device=args.device)
+    return render_plan(make_plan(tasks, datasets, previous), args.workers)
 
 
 __all__ = ["add_precompute_command", "cmd_precompute"]
