@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from mambarec import probes
+from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
-from mambarec.grid import GRID
+from mambarec.grid import CELLS, GRID, budget_for
 
 FORMAT = "mambarec-precomputed"
 FORMAT_VERSION = 2  # 1: staleness by source hashes; 2: by numerics probes
@@ -175,20 +176,57 @@ def read_alignment(folder: Path) -> dict:
 
 
 # ---- staleness ----------------------------------------------------------------------------------
-def staleness(manifest: dict, progress: bool = False):
-    """``probes.Staleness`` of a loaded manifest: today's probe of every cell it holds against the
-    stored one. Seconds the first time per source version, then read from the probe cache."""
+def key_parts(key: str) -> tuple[str, str, int]:
+    """(dataset, cell, seed) of a run key ``<dataset>/<cell>/s<seed>``; dataset specs may hold "/" themselves."""
+    dataset, cell, seed = key.rsplit("/", 2)
+    return dataset, cell, int(seed.lstrip("s"))
 
+
+def staleness(manifest: dict, progress: bool = False):
+    """``probes.Staleness`` of a loaded manifest: today's probe of every cell it holds against the stored one
+    (seconds the first time per source version, then read from the probe cache), and every stored run's
+    exact config against the one today's grid gives it (a changed budget, schedule preset or cell)."""
     cells = [c for c in GRID if c.name in manifest.get("cells", {})]
     stored = manifest.get("probes", {})
     found = probes.check(stored, probes.cells_to_runs(cells), progress=progress)
     gone = tuple(sorted(set(manifest.get("cells", {})) - {c.name for c in GRID}))
-    if gone:  # cells of the folder that today's grid no longer defines cannot be probed
-        found = probes.Staleness(found.checked, found.moved, found.unprobed + gone)
-    return found
+    redefined = redefined_runs(manifest)
+    return probes.Staleness(found.checked, found.moved, found.unprobed + gone, redefined)
+
+
+def redefined_runs(manifest: dict) -> dict[str, list[str]]:
+    """cell -> the first differences between a stored run's config and the one today's grid defines."""
+    out: dict[str, list[str]] = {}
+    for key, stored in sorted(manifest.get("runs", {}).items()):
+        dataset, cell, seed = key_parts(key)
+        if cell not in CELLS or cell in out:
+            continue
+        today = CELLS[cell].run_config(dataset, seed, budget_for(dataset, manifest.get("epochs_override")))
+        try:
+            old = RunConfig.from_dict(stored)
+        except ValueError as exc:
+            out[cell] = [f"its stored config cannot be read: {exc}"]
+            continue
+        diffs = _config_diffs(old.to_dict(), today.to_dict())
+        if diffs:
+            out[cell] = diffs
+    return out
+
+
+def _config_diffs(old: dict, new: dict, prefix: str = "") -> list[str]:
+    diffs = []
+    for k in sorted(set(old) | set(new)):
+        if prefix == "train." and k == "device":  # where it ran, not what it computes
+            continue
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += _config_diffs(a, b, f"{prefix}{k}.")
+        elif a != b:
+            diffs.append(f"{prefix}{k} {a!r} -> {b!r}")
+    return diffs
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC_COLUMNS", "ROW_COLUMNS",
            "is_redistributable", "dataset_folder",
            "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
-           "write_json", "seal_manifest", "sha256_file", "staleness", "read_alignment"]
+           "write_json", "seal_manifest", "sha256_file", "staleness", "read_alignment", "key_parts", "redefined_runs"]

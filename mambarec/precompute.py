@@ -28,6 +28,7 @@ from mambarec.artifacts import (
     PrecomputedError,
     dataset_folder,
     is_redistributable,
+    key_parts,
     load_precomputed,
     read_alignment,
     seal_manifest,
@@ -40,7 +41,7 @@ from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
 from mambarec.report import curve_files, render_report
-from mambarec.tasks import PROJECTIONS, Task, key_parts
+from mambarec.tasks import PROJECTIONS, Task
 
 DEFAULT_DATASETS = (*MAIN_DATASETS, *SCENARIO_DATASETS)
 DEFAULT_SEEDS = tuple(range(MAX_SEEDS))
@@ -244,7 +245,7 @@ def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool) -> dict
     if not found.current and not refresh_stale:
         raise PrecomputedError(f"{out} is stale ({found.message()}); extending it would mix the numbers of two "
                                "codes: add --refresh-stale to retrain the cells that moved, or regenerate it")
-    moved = set(found.moved) | set(found.unprobed)
+    moved = found.stale_cells
     shutil.copytree(out, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("manifest.json", "REPORT.md"))
     redo: dict[tuple[str, str], list[int]] = {}
     for r in prev["results"]:

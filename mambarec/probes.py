@@ -240,10 +240,15 @@ class Staleness:
     checked: tuple[str, ...]  # cells whose stored probe was compared
     moved: dict  # cell -> list of differences (only cells that moved)
     unprobed: tuple[str, ...]  # cells without a stored probe (an older folder)
+    redefined: dict = dataclasses.field(default_factory=dict)  # cell -> how today's grid defines its runs otherwise
 
     @property
     def current(self) -> bool:
-        return not self.moved and not self.unprobed
+        return not self.moved and not self.unprobed and not self.redefined
+
+    @property
+    def stale_cells(self) -> set[str]:
+        return set(self.moved) | set(self.unprobed) | set(self.redefined)
 
     def message(self, limit: int = 3) -> str:
         if self.current:
@@ -256,6 +261,11 @@ class Staleness:
             parts.append(f"the numerics of {len(self.moved)} cell(s) moved: {detail}{more}")
         if self.unprobed:
             parts.append(f"{len(self.unprobed)} cell(s) have no stored probe: {', '.join(self.unprobed)}")
+        if self.redefined:
+            detail = "; ".join(f"{cell} ({lines[0]}{', ...' if len(lines) > 1 else ''})"
+                               for cell, lines in list(self.redefined.items())[:limit])
+            more = f" and {len(self.redefined) - limit} more" if len(self.redefined) > limit else ""
+            parts.append(f"today's grid defines the runs of {len(self.redefined)} cell(s) otherwise: {detail}{more}")
         return "; ".join(parts)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mambarec import probes
-from mambarec.artifacts import METRIC_COLUMNS, is_redistributable
+from mambarec.artifacts import METRIC_COLUMNS, is_redistributable, key_parts
 from mambarec.config import RunConfig
 from mambarec.grid import Budget, Cell
 from mambarec.store import metrics_payload
@@ -49,12 +49,6 @@ class Task:
     def run_config(self) -> RunConfig:
         run = self.cell.run_config(self.dataset, self.seed, self.budget)
         return dataclasses.replace(run, train=dataclasses.replace(run.train, device=self.device))
-
-
-def key_parts(key: str) -> tuple[str, str, int]:
-    """(dataset, cell, seed) of a run key; dataset specs may hold "/" themselves."""
-    dataset, cell, seed = key.rsplit("/", 2)
-    return dataset, cell, int(seed.lstrip("s"))
 
 
 def alignment_snapshot(model, sigma: float, seed: int, projections: tuple[str, ...] = PROJECTIONS) -> dict:

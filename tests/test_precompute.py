@@ -284,3 +284,12 @@ def test_a_result_computed_by_other_code_is_refused(tmp_path, tiny, monkeypatch)
     monkeypatch.setattr(engines, "execute", other_code)
     manifest = _run_grid(tmp_path / "pre", tiny, only=("bpr",))
     assert manifest["failed"] and "other numbers" in manifest["failed"][0]["error"]
+
+
+def test_a_run_that_today_s_grid_defines_otherwise_makes_its_cell_stale(copy_of):
+    manifest = artifacts.load_precomputed(copy_of)["manifest"]
+    manifest["runs"]["synthetic/no_mmd/s0"]["train"]["patience"] = 3  # as if stored under another budget
+    artifacts.seal_manifest(copy_of, manifest)
+    found = artifacts.staleness(artifacts.load_precomputed(copy_of)["manifest"])
+    assert not found.current and list(found.redefined) == ["no_mmd"] and not found.moved
+    assert "train.patience 3 -> 20" in found.message()
