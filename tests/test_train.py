@@ -1,6 +1,7 @@
 """Trainer, checkpoints, run folders and the command line."""
 
 import json
+from pathlib import Path
 import threading
 
 import numpy as np
@@ -154,8 +155,9 @@ def test_resume_continues_exactly(tmp_path):
 def test_bad_checkpoints_are_explained(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match="not a readable"):
+    with pytest.raises(CheckpointError, match="not a readable") as err:
         load_checkpoint(junk)
+    assert "weights_only" not in str(err.value)  # never torch's advice to unpickle what the file holds
     other = tmp_path / "other.pt"
     torch.save({"format": "something-else"}, other)
     with pytest.raises(CheckpointError, match="not a MambaRec checkpoint"):
@@ -185,8 +187,9 @@ def test_pickled_code_is_never_executed(tmp_path):
 
     path = tmp_path / "evil.pt"
     torch.save({"format": "mambarec-checkpoint", "x": Evil()}, path)
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
+    assert "weights_only" not in str(err.value) and not Path("/tmp/mambarec_pwned").exists()
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):
