@@ -1,8 +1,8 @@
 """Trainer, checkpoints, run folders and the command line."""
 
 import json
-from pathlib import Path
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
