@@ -6,9 +6,15 @@ Equivalent rewrites, exact in real arithmetic:
 * the mean of a Gaussian kernel matrix is one autograd node with a hand-written backward
   (d/dx of sum_ij g_ij k_ij with g_ij = -k_ij / (2 sigma^2 n m) is 2 (x * rowsum(g) - g y)), so the
   n x n matrix is walked a handful of times instead of once per elementwise op and its gradient;
+  for k(X, X) the two sides' gradients are equal (the kernel is symmetric), so one product serves both;
 * InfoNCE is logsumexp_j(s_ij / tau) - s_ii / tau instead of -log(exp(s_ii/tau) / sum_j exp(s_ij/tau)),
   which overflows float32 for tau = 0.01 (exp(100) > 3.4e38); 1/tau scales the n x d rows before
-  the product, not the n x n logits, and the row-wise log-softmax is torch's fused cross entropy.
+  the product, not the n x n logits, and the row-wise log-softmax is torch's fused cross entropy;
+* a batch with repeated rows (the same item or user several times) is computed over its distinct
+  rows with their counts c as weights: a mean over n x n pairs of repeated rows is
+  sum_kl c_k c_l f_kl / n^2 (MMD), and an InfoNCE row k' stands for c_k' equal rows whose softmax
+  runs over the distinct columns with log c_k added, (1/n) sum_k' c_k' [logsumexp_k(L_k'k + log c_k)
+  - L_k'k'] (the same value and gradient as the n x n form, on a K x K matrix).
 """
 
 from __future__ import annotations
@@ -34,43 +40,73 @@ def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Ten
 
 
 class _KernelMean(torch.autograd.Function):
-    """mean_ij k(x_i, y_j) for the Gaussian kernel, with the gradient written out."""
+    """sum_ij wx_i wy_j k(x_i, y_j) for the Gaussian kernel (the mean when the weights are None),
+    with the gradient written out; ``y`` None means y = x (one symmetric kernel matrix)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, y: torch.Tensor | None, sigma: float, wx: torch.Tensor | None,
+                wy: torch.Tensor | None) -> torch.Tensor:
         scale = 1.0 / (2.0 * sigma * sigma)
+        other = x if y is None else y
         # -||x_i - y_j||^2 = 2 x.y - ||x||^2 - ||y||^2, clamped at 0 against rounding, times 1/(2 sigma^2)
-        k = torch.addmm(-x.pow(2).sum(1, keepdim=True), x, y.t(), alpha=2.0)
-        k.sub_(y.pow(2).sum(1)).clamp_(max=0.0).mul_(scale).exp_()
-        ctx.save_for_backward(x, y, k)
+        k = torch.addmm(-x.pow(2).sum(1, keepdim=True), x, other.t(), alpha=2.0)
+        k.sub_(other.pow(2).sum(1)).clamp_(max=0.0).mul_(scale).exp_()
+        ctx.save_for_backward(x, y, k, wx, wy)
         ctx.scale = scale
-        return k.mean()
+        return k.mean() if wx is None else torch.dot(wx, k @ wy)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, y, k = ctx.saved_tensors
-        g = k * (grad * (-ctx.scale / k.numel()))  # d mean / d ||x_i - y_j||^2
+        x, y, k, wx, wy = ctx.saved_tensors
+        if wx is None:
+            g = k * (grad * (-ctx.scale / k.numel()))  # d mean / d ||x_i - y_j||^2
+        else:
+            g = k * (wx.unsqueeze(1) * (grad * -ctx.scale)) * wy
+        if y is None:
+            # x on both sides of a symmetric kernel with equal weights: both sides' gradients are
+            # 2 (x * rowsum(g) - g x), so one product serves twice
+            return 4.0 * (x * g.sum(1, keepdim=True) - g @ x), None, None, None, None
         gx = gy = None
         if ctx.needs_input_grad[0]:
             gx = 2.0 * (x * g.sum(1, keepdim=True) - g @ y)
         if ctx.needs_input_grad[1]:
             gy = 2.0 * (y * g.sum(0).unsqueeze(1) - g.t() @ x)
-        return gx, gy, None
+        return gx, gy, None, None, None
 
 
-def kernel_mean(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
-    """mean of ``gaussian_kernel(x, y, sigma)``, computed in one autograd node."""
-    return _KernelMean.apply(x, y, sigma)
+def kernel_mean(x: torch.Tensor, y: torch.Tensor, sigma: float, wx: torch.Tensor | None = None,
+                wy: torch.Tensor | None = None) -> torch.Tensor:
+    """mean of ``gaussian_kernel(x, y, sigma)``, computed in one autograd node; with row weights
+    ``wx``, ``wy`` (each summing to 1) the weighted mean sum_ij wx_i wy_j k(x_i, y_j)."""
+    if (wx is None) != (wy is None):
+        raise ValueError("give both row weights or neither")
+    if y is x and wx is wy:  # one symmetric kernel: its backward is one matrix product, not two
+        return _KernelMean.apply(x, None, sigma, wx, wy)
+    return _KernelMean.apply(x, y, sigma, wx, wy)
 
 
-def mmd_loss(x: torch.Tensor, y: torch.Tensor, sigma: float, normalize: bool = True) -> torch.Tensor:
-    """L_mmd = mean k(X, X) + mean k(Y, Y) - 2 mean k(X, Y), on L2-normalized rows by default."""
+def mmd_loss(x: torch.Tensor, y: torch.Tensor, sigma: float, normalize: bool = True,
+             counts: torch.Tensor | None = None) -> torch.Tensor:
+    """L_mmd = mean k(X, X) + mean k(Y, Y) - 2 mean k(X, Y), on L2-normalized rows by default.
+
+    ``counts[k]``: row k of x and y stands for that many equal rows (repeated items of a batch);
+    the result is the MMD of the batch with its repeats, computed on the distinct rows.
+    """
     if normalize:
         x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
-    return kernel_mean(x, x, sigma) + kernel_mean(y, y, sigma) - 2.0 * kernel_mean(x, y, sigma)
+    w = None if counts is None else counts.to(x.dtype) / counts.sum()
+    return kernel_mean(x, x, sigma, w, w) + kernel_mean(y, y, sigma, w, w) - 2.0 * kernel_mean(x, y, sigma, w, w)
 
 
-def info_nce(view1: torch.Tensor, view2: torch.Tensor, tau: float) -> torch.Tensor:
-    """-1/N sum_i log softmax_j(cos(v1_i, v2_j) / tau)[i]: row i of view1 matches row i of view2."""
+def info_nce(view1: torch.Tensor, view2: torch.Tensor, tau: float, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """-1/N sum_i log softmax_j(cos(v1_i, v2_j) / tau)[i]: row i of view1 matches row i of view2.
+
+    ``counts[k]``: row k of both views stands for that many equal rows of the batch (N = sum of
+    counts); the result is the InfoNCE of the batch with its repeats, computed on the distinct rows.
+    """
     logits = (F.normalize(view1, dim=1) / tau) @ F.normalize(view2, dim=1).t()
-    return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+    if counts is None:
+        return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+    c = counts.to(logits.dtype)
+    per_row = torch.logsumexp(logits + c.log(), dim=1) - logits.diagonal()
+    return torch.dot(c, per_row) / c.sum()

@@ -111,22 +111,28 @@ class MambaRec(Recommender):
         u_all, i_all = out["final"][: self.n_users], out["final"][self.n_users:]
         u, p, n = u_all[users], i_all[pos], i_all[neg]
         parts = {"bpr": bpr_loss(u, p, n), "l2": cfg.reg_weight * l2_loss(u, p, n, divisor=self.reg_divisor)}
+        # The batch's distinct positives and their counts: the alignment losses over the batch with
+        # its repeats are computed on the distinct rows, weighted by the counts (losses.py).
+        items, counts = torch.unique(pos, return_counts=True)
         if cfg.use_cl and cfg.lambda_cl > 0:
-            parts["cl"] = cfg.lambda_cl * self._contrastive(out, users, pos)
+            parts["cl"] = cfg.lambda_cl * self._contrastive(out, users, items, counts)
         if cfg.use_mmd and cfg.lambda_mmd > 0:
-            items = torch.unique(pos) if cfg.mmd_items == "unique" else pos
-            parts["mmd"] = cfg.lambda_mmd * mmd_loss(out["feat_visual"][items], out["feat_text"][items], cfg.sigma)
+            weights = counts if cfg.mmd_items == "batch" else None
+            parts["mmd"] = cfg.lambda_mmd * mmd_loss(out["feat_visual"][items], out["feat_text"][items], cfg.sigma,
+                                                     counts=weights)
         parts["total"] = sum(parts.values())
         return parts
 
-    def _contrastive(self, out: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def _contrastive(self, out: dict[str, torch.Tensor], users: torch.Tensor, items: torch.Tensor,
+                     item_counts: torch.Tensor) -> torch.Tensor:
+        """InfoNCE over the batch: ``items`` are its distinct positives, seen ``item_counts`` times."""
         cfg, nu = self.cfg, self.n_users
         total = torch.zeros((), device=users.device)
         if cfg.cl_views in ("side-content", "both"):
             side, content = out["side"], out["content"]
-            total = total + info_nce(side[nu:][pos], content[nu:][pos], cfg.tau)
-            total = total + info_nce(side[:nu][users], content[:nu][users], cfg.tau)
+            total = total + info_nce(side[nu:][items], content[nu:][items], cfg.tau, item_counts)
+            uniq_users, user_counts = torch.unique(users, return_counts=True)
+            total = total + info_nce(side[:nu][uniq_users], content[:nu][uniq_users], cfg.tau, user_counts)
         if cfg.cl_views in ("visual-text", "both"):
-            items = torch.unique(pos)
             total = total + info_nce(out["feat_visual"][items], out["feat_text"][items], cfg.tau)
         return total
