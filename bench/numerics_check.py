@@ -4,12 +4,13 @@
     python bench/numerics_check.py --compare ref.json         # after: max relative difference per cell
 
 Trains a fixed set of cells (variant presets plus a few ablations) for a few epochs with one torch
-thread and records, per epoch, every loss part and the valid/test Recall@20 and NDCG@20, plus a
+thread and records, per epoch, every loss part and the valid/test Recall@20 and NDCG@20, the loss
+parts of the first few batches (before rounding differences compound over steps), plus a
 digest of the run generator's final state (a rewrite must draw the same random numbers in the same
-order). ``--compare`` prints one JSON line per cell with the largest relative difference and whether
-the generator state matches, then a summary line; it exits 1 when a difference exceeds ``--rtol``
-or a generator state differs. Cells run one after another in this process (``--cells`` and
-``--datasets`` pick a subset).
+order). ``--compare`` prints one JSON line per cell with the largest relative difference, the largest
+per recorded number, and whether the generator state matches, then a summary line; it exits 1 when
+a difference exceeds ``--rtol`` or a generator state differs. Cells run one after another in this
+process (``--cells`` and ``--datasets`` pick a subset).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ DATASETS = ("synthetic", "ml100k")
 METRICS = ("Recall@20", "NDCG@20")
 
 
-def run_cell(dataset, variant: str, overrides: dict, epochs: int, seed: int) -> dict:
+def run_cell(dataset, variant: str, overrides: dict, epochs: int, seed: int, probe_batches: int) -> dict:
     import torch
 
     from mambarec.config import RunConfig, TrainConfig, make_model_config
@@ -46,6 +47,16 @@ def run_cell(dataset, variant: str, overrides: dict, epochs: int, seed: int) -> 
     run = RunConfig(dataset=dataset.name, model=make_model_config(variant, **overrides),
                     train=TrainConfig(epochs=epochs, patience=epochs, seed=seed, device="cpu"))
     trainer = Trainer(run, dataset)
+    batches: list[dict] = []
+    model_loss = trainer.model.loss
+
+    def recording_loss(*args):  # the first batches' loss parts, before rounding differences compound
+        parts = model_loss(*args)
+        if len(batches) < probe_batches:
+            batches.append({f"loss/{k}": float(v.detach()) for k, v in parts.items()})
+        return parts
+
+    trainer.model.loss = recording_loss
     t0 = time.perf_counter()
     result = trainer.fit()
     wall = time.perf_counter() - t0
@@ -55,7 +66,7 @@ def run_cell(dataset, variant: str, overrides: dict, epochs: int, seed: int) -> 
         keep.update({f"{s}/{m}": row[f"{s}/{m}"] for s in ("valid", "test") for m in METRICS if f"{s}/{m}" in row})
         epochs_out.append(keep)
     digest = hashlib.sha256(trainer.generator.get_state().numpy().tobytes()).hexdigest()[:16]
-    return {"epochs": epochs_out, "generator": digest, "s_per_epoch": round(result.s_per_epoch, 3),
+    return {"epochs": epochs_out, "batches": batches, "generator": digest, "s_per_epoch": round(result.s_per_epoch, 3),
             "wall_s": round(wall, 2), "threads": torch.get_num_threads()}
 
 
@@ -63,19 +74,22 @@ def rel_diff(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-12)
 
 
-def compare(ref: dict, new: dict) -> tuple[float, str | None]:
-    """(max relative difference over every recorded number, the key where it occurs)."""
-    worst, where = 0.0, None
-    if len(ref["epochs"]) != len(new["epochs"]):
-        return float("inf"), "number of epochs"
-    for e, (ra, na) in enumerate(zip(ref["epochs"], new["epochs"], strict=True)):
+def compare(ref: list[dict], new: list[dict]) -> dict[str, float]:
+    """Max relative difference per recorded number (over epochs or batches); inf when the records differ
+    in shape."""
+    if len(ref) != len(new):
+        return {"number of records": float("inf")}
+    diffs: dict[str, float] = {}
+    for e, (ra, na) in enumerate(zip(ref, new, strict=True)):
         if ra.keys() != na.keys():
-            return float("inf"), f"epoch {e + 1} keys"
+            return {f"record {e + 1} keys": float("inf")}
         for k in ra:
-            d = rel_diff(ra[k], na[k])
-            if d > worst:
-                worst, where = d, f"epoch {e + 1} {k}"
-    return worst, where
+            diffs[k] = max(diffs.get(k, 0.0), rel_diff(ra[k], na[k]))
+    return diffs
+
+
+def fmt(diffs: dict[str, float]) -> dict[str, float]:
+    return {k: float(f"{v:.2g}") for k, v in sorted(diffs.items(), key=lambda kv: -kv[1])}
 
 
 def main() -> None:
@@ -88,6 +102,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rtol", type=float, default=1e-5)
+    ap.add_argument("--probe-batches", type=int, default=5, help="also record the loss parts of the first N batches")
     args = ap.parse_args()
 
     import torch
@@ -103,14 +118,16 @@ def main() -> None:
         for cell in args.cells.split(","):
             variant, overrides = CELLS[cell]
             key = f"{ds_name}/{cell}"
-            res = run_cell(dataset, variant, overrides, args.epochs, args.seed)
+            res = run_cell(dataset, variant, overrides, args.epochs, args.seed, args.probe_batches)
             results[key] = res
             line = {"cell": key, "s_per_epoch": res["s_per_epoch"]}
             if ref is not None and key in ref:
-                worst, where = compare(ref[key], res)
+                diffs = compare(ref[key]["epochs"], res["epochs"])
+                first = compare(ref[key].get("batches", []), res["batches"][: len(ref[key].get("batches", []))])
+                worst = max(diffs.values(), default=0.0)
                 same_gen = ref[key]["generator"] == res["generator"]
-                line.update(max_rel_diff=worst, at=where, generator_same=same_gen,
-                            ref_s_per_epoch=ref[key]["s_per_epoch"])
+                line.update(max_rel_diff=worst, generator_same=same_gen, ref_s_per_epoch=ref[key]["s_per_epoch"],
+                            epochs=fmt(diffs), first_batches=fmt(first))
                 worst_all = max(worst_all, worst)
                 failed |= worst > args.rtol or not same_gen
             print(json.dumps(line), flush=True)
