@@ -1,6 +1,8 @@
 """Equivalent rewrites (README, "Equivalent rewrites"): each fast form against the direct one,
 values and gradients."""
 
+import copy
+
 import pytest
 import torch
 
@@ -109,3 +111,160 @@ def test_model_alignment_losses_equal_the_direct_forms_on_repeated_rows(variant)
         if x is not None:
             assert torch.allclose(x, y, rtol=1e-4, atol=1e-8)
 
+
+# ---- DREAM: the position-major fast form against the direct form on (n, C, H, W) maps ----------
+
+def _dream_pair(shape, dtype=torch.float64, **over):
+    from mambarec.model.dream import Dream
+
+    fast = Dream(shape, make_model_config(over.pop("variant", "paper"), **over))
+    init_parameters(fast, torch.Generator().manual_seed(3))
+    # non-trivial BatchNorm affine parameters and running statistics
+    with torch.no_grad():
+        for m in fast.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(m.num_features))
+                m.bias.uniform_(-0.2, 0.2, generator=torch.Generator().manual_seed(m.num_features + 1))
+                m.running_var.fill_(1.3)
+    fast = fast.to(dtype)
+    direct = copy.deepcopy(fast)
+    return fast, direct
+
+
+def _check_dream_pair(fast, direct, n=7, dtype=torch.float64, rtol=1e-9, atol=1e-11, steps=2, skip=()):
+    c, h, w = fast.shape
+    g = torch.Generator().manual_seed(4)
+    for _ in range(steps):  # two training steps: running statistics and their second update too
+        x = torch.randn(n, c * h * w, generator=g, dtype=dtype)
+        xf, xd = x.clone().requires_grad_(), x.clone().requires_grad_()
+        yf, yd = fast(xf), direct.forward_direct(xd)
+        assert torch.allclose(yf, yd, rtol=rtol, atol=atol)
+        weight = torch.randn(yf.shape, generator=g, dtype=dtype)
+        pf = [xf] + list(fast.parameters())
+        pd = [xd] + list(direct.parameters())
+        gf = torch.autograd.grad((yf * weight).sum(), pf, allow_unused=True)
+        gd = torch.autograd.grad((yd * weight).sum(), pd, allow_unused=True)
+        names = ["input"] + [name for name, _ in fast.named_parameters()]
+        for name, a, b in zip(names, gf, gd, strict=True):
+            if any(name.endswith(end) for end in skip):
+                continue
+            if a is None or b is None:
+                assert (a is None or not a.abs().any()) and (b is None or not b.abs().any()), name
+                continue
+            assert torch.allclose(a, b, rtol=rtol, atol=atol), name
+    for (name, a), (_, b) in zip(fast.named_buffers(), direct.named_buffers(), strict=True):
+        assert torch.allclose(a.to(b.dtype), b, rtol=rtol, atol=atol), name
+    fast.eval(), direct.eval()
+    x = torch.randn(n, c * h * w, generator=g, dtype=dtype)
+    assert torch.allclose(fast(x), direct.forward_direct(x), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("shape", [(10, 4, 4), (3, 2, 2), (4, 3, 5), (2, 8, 8)])
+def test_fast_dream_equals_the_direct_form_on_paper_maps(shape):
+    fast, direct = _dream_pair(shape)
+    assert fast.conv_matrix is not None
+    _check_dream_pair(fast, direct)
+
+
+@pytest.mark.parametrize("over", [
+    {"branch_conv1x1": False}, {"branch_dilated_1": False}, {"branch_pool": False},
+    {"branch_conv1x1": False, "branch_dilated_1": False, "branch_dilated_2": False, "branch_dilated_3": False},
+    {"channel_attention": False}, {"spatial_attention": False},
+    {"channel_attention": False, "spatial_attention": False},
+    {"fusion": "mean"}, {"fusion": "sum"}, {"attention_style": "official"},
+    {"attention_style": "official", "fusion": "mean"}, {"dilation_rates": (1, 4, 9)},
+])
+def test_fast_dream_equals_the_direct_form_under_every_switch(over):
+    _check_dream_pair(*_dream_pair((6, 4, 4), **over))
+
+
+def test_fast_dream_equals_the_direct_form_on_the_released_vector_map():
+    fast, direct = _dream_pair((16, 1, 1), variant="official")
+    _check_dream_pair(fast, direct, n=9)
+
+
+def test_fast_dream_without_the_conv_matrix_equals_the_direct_form(monkeypatch):
+    """Maps above DENSE_CONV_MAX_ENTRIES keep the convolutions; the rest of the fast form is the same."""
+    import mambarec.model.dream as dream
+
+    monkeypatch.setattr(dream, "DENSE_CONV_MAX_ENTRIES", 0)
+    fast, direct = _dream_pair((6, 4, 4))
+    assert fast.conv_matrix is None
+    _check_dream_pair(fast, direct)
+
+
+def test_fast_dream_in_float32_moves_only_by_rounding():
+    fast, direct = _dream_pair((10, 4, 4), dtype=torch.float32)
+    # a conv bias followed by a training-mode BatchNorm has gradient 0 (float32: rounding noise either
+    # way); the float64 tests above check it
+    _check_dream_pair(fast, direct, n=64, dtype=torch.float32, rtol=1e-4, atol=1e-5, skip=("conv.bias",))
+
+
+def test_conv_matrix_is_the_convolutions():
+    from mambarec.model.dream_kernels import ConvMatrix
+
+    g = torch.Generator().manual_seed(5)
+    c, h, w = 3, 4, 5
+    convs = [(1, 1), (3, 1), (3, 2), (3, 4)]
+    weights = [torch.randn(c, c, k, k, generator=g, dtype=torch.float64, requires_grad=True) for k, _ in convs]
+    biases = [torch.randn(c, generator=g, dtype=torch.float64, requires_grad=True) for _ in convs]
+    x = torch.randn(6, c * h * w, generator=g, dtype=torch.float64, requires_grad=True)
+    fast = ConvMatrix(c, h, w, convs)(x, weights, biases)  # (n, H*W, 4C)
+    m = x.view(6, c, h, w)
+    direct = torch.cat([torch.nn.functional.conv2d(m, wt, bs, padding=d * (k // 2), dilation=d)
+                        for wt, bs, (k, d) in zip(weights, biases, convs, strict=True)], 1)
+    assert torch.allclose(fast, direct.flatten(2).transpose(1, 2), rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda a, *ws: ConvMatrix(c, h, w, convs)(a, list(ws[:4]), list(ws[4:])),
+                                    (x, *weights, *biases))
+
+
+def test_max_gate_is_the_max_of_the_two_products_with_torch_gradient_rule():
+    from mambarec.model.dream_kernels import max_gate
+
+    g = torch.Generator().manual_seed(6)
+    f = torch.rand(5, 4, 6, generator=g, dtype=torch.float64)
+    f[0, 0] = 0.0  # ReLU zeros
+    a = torch.rand(5, 1, 6, generator=g, dtype=torch.float64)
+    b = torch.rand(5, 4, 1, generator=g, dtype=torch.float64)
+    b[1, 2, 0] = a[1, 0, 3]  # an exact tie: torch.maximum splits the gradient in halves
+    inputs = [t.clone().requires_grad_() for t in (f, a, b)]
+    fast = max_gate(*inputs)
+    ref_in = [t.clone().requires_grad_() for t in (f, a, b)]
+    direct = torch.maximum(ref_in[0] * ref_in[1], ref_in[0] * ref_in[2])
+    assert torch.equal(fast, direct)
+    weight = torch.randn(fast.shape, generator=g, dtype=torch.float64)
+    gf = torch.autograd.grad((fast * weight).sum(), inputs)
+    gd = torch.autograd.grad((direct * weight).sum(), ref_in)
+    for a_, b_ in zip(gf[1:], gd[1:], strict=True):  # the attention maps: the same gradients
+        assert torch.allclose(a_, b_, rtol=1e-12, atol=1e-15)
+    # f: the same where f > 0; at f = 0 the direct form splits ties, but a ReLU's zero passes no gradient on
+    pos = f > 0
+    assert torch.allclose(gf[0][pos], gd[0][pos], rtol=1e-12, atol=1e-15)
+    assert torch.autograd.gradcheck(max_gate, [t.clone().requires_grad_() for t in (f + 0.1, a, b + 0.05)])
+
+
+@pytest.mark.parametrize("over", [{}, {"reduction_factor": 4}, {"attention_style": "official"}])
+def test_paper_encoders_with_fast_dream_give_the_direct_losses_and_gradients(over):
+    """Both modal encoders of a paper-variant model (reduce -> DREAM map -> project), then the MMD
+    and visual-text InfoNCE of the features, in float64: fast DREAM against forward_direct."""
+    from mambarec.model.dream import Dream
+
+    model = _model("paper", **over).double()
+    items = torch.tensor([0, 3, 4, 7, 9, 12, 20])
+
+    def losses(direct):
+        encoders = copy.deepcopy(model.encoders)
+        if direct:
+            for m in encoders.modules():
+                if isinstance(m, Dream):
+                    m.forward = m.forward_direct
+        feats = {m: encoders[m](model.features[m].weight) for m in ("visual", "text")}
+        total = mmd_loss(feats["visual"][items], feats["text"][items], 1.0) + info_nce(
+            feats["visual"][items], feats["text"][items], 0.01)
+        return total, torch.autograd.grad(total, list(encoders.parameters()))
+
+    fast, g_fast = losses(False)
+    direct, g_direct = losses(True)
+    assert torch.allclose(fast, direct, rtol=1e-12)
+    for a, b in zip(g_fast, g_direct, strict=True):
+        assert torch.allclose(a, b, rtol=1e-8, atol=1e-12)
