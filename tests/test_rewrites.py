@@ -268,3 +268,12 @@ def test_paper_encoders_with_fast_dream_give_the_direct_losses_and_gradients(ove
     assert torch.allclose(fast, direct, rtol=1e-12)
     for a, b in zip(g_fast, g_direct, strict=True):
         assert torch.allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+def test_position_and_channel_means_are_the_two_means_with_their_gradient():
+    from mambarec.model.dream_kernels import position_and_channel_means
+
+    f = torch.randn(4, 6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(7), requires_grad=True)
+    pooled, channel = position_and_channel_means(f)
+    assert torch.allclose(pooled, f.mean(dim=1)) and torch.allclose(channel, f.mean(dim=2, keepdim=True))
+    assert torch.autograd.gradcheck(lambda t: position_and_channel_means(t), (f,))

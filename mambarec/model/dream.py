@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mambarec.config import ModelConfig
-from mambarec.model.dream_kernels import ConvMatrix, max_gate
+from mambarec.model.dream_kernels import ConvMatrix, max_gate, position_and_channel_means
 
 # The branch convolutions run as one dense matrix product when the matrix, (C*H*W) x (H*W * n*C),
 # has at most this many entries (ml100k's 10 x 4 x 4 map: 102,400; Baby's 8 x 8 x 8 at r = 8:
@@ -221,8 +221,12 @@ class Dream(nn.Module):
         if self.channel is None and self.spatial is None:
             return f
         mc = ms = None
+        if self.channel is not None and self.spatial is not None and self.style == "paper":
+            pooled, channel_mean = position_and_channel_means(f)
+        else:
+            pooled = f.mean(dim=1) if self.channel is not None else None
+            channel_mean = f.mean(dim=2, keepdim=True) if self.spatial is not None and self.style == "paper" else None
         if self.channel is not None:
-            pooled = f.mean(dim=1)
             if self.style == "paper":
                 mc = torch.sigmoid(self.channel.fc(pooled)).unsqueeze(1)  # (n, 1, 5C)
             else:
@@ -230,7 +234,7 @@ class Dream(nn.Module):
         if self.spatial is not None:
             conv = self.spatial.conv
             if self.style == "paper":
-                ms = torch.sigmoid(f.mean(dim=2, keepdim=True) * conv.weight.view(()) + conv.bias)  # (n, H*W, 1)
+                ms = torch.sigmoid(channel_mean * conv.weight.view(()) + conv.bias)  # (n, H*W, 1)
             else:
                 ms = torch.sigmoid(F.linear(f, conv.weight.flatten(1)))  # (n, H*W, 1)
         if mc is not None and ms is not None and self.fusion == "max":

@@ -6,6 +6,8 @@
   product replaces n convolutions, and the gradient reaches each weight through the gather (each
   (input, output) pair is one tap of one branch, or an exact zero). Its columns are ordered
   position-major ("channels last"), the layout the rest of the fast DREAM works in.
+* ``position_and_channel_means(f)``: both means of an (n, H*W, K) map in one node, whose backward
+  writes the two broadcast gradients in one pass.
 * ``max_gate(f, a, b)``: f * max(a, b) with a, b broadcast against f. For f >= 0 (DREAM's branch
   outputs are ReLUs) this is max(f * a, f * b), the paper's max fusion of F * M_c and F * M_s,
   with torch.maximum's gradient rule (the larger input takes the gradient, a tie splits it in
@@ -81,11 +83,31 @@ class _MaxGate(torch.autograd.Function):
         h = grad * f  # the gradient reaching max(a, b)
         # torch.maximum's rule: a takes h (1 + sign(a - b)) / 2, i.e. h, h / 2 on a tie, or 0; b the rest.
         # In float arithmetic throughout (a bool mask would make every product a slow mixed-dtype op);
-        # a - b is 0 only for a == b, and u, h - u / 2 are exact.
-        u = h * torch.sign(a - b).add_(1.0)
+        # a - b is 0 only for a == b, and u, h - u / 2 are exact. In place where it can be: a fresh
+        # n x H*W x 5C tensor costs more than the arithmetic on it.
+        share = torch.sub(a, b).sign_().add_(1.0)
+        u = share.mul_(h) if share.shape == h.shape else share * h
         grad_a = u.sum_to_size(a.shape) * 0.5
-        grad_b = torch.sub(h, u, alpha=0.5).sum_to_size(b.shape)
+        grad_b = h.sub_(u, alpha=0.5).sum_to_size(b.shape)
         return grad_f, grad_a, grad_b
+
+
+class _Means(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx.shape = f.shape
+        return f.mean(dim=1), f.mean(dim=2, keepdim=True)
+
+    @staticmethod
+    def backward(ctx, grad_positions: torch.Tensor, grad_channels: torch.Tensor):
+        _, p, k = ctx.shape
+        # the two broadcasts written in one pass, not two divisions and an accumulation
+        return torch.add((grad_positions / p).unsqueeze(1), grad_channels / k)
+
+
+def position_and_channel_means(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(f.mean(dim=1), f.mean(dim=2, keepdim=True)) of an (n, H*W, K) map, with a one-pass backward."""
+    return _Means.apply(f)
 
 
 def max_gate(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
