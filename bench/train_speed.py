@@ -5,7 +5,8 @@
 
 ``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
 interactions, 4096-d visual, 384-d text; ``quarter`` = a quarter of each), times N training batches
-of 2,048 (extrapolated to a full epoch) and one full evaluation. For ``paper`` it also times the
+of 2,048 (extrapolated to a full epoch; ``cpu_s_per_epoch`` counts CPU seconds of all threads, the steadier
+number when other processes share the cores) and one full evaluation. For ``paper`` it also times the
 floor no rewrite can remove: the frozen visual table's reduction D_V -> D_V / r (7,050 x 4,096 ->
 4,096 / r at Baby's size), forward plus weight gradient, once per batch (``floor_s_per_epoch``).
 ``ml100k``: the real ml100k from the data directory (``$MAMBAREC_DATA`` or ../shared/datasets), one
@@ -71,24 +72,27 @@ def measure(folder: Path, variant: str, r: int, batches: int, model_name: str) -
     n_batches = int(np.ceil(len(ds.train) / bs))
     perm = torch.randperm(len(ds.train), generator=trainer.generator)
     model.train()
-    times = []
+    times, cpu = [], []
     for b in range(min(batches + 1, n_batches)):
         batch = trainer.train_pairs[perm[b * bs:(b + 1) * bs]]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         neg = trainer.sampler(batch[:, 0], trainer.generator)
         loss = model.loss(batch[:, 0], batch[:, 1], neg)["total"]
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         trainer.optimizer.step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     per_batch = float(np.mean(times[1:] if len(times) > 1 else times))  # the first batch warms up
+    cpu_per_batch = float(np.mean(cpu[1:] if len(cpu) > 1 else cpu))
     t0 = time.perf_counter()
     trainer.evaluate(("test",))
     eval_s = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {"variant": variant if model_name == "mambarec" else model_name, "r": r if variant != "mgcn" else None,
            "s_per_epoch": round(per_batch * n_batches, 2), "s_per_batch": round(per_batch, 3),
-           "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak), "n_params": model.n_parameters(),
+           "cpu_s_per_epoch": round(cpu_per_batch * n_batches, 2), "eval_s": round(eval_s, 3),
+           "peak_rss_mb": round(peak), "n_params": model.n_parameters(),
            "batches_timed": len(times) - 1, "threads": torch.get_num_threads()}
     floor = reduction_floor(model, batches)
     if floor is not None:
