@@ -15,11 +15,12 @@ A switched-off attention is replaced by ones; with both off the block is conv_ou
 Equivalent rewrites: a 1x1 convolution of a 1 x 1 map (the pooled branch, the official attention
 convs, every conv of the released d x 1 x 1 map) is a matrix product over channels, applied as
 ``F.linear`` with the same weights: the same numbers for a fraction of the convolution's cost.
-On maps up to ``DENSE_CONV_MAX_ENTRIES`` (all of ml100k's and Baby's r >= 8 maps) ``forward`` runs
-the fast form of ``forward_direct``: the branch convolutions as one matrix product
-(``dream_kernels.ConvMatrix``), everything after it position-major (n, H*W, channels), so every
-1x1 convolution is a matrix product over channels and each channel-block BatchNorm one call, and
-the max fusion as one gate (``dream_kernels.max_gate``).
+``forward`` runs the fast form of ``forward_direct``: the branch convolutions as matrix products
+(``dream_kernels.ConvMatrix``: up to ``CONV_MATRIX_MAX_MACS`` multiply-adds per item, all of
+ml100k's maps at r >= 2 and Baby's at r >= 4; larger maps keep the convolutions), everything
+after them position-major (n, H*W, channels), so every 1x1 convolution is a matrix product over
+channels and each channel-block BatchNorm one call, and the max fusion as one gate
+(``dream_kernels.max_gate``).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from torch import nn
 from mambarec.config import ModelConfig
 from mambarec.model.dream_kernels import ConvMatrix, max_gate, position_and_channel_means
 
-# The branch convolutions run as one dense matrix product when the matrix, (C*H*W) x (H*W * n*C),
-# has at most this many entries (ml100k's 10 x 4 x 4 map: 102,400; Baby's 8 x 8 x 8 at r = 8:
-# 1,048,576); larger maps (Baby r <= 4) keep the convolutions, whose cost grows more slowly.
-DENSE_CONV_MAX_ENTRIES = 1 << 21
+# The branch convolutions run as block matrix products when these take at most this many
+# multiply-adds per item (ml100k's 10 x 4 x 4 map: 37,200; Baby's 8 x 8 x 8 at r = 8: 362,752, at
+# r = 4: 1,451,008); larger maps keep the convolutions, whose cost grows more slowly with the map.
+CONV_MATRIX_MAX_MACS = 1 << 21
 
 
 def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
@@ -164,9 +165,8 @@ class Dream(nn.Module):
         self.out_conv = nn.Conv2d(cat, c, 1)
         self.out_bn = nn.BatchNorm2d(c, momentum=mom)
         convs = [(b.conv.kernel_size[0], b.dilation) for b in self.branches.values() if isinstance(b, ConvBranch)]
-        d = shape[0] * shape[1] * shape[2]
         self.conv_matrix = (ConvMatrix(*shape, convs)
-                            if convs and d * d * len(convs) <= DENSE_CONV_MAX_ENTRIES else None)
+                            if convs and ConvMatrix.macs_per_item(*shape, convs) <= CONV_MATRIX_MAX_MACS else None)
 
     def branch_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: branch(x) for name, branch in self.branches.items()}
