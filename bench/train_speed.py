@@ -96,13 +96,14 @@ def measure(folder: Path, variant: str, r: int, batches: int, model_name: str) -
            "batches_timed": len(times) - 1, "threads": torch.get_num_threads()}
     floor = reduction_floor(model, batches)
     if floor is not None:
-        out["floor_s_per_epoch"] = round(floor * n_batches, 2)
+        out["floor_s_per_epoch"] = round(floor[0] * n_batches, 2)
+        out["floor_cpu_s_per_epoch"] = round(floor[1] * n_batches, 2)
     return out
 
 
-def reduction_floor(model, repeats: int) -> float | None:
-    """Seconds per batch of the frozen visual table's reduction alone (forward + weight gradient), or
-    None when the model has no such layer (trainable table, r = 1, or no DREAM map)."""
+def reduction_floor(model, repeats: int) -> tuple[float, float] | None:
+    """(wall, CPU) seconds per batch of the frozen visual table's reduction alone (forward + weight
+    gradient), or None when the model has no such layer (trainable table, r = 1, or no DREAM map)."""
     import torch
 
     encoders = getattr(model, "encoders", None)
@@ -112,14 +113,15 @@ def reduction_floor(model, repeats: int) -> float | None:
     if enc.reduce is None or not enc.dream_on_map or table.requires_grad:
         return None
     grad = torch.randn(table.shape[0], enc.reduce.out_features)
-    times = []
+    times, cpu = [], []
     for _ in range(max(repeats, 1) + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = enc.reduce(table)
         out.backward(grad)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     enc.reduce.zero_grad(set_to_none=True)
-    return float(np.median(times[1:]))
+    return float(np.median(times[1:])), float(np.median(cpu[1:]))
 
 
 def measure_real(name: str, variant: str, epochs: int, model_name: str) -> dict:
