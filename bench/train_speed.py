@@ -1,12 +1,20 @@
-"""Training and evaluation speed at Amazon Baby's scale (or a quarter of it), on synthetic data.
+"""Training and evaluation speed at Amazon Baby's scale (or a quarter of it), or on the real ml100k.
 
     python bench/train_speed.py --scale baby|quarter [--variant official|paper|mgcn] [--r R] [--batches N]
+    python bench/train_speed.py --scale ml100k [--variant paper,official,mgcn] [--epochs N]
 
-Builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792 interactions,
-4096-d visual, 384-d text; ``quarter`` = a quarter of each), times N training batches of 2,048
-(extrapolated to a full epoch) and one full evaluation, and prints one JSON line per configuration
-with keys variant, r, s_per_epoch, eval_s, peak_rss_mb, n_params. Each configuration runs in its
-own process so its peak memory is its own. ``--variant`` and ``--r`` take comma-separated lists.
+``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
+interactions, 4096-d visual, 384-d text; ``quarter`` = a quarter of each), times N training batches
+of 2,048 (extrapolated to a full epoch; ``cpu_s_per_epoch`` counts CPU seconds of all threads, the steadier
+number when other processes share the cores) and one full evaluation. For ``paper`` it also times the
+floor no rewrite can remove: the frozen visual table's reduction D_V -> D_V / r (7,050 x 4,096 ->
+4,096 / r at Baby's size), forward plus weight gradient, once per batch (``floor_s_per_epoch``).
+``ml100k``: the real ml100k from the data directory (``$MAMBAREC_DATA`` or ../shared/datasets), one
+torch thread unless ``--threads`` says otherwise, whole epochs of the trainer's own loop after one
+warm-up epoch (median of ``--epochs``, wall and CPU seconds).
+Prints one JSON line per configuration with keys variant, r, s_per_epoch, eval_s, peak_rss_mb,
+n_params, threads. Each configuration runs in its own process so its peak memory is its own.
+``--variant`` and ``--r`` take comma-separated lists.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SCALES = {"baby": (19445, 7050, 160792, 4096, 384), "quarter": (4861, 1762, 40198, 1024, 96)}
+REAL = ("ml100k",)  # real datasets, loaded by name
 
 
 def make_folder(scale: str, folder: Path, seed: int = 0) -> Path:
@@ -47,65 +56,154 @@ def make_folder(scale: str, folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def bench_run(dataset: str, variant: str, model_name: str, model: dict, train: dict):
+    """The run of a benchmark row: MambaRec's ``variant``, or MGCN (its own model) for ``mgcn``."""
+    from mambarec.config import make_run
+
+    if variant == "mgcn":
+        return make_run(dataset, "mgcn", None, {}, train)[0]
+    return make_run(dataset, model_name, variant if model_name == "mambarec" else None, model, train)[0]
+
+
 def measure(folder: Path, variant: str, r: int, batches: int, model_name: str) -> dict:
     import torch
 
-    from mambarec.config import RunConfig, TrainConfig, make_model_config
     from mambarec.data.mmrec import load_mmrec_folder
     from mambarec.train import Trainer
 
     ds = load_mmrec_folder(folder)
-    over = {} if variant == "mgcn" else {"reduction_factor": r}
-    run = RunConfig(dataset=str(folder), model_name=model_name, model=make_model_config(variant, **over),
-                    train=TrainConfig(epochs=1, device="cpu"))
-    trainer = Trainer(run, ds)
+    run = bench_run(str(folder), variant, model_name, {} if variant == "mgcn" else {"reduction_factor": r},
+                    {"epochs": 1, "device": "cpu"})
+    trainer = Trainer.for_run(run, ds)
     model, bs = trainer.model, run.train.batch_size
     n_batches = int(np.ceil(len(ds.train) / bs))
     perm = torch.randperm(len(ds.train), generator=trainer.generator)
     model.train()
-    times = []
+    times, cpu = [], []
     for b in range(min(batches + 1, n_batches)):
         batch = trainer.train_pairs[perm[b * bs:(b + 1) * bs]]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         neg = trainer.sampler(batch[:, 0], trainer.generator)
         loss = model.loss(batch[:, 0], batch[:, 1], neg)["total"]
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         trainer.optimizer.step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     per_batch = float(np.mean(times[1:] if len(times) > 1 else times))  # the first batch warms up
+    cpu_per_batch = float(np.mean(cpu[1:] if len(cpu) > 1 else cpu))
     t0 = time.perf_counter()
     trainer.evaluate(("test",))
     eval_s = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"variant": variant if model_name == "mambarec" else model_name, "r": r if variant != "mgcn" else None,
-            "s_per_epoch": round(per_batch * n_batches, 2), "s_per_batch": round(per_batch, 3),
-            "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak), "n_params": model.n_parameters(),
-            "batches_timed": len(times) - 1, "threads": torch.get_num_threads()}
+    out = {"variant": variant if model_name == "mambarec" else model_name, "r": r if variant != "mgcn" else None,
+           "s_per_epoch": round(per_batch * n_batches, 2), "s_per_batch": round(per_batch, 3),
+           "cpu_s_per_epoch": round(cpu_per_batch * n_batches, 2), "eval_s": round(eval_s, 3),
+           "peak_rss_mb": round(peak), "n_params": model.n_parameters(),
+           "batches_timed": len(times) - 1, "threads": torch.get_num_threads()}
+    floor = reduction_floor(model, batches)
+    if floor is not None:
+        out["floor_s_per_epoch"] = round(floor[0] * n_batches, 2)
+        out["floor_cpu_s_per_epoch"] = round(floor[1] * n_batches, 2)
+    return out
+
+
+def reduction_floor(model, repeats: int) -> tuple[float, float] | None:
+    """(wall, CPU) seconds per batch of the frozen visual table's reduction alone (forward + weight
+    gradient), or None when the model has no such layer (trainable table, r = 1, or no DREAM map)."""
+    import torch
+
+    encoders = getattr(model, "encoders", None)
+    if encoders is None or "visual" not in encoders:
+        return None
+    enc, table = encoders["visual"], model.features["visual"].weight
+    if enc.reduce is None or not enc.dream_on_map or table.requires_grad:
+        return None
+    grad = torch.randn(table.shape[0], enc.reduce.out_features)
+    times, cpu = [], []
+    for _ in range(max(repeats, 1) + 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = enc.reduce(table)
+        out.backward(grad)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    enc.reduce.zero_grad(set_to_none=True)
+    return float(np.median(times[1:])), float(np.median(cpu[1:]))
+
+
+def measure_real(name: str, variant: str, epochs: int, model_name: str) -> dict:
+    """Whole epochs of ``Trainer.train_epoch`` on a real dataset (after one warm-up epoch)."""
+    import torch
+
+    from mambarec.data import load_dataset
+    from mambarec.train import Trainer
+
+    ds = load_dataset(name)
+    run = bench_run(name, variant, model_name, {}, {"epochs": epochs + 1, "device": "cpu", "seed": 0})
+    trainer = Trainer.for_run(run, ds)
+    wall, cpu = [], []
+    for _ in range(epochs + 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        trainer.train_epoch(lambda: False)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    t0 = time.perf_counter()
+    trainer.evaluate()
+    eval_s = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"dataset": name, "variant": variant if model_name == "mambarec" else model_name,
+            "r": getattr(run.model, "reduction_factor", None) if variant != "mgcn" else None,
+            "s_per_epoch": round(float(np.median(wall[1:])), 2), "cpu_s_per_epoch": round(float(np.median(cpu[1:])), 2),
+            "epochs_timed": epochs, "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak),
+            "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", choices=sorted(SCALES), default="baby")
-    ap.add_argument("--variant", default="official", help="comma-separated: official,paper,mgcn")
-    ap.add_argument("--r", default="8", help="comma-separated reduction factors")
+    ap.add_argument("--scale", choices=sorted(SCALES) + list(REAL), default="baby")
+    ap.add_argument("--variant", default=None,
+                    help="comma-separated: official,paper,mgcn (default: official; ml100k: paper,official,mgcn)")
+    ap.add_argument("--r", default="8", help="comma-separated reduction factors (synthetic scales)")
     ap.add_argument("--batches", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs after a warm-up one (ml100k)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: ml100k 1, else torch's)")
     ap.add_argument("--model", default="mambarec", help="model name (baselines too)")
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)  # child process: measure one config
     args = ap.parse_args()
+    threads = args.threads if args.threads is not None else (1 if args.scale in REAL else None)
     if args.folder:
-        print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model)))
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if args.scale in REAL:
+            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model)))
+        else:
+            print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model)))
+        return
+    variants = args.variant or ("paper,official,mgcn" if args.scale in REAL else "official")
+    extra = ["--scale", args.scale, "--epochs", str(args.epochs)] + (["--threads", str(threads)] if threads else [])
+    if args.scale in REAL:
+        for variant in variants.split(","):
+            cmd = [sys.executable, __file__, "--folder", args.scale, "--variant", variant, "--model", args.model,
+                   *extra]
+            print(_child(cmd, {"variant": variant}), flush=True)
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_folder(args.scale, Path(tmp) / f"bench_{args.scale}")
-        for variant in args.variant.split(","):
+        for variant in variants.split(","):
             for r in (args.r.split(",") if variant != "mgcn" else ["1"]):
                 cmd = [sys.executable, __file__, "--folder", str(folder), "--variant", variant, "--r", r,
-                       "--batches", str(args.batches), "--model", args.model]
-                out = subprocess.run(cmd, capture_output=True, text=True)
-                line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else json.dumps(
-                    {"variant": variant, "r": r, "error": out.stderr.strip().splitlines()[-1:]})
-                print(line, flush=True)
+                       "--batches", str(args.batches), "--model", args.model, *extra]
+                print(_child(cmd, {"variant": variant, "r": r}), flush=True)
+
+
+def _child(cmd: list[str], what: dict) -> str:
+    """Run one measurement in its own process; its JSON line, or one naming the error."""
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.stdout.strip():
+        return out.stdout.strip().splitlines()[-1]
+    return json.dumps({**what, "error": out.stderr.strip().splitlines()[-1:]})
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Graphs of the backbone (PAPER.md section 3) and a sparse product for constant matrices.
+"""Graphs of the backbone (docs/model.md sections 5.1 and 5.2) and a sparse product for constant matrices.
 
 * The user-item graph: symmetric-normalized bipartite adjacency D^-1/2 A D^-1/2 over users and
   items, and its user x item block R (used for the user modal embeddings).

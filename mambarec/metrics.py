@@ -1,4 +1,4 @@
-"""Full-ranking top-K evaluation, exactly MMRec's metric definitions (PAPER.md section 5).
+"""Full-ranking top-K evaluation, exactly MMRec's metric definitions (docs/protocol.md sections 3 and 4).
 
 Every item is ranked for every user; the user's ``exclude`` items (training interactions) are
 masked; metrics are averaged over the users that have held-out items. Ties are broken by the

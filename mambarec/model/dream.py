@@ -1,4 +1,4 @@
-"""DREAM, the Dilated REfinement Attention Module (PAPER.md section 2.2, released code section 4).
+"""DREAM, the Dilated REfinement Attention Module (docs/model.md section 3, docs/departures.md section 2).
 
 Input: a batch of feature maps X in R^{C x H x W}. Five parallel branches, each conv + BatchNorm
 + ReLU: (1) 1x1 conv, (2)-(4) 3x3 convs with three dilation rates, (5) global average pool ->
@@ -12,9 +12,15 @@ Two attention styles:
   M_s = Sigmoid(conv1x1_{5C->1}(F)); output = conv_out(fuse(F * M_c, F * M_s) * F).
 A switched-off attention is replaced by ones; with both off the block is conv_out(F).
 
-Equivalent rewrite: a 1x1 convolution of a 1 x 1 map (the pooled branch, the official attention
+Equivalent rewrites: a 1x1 convolution of a 1 x 1 map (the pooled branch, the official attention
 convs, every conv of the released d x 1 x 1 map) is a matrix product over channels, applied as
 ``F.linear`` with the same weights: the same numbers for a fraction of the convolution's cost.
+``forward`` runs the fast form of ``forward_direct``: the branch convolutions as matrix products
+(``dream_kernels.ConvMatrix``: up to ``CONV_MATRIX_MAX_MACS`` multiply-adds per item, all of
+ml100k's maps at r >= 2 and Baby's at r >= 4; larger maps keep the convolutions), everything
+after them position-major (n, H*W, channels), so every 1x1 convolution is a matrix product over
+channels and each channel-block BatchNorm one call, and the max fusion as one gate
+(``dream_kernels.max_gate``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from mambarec.config import MambaRecConfig
+from mambarec.model.dream_kernels import ConvMatrix, max_gate, position_and_channel_means
+
+# The branch convolutions run as block matrix products when these take at most this many
+# multiply-adds per item (ml100k's 10 x 4 x 4 map: 37,200; Baby's 8 x 8 x 8 at r = 8: 362,752, at
+# r = 4: 1,451,008); larger maps keep the convolutions, whose cost grows more slowly with the map.
+CONV_MATRIX_MAX_MACS = 1 << 21
 
 
 def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
@@ -51,6 +63,10 @@ class ConvBranch(nn.Module):
         self.bn = nn.BatchNorm2d(channels, momentum=bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.convolve(x)))
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution alone (before BatchNorm and ReLU)."""
         k = self.conv.kernel_size[0]
         if k == 1:
             y = pointwise(x, self.conv)
@@ -64,7 +80,7 @@ class ConvBranch(nn.Module):
                 y = F.conv2d(x, centre, self.conv.bias)
         else:
             y = self.conv(x)
-        return F.relu(self.bn(y))
+        return y
 
 
 class PoolBranch(nn.Module):
@@ -148,6 +164,9 @@ class Dream(nn.Module):
         self.spatial = SpatialAttention(cat, self.style) if cfg.spatial_attention else None
         self.out_conv = nn.Conv2d(cat, c, 1)
         self.out_bn = nn.BatchNorm2d(c, momentum=mom)
+        convs = [(b.conv.kernel_size[0], b.dilation) for b in self.branches.values() if isinstance(b, ConvBranch)]
+        self.conv_matrix = (ConvMatrix(*shape, convs)
+                            if convs and ConvMatrix.macs_per_item(*shape, convs) <= CONV_MATRIX_MAX_MACS else None)
 
     def branch_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: branch(x) for name, branch in self.branches.items()}
@@ -168,6 +187,64 @@ class Dream(nn.Module):
         return (fused * f if self.style == "official" else fused), maps
 
     def forward(self, x: torch.Tensor, return_parts: bool = False):
+        """DREAM of flat (n, C*H*W) features; ``return_parts`` adds the intermediates (direct form)."""
+        if return_parts:
+            return self.forward_direct(x, return_parts)
+        return self.forward_fast(x)
+
+    def forward_fast(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward_direct`` computed position-major (see the module doc); the same mathematics."""
+        n, (c, h, w) = x.shape[0], self.shape
+        p = h * w
+        convs = [b for b in self.branches.values() if isinstance(b, ConvBranch)]
+        blocks = []
+        if convs:
+            if self.conv_matrix is not None:
+                y = self.conv_matrix(x, [b.conv.weight for b in convs], [b.conv.bias for b in convs])
+            else:
+                m = x.view(n, c, h, w)
+                y = torch.cat([b.convolve(m) for b in convs], 1).flatten(2).transpose(1, 2)
+            y = batch_norm_blocks(y.reshape(n * p, -1), [b.bn for b in convs])
+            blocks.append(F.relu(y).view(n, p, -1))
+        if "pool" in self.branches:
+            pool = self.branches["pool"]
+            g = pointwise(x.view(n, c, p).mean(dim=2)[:, :, None, None], pool.conv)
+            blocks.append(F.relu(pool.bn(g)).view(n, 1, c).expand(n, p, c))
+        f = torch.cat(blocks, dim=2) if len(blocks) > 1 else blocks[0]
+        gated = self._attend_fast(f)
+        out = batch_norm_blocks(F.linear(gated.view(n * p, -1), self.out_conv.weight.flatten(1), self.out_conv.bias),
+                                [self.out_bn])
+        return F.relu(out).view(n, p, c).transpose(1, 2).reshape(n, c * p)
+
+    def _attend_fast(self, f: torch.Tensor) -> torch.Tensor:
+        """``attend`` on a position-major (n, H*W, 5C) map; the same mathematics."""
+        if self.channel is None and self.spatial is None:
+            return f
+        mc = ms = None
+        if self.channel is not None and self.spatial is not None and self.style == "paper":
+            pooled, channel_mean = position_and_channel_means(f)
+        else:
+            pooled = f.mean(dim=1) if self.channel is not None else None
+            channel_mean = f.mean(dim=2, keepdim=True) if self.spatial is not None and self.style == "paper" else None
+        if self.channel is not None:
+            if self.style == "paper":
+                mc = torch.sigmoid(self.channel.fc(pooled)).unsqueeze(1)  # (n, 1, 5C)
+            else:
+                mc = F.relu(F.linear(pooled, self.channel.fc.weight.flatten(1))).unsqueeze(1)  # (n, 1, 1)
+        if self.spatial is not None:
+            conv = self.spatial.conv
+            if self.style == "paper":
+                ms = torch.sigmoid(channel_mean * conv.weight.view(()) + conv.bias)  # (n, H*W, 1)
+            else:
+                ms = torch.sigmoid(F.linear(f, conv.weight.flatten(1)))  # (n, H*W, 1)
+        if mc is not None and ms is not None and self.fusion == "max":
+            fused = max_gate(f, mc, ms)  # F >= 0 (branch outputs are ReLUs): max(F*M_c, F*M_s) = F*max(M_c, M_s)
+        else:
+            fused = fuse(f if mc is None else f * mc, f if ms is None else f * ms, self.fusion)
+        return fused * f if self.style == "official" else fused
+
+    def forward_direct(self, x: torch.Tensor, return_parts: bool = False):
+        """DREAM as the paper writes it, on (n, C, H, W) maps with convolutions."""
         n = x.shape[0]
         m = x.reshape(n, *self.shape)
         parts = self.branch_outputs(m)
@@ -177,3 +254,27 @@ class Dream(nn.Module):
         if return_parts:
             return out, {"branches": parts, "attention": maps, "concat": f}
         return out
+
+
+def batch_norm_blocks(y: torch.Tensor, bns: list[nn.BatchNorm2d]) -> torch.Tensor:
+    """Each ``bns[i]`` applied to its block of columns of ``y`` (rows: samples x positions), in one call.
+
+    The same statistics and running-statistics update as the modules on (n, C, H, W) maps: the
+    per-channel mean and variance over every row; the updated running statistics are copied back.
+    """
+    first = bns[0]
+    if len(bns) == 1:
+        running_mean, running_var, weight, bias = first.running_mean, first.running_var, first.weight, first.bias
+    else:
+        running_mean = torch.cat([b.running_mean for b in bns])
+        running_var = torch.cat([b.running_var for b in bns])
+        weight, bias = torch.cat([b.weight for b in bns]), torch.cat([b.bias for b in bns])
+    out = F.batch_norm(y, running_mean, running_var, weight, bias, first.training, first.momentum, first.eps)
+    if first.training:
+        with torch.no_grad():
+            for i, b in enumerate(bns):
+                if len(bns) > 1:
+                    b.running_mean.copy_(running_mean[i * b.num_features:(i + 1) * b.num_features])
+                    b.running_var.copy_(running_var[i * b.num_features:(i + 1) * b.num_features])
+                b.num_batches_tracked.add_(1)
+    return out

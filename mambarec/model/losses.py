@@ -1,14 +1,22 @@
-"""Losses (PAPER.md sections 2.3 and 3): BPR, the L2 term, MMD and InfoNCE.
+"""Losses (docs/model.md sections 4 and 6): BPR, the L2 term, MMD and InfoNCE.
 
 Equivalent rewrites, exact in real arithmetic:
 * MMD's squared distances come from ||x||^2 + ||y||^2 - 2 x.y (one matmul) instead of broadcasting
   an n x n x d tensor;
 * the mean of a Gaussian kernel matrix is one autograd node with a hand-written backward
-  (d/dx of sum_ij g_ij k_ij with g_ij = -k_ij / (2 sigma^2 n m) is 2 (x * rowsum(g) - g y)), so the
-  n x n matrix is walked a handful of times instead of once per elementwise op and its gradient;
+  (d/dx_i of sum_ij w_i v_j k_ij is -(w_i / sigma^2) (x_i (K v)_i - (K (v * y))_i): two matrix
+  products with K and no elementwise pass over it), so the n x n matrix is walked a handful of times
+  instead of once per elementwise op and its gradient; 1/(2 sigma^2) goes into the product's alpha and
+  the squared norms, not a pass over the n x n matrix; for k(X, X) the two sides' gradients are equal
+  (the kernel is symmetric), so one product serves both;
 * InfoNCE is logsumexp_j(s_ij / tau) - s_ii / tau instead of -log(exp(s_ii/tau) / sum_j exp(s_ij/tau)),
   which overflows float32 for tau = 0.01 (exp(100) > 3.4e38); 1/tau scales the n x d rows before
-  the product, not the n x n logits, and the row-wise log-softmax is torch's fused cross entropy.
+  the product, not the n x n logits, and the row-wise log-softmax is torch's fused cross entropy;
+* a batch with repeated rows (the same item or user several times) is computed over its distinct
+  rows with their counts c as weights: a mean over n x n pairs of repeated rows is
+  sum_kl c_k c_l f_kl / n^2 (MMD), and an InfoNCE row k' stands for c_k' equal rows whose softmax
+  runs over the distinct columns with log c_k added, (1/n) sum_k' c_k' [logsumexp_k(L_k'k + log c_k)
+  - L_k'k'] (the same value and gradient as the n x n form, on a K x K matrix).
 """
 
 from __future__ import annotations
@@ -34,43 +42,84 @@ def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Ten
 
 
 class _KernelMean(torch.autograd.Function):
-    """mean_ij k(x_i, y_j) for the Gaussian kernel, with the gradient written out."""
+    """sum_ij wx_i wy_j k(x_i, y_j) for the Gaussian kernel (the mean when the weights are None),
+    with the gradient written out; ``y`` None means y = x (one symmetric kernel matrix)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, y: torch.Tensor | None, sigma: float, wx: torch.Tensor | None,
+                wy: torch.Tensor | None) -> torch.Tensor:
         scale = 1.0 / (2.0 * sigma * sigma)
-        # -||x_i - y_j||^2 = 2 x.y - ||x||^2 - ||y||^2, clamped at 0 against rounding, times 1/(2 sigma^2)
-        k = torch.addmm(-x.pow(2).sum(1, keepdim=True), x, y.t(), alpha=2.0)
-        k.sub_(y.pow(2).sum(1)).clamp_(max=0.0).mul_(scale).exp_()
-        ctx.save_for_backward(x, y, k)
+        other = x if y is None else y
+        # -||x_i - y_j||^2 / (2 sigma^2) = (2 x.y - ||x||^2 - ||y||^2) / (2 sigma^2), clamped at 0 against rounding
+        k = torch.addmm(x.pow(2).sum(1, keepdim=True).mul_(-scale), x, other.t(), alpha=2.0 * scale)
+        k.sub_(other.pow(2).sum(1).mul_(scale)).clamp_(max=0.0).exp_()
+        if wx is None:
+            value = k.mean()
+            wx = x.new_full((x.shape[0],), 1.0 / x.shape[0])
+            wy = x.new_full((other.shape[0],), 1.0 / other.shape[0])
+        else:
+            value = torch.dot(wx, k @ wy)
+        ctx.save_for_backward(x, y, k, wx, wy)
         ctx.scale = scale
-        return k.mean()
+        return value
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, y, k = ctx.saved_tensors
-        g = k * (grad * (-ctx.scale / k.numel()))  # d mean / d ||x_i - y_j||^2
+        # d/dx_i sum_ij wx_i wy_j k_ij = -2 s wx_i (x_i (K wy)_i - (K (wy * y))_i), s = 1 / (2 sigma^2):
+        # products of K with a weight column and weighted rows, no n x m elementwise pass
+        x, y, k, wx, wy = ctx.saved_tensors
+        c = grad * (-2.0 * ctx.scale)
+        if y is None:
+            # x on both sides of the symmetric kernel with equal weights: both sides' gradients are
+            # equal, so one product serves twice
+            p = k @ torch.cat([wx.unsqueeze(1), wx.unsqueeze(1) * x], dim=1)
+            return (2.0 * c) * wx.unsqueeze(1) * (x * p[:, :1] - p[:, 1:]), None, None, None, None
         gx = gy = None
         if ctx.needs_input_grad[0]:
-            gx = 2.0 * (x * g.sum(1, keepdim=True) - g @ y)
+            p = k @ torch.cat([wy.unsqueeze(1), wy.unsqueeze(1) * y], dim=1)
+            gx = c * wx.unsqueeze(1) * (x * p[:, :1] - p[:, 1:])
         if ctx.needs_input_grad[1]:
-            gy = 2.0 * (y * g.sum(0).unsqueeze(1) - g.t() @ x)
-        return gx, gy, None
+            q = k.t() @ torch.cat([wx.unsqueeze(1), wx.unsqueeze(1) * x], dim=1)
+            gy = c * wy.unsqueeze(1) * (y * q[:, :1] - q[:, 1:])
+        return gx, gy, None, None, None
 
 
-def kernel_mean(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
-    """mean of ``gaussian_kernel(x, y, sigma)``, computed in one autograd node."""
-    return _KernelMean.apply(x, y, sigma)
+def kernel_mean(x: torch.Tensor, y: torch.Tensor, sigma: float, wx: torch.Tensor | None = None,
+                wy: torch.Tensor | None = None) -> torch.Tensor:
+    """mean of ``gaussian_kernel(x, y, sigma)``, computed in one autograd node; with row weights
+    ``wx``, ``wy`` (each summing to 1) the weighted mean sum_ij wx_i wy_j k(x_i, y_j)."""
+    if (wx is None) != (wy is None):
+        raise ValueError("give both row weights or neither")
+    if y is x and wx is wy:  # one symmetric kernel: its backward is one matrix product, not two
+        return _KernelMean.apply(x, None, sigma, wx, wy)
+    return _KernelMean.apply(x, y, sigma, wx, wy)
 
 
-def mmd_loss(x: torch.Tensor, y: torch.Tensor, sigma: float, normalize: bool = True) -> torch.Tensor:
-    """L_mmd = mean k(X, X) + mean k(Y, Y) - 2 mean k(X, Y), on L2-normalized rows by default."""
+def mmd_loss(x: torch.Tensor, y: torch.Tensor, sigma: float, normalize: bool = True,
+             counts: torch.Tensor | None = None) -> torch.Tensor:
+    """L_mmd = mean k(X, X) + mean k(Y, Y) - 2 mean k(X, Y), on L2-normalized rows by default.
+
+    ``counts[k]``: row k of x and y stands for that many equal rows (repeated items of a batch);
+    the result is the MMD of the batch with its repeats, computed on the distinct rows.
+    """
     if normalize:
         x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
-    return kernel_mean(x, x, sigma) + kernel_mean(y, y, sigma) - 2.0 * kernel_mean(x, y, sigma)
+    w = None if counts is None else counts.to(x.dtype) / counts.sum()
+    return kernel_mean(x, x, sigma, w, w) + kernel_mean(y, y, sigma, w, w) - 2.0 * kernel_mean(x, y, sigma, w, w)
 
 
-def info_nce(view1: torch.Tensor, view2: torch.Tensor, tau: float) -> torch.Tensor:
-    """-1/N sum_i log softmax_j(cos(v1_i, v2_j) / tau)[i]: row i of view1 matches row i of view2."""
-    logits = (F.normalize(view1, dim=1) / tau) @ F.normalize(view2, dim=1).t()
-    return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+def info_nce(view1: torch.Tensor, view2: torch.Tensor, tau: float, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """-1/N sum_i log softmax_j(cos(v1_i, v2_j) / tau)[i]: row i of view1 matches row i of view2.
+
+    ``counts[k]``: row k of both views stands for that many equal rows of the batch (N = sum of
+    counts); the result is the InfoNCE of the batch with its repeats, computed on the distinct rows.
+    """
+    a, b = F.normalize(view1, dim=1) / tau, F.normalize(view2, dim=1)
+    if counts is None:
+        logits = a @ b.t()
+        return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+    c = counts.to(a.dtype)
+    log_c = c.log()
+    shifted = torch.addmm(log_c, a, b.t())  # L_k'k + log c_k
+    per_row = torch.logsumexp(shifted, dim=1) - (shifted.diagonal() - log_c)
+    return torch.dot(c, per_row) / c.sum()

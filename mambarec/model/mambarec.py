@@ -1,4 +1,4 @@
-"""MambaRec (paper and official variants) on the MGCN backbone, and MGCN itself (PAPER.md 3, 7).
+"""MambaRec (paper and official variants) on the MGCN backbone, and MGCN itself (docs/model.md section 5, docs/departures.md section 6).
 
 Backbone: a LightGCN view of the user-item graph gives ``content``; per modality, the purifier
 gates the item ID embeddings with the modal features, one k-NN item-item propagation and R give
@@ -120,24 +120,31 @@ class MambaRec(Recommender):
         u_all, i_all = out["final"][: self.n_users], out["final"][self.n_users:]
         u, p, n = gather_rows(u_all, users), gather_rows(i_all, pos), gather_rows(i_all, neg)
         parts = {"bpr": bpr_loss(u, p, n), "l2": cfg.reg_weight * l2_loss(u, p, n, divisor=self.reg_divisor)}
+        # The batch's distinct positives and their counts: the alignment losses over the batch with
+        # its repeats are computed on the distinct rows, weighted by the counts (losses.py).
+        items, counts = torch.unique(pos, return_counts=True)
         if cfg.use_cl and cfg.lambda_cl > 0:
-            parts["cl"] = cfg.lambda_cl * self._contrastive(out, users, pos)
+            parts["cl"] = cfg.lambda_cl * self._contrastive(out, users, items, counts)
         if cfg.use_mmd and cfg.lambda_mmd > 0:
-            items = torch.unique(pos) if cfg.mmd_items == "unique" else pos
+            weights = counts if cfg.mmd_items == "batch" else None
             parts["mmd"] = cfg.lambda_mmd * mmd_loss(gather_rows(out["feat_visual"], items),
-                                                   gather_rows(out["feat_text"], items), cfg.sigma)
+                                                     gather_rows(out["feat_text"], items), cfg.sigma, counts=weights)
         parts["total"] = sum(parts.values())
         return parts
 
-    def _contrastive(self, out: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def _contrastive(self, out: dict[str, torch.Tensor], users: torch.Tensor, items: torch.Tensor,
+                     item_counts: torch.Tensor) -> torch.Tensor:
+        """InfoNCE over the batch: ``items`` are its distinct positives, seen ``item_counts`` times."""
         cfg, nu = self.cfg, self.n_users
         total = torch.zeros((), device=users.device)
         if cfg.cl_views in ("side-content", "both"):
             side, content = out["side"], out["content"]
-            total = total + info_nce(gather_rows(side[nu:], pos), gather_rows(content[nu:], pos), cfg.tau)
-            total = total + info_nce(gather_rows(side[:nu], users), gather_rows(content[:nu], users), cfg.tau)
+            total = total + info_nce(gather_rows(side[nu:], items), gather_rows(content[nu:], items), cfg.tau,
+                                     item_counts)
+            uniq_users, user_counts = torch.unique(users, return_counts=True)
+            total = total + info_nce(gather_rows(side[:nu], uniq_users), gather_rows(content[:nu], uniq_users),
+                                     cfg.tau, user_counts)
         if cfg.cl_views in ("visual-text", "both"):
-            items = torch.unique(pos)
             visual, text = gather_rows(out["feat_visual"], items), gather_rows(out["feat_text"], items)
             total = total + info_nce(visual, text, cfg.tau)
         return total

@@ -1,4 +1,4 @@
-"""One modality's path from raw features to the working size d (PAPER.md sections 2.1 and 7).
+"""One modality's path from raw features to the working size d (docs/model.md section 2, docs/departures.md section 6).
 
 dream_map = "map" (paper):   X -> Linear(D_in, D) -> DREAM on D as C x H x W -> Linear(D, d)
 dream_map = "vector" (code): X -> Linear(D_in, D) -> Linear(D, d) -> DREAM on d as d x 1 x 1
