@@ -1,4 +1,5 @@
-"""MambaRec (paper and official variants) on the MGCN backbone, and MGCN itself (docs/model.md section 5, docs/departures.md section 6).
+"""MambaRec (paper and official variants) on the MGCN backbone, and MGCN itself (docs/model.md section 5,
+docs/departures.md section 6).
 
 Backbone: a LightGCN view of the user-item graph gives ``content``; per modality, the purifier
 gates the item ID embeddings with the modal features, one k-NN item-item propagation and R give
