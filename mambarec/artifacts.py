@@ -29,6 +29,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mambarec import probes
+from mambarec.data.spec import dataset_slug
+from mambarec.grid import GRID
+
 FORMAT = "mambarec-precomputed"
 FORMAT_VERSION = 2  # 1: staleness by source hashes; 2: by numerics probes
 DEFAULT_OUT = "precomputed"
@@ -54,7 +58,6 @@ def is_redistributable(dataset: str) -> bool:
 
 def dataset_folder(dataset: str) -> str:
     """The file-safe folder name of a dataset inside precomputed/ (a scenario spec's "/ ? & =" go)."""
-    from mambarec.data.spec import dataset_slug
 
     return dataset_slug(dataset)
 
@@ -175,8 +178,6 @@ def read_alignment(folder: Path) -> dict:
 def staleness(manifest: dict, progress: bool = False):
     """``probes.Staleness`` of a loaded manifest: today's probe of every cell it holds against the
     stored one. Seconds the first time per source version, then read from the probe cache."""
-    from mambarec import probes
-    from mambarec.grid import GRID
 
     cells = [c for c in GRID if c.name in manifest.get("cells", {})]
     stored = manifest.get("probes", {})

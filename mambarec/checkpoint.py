@@ -139,7 +139,7 @@ def _load_weights(model, state_dict: dict) -> None:
 def load_model(source, dataset, device: str | torch.device = "cpu", graphs=None):
     """The trained model of a checkpoint (a path, file object or ``load_checkpoint`` result), best weights
     in place, in eval mode; no optimizer is built."""
-    from mambarec.model.zoo import build_model
+    from mambarec.model.zoo import build_model  # lazy: torch-backed, kept off the light path
 
     ckpt = source if isinstance(source, dict) else load_checkpoint(source, expect_fingerprint=dataset.fingerprint())
     _check_data(ckpt, dataset)
@@ -154,8 +154,8 @@ def restore_trainer(ckpt: dict, dataset, graphs=None, run: RunConfig | None = No
 
     ``run`` replaces the stored config (a resume with a new epoch cap); it must describe the same model.
     """
-    from mambarec.model.zoo import build_model, run_generator
-    from mambarec.train import Trainer
+    from mambarec.model.zoo import build_model, run_generator  # lazy: torch-backed, kept off the light path
+    from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
 
     _check_data(ckpt, dataset)
     run = run or ckpt["run"]

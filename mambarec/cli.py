@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from mambarec.config import (
     MODEL_CONFIGS,
     MODELS,
@@ -26,6 +28,11 @@ from mambarec.config import (
     help_text,
     make_run,
 )
+from mambarec.data import DatasetError, load_dataset
+from mambarec.data.cli import add_data_commands
+from mambarec.precompute_cli import add_precompute_command
+from mambarec.readme import add_readme_command
+from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_writable, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 
@@ -84,7 +91,6 @@ def run_config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]
 
 
 def _progress_printer(total_epochs: int, start: int = 0):
-    from tqdm import tqdm
 
     bar = tqdm(total=total_epochs, initial=start, unit="epoch", dynamic_ncols=True)
 
@@ -99,7 +105,7 @@ def _progress_printer(total_epochs: int, start: int = 0):
 
 def _resume(args: argparse.Namespace, dataset):
     """The trainer of ``--resume``: the stored run, with a new ``--epochs`` cap; other flags are refused."""
-    from mambarec.checkpoint import load_checkpoint, restore_trainer
+    from mambarec.checkpoint import load_checkpoint, restore_trainer  # lazy: torch-backed, kept off the light path
 
     ckpt = load_checkpoint(args.resume, expect_fingerprint=dataset.fingerprint())
     if ckpt["resume"] is None:
@@ -120,9 +126,7 @@ def _resume(args: argparse.Namespace, dataset):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mambarec.data import load_dataset
-    from mambarec.store import check_writable, save_run
-    from mambarec.train import Trainer
+    from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
 
     out = Path(args.out)
     resuming = bool(args.resume) and out.resolve() == Path(args.resume).resolve().parent
@@ -130,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         ckpt_dataset = args.dataset
         if ckpt_dataset is None:
-            from mambarec.checkpoint import load_checkpoint
+            from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
 
             ckpt_dataset = load_checkpoint(args.resume)["run"].dataset
         dataset = load_dataset(ckpt_dataset, data_dir=args.data_dir)
@@ -160,9 +164,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mambarec.checkpoint import load_checkpoint, load_model
-    from mambarec.data import load_dataset
-    from mambarec.evaluate import evaluate_model
+    from mambarec.checkpoint import load_checkpoint, load_model  # lazy: torch-backed, kept off the light path
+    from mambarec.evaluate import evaluate_model  # lazy: torch-backed, kept off the light path
 
     ckpt = load_checkpoint(args.checkpoint)
     dataset = load_dataset(args.dataset or ckpt["run"].dataset, data_dir=args.data_dir)
@@ -173,9 +176,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mambarec.data.cli import add_data_commands
-    from mambarec.precompute_cli import add_precompute_command
-    from mambarec.readme import add_readme_command
 
     parser = argparse.ArgumentParser(prog="python -m mambarec", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -208,9 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mambarec.checkpoint import CheckpointError
-    from mambarec.data import DatasetError
-    from mambarec.store import CHECKPOINT_NAME, RunStoreError
+    from mambarec.checkpoint import CheckpointError  # lazy: torch-backed, kept off the light path
 
     parser = build_parser()
     args = parser.parse_args(argv)

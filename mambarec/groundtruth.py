@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from mambarec.data.coldstart import measured_cold_items
+
 RIDGE_GRID = tuple(10.0 ** p for p in range(-4, 4))  # lambda: alpha / mean squared row norm
 DEFAULT_FOLDS = 5
 EIGEN_TOL = 1e-10  # eigenvalues below this share of the largest are treated as zero
@@ -125,9 +127,9 @@ class GroupMetrics:
 def group_topk_metrics(top: np.ndarray, heldout: sp.spmatrix, groups: dict[str, np.ndarray],
                        ks: Sequence[int] = (10, 20)) -> dict[str, GroupMetrics]:
     """Metrics of a per-user top-K list ``top`` (n_users, >= max(ks)) for each item group (bool masks)."""
-    import torch
+    import torch  # lazy: torch
 
-    from mambarec.metrics import _metrics_from_hits
+    from mambarec.metrics import _metrics_from_hits  # lazy: torch-backed, kept off the light path
 
     top = np.asarray(top)
     heldout = sp.csr_matrix(heldout, dtype=np.float32)
@@ -156,10 +158,9 @@ def cold_warm_metrics(scores, dataset, split: str = "test", ks: Sequence[int] = 
     Training items are masked (docs/protocol.md section 2); ``cold`` defaults to the measured cold items
     (at most ``COLD_MAX_TRAIN`` training interactions), warm is the rest.
     """
-    import torch
+    import torch  # lazy: torch
 
-    from mambarec.data.coldstart import measured_cold_items
-    from mambarec.metrics import top_items
+    from mambarec.metrics import top_items  # lazy: torch-backed, kept off the light path
 
     if cold is None:
         cold = measured_cold_items(dataset.train, dataset.n_items)

@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from tqdm import tqdm
+
 from mambarec import probes
 from mambarec.artifacts import (
     FORMAT,
@@ -29,18 +31,19 @@ from mambarec.artifacts import (
     load_precomputed,
     read_alignment,
     seal_manifest,
+    staleness,
     write_json,
     write_results,
 )
 from mambarec.config import ConfigError
 from mambarec.engines import DEFAULT_WORKERS, run_local
-from mambarec.grid import GRID, Cell, budget_for, grid_cells
+from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
 from mambarec.report import render_report
 from mambarec.tasks import PROJECTIONS, Task, key_parts
 
-DEFAULT_DATASETS = ("synthetic", "ml100k")
-DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_DATASETS = (*MAIN_DATASETS, *SCENARIO_DATASETS)
+DEFAULT_SEEDS = tuple(range(MAX_SEEDS))
 ENGINES = ("local", "ray")
 
 
@@ -55,7 +58,7 @@ def plan(datasets: dict, cells: list[Cell], seeds: list[int], epochs: int | None
     redo = redo or {}
     tasks = []
     for name in datasets:
-        for c in cells:
+        for c in cells_for(name, cells):
             wanted = sorted(set(c.seed_list(seeds)) | set(redo.get((name, c.name), ())))
             first = min(wanted) if wanted else None
             tasks += [Task(name, c, s, budget_for(name, epochs), headline=c.headline and s == first,
@@ -79,7 +82,6 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     whose probes moved. Finished runs are journalled as they arrive, so a failure loses none of them, and
     a task that keeps failing is listed in the manifest and REPORT.md (``failed``).
     """
-    from tqdm import tqdm
 
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -225,7 +227,6 @@ def probe_section(cells: list[Cell], progress: bool = False) -> dict:
 def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool) -> dict | None:
     """For ``extend``: the folder ``out`` copied into ``tmp``, without the runs of cells whose probes moved
     (``refresh_stale``; they are listed in ``redo`` with their seeds), or refused when stale."""
-    from mambarec.artifacts import staleness
 
     if not (out / "manifest.json").is_file():
         return None

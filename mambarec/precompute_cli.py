@@ -10,6 +10,7 @@ import sys
 
 from mambarec.artifacts import DEFAULT_OUT
 from mambarec.config import ConfigError
+from mambarec.data import DatasetError, load_dataset
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import BUDGETS, GRID, grid_cells
 from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, precompute
@@ -53,7 +54,6 @@ def add_precompute_command(subparsers) -> None:
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
-    from mambarec.data import DatasetError, load_dataset
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -28,8 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from mambarec.config import RunConfig, TrainConfig
+from mambarec.data.dataset import Dataset
+from mambarec.data.mmrec import SPLIT_LABELS, split_interactions
+from mambarec.grid import DEFAULT_BUDGET
 
 PROBE_DATASET = "probe"  # the name runs see; the data never leaves this module
 PROBE_USERS, PROBE_ITEMS = 48, 72
@@ -81,8 +85,6 @@ TOLERANCE = Tolerance()
 # ---- data ---------------------------------------------------------------------------------------
 def probe_dataset():
     """The probes' tiny dataset: seeded, in memory, MMRec-split, with two modalities of one latent truth."""
-    from mambarec.data.dataset import Dataset
-    from mambarec.data.mmrec import SPLIT_LABELS, split_interactions
 
     rng = np.random.default_rng(PROBE_DATA_SEED)
     items = rng.standard_normal((PROBE_ITEMS, PROBE_FACTORS))
@@ -111,9 +113,9 @@ def probe_run(run: RunConfig) -> RunConfig:
 # ---- running ------------------------------------------------------------------------------------
 def run_probe(run: RunConfig, dataset=None, graphs=None) -> dict:
     """Train ``probe_run(run)`` and return its numbers (JSON-ready)."""
-    import torch
+    import torch  # lazy: torch
 
-    from mambarec.train import Trainer
+    from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
 
     dataset = dataset if dataset is not None else probe_dataset()
     trainer = Trainer.for_run(probe_run(run), dataset, graphs)
@@ -132,9 +134,9 @@ def run_probe(run: RunConfig, dataset=None, graphs=None) -> dict:
 
 def run_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[str, dict]:
     """Probe every named run on one thread (restored afterwards); the data and graphs are built once."""
-    import torch
+    import torch  # lazy: torch
 
-    from mambarec.model.zoo import graphs_for
+    from mambarec.model.zoo import graphs_for  # lazy: torch-backed, kept off the light path
 
     probe_dtype = getattr(torch, PROBE_DTYPE)
 
@@ -147,7 +149,6 @@ def run_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[str, 
         graphs = graphs_for(runs.values(), dataset, use_cache=False)
         names = list(runs)
         if progress:
-            from tqdm import tqdm
 
             names = tqdm(names, desc="probes", unit="cell", leave=False)
         for name in names:
@@ -162,7 +163,7 @@ def run_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[str, 
 def source_key() -> str:
     """Hash of the package's source files and the numeric libraries' versions: the cache key of probe
     results (never the staleness rule: two sources that compute the same numbers share a verdict)."""
-    import torch
+    import torch  # lazy: torch
 
     h = hashlib.sha256(f"torch {torch.__version__} numpy {np.__version__}".encode())
     for path in sorted(PACKAGE_ROOT.rglob("*.py")):
@@ -171,7 +172,7 @@ def source_key() -> str:
 
 
 def cache_path() -> Path:
-    from mambarec.graphs import cache_dir
+    from mambarec.graphs import cache_dir  # lazy: torch-backed, kept off the light path
 
     return cache_dir() / "probes" / f"{source_key()}.json"
 
@@ -273,7 +274,6 @@ def check(stored: dict[str, dict], runs: dict[str, RunConfig], tol: Tolerance = 
 
 def cells_to_runs(cells: Iterable) -> dict[str, RunConfig]:
     """Grid cells as the runs their probes train (the probe's data and training settings)."""
-    from mambarec.grid import DEFAULT_BUDGET
 
     return {c.name: probe_run(c.run_config(PROBE_DATASET, PROBE_TRAIN.seed, DEFAULT_BUDGET)) for c in cells}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.metrics import top_items
 from mambarec.store import CHECKPOINT_NAME, RunRecord, list_runs, model_name_of, precomputed_records
@@ -84,7 +85,7 @@ def compare_topk(a, b) -> TopKDiff:
 def load_run_model(run_folder: str | Path, dataset):
     """The trained model of a saved run folder (``runs/<id>/``) or checkpoint file, best weights in place,
     in eval mode. Raises ``CheckpointError`` when the run was trained on other data."""
-    from mambarec.checkpoint import load_model
+    from mambarec.checkpoint import load_model  # lazy: torch-backed, kept off the light path
 
     path = Path(run_folder)
     return load_model(path / CHECKPOINT_NAME if path.is_dir() else path, dataset)
@@ -96,7 +97,7 @@ def initial_model(run: RunConfig, dataset):
     Models handed out for inspection start in eval mode: a model shared by several app sessions then
     stays in eval mode whatever order their mode switches interleave in.
     """
-    from mambarec.model.zoo import build_model
+    from mambarec.model.zoo import build_model  # lazy: torch-backed, kept off the light path
 
     return build_model(run, dataset, device="cpu").eval()
 
@@ -121,7 +122,6 @@ def precomputed_for(dataset, directory: str | Path) -> dict | None:
     """``artifacts.load_precomputed(directory)`` when it is intact and was computed on ``dataset``
     (same fingerprint); None when absent, modified or for other data. A stale folder is returned: the
     Compare page says what moved (``artifacts.staleness``)."""
-    from mambarec.artifacts import PrecomputedError, load_precomputed
 
     try:
         pre = load_precomputed(directory)

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from tqdm import tqdm
+
 from mambarec import probes
 from mambarec.artifacts import FORMAT_VERSION, PrecomputedError, load_precomputed, seal_manifest
 from mambarec.config import RunConfig
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import GRID
+from mambarec.precompute import probe_section  # lazy: the runner imports torch-backed modules
 from mambarec.report import render_report
 
 # Replaying stored float32 runs on another machine: the relative difference a loss part may show and still
@@ -41,7 +44,6 @@ def replay_first_epochs(folder: str | Path, datasets: dict, epochs: int = 2, wor
     ``REPLAY_REL``), ``max_loss_rel`` and ``metric_swaps`` (metrics that moved: rank swaps of nearly tied
     items, which another CPU's kernels can cause).
     """
-    from tqdm import tqdm
 
     pre = load_precomputed(folder)
     firsts: dict[tuple[str, str], dict] = {}
@@ -104,7 +106,6 @@ def adopt_probes(folder: str | Path, datasets: dict, workers: int = DEFAULT_WORK
     manifest = {k: v for k, v in pre["manifest"].items()
                 if k not in ("code_hash", "code_files", "schema_hash", "schema", "files")}
     manifest["format_version"] = FORMAT_VERSION
-    from mambarec.precompute import probe_section  # lazy: the runner imports torch-backed modules
 
     manifest.update(probe_section([c for c in GRID if c.name in manifest.get("cells", {})], progress))
     manifest["probes_adopted"] = {

@@ -12,6 +12,7 @@ inside the functions that need it (it loads torch, which the app's first paint m
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -104,7 +105,7 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
 def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,
              resuming: bool = False) -> Path:
     """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run."""
-    from mambarec.checkpoint import save_checkpoint
+    from mambarec.checkpoint import save_checkpoint  # lazy: torch-backed, kept off the light path
 
     folder = Path(folder)
     check_writable(folder, overwrite, resuming)
@@ -124,9 +125,8 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     Raises ``mambarec.checkpoint.CheckpointError`` (with the reason) for a file that is not a valid
     checkpoint of this dataset; nothing is written then.
     """
-    import io
 
-    from mambarec.checkpoint import load_checkpoint
+    from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
 
     buf = io.BytesIO(data)
     buf.name = filename

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from mambarec import probes
 from mambarec.artifacts import METRIC_COLUMNS, is_redistributable
 from mambarec.config import RunConfig
 from mambarec.grid import Budget, Cell
+from mambarec.store import metrics_payload
 
 COORD_DECIMALS = 4
 PROJECTIONS = ("pca", "umap")
@@ -57,6 +59,7 @@ def key_parts(key: str) -> tuple[str, str, int]:
 
 def alignment_snapshot(model, sigma: float, seed: int, projections: tuple[str, ...] = PROJECTIONS) -> dict:
     """Alignment metrics and joint 2-D maps of the model's "modal" stage."""
+    # lazy: torch-backed, kept off the light path
     from mambarec.analysis import alignment_metrics, modality_embeddings, project_joint
 
     emb = modality_embeddings(model, "modal")
@@ -88,10 +91,8 @@ def execute(task: Task, dataset, graphs=None, on_event: Callable | None = None) 
     (headline cells on redistributable data: the checkpoint file's bytes, else None) and ``probe``
     (this cell's numerics probe as this worker's code computes it).
     """
-    from mambarec import probes
-    from mambarec.checkpoint import checkpoint_bytes
-    from mambarec.store import metrics_payload
-    from mambarec.train import Trainer
+    from mambarec.checkpoint import checkpoint_bytes  # lazy: torch-backed, kept off the light path
+    from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
 
     run = task.run_config()
     t0 = time.perf_counter()

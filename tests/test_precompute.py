@@ -47,16 +47,31 @@ def test_grid_is_well_formed():
     names = [c.name for c in grid.GRID]
     assert len(names) == len(set(names))
     for c in grid.GRID:
-        run = c.run_config("synthetic", 0, grid.BUDGETS["synthetic"])  # every override is a real field
-        assert set(dict(c.overrides)) <= {f.name for f in dataclasses.fields(MambaRecConfig)}
-        assert run.train.epochs == 40 and run.train.patience == 5
-        assert c.seeds in ("all", "first")
-        if c.headline:
-            assert c.seeds == "all"
+        run = c.run_config("ml100k", 0, grid.budget_for("ml100k"))  # every override is a real field
+        assert run.train.epochs == 1000 and run.train.patience == 20  # converged: early stopping decides
+        assert 3 <= c.seeds <= grid.MAX_SEEDS
+        assert run.train.schedule == (c.schedule or "fast")  # ml100k: the validated fast schedule by default
+        assert c.run_config("synthetic/cold-items", 0, grid.DEFAULT_BUDGET).train.schedule == (c.schedule or "paper")
     assert {c.name for c in grid.GRID if c.headline} == {"paper", "official", "mgcn", "no_alignment"}
     assert [c.name for c in grid.grid_cells(["mgcn", "paper"])] == ["paper", "mgcn"]
     with pytest.raises(ConfigError, match="unknown cell"):
         grid.grid_cells(["paper", "nope"])
+    scenario = grid.cells_for("synthetic/cold-items", grid.GRID)
+    assert [c.name for c in scenario] == ["paper", "mgcn", "no_alignment", "no_dream", "pop", "bpr"]
+
+
+def test_bridge_cells_switch_one_paper_part_at_a_time():
+    backbone = grid.CELLS["mgcn"].run_config("ml100k", 0, grid.DEFAULT_BUDGET).model.as_mambarec()
+    paper = grid.CELLS["paper"].model_config()
+    for part, (_, on, off) in grid.PAPER_PARTS.items():
+        bridged = grid.CELLS[f"mgcn_with_{part}"].model_config()
+        changed = {f for f in on if getattr(bridged, f) != getattr(backbone, f)}
+        assert changed and all(getattr(bridged, f) == v for f, v in on.items()), part
+        assert {f for f in dataclasses.fields(bridged) if getattr(bridged, f.name) != getattr(backbone, f.name)
+                } <= {f for f in dataclasses.fields(bridged) if f.name in on or f.name == "variant"}, part
+        back = grid.CELLS.get(f"paper_without_{part}") or grid.CELLS[{"dream": "no_dream", "mmd": "no_mmd"}[part]]
+        assert all(getattr(back.model_config(), f) == v for f, v in off.items()), part
+    assert paper.n_ui_layers == 4 and backbone.n_ui_layers == 2
 
 
 def test_the_mini_grid_loads(grid_dir, tiny):
@@ -70,7 +85,7 @@ def test_the_mini_grid_loads(grid_dir, tiny):
     assert csv_lines[0].split(",") == list(artifacts.ROW_COLUMNS) and len(csv_lines) == 1 + len(rows)
     manifest = data["manifest"]
     assert manifest["datasets"]["synthetic"]["fingerprint"] == tiny.fingerprint()
-    assert manifest["budgets"]["synthetic"] == {"epochs": EPOCHS, "patience": 5}
+    assert manifest["budgets"]["synthetic"] == {"epochs": EPOCHS, "patience": 20}
     assert set(manifest["runs"]) == {f"{d}/{c}/s0" for d in ("synthetic", "ml100k") for c in CELLS}
     snap = data["alignment"]["synthetic"]["paper_s0"]
     assert snap["item_id"] == list(range(tiny.n_items))

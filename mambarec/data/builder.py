@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mambarec.data.dataset import DatasetError
+from mambarec.data.encoders import encode_images, encode_texts
 from mambarec.data.mmrec import mmrec_split, write_mmrec_folder
 
 USER_ALIASES = ("user", "user_id", "userID", "userId", "uid")
@@ -289,7 +290,6 @@ def encode_items(
     texts: list[str], paths: list[Path | None], progress: bool
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Text and image features of the items plus encode timings."""
-    from mambarec.data.encoders import encode_images, encode_texts
 
     t0 = time.perf_counter()
     text = encode_texts(texts, progress=progress)

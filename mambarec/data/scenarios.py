@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mambarec.data.dataset import Dataset, DatasetError
+from mambarec.data.synthetic import make_synthetic
 
 MAX_SEED = 2 ** 32 - 1
 
@@ -197,7 +198,6 @@ def scenario_summary(name: str) -> str:
 
 def build_scenario(config: ScenarioConfig, name: str = "synthetic", scenario: str = DEFAULT_SCENARIO) -> Dataset:
     """Generate the dataset of ``config``; ``name`` is its canonical spec (``mambarec.data.spec``)."""
-    from mambarec.data.synthetic import make_synthetic
 
     knobs = dataclasses.asdict(config)
     args = {k: v for k, v in knobs.items() if k != "interactions_per_user"}

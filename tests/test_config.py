@@ -1,0 +1,153 @@
+"""Configs per model: field metadata, the version-1 reader, per-model flags, and the run folder's safety."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mambarec.checkpoint import FORMAT, load_checkpoint, load_model, restore_trainer
+from mambarec.cli import main
+from mambarec.config import (
+    MODEL_CONFIGS,
+    ConfigError,
+    LightGCNConfig,
+    MambaRecConfig,
+    MGCNConfig,
+    RunConfig,
+    TrainConfig,
+    help_text,
+    make_run,
+    mambarec_preset,
+    migrate_v1,
+)
+from mambarec.data import load_dataset
+from mambarec.evaluate import evaluate_model
+from mambarec.store import read_run
+from mambarec.train import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_field_of_every_config_documents_itself():
+    for cls in (*MODEL_CONFIGS.values(), TrainConfig):
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+    assert help_text(MambaRecConfig, "sigma").startswith("sigma: Gaussian kernel bandwidth")
+    assert "(> 0.0)" in help_text(MambaRecConfig, "sigma")
+    with pytest.raises(ConfigError, match=r"sigma must be > 0.0, got -1"):
+        mambarec_preset("paper", sigma=-1)
+    with pytest.raises(ConfigError, match="edge_dropout must be in"):
+        MODEL_CONFIGS["freedom"](edge_dropout=1.0)
+
+
+def _v1(model_name: str, **model) -> dict:
+    base = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(MambaRecConfig()).items()}
+    return {"dataset": "synthetic", "model_name": model_name, "model": {**base, **model},
+            "train": dataclasses.asdict(TrainConfig())}
+
+
+V1_MGCN_PRESET = dict(variant="mgcn", text_path="direct", freeze_features=False, dream_map="vector",
+                      dilation_rates=[6, 12, 18], attention_style="official", bn_momentum=0.1, mmd_items="batch",
+                      tau=0.2, cl_views="side-content", use_dream=False, use_mmd=False, modal_norm_dropout=False,
+                      n_ui_layers=2, reduction_factor=1)
+
+
+def test_version_1_configs_are_read():
+    mgcn = RunConfig.from_dict(_v1("mambarec", **V1_MGCN_PRESET, embedding_dim=32))
+    assert mgcn.model_name == "mgcn" and mgcn.model == MGCNConfig(embedding_dim=32)
+    tweaked = RunConfig.from_dict(_v1("mambarec", **{**V1_MGCN_PRESET, "use_mmd": True}))  # not MGCN any more
+    assert tweaked.model_name == "mambarec" and tweaked.model == mambarec_preset("backbone", use_mmd=True)
+    builder_replaced = RunConfig.from_dict(_v1("mgcn", variant="paper", embedding_dim=16, knn_k=5))
+    assert builder_replaced.model == MGCNConfig(embedding_dim=16, knn_k=5)  # what the v1 builder trained
+    lgcn = RunConfig.from_dict(_v1("lightgcn", embedding_dim=8))
+    assert lgcn.model == LightGCNConfig(embedding_dim=8)  # v1 used d only; n_layers/reg_weight were fixed
+    paper = RunConfig.from_dict(_v1("mambarec", sigma=1.5))
+    assert paper.model == mambarec_preset("paper", sigma=1.5)
+    assert migrate_v1(_v1("pop"))["model"] == {}
+    with pytest.raises(ConfigError, match="unknown key"):
+        RunConfig.from_dict({**_v1("bpr"), "colour": "red"})
+
+
+def test_a_version_1_checkpoint_of_the_shipped_grid_loads_and_reproduces_its_metrics():
+    path = ROOT / "precomputed" / "checkpoints" / "synthetic" / "mgcn_s0.pt"
+    payload = torch.load(path, weights_only=True)
+    if payload["format_version"] != 1:
+        pytest.skip("the shipped checkpoints were regenerated in format 2")
+    ds = load_dataset("synthetic")
+    ckpt = load_checkpoint(path, expect_fingerprint=ds.fingerprint())
+    assert ckpt["run"].model_name == "mgcn"  # stored as mambarec/variant mgcn in format 1
+    test = evaluate_model(load_model(ckpt, ds), ds, ("test",))["test"]
+    assert test["Recall@20"] == pytest.approx(ckpt["metrics"]["test/Recall@20"], abs=1e-6)
+
+
+def test_a_version_1_run_folder_loads_and_resumes(tmp_path):
+    """A run folder as format 1 wrote it: v1 config.json, format-1 checkpoint with a device_generator."""
+    ds = load_dataset("synthetic", n_users=40, n_items=30)
+    run = RunConfig(dataset="synthetic", model=mambarec_preset("paper", reduction_factor=2),
+                    train=TrainConfig(epochs=1, batch_size=256, seed=3))
+    trainer = Trainer.for_run(run, ds)
+    result = trainer.fit()
+    folder = tmp_path / "old_run"
+    folder.mkdir()
+    v1 = {k: v for k, v in run.to_dict().items() if k != "config_version"}
+    resume = trainer.resume_state()
+    resume["device_generator"] = resume["generator"].clone()  # format 1 stored both (the same one on CPU)
+    torch.save({"format": FORMAT, "format_version": 1, "config": json.dumps(v1),
+                "state_dict": trainer.model.state_dict(), "metrics": json.dumps({"test/Recall@20": result.test[
+                    "Recall@20"]}), "seed": 3, "dataset": "synthetic", "dataset_fingerprint": ds.fingerprint(),
+                "versions": {}, "resume": resume}, folder / "checkpoint.pt")
+    (folder / "config.json").write_text(json.dumps(v1))
+    (folder / "metrics.json").write_text(json.dumps({"test/Recall@20": result.test["Recall@20"], "history": []}))
+    record = read_run(folder)
+    assert record.run == run
+    restored = restore_trainer(load_checkpoint(folder / "checkpoint.pt"), ds,
+                               run=dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=2)))
+    assert restored.epoch == 1 and restored.fit().epochs_run == 2
+
+
+def test_make_run_refuses_fields_of_other_models_and_follows_the_mgcn_alias():
+    with pytest.raises(ConfigError, match=r"lambda_mmd does not apply to model 'lightgcn'.*n_layers"):
+        make_run("synthetic", "lightgcn", model={"lambda_mmd": 0.3})
+    run, notes = make_run("synthetic", "mambarec", "mgcn", model={"tau": 0.3})
+    assert run.model_name == "mgcn" and run.model == MGCNConfig(tau=0.3) and "alias" in notes[0]
+    with pytest.raises(ConfigError, match="backbone"):  # MambaRec parts on MGCN: the backbone variant
+        make_run("synthetic", "mambarec", "mgcn", model={"use_dream": True})
+    with pytest.raises(ConfigError, match="variant applies to model 'mambarec' only"):
+        make_run("synthetic", "bpr", "paper")
+    fast, _ = make_run("ml100k", train={"schedule": "fast", "seed": 4})
+    assert fast.train.schedule == "fast" and fast.train.learning_rate != TrainConfig().learning_rate
+
+
+def test_cli_flags_are_per_model(tmp_path, capsys):
+    assert main(["train", "--model", "lightgcn", "--lambda-mmd", "0.3", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--lambda-mmd does not apply to model 'lightgcn'" in err and "--n-layers" in err
+    assert not (tmp_path / "x").exists()
+    rc = main(["train", "--variant", "mgcn", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "4096",
+               "--out", str(tmp_path / "m")])
+    assert rc == 0 and "alias of model 'mgcn'" in capsys.readouterr().err
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["model_name"] == "mgcn"
+
+
+def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_cap(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "4096", "--out", str(out)]
+    assert main(args) == 0
+    first = (out / "metrics.json").read_text()
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "already holds a saved run" in capsys.readouterr().err and (out / "metrics.json").read_text() == first
+    assert main([*args, "--overwrite"]) == 0
+    ckpt = str(out / "checkpoint.pt")
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "3"]) == 0  # its own folder: allowed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3 and len(metrics["history"]) == 3
+    capsys.readouterr()
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "2"]) == 2
+    assert "already trained 3 epochs" in capsys.readouterr().err
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--learning-rate", "0.1"]) == 2
+    assert "only --epochs can change" in capsys.readouterr().err
