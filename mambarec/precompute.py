@@ -36,6 +36,7 @@ from mambarec.artifacts import (
     write_results,
 )
 from mambarec.config import ConfigError
+from mambarec.engine_ray import require_ray, run_ray
 from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
@@ -85,6 +86,8 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
 
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if engine == "ray":
+        require_ray()  # before anything is trained or probed: say what to install
     started = time.perf_counter()
     seeds, cells = [int(s) for s in seeds], grid_cells(only)
     if not seeds:
@@ -158,9 +161,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
 
 def _engine(engine: str, tasks: list[Task], datasets: dict, workers: int, options: dict):
     if engine == "ray":
-        from mambarec.engine_ray import run_ray  # lazy: ray is an optional dependency
-
-        return run_ray(tasks, datasets, **options)
+        return run_ray(tasks, datasets, **options)  # ray itself is imported there, only when used
     return run_local(tasks, datasets, workers=workers)
 
 

@@ -13,7 +13,7 @@ import pytest
 from mambarec import artifacts, grid, probes, report, stats
 from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
-from mambarec.config import ConfigError, MambaRecConfig
+from mambarec.config import ConfigError
 from mambarec.data import load_dataset
 from mambarec.tasks import Task, execute
 
