@@ -90,6 +90,7 @@ def run_ray(tasks: list[Task], datasets: dict, address: str | None = None, cpus_
     started = connect(address, num_cpus)
     pending: dict = {}
     try:
+        _check_resources(ray.cluster_resources(), cpus_per_task, device)
         refs = {name: ray.put(datasets[name]) for name in sorted({t.dataset for t in tasks})}
         remote = ray.remote(max_calls=1 if device == "cuda" else 0)(_run_task)
         options = {"num_cpus": cpus_per_task, "num_gpus": 1 if device == "cuda" else 0,
@@ -116,6 +117,16 @@ def run_ray(tasks: list[Task], datasets: dict, address: str | None = None, cpus_
                 pass
         if started:
             ray.shutdown()
+
+
+def _check_resources(resources: dict, cpus_per_task: float, device: str) -> None:
+    """Refuse what the cluster cannot give (Ray would leave such tasks pending for ever)."""
+    if device == "cuda" and resources.get("GPU", 0) < 1:
+        raise ConfigError("--device cuda asks each task for a GPU, but this Ray cluster has none (start the nodes "
+                          "with GPUs, or use --device cpu)")
+    if cpus_per_task > resources.get("CPU", 0):
+        raise ConfigError(f"--cpus-per-task {cpus_per_task:g} is more than this Ray cluster's "
+                          f"{resources.get('CPU', 0):g} CPUs")
 
 
 def _cause(exc: BaseException) -> BaseException:

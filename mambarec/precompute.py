@@ -207,6 +207,7 @@ def _machine(engine: str, workers: int, options: dict) -> dict:
     return {"cpu_count": os.cpu_count(), "engine": engine, "workers": workers,
             "torch_threads": 1 if workers > 1 or engine == "ray" else torch.get_num_threads(),
             "device": options.get("device", "cpu"), "platform": platform.platform(),
+            **{k: options[k] for k in ("address", "cpus_per_task", "max_retries") if k in options},
             "python": platform.python_version(), "torch": torch.__version__, "cuda": torch.cuda.is_available()}
 
 

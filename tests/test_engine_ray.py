@@ -83,7 +83,8 @@ def test_the_issue_command_on_ray_gives_the_local_engines_metrics(local_ray, tmp
     for key in local:
         _same_numbers(local[key], remote[key])
     manifest = artifacts.load_precomputed(tmp_path / "ray")["manifest"]
-    assert manifest["machine"]["engine"] == "ray" and manifest["failed"] == []
+    assert manifest["machine"]["engine"] == "ray" and manifest["machine"]["cpus_per_task"] == 1.0
+    assert manifest["failed"] == []
     assert manifest["probes"] == artifacts.load_precomputed(tmp_path / "local")["manifest"]["probes"]
     assert sorted(p.name for p in (tmp_path / "ray" / "checkpoints" / "synthetic").iterdir()) == ["paper_s0.pt"]
 
@@ -140,6 +141,15 @@ def test_a_task_that_keeps_failing_is_reported_and_the_other_runs_are_written(lo
     assert [r["cell"] for r in data["results"]] == ["pop"]
     assert "synthetic/bpr/s0" in data["report"]
     assert not (tmp_path / "pre.partial").exists()
+
+
+def test_what_the_cluster_cannot_give_is_refused_not_left_pending(local_ray, tmp_path, tiny):
+    from mambarec.config import ConfigError
+
+    for options, message in (({"device": "cuda"}, "has none"), ({"cpus_per_task": 3.0}, "more than")):
+        with pytest.raises(ConfigError, match=message):
+            pc.precompute(tmp_path / "pre", {"synthetic": tiny}, seeds=[0], epochs=1, only=["pop"],
+                          projections=("pca",), progress=False, engine="ray", **options)
 
 
 # ---- ray stays optional --------------------------------------------------------------------------------------
