@@ -163,5 +163,6 @@ def restore_trainer(ckpt: dict, dataset, graphs=None, run: RunConfig | None = No
     trainer = Trainer(build_model(run, dataset, generator=generator, graphs=graphs), run, dataset, generator)
     if ckpt["resume"] is not None:
         trainer.load_resume_state(ckpt["resume"])
+        trainer.last_state = ckpt["resume"]["model"]  # fit() continues from where training stopped, not the best
     _load_weights(trainer.model, ckpt["state_dict"])
     return trainer

@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mambarec.config import (
+    DEVICES,
     MODEL_CONFIGS,
     MODELS,
     VARIANTS,
@@ -35,6 +36,7 @@ from mambarec.readme import add_readme_command
 from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_writable, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
+RESUME_MAY_CHANGE = ("epochs", "device")  # the epoch cap, and where the run trains (the same mathematics)
 
 
 def flag(name: str) -> str:
@@ -104,18 +106,22 @@ def _progress_printer(total_epochs: int, start: int = 0):
 
 
 def _resume(args: argparse.Namespace, dataset):
-    """The trainer of ``--resume``: the stored run, with a new ``--epochs`` cap; other flags are refused."""
+    """The trainer of ``--resume``: the stored run, with a new ``--epochs`` cap and, where given, another
+    ``--device`` (a GPU's run resumes on a CPU and the other way round); other flags are refused."""
     from mambarec.checkpoint import load_checkpoint, restore_trainer  # lazy: torch-backed, kept off the light path
 
     ckpt = load_checkpoint(args.resume, expect_fingerprint=dataset.fingerprint())
     if ckpt["resume"] is None:
         raise ConfigError(f"{args.resume} holds no resume state (saved without optimizer state)")
     changed = sorted(set(explicit_values(args, MODEL_FLAG_PREFIX)) | set(explicit_values(args, TRAIN_FLAG_PREFIX))
-                     - {"epochs"})
+                     - set(RESUME_MAY_CHANGE))
     if changed or args.variant or args.model:
-        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs can change "
-                          f"(got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
+        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs and --device can "
+                          f"change (got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
     run = ckpt["run"]
+    if args.__dict__.get(TRAIN_FLAG_PREFIX + "device") is not None:  # where it trains, not what it computes
+        run = dataclasses.replace(run, train=dataclasses.replace(run.train, device=args.__dict__[
+            TRAIN_FLAG_PREFIX + "device"]))
     if args.__dict__.get(TRAIN_FLAG_PREFIX + "epochs") is not None:
         epochs = int(args.__dict__[TRAIN_FLAG_PREFIX + "epochs"])
         done = int(ckpt["resume"]["counters"]["epoch"])
@@ -169,7 +175,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     dataset = load_dataset(args.dataset or ckpt["run"].dataset, data_dir=args.data_dir)
-    model = load_model(ckpt, dataset)
+    model = load_model(ckpt, dataset, device=args.device)
     metrics = evaluate_model(model, dataset)
     print(json.dumps({f"{split}/{k}": v for split, m in metrics.items() for k, v in m.items()}, indent=2))
     return 0
@@ -193,13 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="MambaRec's preset: paper (as described), official (as released), backbone (every extra "
                          "off); mgcn is an alias of --model mgcn [paper]")
     tr.add_argument("--resume", default=None, help="continue from this checkpoint's saved state; only --epochs "
-                                                   "(a new cap) may change")
+                                                   "(a new cap) and --device may change")
     add_config_flags(tr)
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")
     ev.add_argument("checkpoint", help="checkpoint.pt (or a run folder)")
     ev.add_argument("--dataset", default=None, help="dataset (default: the one in the checkpoint)")
     ev.add_argument("--data-dir", default=None)
+    ev.add_argument("--device", default="cpu", choices=DEVICES,
+                    help="where to evaluate: cpu, cuda, or auto (CUDA when available) [cpu]")
     ev.set_defaults(func=cmd_evaluate)
     add_data_commands(sub)
     add_precompute_command(sub)

@@ -29,22 +29,22 @@ def run_in_worker(task: Task) -> dict:
     """Execute ``task`` with this process's datasets and graphs (built at the first task that needs them)."""
     import torch  # lazy: the driver lists and plans tasks without torch
 
-    from mambarec.model.zoo import graphs_for
-
     if _WORKER.get("threads") is not None:  # set per task: a library (umap) may have changed it since the last one
         torch.set_num_threads(_WORKER["threads"])
     dataset = _WORKER["datasets"][task.dataset]
-    graphs = _WORKER["graphs"].get(task.dataset)
-    if graphs is None or not graphs.has_knn(_graph_ks(task)):
-        graphs = _WORKER["graphs"][task.dataset] = graphs_for([task.run_config()], dataset)
-    return execute(task, dataset, graphs)
+    return execute(task, dataset, cached_graphs(_WORKER["graphs"], task.dataset, task, dataset))
 
 
-def _graph_ks(task: Task) -> tuple[int, ...]:
-    from mambarec.model.zoo import model_class  # lazy: the model zoo imports torch
+def cached_graphs(cache: dict, key, task: Task, dataset):
+    """The graphs ``task`` needs on ``dataset``, kept in ``cache[key]``: built at the first task of a worker and
+    rebuilt only when a task needs k-NN graphs the cached ones lack."""
+    from mambarec.model.zoo import graphs_for, model_class  # lazy: the model zoo imports torch
 
     run = task.run_config()
-    return model_class(run.model_name).graph_ks(run.model)
+    graphs = cache.get(key)
+    if graphs is None or not graphs.has_knn(model_class(run.model_name).graph_ks(run.model)):
+        graphs = cache[key] = graphs_for([run], dataset)
+    return graphs
 
 
 def run_local(tasks: list[Task], datasets: dict, workers: int = DEFAULT_WORKERS, retries: int = DEFAULT_RETRIES,
@@ -98,4 +98,4 @@ def _attempts(task: Task, retries: int) -> dict | BaseException:
     raise AssertionError("unreachable")
 
 
-__all__ = ["run_local", "run_in_worker", "DEFAULT_WORKERS", "DEFAULT_RETRIES"]
+__all__ = ["run_local", "run_in_worker", "cached_graphs", "DEFAULT_WORKERS", "DEFAULT_RETRIES"]

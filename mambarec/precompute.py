@@ -37,6 +37,7 @@ from mambarec.artifacts import (
     write_results,
 )
 from mambarec.config import ConfigError
+from mambarec.engine_ray import require_ray, run_ray
 from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
@@ -86,6 +87,8 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
 
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if engine == "ray":
+        require_ray()  # before anything is trained or probed: say what to install
     started = time.perf_counter()
     seeds, cells = [int(s) for s in seeds], grid_cells(only)
     if not seeds:
@@ -168,9 +171,7 @@ def write_curves(folder: Path, rows: list[dict]) -> None:
 
 def _engine(engine: str, tasks: list[Task], datasets: dict, workers: int, options: dict):
     if engine == "ray":
-        from mambarec.engine_ray import run_ray  # lazy: ray is an optional dependency
-
-        return run_ray(tasks, datasets, **options)
+        return run_ray(tasks, datasets, **options)  # ray itself is imported there, only when used
     return run_local(tasks, datasets, workers=workers)
 
 
@@ -216,6 +217,7 @@ def _machine(engine: str, workers: int, options: dict) -> dict:
     return {"cpu_count": os.cpu_count(), "engine": engine, "workers": workers,
             "torch_threads": 1 if workers > 1 or engine == "ray" else torch.get_num_threads(),
             "device": options.get("device", "cpu"), "platform": platform.platform(),
+            **{k: options[k] for k in ("address", "cpus_per_task", "max_retries") if k in options},
             "python": platform.python_version(), "torch": torch.__version__, "cuda": torch.cuda.is_available()}
 
 

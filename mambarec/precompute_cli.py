@@ -12,6 +12,7 @@ import sys
 from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
 from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
+from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import BUDGETS, GRID, budget_for, grid_cells
 from mambarec.plan import make_plan, render_plan
@@ -53,7 +54,11 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--address", default=None,
                    help="ray engine: the cluster to join (e.g. auto, after `ray start --head`); default: start a "
                         "local Ray")
-    p.add_argument("--cpus-per-task", type=float, default=1.0, help="ray engine: CPUs each task asks for [1]")
+    p.add_argument("--cpus-per-task", type=float, default=1.0,
+                   help="ray engine: CPUs each task asks for, and its torch threads [1]")
+    p.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES,
+                   help="ray engine: retries of a task whose worker died or that raised, before it is reported as "
+                        f"failed [{DEFAULT_MAX_RETRIES}]")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="train on cpu or cuda (ray: each task then asks for a GPU) [cpu]")
     p.set_defaults(func=cmd_precompute)
@@ -67,6 +72,8 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
     only = args.only.split(",") if args.only else None
     grid_cells(only)  # unknown names fail before any data is loaded
+    if args.engine == "ray":
+        require_ray()  # says what to install before any data is loaded
     if args.rerender:
         rerender(args.out)
         print(json.dumps({"out": args.out, "rerendered": "REPORT.md"}))
@@ -90,7 +97,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         return 0
     options = {"device": args.device}
     if args.engine == "ray":
-        options.update(address=args.address, cpus_per_task=args.cpus_per_task)
+        options.update(address=args.address, cpus_per_task=args.cpus_per_task, max_retries=args.max_retries)
     manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
                           workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale,
                           engine=args.engine, **options)

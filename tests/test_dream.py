@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mambarec.config import mambarec_preset
 from mambarec.model.dream import ConvBranch, Dream, map_shape, pointwise
 from mambarec.model.init import init_parameters
+from tests.devices import DEVICES
 
 
 def _dream(shape, **over):
@@ -43,27 +44,31 @@ def test_dilated_branches_see_neighbours_on_the_paper_map(rate):
     assert not torch.allclose(y, centre)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("rate", [6, 12, 18])
-def test_released_1x1_maps_collapse_dilated_branches_to_1x1(rate):
+def test_released_1x1_maps_collapse_dilated_branches_to_1x1(rate, device):
     branch = ConvBranch(16, 3, rate, 0.1)
     init_parameters(branch, torch.Generator().manual_seed(2))
-    x = torch.randn(5, 16, 1, 1)
+    branch.to(device)
+    x = torch.randn(5, 16, 1, 1).to(device)
     padded = branch.conv(x)  # the real padded, dilated convolution
     centre = F.conv2d(x, branch.conv.weight[:, :, 1:2, 1:2], branch.conv.bias)
     assert torch.allclose(padded, centre, atol=1e-6)
     assert torch.allclose(branch(x), F.relu(branch.bn(padded)), atol=1e-6)  # fast path is exact
 
 
-def test_pointwise_rewrite_of_1x1_convs_on_1x1_maps_is_exact():
+@pytest.mark.parametrize("device", DEVICES)
+def test_pointwise_rewrite_of_1x1_convs_on_1x1_maps_is_exact(device):
     conv = torch.nn.Conv2d(12, 5, 1)
     init_parameters(conv, torch.Generator().manual_seed(3))
-    x = torch.randn(7, 12, 1, 1, requires_grad=True)
+    conv.to(device)
+    x = torch.randn(7, 12, 1, 1).to(device).requires_grad_()
     fast, slow = pointwise(x, conv), conv(x)
     assert torch.allclose(fast, slow, atol=1e-6)
     g_fast = torch.autograd.grad(fast.sum(), (x, conv.weight))
     g_slow = torch.autograd.grad(slow.sum(), (x, conv.weight))
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_fast, g_slow, strict=True))
-    big = torch.randn(2, 12, 3, 3)
+    big = torch.randn(2, 12, 3, 3).to(device)
     assert torch.equal(pointwise(big, conv), conv(big))  # real maps keep the convolution
 
 
@@ -117,10 +122,11 @@ def test_official_attention_is_one_scalar_per_item_and_output_is_quadratic():
     assert maps["spatial"].shape == (3, 1, 1, 1)
 
 
-def test_bn_momentum_019_reproduces_the_released_double_pass():
-    x = torch.randn(50, 64)
-    once = _dream((64, 1, 1), attention_style="official", bn_momentum=0.19)
-    twice = _dream((64, 1, 1), attention_style="official", bn_momentum=0.1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bn_momentum_019_reproduces_the_released_double_pass(device):
+    x = torch.randn(50, 64).to(device)
+    once = _dream((64, 1, 1), attention_style="official", bn_momentum=0.19).to(device)
+    twice = _dream((64, 1, 1), attention_style="official", bn_momentum=0.1).to(device)
     once(x)
     twice(x)
     twice(x)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from mambarec.metrics import embedding_topk_metrics, top_items, topk_metrics, topk_with_ties
+from tests.devices import DEVICES
 
 
 def _csr(rows, n_users, n_items):
@@ -74,8 +75,9 @@ def test_more_heldout_than_k_and_users_without_heldout():
     assert per["users"].tolist() == [0, 2]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_matches_reference_with_ties_and_batches(seed):
+def test_matches_reference_with_ties_and_batches(seed, device):
     g = torch.Generator().manual_seed(seed)
     n_users, n_items = 37, 23
     scores = torch.randint(0, 5, (n_users, n_items), generator=g).float()  # many ties
@@ -83,15 +85,16 @@ def test_matches_reference_with_ties_and_batches(seed):
     ex = sp.csr_matrix((rng.random((n_users, n_items)) < 0.2).astype(float))
     ho = sp.csr_matrix(((rng.random((n_users, n_items)) < 0.25) & (ex.toarray() == 0)).astype(float))
     ks = (1, 5, 10)
-    got = topk_metrics(scores, ex, ho, ks=ks, batch_users=8)
+    got = topk_metrics(scores.to(device), ex, ho, ks=ks, batch_users=8)
     want = _reference(scores, ex, ho, ks)
     for name, value in want.items():
         assert got[name] == pytest.approx(value, abs=1e-12), name
 
 
-def test_embeddings_path_equals_dense_scores_and_torch_sparse_input():
+@pytest.mark.parametrize("device", DEVICES)
+def test_embeddings_path_equals_dense_scores_and_torch_sparse_input(device):
     g = torch.Generator().manual_seed(3)
-    u, i = torch.randn(20, 4, generator=g), torch.randn(15, 4, generator=g)
+    u, i = torch.randn(20, 4, generator=g).to(device), torch.randn(15, 4, generator=g).to(device)
     ex = sp.random(20, 15, density=0.2, random_state=1, format="csr")
     ho = sp.random(20, 15, density=0.2, random_state=2, format="csr")
     a = topk_metrics(u @ i.t(), ex, ho)

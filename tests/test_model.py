@@ -12,6 +12,7 @@ from mambarec.model.init import init_parameters
 from mambarec.model.losses import gaussian_kernel, info_nce, kernel_mean, mmd_loss
 from mambarec.model.modal import ModalEncoder
 from mambarec.model.zoo import build_model
+from tests.devices import DEVICES
 from tests.tiny import tiny_dataset
 
 DS = tiny_dataset()
@@ -99,11 +100,13 @@ def test_reduction_factor_sets_widths_and_parameter_counts():
     assert counts[2] > counts[4] > counts[8] > counts[16]
 
 
-def test_fused_linear_chain_equals_two_linears_with_same_gradients():
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_linear_chain_equals_two_linears_with_same_gradients(device):
     cfg = mambarec_preset("official")
     enc = ModalEncoder(32, 8, dataclasses.replace(cfg, use_dream=False))
     init_parameters(enc, torch.Generator().manual_seed(0))
-    x = torch.randn(5, 32, requires_grad=True)
+    enc.to(device)
+    x = torch.randn(5, 32).to(device).requires_grad_()
     y = enc(x)
     ref = enc.project(enc.reduce(x))
     assert torch.allclose(y, ref, atol=1e-6)
@@ -122,18 +125,20 @@ def _mmd_broadcast(x, y, sigma):
     return k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
 
 
-def test_mmd_rewrite_equals_the_broadcast_formula():
+@pytest.mark.parametrize("device", DEVICES)
+def test_mmd_rewrite_equals_the_broadcast_formula(device):
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(40, 16, generator=g), torch.randn(30, 16, generator=g) + 1
+    x, y = torch.randn(40, 16, generator=g).to(device), (torch.randn(30, 16, generator=g) + 1).to(device)
     for sigma in (1.0, 1.5, 2.0):
         assert torch.allclose(mmd_loss(x, y, sigma), _mmd_broadcast(x, y, sigma), atol=1e-6)
     assert mmd_loss(x, x, 1.0).abs() < 1e-6
 
 
-def test_kernel_mean_backward_is_the_gradient_of_the_autograd_formula():
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernel_mean_backward_is_the_gradient_of_the_autograd_formula(device):
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(30, 6, generator=g, dtype=torch.float64, requires_grad=True)
-    y = torch.randn(25, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(30, 6, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    y = torch.randn(25, 6, generator=g, dtype=torch.float64).to(device).requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b: kernel_mean(a, b, 0.8), (x, y))
     assert torch.autograd.gradcheck(lambda a: kernel_mean(a, a, 0.8), (x,))  # the same rows on both sides
     for a, b in ((x, y), (x, x)):
@@ -142,9 +147,10 @@ def test_kernel_mean_backward_is_the_gradient_of_the_autograd_formula():
         assert torch.allclose(ours, ref, atol=1e-12)
 
 
-def test_info_nce_equals_the_released_formula_and_is_stable_at_small_tau():
+@pytest.mark.parametrize("device", DEVICES)
+def test_info_nce_equals_the_released_formula_and_is_stable_at_small_tau(device):
     g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(20, 8, generator=g), torch.randn(20, 8, generator=g)
+    a, b = torch.randn(20, 8, generator=g).to(device), torch.randn(20, 8, generator=g).to(device)
     na, nb = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
     released = -torch.log(torch.exp((na * nb).sum(1) / 0.2) / torch.exp(na @ nb.t() / 0.2).sum(1)).mean()
     assert torch.allclose(info_nce(a, b, 0.2), released, atol=1e-5)

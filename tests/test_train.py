@@ -152,6 +152,18 @@ def test_resume_continues_exactly(tmp_path):
     assert rest.test == full.test
 
 
+def test_a_restored_trainer_resumes_from_where_training_stopped_not_from_the_best(tmp_path):
+    _, straight = _fit(_run(epochs=4))
+    first = Trainer.for_run(_run(epochs=2), DS)
+    part = first.fit()
+    assert part.best_epoch < part.epochs_run  # the best weights are not where training stopped
+    save_run(tmp_path / "r", first, part)
+    restored = restore_trainer(load_checkpoint(tmp_path / "r" / "checkpoint.pt"), DS, run=_run(epochs=4))
+    assert restored.evaluate()["test"] == pytest.approx(part.test, abs=1e-9)  # the best weights in place
+    rest = restored.fit()  # what `train --resume` runs
+    assert _timeless(rest.history) == _timeless(straight.history) and rest.test == straight.test
+
+
 def test_bad_checkpoints_are_explained(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint at all")

@@ -38,6 +38,7 @@ from mambarec.config.params import (
 )
 from mambarec.config.run import (
     CONFIG_VERSION,
+    DEVICES,
     MGCN_ALIAS_NOTE,
     MODEL_CONFIGS,
     MODELS,
@@ -55,7 +56,7 @@ __all__ = [
     "ConfigError", "param", "build", "coerce_field", "default_of", "field_names", "field_of", "help_text",
     "MambaRecConfig", "VARIANTS", "REDUCTION_FACTORS", "mambarec_preset", "variant_defaults",
     "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
-    "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "train_preset", "CONFIG_VERSION",
+    "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "DEVICES", "train_preset", "CONFIG_VERSION",
     "default_model_config", "default_schedule", "make_run",
     "migrate_v1", "MGCN_ALIAS_NOTE", "run_to_params", "run_from_params", "setup_label", "changed_fields",
     "model_defaults", "build_model_config",

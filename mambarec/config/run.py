@@ -51,8 +51,9 @@ class TrainConfig:
     eval_every: int = param(1, "evaluate on valid every N epochs", low=1)
     seed: int = param(2026, "seeds every random draw of the run (initialization, shuffling, negatives, dropout)")
     device: str = param("auto", "auto (CUDA when available), cpu or cuda", choices=DEVICES)
-    eval_batch_users: int = param(2048, "users scored per evaluation block (peak memory ~ users x items x 4 bytes)",
-                                  low=1)
+    eval_batch_users: int = param(2048, "users scored per evaluation block on the CPU (peak memory ~ users x items "
+                                  "x 4 bytes); on CUDA the default sizes blocks from the free GPU memory and another "
+                                  "value caps them", low=1)
 
     def __post_init__(self) -> None:
         check(self)

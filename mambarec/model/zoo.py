@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from mambarec.config import RunConfig
+from mambarec.config import ConfigError, RunConfig
 from mambarec.graphs import Graphs, build_graphs
 from mambarec.model.base import Recommender
 from mambarec.model.baselines.bpr import BPR
@@ -33,8 +33,18 @@ def resolve_device(name: str | torch.device) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but CUDA is not available; use --device cpu")
+        raise ConfigError("device 'cuda' was asked for but CUDA is not available here; use --device cpu (a run "
+                          "trained on a GPU resumes on the CPU with `train --resume ... --device cpu`)")
     return torch.device(name)
+
+
+def full_float32_on_cuda() -> None:
+    """Make CUDA compute float32 as float32 (process-wide): cuDNN convolutions default to TF32 on Ampere and
+    later GPUs (a 10-bit mantissa), which moves DREAM's outputs by ~1e-3 relative, and CPU and CUDA runs of one
+    seed would no longer agree to ~1e-3; matrix products are float32 already (torch's default), said here too.
+    The legacy flags are used because they set convolutions and matrix products consistently."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def run_generator(run: RunConfig) -> torch.Generator:
@@ -71,10 +81,13 @@ def build_model(run: RunConfig, dataset, generator: torch.Generator | None = Non
     model.init_weights(generator)
     model.set_generator(generator)
     target = resolve_device(device if device is not None else run.train.device)
+    if target.type == "cuda":
+        full_float32_on_cuda()
     model.to(target)
     if target.type != "cpu":
         model.move_graphs(target)
     return model
 
 
-__all__ = ["MODEL_CLASSES", "build_model", "model_class", "resolve_device", "run_generator", "graphs_for"]
+__all__ = ["MODEL_CLASSES", "build_model", "model_class", "resolve_device", "run_generator", "graphs_for",
+           "full_float32_on_cuda"]
