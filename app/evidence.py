@@ -131,8 +131,9 @@ def histories(rows: pd.DataFrame) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     every = pd.concat(frames, ignore_index=True)
-    keys = rows[["source", "run", "name", "best_epoch", "epochs_cap", "stopped_early", "dataset"]]
-    return every.drop(columns=["dataset"]).merge(keys, on=["source", "run"], how="inner")
+    keys = rows[["source", "run", "dataset", "name", "best_epoch", "epochs_cap", "stopped_early"]]
+    # a precomputed run id ("paper s0") repeats on every dataset of the grid: match the dataset too
+    return every.merge(keys, on=["source", "run", "dataset"], how="inner")
 
 
 # ---- cold vs warm items ----------------------------------------------------------------------------

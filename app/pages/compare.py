@@ -155,8 +155,7 @@ def curves(rows: pd.DataFrame, shown: list[str]) -> None:
 
 
 def claims(rows: pd.DataFrame) -> None:
-    table = evidence.claims_table(rows)
-    st.dataframe(table, hide_index=True, column_config={"claim": st.column_config.TextColumn(width="large")})
+    st.table(evidence.claims_table(rows).set_index("claim"))  # a table wraps the claims; a dataframe cuts them
     st.caption("As in precomputed/REPORT.md: the paper's relative change beside ours with its 95% interval over "
                "paired seeds. agrees / disagrees: the interval excludes 0 on the paper's / the other side; "
                "inconclusive: it holds 0; '(1 seed)': one common seed, so no interval yet. Parameters compare exactly.")
