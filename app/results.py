@@ -222,6 +222,18 @@ def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
     return out
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def aggregated(rows: pd.DataFrame) -> pd.DataFrame:
+    """``aggregate_seeds`` cached on the rows (a rerun of the page does not regroup them)."""
+    return aggregate_seeds(rows)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """``add_deltas`` cached on its inputs: hashing the frames takes milliseconds, each interval a t quantile."""
+    return add_deltas(table, rows, reference, metrics)
+
+
 def reference_row(dataset, rows: pd.DataFrame | None = None) -> dict:
     """Popularity ranking as a row of the comparison table: from a ``pop`` run among ``rows`` (ranking by
     popularity is deterministic, so any of them is the reference), else computed now."""

@@ -64,7 +64,7 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
 # ---- the table --------------------------------------------------------------------------------------
 def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
     runs = rows[rows["model_name"] != "pop"] if not rows.empty else rows
-    table = results.aggregate_seeds(runs) if not runs.empty else pd.DataFrame()
+    table = results.aggregated(runs) if not runs.empty else pd.DataFrame()
     try:
         pop = pd.DataFrame([results.reference_row(dataset, rows)])
         table = pd.concat([table, pop], ignore_index=True) if not table.empty else pop
@@ -363,7 +363,8 @@ def render() -> None:
     shown = picked or [n for n in names if n]
     if not table.empty:
         ref_setup = table.loc[table["name"] == reference, "setup"]
-        table = results.add_deltas(table, rows, ref_setup.iloc[0]) if not ref_setup.empty else table
+        metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
+        table = results.deltas(table, rows, ref_setup.iloc[0], metrics) if not ref_setup.empty else table
         show_table(table, shown)
         verdict_line(rows)
         export(rows, table, name)
