@@ -55,6 +55,25 @@ def delta_forest(table: pd.DataFrame, metric: str, reference: str, name: str) ->
     return _margin(fig, 110 + 30 * len(rows), legend=LEGEND_TOP, showlegend=True)
 
 
+def metric_dots(points: pd.DataFrame, metric: str) -> go.Figure:
+    """Each setup's mean ``metric`` with the 95% interval of that mean (``points``: name, mean, low, high, seeds),
+    on an axis from 0, so differences look as large as they are (hollow: one seed, no interval)."""
+    has = points["low"].notna()
+    err = {"type": "data", "symmetric": False, "array": (points["high"] - points["mean"]).where(has, 0),
+           "arrayminus": (points["mean"] - points["low"]).where(has, 0), "thickness": 2}
+    fig = go.Figure(go.Scatter(x=points["mean"], y=points["name"], mode="markers", error_x=err, showlegend=False,
+                               marker={"size": 10, "color": "#1f77b4", "line": {"width": 2, "color": "#1f77b4"},
+                                       "symbol": ["circle" if h else "circle-open" for h in has]},
+                               customdata=points["seeds"], hovertemplate="%{y}: %{x:.4f} (%{customdata} seed(s))"
+                                                                         "<extra></extra>"))
+    top = float(np.nanmax(points["high"].fillna(points["mean"])))
+    fig.update_xaxes(range=[0, 1.08 * top if top > 0 else 1], title=f"test {metric}, mean over seeds")
+    fig.update_yaxes(autorange="reversed", title=None)
+    fig = _margin(fig, 120 + 28 * len(points))
+    fig.update_layout(margin={"t": 20, "b": 50})
+    return fig
+
+
 def honest_range(lows, highs, noise: float | None) -> list[float] | None:
     """A y range that holds every interval and spans at least ``NOISE_SPAN`` seed standard deviations."""
     lo, hi = float(np.nanmin(lows)), float(np.nanmax(highs))

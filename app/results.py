@@ -56,8 +56,11 @@ def record_row(record) -> dict:
         r = variant = cap = None
     ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
     head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]
+    # a saved run's name is its setup, whose last part is the epoch cap: say so ("≤20 ep"), the runs column says
+    # how many it ran
+    name = record.cell or (f"{head} · ≤{cap} ep" if cap else setup)
     return {
-        "source": record.source, "run": record.id, "name": record.cell or setup, "setup": setup, "family": family,
+        "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
         "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
         "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in METRICS},
@@ -175,6 +178,22 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> p
     order = ["source", "name", "setup", "cell", "seeds", "ran",
              *[c for m in metrics for c in (m, f"{m} ±", f"{m} text")], "model_name", "r", *extra]
     return pd.DataFrame(out)[order]
+
+
+def mean_interval(values) -> dict:
+    """Mean over seeds and the 95% t-interval of that mean (``mambarec.stats``); no interval for one seed."""
+    s = stats.summarize(list(values))
+    half = stats.t_quantile(s.n - 1) * s.std / s.n ** 0.5 if s.std is not None else None
+    return {"mean": s.mean, "seeds": s.n, "low": s.mean - half if half is not None else None,
+            "high": s.mean + half if half is not None else None}
+
+
+def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+    """``mean_interval`` of ``metric`` per group of ``by``, with the groups' mean seconds per epoch."""
+    out = [{**dict(zip(by, keys if isinstance(keys, tuple) else (keys,), strict=True)),
+            **mean_interval(group[metric].dropna()), "s_per_epoch": group["s_per_epoch"].mean()}
+           for keys, group in rows.groupby(by, sort=False)]
+    return pd.DataFrame(out)
 
 
 def delta_text(rel) -> str:

@@ -107,7 +107,7 @@ def test_claims_curves_and_plots(runs_root, monkeypatch):
     [chart] = [c for c in at.get("plotly_chart")]
     assert '"fill":"toself"' in chart.proto.spec.replace(" ", "")  # a band over seeds
     at = compare(monkeypatch, runs_root, dataset="ml100k", cells="paper,r1,r2,r4,r16", tab="Plots")
-    assert len(at.get("plotly_chart")) == 2  # the changes with intervals, and the r sweep
+    assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
 
 
 def test_cold_and_warm_items_from_checkpoints(runs_root, monkeypatch):
@@ -149,3 +149,21 @@ def test_the_stale_check_does_not_hold_the_first_paint(monkeypatch, tmp_path):
         threading.Event().wait(0.1)
     at.run()
     assert not any("Checking that these precomputed numbers" in c.value for c in at.caption)
+
+
+def test_a_stale_folder_shows_its_banner_once_the_check_is_done(monkeypatch, tmp_path):
+    class Moved:
+        current = False
+
+        def message(self):
+            return "paper moved"
+
+    monkeypatch.setattr(evidence, "staleness", lambda manifest: Moved())
+    monkeypatch.setattr(evidence, "_done", {})
+    at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
+    for _ in range(600):
+        if evidence.staleness_banner()[0]:
+            break
+        threading.Event().wait(0.1)
+    at.run()
+    assert any("stale" in w.value and "paper moved" in w.value for w in at.warning)

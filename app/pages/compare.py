@@ -21,8 +21,9 @@ from mambarec import stats
 from mambarec.config import RunConfig
 
 PAGE = "compare"
-TABS = ("Plots", "Learning curves", "Claims", "Cold vs warm", "Is it noise?", "The paper's numbers", "Checkpoints",
-        "Every run and seed")
+# "Every run and seed" first: it was the page's first tab, and links and tests open on it
+TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs warm", "Is it noise?",
+        "The paper's numbers", "Checkpoints")
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
 SHOWN = ("Recall@20", "NDCG@20")
 PARAMS = (Param("cells", [], urlsel.as_list, urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
@@ -110,6 +111,9 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     from app import figures  # lazy: plotly
 
     metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"))
+    picked = rows[rows["name"].isin(shown)]
+    if not picked.empty:
+        st.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric), key="compare.dots")
     ref_setup = table.loc[table["name"] == reference, "setup"]
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
     if not ref_setup.empty and len(part) > 1:
@@ -121,13 +125,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     if sweep.empty:
         st.caption("Metric vs r appears once a setup has runs at two or more reduction factors r.")
         return
-    points = []
-    for (family, r), group in sweep.groupby(["family", "r"], sort=False):
-        s = stats.summarize(group[metric].tolist())
-        half = stats.t_quantile(s.n - 1) * s.std / s.n ** 0.5 if s.std is not None else None
-        points.append({"family": family, "r": r, "mean": s.mean, "seeds": s.n, "s_per_epoch": group["s_per_epoch"]
-                       .mean(), "low": s.mean - half if half else None, "high": s.mean + half if half else None})
-    points = pd.DataFrame(points)
+    points = results.intervals(sweep, metric, ["family", "r"])
     ref = table[table["name"] == reference]
     noise = ref[f"{metric} ±"].iloc[0] if not ref.empty else None
     noise = None if noise is None or noise != noise else float(noise)
@@ -314,6 +312,17 @@ def upload(dataset) -> None:
             st.success(f"Checkpoint accepted and saved as run `{Path(folder).name}`.")
 
 
+def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
+    """One row per run and seed, the columns that fit 1280 px (every column: the CSV)."""
+    number = {m: st.column_config.NumberColumn(m, format="%.4f", width=82) for m in ("Recall@20", "NDCG@20",
+                                                                                  "Recall@10", "NDCG@10")}
+    st.dataframe(rows[rows["name"].isin(shown)], hide_index=True, key="compare.rows",
+                 column_order=["label", *number, "best_epoch", "s_per_epoch"],
+                 column_config={"label": st.column_config.TextColumn("run · seed · epochs", width=310), **number,
+                                "best_epoch": st.column_config.NumberColumn("best ep", width=62),
+                                "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
+
+
 def export(rows: pd.DataFrame, table: pd.DataFrame, name: str) -> None:
     left, right = st.columns(2)
     left.download_button("Summary table (CSV)", table.to_csv(index=False).encode(), f"{name}-summary.csv",
@@ -370,15 +379,13 @@ def render() -> None:
         export(rows, table, name)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
     tabs = dict(zip(TABS, st.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
-    for title, body in (("Plots", lambda: plots(rows, table, shown, reference)),
+    for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
+                        ("Plots", lambda: plots(rows, table, shown, reference)),
                         ("Learning curves", lambda: curves(rows, shown)), ("Claims", lambda: claims(rows)),
                         ("Cold vs warm", lambda: cold_warm(rows, dataset, shown)),
                         ("Is it noise?", lambda: wilcoxon(rows, dataset)),
                         ("The paper's numbers", lambda: paper_table(name, table)),
-                        ("Checkpoints", lambda: checkpoints(rows, dataset)),
-                        ("Every run and seed", lambda: st.dataframe(rows.drop(
-                            columns=["fingerprint", "family", "folder"], errors="ignore"), hide_index=True,
-                            key="compare.rows"))):
+                        ("Checkpoints", lambda: checkpoints(rows, dataset))):
         with tabs[title]:
             if tabs[title].open and (title in NO_ROWS_NEEDED or not rows.empty) and (
                     dataset is not None or title in ("Claims", "The paper's numbers")):
