@@ -168,7 +168,7 @@ def _points(fig: go.Figure, traces: list, items: np.ndarray, xy: np.ndarray, mod
     marker = {"symbol": symbol, "size": 6, "color": color, "opacity": opacity, "line": {"width": 0}}
     if colorbar:
         marker.update(colorscale="Viridis", showscale=True, colorbar={"title": "log(1+pop)", "thickness": 10})
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(go.Scatter(
         x=xy[items, 0], y=xy[items, 1], mode="markers", name=name, legendgroup=name, showlegend=legend,
         marker=marker, customdata=hover[items],
         hovertemplate="<b>%{customdata[1]}</b><br>item %{customdata[0]} · %{customdata[2]}<br>"
@@ -213,7 +213,7 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
         _pairs(fig, traces, xy, sel[:60], "black", 2)
         for m in ("visual", "text"):
             symbol, color = MODALITY_STYLE[m]
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(go.Scatter(
                 x=xy[m][sel, 0], y=xy[m][sel, 1], mode="markers", showlegend=False, name=f"selected {m}",
                 marker={"symbol": symbol, "size": 12, "color": color, "line": {"color": "black", "width": 1.5}},
                 customdata=data[sel], hovertemplate=f"<b>%{{customdata[1]}}</b><br>item %{{customdata[0]}}<br>{m}"
