@@ -114,15 +114,18 @@ def restore(page: str, params: Sequence[Param],
 
 def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None = None,
             with_dataset: bool = True) -> dict[str, str]:
-    """After the page's widgets: the selection (values other than the defaults) and the dataset to the URL.
+    """After the page's widgets: the selection (values other than the defaults, and any value the URL named
+    itself) and the dataset to the URL. A URL that the page just applied comes back unchanged, so it adds no
+    entry to the browser's history (one Back goes one step back).
 
     ``with_dataset=False`` leaves the dataset out (the landing page: a root URL with config fields in it
     opens the Train page)."""
     ss = st.session_state
+    named = ss.get(_published(page)) or {}
     values = {}
     for p in params:
         key = widget_key(page, p.key)
-        if key in ss and ss[key] != p.default:
+        if key in ss and (ss[key] != p.default or p.key in named):
             values[p.key] = p.show(ss[key])
     values.update(extra or {})
     ss[_published(page)] = {k: v for k, v in values.items() if k in {p.key for p in params}}

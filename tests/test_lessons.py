@@ -96,3 +96,11 @@ def test_a_root_link_with_a_setup_still_opens_train():
     assert urlsel.names_a_setup({"variant": "official", "epochs": "3"})
     assert urlsel.names_a_setup({"dataset": "ml100k"})  # every link to the root so far came from Train
     assert not urlsel.names_a_setup({"lesson": "alignment"}) and not urlsel.names_a_setup({})
+
+
+def test_the_step_note_can_be_hidden_and_leaves_the_url():
+    at = open_step(landing(), L.LESSON_IDS["alignment"], 3)
+    assert "step 4 of 4" in shown(at) and at.query_params["step"] in (["alignment.4"], "alignment.4")
+    at.button(key="compare.lesson.close").click().run()
+    assert "step 4 of 4" not in shown(at) and "step" not in at.query_params
+    assert at.multiselect(key="compare.cells").value == ["paper", "no_alignment"]  # the selection stays
