@@ -8,8 +8,10 @@ enough for the Lessons page's first paint.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from app import lessons_content as L
 from app import paths, urlsel
@@ -96,8 +98,7 @@ def show(page: str) -> dict[str, str]:
             link(nav, lesson, index + 1, "Next step", ":material/arrow_forward:")
         if index > 0:
             link(nav, lesson, index - 1, "Previous", ":material/arrow_back:")
-        nav.page_link(L.PAGES["lessons"][0], label="All lessons", icon=":material/school:",
-                      query_params={"lesson": lesson.id})
+        page_link(nav, "lessons", "All lessons", ":material/school:", {"lesson": lesson.id})
         if nav.button("Hide", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
                       help="Hide this lesson note"):
             ss[STEP] = None
@@ -107,5 +108,13 @@ def show(page: str) -> dict[str, str]:
 
 def link(where, lesson: L.Lesson, index: int, label: str, icon: str) -> None:
     """A link that opens the step's page with the step's selection (inside the app: no reload)."""
-    step = lesson.steps[index]
-    where.page_link(L.PAGES[step.page][0], label=label, icon=icon, query_params=L.step_query(lesson, index))
+    page_link(where, lesson.steps[index].page, label, icon, L.step_query(lesson, index))
+
+
+def page_link(where, page: str, label: str, icon: str, query: dict[str, str]) -> None:
+    """``st.page_link`` to one of the app's pages; a plain link when the page runs outside the app's navigation
+    (a page run alone, as tests do)."""
+    try:
+        where.page_link(L.PAGES[page][0], label=label, icon=icon, query_params=query)
+    except StreamlitAPIException:
+        where.markdown(f"[{label}](/{L.PAGES[page][1]}?{urlencode(query)})")

@@ -102,7 +102,7 @@ def restore(page: str, params: Sequence[Param],
         if check and p.key in check and value != p.default:
             checked = check[p.key](value)
             if checked is None:
-                notes.append(f"{p.key}={raw!r} is not available on this dataset; showing the default")
+                notes.append(f"{p.key}={raw!r} is not available here; showing the default")
                 value = p.default
             else:
                 value = checked

@@ -54,8 +54,8 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     wanted = expand(urlsel.as_list(urlsel.incoming().get("cells", "")), groups, aliases)
     notes = urlsel.restore(PAGE, PARAMS, check)
     absent = [n for n in wanted if n not in names]
-    if absent and not notes:
-        notes.append(f"not on this dataset yet: {', '.join(absent)}")
+    if absent:
+        notes.append(f"cells={','.join(absent)}: not on this dataset yet")
     ss = st.session_state
     if ss[key("ref")] not in names:
         ss[key("ref")] = "paper" if "paper" in names else names[0]

@@ -28,6 +28,7 @@ NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". Train 
            "`python -m mambarec precompute` for the precomputed runs and maps. Shown meanwhile: the freshly "
            "initialized paper model, i.e. the modality gap alignment starts from.")
 SELECTED = "embeddings_selected_items"
+COLOURS = ["modality", "category", "popularity"]
 MODAL_MODELS = ("mambarec", "mgcn")  # models with visual and text encoders (mambarec.analysis)
 STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's output",
           "input": "DREAM's input (projected features)"}
@@ -142,6 +143,9 @@ def choose(dataset) -> list[dict]:
     notes = urlsel.restore(PAGE, PARAMS, {"after": lambda v: v if v in keys else None,
                                           "before": lambda v: v if v in keys or v == INITIALIZED else None,
                                           "view": lambda v: v if v in ("PCA", "UMAP") else None,
+                                          "item": lambda v: v if 0 <= v < dataset.n_items else None,
+                                          "lines": lambda v: v if 0 <= v <= 300 else None,
+                                          "colour": lambda v: v if v in COLOURS else None,
                                           "stage": lambda v: v if v in STAGES else None})
     for note in notes:
         st.caption(f":material/info: {note}")
@@ -293,7 +297,7 @@ def render() -> None:
     view = c1.radio("Projection", ["PCA", "UMAP"], key=key("view"), horizontal=True,
                     help="PCA (default) is exact and keeps distances comparable, so pairs can be seen to move "
                     "together; UMAP keeps neighbourhoods and often draws each modality as its own island.")
-    colour = c2.radio("Colour by", ["modality", "category", "popularity"], key=key("colour"), horizontal=True)
+    colour = c2.radio("Colour by", COLOURS, key=key("colour"), horizontal=True)
     n_lines = c3.slider("Picture-text lines", 0, 300, key=key("lines"), step=10,
                         help="Lines from a random sample of items' pictures to their texts")
     item = c4.selectbox("Find an item by title", range(dataset.n_items), key=key("item"), placeholder="type a title...",

@@ -33,8 +33,7 @@ def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
     with st.container(border=True):
         text, go = st.columns([5, 1.2], vertical_alignment="center")
         text.markdown(f"**{index + 1}. {step.title}** · {PAGE_TITLES[step.page]} · `{step.dataset}`  \n{step.look}")
-        go.page_link(L.PAGES[step.page][0], label="Open", icon=":material/arrow_forward:",
-                     query_params=L.step_query(lesson, index))
+        lessonbar.page_link(go, step.page, "Open", ":material/arrow_forward:", L.step_query(lesson, index))
         for note in lessonbar.missing(step, inv):
             st.caption(f":material/info: {note}")
         st.code(L.step_url(base, lesson, index), language=None, wrap_lines=True)
@@ -44,7 +43,8 @@ def render() -> None:
     st.title("Lessons")
     st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
                "selected and says what to look at; copy its link onto a slide.")
-    urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None})
+    for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):
+        st.caption(f":material/info: {note}")
     menu, body = st.columns([1, 2.8], gap="medium")
     lesson_id = menu.radio("Lesson", list(L.LESSON_IDS), key=urlsel.widget_key(PAGE, "lesson"),
                            format_func=lambda i: L.LESSON_IDS[i].title)

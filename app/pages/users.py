@@ -52,7 +52,7 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
     for note in urlsel.restore(PAGE, PARAMS, {"a": lambda v: v if v in keys else None,
                                               "b": lambda v: v if v in keys else None,
                                               "user": lambda v: v if 0 <= v < dataset.n_users else None,
-                                              "k": lambda v: v if 5 <= v <= 50 else None}):
+                                              "k": lambda v: v if 5 <= v <= 50 and v % 5 == 0 else None}):
         st.caption(f":material/info: {note}")
     if not runs:
         st.info(NO_RUNS)
