@@ -125,9 +125,11 @@ def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, 
 
 
 def on_dataset(rows: pd.DataFrame, name: str, fingerprint: str | None) -> pd.DataFrame:
-    same_data = rows["fingerprint"] == fingerprint if fingerprint else False
-    same_name = rows["fingerprint"].isna() & (rows["dataset"] == name)
-    return rows[same_data | same_name].reset_index(drop=True)
+    """Rows of the same data (fingerprint), or of the same name where a row or the dataset has no fingerprint."""
+    same_name = rows["dataset"] == name
+    if fingerprint is None:
+        return rows[same_name].reset_index(drop=True)
+    return rows[(rows["fingerprint"] == fingerprint) | (rows["fingerprint"].isna() & same_name)].reset_index(drop=True)
 
 
 # ---- seeds and deltas ------------------------------------------------------------------------
