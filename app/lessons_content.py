@@ -68,7 +68,7 @@ def step_query(lesson: Lesson, index: int) -> dict[str, str]:
 
 def step_url(base: str, lesson: Lesson, index: int) -> str:
     """The step as a link for a slide: ``<base>/<page>?dataset=...&cells=...&step=...``."""
-    return f"{base.rstrip('/')}/{PAGES[lesson.steps[index].page][1]}?{urlencode(step_query(lesson, index))}"
+    return f"{base.rstrip('/')}/{PAGES[lesson.steps[index].page][1]}?{urlencode(step_query(lesson, index), safe=',:/')}"
 
 
 ABLATIONS = "paper,no_alignment,no_mmd,no_infonce,no_dream,no_channel_attention,no_spatial_attention"
