@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import jobs, state, widgets
+from app import jobs, state, urlsel, widgets
 
 st.set_page_config(page_title="MambaRec explorer", page_icon="🧭", layout="wide")
 state.init_session()
+ON_TRAIN = urlsel.arrive()  # keeps the URL before the sidebar rewrites it; a root link with a setup opens Train
 
 TRAIN = st.Page("app/pages/train.py", title="Train & ablate", icon=":material/model_training:", url_path="train",
-                default=True)
+                default=ON_TRAIN)
 PAGES = {
+    "Teach": [st.Page("app/pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons",
+                      default=not ON_TRAIN)],
     "Experiment": [
         TRAIN,
         st.Page("app/pages/compare.py", title="Compare runs", icon=":material/leaderboard:", url_path="compare"),

@@ -1,6 +1,9 @@
 """Cached model sources shared by the inspection pages (Embeddings, DREAM inspector, Users).
 
 One cache for all of them: a checkpoint restored on one page is not restored again on another.
+Sources are listed in the grid's order (``paper`` first, never alphabetically), then the saved
+runs, newest first; each has a stable key for the URL: the cell's name for a precomputed
+checkpoint (with its seed apart), ``saved:<run id>`` for a saved run.
 """
 
 from __future__ import annotations
@@ -9,7 +12,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import state
+from app import results, state
+from mambarec.grid import GRID
+
+GRID_ORDER = {c.name: i for i, c in enumerate(GRID)}
+SAVED = "saved:"
+UNTRAINED = "untrained:"
 
 
 def mtime(path=None) -> int:
@@ -26,25 +34,82 @@ def signature() -> tuple:
     return str(root), state.runs_signature(root), str(state.precomputed_dir()), mtime()
 
 
+def grid_rank(cell: str | None) -> tuple:
+    """Sort key of a cell: the grid's order, cells today's grid does not know (bridge cells) after it."""
+    return (GRID_ORDER.get(cell, len(GRID_ORDER)), cell or "")
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
-    """Saved runs and precomputed checkpoints trained on this dataset."""
-    from mambarec.recommend import model_sources
+    """Checkpoints trained on this dataset: precomputed ones in the grid's order, then saved runs (newest first).
 
-    return model_sources(_dataset, state.runs_root(), state.precomputed_dir())
+    Each: ``key`` (cell name, or ``saved:<id>``), ``cell``, ``seed``, ``label`` (what differs, the epochs
+    it ran), ``path`` (a checkpoint file), ``kind`` ("precomputed" | "run") and ``config`` (a dict)."""
+    from mambarec.recommend import model_sources  # lazy: torch
+
+    rows, _ = results.results_table(_dataset.name, fingerprint)
+    by_path = {} if rows.empty else {r["checkpoint"]: r for _, r in rows.iterrows() if r["checkpoint"]}
+    pre, saved = [], []
+    for src in model_sources(_dataset, state.runs_root(), state.precomputed_dir()):
+        row = by_path.get(str(src["path"]))
+        if src["kind"] == "precomputed":
+            cell, seed = (row["cell"], int(row["seed"])) if row is not None else (src["label"], 0)
+            pre.append({**src, "key": cell, "cell": cell, "seed": seed,
+                        "label": row["label"] if row is not None else src["label"]})
+        else:
+            run_id = Path(src["path"]).parent.name
+            saved.append({**src, "key": f"{SAVED}{run_id}", "cell": None,
+                          "seed": int(row["seed"]) if row is not None and row["seed"] is not None else None,
+                          "label": row["label"] if row is not None else src["label"]})
+    pre.sort(key=lambda s: (grid_rank(s["cell"]), s["seed"]))
+    return pre + saved
+
+
+def keys_of(found: list[dict]) -> list[str]:
+    """The distinct keys of ``sources``, in order (a cell once, whatever its seeds)."""
+    return list(dict.fromkeys(s["key"] for s in found))
+
+
+def seeds_of(found: list[dict], key: str) -> list[int]:
+    return [s["seed"] for s in found if s["key"] == key]
+
+
+def pick(found: list[dict], key: str, seed: int | None = None) -> dict | None:
+    """The source of ``key`` (and ``seed``, for a cell with several), or None."""
+    mine = [s for s in found if s["key"] == key]
+    return next((s for s in mine if seed is None or s["seed"] == seed), mine[0] if mine else None)
+
+
+def key_label(found: list[dict], key: str) -> str:
+    """A picker's label: the cell and what it is, or the saved run's label."""
+    src = pick(found, key)
+    if src is None:
+        return key
+    if src["kind"] == "precomputed":
+        seeds = seeds_of(found, key)
+        label = GRID[GRID_ORDER[key]].label if key in GRID_ORDER else "precomputed"
+        return f"{key} · {label}" + ("" if len(seeds) > 1 else f" · seed {seeds[0]}")
+    return src["label"]
+
+
+def active_key(found: list[dict]) -> str | None:
+    """The source the Compare page's "Inspect on the other pages" chose, if it is among ``found``."""
+    active = state.active_run()
+    hit = next((s for s in found if active and str(s["path"]).startswith(str(active))), None)
+    return hit["key"] if hit else None
 
 
 @st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=6)
 def model(path: str, mtime_ns: int, fingerprint: str, _dataset):
     """The trained model of a checkpoint, in eval mode (shared by every session and page)."""
-    from mambarec.recommend import load_run_model
+    from mambarec.recommend import load_run_model  # lazy: torch
 
     return load_run_model(path, _dataset)
 
 
 @st.cache_resource(show_spinner="Building an untrained model...", max_entries=4)
 def untrained(variant: str, fingerprint: str, _dataset):
-    from mambarec.recommend import untrained_model
+    from mambarec.recommend import untrained_model  # lazy: torch
 
     return untrained_model(_dataset, variant)
 
@@ -52,7 +117,21 @@ def untrained(variant: str, fingerprint: str, _dataset):
 @st.cache_resource(show_spinner="Initializing the same run...", max_entries=6)
 def initial(path: str, mtime_ns: int, fingerprint: str, _dataset):
     """The run of a checkpoint as it was before training: same config and seed, freshly initialized."""
-    from mambarec.checkpoint import load_checkpoint
-    from mambarec.recommend import initial_model
+    from mambarec.checkpoint import load_checkpoint  # lazy: torch
+    from mambarec.recommend import initial_model  # lazy: torch
 
     return initial_model(load_checkpoint(path)["run"], _dataset)
+
+
+def load(src: dict, dataset):
+    """The trained model of a source from ``sources``."""
+    return model(str(src["path"]), mtime(src["path"]), dataset.fingerprint(), dataset)
+
+
+def dataset_or_error(name: str):
+    """The active dataset, or None after saying why it cannot be loaded (a lesson may name data not here)."""
+    try:
+        return state.get_dataset(name)
+    except Exception as exc:  # noqa: BLE001  (shown, not raised: the page stays usable)
+        st.error(f"Cannot load the dataset {name!r}: {exc}. Pick another dataset in the sidebar.")
+        return None

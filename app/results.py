@@ -1,130 +1,165 @@
-"""The comparison tables: saved runs and precomputed results as rows, seeds aggregated, deltas,
-the popularity reference, the paired Wilcoxon test, checkpoints to read or import.
+"""The comparison tables: saved runs and precomputed results as rows, seeds aggregated, deltas with
+their intervals, run labels that say what differs and how long a run really ran, the popularity
+reference, the paired Wilcoxon test, checkpoints to read or import.
 
 Each is a cached call into ``mambarec`` (``st.cache_data`` keyed by the folders' signatures, so a
-new run or a new precomputed grid invalidates it).
+new run or a new precomputed grid invalidates it). Statistics come from ``mambarec.stats`` only.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from app.state import dataset_card, get_dataset, precomputed_dir, runs_root, runs_signature
+from app.paths import precomputed_dir, precomputed_signature, runs_root, runs_signature
 from mambarec import stats
-from mambarec.config import setup_label
+from mambarec.artifacts import PrecomputedError, load_precomputed
+from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
+from mambarec.data import load_dataset
+from mambarec.store import RunStoreError, list_runs, model_name_of
+from mambarec.store import delete_run as store_delete
+from mambarec.store import import_checkpoint as store_import
+from mambarec.store import precomputed_records as store_records
+from mambarec.store import rename_run as store_rename
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
 
+# ---- one run ---------------------------------------------------------------------------------
+def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool) -> str:
+    """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"."""
+    if not epochs_run:
+        return "no training"
+    head = f"{int(epochs_run)} of {int(cap)} ep" if cap else f"{int(epochs_run)} ep"
+    if cancelled:
+        return f"{head}, stopped by hand"
+    if stopped_early:
+        return f"{head}, early stop"
+    return f"{head} (the cap)" if cap and int(epochs_run) >= int(cap) else head
+
+
 def record_row(record) -> dict:
     """One comparison row of a ``mambarec.store.RunRecord`` (a saved run or a precomputed row)."""
-    from mambarec.store import model_name_of
-
     cfg, m = record.config, record.metrics
     try:
         setup, family = setup_label(cfg), setup_label(cfg, ignore=("reduction_factor",))
         run = record.run
         r = getattr(run.model, "reduction_factor", None)
-        variant = run.variant
+        variant, cap = run.variant, run.train.epochs
     except ValueError:  # a config this version cannot read: still listed, by its id
         setup = family = record.id
-        r = variant = None
+        r = variant = cap = None
+    ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
+    head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]
+    # a saved run's name is its setup, whose last part is the epoch cap: say so ("≤20 ep"), the runs column says
+    # how many it ran
+    name = record.cell or (f"{head} · ≤{cap} ep" if cap else setup)
     return {
-        "source": record.source, "run": record.id, "setup": setup, "family": family, "dataset": record.dataset,
-        "model_name": model_name_of(record), "variant": variant, "r": r, "seed": record.seed,
-        **{k: m.get(f"test/{k}") for k in METRICS}, "valid Recall@20": m.get("valid/Recall@20"),
-        "n_params": m.get("n_params"), "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"),
-        "epochs_run": m.get("epochs_run"), "stopped": bool(m.get("cancelled")),
+        "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
+        "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
+        "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
+        "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in METRICS},
+        "valid Recall@20": m.get("valid/Recall@20"), "n_params": m.get("n_params"),
+        "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
+        "epochs_cap": cap, "ran": ran, "stopped": bool(m.get("cancelled")),
         "stopped_early": bool(m.get("stopped_early")), "fingerprint": record.fingerprint,
         "checkpoint": str(record.checkpoint) if record.checkpoint else None,
+        "folder": str(record.folder) if record.folder else None,
     }
 
 
+# ---- tables ----------------------------------------------------------------------------------
 @st.cache_data(max_entries=16, show_spinner=False)
 def saved_runs_table(root: str, signature: tuple) -> pd.DataFrame:
     """One row per saved run folder (``signature`` only keys the cache)."""
-    from mambarec.store import list_runs
-
     return pd.DataFrame([record_row(r) for r in list_runs(Path(root))])
 
 
+@st.cache_data(max_entries=4, show_spinner="Reading the precomputed results...")
+def precomputed_records(folder: str, signature: tuple) -> tuple[list, str | None]:
+    """``mambarec.store.precomputed_records`` of the folder, or ([], why) when it cannot be used.
+
+    Whether its numbers are still today's is checked apart (``app.evidence.staleness_banner``), in
+    the background, so the rows are drawn before that check ends."""
+    if not (Path(folder) / "manifest.json").is_file():
+        return [], PRECOMPUTE_HINT
+    try:
+        return store_records(load_precomputed(Path(folder))), None
+    except PrecomputedError as exc:
+        return [], f"The precomputed results cannot be used: {exc}"
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def precomputed_results(folder: str, signature: tuple) -> tuple[pd.DataFrame, str | None]:
+    """The precomputed rows as comparison rows; (empty, why) when unavailable."""
+    records, message = precomputed_records(folder, signature)
+    return pd.DataFrame([record_row(r) for r in records]), message
+
+
 def precomputed_table(dataset: str) -> tuple[pd.DataFrame, str | None]:
-    """Precomputed rows of ``dataset`` (by name) and a message to show when there are none or they are stale."""
+    """Precomputed rows of ``dataset`` (by name) and a message to show when there are none."""
     folder = precomputed_dir()
-    table, message = precomputed_results(str(folder), _precomputed_signature(folder))
+    table, message = precomputed_results(str(folder), precomputed_signature(folder))
     if not table.empty:
         table = table[table["dataset"] == dataset]
     return table.reset_index(drop=True), message
 
 
-def _precomputed_signature(folder: Path) -> tuple:
-    manifest = folder / "manifest.json"  # precompute swaps the whole folder in, manifest included
-    return (str(manifest), manifest.stat().st_mtime_ns) if manifest.is_file() else ()
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def precomputed_results(folder: str, signature: tuple) -> tuple[pd.DataFrame, str | None]:
-    """``mambarec.artifacts.load_precomputed`` as comparison rows; (empty, why) when unavailable, and a
-    banner naming what moved when the folder is stale (its rows are still shown)."""
-    from mambarec.artifacts import PrecomputedError, load_precomputed
-
-    if not (Path(folder) / "manifest.json").is_file():
-        return pd.DataFrame(), PRECOMPUTE_HINT
-    try:
-        loaded = load_precomputed(Path(folder))
-    except PrecomputedError as exc:
-        return pd.DataFrame(), f"The precomputed results cannot be used: {exc}"
-    stale = precomputed_staleness(folder, signature)
-    from mambarec.store import precomputed_records
-
-    return pd.DataFrame([record_row(r) for r in precomputed_records(loaded)]), stale
-
-
-@st.cache_data(max_entries=4, show_spinner="Checking the precomputed numbers against today's code (numerics "
-                                           "probes, seconds the first time)...")
-def precomputed_staleness(folder: str, signature: tuple) -> str | None:
-    """A banner when the folder's numerics probes no longer reproduce (None when current)."""
-    from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
-
-    found = staleness(load_precomputed(Path(folder))["manifest"])
-    if found.current:
-        return None
-    return (f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They "
-            f"are shown as stored; {regenerate_hint(Path(folder))} (or `--refresh-stale` to retrain only those cells).")
-
-
-def results_table(dataset: str) -> tuple[pd.DataFrame, str | None]:
+def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, str | None]:
     """Saved runs and precomputed results on ``dataset``, one row per run/seed.
 
     A row belongs to the dataset when its fingerprint matches (the same data under any name or
-    path); rows without one fall back to the name.
+    path); rows without one, or a dataset that cannot be loaded (``fingerprint`` None), fall back to the name.
     """
     root = runs_root()
     saved = saved_runs_table(str(root), runs_signature(root))
-    pre, message = precomputed_results(str(precomputed_dir()), _precomputed_signature(precomputed_dir()))
-    try:
-        fingerprint = dataset_card(dataset)["fingerprint"]
-    except Exception:  # noqa: BLE001  (unloadable data: match by name; the sidebar shows the error)
-        fingerprint = None
-    frames = [_on_dataset(f, dataset, fingerprint) for f in (pre, saved) if not f.empty]
+    pre, message = precomputed_results(str(precomputed_dir()), precomputed_signature(precomputed_dir()))
+    frames = [on_dataset(f, dataset, fingerprint) for f in (pre, saved) if not f.empty]
     frames = [f for f in frames if not f.empty]
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), message
 
 
-def _on_dataset(rows: pd.DataFrame, name: str, fingerprint: str | None) -> pd.DataFrame:
-    same_data = rows["fingerprint"] == fingerprint if fingerprint else False
-    same_name = rows["fingerprint"].isna() & (rows["dataset"] == name)
-    return rows[same_data | same_name].reset_index(drop=True)
+def on_dataset(rows: pd.DataFrame, name: str, fingerprint: str | None) -> pd.DataFrame:
+    """Rows of the same data (fingerprint), or of the same name where a row or the dataset has no fingerprint."""
+    same_name = rows["dataset"] == name
+    if fingerprint is None:
+        return rows[same_name].reset_index(drop=True)
+    return rows[(rows["fingerprint"] == fingerprint) | (rows["fingerprint"].isna() & same_name)].reset_index(drop=True)
+
+
+# ---- seeds and deltas ------------------------------------------------------------------------
+def spread_text(summary) -> str:
+    """``0.2446 ± 0.0019`` over seeds; one seed is one seed, never ``± 0.0000``."""
+    if summary.n == 0:
+        return "–"
+    return f"{summary.mean:.4f} ± {summary.std:.4f}" if summary.std is not None else f"{summary.mean:.4f} · 1 seed"
+
+
+def ran_summary(group: pd.DataFrame) -> str:
+    """The epochs a group's seeds ran against their cap, and how they ended: "3× 20/20 ep · cap",
+    "3× 11–15/40 ep · early stop", "2× 6/20 ep · 1 early stop, 1 by hand"."""
+    runs = group["epochs_run"].dropna().astype(int)
+    if runs.empty or runs.max() == 0:
+        return "no training"
+    cap = group["epochs_cap"].dropna()
+    span = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
+    head = f"{len(group)}× {span}/{int(cap.max())} ep" if not cap.empty else f"{len(group)}× {span} ep"
+    early, by_hand = int(group["stopped_early"].sum()), int(group["stopped"].sum())
+    at_cap = int((runs >= cap.max()).sum()) if not cap.empty else 0
+    kinds = [(n, what) for n, what in ((early, "early stop"), (at_cap, "cap"), (by_hand, "by hand")) if n]
+    if len(kinds) == 1:
+        return f"{head} · {kinds[0][1]}"
+    return f"{head} · " + ", ".join(f"{n} {what}" for n, what in kinds) if kinds else head
 
 
 def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """Mean and sample std over the seeds of each setup (``mambarec.stats``): ``<metric> ±`` holds the
-    std, empty (NaN) for a single seed, which is one seed, not a zero spread."""
+    std, empty (NaN) for a single seed, which is one seed, not a zero spread; ``<metric> text`` says so."""
     if rows.empty:
         return rows
     # the same seed twice is the same run twice (training is deterministic): count it once, newest first
@@ -132,81 +167,135 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> p
     extra = [c for c in ("n_params", "s_per_epoch") if c in rows]
     out = []
     for (source, setup), group in rows.groupby(["source", "setup"], sort=False, dropna=False):
-        entry = {"source": source, "setup": setup, "seeds": len(group), "model_name": group["model_name"].iloc[0],
-                 "r": group["r"].iloc[0]}
+        first = group.iloc[0]
+        entry = {"source": source, "setup": setup, "name": first.get("name", setup), "cell": first.get("cell"),
+                 "seeds": len(group), "ran": ran_summary(group) if "epochs_run" in group else "",
+                 "model_name": first["model_name"], "r": first["r"]}
         for m in metrics:
             summary = stats.summarize(group[m].tolist())
             entry[m], entry[f"{m} ±"] = summary.mean, (summary.std if summary.std is not None else float("nan"))
+            entry[f"{m} text"] = spread_text(summary)
         entry.update({c: group[c].mean() for c in extra})
         out.append(entry)
-    order = ["source", "setup", "seeds", *[c for m in metrics for c in (m, f"{m} ±")], "model_name", "r", *extra]
+    order = ["source", "name", "setup", "cell", "seeds", "ran",
+             *[c for m in metrics for c in (m, f"{m} ±", f"{m} text")], "model_name", "r", *extra]
     return pd.DataFrame(out)[order]
+
+
+def mean_interval(values) -> dict:
+    """Mean over seeds and the 95% t-interval of that mean (``mambarec.stats``); no interval for one seed."""
+    s = stats.summarize(list(values))
+    half = stats.t_quantile(s.n - 1) * s.std / s.n ** 0.5 if s.std is not None else None
+    return {"mean": s.mean, "seeds": s.n, "low": s.mean - half if half is not None else None,
+            "high": s.mean + half if half is not None else None}
+
+
+def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+    """``mean_interval`` of ``metric`` per group of ``by``, with the groups' mean seconds per epoch."""
+    out = [{**dict(zip(by, keys if isinstance(keys, tuple) else (keys,), strict=True)),
+            **mean_interval(group[metric].dropna()), "s_per_epoch": group["s_per_epoch"].mean()}
+           for keys, group in rows.groupby(by, sort=False)]
+    return pd.DataFrame(out)
+
+
+def delta_text(rel) -> str:
+    """A relative paired difference in words: ▲/▼ when its 95% interval excludes 0, ≈ when it holds 0."""
+    if rel is None or math.isnan(rel.mean):
+        return ""
+    if not rel.has_interval:
+        return f"{rel.mean:+.1f}% ({rel.n} seed{'s' if rel.n != 1 else ''})"
+    mark = {1: "▲", -1: "▼", 0: "≈"}[rel.excludes_zero()]
+    return f"{mark} {rel.mean:+.1f}% [{rel.low:+.1f}, {rel.high:+.1f}]"
+
+
+def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
+    """setup -> seed -> metric, one value per seed."""
+    return {setup: group.drop_duplicates("seed").set_index("seed")[metric].dropna().to_dict()
+            for setup, group in rows.groupby("setup")}
 
 
 def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
                metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """Per setup, the change of each metric against ``reference`` in % of the reference's mean, paired by
-    seed over the seeds both ran (``mambarec.stats.paired_difference``): ``Δ <m> %`` is the mean change and
-    ``Δ <m> 95% CI`` its t-interval ("1 seed: no interval" when they share one seed)."""
+    seed over the seeds both ran (``mambarec.stats.paired_difference``): ``Δ <m> %`` is the mean change,
+    ``Δ <m> 95% CI`` its t-interval ("1 seed: no interval" when they share one seed) and ``Δ <m>`` both in
+    words (``delta_text``); ``Δ <m> low/high`` the interval's ends, for the charts."""
     if reference not in set(table["setup"]) or rows.empty:
         return table
-    by_setup = {setup: group.drop_duplicates("seed").set_index("seed") for setup, group in rows.groupby("setup")}
-    ref = by_setup.get(reference)
     out = table.copy()
     for m in metrics:
-        means, cis = [], []
+        by_setup = paired(rows, m)
+        ref = by_setup.get(reference)
+        means, cis, words, lows, highs = [], [], [], [], []
         for setup in out["setup"]:
             mine = by_setup.get(setup)
-            diff = (stats.paired_difference(mine[m].dropna().to_dict(), ref[m].dropna().to_dict())
-                    if mine is not None and ref is not None and setup != reference else None)
+            diff = (stats.paired_difference(mine, ref) if mine is not None and ref is not None and setup != reference
+                    else None)
             rel = diff.relative() if diff is not None else None
             means.append(rel.mean if rel is not None else float("nan"))
+            lows.append(rel.low if rel is not None and rel.has_interval else float("nan"))
+            highs.append(rel.high if rel is not None and rel.has_interval else float("nan"))
             cis.append("" if rel is None else (f"[{rel.low:+.1f}, {rel.high:+.1f}]" if rel.has_interval
                                                else f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval"))
-        out[f"Δ {m} %"], out[f"Δ {m} 95% CI"] = means, cis
+            words.append("reference" if setup == reference else delta_text(rel))
+        out[f"Δ {m} %"], out[f"Δ {m} 95% CI"], out[f"Δ {m}"] = means, cis, words
+        out[f"Δ {m} low"], out[f"Δ {m} high"] = lows, highs
     return out
 
 
-def reference_row(dataset: str, rows: pd.DataFrame | None = None) -> dict:
+@st.cache_data(max_entries=16, show_spinner=False)
+def aggregated(rows: pd.DataFrame) -> pd.DataFrame:
+    """``aggregate_seeds`` cached on the rows (a rerun of the page does not regroup them)."""
+    return aggregate_seeds(rows)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """``add_deltas`` cached on its inputs: hashing the frames takes milliseconds, each interval a t quantile."""
+    return add_deltas(table, rows, reference, metrics)
+
+
+def reference_row(dataset, rows: pd.DataFrame | None = None) -> dict:
     """Popularity ranking as a row of the comparison table: from a ``pop`` run among ``rows`` (ranking by
     popularity is deterministic, so any of them is the reference), else computed now."""
     pop = rows[rows["model_name"] == "pop"] if rows is not None and not rows.empty else pd.DataFrame()
-    metrics = {m: float(pop[m].iloc[0]) for m in METRICS} if not pop.empty else popularity_reference(dataset)
-    return {"source": "reference", "setup": "popularity (most-popular items)", "seeds": 1, "model_name": "pop",
-            "r": None,
-            **{m: metrics.get(m) for m in METRICS}, **{f"{m} ±": float("nan") for m in METRICS}}
+    metrics = ({m: float(pop[m].iloc[0]) for m in METRICS} if not pop.empty
+               else popularity_reference(dataset.name, dataset.fingerprint(), dataset))
+    return {"source": "reference", "setup": "popularity (most-popular items)", "name": "pop", "cell": "pop",
+            "seeds": 1, "ran": "no training: exact", "model_name": "pop", "r": None,
+            **{m: metrics.get(m) for m in METRICS}, **{f"{m} ±": float("nan") for m in METRICS},
+            **{f"{m} text": f"{metrics.get(m, float('nan')):.4f}" for m in METRICS}}
 
 
 @st.cache_data(max_entries=8, show_spinner="Ranking by popularity...")
-def popularity_reference(dataset: str) -> dict[str, float]:
+def popularity_reference(name: str, fingerprint: str, _dataset) -> dict[str, float]:
     """Test metrics of most-popular ranking: the ``pop`` model, evaluated."""
-    from mambarec.config import PopConfig, RunConfig, TrainConfig
-    from mambarec.evaluate import evaluate_model
-    from mambarec.model.zoo import build_model
+    from mambarec.evaluate import evaluate_model  # lazy: torch
+    from mambarec.model.zoo import build_model  # lazy: torch
 
-    ds = get_dataset(dataset)
-    run = RunConfig(dataset=dataset, model_name="pop", model=PopConfig(), train=TrainConfig(device="cpu"))
-    model = build_model(run, ds)
-    return dict(evaluate_model(model, ds, ("test",))["test"])
+    run = RunConfig(dataset=name, model_name="pop", model=PopConfig(), train=TrainConfig(device="cpu"))
+    return dict(evaluate_model(build_model(run, _dataset), _dataset, ("test",))["test"])
 
 
 # ---- paired significance test ---------------------------------------------------------------
 @st.cache_data(max_entries=32, show_spinner="Evaluating per user...")
-def per_user_test(checkpoint: str, mtime_ns: int, dataset: str, metric: str = "Recall@20") -> pd.Series:
+def per_user_test(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset, metric: str = "Recall@20") -> pd.Series:
     """Per-user test ``metric`` of a checkpoint, indexed by user id (``mtime_ns`` keys the cache)."""
-    from mambarec.checkpoint import load_model
-    from mambarec.evaluate import evaluate_model
+    from mambarec.checkpoint import load_model  # lazy: torch
+    from mambarec.evaluate import evaluate_model  # lazy: torch
 
-    ds = get_dataset(dataset)
-    test = evaluate_model(load_model(checkpoint, ds), ds, ("test",), per_user=True)["test"]
+    test = evaluate_model(load_model(checkpoint, _dataset), _dataset, ("test",), per_user=True)["test"]
     return pd.Series(test["per_user"][metric], index=test["users"], name=metric)
 
 
-def paired_wilcoxon(checkpoint_a: str, checkpoint_b: str, dataset: str, metric: str = "Recall@20") -> dict:
+def paired_wilcoxon(checkpoint_a: str, checkpoint_b: str, dataset, metric: str = "Recall@20") -> dict:
     """Wilcoxon signed-rank test on the per-user test ``metric`` of two runs (``mambarec.stats``), paired by
-    user."""
-    a = per_user_test(checkpoint_a, os.stat(checkpoint_a).st_mtime_ns, dataset, metric)
-    b = per_user_test(checkpoint_b, os.stat(checkpoint_b).st_mtime_ns, dataset, metric)
+    user. ``dataset``: the loaded Dataset, or its name."""
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset)
+    fp = dataset.fingerprint()
+    a = per_user_test(checkpoint_a, os.stat(checkpoint_a).st_mtime_ns, fp, dataset, metric)
+    b = per_user_test(checkpoint_b, os.stat(checkpoint_b).st_mtime_ns, fp, dataset, metric)
     a, b = a.align(b, join="inner")
     res = stats.wilcoxon_per_user(a.to_numpy(), b.to_numpy())
     return {"users": res.users, "differing users": res.differing, "mean A": res.mean_a, "mean B": res.mean_b,
@@ -214,7 +303,7 @@ def paired_wilcoxon(checkpoint_a: str, checkpoint_b: str, dataset: str, metric: 
             "verdict": res.verdict()}
 
 
-# ---- checkpoints -----------------------------------------------------------------------------
+# ---- checkpoints and saved runs ----------------------------------------------------------------
 def checkpoint_summary(ckpt: dict) -> dict:
     """The plain facts of a loaded checkpoint (no tensors), for display."""
     run = ckpt["run"]
@@ -222,25 +311,43 @@ def checkpoint_summary(ckpt: dict) -> dict:
     return {"setup": setup_label(run.to_dict()), "model_name": run.model_name, "seed": ckpt["seed"],
             "dataset": ckpt["dataset"], "fingerprint": ckpt["dataset_fingerprint"], "versions": ckpt["versions"],
             "resumable": ckpt["resume"] is not None, "best_epoch": m.get("best_epoch"),
+            "ran": ran_text(m.get("epochs_run"), run.train.epochs, bool(m.get("stopped_early")),
+                            bool(m.get("cancelled"))),
             "test": {k: m.get(f"test/{k}") for k in METRICS}, "config": run.to_dict()}
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the checkpoint...")
 def checkpoint_info(path: str, mtime_ns: int) -> dict:
-    from mambarec.checkpoint import load_checkpoint
+    from mambarec.checkpoint import load_checkpoint  # lazy: torch
 
     return checkpoint_summary(load_checkpoint(path))
 
 
-def import_checkpoint(data: bytes, filename: str, dataset: str) -> tuple[Path | None, str]:
-    """Validate uploaded checkpoint bytes against ``dataset`` and save them as a run folder.
+def import_checkpoint(data: bytes, filename: str, dataset) -> tuple[Path | None, str]:
+    """Validate uploaded checkpoint bytes against ``dataset`` (a loaded Dataset) and save them as a run folder.
 
     Returns (the run folder, "") or (None, the reason it was refused).
     """
-    from mambarec.checkpoint import CheckpointError
-    from mambarec.store import import_checkpoint as store
+    from mambarec.checkpoint import CheckpointError  # lazy: torch
 
     try:
-        return store(data, filename, get_dataset(dataset), runs_root()), ""
+        return store_import(data, filename, dataset, runs_root()), ""
     except CheckpointError as exc:
         return None, str(exc)
+
+
+def rename_run(folder: str, new_name: str) -> tuple[Path | None, str]:
+    """``mambarec.store.rename_run``: (the new folder, "") or (None, why it was refused)."""
+    try:
+        return store_rename(Path(folder), new_name), ""
+    except (RunStoreError, OSError) as exc:
+        return None, str(exc)
+
+
+def delete_run(folder: str) -> str:
+    """``mambarec.store.delete_run``: "" or why nothing was deleted."""
+    try:
+        store_delete(Path(folder))
+        return ""
+    except (RunStoreError, OSError) as exc:
+        return str(exc)

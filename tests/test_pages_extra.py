@@ -65,22 +65,30 @@ def test_pages_without_runs_explain_how_to_get_one(name, tmp_path, monkeypatch, 
     assert not at.error
 
 
+def alignment_numbers(at: AppTest):
+    """The alignment table under the maps: one row per number, one plain sentence each."""
+    return at.table[0].value
+
+
 def test_embeddings_page_with_a_run(runs_root, monkeypatch, no_precomputed):
     monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
     at = page("embeddings")
     assert not at.info and not at.error
     labels = [s.label for s in at.selectbox]
-    assert "After (trained run)" in labels and "Before" in labels
-    assert len(at.dataframe) == 1  # the alignment numbers beside the plots
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["Before", "After"]
+    assert "After (trained)" in labels and "Before" in labels
+    assert next(s for s in at.selectbox if s.label == "Before").value == "initialized"
+    table = alignment_numbers(at)
+    assert list(table.columns) == ["Before", "After", "what it says"]
     assert any(label.startswith("MMD") for label in table.index)
-    # the instant projection, category colours and lines between the modalities
-    next(r for r in at.radio if r.label == "Projection").set_value("PCA")
+    assert all(len(sentence) > 20 for sentence in table["what it says"])  # each number explained
+    # PCA with lines between a picture and its text is the default view
+    assert next(r for r in at.radio if r.label == "Projection").value == "PCA"
+    assert next(s for s in at.slider if s.label.startswith("Picture-text")).value == 60
     next(r for r in at.radio if r.label == "Colour by").set_value("category")
-    next(s for s in at.slider if s.label.startswith("Lines")).set_value(50)
+    next(s for s in at.slider if s.label.startswith("Picture-text")).set_value(50)
     at.run()
     assert not at.exception
+    assert at.query_params["colour"] == ["category"] or at.query_params["colour"] == "category"  # in the URL
     # another stage of the encoders
     next(s for s in at.selectbox if s.label == "Stage").set_value("dream")
     at.run()
@@ -94,8 +102,20 @@ def test_embeddings_page_shows_a_selection(runs_root, monkeypatch, no_precompute
     at.run()
     assert not at.exception
     assert "Selected items (3)" in texts(at)
-    assert len(at.dataframe) == 2
-    assert at.dataframe[1].value["item"].tolist() == [0, 3, 7]
+    assert at.dataframe[-1].value["item"].tolist() == [0, 3, 7]
+
+
+def test_embeddings_search_lists_the_nearest_texts_before_and_after(runs_root, monkeypatch, no_precomputed):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    at = AppTest.from_file(str(PAGES / "embeddings.py"), default_timeout=TIMEOUT)
+    at.query_params["item"] = "5"
+    at.run()
+    assert not at.exception
+    assert next(s for s in at.selectbox if s.label == "Find an item by title").value == 5
+    text = texts(at)
+    assert "Nearest texts to the picture of" in text and text.count("its own text ranks") == 2
+    neighbours = [d.value for d in at.dataframe if "text of" in d.value.columns]
+    assert len(neighbours) == 2 and all(len(n) == 5 for n in neighbours)
 
 
 def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatch, no_precomputed):
@@ -109,7 +129,7 @@ def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatc
     assert metrics["DREAM parameters never updated (69.7%)"] == "98,304 of 141,056"
     assert "dead taps moved not at all" in text  # a trained run: off-centre taps never left their init
     model = next(s for s in at.selectbox if s.label == "Model")
-    model.set_value("untrained paper")
+    model.set_value("untrained-paper")
     at.run()
     assert not at.exception
     text = texts(at)
@@ -127,7 +147,7 @@ def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic
     monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
     at = page("users")
     assert not at.info and not at.error
-    assert [s.value for s in at.selectbox] == [0, "untrained paper model"]
+    assert [s.value for s in at.selectbox] == ["saved:20260101-000000-synthetic-official-s2026-1", "untrained-paper"]
     rankings = [d.value for d in at.dataframe if "rank" in d.value.columns and "score" in d.value.columns]
     assert len(rankings) == 2 and all(len(r) == 10 for r in rankings)
     at.number_input[0].set_value(5)
@@ -157,10 +177,9 @@ def test_pages_use_precomputed_maps_and_checkpoints(precomputed, tmp_path, monke
     monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(precomputed))
     at = page("embeddings")
     assert not at.info and not at.error
-    assert next(r for r in at.radio if r.label == "Source").value == "precomputed maps"
-    assert next(s for s in at.selectbox if s.label == "After (trained)").value == "official_s0"  # the aligned cell
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["Before", "After"] and table.notna().all().all()
+    assert next(s for s in at.selectbox if s.label == "After (trained)").value == "official"  # the cell, by name
+    table = alignment_numbers(at)
+    assert list(table.columns) == ["Before", "After", "what it says"] and (table["Before"] != "nan").all()
     # UMAP was not precomputed here: the stored PCA map is drawn instead of failing
     next(r for r in at.radio if r.label == "Projection").set_value("UMAP")
     at.run()
@@ -168,4 +187,5 @@ def test_pages_use_precomputed_maps_and_checkpoints(precomputed, tmp_path, monke
     for name in ("dream_inspector", "users"):
         at = page(name)
         assert not at.info and not at.error
-        assert "precomputed: official (seed 0)" in str(at.selectbox[0].format_func(at.selectbox[0].value))
+        assert at.selectbox[0].value == "official"
+        assert "official · MambaRec as the released code computes it" in str(at.selectbox[0].format_func("official"))

@@ -1,67 +1,128 @@
-"""About: the paper in one screen, where the released code departs from it, and the active dataset."""
+"""About: the model in one picture and three short ideas, where the released code departs from the paper,
+and the active dataset's card, with the world's truth for scenario data (cold share, how much of the
+true item factors each modality holds, the gap between them)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app import paper_numbers, state
+from app import lessonbar, paper_numbers, state, urlsel
+from app.urlsel import Param
+from mambarec.data.coldstart import measured_cold_items
+from mambarec.data.scenarios import SCENARIOS, scenario_summary
+from mambarec.groundtruth import modality_gap_stats, modality_informativeness
 
-st.title("About MambaRec")
-st.markdown(
-    "**Modality Alignment with Multi-scale Bilateral Attention for Multimodal Recommendation** "
-    "(Ren, Ju, Lee; CIKM 2025, arXiv 2509.09114). Released code: `rkl71/MambaRec`, built on MMRec; "
-    "its graph backbone is MGCN (ACM MM 2023). This app runs a faithful, switchable reimplementation."
-)
-left, mid, right = st.columns(3)
-with left:
-    st.markdown("#### 1 · Dimension optimization")
-    st.markdown("A linear map W_V takes the visual feature from D_V to **D_V / r** (r = 8: 4096 → 512). "
-                "Claim: r = 8 cuts parameters by 30%+ and time by 25% for −0.3% Recall@20 (Baby); "
-                "r = 16 loses 2% Recall@20 on Sports.")
-with mid:
-    st.markdown("#### 2 · DREAM")
-    st.markdown("Dilated REfinement Attention Module (ASPP + CBAM): five branches (1×1 conv; 3×3 conv with "
-                "three dilation rates; global pool → 1×1 conv → upsample), concatenated. Channel attention "
-                "**M_c** and spatial attention **M_s** gate them; **max(F_c, F_s)** then a 1×1 conv. "
-                "Claim: dual attention beats single by 1.8% Recall@20 (Baby).")
-with right:
-    st.markdown("#### 3 · Global alignment")
-    st.markdown("Per batch, visual set V vs text set T: **MMD** with a Gaussian kernel of bandwidth **σ** and "
-                "**InfoNCE** over matched pairs with temperature **τ**. L_global = λ_mmd L_mmd + λ_cl L_cl "
-                "(best λ_mmd = 0.15, λ_cl = 0.01, σ ∈ {1, 1.5, 2}).")
-st.markdown(
-    "**Backbone and training** (MGCN as released): user-item LightGCN (4 layers, mean), per-modality item-item "
-    "k-NN graphs (k = 10), purifier gates, attention fuser (common + specific), score = dot product; BPR + L2 + "
-    "the alignment losses; Adam 1e-3 with a smooth decay; early stopping on valid Recall@20. **Evaluation**: full "
-    "ranking over all items, training items masked, Recall / NDCG / Precision @10 and @20."
+PAGE = "about"
+SECTIONS = {"model": "The model in one picture", "paper-vs-code": "Where the released code departs from the paper",
+            "dataset": "This dataset"}
+PARAMS = (Param("show", "model"),)
+IDEAS = (
+    ("1 · Shrink the visual feature", "A linear map W_V takes D_V to **D_V / r** (r = 8: 4096 → 512) before "
+     "DREAM. The paper: r = 8 saves 30%+ of the parameters and 25% of the time for −0.3% Recall@20."),
+    ("2 · DREAM: look at several scales", "The reduced feature becomes a small C x H x W map. Five branches (1x1 "
+     "conv, three dilated 3x3 convs, a global pool) see it at several scales; channel attention **M_c** and "
+     "spatial attention **M_s** weigh what they see."),
+    ("3 · Align the two modalities", "Per batch, **MMD** pulls the whole cloud of visual features towards the "
+     "cloud of text features (bandwidth σ) and **InfoNCE** pulls each item's picture towards its own text "
+     "(temperature τ)."),
 )
 
-st.subheader("Where the released code departs from the paper")
-st.table(pd.DataFrame(paper_numbers.PAPER_VS_CODE, columns=["point", "paper", "released code"]).set_index("point"))
-st.caption("The Train page's variant picks one column: `paper` builds what the paper describes, `official` what "
-           "the released code computes, `mgcn` MMRec's MGCN. Every switch can be mixed.")
 
-dataset = state.active_dataset_name()
-st.subheader(f"Dataset card: {dataset}")
-try:
-    card = state.dataset_card(dataset)
-except Exception as exc:  # noqa: BLE001  (shown, not raised)
-    st.error(f"Cannot load {dataset!r}: {exc}")
-else:
+@st.cache_data(max_entries=8, show_spinner="Measuring what each modality knows (a cross-validated probe)...")
+def world_truth(name: str, fingerprint: str) -> dict:
+    """Ground truth of a generated dataset: knobs, cold share, per-modality informativeness and the gap."""
+    ds = state.get_dataset(name)
+    extras = ds.extras or {}
+    cold = measured_cold_items(ds.train, ds.n_items)
+    probe = modality_informativeness(ds)
+    return {"scenario": extras.get("scenario"), "knobs": extras.get("knobs", {}), "cold": float(cold.mean()),
+            "n_cold": int(cold.sum()), "r2": {m: p.cv_r2 for m, p in probe.items()},
+            "signal": {m: extras.get(f"{m}_signal_share") for m in ("visual", "text")},
+            "gap": modality_gap_stats(ds.visual, ds.text)}
+
+
+def the_model() -> None:
+    from app import figures  # lazy: plotly (figures' other charts)
+
+    st.markdown("**Modality Alignment with Multi-scale Bilateral Attention for Multimodal Recommendation** (Ren, "
+                "Ju, Lee; CIKM 2025). Released code `rkl71/MambaRec`, built on MMRec's MGCN.")
+    st.graphviz_chart(figures.model_diagram())
+    st.caption("Solid arrows: the forward pass to a score. Dashed: what the two alignment losses compare (both act "
+               "on the d-dim modal features). The ID graph and fusion are MGCN's.")
+    for col, (title, text) in zip(st.columns(3), IDEAS, strict=True):
+        col.markdown(f"**{title}**  \n{text}")
+    st.caption("Training: BPR + L2 + λ_mmd L_mmd + λ_cl L_cl, Adam, early stopping on valid Recall@20. "
+               "Evaluation: full ranking over all items, training items masked, Recall/NDCG@10 and @20.")
+
+
+def paper_vs_code() -> None:
+    st.dataframe(pd.DataFrame(paper_numbers.PAPER_VS_CODE, columns=["point", "paper", "released code"]),
+                 hide_index=True, column_config={"released code": st.column_config.TextColumn(width="large")})
+    st.caption("The Train page's variant picks a column: `paper` builds what the paper describes, `official` what "
+               "the released code computes, `mgcn` MMRec's MGCN. Every switch can be mixed (docs/departures.md).")
+
+
+def dataset_card(name: str) -> None:
+    try:
+        card = state.dataset_card(name)
+    except Exception as exc:  # noqa: BLE001  (shown, not raised)
+        st.error(f"Cannot load {name!r}: {exc}")
+        return
+    st.subheader(f"Dataset card: {name}")
     cols = st.columns(4)
-    cols[0].metric("Users", f"{card['users']:,}")
-    cols[1].metric("Items", f"{card['items']:,}")
-    cols[2].metric("Interactions", f"{card['interactions']:,}")
-    cols[3].metric("Density", f"{card['density']:.3%}")
-    st.markdown(f"Split (MMRec's rule): train **{card['train']:,}** · valid **{card['valid']:,}** · test "
-                f"**{card['test']:,}** interactions  \n"
-                f"Visual features: **{card['visual_dim']}-d** · text features: **{card['text_dim']}-d** · "
-                f"item metadata: {'yes' if card['has_metadata'] else 'no'} · "
-                f"item images: {'yes' if card['has_images'] else 'no'}  \n"
-                f"Source: `{card['source'] or card['name']}` · fingerprint `{card['fingerprint']}`")
-    paper = paper_numbers.paper_dataset(dataset)
+    for col, (label, value) in zip(cols, (("Users", f"{card['users']:,}"), ("Items", f"{card['items']:,}"),
+                                          ("Interactions", f"{card['interactions']:,}"),
+                                          ("Density", f"{card['density']:.3%}")), strict=True):
+        col.metric(label, value)
+    st.caption(f"Split (MMRec's rule): train {card['train']:,} · valid {card['valid']:,} · test {card['test']:,}. "
+               f"Visual {card['visual_dim']}-d, text {card['text_dim']}-d. Source `{card['source'] or card['name']}`, "
+               f"fingerprint `{card['fingerprint']}`.")
+    paper = paper_numbers.paper_dataset(name)
     if paper:
-        stats = paper_numbers.DATASET_STATS[paper]
-        st.caption(f"The paper's {paper.capitalize()}: {stats['users']:,} users, {stats['items']:,} items, "
-                   f"{stats['interactions']:,} interactions, density {stats['density']:.3%}.")
+        s = paper_numbers.DATASET_STATS[paper]
+        st.caption(f"The paper's {paper.capitalize()}: {s['users']:,} users, {s['items']:,} items, "
+                   f"{s['interactions']:,} interactions, density {s['density']:.3%}.")
+    if "item_factors" in (state.get_dataset(name).extras or {}):
+        truth(name, card["fingerprint"])
+
+
+def truth(name: str, fingerprint: str) -> None:
+    """The generated world's truth: what a model could learn here, measured on the data themselves."""
+    t = world_truth(name, fingerprint)
+    st.markdown("**The world's truth** (generated data, so the true item factors are known)")
+    if t["scenario"] in SCENARIOS:
+        st.caption(f"Scenario `{t['scenario']}`: {scenario_summary(t['scenario'])}")
+    cols = st.columns(4)
+    cols[0].metric("Cold items", f"{t['cold']:.0%}", help="items with at most 2 training interactions: only their "
+                   f"content can rank them ({t['n_cold']} items)")
+    for col, m in zip(cols[1:3], ("visual", "text"), strict=True):
+        col.metric(f"{m.capitalize()} knows", f"R² {t['r2'][m]:.2f}", help=f"5-fold cross-validated ridge R² of the "
+                   f"true item factors from the raw {m} features (1: all of it, 0: nothing)")
+    cols[3].metric("Gap: visual / text spread", f"{t['gap']['scale_ratio']:.1f}×",
+                   help=f"std(visual) / std(text); mean shift {t['gap']['mean_shift']:+.2f}. MMD is motivated by a "
+                   "gap like this")
+    knobs = t["knobs"]
+    if knobs:
+        st.caption("Knobs: " + " · ".join(f"{k} = {v}" for k, v in knobs.items() if k != "seed"))
+
+
+def render() -> None:
+    st.title("About MambaRec")
+    step = lessonbar.show(PAGE)
+    for note in urlsel.restore(PAGE, PARAMS, {"show": lambda v: v if v in SECTIONS else None}):
+        st.caption(f":material/info: {note}")
+    first = st.session_state[urlsel.widget_key(PAGE, "show")]
+    draw = {"model": the_model, "paper-vs-code": paper_vs_code,
+            "dataset": lambda: dataset_card(state.active_dataset_name())}
+    if first != "dataset":  # the card heads itself
+        st.subheader(SECTIONS[first])
+    draw[first]()
+    for name, title in SECTIONS.items():  # the section a link asked for first, the others folded below it
+        if name != first:
+            with st.expander(title):
+                draw[name]()
+    urlsel.publish(PAGE, PARAMS, step)
+
+
+render()

@@ -1,244 +1,274 @@
-"""Compare runs: saved runs and precomputed results on the active dataset, side by side.
+"""Compare runs: saved runs and precomputed results on the active dataset, side by side, honestly.
 
-Metric table (mean ± std over seeds, deltas against a reference), plots per ablation and against r,
-popularity as a floor, a paired Wilcoxon test on per-user Recall@20, the paper's numbers when the
-dataset is one of the paper's, CSV export, and checkpoints to load, download or upload.
+One row per setup (mean ± std over seeds; one seed says so), how long its seeds really ran, each
+change against a reference with its 95% interval over paired seeds, REPORT.md's verdicts on the
+paper's claims, charts that do not magnify noise, learning curves with bands over seeds, cold vs
+warm items on scenario data, the paper's numbers, and saved runs to inspect, rename or delete.
+The selection (setups, reference, tab) lives in the URL, so a lesson step can open it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from app import paper_numbers, results, state
-from mambarec.config import RunConfig
+from app import compare_sections, evidence, lessonbar, models, results, state, urlsel, warmup
+from app.urlsel import Param
+from mambarec import stats
 
-METRIC_FORMAT = "%.4f"
+PAGE = "compare"
+# "Every run and seed" first: it was the page's first tab, and links and tests open on it
+TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs warm", "Is it noise?",
+        "The paper's numbers", "Checkpoints")
+NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
+SHOWN = ("Recall@20", "NDCG@20")
+PARAMS = (Param("cells", [], urlsel.as_list, urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
+          Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"))
 
 
-def metric_columns(table: pd.DataFrame) -> dict:
-    config = {m: st.column_config.NumberColumn(m, format=METRIC_FORMAT, width="small") for m in results.METRICS}
-    config |= {f"{m} ±": st.column_config.NumberColumn("±", format=METRIC_FORMAT, width="small",
-                                                     help=f"std of {m} over seeds") for m in results.METRICS}
-    config |= {c: st.column_config.NumberColumn(c, format="%+.1f%%", help="mean change against the reference, "
-                                                "paired by seed") for c in table.columns if c.endswith(" %")}
-    config |= {c: st.column_config.TextColumn(c, help="95% t-interval of the paired change (in %); one common seed "
-                                              "has none") for c in table.columns if c.endswith("95% CI")}
-    config |= {"n_params": st.column_config.NumberColumn("parameters", format="localized"),
-               "s_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.2f"),
-               "setup": st.column_config.TextColumn("setup", width="large")}
+def key(name: str) -> str:
+    return urlsel.widget_key(PAGE, name)
+
+
+# ---- the selection -----------------------------------------------------------------------------------
+def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, str]) -> list[str]:
+    """``group:<name>`` stands for every precomputed cell of that group; a saved run's id for its setup."""
+    out = []
+    for n in names:
+        out += groups.get(n[len("group:"):], []) if n.startswith("group:") else [aliases.get(n, n)]
+    return list(dict.fromkeys(out))
+
+
+def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
+    """Restore the page's URL selection (before its widgets) and return notes on what is not here."""
+    groups = lessonbar.current_inventory()["groups"]
+    aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
+    check = {"cells": lambda v: [n for n in expand(v, groups, aliases) if n in names] or None,
+             "ref": lambda v: v if v in names else None, "tab": lambda v: v if v in TABS else None,
+             "metric": lambda v: v if v in results.METRICS else None,
+             "curve": lambda v: v if v in evidence.CURVE_METRICS else None}
+    wanted = expand(urlsel.as_list(urlsel.incoming().get("cells", "")), groups, aliases)
+    notes = urlsel.restore(PAGE, PARAMS, check)
+    absent = [n for n in wanted if n not in names]
+    if absent:
+        notes.append(f"cells={','.join(absent)}: not on this dataset yet")
+    ss = st.session_state
+    if ss[key("ref")] not in names:
+        ss[key("ref")] = "paper" if "paper" in names else names[0]
+    return notes
+
+
+# ---- the table --------------------------------------------------------------------------------------
+def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
+    runs = rows[rows["model_name"] != "pop"] if not rows.empty else rows
+    table = results.aggregated(runs) if not runs.empty else pd.DataFrame()
+    try:
+        pop = pd.DataFrame([results.reference_row(dataset, rows)])
+        table = pd.concat([table, pop], ignore_index=True) if not table.empty else pop
+    except Exception as exc:  # noqa: BLE001
+        st.warning(f"Popularity reference unavailable: {exc}")
+    return table
+
+
+def column_config() -> dict:
+    """Widths that fit 1280 x 800 with the sidebar open (about 820 px for the table)."""
+    config = {"name": st.column_config.TextColumn("setup", width=140, help="precomputed cell, or what a saved run "
+                                                  "changed from its preset"),
+              "ran": st.column_config.TextColumn("seeds × epochs", width=150, help="how many seeds, the epochs they "
+                                                 "ran of the cap, and how they ended: early stop, the cap, by hand")}
+    for m in SHOWN:
+        config[f"{m} text"] = st.column_config.TextColumn(m, width=118, help=f"test {m}: mean ± sample std over "
+                                                          "seeds; '1 seed' has no spread to show")
+        config[f"Δ {m}"] = st.column_config.TextColumn(f"Δ {m}", width=145, help="change against the reference in "
+                                                       "% of its mean, paired by seed, [95% t-interval]. ▲/▼: the "
+                                                       "interval excludes 0; ≈: it holds 0 (within noise)")
     return config
 
 
-def summary_table(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    with_pop = st.toggle("Popularity ranking as a reference row", value=True,
-                         help="Most-popular items for everyone: the floor every recommender should beat")
-    runs = rows[rows["model_name"] != "pop"] if with_pop and not rows.empty else rows
-    table = results.aggregate_seeds(runs) if not runs.empty else pd.DataFrame()
-    if with_pop:
-        try:
-            pop = pd.DataFrame([results.reference_row(dataset, rows)])
-            table = pd.concat([table, pop], ignore_index=True) if not table.empty else pop
-        except Exception as exc:  # noqa: BLE001
-            st.warning(f"Popularity reference unavailable: {exc}")
-    return table
+def show_table(table: pd.DataFrame, shown: list[str]) -> None:
+    view = table[table["name"].isin(shown) | (table["source"] == "reference")]
+    order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
+    st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
+    st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
+               "seed with its 95% interval; ▲/▼ only when the interval excludes 0. All metrics and every seed: "
+               "'Every run and seed' and the CSV files.")
 
 
-def show_table(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    setups = table["setup"].tolist()
-    default = next((i for i, s in enumerate(setups) if s.startswith("mambarec/paper")), 0)
-    reference = st.selectbox("Reference for the deltas", setups, index=default,
-                             help="Δ columns: relative change of each metric against this setup")
-    table = results.add_deltas(table, rows, reference)
-    main = ("Recall@20", "NDCG@20")
-    rest = [m for m in results.METRICS if m not in main]
-    order = ["setup", "source", "seeds", *[c for m in main for c in (m, f"{m} ±", f"Δ {m} %", f"Δ {m} 95% CI")],
-             *[c for m in rest for c in (m, f"{m} ±")], "n_params", "s_per_epoch"]
-    st.dataframe(table, column_order=[c for c in order if c in table], column_config=metric_columns(table),
-                 hide_index=True, key="compare.table")
-    st.caption("Test metrics at the epoch with the best valid Recall@20; mean ± sample std over seeds (empty ± "
-               "for a single seed). Δ: change against the reference paired by seed, with its 95% t-interval. Click "
-               "a column header to sort.")
-    return table
+def verdict_line(rows: pd.DataFrame) -> None:
+    claims = evidence.claims_table(rows)
+    counts = evidence.verdict_counts(claims)
+    if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
+        st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + " · ".join(
+            f"{n} {kind}" for kind, n in counts.items() if n))
 
 
-def plots(rows: pd.DataFrame, table: pd.DataFrame) -> None:
-    import plotly.express as px  # here, not at the top: the table paints before plotly loads
-    import plotly.graph_objects as go
+# ---- tabs --------------------------------------------------------------------------------------------
+def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str) -> None:
+    from app import figures  # lazy: plotly
 
-    metrics = st.multiselect("Metrics to plot", results.METRICS, default=["Recall@20", "NDCG@20"])
-    if not metrics:
-        return
-    bars = go.Figure()
-    for m in metrics:
-        bars.add_trace(go.Bar(name=m, y=table["setup"], x=table[m], orientation="h",
-                              error_x={"type": "data", "array": table[f"{m} ±"].fillna(0.0)}))
-    height = 120 + 28 * len(table) * max(1, len(metrics) // 2 + 1)
-    bars.update_layout(barmode="group", title="Per ablation (mean ± std over seeds)", height=height,
-                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis={"autorange": "reversed"},
-                       legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"})
-    st.plotly_chart(bars, key="compare.bars")
-    sweep = rows[rows["model_name"] == "mambarec"].dropna(subset=["r"]) if not rows.empty else rows
-    if not sweep.empty:  # only setups tried at two or more r make a line
-        sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2]
+    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"))
+    picked = rows[rows["name"].isin(shown)]
+    if not picked.empty:
+        st.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric), key="compare.dots")
+    ref_setup = table.loc[table["name"] == reference, "setup"]
+    part = table[table["name"].isin(shown) & (table["source"] != "reference")]
+    if not ref_setup.empty and len(part) > 1:
+        st.plotly_chart(figures.delta_forest(part, metric, ref_setup.iloc[0], reference), key="compare.forest")
+        st.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. An "
+                   "interval that crosses the red line is within seed noise; a hollow dot is one seed: no interval.")
+    sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
+    sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
     if sweep.empty:
-        st.caption("Metric vs r appears once a setup has runs at two or more reduction factors r "
-                   "(Train page, Features & graph, 'r: reduction factor').")
+        st.caption("Metric vs r appears once a setup has runs at two or more reduction factors r.")
         return
-    by_r = sweep.groupby(["family", "r"], as_index=False)[metrics].mean()
-    long = by_r.melt(id_vars=["family", "r"], value_vars=metrics, var_name="metric", value_name="value")
-    line = px.line(long, x="r", y="value", color="family", facet_col="metric", markers=True, log_x=True,
-                   title="Metric vs reduction factor r (mean over seeds)", labels={"family": "setup (r aside)"})
-    line.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    line.update_xaxes(tickvals=sorted(sweep["r"].unique()), title_text="r")
-    line.update_yaxes(matches=None, showticklabels=True, title_text="")
-    line.update_layout(height=420, margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                       legend={"orientation": "h", "y": -0.25, "yanchor": "top", "title": None})
-    st.plotly_chart(line, key="compare.r")
+    points = results.intervals(sweep, metric, ["family", "r"])
+    ref = table[table["name"] == reference]
+    noise = ref[f"{metric} ±"].iloc[0] if not ref.empty else None
+    noise = None if noise is None or noise != noise else float(noise)
+    st.plotly_chart(figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
+                    key="compare.r")
+    st.caption(f"Bars: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s mean ± one "
+               "seed's standard deviation; the axis always spans at least 8 of them, so a move smaller than the "
+               "noise looks small." if noise else "No setup here has two seeds, so there is no noise band to draw.")
 
 
-def paper_table(dataset: str, table: pd.DataFrame) -> None:
-    key = paper_numbers.paper_dataset(dataset)
-    if key is None:
-        st.caption(f"{dataset!r} is not one of the paper's datasets (Baby, Sports, Clothing by name), so these are "
-                   "the published numbers alone, without ours beside them.")
-        published = pd.DataFrame([{"model": model, "dataset": d.capitalize(), **dict(zip(
-            paper_numbers.PAPER_METRICS, values[d], strict=True))} for model, values in paper_numbers.PUBLISHED.items()
-            for d in paper_numbers.PAPER_DATASETS])
-        st.dataframe(published, hide_index=True, column_config={
-            m: st.column_config.NumberColumn(m, format=METRIC_FORMAT) for m in paper_numbers.PAPER_METRICS})
+@st.cache_data(max_entries=32, show_spinner=False)
+def curves_figure(hist: pd.DataFrame, metric: str, loss: str | None) -> dict:
+    """The learning-curve chart as a dict, cached: building it costs ~0.2 s, reading it back ~20 ms (a class of
+    students opening one lesson step draws it once)."""
+    from app import figures  # lazy: plotly
+
+    return figures.learning_curves(hist, metric, loss).to_dict()
+
+
+def curves(rows: pd.DataFrame, shown: list[str]) -> None:
+    hist = evidence.histories(rows[rows["name"].isin(shown)])
+    if hist.empty:
+        st.caption("No per-epoch history for these runs.")
         return
-    st.markdown(f"**The paper's numbers on {key.capitalize()}, beside ours**")
-    published = pd.DataFrame(paper_numbers.published_rows(dataset)).set_index("model")
-    ours = {}
-    for model, name in paper_numbers.MODEL_NAMES.items():
-        mine = table[table["model_name"] == name] if name and "model_name" in table else table.iloc[0:0]
-        if not mine.empty:
-            best = mine.sort_values("Recall@20", ascending=False).iloc[0]
-            ours[model] = {f"ours {m}": best[m] for m in paper_numbers.PAPER_METRICS}
-    both = published.add_prefix("paper ").join(pd.DataFrame.from_dict(ours, orient="index"))
-    st.dataframe(both, column_config={c: st.column_config.NumberColumn(c, format=METRIC_FORMAT) for c in both})
-    st.caption("Published: test metrics from the released results table (docs/protocol.md section 6), chosen by test "
-               "Recall@20 over a grid. Ours: best setup of that model here, chosen the same way for comparability.")
+    metric = st.selectbox("Curve", list(evidence.CURVE_METRICS), key=key("curve"),
+                          format_func=evidence.CURVE_METRICS.get)
+    loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
+    st.plotly_chart(curves_figure(hist, metric, loss), key="compare.curves")
+    st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
+               "(its test numbers are the table's). Dotted line: the epoch cap, drawn when a seed stopped there, "
+               "i.e. did not converge by early stopping.")
 
 
-def wilcoxon_section(rows: pd.DataFrame, dataset: str) -> None:
-    st.caption("A paired Wilcoxon signed-rank test on the per-user test metric of two runs: is their difference "
-               "more than the noise between users?")
-    runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows.iloc[0:0]
-    if len(runs) < 2:
-        st.caption("Needs two runs with checkpoints on this dataset.")
+def claims(rows: pd.DataFrame) -> None:
+    st.table(evidence.claims_table(rows).set_index("claim"))  # a table wraps the claims; a dataframe cuts them
+    st.caption("As in precomputed/REPORT.md: the paper's relative change beside ours with its 95% interval over "
+               "paired seeds. agrees / disagrees: the interval excludes 0 on the paper's / the other side; "
+               "inconclusive: it holds 0; '(1 seed)': one common seed, so no interval yet. Parameters compare exactly.")
+
+
+def cold_warm(rows: pd.DataFrame, dataset, shown: list[str]) -> None:
+    from app import figures  # lazy: plotly
+
+    cold = dataset.extras.get("cold_items_measured") if dataset.extras else None
+    if cold is None or not cold.any():
+        st.caption("No cold items in this dataset (items with at most 2 training interactions): pick a scenario "
+                   "such as `synthetic/cold-items` in the sidebar.")
         return
-    labels = {r["checkpoint"]: f"{r['run']} · {r['setup']}" for _, r in runs.iterrows()}
-    paths = list(labels)
-    a_col, b_col, m_col = st.columns([3, 3, 1])
-    a = a_col.selectbox("Run A", paths, format_func=labels.get, key="wilcoxon.a")
-    b = b_col.selectbox("Run B", paths, index=1, format_func=labels.get, key="wilcoxon.b")
-    metric = m_col.selectbox("Metric", ["Recall@20", "NDCG@20", "Recall@10", "NDCG@10"], key="wilcoxon.metric")
-    if st.button("Run the paired Wilcoxon test", disabled=a == b,
-                 help="Both checkpoints are evaluated on the test split per user; the signed-rank test is "
-                 "paired by user"):
-        try:
-            st.session_state["wilcoxon.result"] = (a, b, metric, results.paired_wilcoxon(a, b, dataset, metric))
-        except Exception as exc:  # noqa: BLE001
-            st.error(f"The test failed: {exc}")
-    last = st.session_state.get("wilcoxon.result")
-    if last and last[:3] == (a, b, metric):
-        res = last[3]
-        cols = st.columns(4)
-        cols[0].metric(f"A: mean {metric}", f"{res['mean A']:.4f}")
-        cols[1].metric(f"B: mean {metric}", f"{res['mean B']:.4f}", f"{res['mean B'] - res['mean A']:+.4f}")
-        cols[2].metric("p-value", "–" if res["p_value"] is None else f"{res['p_value']:.3g}")
-        cols[3].metric("users (differing)", f"{res['users']} ({res['differing users']})")
-        (st.success if res["p_value"] is not None and res["p_value"] < 0.05 else st.info)(res["verdict"])
-
-
-def checkpoints_section(rows: pd.DataFrame, dataset: str) -> None:
-    runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows.iloc[0:0]
+    runs = rows[rows["checkpoint"].notna() & rows["name"].isin(shown)].drop_duplicates("name")
     if runs.empty:
-        st.caption("No checkpoint on this dataset yet: train a run, or upload one below.")
-    else:
-        labels = {r["checkpoint"]: f"{r['source']} · {r['run']} · {r['setup']}" for _, r in runs.iterrows()}
-        path = st.selectbox("Checkpoint", list(labels), format_func=labels.get, key="ckpt.pick")
-        try:
-            info = results.checkpoint_info(path, Path(path).stat().st_mtime_ns)
-        except Exception as exc:  # noqa: BLE001
-            st.error(f"Cannot read {path}: {exc}")
-            info = None
-        if info is not None:
-            left, mid, right = st.columns(3)
-            if left.button("Inspect on the other pages", width="stretch",
-                           help="The Embeddings, DREAM inspector and Users pages show this run"):
-                state.set_active_run(path)
-                st.toast("Loaded: the inspection pages now show this run")
-            if mid.button("Use its setup on the Train page", width="stretch"):
-                state.set_run(dataclasses.replace(RunConfig.from_dict(info["config"]), dataset=dataset))
-                st.switch_page("app/pages/train.py")
-            right.download_button("Download checkpoint.pt", data=Path(path).read_bytes(),
-                                  file_name=f"{Path(path).parent.name}.pt", width="stretch")
-            test = info["test"]
-            st.markdown(f"**{info['setup']}** · seed {info['seed']} · best epoch {info['best_epoch']} · test "
-                        f"Recall@20 {test.get('Recall@20') or float('nan'):.4f} · NDCG@20 "
-                        f"{test.get('NDCG@20') or float('nan'):.4f}  \ndataset `{info['dataset']}` (fingerprint "
-                        f"`{info['fingerprint']}`) · versions {info['versions']} · "
-                        f"{'resumable' if info['resumable'] else 'weights only'}")
-            with st.expander("Exact config"):
-                st.json(info["config"])
-    uploaded = st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key="ckpt.upload",
-                                help="Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
-    if uploaded is not None:
-        key = (uploaded.name, uploaded.size)
-        if st.session_state.get("ckpt.uploaded") != key:
-            folder, why = results.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset)
-            st.session_state["ckpt.uploaded"] = key
-            st.session_state["ckpt.upload_result"] = (str(folder) if folder else None, why)
-        folder, why = st.session_state["ckpt.upload_result"]
-        if folder is None:
-            st.error(f"This checkpoint was refused: {why}")
-        else:
-            st.success(f"Checkpoint accepted and saved as run `{Path(folder).name}`.")
+        st.caption("Per-group metrics need checkpoints: train a run on this dataset, or regenerate precomputed/ with "
+                   "the scenario sweep.")
+        return
+    out = []
+    for _, r in runs.iterrows():
+        groups = evidence.cold_warm(r["checkpoint"], Path(r["checkpoint"]).stat().st_mtime_ns,
+                                    dataset.fingerprint(), dataset)
+        out += [{"name": r["name"], "group": g, "value": v.get("Recall@20", float("nan")), "users": v["users"]}
+                for g, v in groups.items()]
+    table = pd.DataFrame(out)
+    st.plotly_chart(figures.cold_warm_bars(table, "Recall@20"), key="compare.coldwarm")
+    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here. Recall@20 over the users with a "
+               "held-out item of the group (groundtruth.cold_warm_metrics), first checkpoint of each setup.")
 
 
-def export(rows: pd.DataFrame, table: pd.DataFrame, dataset: str) -> None:
+def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
+    """One row per run and seed, the columns that fit 1280 px (every column: the CSV)."""
+    number = {m: st.column_config.NumberColumn(m, format="%.4f", width=82) for m in ("Recall@20", "NDCG@20",
+                                                                                  "Recall@10", "NDCG@10")}
+    st.dataframe(rows[rows["name"].isin(shown)], hide_index=True, key="compare.rows",
+                 column_order=["label", *number, "best_epoch", "s_per_epoch"],
+                 column_config={"label": st.column_config.TextColumn("run · seed · epochs", width=310), **number,
+                                "best_epoch": st.column_config.NumberColumn("best ep", width=62),
+                                "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
+
+
+def export(rows: pd.DataFrame, table: pd.DataFrame, name: str) -> None:
     left, right = st.columns(2)
-    left.download_button("Summary table (CSV)", table.to_csv(index=False).encode(), f"{dataset}-summary.csv",
+    left.download_button("Summary table (CSV)", table.to_csv(index=False).encode(), f"{name}-summary.csv",
                          mime="text/csv", width="stretch")
-    right.download_button("Every run and seed (CSV)", rows.to_csv(index=False).encode(), f"{dataset}-runs.csv",
+    right.download_button("Every run and seed (CSV)", rows.to_csv(index=False).encode(), f"{name}-runs.csv",
                           mime="text/csv", width="stretch")
 
 
-TABS = ("Every run and seed", "Plots", "Is it noise?", "The paper's numbers", "Checkpoints")
+@st.fragment(run_every=1.0)
+def pending_staleness() -> None:
+    """Polls the background stale-check; redraws the page once it is done."""
+    ready, _ = evidence.staleness_banner()
+    if ready:
+        st.rerun()
+    st.caption(":material/hourglass_top: Checking that these precomputed numbers are still today's code...")
 
-dataset = state.active_dataset_name()
-st.title("Compare runs")
-st.caption(f"Dataset **{dataset}**: saved runs (`{state.runs_root()}`) and precomputed results.")
-rows, message = results.results_table(dataset)
-if message:
-    (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
-if rows.empty:
-    st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
-table = summary_table(rows, dataset)
-if not table.empty:
-    table = show_table(table, rows)
-    export(rows, table, dataset)
-# Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
-tabs = dict(zip(TABS, st.tabs(list(TABS), key="compare.tab", on_change="rerun"), strict=True))
-with tabs["Every run and seed"]:
-    if tabs["Every run and seed"].open and not rows.empty:
-        st.dataframe(rows.drop(columns=["fingerprint", "family"], errors="ignore"), hide_index=True,
-                     column_config=metric_columns(rows), key="compare.rows")
-with tabs["Plots"]:
-    if tabs["Plots"].open and not table.empty:
-        plots(rows, table)
-with tabs["Is it noise?"]:
-    if tabs["Is it noise?"].open:
-        wilcoxon_section(rows, dataset)
-with tabs["The paper's numbers"]:
-    if tabs["The paper's numbers"].open:
-        paper_table(dataset, table)
-with tabs["Checkpoints"]:
-    if tabs["Checkpoints"].open:
-        checkpoints_section(rows, dataset)
+
+def staleness() -> None:
+    ready, banner = evidence.staleness_banner()
+    if not ready:
+        pending_staleness()
+    elif banner:
+        st.warning(banner)
+
+
+def render() -> None:
+    name = state.active_dataset_name()
+    st.title("Compare runs")
+    step = lessonbar.show(PAGE)
+    dataset = models.dataset_or_error(name)
+    rows, message = results.results_table(name, dataset.fingerprint() if dataset else None)
+    if message:
+        (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
+    elif (rows["source"] == "precomputed").any() if not rows.empty else False:
+        staleness()
+    if rows.empty:
+        st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
+    table = summary(rows, dataset)
+    names = list(dict.fromkeys(table["name"])) if not table.empty else [""]
+    for note in selection(names, rows):
+        st.caption(f":material/info: {note}")
+    c1, c2 = st.columns([3, 1])
+    picked = c1.multiselect("Setups shown (empty: all)", [n for n in names if n], key=key("cells"),
+                            help="Precomputed cells by name, saved runs by what they changed")
+    reference = c2.selectbox("Reference for Δ", names, key=key("ref"), help="Δ columns and charts: change against "
+                             "this setup, paired by seed")
+    shown = picked or [n for n in names if n]
+    if not table.empty:
+        ref_setup = table.loc[table["name"] == reference, "setup"]
+        metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
+        table = results.deltas(table, rows, ref_setup.iloc[0], metrics) if not ref_setup.empty else table
+        show_table(table, shown)
+        verdict_line(rows)
+        export(rows, table, name)
+    # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
+    tabs = dict(zip(TABS, st.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
+    for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
+                        ("Plots", lambda: plots(rows, table, shown, reference)),
+                        ("Learning curves", lambda: curves(rows, shown)), ("Claims", lambda: claims(rows)),
+                        ("Cold vs warm", lambda: cold_warm(rows, dataset, shown)),
+                        ("Is it noise?", lambda: compare_sections.wilcoxon(rows, dataset)),
+                        ("The paper's numbers", lambda: compare_sections.paper_table(name, table)),
+                        ("Checkpoints", lambda: compare_sections.checkpoints(rows, dataset))):
+        with tabs[title]:
+            if tabs[title].open and (title in NO_ROWS_NEEDED or not rows.empty) and (
+                    dataset is not None or title in ("Claims", "The paper's numbers")):
+                body()
+    urlsel.publish(PAGE, PARAMS, step)
+    warmup.start()
+
+
+render()

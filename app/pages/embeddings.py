@@ -1,45 +1,59 @@
 """Embeddings: the visual and text item embeddings before and after alignment (docs/model.md section 4).
 
-Each panel is one joint 2-D map of both modalities of one model (``mambarec.analysis``): "before"
-is the run freshly initialized (or another run, e.g. alignment off), "after" the trained run.
-PCA is drawn at once and UMAP replaces it when ready; precomputed maps are drawn as stored.
-Selecting points in either panel highlights the same items in both. The page only wires widgets
-to ``mambarec`` and draws what it returns.
+Each panel is one joint 2-D map of both modalities of one model (``mambarec.analysis``). By default
+the ``paper`` run before (freshly initialized) vs after training, drawn by PCA with a line from each
+sampled item's picture to its text: lines that shrink are matched pairs moving together. Precomputed
+maps are drawn as stored; checkpoints are projected here. Each alignment number comes with one plain
+sentence; a title search highlights an item and lists its nearest neighbours in the other modality.
+The selection lives in the URL (after, before, seed, view, item), so a lesson step can open it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from app import models, state
+from app import figures, lessonbar, models, state, urlsel
+from app.urlsel import Param
 from mambarec import analysis
+from mambarec.neighbours import cross_modal_neighbours
 from mambarec.recommend import item_card, precomputed_for
 
+PAGE = "embeddings"
+INITIALIZED = "initialized"
+PARAMS = (Param("after", ""), Param("before", INITIALIZED), Param("seed", 0, int), Param("view", "PCA"),
+          Param("colour", "modality"), Param("lines", 60, int), Param("item", None, int), Param("stage", "modal"))
 NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". Train one on the **Train** page, or run "
            "`python -m mambarec precompute` for the precomputed runs and maps. Shown meanwhile: the freshly "
            "initialized paper model, i.e. the modality gap alignment starts from.")
 SELECTED = "embeddings_selected_items"
-UMAP_DONE = "embeddings_umap_done"
+COLOURS = ["modality", "category", "popularity"]
 MODAL_MODELS = ("mambarec", "mgcn")  # models with visual and text encoders (mambarec.analysis)
-MAX_SELECTED_PAIRS = 60  # beyond this, lines between a selection's two modalities hide the points
 STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's output",
           "input": "DREAM's input (projected features)"}
-MODALITY_STYLE = {"visual": ("circle", "#1f77b4"), "text": ("diamond", "#ff7f0e")}
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
-           "#756bb1", "#636363")
-METRICS = (("mmd", "MMD", "↓"), ("mean_cosine", "matched cosine", "↑"), ("recall@1", "retrieval R@1", "↑"),
-           ("recall@10", "retrieval R@10", "↑"), ("alignment", "alignment", "↓"), ("uniformity", "uniformity", "↓"))
+EXPLAIN = (  # (key, name, better, one plain sentence)
+    ("mmd", "MMD", "↓", "How different the two clouds are as whole distributions; 0: indistinguishable. The MMD "
+     "loss lowers it."),
+    ("mean_cosine", "matched cosine", "↑", "How much an item's picture and its own text point the same way, on "
+     "average; 1: the same direction."),
+    ("recall@1", "retrieval R@1", "↑", "Share of items whose own text is the single nearest text to their picture."),
+    ("recall@10", "retrieval R@10", "↑", "Share of items whose own text is among the 10 nearest texts to their "
+     "picture."),
+    ("alignment", "alignment", "↓", "Mean squared distance between an item's two unit-length embeddings; 0: they "
+     "coincide."),
+    ("uniformity", "uniformity", "↓", "How evenly all points spread over the sphere; lower: more spread out, "
+     "nothing collapsed."),
+)
+
+
+def key(name: str) -> str:
+    return urlsel.widget_key(PAGE, name)
 
 
 # ---- cached library calls -----------------------------------------------------------------------
-
-
 @st.cache_data(show_spinner="Reading the precomputed maps...", max_entries=4)
-def precomputed_alignment(fingerprint: str, folder: tuple, _dataset) -> dict:
+def stored_maps(fingerprint: str, folder: tuple, _dataset) -> dict:
     pre = precomputed_for(_dataset, state.precomputed_dir())
     return {} if pre is None else pre["alignment"].get(_dataset.name, {})
 
@@ -55,171 +69,189 @@ def projection(visual: np.ndarray, text: np.ndarray, method: str, seed: int) -> 
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def metrics(visual: np.ndarray, text: np.ndarray, sigma: float) -> dict[str, float]:
-    return analysis.alignment_metrics(visual, text, sigma=sigma)
+def metrics(visual: np.ndarray, text: np.ndarray) -> dict[str, float]:
+    return analysis.alignment_metrics(visual, text)
 
 
-# ---- panels -------------------------------------------------------------------------------------
-def model_panel(name: str, source: str, key: str, model, stage: str) -> dict | None:
-    try:
-        emb = embeddings(key, stage, model)
-    except ValueError as exc:
-        st.warning(f"{name}: {exc}")
-        return None
-    return {"name": name, "source": source, "key": f"{key}|{stage}", "visual": emb["visual"], "text": emb["text"],
-            "stage": STAGES[stage]}
+# ---- sources ------------------------------------------------------------------------------------
+def entries(found: list[dict], stored: dict) -> list[str]:
+    """Keys to pick from: precomputed cells (stored maps or checkpoints) in the grid's order, then saved runs."""
+    cells = {stem.rpartition("_s")[0] for stem in stored} | {s["key"] for s in found if s["kind"] == "precomputed"}
+    saved = [s["key"] for s in found if s["kind"] == "run"]
+    return sorted(cells, key=models.grid_rank) + saved
 
 
-def stored_panel(name: str, source: str, key: str, snapshot: dict, item_ids: list[int], n_items: int) -> dict:
-    xy = {}
-    for method in ("pca", "umap"):
-        if method in snapshot:
-            pair = []
-            for m in ("visual", "text"):
-                arr = np.zeros((n_items, 2))
-                arr[np.asarray(item_ids)] = np.asarray(snapshot[method][m], dtype=float)
-                pair.append(arr)
-            xy[method] = tuple(pair)
-    return {"name": name, "source": source, "key": key, "xy": xy, "metrics": snapshot.get("metrics", {}),
-            "stage": STAGES["modal"]}
+def seeds(found: list[dict], stored: dict, entry: str) -> list[int]:
+    have = {int(stem.rpartition("_s")[2]) for stem in stored if stem.rpartition("_s")[0] == entry}
+    return sorted(have | {s["seed"] for s in found if s["key"] == entry and s["seed"] is not None}) or [0]
 
 
-def _cell_label(stem: str) -> str:
-    cell, _, seed = stem.rpartition("_s")
-    return f"{cell}, seed {seed}"
+def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict) -> dict | None:
+    """A panel of ``entry`` (trained, or freshly initialized): its stored map when there is one for the
+    modal stage, else computed from its checkpoint; ``vectors`` when a checkpoint is available."""
+    dataset, stored, found = ctx["dataset"], ctx["stored"], ctx["found"]
+    src = models.pick(found, entry, seed) if not entry.startswith(models.SAVED) else models.pick(found, entry)
+    label = f"{entry if src is None or src['kind'] == 'precomputed' else src['label']}" + (
+        f", seed {seed}" if src is None or src["kind"] == "precomputed" else "")
+    title = f"<b>{name}</b> · {label}, {'trained' if trained else 'initialized'}"
+    out = None
+    snap = stored.get(f"{entry}_s{seed}")
+    if snap is not None and stage == "modal":
+        part = snap["after" if trained else "before"]
+        out = {"title": title, "stage": STAGES["modal"], "metrics": part.get("metrics", {}), "xy": {}}
+        for method in ("pca", "umap"):
+            if method in part:
+                out["xy"][method] = tuple(_scatter(part[method][m], snap["item_id"], dataset.n_items)
+                                          for m in ("visual", "text"))
+    if src is not None:
+        fp, path = dataset.fingerprint(), str(src["path"])
+
+        def load() -> dict | None:
+            model = (models.model(path, models.mtime(path), fp, dataset) if trained
+                     else models.initial(path, models.mtime(path), fp, dataset))
+            try:
+                return embeddings(f"{'run' if trained else 'init'}|{path}|{models.mtime(path)}", stage, model)
+            except ValueError as exc:
+                st.warning(f"{name}: {exc}")
+                return None
+
+        out = out or {"title": title, "stage": STAGES[stage]}
+        out["load"] = load
+    return out
 
 
-def precomputed_panels(stored: dict, n_items: int, c2, c3) -> list[dict]:
-    cells = sorted(stored)
-    aligned = [i for i, c in enumerate(cells) if c.startswith(("paper_", "official_"))]  # MMD + InfoNCE on
-    after = c3.selectbox("After (trained)", cells, index=aligned[0] if aligned else 0, format_func=_cell_label)
-    others = [c for c in cells if c != after]
-    before = c2.selectbox("Before", ["initialized", *others], help="The same run at initialization, or another "
-                          "trained run (no_alignment: MMD and InfoNCE off).",
-                          format_func=lambda s: f"{_cell_label(after)}, initialized" if s == "initialized"
-                          else f"{_cell_label(s)}, trained")
-    ids = stored[after]["item_id"]
-    if before == "initialized":
-        first = stored_panel("Before", f"precomputed {_cell_label(after)}, initialized", f"pre|init|{after}",
-                             stored[after]["before"], ids, n_items)
-    else:
-        first = stored_panel("Before", f"precomputed {_cell_label(before)}, trained", f"pre|{before}",
-                             stored[before]["after"], stored[before]["item_id"], n_items)
-    return [first, stored_panel("After", f"precomputed {_cell_label(after)}, trained", f"pre|{after}",
-                                stored[after]["after"], ids, n_items)]
+def vectors(p: dict) -> dict | None:
+    """The panel's embeddings, loaded from its checkpoint on first use (stored maps need none to draw)."""
+    if "vectors" not in p:
+        p["vectors"] = p["load"]() if "load" in p else None
+    return p["vectors"]
 
 
-def run_panels(runs: list[dict], dataset, c1, c2, c3) -> list[dict]:
+def _scatter(values, item_ids, n_items: int) -> np.ndarray:
+    arr = np.zeros((n_items, 2))
+    arr[np.asarray(item_ids)] = np.asarray(values, dtype=float)
+    return arr
+
+
+def choose(dataset) -> list[dict]:
     fp = dataset.fingerprint()
-    labels = [s["label"] for s in runs]
-    active = state.active_run()
-    default = next((i for i, s in enumerate(runs) if active and str(s["path"]).startswith(str(active))), 0)
-    after_i = c3.selectbox("After (trained run)", range(len(runs)), index=default, format_func=lambda i: labels[i])
-    before_i = c2.selectbox("Before", [-1, *(i for i in range(len(runs)) if i != after_i)],
-                            format_func=lambda i: "the same run, freshly initialized" if i < 0 else labels[i],
-                            help="An alignment-off run (use_mmd=false, use_cl=false) is the other natural 'before'.")
-    stage = c1.selectbox("Stage", list(STAGES), format_func=lambda s: STAGES[s],
-                         help="Which encoder output to project; the MMD of training acts on DREAM's output.")
-    src = runs[after_i]
-    path = str(src["path"])
-    try:
-        after_model = models.model(path, models.mtime(src["path"]), fp, dataset)
-        if before_i < 0:
-            before = model_panel("Before", f"{src['label']}, initialized", f"init|{path}|{models.mtime(path)}",
-                                 models.initial(path, models.mtime(src["path"]), fp, dataset), stage)
-        else:
-            b = runs[before_i]
-            before = model_panel("Before", b["label"], f"run|{b['path']}|{models.mtime(b['path'])}",
-                                 models.model(str(b["path"]), models.mtime(b["path"]), fp, dataset), stage)
-    except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
-        st.error(str(exc))
-        return []
-    after = model_panel("After", src["label"], f"run|{path}|{models.mtime(path)}", after_model, stage)
-    return [p for p in (before, after) if p]
-
-
-def choose_panels(dataset) -> list[dict]:
-    fp = dataset.fingerprint()
-    runs = [s for s in models.sources(fp, models.signature(), dataset)
-            if s["config"].get("model_name", "mambarec") in MODAL_MODELS]
-    stored = precomputed_alignment(fp, (str(state.precomputed_dir()), models.mtime()), dataset)
-    if not stored and models.mtime():  # a precomputed folder exists but cannot be used: say why
-        _, why = state.precomputed_table(dataset.name)
-        if why:
-            st.caption(f"Precomputed maps not shown: {why}.")
-    modes = (["precomputed maps"] if stored else []) + (["a saved run or checkpoint"] if runs else [])
-    if not modes:
+    found = [s for s in models.sources(fp, models.signature(), dataset)
+             if s["config"].get("model_name", "mambarec") in MODAL_MODELS]
+    stored = stored_maps(fp, (str(state.precomputed_dir()), models.mtime()), dataset)
+    keys = entries(found, stored)
+    ss = st.session_state
+    notes = urlsel.restore(PAGE, PARAMS, {"after": lambda v: v if v in keys else None,
+                                          "before": lambda v: v if v in keys or v == INITIALIZED else None,
+                                          "view": lambda v: v if v in ("PCA", "UMAP") else None,
+                                          "item": lambda v: v if 0 <= v < dataset.n_items else None,
+                                          "lines": lambda v: v if 0 <= v <= 300 else None,
+                                          "colour": lambda v: v if v in COLOURS else None,
+                                          "stage": lambda v: v if v in STAGES else None})
+    for note in notes:
+        st.caption(f":material/info: {note}")
+    if not keys:
         st.info(NO_RUNS)
-        panel = model_panel("Before: initialized paper model", "untrained", f"untrained|paper|{fp}",
-                            models.untrained("paper", fp, dataset), "modal")
-        return [panel] if panel else []
-    c1, c2, c3 = st.columns([1, 1.4, 1.4])
-    mode = c1.radio("Source", modes, help="Precomputed maps come from `python -m mambarec precompute`.")
-    if mode == "precomputed maps":
-        return precomputed_panels(stored, dataset.n_items, c2, c3)
-    return run_panels(runs, dataset, c1, c2, c3)
+        model = models.untrained("paper", fp, dataset)
+        return [{"title": "<b>Before</b> · initialized paper model", "stage": STAGES["modal"],
+                 "vectors": embeddings(f"untrained|paper|{fp}", "modal", model)}]
+    if ss[key("after")] not in keys:
+        ss[key("after")] = models.active_key(found) or ("paper" if "paper" in keys else keys[0])
+    label = lambda k: models.key_label(found, k) if models.pick(found, k) else k  # noqa: E731
+    c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
+    after = c2.selectbox("After (trained)", keys, key=key("after"), format_func=label)
+    before = c1.selectbox("Before", [INITIALIZED, *(k for k in keys if k != after)], key=key("before"),
+                          format_func=lambda k: "the same run, freshly initialized" if k == INITIALIZED
+                          else f"{label(k)}, trained",
+                          help="The run at initialization, or another trained run (no_alignment: MMD and InfoNCE "
+                          "off) as the natural 'before'.")
+    options = seeds(found, stored, after)
+    if ss[key("seed")] not in options:
+        ss[key("seed")] = options[0]
+    seed = c3.selectbox("Seed", options, key=key("seed"), disabled=len(options) == 1)
+    stage = ss.get(key("stage"), "modal")
+    ctx = {"dataset": dataset, "stored": stored, "found": found}
+    first = (panel("Before", after, seed, False, stage, ctx) if before == INITIALIZED
+             else panel("Before", before, seed, True, stage, ctx))
+    return [p for p in (first, panel("After", after, seed, True, stage, ctx)) if p]
 
 
-# ---- figure ---------------------------------------------------------------------------------------
-def _points(fig: go.Figure, traces: list, items: np.ndarray, xy: np.ndarray, modality: str, hover: np.ndarray,
-            name: str, color, legend: bool, opacity: float, colorbar: bool = False) -> None:
-    symbol, _ = MODALITY_STYLE[modality]
-    marker = dict(symbol=symbol, size=6, color=color, opacity=opacity, line=dict(width=0))
-    if colorbar:
-        marker.update(colorscale="Viridis", showscale=True, colorbar=dict(title="log(1+pop)", thickness=10))
-    fig.add_trace(go.Scattergl(
-        x=xy[items, 0], y=xy[items, 1], mode="markers", name=name, legendgroup=name, showlegend=legend,
-        marker=marker, customdata=hover[items],
-        hovertemplate="<b>%{customdata[1]}</b><br>item %{customdata[0]} · %{customdata[2]}<br>"
-                      f"popularity %{{customdata[3]}}<br>{modality}<extra></extra>"))
-    traces.append(items)
+# ---- drawing ------------------------------------------------------------------------------------
+def coordinates(p: dict, view: str) -> tuple[str, dict[str, np.ndarray]] | None:
+    """(the projection used, {"visual": xy, "text": xy}): a stored map as stored, else projected here; a stored
+    PCA stands in for a UMAP that was not stored and cannot be computed (no checkpoint)."""
+    method, xy = view.lower(), p.get("xy") or {}
+    if method in xy or (xy and "load" not in p):
+        used = method if method in xy else "pca"
+        return used.upper(), dict(zip(("visual", "text"), xy[used], strict=True))
+    emb = vectors(p)
+    if emb is None:
+        return None
+    return view, dict(zip(("visual", "text"), projection(emb["visual"], emb["text"], method, 0), strict=True))
 
 
-def _pairs(fig: go.Figure, traces: list, xy: dict, items, color: str, width: float, name: str) -> None:
-    xs, ys = [], []
-    for i in items:
-        xs += [xy["visual"][i, 0], xy["text"][i, 0], None]
-        ys += [xy["visual"][i, 1], xy["text"][i, 1], None]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=width), hoverinfo="skip",
-                             name=name, showlegend=False))
-    traces.append(np.zeros(0, np.int64))
+def alignment_table(panels: list[dict], n_items: int) -> None:
+    columns = {}
+    for p in panels:
+        emb = None if p.get("metrics") else vectors(p)
+        values = p.get("metrics") or (metrics(emb["visual"], emb["text"]) if emb is not None else {})
+        columns[p["title"].split("</b>")[0].removeprefix("<b>")] = [values.get(k, float("nan")) for k, *_ in EXPLAIN]
+    table = pd.DataFrame({**{c: [f"{v:.3f}" for v in values] for c, values in columns.items()},
+                          "what it says": [text for *_, text in EXPLAIN]},
+                         index=[f"{name} {better}" for _, name, better, _ in EXPLAIN])
+    st.table(table)  # a table wraps its sentences; a dataframe would cut them off
+    st.caption(f"Over all {n_items} items, unit-length rows; ↑/↓: higher/lower is better; chance level of R@1 is "
+               f"{1 / n_items:.4f}. Each panel is its own map: compare shapes and line lengths, not coordinates.")
 
 
-def figure(xy: dict, hover: pd.DataFrame, colour: str, line_items, selected: list[int]) -> tuple[go.Figure, list]:
-    """The panel and, per trace, the item id of each of its points (to read selections back)."""
-    fig, traces = go.Figure(), []
-    data = hover.to_numpy(dtype=object)
-    everything = np.arange(len(hover))
-    opacity = 0.25 if selected else 0.8
-    if len(line_items):
-        _pairs(fig, traces, xy, line_items, "rgba(120,120,120,0.35)", 1, "pairs")
-    categories = hover["category"].to_numpy()
-    for m in ("visual", "text"):
-        if colour == "modality":
-            _points(fig, traces, everything, xy[m], m, data, m, MODALITY_STYLE[m][1], True, opacity)
-        elif colour == "category":
-            for j, cat in enumerate(sorted(set(categories))):
-                _points(fig, traces, np.nonzero(categories == cat)[0], xy[m], m, data, cat,
-                        PALETTE[j % len(PALETTE)], m == "visual", opacity)
-        else:
-            _points(fig, traces, everything, xy[m], m, data, m, np.log1p(hover["popularity"].to_numpy(float)),
-                    False, opacity, colorbar=m == "visual")
-    if selected:
-        sel = np.asarray(selected)
-        _pairs(fig, traces, xy, sel[:MAX_SELECTED_PAIRS], "black", 1.5, "selected pairs")
-        for m in ("visual", "text"):
-            symbol, color = MODALITY_STYLE[m]
-            fig.add_trace(go.Scattergl(
-                x=xy[m][sel, 0], y=xy[m][sel, 1], mode="markers", showlegend=False, name=f"selected {m}",
-                marker=dict(symbol=symbol, size=11, color=color, line=dict(color="black", width=1.5)),
-                customdata=data[sel], hovertemplate=f"<b>%{{customdata[1]}}</b><br>item %{{customdata[0]}}<br>{m}"
-                                                    "<extra></extra>"))
-            traces.append(sel)
-    fig.update_layout(height=480, margin=dict(l=5, r=5, t=55, b=5), dragmode="lasso",
-                      legend=dict(orientation="h", y=-0.02, yanchor="top", itemsizing="constant"))
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    return fig, traces
+def neighbours(panels: list[dict], dataset, item: int) -> None:
+    titles = dataset.titles()
+    st.markdown(f"**Nearest texts to the picture of _{titles[item]}_** (cosine over all items)")
+    cols = st.columns(len(panels))
+    for col, p in zip(cols, panels, strict=True):
+        emb = vectors(p)
+        if emb is None or emb["visual"].shape != emb["text"].shape:
+            col.caption("Needs the model's embeddings: no checkpoint of this run is here (only redistributable "
+                        "data ship checkpoints).")
+            continue
+        res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=5)
+        col.caption(f"{p['title'].split('</b>')[0].removeprefix('<b>')}: its own text ranks **{res.own_rank}** "
+                    f"of {dataset.n_items} (cosine {res.own_cosine:.2f})")
+        col.dataframe(pd.DataFrame({"rank": range(1, len(res.items) + 1), "text of": [titles[i] for i in res.items],
+                                    "cosine": res.cosines}), hide_index=True,
+                      column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
+
+
+def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item: int | None) -> None:
+    popularity = dataset.item_popularity()
+    hover = pd.DataFrame({"item": np.arange(dataset.n_items), "title": dataset.titles(),
+                          "category": dataset.categories(), "popularity": popularity})
+    line_items = np.random.default_rng(0).choice(dataset.n_items, min(n_lines, dataset.n_items), replace=False)
+    selected = sorted(set(st.session_state.get(SELECTED, [])) | ({item} if item is not None else set()))
+    picked = set()
+    for i, (col, p) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
+        with st.spinner("Projecting (UMAP: once per model, then cached)..."):
+            found = coordinates(p, view)
+        if found is None:
+            col.warning(f"{p['title']}: nothing to draw")
+            continue
+        used, xy = found
+        fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
+                                              f"{p['title']}<br><span style='font-size:11px'>{used} of {p['stage']}"
+                                              "</span>")
+        event = col.plotly_chart(fig, key=f"embeddings_panel_{i}", on_select="rerun",
+                                 selection_mode=("points", "box", "lasso"))
+        picked |= picked_items(event, traces)
+    if picked and picked != set(st.session_state.get(SELECTED, [])):
+        st.session_state[SELECTED] = sorted(picked)
+        st.rerun()
+    alignment_table(panels, dataset.n_items)
+    if item is not None:
+        neighbours(panels, dataset, item)
+    if st.session_state.get(SELECTED):
+        if st.button("Clear selection"):
+            st.session_state[SELECTED] = []
+            st.rerun()
+        show_selection(dataset, st.session_state[SELECTED], popularity)
 
 
 def picked_items(event, traces: list) -> set[int]:
@@ -236,124 +268,45 @@ def picked_items(event, traces: list) -> set[int]:
     return out
 
 
-# ---- page -----------------------------------------------------------------------------------------
-def metrics_table(panels: list[dict], sigma: float) -> pd.DataFrame | None:
-    columns = {}
-    for panel in panels:
-        if "metrics" in panel:
-            values = panel["metrics"]
-        else:
-            try:
-                values = metrics(panel["visual"], panel["text"], sigma)
-            except ValueError as exc:
-                st.caption(f"{panel['name']}: no alignment numbers ({exc})")
-                continue
-        columns[panel["name"]] = [values.get(k, float("nan")) for k, _, _ in METRICS]
-    if not columns:
-        return None
-    return pd.DataFrame(columns, index=[f"{label} {better}" for _, label, better in METRICS])
-
-
 def show_selection(dataset, selected: list[int], popularity: np.ndarray) -> None:
     cards = [item_card(dataset, i, popularity) for i in selected]
     st.subheader(f"Selected items ({len(cards)})")
     st.dataframe(pd.DataFrame([{"item": c.item, "title": c.title, "category": c.category,
                                 "popularity": c.popularity} for c in cards]), hide_index=True)
-    rich = [c for c in cards if c.poster is not None or c.overview]
-    for c in rich[:8]:
+    for c in [c for c in cards if c.poster is not None or c.overview][:8]:
         left, right = st.columns([1, 7])
         if c.poster is not None:
             left.image(str(c.poster), width=92)
         right.markdown(f"**{c.title}** · {c.category} · {c.popularity} training interactions")
         if c.overview:
             right.caption(c.overview)
-    if len(rich) > 8:
-        st.caption(f"Posters and overviews of the first 8 of {len(rich)} shown.")
-
-
-def coordinates(panel: dict, method: str, seed: int) -> tuple[str, dict[str, np.ndarray]]:
-    """(the method actually used, {"visual": xy, "text": xy}); stored maps fall back to their PCA."""
-    key = method.lower()
-    if "xy" in panel:
-        if key not in panel["xy"]:
-            method, key = "PCA", "pca"
-        pair = panel["xy"][key]
-    else:
-        pair = projection(panel["visual"], panel["text"], key, seed)
-    return method, dict(zip(("visual", "text"), pair, strict=True))
-
-
-def title(panel: dict, what: str) -> dict:
-    return dict(text=f"<b>{panel['name']}</b> · {panel['source']}<br><span style='font-size:11px'>{what}</span>",
-                font=dict(size=14), x=0, xanchor="left")
-
-
-def draw(panels: list[dict], dataset, method: str, colour: str, n_lines: int, seed: int) -> None:
-    popularity = dataset.item_popularity()
-    hover = pd.DataFrame({"item": np.arange(dataset.n_items), "title": dataset.titles(),
-                          "category": dataset.categories(), "popularity": popularity})
-    line_items = np.random.default_rng(seed).choice(dataset.n_items, min(n_lines, dataset.n_items), replace=False)
-    selected = sorted(st.session_state.get(SELECTED, []))
-    cols = st.columns([1] * len(panels) + [0.7])
-    slots = [col.empty() for col in cols[: len(panels)]]
-    done = st.session_state.setdefault(UMAP_DONE, set())
-    pending = [p for p in panels if method == "UMAP" and "xy" not in p and (p["key"], seed) not in done]
-    if pending:  # instant PCA preview, replaced below when UMAP is ready
-        for slot, panel in zip(slots, panels, strict=True):
-            fig, _ = figure(coordinates(panel, "PCA", seed)[1], hover, colour, line_items, selected)
-            fig.update_layout(title=title(panel, "PCA preview (UMAP computing...)"))
-            slot.plotly_chart(fig, config={"displayModeBar": False})
-        with st.spinner("Computing UMAP (once per model and seed, then cached)..."):
-            for panel in pending:
-                coordinates(panel, "UMAP", seed)
-                done.add((panel["key"], seed))
-    picked = set()
-    for i, (slot, panel) in enumerate(zip(slots, panels, strict=True)):
-        used, xy = coordinates(panel, method, seed)
-        fig, traces = figure(xy, hover, colour, line_items, selected)
-        fig.update_layout(title=title(panel, f"{used} of {panel['stage']}" + (
-            "" if used == method else f" (no stored {method} map)")))
-        event = slot.plotly_chart(fig, key=f"embeddings_panel_{i}", on_select="rerun",
-                                  selection_mode=("points", "box", "lasso"))
-        picked |= picked_items(event, traces)
-    with cols[-1]:
-        computed = any("xy" not in p for p in panels)
-        sigma = st.select_slider("MMD sigma", [0.5, 1.0, 1.5, 2.0], value=1.0) if computed else 1.0
-        table = metrics_table(panels, sigma)
-        if table is not None:
-            st.dataframe(table, column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns})
-            if not computed:
-                sigma = panels[0]["metrics"].get("sigma", sigma)
-            st.caption(f"↑/↓: higher/lower is better. L2-normalized rows, {dataset.n_items} items, MMD sigma = "
-                       f"{sigma}. Retrieval: visual -> text by cosine over all items (chance R@1 = "
-                       f"{1 / dataset.n_items:.4f}). Uniformity: pooled set, Wang & Isola. Panels are separate fits: "
-                       "compare shapes, not coordinates.")
-    if picked and picked != set(selected):
-        st.session_state[SELECTED] = sorted(picked)
-        st.rerun()
-    if selected:
-        if st.button("Clear selection"):
-            st.session_state[SELECTED] = []
-            st.rerun()
-        show_selection(dataset, selected, popularity)
 
 
 def render() -> None:
-    st.title("Embeddings before and after alignment")
-    st.caption("Visual (circles) and text (diamonds) item embeddings of one model, both projected by ONE joint map. "
-               "Before: the run freshly initialized, or another run such as alignment off; after: the trained run. "
-               "Lasso, box or click points in one panel to highlight the same items in the other.")
-    dataset = state.get_dataset(state.active_dataset_name())
-    panels = choose_panels(dataset)
-    if not panels:
+    st.title("Embeddings before and after alignment", help="Visual (circles) and text (diamonds) item embeddings of "
+             "one model, both placed by ONE joint map; a grey line joins each sampled item's picture to its text. "
+             "Lines that shrink from before to after are matched pairs moving together. Lasso or click points to "
+             "highlight the same items in both panels.")
+    step = lessonbar.show(PAGE)
+    dataset = models.dataset_or_error(state.active_dataset_name())
+    if dataset is None:
         return
-    c1, c2, c3, c4 = st.columns([1, 1.4, 1.3, 0.7])
-    method = c1.radio("Projection", ["UMAP", "PCA"], horizontal=True,
-                      help="PCA is exact and instant; UMAP is computed once per model and cached.")
-    colour = c2.radio("Colour by", ["modality", "category", "popularity"], horizontal=True)
-    n_lines = c3.slider("Lines between the two modalities of", 0, 300, 0, 10, help="a random sample of items")
-    seed = int(c4.number_input("Seed", 0, 10_000, 0))
-    draw(panels, dataset, method, colour, n_lines, seed)
+    panels = choose(dataset)
+    titles = dataset.titles()
+    c1, c2, c3, c4, c5 = st.columns([0.9, 1.5, 1.1, 1.6, 0.5], vertical_alignment="bottom")
+    view = c1.radio("Projection", ["PCA", "UMAP"], key=key("view"), horizontal=True,
+                    help="PCA (default) is exact and keeps distances comparable, so pairs can be seen to move "
+                    "together; UMAP keeps neighbourhoods and often draws each modality as its own island.")
+    colour = c2.radio("Colour by", COLOURS, key=key("colour"), horizontal=True)
+    n_lines = c3.slider("Picture-text lines", 0, 300, key=key("lines"), step=10,
+                        help="Lines from a random sample of items' pictures to their texts")
+    item = c4.selectbox("Find an item by title", range(dataset.n_items), key=key("item"), placeholder="type a title...",
+                        format_func=lambda i: f"{titles[i]} (#{i})")
+    with c5.popover("", icon=":material/tune:", help="Stage of the encoders"):
+        st.selectbox("Stage", list(STAGES), key=key("stage"), format_func=STAGES.get,
+                     help="Which encoder output to project (stored precomputed maps are of the modal stage).")
+    draw(panels, dataset, view, colour, n_lines, item)
+    urlsel.publish(PAGE, PARAMS, step)
 
 
 render()

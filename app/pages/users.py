@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import models, state
+from app import lessonbar, models, state, urlsel
+from app.urlsel import Param
 from mambarec.recommend import (
     compare_topk,
     item_card,
@@ -17,12 +18,18 @@ from mambarec.recommend import (
     user_history,
 )
 
+PAGE = "users"
+UNTRAINED = "untrained-paper"
+PARAMS = (Param("a", ""), Param("b", ""), Param("user", 0, int), Param("k", 10, int))
 NO_RUNS = ("No saved run on this dataset yet, so there is nothing trained to compare. Train one on the **Train** "
            "page, or run `python -m mambarec precompute` for the precomputed checkpoints. Shown meanwhile: the "
            "user's history and the top-K of an untrained paper model (its seeded initialization).")
-UNTRAINED = "untrained paper model"
 POSTERS_SHOWN = 10
 MOVE_HELP = "rank change against the other model (↑ = higher here; new = not in its top-K)"
+
+
+def key(name: str) -> str:
+    return urlsel.widget_key(PAGE, name)
 
 
 # ---- cached library calls -----------------------------------------------------------------------
@@ -36,27 +43,35 @@ def top_k(key: str, user: int, k: int, _model, _dataset) -> tuple[list[int], lis
 
 # ---- sections -----------------------------------------------------------------------------------
 def choose_models(dataset) -> list[tuple[str, str, object]]:
-    """[(label, cache key, model)] for models A and B (one when there is no saved run)."""
+    """[(label, cache key, model)] for models A and B (one when there is no run at all); precomputed cells are
+    taken at their first seed."""
     fp = dataset.fingerprint()
     runs = models.sources(fp, models.signature(), dataset)
+    keys = [*models.keys_of(runs), UNTRAINED]
+    ss = st.session_state
+    for note in urlsel.restore(PAGE, PARAMS, {"a": lambda v: v if v in keys else None,
+                                              "b": lambda v: v if v in keys else None,
+                                              "user": lambda v: v if 0 <= v < dataset.n_users else None,
+                                              "k": lambda v: v if 5 <= v <= 50 and v % 5 == 0 else None}):
+        st.caption(f":material/info: {note}")
     if not runs:
         st.info(NO_RUNS)
-        return [(UNTRAINED, f"untrained|{fp}", models.untrained("paper", fp, dataset))]
-    options = [*range(len(runs)), UNTRAINED]
-    label = {i: s["label"] for i, s in enumerate(runs)} | {UNTRAINED: UNTRAINED}
-    active = state.active_run()
-    first = next((i for i, s in enumerate(runs) if active and str(s["path"]).startswith(str(active))), 0)
+        return [(UNTRAINED.replace("-", " ") + " model", f"untrained|{fp}", models.untrained("paper", fp, dataset))]
+    if ss[key("a")] not in keys:
+        ss[key("a")] = models.active_key(runs) or ("paper" if "paper" in keys else keys[0])
+    if ss[key("b")] not in keys:
+        ss[key("b")] = next((k for k in ("no_alignment", "mgcn", *keys) if k in keys and k != ss[key("a")]), keys[-1])
+    label = lambda k: "untrained paper model" if k == UNTRAINED else models.key_label(runs, k)  # noqa: E731
     c1, c2 = st.columns(2)
-    a = c1.selectbox("Model A", options, index=first, format_func=label.get)
-    b = c2.selectbox("Model B", options, index=1 if len(runs) > 1 and first != 1 else (
-        0 if first != 0 else len(options) - 1), format_func=label.get)
+    picks = (c1.selectbox("Model A", keys, key=key("a"), format_func=label),
+             c2.selectbox("Model B", keys, key=key("b"), format_func=label))
     out = []
-    for pick in (a, b):
+    for pick in picks:
         if pick == UNTRAINED:
-            out.append((UNTRAINED, f"untrained|{fp}", models.untrained("paper", fp, dataset)))
+            out.append(("untrained paper model", f"untrained|{fp}", models.untrained("paper", fp, dataset)))
         else:
-            src, mtime = runs[pick], models.mtime(runs[pick]["path"])
-            out.append((src["label"], f"{src['path']}|{mtime}", models.model(str(src["path"]), mtime, fp, dataset)))
+            src = models.pick(runs, pick)
+            out.append((label(pick), f"{src['path']}|{models.mtime(src['path'])}", models.load(src, dataset)))
     return out
 
 
@@ -103,25 +118,27 @@ def ranking(dataset, label: str, items: list[int], scores: list[float], held: di
     table = items_table(dataset, items, popularity, {
         "rank": list(range(1, len(items) + 1)), "score": scores,
         "held out": [held.get(i, "") for i in items], "vs other": moves})
-    st.dataframe(table, hide_index=True, column_order=("rank", "vs other", "title", "score", "held out", "category"),
-                 column_config={"rank": st.column_config.NumberColumn(width="small"),
-                                "title": st.column_config.TextColumn(width="medium"),
-                                "category": st.column_config.TextColumn(width="small"),
-                                "score": st.column_config.NumberColumn(format="%.4f", width="small"),
-                                "held out": st.column_config.TextColumn(width="small"),
-                                "vs other": st.column_config.TextColumn(help=MOVE_HELP, width="small")})
+    # widths that fit half of the page at 1280 x 800 (categories are in the history above)
+    st.dataframe(table, hide_index=True, column_order=("rank", "vs other", "title", "score", "held out"),
+                 column_config={"rank": st.column_config.NumberColumn(width=46),
+                                "title": st.column_config.TextColumn(width=160),
+                                "score": st.column_config.NumberColumn(format="%.4f", width=66),
+                                "held out": st.column_config.TextColumn(width=60),
+                                "vs other": st.column_config.TextColumn(help=MOVE_HELP, width=60)})
 
 
-def moves_for(own: list[int], other: list[int]) -> list[str]:
-    """Per item of ``own``: 'new' if absent from ``other``, else its rank change (↑ = better here)."""
-    rank_other = {item: r for r, item in enumerate(other, start=1)}
+def moves(items: list[int], diff, side: str) -> list[str]:
+    """Per item of list A (``side="a"``) or B: 'new' when the other list lacks it, else its rank change there
+    (↑ = higher in this list), read from ``compare_topk``'s result."""
+    ranks = {item: (ra, rb) for item, ra, rb in diff.moves}
     out = []
-    for r, item in enumerate(own, start=1):
-        if item not in rank_other:
+    for item in items:
+        if item not in ranks:
             out.append("new")
-        else:
-            d = rank_other[item] - r
-            out.append("=" if d == 0 else (f"↑{d}" if d > 0 else f"↓{-d}"))
+            continue
+        mine, other = ranks[item] if side == "a" else ranks[item][::-1]
+        d = other - mine
+        out.append("=" if d == 0 else (f"↑{d}" if d > 0 else f"↓{-d}"))
     return out
 
 
@@ -144,28 +161,32 @@ def changes(dataset, a: list[int], b: list[int], popularity) -> None:
 
 def render() -> None:
     st.title("Users")
+    step = lessonbar.show(PAGE)
     st.caption("One user's history and the top-K of two models side by side. Scores are the dot products of the "
                "restored model's final embeddings; the user's training items are excluded, ties go to the lower id "
                "(exactly as the evaluator ranks).")
-    dataset = state.get_dataset(state.active_dataset_name())
+    dataset = models.dataset_or_error(state.active_dataset_name())
+    if dataset is None:
+        return
     try:
-        models = choose_models(dataset)
+        chosen = choose_models(dataset)
     except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
         st.error(str(exc))
         return
     c1, c2 = st.columns([1, 2])
-    user = int(c1.number_input(f"User (0 to {dataset.n_users - 1})", 0, dataset.n_users - 1, 0))
-    k = c2.slider("K", 5, 50, 10, 5)
+    user = int(c1.number_input(f"User (0 to {dataset.n_users - 1})", 0, dataset.n_users - 1, key=key("user")))
+    k = c2.slider("K", 5, 50, step=5, key=key("k"))
     popularity = dataset.item_popularity()
     held = history(dataset, user, popularity)
-    lists = [top_k(key, user, k, m, dataset) for _, key, m in models]
-    cols = st.columns(len(models))
-    for j, (col, (label, _, _), (items, scores)) in enumerate(zip(cols, models, lists, strict=True)):
-        other = lists[1 - j][0] if len(lists) == 2 else items
+    lists = [top_k(ident, user, k, m, dataset) for _, ident, m in chosen]
+    diff = compare_topk(lists[0][0], lists[-1][0])
+    cols = st.columns(len(chosen))
+    for j, (col, (label, _, _), (items, scores)) in enumerate(zip(cols, chosen, lists, strict=True)):
         with col:
-            ranking(dataset, f"{'AB'[j]}: {label}", items, scores, held, moves_for(items, other), popularity)
+            ranking(dataset, f"{'AB'[j]}: {label}", items, scores, held, moves(items, diff, "ab"[j]), popularity)
     if len(lists) == 2:
         changes(dataset, lists[0][0], lists[1][0], popularity)
+    urlsel.publish(PAGE, PARAMS, step)
 
 
 render()

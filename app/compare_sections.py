@@ -1,0 +1,142 @@
+"""Sections of the Compare page that work on single runs: the paired Wilcoxon test, the paper's published
+numbers beside ours, and checkpoints (inspect, reuse, download, upload; rename or delete a saved run).
+Kept apart from ``app/pages/compare.py`` so that page reads as its layout."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import paper_numbers, results, state
+from mambarec.config import RunConfig
+
+
+def wilcoxon(rows: pd.DataFrame, dataset) -> None:
+    st.caption("A paired Wilcoxon signed-rank test on the per-user test metric of two runs: is their difference "
+               "more than the noise between users?")
+    runs = rows[rows["checkpoint"].notna()]
+    if len(runs) < 2:
+        st.caption("Needs two runs with checkpoints on this dataset.")
+        return
+    labels = dict(zip(runs["checkpoint"], runs["label"], strict=True))
+    a_col, b_col, m_col = st.columns([3, 3, 1])
+    a = a_col.selectbox("Run A", list(labels), format_func=labels.get, key="wilcoxon.a")
+    b = b_col.selectbox("Run B", list(labels), index=1, format_func=labels.get, key="wilcoxon.b")
+    metric = m_col.selectbox("Metric", ["Recall@20", "NDCG@20", "Recall@10", "NDCG@10"], key="wilcoxon.metric")
+    if st.button("Run the paired Wilcoxon test", disabled=a == b):
+        try:
+            st.session_state["wilcoxon.result"] = (a, b, metric, results.paired_wilcoxon(a, b, dataset, metric))
+        except Exception as exc:  # noqa: BLE001
+            st.error(f"The test failed: {exc}")
+    last = st.session_state.get("wilcoxon.result")
+    if last and last[:3] == (a, b, metric):
+        res = last[3]
+        cols = st.columns(4)
+        cols[0].metric(f"A: mean {metric}", f"{res['mean A']:.4f}")
+        cols[1].metric(f"B: mean {metric}", f"{res['mean B']:.4f}", f"{res['mean B'] - res['mean A']:+.4f}")
+        cols[2].metric("p-value", "–" if res["p_value"] is None else f"{res['p_value']:.3g}")
+        cols[3].metric("users (differing)", f"{res['users']} ({res['differing users']})")
+        (st.success if res["p_value"] is not None and res["p_value"] < 0.05 else st.info)(res["verdict"])
+
+
+def paper_table(name: str, table: pd.DataFrame) -> None:
+    key_ = paper_numbers.paper_dataset(name)
+    fmt = {m: st.column_config.NumberColumn(m, format="%.4f") for m in paper_numbers.PAPER_METRICS}
+    if key_ is None:
+        st.caption(f"{name!r} is not one of the paper's datasets (Baby, Sports, Clothing by name), so these are the "
+                   "published numbers alone, without ours beside them.")
+        st.dataframe(pd.DataFrame([{"model": model, "dataset": d.capitalize(), **dict(zip(
+            paper_numbers.PAPER_METRICS, values[d], strict=True))} for model, values in paper_numbers.PUBLISHED.items()
+            for d in paper_numbers.PAPER_DATASETS]), hide_index=True, column_config=fmt)
+        return
+    st.markdown(f"**The paper's numbers on {key_.capitalize()}, beside ours**")
+    published = pd.DataFrame(paper_numbers.published_rows(name)).set_index("model")
+    ours = {}
+    for model, model_name in paper_numbers.MODEL_NAMES.items():
+        mine = table[table["model_name"] == model_name] if model_name else table.iloc[0:0]
+        if not mine.empty:
+            best = mine.sort_values("Recall@20", ascending=False).iloc[0]
+            ours[model] = {f"ours {m}": best[m] for m in paper_numbers.PAPER_METRICS}
+    both = published.add_prefix("paper ").join(pd.DataFrame.from_dict(ours, orient="index"))
+    st.dataframe(both, column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in both})
+    st.caption("Published: test metrics from the released results table (docs/protocol.md section 6), chosen by test "
+               "Recall@20 over a grid. Ours: best setup of that model here, chosen the same way for comparability.")
+
+
+def checkpoints(rows: pd.DataFrame, dataset) -> None:
+    runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows
+    if runs.empty:
+        st.caption("No checkpoint on this dataset yet: train a run, or upload one below.")
+    else:
+        labels = dict(zip(runs["checkpoint"], runs["source"] + " · " + runs["label"], strict=True))
+        path = st.selectbox("Checkpoint", list(labels), format_func=labels.get, key="ckpt.pick")
+        row = runs[runs["checkpoint"] == path].iloc[0]
+        try:
+            info = results.checkpoint_info(path, Path(path).stat().st_mtime_ns)
+        except Exception as exc:  # noqa: BLE001
+            st.error(f"Cannot read {path}: {exc}")
+            info = None
+        if info is not None:
+            left, mid, right = st.columns(3)
+            if left.button("Inspect on the other pages", width="stretch",
+                           help="The Embeddings, DREAM inspector and Users pages show this run"):
+                state.set_active_run(path)
+                st.toast("Loaded: the inspection pages now show this run")
+            if mid.button("Use its setup on the Train page", width="stretch"):
+                state.set_run(dataclasses.replace(RunConfig.from_dict(info["config"]), dataset=dataset.name))
+                st.switch_page("app/pages/train.py")
+            right.download_button("Download checkpoint.pt", data=Path(path).read_bytes(),
+                                  file_name=f"{Path(path).parent.name}.pt", width="stretch")
+            test = info["test"]
+            st.markdown(f"**{info['setup']}** · seed {info['seed']} · ran {info['ran']} · best epoch "
+                        f"{info['best_epoch']} · test Recall@20 {test.get('Recall@20') or float('nan'):.4f}  \n"
+                        f"dataset `{info['dataset']}` (fingerprint `{info['fingerprint']}`) · versions "
+                        f"{info['versions']} · {'resumable' if info['resumable'] else 'weights only'}")
+            with st.expander("Exact config"):
+                st.json(info["config"])
+            if row["source"] == "saved":
+                manage(row)
+    upload(dataset)
+
+
+def manage(row) -> None:
+    """Rename or delete a saved run (``mambarec.store``); precomputed rows are read-only."""
+    name, rename, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
+    new = name.text_input("Rename this saved run", value=row["run"], key=f"manage.name.{row['run']}")
+    if rename.button("Rename", width="stretch", disabled=new.strip() == row["run"]):
+        folder, why = results.rename_run(row["folder"], new)
+        if folder is None:
+            st.error(why)
+        else:
+            if state.active_run() and str(state.active_run()).startswith(row["folder"]):
+                state.set_active_run(folder / "checkpoint.pt")
+            st.rerun()
+    with delete.popover("Delete", width="stretch"):
+        st.write(f"Delete `{row['run']}` and its checkpoint for good?")
+        if st.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
+            why = results.delete_run(row["folder"])
+            if why:
+                st.error(why)
+            else:
+                if state.active_run() and str(state.active_run()).startswith(row["folder"]):
+                    state.set_active_run(None)
+                st.rerun()
+
+
+def upload(dataset) -> None:
+    uploaded = st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key="ckpt.upload",
+                                help="Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
+    if uploaded is not None:
+        ident = (uploaded.name, uploaded.size)
+        if st.session_state.get("ckpt.uploaded") != ident:
+            folder, why = results.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset)
+            st.session_state["ckpt.uploaded"] = ident
+            st.session_state["ckpt.upload_result"] = (str(folder) if folder else None, why)
+        folder, why = st.session_state["ckpt.upload_result"]
+        if folder is None:
+            st.error(f"This checkpoint was refused: {why}")
+        else:
+            st.success(f"Checkpoint accepted and saved as run `{Path(folder).name}`.")

@@ -1,0 +1,149 @@
+"""What the numbers are worth: REPORT.md's verdicts on the paper's claims, the stale-check of
+``precomputed/`` (in the background, so results paint first), learning curves from each run's
+``history``, and cold vs warm item metrics on scenario data.
+
+Every statistic comes from ``mambarec`` (``report.claim_verdict``, ``artifacts.staleness``,
+``stats.summarize``, ``groundtruth.cold_warm_metrics``); this module gathers and caches.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import paths, results
+from mambarec import stats
+from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
+from mambarec.groundtruth import cold_warm_metrics
+from mambarec.report import CLAIMS, claim_verdict
+from mambarec.store import list_runs
+
+CLAIM_METRICS = ("n_params", "s_per_epoch")
+CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
+                 "test/Recall@20": "test Recall@20 (for reading only: selection uses valid)",
+                 "loss/total": "training loss (total)", "loss/bpr": "BPR loss", "loss/mmd": "MMD loss",
+                 "loss/cl": "InfoNCE loss"}
+
+
+# ---- the paper's claims ------------------------------------------------------------------------
+def cells_of(rows: pd.DataFrame) -> dict[str, dict[int, dict]]:
+    """cell -> seed -> {"test/<metric>", "n_params", "s_per_epoch"}: precomputed rows as ``report`` reads them."""
+    out: dict[str, dict[int, dict]] = {}
+    if rows.empty or "cell" not in rows:
+        return out
+    for _, r in rows[(rows["source"] == "precomputed") & rows["cell"].notna()].iterrows():
+        values = {f"test/{m}": r[m] for m in results.METRICS} | {k: r[k] for k in CLAIM_METRICS}
+        out.setdefault(r["cell"], {})[int(r["seed"])] = values
+    return out
+
+
+def claims_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """REPORT.md's claims table on these rows: the paper's change, ours with its 95% interval, the verdict."""
+    cells = cells_of(rows)
+    out = []
+    for claim in CLAIMS:
+        measured, verdict = claim_verdict(claim, cells)
+        out.append({"claim": claim.claim, "where": claim.source,
+                    "compared": f"{claim.cell} vs {claim.reference}, {claim.metric.split('/')[-1]}",
+                    "paper": f"{claim.paper_change:+.1f}%{'+' if claim.at_least else ''}", "measured here": measured,
+                    "verdict": verdict})
+    return pd.DataFrame(out)
+
+
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many claims agree, disagree, are inconclusive or were not measured."""
+    kinds = (stats.AGREES, stats.DISAGREES, stats.INCONCLUSIVE, stats.NOT_MEASURED)
+    return {k: int(table["verdict"].str.startswith(k).sum()) for k in kinds} if not table.empty else {}
+
+
+# ---- is precomputed/ still today's? (background) --------------------------------------------------
+_lock = threading.Lock()
+_done: dict[tuple, str | None] = {}
+_running: set[tuple] = set()
+
+
+def _check(folder: str, signature: tuple) -> None:
+    try:
+        found = staleness(load_precomputed(Path(folder))["manifest"])
+        banner = None if found.current else (
+            f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They are "
+            f"shown as stored; {regenerate_hint(Path(folder))} (or `--refresh-stale` to retrain only those cells).")
+    except Exception as exc:  # noqa: BLE001  (a check that cannot run must say so, not take the page down)
+        banner = f"Could not check whether the precomputed results are still today's: {exc}"
+    with _lock:
+        _done[(folder, signature)] = banner
+        _running.discard((folder, signature))
+
+
+def staleness_banner(folder: Path | None = None) -> tuple[bool, str | None]:
+    """(ready, banner): the numerics-probe check of the folder (``artifacts.staleness``: seconds the first time
+    per code version, then cached on disk) runs once per folder and process, in a thread; until it ends,
+    ready is False and the page shows its results without waiting."""
+    folder = folder or paths.precomputed_dir()
+    signature = paths.precomputed_signature(folder)
+    if not signature:
+        return True, None
+    key = (str(folder), signature)
+    with _lock:
+        if key in _done:
+            return True, _done[key]
+        if key not in _running:
+            _running.add(key)
+            threading.Thread(target=_check, args=key, name="mambarec-staleness", daemon=True).start()
+    return False, None
+
+
+# ---- learning curves -------------------------------------------------------------------------
+def _history_rows(records, source: str) -> list[dict]:
+    out = []
+    for rec in records:
+        for h in rec.history:
+            out.append({"source": source, "run": rec.id, "cell": rec.cell, "seed": rec.seed,
+                        "fingerprint": rec.fingerprint, "dataset": rec.dataset,
+                        **{k: v for k, v in h.items() if k == "epoch" or k in CURVE_METRICS}})
+    return out
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _precomputed_histories(folder: str, signature: tuple) -> pd.DataFrame:
+    records, _ = results.precomputed_records(folder, signature)
+    return pd.DataFrame(_history_rows(records, "precomputed"))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _saved_histories(root: str, signature: tuple) -> pd.DataFrame:
+    return pd.DataFrame(_history_rows(list_runs(Path(root)), "saved"))
+
+
+def histories(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch history of the runs in ``rows`` (one row per run and epoch), with each run's ``name``
+    (cell or setup) and its best epoch, for the learning-curve chart."""
+    if rows.empty:
+        return pd.DataFrame()
+    folder, root = paths.precomputed_dir(), paths.runs_root()
+    frames = [_precomputed_histories(str(folder), paths.precomputed_signature(folder)),
+              _saved_histories(str(root), paths.runs_signature(root))]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    every = pd.concat(frames, ignore_index=True)
+    keys = rows[["source", "run", "dataset", "name", "best_epoch", "epochs_cap", "stopped_early"]]
+    # a precomputed run id ("paper s0") repeats on every dataset of the grid: match the dataset too
+    return every.merge(keys, on=["source", "run", "dataset"], how="inner")
+
+
+# ---- cold vs warm items ----------------------------------------------------------------------------
+@st.cache_data(max_entries=32, show_spinner="Ranking every user's items (cold vs warm)...")
+def cold_warm(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset) -> dict[str, dict]:
+    """``groundtruth.cold_warm_metrics`` of one checkpoint's test ranking: group -> users, held-out, metrics."""
+    from mambarec.checkpoint import load_model  # lazy: torch
+    from mambarec.recommend import item_scores  # lazy: torch
+
+    model = load_model(checkpoint, _dataset)
+    scores = item_scores(model, np.arange(_dataset.n_users))
+    return {name: {"users": g.users, "held-out": g.heldout, **g.metrics}
+            for name, g in cold_warm_metrics(scores, _dataset).items()}

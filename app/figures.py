@@ -1,0 +1,354 @@
+"""Every chart the pages draw, built from plain tables and arrays (no model math, no Streamlit).
+
+Charts that compare runs never magnify noise: differences carry their 95% interval, a single seed is
+drawn as one (hollow, no bar), and an axis is never zoomed into a spread smaller than one seed's
+standard deviation. Pages import this module where they draw (plotly takes a while to import).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+MODALITY_STYLE = {"visual": ("circle", "#1f77b4"), "text": ("diamond", "#ff7f0e")}
+LEGEND_BELOW = {"orientation": "h", "y": -0.15, "yanchor": "top", "x": 0, "title": None}
+LEGEND_TOP = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title": None}
+NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
+
+
+def _margin(fig: go.Figure, height: int, **layout) -> go.Figure:
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, **layout)
+    return fig
+
+
+# ---- Compare -----------------------------------------------------------------------------------
+def delta_forest(table: pd.DataFrame, metric: str, reference: str, name: str) -> go.Figure:
+    """Each setup's change of ``metric`` against ``reference`` (in %) with its 95% interval over paired seeds.
+
+    A dot with a bar: an interval (it crosses the red line when the change is within noise). A hollow dot:
+    one common seed, no interval. The x axis is symmetric around 0 and spans every interval."""
+    rows = table[table["setup"] != reference].dropna(subset=[f"Δ {metric} %"])
+    fig = go.Figure()
+    fig.add_vline(x=0, line={"color": "#d62728", "width": 1.5})
+    has = rows[f"Δ {metric} low"].notna()
+    for part, filled in ((rows[has], True), (rows[~has], False)):
+        if part.empty:
+            continue
+        mean = part[f"Δ {metric} %"]
+        err = {"type": "data", "symmetric": False, "array": part[f"Δ {metric} high"] - mean,
+               "arrayminus": mean - part[f"Δ {metric} low"], "thickness": 2} if filled else None
+        fig.add_trace(go.Scatter(
+            x=mean, y=part["name"], mode="markers", error_x=err,
+            name="95% interval over paired seeds" if filled else "one common seed: no interval",
+            marker={"size": 11, "color": "#1f77b4", "symbol": "circle" if filled else "circle-open",
+                    "line": {"width": 2, "color": "#1f77b4"}},
+            customdata=part[f"Δ {metric}"], hovertemplate="%{y}: %{customdata}<extra></extra>"))
+    ends = pd.concat([rows[f"Δ {metric} %"], rows[f"Δ {metric} low"], rows[f"Δ {metric} high"]]).abs()
+    reach = float(np.nanmax(ends)) if len(ends.dropna()) else 1.0
+    fig.update_xaxes(range=[-1.15 * reach, 1.15 * reach], title=f"Δ {metric} vs {name}, % of its mean",
+                     zeroline=False)
+    fig.update_yaxes(autorange="reversed", title=None)
+    return _margin(fig, 110 + 30 * len(rows), legend=LEGEND_TOP, showlegend=True)
+
+
+def metric_dots(points: pd.DataFrame, metric: str) -> go.Figure:
+    """Each setup's mean ``metric`` with the 95% interval of that mean (``points``: name, mean, low, high, seeds),
+    on an axis from 0, so differences look as large as they are (hollow: one seed, no interval)."""
+    has = points["low"].notna()
+    err = {"type": "data", "symmetric": False, "array": (points["high"] - points["mean"]).where(has, 0),
+           "arrayminus": (points["mean"] - points["low"]).where(has, 0), "thickness": 2}
+    fig = go.Figure(go.Scatter(x=points["mean"], y=points["name"], mode="markers", error_x=err, showlegend=False,
+                               marker={"size": 10, "color": "#1f77b4", "line": {"width": 2, "color": "#1f77b4"},
+                                       "symbol": ["circle" if h else "circle-open" for h in has]},
+                               customdata=points["seeds"], hovertemplate="%{y}: %{x:.4f} (%{customdata} seed(s))"
+                                                                         "<extra></extra>"))
+    top = float(np.nanmax(points["high"].fillna(points["mean"])))
+    fig.update_xaxes(range=[0, 1.08 * top if top > 0 else 1], title=f"test {metric}, mean over seeds")
+    fig.update_yaxes(autorange="reversed", title=None)
+    fig = _margin(fig, 120 + 28 * len(points))
+    fig.update_layout(margin={"t": 20, "b": 50})
+    return fig
+
+
+def honest_range(lows, highs, noise: float | None) -> list[float] | None:
+    """A y range that holds every interval and spans at least ``NOISE_SPAN`` seed standard deviations."""
+    lo, hi = float(np.nanmin(lows)), float(np.nanmax(highs))
+    half = max((hi - lo) / 2 * 1.15, NOISE_SPAN / 2 * (noise or 0.0))
+    return None if half == 0 else [(lo + hi) / 2 - half, (lo + hi) / 2 + half]
+
+
+def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: float | None) -> go.Figure:
+    """``metric`` and seconds per epoch against r, one line per family (``points``: family, r, mean, low,
+    high, seeds, s_per_epoch). The grey band is the reference's mean ± one seed's std: a point inside it
+    moved less than a seed's noise."""
+    fig = make_subplots(1, 2, subplot_titles=(f"{metric} (test)", "seconds per epoch"), horizontal_spacing=0.12)
+    for j, (family, part) in enumerate(points.groupby("family", sort=False)):
+        part = part.sort_values("r")
+        color = PALETTE[j % len(PALETTE)]
+        has = part["low"].notna()
+        err = {"type": "data", "symmetric": False, "array": (part["high"] - part["mean"]).where(has, 0),
+               "arrayminus": (part["mean"] - part["low"]).where(has, 0)}
+        fig.add_trace(go.Scatter(x=part["r"], y=part["mean"], mode="lines+markers", error_y=err, name=family,
+                                 legendgroup=family, line={"color": color},
+                                 marker={"size": 9, "symbol": ["circle" if h else "circle-open" for h in has],
+                                         "line": {"width": 2, "color": color}},
+                                 customdata=part["seeds"], hovertemplate="r = %{x}: %{y:.4f} (%{customdata} seed(s))"
+                                                                         "<extra></extra>"), 1, 1)
+        fig.add_trace(go.Bar(x=part["r"].astype(int).astype(str), y=part["s_per_epoch"], name=family,
+                             legendgroup=family, showlegend=False, marker_color=color), 1, 2)
+    if noise and reference is not None:  # after the traces: shapes skip subplots that are still empty
+        fig.add_hrect(y0=reference - noise, y1=reference + noise, fillcolor="rgba(120,120,120,0.25)", line_width=0,
+                      layer="below", row=1, col=1)
+    rng = honest_range(points["low"].fillna(points["mean"]), points["high"].fillna(points["mean"]), noise)
+    fig.update_xaxes(type="log", tickvals=sorted(points["r"].unique()), title_text="r", row=1, col=1)
+    fig.update_xaxes(type="category", title_text="r", row=1, col=2)
+    fig.update_yaxes(range=rng, row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=2)
+    return _margin(fig, 400, legend=LEGEND_BELOW, barmode="group")
+
+
+def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Figure:
+    """Per run name: the mean over seeds per epoch, a band from the lowest to the highest seed, a triangle at
+    each seed's best epoch and a dotted line at the epoch cap when a seed stopped there."""
+    cols = 2 if loss else 1
+    fig = make_subplots(1, cols, subplot_titles=(metric, loss) if loss else (metric,), horizontal_spacing=0.08)
+    for j, (name, part) in enumerate(hist.groupby("name", sort=False)):
+        color = PALETTE[j % len(PALETTE)]
+        seeds = part["seed"].nunique()
+        for col, column in enumerate([metric, loss][:cols], start=1):
+            if column not in part or part[column].isna().all():
+                continue
+            by = part.groupby("epoch")[column].agg(["mean", "min", "max"]).reset_index()
+            if seeds > 1:
+                fig.add_trace(go.Scatter(x=[*by["epoch"], *by["epoch"][::-1]], y=[*by["max"], *by["min"][::-1]],
+                                         fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
+                                         hoverinfo="skip", showlegend=False, legendgroup=name), 1, col)
+            fig.add_trace(go.Scatter(x=by["epoch"], y=by["mean"], mode="lines", line={"color": color, "width": 2},
+                                     name=f"{name} ({seeds} seed{'s' if seeds != 1 else ''})", legendgroup=name,
+                                     showlegend=col == 1), 1, col)
+            if col == 1:
+                best = part[part["epoch"] == part["best_epoch"]]
+                fig.add_trace(go.Scatter(x=best["epoch"], y=best[column], mode="markers", legendgroup=name,
+                                         marker={"symbol": "triangle-up", "size": 11, "color": color},
+                                         showlegend=False, hovertemplate="best epoch %{x}<extra></extra>"), 1, col)
+        caps = part.groupby("run")["epoch"].max().to_numpy()
+        cap = part["epochs_cap"].max()
+        if cap == cap and (caps >= cap).any():  # a seed ran into the cap: it did not converge by early stopping
+            for col in range(1, cols + 1):
+                fig.add_vline(x=cap, line={"dash": "dot", "color": color}, row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    return _margin(fig, 420, legend=LEGEND_BELOW)
+
+
+def cold_warm_bars(table: pd.DataFrame, metric: str) -> go.Figure:
+    """``metric`` on cold and on warm test items per run (``table``: name, group, value)."""
+    fig = go.Figure()
+    for group, color in (("warm", "#1f77b4"), ("cold", "#17becf")):
+        part = table[table["group"] == group]
+        fig.add_trace(go.Bar(y=part["name"], x=part["value"], orientation="h", name=f"{group} items",
+                             marker_color=color))
+    fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
+    fig.update_yaxes(autorange="reversed")
+    return _margin(fig, 100 + 45 * table["name"].nunique(), barmode="group", legend=LEGEND_BELOW)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# ---- Embeddings -----------------------------------------------------------------------------------
+def _points(fig: go.Figure, traces: list, items: np.ndarray, xy: np.ndarray, modality: str, hover: np.ndarray,
+            name: str, color, legend: bool, opacity: float, colorbar: bool = False) -> None:
+    symbol, _ = MODALITY_STYLE[modality]
+    marker = {"symbol": symbol, "size": 6, "color": color, "opacity": opacity, "line": {"width": 0}}
+    if colorbar:
+        marker.update(colorscale="Viridis", showscale=True, colorbar={"title": "log(1+pop)", "thickness": 10})
+    fig.add_trace(go.Scatter(
+        x=xy[items, 0], y=xy[items, 1], mode="markers", name=name, legendgroup=name, showlegend=legend,
+        marker=marker, customdata=hover[items],
+        hovertemplate="<b>%{customdata[1]}</b><br>item %{customdata[0]} · %{customdata[2]}<br>"
+                      f"popularity %{{customdata[3]}}<br>{modality}<extra></extra>"))
+    traces.append(items)
+
+
+def _pairs(fig: go.Figure, traces: list, xy: dict, items, color: str, width: float) -> None:
+    xs, ys = [], []
+    for i in items:
+        xs += [xy["visual"][i, 0], xy["text"][i, 0], None]
+        ys += [xy["visual"][i, 1], xy["text"][i, 1], None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": color, "width": width}, hoverinfo="skip",
+                             showlegend=False))
+    traces.append(np.zeros(0, np.int64))
+
+
+def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, selected: list[int],
+                    title: str) -> tuple[go.Figure, list]:
+    """One joint map of both modalities: visual circles, text diamonds, a line from each sampled item's
+    picture to its text (short lines = matched pairs moved together); ``selected`` items drawn large.
+    Returns the figure and, per trace, the item id of each point (to read a selection back)."""
+    fig, traces = go.Figure(), []
+    data = hover.to_numpy(dtype=object)
+    everything = np.arange(len(hover))
+    opacity = 0.3 if selected else 0.7
+    categories = hover["category"].to_numpy()
+    for m in ("visual", "text"):
+        if colour == "modality":
+            _points(fig, traces, everything, xy[m], m, data, m, MODALITY_STYLE[m][1], True, opacity)
+        elif colour == "category":
+            for j, cat in enumerate(sorted(set(categories))):
+                _points(fig, traces, np.nonzero(categories == cat)[0], xy[m], m, data, cat,
+                        PALETTE[j % len(PALETTE)], m == "visual", opacity)
+        else:
+            _points(fig, traces, everything, xy[m], m, data, m, np.log1p(hover["popularity"].to_numpy(float)),
+                    False, opacity, colorbar=m == "visual")
+    if len(line_items):  # over the points: a short line must stay visible inside a dense cloud
+        _pairs(fig, traces, xy, line_items, "rgba(40,40,40,0.55)", 1)
+    if selected:
+        sel = np.asarray(selected)
+        _pairs(fig, traces, xy, sel[:60], "black", 2)
+        for m in ("visual", "text"):
+            symbol, color = MODALITY_STYLE[m]
+            fig.add_trace(go.Scatter(
+                x=xy[m][sel, 0], y=xy[m][sel, 1], mode="markers", showlegend=False, name=f"selected {m}",
+                marker={"symbol": symbol, "size": 12, "color": color, "line": {"color": "black", "width": 1.5}},
+                customdata=data[sel], hovertemplate=f"<b>%{{customdata[1]}}</b><br>item %{{customdata[0]}}<br>{m}"
+                                                    "<extra></extra>"))
+            traces.append(sel)
+    fig.update_layout(height=430, margin={"l": 5, "r": 5, "t": 50, "b": 5}, dragmode="lasso",
+                      title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
+                      legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"})
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    return fig, traces
+
+
+# ---- DREAM inspector ------------------------------------------------------------------------------
+MEAN = -1  # "mean over channels" in the channel picker
+HOVER = "row %{y}, col %{x}: %{z:.4f}<extra></extra>"
+
+
+def _heat(z: np.ndarray, colorscale: str = "Viridis", zmin=None, zmax=None, showscale: bool = False) -> go.Heatmap:
+    return go.Heatmap(z=z, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=showscale, hovertemplate=HOVER)
+
+
+def spatial_maps(ins, channel: int) -> go.Figure:
+    """Input and each branch output as H x W heatmaps, the taps of each receptive field on top."""
+    names = list(ins.branches)
+    pick = (lambda a: a.mean(axis=0)) if channel == MEAN else (lambda a: a[channel])
+    fig = make_subplots(1, len(names) + 1, subplot_titles=["input map", *[ins.labels[n] for n in names]],
+                        horizontal_spacing=0.02)
+    fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), 1, 1)
+    for j, name in enumerate(names, start=2):
+        fig.add_trace(go.Heatmap(z=pick(ins.branches[name]), coloraxis="coloraxis", hovertemplate=HOVER), 1, j)
+        rf = ins.receptive_fields[name]
+        if rf.kernel:
+            rows, cols = zip(*rf.positions, strict=True)
+            fig.add_trace(go.Scatter(x=cols, y=rows, mode="markers", hoverinfo="skip", showlegend=False,
+                                     marker={"symbol": "circle-open", "size": 12, "color": "white",
+                                             "line": {"width": 2}}), 1, j)
+        fig.add_trace(go.Scatter(x=[rf.centre[1]], y=[rf.centre[0]], mode="markers", hoverinfo="skip",
+                                 showlegend=False, marker={"symbol": "x", "size": 9, "color": "red"}), 1, j)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    top = max(float(pick(ins.branches[n]).max()) for n in names)
+    return _margin(fig, 260, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
+                                        "colorbar": {"title": "branch", "thickness": 10}},
+                   coloraxis2={"colorscale": "RdBu", "showscale": False})
+
+
+def channel_maps(ins) -> go.Figure:
+    """For 1 x 1 maps: the input, then every branch output, as rows of C channel values."""
+    names = list(ins.branches)
+    fig = make_subplots(2, 1, row_heights=[0.17, 0.83], vertical_spacing=0.04, shared_xaxes=True)
+    fig.add_trace(go.Heatmap(z=ins.input.reshape(1, -1), y=["input"], coloraxis="coloraxis2",
+                             hovertemplate="input, channel %{x}: %{z:.4f}<extra></extra>"), 1, 1)
+    z = np.stack([ins.branches[n].reshape(-1) for n in names])
+    fig.add_trace(go.Heatmap(z=z, y=[ins.labels[n] for n in names], coloraxis="coloraxis",
+                             hovertemplate="%{y}, channel %{x}: %{z:.4f}<extra></extra>"), 2, 1)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="channel", row=2, col=1)
+    return _margin(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0,
+                                        "colorbar": {"title": "branch", "thickness": 10}},
+                   coloraxis2={"colorscale": "RdBu", "showscale": False})
+
+
+def _taps(rf) -> list[tuple[int, int]]:
+    if rf.kernel != 3:
+        return list(rf.positions)
+    r0, c0 = rf.centre
+    return [(r0 + dy * rf.dilation, c0 + dx * rf.dilation) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+
+def receptive_fields(ins) -> go.Figure:
+    """Each branch's taps around the centre: on the map (green) or in its zero padding (red x), all panels
+    at one scale, so a map much smaller than the dilation looks as small as it is."""
+    _, h, w = ins.shape
+    names = list(ins.branches)
+    fields = [ins.receptive_fields[n] for n in names]
+    titles = [f"{ins.labels[n]}<br>{len(rf.positions)} in map, {rf.outside} in padding"
+              for n, rf in zip(names, fields, strict=True)]
+    fig = make_subplots(1, len(names), subplot_titles=titles, horizontal_spacing=0.03)
+    span = max(max(abs(t[0] - (h - 1) / 2), abs(t[1] - (w - 1) / 2)) for rf in fields for t in _taps(rf) or [(0, 0)])
+    half = max(span, h / 2, w / 2) + 1
+    for j, rf in enumerate(fields, start=1):
+        taps = _taps(rf)
+        fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=-0.5, y1=h - 0.5, row=1, col=j,
+                      fillcolor="rgba(160,160,160,0.55)", line={"color": "black", "width": 1})
+        inside = [t for t in taps if 0 <= t[0] < h and 0 <= t[1] < w]
+        outside = [t for t in taps if t not in inside]
+        for pts, marker, what in ((inside, {"size": 8, "color": "#2ca02c"}, "in the map"),
+                                  (outside, {"size": 9, "symbol": "x", "color": "#d62728"}, "in the zero padding")):
+            if pts:
+                fig.add_trace(go.Scatter(x=[p[1] for p in pts], y=[p[0] for p in pts], mode="markers", marker=marker,
+                                         showlegend=False, hovertemplate=f"tap {what}: row %{{y}}, col %{{x}}"
+                                                                         "<extra></extra>"), 1, j)
+        fig.update_xaxes(range=[(w - 1) / 2 - half, (w - 1) / 2 + half], row=1, col=j)
+        fig.update_yaxes(range=[(h - 1) / 2 + half, (h - 1) / 2 - half], row=1, col=j,
+                         scaleanchor="x" if j == 1 else f"x{j}")
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    return _margin(fig, 290, plot_bgcolor="rgba(255,235,235,0.6)")
+
+
+def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
+    """Channel attention (branches x channels, with ``rows``) or spatial attention (H x W), in [0, 1]."""
+    fig = go.Figure(go.Heatmap(z=z, y=rows, colorscale="Blues", zmin=0, zmax=1, showscale=rows is None,
+                               hovertemplate=("%{y}, channel %{x}: %{z:.4f}" if rows else "row %{y}, col %{x}: "
+                                              "%{z:.4f}") + "<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", **({} if rows else {"scaleanchor": "x"}))
+    return _margin(fig, 230, xaxis_title="channel of the branch" if rows else None)
+
+
+def dream_output(out: np.ndarray) -> go.Figure:
+    """DREAM's output: a bar per channel for a 1 x 1 map, else the channel mean as a heatmap."""
+    if out.shape[1] * out.shape[2] == 1:
+        return _margin(go.Figure(go.Bar(y=out.reshape(-1))), 230, xaxis_title="channel")
+    fig = go.Figure(_heat(out.mean(axis=0), showscale=True))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    return _margin(fig, 230)
+
+
+# ---- About --------------------------------------------------------------------------------------
+def model_diagram() -> str:
+    """The model's paths as a Graphviz graph: each modality's reduction and DREAM, the alignment losses on
+    the two modal features, the ID graph, fusion and the score."""
+    return """digraph {
+  rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica", fontsize=13];
+  edge [color="#555555"];
+  v [label="visual features\\nD_V"]; t [label="text features\\n384"];
+  rv [label="W_V: D_V → D_V / r"]; rt [label="text → D_V / r"];
+  dv [label="DREAM\\n5 branches + M_c, M_s", fillcolor="#dbe9f6"]; dt [label="DREAM", fillcolor="#dbe9f6"];
+  pv [label="→ d"]; pt [label="→ d"];
+  ids [label="user & item IDs\\nuser-item graph (L layers)"];
+  fuse [label="purifier + fusion\\n(MGCN backbone)"];
+  score [label="score = user · item\\nBPR loss", fillcolor="#e4f2e1"];
+  mmd [label="MMD\\n(distributions)", shape=ellipse, fillcolor="#fde3cf"];
+  nce [label="InfoNCE\\n(matched pairs)", shape=ellipse, fillcolor="#fde3cf"];
+  v -> rv -> dv -> pv; t -> rt -> dt -> pt; pv -> fuse; pt -> fuse; ids -> fuse -> score;
+  pv -> mmd [style=dashed]; pt -> mmd [style=dashed]; pv -> nce [style=dashed]; pt -> nce [style=dashed];
+}"""

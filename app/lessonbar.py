@@ -1,0 +1,120 @@
+"""The lesson step a page was opened for: its two sentences at the top of the page, the way back and on,
+and what ``precomputed/`` does not hold yet for it.
+
+``precomputed/`` is read through its manifest only (what it holds, not the numbers), which is cheap
+enough for the Lessons page's first paint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from app import lessons_content as L
+from app import paths, urlsel
+from mambarec.artifacts import PrecomputedError, read_manifest
+
+STEP = "lesson.step"  # the step whose note the page shows
+SEEN = "lesson.step_seen"  # the last step id that came in through the URL
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def inventory(folder: str, signature: tuple) -> dict:
+    """What the precomputed folder holds: ``runs`` and ``checkpoints`` as (dataset, cell, seed) triples,
+    ``maps`` (the stored embedding maps) likewise, and ``groups`` (group -> its cells)."""
+    out = {"runs": set(), "checkpoints": set(), "maps": set(), "groups": {}}
+    try:
+        manifest = read_manifest(Path(folder))
+    except (PrecomputedError, OSError):
+        return out
+    for key in manifest.get("runs", {}):
+        dataset, cell, seed = key.rsplit("/", 2)
+        out["runs"].add((dataset, cell, int(seed.lstrip("s"))))
+    for rel in manifest.get("files", {}):
+        parts = Path(rel).parts
+        if parts[0] in ("checkpoints", "alignment") and len(parts) == 3:
+            cell, _, seed = Path(rel).stem.rpartition("_s")
+            if seed.isdigit():
+                out["checkpoints" if parts[0] == "checkpoints" else "maps"].add((parts[1], cell, int(seed)))
+    for cell, info in manifest.get("cells", {}).items():
+        out["groups"].setdefault(info.get("group", ""), []).append(cell)
+    return out
+
+
+def current_inventory() -> dict:
+    folder = paths.precomputed_dir()
+    return inventory(str(folder), paths.precomputed_signature(folder))
+
+
+def missing(step: L.Step, inv: dict | None = None) -> list[str]:
+    """Plain notes on what the step reads and ``precomputed/`` does not hold yet (empty: all there)."""
+    if not step.cells():
+        return []
+    inv = inv if inv is not None else current_inventory()
+    ds, notes = step.dataset, []
+    have = {(d, c) for d, c, _ in inv["runs"]}
+    if not any(d == ds for d, _ in have):
+        return [f"precomputed/ holds no runs on `{ds}` yet (a regenerated grid or the scenario sweep adds them): the "
+                "page opens with what there is (saved runs, or an untrained model)."]
+    for group in step.groups():
+        if not [c for c in inv["groups"].get(group, []) if (ds, c) in have]:
+            notes.append(f"no `{group}` cells on `{ds}` yet (the regenerated grid adds them): the page shows the "
+                         "other cells of this step.")
+    cells = [c for c in step.cells() if not c.startswith(L.GROUP)]
+    absent = [c for c in cells if (ds, c) not in have]
+    if absent:
+        notes.append(f"precomputed/ does not hold {', '.join(f'`{c}`' for c in absent)} on `{ds}` yet: the page "
+                     "opens without them.")
+    if step.checkpoint:
+        store = inv["checkpoints"]
+        gone = [c for c in cells if c not in absent and not any(d == ds and k == c for d, k, _ in store)]
+        if gone:
+            notes.append(f"no checkpoint of {', '.join(f'`{c}`' for c in gone)} on `{ds}` is shipped (only "
+                         "redistributable data get checkpoints): the page falls back to what it can show.")
+    return notes
+
+
+def show(page: str) -> dict[str, str]:
+    """The note of the lesson step this page was opened for; returns the URL parameter that keeps it."""
+    ss = st.session_state
+    came = urlsel.incoming().get("step")
+    if came and came != ss.get(SEEN):
+        ss[STEP] = came
+    ss[SEEN] = came
+    found = L.find_step(ss.get(STEP)) if ss.get(STEP) else None
+    if found is None or found[0].steps[found[1]].page != page:
+        return {}
+    lesson, index = found
+    step = lesson.steps[index]
+    with st.container(border=True):
+        text, nav = st.columns([5, 1.1], vertical_alignment="center")
+        text.markdown(f"**{lesson.title}** · step {index + 1} of {len(lesson.steps)}: *{step.title}*  \n{step.look}")
+        for note in missing(step):
+            text.caption(f":material/info: {note}")
+        if index + 1 < len(lesson.steps):
+            link(nav, lesson, index + 1, "Next step", ":material/arrow_forward:")
+        if index > 0:
+            link(nav, lesson, index - 1, "Previous", ":material/arrow_back:")
+        page_link(nav, "lessons", "All lessons", ":material/school:", {"lesson": lesson.id})
+        if nav.button("Hide", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
+                      help="Hide this lesson note"):
+            ss[STEP] = None
+            st.rerun()
+    return {"step": L.step_id(lesson, index)}
+
+
+def link(where, lesson: L.Lesson, index: int, label: str, icon: str) -> None:
+    """A link that opens the step's page with the step's selection (inside the app: no reload)."""
+    page_link(where, lesson.steps[index].page, label, icon, L.step_query(lesson, index))
+
+
+def page_link(where, page: str, label: str, icon: str, query: dict[str, str]) -> None:
+    """``st.page_link`` to one of the app's pages; a plain link when the page runs outside the app's navigation
+    (a page run alone, as tests do)."""
+    try:
+        where.page_link(L.PAGES[page][0], label=label, icon=icon, query_params=query)
+    except StreamlitAPIException:
+        where.markdown(f"[{label}](/{L.PAGES[page][1]}?{urlencode(query)})")

@@ -1,0 +1,203 @@
+"""The lessons: guided stories over the precomputed runs, as data (the Lessons page draws them).
+
+A step opens one page with its selection in the URL and says in two sentences what to look at.
+Steps name (dataset, cell, seed) and never a run folder, and say what to look at rather than which
+number to expect, so they keep working when ``precomputed/`` is regenerated with more seeds,
+converged runs, bridge cells (``cells=group:bridge`` takes every cell of that group) and the scenario
+sweep. Where a cell is not there yet, the step opens anyway and a note says what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+# page key -> (the page's file, its url_path in streamlit_app.py)
+PAGES = {"compare": ("app/pages/compare.py", "compare"), "embeddings": ("app/pages/embeddings.py", "embeddings"),
+         "dream": ("app/pages/dream_inspector.py", "dream"), "users": ("app/pages/users.py", "users"),
+         "about": ("app/pages/about.py", "about"), "lessons": ("app/pages/lessons.py", "lessons")}
+CELL_PARAMS = {"compare": ("cells", "ref"), "embeddings": ("after", "before"), "dream": ("model",),
+               "users": ("a", "b")}
+NOT_CELLS = {"initialized", "untrained-paper", "untrained-official"}
+GROUP = "group:"
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    page: str  # a key of PAGES
+    params: dict[str, str]  # the page's URL parameters, dataset included
+    look: str  # two sentences: what to look at
+    checkpoint: bool = False  # the view needs the cells' checkpoints, not only their stored rows and maps
+
+    def cells(self) -> list[str]:
+        """The precomputed cells the step reads (``group:`` selectors are checked apart)."""
+        out = []
+        for key in CELL_PARAMS.get(self.page, ()):
+            out += [c for c in self.params.get(key, "").split(",") if c and c not in NOT_CELLS]
+        return list(dict.fromkeys(out))
+
+    def groups(self) -> list[str]:
+        return [c[len(GROUP):] for c in self.cells() if c.startswith(GROUP)]
+
+    @property
+    def dataset(self) -> str:
+        return self.params.get("dataset", "synthetic")
+
+    @property
+    def seed(self) -> int | None:
+        return int(self.params["seed"]) if "seed" in self.params else None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    summary: str
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+
+def step_id(lesson: Lesson, index: int) -> str:
+    return f"{lesson.id}.{index + 1}"
+
+
+def step_query(lesson: Lesson, index: int) -> dict[str, str]:
+    """The step's URL parameters, with its own id (the page shows the step's note and the way on)."""
+    return {**lesson.steps[index].params, "step": step_id(lesson, index)}
+
+
+def step_url(base: str, lesson: Lesson, index: int) -> str:
+    """The step as a link for a slide: ``<base>/<page>?dataset=...&cells=...&step=...``."""
+    return f"{base.rstrip('/')}/{PAGES[lesson.steps[index].page][1]}?{urlencode(step_query(lesson, index), safe=',:/')}"
+
+
+ABLATIONS = "paper,no_alignment,no_mmd,no_infonce,no_dream,no_channel_attention,no_spatial_attention"
+SWEEP = "paper,no_alignment,no_dream,mgcn,bpr,pop"
+LESSONS: tuple[Lesson, ...] = (
+    Lesson("alignment", "What alignment does to the embeddings",
+           "MMD and InfoNCE pull each item's picture and text together; do the recommendations get better?", (
+               Step("Before and after training", "embeddings",
+                    {"dataset": "ml100k", "after": "paper", "before": "initialized", "seed": "0", "lines": "80"},
+                    "Each grey line joins one movie's poster embedding (circle) to its plot-text embedding (diamond). "
+                    "Before training the two modalities sit apart and the lines are long; after training with MMD "
+                    "and InfoNCE, look at how much shorter they get."),
+               Step("Training without the alignment losses", "embeddings",
+                    {"dataset": "ml100k", "after": "paper", "before": "no_alignment", "seed": "0", "lines": "80"},
+                    "Left: the same model trained with MMD and InfoNCE switched off; right: with them. The table "
+                    "under the maps says, one plain sentence per number, how far training alone moves the pairs."),
+               Step("One item's nearest texts", "embeddings",
+                    {"dataset": "synthetic", "after": "paper", "before": "initialized", "seed": "0", "item": "325"},
+                    "The highlighted item's picture and its nearest texts, before and after training. Find where "
+                    "its own text ranks: alignment is working when it climbs towards rank 1.", checkpoint=True),
+               Step("Does alignment buy accuracy?", "compare",
+                    {"dataset": "ml100k", "cells": "paper,no_alignment", "ref": "paper", "tab": "Plots"},
+                    "Read the change in Recall@20 of no_alignment against paper with its 95% interval. If the "
+                    "interval holds 0, aligned embeddings did not give measurably better recommendations here."),
+           )),
+    Lesson("parts", "Which parts matter, with intervals",
+           "Switch one part off at a time and keep only the changes that are larger than seed noise.", (
+               Step("One part off at a time", "compare",
+                    {"dataset": "ml100k", "cells": ABLATIONS, "ref": "paper", "tab": "Plots"},
+                    "Each row is the paper's model with one part switched off, drawn as its change against paper "
+                    "with a 95% interval over seeds. A bar that crosses the red line is within noise, and a hollow "
+                    "dot is a single seed, which cannot tell yet."),
+               Step("The paper's claims, judged", "compare",
+                    {"dataset": "ml100k", "cells": ABLATIONS, "ref": "paper", "tab": "Claims"},
+                    "The paper's claims beside what we measured, with REPORT.md's verdicts. 'Inconclusive (1 seed)' "
+                    "means the experiment has not been repeated enough, which is not the same as 'no effect'."),
+               Step("The same parts in the dense world", "compare",
+                    {"dataset": "synthetic", "cells": ABLATIONS, "ref": "paper", "tab": "Plots"},
+                    "The same ablations on the built-in synthetic data, where every item has many interactions. "
+                    "Count the intervals that stay clear of the red line."),
+           )),
+    Lesson("dream", "What DREAM sees in one item",
+           "DREAM turns one item's feature vector into a small map and looks at it at several scales.", (
+               Step("Five branches over one map", "dream",
+                    {"dataset": "synthetic", "model": "paper", "seed": "0", "item": "325", "modality": "visual"},
+                    "DREAM reshapes the item's reduced visual feature into a C x H x W map and runs five branches "
+                    "over it. The white circles show where each dilated 3x3 kernel reads for the red x, and the "
+                    "receptive-field row shows which taps fall off the map.", checkpoint=True),
+               Step("What the released code feeds it", "dream",
+                    {"dataset": "synthetic", "model": "official", "seed": "0", "item": "325", "modality": "visual"},
+                    "The released code feeds a 64-d vector as a 64 x 1 x 1 map, so every dilated kernel reads 8 of "
+                    "its 9 taps from zero padding. The table at the bottom counts the weights that never receive a "
+                    "gradient.", checkpoint=True),
+               Step("A world with wide visual features", "dream",
+                    {"dataset": "synthetic/cold-items", "model": "paper", "seed": "0", "modality": "visual"},
+                    "With 2,048-d visual features the map at r = 8 is 4 x 8 x 8, so the dilated branches see "
+                    "different neighbourhoods. Compare the branch outputs: they differ only when the map is wider "
+                    "than the dilation.", checkpoint=True),
+           )),
+    Lesson("r", "r trades time for accuracy",
+           "The reduction factor r shrinks the visual feature before DREAM: what does it cost, what does it save?", (
+               Step("Accuracy and time against r", "compare",
+                    {"dataset": "ml100k", "cells": "paper,r1,r2,r4,r16", "ref": "paper", "tab": "Plots"},
+                    "Left: Recall@20 against r; the grey band is one seed's noise around r = 8, and the axis never "
+                    "zooms in further than that noise. Right: seconds per epoch, which is where r pays."),
+               Step("The paper's r claims", "compare",
+                    {"dataset": "ml100k", "cells": "paper,r1,r2,r4,r16", "ref": "r1", "tab": "Claims"},
+                    "The paper says r = 8 cuts parameters by 30%+ and time by 25% against r = 1 for a 0.3% loss in "
+                    "Recall@20. The verdict column says which of these hold here and which cannot be told apart."),
+           )),
+    Lesson("paper-vs-code", "The paper vs the released code",
+           "The released code computes something other than what the paper describes; both are here.", (
+               Step("Where they differ", "about", {"dataset": "ml100k", "show": "paper-vs-code"},
+                    "Each row is one place where the released code computes something other than the paper's "
+                    "description. The `official` cell trains exactly what the code computes, `paper` what the paper "
+                    "says."),
+               Step("What it does to accuracy", "compare",
+                    {"dataset": "ml100k", "cells": "paper,official,mgcn", "ref": "mgcn", "tab": "Plots"},
+                    "Both MambaRecs against MGCN, the backbone they build on, with 95% intervals. Then open the "
+                    "learning curves: a difference in how fast a model warms up is not a difference in quality."),
+               Step("Which paper part costs accuracy", "compare",
+                    {"dataset": "ml100k", "cells": "mgcn,group:bridge", "ref": "mgcn", "tab": "Plots"},
+                    "Bridge cells start from mgcn and switch on one part of the paper's description at a time. The "
+                    "part whose interval lies wholly below the red line is one that costs accuracy."),
+           )),
+    Lesson("converged", "A converged run vs a short one",
+           "A test number is only a model's number once its learning curve has flattened.", (
+               Step("Curves on ml100k", "compare",
+                    {"dataset": "ml100k", "cells": "paper,mgcn,bpr", "ref": "paper", "tab": "Learning curves"},
+                    "Each line is the mean valid Recall@20 per epoch over seeds, the band their spread, a triangle "
+                    "each seed's best epoch. A curve still rising where it ends, at the dotted epoch cap, was cut "
+                    "short: its test number says how fast the model warms up, not how good it is."),
+               Step("Curves that flattened", "compare",
+                    {"dataset": "synthetic", "cells": "paper,no_alignment,bpr", "ref": "paper",
+                     "tab": "Learning curves"},
+                    "Here runs stopped by early stopping: the best epoch comes several epochs before the end and "
+                    "the curve has flattened. That is what a converged run looks like."),
+               Step("The losses behind them", "compare",
+                    {"dataset": "ml100k", "cells": "paper,mgcn", "ref": "paper", "tab": "Learning curves",
+                     "curve": "loss/bpr"},
+                    "The BPR loss per epoch. While it sits near ln 2 = 0.69 the model still ranks almost at random; "
+                    "count the epochs it takes to leave that plateau."),
+           )),
+    Lesson("cold-items", "From the dense world to the cold-items one",
+           "Content matters where IDs cannot carry the signal: items with almost no training interactions.", (
+               Step("The dense world", "about", {"dataset": "synthetic", "show": "dataset"},
+                    "The built-in world: every item has many training interactions, and both modalities carry most "
+                    "of the true item factors. Note its density and its cold share."),
+               Step("IDs are enough there", "compare",
+                    {"dataset": "synthetic", "cells": SWEEP, "ref": "paper", "tab": "Plots"},
+                    "BPR sees only IDs. Where its interval overlaps paper's, content and alignment add nothing this "
+                    "world can show."),
+               Step("The cold-items world", "about", {"dataset": "synthetic/cold-items", "show": "dataset"},
+                    "A share of the items keeps at most 2 training interactions, so a model can rank them only from "
+                    "their content. The card shows the cold share and how much of the true factors each modality "
+                    "holds."),
+               Step("Cold vs warm items", "compare",
+                    {"dataset": "synthetic/cold-items", "cells": SWEEP, "ref": "paper", "tab": "Cold vs warm"},
+                    "Recall@20 on cold and on warm test items, per model. A model that uses content should lose "
+                    "less on the cold items than BPR, which has nothing to go on for them."),
+           )),
+)
+LESSON_IDS = {lesson.id: lesson for lesson in LESSONS}
+
+
+def find_step(step: str) -> tuple[Lesson, int] | None:
+    """The lesson and step index of an id such as ``alignment.2``; None when it names no step."""
+    lesson_id, _, number = str(step).rpartition(".")
+    lesson = LESSON_IDS.get(lesson_id)
+    if lesson is None or not number.isdigit() or not 1 <= int(number) <= len(lesson.steps):
+        return None
+    return lesson, int(number) - 1

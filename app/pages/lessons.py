@@ -1,0 +1,63 @@
+"""Lessons: guided stories over the precomputed runs, so a lecture needs no live training.
+
+Each step opens a page with the right runs selected and says in two sentences what to look at; its
+link names (dataset, cell, seed), so it can go on a slide. The stories are data
+(``app.lessons_content``); what ``precomputed/`` does not hold yet is said step by step.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from app import lessonbar, urlsel, warmup
+from app import lessons_content as L
+from app.urlsel import Param
+
+PAGE = "lessons"
+PARAMS = (Param("lesson", L.LESSONS[0].id),)
+PAGE_TITLES = {"compare": "Compare runs", "embeddings": "Embeddings", "dream": "DREAM inspector", "users": "Users",
+               "about": "About"}
+
+
+def base_url() -> str:
+    """The app's address as the browser sees it (scheme, host, port and base path), for links on slides."""
+    parts = urlsplit(st.context.url or "http://localhost:8501")
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else "")
+
+
+def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
+    step = lesson.steps[index]
+    with st.container(border=True):
+        text, go = st.columns([5, 1.2], vertical_alignment="center")
+        text.markdown(f"**{index + 1}. {step.title}** · {PAGE_TITLES[step.page]} · `{step.dataset}`  \n{step.look}")
+        lessonbar.page_link(go, step.page, "Open", ":material/arrow_forward:", L.step_query(lesson, index))
+        for note in lessonbar.missing(step, inv):
+            st.caption(f":material/info: {note}")
+        st.code(L.step_url(base, lesson, index), language=None, wrap_lines=True)
+
+
+def render() -> None:
+    st.title("Lessons")
+    st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
+               "selected and says what to look at; copy its link onto a slide.")
+    for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):
+        st.caption(f":material/info: {note}")
+    menu, body = st.columns([1, 2.8], gap="medium")
+    lesson_id = menu.radio("Lesson", list(L.LESSON_IDS), key=urlsel.widget_key(PAGE, "lesson"),
+                           format_func=lambda i: L.LESSON_IDS[i].title)
+    lesson = L.LESSON_IDS[lesson_id]
+    inv = lessonbar.current_inventory()
+    base = base_url()
+    with body:
+        st.subheader(lesson.title)
+        st.caption(lesson.summary)
+        for index in range(len(lesson.steps)):
+            step_card(lesson, index, inv, base)
+    urlsel.publish(PAGE, PARAMS, with_dataset=False)
+    warmup.start()
+
+
+render()

@@ -1,0 +1,41 @@
+"""Where saved runs and the precomputed folder live, and the signatures that key the caches of their tables.
+
+``app.state`` has the same three helpers; they are here too because ``app.state`` imports
+``app.results``, so ``app.results`` must not import ``app.state`` (no import cycles, docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mambarec.store import runs_dir
+
+PRECOMPUTED_ENV = "MAMBAREC_PRECOMPUTED"  # another precomputed folder (tests, a second grid)
+
+
+def runs_root() -> Path:
+    return runs_dir()
+
+
+def runs_signature(root: Path) -> tuple:
+    """Changes whenever a run folder is added, removed, renamed or rewritten (the cache key of the tables)."""
+    if not root.is_dir():
+        return ()
+    out = []
+    for folder in root.iterdir():
+        metrics = folder / "metrics.json"
+        if metrics.is_file():
+            out.append((folder.name, metrics.stat().st_mtime_ns))
+    return tuple(sorted(out))
+
+
+def precomputed_dir() -> Path:
+    default = Path(__file__).resolve().parents[1] / "precomputed"
+    return Path(os.environ.get(PRECOMPUTED_ENV, default))
+
+
+def precomputed_signature(folder: Path | None = None) -> tuple:
+    """Changes whenever precompute swaps a new folder in (it writes the manifest last)."""
+    manifest = (folder or precomputed_dir()) / "manifest.json"
+    return (str(manifest), manifest.stat().st_mtime_ns) if manifest.is_file() else ()

@@ -1,0 +1,155 @@
+"""Each page's selection as URL parameters, applied whenever the URL is new to the page.
+
+A lesson step, a slide or the browser's back button hands a page a URL; a rerun hands the page back
+the URL it wrote itself. So a page applies its parameters when they differ from what it last
+published, and keeps its widgets otherwise:
+
+* ``arrive`` (called by ``streamlit_app`` before the sidebar rewrites the address) keeps the URL as
+  it came in, switches the active dataset when a link names another one, and says whether the URL
+  is a Train setup (a link to the root with config fields opens the Train page);
+* ``restore`` (a page, before its widgets) puts the page's parameters into the widgets' keys when
+  the URL is new to the page; after a page switch, when Streamlit has dropped the widgets' state,
+  it puts back the last published values;
+* ``publish`` (a page, after its widgets) writes the selection to the URL, defaults left out.
+
+Steps of the lessons name (dataset, cell, seed), never run folders, so a link keeps working when the
+precomputed grid is regenerated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from app import state
+from mambarec.config import MODEL_CONFIGS, TrainConfig, field_names
+
+INCOMING = "url.incoming"  # the URL of this run, as the browser sent it
+SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of the last run
+LANDING = "url.landing_on_train"
+SETUP_KEYS = frozenset({"dataset", "model_name", "variant", "schedule", *field_names(TrainConfig),
+                        *(f for cls in MODEL_CONFIGS.values() for f in field_names(cls))})
+
+
+@dataclass(frozen=True)
+class Param:
+    """One URL parameter of a page; its widget's session key is ``<page>.<key>``."""
+
+    key: str
+    default: Any
+    parse: Callable[[str], Any] = str  # URL text -> widget value (raises ValueError when bad)
+    show: Callable[[Any], str] = str  # widget value -> URL text
+
+
+def names_a_setup(params: Mapping[str, str]) -> bool:
+    """A URL that holds config fields (a Train link, the app's links before the lessons)."""
+    return bool(SETUP_KEYS & set(params))
+
+
+def arrive() -> bool:
+    """Keep this run's URL, follow a link to another dataset; True when the session opened on a Train setup."""
+    ss = st.session_state
+    incoming = st.query_params.to_dict()
+    ss[INCOMING] = incoming
+    linked = incoming.get("dataset")
+    if linked and SEEN_DATASET in ss and linked != ss[SEEN_DATASET] and linked != state.active_dataset_name():
+        state.set_active_dataset(linked)  # a link (a lesson step, back/forward), not the address we wrote
+    ss[SEEN_DATASET] = state.active_dataset_name()
+    return ss.setdefault(LANDING, names_a_setup(incoming))
+
+
+def incoming() -> dict[str, str]:
+    """This run's URL as it arrived (a page run alone, as in tests, reads the address directly)."""
+    return dict(st.session_state.get(INCOMING, st.query_params.to_dict()))
+
+
+def widget_key(page: str, key: str) -> str:
+    return f"{page}.{key}"
+
+
+def _published(page: str) -> str:
+    return f"url.published.{page}"
+
+
+def restore(page: str, params: Sequence[Param],
+            check: Mapping[str, Callable[[Any], Any]] | None = None) -> list[str]:
+    """Before the page's widgets: set their keys from a new URL, else from the last published values
+    where Streamlit dropped them. ``check[key](value)`` returns the value to use, or None when the value
+    is not available here (then the default is used and a note says so). Returns those notes."""
+    ss = st.session_state
+    url = incoming()
+    mine = {p.key: url[p.key] for p in params if p.key in url}
+    published = ss.get(_published(page))
+    fresh = bool(mine) and mine != published
+    notes = []
+    for p in params:
+        key = widget_key(page, p.key)
+        if fresh:
+            raw = mine.get(p.key)
+        elif key not in ss:
+            raw = (published or {}).get(p.key)
+        else:
+            continue
+        value = p.default
+        if raw is not None:
+            try:
+                value = p.parse(raw)
+            except (TypeError, ValueError):
+                notes.append(f"{p.key}={raw!r} is not a valid value here; using the default")
+        if check and p.key in check and value != p.default:
+            checked = check[p.key](value)
+            if checked is None:
+                notes.append(f"{p.key}={raw!r} is not available here; showing the default")
+                value = p.default
+            else:
+                value = checked
+        ss[key] = value
+    if fresh:
+        ss[_published(page)] = mine  # applied: a rerun with the same URL keeps what the user changes next
+    return notes
+
+
+def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None = None,
+            with_dataset: bool = True) -> dict[str, str]:
+    """After the page's widgets: the selection (values other than the defaults, and any value the URL named
+    itself) and the dataset to the URL. A URL that the page just applied comes back unchanged, so it adds no
+    entry to the browser's history (one Back goes one step back).
+
+    ``with_dataset=False`` leaves the dataset out (the landing page: a root URL with config fields in it
+    opens the Train page)."""
+    ss = st.session_state
+    named = ss.get(_published(page)) or {}
+    values = {}
+    for p in params:
+        key = widget_key(page, p.key)
+        if key in ss and (ss[key] != p.default or p.key in named):
+            values[p.key] = p.show(ss[key])
+    values.update(extra or {})
+    ss[_published(page)] = {k: v for k, v in values.items() if k in {p.key for p in params}}
+    state.sync_url({"dataset": state.active_dataset_name(), **values} if with_dataset else values)
+    return values
+
+
+# ---- parsers shared by the pages ---------------------------------------------------------------
+def as_list(text: str) -> list[str]:
+    return [part for part in (s.strip() for s in str(text).split(",")) if part]
+
+
+def show_list(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def as_bool(text: str) -> bool:
+    low = str(text).strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def show_bool(value: bool) -> str:
+    return "true" if value else "false"

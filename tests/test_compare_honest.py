@@ -1,0 +1,169 @@
+"""The Compare page compares honestly: what a run changed and how long it really ran, one seed labelled as one
+seed, every change with its 95% interval, REPORT.md's verdicts, charts that do not magnify noise, learning
+curves with bands over seeds, cold vs warm items on scenario data, saved runs renamed and deleted, and the
+stale-check of precomputed/ kept off the first paint."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import evidence, figures, results
+from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
+from mambarec.data import load_dataset
+from mambarec.store import save_run
+from mambarec.train import Trainer
+
+PAGE = Path(__file__).resolve().parents[1] / "app" / "pages" / "compare.py"
+TIMEOUT = 300
+
+
+def saved(root: Path, run: RunConfig, name: str) -> Path:
+    ds = load_dataset(run.dataset)
+    trainer = Trainer.for_run(run, ds)
+    return save_run(root / name, trainer, trainer.fit())
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory) -> Path:
+    """Two saved 1-epoch runs on the synthetic data (one stopped by its 1-epoch cap) and a BPR run on the
+    cold-items world."""
+    root = tmp_path_factory.mktemp("runs")
+    saved(root, RunConfig(dataset="synthetic", model=mambarec_preset("paper", use_mmd=False),
+                          train=TrainConfig(epochs=1, device="cpu")), "one-epoch-no-mmd")
+    saved(root, RunConfig(dataset="synthetic/cold-items", model_name="bpr", model=BPRConfig(),
+                          train=TrainConfig(epochs=2, device="cpu")), "bpr-cold")
+    return root
+
+
+def compare(monkeypatch, runs: Path, **params) -> AppTest:
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs))
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def summary(at: AppTest) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "seeds" in d.value.columns)
+
+
+# ---- labels and numbers ---------------------------------------------------------------------------
+def test_a_run_says_how_long_it_ran_against_its_cap():
+    assert results.ran_text(3, 20, True, False) == "3 of 20 ep, early stop"
+    assert results.ran_text(20, 20, False, False) == "20 of 20 ep (the cap)"
+    assert results.ran_text(5, 20, False, True) == "5 of 20 ep, stopped by hand"
+    group = pd.DataFrame({"epochs_run": [11, 15, 20], "epochs_cap": [20] * 3, "stopped_early": [True, True, False],
+                          "stopped": [False] * 3})
+    assert results.ran_summary(group) == "3× 11–20/20 ep · 2 early stop, 1 cap"
+
+
+def test_one_seed_is_one_seed_and_a_change_carries_its_interval():
+    rows = pd.DataFrame({"source": "precomputed", "setup": ["a"] * 3 + ["b"] * 3 + ["c"], "seed": [0, 1, 2] * 2 + [0],
+                         "name": ["a"] * 3 + ["b"] * 3 + ["c"], "cell": None, "model_name": "mambarec", "r": 8,
+                         **{m: [0.30, 0.31, 0.32, 0.20, 0.22, 0.21, 0.305] for m in results.METRICS},
+                         "epochs_run": 10, "epochs_cap": 20, "stopped_early": True, "stopped": False})
+    table = results.add_deltas(results.aggregate_seeds(rows), rows, "a")
+    c = table.set_index("name").loc["c"]
+    assert np.isnan(c["Recall@20 ±"]) and c["Recall@20 text"] == "0.3050 · 1 seed"
+    assert "± 0.0000" not in " ".join(table["Recall@20 text"])
+    assert c["Δ Recall@20"] == "+1.7% (1 seed)"
+    b = table.set_index("name").loc["b"]
+    assert b["Δ Recall@20"].startswith("▼ -32.3% [") and b["Δ Recall@20 low"] < b["Δ Recall@20 %"] < 0
+
+
+def test_an_axis_never_zooms_into_less_than_the_seed_noise():
+    lo, hi = figures.honest_range([0.2440, 0.2430], [0.2450, 0.2460], noise=0.002)
+    assert hi - lo >= figures.NOISE_SPAN * 0.002 - 1e-12  # a 0.003 spread on an axis of 8 seed stds
+    lo, hi = figures.honest_range([0.1], [0.5], noise=0.001)
+    assert lo < 0.1 and hi > 0.5  # wide data: every interval shown
+
+
+# ---- the page -------------------------------------------------------------------------------------
+def test_the_table_names_changes_epochs_and_seeds(runs_root, monkeypatch):
+    at = compare(monkeypatch, runs_root, dataset="synthetic", cells="paper,no_alignment,no_dream,one-epoch-no-mmd")
+    table = summary(at).set_index("name")
+    saved_name = next(n for n in table.index if "use_mmd=off" in n)
+    assert table.loc[saved_name, "ran"] == "1× 1/1 ep · cap"
+    assert table.loc["no_dream", "Recall@20 text"].endswith("· 1 seed")
+    assert table.loc["no_dream", "Δ Recall@20"].endswith("(1 seed)")
+    assert table.loc["no_alignment", "Δ Recall@20"][0] in "▲▼≈" and "[" in table.loc["no_alignment", "Δ Recall@20"]
+    assert "early stop" in table.loc["paper", "ran"]
+    assert any("The paper's claims on this data" in m.value and "inconclusive" in m.value for m in at.markdown)
+
+
+def test_claims_curves_and_plots(runs_root, monkeypatch):
+    at = compare(monkeypatch, runs_root, dataset="synthetic", cells="paper,no_alignment,bpr", tab="Claims")
+    claims = at.table[0].value
+    assert claims["verdict"].str.startswith("inconclusive").any()  # REPORT.md's verdicts, in the app
+    at = compare(monkeypatch, runs_root, dataset="synthetic", cells="paper,no_alignment,bpr", tab="Learning curves")
+    [chart] = [c for c in at.get("plotly_chart")]
+    assert '"fill":"toself"' in chart.proto.spec.replace(" ", "")  # a band over seeds
+    at = compare(monkeypatch, runs_root, dataset="ml100k", cells="paper,r1,r2,r4,r16", tab="Plots")
+    assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
+
+
+def test_cold_and_warm_items_from_checkpoints(runs_root, monkeypatch):
+    at = compare(monkeypatch, runs_root, dataset="synthetic/cold-items", tab="Cold vs warm")
+    assert len(at.get("plotly_chart")) == 1
+    assert any("items are cold here" in c.value for c in at.caption)
+
+
+def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "junk")
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
+    at.selectbox(key="ckpt.pick").set_value(str(root / "junk" / "checkpoint.pt")).run()
+    at.text_input(key="manage.name.junk").set_value("no-mmd-1ep").run()
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert not at.exception and (root / "no-mmd-1ep").is_dir() and not (root / "junk").exists()
+    at.selectbox(key="ckpt.pick").set_value(str(root / "no-mmd-1ep" / "checkpoint.pt")).run()
+    at.button(key="manage.delete.no-mmd-1ep").click().run()
+    assert not at.exception and not (root / "no-mmd-1ep").exists()
+
+
+def test_the_stale_check_does_not_hold_the_first_paint(monkeypatch, tmp_path):
+    release = threading.Event()
+    real = evidence._check
+
+    def slow(folder, signature):
+        release.wait(60)
+        real(folder, signature)
+
+    monkeypatch.setattr(evidence, "_check", slow)
+    monkeypatch.setattr(evidence, "_done", {})
+    at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
+    assert not summary(at).empty  # the results, drawn while the check still runs
+    assert any("Checking that these precomputed numbers" in c.value for c in at.caption)
+    release.set()
+    for _ in range(600):
+        if evidence.staleness_banner()[0]:
+            break
+        threading.Event().wait(0.1)
+    at.run()
+    assert not any("Checking that these precomputed numbers" in c.value for c in at.caption)
+
+
+def test_a_stale_folder_shows_its_banner_once_the_check_is_done(monkeypatch, tmp_path):
+    class Moved:
+        current = False
+
+        def message(self):
+            return "paper moved"
+
+    monkeypatch.setattr(evidence, "staleness", lambda manifest: Moved())
+    monkeypatch.setattr(evidence, "_done", {})
+    at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
+    for _ in range(600):
+        if evidence.staleness_banner()[0]:
+            break
+        threading.Event().wait(0.1)
+    at.run()
+    assert any("stale" in w.value and "paper moved" in w.value for w in at.warning)

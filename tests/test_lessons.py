@@ -1,0 +1,106 @@
+"""The lessons: every step opens its page without error and applies its selection, also when the step's link
+is clicked inside a session that shows something else; step links name cells, never run folders.
+
+Steps run through ``streamlit_app.py`` (the real entry: navigation, sidebar, URL handling) against the
+repository's ``precomputed/``; a step whose cells or dataset are not there must still open, with a note.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import lessonbar, urlsel
+from app import lessons_content as L
+from mambarec.data import available_datasets
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "streamlit_app.py"
+TIMEOUT = 300
+STEPS = [(lesson, i) for lesson in L.LESSONS for i in range(len(lesson.steps))]
+TITLES = {"compare": "Compare runs", "embeddings": "Embeddings before and after alignment", "dream": "DREAM inspector",
+          "users": "Users", "about": "About MambaRec"}
+
+
+@pytest.fixture(autouse=True)
+def no_saved_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+
+
+def open_step(at: AppTest, lesson: L.Lesson, index: int) -> AppTest:
+    """What a step's link does: the step's page with the step's parameters in the URL."""
+    at.query_params.clear()
+    at.query_params.update(L.step_query(lesson, index))
+    return at.switch_page(L.PAGES[lesson.steps[index].page][0]).run()
+
+
+def shown(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "error")
+                     for e in getattr(at, kind))
+
+
+def landing() -> AppTest:
+    """A new session on the app's root URL (AppTest resolves pages by url_path only after a first run)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception and at.title[0].value == "Lessons"
+    return at
+
+
+@pytest.mark.parametrize(("lesson", "index"), STEPS, ids=[L.step_id(lesson, i) for lesson, i in STEPS])
+def test_every_step_opens_its_page_with_its_note(lesson, index):
+    at = open_step(landing(), lesson, index)
+    assert not at.exception, [e.message for e in at.exception]
+    step = lesson.steps[index]
+    assert at.title[0].value == TITLES[step.page]
+    assert step.look[:60] in shown(at)  # the step's two sentences, on the page it opened
+    assert at.session_state["dataset"] == step.dataset
+    if not lessonbar.missing(step) and step.dataset in available_datasets():  # all there: all applied
+        for key, raw in step.params.items():
+            if key != "dataset" and "group:" not in raw:
+                value = at.session_state[urlsel.widget_key(step.page, key)]
+                assert (urlsel.show_list(value) if isinstance(value, list) else str(value)) == raw, key
+
+
+def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_alone():
+    at = landing()
+    lesson = L.LESSON_IDS["r"]
+    open_step(at, lesson, 0)
+    assert at.session_state["dataset"] == "ml100k"  # the link's dataset, not the session's synthetic
+    cells = at.multiselect(key="compare.cells")
+    assert cells.value == ["paper", "r1", "r2", "r4", "r16"]
+    cells.set_value(["paper", "r1"]).run()  # the user changes it: a rerun must not put the link's back
+    assert at.multiselect(key="compare.cells").value == ["paper", "r1"]
+    open_step(at, L.LESSON_IDS["parts"], 2)  # another step, another dataset, same session
+    assert at.session_state["dataset"] == "synthetic"
+    assert "no_dream" in at.multiselect(key="compare.cells").value
+
+
+def test_step_links_name_cells_and_pages_that_exist():
+    app = APP.read_text()
+    for key, (path, url_path) in L.PAGES.items():
+        assert (ROOT / path).is_file(), key
+        assert f'url_path="{url_path}"' in app, f"{url_path} is not a page of streamlit_app.py"
+    for lesson, i in STEPS:
+        url = L.step_url("http://host:8501", lesson, i)
+        assert url.startswith(f"http://host:8501/{L.PAGES[lesson.steps[i].page][1]}?")
+        assert "dataset=" in url and f"step={lesson.id}.{i + 1}" in url
+        assert not re.search(r"saved|runs/|\d{8}-\d{6}", url), url  # cells and seeds, never run folders
+        assert len(lesson.steps[i].look.split(". ")) <= 3  # "two sentences"
+    assert L.find_step("alignment.1") == (L.LESSONS[0], 0) and L.find_step("alignment.99") is None
+
+
+def test_a_root_link_with_a_setup_still_opens_train():
+    assert urlsel.names_a_setup({"variant": "official", "epochs": "3"})
+    assert urlsel.names_a_setup({"dataset": "ml100k"})  # every link to the root so far came from Train
+    assert not urlsel.names_a_setup({"lesson": "alignment"}) and not urlsel.names_a_setup({})
+
+
+def test_the_step_note_can_be_hidden_and_leaves_the_url():
+    at = open_step(landing(), L.LESSON_IDS["alignment"], 3)
+    assert "step 4 of 4" in shown(at) and at.query_params["step"] in (["alignment.4"], "alignment.4")
+    at.button(key="compare.lesson.close").click().run()
+    assert "step 4 of 4" not in shown(at) and "step" not in at.query_params
+    assert at.multiselect(key="compare.cells").value == ["paper", "no_alignment"]  # the selection stays

@@ -1,0 +1,146 @@
+"""The read side on a projector: at 1280 x 800 no table or chart is cut off, the app opens on the lessons, and
+a lesson step clicked inside the app opens its page with its selection. A real browser (Debian's Chromium
+through Playwright) against ``streamlit run``; screenshots of what the room sees go to ``test-artifacts/``.
+
+Without Chromium the test is skipped, except under CI (``CI=true``) where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+PROJECTOR = {"width": 1280, "height": 800}
+PAGE_S = 240
+PAGES = {  # name -> (path, heading)
+    "compare": ("/compare?dataset=ml100k&cells=paper,official,mgcn,no_alignment,no_dream,r1&ref=paper&tab=Plots",
+                "Compare runs"),
+    "compare-claims": ("/compare?dataset=ml100k&tab=Claims", "Compare runs"),
+    "compare-curves": ("/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves",
+                       "Compare runs"),
+    "embeddings": ("/embeddings?dataset=ml100k&after=paper&before=initialized&seed=0&step=alignment.1",
+                   "Embeddings before and after alignment"),
+    "embeddings-item": ("/embeddings?dataset=synthetic&after=paper&item=325", "Embeddings before and after alignment"),
+    "dream": ("/dream?dataset=synthetic&model=paper&seed=0&item=325", "DREAM inspector"),
+    "users": ("/users?dataset=synthetic&a=paper&b=no_alignment", "Users"),
+    "about": ("/about?dataset=synthetic%2Fcold-items&show=dataset", "About MambaRec"),
+}
+# every element in the main column, and every table's scroll area, must end inside the window
+OVERFLOW = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')) {
+    if (el.scrollWidth > el.clientWidth + 1) out.push(`table scrolls: ${el.scrollWidth} > ${el.clientWidth}`);
+  }
+  const main = '[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]';
+  for (const el of document.querySelectorAll(main)) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > window.innerWidth + 1) out.push(`${el.innerText.slice(0, 40)} ends at ${r.right}`);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.is_file():
+        reason = f"{CHROMIUM} not found (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true requires the browser test to run")
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("projector")
+    env = dict(os.environ, MAMBAREC_RUNS=str(tmp / "runs"), PYTHONUNBUFFERED="1")
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_healthy(port, proc, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def settle(page) -> None:
+    """Until the script run is over and nothing raised."""
+    running = page.locator('[data-testid="stStatusWidget"]')
+    deadline = time.time() + PAGE_S
+    quiet = 0
+    while quiet < 3:
+        page.wait_for_timeout(400)
+        quiet = quiet + 1 if not running.is_visible() else 0
+        assert time.time() < deadline, f"still running after {PAGE_S} s"
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def shot(page, name: str) -> None:
+    """What the room sees (the 1280 x 800 window), and the whole page below it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"projector-{name}.png"))
+    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    page.set_viewport_size({"width": PROJECTOR["width"], "height": min(max(800, height + 50), 8000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"projector-{name}-full.png"), full_page=True)
+    page.set_viewport_size(PROJECTOR)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PAGES))
+def test_nothing_is_cut_off_at_1280_by_800(server, browser, name):
+    path, heading = PAGES[name]
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(server + path)
+        page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.evaluate(OVERFLOW) == []
+        shot(page, name)
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_app_opens_on_the_lessons_and_a_step_opens_its_page(server, browser):
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(server)
+        page.get_by_role("heading", name="Lessons", exact=True).wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.evaluate(OVERFLOW) == []
+        shot(page, "lessons")
+        page.get_by_role("link", name="Open").first.click()  # inside the app: no reload, a URL new to the page
+        page.get_by_role("heading", name="Embeddings before and after alignment").wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert "/embeddings?" in page.url and "after=paper" in page.url and "dataset=ml100k" in page.url
+        assert page.get_by_text("step 1 of 4").count() == 1
+        page.get_by_role("link", name="Next step").click()
+        page.wait_for_url("**step=alignment.2**", timeout=PAGE_S * 1000)
+        settle(page)
+        assert "before=no_alignment" in page.url
+    finally:
+        page.close()
