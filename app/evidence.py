@@ -2,7 +2,7 @@
 ``precomputed/`` (in the background, so results paint first), learning curves from each run's
 ``history``, and cold vs warm item metrics on scenario data.
 
-Every statistic comes from ``mambarec`` (``report.claim_verdict``, ``artifacts.staleness``,
+Every statistic comes from ``mambarec`` (``findings.claim_verdict``, ``artifacts.staleness``,
 ``stats.summarize``, ``groundtruth.cold_warm_metrics``); this module gathers and caches.
 """
 
@@ -19,7 +19,7 @@ from app import paths, results
 from mambarec import stats
 from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
 from mambarec.groundtruth import cold_warm_metrics
-from mambarec.report import CLAIMS, claim_verdict
+from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.store import list_runs
 
 CLAIM_METRICS = ("n_params", "s_per_epoch")

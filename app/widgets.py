@@ -89,6 +89,8 @@ SPEC: dict[str, tuple] = {
     "learning_rate": ("Learning rate", "float", {"min_value": 1e-6, "step": 1e-4, "format": "%.1e"}),
     "lr_decay": ("Learning-rate decay", "float", {"min_value": 0.01, "max_value": 1.0, "step": 0.01}),
     "lr_decay_epochs": ("Decay period (epochs)", "int", {"min_value": 1}),
+    "schedule": ("Schedule", "select", ("paper", "fast")),
+    "warmup_epochs": ("Warm-up (epochs)", "int", {"min_value": 0}),
     "patience": ("Early-stopping patience", "int", {"min_value": 0}),
     "eval_every": ("Evaluate every N epochs", "int", {"min_value": 1}),
     "device": ("Device", "select", ("auto", "cpu", "cuda")),
