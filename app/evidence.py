@@ -18,8 +18,8 @@ import streamlit as st
 from app import paths, results
 from mambarec import stats
 from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
-from mambarec.groundtruth import cold_warm_metrics
 from mambarec.findings import CLAIMS, claim_verdict
+from mambarec.groundtruth import cold_warm_metrics
 from mambarec.store import list_runs
 
 CLAIM_METRICS = ("n_params", "s_per_epoch")

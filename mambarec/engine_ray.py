@@ -35,7 +35,7 @@ import numpy as np
 
 from mambarec import tasks as grid_tasks
 from mambarec.config import ConfigError
-from mambarec.engines import cached_graphs
+from mambarec.engines import cached_graphs, set_threads
 from mambarec.tasks import Task
 
 RAY_REQUIREMENT = "ray==2.60.0"
@@ -139,9 +139,8 @@ def _run_task(task: Task, boxed_ref: list, threads: int, execute: Callable | Non
     """A Ray worker's part: this process's copy of the dataset and its graphs (fetched and built once), torch on
     ``threads`` threads, then ``execute``."""
     import ray  # lazy: runs inside a Ray worker only
-    import torch  # lazy: the driver plans tasks without torch
 
-    torch.set_num_threads(threads)  # per task: a library (umap) may have changed it since the last one
+    set_threads(threads)  # per task: a library (umap) may have changed it since the last one
     ref = boxed_ref[0]
     key = ref.hex()
     if key not in _WORKER_DATA:

@@ -25,12 +25,21 @@ def _init_worker(datasets: dict, threads: int | None) -> None:
     _WORKER.update(datasets=datasets, graphs={}, threads=threads)
 
 
+def set_threads(n: int) -> None:
+    """``n`` threads for torch and for the BLAS and OpenMP pools numpy and scipy use. Set per task: a library
+    (umap) may have changed them since the last one; left at two, numpy's OpenBLAS spun 5x slower on the ground
+    truth's small eigenproblems while the other core trained."""
+    import torch  # lazy: the driver lists and plans tasks without torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(limits=n)
+
+
 def run_in_worker(task: Task) -> dict:
     """Execute ``task`` with this process's datasets and graphs (built at the first task that needs them)."""
-    import torch  # lazy: the driver lists and plans tasks without torch
-
-    if _WORKER.get("threads") is not None:  # set per task: a library (umap) may have changed it since the last one
-        torch.set_num_threads(_WORKER["threads"])
+    if _WORKER.get("threads") is not None:
+        set_threads(_WORKER["threads"])
     dataset = _WORKER["datasets"][task.dataset]
     return execute(task, dataset, cached_graphs(_WORKER["graphs"], task.dataset, task, dataset))
 
