@@ -18,7 +18,7 @@ from mambarec.config.run import FAST_VALIDATED_ON
 
 N_SEEDS = 3
 REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)
-QUEUE_REFRESH_S = 5.0  # the server's queue, for every session
+QUEUE_REFRESH_S = 10.0  # the server's queue, in every session on this page: 30 students must not load the server
 REFUSED = "train.refused"  # why the last Train click did not start anything (shown once)
 BASE = "train.base"  # the setup at the end of the last run of this page
 
