@@ -16,6 +16,7 @@ STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "pro
                "done": "check_circle", "stopped": "stop_circle", "cancelled": "cancel", "failed": "error"}
 LOSS_COLORS = {"total": "#222222", "bpr": "#1f77b4", "l2": "#7f7f7f", "cl": "#2ca02c", "mmd": "#d62728",
                "mirror": "#8c564b"}
+COLOR_NAMES = {"total": "black", "bpr": "blue", "l2": "grey", "cl": "green", "mmd": "red", "mirror": "brown"}
 CHART_HEIGHT = 250
 _FIGURES: dict[tuple[str, int], object] = {}  # (job id, epochs drawn) -> figure
 
@@ -51,13 +52,11 @@ def progress_figure(events: list[dict]):
     fig.add_trace(go.Scatter(x=epochs, y=[e.get("valid/Recall@20") for e in events], name="valid R@20",
                              mode="lines+markers", line={"color": "#9467bd", "width": 2.5}, yaxis="y2"))
     fig.update_layout(
-        height=CHART_HEIGHT, margin={"l": 4, "r": 4, "t": 4, "b": 4}, hovermode="x unified",
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 10},
-                "entrywidth": 46},
+        height=CHART_HEIGHT, margin={"l": 4, "r": 4, "t": 4, "b": 4}, hovermode="x unified", showlegend=False,
         xaxis={"title": {"text": "epoch", "standoff": 2}, "dtick": max(1, len(epochs) // 6)},
         yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 2}},
         yaxis2={"overlaying": "y", "side": "right", "title": {"text": "valid Recall@20", "standoff": 2},
-                "showgrid": False},
+                "rangemode": "tozero", "showgrid": False},
     )
     return fig
 
@@ -97,6 +96,10 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
             st.markdown(" · ".join(f for f in facts if f))
         if chart and job.events:
             st.plotly_chart(_figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
+            parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
+            st.caption("Training loss, log scale (left): " + ", ".join(
+                f"{p} {COLOR_NAMES.get(p, '')}".strip() for p in sorted(parts, key=lambda p: (p != "total", p)))
+                + ". Purple: valid Recall@20 (right).")
         outcome(job)
 
 
