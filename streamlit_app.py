@@ -1,14 +1,21 @@
-"""MambaRec explorer: ``streamlit run streamlit_app.py``.
+"""MambaRec explorer: ``streamlit run streamlit_app.py`` (``-- --classroom``: read-only, see the README).
 
-Navigation over ``app/pages`` and the sidebar's dataset picker, shared by every page. Pages call
-``mambarec`` and draw what it returns (docs/style.md).
+Navigation over ``app/pages`` and the sidebar shared by every page (dataset and a synthetic world's
+knobs, presentation mode, the server's training queue). Pages call ``mambarec`` and draw what it
+returns (docs/style.md).
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+
 import streamlit as st
 
-from app import jobs, state, urlsel, widgets
+# Streamlit runs this file as a __main__ without a spec, which multiprocessing re-executes in every worker
+# process it starts (a run, a timing): a spec named __main__ makes it leave the app alone (app.jobs.guard_main).
+__spec__ = importlib.machinery.ModuleSpec("__main__", None)  # noqa: A001
+
+from app import presentation, sidebar, state, urlsel
 
 st.set_page_config(page_title="MambaRec explorer", page_icon="🧭", layout="wide")
 state.init_session()
@@ -34,15 +41,19 @@ PAGES = {
     ],
 }
 page = st.navigation(PAGES)
+state.note_page(page.url_path or TRAIN.url_path)
 
 with st.sidebar:
-    dataset = widgets.dataset_picker()
+    dataset = sidebar.dataset_picker()
+    sidebar.scenario_knobs(dataset)
     facts = st.container()  # filled after the page: loading the dataset must not delay the page's first paint
+    presentation.toggle()
+presentation.apply()
 
 if page is not TRAIN:  # the Train page writes the whole setup; elsewhere the dataset is enough
     state.sync_url({"dataset": dataset})
 page.run()
 
 with facts:
-    widgets.dataset_caption(dataset)
-    widgets.jobs_caption(sum(j.active for j in jobs.all_jobs()))
+    sidebar.dataset_caption(dataset)
+    sidebar.queue_caption()

@@ -1,10 +1,14 @@
-"""How long a run will take, before it starts: time two training batches and one evaluation.
+"""How long a run will take, measured on demand: time a few training batches and one evaluation.
 
-Uses only ``mambarec`` APIs: a ``Trainer`` is built for the run, ``fit`` is cancelled through its
-``should_stop`` hook after two batches (the second one, warm, is the one timed) and ``evaluate``
-is timed once. Epoch time = batches per epoch x batch time; total = build + epochs x (epoch +
-evaluation). Early stopping can only make the real run shorter. Measurements run in one
-background thread and are cached per setup (the seed and the epoch count do not change the cost).
+Nothing is measured until someone asks (a timing costs CPU: up to a minute at d = 4096). Uses only
+``mambarec`` APIs: a throwaway ``Trainer`` is built for the run, ``fit`` is cancelled through its
+``should_stop`` hook after the batches it needs (the first one, cold, is not timed), and ``evaluate``
+is timed once; no run is saved. Epoch time = the epoch's set-up + batches per epoch x mean batch time,
+which is what a run reports as s/epoch (``bench/live_refresh.py`` checks the two agree). Measurements
+run one at a time in a worker process (``app.jobs.CONTEXT``: like a run, so the server's pages cannot
+slow it and it cannot slow them through Python's interpreter lock, and it times the thread count a run
+trains with) and are cached per setup (the seed and the stopping rule do not change the cost); the page
+polls, so the form never waits for them.
 """
 
 from __future__ import annotations
@@ -13,29 +17,36 @@ import dataclasses
 import math
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from app import jobs
 from mambarec.config import RunConfig
 
 MINUTES_WARNING_S = 60.0  # runs longer than this get a warning before they start
-TIMED_BATCHES = 2
+BUDGET_S = 4.0  # time whole epochs when this many seconds hold WHOLE_EPOCHS of them
+WHOLE_EPOCHS = 3  # epochs timed whole (after the first, which is cold)
+MIN_TIMED = 2  # batches timed before deciding
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="estimate")
 _LOCK = threading.Lock()
 _FUTURES: dict[tuple, Future] = {}
+_POOL: list[ProcessPoolExecutor] = []  # one worker process, started on the first request
 
 
 @dataclass(frozen=True)
 class EpochCost:
     build_s: float  # building the trainer (graphs, model)
-    batch_s: float  # one training batch
+    batch_s: float  # one training batch (mean of the timed ones)
     n_batches: int  # batches per epoch
     eval_s: float  # one evaluation on valid + test
+    setup_s: float = 0.0  # per-epoch work before the first batch (the epoch hook, the shuffle)
+    timed: int = 0  # batches timed
+    epochs_timed: int = 0  # whole epochs timed (then batch_s is their mean / n_batches)
 
     @property
     def epoch_s(self) -> float:
-        return self.batch_s * self.n_batches
+        return self.setup_s + self.batch_s * self.n_batches
 
     def total_s(self, epochs: int, eval_every: int = 1, trainable: bool = True) -> float:
         if not trainable:
@@ -45,72 +56,106 @@ class EpochCost:
 
 
 def cost_key(run: RunConfig) -> tuple:
-    """What the per-epoch cost depends on: not the seed, not the number of epochs."""
+    """What the per-epoch cost depends on: not the seed, not the number of epochs or the patience."""
     return (run.dataset, run.model_name, run.model, run.train.batch_size, run.train.eval_batch_users,
             run.train.device)
 
 
 def measure(run: RunConfig, dataset) -> EpochCost:
-    """Build the run's trainer, time two batches and one evaluation (a few seconds on small data)."""
-    from mambarec.train import Trainer
+    """Build the run's trainer and time it: whole epochs when they are short, else a few batches.
 
-    run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=1))
+    A run reports the mean of its epochs' training times (the epoch hook, the shuffle and the batches;
+    not the evaluation). When the first epoch's batches project a short epoch, the epochs after the first
+    are timed whole, exactly that quantity; otherwise batches 2 .. k of the first epoch (the first is cold)
+    give the batch time and the epoch is its set-up plus batches per epoch x batch time.
+    """
+    from app.worker import use_threads  # lazy: imports torch (this runs in the estimate's worker process)
+    from mambarec.train import Trainer  # lazy: imports torch
+
+    use_threads()  # time the run under the thread count it will train with
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=WHOLE_EPOCHS + 1,
+                                                             patience=WHOLE_EPOCHS + 1))
     n_batches = max(1, math.ceil(len(dataset.train) / run.train.batch_size))
     t0 = time.perf_counter()
     trainer = Trainer.for_run(run, dataset)
     build_s = time.perf_counter() - t0
+    # polls[0]: before the first epoch's hook; polls[i], i >= 1: before batch i of the first epoch
     polls: list[float] = []
+    epochs: list[float] = []  # each finished epoch's training seconds (EpochEvent.epoch_s)
 
-    def should_stop() -> bool:  # polled before each batch
+    def should_stop() -> bool:
         polls.append(time.perf_counter())
-        return len(polls) > TIMED_BATCHES
+        if not epochs:  # the first epoch: is an epoch short enough to time whole ones?
+            timed = len(polls) - 3
+            if n_batches > 2 and timed >= MIN_TIMED:
+                return (polls[-1] - polls[2]) / timed * n_batches * WHOLE_EPOCHS > BUDGET_S
+            return False
+        return len(epochs) > WHOLE_EPOCHS or sum(epochs[1:]) > BUDGET_S
 
-    t1 = time.perf_counter()
-    trainer.fit(should_stop=should_stop)
-    fit_s = time.perf_counter() - t1
+    trainer.fit(on_event=lambda e: epochs.append(e.epoch_s), should_stop=should_stop)
     t2 = time.perf_counter()
     trainer.evaluate()
     eval_s = time.perf_counter() - t2
-    if len(polls) > TIMED_BATCHES:
-        batch_s = polls[TIMED_BATCHES] - polls[TIMED_BATCHES - 1]
-    elif polls:  # the epoch had fewer batches than we wanted to time; fit also evaluated once
-        batch_s = max(fit_s - eval_s, 0.0) / len(polls)
-    else:  # nothing to train (popularity)
-        batch_s = 0.0
-    return EpochCost(build_s=build_s, batch_s=batch_s, n_batches=n_batches, eval_s=eval_s)
+    if not trainer.model.trainable:
+        return EpochCost(build_s=build_s, batch_s=0.0, n_batches=n_batches, eval_s=eval_s)
+    if len(epochs) >= 2:  # whole epochs after the first
+        whole = epochs[1:]
+        mean = sum(whole) / len(whole)
+        return EpochCost(build_s=build_s, batch_s=mean / n_batches, n_batches=n_batches, eval_s=eval_s,
+                         timed=len(whole) * n_batches, epochs_timed=len(whole))
+    first = polls[: n_batches + 1]
+    setup_s = first[1] - first[0] if len(first) > 1 else 0.0
+    intervals = [b - a for a, b in zip(first[2:-1], first[3:], strict=True)]
+    if not intervals:  # one or two batches and a long epoch: the first epoch, less nothing we can split
+        return EpochCost(build_s=build_s, batch_s=epochs[0] / n_batches if epochs else 0.0, n_batches=n_batches,
+                         eval_s=eval_s, timed=n_batches, epochs_timed=1 if epochs else 0)
+    return EpochCost(build_s=build_s, batch_s=sum(intervals) / len(intervals), n_batches=n_batches, eval_s=eval_s,
+                     setup_s=setup_s, timed=len(intervals))
 
 
-def request(run: RunConfig, dataset) -> EpochCost | Exception | None:
-    """The cost of ``run`` if measured, the error if measuring failed, else None (measuring now)."""
-    from app.jobs import use_torch_threads
-
-    use_torch_threads()  # time the run under the thread count it will train with
-    key = cost_key(run)
+def lookup(run: RunConfig) -> EpochCost | Exception | None:
+    """The cost of ``run`` if it was measured, the error if measuring failed, else None."""
     with _LOCK:
-        future = _FUTURES.get(key)
-        if future is None:
-            future = _FUTURES[key] = _EXECUTOR.submit(measure, run, dataset)
-    if not future.done():
+        future = _FUTURES.get(cost_key(run))
+    if future is None or not future.done() or future.cancelled():
         return None
     exc = future.exception()
     return exc if exc is not None else future.result()
 
 
-def cancel_pending(keep: RunConfig | None = None) -> None:
-    """Drop queued measurements other than ``keep``'s (the user moved on to another setup)."""
-    keep_key = cost_key(keep) if keep is not None else None
+def pending(run: RunConfig) -> bool:
+    """True while ``run``'s measurement is queued or running."""
     with _LOCK:
-        for key in [k for k, f in _FUTURES.items() if k != keep_key and not f.running() and not f.done()]:
-            if _FUTURES[key].cancel():
-                del _FUTURES[key]
+        future = _FUTURES.get(cost_key(run))
+    return future is not None and not future.done()
 
 
-def from_history(s_per_epoch: list[float], epochs: int) -> float | None:
-    """Training time of ``epochs`` from earlier runs of the same setup (their median epoch time)."""
-    values = sorted(v for v in s_per_epoch if v and v > 0)
-    if not values:
-        return None
-    return values[len(values) // 2] * epochs
+def submit(run: RunConfig, dataset) -> None:
+    """Measure ``run`` in the background (once per setup; a failed measurement can be asked again)."""
+    key = cost_key(run)
+    with _LOCK:
+        future = _FUTURES.get(key)
+        if future is not None and not (future.done() and future.exception() is not None):
+            return
+        if future is not None and isinstance(future.exception(), BrokenProcessPool):
+            _POOL.clear()  # its process died (out of memory): the next one gets a fresh one
+        for _ in range(2):
+            if not _POOL:
+                _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=jobs.CONTEXT))
+            try:
+                jobs.guard_main()
+                _FUTURES[key] = _POOL[0].submit(measure, run, dataset)
+                return
+            except BrokenProcessPool:
+                _POOL.clear()
+
+
+def forget(run: RunConfig) -> None:
+    """Drop ``run``'s measurement, so the next request measures it anew (benchmarks)."""
+    with _LOCK:
+        future = _FUTURES.get(cost_key(run))
+        if future is not None and future.done():
+            del _FUTURES[cost_key(run)]
 
 
 def describe(seconds: float) -> str:

@@ -1,35 +1,69 @@
-"""Background training: one thread and one ``Trainer`` per run, in a process-wide registry.
+"""Background training: one server-wide queue, at most ``max_parallel()`` runs at once, one process each.
 
-Each run owns its generators (``mambarec.train``), so two browser tabs training at once stay
-deterministic. A job is keyed by its run id; Stop sets its ``threading.Event``, which the trainer
-polls between batches and answers by keeping the best state so far. Finished or stopped runs are
-saved with ``mambarec.store.save_run`` into ``runs_dir()``; an error is kept on the job (message
-and traceback) and printed to the server log, never lost.
+Every browser session of the server shares this queue (a classroom of students is one queue): a job
+waits in first-come order for a free slot and everyone sees its place. A job records the session that
+started it (``owner``); any session may stop it. A run trains in its own process (``app.worker``,
+forked from a server process that has torch loaded), so drawing pages for other sessions cannot slow
+it through Python's interpreter lock; a thread here reads its messages into the ``Job``. Each run owns
+its generators (``mambarec.train``), so runs side by side stay deterministic. Stop sets the job's
+event, which the trainer polls between batches and answers by keeping the best state so far; a queued
+job that is stopped never starts. The worker saves finished or stopped runs with
+``mambarec.store.save_run`` into ``runs_dir()``; an error is kept on the job (message and traceback)
+and printed to the server log.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.machinery
+import multiprocessing
 import os
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from mambarec.config import RunConfig
+from mambarec.store import new_run_id, runs_dir
 
 ACTIVE = ("queued", "building", "running", "saving")
-MAX_PARALLEL = max(1, min(2, os.cpu_count() or 1))  # more threads than cores only slows every run
-THREADS_ENV = "MAMBAREC_TORCH_THREADS"
-# torch's intra-op threads per run. One: runs (and other tabs' runs) train side by side, and a busy
-# machine does not make spinning OpenMP threads fight (2 threads on 2 loaded cores measured 10-20x slower).
-DEFAULT_TORCH_THREADS = 1
+PARALLEL_ENV = "MAMBAREC_MAX_PARALLEL"  # runs training at once, server-wide
+ENV_PASSED = ("MAMBAREC_DATA", "MAMBAREC_CACHE", "MAMBAREC_RUNS", "MAMBAREC_TORCH_THREADS")  # to each worker
+# forkserver: workers fork from a clean process that imported torch once (fast start, no server threads copied)
+CONTEXT = multiprocessing.get_context("forkserver")
+CONTEXT.set_forkserver_preload(["app.worker"])
 
-_LOCK = threading.Lock()
-_SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
+_LOCK = threading.RLock()
 _JOBS: dict[str, Job] = {}
+_QUEUE: list[str] = []  # ids of queued jobs, first come first served
+_RUNNING: set[str] = set()
+
+
+class ClassroomError(RuntimeError):
+    """Training was asked for while the app serves a classroom read-only."""
+
+
+def guard_main() -> None:
+    """Keep a worker process from re-running the app.
+
+    multiprocessing re-executes, in each new process, a ``__main__`` module that has a file but no spec.
+    Streamlit runs the app's script as such a ``__main__``; a spec named ``__main__`` makes multiprocessing
+    leave it alone (``streamlit_app.py`` declares one too, for the runs it starts).
+    """
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
+        main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+
+
+def max_parallel() -> int:
+    """Runs at once: ``$MAMBAREC_MAX_PARALLEL``, else 2 (one per core on a 2-core machine)."""
+    default = max(1, min(2, os.cpu_count() or 1))  # more runs than cores only slows every run
+    try:
+        return max(1, int(os.environ.get(PARALLEL_ENV, default)))
+    except ValueError:
+        return default
 
 
 @dataclass
@@ -37,6 +71,7 @@ class Job:
     id: str
     run: RunConfig
     folder: Path
+    owner: str = ""  # the session that started it (a short label, never a name)
     group: str | None = None  # jobs started together ("repeat with 3 seeds") share a group
     status: str = "queued"  # queued | building | running | saving | done | stopped | cancelled | failed
     events: list[dict] = field(default_factory=list)  # one row per evaluated epoch
@@ -45,10 +80,13 @@ class Job:
     error: str | None = None
     traceback: str | None = None
     saved: bool = False
+    stopped_by: str | None = None
     created: float = field(default_factory=time.time)
+    started: float | None = None
     finished: float | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    stop_event: object = field(default_factory=CONTEXT.Event)  # shared with the worker process
+    thread: threading.Thread | None = None  # reads the worker's messages
+    process: object | None = None
 
     @property
     def active(self) -> bool:
@@ -69,26 +107,28 @@ class Job:
         times = [e["epoch_s"] for e in self.events if e["epoch_s"] > 0]
         return sum(times) / len(times) if times else None
 
-    def on_event(self, event) -> None:
-        self.events.append({
-            "epoch": event.epoch, "elapsed_s": event.elapsed_s, "epoch_s": event.epoch_s, "lr": event.lr,
-            **{f"loss/{k}": v for k, v in event.losses.items()},
-            "valid/Recall@20": event.valid.get("Recall@20"), "best_epoch": event.best_epoch,
-        })
+    @property
+    def place(self) -> int | None:
+        """1 for the next job to start, 2 after it, ...; None when not queued."""
+        with _LOCK:
+            return _QUEUE.index(self.id) + 1 if self.id in _QUEUE else None
 
-
-def use_torch_threads() -> None:
-    """Set torch's intra-op thread count for this process (``$MAMBAREC_TORCH_THREADS``, default 1)."""
-    import torch
-
-    n = int(os.environ.get(THREADS_ENV, DEFAULT_TORCH_THREADS))
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
+    def receive(self, message: tuple) -> None:
+        """Apply one message of the worker (``app.worker``)."""
+        kind, *rest = message
+        if kind == "built":
+            self.n_params, self.status = rest[0], "running"
+        elif kind == "epoch":
+            self.events.append(rest[0])
+        elif kind == "result":
+            self.result, self.saved = SimpleNamespace(**rest[0]), rest[1]
+            self.status = ("stopped" if self.result.cancelled else "done") if self.saved else "cancelled"
+        elif kind == "error":
+            self.error, self.traceback, self.status = rest[0], rest[1], "failed"
+            print(f"[mambarec app] run {self.id} failed:\n{self.traceback}", file=sys.stderr, flush=True)
 
 
 def _unique_id(run: RunConfig, root: Path) -> str:
-    from mambarec.store import new_run_id
-
     base = new_run_id(run)
     rid, n = base, 1
     while rid in _JOBS or (root / rid).exists():
@@ -97,64 +137,89 @@ def _unique_id(run: RunConfig, root: Path) -> str:
     return rid
 
 
-def start(run: RunConfig, dataset, root: Path | None = None, group: str | None = None) -> Job:
-    """Train ``run`` on ``dataset`` in a new thread; returns its job at once."""
-    from mambarec.store import runs_dir
-
+def start(run: RunConfig, dataset, root: Path | None = None, group: str | None = None, owner: str = "",
+          classroom: bool = False) -> Job:
+    """Queue ``run`` on ``dataset``; it starts when a slot is free. Returns its job at once."""
+    if classroom:
+        raise ClassroomError("this server is in classroom mode: it shows lessons and precomputed runs, and "
+                             "trains nothing")
     root = Path(root) if root is not None else runs_dir()
-    use_torch_threads()
     with _LOCK:
         rid = _unique_id(run, root)
-        job = Job(id=rid, run=run, folder=root / rid, group=group)
+        job = Job(id=rid, run=run, folder=root / rid, group=group, owner=owner)
+        job.thread = threading.Thread(target=_watch, args=(job, dataset), name=f"train-{rid}", daemon=True)
         _JOBS[rid] = job
-    job.thread = threading.Thread(target=_work, args=(job, dataset), name=f"train-{rid}", daemon=True)
-    job.thread.start()
+        _QUEUE.append(rid)
+        _dispatch()
     return job
 
 
-def start_seeds(run: RunConfig, dataset, seeds: list[int], root: Path | None = None) -> list[Job]:
+def start_seeds(run: RunConfig, dataset, seeds: list[int], root: Path | None = None, owner: str = "",
+                classroom: bool = False) -> list[Job]:
     """The same setup once per seed (mean and std over seeds on the Compare page)."""
     group = f"seeds-{time.strftime('%H%M%S')}-{id(run)}"
-    return [start(dataclasses.replace(run, train=dataclasses.replace(run.train, seed=s)), dataset, root, group)
-            for s in seeds]
+    return [start(dataclasses.replace(run, train=dataclasses.replace(run.train, seed=s)), dataset, root, group,
+                  owner, classroom) for s in seeds]
 
 
-def _work(job: Job, dataset) -> None:
-    trainer = None
+def _dispatch() -> None:
+    """Start queued jobs while slots are free (call with _LOCK held)."""
+    while _QUEUE and len(_RUNNING) < max_parallel():
+        job = _JOBS[_QUEUE.pop(0)]
+        _RUNNING.add(job.id)
+        job.status, job.started = "building", time.time()
+        job.thread.start()
+
+
+def _watch(job: Job, dataset) -> None:
+    """Start the job's worker process and apply its messages until it ends."""
     try:
-        with _SLOTS:
-            if job.stop_event.is_set():
-                job.status = "cancelled"
-                return
-            from mambarec.store import save_run
-            from mambarec.train import Trainer
-
-            job.status = "building"
-            trainer = Trainer.for_run(job.run, dataset)
-            job.n_params = trainer.model.n_parameters()
-            job.status = "running"
-            result = trainer.fit(on_event=job.on_event, should_stop=job.stop_event.is_set)
-            job.result = result
-            if not result.history:  # stopped before the first epoch ended: nothing to keep
-                job.status = "cancelled"
-                return
-            job.status = "saving"
-            save_run(job.folder, trainer, result)
-            job.saved = True
-            job.status = "stopped" if result.cancelled else "done"
+        receive, send = CONTEXT.Pipe(duplex=False)
+        env = {k: os.environ[k] for k in ENV_PASSED if k in os.environ}
+        job.process = CONTEXT.Process(target=_in_worker, args=(job.run.to_json(), dataset, str(job.folder), env, send,
+                                                               job.stop_event), name=f"train-{job.id}", daemon=True)
+        guard_main()
+        job.process.start()
+        send.close()
+        while job.active:
+            try:
+                if receive.poll(0.5):
+                    job.receive(receive.recv())
+                elif not job.process.is_alive() and not receive.poll(0):
+                    break
+            except (EOFError, OSError):
+                break
+        job.process.join()
+        if job.active:  # the process ended without saying how (killed, out of memory)
+            job.error = f"the training process ended with exit code {job.process.exitcode} before reporting"
+            job.traceback, job.status = "", "failed"
     except BaseException as exc:  # noqa: BLE001  (a thread's error must reach the page)
-        job.error = f"{type(exc).__name__}: {exc}"
-        job.traceback = traceback.format_exc()
-        job.status = "failed"
-        print(f"[mambarec app] run {job.id} failed:\n{job.traceback}", file=sys.stderr, flush=True)
+        job.error, job.traceback, job.status = f"{type(exc).__name__}: {exc}", "", "failed"
     finally:
         job.finished = time.time()
+        with _LOCK:
+            _RUNNING.discard(job.id)
+            _dispatch()
 
 
-def stop(job_id: str) -> None:
-    job = _JOBS.get(job_id)
-    if job is not None:
+def _in_worker(*args) -> None:
+    """The worker process's entry (the server never imports torch for a run)."""
+    from app.worker import train_job  # lazy: torch, loaded once by the forkserver, not by the server
+
+    train_job(*args)
+
+
+def stop(job_id: str, by: str | None = None) -> None:
+    """Stop a job from any session: a queued one never starts, a running one keeps its best state."""
+    with _LOCK:
+        job = _JOBS.get(job_id)
+        if job is None or not job.active:
+            return
         job.stop_event.set()
+        job.stopped_by = by
+        if job_id in _QUEUE:
+            _QUEUE.remove(job_id)
+            job.status, job.finished = "cancelled", time.time()
 
 
 def get(job_id: str) -> Job | None:
@@ -166,11 +231,22 @@ def all_jobs() -> list[Job]:
         return sorted(_JOBS.values(), key=lambda j: j.created, reverse=True)
 
 
+def queue() -> list[Job]:
+    """Active jobs server-wide: running ones first (oldest first), then the queue in its order."""
+    with _LOCK:
+        running = sorted((_JOBS[i] for i in _RUNNING), key=lambda j: j.started or 0.0)
+        return [*running, *(_JOBS[i] for i in _QUEUE)]
+
+
 def wait(job_id: str, timeout: float | None = None) -> Job:
-    """Block until the job's thread ends (tests and scripts; the app polls instead)."""
+    """Block until the job has ended (tests and scripts; the app polls instead)."""
     job = _JOBS[job_id]
-    if job.thread is not None:
-        job.thread.join(timeout)
+    deadline = None if timeout is None else time.time() + timeout
+    while job.active and (deadline is None or time.time() < deadline):
+        if job.thread is not None and job.thread.is_alive():
+            job.thread.join(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.time())))
+        else:
+            time.sleep(0.02)
     return job
 
 

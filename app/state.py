@@ -1,39 +1,100 @@
 """Session state, URL parameters <-> RunConfig, the cached dataset, where runs and results live.
 
-The URL vocabulary is the configs' field names (``mambarec.config.params``): ``?model_name=mambarec
-&variant=paper&use_mmd=false&reduction_factor=4&epochs=20``. Only values that differ from the
-model's defaults are written, so a link stays short and reproduces the setup exactly.
+The URL vocabulary is the configs' field names (``mambarec.config.run_to_params``): ``?model_name=mambarec
+&variant=paper&use_mmd=false&reduction_factor=4``. Only values that differ from the model's defaults are
+written, so a link stays short and reproduces the setup exactly.
+
+One source of truth: ``session_state.run_config`` is the setup. The Train form's widgets are drawn from
+it on every run and edit it through callbacks (``app.widgets``); Train runs it. A URL is applied to it
+when the URL is new to the session (``url_changes``), not only on the session's first run, so a lesson
+link clicked inside the app takes effect.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
+import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import streamlit as st
 
-from mambarec.config import RunConfig, TrainConfig, mambarec_preset, run_from_params, setup_label  # noqa: F401
+from mambarec.config import (
+    MODEL_CONFIGS,
+    ConfigError,
+    RunConfig,
+    TrainConfig,
+    default_schedule,
+    field_names,
+    mambarec_preset,
+    model_defaults,
+    run_from_params,
+    setup_label,  # noqa: F401  (re-exported for the pages)
+    train_preset,
+)
+from mambarec.config.params import SCHEDULE_FIELDS
+from mambarec.data import available_datasets, load_dataset
+from mambarec.store import runs_dir
 
-APP_DEFAULT_EPOCHS = 20  # a live run on the synthetic data finishes in well under a minute
 DEFAULT_DATASET = "synthetic"
 PRECOMPUTED_ENV = "MAMBAREC_PRECOMPUTED"  # another precomputed folder (tests, a second grid)
+CLASSROOM_ENV = "MAMBAREC_CLASSROOM"  # 1: read-only classroom mode (lessons and precomputed runs, no training)
+CLASSROOM_FLAG = "--classroom"  # the same as a script argument: streamlit run streamlit_app.py -- --classroom
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+SETUP_KEYS = frozenset({"dataset", "model_name", "variant", "schedule", *TRAIN_FIELDS,
+                        *(f for cls in MODEL_CONFIGS.values() for f in field_names(cls))})
+LINK_KEYS = frozenset({"model_name", "variant"})  # a URL holding one of these is a Train link, not a page's dataset
+APP_KEYS = frozenset({"present"})  # app-level parameters: never a config field, never reported as unknown
+ECHO_MEMORY = 16  # addresses this session wrote that a late rerun may still carry back
+
+
+# ---- defaults ------------------------------------------------------------------------------
+def default_train(dataset: str) -> TrainConfig:
+    """A live run's training: the dataset's default schedule, run to early stopping (patience 20)."""
+    return train_preset(default_schedule(dataset))
 
 
 def default_run(dataset: str = DEFAULT_DATASET) -> RunConfig:
-    return RunConfig(dataset=dataset, model=mambarec_preset("paper"), train=TrainConfig(epochs=APP_DEFAULT_EPOCHS))
+    return RunConfig(dataset=dataset, model=mambarec_preset("paper"), train=default_train(dataset))
 
 
-# ---- session -----------------------------------------------------------------------------
+def classroom() -> bool:
+    """Read-only classroom mode: ``$MAMBAREC_CLASSROOM=1`` or ``streamlit run streamlit_app.py -- --classroom``."""
+    flag = os.environ.get(CLASSROOM_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag or CLASSROOM_FLAG in sys.argv[1:]
+
+
+# ---- session -------------------------------------------------------------------------------
 def init_session() -> None:
-    """Read the URL once per browser session (a page switch clears it; the session keeps the config)."""
+    """The session's setup, from the URL on its first run (later URLs: ``apply_url_setup``)."""
     ss = st.session_state
     if "run_config" not in ss:
-        run, errors, notes = run_from_params(st.query_params.to_dict(), TrainConfig(epochs=APP_DEFAULT_EPOCHS))
+        url = st.query_params.to_dict()
+        run, errors, notes = parse_setup(url)
         ss.run_config, ss.url_errors, ss.url_notes = run, errors, notes
         ss.dataset = run.dataset
+        url_applied("train", _setup_part(url))
     ss.setdefault("jobs", [])
+
+
+def parse_setup(params: dict[str, str]) -> tuple[RunConfig, list[str], list[str]]:
+    """A RunConfig from URL parameters (training defaults: the dataset's schedule), with errors and notes."""
+    params = {k: v for k, v in params.items() if k not in APP_KEYS}
+    if not LINK_KEYS & set(params):  # a page's own parameters beside the dataset are not setup fields
+        params = _setup_part(params)
+    dataset = params.get("dataset", DEFAULT_DATASET)
+    return run_from_params({"dataset": dataset, **params}, default_train(dataset))
+
+
+def _setup_part(params: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in params.items() if k in SETUP_KEYS}
+
+
+def owner() -> str:
+    """This browser session's label on the jobs it starts (random, never a name)."""
+    return st.session_state.setdefault("owner", f"session {secrets.token_hex(2)}")
 
 
 def current_run() -> RunConfig:
@@ -51,19 +112,117 @@ def active_dataset_name() -> str:
     return st.session_state.dataset
 
 
+def retarget(run: RunConfig, dataset: str) -> RunConfig:
+    """``run`` on another dataset; a schedule left at the old dataset's default follows the new one's."""
+    train = run.train
+    old = default_train(run.dataset)
+    if all(getattr(train, f) == getattr(old, f) for f in (*SCHEDULE_FIELDS, "schedule")):
+        new = default_train(dataset)
+        train = dataclasses.replace(train, schedule=new.schedule, **{f: getattr(new, f) for f in SCHEDULE_FIELDS})
+    return dataclasses.replace(run, dataset=dataset, train=train)
+
+
 def set_active_dataset(name: str) -> None:
-    st.session_state.dataset = name
     run = current_run()
     if run.dataset != name:
-        st.session_state.run_config = dataclasses.replace(run, dataset=name)
+        set_run(retarget(run, name))
+    st.session_state.dataset = name
 
 
-def sync_url(params: dict[str, str]) -> None:
-    """Write ``params`` to the address bar (only when they changed: each write is a message)."""
+def edit_run(run: RunConfig, name: str, value) -> RunConfig:
+    """``run`` with one setting changed, as the form's widgets and the model diagram change it.
+
+    ``model_name`` starts the model from its defaults, ``variant`` from MambaRec's preset and ``schedule``
+    from its preset of learning rate, batch size and warm-up (the other training settings are kept).
+    Raises ConfigError (a ValueError) when the value is not valid for the field.
+    """
+    if name == "model_name":
+        return dataclasses.replace(run, model_name=value, model=model_defaults(value))
+    if name == "variant":
+        return dataclasses.replace(run, model=mambarec_preset(value))
+    if name == "schedule":
+        kept = {f: getattr(run.train, f) for f in TRAIN_FIELDS if f not in (*SCHEDULE_FIELDS, "schedule")}
+        return dataclasses.replace(run, train=train_preset(value, **kept))
+    if name in TRAIN_FIELDS:
+        return dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: value}))
+    if name not in field_names(type(run.model)):
+        raise ConfigError(f"{name} is not a setting of {run.model_name}")
+    return dataclasses.replace(run, model=dataclasses.replace(run.model, **{name: value}))
+
+
+# ---- the URL -------------------------------------------------------------------------------
+def note_page(name: str) -> None:
+    """Called by the entry script before a page runs: remembers which page ran last (see ``arrived``)."""
+    ss = st.session_state
+    ss["_page.arrived"] = ss.get("_page.current") != name
+    ss["_page.current"] = name
+
+
+def arrived() -> bool:
+    """True on a page's first run after another page (a navigation carries the link's own address)."""
+    return bool(st.session_state.get("_page.arrived", True))
+
+
+def sync_url(params: dict[str, str], scope: str | None = None) -> None:
+    """Write ``params`` to the address bar (only when they changed: each write is a message).
+
+    The write is remembered for a while: a rerun the browser sent before it saw this write carries the
+    older address back, and ``url_changes`` must not take that echo for a new link. With ``scope``, the
+    parameters also count as applied by that page.
+    """
+    ss = st.session_state
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
+    written = [w for w in ss.get("_url.written", []) if w != frozenset(params.items())]
+    ss["_url.written"] = [*written, frozenset(params.items())][-ECHO_MEMORY:]
+    if scope is not None:
+        url_applied(scope, params)
 
 
+def url_applied(scope: str, params: dict[str, str]) -> None:
+    """Record that page ``scope`` now shows ``params`` (it applied them, or wrote them itself)."""
+    st.session_state.setdefault("_url.applied", {})[scope] = dict(params)
+
+
+def url_changes(scope: str, keys: Collection[str], whole: bool = False) -> dict[str, str]:
+    """The URL parameters among ``keys`` that differ from what page ``scope`` last applied or wrote.
+
+    The URL of a same-page rerun that this session wrote itself is an echo and changes nothing; the
+    first run after arriving from another page takes the URL as it is (a navigation carries its link's
+    own parameters). With ``whole``, a URL holding any of ``keys`` speaks for all of them: a key it
+    lacks counts as changed (to its default) when the page had it; the value is then ``""``.
+    Call ``url_applied`` (or ``sync_url`` with the scope) once the page has applied them.
+    """
+    ss = st.session_state
+    url = st.query_params.to_dict()
+    if not arrived() and frozenset(url.items()) in ss.get("_url.written", []):
+        return {}
+    before = ss.get("_url.applied", {}).get(scope, {})
+    changed = {k: v for k, v in url.items() if k in keys and before.get(k) != v}
+    if whole and any(k in url for k in keys):
+        changed.update({k: "" for k in before if k in keys and k not in url})
+    return changed
+
+
+def apply_url_setup() -> tuple[list[str], list[str]] | None:
+    """Apply a Train link the session has not applied yet; returns its (errors, notes), or None if none."""
+    url = {k: v for k, v in st.query_params.to_dict().items() if k not in APP_KEYS}
+    if not LINK_KEYS & set(url):  # another page's address: at most the dataset changed
+        changed = url_changes("train", ("dataset",))
+        if changed.get("dataset"):
+            set_active_dataset(changed["dataset"])
+            url_applied("train", {**st.session_state["_url.applied"].get("train", {}), **changed})
+        return None
+    if not url_changes("train", SETUP_KEYS, whole=True):
+        return None
+    run, errors, notes = parse_setup(url)
+    if run != current_run():
+        set_run(run)
+    url_applied("train", _setup_part(url))
+    return errors, notes
+
+
+# ---- other pages' selection ------------------------------------------------------------------
 def set_active_run(path: str | Path | None) -> None:
     """The run (folder or checkpoint file) the inspection pages show; None clears it."""
     st.session_state.active_run = None if path is None else str(path)
@@ -76,8 +235,6 @@ def active_run() -> str | None:
 # ---- cached data -----------------------------------------------------------------------
 @st.cache_resource(max_entries=3, show_spinner="Loading the dataset...")
 def get_dataset(name: str):
-    from mambarec.data import load_dataset
-
     return load_dataset(name)
 
 
@@ -88,15 +245,11 @@ def dataset_card(name: str) -> dict:
 
 
 def dataset_options(current: str) -> list[str]:
-    from mambarec.data import available_datasets
-
     names = available_datasets()
     return names if current in names else [*names, current]
 
 
 def runs_root() -> Path:
-    from mambarec.store import runs_dir
-
     return runs_dir()
 
 
@@ -115,10 +268,3 @@ def runs_signature(root: Path) -> tuple:
 def precomputed_dir() -> Path:
     default = Path(__file__).resolve().parents[1] / "precomputed"
     return Path(os.environ.get(PRECOMPUTED_ENV, default))
-
-
-def precomputed_table(dataset: str):
-    """Precomputed rows of ``dataset`` and a message when there are none (see ``app.results``)."""
-    from app import results
-
-    return results.precomputed_table(dataset)

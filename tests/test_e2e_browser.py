@@ -1,5 +1,6 @@
-"""A real browser against ``streamlit run``: train a tiny run, find it on Compare, open the inspection
-pages, and keep a screenshot of each page under ``test-artifacts/``.
+"""A real browser against ``streamlit run``: train a tiny run (its card in view at 1280 x 800), switch a
+block of the model diagram, find the run on Compare, open the inspection pages, and keep a screenshot of
+each page under ``test-artifacts/``.
 
 Drives Debian's Chromium (``/usr/bin/chromium``) with Python Playwright; never ``playwright
 install``. Without Chromium the test is skipped, except under CI (``CI=true``) where it fails.
@@ -57,7 +58,8 @@ def server(tmp_path):
     data = tmp_path / "data"
     write_tiny_dataset(data)
     env = dict(os.environ, MAMBAREC_RUNS=str(tmp_path / "runs"), MAMBAREC_DATA=str(data),
-               MAMBAREC_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+               MAMBAREC_CACHE=str(tmp_path / "cache"), MAMBAREC_PRECOMPUTED=str(tmp_path / "no-precomputed"),
+               PYTHONUNBUFFERED="1")
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -104,7 +106,64 @@ def shot(page, name: str) -> None:
 
 def visit(page, url: str) -> None:
     page.goto(url)
-    page.get_by_role("heading", name="Runs of this session").wait_for(timeout=SERVER_START_S * 1000)
+    page.get_by_role("heading", name="The server's queue").wait_for(timeout=SERVER_START_S * 1000)
+    settle(page)
+
+
+def in_view(page, locator) -> bool:
+    """The element's top lies inside the viewport as it is (no scrolling)."""
+    box = locator.bounding_box()
+    return box is not None and 0 <= box["y"] and box["y"] + 40 <= page.viewport_size["height"]
+
+
+def switch_of(page, label: str) -> bool:
+    return page.get_by_role("switch", name=label).first.is_checked()
+
+
+def click_block(page, x_frac: float, y_frac: float) -> None:
+    """Click the diagram at a fraction of its width and height (its blocks sit at fixed places)."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    box = chart.bounding_box()
+    page.mouse.click(box["x"] + x_frac * box["width"], box["y"] + y_frac * box["height"])
+
+
+BROKEN_WORDS = """el => {
+    const broken = [];
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        for (const m of node.textContent.matchAll(/\\S+/g)) {
+            const r = document.createRange();
+            r.setStart(node, m.index);
+            r.setEnd(node, m.index + m[0].length);
+            const tops = new Set(Array.from(r.getClientRects()).map(c => Math.round(c.top)));
+            if (tops.size > 1) broken.push(m[0]);
+        }
+    }
+    return broken;
+}"""
+CUT_OFF = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const cols = Array.from(document.querySelectorAll('[data-testid="stColumn"]'));
+    return {overflow: main.scrollWidth - main.clientWidth,
+            outside: cols.filter(c => c.getBoundingClientRect().right > window.innerWidth + 1).length};
+}"""
+
+
+def layout_checks(page) -> None:
+    """Presets do not break a word at 1024 x 768; presentation mode cuts no column off at 1280 x 800."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.wait_for_timeout(800)
+    for name in ("Paper", "Released code", "MGCN", "No alignment"):
+        button = page.get_by_role("button", name=name, exact=True)
+        assert button.evaluate(BROKEN_WORDS) == [], name
+    page.screenshot(path=str(ARTIFACTS / "train_1024x768.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_test_id("stSidebarUserContent").get_by_text("Presentation mode", exact=True).click()
+    settle(page)
+    page.wait_for_timeout(800)
+    assert page.evaluate(CUT_OFF) == {"overflow": 0, "outside": 0}
+    page.screenshot(path=str(ARTIFACTS / "train_presentation_1280x800.png"))
+    page.get_by_test_id("stSidebarUserContent").get_by_text("Presentation mode", exact=True).click()
     settle(page)
 
 
@@ -122,20 +181,34 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
     url, runs = server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
-            visit(page, f"{url}/?dataset=tiny&model_name=mgcn&epochs=3&batch_size=256")
-            assert "epochs=3" in page.url and "model_name=mgcn" in page.url
+            visit(page, f"{url}/?dataset=tiny&model_name=mambarec&variant=paper&epochs=3&batch_size=256")
+            mmd = "Match distributions (MMD)"
+            assert switch_of(page, mmd)
+            click_block(page, 10.8 / 12, 1 - (5.45 - 0.55) / 5.4)  # the MMD block (app.diagram)
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60000)
+            settle(page)
+            assert not switch_of(page, mmd) and "use_mmd=false" in page.url  # the block is the switch
+            page.screenshot(path=str(ARTIFACTS / "train_diagram_mmd_off.png"))
             page.get_by_role("button", name="Train", exact=True).click()
+            stop = page.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).first
+            stop.wait_for(timeout=PAGE_S * 1000)  # the run card's (Streamlit's own Stop sits in the toolbar)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "train_run_card_1280x800.png"))
+            assert in_view(page, stop), stop.bounding_box()  # the run's card appears beside the controls, in view
             page.get_by_text("Saved as run").wait_for(timeout=PAGE_S * 1000)
             [run_id] = [d.name for d in runs.iterdir()]
             settle(page)
             assert page.get_by_text(run_id).count() >= 1
+            page.screenshot(path=str(ARTIFACTS / "train_done_1280x800.png"))
+            layout_checks(page)
+            page.set_viewport_size({"width": 1400, "height": 1000})
             shot(page, "train")
 
             open_page(page, "Compare runs", "Compare runs")
             assert run_id in downloaded_text(page, "Every run and seed (CSV)")
-            assert "mgcn · batch_size=256 · 3 ep" in downloaded_text(page, "Summary table (CSV)")
+            assert "mambarec/paper · use_mmd=off, batch_size=256 · 3 ep" in downloaded_text(page, "Summary table (CSV)")
             shot(page, "compare")
             page.get_by_role("tab", name="Plots").click()
             page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=PAGE_S * 1000)

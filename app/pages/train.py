@@ -1,9 +1,9 @@
-"""Train & ablate: every switch of MambaRec, runs in the background with live progress.
+"""Train & ablate: every switch of MambaRec, a clickable diagram of the model, runs in a server-wide queue.
 
-The setup lives in the URL (config field names), so a link reproduces it; a widget change only
-edits the setup, never trains. Train / Repeat with 3 seeds start background jobs (``app.jobs``);
-Stop keeps the best state so far; every finished or stopped run is saved and shows up on the
-Compare page.
+The setup is the session's ``run_config`` (``app.state``): the form and the diagram draw it and edit it,
+the URL carries it, Train runs exactly it. Train is disabled, with the reason, whenever the browser
+may show something else (``app.widgets``). Runs train in worker processes, at most
+``jobs.max_parallel()`` at once for the whole server; everyone sees the queue and may stop any run.
 """
 
 from __future__ import annotations
@@ -12,169 +12,195 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import estimate, jobs, state, widgets
-from mambarec.config import run_to_params
+from app import diagram, estimate, jobs, live, presentation, same_setup, state, widgets
+from mambarec.config import RunConfig, run_to_params, setup_label
+from mambarec.config.run import FAST_VALIDATED_ON
 
-REFRESH_S = 1.0  # live-progress refresh period
 N_SEEDS = 3
-EXPANDED_CARDS = 3  # older finished runs fold into expanders
-STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "progress_activity", "saving": "save",
-               "done": "check_circle", "stopped": "stop_circle", "cancelled": "cancel", "failed": "error"}
-LOSS_COLORS = {"total": "#222222", "bpr": "#1f77b4", "l2": "#7f7f7f", "cl": "#2ca02c", "mmd": "#d62728"}
+REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)
+QUEUE_REFRESH_S = 10.0  # the server's queue, in every session on this page: 30 students must not load the server
+REFUSED = "train.refused"  # why the last Train click did not start anything (shown once)
+BASE = "train.base"  # the setup at the end of the last run of this page
 
 
-def progress_figure(events: list[dict]):
-    import plotly.graph_objects as go  # here, not at the top: the form paints before plotly loads
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss (per part, log scale)", "valid Recall@20"))
-    epochs = [e["epoch"] for e in events]
-    parts = sorted({k[5:] for e in events for k in e if k.startswith("loss/")}, key=lambda p: (p != "total", p))
-    for part in parts:
-        fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"loss/{part}") for e in events], name=part, mode="lines+markers",
-                                 line={"color": LOSS_COLORS.get(part)}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=epochs, y=[e.get("valid/Recall@20") for e in events], name="valid Recall@20",
-                             mode="lines+markers", line={"color": "#9467bd"}, showlegend=False), row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", dtick=max(1, len(epochs) // 8))
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.3})
-    return fig
-
-
-def job_card(job: jobs.Job) -> None:
-    with st.container(border=True):
-        head, stop = st.columns([5, 1])
-        head.markdown(f":material/{STATUS_ICON.get(job.status, 'help')}: **{job.status}** · `{job.id}`  \n"
-                      f"{state.setup_label(job.run.to_dict())} · seed {job.run.train.seed}")
-        stop.button("Stop", key=f"stop.{job.id}", on_click=jobs.stop, args=(job.id,), width="stretch",
-                    disabled=not job.active or job.stop_event.is_set(),
-                    help="Stop now and keep the best state so far (it is saved as a run)")
-        done = job.last_epoch / job.epochs if job.epochs else 1.0
-        st.progress(min(done, 1.0), text=f"epoch {job.last_epoch} / {job.epochs}")
-        best = max(job.events, key=lambda e: e.get("valid/Recall@20") or -1.0) if job.events else None
-        cols = st.columns(4)
-        cols[0].metric("Parameters", f"{job.n_params:,}" if job.n_params else "…")
-        cols[1].metric("Seconds / epoch", f"{job.s_per_epoch:.2f}" if job.s_per_epoch else "…")
-        cols[2].metric("Best valid Recall@20", f"{best['valid/Recall@20']:.4f}" if best else "…",
-                       help=f"epoch {best['epoch']}" if best else None)
-        test = job.result.test.get("Recall@20") if job.result is not None and job.result.test else None
-        cols[3].metric("Test Recall@20 (best epoch)", f"{test:.4f}" if test is not None else "…")
-        if job.events:
-            st.plotly_chart(progress_figure(job.events), key=f"chart.{job.id}")
-        if job.status == "failed":
-            st.error(f"The run failed: {job.error}")
-            with st.expander("Traceback"):
-                st.code(job.traceback or "", language="text")
-        elif job.saved:
-            res = job.result
-            how = (f"stopped at epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept" if res.cancelled
-                   else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
-                   + (", stopped early (patience)" if res.stopped_early else ""))
-            st.success(f"Saved as run `{job.id}` ({how}).")
-        elif job.status == "cancelled":
-            st.info("Stopped before the first epoch ended: nothing to save.")
+def _start(bound: RunConfig, n_seeds: int) -> None:
+    """Train / Repeat callback: start ``bound`` (the setup the button was drawn with) if the form still shows it."""
+    ss = st.session_state
+    changed = widgets.mismatch(bound)
+    if state.current_run() != bound or changed:
+        ss[REFUSED] = ("The setup changed as Train was clicked" + (f" ({', '.join(changed)})" if changed else "")
+                       + ": nothing was started. The form now shows the setup; press Train again to run it.")
+        return
+    try:
+        dataset = state.get_dataset(bound.dataset)
+        if n_seeds == 1:
+            started = [jobs.start(bound, dataset, owner=state.owner(), classroom=state.classroom())]
+        else:
+            seeds = [bound.train.seed + i for i in range(n_seeds)]
+            started = jobs.start_seeds(bound, dataset, seeds, owner=state.owner(), classroom=state.classroom())
+    except Exception as exc:  # noqa: BLE001  (a refused start is said, not raised)
+        ss[REFUSED] = f"Nothing was started: {exc}"
+        return
+    ss.jobs = [j.id for j in started] + [i for i in ss.jobs if i not in {j.id for j in started}]
 
 
-def live_runs() -> None:
-    my_jobs = [j for j in (jobs.get(i) for i in st.session_state.jobs) if j is not None]
-    was_active = any(j.active for j in my_jobs)
+def _few(labels: list[str]) -> str:
+    return ", ".join(labels[:6]) + (", ..." if len(labels) > 6 else "")
+
+
+def blocker(drifted: list[str], batch: list[str] | None, dataset_error: str | None) -> str | None:
+    """Why Train cannot run now, in a sentence; None when it can."""
+    if state.classroom():
+        return ("Classroom mode: this server shows lessons and precomputed runs and trains nothing "
+                f"(started with {state.CLASSROOM_ENV}=1 or `-- {state.CLASSROOM_FLAG}`).")
+    if dataset_error:
+        return f"The dataset cannot be loaded: {dataset_error}"
+    if batch:
+        return (f"{len(batch)} settings arrived changed at once ({_few(batch)}):"
+                " a browser that lost the form sends its defaults back. They were not applied; the form shows the "
+                "setup again. Check it, then press Train.")
+    if drifted:
+        return (f"The form's state was lost on its way ({_few(drifted)})."
+                " It has been redrawn from the setup: check it, then press Train.")
+    return None
+
+
+def schedule_line(run: RunConfig) -> str:
+    t = run.train
+    where = ("its validated default here" if t.schedule == "fast" and run.dataset in FAST_VALIDATED_ON
+             else "the default here" if t.schedule == "paper" and run.dataset not in FAST_VALIDATED_ON
+             else f"validated on {', '.join(FAST_VALIDATED_ON)} only" if t.schedule == "fast" else "chosen")
+    return (f"Schedule **{t.schedule}** ({where}: learning rate {t.learning_rate:g}, batch {t.batch_size:,}). "
+            f"The run ends by **early stopping**, after {t.patience + 1} epochs without a better valid Recall@20 "
+            f"(at most {t.epochs:,} epochs).")
+
+
+def estimate_panel(run: RunConfig) -> None:
+    cost, pending = estimate.lookup(run), estimate.pending(run)
+    if isinstance(cost, Exception):
+        st.warning(f"Could not time this setup: {type(cost).__name__}: {cost}")
+    elif cost is not None:
+        t = run.train
+        shortest = t.patience + 2  # the first epoch best, then patience + 1 without a gain
+        per = cost.epoch_s + cost.eval_s / t.eval_every
+        how = f"{cost.epochs_timed} epochs timed" if cost.epochs_timed else f"{cost.timed} batches timed"
+        st.markdown(f":material/timer: **≈ {cost.epoch_s:.2f} s per epoch** ({how}) + "
+                    f"{cost.eval_s:.2f} s evaluation. Early stopping ends it after at least {shortest} epochs "
+                    f"(≈ {estimate.describe(cost.build_s + shortest * per)}); the cap of {t.epochs:,} epochs "
+                    f"would take {estimate.describe(cost.total_s(t.epochs, t.eval_every))}.")
+        return
+    if pending:
+        @st.fragment(run_every=1.0)
+        def wait() -> None:
+            if not estimate.pending(run):
+                st.rerun(scope="app")
+            st.caption(":material/timer: Timing a few batches of this setup in the background...")
+
+        wait()
+        return
+    st.button("Estimate the duration", icon=":material/timer:", disabled=state.classroom(), width="stretch",
+              on_click=lambda: estimate.submit(run, state.get_dataset(run.dataset)),
+              help="Times a few training batches and one evaluation of this setup in the background (seconds; "
+              "longer for large d). Nothing is trained or saved; the result is kept for this setup.")
+
+
+def my_runs_card() -> None:
+    """The newest run of this session (with its curves) and its siblings, refreshed while they train."""
+    mine = [j for j in (jobs.get(i) for i in st.session_state.jobs) if j is not None]
+    was_active = any(j.active for j in mine)
 
     @st.fragment(run_every=REFRESH_S if was_active else None)
-    def panel() -> None:
-        if not my_jobs:
-            st.caption("No run started in this session yet. Saved runs are on the Compare page.")
-        for i, job in enumerate(my_jobs):
-            if i < EXPANDED_CARDS or job.active:
-                job_card(job)
-            else:
-                with st.expander(f"{job.status} · {job.id}"):
-                    job_card(job)
-        if was_active and not any(j.active for j in my_jobs):
-            st.rerun(scope="app")  # stop polling, refresh the rest of the page
+    def cards() -> None:
+        if not mine:
+            return
+        live.job_card(mine[0])
+        for job in mine[1:]:
+            if job.active:
+                st.markdown(f"{live.headline(job)} · seed {job.run.train.seed}")
+        if was_active and not any(j.active for j in mine):
+            st.rerun(scope="app")  # stop polling; the rest of the page (queue, older runs) catches up
 
-    panel()
-    if any(not j.active for j in my_jobs) and st.button("Clear finished runs from this list",
-                                                        help="They stay saved: see the Compare page"):
-        st.session_state.jobs = [j.id for j in my_jobs if j.active]
+    cards()
+
+
+def run_panel(run: RunConfig, reason: str | None) -> None:
+    st.markdown(f"**{setup_label(run)}**  \nseed {run.train.seed} · dataset **{run.dataset}**")
+    train, seeds = st.columns(2)
+    train.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=bool(reason),
+                 on_click=_start, args=(run, 1), help=reason or "Queue this setup; it trains in the background.")
+    seeds.button(f"{N_SEEDS} seeds", icon=":material/repeat:", width="stretch", disabled=bool(reason),
+                 on_click=_start, args=(run, N_SEEDS),
+                 help=reason or f"Train this setup with seeds {run.train.seed} to {run.train.seed + N_SEEDS - 1} "
+                 "(mean and spread on Compare).")
+    if reason:
+        st.warning(reason, icon=":material/block:")
+    refused = st.session_state.pop(REFUSED, None)
+    if refused:
+        st.warning(refused, icon=":material/block:")
+    my_runs_card()
+    st.caption(schedule_line(run))
+    seeds_done = same_setup.precomputed_seeds(run)
+    if seeds_done:
+        st.info(same_setup.describe(seeds_done), icon=":material/inventory_2:")
+    estimate_panel(run)
+    params = run_to_params(run)
+    with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
+        st.code(f"{st.context.url or ''}?{urlencode(params)}", language="text", wrap_lines=True)
+
+
+def server_queue() -> None:
+    @st.fragment(run_every=QUEUE_REFRESH_S if jobs.queue() else None)
+    def table() -> None:
+        live.queue_table(set(st.session_state.jobs))
+
+    table()
+
+
+def session_runs() -> None:
+    mine = [j for j in (jobs.get(i) for i in st.session_state.jobs) if j is not None and not j.active]
+    for job in mine[1:] if mine and mine[0].id == st.session_state.jobs[0] else mine:
+        with st.expander(f"{job.status} · {setup_label(job.run)} · seed {job.run.train.seed} · {job.id}"):
+            live.job_card(job, chart=True)
+    if mine and st.button("Clear finished runs from this list", help="They stay saved: see the Compare page"):
+        st.session_state.jobs = [j.id for j in (jobs.get(i) for i in st.session_state.jobs) if j and j.active]
         st.rerun()
-    others = [j for j in jobs.all_jobs() if j.id not in st.session_state.jobs and j.active]
-    if others:
-        st.caption(f"{len(others)} other run(s) are training in this server (other tabs or users).")
 
 
-def estimate_panel(run, dataset) -> None:
-    cost = estimate.request(run, dataset)
-    pending = cost is None
+def render() -> None:
+    ss = st.session_state
+    edits = widgets.take_edits()
+    batch = widgets.batch_labels(edits)
+    if batch and BASE in ss:  # a stale form posted back: keep the setup it overwrote
+        state.set_run(ss[BASE])
+    drifted = [] if batch else widgets.drift(edits)
+    applied = state.apply_url_setup()
+    errors, notes = applied or ([], [])
+    run = state.current_run()
 
-    @st.fragment(run_every=REFRESH_S if pending else None)
-    def panel() -> None:
-        now = estimate.request(run, dataset)
-        if now is None:
-            st.info("Estimating the duration (timing two training batches and one evaluation)…",
-                    icon=":material/timer:")
-            return
-        if pending:
-            st.rerun(scope="app")
-        if isinstance(now, Exception):
-            st.warning(f"Could not estimate the duration: {type(now).__name__}: {now}")
-            return
-        trainable = run.model_name != "pop"
-        total = now.total_s(run.train.epochs, run.train.eval_every, trainable)
-        detail = (f"build {now.build_s:.1f} s + {run.train.epochs} epochs × ({now.epoch_s:.2f} s training "
-                  f"+ {now.eval_s:.2f} s evaluation)") if trainable else "one evaluation, nothing to train"
-        st.markdown(f":material/timer: Estimated duration: **up to {estimate.describe(total)}**  \n"
-                    f"{detail}; early stopping can only shorten it.")
-        if total > estimate.MINUTES_WARNING_S:
-            st.warning(f"This run would take about {estimate.describe(total)}. Lower the epochs, or try a "
-                       "lighter setup, for a quick look.")
-
-    panel()
-
-
-def launch(run, dataset) -> None:
-    if st.button("Train", type="primary", width="stretch", icon=":material/play_arrow:"):
-        st.session_state.jobs.insert(0, jobs.start(run, dataset).id)
-    seeds = [run.train.seed + i for i in range(N_SEEDS)]
-    if st.button(f"Repeat with {N_SEEDS} seeds", width="stretch", icon=":material/repeat:",
-                 help=f"Train this setup with seeds {', '.join(map(str, seeds))} (mean ± std on Compare)"):
-        for job in reversed(jobs.start_seeds(run, dataset, seeds)):
-            st.session_state.jobs.insert(0, job.id)
-    st.caption("Runs train in the background: switch pages or start others meanwhile.")
-
-
-st.title("Train & ablate")
-st.caption("Every switch of MambaRec and its trainer, named as in `mambarec/config.py` (the paper's symbols in "
-           "the labels). Changing a switch only edits the setup, and the URL, so a link reproduces it.")
-for message in st.session_state.pop("url_notes", []):
-    st.info(message)
-for message in st.session_state.pop("url_errors", []):
-    st.warning(f"URL parameter not used: {message}")
-
-form_col, run_col = st.columns([5, 2], gap="large")
-with form_col:
-    current = state.current_run()
-    run, error = widgets.run_config_form(current)
-    if error:
-        st.error(f"These switches do not fit together: {error}")
-    else:
-        state.set_run(run)
-params = run_to_params(run)
-state.sync_url(params)
-
-with run_col:
-    st.subheader("Run")
-    st.markdown(f"{state.setup_label(run.to_dict())}  \nseed {run.train.seed} · dataset **{run.dataset}**")
-    with st.popover("Link to this setup", icon=":material/link:"):
-        st.code("?" + urlencode(params), language="text", wrap_lines=True)
+    st.title("Train & ablate")
+    for message in [*ss.pop("url_notes", []), *notes]:
+        st.info(message)
+    for message in [*ss.pop("url_errors", []), *errors]:
+        st.warning(f"URL parameter not used: {message}")
+    dataset_error = None
     try:
-        dataset = state.get_dataset(run.dataset)
+        state.get_dataset(run.dataset)
     except Exception as exc:  # noqa: BLE001  (a dataset that fails to load is shown, not raised)
-        st.error(f"Cannot load dataset {run.dataset!r}: {exc}")
-        dataset = None
-    if dataset is not None and not error:
-        launch(run, dataset)
-        estimate.cancel_pending(keep=run)
-        estimate_panel(run, dataset)
+        dataset_error = f"{type(exc).__name__}: {exc}"
+    reason = blocker(drifted, batch, dataset_error)
 
-st.subheader("Runs of this session")
-live_runs()
+    form_col, run_col = st.columns([5, 2.6], gap="medium")
+    with form_col:
+        widgets.run_config_form(run, before_tabs=lambda: diagram.draw(run))
+    with run_col:
+        run_panel(run, reason)
+    state.sync_url(run_to_params(run), scope="train")
+    ss[BASE] = run
+    st.subheader("The server's queue")
+    server_queue()
+    session_runs()
+    if presentation.on():
+        st.caption("Presentation mode: the sidebar's switch turns it off.")
+
+
+render()

@@ -1,0 +1,137 @@
+"""Live runs on the Train page: a run's card (status, curves, Stop) and the server's queue.
+
+Cheap to redraw: a refresh reads the job's rows and draws text; the curves' figure is rebuilt only when
+an epoch was added (``_figure`` is cached by run and epoch count). The refresh itself is a fragment
+(``st.fragment(run_every=...)``) on the Train page; the run trains in another process (``app.jobs``).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import jobs, state
+from mambarec.config import setup_label
+
+STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "progress_activity", "saving": "save",
+               "done": "check_circle", "stopped": "stop_circle", "cancelled": "cancel", "failed": "error"}
+LOSS_COLORS = {"total": "#222222", "bpr": "#1f77b4", "l2": "#7f7f7f", "cl": "#2ca02c", "mmd": "#d62728",
+               "mirror": "#8c564b"}
+COLOR_NAMES = {"total": "black", "bpr": "blue", "l2": "grey", "cl": "green", "mmd": "red", "mirror": "brown"}
+CHART_HEIGHT = 250
+_FIGURES: dict[tuple[str, int], object] = {}  # (job id, epochs drawn) -> figure
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'tsnrhtdd'[(n // 10 % 10 != 1) * (n % 10 < 4) * n % 10::4]}"
+
+
+def owner_text(job: jobs.Job) -> str:
+    return "you" if job.owner == state.owner() else (job.owner or "another session")
+
+
+def _figure(job: jobs.Job):
+    """Loss per part (log scale) and valid Recall@20 per epoch, side by side; cached per epoch count."""
+    key = (job.id, len(job.events))
+    if key not in _FIGURES:
+        if len(_FIGURES) > 64:
+            _FIGURES.clear()
+        _FIGURES[key] = progress_figure(job.events)
+    return _FIGURES[key]
+
+
+def progress_figure(events: list[dict]):
+    """One compact chart: each loss part (log scale, left) and valid Recall@20 (right) per epoch."""
+    import plotly.graph_objects as go  # lazy: plotly loads after the form's first paint
+
+    fig = go.Figure()
+    epochs = [e["epoch"] for e in events]
+    parts = sorted({k[5:] for e in events for k in e if k.startswith("loss/")}, key=lambda p: (p != "total", p))
+    for part in parts:
+        fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"loss/{part}") for e in events], name=part,
+                                 mode="lines", line={"color": LOSS_COLORS.get(part), "width": 1.5}))
+    fig.add_trace(go.Scatter(x=epochs, y=[e.get("valid/Recall@20") for e in events], name="valid R@20",
+                             mode="lines+markers", line={"color": "#9467bd", "width": 2.5}, yaxis="y2"))
+    fig.update_layout(
+        height=CHART_HEIGHT, margin={"l": 4, "r": 4, "t": 4, "b": 4}, hovermode="x unified", showlegend=False,
+        xaxis={"title": {"text": "epoch", "standoff": 2}, "dtick": max(1, len(epochs) // 6)},
+        yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 2}},
+        yaxis2={"overlaying": "y", "side": "right", "title": {"text": "valid Recall@20", "standoff": 2},
+                "rangemode": "tozero", "showgrid": False},
+    )
+    return fig
+
+
+def headline(job: jobs.Job) -> str:
+    text = f":material/{STATUS_ICON.get(job.status, 'help')}: **{job.status}**"
+    if job.place is not None:
+        running = sum(j.status != "queued" for j in jobs.queue())
+        text += f" · {ordinal(job.place)} in line ({running} of {jobs.max_parallel()} slots busy)"
+    elif job.events and not job.active:
+        text += f" · {job.last_epoch} epochs, best {job.events[-1].get('best_epoch')}"
+    elif job.events:
+        last = job.events[-1]
+        since = job.last_epoch - (last.get("best_epoch") or 0)
+        text += (f" · epoch {job.last_epoch}, best {last.get('best_epoch')} · no gain for {since} of "
+                 f"{job.run.train.patience + 1} epochs")
+    return text
+
+
+def job_card(job: jobs.Job, chart: bool = True) -> None:
+    with st.container(border=True):
+        head, stop = st.columns([2, 1], vertical_alignment="center")
+        head.markdown(headline(job))
+        stop.button("Stop", key=f"stop.{job.id}", on_click=jobs.stop, args=(job.id, state.owner()),
+                    width="stretch", disabled=not job.active or job.stop_event.is_set(),
+                    help="Stop now and keep the best state so far (saved as a run); a queued run never starts. "
+                    "Anyone may stop any run.")
+        st.caption(f"{setup_label(job.run)} · seed {job.run.train.seed} · started by {owner_text(job)}")
+        best = max(job.events, key=lambda e: e.get("valid/Recall@20") or -1.0) if job.events else None
+        facts = [f"{job.n_params:,} parameters" if job.n_params else None,
+                 f"{job.s_per_epoch:.2f} s/epoch" if job.s_per_epoch else None,
+                 f"best valid Recall@20 **{best['valid/Recall@20']:.4f}** (epoch {best['epoch']})" if best else None]
+        test = getattr(job.result, "test", None) or {}
+        if test.get("Recall@20") is not None:
+            facts.append(f"test Recall@20 **{test['Recall@20']:.4f}** at the best epoch")
+        if any(facts):
+            st.markdown(" · ".join(f for f in facts if f))
+        if chart and job.events:
+            st.plotly_chart(_figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
+            parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
+            st.caption("Training loss, log scale (left): " + ", ".join(
+                f"{p} {COLOR_NAMES.get(p, '')}".strip() for p in sorted(parts, key=lambda p: (p != "total", p)))
+                + ". Purple: valid Recall@20 (right).")
+        outcome(job)
+
+
+def outcome(job: jobs.Job) -> None:
+    if job.status == "failed":
+        st.error(f"The run failed: {job.error}")
+        if job.traceback:
+            with st.expander("Traceback"):
+                st.code(job.traceback, language="text")
+    elif job.saved:
+        res = job.result
+        how = (f"stopped at epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept" if res.cancelled
+               else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
+               + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
+        st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")
+    elif job.status == "cancelled":
+        by = f" by {job.stopped_by}" if job.stopped_by and job.stopped_by != job.owner else ""
+        st.info(f"Stopped{by} before the first epoch ended: nothing to save.")
+
+
+def queue_table(mine: set[str]) -> None:
+    """Every active run of the server, in queue order, each with Stop (their own cards show more)."""
+    active = jobs.queue()
+    if not active:
+        st.caption(f"Nothing is training on this server. At most {jobs.max_parallel()} runs train at once; "
+                   "more wait in line here.")
+        return
+    for job in active:
+        cols = st.columns([5, 1.3])
+        place = f"{ordinal(job.place)} in line" if job.place else f"{job.status}, epoch {job.last_epoch}"
+        cols[0].markdown(f":material/{STATUS_ICON.get(job.status, 'help')}: {place} · {setup_label(job.run)} · "
+                         f"started by **{owner_text(job)}**" + (" (card above)" if job.id in mine else ""))
+        cols[1].button("Stop", key=f"qstop.{job.id}", on_click=jobs.stop, args=(job.id, state.owner()),
+                       width="stretch", disabled=job.stop_event.is_set(),
+                       help=f"Stop {owner_text(job)}'s run (it keeps its best state so far)")

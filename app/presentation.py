@@ -1,0 +1,66 @@
+"""Presentation mode: large type for a projector, laid out for 1280 x 800 without cut-off columns.
+
+Plain CSS over Streamlit's own classes (no custom component): a larger root font (Streamlit sizes
+text in rem), a narrower sidebar and less padding, so the main area keeps its width for the form, its
+columns and the run card. Outside presentation mode only the top padding shrinks, so the Train page's
+run card stays above the fold at 1280 x 800. A link with ``?present=1`` opens in presentation mode.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+KEY = "presentation"  # the session's choice
+WIDGET = "presentation.widget"  # the toggle's key: written from KEY on every run, like the Train form's
+
+ALWAYS = """
+<style>
+.block-container, [data-testid="stMainBlockContainer"] { padding: 3.6rem 2rem 2rem 2rem; }
+h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
+.stButton button p { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
+</style>
+"""
+LARGE = """
+<style>
+html { font-size: 19px; }
+section[data-testid="stSidebar"] { width: 232px !important; min-width: 232px !important; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-left: 1.2rem; padding-right: 1.2rem;
+  padding-top: 1rem; max-width: 100%; }
+[data-testid="stHeader"] { display: none; }
+h1 { font-size: 1.9rem !important; padding-top: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.5rem; }
+</style>
+"""
+
+
+def init() -> None:
+    """Presentation mode on for a session opened with ``?present=1``."""
+    if KEY not in st.session_state:
+        st.session_state[KEY] = st.query_params.get("present", "") in ("1", "true", "yes", "on")
+
+
+def _flip() -> None:
+    st.session_state[KEY] = bool(st.session_state[WIDGET])
+
+
+def toggle() -> bool:
+    """The sidebar's switch; returns whether presentation mode is on."""
+    init()
+    st.session_state[WIDGET] = st.session_state[KEY]
+    st.toggle("Presentation mode", key=WIDGET, on_change=_flip,
+              help="Large type and a layout for a projector (1280 x 800).")
+    return bool(st.session_state[KEY])
+
+
+def apply() -> None:
+    """Inject the page's CSS (call once per run, after ``toggle``)."""
+    st.html(ALWAYS + (LARGE if st.session_state.get(KEY) else ""))
+
+
+def scale() -> float:
+    """How much larger text drawn in figures should be (Plotly does not follow the page's CSS)."""
+    return 1.25 if on() else 1.0
+
+
+def on() -> bool:
+    return bool(st.session_state.get(KEY))

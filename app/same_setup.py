@@ -1,0 +1,64 @@
+"""Precomputed seeds of the setup on the Train form, so a lecture need not train what is already there.
+
+Two setups are the same when dataset, model and every model and training setting agree, except what
+does not change the model a run learns or only bounds how long it runs: the seed, the epoch cap and the
+early-stopping patience, the device and the evaluation block size (``IGNORED``). The precomputed grid
+stops with a shorter patience than live runs; the page says so beside the match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import streamlit as st
+
+from app import state
+from mambarec.artifacts import PrecomputedError, load_precomputed
+from mambarec.config import RunConfig
+from mambarec.store import RunRecord, precomputed_records
+
+IGNORED = ("seed", "epochs", "patience", "device", "eval_batch_users")
+
+
+def setup_key(run: RunConfig) -> tuple:
+    train = {k: v for k, v in dataclasses.asdict(run.train).items() if k not in IGNORED}
+    return run.dataset, run.model_name, run.model, tuple(sorted(train.items()))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _records(folder: str, mtime_ns: int) -> list[RunRecord]:
+    try:
+        return precomputed_records(load_precomputed(folder))
+    except (OSError, ValueError, PrecomputedError):
+        return []
+
+
+def precomputed_seeds(run: RunConfig, folder: Path | None = None) -> list[RunRecord]:
+    """The precomputed runs of ``run``'s setup (any seed), by seed."""
+    folder = Path(folder) if folder is not None else state.precomputed_dir()
+    try:
+        mtime = (folder / "manifest.json").stat().st_mtime_ns
+    except OSError:
+        return []
+    key = setup_key(run)
+    out = []
+    for rec in _records(str(folder), mtime):
+        try:
+            if rec.dataset == run.dataset and setup_key(rec.run) == key:
+                out.append(rec)
+        except ValueError:  # a row whose config this version cannot read
+            continue
+    return sorted(out, key=lambda r: r.seed if r.seed is not None else -1)
+
+
+def describe(records: list[RunRecord]) -> str:
+    """One line: which seeds, how they stopped, their test Recall@20."""
+    seeds = ", ".join(str(r.seed) for r in records)
+    cell = records[0].cell
+    train = records[0].run.train
+    recall = [r.test("Recall@20") for r in records if r.test("Recall@20") is not None]
+    mean = f"; test Recall@20 {sum(recall) / len(recall):.4f}" + (" (mean)" if len(recall) > 1 else " (one seed)")
+    return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds} (patience {train.patience}, "
+            f"cap {train.epochs} epochs){mean if recall else ''}. They are on the Compare page: no need to train "
+            "them live.")

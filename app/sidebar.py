@@ -1,0 +1,113 @@
+"""The sidebar shared by every page: the dataset (with a synthetic world's knobs), presentation mode,
+the server's training queue. Each section draws its widgets from the session's state on every run
+and edits that state through a callback (the Train form's rule, ``app.widgets``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import jobs, state
+from mambarec.data.scenarios import KNOBS, SCENARIOS, ScenarioError, scenario_summary
+from mambarec.data.spec import is_synthetic, make_spec, parse_spec
+
+PICKER = "sidebar.dataset"
+KNOB = "knob."  # widget keys: knob.<name>
+KNOB_LABELS = {
+    "n_users": ("Users", "users drawn before the 5-core filter"),
+    "n_items": ("Items", "items drawn before the 5-core filter"),
+    "interactions_per_user": ("Clicks per user", "median interactions per user: the density"),
+    "cold_share": ("Share of new (cold) items", "items that keep only 0-2 training clicks"),
+    "content_share": ("Content that matters", "share of what the features describe that users care about"),
+    "visual_noise": ("Image noise", "share of the image features that is noise (1: useless)"),
+    "text_noise": ("Text noise", "share of the text features that is noise (1: useless)"),
+    "modality_gap": ("Gap between image and text", "how differently the two feature clouds are shaped"),
+    "visual_dim": ("Image feature width (D_V)", "numbers per item's image"),
+    "text_dim": ("Text feature width", "numbers per item's text"),
+    "seed": ("World seed", "another draw of the same world"),
+}
+FLOAT_STEP = {"interactions_per_user": 1.0, "modality_gap": 0.1}
+
+
+def _on_dataset() -> None:
+    state.set_active_dataset(st.session_state[PICKER])
+
+
+def dataset_picker() -> str:
+    """The active dataset, shared by every page; returns its name."""
+    current = state.active_dataset_name()
+    st.session_state[PICKER] = current
+    st.selectbox("Dataset", state.dataset_options(current), key=PICKER, on_change=_on_dataset,
+                 format_func=_dataset_label,
+                 help="Every page works on this dataset. synthetic and synthetic/<world> are built in (their knobs "
+                 "are below); others come from the data directory ($MAMBAREC_DATA).")
+    return current
+
+
+def _dataset_label(name: str) -> str:
+    if not is_synthetic(name):
+        return name
+    try:
+        scenario = parse_spec(name).scenario
+    except ScenarioError:
+        return name
+    return name if scenario == "dense" or "?" in name else f"{name} — {scenario.replace('-', ' ')}"
+
+
+def _on_knob(name: str) -> None:
+    spec = parse_spec(state.active_dataset_name())
+    values = {**dict(spec.overrides), name: st.session_state[KNOB + name]}
+    try:
+        state.set_active_dataset(make_spec(spec.scenario, **values).canonical())
+    except ScenarioError as exc:
+        st.session_state["knob.rejected"] = str(exc)
+
+
+def scenario_knobs(name: str) -> None:
+    """Sliders for a synthetic world's knobs; a change makes a new spec (``synthetic/<world>?knob=value``)."""
+    if not is_synthetic(name):
+        return
+    try:
+        spec = parse_spec(name)
+    except ScenarioError as exc:
+        st.error(str(exc))
+        return
+    config = spec.config()
+    with st.expander("World knobs", icon=":material/tune:"):
+        st.caption(scenario_summary(spec.scenario) if spec.scenario in SCENARIOS else "")
+        rejected = st.session_state.pop("knob.rejected", None)
+        if rejected:
+            st.warning(rejected)
+        for knob, (label, plain) in KNOB_LABELS.items():
+            lo, hi = KNOBS[knob].metadata["range"]
+            key = KNOB + knob
+            st.session_state[key] = getattr(config, knob)
+            helptext = f"{plain}. {KNOBS[knob].metadata['help']} ({lo} to {hi})"
+            if knob == "seed":
+                st.number_input(label, min_value=lo, max_value=hi, key=key, on_change=_on_knob, args=(knob,),
+                                help=helptext)
+            elif KNOBS[knob].type == "int":
+                st.slider(label, min_value=lo, max_value=hi, step=8 if knob.endswith("_dim") else 5, key=key,
+                          on_change=_on_knob, args=(knob,), help=helptext)
+            else:
+                st.slider(label, min_value=float(lo), max_value=float(hi), step=FLOAT_STEP.get(knob, 0.05), key=key,
+                          on_change=_on_knob, args=(knob,), help=helptext)
+
+
+def dataset_caption(name: str) -> None:
+    try:
+        card = state.dataset_card(name)
+    except Exception as exc:  # noqa: BLE001  (a broken dataset must not take the app down)
+        st.error(f"Cannot load {name!r}: {exc}")
+        return
+    st.caption(f"{card['users']:,} users · {card['items']:,} items · {card['interactions']:,} interactions · "
+               f"density {card['density']:.3%}")
+
+
+def queue_caption() -> None:
+    active = jobs.queue()
+    if state.classroom():
+        st.caption(":material/school: Classroom mode: lessons and precomputed runs; no training on this server.")
+    if active:
+        running = sum(j.status != "queued" for j in active)
+        st.caption(f":material/progress_activity: {running} run(s) training, {len(active) - running} queued "
+                   f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")

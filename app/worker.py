@@ -1,0 +1,63 @@
+"""The process a live run trains in: one per run, forked from a server that already imported torch.
+
+A run trained in the app's own process shares Python's interpreter lock with every page the server
+draws for every session; each refresh of a page then stalls the training loop between torch calls
+(an ml100k epoch took 4x longer with a 1-second progress refresh). In its own process a run only
+shares the CPU. This module imports no Streamlit; ``app.jobs`` starts it and reads its messages:
+
+* ``("built", n_params)`` once the model is built;
+* ``("epoch", row)`` after each evaluated epoch (``app.jobs.event_row``);
+* ``("result", fields, saved)`` when the run ended (``TrainResult`` as a dict);
+* ``("error", message, traceback)`` when it failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import traceback
+from pathlib import Path
+
+import torch
+
+from mambarec.config import RunConfig
+from mambarec.store import save_run
+from mambarec.train import Trainer
+
+THREADS_ENV = "MAMBAREC_TORCH_THREADS"
+# torch's intra-op threads per run. One: runs train side by side, and a busy machine does not make
+# spinning OpenMP threads fight (2 threads on 2 loaded cores measured 10-20x slower).
+DEFAULT_TORCH_THREADS = 1
+
+
+def use_threads() -> None:
+    """Set torch's intra-op thread count for this process (``$MAMBAREC_TORCH_THREADS``, default 1)."""
+    n = int(os.environ.get(THREADS_ENV, DEFAULT_TORCH_THREADS))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def event_row(event) -> dict:
+    """One row of a job's progress: what the Train page draws, from a trainer's ``EpochEvent``."""
+    return {"epoch": event.epoch, "elapsed_s": event.elapsed_s, "epoch_s": event.epoch_s, "lr": event.lr,
+            **{f"loss/{k}": v for k, v in event.losses.items()},
+            "valid/Recall@20": event.valid.get("Recall@20"), "best_epoch": event.best_epoch}
+
+
+def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> None:
+    """Train ``run_json`` on ``dataset``, save it to ``folder``, report through ``conn``; ``stop``: an Event."""
+    try:
+        os.environ.update(env)  # the server's data, cache and runs folders as they are now
+        use_threads()
+        trainer = Trainer.for_run(RunConfig.from_dict(json.loads(run_json)), dataset)
+        conn.send(("built", trainer.model.n_parameters()))
+        result = trainer.fit(on_event=lambda e: conn.send(("epoch", event_row(e))), should_stop=stop.is_set)
+        saved = bool(result.history)
+        if saved:  # stopped before the first epoch ended: nothing to keep
+            save_run(Path(folder), trainer, result)
+        conn.send(("result", dataclasses.asdict(result), saved))
+    except BaseException as exc:  # noqa: BLE001  (the server must learn why)
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    finally:
+        conn.close()

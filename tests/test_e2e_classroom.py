@@ -1,0 +1,82 @@
+"""A classroom in real browsers: 8 sessions open one non-default link at once while two processes keep
+both cores busy. Every form must show the link's values (never the widgets' minimum values) and no
+session may see "Page not found". A screenshot of each session goes to ``test-artifacts/classroom/``.
+
+Numbers (how long the sessions took) are printed, never asserted (docs/style.md, habit 9); the only
+time limit is a generous one on the whole test, so that a hung page fails instead of blocking CI.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_e2e_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PAGE_S, server  # noqa: F401
+
+SESSIONS = 8
+LINK = {"model_name": "mambarec", "variant": "official", "epochs": "7", "seed": "9", "use_mmd": "false",
+        "sigma": "1.5", "lambda_cl": "0.02", "patience": "7", "reduction_factor": "4"}
+# aria-label of each number box -> the value it must show for LINK (the widget's minimum is what a lost state shows)
+EXPECTED = {"Epoch cap": "7", "Seed": "9", "MMD similarity width (σ)": "1.50", "InfoNCE strength (λ_cl)": "0.020",
+            "Patience (epochs)": "7"}
+BURN = "import time\nend = time.time() + 600\nwhile time.time() < end: pass"
+
+
+def form_values(page) -> dict[str, str]:
+    return page.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll('input[type=number]'))
+        .map(e => [e.getAttribute('aria-label'), e.value]))""")
+
+
+def switch_checked(page, label: str) -> bool:
+    return page.get_by_role("switch", name=label).first.is_checked()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_eight_sessions_open_one_link_on_a_loaded_machine(server):  # noqa: F811
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    link = f"{url}/?{urlencode({'dataset': 'tiny', **LINK})}"
+    out = ARTIFACTS / "classroom"
+    out.mkdir(parents=True, exist_ok=True)
+    burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            pages = [browser.new_context(viewport={"width": 1280, "height": 800}).new_page() for _ in range(SESSIONS)]
+            t0 = time.perf_counter()
+            for page in pages:  # all at once: nobody waits for the previous student
+                page.goto(link, wait_until="commit")
+            painted = []
+            for page in pages:
+                page.get_by_role("heading", name="The server's queue").wait_for(timeout=PAGE_S * 1000)
+                painted.append(time.perf_counter() - t0)
+            deadline = time.time() + PAGE_S
+            while any(pg.locator('[data-testid="stStatusWidget"]').is_visible() for pg in pages):
+                assert time.time() < deadline, "a session was still running"
+                time.sleep(0.5)
+            print(f"\n{SESSIONS} sessions under load: form painted after "
+                  f"{', '.join(f'{s:.1f}' for s in painted)} s; all settled after {time.perf_counter() - t0:.1f} s")
+            problems = []
+            for i, page in enumerate(pages):
+                page.screenshot(path=str(out / f"session_{i}.png"))
+                if page.get_by_text("Page not found").count():
+                    problems.append(f"session {i}: Page not found")
+                values = form_values(page)
+                wrong = {k: values.get(k) for k, v in EXPECTED.items() if values.get(k) != v}
+                if wrong or switch_checked(page, "Match distributions (MMD)"):
+                    problems.append(f"session {i}: form shows {wrong or 'MMD on'}")
+                if page.locator('[data-testid="stException"]').count():
+                    problems.append(f"session {i}: {page.locator('[data-testid=stException]').first.inner_text()}")
+            browser.close()
+    finally:
+        for proc in burners:
+            proc.kill()
+            proc.wait()
+    assert problems == [], problems

@@ -1,0 +1,316 @@
+"""The Train page holds a room and never trains the wrong thing (AppTest; no browser).
+
+One source of truth: the form shows the session's setup even when its widget state is lost, a browser
+posting a stale form back cannot change it, a Train click runs what the form showed. URLs apply when
+new to the session. The queue is server-wide with a cap; anyone can stop any run; classroom mode
+trains nothing. The diagram's blocks switch their fields. Estimates run only when asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import diagram, estimate, jobs, state, widgets
+from app.labels import LABELS
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset, run_to_params
+from tests import test_app
+from tests.test_app import APP, TIMEOUT, no_exception, open_app, tiny_run
+
+data_root, env, keep_torch_threads = test_app.data_root, test_app.env, test_app.keep_torch_threads  # shared fixtures
+
+LINK = {"variant": "official", "epochs": "7", "seed": "9", "use_mmd": "false", "sigma": "1.5", "lambda_cl": "0.02"}
+
+
+def link_run() -> RunConfig:
+    return RunConfig(dataset="tiny", model=mambarec_preset("official", use_mmd=False, sigma=1.5, lambda_cl=0.02),
+                     train=dataclasses.replace(state.default_train("tiny"), epochs=7, seed=9))
+
+
+def button(at: AppTest, label: str):
+    return at.button[[b.label for b in at.button].index(label)]
+
+
+def shows_link(at: AppTest) -> None:
+    assert at.number_input(key="cfg.epochs").value == 7 and at.number_input(key="cfg.seed").value == 9
+    assert at.toggle(key="cfg.use_mmd").value is False and at.number_input(key="cfg.sigma").value == 1.5
+    assert at.number_input(key="cfg.lambda_cl").value == 0.02 and at.selectbox(key="cfg.variant").value == "official"
+
+
+def stop_all() -> None:
+    for job in jobs.queue():
+        jobs.stop(job.id)
+    for job in jobs.all_jobs():
+        jobs.wait(job.id, TIMEOUT)
+
+
+# ---- one source of truth ------------------------------------------------------------------------
+def form_widget(at: AppTest, key: str):
+    for kind in ("number_input", "toggle", "selectbox"):
+        try:
+            return getattr(at, kind)(key=key)
+        except KeyError:
+            continue
+    raise KeyError(key)
+
+
+def widget_default(widget):
+    """What a browser that remounts a number box or a switch without its value shows: its minimum, off."""
+    if widget.type == "number_input":
+        return widget.proto.min if widget.proto.has_min else 0
+    return False if widget.type == "toggle" else widget.value  # (selectboxes: left as they were)
+
+
+@pytest.mark.parametrize("browser", ["kept its values", "shows the defaults"])
+def test_the_form_shows_the_links_setup_after_its_widget_state_is_lost(env, browser):
+    at = open_app(**LINK)
+    no_exception(at)
+    shows_link(at)
+    assert at.session_state["run_config"] == link_run()
+    keys = list(widgets.widget_values(link_run()))
+    sent = {k: form_widget(at, k).value for k in keys}
+    if browser == "shows the defaults":
+        sent = {k: widget_default(form_widget(at, k)) for k in keys}
+    for key in keys:  # what a lost or late widget state does on the server
+        del at.session_state[key]
+    for key, value in sent.items():  # and what the browser sends back with the next rerun (disabled ones too)
+        form_widget(at, key)._value = value
+    at.run()
+    no_exception(at)
+    shows_link(at)  # redrawn from the setup, never from the widgets' defaults (their minimum values)
+    assert at.session_state["run_config"] == link_run()
+    train = button(at, "Train")
+    if not train.disabled:  # either it trains the link's setup...
+        train.click().run()
+        [job_id] = at.session_state["jobs"]
+        assert jobs.get(job_id).run == link_run()
+    else:  # ...or it says why it cannot, until the next rerun shows the setup again
+        assert any("at once" in w.value or "lost" in w.value for w in at.warning)
+        at.run()
+        assert not button(at, "Train").disabled
+        button(at, "Train").click().run()
+        [job_id] = at.session_state["jobs"]
+        assert jobs.get(job_id).run == link_run()
+    stop_all()
+
+
+def test_a_stale_form_posted_back_changes_nothing(env):
+    """A browser that remounted the form sends each widget's default with the next click: not an edit."""
+    at = open_app(**LINK)
+    at.number_input(key="cfg.epochs").set_value(1)
+    at.number_input(key="cfg.seed").set_value(0)
+    at.toggle(key="cfg.use_cl").set_value(False)
+    at.number_input(key="cfg.lambda_cl").set_value(0.0)
+    at.run()
+    no_exception(at)
+    assert at.session_state["run_config"] == link_run()
+    shows_link(at)
+    assert button(at, "Train").disabled and any("at once" in w.value for w in at.warning)
+    at.run()
+    assert not button(at, "Train").disabled
+
+
+def test_one_edit_applies_and_a_click_with_an_edit_in_flight_trains_nothing(env):
+    at = open_app(**LINK)
+    at.number_input(key="cfg.epochs").set_value(5).run()
+    assert at.session_state["run_config"].train.epochs == 5 and not button(at, "Train").disabled
+    at.number_input(key="cfg.epochs").set_value(6)
+    button(at, "Train").click()  # the same rerun: the edit and the click arrive together
+    at.run()
+    no_exception(at)
+    assert at.session_state["jobs"] == [] and any("changed as Train was clicked" in w.value for w in at.warning)
+    assert at.number_input(key="cfg.epochs").value == 6
+    button(at, "Train").click().run()
+    [job_id] = at.session_state["jobs"]
+    assert jobs.get(job_id).run.train.epochs == 6
+    stop_all()
+
+
+def test_an_invalid_value_is_refused_with_its_reason(env):
+    at = open_app(**LINK)
+    at.number_input(key="cfg.dropout").set_value(0.95).run()  # fine
+    assert at.session_state["run_config"].model.dropout == 0.95
+    at.selectbox(key="cfg.model_name").set_value("lightgcn").run()
+    no_exception(at)
+    assert at.session_state["run_config"].model_name == "lightgcn" and at.number_input(key="cfg.n_layers").value == 2
+
+
+# ---- URLs ---------------------------------------------------------------------------------------
+def test_a_new_url_is_applied_and_a_stale_echo_is_not(env):
+    at = open_app()
+    at.number_input(key="cfg.epochs").set_value(3).run()
+    stale = dict(at.query_params)  # what the browser holds now...
+    at.number_input(key="cfg.epochs").set_value(4).run()
+    at.query_params.clear()
+    at.query_params.update({k: v[0] if isinstance(v, list) else v for k, v in stale.items()})
+    at.run()  # ...sent back by a rerun that left before the browser saw the newer address
+    assert at.session_state["run_config"].train.epochs == 4
+    at.switch_page("app/pages/about.py").run()
+    at.query_params.clear()
+    at.query_params.update({"dataset": "tiny", **LINK})  # a lesson link, clicked inside the app
+    at.switch_page("app/pages/train.py").run()
+    no_exception(at)
+    assert at.session_state["run_config"] == link_run()
+    shows_link(at)
+
+
+def test_url_changes_reports_what_differs_from_what_the_page_applied():
+    at = AppTest.from_string("""
+import streamlit as st
+from app import state
+state.note_page(st.session_state.get("page", "p"))
+st.session_state["out"] = state.url_changes("p", ("a", "b"), whole=st.session_state.get("whole", False))
+state.sync_url({"a": "1", "b": "2"}, scope="p")
+""")
+    at.query_params.update({"a": "1"})
+    at.run()
+    assert at.session_state["out"] == {"a": "1"}  # a first visit: the URL is new
+    at.run()
+    assert at.session_state["out"] == {}  # our own address coming back
+    at.session_state["page"] = "q"
+    at.query_params.clear()
+    at.query_params.update({"a": "5"})
+    at.run()
+    assert at.session_state["out"] == {"a": "5"}
+    at.session_state["whole"] = True
+    at.session_state["page"] = "r"
+    at.query_params.clear()
+    at.query_params.update({"a": "1"})
+    at.run()
+    assert at.session_state["out"] == {"b": ""}  # a link that names a but not b: b back to its default
+
+
+# ---- the room -----------------------------------------------------------------------------------
+def test_the_queue_is_server_wide_capped_and_first_come_first_served(env, monkeypatch):
+    monkeypatch.setenv(jobs.PARALLEL_ENV, "1")
+    ds = state.get_dataset("tiny")
+    first = jobs.start(tiny_run(epochs=10_000), ds, root=env, owner="session a")
+    second = jobs.start(tiny_run(seed=1, epochs=10_000), ds, root=env, owner="session b")
+    third = jobs.start(tiny_run(seed=2, epochs=1), ds, root=env, owner="session c")
+    assert (first.place, second.place, third.place) == (None, 1, 2)
+    assert [j.id for j in jobs.queue()] == [first.id, second.id, third.id]
+    jobs.stop(second.id, by="session c")  # anyone may stop anyone's run; a queued one never starts
+    assert second.status == "cancelled" and second.stopped_by == "session c" and third.place == 1
+    deadline = time.time() + TIMEOUT
+    while not first.events and time.time() < deadline:
+        time.sleep(0.05)
+    jobs.stop(first.id, by="session b")
+    jobs.wait(first.id, TIMEOUT)
+    assert first.status == "stopped" and first.saved
+    jobs.wait(third.id, TIMEOUT)
+    assert third.status == "done" and third.started >= first.finished - 1.0
+
+
+def test_another_session_sees_the_queue_and_stops_a_run(env):
+    a = open_app(model_name="mgcn", epochs="10000", batch_size="256")
+    button(a, "Train").click().run()
+    [job_id] = a.session_state["jobs"]
+    b = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    b.query_params.update({"dataset": "tiny"})
+    b.run()
+    no_exception(b)
+    assert any("started by **session" in m.value for m in b.markdown)
+    b.button(key=f"qstop.{job_id}").click().run()
+    job = jobs.wait(job_id, TIMEOUT)
+    assert job.stop_event.is_set() and job.stopped_by == b.session_state["owner"] != a.session_state["owner"]
+    assert job.status in ("stopped", "cancelled")
+
+
+def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
+    monkeypatch.setenv(state.CLASSROOM_ENV, "1")
+    at = open_app(**LINK)
+    no_exception(at)
+    assert button(at, "Train").disabled and button(at, "3 seeds").disabled
+    assert any("Classroom mode" in w.value for w in at.warning)
+    with pytest.raises(jobs.ClassroomError):
+        jobs.start(link_run(), state.get_dataset("tiny"), root=env, classroom=state.classroom())
+    assert jobs.queue() == []
+
+
+# ---- the page says what it does ----------------------------------------------------------------
+def test_live_runs_use_the_datasets_schedule_and_early_stopping(env):
+    assert state.default_run("ml100k").train.schedule == "fast"
+    assert state.default_run("synthetic").train == TrainConfig()  # paper schedule, patience 20, cap 1000
+    at = open_app()
+    assert "schedule" in at.query_params and at.session_state["run_config"].train.patience == 20
+    assert any("early stopping" in c.value for c in at.caption)
+    moved = state.retarget(state.default_run("synthetic"), "ml100k")
+    assert moved.train.schedule == "fast" and moved.train.learning_rate == TrainConfig(learning_rate=4e-3).learning_rate
+
+
+def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setenv(state.PRECOMPUTED_ENV, str(Path(__file__).resolve().parents[1] / "precomputed"))
+    at = open_app(dataset="synthetic")
+    no_exception(at)
+    assert any("Precomputed: cell `paper`" in i.value for i in at.info)
+    at.number_input(key="cfg.seed").set_value(5).run()  # the seed does not make another setup
+    assert any("Precomputed: cell `paper`" in i.value for i in at.info)
+    at.number_input(key="cfg.embedding_dim").set_value(72).run()
+    assert not any("Precomputed" in i.value for i in at.info)
+
+
+def test_the_estimate_runs_only_when_asked_and_never_trains(env):
+    at = open_app(model_name="mgcn", batch_size="256")
+    run = at.session_state["run_config"]
+    assert estimate.lookup(run) is None and not estimate.pending(run)  # opening the page timed nothing
+    button(at, "Estimate the duration").click().run()
+    deadline = time.time() + TIMEOUT
+    while estimate.pending(run) and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    no_exception(at)
+    assert any("s per epoch" in m.value for m in at.markdown)
+    assert at.session_state["jobs"] == [] and not list(env.glob("*"))  # nothing trained, nothing saved
+
+
+def test_every_label_is_plain_words_with_one_line_of_help():
+    for name, spec in LABELS.items():
+        assert re.match(r"[A-Z0-9]", spec.label), f"{name}: {spec.label!r} starts with a symbol"
+        assert "L_mmd" not in spec.label and not spec.label.startswith(("λ", "σ", "τ")), name
+        assert spec.plain.endswith(".") and "\n" not in spec.plain and len(spec.plain) < 120, name
+
+
+# ---- the diagram ----------------------------------------------------------------------------------
+def test_diagram_blocks_are_the_switches_and_off_is_drawn_off():
+    run = RunConfig(dataset="tiny", model=mambarec_preset("paper"), train=TrainConfig())
+    names = {b.name for b in diagram.blocks(run) if b.switch}
+    assert {"use_dream", "branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool",
+            "channel_attention", "spatial_attention", "use_mmd", "use_cl", "modal_norm_dropout"} <= names
+    assert all(b.plain for b in diagram.blocks(run) if b.kind != "group")  # every block says what it does
+    off = diagram.toggle(run, "use_mmd")
+    assert off.model.use_mmd is False and diagram.toggle(off, "use_mmd") == run
+    assert diagram.toggle(run, "visual_in").model.freeze_features is False
+    no_dream = diagram.toggle(run, "use_dream")
+    by_name = {b.name: b for b in diagram.blocks(no_dream)}
+    assert not diagram.is_on(no_dream, by_name["channel_attention"])  # inside DREAM: off with it
+    fig = diagram.figure(off)
+    dashed = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert len(dashed) == 1 and any("(off)" in (a.text or "") for a in fig.layout.annotations)
+
+
+def test_the_diagram_on_the_page(env):
+    at = open_app()
+    no_exception(at)
+    assert any("Click a framed block" in c.value for c in at.caption)
+    assert run_to_params(at.session_state["run_config"])["variant"] == "paper"
+
+
+def test_a_synthetic_worlds_knobs_are_sliders_that_edit_the_dataset_spec(env):
+    at = open_app(dataset="synthetic/cold-items")
+    no_exception(at)
+    assert at.slider(key="knob.cold_share").value == pytest.approx(0.3)
+    at.slider(key="knob.cold_share").set_value(0.5).run()
+    no_exception(at)
+    assert at.session_state["run_config"].dataset == "synthetic/cold-items?cold_share=0.5"
+    assert dict(at.query_params)["dataset"] in ("synthetic/cold-items?cold_share=0.5",
+                                                ["synthetic/cold-items?cold_share=0.5"])
+    at.slider(key="knob.cold_share").set_value(0.3).run()  # back to the world's own value: the plain name
+    assert at.session_state["run_config"].dataset == "synthetic/cold-items"
+    at.selectbox(key="sidebar.dataset").set_value("tiny").run()
+    assert not [s for s in at.slider if s.key and s.key.startswith("knob.")]  # a folder dataset has no knobs
