@@ -13,6 +13,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from mambarec.tasks import Task, execute
 
 DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
@@ -30,7 +32,6 @@ def set_threads(n: int) -> None:
     (umap) may have changed them since the last one; left at two, numpy's OpenBLAS spun 5x slower on the ground
     truth's small eigenproblems while the other core trained."""
     import torch  # lazy: the driver lists and plans tasks without torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(n)
     threadpool_limits(limits=n)

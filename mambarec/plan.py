@@ -9,8 +9,11 @@ same (dataset, cell, schedule) in an existing precomputed folder when there are 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+
+from tqdm import tqdm
 
 from mambarec.stats import summarize
 from mambarec.tasks import Task
@@ -39,8 +42,6 @@ class Line:
 
 def time_one(task: Task, dataset, batches: int = TIMED_BATCHES) -> tuple[float, float]:
     """(seconds per epoch, seconds per evaluation) of ``task``'s run, from ``batches`` timed batches."""
-    import math
-
     import torch  # lazy: torch-backed timing
 
     from mambarec.train import Trainer  # lazy: torch-backed
@@ -78,8 +79,6 @@ def expected_epochs(previous: list[dict], dataset: str, cell: str, schedule: str
 def make_plan(tasks: list[Task], datasets: dict, previous: list[dict] | None = None, progress: bool = True
               ) -> list[Line]:
     """One line per (dataset, cell): seeds to run, measured s/epoch and evaluation, expected epochs."""
-    from tqdm import tqdm
-
     groups: dict[tuple[str, str], list[Task]] = {}
     for t in tasks:
         groups.setdefault((t.dataset, t.cell.name), []).append(t)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mambarec import probes
+from mambarec import groundtruth, probes
 from mambarec.artifacts import METRIC_COLUMNS, is_redistributable, key_parts
 from mambarec.config import RunConfig
 from mambarec.grid import Budget, Cell
@@ -119,7 +119,6 @@ def ground_truth(model, dataset, trained: bool) -> dict:
     recover the true item factors (5-fold cross-validated ridge R2, ``groundtruth.factor_recovery_r2``), and,
     once trained, test Recall/NDCG on cold against warm items (``groundtruth.cold_warm_metrics``).
     Empty for data without ground truth."""
-    from mambarec import groundtruth
     from mambarec.analysis import modality_embeddings  # lazy: torch-backed
 
     extras = getattr(dataset, "extras", {}) or {}

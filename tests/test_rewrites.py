@@ -294,3 +294,20 @@ def test_position_and_channel_means_are_the_two_means_with_their_gradient():
     pooled, channel = position_and_channel_means(f)
     assert torch.allclose(pooled, f.mean(dim=1)) and torch.allclose(channel, f.mean(dim=2, keepdim=True))
     assert torch.autograd.gradcheck(lambda t: position_and_channel_means(t), (f,))
+
+
+def test_lightgcn_layer_sum_equals_the_mean_of_the_stacked_layers():
+    from mambarec.model.mambarec import lightgcn
+
+    g = torch.Generator().manual_seed(8)
+    a = torch.randn(30, 30, generator=g, dtype=torch.float64) / 6
+    e = torch.randn(30, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    fast = lightgcn(lambda x: a @ x, e, 4)
+    layers = [e]
+    for _ in range(4):
+        layers.append(a @ layers[-1])
+    direct = torch.stack(layers).mean(0)
+    assert torch.allclose(fast, direct, rtol=1e-13)
+    w = torch.randn(fast.shape, generator=g, dtype=torch.float64)
+    assert torch.allclose(torch.autograd.grad((fast * w).sum(), e)[0], torch.autograd.grad((direct * w).sum(), e)[0],
+                          rtol=1e-12)

@@ -25,11 +25,15 @@ MODALITIES = ("visual", "text")
 
 
 def lightgcn(propagate, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """Mean of the layer outputs E, AE, A^2 E, ... (LightGCN)."""
-    layers = [ego]
+    """Mean of the layer outputs E, AE, A^2 E, ... (LightGCN).
+
+    Summed layer by layer, not stacked: the backward hands one gradient to every layer instead of
+    writing an (L+1) x n x d tensor (the same mean)."""
+    layer, total = ego, ego
     for _ in range(n_layers):
-        layers.append(propagate(layers[-1]))
-    return torch.stack(layers, dim=0).mean(dim=0)
+        layer = propagate(layer)
+        total = total + layer
+    return total / (n_layers + 1)
 
 
 def gate(dim: int) -> nn.Sequential:
