@@ -90,7 +90,10 @@ def cell(name: str, label: str, group: str, *, variant: str | None = None, model
 
 
 DREAM_BRANCHES = ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool")
-ABLATION_SEEDS = 5  # 3 at least (issue: where the 120-minute budget does not allow 5, say so in REPORT.md)
+# 3, not 5: at today's speed (paper ~4.5 s/epoch on one thread) five seeds of every ablation and bridge cell
+# would take ~8.5 hours on two cores, not the 120 minutes asked; REPORT.md says so (docs/protocol.md section 8).
+ABLATION_SEEDS = 3
+SCHEDULE_SEEDS = 3  # the fast schedule's check: seeds 0, 1 and 2 under both schedules (README, "Schedules")
 # The paper's settings that MGCN lacks, as switches on MambaRec's backbone preset (docs/departures.md section 2).
 PAPER_PARTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # part: (plain words, the paper's values, MGCN's values)
@@ -112,10 +115,12 @@ GRID: tuple[Cell, ...] = (
     cell("paper", "MambaRec as the paper describes it", "variants", headline=True),
     cell("official", "MambaRec as the released code computes it", "variants", variant="official", headline=True),
     cell("mgcn", "MGCN (MMRec's configuration)", "variants", model_name="mgcn", headline=True),
-    cell("paper_paper_sched", "paper, under the paper's schedule", "schedules", schedule="paper"),
-    cell("official_paper_sched", "official, under the paper's schedule", "schedules", variant="official",
+    cell("paper_paper_sched", "paper, under the paper's schedule", "schedules", seeds=SCHEDULE_SEEDS,
          schedule="paper"),
-    cell("mgcn_paper_sched", "MGCN, under the paper's schedule", "schedules", model_name="mgcn", schedule="paper"),
+    cell("official_paper_sched", "official, under the paper's schedule", "schedules", variant="official",
+         seeds=SCHEDULE_SEEDS, schedule="paper"),
+    cell("mgcn_paper_sched", "MGCN, under the paper's schedule", "schedules", model_name="mgcn",
+         seeds=SCHEDULE_SEEDS, schedule="paper"),
     cell("no_alignment", "paper without MMD and InfoNCE", "alignment", headline=True, use_mmd=False, use_cl=False),
     *(cell(f"no_{b}", f"paper without DREAM branch {b}", "dream branches", seeds=ABLATION_SEEDS, **{b: False})
       for b in DREAM_BRANCHES),
