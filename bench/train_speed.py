@@ -2,6 +2,7 @@
 
     python bench/train_speed.py --scale baby|quarter [--variant official|paper|mgcn] [--r R] [--batches N]
     python bench/train_speed.py --scale ml100k [--variant paper,official,mgcn] [--epochs N]
+    ... [--device cuda]   (times on the GPU, synchronizing before each clock read; adds peak_gpu_mb)
 
 ``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
 interactions, 4096-d visual, 384-d text; ``quarter`` = a quarter of each), times N training batches
@@ -65,7 +66,21 @@ def bench_run(dataset: str, variant: str, model_name: str, model: dict, train: d
     return make_run(dataset, model_name, variant if model_name == "mambarec" else None, model, train)[0]
 
 
-def measure(folder: Path, variant: str, r: int, batches: int, model_name: str) -> dict:
+def _sync(device: str) -> None:
+    """Wait for the GPU's queued work, so that a clock read after it times the work, not its launch."""
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _gpu_peak(device: str) -> dict:
+    import torch
+
+    return {"peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20)} if device == "cuda" else {}
+
+
+def measure(folder: Path, variant: str, r: int, batches: int, model_name: str, device: str = "cpu") -> dict:
     import torch
 
     from mambarec.data.mmrec import load_mmrec_folder
@@ -73,7 +88,7 @@ def measure(folder: Path, variant: str, r: int, batches: int, model_name: str) -
 
     ds = load_mmrec_folder(folder)
     run = bench_run(str(folder), variant, model_name, {} if variant == "mgcn" else {"reduction_factor": r},
-                    {"epochs": 1, "device": "cpu"})
+                    {"epochs": 1, "device": device})
     trainer = Trainer.for_run(run, ds)
     model, bs = trainer.model, run.train.batch_size
     n_batches = int(np.ceil(len(ds.train) / bs))
@@ -82,26 +97,30 @@ def measure(folder: Path, variant: str, r: int, batches: int, model_name: str) -
     times, cpu = [], []
     for b in range(min(batches + 1, n_batches)):
         batch = trainer.train_pairs[perm[b * bs:(b + 1) * bs]]
+        _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
         neg = trainer.sampler(batch[:, 0], trainer.generator)
         loss = model.loss(batch[:, 0], batch[:, 1], neg)["total"]
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         trainer.optimizer.step()
+        _sync(device)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     per_batch = float(np.mean(times[1:] if len(times) > 1 else times))  # the first batch warms up
     cpu_per_batch = float(np.mean(cpu[1:] if len(cpu) > 1 else cpu))
     t0 = time.perf_counter()
     trainer.evaluate(("test",))
+    _sync(device)
     eval_s = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {"variant": variant if model_name == "mambarec" else model_name, "r": r if variant != "mgcn" else None,
            "s_per_epoch": round(per_batch * n_batches, 2), "s_per_batch": round(per_batch, 3),
            "cpu_s_per_epoch": round(cpu_per_batch * n_batches, 2), "eval_s": round(eval_s, 3),
            "peak_rss_mb": round(peak), "n_params": model.n_parameters(),
-           "batches_timed": len(times) - 1, "threads": torch.get_num_threads()}
-    floor = reduction_floor(model, batches)
+           "batches_timed": len(times) - 1, "threads": torch.get_num_threads(), "device": device,
+           **_gpu_peak(device)}
+    floor = reduction_floor(model, batches) if device == "cpu" else None  # the floor is timed on the CPU
     if floor is not None:
         out["floor_s_per_epoch"] = round(floor[0] * n_batches, 2)
         out["floor_cpu_s_per_epoch"] = round(floor[1] * n_batches, 2)
@@ -131,7 +150,7 @@ def reduction_floor(model, repeats: int) -> tuple[float, float] | None:
     return float(np.median(times[1:])), float(np.median(cpu[1:]))
 
 
-def measure_real(name: str, variant: str, epochs: int, model_name: str) -> dict:
+def measure_real(name: str, variant: str, epochs: int, model_name: str, device: str = "cpu") -> dict:
     """Whole epochs of ``Trainer.train_epoch`` on a real dataset (after one warm-up epoch)."""
     import torch
 
@@ -139,23 +158,27 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str) -> dict:
     from mambarec.train import Trainer
 
     ds = load_dataset(name)
-    run = bench_run(name, variant, model_name, {}, {"epochs": epochs + 1, "device": "cpu", "seed": 0})
+    run = bench_run(name, variant, model_name, {}, {"epochs": epochs + 1, "device": device, "seed": 0})
     trainer = Trainer.for_run(run, ds)
     wall, cpu = [], []
     for _ in range(epochs + 1):
+        _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
         trainer.train_epoch(lambda: False)
+        _sync(device)
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     t0 = time.perf_counter()
     trainer.evaluate()
+    _sync(device)
     eval_s = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"dataset": name, "variant": variant if model_name == "mambarec" else model_name,
             "r": getattr(run.model, "reduction_factor", None) if variant != "mgcn" else None,
             "s_per_epoch": round(float(np.median(wall[1:])), 2), "cpu_s_per_epoch": round(float(np.median(cpu[1:])), 2),
             "epochs_timed": epochs, "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak),
-            "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads()}
+            "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads(),
+            "device": device, **_gpu_peak(device)}
 
 
 def main() -> None:
@@ -168,6 +191,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs after a warm-up one (ml100k)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: ml100k 1, else torch's)")
     ap.add_argument("--model", default="mambarec", help="model name (baselines too)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model trains")
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)  # child process: measure one config
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (1 if args.scale in REAL else None)
@@ -177,12 +201,14 @@ def main() -> None:
         if threads is not None:
             torch.set_num_threads(threads)
         if args.scale in REAL:
-            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model)))
+            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model, args.device)))
         else:
-            print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model)))
+            print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model,
+                                     args.device)))
         return
     variants = args.variant or ("paper,official,mgcn" if args.scale in REAL else "official")
-    extra = ["--scale", args.scale, "--epochs", str(args.epochs)] + (["--threads", str(threads)] if threads else [])
+    extra = ["--scale", args.scale, "--epochs", str(args.epochs), "--device", args.device]
+    extra += ["--threads", str(threads)] if threads else []
     if args.scale in REAL:
         for variant in variants.split(","):
             cmd = [sys.executable, __file__, "--folder", args.scale, "--variant", variant, "--model", args.model,
