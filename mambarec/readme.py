@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from mambarec.artifacts import DEFAULT_OUT, load_precomputed
+from mambarec.report import missing_lines, seeds_line, summary_lines
 from mambarec.tables import markdown_tables
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -20,16 +21,28 @@ def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
     pre = load_precomputed(precomputed_dir)
     manifest = pre["manifest"]
     tables = markdown_tables(pre["results"], pre["alignment"])
+    budgets = {(b["epochs"], b["patience"]) for b in manifest["budgets"].values()}
+    rows = pre["results"]
+    main = [d for d in manifest["datasets"] if not d.startswith("synthetic/")]
     lines = [f"Read from `precomputed/` ({len(manifest.get('probes', {}))} cells with numerics probes, "
              f"{manifest['wall_time_s'] / 60:.0f} min on {manifest['machine']['cpu_count']} CPUs); the full report "
-             "with the paper's claims is `precomputed/REPORT.md`. Short budgets: "
-             + "; ".join(f"{k} at most {b['epochs']} epochs (patience {b['patience']})"
-                         for k, b in manifest["budgets"].items())
-             + ". Test metrics at the best valid epoch; mean ± sample std over seeds where several; Δ is the "
-             "difference to `paper` paired by seed, with its 95% t-interval (one common seed: no interval)."]
+             "with the paper's claims, learning curves and the bridge is `precomputed/REPORT.md`. Every run stops by "
+             "early stopping on valid Recall@20 ("
+             + "; ".join(f"patience {p}, cap {e} epochs" for e, p in sorted(budgets))
+             + "). Test metrics at the best valid epoch; mean ± sample std over seeds where several; Δ is the "
+             "difference to `paper` paired by seed, with its 95% t-interval (one common seed: no interval).",
+             seeds_line(), "", *summary_lines(rows, main)]
     for dataset in manifest["datasets"]:
         if f"{dataset}/ablation" in tables:
             lines += ["", f"### {dataset}", "", tables[f"{dataset}/ablation"]]
+        if f"{dataset}/schedules" in tables:
+            lines += ["", f"Schedules on {dataset}, fast against the paper's (paired by seed):", "",
+                      tables[f"{dataset}/schedules"]]
+    if "scenarios" in tables:
+        lines += ["", "### The scenario sweep", "", tables["scenarios"]]
+    missing = missing_lines(rows)
+    if missing:
+        lines += ["", "### Not in this folder yet", "", *missing]
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ alignment numbers, then the scenario sweep. Tables come from ``mambarec.tables``
 
 from __future__ import annotations
 
-from mambarec import findings, stats
+from mambarec import findings, grid, stats
 from mambarec.artifacts import dataset_folder
 from mambarec.curves import learning_curve_svg
 from mambarec.tables import markdown_tables
@@ -70,6 +70,37 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
     return lines
 
 
+def missing_cells(rows: list[dict], datasets=(*grid.MAIN_DATASETS, *grid.SCENARIO_DATASETS)) -> dict[str, list[str]]:
+    """Dataset -> the grid's cells with no row there (a subset run, or a grid cut short); datasets without any
+    row list every cell they would run."""
+    have = {(r["dataset"], r["cell"]) for r in rows}
+    out = {}
+    for name in datasets:
+        absent = [c.name for c in grid.cells_for(name, list(grid.GRID)) if (name, c.name) not in have]
+        if absent:
+            out[name] = absent
+    return out
+
+
+def missing_lines(rows: list[dict]) -> list[str]:
+    """What the default grid holds that this folder lacks, and the command that adds it."""
+    missing = missing_cells(rows)
+    if not missing:
+        return []
+    lines = ["This folder holds part of the default grid; a cell missing here has no row, not a zero. "
+             "`python -m mambarec precompute --extend --datasets <names> --only <cells>` trains what is missing and "
+             "keeps the rest (`--plan` first prints the arithmetic).", ""]
+    lines += [f"- {name}: {', '.join(f'`{c}`' for c in cells)}" for name, cells in missing.items()]
+    return lines
+
+
+def seeds_line() -> str:
+    return (f"- Seeds per cell: {grid.MAX_SEEDS} for the headline cells, `no_alignment` and the baselines; "
+            f"{grid.ABLATION_SEEDS} for the ablation and bridge cells and {grid.SCHEDULE_SEEDS} (seeds 0-2) for the "
+            "paper-schedule cells, because five seeds of everything does not fit the 120-minute budget at today's "
+            "speed (`python -m mambarec precompute --plan` prints the arithmetic).")
+
+
 def render_report(rows: list[dict], manifest: dict, alignment: dict | None = None) -> str:
     """REPORT.md of a grid's rows and manifest."""
     machine, tables = manifest["machine"], markdown_tables(rows, alignment)
@@ -88,6 +119,7 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              f"- Seeds {', '.join(map(str, manifest['seeds']))}; the seeds column of each table lists the ones a cell "
              "ran. Test metrics are those of the epoch with the best valid "
              "Recall@20 (docs/protocol.md section 5); each row's schedule is in results.csv.",
+             seeds_line(),
              "- Each comparison pairs the seeds both cells ran and shows the 95% t-interval of the difference "
              "(docs/protocol.md section 8). Against the paper's claims: \"agrees\" when the interval excludes 0 on "
              "the paper's side, \"disagrees\" when it excludes 0 on the other side, \"inconclusive\" otherwise (with "
@@ -126,6 +158,8 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
                       tables[f"{name}/alignment"]]
     if "scenarios" in tables:
         lines += ["", "## The scenario sweep: worlds where a part can matter", "", tables["scenarios"]]
+    if missing_cells(rows):
+        lines += ["", "## Not in this folder", "", *missing_lines(rows)]
     if manifest.get("skipped"):
         lines += ["", "## Skipped", ""]
         lines += [f"- {s['dataset']} / {s['cell']}: {s['reason']}" for s in manifest["skipped"]]
@@ -143,4 +177,4 @@ def _probe_line(manifest: dict) -> str:
             "these numbers belong to; `python -m pytest tests/test_probes.py` checks them against today's code.")
 
 
-__all__ = ["render_report", "curve_files", "summary_lines"]
+__all__ = ["render_report", "curve_files", "summary_lines", "missing_cells", "missing_lines", "seeds_line"]
