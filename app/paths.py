@@ -1,7 +1,7 @@
 """Where saved runs and the precomputed folder live, and the signatures that key the caches of their tables.
 
-``app.state`` has the same three helpers; they are here too because ``app.state`` imports
-``app.results``, so ``app.results`` must not import ``app.state`` (no import cycles, docs/architecture.md).
+Their own module because ``app.state`` imports ``app.results``, so ``app.results`` must not import ``app.state``
+(no import cycles, docs/architecture.md); ``app.state`` re-exports them for the pages.
 """
 
 from __future__ import annotations

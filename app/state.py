@@ -21,6 +21,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.paths import PRECOMPUTED_ENV, precomputed_dir, runs_root, runs_signature  # noqa: F401  (re-exported)
 from mambarec.config import (
     MODEL_CONFIGS,
     ConfigError,
@@ -36,10 +37,8 @@ from mambarec.config import (
 )
 from mambarec.config.params import SCHEDULE_FIELDS
 from mambarec.data import available_datasets, load_dataset
-from mambarec.store import runs_dir
 
 DEFAULT_DATASET = "synthetic"
-PRECOMPUTED_ENV = "MAMBAREC_PRECOMPUTED"  # another precomputed folder (tests, a second grid)
 CLASSROOM_ENV = "MAMBAREC_CLASSROOM"  # 1: read-only classroom mode (lessons and precomputed runs, no training)
 CLASSROOM_FLAG = "--classroom"  # the same as a script argument: streamlit run streamlit_app.py -- --classroom
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -247,24 +246,3 @@ def dataset_card(name: str) -> dict:
 def dataset_options(current: str) -> list[str]:
     names = available_datasets()
     return names if current in names else [*names, current]
-
-
-def runs_root() -> Path:
-    return runs_dir()
-
-
-def runs_signature(root: Path) -> tuple:
-    """Changes whenever a run folder is added, removed or rewritten (the cache key of the tables)."""
-    if not root.is_dir():
-        return ()
-    out = []
-    for folder in root.iterdir():
-        metrics = folder / "metrics.json"
-        if metrics.is_file():
-            out.append((folder.name, metrics.stat().st_mtime_ns))
-    return tuple(sorted(out))
-
-
-def precomputed_dir() -> Path:
-    default = Path(__file__).resolve().parents[1] / "precomputed"
-    return Path(os.environ.get(PRECOMPUTED_ENV, default))
