@@ -58,6 +58,10 @@ def test_grid_is_well_formed():
         grid.grid_cells(["paper", "nope"])
     scenario = grid.cells_for("synthetic/cold-items", grid.GRID)
     assert [c.name for c in scenario] == ["paper", "mgcn", "no_alignment", "no_dream", "pop", "bpr"]
+    # a schedule cell repeats its headline cell where the dataset's default schedule is already the paper's
+    sched = {c.name for c in grid.GRID if c.group == grid.SCHEDULE_GROUP}
+    assert sched <= {c.name for c in grid.cells_for("ml100k", list(grid.GRID))}
+    assert not sched & {c.name for c in grid.cells_for("synthetic", list(grid.GRID))}
 
 
 def test_bridge_cells_switch_one_paper_part_at_a_time():
