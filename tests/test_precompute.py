@@ -297,3 +297,17 @@ def test_a_run_that_today_s_grid_defines_otherwise_makes_its_cell_stale(copy_of)
     found = artifacts.staleness(artifacts.load_precomputed(copy_of)["manifest"])
     assert not found.current and list(found.redefined) == ["no_mmd"] and not found.moved
     assert "train.patience 3 -> 20" in found.message()
+
+
+def test_the_plan_expects_the_epochs_of_earlier_converged_runs():
+    from mambarec.plan import EXPECTED_EPOCHS, expected_epochs
+
+    rows = [{"dataset": "ml100k", "cell": "paper", "schedule": "fast", "epochs_run": e, "stopped_early": True,
+             "model_name": "mambarec"} for e in (100, 110)]
+    rows.append({"dataset": "ml100k", "cell": "pop", "schedule": "fast", "epochs_run": 1, "stopped_early": False,
+                 "model_name": "pop"})
+    assert expected_epochs(rows, "ml100k", "paper", "fast") == (105.0, "2 earlier run(s)")
+    assert expected_epochs(rows, "ml100k", "no_mmd", "fast") == (105.0, "2 run(s) of other cells")
+    assert expected_epochs(rows, "ml100k", "paper_paper_sched", "paper") == (float(EXPECTED_EPOCHS["paper"]),
+                                                                            "default")
+    assert expected_epochs(rows, "synthetic", "paper", "fast")[1] == "default"
