@@ -159,9 +159,9 @@ LESSONS: tuple[Lesson, ...] = (
                Step("Curves on ml100k", "compare",
                     {"dataset": "ml100k", "cells": "paper,mgcn,bpr", "ref": "paper", "tab": "Learning curves"},
                     "Each line is the mean valid Recall@20 per epoch over seeds, the band their spread, a triangle "
-                    "each seed's best epoch. Read the curves at epoch 20, where the previous grid stopped every run: "
-                    "paper and mgcn are still climbing there and below BPR, so a test number taken there says how "
-                    "fast a model warms up, not how good it is."),
+                    "each seed's best epoch. Read them at epoch 20, where the previous grid stopped every run: "
+                    "mgcn has nearly peaked there while paper is still climbing, so a number taken at a fixed cap "
+                    "says how fast a model warms up, not how good it is."),
                Step("Curves that flattened", "compare",
                     {"dataset": "synthetic", "cells": "paper,no_alignment,bpr", "ref": "paper",
                      "tab": "Learning curves"},

@@ -98,9 +98,9 @@ SCENARIO_COMPONENTS: tuple[Component, ...] = (
 
 
 def cells_of(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
-    """cell -> seed -> row, for one dataset."""
+    """cell -> seed -> row, for one dataset, seeds in ascending order (runs finish in any order)."""
     out: dict[str, dict[int, dict]] = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: int(r["seed"])):
         if r["dataset"] == dataset:
             out.setdefault(r["cell"], {})[int(r["seed"])] = r
     return out
