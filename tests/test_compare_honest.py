@@ -42,8 +42,26 @@ def runs_root(tmp_path_factory) -> Path:
     return root
 
 
-def compare(monkeypatch, runs: Path, **params) -> AppTest:
+@pytest.fixture(scope="module")
+def grid_folder(tmp_path_factory) -> Path:
+    """A small real precomputed folder on synthetic, so that these tests do not hang on what the shipped grid
+    holds: paper, no_alignment and bpr with seeds 0 and 1, and no_dream and the r sweep with seed 0 only
+    (2 epochs each)."""
+    from mambarec.precompute import precompute
+
+    ds = {"synthetic": load_dataset("synthetic")}
+    out = tmp_path_factory.mktemp("grid") / "precomputed"
+    precompute(out, ds, seeds=[0, 1], epochs=2, only=["paper", "no_alignment", "bpr"], projections=("pca",),
+               progress=False)
+    precompute(out, ds, seeds=[0], epochs=2, only=["no_dream", "r1", "r2", "r4", "r16"], projections=("pca",),
+               progress=False, extend=True)
+    return out
+
+
+def compare(monkeypatch, runs: Path, precomputed: Path | None = None, **params) -> AppTest:
     monkeypatch.setenv("MAMBAREC_RUNS", str(runs))
+    if precomputed is not None:
+        monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(precomputed))
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
     at.query_params.update(params)
     at.run()
@@ -87,26 +105,29 @@ def test_an_axis_never_zooms_into_less_than_the_seed_noise():
 
 
 # ---- the page -------------------------------------------------------------------------------------
-def test_the_table_names_changes_epochs_and_seeds(runs_root, monkeypatch):
-    at = compare(monkeypatch, runs_root, dataset="synthetic", cells="paper,no_alignment,no_dream,one-epoch-no-mmd")
+def test_the_table_names_changes_epochs_and_seeds(runs_root, grid_folder, monkeypatch):
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic",
+                 cells="paper,no_alignment,no_dream,one-epoch-no-mmd")
     table = summary(at).set_index("name")
     saved_name = next(n for n in table.index if "use_mmd=off" in n)
     assert table.loc[saved_name, "ran"] == "1× 1/1 ep · cap"
     assert table.loc["no_dream", "Recall@20 text"].endswith("· 1 seed")
     assert table.loc["no_dream", "Δ Recall@20"].endswith("(1 seed)")
     assert table.loc["no_alignment", "Δ Recall@20"][0] in "▲▼≈" and "[" in table.loc["no_alignment", "Δ Recall@20"]
-    assert "early stop" in table.loc["paper", "ran"]
+    assert table.loc["paper", "ran"] == "2× 2/2 ep · cap"  # two seeds, both stopped by the 2-epoch cap
     assert any("The paper's claims on this data" in m.value and "inconclusive" in m.value for m in at.markdown)
 
 
-def test_claims_curves_and_plots(runs_root, monkeypatch):
-    at = compare(monkeypatch, runs_root, dataset="synthetic", cells="paper,no_alignment,bpr", tab="Claims")
+def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
+                 tab="Claims")
     claims = at.table[0].value
     assert claims["verdict"].str.startswith("inconclusive").any()  # REPORT.md's verdicts, in the app
-    at = compare(monkeypatch, runs_root, dataset="synthetic", cells="paper,no_alignment,bpr", tab="Learning curves")
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
+                 tab="Learning curves")
     [chart] = [c for c in at.get("plotly_chart")]
     assert '"fill":"toself"' in chart.proto.spec.replace(" ", "")  # a band over seeds
-    at = compare(monkeypatch, runs_root, dataset="ml100k", cells="paper,r1,r2,r4,r16", tab="Plots")
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,r1,r2,r4,r16", tab="Plots")
     assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
 
 
