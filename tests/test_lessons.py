@@ -64,18 +64,27 @@ def test_every_step_opens_its_page_with_its_note(lesson, index):
                 assert (urlsel.show_list(value) if isinstance(value, list) else str(value)) == raw, key
 
 
+def compare_steps(dataset: str) -> list[tuple[L.Lesson, int]]:
+    """Compare steps on ``dataset`` that name two or more cells, all of them held by precomputed/."""
+    return [(lesson, i) for lesson in L.LESSONS for i, step in enumerate(lesson.steps)
+            if step.page == "compare" and step.dataset == dataset and "group:" not in step.params.get("cells", "")
+            and len(step.cells()) >= 2 and not lessonbar.missing(step)]
+
+
 def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_alone():
     at = landing()
-    lesson = L.LESSON_IDS["r"]
-    open_step(at, lesson, 0)
+    lesson, index = compare_steps("ml100k")[0]
+    wanted = lesson.steps[index].params["cells"].split(",")
+    open_step(at, lesson, index)
     assert at.session_state["dataset"] == "ml100k"  # the link's dataset, not the session's synthetic
     cells = at.multiselect(key="compare.cells")
-    assert cells.value == ["paper", "r1", "r2", "r4", "r16"]
-    cells.set_value(["paper", "r1"]).run()  # the user changes it: a rerun must not put the link's back
-    assert at.multiselect(key="compare.cells").value == ["paper", "r1"]
-    open_step(at, L.LESSON_IDS["parts"], 2)  # another step, another dataset, same session
+    assert cells.value == wanted
+    cells.set_value(wanted[:1]).run()  # the user changes it: a rerun must not put the link's back
+    assert at.multiselect(key="compare.cells").value == wanted[:1]
+    lesson, index = compare_steps("synthetic")[0]  # another step, another dataset, same session
+    open_step(at, lesson, index)
     assert at.session_state["dataset"] == "synthetic"
-    assert "no_dream" in at.multiselect(key="compare.cells").value
+    assert at.multiselect(key="compare.cells").value == lesson.steps[index].params["cells"].split(",")
 
 
 def test_step_links_name_cells_and_pages_that_exist():

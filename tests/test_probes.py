@@ -65,7 +65,8 @@ def test_an_equivalent_rewrite_keeps_the_probe(monkeypatch):
 def test_a_change_of_the_mathematics_moves_the_probe_by_name(monkeypatch):
     runs = probes.cells_to_runs(grid.grid_cells(["paper", "bpr"]))
     before = probes.run_probes(runs)
-    monkeypatch.setattr("mambarec.model.mambarec.mmd_loss", lambda x, y, sigma: losses.mmd_loss(x, y, sigma * 1.1))
+    monkeypatch.setattr("mambarec.model.mambarec.mmd_loss",
+                        lambda x, y, sigma, **kw: losses.mmd_loss(x, y, sigma * 1.1, **kw))
     after = probes.run_probes(runs)
     assert probes.differences(before["bpr"], after["bpr"]) == []  # BPR has no MMD
     moved = probes.differences(before["paper"], after["paper"])
