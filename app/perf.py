@@ -20,16 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repository's packages
+
+from app.serve import streamlit_server  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 VIEWPORT = {"width": 1280, "height": 800}
@@ -39,26 +40,6 @@ SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before 
             ("Compare runs", "Compare runs"), ("Users", "Users"), ("Lessons", "Lessons"))
 STEP_PATH = "/embeddings?dataset=ml100k&after=paper&before=initialized&seed=0&lines=80&step=alignment.1"
 CONCURRENT_PATH = "/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> float:
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if proc.poll() is not None:
-            raise SystemExit(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.read().strip() == b"ok":
-                    return time.perf_counter() - t0
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"streamlit did not answer within {timeout} s")
 
 
 def idle(page, timeout_s: float = 120.0) -> None:
@@ -205,33 +186,22 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, MAMBAREC_RUNS=runs)
     if args.precomputed:
         env["MAMBAREC_PRECOMPUTED"] = str(Path(args.precomputed).resolve())
-    port = args.port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min) at start", flush=True)
     t_start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        report("server up (process start to health ok)", wait_healthy(port, proc))
-        url = f"http://127.0.0.1:{port}"
+    with streamlit_server(env, port=args.port, keep_output=False) as srv:
+        report("server up (process start to health ok)", srv.start_s)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                first_paints(browser, url)
-                page_switches(browser, url)
+                first_paints(browser, srv.url)
+                page_switches(browser, srv.url)
                 if args.live_run:
-                    live_run(browser, url)
+                    live_run(browser, srv.url)
             finally:
                 browser.close()
         if args.sessions:
-            concurrent(url, args.sessions, proc.pid)
+            concurrent(srv.url, args.sessions, srv.proc.pid)
         print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     return 0
 
 

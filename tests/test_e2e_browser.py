@@ -9,15 +9,12 @@ install``. Without Chromium the test is skipped, except under CI (``CI=true``) w
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from app.serve import streamlit_server
 from tests.test_app import write_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,26 +23,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 SERVER_START_S = 60
 PAGE_S = 180  # the Embeddings page fits UMAP on first use
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {proc.stdout.read()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"streamlit did not answer on port {port} within {timeout} s")
 
 
 @pytest.fixture
@@ -60,19 +37,8 @@ def server(tmp_path):
     env = dict(os.environ, MAMBAREC_RUNS=str(tmp_path / "runs"), MAMBAREC_DATA=str(data),
                MAMBAREC_CACHE=str(tmp_path / "cache"), MAMBAREC_PRECOMPUTED=str(tmp_path / "no-precomputed"),
                PYTHONUNBUFFERED="1")
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_healthy(port, proc, SERVER_START_S)
-        yield f"http://127.0.0.1:{port}", tmp_path / "runs"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with streamlit_server(env, SERVER_START_S) as srv:
+        yield srv.url, tmp_path / "runs"
 
 
 def settle(page, timeout_s: float = PAGE_S) -> None:

@@ -8,14 +8,13 @@ Without Chromium the test is skipped, except under CI (``CI=true``) where it fai
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from app.serve import streamlit_server
+from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -58,19 +57,8 @@ def server(tmp_path_factory):
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("projector")
     env = dict(os.environ, MAMBAREC_RUNS=str(tmp / "runs"), PYTHONUNBUFFERED="1")
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_healthy(port, proc, 60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with streamlit_server(env, 60) as srv:
+        yield srv.url
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,71 @@
+"""``streamlit run streamlit_app.py`` as a child process, up and healthy, stopped afterwards: what the real-browser
+tests and ``app/perf.py`` start the app with (one copy of the command line and the health wait)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POLL_S = 0.05  # between health checks
+STOP_S = 10  # a terminated server gets this long before it is killed
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    proc: subprocess.Popen
+    start_s: float  # from process start to the health check's "ok"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def command(port: int) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+            "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> float:
+    """Seconds until ``/_stcore/health`` says ok; raises with the server's last output if it exits or is late."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            tail = proc.stdout.read()[-3000:] if proc.stdout else ""
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return time.perf_counter() - t0
+        except OSError:
+            time.sleep(POLL_S)
+    raise TimeoutError(f"streamlit did not answer on port {port} within {timeout} s")
+
+
+@contextmanager
+def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, keep_output: bool = True
+                     ) -> Iterator[Server]:
+    """The app served from the repository root with ``env``; ``keep_output`` pipes its output (for the error
+    message of a server that dies), else it is discarded (a long benchmark must not fill a pipe)."""
+    port = port or free_port()
+    out = subprocess.PIPE if keep_output else subprocess.DEVNULL
+    proc = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    try:
+        start_s = wait_healthy(port, proc, timeout)
+        yield Server(f"http://127.0.0.1:{port}", proc, start_s)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
