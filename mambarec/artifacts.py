@@ -85,9 +85,22 @@ def write_json(path: Path, data: Any, indent: int | None = None) -> None:
     path.write_text(json.dumps(data, indent=indent, sort_keys=True, separators=None if indent else (",", ":")))
 
 
+HISTORY_DIGITS = 6  # significant digits of the per-epoch history in results.json (a run's own metrics keep all)
+
+
+def compact_history(rows: list[dict]) -> list[dict]:
+    """Rows whose per-epoch history floats keep HISTORY_DIGITS significant digits: curves need no more, and the
+    file shrinks to about half."""
+    def short(v):
+        return float(f"{v:.{HISTORY_DIGITS}g}") if isinstance(v, float) else v
+
+    return [{**r, "history": [{k: short(v) for k, v in h.items()} for h in r["history"]]} if r.get("history") else r
+            for r in rows]
+
+
 def write_results(folder: Path, rows: list[dict]) -> None:
     """results.json (every metric, history) and results.csv (ROW_COLUMNS)."""
-    write_json(folder / "results.json", {"columns": list(ROW_COLUMNS), "rows": rows})
+    write_json(folder / "results.json", {"columns": list(ROW_COLUMNS), "rows": compact_history(rows)})
     with open(folder / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(ROW_COLUMNS), extrasaction="ignore")
         writer.writeheader()
