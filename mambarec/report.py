@@ -100,7 +100,7 @@ def missing_lines(rows: list[dict]) -> list[str]:
 
 def seeds_line() -> str:
     return (f"- Seeds per cell: {grid.MAX_SEEDS} for the headline cells, `no_alignment` and the baselines; "
-            f"{grid.ABLATION_SEEDS} for the ablation and bridge cells and {grid.SCHEDULE_SEEDS} (seeds 0-2) for the "
+            f"{grid.ABLATION_SEEDS} for the other ablation cells and the bridge and {grid.SCHEDULE_SEEDS} (seeds 0-2) for the "
             "paper-schedule cells, because five seeds of everything does not fit the 120-minute budget at today's "
             "speed (`python -m mambarec precompute --plan` prints the arithmetic).")
 
