@@ -8,7 +8,9 @@ Every statistic comes from ``mambarec`` (``findings.claim_verdict``, ``artifacts
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +68,24 @@ _done: dict[tuple, str | None] = {}
 _running: set[tuple] = set()
 
 
+def _banner(folder: str) -> str | None:
+    """The stale-check's banner for ``folder`` (None: current)."""
+    found = staleness(load_precomputed(Path(folder))["manifest"])
+    return None if found.current else (
+        f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They are "
+        f"shown as stored; {regenerate_hint(Path(folder))} (or `--refresh-stale` to retrain only those cells).")
+
+
+def _isolated(fn, *args):
+    """``fn(*args)`` in a fresh process: the probes switch torch's process-wide default dtype to float64 while
+    they run, which would leak into models that other sessions' threads build meanwhile."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def _check(folder: str, signature: tuple) -> None:
     try:
-        found = staleness(load_precomputed(Path(folder))["manifest"])
-        banner = None if found.current else (
-            f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They are "
-            f"shown as stored; {regenerate_hint(Path(folder))} (or `--refresh-stale` to retrain only those cells).")
+        banner = _isolated(_banner, folder)
     except Exception as exc:  # noqa: BLE001  (a check that cannot run must say so, not take the page down)
         banner = f"Could not check whether the precomputed results are still today's: {exc}"
     with _lock:

@@ -180,6 +180,7 @@ def test_a_stale_folder_shows_its_banner_once_the_check_is_done(monkeypatch, tmp
             return "paper moved"
 
     monkeypatch.setattr(evidence, "staleness", lambda manifest: Moved())
+    monkeypatch.setattr(evidence, "_isolated", lambda fn, *args: fn(*args))  # in this process, to see the stand-in
     monkeypatch.setattr(evidence, "_done", {})
     at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
     for _ in range(600):
