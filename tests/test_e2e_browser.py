@@ -25,13 +25,18 @@ SERVER_START_S = 60
 PAGE_S = 180  # the Embeddings page fits UMAP on first use
 
 
-@pytest.fixture
-def server(tmp_path):
+def require_chromium() -> None:
+    """Skip without Debian's Chromium, except under CI (``CI=true``), where its absence is a failure."""
     if not CHROMIUM.is_file():
         reason = f"{CHROMIUM} not found (apt-get install chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; CI=true requires the browser test to run")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def server(tmp_path):
+    require_chromium()
     data = tmp_path / "data"
     write_tiny_dataset(data)
     env = dict(os.environ, MAMBAREC_RUNS=str(tmp_path / "runs"), MAMBAREC_DATA=str(data),

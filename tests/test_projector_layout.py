@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.serve import streamlit_server
-from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -50,11 +50,7 @@ OVERFLOW = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not CHROMIUM.is_file():
-        reason = f"{CHROMIUM} not found (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires the browser test to run")
-        pytest.skip(reason)
+    require_chromium()
     tmp = tmp_path_factory.mktemp("projector")
     env = dict(os.environ, MAMBAREC_RUNS=str(tmp / "runs"), PYTHONUNBUFFERED="1")
     with streamlit_server(env, 60) as srv:
