@@ -60,7 +60,7 @@ def missing(step: L.Step, inv: dict | None = None) -> list[str]:
         return [f"precomputed/ holds no runs on `{ds}` yet (a regenerated grid or the scenario sweep adds them): the "
                 "page opens with what there is (saved runs, or an untrained model)."]
     for group in step.groups():
-        if not [c for c in inv["groups"].get(group, []) if (ds, c) in have]:
+        if not [c for c in L.group_cells(inv["groups"], group) if (ds, c) in have]:
             notes.append(f"no `{group}` cells on `{ds}` yet (the regenerated grid adds them): the page shows the "
                          "other cells of this step.")
     cells = [c for c in step.cells() if not c.startswith(L.GROUP)]

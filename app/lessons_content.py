@@ -3,14 +3,16 @@
 A step opens one page with its selection in the URL and says in two sentences what to look at.
 Steps name (dataset, cell, seed) and never a run folder, and say what to look at rather than which
 number to expect, so they keep working when ``precomputed/`` is regenerated with more seeds,
-converged runs, bridge cells (``cells=group:bridge`` takes every cell of that group) and the scenario
-sweep. Where a cell is not there yet, the step opens anyway and a note says what is missing.
+converged runs, bridge cells and the scenario sweep (a URL's ``cells=group:bridge`` takes the cells of
+every bridge group). Where a cell is not there yet, the step opens anyway and a note says what is missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
+
+from mambarec.grid import PAPER_PARTS
 
 # page key -> (the page's file, its url_path in streamlit_app.py)
 PAGES = {"compare": ("app/pages/compare.py", "compare"), "embeddings": ("app/pages/embeddings.py", "embeddings"),
@@ -20,6 +22,7 @@ CELL_PARAMS = {"compare": ("cells", "ref"), "embeddings": ("after", "before"), "
                "users": ("a", "b")}
 NOT_CELLS = {"initialized", "untrained-paper", "untrained-official"}
 GROUP = "group:"
+BRIDGE_PARTS = tuple(PAPER_PARTS)  # the paper's departures from MGCN that the bridge cells switch one at a time
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class Lesson:
     title: str
     summary: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
+
+
+def group_cells(groups: dict[str, list[str]], name: str) -> list[str]:
+    """The cells of group ``name`` and of its subgroups: ``bridge`` takes the cells of ``bridge: MGCN + one
+    paper part`` and ``bridge: paper - one part``."""
+    return list(dict.fromkeys(c for g, cells in groups.items() if g == name or g.startswith(f"{name}:")
+                              for c in cells))
 
 
 def step_id(lesson: Lesson, index: int) -> str:
@@ -150,9 +160,18 @@ LESSONS: tuple[Lesson, ...] = (
                     "Both MambaRecs against MGCN, the backbone they build on, with 95% intervals. Then open the "
                     "learning curves: a difference in how fast a model warms up is not a difference in quality."),
                Step("Which paper part costs accuracy", "compare",
-                    {"dataset": "ml100k", "cells": "mgcn,group:bridge", "ref": "mgcn", "tab": "Plots"},
-                    "Bridge cells start from mgcn and switch on one part of the paper's description at a time. The "
-                    "part whose interval lies wholly below the red line is one that costs accuracy."),
+                    {"dataset": "ml100k", "cells": ",".join(("mgcn", *(f"mgcn_with_{p}" for p in BRIDGE_PARTS))),
+                     "ref": "mgcn", "tab": "Plots"},
+                    "Each bridge cell starts from mgcn and switches on one part of the paper's description. A part "
+                    "whose interval lies wholly below the red line costs accuracy; one whose interval holds the "
+                    "line has no effect these seeds can measure."),
+               Step("The same parts, taken out of the paper's model", "compare",
+                    {"dataset": "ml100k", "cells": ",".join(("paper", "no_dream", "no_mmd",
+                                                             *(f"paper_without_{p}" for p in BRIDGE_PARTS
+                                                               if p not in ("dream", "mmd")))),
+                     "ref": "paper", "tab": "Plots"},
+                    "Each cell is the paper's model with one of those parts switched back to MGCN's way. A cell "
+                    "wholly above the red line means the paper's model does better without that part."),
            )),
     Lesson("converged", "A converged run vs a short one",
            "A test number is only a model's number once its learning curve has flattened.", (

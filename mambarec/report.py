@@ -56,12 +56,7 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
             parts.append(f"single seed, no interval: {len(one)} part(s)")
         lines.append(f"- On {dataset} (test Recall@20 of the paper's model with the part against without it, "
                      f"paired by seed, 95% CI): " + ("; ".join(parts) if parts else "no ablation rows yet") + ".")
-        bridge = [(w, findings.effect(cells, added)) for w, added, _ in findings.BRIDGES]
-        costs = [f"{w} ({d.format(1, '%')})" for w, d in bridge if d is not None and findings.word(d) == findings.HURTS]
-        gains = [f"{w} ({d.format(1, '%')})" for w, d in bridge if d is not None and findings.word(d) == findings.HELPS]
-        if any(d is not None for _, d in bridge):
-            lines.append(f"- What the paper's parts do to MGCN on {dataset}, one at a time: costs accuracy: "
-                         f"{'; '.join(costs) or 'none'}; helps: {'; '.join(gains) or 'none'}.")
+        lines += bridge_lines(cells, dataset)
         for ch in findings.schedule_checks(cells):
             d = ch.diffs["test/Recall@20"]
             verdict = {True: "safe", False: "not shown safe (the bar: the interval holds 0 and lies within ±3%)",
@@ -71,6 +66,30 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
             lines.append(f"- Fast schedule vs the paper's for `{ch.cell}` on {dataset}: {verdict} (Recall@20 "
                          f"{ch.diffs['test/Recall@20'].format(1, '%') if ch.diffs['test/Recall@20'] else '-'}; best "
                          f"epoch {ch.fast['best_epoch'].mean:.0f} vs {ch.paper['best_epoch'].mean:.0f}).")
+    return lines
+
+
+def bridge_lines(cells: dict, dataset: str) -> list[str]:
+    """The bridge in words: each paper part added to MGCN, and taken out of the paper's model, sorted by
+    what its interval says (costs accuracy, helps, no measurable effect, one seed)."""
+    lines = []
+    sides = (("added to MGCN, one at a time", 1), ("taken out of the paper's model, one at a time", 2))
+    for title, at in sides:
+        said: dict[str, list[str]] = {}
+        for bridge in findings.BRIDGES:
+            diff = findings.effect(cells, bridge[at])
+            if diff is None:
+                continue
+            # added: on - off is the part's effect; taken out: paper - paper without it is the part's effect too
+            said.setdefault(findings.word(diff), []).append(f"{bridge[0]} ({diff.format(1, '%')})")
+        if not said:
+            continue
+        parts = [f"{label}: {'; '.join(said[w])}" for w, label in
+                 ((findings.HURTS, "**costs accuracy**"), (findings.HELPS, "**helps**"),
+                  (findings.NOTHING, "no measurable effect"), (findings.ONE_SEED, "one seed, no interval"))
+                 if said.get(w)]
+        lines.append(f"- The paper's departures from MGCN on {dataset}, {title} (Δ test Recall@20 of the model with "
+                     f"the part over it without, paired by seed, 95% CI): " + "; ".join(parts) + ".")
     return lines
 
 
@@ -182,4 +201,5 @@ def _probe_line(manifest: dict) -> str:
             "these numbers belong to; `python -m pytest tests/test_probes.py` checks them against today's code.")
 
 
-__all__ = ["render_report", "curve_files", "summary_lines", "missing_cells", "missing_lines", "seeds_line"]
+__all__ = ["render_report", "curve_files", "summary_lines", "bridge_lines", "missing_cells", "missing_lines",
+           "seeds_line"]

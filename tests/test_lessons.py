@@ -101,6 +101,20 @@ def test_step_links_name_cells_and_pages_that_exist():
     assert L.find_step("alignment.1") == (L.LESSONS[0], 0) and L.find_step("alignment.99") is None
 
 
+def test_group_selectors_name_groups_of_the_grid_and_take_their_subgroups():
+    from mambarec import grid
+
+    groups: dict[str, list[str]] = {}
+    for c in grid.GRID:
+        groups.setdefault(c.group, []).append(c.name)
+    for lesson, i in STEPS:
+        for group in lesson.steps[i].groups():  # a selector that matches no group shows nothing, forever
+            assert L.group_cells(groups, group), f"{L.step_id(lesson, i)}: no group {group!r} in the grid"
+    bridge = L.group_cells(groups, "bridge")
+    assert "mgcn_with_layers4" in bridge and "paper_without_norm" in bridge and "paper" not in bridge
+    assert L.group_cells(groups, "bridg") == []  # a prefix of a word is not a group
+
+
 def test_a_root_link_with_a_setup_still_opens_train():
     assert urlsel.names_a_setup({"variant": "official", "epochs": "3"})
     assert urlsel.names_a_setup({"dataset": "ml100k"})  # every link to the root so far came from Train

@@ -311,3 +311,22 @@ def test_the_plan_expects_the_epochs_of_earlier_converged_runs():
     assert expected_epochs(rows, "ml100k", "paper_paper_sched", "paper") == (float(EXPECTED_EPOCHS["paper"]),
                                                                             "default")
     assert expected_epochs(rows, "synthetic", "paper", "fast")[1] == "default"
+
+
+def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
+    from mambarec.report import bridge_lines
+
+    mgcn = [_row("mgcn", s, 0.300 + 0.001 * s) for s in range(3)]
+    layers = [_row("mgcn_with_layers4", s, 0.280 + 0.001 * s) for s in range(3)]  # -6.6% every seed
+    norm = [_row("mgcn_with_norm", s, v) for s, v in enumerate((0.29, 0.31, 0.302))]  # noise around 0
+    frozen = [_row("mgcn_with_frozen", 0, 0.33)]  # one common seed
+    paper = [_row("paper", s, 0.290 + 0.001 * s) for s in range(3)]
+    without = [_row("paper_without_layers4", s, 0.300 + 0.001 * s) for s in range(3)]  # paper loses to it
+    lines = bridge_lines(findings.cells_of(mgcn + layers + norm + frozen + paper + without, "d"), "d")
+    added, removed = lines
+    assert "added to MGCN" in added and "taken out of the paper's model" in removed
+    costs, rest = added.split("**costs accuracy**: ")[1].split("; no measurable effect: ")
+    assert costs.startswith("4 user-item layers instead of 2 (-") and "[" in costs  # with its interval
+    assert "LayerNorm" in rest.split("; one seed")[0] and "one seed, no interval: " in rest
+    assert "**costs accuracy**: 4 user-item layers" in removed and "LayerNorm" not in removed
+    assert bridge_lines(findings.cells_of(mgcn + paper, "d"), "d") == []  # no bridge rows, no sentence

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import compare_sections, evidence, lessonbar, models, results, state, urlsel, warmup
+from app import lessons_content as L
 from app.urlsel import Param
 from mambarec import stats
 
@@ -34,10 +35,11 @@ def key(name: str) -> str:
 
 # ---- the selection -----------------------------------------------------------------------------------
 def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, str]) -> list[str]:
-    """``group:<name>`` stands for every precomputed cell of that group; a saved run's id for its setup."""
+    """``group:<name>`` stands for every precomputed cell of that group and its subgroups; a saved run's id
+    for its setup."""
     out = []
     for n in names:
-        out += groups.get(n[len("group:"):], []) if n.startswith("group:") else [aliases.get(n, n)]
+        out += L.group_cells(groups, n[len(L.GROUP):]) if n.startswith(L.GROUP) else [aliases.get(n, n)]
     return list(dict.fromkeys(out))
 
 
