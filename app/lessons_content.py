@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from mambarec.grid import PAPER_PARTS
+from mambarec.findings import BRIDGES
 
 # page key -> (the page's file, its url_path in streamlit_app.py)
 PAGES = {"compare": ("app/pages/compare.py", "compare"), "embeddings": ("app/pages/embeddings.py", "embeddings"),
@@ -22,7 +22,9 @@ CELL_PARAMS = {"compare": ("cells", "ref"), "embeddings": ("after", "before"), "
                "users": ("a", "b")}
 NOT_CELLS = {"initialized", "untrained-paper", "untrained-official"}
 GROUP = "group:"
-BRIDGE_PARTS = tuple(PAPER_PARTS)  # the paper's departures from MGCN that the bridge cells switch one at a time
+# the bridge: each of the paper's departures from MGCN added to mgcn, and taken out of paper
+BRIDGE_ADDED = tuple(added.on for _, added, _ in BRIDGES)
+BRIDGE_TAKEN_OUT = tuple(kept.off for _, _, kept in BRIDGES)
 
 
 @dataclass(frozen=True)
@@ -160,15 +162,13 @@ LESSONS: tuple[Lesson, ...] = (
                     "Both MambaRecs against MGCN, the backbone they build on, with 95% intervals. Then open the "
                     "learning curves: a difference in how fast a model warms up is not a difference in quality."),
                Step("Which paper part costs accuracy", "compare",
-                    {"dataset": "ml100k", "cells": ",".join(("mgcn", *(f"mgcn_with_{p}" for p in BRIDGE_PARTS))),
+                    {"dataset": "ml100k", "cells": ",".join(("mgcn", *BRIDGE_ADDED)),
                      "ref": "mgcn", "tab": "Plots"},
                     "Each bridge cell starts from mgcn and switches on one part of the paper's description. A part "
                     "whose interval lies wholly below the red line costs accuracy; one whose interval holds the "
                     "line has no effect these seeds can measure."),
                Step("The same parts, taken out of the paper's model", "compare",
-                    {"dataset": "ml100k", "cells": ",".join(("paper", "no_dream", "no_mmd",
-                                                             *(f"paper_without_{p}" for p in BRIDGE_PARTS
-                                                               if p not in ("dream", "mmd")))),
+                    {"dataset": "ml100k", "cells": ",".join(("paper", *BRIDGE_TAKEN_OUT)),
                      "ref": "paper", "tab": "Plots"},
                     "Each cell is the paper's model with one of those parts switched back to MGCN's way. A cell "
                     "wholly above the red line means the paper's model does better without that part."),
