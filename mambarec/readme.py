@@ -35,6 +35,10 @@ def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
     for dataset in manifest["datasets"]:
         if f"{dataset}/ablation" in tables:
             lines += ["", f"### {dataset}", "", tables[f"{dataset}/ablation"]]
+        if tables.get(f"{dataset}/bridge"):
+            lines += ["", f"The bridge on {dataset}: each of the paper's departures from MGCN, added to `mgcn` and "
+                      "taken out of `paper` (Δ test Recall@20 of the model with the part over it without, paired by "
+                      "seed, 95% CI):", "", tables[f"{dataset}/bridge"]]
         if f"{dataset}/schedules" in tables:
             lines += ["", f"Schedules on {dataset}, fast against the paper's (paired by seed):", "",
                       tables[f"{dataset}/schedules"]]
