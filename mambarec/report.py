@@ -76,20 +76,27 @@ def bridge_lines(cells: dict, dataset: str) -> list[str]:
     sides = (("added to MGCN, one at a time", 1), ("taken out of the paper's model, one at a time", 2))
     for title, at in sides:
         said: dict[str, list[str]] = {}
+        worst = None
         for bridge in findings.BRIDGES:
             diff = findings.effect(cells, bridge[at])
             if diff is None:
                 continue
             # added: on - off is the part's effect; taken out: paper - paper without it is the part's effect too
             said.setdefault(findings.word(diff), []).append(f"{bridge[0]} ({diff.format(1, '%')})")
+            if worst is None or diff.mean < worst[1].mean:
+                worst = (bridge[0], diff)
         if not said:
             continue
         parts = [f"{label}: {'; '.join(said[w])}" for w, label in
                  ((findings.HURTS, "**costs accuracy**"), (findings.HELPS, "**helps**"),
                   (findings.NOTHING, "no measurable effect"), (findings.ONE_SEED, "one seed, no interval"))
                  if said.get(w)]
+        plain = ""
+        if not said.get(findings.HURTS) and worst is not None and worst[1].mean < 0:
+            plain = (f" In plain words: no part, on its own, costs accuracy that these seeds can measure; the "
+                     f"largest drop is {worst[0]} ({worst[1].format(1, '%')}).")
         lines.append(f"- The paper's departures from MGCN on {dataset}, {title} (Δ test Recall@20 of the model with "
-                     f"the part over it without, paired by seed, 95% CI): " + "; ".join(parts) + ".")
+                     f"the part over it without, paired by seed, 95% CI): " + "; ".join(parts) + "." + plain)
     return lines
 
 

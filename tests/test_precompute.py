@@ -329,4 +329,7 @@ def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
     assert costs.startswith("4 user-item layers instead of 2 (-") and "[" in costs  # with its interval
     assert "LayerNorm" in rest.split("; one seed")[0] and "one seed, no interval: " in rest
     assert "**costs accuracy**: 4 user-item layers" in removed and "LayerNorm" not in removed
+    assert "In plain words" not in added  # a part costs accuracy: the list says which
+    calm = bridge_lines(findings.cells_of(mgcn + norm, "d"), "d")[0]
+    assert "no part, on its own, costs accuracy" in calm and "largest drop is LayerNorm" in calm
     assert bridge_lines(findings.cells_of(mgcn + paper, "d"), "d") == []  # no bridge rows, no sentence
