@@ -57,6 +57,7 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
         lines.append(f"- On {dataset} (test Recall@20 of the paper's model with the part against without it, "
                      f"paired by seed, 95% CI): " + ("; ".join(parts) if parts else "no ablation rows yet") + ".")
         lines += bridge_lines(cells, dataset)
+        lines += never_learned_lines(cells, dataset)
         for ch in findings.schedule_checks(cells):
             d = ch.diffs["test/Recall@20"]
             verdict = {True: "safe", False: "not shown safe (the bar: the interval holds 0 and lies within ±3%)",
@@ -66,6 +67,21 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
             lines.append(f"- Fast schedule vs the paper's for `{ch.cell}` on {dataset}: {verdict} (Recall@20 "
                          f"{ch.diffs['test/Recall@20'].format(1, '%') if ch.diffs['test/Recall@20'] else '-'}; best "
                          f"epoch {ch.fast['best_epoch'].mean:.0f} vs {ch.paper['best_epoch'].mean:.0f}).")
+    return lines
+
+
+def never_learned_lines(cells: dict, dataset: str) -> list[str]:
+    """Cells whose every seed had its best valid epoch at epoch 1: early stopping ran out of patience before
+    the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
+    lines = []
+    for name, runs in cells.items():
+        if name == "pop" or not runs or any((r.get("best_epoch") or 0) > 1 for r in runs.values()):
+            continue
+        ran = sorted({r.get("epochs_run") for r in runs.values() if r.get("epochs_run")})
+        lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is 1, and early stopping "
+                     f"ended it after {'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
+                     "plateau (its BPR loss still near ln 2 = 0.693). Its row measures an untrained model, not its "
+                     "setup; a longer patience would be needed, and we show the protocol's result as it is.")
     return lines
 
 
@@ -208,5 +224,5 @@ def _probe_line(manifest: dict) -> str:
             "these numbers belong to; `python -m pytest tests/test_probes.py` checks them against today's code.")
 
 
-__all__ = ["render_report", "curve_files", "summary_lines", "bridge_lines", "missing_cells", "missing_lines",
-           "seeds_line"]
+__all__ = ["render_report", "curve_files", "summary_lines", "bridge_lines", "never_learned_lines", "missing_cells",
+           "missing_lines", "seeds_line"]
