@@ -70,6 +70,9 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
     return lines
 
 
+PLATEAU_BPR = 0.69  # a BPR loss above this is still ln 2 = 0.6931 to two decimals: no ranking learned yet
+
+
 def never_learned_lines(cells: dict, dataset: str) -> list[str]:
     """Cells whose every seed had its best valid epoch at epoch 1: early stopping ran out of patience before
     the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
@@ -78,10 +81,13 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
         if name == "pop" or not runs or any((r.get("best_epoch") or 0) > 1 for r in runs.values()):
             continue
         ran = sorted({r.get("epochs_run") for r in runs.values() if r.get("epochs_run")})
+        bpr = [e["loss/bpr"] for r in runs.values() for e in r.get("history") or () if "loss/bpr" in e]
+        plateau = (f" (its BPR loss never went below {min(bpr):.4f}; ln 2 = 0.6931 is a random ranking)"
+                   if bpr and min(bpr) > PLATEAU_BPR else "")
         lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is 1, and early stopping "
                      f"ended it after {'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
-                     "plateau (its BPR loss still near ln 2 = 0.693). Its row measures an untrained model, not its "
-                     "setup; a longer patience would be needed, and we show the protocol's result as it is.")
+                     f"plateau{plateau}. Its row measures an untrained model, not its setup; a longer patience would "
+                     "be needed, and we show the protocol's result as it is.")
     return lines
 
 
