@@ -78,7 +78,8 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
     the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
     lines = []
     for name, runs in cells.items():
-        if name == "pop" or not runs or any((r.get("best_epoch") or 0) > 1 for r in runs.values()):
+        # a model with no training epochs (pop) has nothing to stop early: only runs that trained count
+        if not runs or any((r.get("best_epoch") or 0) > 1 or (r.get("epochs_run") or 0) <= 1 for r in runs.values()):
             continue
         ran = sorted({r.get("epochs_run") for r in runs.values() if r.get("epochs_run")})
         bpr = [e["loss/bpr"] for r in runs.values() for e in r.get("history") or () if "loss/bpr" in e]

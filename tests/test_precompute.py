@@ -342,6 +342,7 @@ def test_a_cell_that_never_left_epoch_1_is_called_untrained():
               "history": [{"epoch": 1, "loss/bpr": 0.6929}, {"epoch": 2, "loss/bpr": 0.6923}]} for s in range(3)]
     learned = [{**_row("official", s, 0.34), "best_epoch": 40 + s, "epochs_run": 61 + s} for s in range(3)]
     one_learned = [{**_row("no_mmd", s, 0.3), "best_epoch": 1 if s else 30, "epochs_run": 22} for s in range(3)]
-    lines = never_learned_lines(findings.cells_of(stuck + learned + one_learned, "d"), "d")
+    untrained_by_design = [{**_row("pop", s, 0.17), "best_epoch": 0, "epochs_run": 0} for s in range(3)]
+    lines = never_learned_lines(findings.cells_of(stuck + learned + one_learned + untrained_by_design, "d"), "d")
     assert len(lines) == 1 and lines[0].startswith("- `official_paper_sched` on d never learned") and "22" in lines[0]
     assert "never went below 0.6923" in lines[0]
