@@ -141,16 +141,18 @@ def spread_text(summary) -> str:
 
 
 def ran_summary(group: pd.DataFrame) -> str:
-    """The epochs a group's seeds ran against their cap, and how they ended: "3× 20/20 ep · cap",
-    "3× 11–15/40 ep · early stop", "2× 6/20 ep · 1 early stop, 1 by hand"."""
+    """The epochs a group's seeds ran and how they ended: "3× 20/20 ep · cap", "3× 11–15 ep · early stop",
+    "2× 6/20 ep · 1 early stop, 1 by hand". The cap is named only when a seed did not stop early (it says
+    nothing about a run that early stopping ended, and it costs the column's width at 1280 x 800)."""
     runs = group["epochs_run"].dropna().astype(int)
     if runs.empty or runs.max() == 0:
         return "no training"
     cap = group["epochs_cap"].dropna()
     span = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
-    head = f"{len(group)}× {span}/{int(cap.max())} ep" if not cap.empty else f"{len(group)}× {span} ep"
     early, by_hand = int(group["stopped_early"].sum()), int(group["stopped"].sum())
     at_cap = int((runs >= cap.max()).sum()) if not cap.empty else 0
+    all_early = early == len(group)
+    head = f"{len(group)}× {span} ep" if cap.empty or all_early else f"{len(group)}× {span}/{int(cap.max())} ep"
     kinds = [(n, what) for n, what in ((early, "early stop"), (at_cap, "cap"), (by_hand, "by hand")) if n]
     if len(kinds) == 1:
         return f"{head} · {kinds[0][1]}"

@@ -81,6 +81,8 @@ def test_a_run_says_how_long_it_ran_against_its_cap():
     group = pd.DataFrame({"epochs_run": [11, 15, 20], "epochs_cap": [20] * 3, "stopped_early": [True, True, False],
                           "stopped": [False] * 3})
     assert results.ran_summary(group) == "3× 11–20/20 ep · 2 early stop, 1 cap"
+    converged = group.assign(epochs_cap=1000, stopped_early=True)  # early stopping ended every seed: no cap to name
+    assert results.ran_summary(converged) == "3× 11–20 ep · early stop"
 
 
 def test_one_seed_is_one_seed_and_a_change_carries_its_interval():
