@@ -79,7 +79,8 @@ def column_config() -> dict:
     config = {"name": st.column_config.TextColumn("setup", width=160, help="precomputed cell, or what a saved run "
                                                   "changed from its preset"),
               "ran": st.column_config.TextColumn("seeds × epochs", width=165, help="how many seeds, the epochs they "
-                                                 "ran (of the cap, when one was reached), and how they ended: early stop, the cap, by hand")}
+                                                 "ran (of the cap, when one was reached), and how "
+                                                 "they ended: early stop, the cap, by hand")}
     for m in SHOWN:
         config[f"{m} text"] = st.column_config.TextColumn(m, width=112, help=f"test {m}: mean ± sample std over "
                                                           "seeds; '1 seed' has no spread to show")
