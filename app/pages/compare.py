@@ -243,22 +243,27 @@ def render() -> None:
     table = summary(rows, dataset)
     names = list(dict.fromkeys(table["name"])) if not table.empty else [""]
     for note in selection(names, rows):
-        st.caption(f":material/info: {note}")
+        if not (step and note.startswith("cells=")):  # the lesson bar has said which of its cells are missing
+            st.caption(f":material/info: {note}")
     c1, c2 = st.columns([3, 1])
     picked = c1.multiselect("Setups shown (empty: all)", [n for n in names if n], key=key("cells"),
                             help="Precomputed cells by name, saved runs by what they changed")
     reference = c2.selectbox("Reference for Δ", names, key=key("ref"), help="Δ columns and charts: change against "
                              "this setup, paired by seed")
     shown = picked or [n for n in names if n]
+    # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
+    first, second = st.container(), st.container()
+    table_box, tabs_box = (second, first) if step else (first, second)
     if not table.empty:
         ref_setup = table.loc[table["name"] == reference, "setup"]
         metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
         table = results.deltas(table, rows, ref_setup.iloc[0], metrics) if not ref_setup.empty else table
-        show_table(table, shown)
-        verdict_line(rows)
-        export(rows, table, name)
+        with table_box:
+            show_table(table, shown)
+            verdict_line(rows)
+            export(rows, table, name)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
-    tabs = dict(zip(TABS, st.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
+    tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
                         ("Plots", lambda: plots(rows, table, shown, reference)),
                         ("Learning curves", lambda: curves(rows, shown)), ("Claims", lambda: claims(rows)),
