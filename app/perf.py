@@ -120,20 +120,25 @@ def page_switches(browser, url: str) -> None:
     page.close()
 
 
-async def _one_session(browser, url: str, index: int) -> tuple[int, float, str]:
+async def _one_session(browser, url: str, index: int) -> tuple[int, float, float, str]:
+    """(index, seconds to the heading, seconds to Streamlit's frontend shell, problem): the shell is drawn by
+    the browser alone, before the server has sent anything, so it tells the browsers' share from the server's."""
     page = await browser.new_page(viewport=VIEWPORT)
     t0 = time.perf_counter()
+    shell = float("nan")
     try:
         await page.goto(url)
+        await page.locator('[data-testid="stAppViewContainer"]').first.wait_for(timeout=60_000)
+        shell = time.perf_counter() - t0
         await page.get_by_role("heading", name="Compare runs", exact=True).first.wait_for(timeout=60_000)
         painted = time.perf_counter() - t0
         await page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
         errors = await page.locator('[data-testid="stException"]').count()
         missing = await page.get_by_text("Page not found").count()
         problem = "exception" if errors else ("page not found" if missing else "")
-        return index, painted, problem
+        return index, painted, shell, problem
     except Exception as exc:  # noqa: BLE001  (a benchmark reports, it does not stop)
-        return index, time.perf_counter() - t0, f"failed: {exc}"
+        return index, time.perf_counter() - t0, shell, f"failed: {exc}"
     finally:
         await page.close()
 
@@ -152,10 +157,12 @@ async def _concurrent(url: str, sessions: int) -> list[tuple[int, float, str]]:
 def concurrent(url: str, sessions: int, server_pid: int) -> None:
     cpu = cpu_seconds(server_pid)
     found = asyncio.run(_concurrent(url + CONCURRENT_PATH, sessions))
-    times = [t for _, t, _ in found]
-    problems = [f"session {i}: {p}" for i, t, p in found if p]
+    times = [t for _, t, _, _ in found]
+    problems = [f"session {i}: {p}" for i, _, _, p in found if p]
     report(f"concurrent: {sessions} sessions, slowest paint", max(times),
            "  (each: " + ", ".join(f"{t:.1f}" for t in times) + ")")
+    report(f"concurrent: {sessions} sessions, slowest frontend shell", max(s for _, _, s, _ in found),
+           "  (the browser's own boot, before any server message: the browsers' share of the paint)")
     report(f"concurrent: server CPU for the {sessions} sessions", cpu_seconds(server_pid) - cpu,
            "  (the server's share; the browsers ran on this machine too)")
     print(f"{'concurrent: sessions with an error':<52} {len(problems):7d}" + (f"  {problems}" if problems else ""))
