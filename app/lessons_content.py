@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from mambarec.findings import BRIDGES
+from mambarec.grid import DREAM_BRANCHES
 
 # page key -> (the page's file, its url_path in streamlit_app.py)
 PAGES = {"compare": ("app/pages/compare.py", "compare"), "embeddings": ("app/pages/embeddings.py", "embeddings"),
@@ -121,6 +122,12 @@ LESSONS: tuple[Lesson, ...] = (
                     {"dataset": "synthetic", "cells": ABLATIONS, "ref": "paper", "tab": "Plots"},
                     "The same ablations on the built-in synthetic data, where every item has many interactions. "
                     "Count the intervals that stay clear of the red line."),
+               Step("DREAM's five branches, one at a time", "compare",
+                    {"dataset": "ml100k", "cells": ",".join(("paper", *(f"no_{b}" for b in DREAM_BRANCHES))),
+                     "ref": "paper", "tab": "Plots"},
+                    "Each row switches off one of DREAM's five branches (the point, the three dilated 3x3 and the "
+                    "whole-map pool). If no interval leaves the red line, no single branch is needed on this data: "
+                    "the others make up for it, or DREAM itself does not matter here."),
            )),
     Lesson("dream", "What DREAM sees in one item",
            "DREAM turns one item's feature vector into a small map and looks at it at several scales.", (
