@@ -134,7 +134,8 @@ GRID: tuple[Cell, ...] = (
     cell("mgcn_paper_sched", "MGCN, under the paper's schedule", SCHEDULE_GROUP, model_name="mgcn",
          seeds=SCHEDULE_SEEDS, schedule="paper"),
     cell("no_alignment", "paper without MMD and InfoNCE", "alignment", headline=True, use_mmd=False, use_cl=False),
-    *(cell(f"no_{b}", f"paper without DREAM branch {b}", "dream branches", seeds=ABLATION_SEEDS, **{b: False})
+    *(cell(f"no_{b}", f"paper without DREAM branch {b.removeprefix('branch_')}", "dream branches",
+           seeds=ABLATION_SEEDS, **{b: False})
       for b in DREAM_BRANCHES),
     cell("no_channel_attention", "spatial attention alone", "attention", seeds=ABLATION_SEEDS,
          channel_attention=False),
