@@ -191,3 +191,22 @@ def test_a_stale_folder_shows_its_banner_once_the_check_is_done(monkeypatch, tmp
         threading.Event().wait(0.1)
     at.run()
     assert any("stale" in w.value and "paper moved" in w.value for w in at.warning)
+
+
+def _order(node) -> list[str]:
+    """Element and block types of the page in the order they are drawn (depth first)."""
+    out = []
+    for child in getattr(node, "children", {}).values():
+        out.append(child.type)
+        out += _order(child)
+    return out
+
+
+def test_a_lesson_step_opens_on_its_tab_and_the_table_follows(monkeypatch, runs_root, grid_folder):
+    plain = _order(compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", tab="Plots").main)
+    step = _order(compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", tab="Plots",
+                          step="parts.3").main)
+    for order, tabs_first in ((plain, False), (step, True)):
+        tabs = order.index("tab_container")
+        table = next(i for i, t in enumerate(order) if "data_frame" in t or t == "dataframe")
+        assert (tabs < table) is tabs_first, order
