@@ -143,7 +143,7 @@ async def _one_session(browser, url: str, index: int) -> tuple[int, float, float
         await page.close()
 
 
-async def _concurrent(url: str, sessions: int) -> list[tuple[int, float, str]]:
+async def _concurrent(url: str, sessions: int) -> list[tuple[int, float, float, str]]:
     from playwright.async_api import async_playwright  # lazy: playwright is a benchmark-only dependency
 
     async with async_playwright() as p:
