@@ -4,7 +4,7 @@ report read (docs/architecture.md section 4). Readers import this module, never 
 Layout:
 * ``results.csv`` / ``results.json``: one row per (dataset, cell, seed): test and valid
   Recall/NDCG/Precision@10/@20, n_params, s_per_epoch, best_epoch, epochs_run (the JSON adds
-  every metric and the per-epoch history);
+  every metric and the per-epoch losses and the curves' metrics, ``compact_history``);
 * ``alignment/<dataset>/<cell>_s<seed>.json`` for the headline cells (first seed): alignment
   metrics and 2-D PCA and UMAP coordinates of the "modal" stage of the initialized model
   ("before") and of the trained one ("after"); row i of every list is ``item_id[i]``;
@@ -86,16 +86,25 @@ def write_json(path: Path, data: Any, indent: int | None = None) -> None:
 
 
 HISTORY_DIGITS = 6  # significant digits of the per-epoch history in results.json (a run's own metrics keep all)
+# The per-epoch metrics results.json keeps (valid/ and test/): the ones the app's and the report's learning curves
+# draw. A row's final metrics keep every K and measure; only its history is trimmed, and saved runs keep theirs whole.
+HISTORY_METRICS = ("Recall@20", "NDCG@20")
+
+
+def kept_in_history(key: str) -> bool:
+    """Whether results.json keeps the per-epoch history column ``key`` (losses, lr and timings always)."""
+    split, _, metric = key.partition("/")
+    return split not in ("valid", "test") or metric in HISTORY_METRICS
 
 
 def compact_history(rows: list[dict]) -> list[dict]:
-    """Rows whose per-epoch history floats keep HISTORY_DIGITS significant digits: curves need no more, and the
-    file shrinks to about half."""
+    """Rows whose per-epoch history keeps the columns ``kept_in_history`` allows, floats at HISTORY_DIGITS
+    significant digits: curves need no more, and results.json shrinks to about two fifths."""
     def short(v):
         return float(f"{v:.{HISTORY_DIGITS}g}") if isinstance(v, float) else v
 
-    return [{**r, "history": [{k: short(v) for k, v in h.items()} for h in r["history"]]} if r.get("history") else r
-            for r in rows]
+    return [{**r, "history": [{k: short(v) for k, v in h.items() if kept_in_history(k)} for h in r["history"]]}
+            if r.get("history") else r for r in rows]
 
 
 def write_results(folder: Path, rows: list[dict]) -> None:
@@ -242,4 +251,4 @@ def _config_diffs(old: dict, new: dict, prefix: str = "") -> list[str]:
 __all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC_COLUMNS", "ROW_COLUMNS",
            "is_redistributable", "dataset_folder",
            "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
-           "write_json", "seal_manifest", "sha256_file", "staleness", "read_alignment", "key_parts", "redefined_runs"]
+           "write_json", "seal_manifest", "sha256_file", "HISTORY_METRICS", "kept_in_history", "compact_history", "staleness", "read_alignment", "key_parts", "redefined_runs"]

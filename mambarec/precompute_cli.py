@@ -45,7 +45,8 @@ def add_precompute_command(subparsers) -> None:
                    help="print the grid's arithmetic (cells, seeds, measured s/epoch, expected epochs and minutes) and "
                         "train nothing")
     p.add_argument("--rerender", action="store_true",
-                   help="rewrite REPORT.md from the stored rows with today's report code; trains nothing")
+                   help="rewrite REPORT.md, the curves and results.json from the stored rows with today's report and "
+                        "format code; trains nothing")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"local engine: runs trained at once, one process and one torch thread each "
                         f"[default: {DEFAULT_WORKERS}]")
@@ -76,7 +77,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         require_ray()  # says what to install before any data is loaded
     if args.rerender:
         rerender(args.out)
-        print(json.dumps({"out": args.out, "rerendered": "REPORT.md"}))
+        print(json.dumps({"out": args.out, "rerendered": ["REPORT.md", "curves", "results.json", "results.csv"]}))
         return 0
     datasets, skipped = {}, []
     for name in (n.strip() for n in args.datasets.split(",") if n.strip()):

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mambarec import probes
-from mambarec.artifacts import FORMAT_VERSION, PrecomputedError, load_precomputed, seal_manifest
+from mambarec.artifacts import FORMAT_VERSION, PrecomputedError, load_precomputed, seal_manifest, write_results
 from mambarec.config import RunConfig
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import GRID
@@ -119,13 +119,15 @@ def adopt_probes(folder: str | Path, datasets: dict, workers: int = DEFAULT_WORK
 
 
 def rerender(folder: str | Path, manifest: dict | None = None) -> dict:
-    """Rewrite REPORT.md from the stored rows with today's report code (no run is retrained), and reseal."""
+    """Rewrite REPORT.md, the curves and results.json/csv from the stored rows with today's report and format
+    code (no run is retrained; results.json gets today's ``compact_history``), and reseal."""
     folder = Path(folder)
     pre = load_precomputed(folder)
     manifest = manifest if manifest is not None else pre["manifest"]
     from mambarec.precompute import write_curves  # lazy: the runner imports torch-backed modules
 
     write_curves(folder, pre["results"])
+    write_results(folder, pre["results"])
     (folder / "REPORT.md").write_text(render_report(pre["results"], manifest, pre["alignment"]))
     return seal_manifest(folder, manifest)
 

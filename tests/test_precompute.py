@@ -103,6 +103,31 @@ def test_the_mini_grid_loads(grid_dir, tiny):
     assert "### The paper's claims beside ours" in data["report"]
 
 
+def test_results_json_keeps_the_history_the_curves_draw_and_every_final_metric(copy_of):
+    from app import evidence
+    from mambarec import report
+    from mambarec.replay import rerender
+
+    rows = artifacts.load_precomputed(copy_of)["results"]
+    epoch = rows[0]["history"][0]
+    drawn = set(evidence.CURVE_METRICS) | {m for m, _ in report.CURVE_METRICS}
+    assert drawn <= set(epoch) and {"epoch", "epoch_s", "lr", "loss/bpr"} <= set(epoch)
+    assert not {"valid/Precision@20", "test/MAP@10", "valid/Recall@10"} & set(epoch)  # trimmed ...
+    assert {"test/Precision@20", "valid/Recall@10"} <= set(rows[0])                   # ... but final metrics kept
+    assert "test/MAP@10" in rows[0]["all_metrics"]
+    # A folder written with a fuller history is trimmed by --rerender, and still loads sealed.
+    raw = json.loads((copy_of / "results.json").read_text())
+    for r in raw["rows"]:
+        r["history"] = [dict(h, **{"valid/MAP@20": 0.5}) for h in r["history"]]
+    (copy_of / "results.json").write_text(json.dumps(raw))
+    artifacts.seal_manifest(copy_of, json.loads((copy_of / "manifest.json").read_text()))
+    assert "valid/MAP@20" in artifacts.load_precomputed(copy_of)["results"][0]["history"][0]
+    rerender(copy_of)
+    again = artifacts.load_precomputed(copy_of)["results"]
+    assert "valid/MAP@20" not in again[0]["history"][0]
+    assert [r["history"] for r in again] == [r["history"] for r in rows]
+
+
 def test_nothing_of_the_content_of_non_redistributable_data_is_written(grid_dir, tiny):
     files = [p.relative_to(grid_dir).as_posix() for p in grid_dir.rglob("*") if p.is_file()]
     ml = sorted(f for f in files if "ml100k" in f)
