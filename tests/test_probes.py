@@ -25,6 +25,18 @@ def test_the_shipped_precomputed_folder_is_current():
                            "`python -m mambarec precompute --refresh-stale`, or regenerate the folder.")
 
 
+SHIPPED_LIMIT_MB = 60  # the guide's "tens of MB, not hundreds", with room for the missing ml100k cells
+
+
+def test_the_shipped_precomputed_folder_stays_small():
+    files = [p for p in (ROOT / "precomputed").rglob("*") if p.is_file()]
+    sizes = sorted(((p.stat().st_size, p.relative_to(ROOT).as_posix()) for p in files), reverse=True)
+    total = sum(s for s, _ in sizes) / 2**20
+    assert total <= SHIPPED_LIMIT_MB, (f"precomputed/ holds {total:.0f} MB (limit {SHIPPED_LIMIT_MB}); largest: "
+                                      f"{sizes[:3]}. Trim what results.json keeps (artifacts.compact_history) "
+                                      "and rewrite it with `python -m mambarec precompute --rerender`.")
+
+
 def test_probe_data_runs_every_code_path():
     ds = probes.probe_dataset()
     rates = {dict(c.overrides).get("reduction_factor", 8) for c in grid.GRID}
