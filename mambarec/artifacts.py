@@ -251,4 +251,5 @@ def _config_diffs(old: dict, new: dict, prefix: str = "") -> list[str]:
 __all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC_COLUMNS", "ROW_COLUMNS",
            "is_redistributable", "dataset_folder",
            "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
-           "write_json", "seal_manifest", "sha256_file", "HISTORY_METRICS", "kept_in_history", "compact_history", "staleness", "read_alignment", "key_parts", "redefined_runs"]
+           "write_json", "seal_manifest", "sha256_file", "HISTORY_METRICS", "kept_in_history", "compact_history",
+           "staleness", "read_alignment", "key_parts", "redefined_runs"]

@@ -149,7 +149,8 @@ def missing_lines(rows: list[dict]) -> list[str]:
 
 def seeds_line() -> str:
     return (f"- Seeds per cell: {grid.MAX_SEEDS} for the headline cells, `no_alignment`, `no_dream` (a cell of the "
-            f"scenario sweep), the baselines and the MGCN side of the bridge (`mgcn_with_*`, {grid.BRIDGE_MGCN_SEEDS}); "
+            f"scenario sweep), the baselines and the MGCN side of the bridge (`mgcn_with_*`, "
+            f"{grid.BRIDGE_MGCN_SEEDS}); "
             f"{grid.ABLATION_SEEDS} for the other ablation cells and the paper side of the bridge; "
             f"{grid.SCHEDULE_SEEDS} (seeds 0-2) for the paper-schedule cells, because five seeds of everything does "
             "not fit the 120-minute budget at today's speed (`python -m mambarec precompute --plan` prints the "
