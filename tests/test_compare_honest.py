@@ -193,6 +193,18 @@ def test_a_stale_folder_shows_its_banner_once_the_check_is_done(monkeypatch, tmp
     assert any("stale" in w.value and "paper moved" in w.value for w in at.warning)
 
 
+def test_a_lesson_step_shows_the_changes_with_their_red_line_before_the_levels(monkeypatch, runs_root,
+                                                                              grid_folder):
+    """A step's text reads the intervals against the red line: that chart comes first, above the fold."""
+    def charts(**step):
+        at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
+                     tab="Plots", **step)
+        return ["% of its mean" in c.proto.spec for c in at.get("plotly_chart")]
+
+    assert charts() == [False, True]
+    assert charts(step="parts.3") == [True, False]
+
+
 def _order(node) -> list[str]:
     """Element and block types of the page in the order they are drawn (depth first)."""
     out = []

@@ -108,19 +108,27 @@ def verdict_line(rows: pd.DataFrame) -> None:
 
 
 # ---- tabs --------------------------------------------------------------------------------------------
-def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str) -> None:
+def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str, changes_first: bool) -> None:
+    """Each setup's level from 0, the changes against the reference with their intervals (first when
+    ``changes_first``: a lesson step's text talks about them, and at 1280 x 800 the second chart is below the
+    fold), and the r sweep."""
     from app import figures  # lazy: plotly
 
     metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"))
+    levels, changes = st.container(), st.container()
+    if changes_first:
+        levels, changes = changes, levels
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
-        st.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric), key="compare.dots")
+        levels.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
+                            key="compare.dots")
     ref_setup = table.loc[table["name"] == reference, "setup"]
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
     if not ref_setup.empty and len(part) > 1:
-        st.plotly_chart(figures.delta_forest(part, metric, ref_setup.iloc[0], reference), key="compare.forest")
-        st.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. An "
-                   "interval that crosses the red line is within seed noise; a hollow dot is one seed: no interval.")
+        changes.plotly_chart(figures.delta_forest(part, metric, ref_setup.iloc[0], reference), key="compare.forest")
+        changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
+                        "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
+                        "interval.")
     sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
     sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
     if sweep.empty:
@@ -265,7 +273,7 @@ def render() -> None:
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
-                        ("Plots", lambda: plots(rows, table, shown, reference)),
+                        ("Plots", lambda: plots(rows, table, shown, reference, bool(step))),
                         ("Learning curves", lambda: curves(rows, shown)), ("Claims", lambda: claims(rows)),
                         ("Cold vs warm", lambda: cold_warm(rows, dataset, shown)),
                         ("Is it noise?", lambda: compare_sections.wilcoxon(rows, dataset)),
