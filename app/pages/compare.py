@@ -107,6 +107,13 @@ def verdict_line(rows: pd.DataFrame) -> None:
             f"{n} {kind}" for kind, n in counts.items() if n))
 
 
+def two_boxes(swapped: bool) -> tuple:
+    """Two containers in the order they are written to, drawn in that order or, when ``swapped``, the second
+    above the first: a lesson step puts what its text talks about above the fold."""
+    above, below = st.container(), st.container()
+    return (below, above) if swapped else (above, below)
+
+
 # ---- tabs --------------------------------------------------------------------------------------------
 def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str, changes_first: bool) -> None:
     """Each setup's level from 0, the changes against the reference with their intervals (first when
@@ -115,9 +122,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     from app import figures  # lazy: plotly
 
     metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"))
-    levels, changes = st.container(), st.container()
-    if changes_first:
-        levels, changes = changes, levels
+    levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
         levels.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
@@ -260,8 +265,7 @@ def render() -> None:
                              "this setup, paired by seed")
     shown = picked or [n for n in names if n]
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
-    first, second = st.container(), st.container()
-    table_box, tabs_box = (second, first) if step else (first, second)
+    table_box, tabs_box = two_boxes(bool(step))
     if not table.empty:
         ref_setup = table.loc[table["name"] == reference, "setup"]
         metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
