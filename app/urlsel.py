@@ -112,6 +112,14 @@ def restore(page: str, params: Sequence[Param],
     return notes
 
 
+def held_index(page: str, key: str, options: Sequence) -> int:
+    """The position in ``options`` of the value ``restore`` put in the widget's key, to give a select widget as
+    its own default: a browser that falls back to the widget's default (seen with several sessions on a loaded
+    machine) then still shows the value the script draws with, not the first option."""
+    value = st.session_state.get(widget_key(page, key))
+    return list(options).index(value) if value in options else 0
+
+
 def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None = None,
             with_dataset: bool = True) -> dict[str, str]:
     """After the page's widgets: the selection (values other than the defaults, and any value the URL named

@@ -205,6 +205,19 @@ def test_a_lesson_step_shows_the_changes_with_their_red_line_before_the_levels(m
     assert charts(step="parts.3") == [True, False]
 
 
+def test_the_metric_pickers_default_to_the_value_they_show(monkeypatch, runs_root, grid_folder):
+    """A browser that falls back to a select widget's own default (seen with several sessions on a loaded machine)
+    must still show the metric the charts are drawn with, not the first option."""
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
+                 tab="Plots", metric="NDCG@20")
+    picker = at.selectbox(key="compare.metric")
+    assert picker.value == "NDCG@20" and picker.options[picker.proto.default] == "NDCG@20"
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
+                 tab="Learning curves")
+    picker = at.selectbox(key="compare.curve")
+    assert picker.value == "valid/Recall@20" and picker.options[picker.proto.default] == "valid Recall@20"
+
+
 def _order(node) -> list[str]:
     """Element and block types of the page in the order they are drawn (depth first)."""
     out = []

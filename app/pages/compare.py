@@ -121,7 +121,8 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     fold), and the r sweep."""
     from app import figures  # lazy: plotly
 
-    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"))
+    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"),
+                                        index=urlsel.held_index(PAGE, "metric", results.METRICS))
     levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
@@ -164,8 +165,9 @@ def curves(rows: pd.DataFrame, shown: list[str]) -> None:
     if hist.empty:
         st.caption("No per-epoch history for these runs.")
         return
-    metric = st.selectbox("Curve", list(evidence.CURVE_METRICS), key=key("curve"),
-                          format_func=evidence.CURVE_METRICS.get)
+    options = list(evidence.CURVE_METRICS)
+    metric = st.selectbox("Curve", options, key=key("curve"), format_func=evidence.CURVE_METRICS.get,
+                          index=urlsel.held_index(PAGE, "curve", options))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
     st.plotly_chart(curves_figure(hist, metric, loss), key="compare.curves")
     st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
