@@ -112,12 +112,20 @@ def restore(page: str, params: Sequence[Param],
     return notes
 
 
-def held_index(page: str, key: str, options: Sequence) -> int:
+def held_index(page: str, key: str, options: Sequence, missing: int | None = 0) -> int | None:
     """The position in ``options`` of the value ``restore`` put in the widget's key, to give a select widget as
     its own default: a browser that falls back to the widget's default (seen with several sessions on a loaded
-    machine) then still shows the value the script draws with, not the first option."""
+    machine) then still shows the value the script draws with, not the first option. ``missing`` when the key
+    holds no option (None: a select box's placeholder)."""
     value = st.session_state.get(widget_key(page, key))
-    return list(options).index(value) if value in options else 0
+    options = list(options)
+    return options.index(value) if value in options else missing
+
+
+def held_values(page: str, key: str, options: Sequence) -> list:
+    """``held_index`` for a multiselect: the held values that are options, as its default."""
+    held = st.session_state.get(widget_key(page, key)) or []
+    return [v for v in held if v in options]
 
 
 def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None = None,

@@ -62,6 +62,21 @@ def test_every_step_opens_its_page_with_its_note(lesson, index):
             if key != "dataset" and "group:" not in raw:
                 value = at.session_state[urlsel.widget_key(step.page, key)]
                 assert (urlsel.show_list(value) if isinstance(value, list) else str(value)) == raw, key
+    for name, widget, held in own_defaults(at, step.page):
+        assert held == widget, f"{name}: its own default {held}, shown {widget}"
+
+
+def own_defaults(at: AppTest, page: str) -> list[tuple[str, object, object]]:
+    """(key, the option positions the widget holds, the positions it names as its own default) of the page's
+    select widgets: a browser that falls back to a widget's default (seen with several sessions on a loaded
+    machine) must still show what the page draws with."""
+    out = []
+    for kind in ("selectbox", "radio"):
+        out += [(w.key, w.index, w.proto.default if w.proto.HasField("default") else None)
+                for w in getattr(at, kind) if w.key and w.key.startswith(f"{page}.")]
+    out += [(w.key, list(w.indices), list(w.proto.default)) for w in at.multiselect
+            if w.key and w.key.startswith(f"{page}.")]
+    return out
 
 
 def compare_steps(dataset: str) -> list[tuple[L.Lesson, int]]:

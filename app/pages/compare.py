@@ -261,11 +261,14 @@ def render() -> None:
         if not (step and note.startswith("cells=")):  # the lesson bar has said which of its cells are missing
             st.caption(f":material/info: {note}")
     c1, c2 = st.columns([3, 1])
-    picked = c1.multiselect("Setups shown (empty: all)", [n for n in names if n], key=key("cells"),
+    offered = [n for n in names if n]
+    picked = c1.multiselect("Setups shown (empty: all)", offered, key=key("cells"),
+                            default=urlsel.held_values(PAGE, "cells", offered),
                             help="Precomputed cells by name, saved runs by what they changed")
-    reference = c2.selectbox("Reference for Δ", names, key=key("ref"), help="Δ columns and charts: change against "
+    reference = c2.selectbox("Reference for Δ", names, key=key("ref"), index=urlsel.held_index(PAGE, "ref", names),
+                             help="Δ columns and charts: change against "
                              "this setup, paired by seed")
-    shown = picked or [n for n in names if n]
+    shown = picked or offered
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
     if not table.empty:
