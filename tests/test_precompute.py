@@ -371,3 +371,26 @@ def test_a_cell_that_never_left_epoch_1_is_called_untrained():
     lines = never_learned_lines(findings.cells_of(stuck + learned + one_learned + untrained_by_design, "d"), "d")
     assert len(lines) == 1 and lines[0].startswith("- `official_paper_sched` on d never learned") and "22" in lines[0]
     assert "never went below 0.6923" in lines[0]
+
+
+def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds_beside_all():
+    from mambarec.report import summary_lines
+    from mambarec.tables import schedule_table
+
+    def run(cell, seed, recall):
+        return {**_row(cell, seed, recall), "test/NDCG@20": recall / 2, "best_epoch": 10, "epochs_run": 31,
+                "wall_s": 60.0}
+
+    noise = (0.02, -0.02, 0.01, 0.0, -0.01, 0.5)  # seed 5 ran the fast schedule only: never paired
+    rows = [run("mgcn", s, 0.30 * (1 + e)) for s, e in enumerate(noise)]
+    rows += [run("mgcn_paper_sched", s, 0.30) for s in range(5)] + [run("paper", 0, 0.3)]  # a summary needs paper
+    cells = findings.cells_of(rows, "d")
+    every, = findings.schedule_checks(cells)
+    asked, = findings.schedule_checks(cells, findings.SCHEDULE_ASKED_SEEDS)
+    assert every.seeds == (0, 1, 2, 3, 4) and asked.seeds == (0, 1, 2)
+    assert every.safe and not asked.safe  # t = 2.78 over five seeds (+-2.0%), 4.30 over three (+-5.2%)
+    table = schedule_table(rows, "d").splitlines()
+    assert [line.split(" | ")[1] for line in table[2:]] == ["0-4", "0-2"]
+    assert "| yes |" in table[2] and "| **no** |" in table[3]
+    line = next(x for x in summary_lines(rows, ["d"]) if "Fast schedule" in x)
+    assert "safe (seeds 0-4" in line and "Over seeds 0-2 alone, the speed issue's check: not shown safe" in line
