@@ -39,7 +39,8 @@ WIDGETS_JS = """() => Array.from(document.querySelectorAll('[class*="st-key-"]')
   e.querySelectorAll('[data-testid="stSelectbox"],[data-testid="stRadio"],[data-testid="stMultiSelect"]').length == 1)
   .map(e => [Array.from(e.classList).find(c => c.startsWith('st-key-')),
     Array.from(e.querySelectorAll('input')).map(i => i.type == 'radio' ? (i.checked ? 'x' : '.') : i.value).join('|')
-    + ' ' + Array.from(e.querySelectorAll('div[data-rac] > div > [data-testid="stMultiSelectTagsContainer"] [data-tag]'))
+    + ' ' + Array.from(e.querySelectorAll(
+        'div[data-rac] > div > [data-testid="stMultiSelectTagsContainer"] [data-tag]'))
       .map(t => t.getAttribute('aria-label')).join(',')])"""
 
 

@@ -17,7 +17,7 @@ HELPS, HURTS, NOTHING, ONE_SEED, UNMEASURED = ("helps", "hurts", "no measurable 
                                                "not measured")
 SCHEDULE_TOLERANCE = 3.0  # the fast schedule is safe when (fast - paper) lies within ±3% of the paper's mean
 SCHEDULE_METRICS = ("test/Recall@20", "test/NDCG@20")
-SCHEDULE_ASKED_SEEDS = (0, 1, 2)  # the check as the speed issue asked it; the grid runs more seeds (grid.SCHEDULE_SEEDS)
+SCHEDULE_ASKED_SEEDS = (0, 1, 2)  # the check as the speed issue asked it; the grid may run more (grid.SCHEDULE_SEEDS)
 
 
 @dataclass(frozen=True)
@@ -196,5 +196,5 @@ def _run_facts(runs: dict[int, dict]) -> dict:
 
 
 __all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_difference", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
-           "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts", "schedule_checks", "ScheduleCheck", "SCHEDULE_ASKED_SEEDS", "cells_of",
-           "HELPS", "HURTS", "NOTHING"]
+           "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts", "schedule_checks", "ScheduleCheck",
+           "SCHEDULE_ASKED_SEEDS", "cells_of", "HELPS", "HURTS", "NOTHING"]

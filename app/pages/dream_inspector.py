@@ -86,7 +86,8 @@ def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
                         index=urlsel.held_index(PAGE, "modality", dreams))
     titles = dataset.titles()
     item = c2.selectbox("Item", range(dataset.n_items), key=key("item"),
-                        index=urlsel.held_index(PAGE, "item", range(dataset.n_items)), format_func=lambda i: f"{i} · {titles[i]}",
+                        index=urlsel.held_index(PAGE, "item", range(dataset.n_items)),
+                        format_func=lambda i: f"{i} · {titles[i]}",
                         help="Default: the most popular item; type to search by title")
     c, h, w = dreams[modality].shape
     centre = None
