@@ -266,8 +266,7 @@ def render() -> None:
                             default=urlsel.held_values(PAGE, "cells", offered),
                             help="Precomputed cells by name, saved runs by what they changed")
     reference = c2.selectbox("Reference for Δ", names, key=key("ref"), index=urlsel.held_index(PAGE, "ref", names),
-                             help="Δ columns and charts: change against "
-                             "this setup, paired by seed")
+                             help="Δ columns and charts: change against this setup, paired by seed")
     shown = picked or offered
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
