@@ -126,8 +126,10 @@ def exact_change(a: float, b: float) -> float:
 AGREES, DISAGREES, INCONCLUSIVE, NOT_MEASURED = "agrees", "disagrees", "inconclusive", "not measured"
 
 
-def verdict(paper_sign: float, diff: PairedDifference | None) -> str:
-    """The verdict of a seeded difference against a claim whose direction is ``paper_sign``."""
+def verdict(paper_sign: float, diff: PairedDifference | None, at_most: bool = False) -> str:
+    """The verdict of a seeded difference against a claim whose direction is ``paper_sign``. ``at_most``: the
+    claim is "only X%" (``paper_sign`` is X, and ``diff`` in the same unit); an interval that lies wholly beyond X
+    in the claimed direction disagrees on size."""
     if diff is None:
         return NOT_MEASURED
     side = diff.excludes_zero()
@@ -135,7 +137,12 @@ def verdict(paper_sign: float, diff: PairedDifference | None) -> str:
         if not diff.has_interval:
             return f"{INCONCLUSIVE} ({diff.n} seed{'s' if diff.n != 1 else ''})"
         return INCONCLUSIVE
-    return AGREES if side == np.sign(paper_sign) else DISAGREES
+    if side != np.sign(paper_sign):
+        return DISAGREES
+    nearest = diff.low if side > 0 else diff.high  # the bound nearest to zero
+    if at_most and abs(nearest) > abs(paper_sign):
+        return f"{DISAGREES} (larger than claimed)"
+    return AGREES
 
 
 def exact_verdict(paper_change: float, measured: float | None, at_least: bool = False) -> str:

@@ -50,6 +50,15 @@ def test_verdict_rule():
     assert stats.verdict(+1.8, None) == "not measured"
 
 
+def test_an_only_x_percent_claim_disagrees_when_the_whole_interval_is_larger():
+    """"r = 4 saves only 12% time": a saving of 65-107% is the claimed direction but not the claimed size."""
+    down = stats.paired_difference({0: 1.0, 1: 1.1, 2: 1.2}, {0: 8.0, 1: 7.5, 2: 8.2}).relative()
+    assert down.high < -12
+    assert stats.verdict(-12.0, down) == "agrees"  # direction only
+    assert stats.verdict(-12.0, down, at_most=True) == "disagrees (larger than claimed)"
+    assert stats.verdict(-95.0, down, at_most=True) == "agrees"  # the interval reaches back within 95%
+
+
 def test_exact_verdicts_for_deterministic_counts():
     assert stats.exact_verdict(-30.0, -35.0, at_least=True) == "agrees"
     assert stats.exact_verdict(-30.0, -5.0, at_least=True) == "disagrees (smaller than claimed)"
