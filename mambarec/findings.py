@@ -193,6 +193,14 @@ def schedule_checks(cells: dict, seeds: tuple[int, ...] | None = None) -> list[S
     return out
 
 
+def schedule_check_pairs(cells: dict) -> list[tuple[ScheduleCheck, ScheduleCheck | None]]:
+    """Per model, (the check over every seed both schedules ran, the check over SCHEDULE_ASKED_SEEDS alone, or
+    None when those are the same seeds)."""
+    asked = {c.cell: c for c in schedule_checks(cells, SCHEDULE_ASKED_SEEDS)}
+    return [(full, few if few is not None and few.seeds != full.seeds else None)
+            for full in schedule_checks(cells) for few in (asked.get(full.cell),)]
+
+
 def _run_facts(runs: dict[int, dict]) -> dict:
     rows = list(runs.values())
     return {key: stats.summarize([r.get(key) for r in rows]) for key in ("best_epoch", "epochs_run", "wall_s")}
@@ -200,4 +208,4 @@ def _run_facts(runs: dict[int, dict]) -> dict:
 
 __all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_difference", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
            "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts", "schedule_checks", "ScheduleCheck",
-           "SCHEDULE_ASKED_SEEDS", "cells_of", "HELPS", "HURTS", "NOTHING"]
+           "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "HELPS", "HURTS", "NOTHING"]

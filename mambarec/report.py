@@ -58,12 +58,10 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
                      f"paired by seed, 95% CI): " + ("; ".join(parts) if parts else "no ablation rows yet") + ".")
         lines += bridge_lines(cells, dataset)
         lines += never_learned_lines(cells, dataset)
-        asked = {c.cell: c for c in findings.schedule_checks(cells, findings.SCHEDULE_ASKED_SEEDS)}
-        for ch in findings.schedule_checks(cells):
+        for ch, few in findings.schedule_check_pairs(cells):
             line = (f"- Fast schedule vs the paper's for `{ch.cell}` on {dataset}: {schedule_verdict(ch)}; best epoch "
                     f"{ch.fast['best_epoch'].mean:.0f} vs {ch.paper['best_epoch'].mean:.0f}")
-            few = asked.get(ch.cell)
-            if few is not None and few.seeds != ch.seeds:
+            if few is not None:
                 line += f". Over seeds {seed_list(few.seeds)} alone, the speed issue's check: {schedule_verdict(few)}"
             lines.append(line + ".")
     return lines

@@ -55,17 +55,13 @@ def seed_list(seeds) -> str:
 def schedule_table(rows: list[dict], dataset: str) -> str:
     """Fast against the paper's schedule per model, over every seed both ran and, where that is more, again over
     the seeds the speed issue's check named (findings.SCHEDULE_ASKED_SEEDS)."""
-    cells = findings.cells_of(rows, dataset)
-    checks = findings.schedule_checks(cells)
-    if not checks:
+    pairs = findings.schedule_check_pairs(findings.cells_of(rows, dataset))
+    if not pairs:
         return ""
-    asked = {ch.cell: ch for ch in findings.schedule_checks(cells, findings.SCHEDULE_ASKED_SEEDS)}
     lines = ["| model | seeds | fast - paper schedule, Recall@20 (95% CI) | NDCG@20 (95% CI) | safe (±3%) | best / run "
              "epochs, fast | best / run epochs, paper | wall s per run, fast | paper |",
              "|---|---|---|---|---|---|---|---|---|"]
-    shown = [c for full in checks for c in (full, asked.get(full.cell))
-             if c is full or (c is not None and c.seeds != full.seeds)]
-    for ch in shown:
+    for ch in (c for pair in pairs for c in pair if c is not None):
         safe = {True: "yes", False: "**no**", None: "not shown (needs 2+ seeds)"}[ch.safe]
         r, n = (ch.diffs[m] for m in findings.SCHEDULE_METRICS)
         lines.append(f"| `{ch.cell}` | {seed_list(ch.seeds)} | {_diff(r)} | {_diff(n)} | {safe} | "
