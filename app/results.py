@@ -219,7 +219,7 @@ def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
 def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
                metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """Per setup, the change of each metric against ``reference`` in % of the reference's mean, paired by
-    seed over the seeds both ran (``mambarec.stats.paired_difference``): ``Δ <m> %`` is the mean change,
+    seed over the seeds both ran (``mambarec.stats.relative_change``): ``Δ <m> %`` is the mean change,
     ``Δ <m> 95% CI`` its t-interval ("1 seed: no interval" when they share one seed) and ``Δ <m>`` both in
     words (``delta_text``); ``Δ <m> low/high`` the interval's ends, for the charts."""
     if reference not in set(table["setup"]) or rows.empty:
@@ -231,9 +231,8 @@ def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
         means, cis, words, lows, highs = [], [], [], [], []
         for setup in out["setup"]:
             mine = by_setup.get(setup)
-            diff = (stats.paired_difference(mine, ref) if mine is not None and ref is not None and setup != reference
-                    else None)
-            rel = diff.relative() if diff is not None else None
+            rel = (stats.relative_change(mine, ref, m) if mine is not None and ref is not None and setup != reference
+                   else None)
             means.append(rel.mean if rel is not None else float("nan"))
             lows.append(rel.low if rel is not None and rel.has_interval else float("nan"))
             highs.append(rel.high if rel is not None and rel.has_interval else float("nan"))

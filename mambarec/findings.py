@@ -123,10 +123,11 @@ def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
             return "-", stats.NOT_MEASURED
         change = stats.exact_change(next(iter(a.values()))["n_params"], next(iter(b.values()))["n_params"])
         return f"{change:+.1f}% (exact)", stats.exact_verdict(claim.paper_change, change, claim.at_least)
-    diff = cell_difference(cells, claim.metric, claim.cell, claim.reference)
-    if diff is None:
+    a, b = cells.get(claim.cell, {}), cells.get(claim.reference, {})
+    rel = stats.relative_change({s: r.get(claim.metric) for s, r in a.items()},
+                                {s: r.get(claim.metric) for s, r in b.items()}, claim.metric)
+    if rel is None:
         return "-", stats.NOT_MEASURED
-    rel = diff.relative()
     return rel.format(1, "%"), stats.verdict(claim.paper_change, rel, claim.at_most)
 
 

@@ -6,6 +6,9 @@ section 5).
 * ``paired_difference``: the difference of two cells over the seeds both ran (seed s of A against
   seed s of B: the same data split, the same initial draws), with its 95% t-interval. With one
   common seed there is no interval.
+* ``relative_change``: that difference in % of the reference. Times (``RATIO_SCALE``) only scale, so
+  their change is taken as a ratio: the t-interval of the per-seed log(A / B), shown as A / B - 1, which
+  cannot fall below -100% as a difference divided by a mean can with 3 seeds.
 * ``wilcoxon_per_user``: Wilcoxon's signed-rank test on per-user metrics of two runs, paired by user.
 * ``verdict``: a measured difference against a claim of the paper. "agrees" when the interval
   excludes 0 on the paper's side, "disagrees" when it excludes 0 on the other side, "inconclusive"
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 CONFIDENCE = 0.95  # two-sided level of every interval shown
+# Quantities that are positive and change by a factor (seconds): their relative change is a ratio.
+RATIO_SCALE = frozenset({"s_per_epoch", "cpu_s_per_epoch"})
 WILCOXON_ALPHA = 0.05
 
 
@@ -115,6 +120,38 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
         return PairedDifference(seeds, mean, None, None, ref)
     half = t_quantile(len(seeds) - 1, confidence) * float(diff.std(ddof=1)) / math.sqrt(len(seeds))
     return PairedDifference(seeds, mean, mean - half, mean + half, ref)
+
+
+def paired_ratio(a: Mapping[int, float], b: Mapping[int, float],
+                 confidence: float = CONFIDENCE) -> PairedDifference | None:
+    """A / B - 1 in %, paired by seed: exp of the mean per-seed log(A / B) (the geometric mean of the ratios)
+    and its t-interval taken on the logs, so both ends stay above -100% (docs/protocol.md section 8)."""
+    seeds = tuple(sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None))
+    if not seeds:
+        return None
+    if any(a[s] <= 0 or b[s] <= 0 for s in seeds):
+        raise ValueError(f"a ratio needs positive values on both sides, got A={[a[s] for s in seeds]} "
+                         f"B={[b[s] for s in seeds]}; compare them with paired_difference instead")
+    logs = np.log(np.asarray([a[s] / b[s] for s in seeds], dtype=np.float64))
+    ref = float(np.mean([b[s] for s in seeds]))
+
+    def pct(x: float) -> float:
+        return math.expm1(x) * 100.0
+
+    mean = float(logs.mean())
+    if len(seeds) < 2:
+        return PairedDifference(seeds, pct(mean), None, None, ref)
+    half = t_quantile(len(seeds) - 1, confidence) * float(logs.std(ddof=1)) / math.sqrt(len(seeds))
+    return PairedDifference(seeds, pct(mean), pct(mean - half), pct(mean + half), ref)
+
+
+def relative_change(a: Mapping[int, float], b: Mapping[int, float], metric: str) -> PairedDifference | None:
+    """A against B in % of B, paired by seed: a ratio for ``RATIO_SCALE`` quantities (``paired_ratio``), the
+    difference over B's mean for every other metric (``paired_difference(...).relative()``)."""
+    if metric in RATIO_SCALE:
+        return paired_ratio(a, b)
+    diff = paired_difference(a, b)
+    return diff.relative() if diff is not None else None
 
 
 def exact_change(a: float, b: float) -> float:

@@ -59,6 +59,27 @@ def test_an_only_x_percent_claim_disagrees_when_the_whole_interval_is_larger():
     assert stats.verdict(-95.0, down, at_most=True) == "agrees"  # the interval reaches back within 95%
 
 
+def test_a_time_change_is_a_ratio_whose_interval_stays_above_minus_100_percent():
+    """Seconds per epoch of r = 4 vs r = 1 on ml100k's scale: the difference over the mean gives an interval
+    below -100% with 3 seeds; the ratio's, taken on logs, cannot."""
+    fast, slow = {0: 8.0, 1: 8.4, 2: 8.2}, {0: 30.0, 1: 64.0, 2: 58.0}
+    naive = stats.paired_difference(fast, slow).relative()
+    assert naive.low < -100  # the defect the ratio form removes
+    ratio = stats.relative_change(fast, slow, "s_per_epoch")
+    logs = np.log([8.0 / 30.0, 8.4 / 64.0, 8.2 / 58.0])
+    half = scipy_stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
+    assert ratio.mean == pytest.approx(100 * math.expm1(logs.mean()))
+    assert ratio.low == pytest.approx(100 * math.expm1(logs.mean() - half)) and ratio.low > -100
+    assert ratio.high == pytest.approx(100 * math.expm1(logs.mean() + half))
+    assert stats.verdict(-12.0, ratio, at_most=True) == "disagrees (larger than claimed)"
+    # accuracy metrics keep the difference over the reference's mean
+    rec = stats.relative_change({0: 0.30, 1: 0.32}, {0: 0.29, 1: 0.30}, "test/Recall@20")
+    assert rec == stats.paired_difference({0: 0.30, 1: 0.32}, {0: 0.29, 1: 0.30}).relative()
+    assert stats.relative_change({0: 2.0}, {0: 1.0}, "s_per_epoch").format(1, "%") == "+100.0% (1 seed, no interval)"
+    with pytest.raises(ValueError, match="positive"):
+        stats.paired_ratio({0: 0.0}, {0: 1.0})
+
+
 def test_exact_verdicts_for_deterministic_counts():
     assert stats.exact_verdict(-30.0, -35.0, at_least=True) == "agrees"
     assert stats.exact_verdict(-30.0, -5.0, at_least=True) == "disagrees (smaller than claimed)"
