@@ -29,11 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repository's packages
 
-from app.serve import streamlit_server  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-VIEWPORT = {"width": 1280, "height": 800}
 TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions, slowest paint": 10.0}
 SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before and after alignment"),
             ("About", "About MambaRec"), ("Lessons", "Lessons"), ("DREAM inspector", "DREAM inspector"),
@@ -147,7 +144,7 @@ async def _concurrent(url: str, sessions: int) -> list[tuple[int, float, float, 
     from playwright.async_api import async_playwright  # lazy: playwright is a benchmark-only dependency
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             return await asyncio.gather(*(_one_session(browser, url, i) for i in range(sessions)))
         finally:
@@ -198,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     with streamlit_server(env, port=args.port, keep_output=False) as srv:
         report("server up (process start to health ok)", srv.start_s)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             try:
                 first_paints(browser, srv.url)
                 page_switches(browser, srv.url)

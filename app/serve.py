@@ -1,5 +1,6 @@
 """``streamlit run streamlit_app.py`` as a child process, up and healthy, stopped afterwards: what the real-browser
-tests and ``app/perf.py`` start the app with (one copy of the command line and the health wait)."""
+tests and ``app/perf.py`` start the app with (one copy of the command line and the health wait), and the
+browser they open it in."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.05  # between health checks
 STOP_S = 10  # a terminated server gets this long before it is killed
+# The browser every real-browser test and benchmark drives: Debian's Chromium, started with these flags (no
+# sandbox as root in a container, no GPU, nothing fetched from the network), at a projector's size.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update")
+VIEWPORT = {"width": 1280, "height": 800}
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages
 
 from app.lessons_content import LESSONS, step_url  # noqa: E402
-from app.perf import CHROMIUM, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
-from app.serve import streamlit_server  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server  # noqa: E402
 
 POLL_S = 0.5
 STABLE_POLLS = 8  # 4 s with the widgets unchanged and no script running
@@ -77,7 +76,7 @@ async def tour(base: str, sessions: int, shots: Path | None) -> int:
 
     flagged = 0
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         for lesson in LESSONS:
             for i, step in enumerate(lesson.steps):
                 url = step_url(base, lesson, i)

@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MAMBAREC_TORCH_THREADS": "1"}
 
 
@@ -73,8 +73,8 @@ def live_run(params: dict[str, str], runs: Path, timeout_s: float) -> dict:
                     raise SystemExit("streamlit did not start") from None
                 time.sleep(0.3)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+            page = browser.new_page(viewport=VIEWPORT)
             page.goto(f"http://127.0.0.1:{port}/?{urlencode(params)}")
             page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
             page.wait_for_timeout(2000)

@@ -14,20 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from app.serve import streamlit_server
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server
 from tests.test_app import write_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 SERVER_START_S = 60
 PAGE_S = 180  # the Embeddings page fits UMAP on first use
 
 
 def require_chromium() -> None:
     """Skip without Debian's Chromium, except under CI (``CI=true``), where its absence is a failure."""
-    if not CHROMIUM.is_file():
+    if not Path(CHROMIUM).is_file():
         reason = f"{CHROMIUM} not found (apt-get install chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; CI=true requires the browser test to run")
@@ -128,7 +126,7 @@ def layout_checks(page) -> None:
         button = page.get_by_role("button", name=name, exact=True)
         assert button.evaluate(BROKEN_WORDS) == [], name
     page.screenshot(path=str(ARTIFACTS / "train_1024x768.png"))
-    page.set_viewport_size({"width": 1280, "height": 800})
+    page.set_viewport_size(VIEWPORT)
     page.get_by_test_id("stSidebarUserContent").get_by_text("Presentation mode", exact=True).click()
     settle(page)
     page.wait_for_timeout(800)
@@ -151,8 +149,8 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
 
     url, runs = server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        page = browser.new_page(viewport=VIEWPORT)
         try:
             visit(page, f"{url}/?dataset=tiny&model_name=mambarec&variant=paper&epochs=3&batch_size=256")
             mmd = "Match distributions (MMD)"

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tests.test_e2e_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PAGE_S, server  # noqa: F401
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from tests.test_e2e_browser import ARTIFACTS, PAGE_S, server  # noqa: F401
 
 SESSIONS = 8
 LINK = {"model_name": "mambarec", "variant": "official", "epochs": "7", "seed": "9", "use_mmd": "false",
@@ -48,8 +49,8 @@ def test_eight_sessions_open_one_link_on_a_loaded_machine(server):  # noqa: F811
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            pages = [browser.new_context(viewport={"width": 1280, "height": 800}).new_page() for _ in range(SESSIONS)]
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+            pages = [browser.new_context(viewport=VIEWPORT).new_page() for _ in range(SESSIONS)]
             t0 = time.perf_counter()
             for page in pages:  # all at once: nobody waits for the previous student
                 page.goto(link, wait_until="commit")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from app.serve import streamlit_server
-from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server
+from tests.test_e2e_browser import require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-PROJECTOR = {"width": 1280, "height": 800}
+PROJECTOR = VIEWPORT
 PAGE_S = 240
 PAGES = {  # name -> (path, heading)
     "compare": ("/compare?dataset=ml100k&cells=paper,official,mgcn,no_alignment,no_dream,r1&ref=paper&tab=Plots",
@@ -62,7 +62,7 @@ def browser(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield chromium
         chromium.close()
 
