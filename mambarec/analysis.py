@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mambarec.model.base import eval_mode
 from mambarec.model.losses import mmd_loss
 
 STAGES = ("input", "dream", "modal")
@@ -47,23 +48,18 @@ def modality_embeddings(model, stage: str) -> dict[str, np.ndarray]:
     if encoders is None or features is None or not all(m in encoders for m in MODALITIES):
         raise ValueError(f"{type(model).__name__} has no visual/text modal encoders: stage {stage!r} "
                          "exists only for MambaRec-style models (paper, official, mgcn)")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            if stage == "modal":
-                out = model.modal_features()
-            else:
-                out = {}
-                for m in MODALITIES:
-                    _, stages = encoders[m](features[m].weight, return_stages=True)
-                    key = "dream" if stage == "dream" else ("reduced" if "reduced" in stages else "projected")
-                    if key not in stages:
-                        raise ValueError(f"this model has no {stage!r} stage for {m} (DREAM is off: use_dream=False); "
-                                         f"its stages are {sorted(stages)}")
-                    out[m] = stages[key]
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        if stage == "modal":
+            out = model.modal_features()
+        else:
+            out = {}
+            for m in MODALITIES:
+                _, stages = encoders[m](features[m].weight, return_stages=True)
+                key = "dream" if stage == "dream" else ("reduced" if "reduced" in stages else "projected")
+                if key not in stages:
+                    raise ValueError(f"this model has no {stage!r} stage for {m} (DREAM is off: use_dream=False); "
+                                     f"its stages are {sorted(stages)}")
+                out[m] = stages[key]
     return {m: out[m].detach().cpu().float().numpy() for m in MODALITIES}
 
 

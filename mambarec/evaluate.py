@@ -12,6 +12,7 @@ import torch
 
 from mambarec.config import TrainConfig, default_of, field_of
 from mambarec.metrics import DEFAULT_KS, embedding_topk_metrics
+from mambarec.model.base import eval_mode
 
 SPLITS = ("valid", "test")
 DEFAULT_BLOCK_USERS = default_of(field_of(TrainConfig, "eval_batch_users"))
@@ -40,12 +41,8 @@ def evaluate_model(model, dataset, splits: tuple[str, ...] = SPLITS, per_user: b
     """``{split: {"Recall@20": ..., ...}}`` (empty for a split without interactions); ``per_user`` adds the
     per-user arrays (``mambarec.metrics``). The user's training items are masked."""
     matrices = matrices or {s: dataset.matrix(s) for s in ("train", *splits)}
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         users, items = model.embeddings()
-    finally:
-        model.train(was_training)
     batch_users = block_users(batch_users, users.shape[0], items.shape[0], users.device)
     out = {}
     for split in splits:

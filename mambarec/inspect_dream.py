@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mambarec.model.base import eval_mode
 from mambarec.model.dream import ConvBranch, Dream, PoolBranch
 
 BRANCH_ORDER = ("conv1x1", "dilated_1", "dilated_2", "dilated_3", "pool")
@@ -184,13 +185,9 @@ def inspect_item(model: nn.Module, item: int, modality: str = "visual",
     n_items = model.features[modality].weight.shape[0]
     if not 0 <= int(item) < n_items:
         raise ValueError(f"item {item} is outside 0..{n_items - 1}")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x = dream_input(model, modality, [int(item)])
         out, parts = dream(x, return_parts=True)
-    finally:
-        model.train(was_training)
     c, h, w = dream.shape
     centre = centre if centre is not None else (h // 2, w // 2)
     branches = {name: _np(t[0]) for name, t in parts["branches"].items()}

@@ -16,6 +16,7 @@ import torch
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.metrics import top_items
+from mambarec.model.base import eval_mode
 from mambarec.store import CHECKPOINT_NAME, RunRecord, list_runs, model_name_of, precomputed_records
 
 
@@ -39,12 +40,8 @@ class TopKDiff:
 @torch.no_grad()
 def item_scores(model, users) -> torch.Tensor:
     """(len(users), n_items) dot-product scores, computed in eval mode (mode restored after)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         user_emb, item_emb = model.embeddings()
-    finally:
-        model.train(was_training)
     idx = torch.as_tensor(np.atleast_1d(users), dtype=torch.long, device=user_emb.device)
     return (user_emb[idx] @ item_emb.t()).float().cpu()
 

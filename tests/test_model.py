@@ -8,6 +8,7 @@ import torch
 
 from mambarec.config import ConfigError, MGCNConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.graphs import build_graphs
+from mambarec.model.base import eval_mode
 from mambarec.model.init import init_parameters
 from mambarec.model.losses import gaussian_kernel, info_nce, kernel_mean, mmd_loss
 from mambarec.model.modal import ModalEncoder
@@ -31,6 +32,20 @@ def _model(variant="paper", seed=0, **over):
     init_parameters(m, g)
     m.set_generator(g)
     return m
+
+
+def test_eval_mode_restores_the_mode_the_model_had_also_on_error():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    with eval_mode(net):
+        assert not net.training and not net[1].training
+    assert net.training and net[1].training
+    with pytest.raises(RuntimeError, match="boom"), eval_mode(net):
+        raise RuntimeError("boom")
+    assert net.training
+    net.eval()
+    with eval_mode(net):
+        pass
+    assert not net.training  # a model in eval mode stays there
 
 
 def test_each_variant_gives_finite_loss_and_gradients():

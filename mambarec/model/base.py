@@ -10,6 +10,8 @@ products).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
@@ -27,6 +29,18 @@ def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     is deterministic at any thread count, and at one thread adds in the same order (bit-identical).
     """
     return table.index_select(0, index)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block (no dropout, BatchNorm on its running statistics); the mode it
+    had is restored after, also when the block raises (evaluation in the middle of training, inspection)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Recommender(nn.Module):
