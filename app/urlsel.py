@@ -122,6 +122,17 @@ def held_index(page: str, key: str, options: Sequence, missing: int | None = 0) 
     return options.index(value) if value in options else missing
 
 
+def bound(page: str, key: str, options: Sequence, missing: int | None = 0) -> dict[str, Any]:
+    """A select widget's ``key`` and ``index`` for the page's parameter ``key``, named once:
+    ``st.selectbox(label, options, **bound(PAGE, "metric", options))`` (also ``st.radio``)."""
+    return {"key": widget_key(page, key), "index": held_index(page, key, options, missing)}
+
+
+def bound_values(page: str, key: str, options: Sequence) -> dict[str, Any]:
+    """``bound`` for a multiselect: its ``key`` and ``default``."""
+    return {"key": widget_key(page, key), "default": held_values(page, key, options)}
+
+
 def held_values(page: str, key: str, options: Sequence) -> list:
     """``held_index`` for a multiselect: the held values that are options, as its default."""
     held = st.session_state.get(widget_key(page, key)) or []

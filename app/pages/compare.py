@@ -121,8 +121,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     fold), and the r sweep."""
     from app import figures  # lazy: plotly
 
-    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, key=key("metric"),
-                                        index=urlsel.held_index(PAGE, "metric", results.METRICS))
+    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, **urlsel.bound(PAGE, "metric", results.METRICS))
     levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
@@ -166,8 +165,8 @@ def curves(rows: pd.DataFrame, shown: list[str]) -> None:
         st.caption("No per-epoch history for these runs.")
         return
     options = list(evidence.CURVE_METRICS)
-    metric = st.selectbox("Curve", options, key=key("curve"), format_func=evidence.CURVE_METRICS.get,
-                          index=urlsel.held_index(PAGE, "curve", options))
+    metric = st.selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
+                          **urlsel.bound(PAGE, "curve", options))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
     st.plotly_chart(curves_figure(hist, metric, loss), key="compare.curves")
     st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
@@ -262,10 +261,9 @@ def render() -> None:
             st.caption(f":material/info: {note}")
     c1, c2 = st.columns([3, 1])
     offered = [n for n in names if n]
-    picked = c1.multiselect("Setups shown (empty: all)", offered, key=key("cells"),
-                            default=urlsel.held_values(PAGE, "cells", offered),
+    picked = c1.multiselect("Setups shown (empty: all)", offered, **urlsel.bound_values(PAGE, "cells", offered),
                             help="Precomputed cells by name, saved runs by what they changed")
-    reference = c2.selectbox("Reference for Δ", names, key=key("ref"), index=urlsel.held_index(PAGE, "ref", names),
+    reference = c2.selectbox("Reference for Δ", names, **urlsel.bound(PAGE, "ref", names),
                              help="Δ columns and charts: change against this setup, paired by seed")
     shown = picked or offered
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.

@@ -59,7 +59,7 @@ def choose_model(dataset):
     if ss[key("model")] not in keys:
         ss[key("model")] = models.active_key(runs) or ("paper" if "paper" in keys else keys[0])
     c1, c2 = st.columns([4, 1])
-    pick = c1.selectbox("Model", keys, key=key("model"), index=urlsel.held_index(PAGE, "model", keys),
+    pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"
                         if k in UNTRAINED else models.key_label(runs, k))
     if pick in UNTRAINED:
@@ -67,7 +67,7 @@ def choose_model(dataset):
     seeds = models.seeds_of(runs, pick)
     if ss[key("seed")] not in seeds:
         ss[key("seed")] = seeds[0]
-    seed = c2.selectbox("Seed", seeds, key=key("seed"), index=urlsel.held_index(PAGE, "seed", seeds),
+    seed = c2.selectbox("Seed", seeds, **urlsel.bound(PAGE, "seed", seeds),
                         disabled=len(seeds) < 2)
     src = models.pick(runs, pick, seed)
     mtime = models.mtime(src["path"])
@@ -82,11 +82,10 @@ def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
     if ss[key("item")] is None:
         ss[key("item")] = int(np.argmax(dataset.item_popularity()))
     c1, c2, c3, c4 = st.columns([0.8, 2.2, 1.2, 1.2])
-    modality = c1.radio("Modality", list(dreams), key=key("modality"), horizontal=True,
-                        index=urlsel.held_index(PAGE, "modality", dreams))
+    modality = c1.radio("Modality", list(dreams), horizontal=True,
+                        **urlsel.bound(PAGE, "modality", dreams))
     titles = dataset.titles()
-    item = c2.selectbox("Item", range(dataset.n_items), key=key("item"),
-                        index=urlsel.held_index(PAGE, "item", range(dataset.n_items)),
+    item = c2.selectbox("Item", range(dataset.n_items), **urlsel.bound(PAGE, "item", range(dataset.n_items)),
                         format_func=lambda i: f"{i} · {titles[i]}",
                         help="Default: the most popular item; type to search by title")
     c, h, w = dreams[modality].shape

@@ -158,10 +158,10 @@ def choose(dataset) -> list[dict]:
         ss[key("after")] = models.active_key(found) or ("paper" if "paper" in keys else keys[0])
     label = lambda k: models.key_label(found, k) if models.pick(found, k) else k  # noqa: E731
     c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
-    after = c2.selectbox("After (trained)", keys, key=key("after"), format_func=label,
-                         index=urlsel.held_index(PAGE, "after", keys))
+    after = c2.selectbox("After (trained)", keys, format_func=label,
+                         **urlsel.bound(PAGE, "after", keys))
     befores = [INITIALIZED, *(k for k in keys if k != after)]
-    before = c1.selectbox("Before", befores, key=key("before"), index=urlsel.held_index(PAGE, "before", befores),
+    before = c1.selectbox("Before", befores, **urlsel.bound(PAGE, "before", befores),
                           format_func=lambda k: "the same run, freshly initialized" if k == INITIALIZED
                           else f"{label(k)}, trained",
                           help="The run at initialization, or another trained run (no_alignment: MMD and InfoNCE "
@@ -169,7 +169,7 @@ def choose(dataset) -> list[dict]:
     options = seeds(found, stored, after)
     if ss[key("seed")] not in options:
         ss[key("seed")] = options[0]
-    seed = c3.selectbox("Seed", options, key=key("seed"), index=urlsel.held_index(PAGE, "seed", options),
+    seed = c3.selectbox("Seed", options, **urlsel.bound(PAGE, "seed", options),
                         disabled=len(options) == 1)
     stage = ss.get(key("stage"), "modal")
     ctx = {"dataset": dataset, "stored": stored, "found": found}
@@ -297,20 +297,20 @@ def render() -> None:
     panels = choose(dataset)
     titles = dataset.titles()
     c1, c2, c3, c4, c5 = st.columns([0.9, 1.5, 1.1, 1.6, 0.5], vertical_alignment="bottom")
-    view = c1.radio("Projection", ["PCA", "UMAP"], key=key("view"), horizontal=True,
-                    index=urlsel.held_index(PAGE, "view", ["PCA", "UMAP"]),
+    view = c1.radio("Projection", ["PCA", "UMAP"], horizontal=True,
+                    **urlsel.bound(PAGE, "view", ["PCA", "UMAP"]),
                     help="PCA (default) is exact and keeps distances comparable, so pairs can be seen to move "
                     "together; UMAP keeps neighbourhoods and often draws each modality as its own island.")
-    colour = c2.radio("Colour by", COLOURS, key=key("colour"), horizontal=True,
-                      index=urlsel.held_index(PAGE, "colour", COLOURS))
+    colour = c2.radio("Colour by", COLOURS, horizontal=True,
+                      **urlsel.bound(PAGE, "colour", COLOURS))
     n_lines = c3.slider("Picture-text lines", 0, 300, key=key("lines"), step=10,
                         help="Lines from a random sample of items' pictures to their texts")
-    item = c4.selectbox("Find an item by title", range(dataset.n_items), key=key("item"), placeholder="type a title...",
-                        index=urlsel.held_index(PAGE, "item", range(dataset.n_items), missing=None),
+    item = c4.selectbox("Find an item by title", range(dataset.n_items), placeholder="type a title...",
+                        **urlsel.bound(PAGE, "item", range(dataset.n_items), missing=None),
                         format_func=lambda i: f"{titles[i]} (#{i})")
     with c5.popover("", icon=":material/tune:", help="Stage of the encoders"):
-        st.selectbox("Stage", list(STAGES), key=key("stage"), format_func=STAGES.get,
-                     index=urlsel.held_index(PAGE, "stage", STAGES),
+        st.selectbox("Stage", list(STAGES), format_func=STAGES.get,
+                     **urlsel.bound(PAGE, "stage", STAGES),
                      help="Which encoder output to project (stored precomputed maps are of the modal stage).")
     draw(panels, dataset, view, colour, n_lines, item)
     urlsel.publish(PAGE, PARAMS, step)

@@ -46,8 +46,7 @@ def render() -> None:
     for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):
         st.caption(f":material/info: {note}")
     menu, body = st.columns([1, 2.8], gap="medium")
-    lesson_id = menu.radio("Lesson", list(L.LESSON_IDS), key=urlsel.widget_key(PAGE, "lesson"),
-                           index=urlsel.held_index(PAGE, "lesson", L.LESSON_IDS),
+    lesson_id = menu.radio("Lesson", list(L.LESSON_IDS), **urlsel.bound(PAGE, "lesson", L.LESSON_IDS),
                            format_func=lambda i: L.LESSON_IDS[i].title)
     lesson = L.LESSON_IDS[lesson_id]
     inv = lessonbar.current_inventory()

@@ -63,8 +63,8 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
         ss[key("b")] = next((k for k in ("no_alignment", "mgcn", *keys) if k in keys and k != ss[key("a")]), keys[-1])
     label = lambda k: "untrained paper model" if k == UNTRAINED else models.key_label(runs, k)  # noqa: E731
     c1, c2 = st.columns(2)
-    picks = (c1.selectbox("Model A", keys, key=key("a"), format_func=label, index=urlsel.held_index(PAGE, "a", keys)),
-             c2.selectbox("Model B", keys, key=key("b"), format_func=label, index=urlsel.held_index(PAGE, "b", keys)))
+    picks = (c1.selectbox("Model A", keys, format_func=label, **urlsel.bound(PAGE, "a", keys)),
+             c2.selectbox("Model B", keys, format_func=label, **urlsel.bound(PAGE, "b", keys)))
     out = []
     for pick in picks:
         if pick == UNTRAINED:
