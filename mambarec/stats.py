@@ -1,5 +1,5 @@
 """The project's statistics, computed in one place for REPORT.md, the README and the app (docs/protocol.md
-section 5).
+section 8).
 
 * ``summarize``: mean and sample standard deviation over seeds. One seed is one seed: it has no
   standard deviation, and it is shown as "(1 seed)", never as "± 0.0000".
@@ -107,10 +107,15 @@ class PairedDifference:
         return f"{head} [{self.low:+.{digits}f}{unit}, {self.high:+.{digits}f}{unit}]"
 
 
+def common_seeds(a: Mapping[int, float | None], b: Mapping[int, float | None]) -> tuple[int, ...]:
+    """The seeds with a value on both sides, ascending."""
+    return tuple(sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None))
+
+
 def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
                       confidence: float = CONFIDENCE) -> PairedDifference | None:
     """A - B paired by seed over the seeds both have (None when they share none)."""
-    seeds = tuple(sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None))
+    seeds = common_seeds(a, b)
     if not seeds:
         return None
     diff = np.asarray([a[s] - b[s] for s in seeds], dtype=np.float64)
@@ -125,8 +130,9 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
 def paired_ratio(a: Mapping[int, float], b: Mapping[int, float],
                  confidence: float = CONFIDENCE) -> PairedDifference | None:
     """A / B - 1 in %, paired by seed: exp of the mean per-seed log(A / B) (the geometric mean of the ratios)
-    and its t-interval taken on the logs, so both ends stay above -100% (docs/protocol.md section 8)."""
-    seeds = tuple(sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None))
+    and its t-interval taken on the logs, so both ends stay above -100% (docs/protocol.md section 8). Its mean,
+    low and high are in % already (``relative()`` is for ``paired_difference``'s absolute form)."""
+    seeds = common_seeds(a, b)
     if not seeds:
         return None
     if any(a[s] <= 0 or b[s] <= 0 for s in seeds):
