@@ -47,6 +47,39 @@ def test_info_nce_on_distinct_rows_with_counts_equals_the_batch_with_repeats(tau
         assert torch.allclose(x, y, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("tau", [0.2, 0.01])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_info_nce_node_equals_autograd_through_log_softmax(tau, dtype):
+    """The one-node InfoNCE (its backward written out) against the formula left to autograd: the
+    cross entropy of the batch with its repeats, a log-softmax over a b^T / tau and the diagonal."""
+    a, b, ids = _repeated_batch(dtype=dtype)
+    uniq, counts = torch.unique(ids, return_counts=True)
+    fast = info_nce(a[uniq], b[uniq], tau, counts)
+    na = torch.nn.functional.normalize(a[ids], dim=1)
+    nb = torch.nn.functional.normalize(b[ids], dim=1)
+    direct = -torch.log_softmax(na @ nb.t() / tau, dim=1).diagonal().mean()
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.allclose(fast, direct, rtol=rtol, atol=0)
+    for x, y in zip(_grads(fast, (a, b)), _grads(direct, (a, b)), strict=True):
+        assert torch.allclose(x, y, rtol=1e-10 if dtype == torch.float64 else 1e-4,
+                              atol=1e-12 if dtype == torch.float64 else 1e-6)
+    plain = info_nce(a, b, tau)  # no counts: every row once
+    plain_direct = -torch.log_softmax(
+        torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(b, dim=1).t() / tau, dim=1
+    ).diagonal().mean()
+    assert torch.allclose(plain, plain_direct, rtol=rtol, atol=0)
+
+
+def test_info_nce_stays_finite_when_a_row_is_far_below_its_max():
+    """tau = 0.01 and opposite rows: a softmax over logits 200 apart, with counts up to a whole batch."""
+    a = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    b = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0]], requires_grad=True)
+    value = info_nce(a, b, 0.01, torch.tensor([2048, 1, 1]))
+    value.backward()
+    assert torch.isfinite(value) and value > 150  # each row's match is the worst column, 200 below the best
+    assert torch.isfinite(a.grad).all() and torch.isfinite(b.grad).all()
+
+
 def test_info_nce_with_unit_counts_is_the_plain_form():
     a, b, _ = _repeated_batch()
     ones = torch.ones(len(a), dtype=torch.long)

@@ -11,7 +11,8 @@ Equivalent rewrites, exact in real arithmetic:
   (the kernel is symmetric), so one product serves both;
 * InfoNCE is logsumexp_j(s_ij / tau) - s_ii / tau instead of -log(exp(s_ii/tau) / sum_j exp(s_ij/tau)),
   which overflows float32 for tau = 0.01 (exp(100) > 3.4e38); 1/tau scales the n x d rows before
-  the product, not the n x n logits, and the row-wise log-softmax is torch's fused cross entropy;
+  the product, not the n x n logits, and the whole loss is one autograd node with its gradient written
+  out (``_InfoNCE``), so the n x n matrix is written once and then only read;
 * a batch with repeated rows (the same item or user several times) is computed over its distinct
   rows with their counts c as weights: a mean over n x n pairs of repeated rows is
   sum_kl c_k c_l f_kl / n^2 (MMD), and an InfoNCE row k' stands for c_k' equal rows whose softmax
@@ -108,18 +109,49 @@ def mmd_loss(x: torch.Tensor, y: torch.Tensor, sigma: float, normalize: bool = T
     return kernel_mean(x, x, sigma, w, w) + kernel_mean(y, y, sigma, w, w) - 2.0 * kernel_mean(x, y, sigma, w, w)
 
 
+class _InfoNCE(torch.autograd.Function):
+    """sum_k' w_k' [logsumexp_k(a_k'.b_k + log c_k) - a_k'.b_k'] with w = c / sum(c), its gradient written out.
+
+    The K x K matrix is written once (a b^T), read for its row max, shifted and exponentiated in place, and then
+    only read, by matrix-vector and matrix products: the counts enter as a column scaling c' = c / max(c) of
+    those products' K x d or K x 1 factors, never as a pass over K x K, where logsumexp's and diagonal()'s
+    autograd nodes made some twelve passes (subtractions, exps, a zero-filled K x K for the diagonal's
+    gradient, accumulations). With E = exp(a b^T - m) (m the row max of a b^T), z = E c', the softmax of the
+    logits is P = E diag(c') / z and, for row weights w, dS = w (P - I): grad a = s * (E (c' * b)) - w b and
+    grad b = c' * (E^T (s * a)) - w a with s = w / z. The shift m is at most log max(c) below the logits' own
+    row max, so every z >= 1 / max(c): no row underflows, also at tau = 0.01."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        e = a @ b.t()
+        top = e.amax(dim=1, keepdim=True)
+        e.sub_(top).exp_()
+        c_max = c.max()
+        scaled = c / c_max
+        z = e @ scaled
+        w = c / c.sum()
+        value = torch.dot(w, top.squeeze(1) + z.log() + c_max.log() - (a * b).sum(dim=1))
+        ctx.save_for_backward(a, b, e, z, w, scaled)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        a, b, e, z, w, scaled = ctx.saved_tensors
+        gw = (grad * w).unsqueeze(1)
+        s = gw / z.unsqueeze(1)
+        col = scaled.unsqueeze(1)
+        grad_a = torch.addcmul(-gw * b, s, e @ (col * b)) if ctx.needs_input_grad[0] else None
+        grad_b = torch.addcmul(-gw * a, col, e.t() @ (s * a)) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None
+
+
 def info_nce(view1: torch.Tensor, view2: torch.Tensor, tau: float, counts: torch.Tensor | None = None) -> torch.Tensor:
     """-1/N sum_i log softmax_j(cos(v1_i, v2_j) / tau)[i]: row i of view1 matches row i of view2.
 
     ``counts[k]``: row k of both views stands for that many equal rows of the batch (N = sum of
     counts); the result is the InfoNCE of the batch with its repeats, computed on the distinct rows.
+    One autograd node over the K x K logits (``_InfoNCE``).
     """
     a, b = F.normalize(view1, dim=1) / tau, F.normalize(view2, dim=1)
-    if counts is None:
-        logits = a @ b.t()
-        return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
-    c = counts.to(a.dtype)
-    log_c = c.log()
-    shifted = torch.addmm(log_c, a, b.t())  # L_k'k + log c_k
-    per_row = torch.logsumexp(shifted, dim=1) - (shifted.diagonal() - log_c)
-    return torch.dot(c, per_row) / c.sum()
+    c = torch.ones(len(a), dtype=a.dtype, device=a.device) if counts is None else counts.to(a.dtype)
+    return _InfoNCE.apply(a, b, c)
