@@ -2,6 +2,7 @@
 
     python bench/train_speed.py --scale baby|quarter [--variant official|paper|mgcn] [--r R] [--batches N]
     python bench/train_speed.py --scale ml100k [--variant paper,official,mgcn] [--epochs N]
+    ... [--set FIELD=VALUE]  (a model field for every row: --set use_dream=false times the model without DREAM)
     ... [--device cuda]   (times on the GPU, synchronizing before each clock read; adds peak_gpu_mb)
 
 ``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
@@ -62,7 +63,7 @@ def bench_run(dataset: str, variant: str, model_name: str, model: dict, train: d
     from mambarec.config import make_run
 
     if variant == "mgcn":
-        return make_run(dataset, "mgcn", None, {}, train)[0]
+        return make_run(dataset, "mgcn", None, model, train)[0]
     return make_run(dataset, model_name, variant if model_name == "mambarec" else None, model, train)[0]
 
 
@@ -80,14 +81,30 @@ def _gpu_peak(device: str) -> dict:
     return {"peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20)} if device == "cuda" else {}
 
 
-def measure(folder: Path, variant: str, r: int, batches: int, model_name: str, device: str = "cpu") -> dict:
+def model_overrides(pairs: list[str], variant: str, model_name: str) -> dict:
+    """``--set FIELD=VALUE`` pairs as the model config's typed values (the train command's flags, by another name)."""
+    from mambarec.config import MODEL_CONFIGS, coerce_field
+
+    cls = MODEL_CONFIGS["mgcn" if variant == "mgcn" else model_name]
+    out = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes FIELD=VALUE, got {pair!r} (for example --set use_dream=false)")
+        out[name.strip()] = coerce_field(cls, name.strip(), raw)
+    return out
+
+
+def measure(folder: Path, variant: str, r: int, batches: int, model_name: str, device: str = "cpu",
+            overrides: dict | None = None) -> dict:
     import torch
 
     from mambarec.data.mmrec import load_mmrec_folder
     from mambarec.train import Trainer
 
     ds = load_mmrec_folder(folder)
-    run = bench_run(str(folder), variant, model_name, {} if variant == "mgcn" else {"reduction_factor": r},
+    run = bench_run(str(folder), variant, model_name,
+                    {**({} if variant == "mgcn" else {"reduction_factor": r}), **(overrides or {})},
                     {"epochs": 1, "device": device})
     trainer = Trainer.for_run(run, ds)
     model, bs = trainer.model, run.train.batch_size
@@ -150,7 +167,8 @@ def reduction_floor(model, repeats: int) -> tuple[float, float] | None:
     return float(np.median(times[1:])), float(np.median(cpu[1:]))
 
 
-def measure_real(name: str, variant: str, epochs: int, model_name: str, device: str = "cpu") -> dict:
+def measure_real(name: str, variant: str, epochs: int, model_name: str, device: str = "cpu",
+                 overrides: dict | None = None) -> dict:
     """Whole epochs of ``Trainer.train_epoch`` on a real dataset (after one warm-up epoch)."""
     import torch
 
@@ -158,7 +176,7 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
     from mambarec.train import Trainer
 
     ds = load_dataset(name)
-    run = bench_run(name, variant, model_name, {}, {"epochs": epochs + 1, "device": device, "seed": 0})
+    run = bench_run(name, variant, model_name, overrides or {}, {"epochs": epochs + 1, "device": device, "seed": 0})
     trainer = Trainer.for_run(run, ds)
     wall, cpu = [], []
     for _ in range(epochs + 1):
@@ -178,7 +196,7 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
             "s_per_epoch": round(float(np.median(wall[1:])), 2), "cpu_s_per_epoch": round(float(np.median(cpu[1:])), 2),
             "epochs_timed": epochs, "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak),
             "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads(),
-            "device": device, **_gpu_peak(device)}
+            "device": device, **({"set": overrides} if overrides else {}), **_gpu_peak(device)}
 
 
 def main() -> None:
@@ -192,6 +210,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: ml100k 1, else torch's)")
     ap.add_argument("--model", default="mambarec", help="model name (baselines too)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model trains")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a model field for every row, as the train command's flag (--set use_dream=false: what DREAM "
+                         "costs); repeatable")
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)  # child process: measure one config
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (1 if args.scale in REAL else None)
@@ -200,15 +221,17 @@ def main() -> None:
 
         if threads is not None:
             torch.set_num_threads(threads)
+        overrides = model_overrides(args.set, args.variant, args.model)
         if args.scale in REAL:
-            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model, args.device)))
+            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model, args.device, overrides)))
         else:
             print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model,
-                                     args.device)))
+                                     args.device, overrides)))
         return
     variants = args.variant or ("paper,official,mgcn" if args.scale in REAL else "official")
     extra = ["--scale", args.scale, "--epochs", str(args.epochs), "--device", args.device]
     extra += ["--threads", str(threads)] if threads else []
+    extra += [arg for pair in args.set for arg in ("--set", pair)]
     if args.scale in REAL:
         for variant in variants.split(","):
             cmd = [sys.executable, __file__, "--folder", args.scale, "--variant", variant, "--model", args.model,

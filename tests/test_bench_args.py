@@ -1,0 +1,35 @@
+"""The speed benchmark's ``--set FIELD=VALUE``: typed model fields, and a clear error for a wrong one."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from mambarec.config import ConfigError
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "train_speed.py"
+
+
+@pytest.fixture(scope="module")
+def train_speed():
+    spec = importlib.util.spec_from_file_location("train_speed", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_set_pairs_become_the_model_configs_typed_fields(train_speed):
+    assert train_speed.model_overrides(["use_dream=false", "lambda_cl=0.05"], "paper", "mambarec") == {
+        "use_dream": False, "lambda_cl": 0.05}
+    assert train_speed.model_overrides(["knn_k=5"], "mgcn", "mambarec") == {"knn_k": 5}  # MGCN's own config
+    run = train_speed.bench_run("synthetic", "paper", "mambarec", {"use_dream": False}, {"epochs": 1})
+    assert run.model.use_dream is False
+
+
+def test_a_wrong_set_says_what_is_wrong(train_speed):
+    with pytest.raises(SystemExit, match="FIELD=VALUE"):
+        train_speed.model_overrides(["use_dream"], "paper", "mambarec")
+    with pytest.raises(ConfigError, match="no field 'use_drem'"):
+        train_speed.model_overrides(["use_drem=false"], "paper", "mambarec")
