@@ -109,10 +109,12 @@ def cells_of(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
     return out
 
 
-def cell_difference(cells: dict, metric: str, cell: str, reference: str) -> stats.PairedDifference | None:
-    """``cell`` - ``reference`` on ``metric``, paired by seed over the seeds both ran."""
+def cell_change(cells: dict, metric: str, cell: str, reference: str) -> stats.PairedDifference | None:
+    """``cell`` against ``reference`` on ``metric`` in % of the reference, paired by seed over the seeds both ran
+    (``stats.relative_change``: a ratio for times); None when they share no seed."""
     a, b = cells.get(cell, {}), cells.get(reference, {})
-    return stats.paired_difference({s: r.get(metric) for s, r in a.items()}, {s: r.get(metric) for s, r in b.items()})
+    return stats.relative_change({s: r.get(metric) for s, r in a.items()}, {s: r.get(metric) for s, r in b.items()},
+                                 metric)
 
 
 def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
@@ -123,9 +125,7 @@ def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
             return "-", stats.NOT_MEASURED
         change = stats.exact_change(next(iter(a.values()))["n_params"], next(iter(b.values()))["n_params"])
         return f"{change:+.1f}% (exact)", stats.exact_verdict(claim.paper_change, change, claim.at_least)
-    a, b = cells.get(claim.cell, {}), cells.get(claim.reference, {})
-    rel = stats.relative_change({s: r.get(claim.metric) for s, r in a.items()},
-                                {s: r.get(claim.metric) for s, r in b.items()}, claim.metric)
+    rel = cell_change(cells, claim.metric, claim.cell, claim.reference)
     if rel is None:
         return "-", stats.NOT_MEASURED
     return rel.format(1, "%"), stats.verdict(claim.paper_change, rel, claim.at_most)
@@ -133,10 +133,7 @@ def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
 
 def effect(cells: dict, component: Component, metric: str = "test/Recall@20") -> stats.PairedDifference | None:
     """on - off in % of off's mean, paired by seed (None when either cell has no run)."""
-    on, off = cells.get(component.on, {}), cells.get(component.off, {})
-    diff = stats.paired_difference({s: r.get(metric) for s, r in on.items()},
-                                   {s: r.get(metric) for s, r in off.items()})
-    return diff.relative() if diff is not None else None
+    return cell_change(cells, metric, component.on, component.off)
 
 
 def word(diff: stats.PairedDifference | None) -> str:
@@ -186,10 +183,8 @@ def schedule_checks(cells: dict, seeds: tuple[int, ...] | None = None) -> list[S
         if not both:
             continue
         fast, slow = {s: fast[s] for s in both}, {s: slow[s] for s in both}
-        diffs = {}
-        for m in SCHEDULE_METRICS:
-            d = stats.paired_difference({s: r.get(m) for s, r in fast.items()}, {s: r.get(m) for s, r in slow.items()})
-            diffs[m] = d.relative() if d is not None else None
+        diffs = {m: stats.relative_change({s: r.get(m) for s, r in fast.items()},
+                                          {s: r.get(m) for s, r in slow.items()}, m) for m in SCHEDULE_METRICS}
         out.append(ScheduleCheck(name, both, diffs, _run_facts(fast), _run_facts(slow)))
     return out
 
@@ -207,6 +202,6 @@ def _run_facts(runs: dict[int, dict]) -> dict:
     return {key: stats.summarize([r.get(key) for r in rows]) for key in ("best_epoch", "epochs_run", "wall_s")}
 
 
-__all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_difference", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
+__all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_change", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
            "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts", "schedule_checks", "ScheduleCheck",
            "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "HELPS", "HURTS", "NOTHING"]

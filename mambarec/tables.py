@@ -34,8 +34,8 @@ def ablation_table(rows: list[dict], dataset: str) -> str:
         if c.name not in cells:
             continue
         runs = list(cells[c.name].values())
-        diff = findings.cell_difference(cells, "test/Recall@20", c.name, "paper")
-        delta_s = "-" if c.name == "paper" or diff is None else diff.relative().format(1, "%")
+        diff = findings.cell_change(cells, "test/Recall@20", c.name, "paper")
+        delta_s = "-" if c.name == "paper" or diff is None else diff.format(1, "%")
         epochs = "/".join(f"{r['best_epoch']}:{r['epochs_run']}" for r in runs)
         lines.append(f"| `{c.name}` | {c.label} | {','.join(str(s) for s in cells[c.name])} | "
                      + " | ".join(fmt([r[m] for r in runs]) for m in TABLE_METRICS)
