@@ -144,7 +144,7 @@ async def _concurrent(url: str, sessions: int) -> list[tuple[int, float, float, 
     from playwright.async_api import async_playwright  # lazy: playwright is a benchmark-only dependency
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             return await asyncio.gather(*(_one_session(browser, url, i) for i in range(sessions)))
         finally:
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     with streamlit_server(env, port=args.port, keep_output=False) as srv:
         report("server up (process start to health ok)", srv.start_s)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 first_paints(browser, srv.url)
                 page_switches(browser, srv.url)

@@ -76,7 +76,7 @@ async def tour(base: str, sessions: int, shots: Path | None) -> int:
 
     flagged = 0
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for lesson in LESSONS:
             for i, step in enumerate(lesson.steps):
                 url = step_url(base, lesson, i)

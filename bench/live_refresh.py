@@ -21,27 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server  # noqa: E402
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MAMBAREC_TORCH_THREADS": "1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli_run(dataset: str, params: dict[str, str], out: Path) -> dict:
@@ -56,34 +48,16 @@ def live_run(params: dict[str, str], runs: Path, timeout_s: float) -> dict:
 
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
     env = {**os.environ, **ONE_THREAD, "MAMBAREC_RUNS": str(runs)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-                               "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                               "--server.fileWatcherType", "none"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise SystemExit("streamlit did not start") from None
-                time.sleep(0.3)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(f"http://127.0.0.1:{port}/?{urlencode(params)}")
-            page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
-            page.wait_for_timeout(2000)
-            page.get_by_role("button", name="Train", exact=True).click()
-            page.get_by_text("Saved as run").wait_for(timeout=timeout_s * 1000)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(20)
+    with streamlit_server(env, keep_output=False) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(f"{server.url}/?{urlencode(params)}")
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
+        page.wait_for_timeout(2000)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text("Saved as run").wait_for(timeout=timeout_s * 1000)
+        browser.close()
     [metrics] = [json.loads(p.read_text()) for p in runs.glob("*/metrics.json")]
     return metrics
 

@@ -149,7 +149,7 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
 
     url, runs = server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         try:
             visit(page, f"{url}/?dataset=tiny&model_name=mambarec&variant=paper&epochs=3&batch_size=256")

@@ -49,7 +49,7 @@ def test_eight_sessions_open_one_link_on_a_loaded_machine(server):  # noqa: F811
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             pages = [browser.new_context(viewport=VIEWPORT).new_page() for _ in range(SESSIONS)]
             t0 = time.perf_counter()
             for page in pages:  # all at once: nobody waits for the previous student
