@@ -3,6 +3,7 @@
     python bench/train_speed.py --scale baby|quarter [--variant official|paper|mgcn] [--r R] [--batches N]
     python bench/train_speed.py --scale ml100k [--variant paper,official,mgcn] [--epochs N]
     ... [--set FIELD=VALUE]  (a model field for every row: --set use_dream=false times the model without DREAM)
+    ... [--compile dream]  (ml100k: DREAM through torch.compile; first_epoch_s shows what compiling costs)
     ... [--device cuda]   (times on the GPU, synchronizing before each clock read; adds peak_gpu_mb)
 
 ``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
@@ -167,9 +168,23 @@ def reduction_floor(model, repeats: int) -> tuple[float, float] | None:
     return float(np.median(times[1:])), float(np.median(cpu[1:]))
 
 
+def compile_dream(model) -> int:
+    """Each DREAM block's forward through ``torch.compile`` (inductor, shapes dynamic: a batch's item count
+    varies); the number compiled. A lever measured for the README, not a training option."""
+    import torch
+
+    from mambarec.model.dream import Dream
+
+    blocks = [m for m in model.modules() if isinstance(m, Dream)]
+    for block in blocks:
+        block.forward = torch.compile(block.forward, dynamic=True)
+    return len(blocks)
+
+
 def measure_real(name: str, variant: str, epochs: int, model_name: str, device: str = "cpu",
-                 overrides: dict | None = None) -> dict:
-    """Whole epochs of ``Trainer.train_epoch`` on a real dataset (after one warm-up epoch)."""
+                 overrides: dict | None = None, compile_what: str = "none") -> dict:
+    """Whole epochs of ``Trainer.train_epoch`` on a real dataset (after one warm-up epoch, which also
+    compiles when ``compile_what`` is ``dream``)."""
     import torch
 
     from mambarec.data import load_dataset
@@ -178,6 +193,8 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
     ds = load_dataset(name)
     run = bench_run(name, variant, model_name, overrides or {}, {"epochs": epochs + 1, "device": device, "seed": 0})
     trainer = Trainer.for_run(run, ds)
+    if compile_what == "dream" and not compile_dream(trainer.model):
+        raise SystemExit(f"--compile dream: {variant} has no DREAM block")
     wall, cpu = [], []
     for _ in range(epochs + 1):
         _sync(device)
@@ -194,9 +211,10 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
     return {"dataset": name, "variant": variant if model_name == "mambarec" else model_name,
             "r": getattr(run.model, "reduction_factor", None) if variant != "mgcn" else None,
             "s_per_epoch": round(float(np.median(wall[1:])), 2), "cpu_s_per_epoch": round(float(np.median(cpu[1:])), 2),
-            "epochs_timed": epochs, "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak),
+            "epochs_timed": epochs, "first_epoch_s": round(wall[0], 2), "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak),
             "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads(),
-            "device": device, **({"set": overrides} if overrides else {}), **_gpu_peak(device)}
+            "device": device, **({"set": overrides} if overrides else {}),
+            **({"compile": compile_what} if compile_what != "none" else {}), **_gpu_peak(device)}
 
 
 def main() -> None:
@@ -213,6 +231,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a model field for every row, as the train command's flag (--set use_dream=false: what DREAM "
                          "costs); repeatable")
+    ap.add_argument("--compile", choices=("none", "dream"), default="none",
+                    help="ml100k: time each DREAM block through torch.compile (the README's lever that did not pay)")
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)  # child process: measure one config
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (1 if args.scale in REAL else None)
@@ -223,7 +243,8 @@ def main() -> None:
             torch.set_num_threads(threads)
         overrides = model_overrides(args.set, args.variant, args.model)
         if args.scale in REAL:
-            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model, args.device, overrides)))
+            print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model, args.device, overrides,
+                                          args.compile)))
         else:
             print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model,
                                      args.device, overrides)))
@@ -232,6 +253,7 @@ def main() -> None:
     extra = ["--scale", args.scale, "--epochs", str(args.epochs), "--device", args.device]
     extra += ["--threads", str(threads)] if threads else []
     extra += [arg for pair in args.set for arg in ("--set", pair)]
+    extra += ["--compile", args.compile] if args.compile != "none" else []
     if args.scale in REAL:
         for variant in variants.split(","):
             cmd = [sys.executable, __file__, "--folder", args.scale, "--variant", variant, "--model", args.model,

@@ -33,3 +33,17 @@ def test_a_wrong_set_says_what_is_wrong(train_speed):
         train_speed.model_overrides(["use_dream"], "paper", "mambarec")
     with pytest.raises(ConfigError, match="no field 'use_drem'"):
         train_speed.model_overrides(["use_drem=false"], "paper", "mambarec")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.jit")  # torch.compile's import of torch._dynamo
+def test_compile_dream_wraps_each_dream_block_and_counts_them(train_speed):
+    from mambarec.data import load_dataset
+    from mambarec.model.zoo import build_model
+
+    ds = load_dataset("synthetic")
+    paper = build_model(train_speed.bench_run("synthetic", "paper", "mambarec", {}, {"epochs": 1}), ds)
+    plain = {name: m.forward for name, m in paper.named_modules() if type(m).__name__ == "Dream"}
+    assert train_speed.compile_dream(paper) == len(plain) == 2  # one per modality; compiling waits for a call
+    assert all(m.forward is not plain[name] for name, m in paper.named_modules() if name in plain)
+    no_dream = build_model(train_speed.bench_run("synthetic", "paper", "mambarec", {"use_dream": False}, {"epochs": 1}), ds)
+    assert train_speed.compile_dream(no_dream) == 0  # measure_real turns this into a message, not a silent eager run
