@@ -211,7 +211,8 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
     return {"dataset": name, "variant": variant if model_name == "mambarec" else model_name,
             "r": getattr(run.model, "reduction_factor", None) if variant != "mgcn" else None,
             "s_per_epoch": round(float(np.median(wall[1:])), 2), "cpu_s_per_epoch": round(float(np.median(cpu[1:])), 2),
-            "epochs_timed": epochs, "first_epoch_s": round(wall[0], 2), "eval_s": round(eval_s, 3), "peak_rss_mb": round(peak),
+            "epochs_timed": epochs, "first_epoch_s": round(wall[0], 2), "eval_s": round(eval_s, 3),
+            "peak_rss_mb": round(peak),
             "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads(),
             "device": device, **({"set": overrides} if overrides else {}),
             **({"compile": compile_what} if compile_what != "none" else {}), **_gpu_peak(device)}

@@ -45,5 +45,6 @@ def test_compile_dream_wraps_each_dream_block_and_counts_them(train_speed):
     plain = {name: m.forward for name, m in paper.named_modules() if type(m).__name__ == "Dream"}
     assert train_speed.compile_dream(paper) == len(plain) == 2  # one per modality; compiling waits for a call
     assert all(m.forward is not plain[name] for name, m in paper.named_modules() if name in plain)
-    no_dream = build_model(train_speed.bench_run("synthetic", "paper", "mambarec", {"use_dream": False}, {"epochs": 1}), ds)
+    no_dream = build_model(train_speed.bench_run("synthetic", "paper", "mambarec", {"use_dream": False},
+                                                 {"epochs": 1}), ds)
     assert train_speed.compile_dream(no_dream) == 0  # measure_real turns this into a message, not a silent eager run
