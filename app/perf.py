@@ -13,8 +13,9 @@ folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 80
 * concurrent sessions: N browser pages (each its own browser context, like N students' browsers) open
   the same URL at the same moment, first the root URL (the landing page, Lessons), then a heavy lesson
   step (Compare's learning curves, a results table and a chart); each must paint its heading within
-  10 s, and none may show an exception or "Page not found". The N browsers run on this machine beside
-  the server: the browsers' own boot ("frontend shell") is printed apart from the server's CPU;
+  10 s, and none may show an exception or "Page not found". One session opens the URL first, as the
+  lecturer does before the class, so the page's imports and caches are warm. The N browsers run on this
+  machine beside the server: the browsers' own boot ("frontend shell") is printed apart from the server's CPU;
 * with ``--live-run``: Train pressed with the default setup until the run is saved.
 """
 
