@@ -156,11 +156,12 @@ def missing_lines(rows: list[dict]) -> list[str]:
 def seeds_line() -> str:
     return (f"- Seeds per cell: {grid.MAX_SEEDS} for the headline cells, `official` and `mgcn` under the paper's "
             f"schedule ({grid.SCHEDULE_SEEDS}; the schedule check is shown over seeds 0-2 too, as the speed issue "
-            f"asked it), `no_alignment`, `no_dream` (a cell of the scenario sweep), the baselines and the MGCN side "
-            f"of the bridge (`mgcn_with_*`, {grid.BRIDGE_MGCN_SEEDS}); {grid.ABLATION_SEEDS} for the other ablation "
-            f"cells, the paper side of the bridge and `paper` under the paper's schedule "
-            f"({grid.PAPER_SCHEDULE_SEEDS}), because five seeds of everything does not fit the 120-minute budget at "
-            "today's speed (`python -m mambarec precompute --plan` prints the arithmetic).")
+            f"asked it), `no_alignment`, `no_dream` (a cell of the scenario sweep), the baselines, the MGCN side of "
+            f"the bridge (`mgcn_with_*`, {grid.BRIDGE_MGCN_SEEDS}) and the parts the paper's ablation claims are "
+            f"about (each attention and each alignment loss off, {grid.CLAIM_SEEDS}); {grid.ABLATION_SEEDS} for the "
+            f"other ablation cells (DREAM branches, r), the paper side of the bridge and `paper` under the paper's "
+            f"schedule ({grid.PAPER_SCHEDULE_SEEDS}), because five seeds of everything does not fit the 120-minute "
+            "budget at today's speed (`python -m mambarec precompute --plan` prints the arithmetic).")
 
 
 def render_report(rows: list[dict], manifest: dict, alignment: dict | None = None) -> str:
