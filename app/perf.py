@@ -196,26 +196,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright  # lazy: playwright is a benchmark-only dependency
 
-    runs = tempfile.mkdtemp(prefix="mambarec-perf-runs-")
-    env = dict(os.environ, MAMBAREC_RUNS=runs)
-    if args.precomputed:
-        env["MAMBAREC_PRECOMPUTED"] = str(Path(args.precomputed).resolve())
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min) at start", flush=True)
-    t_start = time.perf_counter()
-    with streamlit_server(env, port=args.port, keep_output=False) as srv:
-        report("server up (process start to health ok)", srv.start_s)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                first_paints(browser, srv.url)
-                page_switches(browser, srv.url)
-                if args.live_run:
-                    live_run(browser, srv.url)
-            finally:
-                browser.close()
-        if args.sessions:
-            concurrent(srv.url, args.sessions, srv.proc.pid)
-        print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")
+    with tempfile.TemporaryDirectory(prefix="mambarec-perf-runs-") as runs:  # saved runs: gone afterwards
+        env = dict(os.environ, MAMBAREC_RUNS=runs)
+        if args.precomputed:
+            env["MAMBAREC_PRECOMPUTED"] = str(Path(args.precomputed).resolve())
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min) at start", flush=True)
+        t_start = time.perf_counter()
+        with streamlit_server(env, port=args.port, keep_output=False) as srv:
+            report("server up (process start to health ok)", srv.start_s)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    first_paints(browser, srv.url)
+                    page_switches(browser, srv.url)
+                    if args.live_run:
+                        live_run(browser, srv.url)
+                finally:
+                    browser.close()
+            if args.sessions:
+                concurrent(srv.url, args.sessions, srv.proc.pid)
+            print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")
     return 0
 
 

@@ -104,9 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         args.shots.mkdir(parents=True, exist_ok=True)
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burn)]
     try:
-        env = dict(os.environ, MAMBAREC_RUNS=tempfile.mkdtemp(prefix="mambarec-tour-"))
-        with streamlit_server(env, keep_output=False) as server:
-            flagged = asyncio.run(tour(server.url, args.sessions, args.shots))
+        with tempfile.TemporaryDirectory(prefix="mambarec-tour-") as runs:
+            env = dict(os.environ, MAMBAREC_RUNS=runs)
+            with streamlit_server(env, keep_output=False) as server:
+                flagged = asyncio.run(tour(server.url, args.sessions, args.shots))
     finally:
         for b in burners:
             b.kill()
