@@ -43,7 +43,8 @@ if ! "$PY" -c "import numpy, scipy, pandas, tqdm, pytest" 2>/dev/null; then
 fi
 torch_after=$("$PY" -c "import torch; print(torch.__version__)" 2>&1)
 
-say "== GPU check of $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(date -u +%Y-%m-%dT%H:%MZ)"
+say "== GPU check of $(git describe --always --dirty 2>/dev/null || echo '?') on $(date -u +%Y-%m-%dT%H:%MZ)"
+# (-dirty: the files differ from that commit, as on a device machine that is sent the working tree, not its history)
 "$PY" - <<'EOF' | tee -a "$SUMMARY"
 import torch
 if torch.cuda.is_available():
