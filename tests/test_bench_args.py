@@ -38,11 +38,10 @@ def test_a_wrong_set_says_what_is_wrong(train_speed):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.jit")  # torch.compile's import of torch._dynamo
 def test_compile_dream_wraps_each_dream_block_and_counts_them(train_speed):
     from mambarec.data import load_dataset
+    from mambarec.model.dream import Dream
     from mambarec.model.zoo import build_model
 
     ds = load_dataset("synthetic")
-    from mambarec.model.dream import Dream
-
     paper = build_model(train_speed.bench_run("synthetic", "paper", "mambarec", {}, {"epochs": 1}), ds)
     blocks = [m for m in paper.modules() if isinstance(m, Dream)]
     assert all(getattr(b.forward, "__func__", None) is Dream.forward for b in blocks)  # the class's own method
