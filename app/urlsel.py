@@ -25,13 +25,10 @@ from typing import Any
 import streamlit as st
 
 from app import state
-from mambarec.config import MODEL_CONFIGS, TrainConfig, field_names
 
 INCOMING = "url.incoming"  # the URL of this run, as the browser sent it
 SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of the last run
 LANDING = "url.landing_on_train"
-SETUP_KEYS = frozenset({"dataset", "model_name", "variant", "schedule", *field_names(TrainConfig),
-                        *(f for cls in MODEL_CONFIGS.values() for f in field_names(cls))})
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class Param:
 
 def names_a_setup(params: Mapping[str, str]) -> bool:
     """A URL that holds config fields (a Train link, the app's links before the lessons)."""
-    return bool(SETUP_KEYS & set(params))
+    return bool(state.SETUP_KEYS & set(params))
 
 
 def arrive() -> bool:
