@@ -142,7 +142,7 @@ def _on_field(name: str) -> None:
         value = _read(name)
     except KeyError:  # the server lost the widget's key: not an edit (``drift`` reports it, ``push`` redraws)
         return
-    if widget_values(state.edit_run(run, name, value) if _valid(run, name, value) else run) == widget_values(run):
+    if _valid(run, name, value) and widget_values(state.edit_run(run, name, value)) == widget_values(run):
         return  # the browser re-sent the setup's own value (its state was lost on the server): not an edit
     st.session_state.setdefault(EDITED, []).append(name)
     try:
