@@ -72,16 +72,27 @@ def test_version_1_configs_are_read():
         RunConfig.from_dict({**_v1("bpr"), "colour": "red"})
 
 
-def test_a_version_1_checkpoint_of_the_shipped_grid_loads_and_reproduces_its_metrics():
-    path = ROOT / "precomputed" / "checkpoints" / "synthetic" / "mgcn_s0.pt"
-    payload = torch.load(path, weights_only=True)
-    if payload["format_version"] != 1:
-        pytest.skip("the shipped checkpoints were regenerated in format 2")
-    ds = load_dataset("synthetic")
+def test_a_version_1_checkpoint_of_mgcn_loads_as_mgcn_and_reproduces_its_metrics(tmp_path):
+    """Format 1 stored MGCN as model mambarec with the mgcn preset's fields (the shipped grid once held such
+    checkpoints): it loads as model mgcn, its weights in place."""
+    ds = load_dataset("synthetic", n_users=40, n_items=30)
+    run = RunConfig(dataset="synthetic", model_name="mgcn", model=MGCNConfig(embedding_dim=16),
+                    train=TrainConfig(epochs=2, batch_size=256, seed=3))
+    trainer = Trainer.for_run(run, ds)
+    result = trainer.fit()
+    v1 = {**_v1("mambarec", **V1_MGCN_PRESET, embedding_dim=16), "train": dataclasses.asdict(run.train)}
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": FORMAT, "format_version": 1, "config": json.dumps(v1),
+                "state_dict": trainer.model.state_dict(),
+                "metrics": json.dumps({"test/Recall@20": result.test["Recall@20"]}), "seed": 3,
+                "dataset": "synthetic", "dataset_fingerprint": ds.fingerprint(), "versions": {}, "resume": None}, path)
     ckpt = load_checkpoint(path, expect_fingerprint=ds.fingerprint())
-    assert ckpt["run"].model_name == "mgcn"  # stored as mambarec/variant mgcn in format 1
+    assert ckpt["run"].model_name == "mgcn" and ckpt["run"].model == MGCNConfig(embedding_dim=16)
     test = evaluate_model(load_model(ckpt, ds), ds, ("test",))["test"]
     assert test["Recall@20"] == pytest.approx(ckpt["metrics"]["test/Recall@20"], abs=1e-6)
+    assert test["Recall@20"] != pytest.approx(  # the weights came with it: an untrained MGCN ranks otherwise
+        evaluate_model(Trainer.for_run(dataclasses.replace(run, train=dataclasses.replace(
+            run.train, seed=99)), ds).model, ds, ("test",))["test"]["Recall@20"], abs=1e-6)
 
 
 def test_a_version_1_run_folder_loads_and_resumes(tmp_path):
