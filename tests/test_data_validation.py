@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mambarec.data.dataset import DatasetError
-from mambarec.data.mmrec import load_mmrec_folder, write_mmrec_folder
+from mambarec.data.mmrec import SPLIT_LABELS, load_mmrec_folder, write_mmrec_folder
 
 SETTINGS = settings(max_examples=30, deadline=None)
 CORRUPTIONS = ("drop_item", "truncate_features", "non_finite_cell", "tests_to_train", "huge_id",
@@ -112,14 +112,26 @@ def test_corruptions_always_raise_dataset_error(table, kind, data):
 @SETTINGS
 @given(table=mmrec_tables(), cut=st.integers(0, 200))
 def test_truncated_files_raise_dataset_error_or_load(table, cut):
-    """A file cut short at any byte either still parses into a valid dataset or is a DatasetError."""
+    """A feature file cut short at any byte is a DatasetError; an interaction file cut short either is one
+    or parses into the rows before the cut (nothing invented), with a feature row per item."""
+    inter = table["inter"]
+    original = set(zip(*(inter[c].astype(int) for c in ("userID", "itemID", "x_label")), strict=True))
     with tempfile.TemporaryDirectory() as tmp:
         folder = write(Path(tmp) / "t", table)
         for path in (folder / "t.inter", folder / "image_feat.npy"):
             raw = path.read_bytes()
             path.write_bytes(raw[: min(cut, len(raw) - 1)])
-            try:
-                load_mmrec_folder(folder)
-            except DatasetError:
-                pass
+            if path.suffix == ".npy":
+                with pytest.raises(DatasetError):
+                    load_mmrec_folder(folder)
+            else:
+                try:
+                    ds = load_mmrec_folder(folder)
+                except DatasetError:
+                    pass
+                else:
+                    loaded = {(int(u), int(i), SPLIT_LABELS[split])
+                              for split in SPLIT_LABELS for u, i in getattr(ds, split)}
+                    assert loaded <= original
+                    assert ds.visual.shape[0] == ds.text.shape[0] == ds.n_items
             path.write_bytes(raw)
