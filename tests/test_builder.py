@@ -251,5 +251,7 @@ def test_cli_errors_and_movielens_flags(tmp_path, capsys):
                                 "--items", str(tmp_path / "y.csv"), "--out", str(tmp_path / "o")])
     assert args.func(args) == 2
     assert "x.csv: interactions file not found" in capsys.readouterr().err
-    args = parser().parse_args(["data", "build-movielens", "--raw", "R", "--out", "O", "--limit-items", "5"])
-    assert args.limit_items == 5 and args.data_command == "build-movielens" and callable(args.func)
+    args = parser().parse_args(["data", "build-movielens", "--raw", str(tmp_path / "R"), "--out",
+                                str(tmp_path / "O"), "--limit-items", "5"])
+    assert args.limit_items == 5 and args.func(args) == 2
+    assert "raw ml100k folder not found" in capsys.readouterr().err and not (tmp_path / "O").exists()

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mambarec.config import mambarec_preset
-from mambarec.model.dream import ConvBranch, Dream, map_shape, pointwise
+from mambarec.model.dream import ConvBranch, Dream, fuse, map_shape, pointwise
 from mambarec.model.init import init_parameters
 from tests.devices import DEVICES
 
@@ -117,9 +117,12 @@ def test_switched_off_attention_is_replaced_by_ones(style):
 def test_official_attention_is_one_scalar_per_item_and_output_is_quadratic():
     d = _dream((64, 1, 1), attention_style="official")
     f = torch.rand(3, 320, 1, 1)
-    _, maps = d.attend(f)
+    gated, maps = d.attend(f)
     assert maps["channel"].shape == (3, 1, 1, 1)
     assert maps["spatial"].shape == (3, 1, 1, 1)
+    fused = fuse(f * maps["channel"], f * maps["spatial"], d.fusion)
+    assert torch.allclose(gated, fused * f)  # the released code multiplies the fused map by F once more
+    assert not torch.allclose(gated, fused)
 
 
 @pytest.mark.parametrize("device", DEVICES)

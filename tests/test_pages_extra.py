@@ -7,6 +7,7 @@ an empty one, and ``MAMBAREC_PRECOMPUTED`` at a folder with no precomputed resul
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -136,11 +137,15 @@ def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatc
     # the paper map for contrast, then the released-code layout on the same data
     assert "untrained official model, same data" in text
     assert [m.value for m in at.metric if m.label == "every dilated branch == its centre tap"] == ["no", "yes"]
-    # move the receptive-field centre
+    # move the receptive-field centre: the receptive-field and branch pictures are redrawn around it
+    before = [c.proto.spec for c in at.get("plotly_chart")]
+    assert [s.value for s in at.slider] != [0] * len(at.slider)
     for s in at.slider:
         s.set_value(0)
     at.run()
     assert not at.exception
+    after = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(after) == len(before) and after[0] != before[0] and after[1] != before[1]
 
 
 def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic):
@@ -180,10 +185,12 @@ def test_pages_use_precomputed_maps_and_checkpoints(precomputed, tmp_path, monke
     assert next(s for s in at.selectbox if s.label == "After (trained)").value == "official"  # the cell, by name
     table = alignment_numbers(at)
     assert list(table.columns) == ["Before", "After", "what it says"] and (table["Before"] != "nan").all()
-    # UMAP was not precomputed here: the stored PCA map is drawn instead of failing
+    # UMAP was not precomputed here: both maps are projected from the stored checkpoints, and say so
     next(r for r in at.radio if r.label == "Projection").set_value("UMAP")
     at.run()
     assert not at.exception
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")[:2]]
+    assert len(titles) == 2 and all("UMAP of" in t for t in titles)
     for name in ("dream_inspector", "users"):
         at = page(name)
         assert not at.info and not at.error

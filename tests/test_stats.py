@@ -99,5 +99,10 @@ def test_wilcoxon_matches_scipy_and_handles_identical_runs():
     assert res.verdict().startswith("A is better")
     same = stats.wilcoxon_per_user(a, a)
     assert same.p_value is None and "same score" in same.verdict()
+    tied = b.copy()
+    tied[:30] = a[:30]  # users both runs score alike are dropped, as the docstring says
+    res = stats.wilcoxon_per_user(a, tied)
+    assert res.users == 200 and res.differing == 170
+    assert res.p_value == pytest.approx(scipy_stats.wilcoxon(a[30:], tied[30:]).pvalue)
     with pytest.raises(ValueError, match="same users"):
         stats.wilcoxon_per_user(a, a[:5])

@@ -107,7 +107,9 @@ def test_cancel_keeps_the_best_state():
 
     trainer = Trainer.for_run(_run(epochs=20), DS)
     result = trainer.fit(should_stop=stop_after_two_epochs)
-    assert result.cancelled and result.epochs_run == 2 and 1 <= result.best_epoch <= 2
+    assert result.cancelled and result.epochs_run == 2
+    assert result.best_epoch < result.epochs_run  # (this seed peaks at epoch 1) so the check below tells best from last
+    assert result.history[-1]["test/NDCG@20"] != result.test["NDCG@20"]
     assert trainer.evaluate()["test"] == pytest.approx(result.test)
 
 
