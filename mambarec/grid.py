@@ -111,14 +111,14 @@ CLAIM_SEEDS = MAX_SEEDS
 # run), so it gets the grid's five seeds; the paper side (~8 minutes a run) keeps ABLATION_SEEDS.
 BRIDGE_MGCN_SEEDS = MAX_SEEDS
 SCHEDULE_GROUP = "schedules"  # a headline cell again under the paper's schedule
-# The fast schedule's check (README, "Schedules"): the speed issue named seeds 0, 1 and 2 under both schedules;
-# with three seeds the paired interval's t factor is 4.3. `official` and `mgcn` under the paper's schedule are cheap
-# (~2 and ~5 minutes a run on ml100k), so they pair all five seeds of their headline cells; `paper` under it takes
-# ~18 minutes a run and keeps ABLATION_SEEDS. The tables show the check over seeds 0-2 too
+# The fast schedule's check (docs/protocol.md section 8, "Schedules"): the speed issue named seeds 0, 1 and 2 under
+# both schedules; with three seeds the paired interval's t factor is 4.3. `official` and `mgcn` under the paper's
+# schedule are cheap (~2 and ~5 minutes a run on ml100k), so they pair all five seeds of their headline cells;
+# `paper` under it takes ~18 minutes a run and keeps ABLATION_SEEDS. The tables show the check over seeds 0-2 too
 # (findings.SCHEDULE_ASKED_SEEDS).
 SCHEDULE_SEEDS = MAX_SEEDS
 PAPER_SCHEDULE_SEEDS = ABLATION_SEEDS  # `paper_paper_sched`
-# The paper's settings that MGCN lacks, as switches on MambaRec's backbone preset (docs/departures.md section 2).
+# The paper's settings that MGCN lacks, as switches on MambaRec's backbone preset (docs/departures.md section 6).
 PAPER_PARTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # part: (plain words, the paper's values, MGCN's values)
     "layers4": ("4 user-item layers instead of 2", {"n_ui_layers": 4}, {"n_ui_layers": 2}),

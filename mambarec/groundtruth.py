@@ -155,7 +155,7 @@ def cold_warm_metrics(scores, dataset, split: str = "test", ks: Sequence[int] = 
                       cold: np.ndarray | None = None) -> dict[str, GroupMetrics]:
     """Per-group metrics of a (n_users, n_items) score matrix on ``dataset``'s ``split``.
 
-    Training items are masked (docs/protocol.md section 2); ``cold`` defaults to the measured cold items
+    Training items are masked (docs/protocol.md section 3); ``cold`` defaults to the measured cold items
     (at most ``COLD_MAX_TRAIN`` training interactions), warm is the rest.
     """
     import torch  # lazy: torch

@@ -14,7 +14,7 @@ from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
 from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
 from mambarec.engines import DEFAULT_WORKERS
-from mambarec.grid import BUDGETS, GRID, budget_for, grid_cells
+from mambarec.grid import BUDGETS, DEFAULT_BUDGET, GRID, budget_for, grid_cells
 from mambarec.plan import make_plan, render_plan
 from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, plan, precompute
 from mambarec.replay import adopt_probes, rerender
@@ -27,8 +27,9 @@ def add_precompute_command(subparsers) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help="folder to (re)write as a whole [default: precomputed]")
     p.add_argument("--datasets", default=",".join(DEFAULT_DATASETS), help="comma-separated dataset names")
     p.add_argument("--epochs", type=int, default=None,
-                   help="epoch cap for every dataset [default per dataset: " + ", ".join(
-                       f"{k} {b.epochs} (patience {b.patience})" for k, b in BUDGETS.items()) + "]")
+                   help=f"epoch cap for every dataset [default: {DEFAULT_BUDGET.epochs}, patience "
+                        f"{DEFAULT_BUDGET.patience}" + "".join(f"; {k} {b.epochs} (patience {b.patience})"
+                                                                for k, b in BUDGETS.items()) + "]")
     p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds; 'all'-seed cells use every one, the others the first")
     p.add_argument("--only", default=None, help="comma-separated cell names (default: the whole grid): "

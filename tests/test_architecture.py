@@ -150,3 +150,24 @@ def test_every_page_ends_in_one_render():
         assert len(renders) == 1, f"{page.name}: one render() function"
         assert [ast.unparse(c.value) for c in top_level_calls] == ["render()"], f"{page.name}: only render() runs"
         assert tree.body[-1] is top_level_calls[-1], f"{page.name}: the page ends in render()"
+
+
+def test_every_docs_citation_names_a_section_that_exists():
+    """``docs/<file>.md section N`` in code, pages, benchmarks and tests points at an existing ``## N.`` heading
+    (docs/style.md habit 13), and nothing cites a file outside the repository."""
+    import re
+
+    cite = re.compile(r"docs/(\w+)\.md,? sections? (\d+)")
+    files = [*MODULES.values(), *(ROOT / "bench").glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    headings = {doc.stem: set(re.findall(r"^## (\d+)\.", doc.read_text(), re.MULTILINE))
+                for doc in (ROOT / "docs").glob("*.md")}
+    cited, broken, outside = 0, [], []
+    for path in files:
+        text = path.read_text()
+        for doc, number in cite.findall(text):
+            cited += 1
+            if number not in headings.get(doc, set()):
+                broken.append(f"{path.relative_to(ROOT)}: docs/{doc}.md section {number}")
+        if path.name != "test_architecture.py" and "../shared/" + "datasets/README" in text:
+            outside.append(str(path.relative_to(ROOT)))
+    assert cited > 50 and not broken and not outside, (broken, outside)

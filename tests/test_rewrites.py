@@ -1,5 +1,5 @@
-"""Equivalent rewrites (README, "Equivalent rewrites"): each fast form against the direct one,
-values and gradients."""
+"""Equivalent rewrites (README, "Equivalent rewrites"; docs/departures.md section 5): each fast form against the
+direct one, values and gradients."""
 
 import copy
 
@@ -344,3 +344,43 @@ def test_lightgcn_layer_sum_equals_the_mean_of_the_stacked_layers():
     w = torch.randn(fast.shape, generator=g, dtype=torch.float64)
     assert torch.allclose(torch.autograd.grad((fast * w).sum(), e)[0], torch.autograd.grad((direct * w).sum(), e)[0],
                           rtol=1e-12)
+
+
+def test_fused_adam_is_the_same_update_as_the_loop_form():
+    """The trainer's fused Adam against torch's per-tensor form, over steps with a decaying rate."""
+    g = torch.Generator().manual_seed(9)
+    shapes = [(40, 24), (24,), (7, 3)]
+    start = [torch.randn(s, generator=g) for s in shapes]
+    grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(5)]
+    ends = []
+    for fused in (True, False):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        opt = torch.optim.Adam(params, lr=4e-3, fused=fused, foreach=None if fused else False)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.96 ** (e / 2))
+        for step in grads:
+            for p, gr in zip(params, step, strict=True):
+                p.grad = gr.clone()
+            opt.step()
+            sched.step()
+        ends.append([p.detach() for p in params])
+    for fused, loop, first in zip(*ends, start, strict=True):
+        assert not torch.equal(fused, first)
+        assert torch.allclose(fused, loop, rtol=0, atol=1e-6)
+
+
+def test_constant_sparse_backward_with_its_stored_transpose_is_the_dense_gradient():
+    """``ConstantSparse``'s backward multiplies by the transpose built once; the gradient of A x is A^T g."""
+    import scipy.sparse as sp
+
+    from mambarec.graphs import ConstantSparse
+
+    rng = torch.Generator().manual_seed(10)
+    dense = torch.rand(12, 9, generator=rng) * (torch.rand(12, 9, generator=rng) < 0.3)
+    for m in (sp.csr_matrix(dense.numpy()), sp.csr_matrix((dense[:9] + dense[:9].T).numpy())):  # one symmetric
+        a = torch.tensor(m.toarray())
+        x = torch.randn(m.shape[1], 4, generator=rng, requires_grad=True)
+        w = torch.randn(m.shape[0], 4, generator=rng)
+        out = ConstantSparse(m)(x)
+        assert torch.allclose(out, a @ x, atol=1e-6)
+        (grad,) = torch.autograd.grad((out * w).sum(), x)
+        assert torch.allclose(grad, a.t() @ w, atol=1e-6)

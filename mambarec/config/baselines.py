@@ -88,7 +88,7 @@ class FreedomConfig:
 class MGCNConfig:
     """MGCN (Yu et al., ACM MM 2023) with MMRec's ``MGCN.yaml``: MambaRec's backbone with no DREAM, no
     MMD, no LayerNorm or dropout, visual and text projected straight to d, and InfoNCE between the side
-    and content views of the batch's items and users (docs/model.md section 5)."""
+    and content views of the batch's items and users (docs/model.md section 5; its InfoNCE: docs/departures.md D8)."""
 
     embedding_dim: int = param(64, "user/item ID embedding size", symbol="d", low=1)
     n_ui_layers: int = param(2, "LightGCN layers on the user-item graph", symbol="L", low=0)

@@ -24,7 +24,8 @@ MODEL_CONFIGS: dict[str, type] = {
 }
 MODELS = tuple(MODEL_CONFIGS)
 DEVICES = ("auto", "cpu", "cuda")
-# Training schedules (docs/model.md section 6): the values a schedule preset gives TrainConfig's fields.
+# Training schedules (docs/model.md section 6 for the paper's; docs/protocol.md section 8 for both): the values a
+# schedule preset gives TrainConfig's fields.
 # "paper" is the paper's (lr 1e-3, batch 2048); "fast" converges in fewer epochs, chosen on validation data
 # only (docs/protocol.md section 5), and checked against "paper" over seeds (REPORT.md).
 SCHEDULES: dict[str, dict[str, Any]] = {

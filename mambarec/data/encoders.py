@@ -1,6 +1,6 @@
 """Item encoders used by the data builder: text -> 384-d MiniLM, image -> 1280-d EfficientNet-Lite0.
 
-The recipes are those of ``../shared/datasets/README.md`` (ml100k): sentence-transformers
+The recipes are those the shared ml100k folder was built with (README, "Datasets"): sentence-transformers
 all-MiniLM-L6-v2 with default ``encode`` options, and EfficientNet-Lite0 (ImageNet weights) over
 224x224 bilinear-resized RGB images scaled to (p - 127) / 128, features averaged over space.
 Both models ship inside pip packages (no download). Heavy imports happen inside the functions,

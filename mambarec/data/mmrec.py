@@ -22,7 +22,7 @@ def find_inter_file(folder: Path) -> Path:
     if not candidates:
         raise DatasetError(
             f"{folder}: no <name>.inter file found. An MMRec-format folder needs <name>.inter, "
-            "image_feat.npy and text_feat.npy (see README, 'Bring your own data')."
+            "image_feat.npy and text_feat.npy (see docs/protocol.md section 1, or README, 'Datasets')."
         )
     preferred = folder / f"{folder.name}.inter"
     return preferred if preferred in candidates else candidates[0]

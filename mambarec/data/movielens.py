@@ -2,7 +2,7 @@
 
 ``raw`` holds ``u.data`` (tab-separated user, movie, rating, timestamp; no header),
 ``items.csv`` (movie_id, title, 19 genre flags, year, overview, ...; duplicate movie_ids keep the
-first row) and ``posters/<movie_id>.jpg``. The build (``../shared/datasets/README.md``):
+first row) and ``posters/<movie_id>.jpg``. The build (README, "Datasets"; it reproduces the shared folder):
 5-core, ids re-indexed in order of the original ids, the shuffle/split of
 ``mambarec.data.builder.shuffle_split`` with seed 2026, item text
 "<title>. Genres: <g1, g2>. <overview>" and EfficientNet-Lite0 poster features.

@@ -1,4 +1,5 @@
-"""Equivalent fast forms of DREAM's pieces on a real C x H x W map (README, "Equivalent rewrites").
+"""Equivalent fast forms of DREAM's pieces on a real C x H x W map (README, "Equivalent rewrites";
+docs/departures.md section 5).
 
 * ``ConvMatrix``: a convolution of a fixed-size map is a linear map of the flattened map. The
   convolutions of several branches (same input, C -> C channels, zero padding dilation * (k // 2))
