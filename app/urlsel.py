@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -46,8 +47,21 @@ def names_a_setup(params: Mapping[str, str]) -> bool:
     return bool(state.SETUP_KEYS & set(params))
 
 
+def at_root() -> bool:
+    """Whether the browser asked for the app's root, not a page's own path such as ``/train`` (unknown: the root)."""
+    url = st.context.url
+    if not url:
+        return True
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return urlparse(url).path.strip("/") == base
+
+
 def arrive() -> bool:
-    """Keep this run's URL, follow a link to another dataset; True when the session opened on a Train setup."""
+    """Keep this run's URL, follow a link to another dataset; True when the session opened on a Train setup.
+
+    Only a root link opens Train as the landing page: the default page is served at the root, so a Train page
+    of its own path (``/train?variant=...``, the address bar of a Train page, shared) must stay a page with a
+    path, or Streamlit answers it with "Page not found"."""
     ss = st.session_state
     incoming = st.query_params.to_dict()
     ss[INCOMING] = incoming
@@ -55,7 +69,9 @@ def arrive() -> bool:
     if linked and SEEN_DATASET in ss and linked != ss[SEEN_DATASET] and linked != state.active_dataset_name():
         state.set_active_dataset(linked)  # a link (a lesson step, back/forward), not the address we wrote
     ss[SEEN_DATASET] = state.active_dataset_name()
-    return ss.setdefault(LANDING, names_a_setup(incoming))
+    if LANDING not in ss:
+        ss[LANDING] = names_a_setup(incoming) and at_root()
+    return ss[LANDING]
 
 
 def incoming() -> dict[str, str]:

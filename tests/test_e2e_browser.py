@@ -197,6 +197,21 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             shot(page, "users")
             open_page(page, "About", "About MambaRec")
             shot(page, "about")
+
+            # a Train page's own address, shared (not a root link): Train with the link's setup, no "Page not found"
+            page.goto(f"{url}/train?dataset=tiny&variant=paper&epochs=4")
+            page.get_by_role("heading", name="Train & ablate").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert page.get_by_text("Page not found").count() == 0
+            assert page.locator('input[aria-label="Epoch cap"]').input_value() == "4"
+            page.get_by_role("tab", name="Features & graph").click()
+            dropout = page.locator('input[aria-label="Dropout share (p)"]')
+            dropout.fill("1.0")
+            dropout.press("Enter")  # the widget takes 1.0, the config refuses p = 1: said, and the form redrawn
+            page.get_by_text("Not applied").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert "dropout must be in" in page.get_by_text("Not applied").first.inner_text()
+            assert dropout.input_value() == "0.20"
         except BaseException:
             shot(page, "failure")
             raise
