@@ -54,7 +54,7 @@ def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics:
     """Write atomically (a crash mid-write never leaves a half file under ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two writers of one path never share a temp file
     torch.save(checkpoint_payload(run, state_dict, metrics, dataset_name, dataset_fingerprint, resume), tmp)
     os.replace(tmp, path)
     return path
@@ -100,16 +100,25 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{name}: this file is not a MambaRec checkpoint (no '{FORMAT}' marker)")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{name}: checkpoint format version {version!r} is not a version mambarec wrote")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{name}: checkpoint format version {version!r} is newer than this mambarec understands "
             f"({FORMAT_VERSION}); upgrade mambarec to load it"
         )
+    missing = [k for k in ("config", "state_dict") if k not in payload]
+    if missing or not isinstance(payload["state_dict"], dict):
+        raise CheckpointError(f"{name}: the checkpoint lacks its {' and '.join(missing) or 'weights'}; "
+                              "it was not written by mambarec or was damaged")
     try:
         run = RunConfig.from_dict(json.loads(payload["config"]))
-        metrics = json.loads(payload.get("metrics", "{}"))
     except (ConfigError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{name}: the stored config is invalid: {exc}") from exc
+    try:
+        metrics = json.loads(payload.get("metrics", "{}"))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise CheckpointError(f"{name}: the stored metrics are not readable JSON: {exc}") from exc
     fp = payload.get("dataset_fingerprint")
     if expect_fingerprint is not None and fp != expect_fingerprint:
         raise CheckpointError(

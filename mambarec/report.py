@@ -208,8 +208,8 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
         verdicts = {c.claim: findings.claim_verdict(c, findings.cells_of(rows, name))[1] for c in findings.CLAIMS}
         disagreements = [claim for claim, v in verdicts.items() if v.startswith(stats.DISAGREES)]
         open_ = [claim for claim, v in verdicts.items() if v.startswith(stats.INCONCLUSIVE)]
-        lines += ["", "Where we disagree with the paper (the 95% interval excludes 0 on the other side): "
-                  + ("; ".join(disagreements) if disagreements else "nowhere.")
+        lines += ["", "Where we disagree with the paper (the 95% interval excludes 0 on the other side, or a "
+                  "size claim misses its bound): " + ("; ".join(disagreements) if disagreements else "nowhere.")
                   + f" Inconclusive (the interval holds 0, or one seed): {len(open_)} of {len(findings.CLAIMS)} "
                     "claims."]
         curves = [p for p in curve_files([r for r in rows if r["dataset"] == name])]

@@ -108,8 +108,9 @@ class PairedDifference:
 
 
 def common_seeds(a: Mapping[int, float | None], b: Mapping[int, float | None]) -> tuple[int, ...]:
-    """The seeds with a value on both sides, ascending."""
-    return tuple(sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None))
+    """The seeds with a value on both sides, ascending (a NaN is no value, as in ``summarize``)."""
+    return tuple(sorted(s for s in set(a) & set(b)
+                        if a[s] is not None and b[s] is not None and not _isnan(a[s]) and not _isnan(b[s])))
 
 
 def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
@@ -209,6 +210,8 @@ class WilcoxonResult:
     mean_b: float
     statistic: float | None
     p_value: float | None
+    rank_sum_a: float = 0.0  # sum of the ranks of |a - b| over the users where a > b (R+), and where b > a (R-):
+    rank_sum_b: float = 0.0  # the test's own direction, which the mean can contradict (a few large differences)
 
     @property
     def mean_difference(self) -> float:
@@ -217,9 +220,12 @@ class WilcoxonResult:
     def verdict(self, alpha: float = WILCOXON_ALPHA) -> str:
         if self.differing == 0:
             return "The two runs give every user the same score: no difference at all."
-        better = "A" if self.mean_difference > 0 else "B"
+        better, other = ("A", "B") if self.rank_sum_a > self.rank_sum_b else ("B", "A")
         if self.p_value is not None and self.p_value < alpha:
-            return f"{better} is better and the difference is more than noise (p = {self.p_value:.3g} < {alpha})."
+            mean_says = (f" (the mean favours {other}: a few users' large differences)"
+                         if self.mean_difference != 0 and (self.mean_difference > 0) != (better == "A") else "")
+            return (f"{better} is better for most users and the difference is more than noise (p = "
+                    f"{self.p_value:.3g} < {alpha}){mean_says}.")
         return (f"The difference is within noise (p = {self.p_value:.3g} >= {alpha}): do not read it as a real "
                 "gain.")
 
@@ -232,17 +238,21 @@ def wilcoxon_per_user(a: np.ndarray, b: np.ndarray) -> WilcoxonResult:
     diff = a - b
     differing = int(np.count_nonzero(diff))
     stat = p = None
+    ranks_a = ranks_b = 0.0
     if differing:
-        from scipy.stats import wilcoxon  # lazy: scipy.stats takes a while to import
+        from scipy.stats import rankdata, wilcoxon  # lazy: scipy.stats takes a while to import
 
         res = wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
         stat, p = float(res.statistic), float(res.pvalue)
+        nonzero = diff[diff != 0]
+        ranks = rankdata(np.abs(nonzero))
+        ranks_a, ranks_b = float(ranks[nonzero > 0].sum()), float(ranks[nonzero < 0].sum())
     return WilcoxonResult(len(a), differing, float(a.mean()) if len(a) else math.nan,
-                          float(b.mean()) if len(b) else math.nan, stat, p)
+                          float(b.mean()) if len(b) else math.nan, stat, p, ranks_a, ranks_b)
 
 
 def _isnan(v) -> bool:
-    return isinstance(v, float) and math.isnan(v)
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
 
 
 __all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "exact_change", "verdict",

@@ -75,7 +75,7 @@ def new_run_id(run: RunConfig, when: float | None = None) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two writers of one path never share a temp file
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
 
@@ -132,8 +132,17 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     buf.name = filename
     ckpt = load_checkpoint(buf, expect_fingerprint=dataset.fingerprint())
     stem = SAFE_NAME.sub("_", Path(filename).stem)[:40] or "checkpoint"
-    folder = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
-    folder.mkdir(parents=True, exist_ok=False)
+    base = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):  # the same file uploaded twice within a second gets its own folder
+        folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            folder.mkdir(exist_ok=False)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise RunStoreError(f"{base}: could not find a free folder name for the upload")
     metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
                    dataset_fingerprint=ckpt["dataset_fingerprint"])
     (folder / CHECKPOINT_NAME).write_bytes(data)

@@ -9,7 +9,8 @@ own generator (on the CPU, whatever the device), so two runs training at once st
 a CUDA run draws what a CPU run of the seed draws. The trainer receives a ready model
 (``mambarec.model.zoo.build_model``) and the generator that initialized it, calls the model's
 ``on_epoch_start`` hook before each epoch, sends one ``EpochEvent`` per epoch to ``on_event`` and polls
-``should_stop`` between batches (cooperative cancel keeps the best state so far).
+``should_stop`` between batches (cooperative cancel keeps the best state so far; an epoch cut short, by
+``should_stop`` or Ctrl-C, is rewound to its start, so a resumed run repeats it exactly).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from mambarec.config import RunConfig
-from mambarec.data.dataset import Dataset
+from mambarec.data.dataset import Dataset, DatasetError
 from mambarec.evaluate import evaluate_model
 from mambarec.graphs import Graphs
 from mambarec.model.base import Recommender
@@ -79,6 +80,10 @@ class NegativeSampler:
     def __init__(self, train: np.ndarray, n_items: int, device: torch.device) -> None:
         self.n_items = n_items
         keys = np.unique(train[:, 0].astype(np.int64) * n_items + train[:, 1])
+        full = np.flatnonzero(np.bincount(keys // n_items) >= n_items)
+        if len(full):
+            raise DatasetError(f"user {int(full[0])} (and {len(full) - 1} more) has every item as a training "
+                               "positive: no negative can be drawn for BPR; drop such users from the data")
         self.keys = torch.from_numpy(keys).to(device)
 
     def _is_positive(self, query: torch.Tensor) -> torch.Tensor:
@@ -118,7 +123,11 @@ class Trainer:
                                                                                      tc.warmup_epochs))
                           if self.optimizer else None)
         self.sampler = NegativeSampler(dataset.train, dataset.n_items, self.device)
-        self.train_pairs = torch.from_numpy(dataset.train).to(self.device)
+        # int64: user * n_items (the sampler's keys) overflows int32 ids at MovieLens-20M's sizes
+        self.train_pairs = torch.from_numpy(dataset.train.astype(np.int64, copy=False)).to(self.device)
+        if self.model.trainable and len(dataset.valid) == 0:
+            raise DatasetError(f"{dataset.name}: no validation interactions; model selection and early stopping "
+                               "need them and never fall back to test (docs/protocol.md section 5)")
         self.matrices = {s: dataset.matrix(s) for s in ("train", "valid", "test")}
         self.epoch = 0
         self.best_epoch, self.best_score, self.bad_epochs = 0, -1.0, 0
@@ -192,16 +201,25 @@ class Trainer:
                 cancelled = True
                 break
             t0 = time.perf_counter()
-            self.model.on_epoch_start(self.epoch, self.generator)
-            losses, cancelled = self.train_epoch(should_stop)
+            start = self._epoch_start()
+            try:  # an epoch cut short (Stop between batches, Ctrl-C anywhere before its record) is rewound
+                self.model.on_epoch_start(self.epoch, self.generator)
+                losses, cancelled = self.train_epoch(should_stop)
+                if not cancelled:
+                    self.scheduler.step()
+                    epoch_s = time.perf_counter() - t0
+                    due = (self.epoch + 1) % tc.eval_every == 0 or self.epoch + 1 == tc_epochs
+                    metrics = self.evaluate() if due else None
+            except KeyboardInterrupt:
+                self._rewind(start)
+                raise
             if cancelled:
+                self._rewind(start)
                 break
             self.epoch += 1
-            self.scheduler.step()
-            epoch_s = time.perf_counter() - t0
             self.train_seconds += epoch_s
-            if self.epoch % tc.eval_every == 0 or self.epoch == tc_epochs:
-                improved = self._record(self.evaluate(), losses, epoch_s, on_event, start_clock)
+            if metrics is not None:
+                improved = self._record(metrics, losses, epoch_s, on_event, start_clock)
                 self.bad_epochs = 0 if improved else self.bad_epochs + 1
                 if self.bad_epochs > tc.patience:
                     stopped_early = True
@@ -215,6 +233,19 @@ class Trainer:
             cancelled=cancelled, stopped_early=stopped_early,
         )
 
+    def _epoch_start(self) -> dict:
+        """What an epoch changes (weights, buffers, optimizer, scheduler, generator), to rewind an epoch cut short."""
+        frozen = {name for name, p in self.model.named_parameters() if not p.requires_grad}  # never change
+        return {"model": {k: v.clone() for k, v in self.model.state_dict().items() if k not in frozen},
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "scheduler": self.scheduler.state_dict(),
+                "generator": self.generator.get_state()}
+
+    def _rewind(self, start: dict) -> None:
+        self.model.load_state_dict(start["model"], strict=False)  # all but the frozen tables, which did not move
+        self.optimizer.load_state_dict(start["optimizer"])
+        self.scheduler.load_state_dict(start["scheduler"])
+        self.generator.set_state(start["generator"])
+
     def _record(self, metrics: dict[str, dict], losses: dict[str, float], epoch_s: float,
                 on_event: Callable[[EpochEvent], None] | None, start_clock: float | None = None) -> bool:
         valid, test = metrics["valid"], metrics["test"]
@@ -224,6 +255,8 @@ class Trainer:
             self.best_score, self.best_epoch = score, self.epoch
             self.best_valid, self.best_test = valid, test
             self.best_state = copy.deepcopy(self.model.state_dict())
+        # the rate after this epoch's scheduler step, i.e. the one the next epoch trains with (the stored grid's
+        # histories and probes hold this; the rate epoch e trained with is the row of epoch e - 1, or lr x warm-up)
         lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else 0.0
         row = {"epoch": self.epoch, "epoch_s": epoch_s, "lr": lr, **{f"loss/{k}": v for k, v in losses.items()},
                **{f"valid/{k}": v for k, v in valid.items()}, **{f"test/{k}": v for k, v in test.items()}}

@@ -36,6 +36,9 @@ def test_paired_difference_uses_the_common_seeds_and_a_t_interval():
     single = stats.paired_difference({0: 0.3}, {0: 0.2, 1: 0.25})
     assert single.n == 1 and not single.has_interval and "(1 seed, no interval)" in single.format()
     assert stats.paired_difference({0: 0.3}, {1: 0.3}) is None
+    nan = {**a, 3: np.float32("nan")}  # a run without a number (float32 from a frame) is no seed, not a NaN mean
+    assert stats.paired_difference(nan, {**b, 3: 0.3}).seeds == (0, 1, 2)
+    assert stats.summarize([0.3, np.float32("nan"), 0.5]).n == 2
 
 
 def test_verdict_rule():
@@ -99,6 +102,11 @@ def test_wilcoxon_matches_scipy_and_handles_identical_runs():
     assert res.verdict().startswith("A is better")
     same = stats.wilcoxon_per_user(a, a)
     assert same.p_value is None and "same score" in same.verdict()
+    # the direction is the test's own (signed ranks), not the mean's: one large gain for A against 30 small
+    # ones for B is B better for most users
+    few = stats.wilcoxon_per_user(np.array([1.0] + [0.0] * 30), np.array([0.0] + [0.02] * 30))
+    assert few.mean_difference > 0 and few.rank_sum_b > few.rank_sum_a
+    assert few.verdict().startswith("B is better for most users") and "the mean favours A" in few.verdict()
     tied = b.copy()
     tied[:30] = a[:30]  # users both runs score alike are dropped, as the docstring says
     res = stats.wilcoxon_per_user(a, tied)

@@ -1,5 +1,6 @@
 """Trainer, checkpoints, run folders and the command line."""
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -12,9 +13,10 @@ from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_traine
 from mambarec.cli import main
 from mambarec.config import RunConfig, TrainConfig, make_run, mambarec_preset
 from mambarec.data import load_dataset
+from mambarec.data.dataset import DatasetError
 from mambarec.metrics import topk_metrics
 from mambarec.store import import_checkpoint, list_runs, save_run
-from mambarec.train import NegativeSampler, Trainer
+from mambarec.train import NegativeSampler, Trainer, lr_factor
 from tests.tiny import tiny_dataset
 
 DS = tiny_dataset()
@@ -85,6 +87,16 @@ def test_negatives_are_never_training_positives():
     assert not any((int(u), int(i)) in train for u, i in zip(users, neg, strict=True))
 
 
+def test_data_the_protocol_cannot_train_on_is_refused_before_training():
+    with pytest.raises(DatasetError, match="no validation interactions"):  # selection would fall back to test
+        Trainer.for_run(_run(), dataclasses.replace(DS, valid=np.zeros((0, 2), dtype=np.int64)))
+    everything = np.array([[0, i] for i in range(DS.n_items)], dtype=np.int64)
+    with pytest.raises(DatasetError, match="user 0 .* every item"):  # BPR would draw a positive as negative
+        NegativeSampler(np.concatenate([DS.train, everything]), DS.n_items, torch.device("cpu"))
+    narrow = dataclasses.replace(DS, train=DS.train.astype(np.int32))  # ids as a 32-bit array: keys in int64
+    assert Trainer.for_run(_run(), narrow).train_pairs.dtype == torch.int64
+
+
 @pytest.mark.parametrize("patience", [0, 2])
 def test_early_stopping_after_patience_plus_one_bad_epochs(monkeypatch, patience):
     run = RunConfig(model=mambarec_preset("paper", reduction_factor=2),
@@ -139,6 +151,8 @@ def test_imported_checkpoint_becomes_a_listed_run_and_bad_bytes_write_nothing(tm
     assert listed.config == json.loads(json.dumps(trainer.run.to_dict()))  # tuples become lists
     assert listed.run == trainer.run
     assert (folder / "checkpoint.pt").read_bytes() == data
+    again = [import_checkpoint(data, "my run.pt", DS, tmp_path / "runs") for _ in range(2)]  # within one second
+    assert len({folder, *again}) == 3 and len(list_runs(tmp_path / "runs")) == 3
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -152,6 +166,57 @@ def test_resume_continues_exactly(tmp_path):
     rest = resumed.fit()
     assert _timeless(rest.history) == _timeless(full.history)
     assert rest.test == full.test
+
+
+def test_a_run_stopped_mid_epoch_resumes_exactly(tmp_path):
+    """Stop between two batches of epoch 3 (the app's Stop, a cooperative cancel), save, resume: the epoch
+    cut short is rewound and trained again whole, so the run equals one that was never stopped."""
+    _, straight = _fit(_run(epochs=4))
+    calls = {"n": 0}
+    first = Trainer.for_run(_run(epochs=4), DS)
+
+    def stop_inside_epoch_3() -> bool:
+        if first.epoch == 2:
+            calls["n"] += 1
+        return calls["n"] >= 3  # epoch 3's first check is before it starts; its second batch has run by the third
+
+    part = first.fit(should_stop=stop_inside_epoch_3)
+    assert part.cancelled and part.epochs_run == 2 and len(part.history) == 2
+    save_run(tmp_path / "r", first, part)
+    resumed = restore_trainer(load_checkpoint(tmp_path / "r" / "checkpoint.pt"), DS)
+    rest = resumed.fit()
+    assert _timeless(rest.history) == _timeless(straight.history) and rest.test == straight.test
+
+
+def test_an_interrupt_during_an_epoch_rewinds_it():
+    """Ctrl-C inside an epoch: the CLI catches it and fits again with a stop; the state is the epoch's start."""
+    _, straight = _fit(_run(epochs=3))
+    trainer = Trainer.for_run(_run(epochs=3), DS)
+    trainer.fit(should_stop=lambda: trainer.epoch >= 1)  # one whole epoch
+    original = trainer.train_epoch
+
+    def interrupted(should_stop):
+        original(should_stop)  # the weights move all the way through the epoch...
+        raise KeyboardInterrupt  # ...and the interrupt lands before its record
+
+    trainer.train_epoch = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    trainer.train_epoch = original
+    assert trainer.epoch == 1 and len(trainer.history) == 1
+    rest = trainer.fit()
+    assert _timeless(rest.history) == _timeless(straight.history) and rest.test == straight.test
+
+
+def test_history_logs_the_rate_after_each_epochs_scheduler_step():
+    """Row e holds the rate epoch e + 1 trains with (the stored grid's histories and probes carry this meaning)."""
+    run = _run(epochs=3)
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, warmup_epochs=2))
+    result = Trainer.for_run(run, DS).fit()
+    tc = run.train
+    factor = lr_factor(tc.lr_decay, tc.lr_decay_epochs, tc.warmup_epochs)
+    assert [h["lr"] for h in result.history] == pytest.approx([tc.learning_rate * factor(e) for e in (1, 2, 3)])
+    assert result.history[0]["lr"] == pytest.approx(tc.learning_rate * factor(1))  # warm-up done: the full rate
 
 
 def test_a_restored_trainer_resumes_from_where_training_stopped_not_from_the_best(tmp_path):
@@ -186,6 +251,17 @@ def test_bad_checkpoints_are_explained(tmp_path):
     torch.save(payload, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="newer"):
         load_checkpoint(tmp_path / "future.pt")
+    for key, value, says in (("format_version", -3, "not a version mambarec wrote"),
+                             ("state_dict", None, "lacks its state_dict"),
+                             ("metrics", b"\x00", "metrics are not readable")):
+        broken = dict(torch.load(path, weights_only=True))
+        if value is None:
+            del broken[key]
+        else:
+            broken[key] = value
+        torch.save(broken, tmp_path / "broken.pt")
+        with pytest.raises(CheckpointError, match=says):
+            load_checkpoint(tmp_path / "broken.pt")
     truncated = tmp_path / "trunc.pt"
     truncated.write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError):
