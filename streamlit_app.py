@@ -41,7 +41,7 @@ PAGES = {
     ],
 }
 page = st.navigation(PAGES)
-state.note_page(page.url_path or TRAIN.url_path)
+state.note_page(page.title)  # unique; a default page's url_path is "" (Lessons, or Train when a root link lands on it)
 
 with st.sidebar:
     dataset = sidebar.dataset_picker()

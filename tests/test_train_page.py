@@ -163,6 +163,19 @@ def test_a_new_url_is_applied_and_a_stale_echo_is_not(env):
     shows_link(at)
 
 
+def test_coming_back_to_train_from_another_page_leaves_train_enabled(env):
+    """Streamlit drops the form's widget state when the page is left; back on Train that is no lost state."""
+    at = open_app()
+    at.number_input(key="cfg.epochs").set_value(3).run()
+    for other in ("app/pages/about.py", "app/pages/lessons.py"):  # a page with a path, and the default page
+        at.switch_page(other).run()
+        at.switch_page("app/pages/train.py").run()
+        no_exception(at)
+        assert not button(at, "Train").disabled
+        assert not any("state was lost" in w.value for w in at.warning)
+        assert at.number_input(key="cfg.epochs").value == 3
+
+
 def test_url_changes_reports_what_differs_from_what_the_page_applied():
     at = AppTest.from_string("""
 import streamlit as st

@@ -175,7 +175,9 @@ def render() -> None:
     batch = widgets.batch_labels(edits)
     if batch and BASE in ss:  # a stale form posted back: keep the setup it overwrote
         state.set_run(ss[BASE])
-    drifted = [] if batch else widgets.drift(edits)
+    # arriving from another page, the form's keys are gone because Streamlit drops a page's widget state when it
+    # is left: that is no lost state (``push`` redraws them), only a same-page rerun can drift
+    drifted = [] if batch or state.arrived() else widgets.drift(edits)
     applied = state.apply_url_setup()
     errors, notes = applied or ([], [])
     run = state.current_run()
