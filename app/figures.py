@@ -26,12 +26,13 @@ def _margin(fig: go.Figure, height: int, **layout) -> go.Figure:
 
 
 # ---- Compare -----------------------------------------------------------------------------------
-def delta_forest(table: pd.DataFrame, metric: str, reference: str, name: str) -> go.Figure:
-    """Each setup's change of ``metric`` against ``reference`` (in %) with its 95% interval over paired seeds.
+def delta_forest(table: pd.DataFrame, metric: str, reference: str) -> go.Figure:
+    """Each row's change of ``metric`` against the row named ``reference`` (in %) with its 95% interval over paired
+    seeds.
 
     A dot with a bar: an interval (it crosses the red line when the change is within noise). A hollow dot:
     one common seed, no interval. The x axis is symmetric around 0 and spans every interval."""
-    rows = table[table["setup"] != reference].dropna(subset=[f"Δ {metric} %"])
+    rows = table[table["name"] != reference].dropna(subset=[f"Δ {metric} %"])
     fig = go.Figure()
     fig.add_vline(x=0, line={"color": "#d62728", "width": 1.5})
     has = rows[f"Δ {metric} low"].notna()
@@ -49,7 +50,7 @@ def delta_forest(table: pd.DataFrame, metric: str, reference: str, name: str) ->
             customdata=part[f"Δ {metric}"], hovertemplate="%{y}: %{customdata}<extra></extra>"))
     ends = pd.concat([rows[f"Δ {metric} %"], rows[f"Δ {metric} low"], rows[f"Δ {metric} high"]]).abs()
     reach = float(np.nanmax(ends)) if len(ends.dropna()) else 1.0
-    fig.update_xaxes(range=[-1.15 * reach, 1.15 * reach], title=f"Δ {metric} vs {name}, % of its mean",
+    fig.update_xaxes(range=[-1.15 * reach, 1.15 * reach], title=f"Δ {metric} vs {reference}, % of its mean",
                      zeroline=False)
     fig.update_yaxes(autorange="reversed", title=None)
     return _margin(fig, 110 + 30 * len(rows), legend=LEGEND_TOP, showlegend=True)

@@ -211,34 +211,35 @@ def delta_text(rel) -> str:
 
 
 def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
-    """setup -> seed -> metric, one value per seed."""
-    return {setup: group.drop_duplicates("seed").set_index("seed")[metric].dropna().to_dict()
-            for setup, group in rows.groupby("setup")}
+    """name -> seed -> metric, one value per seed. By the table's name, not the setup: a saved run whose setup
+    is a precomputed cell's (the default Train setup is the ``paper`` cell's) is its own row, not the cell."""
+    return {name: group.drop_duplicates("seed").set_index("seed")[metric].dropna().to_dict()
+            for name, group in rows.groupby("name")}
 
 
 def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
                metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
-    """Per setup, the change of each metric against ``reference`` in % of the reference's mean, paired by
+    """Per row (by ``name``), the change of each metric against the row named ``reference`` in % of its mean, paired by
     seed over the seeds both ran (``mambarec.stats.relative_change``): ``Δ <m> %`` is the mean change,
     ``Δ <m> 95% CI`` its t-interval ("1 seed: no interval" when they share one seed) and ``Δ <m>`` both in
     words (``delta_text``); ``Δ <m> low/high`` the interval's ends, for the charts."""
-    if reference not in set(table["setup"]) or rows.empty:
+    if reference not in set(table["name"]) or rows.empty:
         return table
     out = table.copy()
     for m in metrics:
-        by_setup = paired(rows, m)
-        ref = by_setup.get(reference)
+        by_name = paired(rows, m)
+        ref = by_name.get(reference)
         means, cis, words, lows, highs = [], [], [], [], []
-        for setup in out["setup"]:
-            mine = by_setup.get(setup)
-            rel = (stats.relative_change(mine, ref, m) if mine is not None and ref is not None and setup != reference
+        for name in out["name"]:
+            mine = by_name.get(name)
+            rel = (stats.relative_change(mine, ref, m) if mine is not None and ref is not None and name != reference
                    else None)
             means.append(rel.mean if rel is not None else float("nan"))
             lows.append(rel.low if rel is not None and rel.has_interval else float("nan"))
             highs.append(rel.high if rel is not None and rel.has_interval else float("nan"))
             cis.append("" if rel is None else (f"[{rel.low:+.1f}, {rel.high:+.1f}]" if rel.has_interval
                                                else f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval"))
-            words.append("reference" if setup == reference else delta_text(rel))
+            words.append("reference" if name == reference else delta_text(rel))
         out[f"Δ {m} %"], out[f"Δ {m} 95% CI"], out[f"Δ {m}"] = means, cis, words
         out[f"Δ {m} low"], out[f"Δ {m} high"] = lows, highs
     return out

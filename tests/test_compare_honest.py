@@ -85,6 +85,23 @@ def test_a_run_says_how_long_it_ran_against_its_cap():
     assert results.ran_summary(converged) == "3× 11–20 ep · early stop"
 
 
+def test_a_saved_run_with_a_precomputed_cells_setup_is_compared_on_its_own_numbers():
+    """The default Train setup is labelled like the precomputed ``paper`` cell: its row's change must come
+    from its own seeds, and the cell as reference must not count it among the cell's seeds."""
+    frame = {"source": ["precomputed"] * 4 + ["saved"], "setup": ["paper · 1000 ep"] * 2 + ["no_al"] * 2
+             + ["paper · 1000 ep"], "name": ["paper", "paper", "no_alignment", "no_alignment", "paper · ≤1000 ep"],
+             "seed": [0, 1, 0, 1, 0], "cell": ["paper", "paper", "no_alignment", "no_alignment", None],
+             "model_name": "mambarec", "r": 8, **{m: [0.30, 0.32, 0.27, 0.29, 0.01] for m in results.METRICS},
+             "epochs_run": 10, "epochs_cap": 1000, "stopped_early": True, "stopped": False}
+    rows = pd.DataFrame(frame)
+    table = results.add_deltas(results.aggregate_seeds(rows), rows, "paper").set_index("name")
+    assert table.loc["paper · ≤1000 ep", "Δ Recall@20 %"] == pytest.approx(100 * (0.01 / 0.30 - 1))  # seed 0 alone
+    assert table.loc["no_alignment", "Δ Recall@20 %"] == pytest.approx(100 * ((0.27 - 0.30 + 0.29 - 0.32) / 2) / 0.31)
+    live = results.add_deltas(results.aggregate_seeds(rows), rows, "paper · ≤1000 ep").set_index("name")
+    assert live.loc["paper · ≤1000 ep", "Δ Recall@20"] == "reference"
+    assert live.loc["paper", "Δ Recall@20 %"] == pytest.approx(100 * (0.30 / 0.01 - 1))
+
+
 def test_one_seed_is_one_seed_and_a_change_carries_its_interval():
     rows = pd.DataFrame({"source": "precomputed", "setup": ["a"] * 3 + ["b"] * 3 + ["c"], "seed": [0, 1, 2] * 2 + [0],
                          "name": ["a"] * 3 + ["b"] * 3 + ["c"], "cell": None, "model_name": "mambarec", "r": 8,

@@ -127,10 +127,9 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     if not picked.empty:
         levels.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
                             key="compare.dots")
-    ref_setup = table.loc[table["name"] == reference, "setup"]
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
-    if not ref_setup.empty and len(part) > 1:
-        changes.plotly_chart(figures.delta_forest(part, metric, ref_setup.iloc[0], reference), key="compare.forest")
+    if (table["name"] == reference).any() and len(part) > 1:
+        changes.plotly_chart(figures.delta_forest(part, metric, reference), key="compare.forest")
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
                         "interval.")
@@ -269,9 +268,8 @@ def render() -> None:
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
     if not table.empty:
-        ref_setup = table.loc[table["name"] == reference, "setup"]
         metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
-        table = results.deltas(table, rows, ref_setup.iloc[0], metrics) if not ref_setup.empty else table
+        table = results.deltas(table, rows, reference, metrics) if (table["name"] == reference).any() else table
         with table_box:
             show_table(table, shown)
             verdict_line(rows)
