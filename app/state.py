@@ -81,8 +81,8 @@ def init_session() -> None:
 def parse_setup(params: dict[str, str]) -> tuple[RunConfig, list[str], list[str]]:
     """A RunConfig from URL parameters (training defaults: the dataset's schedule), with errors and notes."""
     params = {k: v for k, v in params.items() if k not in APP_KEYS}
-    if not LINK_KEYS & set(params):  # a page's own parameters beside the dataset are not setup fields
-        params = _setup_part(params)
+    if not LINK_KEYS & set(params):  # another page's address: only its dataset is the setup's (an Embeddings
+        params = {k: v for k, v in params.items() if k == "dataset"}  # link's seed=0 names a stored run)
     dataset = params.get("dataset", DEFAULT_DATASET)
     return run_from_params({"dataset": dataset, **params}, default_train(dataset))
 

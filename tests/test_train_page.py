@@ -163,6 +163,14 @@ def test_a_new_url_is_applied_and_a_stale_echo_is_not(env):
     shows_link(at)
 
 
+def test_a_page_link_opened_first_sets_only_the_dataset_of_the_setup(env):
+    """An Embeddings or DREAM link names a stored run by its seed; that seed is no training setting."""
+    run, errors, _ = state.parse_setup({"dataset": "tiny", "after": "paper", "seed": "0", "stage": "modal"})
+    assert run.dataset == "tiny" and run.train.seed == state.default_run("tiny").train.seed and not errors
+    linked, _, _ = state.parse_setup({"dataset": "tiny", "variant": "paper", "seed": "7"})  # a Train link: it is
+    assert linked.train.seed == 7
+
+
 def test_coming_back_to_train_from_another_page_leaves_train_enabled(env):
     """Streamlit drops the form's widget state when the page is left; back on Train that is no lost state."""
     at = open_app()
