@@ -196,3 +196,19 @@ def test_pages_use_precomputed_maps_and_checkpoints(precomputed, tmp_path, monke
         assert not at.info and not at.error
         assert at.selectbox[0].value == "official"
         assert "official · MambaRec as the released code computes it" in str(at.selectbox[0].format_func("official"))
+
+
+def test_embeddings_without_a_checkpoint_says_why_and_forgets_another_datasets_picks(ml100k_dir, tmp_path,
+                                                                                      monkeypatch):
+    """ml100k's precomputed maps are of the modal stage and it ships no checkpoint: another stage says why
+    instead of failing. Items picked on a larger dataset are no indices into this one."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(PAGES.parents[1] / "precomputed"))
+    monkeypatch.setenv("MAMBAREC_DATA", str(ml100k_dir.parent))
+    at = AppTest.from_file(str(PAGES / "embeddings.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": "ml100k", "after": "paper", "stage": "dream"})
+    at.session_state["embeddings_selected_items"] = [0, 10**6]
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Nothing to draw for this stage" in i.value for i in at.info)
+    assert at.session_state["embeddings_selected_items"] == [0]

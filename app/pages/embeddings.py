@@ -228,8 +228,15 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
     popularity = dataset.item_popularity()
     hover = pd.DataFrame({"item": np.arange(dataset.n_items), "title": dataset.titles(),
                           "category": dataset.categories(), "popularity": popularity})
+    # items picked on another (larger) dataset are no items of this one
+    st.session_state[SELECTED] = [i for i in st.session_state.get(SELECTED, []) if 0 <= i < dataset.n_items]
+    if not panels:
+        st.info(f"Nothing to draw for this stage: {dataset.name} has stored maps of the modal stage only, and no "
+                "checkpoint here to compute another stage from. Pick the stage 'modal' (the tune button), or "
+                "train a run on the Train page.")
+        return
     line_items = np.random.default_rng(0).choice(dataset.n_items, min(n_lines, dataset.n_items), replace=False)
-    selected = sorted(set(st.session_state.get(SELECTED, [])) | ({item} if item is not None else set()))
+    selected = sorted(set(st.session_state[SELECTED]) | ({item} if item is not None else set()))
     picked = set()
     for i, (col, p) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
         with st.spinner("Projecting (UMAP: once per model, then cached)..."):
