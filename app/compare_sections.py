@@ -86,7 +86,8 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
                 state.set_active_run(path)
                 st.toast("Loaded: the inspection pages now show this run")
             if mid.button("Use its setup on the Train page", width="stretch"):
-                state.set_run(dataclasses.replace(RunConfig.from_dict(info["config"]), dataset=dataset.name))
+                state.set_run(dataclasses.replace(RunConfig.from_dict(info["config"]),
+                                                  dataset=state.active_dataset_name()))  # a folder's full path
                 st.switch_page("app/pages/train.py")
             right.download_button("Download checkpoint.pt", data=Path(path).read_bytes(),
                                   file_name=f"{Path(path).parent.name}.pt", width="stretch")
@@ -111,7 +112,7 @@ def manage(row) -> None:
         if folder is None:
             st.error(why)
         else:
-            if state.active_run() and str(state.active_run()).startswith(row["folder"]):
+            if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):  # not X-2's
                 state.set_active_run(folder / "checkpoint.pt")
             st.rerun()
     with delete.popover("Delete", width="stretch"):
@@ -121,7 +122,7 @@ def manage(row) -> None:
             if why:
                 st.error(why)
             else:
-                if state.active_run() and str(state.active_run()).startswith(row["folder"]):
+                if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):
                     state.set_active_run(None)
                 st.rerun()
 

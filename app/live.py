@@ -32,11 +32,12 @@ def owner_text(job: jobs.Job) -> str:
 def _figure(job: jobs.Job):
     """Loss per part (log scale) and valid Recall@20 per epoch, side by side; cached per epoch count."""
     key = (job.id, len(job.events))
-    if key not in _FIGURES:
+    figure = _FIGURES.get(key)
+    if figure is None:
         if len(_FIGURES) > 64:
-            _FIGURES.clear()
-        _FIGURES[key] = progress_figure(job.events)
-    return _FIGURES[key]
+            _FIGURES.clear()  # another session may clear it too: return our own figure, not a lookup
+        figure = _FIGURES[key] = progress_figure(job.events)
+    return figure
 
 
 def progress_figure(events: list[dict]):
@@ -71,8 +72,9 @@ def headline(job: jobs.Job) -> str:
     elif job.events:
         last = job.events[-1]
         since = job.last_epoch - (last.get("best_epoch") or 0)
+        every = job.run.train.eval_every  # patience counts evaluations, one every `every` epochs
         text += (f" · epoch {job.last_epoch}, best {last.get('best_epoch')} · no gain for {since} of "
-                 f"{job.run.train.patience + 1} epochs")
+                 f"{(job.run.train.patience + 1) * every} epochs")
     return text
 
 
@@ -111,7 +113,7 @@ def outcome(job: jobs.Job) -> None:
                 st.code(job.traceback, language="text")
     elif job.saved:
         res = job.result
-        how = (f"stopped at epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept" if res.cancelled
+        how = (f"stopped after epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept" if res.cancelled
                else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
                + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
         st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")

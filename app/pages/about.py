@@ -60,7 +60,8 @@ def paper_vs_code() -> None:
     st.dataframe(pd.DataFrame(paper_numbers.PAPER_VS_CODE, columns=["point", "paper", "released code"]),
                  hide_index=True, column_config={"released code": st.column_config.TextColumn(width="large")})
     st.caption("The Train page's variant picks a column: `paper` builds what the paper describes, `official` what "
-               "the released code computes, `mgcn` MMRec's MGCN. Every switch can be mixed (docs/departures.md).")
+               "the released code computes; MGCN, the backbone both build on, is a model of its own (the MGCN "
+               "preset). Every switch can be mixed (docs/departures.md).")
 
 
 def dataset_card(name: str) -> None:

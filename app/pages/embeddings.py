@@ -91,6 +91,8 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
     modal stage, else computed from its checkpoint; ``vectors`` when a checkpoint is available."""
     dataset, stored, found = ctx["dataset"], ctx["stored"], ctx["found"]
     src = models.pick(found, entry, seed) if not entry.startswith(models.SAVED) else models.pick(found, entry)
+    if src is not None and src["kind"] == "precomputed" and src["seed"] != seed:
+        seed = src["seed"]  # the cell lacks the requested seed: say which one is drawn, and draw its own map
     label = f"{entry if src is None or src['kind'] == 'precomputed' else src['label']}" + (
         f", seed {seed}" if src is None or src["kind"] == "precomputed" else "")
     title = f"<b>{name}</b> · {label}, {'trained' if trained else 'initialized'}"
