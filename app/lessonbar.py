@@ -16,6 +16,7 @@ from streamlit.errors import StreamlitAPIException
 from app import lessons_content as L
 from app import paths, urlsel
 from mambarec.artifacts import PrecomputedError, read_manifest
+from mambarec.data.spec import dataset_slug
 
 STEP = "lesson.step"  # the step whose note the page shows
 SEEN = "lesson.step_seen"  # the last step id that came in through the URL
@@ -23,8 +24,9 @@ SEEN = "lesson.step_seen"  # the last step id that came in through the URL
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def inventory(folder: str, signature: tuple) -> dict:
-    """What the precomputed folder holds: ``runs`` and ``checkpoints`` as (dataset, cell, seed) triples,
-    ``maps`` (the stored embedding maps) likewise, and ``groups`` (group -> its cells)."""
+    """What the precomputed folder holds: ``runs`` as (dataset, cell, seed) triples, ``checkpoints`` and ``maps``
+    (the stored embedding maps) as (their folder: ``dataset_slug(dataset)``, cell, seed), and ``groups``
+    (group -> its cells)."""
     out = {"runs": set(), "checkpoints": set(), "maps": set(), "groups": {}}
     try:
         manifest = read_manifest(Path(folder))
@@ -69,8 +71,8 @@ def missing(step: L.Step, inv: dict | None = None) -> list[str]:
         notes.append(f"precomputed/ does not hold {', '.join(f'`{c}`' for c in absent)} on `{ds}` yet: the page "
                      "opens without them.")
     if step.checkpoint:
-        store = inv["checkpoints"]
-        gone = [c for c in cells if c not in absent and not any(d == ds and k == c for d, k, _ in store)]
+        store, folder = inv["checkpoints"], dataset_slug(ds)  # the folder of synthetic/cold-items: ...-cold-items
+        gone = [c for c in cells if c not in absent and not any(d == folder and k == c for d, k, _ in store)]
         if gone:
             notes.append(f"no checkpoint of {', '.join(f'`{c}`' for c in gone)} on `{ds}` is shipped (only "
                          "redistributable data get checkpoints): the page falls back to what it can show.")

@@ -64,16 +64,16 @@ PAPER_VS_CODE = [
      "1x1 conv 5C -> 1 channel (learned, not a mean) + sigmoid"),
     ("DREAM output", "max(F_c, F_s) -> conv",
      "attention = max(F_c, F_s); output = conv+BN+ReLU(attention * F): quadratic in F"),
-    ("DREAM cost", "-",
+    ("DREAM cost", "(not described)",
      "runs twice per batch (forward, then again for MMD): BatchNorm statistics move twice "
      "(one pass with momentum 0.19 reproduces it)"),
-    ("dead weights", "-", "98,304 of 141,056 DREAM parameters per modality never receive a gradient"),
+    ("dead weights", "(not described)", "98,304 of 141,056 DREAM parameters per modality never receive a gradient"),
     ("InfoNCE", "visual vs text of the same item", "side vs content views (users and items), temperature 0.2"),
     ("reduction r", "also the visual feature's final size D_V / r",
      "D_V -> D_V / r -> 64 with no nonlinearity between; text 384 -> 64 directly; raw features trainable"),
     ("r = 1", "no reduction", "a 4096 x 4096 Linear (16.8M parameters); this project skips the layer"),
-    ("config", "-", "`bedding_size: 64` typo (the default 64 applies anyway); no checkpoint is written"),
-    ("reported numbers", "-",
+    ("config", "(not described)", "`bedding_size: 64` typo (the default 64 applies anyway); no checkpoint is written"),
+    ("reported numbers", "(not described)",
      "all 9 (lambda_mmd x sigma) grid points are trained and the best TEST Recall@20 is reported "
      "(selection on the test set)"),
 ]

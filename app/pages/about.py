@@ -57,8 +57,8 @@ def the_model() -> None:
 
 
 def paper_vs_code() -> None:
-    st.dataframe(pd.DataFrame(paper_numbers.PAPER_VS_CODE, columns=["point", "paper", "released code"]),
-                 hide_index=True, column_config={"released code": st.column_config.TextColumn(width="large")})
+    # a static table: its cells wrap, so at 1280 x 800 no sentence is cut off (a data grid clips long cells)
+    st.table(pd.DataFrame(paper_numbers.PAPER_VS_CODE, columns=["point", "paper", "released code"]), hide_index=True)
     st.caption("The Train page's variant picks a column: `paper` builds what the paper describes, `official` what "
                "the released code computes; MGCN, the backbone both build on, is a model of its own (the MGCN "
                "preset). Every switch can be mixed (docs/departures.md).")
