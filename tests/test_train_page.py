@@ -296,7 +296,10 @@ def test_the_estimate_runs_only_when_asked_and_never_trains(env):
         time.sleep(0.1)
     at.run()
     no_exception(at)
-    assert any("s per epoch" in m.value for m in at.markdown)
+    assert any("s per epoch" in m.value and "after at least 22 epochs" in m.value for m in at.markdown)
+    at.number_input(key="cfg.epochs").set_value(2).run()  # a cap before early stopping could end it
+    assert any("The cap comes before early stopping can" in m.value for m in at.markdown)
+    assert not any("after at least" in m.value for m in at.markdown)
     assert at.session_state["jobs"] == [] and not list(env.glob("*"))  # nothing trained, nothing saved
 
 
