@@ -21,38 +21,32 @@ st.set_page_config(page_title="MambaRec explorer", page_icon="🧭", layout="wid
 state.init_session()
 ON_TRAIN = urlsel.arrive()  # keeps the URL before the sidebar rewrites it; a root link with a setup opens Train
 
-TRAIN = st.Page("app/pages/train.py", title="Train & ablate", icon=":material/model_training:", url_path="train",
-                default=ON_TRAIN)
-PAGES = {
-    "Teach": [st.Page("app/pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons",
-                      default=not ON_TRAIN)],
-    "Experiment": [
-        TRAIN,
-        st.Page("app/pages/compare.py", title="Compare runs", icon=":material/leaderboard:", url_path="compare"),
-    ],
-    "Inspect": [
-        st.Page("app/pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
-        st.Page("app/pages/dream_inspector.py", title="DREAM inspector", icon=":material/blur_on:",
-                url_path="dream"),
-        st.Page("app/pages/users.py", title="Users", icon=":material/person_search:", url_path="users"),
-    ],
-    "Reference": [
-        st.Page("app/pages/about.py", title="About", icon=":material/menu_book:", url_path="about"),
-    ],
+MENU = {  # section -> (script, title, icon, url path = its urlsel key)
+    "Teach": [("lessons", "Lessons", "school", "lessons")],
+    "Experiment": [("train", "Train & ablate", "model_training", "train"),
+                   ("compare", "Compare runs", "leaderboard", "compare")],
+    "Inspect": [("embeddings", "Embeddings", "scatter_plot", "embeddings"),
+                ("dream_inspector", "DREAM inspector", "blur_on", "dream"),
+                ("users", "Users", "person_search", "users")],
+    "Reference": [("about", "About", "menu_book", "about")],
 }
-page = st.navigation(PAGES)
+LINKS = {section: [(st.Page(f"app/pages/{script}.py", title=title, icon=f":material/{icon}:", url_path=key,
+                            default=key == ("train" if ON_TRAIN else "lessons")), key)
+                   for script, title, icon, key in entries] for section, entries in MENU.items()}
+PAGES = {section: [p for p, _ in links] for section, links in LINKS.items()}
+page = st.navigation(PAGES, position="hidden")  # drawn by sidebar.page_links: Back then leaves a page in one press
 state.note_page(page.title)  # unique; a default page's url_path is "" (Lessons, or Train when a root link lands on it)
 
 with st.sidebar:
+    sidebar.page_links(LINKS)
     dataset = sidebar.dataset_picker()
     sidebar.scenario_knobs(dataset)
     facts = st.container()  # filled after the page: loading the dataset must not delay the page's first paint
     presentation.toggle()
 presentation.apply()
 
-if page is not TRAIN:  # the Train page writes the whole setup; elsewhere the dataset is enough
-    state.sync_url({"dataset": dataset})
-page.run()
+page.run()  # each page writes its own address once (urlsel.publish, Train: its setup); a second write here, of the
+# dataset alone, pushed one more browser-history entry on every rerun, so Back seemed to do nothing
 
 with facts:
     sidebar.dataset_caption(dataset)

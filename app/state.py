@@ -170,9 +170,12 @@ def sync_url(params: dict[str, str], scope: str | None = None) -> None:
     parameters also count as applied by that page.
     """
     ss = st.session_state
-    if st.query_params.to_dict() != params:
+    mine = frozenset(params.items())
+    # also when the server already holds them: a link to the same page (a lesson's Next step) hands the run its
+    # parameters without showing them in the address bar, which only this write updates
+    if st.query_params.to_dict() != params or (ss.get("_url.written") or [None])[-1] != mine:
         st.query_params.from_dict(params)
-    written = [w for w in ss.get("_url.written", []) if w != frozenset(params.items())]
+    written = [w for w in ss.get("_url.written", []) if w != mine]
     ss["_url.written"] = [*written, frozenset(params.items())][-ECHO_MEMORY:]
     if scope is not None:
         url_applied(scope, params)

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import streamlit as st
 
 from app import state
+from mambarec.config import run_to_params
 
 INCOMING = "url.incoming"  # the URL of this run, as the browser sent it
 SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of the last run
@@ -72,6 +73,15 @@ def arrive() -> bool:
     if LANDING not in ss:
         ss[LANDING] = names_a_setup(incoming) and at_root()
     return ss[LANDING]
+
+
+def link_params(page: str) -> dict[str, str]:
+    """The address a menu link to ``page`` carries: what the page last wrote there (Train: the setup), so that
+    arriving adds one browser-history entry, not a bare one the page then rewrites (Back would land on it)."""
+    if page == "train":
+        return run_to_params(state.current_run())
+    mine = dict(st.session_state.get(_published(page)) or {})
+    return mine if page == "lessons" else {"dataset": state.active_dataset_name(), **mine}
 
 
 def incoming() -> dict[str, str]:

@@ -197,6 +197,12 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             shot(page, "users")
             open_page(page, "About", "About MambaRec")
             shot(page, "about")
+            page.go_back()  # one press of Back returns to the page before (no intermediate history entry)
+            page.get_by_role("heading", name="Users").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            page.go_forward()
+            page.get_by_role("heading", name="About MambaRec").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
 
             # a Train page's own address, shared (not a root link): Train with the link's setup, no "Page not found"
             page.goto(f"{url}/train?dataset=tiny&variant=paper&epochs=4")

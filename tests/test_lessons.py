@@ -7,6 +7,7 @@ repository's ``precomputed/``; a step whose cells or dataset are not there must 
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -103,10 +104,12 @@ def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_
 
 
 def test_step_links_name_cells_and_pages_that_exist():
-    app = APP.read_text()
+    menu = next(ast.literal_eval(node.value) for node in ast.parse(APP.read_text()).body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MENU")
+    pages = {(f"app/pages/{script}.py", key) for entries in menu.values() for script, _, _, key in entries}
     for key, (path, url_path) in L.PAGES.items():
         assert (ROOT / path).is_file(), key
-        assert f'url_path="{url_path}"' in app, f"{url_path} is not a page of streamlit_app.py"
+        assert (path, url_path) in pages, f"{url_path} is not a page of streamlit_app.py"
     for lesson, i in STEPS:
         url = L.step_url("http://host:8501", lesson, i)
         assert url.startswith(f"http://host:8501/{L.PAGES[lesson.steps[i].page][1]}?")
