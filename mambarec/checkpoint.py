@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import struct
 import zipfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 import mambarec
+from mambarec.atomic import write_atomically
 from mambarec.config import ConfigError, RunConfig
 
 FORMAT = "mambarec-checkpoint"
@@ -54,10 +54,8 @@ def save_checkpoint(path: str | Path, run: RunConfig, state_dict: dict, metrics:
     """Write atomically (a crash mid-write never leaves a half file under ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two writers of one path never share a temp file
-    torch.save(checkpoint_payload(run, state_dict, metrics, dataset_name, dataset_fingerprint, resume), tmp)
-    os.replace(tmp, path)
-    return path
+    payload = checkpoint_payload(run, state_dict, metrics, dataset_name, dataset_fingerprint, resume)
+    return write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
 def checkpoint_bytes(run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str,

@@ -20,6 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from mambarec.atomic import write_atomically
+
 SIM_BLOCK_ROWS = 2048  # rows of the cosine-similarity matrix computed at once (bounds memory)
 
 
@@ -79,9 +81,7 @@ def cached_knn_graph(features: np.ndarray, k: int, key: str, use_cache: bool = T
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            sp.save_npz(tmp, g)
-            os.replace(tmp, path)
+            write_atomically(path, lambda tmp: sp.save_npz(tmp, g), suffix=".tmp.npz")
         except OSError:
             pass  # a read-only home only costs a rebuild next time
     return g

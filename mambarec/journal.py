@@ -7,10 +7,10 @@ the folder is written.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
+from mambarec.atomic import write_atomically
 from mambarec.data.spec import dataset_slug
 
 
@@ -29,9 +29,7 @@ class Journal:
         if result.get("checkpoint") is not None:
             (self.dir / f"{name}.pt").write_bytes(result["checkpoint"])
             data["has_checkpoint"] = True
-        tmp = self.dir / f"{name}.json.tmp"
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.dir / f"{name}.json")
+        write_atomically(self.dir / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(data)))
 
     def load(self) -> dict[str, dict]:
         """key -> result, for every journalled task (unreadable entries are skipped)."""

@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mambarec.atomic import write_atomically
 from mambarec.config import RunConfig, TrainConfig
 from mambarec.data.dataset import Dataset
 from mambarec.data.mmrec import SPLIT_LABELS, split_interactions
@@ -191,9 +191,7 @@ def cached_probes(runs: dict[str, RunConfig], progress: bool = False) -> dict[st
         cache.update({keys[name]: value for name, value in fresh.items()})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(cache))
-            os.replace(tmp, path)
+            write_atomically(path, lambda tmp: tmp.write_text(json.dumps(cache)))
         except OSError:
             pass  # a read-only cache only costs a recomputation next time
     return {name: cache[keys[name]] for name in runs}

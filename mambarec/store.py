@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mambarec.atomic import write_atomically
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
 
@@ -75,9 +76,7 @@ def new_run_id(run: RunConfig, when: float | None = None) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two writers of one path never share a temp file
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True)))
 
 
 # ---- writing --------------------------------------------------------------------------------------

@@ -323,3 +323,19 @@ def test_synthetic_beats_popularity_quickly():
     scores = torch.from_numpy(np.tile(ds.item_popularity().astype("float32"), (ds.n_users, 1)))
     pop = topk_metrics(scores, ds.matrix("train"), ds.matrix("test"))
     assert result.test["Recall@20"] > 1.5 * pop["Recall@20"]
+
+
+def test_an_atomic_write_replaces_the_file_whole_or_not_at_all(tmp_path):
+    from mambarec.atomic import write_atomically
+
+    target = tmp_path / "a.json"
+    write_atomically(target, lambda tmp: tmp.write_text("old"))
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"] and target.read_text() == "old"
+
+    def crash(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_atomically(target, crash)
+    assert target.read_text() == "old"  # the target never holds a half write
