@@ -72,9 +72,8 @@ def headline(job: jobs.Job) -> str:
     elif job.events:
         last = job.events[-1]
         since = job.last_epoch - (last.get("best_epoch") or 0)
-        every = job.run.train.eval_every  # patience counts evaluations, one every `every` epochs
         text += (f" · epoch {job.last_epoch}, best {last.get('best_epoch')} · no gain for {since} of "
-                 f"{(job.run.train.patience + 1) * every} epochs")
+                 f"{job.run.train.stall_epochs} epochs")
     return text
 
 

@@ -120,6 +120,11 @@ def test_a_version_1_run_folder_loads_and_resumes(tmp_path):
     assert restored.epoch == 1 and restored.fit().epochs_run == 2
 
 
+def test_the_stall_that_ends_a_run_counts_evaluations_in_epochs():
+    assert TrainConfig(patience=20).stall_epochs == 21
+    assert TrainConfig(patience=20, eval_every=5).stall_epochs == 105  # 21 evaluations, one every 5 epochs
+
+
 def test_make_run_refuses_fields_of_other_models_and_follows_the_mgcn_alias():
     with pytest.raises(ConfigError, match=r"lambda_mmd does not apply to model 'lightgcn'.*n_layers"):
         make_run("synthetic", "lightgcn", model={"lambda_mmd": 0.3})

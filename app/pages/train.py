@@ -73,9 +73,8 @@ def schedule_line(run: RunConfig) -> str:
                  else "fewer epochs, not shown as accurate as the paper's: see the Schedules of REPORT.md")
     else:
         where = "the default here" if run.dataset not in FAST_VALIDATED_ON else "chosen"
-    window = (t.patience + 1) * t.eval_every  # patience counts evaluations, one every eval_every epochs
     return (f"Schedule **{t.schedule}** ({where}: learning rate {t.learning_rate:g}, batch {t.batch_size:,}). "
-            f"The run ends by **early stopping**, after {window} epochs without a better valid Recall@20 "
+            f"The run ends by **early stopping**, after {t.stall_epochs} epochs without a better valid Recall@20 "
             f"(at most {t.epochs:,} epochs).")
 
 
@@ -85,7 +84,7 @@ def estimate_panel(run: RunConfig) -> None:
         st.warning(f"Could not time this setup: {type(cost).__name__}: {cost}")
     elif cost is not None:
         t = run.train
-        shortest = (t.patience + 2) * t.eval_every  # the first evaluation best, then patience + 1 without a gain
+        shortest = t.eval_every + t.stall_epochs  # the first evaluation best, then the stall
         per = cost.epoch_s + cost.eval_s / t.eval_every
         how = f"{cost.epochs_timed} epochs timed" if cost.epochs_timed else f"{cost.timed} batches timed"
         cap = f"the cap of {t.epochs:,} epochs would take {estimate.describe(cost.total_s(t.epochs, t.eval_every))}"

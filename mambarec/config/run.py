@@ -59,6 +59,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check(self)
 
+    @property
+    def stall_epochs(self) -> int:
+        """Epochs without a better valid Recall@20 that end a run: patience counts evaluations (patience + 1 of
+        them), one every ``eval_every`` epochs."""
+        return (self.patience + 1) * self.eval_every
+
 
 # Datasets on which the fast schedule was shown safe against the paper's (REPORT.md, "Schedules": the paired 95%
 # interval of fast - paper holds 0 and lies within +-3% for `paper` and `mgcn`, seeds 0-2): the app trains live runs
