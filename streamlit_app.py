@@ -30,10 +30,14 @@ MENU = {  # section -> (script, title, icon, url path = its urlsel key)
                 ("users", "Users", "person_search", "users")],
     "Reference": [("about", "About", "menu_book", "about")],
 }
-LINKS = {section: [(st.Page(f"app/pages/{script}.py", title=title, icon=f":material/{icon}:", url_path=key,
+LESSONS_ALIAS = "lessons"  # the Lessons page's own path: /lessons opens it, though as the default page it lives at /
+LINKS = {section: [(st.Page(f"app/pages/{script}.py", title=title, icon=f":material/{icon}:",
+                            url_path=f"{key}-home" if key == "lessons" and not ON_TRAIN else key,  # hash apart from the alias
                             default=key == ("train" if ON_TRAIN else "lessons")), key)
                    for script, title, icon, key in entries] for section, entries in MENU.items()}
 PAGES = {section: [p for p, _ in links] for section, links in LINKS.items()}
+if not ON_TRAIN:  # the default page is served at "/" only: its own path, typed or bookmarked, gets the same page
+    PAGES["Teach"].append(st.Page("app/pages/lessons.py", title="Lessons", url_path=LESSONS_ALIAS, visibility="hidden"))
 page = st.navigation(PAGES, position="hidden")  # drawn by sidebar.page_links: Back then leaves a page in one press
 state.note_page(page.title)  # unique; a default page's url_path is "" (Lessons, or Train when a root link lands on it)
 

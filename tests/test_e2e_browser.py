@@ -218,6 +218,12 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             settle(page)
             assert "dropout must be in" in page.get_by_text("Not applied").first.inner_text()
             assert dropout.input_value() == "0.20"
+
+            # the default page's own path, typed or bookmarked: the Lessons, no "Page not found"
+            page.goto(f"{url}/lessons?dataset=tiny")
+            page.get_by_role("heading", name="Lessons").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert page.get_by_text("Page not found").count() == 0
         except BaseException:
             shot(page, "failure")
             raise
