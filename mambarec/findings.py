@@ -173,6 +173,14 @@ class ScheduleCheck:
         return all(d.low <= 0 <= d.high and -SCHEDULE_TOLERANCE <= d.low and d.high <= SCHEDULE_TOLERANCE
                    for d in self.diffs.values())
 
+    @property
+    def seeds_needed(self) -> int | None:
+        """The fewest seeds at which two schedules that do not differ could pass the bar at this check's spread
+        (``stats.seeds_for_half_width`` of each metric, the larger); None when it cannot be told."""
+        counts = [stats.seeds_for_half_width(d, SCHEDULE_TOLERANCE) if d is not None else None
+                  for d in self.diffs.values()]
+        return None if not counts or None in counts else max(counts)
+
 
 def schedule_checks(cells: dict, seeds: tuple[int, ...] | None = None) -> list[ScheduleCheck]:
     """The fast schedule against the paper's per model, over the seeds both ran (only ``seeds`` when given)."""

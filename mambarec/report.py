@@ -68,11 +68,20 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
 
 
 def schedule_verdict(ch: findings.ScheduleCheck) -> str:
+    """Safe or not and why: a metric on which fast is measurably better or worse, else, when the interval is
+    wider than the bar at these seeds' spread, how many seeds could show two equal schedules safe."""
     d = ch.diffs["test/Recall@20"]
     verdict = {True: "safe", False: "not shown safe (the bar: the interval holds 0 and lies within ±3%)",
                None: "not shown"}[ch.safe]
-    if ch.safe is False and d is not None and d.excludes_zero() > 0:
-        verdict += "; fast is better here"
+    if ch.safe is False:
+        moved = [(m, x) for m, x in ch.diffs.items() if x is not None and x.excludes_zero()]
+        for m, x in moved:
+            verdict += f"; fast is {'better' if x.excludes_zero() > 0 else 'worse'} on {m.split('/', 1)[-1]}"
+            verdict += "" if x is d else f" ({x.format(1, '%')})"
+        need = ch.seeds_needed
+        if not moved and need is not None and need > len(ch.seeds):
+            verdict += (f"; at this spread an interval is wider than ±3% until {need} seeds, so {len(ch.seeds)} "
+                        "seeds could not show any schedule safe")
     return f"{verdict} (seeds {seed_list(ch.seeds)}, Recall@20 {d.format(1, '%') if d else '-'})"
 
 

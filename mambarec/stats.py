@@ -89,6 +89,11 @@ class PairedDifference:
         high = None if self.high is None else self.high * scale
         return PairedDifference(self.seeds, self.mean * scale, low, high, self.reference_mean)
 
+    @property
+    def half_width(self) -> float | None:
+        """Half the interval's width (None without one)."""
+        return None if self.low is None else (self.high - self.low) / 2.0
+
     def excludes_zero(self) -> int:
         """+1 when the interval lies above 0, -1 below, 0 when it holds 0 (or there is none)."""
         if not self.has_interval:
@@ -126,6 +131,21 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
         return PairedDifference(seeds, mean, None, None, ref)
     half = t_quantile(len(seeds) - 1, confidence) * float(diff.std(ddof=1)) / math.sqrt(len(seeds))
     return PairedDifference(seeds, mean, mean - half, mean + half, ref)
+
+
+def seeds_for_half_width(diff: PairedDifference, target: float, confidence: float = CONFIDENCE,
+                         most: int = 100) -> int | None:
+    """The fewest seeds whose paired t-interval is at most +-``target`` wide at ``diff``'s spread (the standard
+    deviation of its per-seed differences, read back from its symmetric interval): how many seeds a comparison
+    of two setups that do not differ needs before an equivalence bar of +-``target`` can be met at all. None
+    without an interval, or when more than ``most`` seeds would be needed."""
+    if not diff.has_interval:
+        return None
+    sd = diff.half_width * math.sqrt(diff.n) / t_quantile(diff.n - 1, confidence)
+    for n in range(2, most + 1):
+        if t_quantile(n - 1, confidence) * sd / math.sqrt(n) <= target:
+            return n
+    return None
 
 
 def paired_ratio(a: Mapping[int, float], b: Mapping[int, float],
@@ -256,4 +276,4 @@ def _isnan(v) -> bool:
 
 
 __all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "exact_change", "verdict",
-           "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile"]
+           "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile", "seeds_for_half_width"]

@@ -392,5 +392,11 @@ def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds
     table = schedule_table(rows, "d").splitlines()
     assert [line.split(" | ")[1] for line in table[2:]] == ["0-4", "0-2"]
     assert "| yes |" in table[2] and "| **no** |" in table[3]
+    # per-seed differences 2, -2, 1, 0, -1 %: at their spread an interval fits in +-3% from 4 seeds; seeds 0-2
+    # alone (2, -2, 1 %) spread more and need 5, so their check could not pass whatever the schedules did
+    assert (every.seeds_needed, asked.seeds_needed) == (4, 5)
+    assert table[2].endswith("| 4 |") and table[3].endswith("| 5 |")
     line = next(x for x in summary_lines(rows, ["d"]) if "Fast schedule" in x)
     assert "safe (seeds 0-4" in line and "Over seeds 0-2 alone, the speed issue's check: not shown safe" in line
+    assert line.endswith("wider than ±3% until 5 seeds, so 3 seeds could not show any schedule safe (seeds 0-2, "
+                         "Recall@20 +0.3% [-4.8%, +5.5%]).")

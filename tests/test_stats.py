@@ -114,3 +114,13 @@ def test_wilcoxon_matches_scipy_and_handles_identical_runs():
     assert res.p_value == pytest.approx(scipy_stats.wilcoxon(a[30:], tied[30:]).pvalue)
     with pytest.raises(ValueError, match="same users"):
         stats.wilcoxon_per_user(a, a[:5])
+
+
+def test_seeds_for_half_width_is_the_fewest_seeds_whose_interval_fits_the_bar_at_the_measured_spread():
+    diff = stats.paired_difference({0: 1.0, 1: -1.0, 2: 0.0}, {0: 0.0, 1: 0.0, 2: 0.0})  # per-seed sd exactly 1
+    assert diff.half_width == pytest.approx(scipy_stats.t.ppf(0.975, 2) / math.sqrt(3))
+    # t(n - 1) / sqrt(n): 2.48 at 3 seeds, 1.05 at 6, 0.925 at 7: the first at most 1 is 7
+    assert stats.seeds_for_half_width(diff, 1.0) == 7
+    assert stats.seeds_for_half_width(diff, diff.half_width * (1 + 1e-9)) == 3  # its own interval fits itself
+    assert stats.seeds_for_half_width(diff, 1e-3) is None  # beyond a hundred seeds
+    assert stats.seeds_for_half_width(stats.paired_difference({0: 1.0}, {0: 0.0}), 1.0) is None  # no interval
