@@ -16,6 +16,7 @@ WIDTH, HEIGHT = 360, 170
 MARGIN = {"left": 46, "right": 10, "top": 22, "bottom": 28}
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 TICKS = 4
+LEGEND_WIDTH = 150  # pixels a legend line of a cell name and its seeds takes, about
 
 
 def _series(histories: list[list[dict]], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -82,10 +83,23 @@ def learning_curve_svg(curves: dict[str, list[list[dict]]], metric: str = "valid
             if 1 <= best <= len(mean) and np.isfinite(mean[best - 1]):
                 parts.append(f'<circle cx="{_fmt(x(best))}" cy="{_fmt(y(mean[best - 1]))}" r="2.5" '
                              f'fill="{colour}"/>')
-    legend_x = MARGIN["left"] + 6
-    for i, (colour, label) in enumerate(zip(COLOURS, prepared, strict=False)):
+    # The legend goes in the right-hand corner (top or bottom) that fewer curve points fall in, so it covers
+    # no plateau; a white halo keeps it readable where a line still crosses it.
+    shown = list(zip(COLOURS, prepared, strict=False))
+    box_w, box_h = LEGEND_WIDTH, 12 * len(shown) + 4
+    points = [(x(e), y(v)) for epochs, values in prepared.values() for row in values
+              for e, v in zip(epochs, row, strict=True) if np.isfinite(v)]
+    right = WIDTH - MARGIN["right"]
+    top_y, bottom_y = MARGIN["top"], HEIGHT - MARGIN["bottom"] - box_h
+
+    def crowd(y0: float) -> int:
+        return sum(1 for px, py in points if px >= right - box_w and y0 <= py <= y0 + box_h)
+
+    first_y = (bottom_y if crowd(bottom_y) < crowd(top_y) else top_y) + 10
+    for i, (colour, label) in enumerate(shown):
         n = len(curves[label])
-        parts.append(f'<text x="{legend_x}" y="{MARGIN["top"] + 12 + 12 * i}" fill="{colour}">{escape(label)} '
+        parts.append(f'<text x="{WIDTH - MARGIN["right"] - 4}" y="{first_y + 12 * i}" text-anchor="end" '
+                     f'fill="{colour}" stroke="white" stroke-width="3" paint-order="stroke">{escape(label)} '
                      f'({n} seed{"s" if n != 1 else ""})</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

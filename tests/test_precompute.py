@@ -400,3 +400,24 @@ def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds
     assert "safe (seeds 0-4" in line and "Over seeds 0-2 alone, the speed issue's check: not shown safe" in line
     assert line.endswith("wider than ±3% until 5 seeds, so 3 seeds could not show any schedule safe (seeds 0-2, "
                          "Recall@20 +0.3% [-4.8%, +5.5%]).")
+
+
+def test_learning_curve_svg_draws_mean_band_and_best_epochs_and_keeps_its_legend_off_the_curves():
+    import re
+
+    from mambarec.curves import HEIGHT, learning_curve_svg
+
+    def history(values):
+        return [{"valid/Recall@20": v} for v in values]
+
+    rising = {"fast": [history([0.1, 0.3, 0.35, 0.36]), history([0.12, 0.28, 0.34, 0.35])]}
+    svg = learning_curve_svg(rising, "valid/Recall@20", "t", {"fast": [4, 3]})
+    assert svg.count("<polygon") == 1 and svg.count("<polyline") == 1  # one band (2 seeds), one mean line
+    assert svg.count("<circle") == 2  # each seed's best epoch
+    legend_y = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" text-anchor="end" fill=', svg)]
+    assert legend_y and min(legend_y) > HEIGHT / 2  # a rising metric plateaus at the top: legend at the bottom
+    falling = {"loss": [history([0.9, 0.5, 0.3, 0.2])]}
+    svg = learning_curve_svg(falling, "valid/Recall@20")
+    legend_y = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" text-anchor="end" fill=', svg)]
+    assert legend_y and max(legend_y) < HEIGHT / 2 and "<polygon" not in svg  # one seed: no band
+    assert learning_curve_svg({"none": [history([float("nan")])]}) == ""
