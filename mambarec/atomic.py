@@ -1,11 +1,12 @@
 """Atomic file writes: a file is written under a temporary name beside it and renamed over the target, so a
 crash never leaves a half-written file, and the temporary name carries the writer's process id, so two processes
-writing the same path never share one (the run store, checkpoints, caches, the precompute journal)."""
+writing the same path never share one (the run store, checkpoints, caches, the precompute journal). Files that
+belong together (a dataset folder's interactions and features) are all written first and renamed last."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -18,4 +19,22 @@ def write_atomically(path: Path, write: Callable[[Path], object], suffix: str = 
     return path
 
 
-__all__ = ["write_atomically"]
+def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path]:
+    """Each ``write(tmp)`` under a temporary name that keeps its path's extension (``np.save`` appends ``.npy``
+    otherwise), and only when all succeeded are they renamed over their targets, back to back: a failure while
+    writing leaves the old files as they were and removes the temporary ones."""
+    done: dict[Path, Path] = {}
+    try:
+        for path, write in writes.items():
+            done[path] = tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp{path.suffix}")
+            write(tmp)
+    except BaseException:
+        for tmp in done.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    for path, tmp in done.items():
+        os.replace(tmp, path)
+    return list(done)
+
+
+__all__ = ["write_atomically", "write_together"]

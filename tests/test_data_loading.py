@@ -205,3 +205,23 @@ def test_items_tsv_with_wrong_rows(folder):
 def test_unreadable_items_tsv(folder, content):
     (folder / "items.tsv").write_bytes(content)
     expect_error(folder, "items.tsv", "cannot parse item metadata")
+
+
+def test_rebuilding_a_folder_that_fails_midway_leaves_the_old_build_whole(folder, monkeypatch):
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    inter = pd.DataFrame({"userID": [0, 0, 1, 1], "itemID": [0, 1, 0, 1], "x_label": [0, 2, 0, 2]})
+    real_save = np.save
+
+    def fail_on_text(path, array):
+        if "text_feat" in str(path):
+            raise OSError("disk full")
+        return real_save(path, array)
+
+    monkeypatch.setattr(np, "save", fail_on_text)
+    with pytest.raises(OSError, match="disk full"):  # the interactions and image features were written already
+        write_mmrec_folder(folder, "tiny", inter, np.zeros((2, 6)), np.zeros((2, 3)))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no new file beside old ones, no temp
+    monkeypatch.setattr(np, "save", real_save)
+    write_mmrec_folder(folder, "tiny", inter, np.zeros((2, 6)), np.zeros((2, 3)))  # no items this time
+    assert sorted(p.name for p in folder.iterdir()) == ["image_feat.npy", "text_feat.npy", "tiny.inter"]
+    assert load_mmrec_folder(folder).n_items == 2

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mambarec.atomic import write_together
 from mambarec.data.dataset import Dataset, DatasetError
 
 INTER_COLUMNS = ("userID", "itemID", "x_label")
@@ -167,7 +168,10 @@ def write_mmrec_folder(
     folder: str | Path, name: str, inter: pd.DataFrame, visual: np.ndarray, text: np.ndarray,
     items: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``inter`` (userID, itemID, x_label and optional rating/timestamp) and features."""
+    """Write ``inter`` (userID, itemID, x_label and optional rating/timestamp) and features, as one set: every
+    file is written under a temporary name first and renamed only when all are written, so a failure while
+    rebuilding an existing folder never leaves new interactions beside old features (``atomic.write_together``);
+    an ``items.tsv`` of an earlier build goes when this one has none."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = inter.copy()
@@ -175,9 +179,12 @@ def write_mmrec_folder(
         if col not in out.columns:
             out[col] = 0
     out = out[["userID", "itemID", "rating", "timestamp", "x_label"]]
-    out.to_csv(folder / f"{name}.inter", sep="\t", index=False)
-    np.save(folder / "image_feat.npy", np.asarray(visual, dtype=np.float32))
-    np.save(folder / "text_feat.npy", np.asarray(text, dtype=np.float32))
+    writes = {folder / f"{name}.inter": lambda p: out.to_csv(p, sep="\t", index=False),
+              folder / "image_feat.npy": lambda p: np.save(p, np.asarray(visual, dtype=np.float32)),
+              folder / "text_feat.npy": lambda p: np.save(p, np.asarray(text, dtype=np.float32))}
     if items is not None:
-        items.to_csv(folder / "items.tsv", sep="\t", index=False)
+        writes[folder / "items.tsv"] = lambda p: items.to_csv(p, sep="\t", index=False)
+    write_together(writes)
+    if items is None:
+        (folder / "items.tsv").unlink(missing_ok=True)
     return folder
