@@ -41,7 +41,7 @@ SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before 
             ("Compare runs", "Compare runs"), ("Users", "Users"), ("Lessons", "Lessons"))
 STEP_PATH = "/embeddings?dataset=ml100k&after=paper&before=initialized&seed=0&lines=80&step=alignment.1"
 # What N students open at once: (name, path, heading that means "painted", an element the page must then show)
-CONCURRENT = (("landing page", "/", "Lessons", 'a[href*="step="]'),  # a lesson's step links
+CONCURRENT = (("landing page", "/", "Lessons", '[data-testid="stCode"]'),  # a lesson's step links
               ("lesson step", "/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves",
                "Compare runs", '[data-testid="stDataFrame"]'))
 

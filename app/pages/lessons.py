@@ -36,16 +36,13 @@ def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
         lessonbar.page_link(go, step.page, "Open", ":material/arrow_forward:", L.step_query(lesson, index))
         for note in lessonbar.missing(step, inv):
             st.caption(f":material/info: {note}")
-        url = L.step_url(base, lesson, index)
-        # a link (right-click, copy) rather than st.code's copy button: st.code brings a 1.5 MB syntax highlighter
-        # that each student's browser parses while the page paints (a third of the landing page's bytes)
-        st.caption(f":material/link: [{url}]({url})")
+        st.code(L.step_url(base, lesson, index), language=None, wrap_lines=True)
 
 
 def render() -> None:
     st.title("Lessons")
     st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
-               "selected and says what to look at; copy its link (right-click) onto a slide.")
+               "selected and says what to look at; copy its link onto a slide.")
     for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):
         st.caption(f":material/info: {note}")
     menu, body = st.columns([1, 2.8], gap="medium")
