@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from app import jobs
+from app import jobs, lifeline
 from mambarec.config import RunConfig
 
 MINUTES_WARNING_S = 60.0  # runs longer than this get a warning before they start
@@ -141,7 +142,9 @@ def submit(run: RunConfig, dataset) -> None:
             _POOL.clear()  # its process died (out of memory): the next one gets a fresh one
         for _ in range(2):
             if not _POOL:
-                _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=jobs.CONTEXT))
+                _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=jobs.CONTEXT,
+                                                 initializer=lifeline.watch_parent,
+                                                 initargs=(os.getpid(),)))
             try:
                 jobs.guard_main()
                 _FUTURES[key] = _POOL[0].submit(measure, run, dataset)

@@ -9,6 +9,7 @@ Every statistic comes from ``mambarec`` (``findings.claim_verdict``, ``artifacts
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import paths, results
+from app import lifeline, paths, results
 from mambarec import stats
 from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
 from mambarec.findings import CLAIMS, claim_verdict
@@ -79,7 +80,8 @@ def _banner(folder: str) -> str | None:
 def _isolated(fn, *args):
     """``fn(*args)`` in a fresh process: the probes switch torch's process-wide default dtype to float64 while
     they run, which would leak into models that other sessions' threads build meanwhile."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=lifeline.watch_parent, initargs=(os.getpid(),)) as pool:
         return pool.submit(fn, *args).result()
 
 

@@ -1,0 +1,68 @@
+"""Helper processes end with the server (app/lifeline.py): a pool's worker whose parent dies mid-task must not
+wait forever on its own task pipe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PARENT = """
+import os, sys, time, multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+sys.path.insert(0, {root!r})
+from app import lifeline
+if {forkserver}:
+    from app.jobs import CONTEXT as ctx
+else:
+    ctx = multiprocessing.get_context("spawn")
+watch = dict(initializer=lifeline.watch_parent, initargs=(os.getpid(),)) if {watched} else {{}}
+pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, **watch)
+open({pid_file!r}, "w").write(str(pool.submit(os.getpid).result()))
+pool.submit(time.sleep, 1.5)  # busy when its parent dies, as the stale-check was when a server stopped
+time.sleep(0.3)
+os._exit(0)  # the server killed: no executor shutdown
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def orphan_after_parent_dies(tmp_path: Path, forkserver: bool, watched: bool) -> tuple[int, bool]:
+    """(the worker's pid, whether it is still alive 10 s after its parent died). Its pid comes in a file: an
+    orphan keeps the inherited stdout open, so reading that to its end would wait for the orphan."""
+    pid_file = tmp_path / "worker.pid"
+    code = PARENT.format(root=str(ROOT), forkserver=forkserver, watched=watched, pid_file=str(pid_file))
+    subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120, check=True)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return pid, alive(pid)
+
+
+@pytest.mark.parametrize("forkserver", [False, True], ids=["spawn (stale-check)", "forkserver (estimate)"])
+def test_a_pool_worker_ends_when_the_process_that_started_it_dies(tmp_path, forkserver):
+    pid, still = orphan_after_parent_dies(tmp_path, forkserver, watched=True)
+    assert not still, f"worker {pid} outlived its parent"
+
+
+@pytest.mark.parametrize("forkserver", [False, True], ids=["spawn (stale-check)", "forkserver (estimate)"])
+def test_without_the_watch_the_worker_is_left_behind(tmp_path, forkserver):  # what the watch is for
+    pid, still = orphan_after_parent_dies(tmp_path, forkserver, watched=False)
+    try:
+        assert still
+    finally:
+        if alive(pid):
+            os.kill(pid, 9)
