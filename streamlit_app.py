@@ -31,8 +31,14 @@ MENU = {  # section -> (script, title, icon, url path = its urlsel key)
     "Reference": [("about", "About", "menu_book", "about")],
 }
 LESSONS_ALIAS = "lessons"  # the Lessons page's own path: /lessons opens it, though as the default page it lives at /
-LINKS = {section: [(st.Page(f"app/pages/{script}.py", title=title, icon=f":material/{icon}:",
-                            url_path=f"{key}-home" if key == "lessons" and not ON_TRAIN else key,  # hash apart from the alias
+
+
+def url_path(key: str) -> str:
+    """A page's path; the default Lessons page's differs from its alias's, since a page's identity is its path."""
+    return f"{key}-home" if key == LESSONS_ALIAS and not ON_TRAIN else key
+
+
+LINKS = {section: [(st.Page(f"app/pages/{script}.py", title=title, icon=f":material/{icon}:", url_path=url_path(key),
                             default=key == ("train" if ON_TRAIN else "lessons")), key)
                    for script, title, icon, key in entries] for section, entries in MENU.items()}
 PAGES = {section: [p for p, _ in links] for section, links in LINKS.items()}
