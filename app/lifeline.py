@@ -7,9 +7,8 @@ when the server ends without shutting the pool down, the worker never sees the p
 Measured with the real app: a server stopped (SIGTERM) during its first ~20 s, while the stale-check ran,
 left that worker behind (~0.5 GB); a server killed (SIGKILL, or out of memory) after timing a setup left the
 estimate's worker, its fork server and the resource tracker (~0.65 GB). With the watch, all are gone within
-seconds (``tests/test_lifeline.py``).
-``watch_parent`` ends such a process as soon as the process that started it is gone (for a forkserver's
-child that is the fork server, which exits with the app's server).
+seconds (``tests/test_lifeline.py``): ``watch_parent``, a pool's initializer given the server's pid, ends
+the worker once the server is gone; the fork server and the resource tracker then end on their own.
 """
 
 from __future__ import annotations
