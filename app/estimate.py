@@ -22,7 +22,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from app import jobs, lifeline
+from app import jobs
+from mambarec import lifeline
 from mambarec.config import RunConfig
 
 MINUTES_WARNING_S = 60.0  # runs longer than this get a warning before they start

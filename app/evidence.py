@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import lifeline, paths, results
-from mambarec import stats
+from app import paths, results
+from mambarec import lifeline, stats
 from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import cold_warm_metrics

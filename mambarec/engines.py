@@ -15,6 +15,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from mambarec.lifeline import watch_parent
 from mambarec.tasks import Task, execute
 
 DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
@@ -25,6 +26,12 @@ _WORKER: dict[str, Any] = {}  # per process: the datasets, their graphs (built o
 
 def _init_worker(datasets: dict, threads: int | None) -> None:
     _WORKER.update(datasets=datasets, graphs={}, threads=threads)
+
+
+def _init_pool_worker(datasets: dict, threads: int | None) -> None:
+    """A pool worker's start: it ends with the driver, even a killed one (``mambarec.lifeline``)."""
+    watch_parent()
+    _init_worker(datasets, threads)
 
 
 def set_threads(n: int) -> None:
@@ -72,7 +79,8 @@ def run_local(tasks: list[Task], datasets: dict, workers: int = DEFAULT_WORKERS,
     while pending:
         ctx = multiprocessing.get_context("spawn")
         broken = False
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(datasets, 1)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_pool_worker,
+                                 initargs=(datasets, 1)) as pool:
             futures = {pool.submit(run_in_worker, t): t for t in pending}
             pending = []
             while futures:

@@ -22,6 +22,7 @@ from mambarec.artifacts import FORMAT_VERSION, PrecomputedError, load_precompute
 from mambarec.config import RunConfig
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import GRID
+from mambarec.lifeline import watch_parent
 from mambarec.precompute import probe_section  # lazy: the runner imports torch-backed modules
 from mambarec.report import render_report
 
@@ -148,6 +149,8 @@ def _map_in_workers(fn: Callable, jobs: list[tuple], datasets: dict, workers: in
 
 def _init(datasets: dict) -> None:
     import torch  # lazy: only replay workers train
+
+    watch_parent()  # a pool worker: it ends with the driver, even a killed one
 
     torch.set_num_threads(1)
     _DATASETS.update(datasets)

@@ -1,5 +1,5 @@
-"""Helper processes end with the server (app/lifeline.py): a pool's worker whose parent dies mid-task must not
-wait forever on its own task pipe."""
+"""Helper processes end with the process that started them (mambarec/lifeline.py): a pool's worker whose parent
+dies mid-task must not wait forever on its own task pipe (the app's pools, the grid's workers)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ PARENT = """
 import os, sys, time, multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 sys.path.insert(0, {root!r})
-from app import lifeline
+from mambarec import lifeline
+from mambarec import engines, replay
 if {forkserver}:
     from app.jobs import CONTEXT as ctx
 else:
     ctx = multiprocessing.get_context("spawn")
-watch = dict(initializer=lifeline.watch_parent, initargs=(os.getpid(),)) if {watched} else {{}}
+watch = {{"app": dict(initializer=lifeline.watch_parent, initargs=(os.getpid(),)),  # the app's pools
+         "grid": dict(initializer=engines._init_pool_worker, initargs=({{}}, 1)),  # precompute's workers
+         "replay": dict(initializer=replay._init, initargs=({{}},)),
+         "none": {{}}}}[{watch!r}]
 pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, **watch)
 open({pid_file!r}, "w").write(str(pool.submit(os.getpid).result()))
 pool.submit(time.sleep, 1.5)  # busy when its parent dies, as the stale-check was when a server stopped
@@ -38,11 +42,11 @@ def alive(pid: int) -> bool:
     return True
 
 
-def orphan_after_parent_dies(tmp_path: Path, forkserver: bool, watched: bool) -> tuple[int, bool]:
+def orphan_after_parent_dies(tmp_path: Path, forkserver: bool, watch: str) -> tuple[int, bool]:
     """(the worker's pid, whether it is still alive 10 s after its parent died). Its pid comes in a file: an
     orphan keeps the inherited stdout open, so reading that to its end would wait for the orphan."""
     pid_file = tmp_path / "worker.pid"
-    code = PARENT.format(root=str(ROOT), forkserver=forkserver, watched=watched, pid_file=str(pid_file))
+    code = PARENT.format(root=str(ROOT), forkserver=forkserver, watch=watch, pid_file=str(pid_file))
     subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=120, check=True)
     pid = int(pid_file.read_text())
@@ -52,15 +56,16 @@ def orphan_after_parent_dies(tmp_path: Path, forkserver: bool, watched: bool) ->
     return pid, alive(pid)
 
 
-@pytest.mark.parametrize("forkserver", [False, True], ids=["spawn (stale-check)", "forkserver (estimate)"])
-def test_a_pool_worker_ends_when_the_process_that_started_it_dies(tmp_path, forkserver):
-    pid, still = orphan_after_parent_dies(tmp_path, forkserver, watched=True)
+@pytest.mark.parametrize(("forkserver", "watch"), [(False, "app"), (True, "app"), (False, "grid"), (False, "replay")],
+                         ids=["stale-check (spawn)", "estimate (forkserver)", "grid worker", "replay worker"])
+def test_a_pool_worker_ends_when_the_process_that_started_it_dies(tmp_path, forkserver, watch):
+    pid, still = orphan_after_parent_dies(tmp_path, forkserver, watch)
     assert not still, f"worker {pid} outlived its parent"
 
 
 @pytest.mark.parametrize("forkserver", [False, True], ids=["spawn (stale-check)", "forkserver (estimate)"])
 def test_without_the_watch_the_worker_is_left_behind(tmp_path, forkserver):  # what the watch is for
-    pid, still = orphan_after_parent_dies(tmp_path, forkserver, watched=False)
+    pid, still = orphan_after_parent_dies(tmp_path, forkserver, "none")
     try:
         assert still
     finally:

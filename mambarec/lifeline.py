@@ -1,14 +1,16 @@
-"""Helper processes end with the server that started them.
+"""Worker processes end with the process that started them.
 
-The app computes in other processes: a live run (``app.jobs``, which ends at once when the server is gone:
-its reports fail), the estimate's timing pool (``app.estimate``) and the precomputed folder's stale-check
-(``app.evidence``). A pool's worker waits for its next task on a pipe whose write end it holds itself, so
-when the server ends without shutting the pool down, the worker never sees the pipe close and waits forever.
-Measured with the real app: a server stopped (SIGTERM) during its first ~20 s, while the stale-check ran,
-left that worker behind (~0.5 GB); a server killed (SIGKILL, or out of memory) after timing a setup left the
-estimate's worker, its fork server and the resource tracker (~0.65 GB). With the watch, all are gone within
-seconds (``tests/test_lifeline.py``): ``watch_parent``, a pool's initializer given the server's pid, ends
-the worker once the server is gone; the fork server and the resource tracker then end on their own.
+The grid's workers (``mambarec.engines``, ``mambarec.replay``) and the app's helpers (the estimate's timing
+pool, ``app.estimate``; the precomputed folder's stale-check, ``app.evidence``) run in process pools. A pool's
+worker waits for its next task on a pipe whose write end it holds itself, so when its parent ends without
+shutting the pool down (killed, or out of memory), the worker never sees the pipe close: it finishes the task
+it had (a grid run: up to an hour) and then waits forever. Measured with the real app: a server stopped
+(SIGTERM) during its first ~20 s, while the stale-check ran, left that worker behind (~0.5 GB); a server
+killed (SIGKILL) after timing a setup left the estimate's worker, its fork server and the resource tracker
+(~0.65 GB). A live run's worker needs nothing: it ends at its next report to a server that is gone.
+``watch_parent``, a pool's initializer, ends the worker within seconds (``tests/test_lifeline.py``); the fork
+server and the resource tracker then end on their own. This module imports nothing heavy: the app's server
+imports it.
 """
 
 from __future__ import annotations
