@@ -10,13 +10,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
-def write_atomically(path: Path, write: Callable[[Path], object], suffix: str = ".tmp") -> Path:
-    """``write(tmp)``, then ``tmp`` renamed to ``path``; ``suffix`` ends the temporary name (a writer that appends
-    its own extension, such as ``scipy.sparse.save_npz``, needs it to end in that extension)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}{suffix}")
-    write(tmp)
-    os.replace(tmp, path)
-    return path
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)``, then ``tmp`` renamed to ``path``: ``write_together`` of one file."""
+    return write_together({path: write})[0]
 
 
 def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path]:

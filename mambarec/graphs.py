@@ -81,7 +81,7 @@ def cached_knn_graph(features: np.ndarray, k: int, key: str, use_cache: bool = T
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, lambda tmp: sp.save_npz(tmp, g), suffix=".tmp.npz")
+            write_atomically(path, lambda tmp: sp.save_npz(tmp, g))  # the temp name keeps .npz (save_npz adds it)
         except OSError:
             pass  # a read-only home only costs a rebuild next time
     return g
