@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -143,9 +142,7 @@ def submit(run: RunConfig, dataset) -> None:
             _POOL.clear()  # its process died (out of memory): the next one gets a fresh one
         for _ in range(2):
             if not _POOL:
-                _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=jobs.CONTEXT,
-                                                 initializer=lifeline.watch_parent,
-                                                 initargs=(os.getpid(),)))
+                _POOL.append(lifeline.watched_pool(1, jobs.CONTEXT))
             try:
                 jobs.guard_main()
                 _FUTURES[key] = _POOL[0].submit(measure, run, dataset)

@@ -9,9 +9,7 @@ Every statistic comes from ``mambarec`` (``findings.claim_verdict``, ``artifacts
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +78,7 @@ def _banner(folder: str) -> str | None:
 def _isolated(fn, *args):
     """``fn(*args)`` in a fresh process: the probes switch torch's process-wide default dtype to float64 while
     they run, which would leak into models that other sessions' threads build meanwhile."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=lifeline.watch_parent, initargs=(os.getpid(),)) as pool:
+    with lifeline.watched_pool(1, multiprocessing.get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
 
 

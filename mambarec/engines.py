@@ -9,13 +9,13 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from mambarec.lifeline import watch_parent
+from mambarec.lifeline import watched_pool
 from mambarec.tasks import Task, execute
 
 DEFAULT_WORKERS = 2  # one run per core of the 2-core target machine
@@ -26,12 +26,6 @@ _WORKER: dict[str, Any] = {}  # per process: the datasets, their graphs (built o
 
 def _init_worker(datasets: dict, threads: int | None) -> None:
     _WORKER.update(datasets=datasets, graphs={}, threads=threads)
-
-
-def _init_pool_worker(datasets: dict, threads: int | None) -> None:
-    """A pool worker's start: it ends with the driver, even a killed one (``mambarec.lifeline``)."""
-    watch_parent()
-    _init_worker(datasets, threads)
 
 
 def set_threads(n: int) -> None:
@@ -79,8 +73,7 @@ def run_local(tasks: list[Task], datasets: dict, workers: int = DEFAULT_WORKERS,
     while pending:
         ctx = multiprocessing.get_context("spawn")
         broken = False
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_pool_worker,
-                                 initargs=(datasets, 1)) as pool:
+        with watched_pool(workers, ctx, _init_worker, (datasets, 1)) as pool:  # workers end with the driver
             futures = {pool.submit(run_in_worker, t): t for t in pending}
             pending = []
             while futures:

@@ -8,9 +8,9 @@ it had (a grid run: up to an hour) and then waits forever. Measured with the rea
 (SIGTERM) during its first ~20 s, while the stale-check ran, left that worker behind (~0.5 GB); a server
 killed (SIGKILL) after timing a setup left the estimate's worker, its fork server and the resource tracker
 (~0.65 GB). A live run's worker needs nothing: it ends at its next report to a server that is gone.
-``watch_parent``, a pool's initializer, ends the worker within seconds (``tests/test_lifeline.py``); the fork
-server and the resource tracker then end on their own. This module imports nothing heavy: the app's server
-imports it.
+``watched_pool`` makes pools whose workers end within seconds of their creator (``tests/test_lifeline.py``);
+the fork server and the resource tracker then end on their own. This module imports nothing heavy: the app's
+server imports it.
 """
 
 from __future__ import annotations
@@ -18,25 +18,37 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
-PARENT_POLL_S = 1.0  # how often a helper process looks for its parent (a sleep; no measurable CPU)
+PARENT_POLL_S = 1.0  # how often a worker looks for the process that created its pool (a sleep; no measurable CPU)
 
 
-def watch_parent(server_pid: int | None = None, poll_s: float = PARENT_POLL_S) -> None:
-    """Exit this process (status 0, no cleanup: nobody is left to read its results) once ``server_pid`` has
-    ended, or, without one, once its parent has. Called first thing in a helper process (a pool's
-    ``initializer``). A forkserver's child must name the server: the fork server outlives the app's server
-    while a child of its own is alive, so the child's parent never changes."""
-    parent = os.getppid()
+def watched_pool(workers: int, context, initializer: Callable | None = None, initargs: tuple = ()
+                 ) -> ProcessPoolExecutor:
+    """A process pool (``context``: a multiprocessing context) whose workers end once this process has ended,
+    even killed; ``initializer(*initargs)`` runs in each worker after the watch is set."""
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                               initargs=(os.getpid(), initializer, initargs))
+
+
+def _start(creator: int, initializer: Callable | None, initargs: tuple) -> None:
+    watch_parent(creator)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def watch_parent(pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """Exit this process (status 0, no cleanup: nobody is left to read its results) once process ``pid`` has
+    ended. The pid is given, not read as the parent: a fork server outlives the app's server while a child of its
+    own is alive, so that child's parent never changes."""
 
     def gone() -> bool:
-        if server_pid is None:
-            return os.getppid() != parent
         try:
-            os.kill(server_pid, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        except PermissionError:  # alive, owned by another user (a reused pid: the server is gone)
+        except PermissionError:  # alive, owned by another user (a reused pid: the creator is gone)
             return True
         return False
 
@@ -48,4 +60,4 @@ def watch_parent(server_pid: int | None = None, poll_s: float = PARENT_POLL_S) -
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-__all__ = ["watch_parent", "PARENT_POLL_S"]
+__all__ = ["watched_pool", "watch_parent", "PARENT_POLL_S"]

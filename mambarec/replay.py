@@ -12,7 +12,6 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,7 +21,7 @@ from mambarec.artifacts import FORMAT_VERSION, PrecomputedError, load_precompute
 from mambarec.config import RunConfig
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import GRID
-from mambarec.lifeline import watch_parent
+from mambarec.lifeline import watched_pool
 from mambarec.precompute import probe_section  # lazy: the runner imports torch-backed modules
 from mambarec.report import render_report
 
@@ -141,7 +140,7 @@ def _map_in_workers(fn: Callable, jobs: list[tuple], datasets: dict, workers: in
             yield fn(*job)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(datasets,)) as pool:
+    with watched_pool(workers, ctx, _init, (datasets,)) as pool:  # workers end with the driver
         futures = [pool.submit(fn, *job) for job in jobs]
         for fut in futures:
             yield fut.result()
@@ -149,8 +148,6 @@ def _map_in_workers(fn: Callable, jobs: list[tuple], datasets: dict, workers: in
 
 def _init(datasets: dict) -> None:
     import torch  # lazy: only replay workers train
-
-    watch_parent()  # a pool worker: it ends with the driver, even a killed one
 
     torch.set_num_threads(1)
     _DATASETS.update(datasets)

@@ -22,11 +22,11 @@ if {forkserver}:
     from app.jobs import CONTEXT as ctx
 else:
     ctx = multiprocessing.get_context("spawn")
-watch = {{"app": dict(initializer=lifeline.watch_parent, initargs=(os.getpid(),)),  # the app's pools
-         "grid": dict(initializer=engines._init_pool_worker, initargs=({{}}, 1)),  # precompute's workers
-         "replay": dict(initializer=replay._init, initargs=({{}},)),
-         "none": {{}}}}[{watch!r}]
-pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, **watch)
+make = {{"app": lambda: lifeline.watched_pool(1, ctx),  # the app's pools
+         "grid": lambda: lifeline.watched_pool(1, ctx, engines._init_worker, ({{}}, 1)),  # precompute's workers
+         "replay": lambda: lifeline.watched_pool(1, ctx, replay._init, ({{}},)),
+         "none": lambda: ProcessPoolExecutor(max_workers=1, mp_context=ctx)}}[{watch!r}]
+pool = make()
 open({pid_file!r}, "w").write(str(pool.submit(os.getpid).result()))
 pool.submit(time.sleep, 1.5)  # busy when its parent dies, as the stale-check was when a server stopped
 time.sleep(0.3)
