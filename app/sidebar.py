@@ -11,17 +11,6 @@ from mambarec.data.scenarios import KNOBS, SCENARIOS, ScenarioError, scenario_su
 from mambarec.data.spec import is_synthetic, make_spec, parse_spec
 
 PICKER = "sidebar.dataset"
-
-
-def page_links(sections: dict) -> None:
-    """The app's pages as links, by section: {section: [(st.Page, its urlsel key)]} (``st.navigation`` hidden).
-    A link carries the address its page last wrote (``urlsel.link_params``), so following it adds one browser-history
-    entry; Streamlit's own menu added the page's bare path first, an entry on which Back re-opened the same page."""
-    for section, pages in sections.items():
-        st.caption(section)
-        for page, key in pages:
-            st.page_link(page, query_params=urlsel.link_params(key))
-    st.divider()
 KNOB = "knob."  # widget keys: knob.<name>
 KNOB_LABELS = {
     "n_users": ("Users", "users drawn before the 5-core filter"),
@@ -37,6 +26,17 @@ KNOB_LABELS = {
     "seed": ("World seed", "another draw of the same world"),
 }
 FLOAT_STEP = {"interactions_per_user": 1.0, "modality_gap": 0.1}
+
+
+def page_links(sections: dict) -> None:
+    """The app's pages as links, by section: {section: [(st.Page, its urlsel key)]} (``st.navigation`` hidden).
+    A link carries the address its page last wrote (``urlsel.link_params``), so following it adds one browser-history
+    entry; Streamlit's own menu added the page's bare path first, an entry on which Back re-opened the same page."""
+    for section, pages in sections.items():
+        st.caption(section)
+        for page, key in pages:
+            st.page_link(page, query_params=urlsel.link_params(key))
+    st.divider()
 
 
 def _on_dataset() -> None:

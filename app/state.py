@@ -176,7 +176,7 @@ def sync_url(params: dict[str, str], scope: str | None = None) -> None:
     if st.query_params.to_dict() != params or (ss.get("_url.written") or [None])[-1] != mine:
         st.query_params.from_dict(params)
     written = [w for w in ss.get("_url.written", []) if w != mine]
-    ss["_url.written"] = [*written, frozenset(params.items())][-ECHO_MEMORY:]
+    ss["_url.written"] = [*written, mine][-ECHO_MEMORY:]
     if scope is not None:
         url_applied(scope, params)
 
