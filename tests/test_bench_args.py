@@ -1,8 +1,10 @@
-"""The speed benchmark's ``--set FIELD=VALUE``: typed model fields, and a clear error for a wrong one."""
+"""The benchmarks' arguments and helpers: the speed benchmark's `--set FIELD=VALUE` (typed model fields, a clear
+error for a wrong one), and the schedule search's ranking and resumable log."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,44 @@ def test_compile_dream_wraps_each_dream_block_and_counts_them(train_speed):
     no_dream = build_model(train_speed.bench_run("synthetic", "paper", "mambarec", {"use_dream": False},
                                                  {"epochs": 1}), ds)
     assert train_speed.compile_dream(no_dream) == 0  # measure_real turns this into a message, not a silent eager run
+
+
+SEARCH = Path(__file__).resolve().parents[1] / "bench" / "schedule_search.py"
+
+
+@pytest.fixture(scope="module")
+def schedule_search():
+    spec = importlib.util.spec_from_file_location("schedule_search", SEARCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(schedule: str, seed: int, recall: float, cpu_s: float, epochs: int) -> dict:
+    return {"model": "paper", "schedule": schedule, "seed": seed, "best_valid_recall20": recall,
+            "epochs_run": epochs, "wall_s": cpu_s, "cpu_s": cpu_s}
+
+
+def test_the_search_ranks_qualifying_candidates_by_cpu_seconds_not_epochs(schedule_search):
+    big = schedule_search.schedule_name((0.008, 8192, 0))
+    small = schedule_search.schedule_name((0.008, 2048, 0))
+    weak = schedule_search.schedule_name((0.016, 8192, 0))
+    assert big == "lr=0.008,batch=8192,warmup=0" and schedule_search.schedule_name(None) == "paper"
+    rows = [_row("paper", s, 0.350, 900.0, 220) for s in (100, 101)]
+    rows += [_row(small, s, 0.349, 260.0, 60) for s in (100, 101)]  # fewer epochs, each 4x dearer
+    rows += [_row(big, s, 0.348, 110.0, 80) for s in (100, 101)]
+    rows += [_row(weak, s, 0.330, 50.0, 40) for s in (100, 101)]  # fastest, but 5.7% short of the reference
+    ranked = schedule_search.rank(rows, "paper", tolerance=0.01)
+    assert ranked["qualifying"] == sorted([small, big])
+    assert ranked["winner"] == big
+    assert ranked["summary"][weak]["valid_recall20"] == pytest.approx(0.330)
+    with pytest.raises(SystemExit, match="no run under the paper's schedule"):
+        schedule_search.rank([r for r in rows if r["schedule"] != "paper"], "paper", tolerance=0.01)
+
+
+def test_the_search_log_is_read_back_for_resuming(schedule_search, tmp_path):
+    log = tmp_path / "search.jsonl"
+    assert schedule_search.read_log(log) == [] and schedule_search.read_log(None) == []
+    rows = [_row("paper", 100, 0.35, 900.0, 220), _row("paper", 101, 0.34, 880.0, 200)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n")
+    assert schedule_search.read_log(log) == rows
