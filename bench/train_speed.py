@@ -4,12 +4,14 @@
     python bench/train_speed.py --scale ml100k [--variant paper,official,mgcn] [--epochs N]
     ... [--set FIELD=VALUE]  (a model field for every row: --set use_dream=false times the model without DREAM)
     ... [--compile dream]  (ml100k: DREAM through torch.compile; first_epoch_s shows what compiling costs)
+    ... [--schedule paper|fast|large-batch]  (the training preset, hence the batch size: default paper, 2,048)
     ... [--device cuda]   (times on the GPU, synchronizing before each clock read; adds peak_gpu_mb)
 
 ``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
 interactions, 4096-d visual, 384-d text; ``quarter`` = a quarter of each), times N training batches
-of 2,048 (extrapolated to a full epoch; ``cpu_s_per_epoch`` counts CPU seconds of all threads, the steadier
-number when other processes share the cores) and one full evaluation. For ``paper`` it also times the
+of the schedule's size (2,048 under ``paper``; extrapolated to a full epoch; ``cpu_s_per_epoch`` counts
+CPU seconds of all threads, the steadier number when other processes share the cores) and one full
+evaluation. For ``paper`` it also times the
 floor no rewrite can remove: the frozen visual table's reduction D_V -> D_V / r (7,050 x 4,096 ->
 4,096 / r at Baby's size), forward plus weight gradient, once per batch (``floor_s_per_epoch``).
 ``ml100k``: the real ml100k from the data directory (``$MAMBAREC_DATA`` or ../shared/datasets), one
@@ -97,7 +99,7 @@ def model_overrides(pairs: list[str], variant: str, model_name: str) -> dict:
 
 
 def measure(folder: Path, variant: str, r: int, batches: int, model_name: str, device: str = "cpu",
-            overrides: dict | None = None) -> dict:
+            overrides: dict | None = None, schedule: str = "paper") -> dict:
     import torch
 
     from mambarec.data.mmrec import load_mmrec_folder
@@ -106,7 +108,7 @@ def measure(folder: Path, variant: str, r: int, batches: int, model_name: str, d
     ds = load_mmrec_folder(folder)
     run = bench_run(str(folder), variant, model_name,
                     {**({} if variant == "mgcn" else {"reduction_factor": r}), **(overrides or {})},
-                    {"epochs": 1, "device": device})
+                    {"epochs": 1, "device": device, "schedule": schedule})
     trainer = Trainer.for_run(run, ds)
     model, bs = trainer.model, run.train.batch_size
     n_batches = int(np.ceil(len(ds.train) / bs))
@@ -136,7 +138,7 @@ def measure(folder: Path, variant: str, r: int, batches: int, model_name: str, d
            "s_per_epoch": round(per_batch * n_batches, 2), "s_per_batch": round(per_batch, 3),
            "cpu_s_per_epoch": round(cpu_per_batch * n_batches, 2), "eval_s": round(eval_s, 3),
            "peak_rss_mb": round(peak), "n_params": model.n_parameters(),
-           "batches_timed": len(times) - 1, "threads": torch.get_num_threads(), "device": device,
+           "batches_timed": len(times) - 1, "batch_size": bs, "threads": torch.get_num_threads(), "device": device,
            **_gpu_peak(device)}
     floor = reduction_floor(model, batches) if device == "cpu" else None  # the floor is timed on the CPU
     if floor is not None:
@@ -182,7 +184,7 @@ def compile_dream(model) -> int:
 
 
 def measure_real(name: str, variant: str, epochs: int, model_name: str, device: str = "cpu",
-                 overrides: dict | None = None, compile_what: str = "none") -> dict:
+                 overrides: dict | None = None, compile_what: str = "none", schedule: str = "paper") -> dict:
     """Whole epochs of ``Trainer.train_epoch`` on a real dataset (after one warm-up epoch, which also
     compiles when ``compile_what`` is ``dream``)."""
     import torch
@@ -191,7 +193,8 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
     from mambarec.train import Trainer
 
     ds = load_dataset(name)
-    run = bench_run(name, variant, model_name, overrides or {}, {"epochs": epochs + 1, "device": device, "seed": 0})
+    run = bench_run(name, variant, model_name, overrides or {},
+                    {"epochs": epochs + 1, "device": device, "seed": 0, "schedule": schedule})
     trainer = Trainer.for_run(run, ds)
     if compile_what == "dream" and not compile_dream(trainer.model):
         raise SystemExit(f"--compile dream: {variant} has no DREAM block")
@@ -212,6 +215,7 @@ def measure_real(name: str, variant: str, epochs: int, model_name: str, device: 
             "r": getattr(run.model, "reduction_factor", None) if variant != "mgcn" else None,
             "s_per_epoch": round(float(np.median(wall[1:])), 2), "cpu_s_per_epoch": round(float(np.median(cpu[1:])), 2),
             "epochs_timed": epochs, "first_epoch_s": round(wall[0], 2), "eval_s": round(eval_s, 3),
+            "batch_size": run.train.batch_size,
             "peak_rss_mb": round(peak),
             "n_params": trainer.model.n_parameters(), "threads": torch.get_num_threads(),
             "device": device, **({"set": overrides} if overrides else {}),
@@ -234,6 +238,8 @@ def main() -> None:
                          "costs); repeatable")
     ap.add_argument("--compile", choices=("none", "dream"), default="none",
                     help="ml100k: time each DREAM block through torch.compile (the README's lever that did not pay)")
+    ap.add_argument("--schedule", choices=("paper", "fast", "large-batch"), default="paper",
+                    help="the training preset whose batch size is timed (large-batch: 8,192 a step)")
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)  # child process: measure one config
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (1 if args.scale in REAL else None)
@@ -245,13 +251,13 @@ def main() -> None:
         overrides = model_overrides(args.set, args.variant, args.model)
         if args.scale in REAL:
             print(json.dumps(measure_real(args.folder, args.variant, args.epochs, args.model, args.device, overrides,
-                                          args.compile)))
+                                          args.compile, args.schedule)))
         else:
             print(json.dumps(measure(Path(args.folder), args.variant, int(args.r), args.batches, args.model,
-                                     args.device, overrides)))
+                                     args.device, overrides, args.schedule)))
         return
     variants = args.variant or ("paper,official,mgcn" if args.scale in REAL else "official")
-    extra = ["--scale", args.scale, "--epochs", str(args.epochs), "--device", args.device]
+    extra = ["--scale", args.scale, "--epochs", str(args.epochs), "--device", args.device, "--schedule", args.schedule]
     extra += ["--threads", str(threads)] if threads else []
     extra += [arg for pair in args.set for arg in ("--set", pair)]
     extra += ["--compile", args.compile] if args.compile != "none" else []

@@ -40,7 +40,7 @@ def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
                       "taken out of `paper` (Δ test Recall@20 of the model with the part over it without, paired by "
                       "seed, 95% CI):", "", tables[f"{dataset}/bridge"]]
         if f"{dataset}/schedules" in tables:
-            lines += ["", f"Schedules on {dataset}, fast against the paper's (paired by seed):", "",
+            lines += ["", f"Schedules on {dataset}, each faster one against the paper's (paired by seed):", "",
                       tables[f"{dataset}/schedules"]]
     if "scenarios" in tables:
         lines += ["", "### The scenario sweep", "", tables["scenarios"]]

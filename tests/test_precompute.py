@@ -336,6 +336,10 @@ def test_the_plan_expects_the_epochs_of_earlier_converged_runs():
     assert expected_epochs(rows, "ml100k", "paper_paper_sched", "paper") == (float(EXPECTED_EPOCHS["paper"]),
                                                                             "default")
     assert expected_epochs(rows, "synthetic", "paper", "fast")[1] == "default"
+    from mambarec.config import SCHEDULES
+
+    for schedule in SCHEDULES:  # a new preset comes with its expected epochs, or the plan could not be printed
+        assert expected_epochs([], "ml100k", "paper", schedule) == (float(EXPECTED_EPOCHS[schedule]), "default")
 
 
 def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
@@ -390,16 +394,37 @@ def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds
     assert every.seeds == (0, 1, 2, 3, 4) and asked.seeds == (0, 1, 2)
     assert every.safe and not asked.safe  # t = 2.78 over five seeds (+-2.0%), 4.30 over three (+-5.2%)
     table = schedule_table(rows, "d").splitlines()
-    assert [line.split(" | ")[1] for line in table[2:]] == ["0-4", "0-2"]
+    assert [line.split(" | ")[1:3] for line in table[2:]] == [["fast", "0-4"], ["fast", "0-2"]]
     assert "| yes |" in table[2] and "| **no** |" in table[3]
     # per-seed differences 2, -2, 1, 0, -1 %: at their spread an interval fits in +-3% from 4 seeds; seeds 0-2
     # alone (2, -2, 1 %) spread more and need 5, so their check could not pass whatever the schedules did
     assert (every.seeds_needed, asked.seeds_needed) == (4, 5)
     assert table[2].endswith("| 4 |") and table[3].endswith("| 5 |")
-    line = next(x for x in summary_lines(rows, ["d"]) if "Fast schedule" in x)
+    line = next(x for x in summary_lines(rows, ["d"]) if "Schedule fast vs the paper's" in x)
     assert "safe (seeds 0-4" in line and "Over seeds 0-2 alone, the speed issue's check: not shown safe" in line
     assert line.endswith("wider than ±3% until 5 seeds, so 3 seeds could not show any schedule safe (seeds 0-2, "
                          "Recall@20 +0.3% [-4.8%, +5.5%]).")
+
+
+def test_each_candidate_schedule_is_checked_against_the_paper_s_by_its_own_cell():
+    from mambarec.tables import schedule_table
+
+    def run(cell, seed, recall, schedule, wall):
+        return {**_row(cell, seed, recall), "test/NDCG@20": recall / 2, "best_epoch": 10, "epochs_run": 31,
+                "wall_s": wall, "schedule": schedule}
+
+    rows = [run("mgcn_paper_sched", s, 0.30, "paper", 200.0) for s in range(5)]
+    rows += [run("mgcn", s, 0.30 * (1 - 0.05 + 0.001 * s), "fast", 70.0) for s in range(5)]  # 5% worse
+    rows += [run(grid.schedule_cell("mgcn", "large-batch"), s, 0.30 * (1 + 0.01 * (-1) ** s), "large-batch", 50.0)
+             for s in range(5)]
+    rows += [run("mgcn_large_batch_sched", 7, 0.5, "large-batch", 50.0)]  # never ran under the paper's: not paired
+    checks = {c.schedule: c for c in findings.schedule_checks(findings.cells_of(rows, "d"))}
+    assert set(checks) == {"fast", "large-batch"} and all(c.cell == "mgcn" for c in checks.values())
+    assert checks["fast"].safe is False and checks["large-batch"].safe is True
+    assert checks["large-batch"].seeds == (0, 1, 2, 3, 4)
+    assert (checks["large-batch"].fast["wall_s"].mean, checks["large-batch"].paper["wall_s"].mean) == (50.0, 200.0)
+    table = schedule_table(rows, "d").splitlines()
+    assert [line.split(" | ")[1] for line in table[2:]] == ["fast", "fast", "large-batch", "large-batch"]
 
 
 def test_learning_curve_svg_draws_mean_band_and_best_epochs_and_keeps_its_legend_off_the_curves():

@@ -308,6 +308,9 @@ def test_every_label_is_plain_words_with_one_line_of_help():
         assert re.match(r"[A-Z0-9]", spec.label), f"{name}: {spec.label!r} starts with a symbol"
         assert "L_mmd" not in spec.label and not spec.label.startswith(("λ", "σ", "τ")), name
         assert spec.plain.endswith(".") and "\n" not in spec.plain and len(spec.plain) < 120, name
+    from mambarec.config import SCHEDULES
+
+    assert set(LABELS["schedule"].choices) == set(SCHEDULES)  # every preset has words, not its bare key
 
 
 # ---- the diagram ----------------------------------------------------------------------------------
