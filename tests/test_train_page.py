@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import diagram, estimate, jobs, state, widgets
 from app.labels import LABELS
-from mambarec.config import RunConfig, TrainConfig, mambarec_preset, run_to_params
+from mambarec.config import RunConfig, TrainConfig, mambarec_preset, run_to_params, train_preset
 from tests import test_app
 from tests.test_app import APP, TIMEOUT, no_exception, open_app, tiny_run
 
@@ -261,16 +261,33 @@ def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
 def test_live_runs_use_the_datasets_schedule_and_early_stopping(env, monkeypatch):
     from mambarec.config import run as run_module
 
-    # the fast schedule did not pass its check (REPORT.md, Schedules): every dataset defaults to the paper's
-    assert run_module.FAST_VALIDATED_ON == () and state.default_run("ml100k").train == TrainConfig()
+    # no faster schedule passed its check (REPORT.md, Schedules): every dataset defaults to the paper's
+    assert run_module.VALIDATED_SCHEDULES == {} and state.default_run("ml100k").train == TrainConfig()
     assert state.default_run("synthetic").train == TrainConfig()  # paper schedule, patience 20, cap 1000
     at = open_app()
     assert "schedule" in at.query_params and at.session_state["run_config"].train.patience == 20
     assert any("early stopping" in c.value for c in at.caption)
-    monkeypatch.setattr(run_module, "FAST_VALIDATED_ON", ("ml100k",))  # once a dataset's check passes
+    monkeypatch.setitem(run_module.VALIDATED_SCHEDULES, "ml100k", "fast")  # once a dataset's check passes
     assert state.default_run("ml100k").train.schedule == "fast"
     moved = state.retarget(state.default_run("synthetic"), "ml100k")
     assert moved.train.schedule == "fast" and moved.train.learning_rate == TrainConfig(learning_rate=4e-3).learning_rate
+
+
+def test_the_schedule_line_says_whether_the_schedule_is_validated_where_it_runs(monkeypatch):
+    from app.pages.train import schedule_line
+    from mambarec.config import run as run_module
+
+    def line(dataset, schedule):
+        return schedule_line(RunConfig(dataset=dataset, model=mambarec_preset("paper"), train=train_preset(schedule)))
+
+    assert "(the default here: learning rate 0.001, batch 2,048)" in line("ml100k", "paper")
+    assert "not shown as accurate as the paper's" in line("ml100k", "large-batch")
+    assert "batch 8,192" in line("ml100k", "large-batch")
+    monkeypatch.setitem(run_module.VALIDATED_SCHEDULES, "ml100k", "large-batch")
+    assert "its validated default here" in line("ml100k", "large-batch")
+    assert "validated on ml100k only" in line("synthetic", "large-batch")
+    assert "not shown as accurate" in line("ml100k", "fast")  # another schedule is validated there, not this one
+    assert "(chosen:" in line("ml100k", "paper") and "(the default here:" in line("synthetic", "paper")
 
 
 def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):

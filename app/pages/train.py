@@ -14,7 +14,7 @@ import streamlit as st
 
 from app import diagram, estimate, jobs, live, presentation, same_setup, state, widgets
 from mambarec.config import RunConfig, run_to_params, setup_label
-from mambarec.config.run import FAST_VALIDATED_ON
+from mambarec.config.run import VALIDATED_SCHEDULES
 
 N_SEEDS = 3
 REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)
@@ -67,12 +67,13 @@ def blocker(drifted: list[str], batch: list[str] | None, dataset_error: str | No
 
 def schedule_line(run: RunConfig) -> str:
     t = run.train
-    if t.schedule == "fast":
-        where = ("its validated default here" if run.dataset in FAST_VALIDATED_ON
-                 else f"validated on {', '.join(FAST_VALIDATED_ON)} only" if FAST_VALIDATED_ON
-                 else "fewer epochs, not shown as accurate as the paper's: see the Schedules of REPORT.md")
+    if t.schedule != "paper":
+        there = [d for d, s in VALIDATED_SCHEDULES.items() if s == t.schedule]
+        where = ("its validated default here" if run.dataset in there
+                 else f"validated on {', '.join(there)} only" if there
+                 else "faster, not shown as accurate as the paper's: see the Schedules of REPORT.md")
     else:
-        where = "the default here" if run.dataset not in FAST_VALIDATED_ON else "chosen"
+        where = "the default here" if run.dataset not in VALIDATED_SCHEDULES else "chosen"
     return (f"Schedule **{t.schedule}** ({where}: learning rate {t.learning_rate:g}, batch {t.batch_size:,}). "
             f"The run ends by **early stopping**, after {t.stall_epochs} epochs without a better valid Recall@20 "
             f"(at most {t.epochs:,} epochs).")
