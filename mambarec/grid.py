@@ -47,7 +47,7 @@ MAX_SEEDS = 5
 # lessons open, keep theirs; precomputed/ stays tens of MB.
 CHECKPOINT_DATASETS = ("synthetic", "synthetic/cold-items")
 # The grid trains ml100k under the fast schedule so that converged runs fit its budget, whether or not the
-# schedule passed its safety check (config.FAST_VALIDATED_ON, the app's default); the schedule cells repeat the
+# schedule passed its safety check (config.VALIDATED_SCHEDULES, the app's default); the schedule cells repeat the
 # headline cells under the paper's schedule and REPORT.md shows what the fast one costs. Every row records its own.
 GRID_SCHEDULES = {"ml100k": "fast"}
 
