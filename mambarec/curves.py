@@ -16,7 +16,7 @@ WIDTH, HEIGHT = 360, 170
 MARGIN = {"left": 46, "right": 10, "top": 22, "bottom": 28}
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 TICKS = 4
-LEGEND_WIDTH = 150  # pixels a legend line of a cell name and its seeds takes, about
+CHAR_WIDTH = 5.6  # pixels a character of the 10 px sans-serif legend takes, about (for where the legend fits)
 
 
 def _series(histories: list[list[dict]], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +86,8 @@ def learning_curve_svg(curves: dict[str, list[list[dict]]], metric: str = "valid
     # The legend goes in the right-hand corner (top or bottom) that fewer curve points fall in, so it covers
     # no plateau; a white halo keeps it readable where a line still crosses it.
     shown = list(zip(COLOURS, prepared, strict=False))
-    box_w, box_h = LEGEND_WIDTH, 12 * len(shown) + 4
+    legend = [f'{label} ({len(curves[label])} seed{"s" if len(curves[label]) != 1 else ""})' for _, label in shown]
+    box_w, box_h = CHAR_WIDTH * max(map(len, legend)), 12 * len(shown) + 4
     points = [(x(e), y(v)) for epochs, values in prepared.values() for row in values
               for e, v in zip(epochs, row, strict=True) if np.isfinite(v)]
     right = WIDTH - MARGIN["right"]
@@ -96,11 +97,9 @@ def learning_curve_svg(curves: dict[str, list[list[dict]]], metric: str = "valid
         return sum(1 for px, py in points if px >= right - box_w and y0 <= py <= y0 + box_h)
 
     first_y = (bottom_y if crowd(bottom_y) < crowd(top_y) else top_y) + 10
-    for i, (colour, label) in enumerate(shown):
-        n = len(curves[label])
+    for i, ((colour, _), text) in enumerate(zip(shown, legend, strict=True)):
         parts.append(f'<text x="{WIDTH - MARGIN["right"] - 4}" y="{first_y + 12 * i}" text-anchor="end" '
-                     f'fill="{colour}" stroke="white" stroke-width="3" paint-order="stroke">{escape(label)} '
-                     f'({n} seed{"s" if n != 1 else ""})</text>')
+                     f'fill="{colour}" stroke="white" stroke-width="3" paint-order="stroke">{escape(text)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
