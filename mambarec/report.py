@@ -17,20 +17,21 @@ CURVE_METRICS = (("valid/Recall@20", "valid Recall@20"), ("loss/total", "trainin
 
 def curve_files(rows: list[dict]) -> dict[str, str]:
     """``curves/<dataset>/<cell>.svg`` -> SVG text: per headline cell, valid Recall@20 and the loss over epochs,
-    the mean over seeds with the band between the lowest and the highest seed (and its repeats under the paper's
-    schedule and the candidate schedules beside it, where they ran)."""
+    the mean over seeds with the band between the lowest and the highest seed, and its repeats under the paper's
+    schedule and the candidate schedules beside it where they ran; a line is named by its schedule."""
     out = {}
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         cells = findings.cells_of(rows, dataset)
         for cell in CURVE_CELLS:
             if cell not in cells:
                 continue
-            series = {cell: [r.get("history", []) for r in cells[cell].values()]}
-            best = {cell: [int(r["best_epoch"]) for r in cells[cell].values()]}
-            for slow in (grid.schedule_cell(cell, s) for s in ("paper", *grid.CANDIDATE_SCHEDULES)):
-                if slow in cells:
-                    series[slow] = [r.get("history", []) for r in cells[slow].values()]
-                    best[slow] = [int(r["best_epoch"]) for r in cells[slow].values()]
+            series, best = {}, {}
+            for name in (cell, *(grid.schedule_cell(cell, s) for s in ("paper", *grid.CANDIDATE_SCHEDULES))):
+                if name in cells:  # the legend names each line by its schedule: the title names the cell
+                    runs = list(cells[name].values())
+                    key = f"{runs[0].get('schedule', 'default')} schedule"
+                    series[key] = [r.get("history", []) for r in runs]
+                    best[key] = [int(r["best_epoch"]) for r in runs]
             for metric, label in CURVE_METRICS:
                 svg = learning_curve_svg(series, metric, f"{dataset} · {cell} · {label}", best)
                 if svg:
@@ -90,22 +91,31 @@ PLATEAU_BPR = 0.69  # a BPR loss above this is still ln 2 = 0.6931 to two decima
 
 
 def never_learned_lines(cells: dict, dataset: str) -> list[str]:
-    """Cells whose every seed had its best valid epoch at epoch 1: early stopping ran out of patience before
-    the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
+    """Cells none of whose seeds learned to rank: each one's best valid epoch is epoch 1, or its BPR loss never left
+    the ln 2 plateau (a best epoch of 2 on the plateau is noise, not learning). Early stopping ran out of patience
+    before the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
     lines = []
     for name, runs in cells.items():
         # a model with no training epochs (pop) has nothing to stop early: only runs that trained count
-        if not runs or any((r.get("best_epoch") or 0) > 1 or (r.get("epochs_run") or 0) <= 1 for r in runs.values()):
+        if not runs or any((r.get("epochs_run") or 0) <= 1 or not _stuck(r) for r in runs.values()):
             continue
         ran = sorted({r.get("epochs_run") for r in runs.values() if r.get("epochs_run")})
+        best = sorted({int(r.get("best_epoch") or 0) for r in runs.values()})
         bpr = [e["loss/bpr"] for r in runs.values() for e in r.get("history") or () if "loss/bpr" in e]
         plateau = (f" (its BPR loss never went below {min(bpr):.4f}; ln 2 = 0.6931 is a random ranking)"
                    if bpr and min(bpr) > PLATEAU_BPR else "")
-        lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is 1, and early stopping "
+        lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is "
+                     f"{' or '.join(map(str, best))}, and early stopping "
                      f"ended it after {'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
                      f"plateau{plateau}. Its row measures an untrained model, not its setup; a longer patience would "
                      "be needed, and we show the protocol's result as it is.")
     return lines
+
+
+def _stuck(run: dict) -> bool:
+    """The run's best valid epoch is its first, or its BPR loss never went below the plateau."""
+    bpr = [e["loss/bpr"] for e in run.get("history") or () if "loss/bpr" in e]
+    return (run.get("best_epoch") or 0) <= 1 or bool(bpr) and min(bpr) > PLATEAU_BPR
 
 
 def bridge_lines(cells: dict, dataset: str) -> list[str]:

@@ -364,7 +364,7 @@ def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
     assert bridge_lines(findings.cells_of(mgcn + paper, "d"), "d") == []  # no bridge rows, no sentence
 
 
-def test_a_cell_that_never_left_epoch_1_is_called_untrained():
+def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained():
     from mambarec.report import never_learned_lines
 
     stuck = [{**_row("official_paper_sched", s, 0.07), "best_epoch": 1, "epochs_run": 22,
@@ -372,9 +372,18 @@ def test_a_cell_that_never_left_epoch_1_is_called_untrained():
     learned = [{**_row("official", s, 0.34), "best_epoch": 40 + s, "epochs_run": 61 + s} for s in range(3)]
     one_learned = [{**_row("no_mmd", s, 0.3), "best_epoch": 1 if s else 30, "epochs_run": 22} for s in range(3)]
     untrained_by_design = [{**_row("pop", s, 0.17), "best_epoch": 0, "epochs_run": 0} for s in range(3)]
-    lines = never_learned_lines(findings.cells_of(stuck + learned + one_learned + untrained_by_design, "d"), "d")
-    assert len(lines) == 1 and lines[0].startswith("- `official_paper_sched` on d never learned") and "22" in lines[0]
-    assert "never went below 0.6923" in lines[0]
+    # a best epoch of 2 on the ln 2 plateau is noise: the large-batch `official` runs of the grid did this
+    plateau_2 = [{**_row("official_large_batch_sched", s, 0.1), "best_epoch": 1 + s % 2, "epochs_run": 22 + s % 2,
+                  "history": [{"epoch": e, "loss/bpr": 0.6928 - 0.0001 * e} for e in (1, 2, 3)]} for s in range(3)]
+    # ... but a best epoch of 2 after the loss left it is a model that learned (and stopped early for a reason)
+    left = [{**_row("mgcn_with_norm", s, 0.1), "best_epoch": 2, "epochs_run": 23,
+             "history": [{"epoch": 1, "loss/bpr": 0.69}, {"epoch": 2, "loss/bpr": 0.45}]} for s in range(3)]
+    lines = never_learned_lines(findings.cells_of(stuck + learned + one_learned + untrained_by_design + plateau_2
+                                                  + left, "d"), "d")
+    assert len(lines) == 2 and lines[0].startswith("- `official_paper_sched` on d never learned") and "22" in lines[0]
+    assert "never went below 0.6923" in lines[0] and "best valid epoch is 1," in lines[0]
+    assert lines[1].startswith("- `official_large_batch_sched` on d never learned: every seed's best valid epoch "
+                               "is 1 or 2, and early stopping ended it after 22/23 epochs")
 
 
 def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds_beside_all():
@@ -446,3 +455,19 @@ def test_learning_curve_svg_draws_mean_band_and_best_epochs_and_keeps_its_legend
     legend_y = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" text-anchor="end" fill=', svg)]
     assert legend_y and max(legend_y) < HEIGHT / 2 and "<polygon" not in svg  # one seed: no band
     assert learning_curve_svg({"none": [history([float("nan")])]}) == ""
+
+
+def test_a_headline_cell_s_curves_show_each_schedule_it_ran_named_by_schedule():
+    from mambarec.report import curve_files
+
+    def run(cell, seed, schedule):
+        history = [{"epoch": e, "valid/Recall@20": 0.1 * e, "loss/total": 1.0 / e} for e in (1, 2, 3)]
+        return {**_row(cell, seed, 0.3), "schedule": schedule, "best_epoch": 3, "history": history}
+
+    rows = [run("mgcn", s, "fast") for s in (0, 1)] + [run("mgcn_paper_sched", 0, "paper")]
+    rows += [run(grid.schedule_cell("mgcn", "large-batch"), s, "large-batch") for s in (0, 1, 2)]
+    files = curve_files(rows)
+    svg = files["curves/d/mgcn_valid_recall20.svg"]
+    assert "fast schedule (2 seeds)" in svg and "paper schedule (1 seed)" in svg
+    assert "large-batch schedule (3 seeds)" in svg and "mgcn_paper_sched" not in svg
+    assert svg.count("<polyline") == 3 and "curves/d/mgcn_loss_total.svg" in files
