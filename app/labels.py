@@ -108,7 +108,7 @@ LABELS: dict[str, Label] = {
     # training
     "schedule": _s("Training schedule", "A preset of learning rate, batch size and warm-up.",
                    {"paper": "paper (lr 1e-3)", "fast": "fast (lr 4e-3)",
-                    "large-batch": "large batch (lr 4e-3, batch 8,192)"}),
+                    "large-batch": "large batch (8,192)"}),
     "epochs": _i("Epoch cap", "Runs stop by early stopping; this is only the upper limit."),
     "seed": _i("Seed", "Fixes every random draw: the same seed gives the same run."),
     "batch_size": _i("Batch size", "Interactions per training step.", step=256),
