@@ -11,15 +11,20 @@ import pytest
 
 from mambarec.config import ConfigError
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "train_speed.py"
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load(name: str):
+    """A benchmark script as a module (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def train_speed():
-    spec = importlib.util.spec_from_file_location("train_speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("train_speed")
 
 
 def test_set_pairs_become_the_model_configs_typed_fields(train_speed):
@@ -54,15 +59,9 @@ def test_compile_dream_wraps_each_dream_block_and_counts_them(train_speed):
     assert train_speed.compile_dream(no_dream) == 0  # measure_real turns this into a message, not a silent eager run
 
 
-SEARCH = Path(__file__).resolve().parents[1] / "bench" / "schedule_search.py"
-
-
 @pytest.fixture(scope="module")
 def schedule_search():
-    spec = importlib.util.spec_from_file_location("schedule_search", SEARCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("schedule_search")
 
 
 def _row(schedule: str, seed: int, recall: float, cpu_s: float, epochs: int) -> dict:
