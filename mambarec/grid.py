@@ -110,7 +110,7 @@ CLAIM_SEEDS = MAX_SEEDS
 # The MGCN side of the bridge is cheap (MGCN-style runs converge in ~50 epochs of ~2 s on ml100k, ~2 minutes a
 # run), so it gets the grid's five seeds; the paper side (~8 minutes a run) keeps ABLATION_SEEDS.
 BRIDGE_MGCN_SEEDS = MAX_SEEDS
-SCHEDULE_GROUP = "schedules"  # a headline cell again under the paper's schedule
+SCHEDULE_GROUP = "schedules"  # a headline cell again under another schedule (the paper's, or a candidate)
 # The fast schedule's check (docs/protocol.md section 8, "Schedules"): the speed issue named seeds 0, 1 and 2 under
 # both schedules; with three seeds the paired interval's t factor is 4.3. `official` and `mgcn` under the paper's
 # schedule are cheap (~2 and ~5 minutes a run on ml100k), so they pair all five seeds of their headline cells;

@@ -30,6 +30,7 @@ def curve_files(rows: list[dict]) -> dict[str, str]:
                 if name in cells:  # the legend names each line by its schedule: the title names the cell
                     runs = list(cells[name].values())
                     key = f"{runs[0].get('schedule', 'default')} schedule"
+                    key = key if key not in series else f"{name}, {key}"  # two cells on one schedule: both shown
                     series[key] = [r.get("history", []) for r in runs]
                     best[key] = [int(r["best_epoch"]) for r in runs]
             for metric, label in CURVE_METRICS:
