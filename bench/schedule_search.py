@@ -1,4 +1,4 @@
-"""Choose the fast schedule on VALIDATION data only (docs/protocol.md section 5; the test split is not read).
+"""Choose a faster schedule on VALIDATION data only (docs/protocol.md section 5; the test split is not read).
 
     python bench/schedule_search.py [--models paper,mgcn] [--lr 0.002,0.004,0.008] [--batch 2048,8192]
                                     [--warmup 0,5] [--seeds 100,101] [--workers 2] [--log FILE]
