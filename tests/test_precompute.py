@@ -64,6 +64,15 @@ def test_grid_is_well_formed():
     assert not sched & {c.name for c in grid.cells_for("synthetic", list(grid.GRID))}
 
 
+def test_a_candidate_schedule_s_cells_drop_out_where_the_grid_already_trains_with_it(monkeypatch):
+    lb = {grid.schedule_cell(m, "large-batch") for m in ("paper", "official", "mgcn")}
+    assert lb <= set(grid.CELLS) and all(grid.CELLS[c].schedule == "large-batch" for c in lb)
+    monkeypatch.setitem(grid.GRID_SCHEDULES, "ml100k", "large-batch")  # were the grid moved to it
+    kept = {c.name for c in grid.cells_for("ml100k", list(grid.GRID))}
+    assert not lb & kept  # they would repeat the headline cells' rows
+    assert {"paper_paper_sched", "mgcn_paper_sched"} <= kept  # the paper's schedule is still checked against
+
+
 def test_bridge_cells_switch_one_paper_part_at_a_time():
     backbone = grid.CELLS["mgcn"].run_config("ml100k", 0, grid.DEFAULT_BUDGET).model.as_mambarec()
     paper = grid.CELLS["paper"].model_config()
