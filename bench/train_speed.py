@@ -4,7 +4,7 @@
     python bench/train_speed.py --scale ml100k [--variant paper,official,mgcn] [--epochs N]
     ... [--set FIELD=VALUE]  (a model field for every row: --set use_dream=false times the model without DREAM)
     ... [--compile dream]  (ml100k: DREAM through torch.compile; first_epoch_s shows what compiling costs)
-    ... [--schedule paper|fast|large-batch]  (the training preset, hence the batch size: default paper, 2,048)
+    ... [--schedule NAME]  (a training preset of config.SCHEDULES, hence the batch size: default paper, 2,048)
     ... [--device cuda]   (times on the GPU, synchronizing before each clock read; adds peak_gpu_mb)
 
 ``baby``/``quarter``: builds a Baby-sized dataset in MMRec format (19,445 users, 7,050 items, 160,792
@@ -238,7 +238,9 @@ def main() -> None:
                          "costs); repeatable")
     ap.add_argument("--compile", choices=("none", "dream"), default="none",
                     help="ml100k: time each DREAM block through torch.compile (the README's lever that did not pay)")
-    ap.add_argument("--schedule", choices=("paper", "fast", "large-batch"), default="paper",
+    from mambarec.config import SCHEDULES  # light: no torch
+
+    ap.add_argument("--schedule", choices=tuple(SCHEDULES), default="paper",
                     help="the training preset whose batch size is timed (large-batch: 8,192 a step)")
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)  # child process: measure one config
     args = ap.parse_args()
