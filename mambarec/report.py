@@ -71,8 +71,8 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
 
 
 def schedule_verdict(ch: findings.ScheduleCheck) -> str:
-    """Safe or not and why: a metric on which fast is measurably better or worse, else, when the interval is
-    wider than the bar at these seeds' spread, how many seeds could show two equal schedules safe."""
+    """Safe or not and why: a metric on which the schedule is measurably better or worse, else, when the interval
+    is wider than the bar at these seeds' spread, how many seeds could show two equal schedules safe."""
     d = ch.diffs["test/Recall@20"]
     verdict = {True: "safe", False: "not shown safe (the bar: the interval holds 0 and lies within ±3%)",
                None: "not shown"}[ch.safe]
@@ -102,9 +102,9 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
             continue
         ran = sorted({r.get("epochs_run") for r in runs.values() if r.get("epochs_run")})
         best = sorted({int(r.get("best_epoch") or 0) for r in runs.values()})
-        bpr = [e["loss/bpr"] for r in runs.values() for e in r.get("history") or () if "loss/bpr" in e]
-        plateau = (f" (its BPR loss never went below {min(bpr):.4f}; ln 2 = 0.6931 is a random ranking)"
-                   if bpr and min(bpr) > PLATEAU_BPR else "")
+        lows = [low for r in runs.values() if (low := _lowest_bpr(r)) is not None]
+        plateau = (f" (its BPR loss never went below {min(lows):.4f}; ln 2 = 0.6931 is a random ranking)"
+                   if lows and min(lows) > PLATEAU_BPR else "")
         lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is "
                      f"{' or '.join(map(str, best))}, and early stopping "
                      f"ended it after {'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
@@ -113,10 +113,15 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
     return lines
 
 
+def _lowest_bpr(run: dict) -> float | None:
+    """The lowest BPR loss of the run's history (None when it records none)."""
+    return min((e["loss/bpr"] for e in run.get("history") or () if "loss/bpr" in e), default=None)
+
+
 def _stuck(run: dict) -> bool:
     """The run's best valid epoch is its first, or its BPR loss never went below the plateau."""
-    bpr = [e["loss/bpr"] for e in run.get("history") or () if "loss/bpr" in e]
-    return (run.get("best_epoch") or 0) <= 1 or bool(bpr) and min(bpr) > PLATEAU_BPR
+    low = _lowest_bpr(run)
+    return (run.get("best_epoch") or 0) <= 1 or low is not None and low > PLATEAU_BPR
 
 
 def bridge_lines(cells: dict, dataset: str) -> list[str]:
