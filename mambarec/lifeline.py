@@ -38,26 +38,26 @@ def _start(creator: int, initializer: Callable | None, initargs: tuple) -> None:
         initializer(*initargs)
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` is ours and running (a pid owned by another user counts as gone: it was reused)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def watch_parent(pid: int, poll_s: float = PARENT_POLL_S) -> None:
     """Exit this process (status 0, no cleanup: nobody is left to read its results) once process ``pid`` has
     ended. The pid is given, not read as the parent: a fork server outlives the app's server while a child of its
     own is alive, so that child's parent never changes."""
 
-    def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, owned by another user (a reused pid: the creator is gone)
-            return True
-        return False
-
     def watch() -> None:
-        while not gone():
+        while alive(pid):
             time.sleep(poll_s)
         os._exit(0)
 
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-__all__ = ["watched_pool", "watch_parent", "PARENT_POLL_S"]
+__all__ = ["watched_pool", "watch_parent", "alive", "PARENT_POLL_S"]

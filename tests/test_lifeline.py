@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mambarec.lifeline import alive
+
 ROOT = Path(__file__).resolve().parents[1]
 PARENT = """
 import os, sys, time, multiprocessing
@@ -32,14 +34,6 @@ pool.submit(time.sleep, 1.5)  # busy when its parent dies, as the stale-check wa
 time.sleep(0.3)
 os._exit(0)  # the server killed: no executor shutdown
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def orphan_after_parent_dies(tmp_path: Path, forkserver: bool, watch: str) -> tuple[int, bool]:
