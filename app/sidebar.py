@@ -66,6 +66,9 @@ def _dataset_label(name: str) -> str:
 
 def _on_knob(name: str) -> None:
     spec = parse_spec(state.active_dataset_name())
+    if st.session_state[KNOB + name] is None:  # an emptied number box: keep the world as it is
+        st.session_state["knob.rejected"] = f"{KNOB_LABELS[name][0]}: the box was left empty; type a number."
+        return
     values = {**dict(spec.overrides), name: st.session_state[KNOB + name]}
     try:
         state.set_active_dataset(make_spec(spec.scenario, **values).canonical())
@@ -94,8 +97,8 @@ def scenario_knobs(name: str) -> None:
             st.session_state[key] = getattr(config, knob)
             helptext = f"{plain}. {KNOBS[knob].metadata['help']} ({lo} to {hi})"
             if knob == "seed":
-                st.number_input(label, min_value=lo, max_value=hi, key=key, on_change=_on_knob, args=(knob,),
-                                help=helptext)
+                st.number_input(label, value=None, min_value=lo, max_value=hi, key=key, on_change=_on_knob,
+                                args=(knob,), help=helptext)
             elif KNOBS[knob].type == "int":
                 st.slider(label, min_value=lo, max_value=hi, step=8 if knob.endswith("_dim") else 5, key=key,
                           on_change=_on_knob, args=(knob,), help=helptext)

@@ -131,7 +131,8 @@ def batch_labels(edits: list[str]) -> list[str] | None:
 def _read(name: str):
     ss = st.session_state
     if name == "dilation_rates":
-        return tuple(int(ss[f"{_key(name)}.{i}"]) for i in range(3))
+        rates = [ss[f"{_key(name)}.{i}"] for i in range(3)]
+        return None if None in rates else tuple(int(r) for r in rates)
     return ss[_key(name)]
 
 
@@ -141,6 +142,11 @@ def _on_field(name: str) -> None:
     try:
         value = _read(name)
     except KeyError:  # the server lost the widget's key: not an edit (``drift`` reports it, ``push`` redraws)
+        return
+    if value is None:  # an emptied number box: an edit, refused (never read as its minimum)
+        st.session_state.setdefault(EDITED, []).append(name)
+        st.session_state[REJECTED] = f"{label_of(name)}: the box was left empty; type a number. The form shows " \
+                                     "the setup as it was."
         return
     if _valid(run, name, value) and widget_values(state.edit_run(run, name, value)) == widget_values(run):
         return  # the browser re-sent the setup's own value (its state was lost on the server): not an edit
@@ -196,12 +202,14 @@ def field_widget(run: RunConfig, name: str, disabled: bool = False) -> None:
         options = field_of(_owner(run, name), name).metadata["choices"]
         st.selectbox(spec.label, options, format_func=lambda v: spec.choices.get(v, str(v)), **common)
     elif spec.kind in ("int", "float"):
-        st.number_input(spec.label, **_bounds(run, name), **common)
+        # value=None: an emptied box sends None, which ``_on_field`` refuses (the default, "min", would
+        # send the minimum: clearing Epoch cap would silently make it 1)
+        st.number_input(spec.label, value=None, **_bounds(run, name), **common)
     elif spec.kind == "rates":
         st.caption(spec.label, help=helptext)
         for i, col in enumerate(st.columns(3)):
-            col.number_input(f"spacing {'abc'[i]}", min_value=1, max_value=64, key=f"{key}.{i}", disabled=disabled,
-                             on_change=_on_field, args=(name,))
+            col.number_input(f"spacing {'abc'[i]}", value=None, min_value=1, max_value=64, key=f"{key}.{i}",
+                             disabled=disabled, on_change=_on_field, args=(name,))
 
 
 def _disabled(run: RunConfig, name: str) -> bool:

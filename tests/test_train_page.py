@@ -58,14 +58,15 @@ def form_widget(at: AppTest, key: str):
     raise KeyError(key)
 
 
-def widget_default(widget):
-    """What a browser that remounts a number box or a switch without its value shows: its minimum, off."""
+def widget_default(widget, empty: bool = False):
+    """What a browser that remounts a number box or a switch without its value shows: an empty box (the
+    form's number boxes have no default) or, had they one, their minimum; a switch off."""
     if widget.type == "number_input":
-        return widget.proto.min if widget.proto.has_min else 0
+        return None if empty else widget.proto.min if widget.proto.has_min else 0
     return False if widget.type == "toggle" else widget.value  # (selectboxes: left as they were)
 
 
-@pytest.mark.parametrize("browser", ["kept its values", "shows the defaults"])
+@pytest.mark.parametrize("browser", ["kept its values", "shows the defaults", "shows empty boxes"])
 def test_the_form_shows_the_links_setup_after_its_widget_state_is_lost(env, browser):
     at = open_app(**LINK)
     no_exception(at)
@@ -73,8 +74,8 @@ def test_the_form_shows_the_links_setup_after_its_widget_state_is_lost(env, brow
     assert at.session_state["run_config"] == link_run()
     keys = list(widgets.widget_values(link_run()))
     sent = {k: form_widget(at, k).value for k in keys}
-    if browser == "shows the defaults":
-        sent = {k: widget_default(form_widget(at, k)) for k in keys}
+    if browser != "kept its values":
+        sent = {k: widget_default(form_widget(at, k), empty=browser == "shows empty boxes") for k in keys}
     for key in keys:  # what a lost or late widget state does on the server
         del at.session_state[key]
     for key, value in sent.items():  # and what the browser sends back with the next rerun (disabled ones too)
@@ -128,6 +129,21 @@ def test_one_edit_applies_and_a_click_with_an_edit_in_flight_trains_nothing(env)
     [job_id] = at.session_state["jobs"]
     assert jobs.get(job_id).run.train.epochs == 6
     stop_all()
+
+
+def test_an_emptied_number_box_is_refused_not_read_as_its_minimum(env):
+    """Clearing Epoch cap and pressing Enter sends None (no default): refused with the reason, never 1."""
+    at = open_app(**LINK)
+    assert at.number_input(key="cfg.epochs").proto.HasField("default") is False  # no minimum to fall back on
+    at.number_input(key="cfg.epochs").set_value(None).run()
+    no_exception(at)
+    assert at.session_state["run_config"] == link_run()
+    shows_link(at)
+    assert any("Epoch cap" in w.value and "empty" in w.value for w in at.warning)
+    assert not any("lost" in w.value for w in at.warning)  # an edit the user made, not lost state
+    assert not button(at, "Train").disabled
+    at.number_input(key="cfg.dilation_rates.1").set_value(None).run()
+    assert at.session_state["run_config"] == link_run() and any("empty" in w.value for w in at.warning)
 
 
 def test_an_invalid_value_is_refused_with_its_reason(env):
@@ -366,5 +382,9 @@ def test_a_synthetic_worlds_knobs_are_sliders_that_edit_the_dataset_spec(env):
                                                 ["synthetic/cold-items?cold_share=0.5"])
     at.slider(key="knob.cold_share").set_value(0.3).run()  # back to the world's own value: the plain name
     assert at.session_state["run_config"].dataset == "synthetic/cold-items"
+    at.number_input(key="knob.seed").set_value(None).run()  # an emptied seed box keeps the world
+    no_exception(at)
+    assert at.session_state["run_config"].dataset == "synthetic/cold-items"
+    assert any("empty" in w.value for w in at.warning)
     at.selectbox(key="sidebar.dataset").set_value("tiny").run()
     assert not [s for s in at.slider if s.key and s.key.startswith("knob.")]  # a folder dataset has no knobs
