@@ -42,10 +42,14 @@ LINKS = {section: [(st.Page(f"app/pages/{script}.py", title=title, icon=f":mater
                             default=key == ("train" if ON_TRAIN else "lessons")), key)
                    for script, title, icon, key in entries] for section, entries in MENU.items()}
 PAGES = {section: [p for p, _ in links] for section, links in LINKS.items()}
+ALIAS = st.Page("app/pages/lessons.py", title="Lessons", icon=":material/school:", url_path=LESSONS_ALIAS,
+                visibility="hidden")
 if not ON_TRAIN:  # the default page is served at "/" only: its own path, typed or bookmarked, gets the same page
-    PAGES["Teach"].append(st.Page("app/pages/lessons.py", title="Lessons", url_path=LESSONS_ALIAS, visibility="hidden"))
+    PAGES["Teach"].append(ALIAS)
 page = st.navigation(PAGES, position="hidden")  # drawn by sidebar.page_links: Back then leaves a page in one press
 state.note_page(page.title)  # unique; a default page's url_path is "" (Lessons, or Train when a root link lands on it)
+if not ON_TRAIN and page.url_path == LESSONS_ALIAS:  # on /lessons the menu's Lessons link is the alias, so it is lit
+    LINKS["Teach"] = [(ALIAS if key == LESSONS_ALIAS else p, key) for p, key in LINKS["Teach"]]
 
 with st.sidebar:
     sidebar.page_links(LINKS)

@@ -218,12 +218,21 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             settle(page)
             assert "dropout must be in" in page.get_by_text("Not applied").first.inner_text()
             assert dropout.input_value() == "0.20"
+            epochs = page.locator('input[aria-label="Epoch cap"]')
+            epochs.fill("")
+            epochs.press("Enter")  # an emptied box: refused and said, never read as its minimum (1)
+            page.get_by_text("left empty").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert epochs.input_value() == "4"
 
             # the default page's own path, typed or bookmarked: the Lessons, no "Page not found"
             page.goto(f"{url}/lessons?dataset=tiny")
             page.get_by_role("heading", name="Lessons").first.wait_for(timeout=PAGE_S * 1000)
             settle(page)
             assert page.get_by_text("Page not found").count() == 0
+            links = page.locator('[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]')
+            lessons, train = (links.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in (0, 1))
+            assert lessons != train  # the menu lights Lessons there too
         except BaseException:
             shot(page, "failure")
             raise
