@@ -115,6 +115,20 @@ def test_a_stale_form_posted_back_changes_nothing(env):
     assert not button(at, "Train").disabled
 
 
+def test_a_stale_form_of_empty_boxes_is_one_batch_not_a_refusal_per_box(env):
+    """A remounted form's number boxes are empty (no default): posted back together they are a batch, said once."""
+    at = open_app(**LINK)
+    for key in ("cfg.epochs", "cfg.seed", "cfg.lambda_cl"):
+        at.number_input(key=key).set_value(None)
+    at.toggle(key="cfg.use_cl").set_value(False)
+    at.run()
+    no_exception(at)
+    assert at.session_state["run_config"] == link_run()
+    shows_link(at)
+    assert any("at once" in w.value for w in at.warning)
+    assert not any("Not applied" in w.value for w in at.warning)
+
+
 def test_one_edit_applies_and_a_click_with_an_edit_in_flight_trains_nothing(env):
     at = open_app(**LINK)
     at.number_input(key="cfg.epochs").set_value(5).run()

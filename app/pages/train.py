@@ -178,6 +178,8 @@ def render() -> None:
     batch = widgets.batch_labels(edits)
     if batch and BASE in ss:  # a stale form posted back: keep the setup it overwrote
         state.set_run(ss[BASE])
+    if batch:  # its emptied or invalid boxes are part of it: the blocker says so once, no "Not applied" per box
+        ss.pop(widgets.REJECTED, None)
     # arriving from another page, the form's keys are gone because Streamlit drops a page's widget state when it
     # is left: that is no lost state (``push`` redraws them), only a same-page rerun can drift
     drifted = [] if batch or state.arrived() else widgets.drift(edits)
