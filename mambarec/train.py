@@ -33,6 +33,9 @@ from mambarec.model.zoo import build_model, run_generator
 SELECT_METRIC = "Recall@20"  # model selection and early stopping (docs/protocol.md section 5)
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
 MAX_RESAMPLE_ROUNDS = 100  # negative re-draws before giving up on users who rated nearly everything
+# Up to this many (user, item) cells the sampler tests membership in a dense table (one byte a cell: 64 MiB at
+# most; ml100k needs 1.3 MB), larger catalogs by binary search in the sorted keys (Baby: 137 M cells)
+DENSE_MEMBERSHIP_MAX_CELLS = 1 << 26
 
 
 @dataclass
@@ -75,7 +78,12 @@ def lr_factor(decay: float, every: int, warmup: int):
 
 class NegativeSampler:
     """Uniform negatives that are not training positives of the user, drawn in vectorized rounds on the
-    CPU generator and moved to the users' device."""
+    CPU generator and moved to the users' device.
+
+    Equivalent rewrite: whether a (user, item) key is a training positive is read from a dense table of every
+    cell when the catalog is small enough (``DENSE_MEMBERSHIP_MAX_CELLS``), by binary search in the sorted keys
+    otherwise; both give the same answer, so the same draws: on ml100k the binary search took ~70% of sampling.
+    """
 
     def __init__(self, train: np.ndarray, n_items: int, device: torch.device) -> None:
         self.n_items = n_items
@@ -85,11 +93,23 @@ class NegativeSampler:
             raise DatasetError(f"user {int(full[0])} (and {len(full) - 1} more) has every item as a training "
                                "positive: no negative can be drawn for BPR; drop such users from the data")
         self.keys = torch.from_numpy(keys).to(device)
+        cells = (int(keys[-1]) // n_items + 1) * n_items if len(keys) else 0  # the rows of users with positives
+        self.table = None
+        if 0 < cells <= DENSE_MEMBERSHIP_MAX_CELLS:
+            self.table = torch.zeros(cells, dtype=torch.bool, device=device)
+            self.table[self.keys] = True
 
     def _is_positive(self, query: torch.Tensor) -> torch.Tensor:
-        """Membership in the sorted keys by binary search (no sort of the keys on every call)."""
+        """Membership of each key in the training positives (see the class doc)."""
         if len(self.keys) == 0:
             return torch.zeros_like(query, dtype=torch.bool)
+        if self.table is not None:  # a user past the table's last row has no positives
+            inside = query < len(self.table)
+            return self.table.index_select(0, torch.where(inside, query, 0)) & inside
+        return self.search(query)
+
+    def search(self, query: torch.Tensor) -> torch.Tensor:
+        """Membership in the sorted keys by binary search (no sort of the keys on every call)."""
         at = torch.searchsorted(self.keys, query).clamp_(max=len(self.keys) - 1)
         return self.keys[at] == query
 

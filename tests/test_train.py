@@ -87,6 +87,23 @@ def test_negatives_are_never_training_positives():
     assert not any((int(u), int(i)) in train for u, i in zip(users, neg, strict=True))
 
 
+def test_the_dense_membership_table_answers_as_the_binary_search(monkeypatch):
+    """The equivalent rewrite of the sampler's membership test: the same answers, so the same negatives."""
+    sampler = NegativeSampler(DS.train, DS.n_items, torch.device("cpu"))
+    assert sampler.table is not None  # a small catalog takes the table
+    g = torch.Generator().manual_seed(1)
+    n_users = int(DS.train[:, 0].max()) + 3  # two users past the last one with positives: never positives
+    query = torch.cat([torch.randint(0, n_users * DS.n_items, (5000,), generator=g), sampler.keys])
+    assert torch.equal(sampler._is_positive(query), sampler.search(query))
+    assert sampler._is_positive(query).sum() >= len(sampler.keys)
+    users = torch.from_numpy(DS.train[:, 0]).repeat(5)
+    dense = sampler(users, torch.Generator().manual_seed(2))
+    monkeypatch.setattr("mambarec.train.DENSE_MEMBERSHIP_MAX_CELLS", 0)
+    searched = NegativeSampler(DS.train, DS.n_items, torch.device("cpu"))
+    assert searched.table is None
+    assert torch.equal(searched(users, torch.Generator().manual_seed(2)), dense)
+
+
 def test_data_the_protocol_cannot_train_on_is_refused_before_training():
     with pytest.raises(DatasetError, match="no validation interactions"):  # selection would fall back to test
         Trainer.for_run(_run(), dataclasses.replace(DS, valid=np.zeros((0, 2), dtype=np.int64)))
