@@ -155,11 +155,18 @@ def note_page(name: str) -> None:
     ss = st.session_state
     ss["_page.arrived"] = ss.get("_page.current") != name
     ss["_page.current"] = name
+    if ss["_page.arrived"]:
+        ss["_page.visit"] = visit() + 1
 
 
 def arrived() -> bool:
     """True on a page's first run after another page (a navigation carries the link's own address)."""
     return bool(st.session_state.get("_page.arrived", True))
+
+
+def visit() -> int:
+    """Which page visit of the session this run belongs to (0 when pages run without the entry script)."""
+    return int(st.session_state.get("_page.visit", 0))
 
 
 def sync_url(params: dict[str, str], scope: str | None = None) -> None:

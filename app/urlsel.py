@@ -93,6 +93,10 @@ def widget_key(page: str, key: str) -> str:
     return f"{page}.{key}"
 
 
+def _implied(page: str) -> str:
+    return f"url.implied.{page}"
+
+
 def _published(page: str) -> str:
     return f"url.published.{page}"
 
@@ -166,16 +170,26 @@ def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None 
             with_dataset: bool = True) -> dict[str, str]:
     """After the page's widgets: the selection (values other than the defaults, and any value the URL named
     itself) and the dataset to the URL. A URL that the page just applied comes back unchanged, so it adds no
-    entry to the browser's history (one Back goes one step back).
+    entry to the browser's history (one Back goes one step back). A value the page chose itself when it was
+    opened (a reference or a run picked because the URL named none) counts as a default for the visit: written
+    out, it made a first visit two history entries (the link's address, then the page's).
 
     ``with_dataset=False`` leaves the dataset out (the landing page: a root URL with config fields in it
     opens the Train page)."""
     ss = st.session_state
     named = ss.get(_published(page)) or {}
+    visit, implied = ss.get(_implied(page)) or (None, {})
+    if visit != state.visit():  # what the page chose itself on arriving, where the URL named nothing, is a default
+        implied = {p.key: ss[widget_key(page, p.key)] for p in params
+                   if widget_key(page, p.key) in ss and p.key not in named}
+        ss[_implied(page)] = (state.visit(), implied)
     values = {}
     for p in params:
         key = widget_key(page, p.key)
-        if key in ss and (ss[key] != p.default or p.key in named):
+        if key not in ss:
+            continue
+        chose_itself = p.key in implied and ss[key] == implied[p.key]
+        if p.key in named or (ss[key] != p.default and not chose_itself):
             values[p.key] = p.show(ss[key])
     values.update(extra or {})
     ss[_published(page)] = {k: v for k, v in values.items() if k in {p.key for p in params}}

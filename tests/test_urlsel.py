@@ -39,3 +39,19 @@ def test_a_good_url_round_trips(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     assert {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()} == wanted
+
+
+def test_a_page_opened_from_the_menu_adds_one_address_not_two(tmp_path, monkeypatch):
+    """What a page picks itself on arrival (Compare's reference, when the URL names none) stays out of the URL:
+    written, it made every first visit two browser-history entries, so Back re-opened the same page."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic"})
+    at.run()
+    at.switch_page("app/pages/compare.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="compare.ref").value == "paper" and "ref" not in dict(at.query_params)
+    at.run()  # a rerun keeps it out
+    assert "ref" not in dict(at.query_params)
+    at.selectbox(key="compare.ref").set_value("bpr").run()  # the user's own choice is written
+    assert dict(at.query_params)["ref"] in ("bpr", ["bpr"])
