@@ -143,15 +143,13 @@ def _on_field(name: str) -> None:
         value = _read(name)
     except KeyError:  # the server lost the widget's key: not an edit (``drift`` reports it, ``push`` redraws)
         return
-    if value is None:  # an emptied number box: an edit, refused (never read as its minimum)
-        st.session_state.setdefault(EDITED, []).append(name)
-        st.session_state[REJECTED] = f"{label_of(name)}: the box was left empty; type a number. The form shows " \
-                                     "the setup as it was."
-        return
-    if _valid(run, name, value) and widget_values(state.edit_run(run, name, value)) == widget_values(run):
+    if value is not None and _valid(run, name, value) and \
+            widget_values(state.edit_run(run, name, value)) == widget_values(run):
         return  # the browser re-sent the setup's own value (its state was lost on the server): not an edit
     st.session_state.setdefault(EDITED, []).append(name)
     try:
+        if value is None:  # an emptied number box: refused like any invalid value, never read as its minimum
+            raise ConfigError("the box was left empty; type a number")
         state.set_run(state.edit_run(run, name, value))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         st.session_state[REJECTED] = f"{label_of(name) if name in LABELS else name}: {exc}. The form shows the " \
