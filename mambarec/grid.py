@@ -110,8 +110,7 @@ CLAIM_SEEDS = MAX_SEEDS
 # Both sides of the bridge get the grid's five seeds: the MGCN side is cheap (~50 epochs of ~2 s on ml100k, ~2
 # minutes a run); the paper side (~4-10 minutes a run) had ABLATION_SEEDS until seeds 3 and 4 were added, so that
 # each "what the part costs" interval pairs five seeds on both sides.
-BRIDGE_MGCN_SEEDS = MAX_SEEDS
-BRIDGE_PAPER_SEEDS = MAX_SEEDS
+BRIDGE_SEEDS = MAX_SEEDS
 SCHEDULE_GROUP = "schedules"  # a headline cell again under another schedule (the paper's, or a candidate)
 # The fast schedule's check (docs/protocol.md section 8, "Schedules"): the speed issue named seeds 0, 1 and 2 under
 # both schedules; with three seeds the paired interval's t factor is 4.3. Every headline cell under the paper's
@@ -171,8 +170,8 @@ GRID: tuple[Cell, ...] = (
     *(cell(f"r{r}", f"reduction factor r = {r}", "reduction", seeds=ABLATION_SEEDS, reduction_factor=r)
       for r in (1, 2, 4, 16)),
     *(cell(f"mgcn_with_{part}", f"MGCN + {words}", "bridge: MGCN + one paper part", variant="backbone",
-           seeds=BRIDGE_MGCN_SEEDS, **paper) for part, (words, paper, _) in PAPER_PARTS.items()),
-    *(cell(f"paper_without_{part}", f"paper without {words}", "bridge: paper - one part", seeds=BRIDGE_PAPER_SEEDS,
+           seeds=BRIDGE_SEEDS, **paper) for part, (words, paper, _) in PAPER_PARTS.items()),
+    *(cell(f"paper_without_{part}", f"paper without {words}", "bridge: paper - one part", seeds=BRIDGE_SEEDS,
            **mgcn) for part, (words, _, mgcn) in PAPER_PARTS.items()
       if part not in ("dream", "mmd")),  # those two are no_dream and no_mmd
     # the baselines keep the paper's schedule: the fast one was validated on MambaRec and MGCN only

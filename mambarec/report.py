@@ -184,8 +184,8 @@ def seeds_line() -> str:
     return (f"- Seeds per cell: {grid.MAX_SEEDS} for the headline cells, all three under the paper's schedule and "
             f"under the {', '.join(grid.CANDIDATE_SCHEDULES)} schedule ({grid.SCHEDULE_SEEDS}; the schedule check is "
             "shown over seeds 0-2 too, as the speed issue asked it), `no_alignment`, `no_dream` (a cell of the "
-            f"scenario sweep), the baselines, both sides of the bridge (`mgcn_with_*` {grid.BRIDGE_MGCN_SEEDS}, "
-            f"`paper_without_*` {grid.BRIDGE_PAPER_SEEDS}) and the parts the paper's ablation claims are about (each "
+            f"scenario sweep), the baselines, both sides of the bridge (`mgcn_with_*`, `paper_without_*`; "
+            f"{grid.BRIDGE_SEEDS}) and the parts the paper's ablation claims are about (each "
             f"attention and each alignment loss off, {grid.CLAIM_SEEDS}); {grid.ABLATION_SEEDS} for the other "
             "ablation cells (DREAM branches, r), because five seeds of everything does not fit the 120-minute "
             "budget at today's speed (`python -m mambarec precompute --plan` prints the arithmetic).")
