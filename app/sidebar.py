@@ -66,11 +66,10 @@ def _dataset_label(name: str) -> str:
 
 def _on_knob(name: str) -> None:
     spec = parse_spec(state.active_dataset_name())
-    if st.session_state[KNOB + name] is None:  # an emptied number box: keep the world as it is
-        st.session_state["knob.rejected"] = f"{KNOB_LABELS[name][0]}: the box was left empty; type a number."
-        return
     values = {**dict(spec.overrides), name: st.session_state[KNOB + name]}
     try:
+        if values[name] is None:  # an emptied number box: refused, the world kept
+            raise ScenarioError(f"{KNOB_LABELS[name][0]}: the box was left empty; type a number.")
         state.set_active_dataset(make_spec(spec.scenario, **values).canonical())
     except ScenarioError as exc:
         st.session_state["knob.rejected"] = str(exc)
