@@ -13,7 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from app import results, state
-from mambarec.grid import GRID
+from mambarec.artifacts import ships_checkpoints
+from mambarec.grid import CHECKPOINT_DATASETS, GRID
 
 GRID_ORDER = {c.name: i for i, c in enumerate(GRID)}
 SAVED = "saved:"
@@ -126,6 +127,15 @@ def initial(path: str, mtime_ns: int, fingerprint: str, _dataset):
 def load(src: dict, dataset):
     """The trained model of a source from ``sources``."""
     return model(str(src["path"]), mtime(src["path"]), dataset.fingerprint(), dataset)
+
+
+def train_hint(dataset_name: str) -> str:
+    """Where a trained model of this dataset can come from: ``precompute`` ships checkpoints of some datasets only."""
+    if ships_checkpoints(dataset_name):
+        return "Train one on the **Train** page, or run `python -m mambarec precompute` for the precomputed checkpoints."
+    return ("Train one on the **Train** page: precomputed/ keeps weights only for "
+            + " and ".join(f"`{d}`" for d in CHECKPOINT_DATASETS)
+            + ", built-in worlds whose content may ship, so `precompute` brings none for this dataset.")
 
 
 def dataset_or_error(name: str):

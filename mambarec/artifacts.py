@@ -32,7 +32,7 @@ from typing import Any
 from mambarec import probes
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
-from mambarec.grid import CELLS, GRID, budget_for
+from mambarec.grid import CELLS, CHECKPOINT_DATASETS, GRID, budget_for
 
 FORMAT = "mambarec-precomputed"
 FORMAT_VERSION = 2  # 1: staleness by source hashes; 2: by numerics probes
@@ -55,6 +55,12 @@ class TamperedArtifactError(PrecomputedError):
 def is_redistributable(dataset: str) -> bool:
     """Whether a dataset's content (labels, weights) may ship: built-in synthetic data and its scenarios."""
     return any(dataset == name or dataset.startswith(name + "/") for name in REDISTRIBUTABLE)
+
+
+def ships_checkpoints(dataset: str) -> bool:
+    """Whether ``precompute`` stores checkpoints of this dataset's headline cells in precomputed/ (weights are
+    content: only a redistributable dataset's, and only for ``grid.CHECKPOINT_DATASETS``, to keep the folder small)."""
+    return is_redistributable(dataset) and dataset in CHECKPOINT_DATASETS
 
 
 def dataset_folder(dataset: str) -> str:
@@ -249,7 +255,7 @@ def _config_diffs(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC_COLUMNS", "ROW_COLUMNS",
-           "is_redistributable", "dataset_folder",
+           "is_redistributable", "ships_checkpoints", "dataset_folder",
            "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
            "write_json", "seal_manifest", "sha256_file", "HISTORY_METRICS", "kept_in_history", "compact_history",
            "staleness", "read_alignment", "key_parts", "redefined_runs"]

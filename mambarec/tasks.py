@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from mambarec import groundtruth, probes
-from mambarec.artifacts import METRIC_COLUMNS, is_redistributable, key_parts
+from mambarec.artifacts import METRIC_COLUMNS, key_parts, ships_checkpoints
 from mambarec.config import RunConfig
-from mambarec.grid import CHECKPOINT_DATASETS, Budget, Cell
+from mambarec.grid import Budget, Cell
 from mambarec.store import metrics_payload
 
 COORD_DECIMALS = 4
@@ -106,7 +106,7 @@ def execute(task: Task, dataset, graphs=None, on_event: Callable | None = None) 
         after = alignment_snapshot(trainer.model, sigma, task.seed, task.projections)
         out["alignment"] = {"dataset": task.dataset, "cell": task.cell.name, "seed": task.seed, "stage": "modal",
                             "item_id": list(range(dataset.n_items)), "before": before, "after": after}
-        if is_redistributable(task.dataset) and task.dataset in CHECKPOINT_DATASETS:
+        if ships_checkpoints(task.dataset):
             metrics = {k: v for k, v in metrics_payload(result, run, dataset).items() if k != "history"}
             out["checkpoint"] = checkpoint_bytes(run, trainer.model.state_dict(), metrics, task.dataset,
                                                  dataset.fingerprint())

@@ -13,7 +13,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app import jobs, results, state
+from app import jobs, models, results, state
 from mambarec.config import (
     LightGCNConfig,
     MGCNConfig,
@@ -144,6 +144,12 @@ def test_every_page_renders(env):
     assert any("no precomputed results yet" in i.value for i in at.info)
     at.switch_page("app/pages/about.py").run()
     assert any("Dataset card: tiny" in s.value for s in at.subheader)
+    # with no trained run, the pages that need weights say where they can come from: precompute ships none of tiny's
+    for page in ("app/pages/users.py", "app/pages/dream_inspector.py"):
+        at.switch_page(page).run()
+        hint = " ".join(i.value for i in at.info)
+        assert "brings none for this dataset" in hint and "for the precomputed checkpoints" not in hint, page
+    assert "for the precomputed checkpoints" in models.train_hint("synthetic")
 
 
 def test_widget_changes_edit_the_url_and_never_train(env):

@@ -19,8 +19,7 @@ from mambarec.inspect_dream import centre_tap_equivalence, dream_modules, inspec
 PAGE = "dream"
 PARAMS = (Param("model", ""), Param("seed", 0, int), Param("item", None, int), Param("modality", "visual"))
 NO_RUNS = ("No saved run with DREAM on this dataset yet: showing an **untrained** model (its weights are the "
-           "seeded initialization). Train one on the **Train** page, or run `python -m mambarec precompute` for the "
-           "precomputed checkpoints.")
+           "seeded initialization). {how}")
 UNTRAINED = {"untrained-paper": "paper", "untrained-official": "official"}
 NUMBER_COLUMNS = ("max |full - centre tap|", "max |full|", "max grad, dead taps", "trained Δ, dead taps",
                   "trained Δ, live taps")
@@ -49,7 +48,7 @@ def choose_model(dataset):
     fp = dataset.fingerprint()
     runs = sources(fp, models.signature(), dataset)
     if not runs:
-        st.info(NO_RUNS)
+        st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
     keys = [*models.keys_of(runs), *UNTRAINED]
     ss = st.session_state
     for note in urlsel.restore(PAGE, PARAMS, {"model": lambda v: v if v in keys else None,

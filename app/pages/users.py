@@ -21,8 +21,7 @@ from mambarec.recommend import (
 PAGE = "users"
 UNTRAINED = "untrained-paper"
 PARAMS = (Param("a", ""), Param("b", ""), Param("user", 0, int), Param("k", 10, int))
-NO_RUNS = ("No saved run on this dataset yet, so there is nothing trained to compare. Train one on the **Train** "
-           "page, or run `python -m mambarec precompute` for the precomputed checkpoints. Shown meanwhile: the "
+NO_RUNS = ("No saved run on this dataset yet, so there is nothing trained to compare. {how} Shown meanwhile: the "
            "user's history and the top-K of an untrained paper model (its seeded initialization).")
 POSTERS_SHOWN = 10
 MOVE_HELP = "rank change against the other model (↑ = higher here; new = not in its top-K)"
@@ -55,7 +54,7 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
                                               "k": lambda v: v if 5 <= v <= 50 and v % 5 == 0 else None}):
         st.caption(f":material/info: {note}")
     if not runs:
-        st.info(NO_RUNS)
+        st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
         return [(UNTRAINED.replace("-", " ") + " model", f"untrained|{fp}", models.untrained("paper", fp, dataset))]
     if ss[key("a")] not in keys:
         ss[key("a")] = models.active_key(runs) or ("paper" if "paper" in keys else keys[0])
