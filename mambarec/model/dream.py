@@ -19,8 +19,9 @@ convs, every conv of the released d x 1 x 1 map) is a matrix product over channe
 (``dream_kernels.ConvMatrix``: up to ``CONV_MATRIX_MAX_MACS`` multiply-adds per item, all of
 ml100k's maps at r >= 2 and Baby's at r >= 4; larger maps keep the convolutions), everything
 after them position-major (n, H*W, channels), so every 1x1 convolution is a matrix product over
-channels and each channel-block BatchNorm one call, and the max fusion as one gate
-(``dream_kernels.max_gate``).
+channels and each channel-block BatchNorm one call, the max fusion as one gate
+(``dream_kernels.max_gate``), and the output block channel-major (C, n*H*W), a wide product rather than
+a tall one with C columns.
 """
 
 from __future__ import annotations
