@@ -186,9 +186,11 @@ def seeds_line() -> str:
             "shown over seeds 0-2 too, as the speed issue asked it), `no_alignment`, `no_dream` (a cell of the "
             f"scenario sweep), the baselines, both sides of the bridge (`mgcn_with_*`, `paper_without_*`; "
             f"{grid.BRIDGE_SEEDS}) and the parts the paper's ablation claims are about (each "
-            f"attention and each alignment loss off, {grid.CLAIM_SEEDS}); {grid.ABLATION_SEEDS} for the other "
-            "ablation cells (DREAM branches, r), because five seeds of everything does not fit the 120-minute "
-            "budget at today's speed (`python -m mambarec precompute --plan` prints the arithmetic).")
+            f"attention and each alignment loss off, {grid.CLAIM_SEEDS}; each DREAM branch off, "
+            f"{grid.BRANCH_SEEDS}); in the r sweep "
+            + ", ".join(f"r = {r}: {n}" for r, n in grid.R_SEEDS.items())
+            + ", because five seeds of everything does not fit the 120-minute budget at today's speed (`python -m "
+            "mambarec precompute --plan` prints the arithmetic).")
 
 
 def render_report(rows: list[dict], manifest: dict, alignment: dict | None = None) -> str:
