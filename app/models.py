@@ -132,7 +132,8 @@ def load(src: dict, dataset):
 def train_hint(dataset_name: str) -> str:
     """Where a trained model of this dataset can come from: ``precompute`` ships checkpoints of some datasets only."""
     if ships_checkpoints(dataset_name):
-        return "Train one on the **Train** page, or run `python -m mambarec precompute` for the precomputed checkpoints."
+        return ("Train one on the **Train** page, or run `python -m mambarec precompute` for the precomputed "
+                "checkpoints.")
     return ("Train one on the **Train** page: precomputed/ keeps weights only for "
             + " and ".join(f"`{d}`" for d in CHECKPOINT_DATASETS)
             + ", built-in worlds whose content may ship, so `precompute` brings none for this dataset.")

@@ -101,12 +101,12 @@ def cell(name: str, label: str, group: str, *, variant: str | None = None, model
 
 
 DREAM_BRANCHES = ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool")
-# The floor for an ablation cell that does not fit the budget with five: the grid as a whole takes ~9 hours
+# The floor for an ablation cell that does not fit the budget with five: the grid as a whole takes ~11 hours
 # on two cores, not the 120 minutes asked (docs/protocol.md section 8), so seeds went first where they buy the
 # most; REPORT.md says which cells have three.
 ABLATION_SEEDS = 3
 # DREAM's five branches, one switched off at a time, get the grid's five seeds: with three (t factor 4.3) their
-# Recall@20 intervals on ml100k reached +-5%, too wide to tell "not needed" from "not measured"; seeds 3 and 4 were
+# Recall@20 intervals on ml100k reached -6.3%, too wide to tell "not needed" from "not measured"; seeds 3 and 4 were
 # added after the grid was trained (~7 minutes a run on ml100k, one thread).
 BRANCH_SEEDS = MAX_SEEDS
 # The r sweep likewise, except r = 1 (~30 s an epoch on ml100k, one thread: two more seeds would cost ~110 minutes

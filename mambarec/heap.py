@@ -3,9 +3,9 @@
 A training step allocates and frees the same tensors step after step (on ml100k, DREAM's n x H*W x 5C maps are
 4.3 MB each). glibc's malloc serves a block above its mmap threshold with fresh pages from the kernel and
 returns them on free, and it gives back free memory at the top of its heap above the trim threshold, so each
-step faults the same pages in again, zero-filled by the kernel: some 2,000 page faults a step for `paper` on
+step faults the same pages in again, zero-filled by the kernel: 1,000-3,000 page faults a step for `paper` on
 ml100k, one thread. ``retain_freed_memory`` fixes both thresholds, so blocks up to ``MMAP_THRESHOLD_BYTES`` come
-from the heap and up to ``TRIM_THRESHOLD_BYTES`` of free memory stays there: the faults fall to ~100 a step. It
+from the heap and up to ``TRIM_THRESHOLD_BYTES`` of free memory stays there: the faults fall below ~130 a step. It
 changes where tensors live, never what is computed. Off glibc (macOS, Windows, musl) it does nothing.
 """
 
