@@ -101,31 +101,19 @@ def cell(name: str, label: str, group: str, *, variant: str | None = None, model
 
 
 DREAM_BRANCHES = ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool")
-# The issue's floor for an ablation cell that does not fit the budget with five: the grid as a whole takes ~11 hours
-# on two cores, not the 120 minutes asked (docs/protocol.md section 8), so seeds went first where they buy the
-# most; REPORT.md says which cells have three.
+# Every cell runs the grid's five seeds (the `cell` default) but r = 1, which keeps the issue's floor of three for
+# a cell that does not fit the budget with five: ~30 s an epoch on ml100k, one thread, so two more seeds would
+# cost ~110 minutes of one core, and the grid as a whole already takes ~11 hours on two cores against the 120
+# minutes asked (docs/protocol.md section 8). REPORT.md's seeds line is derived from the cells. Seeds 3 and 4 were
+# added after the grid was trained, first where the paper makes a claim (each attention, each alignment loss), then
+# to `paper` under the paper's schedule and the paper side of the bridge, then to DREAM's branches (with three,
+# their Recall@20 intervals on ml100k reached -6.3%) and r = 2, 4, 16.
 ABLATION_SEEDS = 3
-# DREAM's five branches, one switched off at a time, get the grid's five seeds: with three (t factor 4.3) their
-# Recall@20 intervals on ml100k reached -6.3%, too wide to tell "not needed" from "not measured"; seeds 3 and 4 were
-# added after the grid was trained (~7 minutes a run on ml100k, one thread).
-BRANCH_SEEDS = MAX_SEEDS
-# The r sweep likewise, except r = 1 (~30 s an epoch on ml100k, one thread: two more seeds would cost ~110 minutes
-# of one core), which keeps ABLATION_SEEDS; seeds 3 and 4 of r = 2, 4 and 16 were added just after the branches'.
-R_SEEDS = {1: ABLATION_SEEDS, 2: MAX_SEEDS, 4: MAX_SEEDS, 16: MAX_SEEDS}
-# The parts whose effect the paper itself claims (each attention alone, each alignment loss alone) get the grid's
-# five seeds: eight ~8-minute ml100k runs more than ABLATION_SEEDS, for intervals half as wide at the same spread.
-CLAIM_SEEDS = MAX_SEEDS
-# Both sides of the bridge get the grid's five seeds: the MGCN side is cheap (~50 epochs of ~2 s on ml100k, ~2
-# minutes a run); the paper side (~4-10 minutes a run) had ABLATION_SEEDS until seeds 3 and 4 were added, so that
-# each "what the part costs" interval pairs five seeds on both sides.
-BRIDGE_SEEDS = MAX_SEEDS
 SCHEDULE_GROUP = "schedules"  # a headline cell again under another schedule (the paper's, or a candidate)
 # The fast schedule's check (docs/protocol.md section 8, "Schedules"): the speed issue named seeds 0, 1 and 2 under
-# both schedules; with three seeds the paired interval's t factor is 4.3. Every headline cell under the paper's
-# schedule pairs all five seeds of its cell (`paper` under it takes ~18 minutes a run on ml100k and had
-# ABLATION_SEEDS until seeds 3 and 4 were added). The tables show the check over seeds 0-2 too
+# both schedules; with three seeds the paired interval's t factor is 4.3, so every headline cell under another
+# schedule pairs all five seeds of its cell, and the tables show the check over seeds 0-2 too
 # (findings.SCHEDULE_ASKED_SEEDS).
-SCHEDULE_SEEDS = MAX_SEEDS
 # The large-batch schedule (config.SCHEDULES) was chosen after the grid was trained under `fast`: its cells repeat
 # the headline cells under it, five seeds each (`paper` ~5 minutes a run on one thread, `mgcn` ~1), so that the
 # Schedules table checks it against the paper's schedule like `fast`.
@@ -159,27 +147,24 @@ GRID: tuple[Cell, ...] = (
     cell("mgcn", "MGCN (MMRec's configuration)", "variants", model_name="mgcn", headline=True),
     # each headline cell again under the paper's schedule, then under each candidate schedule
     *(cell(schedule_cell(name, s), f"{words}, under {said} schedule", SCHEDULE_GROUP,
-           seeds=SCHEDULE_SEEDS, schedule=s, **kind)
+           schedule=s, **kind)
       for s, said in (("paper", "the paper's"), *((c, f"the {c}") for c in CANDIDATE_SCHEDULES))
       for name, words, kind in (("paper", "paper", {}), ("official", "official", {"variant": "official"}),
                                 ("mgcn", "MGCN", {"model_name": "mgcn"}))),
     cell("no_alignment", "paper without MMD and InfoNCE", "alignment", headline=True, use_mmd=False, use_cl=False),
-    *(cell(f"no_{b}", f"paper without DREAM branch {b.removeprefix('branch_')}", "dream branches",
-           seeds=BRANCH_SEEDS, **{b: False})
+    *(cell(f"no_{b}", f"paper without DREAM branch {b.removeprefix('branch_')}", "dream branches", **{b: False})
       for b in DREAM_BRANCHES),
-    cell("no_channel_attention", "spatial attention alone", "attention", seeds=CLAIM_SEEDS,
-         channel_attention=False),
-    cell("no_spatial_attention", "channel attention alone", "attention", seeds=CLAIM_SEEDS,
-         spatial_attention=False),
+    cell("no_channel_attention", "spatial attention alone", "attention", channel_attention=False),
+    cell("no_spatial_attention", "channel attention alone", "attention", spatial_attention=False),
     cell("no_dream", "paper without DREAM", "attention", use_dream=False),  # a scenario-sweep cell: 5 seeds
-    cell("no_mmd", "InfoNCE alone (MMD off)", "alignment", seeds=CLAIM_SEEDS, use_mmd=False),
-    cell("no_infonce", "MMD alone (InfoNCE off)", "alignment", seeds=CLAIM_SEEDS, use_cl=False),
+    cell("no_mmd", "InfoNCE alone (MMD off)", "alignment", use_mmd=False),
+    cell("no_infonce", "MMD alone (InfoNCE off)", "alignment", use_cl=False),
     # r = 8 is the paper default: the `paper` cell is its row
-    *(cell(f"r{r}", f"reduction factor r = {r}", "reduction", seeds=seeds, reduction_factor=r)
-      for r, seeds in R_SEEDS.items()),
+    *(cell(f"r{r}", f"reduction factor r = {r}", "reduction", reduction_factor=r,
+           seeds=ABLATION_SEEDS if r == 1 else MAX_SEEDS) for r in (1, 2, 4, 16)),
     *(cell(f"mgcn_with_{part}", f"MGCN + {words}", "bridge: MGCN + one paper part", variant="backbone",
-           seeds=BRIDGE_SEEDS, **paper) for part, (words, paper, _) in PAPER_PARTS.items()),
-    *(cell(f"paper_without_{part}", f"paper without {words}", "bridge: paper - one part", seeds=BRIDGE_SEEDS,
+           **paper) for part, (words, paper, _) in PAPER_PARTS.items()),
+    *(cell(f"paper_without_{part}", f"paper without {words}", "bridge: paper - one part",
            **mgcn) for part, (words, _, mgcn) in PAPER_PARTS.items()
       if part not in ("dream", "mmd")),  # those two are no_dream and no_mmd
     # the baselines keep the paper's schedule: the fast one was validated on MambaRec and MGCN only
