@@ -44,7 +44,7 @@ def add_precompute_command(subparsers) -> None:
                         "code reproduces its stored runs' first two epochs (no run is kept otherwise)")
     p.add_argument("--plan", action="store_true",
                    help="print the grid's arithmetic (cells, seeds, measured s/epoch, expected epochs and minutes) and "
-                        "train nothing")
+                        "train nothing; with --extend, of the runs the folder lacks")
     p.add_argument("--rerender", action="store_true",
                    help="rewrite REPORT.md, the curves and results.json from the stored rows with today's report and "
                         "format code; trains nothing")
@@ -114,14 +114,18 @@ def cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:
+    """The arithmetic of what this command would train: with ``--extend``, only the runs the folder lacks."""
     try:  # earlier runs under today's budget tell how many epochs a cell takes
         pre = load_precomputed(args.out)
         same = {name for name, b in pre["manifest"]["budgets"].items()
                 if b == dataclasses.asdict(budget_for(name, args.epochs))}
         previous = [r for r in pre["results"] if r["dataset"] in same]
+        done = {(r["dataset"], r["cell"], int(r["seed"])) for r in pre["results"]} if args.extend else set()
     except PrecomputedError:
-        previous = []
-    tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, device=args.device)
+        previous, done = [], set()
+    tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, done, device=args.device)
+    if not tasks:
+        return f"nothing to train: {args.out} already holds every run asked for"
     return render_plan(make_plan(tasks, datasets, previous), args.workers)
 
 

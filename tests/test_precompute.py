@@ -480,3 +480,18 @@ def test_a_headline_cell_s_curves_show_each_schedule_it_ran_named_by_schedule():
     assert "fast schedule (2 seeds)" in svg and "paper schedule (1 seed)" in svg
     assert "large-batch schedule (3 seeds)" in svg and "mgcn_paper_sched" not in svg
     assert svg.count("<polyline") == 3 and "curves/d/mgcn_loss_total.svg" in files
+
+
+def test_the_plan_of_an_extension_counts_only_the_runs_it_would_add(tmp_path, tiny):
+    import argparse
+
+    from mambarec.precompute_cli import _plan
+
+    out = tmp_path / "pre"
+    _run_grid(out, tiny, only=("bpr",))  # seed 0
+    args = argparse.Namespace(out=str(out), epochs=1, extend=True, workers=1, device="cpu")
+    assert _plan(args, {"synthetic": tiny}, [0], ["bpr"]).startswith("nothing to train")
+    added = _plan(args, {"synthetic": tiny}, [0, 1, 2], ["bpr"])
+    assert "total: 2 runs" in added and added.splitlines()[1].split()[:4] == ["synthetic", "bpr", "paper", "2"]
+    whole = _plan(argparse.Namespace(**{**vars(args), "extend": False}), {"synthetic": tiny}, [0, 1, 2], ["bpr"])
+    assert "total: 3 runs" in whole
