@@ -188,6 +188,12 @@ def sync_url(params: dict[str, str], scope: str | None = None) -> None:
         url_applied(scope, params)
 
 
+def wrote(url: dict[str, str]) -> bool:
+    """Whether this session wrote ``url`` lately (``sync_url``): a rerun the browser sent before it saw a newer
+    write carries such an address back (an echo), which is no new link."""
+    return frozenset(url.items()) in (st.session_state.get("_url.written") or [])
+
+
 def url_applied(scope: str, params: dict[str, str]) -> None:
     """Record that page ``scope`` now shows ``params`` (it applied them, or wrote them itself)."""
     st.session_state.setdefault("_url.applied", {})[scope] = dict(params)
@@ -204,7 +210,7 @@ def url_changes(scope: str, keys: Collection[str], whole: bool = False) -> dict[
     """
     ss = st.session_state
     url = st.query_params.to_dict()
-    if not arrived() and frozenset(url.items()) in ss.get("_url.written", []):
+    if not arrived() and wrote(url):
         return {}
     before = ss.get("_url.applied", {}).get(scope, {})
     changed = {k: v for k, v in url.items() if k in keys and before.get(k) != v}

@@ -101,6 +101,10 @@ def _published(page: str) -> str:
     return f"url.published.{page}"
 
 
+def _shown(page: str) -> str:
+    return f"url.shown.{page}"
+
+
 def restore(page: str, params: Sequence[Param],
             check: Mapping[str, Callable[[Any], Any]] | None = None) -> list[str]:
     """Before the page's widgets: set their keys from a new URL, else from the last published values
@@ -110,7 +114,7 @@ def restore(page: str, params: Sequence[Param],
     url = incoming()
     mine = {p.key: url[p.key] for p in params if p.key in url}
     published = ss.get(_published(page))
-    fresh = bool(mine) and mine != published
+    fresh = bool(mine) and mine != published and not _echo(page, params, url)
     notes = []
     for p in params:
         key = widget_key(page, p.key)
@@ -137,6 +141,18 @@ def restore(page: str, params: Sequence[Param],
     if fresh:
         ss[_published(page)] = mine  # applied: a rerun with the same URL keeps what the user changes next
     return notes
+
+
+def _echo(page: str, params: Sequence[Param], url: Mapping[str, str]) -> bool:
+    """Whether this run's URL is an older address of this page's own, carried back by a rerun that the user
+    started with a widget before the browser had seen the page's newest address (a slow browser in a full room).
+    Applying it would undo the user's last choice. A link to an address the page wrote before (a lesson's
+    Previous step, the browser's Back) changes no widget, so it is applied."""
+    if state.arrived() or not state.wrote(dict(url)):
+        return False
+    ss = st.session_state
+    shown = ss.get(_shown(page)) or {}  # the widgets' values when the page's last run ended
+    return any(p.key in shown and ss.get(widget_key(page, p.key), shown[p.key]) != shown[p.key] for p in params)
 
 
 def held_index(page: str, key: str, options: Sequence, missing: int | None = 0) -> int | None:
@@ -193,6 +209,7 @@ def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None 
             values[p.key] = p.show(ss[key])
     values.update(extra or {})
     ss[_published(page)] = {k: v for k, v in values.items() if k in {p.key for p in params}}
+    ss[_shown(page)] = {p.key: ss[widget_key(page, p.key)] for p in params if widget_key(page, p.key) in ss}
     state.sync_url({"dataset": state.active_dataset_name(), **values} if with_dataset else values)
     return values
 

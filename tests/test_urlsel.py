@@ -55,3 +55,34 @@ def test_a_page_opened_from_the_menu_adds_one_address_not_two(tmp_path, monkeypa
     assert "ref" not in dict(at.query_params)
     at.selectbox(key="compare.ref").set_value("bpr").run()  # the user's own choice is written
     assert dict(at.query_params)["ref"] in ("bpr", ["bpr"])
+
+
+def _params(at) -> dict[str, str]:
+    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def test_a_stale_echo_of_the_page_s_own_address_does_not_undo_a_choice(tmp_path, monkeypatch):
+    """A rerun the browser sent before it saw the page's newest address carries an older one that the page wrote
+    itself; under load (a room of students) that happens. It must not put the older selection back."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic"})
+    at.run()
+    at.switch_page("app/pages/compare.py").run()
+    at.selectbox(key="compare.ref").set_value("bpr").run()
+    stale = _params(at)  # what the browser holds now...
+    at.selectbox(key="compare.ref").set_value("mgcn").run()
+    assert _params(at)["ref"] == "mgcn"
+    at.query_params.clear()
+    at.query_params.update(stale)
+    at.multiselect(key="compare.cells").set_value(["paper", "bpr", "mgcn"]).run()  # ...sent back by the user's
+    # next choice, made before the browser saw the newer address
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="compare.ref").value == "mgcn" and at.multiselect(key="compare.cells").value == [
+        "paper", "bpr", "mgcn"]
+    assert _params(at)["ref"] == "mgcn" and _params(at)["cells"] == "paper,bpr,mgcn"
+    # A link to an address the page wrote before (Back, a lesson's Previous step) changes no widget: applied
+    at.query_params.clear()
+    at.query_params.update(stale)
+    at.run()
+    assert at.selectbox(key="compare.ref").value == "bpr" and _params(at)["ref"] == "bpr"
