@@ -67,8 +67,9 @@ def arrive() -> bool:
     incoming = st.query_params.to_dict()
     ss[INCOMING] = incoming
     linked = incoming.get("dataset")
-    if linked and SEEN_DATASET in ss and linked != ss[SEEN_DATASET] and linked != state.active_dataset_name():
-        state.set_active_dataset(linked)  # a link (a lesson step, back/forward), not the address we wrote
+    if (linked and SEEN_DATASET in ss and linked != ss[SEEN_DATASET] and linked != state.active_dataset_name()
+            and not (state.wrote(incoming) and touched())):  # a link (a lesson step, back/forward), not an echo
+        state.set_active_dataset(linked)
     ss[SEEN_DATASET] = state.active_dataset_name()
     if LANDING not in ss:
         ss[LANDING] = names_a_setup(incoming) and at_root()
@@ -114,7 +115,7 @@ def restore(page: str, params: Sequence[Param],
     url = incoming()
     mine = {p.key: url[p.key] for p in params if p.key in url}
     published = ss.get(_published(page))
-    fresh = bool(mine) and mine != published and not _echo(page, params, url)
+    fresh = bool(mine) and mine != published and not _echo(url)
     notes = []
     for p in params:
         key = widget_key(page, p.key)
@@ -143,16 +144,24 @@ def restore(page: str, params: Sequence[Param],
     return notes
 
 
-def _echo(page: str, params: Sequence[Param], url: Mapping[str, str]) -> bool:
-    """Whether this run's URL is an older address of this page's own, carried back by a rerun that the user
-    started with a widget before the browser had seen the page's newest address (a slow browser in a full room).
-    Applying it would undo the user's last choice. A link to an address the page wrote before (a lesson's
-    Previous step, the browser's Back) changes no widget, so it is applied."""
-    if state.arrived() or not state.wrote(dict(url)):
-        return False
+def _echo(url: Mapping[str, str]) -> bool:
+    """Whether this run's URL is an older address of this session's own, carried back by a rerun that the user
+    started with a widget before the browser had seen the newest address (a slow browser in a full room).
+    Applying it would undo the user's last choice. A link to an address written before (a lesson's Previous
+    step, the browser's Back) changes no widget, so it is applied."""
+    return not state.arrived() and state.wrote(dict(url)) and touched()
+
+
+def touched() -> bool:
+    """Whether a page's URL-bound widget holds another value than when that page's last run ended: this run was
+    started by the user's choice, not by a link. (Streamlit drops a page's widget keys when it is left.)"""
     ss = st.session_state
-    shown = ss.get(_shown(page)) or {}  # the widgets' values when the page's last run ended
-    return any(p.key in shown and ss.get(widget_key(page, p.key), shown[p.key]) != shown[p.key] for p in params)
+    for name in [k for k in ss if isinstance(k, str) and k.startswith(_shown(""))]:
+        page = name.removeprefix(_shown(""))
+        shown = ss[name]  # the widgets' values when the page's last run ended
+        if any(ss.get(widget_key(page, k), v) != v for k, v in shown.items()):
+            return True
+    return False
 
 
 def held_index(page: str, key: str, options: Sequence, missing: int | None = 0) -> int | None:

@@ -86,3 +86,22 @@ def test_a_stale_echo_of_the_page_s_own_address_does_not_undo_a_choice(tmp_path,
     at.query_params.update(stale)
     at.run()
     assert at.selectbox(key="compare.ref").value == "bpr" and _params(at)["ref"] == "bpr"
+
+
+def test_a_stale_echo_does_not_switch_the_dataset_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    from app.sidebar import PICKER
+
+    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic"})
+    at.run()
+    at.switch_page("app/pages/compare.py").run()
+    stale = _params(at)  # dataset=synthetic, as the browser still holds it...
+    at.selectbox(key=PICKER).set_value("synthetic/cold-items").run()
+    assert _params(at)["dataset"] == "synthetic/cold-items"
+    at.query_params.clear()
+    at.query_params.update(stale)
+    at.multiselect(key="compare.cells").set_value(["paper", "bpr"]).run()  # ...when the user's next choice left
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["dataset"] == "synthetic/cold-items" and _params(at)["dataset"] == "synthetic/cold-items"
+    assert at.multiselect(key="compare.cells").value == ["paper", "bpr"]
