@@ -103,6 +103,21 @@ def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_
     assert at.multiselect(key="compare.cells").value == lesson.steps[index].params["cells"].split(",")
 
 
+def test_previous_on_the_same_page_goes_back_to_the_earlier_step():
+    """Steps 1 and 2 of the alignment lesson both open Embeddings; Previous hands the page an address it wrote
+    itself at step 1. That is a link, not an echo of a late rerun: the page shows step 1 again."""
+    lesson = next(x for x in L.LESSONS if x.id == "alignment")
+    assert lesson.steps[0].page == lesson.steps[1].page == "embeddings"
+    at = open_step(landing(), lesson, 0)
+    first = at.session_state["embeddings.before"]
+    open_step(at, lesson, 1)
+    assert at.session_state["embeddings.before"] == lesson.steps[1].params["before"] != first
+    at.slider(key="embeddings.lines").set_value(120).run()  # the user's own change at step 2
+    open_step(at, lesson, 0)  # Previous
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["embeddings.before"] == first and at.session_state["embeddings.lines"] == 80
+
+
 def test_step_links_name_cells_and_pages_that_exist():
     menu = next(ast.literal_eval(node.value) for node in ast.parse(APP.read_text()).body
                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MENU")
