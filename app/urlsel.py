@@ -18,7 +18,7 @@ precomputed grid is regenerated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -31,6 +31,8 @@ from mambarec.config import run_to_params
 INCOMING = "url.incoming"  # the URL of this run, as the browser sent it
 SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of the last run
 LANDING = "url.landing_on_train"
+SHOWN = "url.shown"  # the URL-bound values the last run ended with (``remember``)
+TOUCHED = "url.touched"  # whether this run began with other values than those (``touched``)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def arrive() -> bool:
     ss = st.session_state
     incoming = st.query_params.to_dict()
     ss[INCOMING] = incoming
+    _take_snapshot()
     linked = incoming.get("dataset")
     if (linked and SEEN_DATASET in ss and linked != ss[SEEN_DATASET] and linked != state.active_dataset_name()
             and not (state.wrote(incoming) and touched())):  # a link (a lesson step, back/forward), not an echo
@@ -100,10 +103,6 @@ def _implied(page: str) -> str:
 
 def _published(page: str) -> str:
     return f"url.published.{page}"
-
-
-def _shown(page: str) -> str:
-    return f"url.shown.{page}"
 
 
 def restore(page: str, params: Sequence[Param],
@@ -153,15 +152,24 @@ def _echo(url: Mapping[str, str]) -> bool:
 
 
 def touched() -> bool:
-    """Whether a page's URL-bound widget holds another value than when that page's last run ended: this run was
-    started by the user's choice, not by a link. (Streamlit drops a page's widget keys when it is left.)"""
+    """Whether this run was started by the user's choice rather than by a link: a URL-bound widget of the page
+    that ran last (or the Train form's setup) held another value when this run began than when that run ended
+    (``remember``). Streamlit drops a page's widget keys when it is left: a dropped key counts as unchanged."""
+    return bool(st.session_state.get(TOUCHED, False))  # set by ``arrive``, at the start of every run
+
+
+def _take_snapshot() -> None:
+    """Compare the snapshot the last run left with this run's values, once, at the start of the run."""
     ss = st.session_state
-    for name in [k for k in ss if isinstance(k, str) and k.startswith(_shown(""))]:
-        page = name.removeprefix(_shown(""))
-        shown = ss[name]  # the widgets' values when the page's last run ended
-        if any(ss.get(widget_key(page, k), v) != v for k, v in shown.items()):
-            return True
-    return False
+    shown = ss.pop(SHOWN, None) or {}
+    ss[TOUCHED] = any(ss.get(key, value) != value for key, value in shown.items())
+
+
+def remember(keys: Iterable[str]) -> None:
+    """At the end of a page's run: the values of its session ``keys`` (widgets, the setup) that the next run
+    compares its own with (``touched``)."""
+    ss = st.session_state
+    ss[SHOWN] = {key: ss[key] for key in keys if key in ss}
 
 
 def held_index(page: str, key: str, options: Sequence, missing: int | None = 0) -> int | None:
@@ -218,7 +226,7 @@ def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None 
             values[p.key] = p.show(ss[key])
     values.update(extra or {})
     ss[_published(page)] = {k: v for k, v in values.items() if k in {p.key for p in params}}
-    ss[_shown(page)] = {p.key: ss[widget_key(page, p.key)] for p in params if widget_key(page, p.key) in ss}
+    remember([widget_key(page, p.key) for p in params])
     state.sync_url({"dataset": state.active_dataset_name(), **values} if with_dataset else values)
     return values
 

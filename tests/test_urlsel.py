@@ -105,3 +105,23 @@ def test_a_stale_echo_does_not_switch_the_dataset_back(tmp_path, monkeypatch):
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state["dataset"] == "synthetic/cold-items" and _params(at)["dataset"] == "synthetic/cold-items"
     assert at.multiselect(key="compare.cells").value == ["paper", "bpr"]
+
+
+def test_a_stale_echo_does_not_switch_the_dataset_back_under_the_train_form(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    from app.sidebar import PICKER
+
+    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic"})
+    at.run()
+    at.switch_page("app/pages/train.py").run()
+    stale = _params(at)
+    at.selectbox(key=PICKER).set_value("synthetic/cold-items").run()
+    assert _params(at)["dataset"] == "synthetic/cold-items"
+    at.query_params.clear()
+    at.query_params.update(stale)
+    at.number_input(key="cfg.epochs").set_value(7).run()  # an edit of the form, sent with the older address
+    assert not at.exception, [e.message for e in at.exception]
+    run = at.session_state["run_config"]
+    assert run.dataset == "synthetic/cold-items" and run.train.epochs == 7
+    assert _params(at)["dataset"] == "synthetic/cold-items"

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import diagram, estimate, jobs, live, presentation, same_setup, state, widgets
+from app import diagram, estimate, jobs, live, presentation, same_setup, state, urlsel, widgets
 from mambarec.config import RunConfig, run_to_params, setup_label
 from mambarec.config.run import VALIDATED_SCHEDULES
 
@@ -206,6 +206,7 @@ def render() -> None:
         run_panel(run, reason)
     state.sync_url(run_to_params(run), scope="train")
     ss[BASE] = run
+    urlsel.remember(["run_config", *widgets.widget_values(run)])  # an edit here is no link (urlsel.touched)
     st.subheader("The server's queue")
     server_queue()
     session_runs()
