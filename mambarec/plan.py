@@ -10,6 +10,7 @@ same (dataset, cell, schedule) in an existing precomputed folder when there are 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -41,6 +42,13 @@ class Line:
         return self.seeds * self.epochs * (self.s_per_epoch + self.eval_s) / 60.0
 
 
+def batch_seconds(polls: list[float]) -> float:
+    """The median batch between the trainer's polls before each batch, the first (warm-up) batch left out: one
+    batch slowed by something else on the machine (seen: 5x for `paper`) does not become the cell's speed."""
+    steps = [b - a for a, b in zip(polls[1:-1], polls[2:], strict=True)]
+    return statistics.median(steps) if steps else 0.0
+
+
 def time_one(task: Task, dataset, batches: int = TIMED_BATCHES) -> tuple[float, float]:
     """(seconds per epoch, seconds per evaluation) of ``task``'s run, from ``batches`` timed batches."""
     import torch  # lazy: torch-backed timing
@@ -59,7 +67,7 @@ def time_one(task: Task, dataset, batches: int = TIMED_BATCHES) -> tuple[float, 
 
         if trainer.model.trainable:
             trainer.fit(should_stop=should_stop)
-        batch_s = (polls[-1] - polls[1]) / max(len(polls) - 2, 1) if len(polls) > 2 else 0.0
+        batch_s = batch_seconds(polls)
         t0 = time.perf_counter()
         trainer.evaluate()
         eval_s = time.perf_counter() - t0
@@ -116,4 +124,4 @@ def render_plan(lines: list[Line], workers: int) -> str:
     return "\n".join(out)
 
 
-__all__ = ["make_plan", "render_plan", "time_one", "EXPECTED_EPOCHS", "Line"]
+__all__ = ["make_plan", "render_plan", "time_one", "batch_seconds", "EXPECTED_EPOCHS", "Line"]

@@ -495,3 +495,12 @@ def test_the_plan_of_an_extension_counts_only_the_runs_it_would_add(tmp_path, ti
     assert "total: 2 runs" in added and added.splitlines()[1].split()[:4] == ["synthetic", "bpr", "paper", "2"]
     whole = _plan(argparse.Namespace(**{**vars(args), "extend": False}), {"synthetic": tiny}, [0, 1, 2], ["bpr"])
     assert "total: 3 runs" in whole
+
+
+def test_the_plan_times_a_cell_by_its_median_batch():
+    """One batch slowed by something else on the machine must not become the cell's speed."""
+    from mambarec.plan import batch_seconds
+
+    polls = [0.0, 2.0, 2.1, 2.2, 7.2]  # warm-up batch, then 0.1, 0.1 and one slowed to 5.0
+    assert batch_seconds(polls) == pytest.approx(0.1)
+    assert batch_seconds([0.0, 1.0]) == 0.0  # nothing timed
