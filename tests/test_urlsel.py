@@ -61,20 +61,30 @@ def _params(at) -> dict[str, str]:
     return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
 
 
-def test_a_stale_echo_of_the_page_s_own_address_does_not_undo_a_choice(tmp_path, monkeypatch):
-    """A rerun the browser sent before it saw the page's newest address carries an older one that the page wrote
-    itself; under load (a room of students) that happens. It must not put the older selection back."""
+def _session_on(page: str, tmp_path, monkeypatch) -> AppTest:
+    """A session opened at the root on synthetic, then on ``page`` through the app's navigation."""
     monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
     at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
     at.query_params.update({"dataset": "synthetic"})
     at.run()
-    at.switch_page("app/pages/compare.py").run()
+    return at.switch_page(f"app/pages/{page}.py").run()
+
+
+def _browser_sends(at, url: dict[str, str]) -> None:
+    """The address the next rerun carries (what the browser holds, not what the server wrote last)."""
+    at.query_params.clear()
+    at.query_params.update(url)
+
+
+def test_a_stale_echo_of_the_page_s_own_address_does_not_undo_a_choice(tmp_path, monkeypatch):
+    """A rerun the browser sent before it saw the page's newest address carries an older one that the page wrote
+    itself; under load (a room of students) that happens. It must not put the older selection back."""
+    at = _session_on("compare", tmp_path, monkeypatch)
     at.selectbox(key="compare.ref").set_value("bpr").run()
     stale = _params(at)  # what the browser holds now...
     at.selectbox(key="compare.ref").set_value("mgcn").run()
     assert _params(at)["ref"] == "mgcn"
-    at.query_params.clear()
-    at.query_params.update(stale)
+    _browser_sends(at, stale)
     at.multiselect(key="compare.cells").set_value(["paper", "bpr", "mgcn"]).run()  # ...sent back by the user's
     # next choice, made before the browser saw the newer address
     assert not at.exception, [e.message for e in at.exception]
@@ -82,46 +92,30 @@ def test_a_stale_echo_of_the_page_s_own_address_does_not_undo_a_choice(tmp_path,
         "paper", "bpr", "mgcn"]
     assert _params(at)["ref"] == "mgcn" and _params(at)["cells"] == "paper,bpr,mgcn"
     # A link to an address the page wrote before (Back, a lesson's Previous step) changes no widget: applied
-    at.query_params.clear()
-    at.query_params.update(stale)
+    _browser_sends(at, stale)
     at.run()
     assert at.selectbox(key="compare.ref").value == "bpr" and _params(at)["ref"] == "bpr"
 
 
-def test_a_stale_echo_does_not_switch_the_dataset_back(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+EDITS = {  # page -> a user's next choice there, and what it leaves
+    "compare": (lambda at: at.multiselect(key="compare.cells").set_value(["paper", "bpr"]),
+                lambda at: at.multiselect(key="compare.cells").value == ["paper", "bpr"]),
+    "train": (lambda at: at.number_input(key="cfg.epochs").set_value(7),
+              lambda at: at.session_state["run_config"].train.epochs == 7),
+}
+
+
+@pytest.mark.parametrize("page", list(EDITS))
+def test_a_stale_echo_does_not_switch_the_dataset_back(page, tmp_path, monkeypatch):
     from app.sidebar import PICKER
 
-    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
-    at.query_params.update({"dataset": "synthetic"})
-    at.run()
-    at.switch_page("app/pages/compare.py").run()
+    at = _session_on(page, tmp_path, monkeypatch)
     stale = _params(at)  # dataset=synthetic, as the browser still holds it...
     at.selectbox(key=PICKER).set_value("synthetic/cold-items").run()
     assert _params(at)["dataset"] == "synthetic/cold-items"
-    at.query_params.clear()
-    at.query_params.update(stale)
-    at.multiselect(key="compare.cells").set_value(["paper", "bpr"]).run()  # ...when the user's next choice left
+    _browser_sends(at, stale)
+    edit, kept = EDITS[page]
+    edit(at).run()  # ...when the user's next choice left
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state["dataset"] == "synthetic/cold-items" and _params(at)["dataset"] == "synthetic/cold-items"
-    assert at.multiselect(key="compare.cells").value == ["paper", "bpr"]
-
-
-def test_a_stale_echo_does_not_switch_the_dataset_back_under_the_train_form(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
-    from app.sidebar import PICKER
-
-    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
-    at.query_params.update({"dataset": "synthetic"})
-    at.run()
-    at.switch_page("app/pages/train.py").run()
-    stale = _params(at)
-    at.selectbox(key=PICKER).set_value("synthetic/cold-items").run()
-    assert _params(at)["dataset"] == "synthetic/cold-items"
-    at.query_params.clear()
-    at.query_params.update(stale)
-    at.number_input(key="cfg.epochs").set_value(7).run()  # an edit of the form, sent with the older address
-    assert not at.exception, [e.message for e in at.exception]
-    run = at.session_state["run_config"]
-    assert run.dataset == "synthetic/cold-items" and run.train.epochs == 7
-    assert _params(at)["dataset"] == "synthetic/cold-items"
+    assert at.session_state["run_config"].dataset == "synthetic/cold-items" and kept(at)
