@@ -69,6 +69,11 @@ def plan(datasets: dict, cells: list[Cell], seeds: list[int], epochs: int | None
     return tasks
 
 
+def runs_held(results: list[dict]) -> set[tuple[str, str, int]]:
+    """The (dataset, cell, seed) of a folder's result rows: what ``--extend`` does not train again."""
+    return {(r["dataset"], r["cell"], int(r["seed"])) for r in results}
+
+
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
                progress: bool = True, skipped: list[dict] | None = None, workers: int = 1,
@@ -105,7 +110,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         if old not in (None, fingerprints[name]):
             raise PrecomputedError(f"{out}: {name} has changed since its runs were computed (fingerprint {old}, now "
                                    f"{fingerprints[name]}); regenerate without --extend")
-    done = {(r["dataset"], r["cell"], int(r["seed"])) for r in prev["results"]} if prev else set()
+    done = runs_held(prev["results"]) if prev else set()
     tasks = plan(datasets, cells, seeds, epochs, projections, done, prev["redo"] if prev else None,
                  engine_options.get("device", "cpu"))
     expected = probe_section(cells, progress)
@@ -297,5 +302,5 @@ def _swap_in(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["precompute", "plan", "probe_section", "graph_ks", "TaskRefused", "DEFAULT_DATASETS", "DEFAULT_SEEDS",
-           "DEFAULT_WORKERS", "ENGINES"]
+__all__ = ["precompute", "plan", "runs_held", "probe_section", "graph_ks", "TaskRefused", "DEFAULT_DATASETS",
+           "DEFAULT_SEEDS", "DEFAULT_WORKERS", "ENGINES"]

@@ -16,7 +16,7 @@ from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
 from mambarec.engines import DEFAULT_WORKERS
 from mambarec.grid import BUDGETS, DEFAULT_BUDGET, GRID, budget_for, grid_cells
 from mambarec.plan import make_plan, render_plan
-from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, plan, precompute
+from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, plan, precompute, runs_held
 from mambarec.replay import adopt_probes, rerender
 from mambarec.tasks import PROJECTIONS
 
@@ -120,7 +120,7 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
         same = {name for name, b in pre["manifest"]["budgets"].items()
                 if b == dataclasses.asdict(budget_for(name, args.epochs))}
         previous = [r for r in pre["results"] if r["dataset"] in same]
-        done = {(r["dataset"], r["cell"], int(r["seed"])) for r in pre["results"]} if args.extend else set()
+        done = runs_held(pre["results"]) if args.extend else set()
     except PrecomputedError:
         previous, done = [], set()
     tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, done, device=args.device)
