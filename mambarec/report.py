@@ -184,7 +184,7 @@ def seeds_line() -> str:
     fewer = [c for c in grid.GRID if c.seeds < grid.MAX_SEEDS]
     but = (" but " + ", ".join(f"`{c.name}` ({c.label}: {c.seeds})" for c in fewer)) if fewer else ""
     budget = (" Five seeds of everything does not fit the 120-minute budget at today's speed (`python -m mambarec "
-              "precompute --plan` prints the arithmetic), so the slowest cells keep the issue's floor of three."
+              "precompute --plan` prints the arithmetic), so the cells named run fewer (the issue's floor is three)."
               if fewer else "")
     return (f"- Seeds per cell: {grid.MAX_SEEDS} for every cell{but}; the schedule check is also shown over seeds 0-2, "
             f"as the speed issue asked it.{budget}")
