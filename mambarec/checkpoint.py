@@ -2,7 +2,11 @@
 
 One ``torch.save`` file holding tensors and plain values only, read back with
 ``torch.load(weights_only=True)``, which never unpickles code. Loading checks the format, its
-version and the dataset fingerprint, and says clearly what is wrong otherwise. Format 2 stores a
+version, the weights' digest and the dataset fingerprint, and says clearly what is wrong otherwise. The digest
+(SHA-256 of every tensor's name, dtype, shape and bytes, written by ``save_checkpoint``) catches a file damaged
+after it was written, which ``torch.load`` reads without complaint when the damage lies in tensor data (a
+partial copy, a flipped byte); files written before the digest existed load without that check, and any file
+whose weights hold NaN or infinity is refused (training stops before it would save one). Format 2 stores a
 version-2 run config (each model with its own config); format 1 files load through
 ``mambarec.config.migrate_v1``. Weights are stored on the CPU, so a checkpoint written on a GPU
 loads on a CPU and the other way round.
@@ -10,11 +14,9 @@ loads on a CPU and the other way round.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import pickle
-import struct
-import zipfile
 from pathlib import Path
 
 import torch
@@ -35,6 +37,28 @@ def versions() -> dict[str, str]:
     return {"mambarec": mambarec.__version__, "torch": torch.__version__.split("+")[0]}
 
 
+def weights_digest(state: dict) -> str:
+    """SHA-256 over a (nested) state's tensors and plain values, in sorted key order: names, dtypes, shapes, bytes."""
+    h = hashlib.sha256()
+
+    def feed(value, name: str) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            for k in sorted(value, key=str):
+                feed(value[k], f"{name}/{k}")
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                feed(v, f"{name}/{i}")
+        else:
+            h.update(f"{name}|{value!r}|".encode())
+
+    feed(state, "")
+    return h.hexdigest()
+
+
 def checkpoint_payload(run: RunConfig, state_dict: dict, metrics: dict, dataset_name: str, dataset_fingerprint: str,
                        resume: dict | None = None) -> dict:
     """What a checkpoint file holds: tensors (on the CPU) and plain values only."""
@@ -46,6 +70,7 @@ def checkpoint_payload(run: RunConfig, state_dict: dict, metrics: dict, dataset_
     }
     if resume is not None:
         payload["resume"] = _to_cpu(resume)
+    payload["digest"] = weights_digest({"state_dict": payload["state_dict"], "resume": payload.get("resume")})
     return payload
 
 
@@ -88,9 +113,9 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
         raise CheckpointError(f"{name}: no such checkpoint file")
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
-            AttributeError, TypeError, struct.error) as exc:
-        # never torch's own advice (it suggests weights_only=False, i.e. running the file's code)
+    except Exception as exc:  # noqa: BLE001  (what torch's reader raises on a damaged file varies: IndexError for
+        # a text file, KeyError for random bytes, UnpicklingError, ...; weights_only never runs the file's code).
+        # Never torch's own advice: it suggests weights_only=False, i.e. running the file's code.
         raise CheckpointError(
             f"{name}: not a readable MambaRec checkpoint (corrupt, truncated, or not a torch file: "
             f"{type(exc).__name__}). Save checkpoints with `python -m mambarec train` or the app."
@@ -109,6 +134,7 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     if missing or not isinstance(payload["state_dict"], dict):
         raise CheckpointError(f"{name}: the checkpoint lacks its {' and '.join(missing) or 'weights'}; "
                               "it was not written by mambarec or was damaged")
+    _check_weights(name, payload)
     try:
         run = RunConfig.from_dict(json.loads(payload["config"]))
     except (ConfigError, json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -126,6 +152,23 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     return {"run": run, "state_dict": payload["state_dict"], "metrics": metrics, "seed": payload.get("seed"),
             "dataset": payload.get("dataset"), "dataset_fingerprint": fp, "versions": payload.get("versions", {}),
             "resume": payload.get("resume")}
+
+
+def _check_weights(name: str, payload: dict) -> None:
+    """The digest, when the file has one, and finite weights."""
+    stored = payload.get("digest")
+    if stored is not None and stored != weights_digest({"state_dict": payload["state_dict"],
+                                                        "resume": payload.get("resume")}):
+        raise CheckpointError(f"{name}: the weights differ from the digest stored with them, so the file was damaged "
+                              "after it was written (a partial download or copy, a disk error); copy it again from "
+                              "where it was saved")
+    for key, t in payload["state_dict"].items():
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"{name}: weight {key!r} is a {type(t).__name__}, not a tensor; the file was not "
+                                  "written by mambarec or was damaged")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{name}: weight {key!r} holds NaN or infinite values; training never saves such "
+                                  "weights, so the file was damaged or written by another tool")
 
 
 def _check_data(ckpt: dict, dataset) -> None:

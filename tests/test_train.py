@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
+from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint, weights_digest
 from mambarec.cli import main
 from mambarec.config import RunConfig, TrainConfig, make_run, mambarec_preset
 from mambarec.data import load_dataset
@@ -283,6 +283,39 @@ def test_bad_checkpoints_are_explained(tmp_path):
     truncated.write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError):
         load_checkpoint(truncated)
+    for text in (b"root:x:0:0:root:/root:/bin/bash\n", b"hello world\n"):  # torch raises IndexError, KeyError
+        junk.write_bytes(text)
+        with pytest.raises(CheckpointError, match="not a readable"):
+            load_checkpoint(junk)
+
+
+def test_damaged_weights_are_refused(tmp_path):
+    """A byte changed inside the tensor data reads back without complaint from torch; the digest catches it. NaN
+    weights are refused, with or without a digest (a file written before digests existed has none)."""
+    trainer, _ = _fit(_run(epochs=1))
+    state = trainer.model.state_dict()
+    path = save_checkpoint(tmp_path / "c.pt", trainer.run, state, {}, "tiny", DS.fingerprint())
+    assert load_checkpoint(path)["state_dict"].keys() == state.keys()
+    data = bytearray(path.read_bytes())
+    name, weight = max(((k, v) for k, v in state.items() if v.is_floating_point()), key=lambda kv: kv[1].numel())
+    raw = weight.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()[:64]
+    at = bytes(data).index(raw)  # the largest weight's first bytes, inside the file
+    data[at + 3] ^= 0x01  # one bit of the first float's exponent: a plausible, wrong number
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    assert torch.load(damaged, weights_only=True)["state_dict"][name].reshape(-1)[0] != weight.reshape(-1)[0]
+    with pytest.raises(CheckpointError, match="damaged after it was written"):
+        load_checkpoint(damaged)
+    for digest in (True, False):
+        payload = torch.load(path, weights_only=True)
+        payload["state_dict"][name] = payload["state_dict"][name].clone().fill_(float("nan"))
+        if digest:
+            payload["digest"] = weights_digest({"state_dict": payload["state_dict"], "resume": None})
+        else:
+            del payload["digest"]
+        torch.save(payload, tmp_path / "nan.pt")
+        with pytest.raises(CheckpointError, match=f"{name}.*NaN"):
+            load_checkpoint(tmp_path / "nan.pt")
     with pytest.raises(CheckpointError, match="not on"):
         restore_trainer(load_checkpoint(path), tiny_dataset(seed=9))
 
