@@ -61,6 +61,10 @@ def model_fields() -> dict[str, dict[str, dataclasses.Field]]:
     return out
 
 
+# The short spellings people type from other tools' habits: without it, --lr was "ambiguous" (--lr-decay...)
+TRAIN_ALIASES = {"learning_rate": ("--lr",)}
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model fields (the --model's config; MambaRec's defaults come from --variant)")
     for name, per_model in model_fields().items():
@@ -72,7 +76,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                            help=f"{help_text(cls, name)} [defaults: {defaults}]")
     train = parser.add_argument_group("training")
     for f in dataclasses.fields(TrainConfig):
-        train.add_argument(flag(f.name), dest=TRAIN_FLAG_PREFIX + f.name, default=None, metavar=_metavar(f),
+        train.add_argument(flag(f.name), *TRAIN_ALIASES.get(f.name, ()), dest=TRAIN_FLAG_PREFIX + f.name, default=None,
+                           metavar=_metavar(f),
                            help=f"{help_text(TrainConfig, f.name)} [default: {default_of(f)!r}]")
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mambarec.checkpoint import FORMAT, load_checkpoint, load_model, restore_trainer
-from mambarec.cli import main
+from mambarec.cli import build_parser, main, run_config_from_args
 from mambarec.config import (
     MODEL_CONFIGS,
     ConfigError,
@@ -147,6 +147,13 @@ def test_cli_flags_are_per_model(tmp_path, capsys):
                "--out", str(tmp_path / "m")])
     assert rc == 0 and "alias of model 'mgcn'" in capsys.readouterr().err
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model_name"] == "mgcn"
+
+
+def test_lr_is_short_for_learning_rate():
+    """--lr was refused as ambiguous (a prefix of --lr-decay and --lr-decay-epochs)."""
+    args = build_parser().parse_args(["train", "--lr", "0.004", "--out", "x"])
+    run, _ = run_config_from_args(args)
+    assert run.train.learning_rate == 0.004 and run.train.lr_decay == TrainConfig().lr_decay
 
 
 def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_cap(tmp_path, capsys):
