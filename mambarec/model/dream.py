@@ -16,9 +16,9 @@ Equivalent rewrites: a 1x1 convolution of a 1 x 1 map (the pooled branch, the of
 convs, every conv of the released d x 1 x 1 map) is a matrix product over channels, applied as
 ``F.linear`` with the same weights: the same numbers for a fraction of the convolution's cost.
 ``forward`` runs the fast form of ``forward_direct``: the branch convolutions as matrix products
-(``dream_kernels.ConvMatrix``: up to ``CONV_MATRIX_MAX_MACS`` multiply-adds per item, all of
-ml100k's maps at r >= 2 and Baby's at r >= 4; larger maps keep the convolutions, on channels-last
-maps), everything
+(``dream_kernels.ConvMatrix``: up to ``CONV_MATRIX_MAX_MACS`` multiply-adds per item, ml100k's
+maps at r >= 8 and Baby's at r = 32; larger maps keep the convolutions, on channels-last maps),
+everything
 after them position-major (n, H*W, channels), so every 1x1 convolution is a matrix product over
 channels and each channel-block BatchNorm one call, the max fusion as one gate
 (``dream_kernels.max_gate``), and the output block channel-major (C, n*H*W), a wide product rather than
@@ -35,9 +35,12 @@ from mambarec.config import MambaRecConfig
 from mambarec.model.dream_kernels import ConvMatrix, max_gate, position_and_channel_means
 
 # The branch convolutions run as block matrix products when these take at most this many
-# multiply-adds per item (ml100k's 10 x 4 x 4 map: 37,200; Baby's 8 x 8 x 8 at r = 8: 362,752, at
-# r = 4: 1,451,008); larger maps keep the convolutions, whose cost grows more slowly with the map.
-CONV_MATRIX_MAX_MACS = 1 << 21
+# multiply-adds per item; larger maps keep the convolutions (channels-last), whose cost grows more
+# slowly with the map. Measured on this project's CPU, one thread, a DREAM call forward and backward,
+# convolutions / block matrices: ml100k (1,349 items) 5 x 4 x 4 (9,300 multiply-adds): 1.90; 10 x 4 x 4
+# (37,200): 1.65; 5 x 8 x 8 (141,700): 0.93; 10 x 8 x 8 (566,800): 0.69; Baby (7,050 items) 2 x 8 x 8
+# (22,672): 1.14; 4 x 8 x 8 (90,688): 0.82; 8 x 8 x 8 (362,752): 0.78; 16 x 8 x 8 (1,451,008): 0.70.
+CONV_MATRIX_MAX_MACS = 1 << 16
 
 
 def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
