@@ -59,7 +59,7 @@ class EpochCost:
 def cost_key(run: RunConfig) -> tuple:
     """What the per-epoch cost depends on: not the seed, not the number of epochs or the patience."""
     return (run.dataset, run.model_name, run.model, run.train.batch_size, run.train.eval_batch_users,
-            run.train.device)
+            run.train.device, run.train.compile)
 
 
 def measure(run: RunConfig, dataset) -> EpochCost:

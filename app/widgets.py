@@ -42,7 +42,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Features & graph": (("reduction_factor", "text_path", "freeze_features"), ("modal_norm_dropout", "dropout"),
                          ("embedding_dim", "n_ui_layers", "n_mm_layers"), ("knn_k", "reg_weight")),
     "Training": (("schedule", "batch_size", "learning_rate"), ("warmup_epochs", "lr_decay", "lr_decay_epochs"),
-                 ("patience", "eval_every"), ("device", "eval_batch_users")),
+                 ("patience", "eval_every"), ("device", "eval_batch_users", "compile")),
 }
 ENABLED_BY = {"lambda_mmd": "use_mmd", "sigma": "use_mmd", "mmd_items": "use_mmd", "lambda_cl": "use_cl",
               "tau": "use_cl", "cl_views": "use_cl", "dropout": "modal_norm_dropout"}

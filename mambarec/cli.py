@@ -36,7 +36,8 @@ from mambarec.readme import add_readme_command
 from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_writable, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
-RESUME_MAY_CHANGE = ("epochs", "device")  # the epoch cap, and where the run trains (the same mathematics)
+# the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
+RESUME_MAY_CHANGE = ("epochs", "device", "compile")
 
 
 def flag(name: str) -> str:
@@ -65,6 +66,11 @@ def model_fields() -> dict[str, dict[str, dataclasses.Field]]:
 TRAIN_ALIASES = {"learning_rate": ("--lr",)}
 
 
+def _escaped(text: str) -> str:
+    """A help text for argparse, which reads '%' as a format (a field's help with '25% faster' broke --help)."""
+    return text.replace("%", "%%")
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model fields (the --model's config; MambaRec's defaults come from --variant)")
     for name, per_model in model_fields().items():
@@ -73,12 +79,12 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         defaults = ", ".join(f"{m} {default_of(f)!r}" for m, f in per_model.items())
         group.add_argument(flag(name), dest=MODEL_FLAG_PREFIX + name, default=None,
                            metavar=_metavar(per_model[models[0]]),
-                           help=f"{help_text(cls, name)} [defaults: {defaults}]")
+                           help=_escaped(f"{help_text(cls, name)} [defaults: {defaults}]"))
     train = parser.add_argument_group("training")
     for f in dataclasses.fields(TrainConfig):
         train.add_argument(flag(f.name), *TRAIN_ALIASES.get(f.name, ()), dest=TRAIN_FLAG_PREFIX + f.name, default=None,
                            metavar=_metavar(f),
-                           help=f"{help_text(TrainConfig, f.name)} [default: {default_of(f)!r}]")
+                           help=_escaped(f"{help_text(TrainConfig, f.name)} [default: {default_of(f)!r}]"))
 
 
 def explicit_values(args: argparse.Namespace, prefix: str) -> dict[str, str]:
@@ -112,7 +118,7 @@ def _progress_printer(total_epochs: int, start: int = 0):
 
 def _resume(args: argparse.Namespace, dataset):
     """The trainer of ``--resume``: the stored run, with a new ``--epochs`` cap and, where given, another
-    ``--device`` (a GPU's run resumes on a CPU and the other way round); other flags are refused."""
+    ``--device`` (a GPU's run resumes on a CPU and the other way round) or ``--compile``; other flags are refused."""
     from mambarec.checkpoint import load_checkpoint, restore_trainer  # lazy: torch-backed, kept off the light path
 
     ckpt = load_checkpoint(args.resume, expect_fingerprint=dataset.fingerprint())
@@ -121,12 +127,13 @@ def _resume(args: argparse.Namespace, dataset):
     changed = sorted(set(explicit_values(args, MODEL_FLAG_PREFIX)) | set(explicit_values(args, TRAIN_FLAG_PREFIX))
                      - set(RESUME_MAY_CHANGE))
     if changed or args.variant or args.model:
-        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs and --device can "
-                          f"change (got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
+        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs, --device and "
+                          f"--compile can change (got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
     run = ckpt["run"]
-    if args.__dict__.get(TRAIN_FLAG_PREFIX + "device") is not None:  # where it trains, not what it computes
-        run = dataclasses.replace(run, train=dataclasses.replace(run.train, device=args.__dict__[
-            TRAIN_FLAG_PREFIX + "device"]))
+    for name in ("device", "compile"):  # how it trains, not what it computes
+        if args.__dict__.get(TRAIN_FLAG_PREFIX + name) is not None:
+            run = dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: args.__dict__[
+                TRAIN_FLAG_PREFIX + name]}))
     if args.__dict__.get(TRAIN_FLAG_PREFIX + "epochs") is not None:
         epochs = int(args.__dict__[TRAIN_FLAG_PREFIX + "epochs"])
         done = int(ckpt["resume"]["counters"]["epoch"])
@@ -204,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="MambaRec's preset: paper (as described), official (as released), backbone (every extra "
                          "off); mgcn is an alias of --model mgcn [paper]")
     tr.add_argument("--resume", default=None, help="continue from this checkpoint's saved state; only --epochs "
-                                                   "(a new cap) and --device may change")
+                                                   "(a new cap), --device and --compile may change")
     add_config_flags(tr)
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")

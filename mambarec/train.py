@@ -29,6 +29,7 @@ from mambarec.data.dataset import Dataset, DatasetError
 from mambarec.evaluate import evaluate_model
 from mambarec.graphs import Graphs
 from mambarec.model.base import Recommender
+from mambarec.model.dream import compile_dream
 from mambarec.model.zoo import build_model, run_generator
 
 SELECT_METRIC = "Recall@20"  # model selection and early stopping (docs/protocol.md section 5)
@@ -135,6 +136,8 @@ class Trainer:
     def __init__(self, model: Recommender, run: RunConfig, dataset: Dataset, generator: torch.Generator) -> None:
         self.model, self.run, self.dataset, self.generator = model, run, dataset, generator
         self.device = model.device
+        if run.train.compile == "dream":
+            compile_dream(model)
         heap.retain_freed_memory()  # each step's temporaries reuse the last step's pages (mambarec/heap.py)
         tc = run.train
         params = [p for p in self.model.parameters() if p.requires_grad]

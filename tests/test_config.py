@@ -173,4 +173,4 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "2"]) == 2
     assert "already trained 3 epochs" in capsys.readouterr().err
     assert main(["train", "--resume", ckpt, "--out", str(out), "--learning-rate", "0.1"]) == 2
-    assert "only --epochs and --device can change" in capsys.readouterr().err
+    assert "only --epochs, --device and --compile can change" in capsys.readouterr().err

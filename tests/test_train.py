@@ -11,10 +11,11 @@ import torch
 
 from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint, weights_digest
 from mambarec.cli import main
-from mambarec.config import RunConfig, TrainConfig, make_run, mambarec_preset
+from mambarec.config import ConfigError, RunConfig, TrainConfig, make_run, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.data.dataset import DatasetError
 from mambarec.metrics import topk_metrics
+from mambarec.model.dream import Dream, compile_dream
 from mambarec.store import import_checkpoint, list_runs, save_run
 from mambarec.train import NegativeSampler, Trainer, lr_factor
 from tests.tiny import tiny_dataset
@@ -366,6 +367,16 @@ def test_cli_help_lists_switches_with_paper_symbols(capsys):
         assert needle in text, needle
 
 
+def test_cli_help_survives_a_percent_sign_in_a_fields_help(capsys, monkeypatch):
+    """argparse reads '%' in a help text as a format: a field's help saying '25% faster' made --help crash."""
+    import mambarec.cli as cli
+
+    monkeypatch.setattr(cli, "help_text", lambda cls, name: f"{name}: 25% faster")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "learning_rate: 25% faster" in capsys.readouterr().out
+
+
 def test_synthetic_beats_popularity_quickly():
     ds = load_dataset("synthetic")
     run = RunConfig(model=mambarec_preset("paper"), train=TrainConfig(epochs=8, patience=8))
@@ -389,3 +400,26 @@ def test_an_atomic_write_replaces_the_file_whole_or_not_at_all(tmp_path):
     with pytest.raises(OSError):
         write_atomically(target, crash)
     assert target.read_text() == "old"  # the target never holds a half write
+
+
+def test_compiled_dream_trains_the_same_run_up_to_rounding():
+    """TrainConfig.compile = "dream" puts DREAM through torch.compile: the same losses and metrics as eager, to
+    float32 rounding; the weights come back without any compile wrapper in their names."""
+    eager, eager_result = _fit(_run(epochs=2))
+    run = _run(epochs=2)
+    compiled = Trainer.for_run(dataclasses.replace(run, train=dataclasses.replace(run.train, compile="dream")), DS)
+    blocks = [b for b in compiled.model.modules() if isinstance(b, Dream)]
+    assert blocks and all("forward" in b.__dict__ for b in blocks)  # each block's forward replaced by the compiled one
+    result = compiled.fit()
+    for a, b in zip(eager_result.history, result.history, strict=True):
+        assert a["loss/total"] == pytest.approx(b["loss/total"], rel=1e-4)
+    assert result.test["Recall@20"] == pytest.approx(eager_result.test["Recall@20"], abs=1e-6)
+    assert compiled.model.state_dict().keys() == eager.model.state_dict().keys()
+
+
+def test_compile_is_refused_where_it_cannot_run(monkeypatch):
+    with pytest.raises(ConfigError, match="has none"):
+        RunConfig(model=mambarec_preset("paper", use_dream=False), train=TrainConfig(compile="dream"))
+    monkeypatch.setenv("PATH", "")  # no C++ compiler to be found
+    with pytest.raises(ConfigError, match="needs a C\\+\\+ compiler"):
+        compile_dream(Trainer.for_run(_run(epochs=1), DS).model)
