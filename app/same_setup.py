@@ -2,7 +2,8 @@
 
 Two setups are the same when dataset, model and every model and training setting agree, except what
 does not change the model a run learns or only bounds how long it runs: the seed, the epoch cap and the
-early-stopping patience, the device and the evaluation block size (``IGNORED``). The precomputed grid
+early-stopping patience, the device, the evaluation block size and whether DREAM is compiled (``IGNORED``;
+compiling changes only the rounding). The precomputed grid
 stops with a shorter patience than live runs; the page says so beside the match.
 """
 
@@ -18,7 +19,7 @@ from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import RunConfig
 from mambarec.store import RunRecord, precomputed_records
 
-IGNORED = ("seed", "epochs", "patience", "device", "eval_batch_users")
+IGNORED = ("seed", "epochs", "patience", "device", "eval_batch_users", "compile")
 
 
 def setup_key(run: RunConfig) -> tuple:

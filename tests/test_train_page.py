@@ -329,6 +329,8 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     assert any("Precomputed: cell `paper`" in i.value for i in at.info)
     at.number_input(key="cfg.seed").set_value(5).run()  # the seed does not make another setup
     assert any("Precomputed: cell `paper`" in i.value for i in at.info)
+    at.selectbox(key="cfg.compile").set_value("dream").run()  # nor does compiling DREAM (the same mathematics)
+    assert any("Precomputed: cell `paper`" in i.value for i in at.info)
     at.number_input(key="cfg.embedding_dim").set_value(72).run()
     assert not any("Precomputed" in i.value for i in at.info)
 
