@@ -59,7 +59,7 @@ class TrainConfig:
     device: str = param("auto", "auto (CUDA when available), cpu or cuda", choices=DEVICES)
     compile: str = param("none", "none, or dream: each DREAM block through torch.compile (needs a C++ compiler; the "
                          "first step compiles for ~25 s, then a Baby-sized epoch takes a quarter less time; on ml100k "
-                         "it does not pay). The same mathematics, rounded differently", choices=COMPILE_CHOICES)
+                         "only r <= 2 gains). The same mathematics, rounded differently", choices=COMPILE_CHOICES)
     eval_batch_users: int = param(2048, "users scored per evaluation block on the CPU (peak memory ~ users x items "
                                   "x 4 bytes); on CUDA the default sizes blocks from the free GPU memory and another "
                                   "value caps them", low=1)

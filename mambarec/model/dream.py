@@ -151,7 +151,8 @@ def compile_dream(model: nn.Module) -> int:
     Inductor fuses the elementwise passes over the map that eager mode makes one by one: at Baby's size
     (7,050 items, 8 x 8 x 8 maps, 2 threads) a ``paper`` epoch took 76.9 s eager and 57.5 s compiled, at 2.23 and 1.90
     GB (``bench/train_speed.py --scale baby --variant paper --compile dream``), after a first step ~25 s longer; on
-    ml100k's 10 x 4 x 4 maps, one thread, it was slower (4.6 against 4.2 s an epoch). Shapes are dynamic, so a new
+    ml100k, one thread, it was slower on r = 8's 10 x 4 x 4 maps (4.6 against 4.2 s an epoch) and faster on r = 2's
+    10 x 8 x 8 (10.0 against 10.9) and r = 1's 20 x 8 x 8 (~19.5 against ~23). Shapes are dynamic, so a new
     item count does not compile again. On a CPU inductor compiles C++, so a compiler must be on the PATH.
     """
     blocks = [m for m in model.modules() if isinstance(m, Dream)]
