@@ -2,8 +2,10 @@
 
 Nothing is measured until someone asks (a timing costs CPU: up to a minute at d = 4096). Uses only
 ``mambarec`` APIs: a throwaway ``Trainer`` is built for the run, ``fit`` is cancelled through its
-``should_stop`` hook after the batches it needs (the first one, cold, is not timed), and ``evaluate``
-is timed once; no run is saved. Epoch time = the epoch's set-up + batches per epoch x mean batch time,
+``should_stop`` hook after the batches it needs (the first one, cold, is not timed per epoch: a run pays
+what it costs beyond a warm one once, ``once_s``, some 25 s of compiling with ``compile = dream``), and
+``evaluate`` is timed once (after the run's own evaluations, so warm); no run is saved. Epoch time = the
+epoch's set-up + batches per epoch x mean batch time,
 which is what a run reports as s/epoch (``bench/live_refresh.py`` checks the two agree). Measurements
 run one at a time in a worker process (``app.jobs.CONTEXT``: like a run, so the server's pages cannot
 slow it and it cannot slow them through Python's interpreter lock, and it times the thread count a run
@@ -44,16 +46,22 @@ class EpochCost:
     setup_s: float = 0.0  # per-epoch work before the first batch (the epoch hook, the shuffle)
     timed: int = 0  # batches timed
     epochs_timed: int = 0  # whole epochs timed (then batch_s is their mean / n_batches)
+    once_s: float = 0.0  # what the cold first epoch (or batch) took beyond a warm one
 
     @property
     def epoch_s(self) -> float:
         return self.setup_s + self.batch_s * self.n_batches
 
+    @property
+    def start_s(self) -> float:
+        """What a run pays once: building its trainer and its cold first steps."""
+        return self.build_s + self.once_s
+
     def total_s(self, epochs: int, eval_every: int = 1, trainable: bool = True) -> float:
         if not trainable:
-            return self.build_s + self.eval_s
+            return self.start_s + self.eval_s
         n_evals = epochs // eval_every + (1 if epochs % eval_every else 0)
-        return self.build_s + epochs * self.epoch_s + n_evals * self.eval_s
+        return self.start_s + epochs * self.epoch_s + n_evals * self.eval_s
 
 
 def cost_key(run: RunConfig) -> tuple:
@@ -103,15 +111,17 @@ def measure(run: RunConfig, dataset) -> EpochCost:
         whole = epochs[1:]
         mean = sum(whole) / len(whole)
         return EpochCost(build_s=build_s, batch_s=mean / n_batches, n_batches=n_batches, eval_s=eval_s,
-                         timed=len(whole) * n_batches, epochs_timed=len(whole))
+                         timed=len(whole) * n_batches, epochs_timed=len(whole),
+                         once_s=max(0.0, epochs[0] - mean))
     first = polls[: n_batches + 1]
     setup_s = first[1] - first[0] if len(first) > 1 else 0.0
     intervals = [b - a for a, b in zip(first[2:-1], first[3:], strict=True)]
     if not intervals:  # one or two batches and a long epoch: the first epoch, less nothing we can split
         return EpochCost(build_s=build_s, batch_s=epochs[0] / n_batches if epochs else 0.0, n_batches=n_batches,
                          eval_s=eval_s, timed=n_batches, epochs_timed=1 if epochs else 0)
-    return EpochCost(build_s=build_s, batch_s=sum(intervals) / len(intervals), n_batches=n_batches, eval_s=eval_s,
-                     setup_s=setup_s, timed=len(intervals))
+    batch_s = sum(intervals) / len(intervals)
+    return EpochCost(build_s=build_s, batch_s=batch_s, n_batches=n_batches, eval_s=eval_s, setup_s=setup_s,
+                     timed=len(intervals), once_s=max(0.0, first[2] - first[1] - batch_s))
 
 
 def lookup(run: RunConfig) -> EpochCost | Exception | None:

@@ -21,6 +21,7 @@ REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when
 QUEUE_REFRESH_S = 10.0  # the server's queue, in every session on this page: 30 students must not load the server
 REFUSED = "train.refused"  # why the last Train click did not start anything (shown once)
 BASE = "train.base"  # the setup at the end of the last run of this page
+ONCE_SHOWN_S = 2.0  # a one-time start cost worth naming in the estimate (compiling DREAM: ~25 s)
 
 
 def _start(bound: RunConfig, n_seeds: int) -> None:
@@ -90,10 +91,11 @@ def estimate_panel(run: RunConfig) -> None:
         how = f"{cost.epochs_timed} epochs timed" if cost.epochs_timed else f"{cost.timed} batches timed"
         cap = f"the cap of {t.epochs:,} epochs would take {estimate.describe(cost.total_s(t.epochs, t.eval_every))}"
         ends = (f"Early stopping ends it after at least {shortest} epochs "
-                f"(≈ {estimate.describe(cost.build_s + shortest * per)}); {cap}" if shortest < t.epochs
+                f"(≈ {estimate.describe(cost.start_s + shortest * per)}); {cap}" if shortest < t.epochs
                 else f"The cap comes before early stopping can: {cap}")
+        once = f", and {estimate.describe(cost.once_s)} once at the start" if cost.once_s >= ONCE_SHOWN_S else ""
         st.markdown(f":material/timer: **≈ {cost.epoch_s:.2f} s per epoch** ({how}) + "
-                    f"{cost.eval_s:.2f} s evaluation. {ends}.")
+                    f"{cost.eval_s:.2f} s evaluation{once}. {ends}.")
         return
     if pending:
         @st.fragment(run_every=1.0)
