@@ -159,9 +159,9 @@ LESSONS: tuple[Lesson, ...] = (
                     "Recall@20. The verdict column says which of these hold here and which cannot be told apart."),
                Step("r on real data", "compare",
                     {"dataset": "ml100k", "cells": "paper,r1,r2,r4,r16", "ref": "paper", "tab": "Plots"},
-                    "The same trade on MovieLens, where an epoch at r = 1, 2 and 4 costs about 33, 16 and 8 s on one "
-                    "core (5 s at r = 8); three of r = 1's five runs shared two cores three ways, so its spread of "
-                    "seconds is wide. "
+                    "The same trade on MovieLens, where these runs took about 33, 16 and 8 s an epoch at r = 1, 2 and "
+                    "4 on one core (5 s at r = 8; today's code, with faster convolutions: about 20, 11 and 7 s), and "
+                    "three of r = 1's five runs shared two cores three ways, so its spread of seconds is wide. "
                     "Read the seconds per epoch first, then whether any Recall@20 interval leaves the red line."),
            )),
     Lesson("paper-vs-code", "The paper vs the released code",
