@@ -136,9 +136,11 @@ def edit_run(run: RunConfig, name: str, value) -> RunConfig:
     Raises ConfigError (a ValueError) when the value is not valid for the field.
     """
     if name == "model_name":
-        return dataclasses.replace(run, model_name=value, model=model_defaults(value))
+        model = model_defaults(value)
+        return dataclasses.replace(run, model_name=value, model=model, train=_compilable(run.train, model))
     if name == "variant":
-        return dataclasses.replace(run, model=mambarec_preset(value))
+        model = mambarec_preset(value)
+        return dataclasses.replace(run, model=model, train=_compilable(run.train, model))
     if name == "schedule":
         kept = {f: getattr(run.train, f) for f in TRAIN_FIELDS if f not in (*SCHEDULE_FIELDS, "schedule")}
         return dataclasses.replace(run, train=train_preset(value, **kept))
@@ -146,7 +148,16 @@ def edit_run(run: RunConfig, name: str, value) -> RunConfig:
         return dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: value}))
     if name not in field_names(type(run.model)):
         raise ConfigError(f"{name} is not a setting of {run.model_name}")
-    return dataclasses.replace(run, model=dataclasses.replace(run.model, **{name: value}))
+    model = dataclasses.replace(run.model, **{name: value})
+    return dataclasses.replace(run, model=model, train=_compilable(run.train, model))
+
+
+def _compilable(train: TrainConfig, model) -> TrainConfig:
+    """``train`` with compile off when ``model`` has no DREAM to compile: switching DREAM off, or to a model
+    without it, takes the compile setting with it (the config refuses the pair) rather than being refused."""
+    if train.compile != "none" and not getattr(model, "use_dream", False):
+        return dataclasses.replace(train, compile="none")
+    return train
 
 
 # ---- the URL -------------------------------------------------------------------------------

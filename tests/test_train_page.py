@@ -362,6 +362,23 @@ def test_every_label_is_plain_words_with_one_line_of_help():
     assert set(LABELS["schedule"].choices) == set(SCHEDULES)  # every preset has words, not its bare key
 
 
+def test_switching_dream_away_takes_compile_with_it():
+    """compile = dream needs DREAM: turning DREAM off, or picking a model or preset without it, on the form or the
+    diagram sets compile back to none instead of being refused; asking to compile a model without DREAM is."""
+    from mambarec.config import ConfigError
+
+    run = state.edit_run(RunConfig(dataset="tiny", model=mambarec_preset("paper"), train=TrainConfig()), "compile",
+                         "dream")
+    assert run.train.compile == "dream"
+    assert state.edit_run(run, "use_dream", False).train.compile == "none"
+    assert diagram.toggle(run, "use_dream").train.compile == "none"
+    assert state.edit_run(run, "model_name", "mgcn").train.compile == "none"
+    assert state.edit_run(run, "variant", "backbone").train.compile == "none"
+    assert state.edit_run(run, "lambda_mmd", 0.2).train.compile == "dream"  # DREAM still there: kept
+    with pytest.raises(ConfigError, match="has none"):
+        state.edit_run(state.edit_run(run, "use_dream", False), "compile", "dream")
+
+
 # ---- the diagram ----------------------------------------------------------------------------------
 def test_diagram_blocks_are_the_switches_and_off_is_drawn_off():
     run = RunConfig(dataset="tiny", model=mambarec_preset("paper"), train=TrainConfig())
