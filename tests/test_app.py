@@ -129,6 +129,16 @@ def test_bad_url_params_are_reported_not_ignored():
     assert errors == ["lambda_mmd: does not apply to lightgcn (a field of another model)"]  # ...the rest is said
     run, errors, notes = run_from_params({"variant": "mgcn", "tau": "0.3"}, base)
     assert run.model_name == "mgcn" and run.model == MGCNConfig(tau=0.3) and errors == [] and "alias" in notes[0]
+    run, errors, _ = run_from_params({"variant": "paper", "use_dream": "false", "compile": "dream"}, base)
+    assert run.model.use_dream is False and run.train.compile == "none"  # valid apart, not together: said
+    assert len(errors) == 1 and "compile='dream'" in errors[0] and "not compiled" in errors[0]
+
+
+def test_a_link_asking_to_compile_a_model_without_dream_opens_with_a_note(env):
+    """A URL fuzz of every page found this one crash: the Train page built the link's setup unchecked."""
+    at = open_app(variant="paper", use_dream="false", compile="dream")
+    no_exception(at)
+    assert at.session_state["run_config"].train.compile == "none"
 
 
 # ---- pages ------------------------------------------------------------------------------------------

@@ -121,7 +121,13 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
         train = dataclasses.replace(train, **train_over)
     except ConfigError as exc:
         errors.append(f"training: {exc}")
-    return RunConfig(dataset=dataset, model_name=model_name, model=model, train=train), errors, notes
+    try:
+        run = RunConfig(dataset=dataset, model_name=model_name, model=model, train=train)
+    except ConfigError as exc:  # model and training valid apart, not together: compile = dream without DREAM
+        errors.append(f"compile={train.compile!r}: {exc}; not compiled")
+        run = RunConfig(dataset=dataset, model_name=model_name, model=model,
+                        train=dataclasses.replace(train, compile="none"))
+    return run, errors, notes
 
 
 def setup_label(config: dict | RunConfig, ignore: tuple[str, ...] = ()) -> str:
