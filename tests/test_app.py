@@ -142,6 +142,26 @@ def test_a_link_asking_to_compile_a_model_without_dream_opens_with_a_note(env):
 
 
 # ---- pages ------------------------------------------------------------------------------------------
+# Addresses a slide, a typo or a curious student can produce: each page must open with a note, never a traceback.
+BAD_PARAMS = ({"dataset": "../../etc"}, {"dataset": "synthetic/cold-items?cold_share=abc"}, {"step": "r.99"},
+              {"cells": "<script>x</script>,group:nope"}, {"ref": "zzz", "tab": "nope", "metric": "Recall@999"},
+              {"seed": "99999999999999999999", "after": "nope", "lines": "-3"}, {"user": "-5", "k": "abc"},
+              {"item": "x", "modality": "smell", "channel": "999"}, {"learning_rate": "nan", "epochs": "0"},
+              {"variant": "nope", "compile": "banana", "dilation_rates": "a,b,c"},
+              {"variant": "paper", "use_dream": "false", "compile": "dream"})
+
+
+@pytest.mark.parametrize("params", BAD_PARAMS, ids=lambda p: ",".join(p))
+def test_every_page_survives_bad_url_parameters(env, params):
+    for page in ("streamlit_app.py", *PAGES):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.query_params.update({"dataset": "tiny", **params})
+        at.run()
+        if page != "streamlit_app.py":
+            at.switch_page(page).run()
+        no_exception(at)
+
+
 def test_every_page_renders(env):
     at = open_app()
     no_exception(at)
