@@ -162,7 +162,8 @@ LESSONS: tuple[Lesson, ...] = (
                     "The same trade on MovieLens, where these runs took about 33, 16 and 8 s an epoch at r = 1, 2 and "
                     "4 on one core (5 s at r = 8; today's code, with faster convolutions: about 20, 11 and 7 s), and "
                     "three of r = 1's five runs shared two cores three ways, so its spread of seconds is wide. "
-                    "Read the seconds per epoch first, then whether any Recall@20 interval leaves the red line."),
+                    "Read the seconds per epoch first, then the Recall@20 bars against the grey band of one seed's "
+                    "noise; below, each change against r = 8 with its interval and red line."),
            )),
     Lesson("paper-vs-code", "The paper vs the released code",
            "The released code computes something other than what the paper describes; both are here.", (

@@ -222,6 +222,17 @@ def test_a_lesson_step_shows_the_changes_with_their_red_line_before_the_levels(m
     assert charts(step="parts.3") == [True, False]
 
 
+def test_an_r_lesson_step_opens_on_the_r_sweep(monkeypatch, runs_root, grid_folder):
+    """The r lesson's text reads seconds per epoch and Recall@20 against r first: in a step, that chart leads."""
+    def first_chart(**step):
+        at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,r1,r2,r4,r16",
+                     tab="Plots", **step)
+        return [("seconds per epoch" in c.proto.spec) for c in at.get("plotly_chart")]
+
+    assert first_chart() == [False, False, True]  # browsing: levels, changes, then the sweep
+    assert first_chart(step="r.1") == [True, False, False]
+
+
 def test_the_metric_pickers_default_to_the_value_they_show(monkeypatch, runs_root, grid_folder):
     """A browser that falls back to a select widget's own default (seen with several sessions on a loaded machine)
     must still show the metric the charts are drawn with, not the first option."""

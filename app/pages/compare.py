@@ -118,10 +118,11 @@ def two_boxes(swapped: bool) -> tuple:
 def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str, changes_first: bool) -> None:
     """Each setup's level from 0, the changes against the reference with their intervals (first when
     ``changes_first``: a lesson step's text talks about them, and at 1280 x 800 the second chart is below the
-    fold), and the r sweep."""
+    fold), and the r sweep (first of all in a lesson step whose setups form one: the r lesson reads it first)."""
     from app import figures  # lazy: plotly
 
     metric = st.columns(3)[0].selectbox("Metric", results.METRICS, **urlsel.bound(PAGE, "metric", results.METRICS))
+    sweep_box = st.container() if changes_first else None
     levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
@@ -142,9 +143,10 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     ref = table[table["name"] == reference]
     noise = ref[f"{metric} ±"].iloc[0] if not ref.empty else None
     noise = None if noise is None or noise != noise else float(noise)
-    st.plotly_chart(figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
-                    key="compare.r")
-    st.caption(f"Bars: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s mean ± one "
+    box = sweep_box or st.container()
+    box.plotly_chart(figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
+                     key="compare.r")
+    box.caption(f"Bars: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s mean ± one "
                "seed's standard deviation; the axis always spans at least 8 of them, so a move smaller than the "
                "noise looks small." if noise else "No setup here has two seeds, so there is no noise band to draw.")
 
