@@ -34,6 +34,7 @@ from mambarec.config import (
     run_from_params,
     setup_label,  # noqa: F401  (re-exported for the pages)
     train_preset,
+    without_compile,
 )
 from mambarec.config.params import SCHEDULE_FIELDS
 from mambarec.data import available_datasets, load_dataset
@@ -137,10 +138,10 @@ def edit_run(run: RunConfig, name: str, value) -> RunConfig:
     """
     if name == "model_name":
         model = model_defaults(value)
-        return dataclasses.replace(run, model_name=value, model=model, train=_compilable(run.train, model))
+        return dataclasses.replace(run, model_name=value, model=model, train=without_compile(run.train, model))
     if name == "variant":
         model = mambarec_preset(value)
-        return dataclasses.replace(run, model=model, train=_compilable(run.train, model))
+        return dataclasses.replace(run, model=model, train=without_compile(run.train, model))
     if name == "schedule":
         kept = {f: getattr(run.train, f) for f in TRAIN_FIELDS if f not in (*SCHEDULE_FIELDS, "schedule")}
         return dataclasses.replace(run, train=train_preset(value, **kept))
@@ -148,16 +149,8 @@ def edit_run(run: RunConfig, name: str, value) -> RunConfig:
         return dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: value}))
     if name not in field_names(type(run.model)):
         raise ConfigError(f"{name} is not a setting of {run.model_name}")
-    model = dataclasses.replace(run.model, **{name: value})
-    return dataclasses.replace(run, model=model, train=_compilable(run.train, model))
-
-
-def _compilable(train: TrainConfig, model) -> TrainConfig:
-    """``train`` with compile off when ``model`` has no DREAM to compile: switching DREAM off, or to a model
-    without it, takes the compile setting with it (the config refuses the pair) rather than being refused."""
-    if train.compile != "none" and not getattr(model, "use_dream", False):
-        return dataclasses.replace(train, compile="none")
-    return train
+    model = dataclasses.replace(run.model, **{name: value})  # an edit that removes DREAM takes compile with it
+    return dataclasses.replace(run, model=model, train=without_compile(run.train, model))
 
 
 # ---- the URL -------------------------------------------------------------------------------

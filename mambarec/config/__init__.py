@@ -50,6 +50,7 @@ from mambarec.config.run import (
     make_run,
     migrate_v1,
     train_preset,
+    without_compile,
 )
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
     "MambaRecConfig", "VARIANTS", "REDUCTION_FACTORS", "mambarec_preset", "variant_defaults",
     "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
     "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "DEVICES", "train_preset", "CONFIG_VERSION",
-    "default_model_config", "default_schedule", "make_run",
+    "default_model_config", "default_schedule", "make_run", "without_compile",
     "migrate_v1", "MGCN_ALIAS_NOTE", "run_to_params", "run_from_params", "setup_label", "changed_fields",
     "model_defaults", "build_model_config",
 ]

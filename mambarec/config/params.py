@@ -16,7 +16,15 @@ from typing import Any
 
 from mambarec.config.fields import ConfigError, build, coerce_field, field_names
 from mambarec.config.mambarec import mambarec_preset
-from mambarec.config.run import MGCN_ALIAS_NOTE, MODEL_CONFIGS, MODELS, RunConfig, TrainConfig, train_preset
+from mambarec.config.run import (
+    MGCN_ALIAS_NOTE,
+    MODEL_CONFIGS,
+    MODELS,
+    RunConfig,
+    TrainConfig,
+    train_preset,
+    without_compile,
+)
 
 TOP_KEYS = ("dataset", "model_name", "variant", "schedule")
 SHORT_NAMES = {"reduction_factor": "r"}  # the paper's symbol where the field name is long
@@ -121,13 +129,10 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
         train = dataclasses.replace(train, **train_over)
     except ConfigError as exc:
         errors.append(f"training: {exc}")
-    try:
-        run = RunConfig(dataset=dataset, model_name=model_name, model=model, train=train)
-    except ConfigError as exc:  # model and training valid apart, not together: compile = dream without DREAM
-        errors.append(f"compile={train.compile!r}: {exc}; not compiled")
-        run = RunConfig(dataset=dataset, model_name=model_name, model=model,
-                        train=dataclasses.replace(train, compile="none"))
-    return run, errors, notes
+    if without_compile(train, model) != train:  # valid apart, not together
+        errors.append(f"compile={train.compile!r}: this {model_name} model has no DREAM to compile; not compiled")
+        train = without_compile(train, model)
+    return RunConfig(dataset=dataset, model_name=model_name, model=model, train=train), errors, notes
 
 
 def setup_label(config: dict | RunConfig, ignore: tuple[str, ...] = ()) -> str:

@@ -82,6 +82,13 @@ class TrainConfig:
 VALIDATED_SCHEDULES: dict[str, str] = {}
 
 
+def without_compile(train: TrainConfig, model: Any) -> TrainConfig:
+    """``train`` with compile off where ``model`` has no DREAM to compile (the pair RunConfig refuses); else as is."""
+    if train.compile != "none" and not getattr(model, "use_dream", False):
+        return dataclasses.replace(train, compile="none")
+    return train
+
+
 def default_schedule(dataset: str) -> str:
     """The schedule a live run on ``dataset`` uses by default: the one validated there, else ``paper``."""
     return VALIDATED_SCHEDULES.get(dataset, "paper")
@@ -117,7 +124,7 @@ class RunConfig:
         if not isinstance(self.model, expected):
             raise ConfigError(f"model {self.model_name!r} takes a {expected.__name__}, got "
                               f"{type(self.model).__name__}")
-        if self.train.compile == "dream" and not getattr(self.model, "use_dream", False):
+        if without_compile(self.train, self.model) != self.train:
             raise ConfigError(f"compile 'dream' compiles DREAM, but this {self.model_name} model has none "
                               "(use_dream is off or the model lacks it); set compile to none")
 
