@@ -175,7 +175,7 @@ def _check_data(ckpt: dict, dataset) -> None:
     if ckpt["dataset_fingerprint"] != dataset.fingerprint():
         raise CheckpointError(
             f"checkpoint was trained on {ckpt['dataset']!r} (fingerprint {ckpt['dataset_fingerprint']}), "
-            f"not on {dataset.name!r} ({dataset.fingerprint()})"
+            f"not on {dataset.name!r} ({dataset.fingerprint()}); load it with the dataset it was trained on"
         )
 
 

@@ -116,12 +116,12 @@ def _progress_printer(total_epochs: int, start: int = 0):
     return bar, on_event
 
 
-def _resume(args: argparse.Namespace, dataset):
-    """The trainer of ``--resume``: the stored run, with a new ``--epochs`` cap and, where given, another
-    ``--device`` (a GPU's run resumes on a CPU and the other way round) or ``--compile``; other flags are refused."""
-    from mambarec.checkpoint import load_checkpoint, restore_trainer  # lazy: torch-backed, kept off the light path
+def _resume(args: argparse.Namespace, ckpt: dict, dataset):
+    """The trainer of ``--resume`` from its loaded checkpoint: the stored run, with a new ``--epochs`` cap and,
+    where given, another ``--device`` (a GPU's run resumes on a CPU and the other way round) or ``--compile``;
+    other flags are refused."""
+    from mambarec.checkpoint import restore_trainer  # lazy: torch-backed, kept off the light path
 
-    ckpt = load_checkpoint(args.resume, expect_fingerprint=dataset.fingerprint())
     if ckpt["resume"] is None:
         raise ConfigError(f"{args.resume} holds no resume state (saved without optimizer state)")
     changed = sorted(set(explicit_values(args, MODEL_FLAG_PREFIX)) | set(explicit_values(args, TRAIN_FLAG_PREFIX))
@@ -150,13 +150,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     resuming = bool(args.resume) and out.resolve() == Path(args.resume).resolve().parent
     check_writable(out, overwrite=args.overwrite, resuming=resuming)  # before any work: nothing is lost later
     if args.resume:
-        ckpt_dataset = args.dataset
-        if ckpt_dataset is None:
-            from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
+        from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
 
-            ckpt_dataset = load_checkpoint(args.resume)["run"].dataset
-        dataset = load_dataset(ckpt_dataset, data_dir=args.data_dir)
-        trainer = _resume(args, dataset)
+        ckpt = load_checkpoint(args.resume)  # read and hashed once; its data is checked against the dataset below
+        dataset = load_dataset(args.dataset or ckpt["run"].dataset, data_dir=args.data_dir)
+        trainer = _resume(args, ckpt, dataset)
     else:
         args.dataset = args.dataset or "synthetic"
         run, notes = run_config_from_args(args)

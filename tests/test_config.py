@@ -174,3 +174,6 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     assert "already trained 3 epochs" in capsys.readouterr().err
     assert main(["train", "--resume", ckpt, "--out", str(out), "--learning-rate", "0.1"]) == 2
     assert "only --epochs, --device and --compile can change" in capsys.readouterr().err
+    other_data = ["--dataset", "synthetic/cold-items"]
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "5", *other_data]) == 2
+    assert "load it with the dataset it was trained on" in capsys.readouterr().err
