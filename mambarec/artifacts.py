@@ -70,7 +70,8 @@ def dataset_folder(dataset: str) -> str:
 
 
 def regenerate_hint(folder: Path) -> str:
-    return f"run `python -m mambarec precompute --out {folder}` to regenerate it"
+    replace = " --overwrite" if (Path(folder) / "manifest.json").is_file() else ""  # precompute keeps a grid otherwise
+    return f"run `python -m mambarec precompute --out {folder}{replace}` to regenerate it"
 
 
 # ---- writing ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from mambarec.artifacts import PrecomputedError
 from mambarec.config import (
     DEVICES,
     MODEL_CONFIGS,
@@ -234,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         args.checkpoint = str(Path(args.checkpoint) / CHECKPOINT_NAME)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DatasetError, CheckpointError, RunStoreError) as exc:
+    except (ConfigError, DatasetError, CheckpointError, RunStoreError, PrecomputedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # a run that diverged: what to change, not a traceback
+        print(f"error: training diverged: {exc}", file=sys.stderr)
+        return 1

@@ -136,7 +136,8 @@ def _evaluate(
         if block.dtype != torch.float32:
             block, owned = block.float(), True
         if torch.isnan(block).any():
-            raise ValueError("scores contain NaN: the model diverged (try a lower learning rate)")
+            raise FloatingPointError("the model's scores contain NaN: it diverged (lower learning_rate or the loss "
+                                     "weights)")
         top = _masked_topk(block, exclude, start, kmax, owned)
         hits = _hit_matrix(top, heldout, start, n_items).cpu()
         valid = n_pos > 0

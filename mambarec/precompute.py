@@ -77,11 +77,13 @@ def runs_held(results: list[dict]) -> set[tuple[str, str, int]]:
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
                progress: bool = True, skipped: list[dict] | None = None, workers: int = 1,
-               extend: bool = False, refresh_stale: bool = False, engine: str = "local", **engine_options) -> dict:
+               extend: bool = False, refresh_stale: bool = False, engine: str = "local", overwrite: bool = False,
+               **engine_options) -> dict:
     """Run the grid on ``datasets`` (name -> Dataset) and write the folder ``out``; returns the manifest.
 
-    ``out`` is replaced as a whole (a subset run with ``only`` gives a folder holding that subset); a
-    folder that is not a precomputed one is never overwritten. ``engine`` "local" trains ``workers`` runs
+    ``out`` is replaced as a whole (a subset run with ``only`` gives a folder holding that subset), and
+    only with ``overwrite`` when it holds runs already; a folder that is not a precomputed one is never
+    overwritten, and none is written when every run failed. ``engine`` "local" trains ``workers`` runs
     at once, each in its own process with one torch thread; "ray" runs them as Ray tasks
     (``engine_options``: ``address``, ``cpus_per_task``, ``device``, ``max_retries``). ``extend`` keeps an
     existing folder's runs and trains only the (dataset, cell, seed) it lacks; it refuses a stale folder
@@ -99,7 +101,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     if not seeds:
         raise ConfigError("give at least one seed")
     out = Path(out)
-    _check_replaceable(out)
+    check_replaceable(out, keep=extend or refresh_stale, overwrite=overwrite)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -135,6 +137,11 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
             results[task.key] = res
     finally:
         bar.close()
+    if failed and not results and not prev:
+        shutil.rmtree(tmp, ignore_errors=True)
+        journal.clear()
+        raise PrecomputedError(f"every run failed ({len(failed)}; the first: {failed[0]['task']}: "
+                               f"{failed[0]['error']}); {out} was left as it was")
     rows, runs = (list(prev["results"]), dict(prev["manifest"]["runs"])) if prev else ([], {})
     for res in results.values():
         _write_task_files(tmp, res)
@@ -288,10 +295,16 @@ def _dataset_entry(ds, fingerprint: str) -> dict:
             "visual_dim": int(ds.visual.shape[1]), "text_dim": int(ds.text.shape[1])}
 
 
-def _check_replaceable(out: Path) -> None:
+def check_replaceable(out: str | Path, keep: bool = False, overwrite: bool = False) -> None:
+    """Refuse, before any work, to write ``out`` over something that is not a precomputed folder, or over
+    one holding runs unless they are kept (``keep``: an extension) or ``overwrite`` says to replace them."""
+    out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
         raise PrecomputedError(f"{out} exists and is not a precomputed folder (no manifest.json); "
                                "choose another --out or remove it yourself")
+    if (out / "manifest.json").is_file() and not (keep or overwrite):
+        raise PrecomputedError(f"{out} already holds a precomputed grid; --extend adds runs to it, --overwrite "
+                               "replaces it as a whole, or choose another --out")
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
@@ -302,5 +315,5 @@ def _swap_in(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["precompute", "plan", "runs_held", "probe_section", "graph_ks", "TaskRefused", "DEFAULT_DATASETS",
-           "DEFAULT_SEEDS", "DEFAULT_WORKERS", "ENGINES"]
+__all__ = ["precompute", "check_replaceable", "plan", "runs_held", "probe_section", "graph_ks", "TaskRefused",
+           "DEFAULT_DATASETS", "DEFAULT_SEEDS", "DEFAULT_WORKERS", "ENGINES"]

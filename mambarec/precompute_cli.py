@@ -14,9 +14,17 @@ from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
 from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
 from mambarec.engines import DEFAULT_WORKERS
-from mambarec.grid import BUDGETS, DEFAULT_BUDGET, GRID, budget_for, grid_cells
+from mambarec.grid import BUDGETS, DEFAULT_BUDGET, GRID, MAX_SEEDS, budget_for, grid_cells
 from mambarec.plan import make_plan, render_plan
-from mambarec.precompute import DEFAULT_DATASETS, DEFAULT_SEEDS, ENGINES, plan, precompute, runs_held
+from mambarec.precompute import (
+    DEFAULT_DATASETS,
+    DEFAULT_SEEDS,
+    ENGINES,
+    check_replaceable,
+    plan,
+    precompute,
+    runs_held,
+)
 from mambarec.replay import adopt_probes, rerender
 from mambarec.tasks import PROJECTIONS
 
@@ -25,16 +33,21 @@ def add_precompute_command(subparsers) -> None:
     p = subparsers.add_parser("precompute", help="run the ablation grid and write precomputed/ (results, alignment "
                                                  "maps, REPORT.md, manifest)")
     p.add_argument("--out", default=DEFAULT_OUT, help="folder to (re)write as a whole [default: precomputed]")
-    p.add_argument("--datasets", default=",".join(DEFAULT_DATASETS), help="comma-separated dataset names")
+    p.add_argument("--datasets", default=",".join(DEFAULT_DATASETS),
+                   help="comma-separated dataset names [default: %(default)s]")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epoch cap for every dataset [default: {DEFAULT_BUDGET.epochs}, patience "
                         f"{DEFAULT_BUDGET.patience}" + "".join(f"; {k} {b.epochs} (patience {b.patience})"
                                                                 for k, b in BUDGETS.items()) + "]")
     p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                   help="comma-separated seeds; 'all'-seed cells use every one, the others the first")
+                   help=f"comma-separated seeds, at most {MAX_SEEDS}; a cell runs as many of them, in order, as it "
+                        f"takes (the default grid's cells: {_seed_counts()}) [default: %(default)s]")
     p.add_argument("--only", default=None, help="comma-separated cell names (default: the whole grid): "
                                                 + ", ".join(c.name for c in GRID))
     p.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an --out folder that already holds a grid (without it, or --extend, such a folder "
+                        "is refused before anything runs)")
     p.add_argument("--extend", action="store_true",
                    help="keep the existing folder's runs and train only the missing (dataset, cell, seed)")
     p.add_argument("--refresh-stale", action="store_true",
@@ -72,8 +85,11 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError as exc:
         raise ConfigError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
+    _check_counts(args, seeds)
     only = args.only.split(",") if args.only else None
     grid_cells(only)  # unknown names fail before any data is loaded
+    if not (args.plan or args.rerender or args.adopt_probes):  # before any data is loaded: nothing is lost later
+        check_replaceable(args.out, keep=args.extend or args.refresh_stale, overwrite=args.overwrite)
     if args.engine == "ray":
         require_ray()  # says what to install before any data is loaded
     if args.rerender:
@@ -102,7 +118,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         options.update(address=args.address, cpus_per_task=args.cpus_per_task, max_retries=args.max_retries)
     manifest = precompute(args.out, datasets, seeds=seeds, epochs=args.epochs, only=only, skipped=skipped,
                           workers=args.workers, extend=args.extend, refresh_stale=args.refresh_stale,
-                          engine=args.engine, **options)
+                          engine=args.engine, overwrite=args.overwrite, **options)
     print(json.dumps({"out": args.out, "runs": len(manifest["runs"]), "wall_time_s": round(manifest["wall_time_s"], 1),
                       "skipped": manifest["skipped"], "failed": manifest.get("failed", [])}, indent=1))
     if manifest.get("failed"):
@@ -111,6 +127,24 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         return 1
     return 0
 
+
+
+def _seed_counts() -> str:
+    counts = sorted({c.seeds for c in GRID})
+    return f"{counts[0]} each" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+
+
+def _check_counts(args: argparse.Namespace, seeds: list[int]) -> None:
+    """Numbers the grid cannot run with, refused with the fix before anything is loaded."""
+    if not seeds or len(seeds) > MAX_SEEDS or min(seeds) < 0 or len(set(seeds)) < len(seeds):
+        raise ConfigError(f"--seeds takes 1 to {MAX_SEEDS} different seeds >= 0 (a cell runs at most {MAX_SEEDS}), "
+                          f"got {args.seeds!r}")
+    for flag, value, low in (("--epochs", args.epochs, 1), ("--workers", args.workers, 1),
+                             ("--max-retries", args.max_retries, 0)):
+        if value is not None and value < low:
+            raise ConfigError(f"{flag} must be at least {low}, got {value}")
+    if not args.cpus_per_task > 0:
+        raise ConfigError(f"--cpus-per-task must be a number above 0, got {args.cpus_per_task}")
 
 
 def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mambarec.artifacts import DEFAULT_OUT, load_precomputed
+from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
 from mambarec.report import missing_lines, seeds_line, summary_lines
 from mambarec.tables import markdown_tables
 
@@ -19,19 +19,23 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
     pre = load_precomputed(precomputed_dir)
+    if not pre["results"]:
+        raise PrecomputedError(f"{precomputed_dir} holds no runs: nothing to write into the README")
+    shipped = Path(precomputed_dir).resolve() == (README.parent / DEFAULT_OUT).resolve()
+    folder = DEFAULT_OUT if shipped else Path(precomputed_dir).as_posix().rstrip("/")
     manifest = pre["manifest"]
     tables = markdown_tables(pre["results"], pre["alignment"])
     budgets = {(b["epochs"], b["patience"]) for b in manifest["budgets"].values()}
     rows = pre["results"]
     main = [d for d in manifest["datasets"] if not d.startswith("synthetic/")]
-    lines = [f"Read from `precomputed/` ({len(manifest.get('probes', {}))} cells with numerics probes, "
+    lines = [f"Read from `{folder}/` ({len(manifest.get('probes', {}))} cells with numerics probes, "
              f"{manifest['wall_time_s'] / 60:.0f} min on {manifest['machine']['cpu_count']} CPUs); the full report "
-             "with the paper's claims, learning curves and the bridge is `precomputed/REPORT.md`. Every run stops by "
+             f"with the paper's claims, learning curves and the bridge is `{folder}/REPORT.md`. Every run stops by "
              "early stopping on valid Recall@20 ("
              + "; ".join(f"patience {p}, cap {e} epochs" for e, p in sorted(budgets))
              + "). Test metrics at the best valid epoch; mean ± sample std over seeds where several; Δ is the "
              "difference to `paper` paired by seed, with its 95% t-interval (one common seed: no interval).",
-             seeds_line(), "", *summary_lines(rows, main)]
+             seeds_line(rows), "", *summary_lines(rows, main)]
     for dataset in manifest["datasets"]:
         if f"{dataset}/ablation" in tables:
             lines += ["", f"### {dataset}", "", tables[f"{dataset}/ablation"]]
@@ -69,5 +73,6 @@ def update_readme(precomputed_dir: str | Path = DEFAULT_OUT, readme: Path = READ
 
 def add_readme_command(subparsers) -> None:
     p = subparsers.add_parser("readme", help="rewrite README.md's results block from precomputed/")
-    p.add_argument("--precomputed", default=DEFAULT_OUT)
+    p.add_argument("--precomputed", default=DEFAULT_OUT,
+                   help="the precomputed folder to read (`python -m mambarec precompute --out`) [default: %(default)s]")
     p.set_defaults(func=lambda args: print(update_readme(args.precomputed)) or 0)

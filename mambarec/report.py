@@ -105,11 +105,15 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
         lows = [low for r in runs.values() if (low := _lowest_bpr(r)) is not None]
         plateau = (f" (its BPR loss never went below {min(lows):.4f}; ln 2 = 0.6931 is a random ranking)"
                    if lows and min(lows) > PLATEAU_BPR else "")
+        stopped = {bool(r.get("stopped_early")) for r in runs.values()}
+        ended = {frozenset({True}): "early stopping", frozenset({False}): "its epoch cap"}.get(
+            frozenset(stopped), "early stopping or its epoch cap")
+        remedy = "more epochs" if False in stopped else "a longer patience"
         lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is "
-                     f"{' or '.join(map(str, best))}, and early stopping "
-                     f"ended it after {'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
-                     f"plateau{plateau}. Its row measures an untrained model, not its setup; a longer patience would "
-                     "be needed (docs/protocol.md, section 8, follows one seed past the plateau), and we show the "
+                     f"{' or '.join(map(str, best))}, and {ended} ended it after "
+                     f"{'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
+                     f"plateau{plateau}. Its row measures an untrained model, not its setup; {remedy} would be "
+                     "needed (docs/protocol.md, section 8, follows one seed past the plateau), and we show the "
                      "protocol's result as it is.")
     return lines
 
@@ -180,14 +184,26 @@ def missing_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def seeds_line() -> str:
-    fewer = [c for c in grid.GRID if c.seeds < grid.MAX_SEEDS]
-    but = (" but " + ", ".join(f"`{c.name}` ({c.label}: {c.seeds})" for c in fewer)) if fewer else ""
+def seeds_line(rows: list[dict]) -> str:
+    """How many seeds the cells of ``rows`` ran (read from the rows, not from the grid's definition)."""
+    held: dict[tuple[str, str], set] = {}
+    for r in rows:
+        held.setdefault((r["dataset"], r["cell"]), set()).add(r["seed"])
+    if not held:
+        return "- Seeds per cell: no runs yet."
+    most = max(len(s) for s in held.values())
+    fewer: dict[str, int] = {}
+    for (_, cell), seeds in held.items():
+        if len(seeds) < most:
+            fewer[cell] = min(fewer.get(cell, most), len(seeds))
+    but = (" but " + ", ".join(f"`{c}` ({k})" for c, k in sorted(fewer.items()))) if fewer else ""
+    schedules = (", the schedule check also over seeds 0-2, as the speed issue asked it"
+                 if most > 3 and any(cell.endswith("_sched") for _, cell in held) else "")
     budget = (" Five seeds of everything does not fit the 120-minute budget at today's speed (`python -m mambarec "
-              "precompute --plan` prints the arithmetic), so the cells named run fewer (the issue's floor is three)."
-              if fewer else "")
-    return (f"- Seeds per cell: {grid.MAX_SEEDS} for every cell{but}; the schedule check is also shown over seeds 0-2, "
-            f"as the speed issue asked it.{budget}")
+              "precompute --plan` prints the arithmetic), so the grid gives " + ", ".join(
+                  f"`{c.name}` {c.seeds}" for c in grid.GRID if c.seeds < grid.MAX_SEEDS) + " (the issue's floor is "
+              "three)." if any(c.seeds < grid.MAX_SEEDS for c in grid.GRID) else "")
+    return f"- Seeds per cell: {most} for every cell{but}{schedules}.{budget}"
 
 
 def render_report(rows: list[dict], manifest: dict, alignment: dict | None = None) -> str:
@@ -208,7 +224,7 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              f"- Seeds {', '.join(map(str, manifest['seeds']))}; the seeds column of each table lists the ones a cell "
              "ran. Test metrics are those of the epoch with the best valid "
              "Recall@20 (docs/protocol.md section 5); each row's schedule is in results.csv.",
-             seeds_line(),
+             seeds_line(rows),
              "- Each comparison pairs the seeds both cells ran and shows the 95% t-interval of the difference "
              "(docs/protocol.md section 8). Against the paper's claims: \"agrees\" when the interval excludes 0 on "
              "the paper's side, \"disagrees\" when it excludes 0 on the other side, \"inconclusive\" otherwise (with "
@@ -236,7 +252,7 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
         disagreements = [claim for claim, v in verdicts.items() if v.startswith(stats.DISAGREES)]
         open_ = [claim for claim, v in verdicts.items() if v.startswith(stats.INCONCLUSIVE)]
         lines += ["", "Where we disagree with the paper (the 95% interval excludes 0 on the other side, or a "
-                  "size claim misses its bound): " + ("; ".join(disagreements) if disagreements else "nowhere.")
+                  "size claim misses its bound): " + ("; ".join(disagreements) + "." if disagreements else "nowhere.")
                   + f" Inconclusive (the interval holds 0, or one seed): {len(open_)} of {len(findings.CLAIMS)} "
                     "claims."]
         curves = [p for p in curve_files([r for r in rows if r["dataset"] == name])]

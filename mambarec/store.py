@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,29 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
         what = "a saved run" if (folder / METRICS_NAME).is_file() else "files"
         raise RunStoreError(f"{folder} already holds {what}; nothing was overwritten. Choose another --out, add "
                             "--overwrite to replace it, or --resume its checkpoint to continue it")
+    _probe_writable(folder)
+
+
+def _probe_writable(folder: Path) -> None:
+    """Write a scratch file in ``folder`` (creating it and its parents for the test, removed after) so that a
+    folder that cannot be written fails before a run trains, not when it is saved."""
+    created = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        created.append(p)  # deepest first
+        p = p.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise RunStoreError(f"{folder} cannot be written ({exc.strerror or exc}); choose another --out") from exc
+    finally:
+        for made in created:
+            try:
+                made.rmdir()
+            except OSError:
+                break
 
 
 def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,

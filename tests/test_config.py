@@ -177,3 +177,27 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     other_data = ["--dataset", "synthetic/cold-items"]
     assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "5", *other_data]) == 2
     assert "load it with the dataset it was trained on" in capsys.readouterr().err
+
+
+def test_a_number_that_is_not_finite_or_a_seed_out_of_range_is_refused_by_name(tmp_path, capsys):
+    for field, value in (("learning_rate", float("nan")), ("lr_decay", float("nan")), ("learning_rate", float("inf"))):
+        with pytest.raises(ConfigError, match=f"{field} must be a finite number"):
+            TrainConfig(**{field: value})
+    with pytest.raises(ConfigError, match="lambda_mmd must be a finite number"):
+        mambarec_preset("paper", lambda_mmd=float("inf"))
+    for seed in (-1, 2**64):
+        with pytest.raises(ConfigError, match="seed must be in"):
+            TrainConfig(seed=seed)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "synthetic", "--lr-decay", "nan", "--out", str(out)]) == 2
+    assert "lr_decay must be a finite number" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_out_folder_that_cannot_be_written_fails_before_the_run_trains(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--out", str(blocker / "run")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+    deep = tmp_path / "x" / "y" / "run"
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "4096", "--out", str(deep)]) == 0
+    assert (deep / "metrics.json").is_file()

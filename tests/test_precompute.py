@@ -315,13 +315,34 @@ def test_a_result_computed_by_other_code_is_refused(tmp_path, tiny, monkeypatch)
 
     def other_code(task, *a, **k):
         res = real(task, *a, **k)
-        if res["probe"]["history"]:
+        if task.cell.name == "bpr":
             res["probe"]["history"][0]["loss/total"] *= 1.01
         return res
 
     monkeypatch.setattr(engines, "execute", other_code)
-    manifest = _run_grid(tmp_path / "pre", tiny, only=("bpr",))
-    assert manifest["failed"] and "other numbers" in manifest["failed"][0]["error"]
+    manifest = _run_grid(tmp_path / "pre", tiny, only=("bpr", "pop"))
+    assert [f["task"] for f in manifest["failed"]] == ["synthetic/bpr/s0"]
+    assert "other numbers" in manifest["failed"][0]["error"]
+    with pytest.raises(artifacts.PrecomputedError, match="every run failed.*other numbers.*left as it was"):
+        _run_grid(tmp_path / "alone", tiny, only=("bpr",))  # nothing succeeded: no folder of zero runs is written
+    assert not (tmp_path / "alone").exists()
+
+
+def test_the_cli_never_replaces_a_grid_it_was_not_asked_to_and_checks_its_numbers_first(copy_of, capsys):
+    from mambarec.cli import main
+
+    before = (copy_of / "manifest.json").read_text()
+    base = ["precompute", "--datasets", "synthetic", "--only", "pop", "--seeds", "0", "--out", str(copy_of)]
+    assert main(base) == 2
+    assert "already holds a precomputed grid; --extend adds runs to it, --overwrite" in capsys.readouterr().err
+    for extra, message in ((["--epochs", "-5"], "--epochs must be at least 1"),
+                           (["--workers", "0"], "--workers must be at least 1"),
+                           (["--seeds", "0,1,2,3,4,5"], "--seeds takes 1 to 5 different seeds"),
+                           (["--seeds", "0,0"], "different seeds")):
+        assert main([*base, "--overwrite", *extra]) == 2 and message in capsys.readouterr().err
+    assert (copy_of / "manifest.json").read_text() == before  # untouched by every refusal
+    assert main([*base, "--overwrite", "--epochs", "1"]) == 0
+    assert {r["cell"] for r in artifacts.load_precomputed(copy_of)["results"]} == {"pop"}  # replaced, as asked
 
 
 def test_a_run_that_today_s_grid_defines_otherwise_makes_its_cell_stale(copy_of):
@@ -376,13 +397,14 @@ def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
 def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained():
     from mambarec.report import never_learned_lines
 
-    stuck = [{**_row("official_paper_sched", s, 0.07), "best_epoch": 1, "epochs_run": 22,
+    stuck = [{**_row("official_paper_sched", s, 0.07), "best_epoch": 1, "epochs_run": 22, "stopped_early": True,
               "history": [{"epoch": 1, "loss/bpr": 0.6929}, {"epoch": 2, "loss/bpr": 0.6923}]} for s in range(3)]
     learned = [{**_row("official", s, 0.34), "best_epoch": 40 + s, "epochs_run": 61 + s} for s in range(3)]
     one_learned = [{**_row("no_mmd", s, 0.3), "best_epoch": 1 if s else 30, "epochs_run": 22} for s in range(3)]
     untrained_by_design = [{**_row("pop", s, 0.17), "best_epoch": 0, "epochs_run": 0} for s in range(3)]
     # a best epoch of 2 on the ln 2 plateau is noise: the large-batch `official` runs of the grid did this
     plateau_2 = [{**_row("official_large_batch_sched", s, 0.1), "best_epoch": 1 + s % 2, "epochs_run": 22 + s % 2,
+                  "stopped_early": True,
                   "history": [{"epoch": e, "loss/bpr": 0.6928 - 0.0001 * e} for e in (1, 2, 3)]} for s in range(3)]
     # ... but a best epoch of 2 after the loss left it is a model that learned (and stopped early for a reason)
     left = [{**_row("mgcn_with_norm", s, 0.1), "best_epoch": 2, "epochs_run": 23,
@@ -393,6 +415,10 @@ def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained(
     assert "never went below 0.6923" in lines[0] and "best valid epoch is 1," in lines[0]
     assert lines[1].startswith("- `official_large_batch_sched` on d never learned: every seed's best valid epoch "
                                "is 1 or 2, and early stopping ended it after 22/23 epochs")
+    assert "a longer patience would be needed" in lines[1]
+    capped = [{**r, "stopped_early": False, "epochs_run": 2} for r in stuck]  # a grid run with --epochs 2
+    line = never_learned_lines(findings.cells_of(capped, "d"), "d")[0]
+    assert "its epoch cap ended it after 2 epochs" in line and "more epochs would be needed" in line
 
 
 def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds_beside_all():

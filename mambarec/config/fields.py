@@ -10,6 +10,7 @@ strings (CLI flags, URL parameters) and refuses unknown keys.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import field, fields
 from typing import Any, get_origin
 
@@ -57,6 +58,9 @@ def check(config: Any) -> None:
         for v in values:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 continue
+            if not math.isfinite(v):
+                rng = describe_range(f)
+                raise ConfigError(f"{f.name} must be a finite number{' ' + rng if rng else ''}, got {value!r}")
             low, high = m.get("low"), m.get("high")
             too_low = low is not None and (v <= low if m["low_open"] else v < low)
             too_high = high is not None and (v >= high if m["high_open"] else v > high)

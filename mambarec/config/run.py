@@ -37,6 +37,8 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "large-batch": {"learning_rate": 4e-3, "batch_size": 8192, "warmup_epochs": 0},
 }
 
+SEED_MAX = 2**53 - 1  # torch takes seeds up to 2**64 - 1; a browser's number box holds integers exactly up to 2**53 - 1
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -55,7 +57,8 @@ class TrainConfig:
     patience: int = param(20, "early stop after patience + 1 epochs without a strictly better valid Recall@20",
                           low=0)
     eval_every: int = param(1, "evaluate on valid every N epochs", low=1)
-    seed: int = param(2026, "seeds every random draw of the run (initialization, shuffling, negatives, dropout)")
+    seed: int = param(2026, "seeds every random draw of the run (initialization, shuffling, negatives, dropout)",
+                      low=0, high=SEED_MAX)
     device: str = param("auto", "auto (CUDA when available), cpu or cuda", choices=DEVICES)
     compile: str = param("none", "none, or dream: each DREAM block through torch.compile (needs a C++ compiler; the "
                          "first step compiles for ~25 s, then a Baby-sized epoch takes a quarter less time; on ml100k "
