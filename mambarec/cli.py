@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -67,6 +68,15 @@ def model_fields() -> dict[str, dict[str, dataclasses.Field]]:
 TRAIN_ALIASES = {"learning_rate": ("--lr",)}
 
 
+def _shown(value) -> str:
+    """A default as the flag takes it: true/false, 1,2,3, a bare word (Python's repr printed True and 'reduced')."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def _escaped(text: str) -> str:
     """A help text for argparse, which reads '%' as a format (a field's help with '25% faster' broke --help)."""
     return text.replace("%", "%%")
@@ -77,7 +87,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for name, per_model in model_fields().items():
         models = list(per_model)
         cls = MODEL_CONFIGS[models[0]]
-        defaults = ", ".join(f"{m} {default_of(f)!r}" for m, f in per_model.items())
+        defaults = ", ".join(f"{m} {_shown(default_of(f))}" for m, f in per_model.items())
         group.add_argument(flag(name), dest=MODEL_FLAG_PREFIX + name, default=None,
                            metavar=_metavar(per_model[models[0]]),
                            help=_escaped(f"{help_text(cls, name)} [defaults: {defaults}]"))
@@ -85,7 +95,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         train.add_argument(flag(f.name), *TRAIN_ALIASES.get(f.name, ()), dest=TRAIN_FLAG_PREFIX + f.name, default=None,
                            metavar=_metavar(f),
-                           help=_escaped(f"{help_text(TrainConfig, f.name)} [default: {default_of(f)!r}]"))
+                           help=_escaped(f"{help_text(TrainConfig, f.name)} [default: {_shown(default_of(f))}]"))
 
 
 def explicit_values(args: argparse.Namespace, prefix: str) -> dict[str, str]:
@@ -124,7 +134,8 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
     from mambarec.checkpoint import restore_trainer  # lazy: torch-backed, kept off the light path
 
     if ckpt["resume"] is None:
-        raise ConfigError(f"{args.resume} holds no resume state (saved without optimizer state)")
+        raise ConfigError(f"{args.resume} holds no resume state (saved without optimizer state, as precomputed/'s "
+                          "checkpoints are); train a new run instead, or resume a checkpoint that `train` wrote")
     changed = sorted(set(explicit_values(args, MODEL_FLAG_PREFIX)) | set(explicit_values(args, TRAIN_FLAG_PREFIX))
                      - set(RESUME_MAY_CHANGE))
     if changed or args.variant or args.model:
@@ -192,10 +203,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+class CliParser(argparse.ArgumentParser):
+    """argparse with short errors: the message and where the options are listed, not the command's whole usage
+    (train's runs to ~20 lines, which buried the one line that said what was wrong)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(`{self.prog} --help` lists every option)\n")
+
+    def unrecognized(self, extras: list[str]):
+        """Unknown flags, blamed on this (sub)command with the nearest known spellings."""
+        known = [s for a in self._actions for s in a.option_strings]
+        near = {e: difflib.get_close_matches(e.split("=", 1)[0], known, n=2, cutoff=0.75)
+                for e in extras if e.startswith("-")}
+        hints = "; ".join(f"{e}: did you mean {' or '.join(m)}?" for e, m in near.items() if m)
+        self.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({hints})" if hints else ""))
+
+
 def build_parser() -> argparse.ArgumentParser:
 
-    parser = argparse.ArgumentParser(prog="python -m mambarec", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m mambarec", description=__doc__.replace("``", "`"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,data,precompute,readme}")
     sub.required = True
     tr = sub.add_parser("train", help="train one run and write config.json, metrics.json and the checkpoint")
@@ -216,13 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")
     ev.add_argument("checkpoint", help="checkpoint.pt (or a run folder)")
     ev.add_argument("--dataset", default=None, help="dataset (default: the one in the checkpoint)")
-    ev.add_argument("--data-dir", default=None)
+    ev.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
     ev.add_argument("--device", default="cpu", choices=DEVICES,
                     help="where to evaluate: cpu, cuda, or auto (CUDA when available) [cpu]")
     ev.set_defaults(func=cmd_evaluate)
     add_data_commands(sub)
     add_precompute_command(sub)
     add_readme_command(sub)
+    parser.set_defaults(commands=sub.choices)  # main() blames an unknown flag on its subcommand
     return parser
 
 
@@ -230,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     from mambarec.checkpoint import CheckpointError  # lazy: torch-backed, kept off the light path
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser_of = args.commands.get(getattr(args, "command", None), parser)
+        parser_of.unrecognized(extras)
     if getattr(args, "command", None) == "evaluate" and Path(args.checkpoint).is_dir():
         args.checkpoint = str(Path(args.checkpoint) / CHECKPOINT_NAME)
     try:

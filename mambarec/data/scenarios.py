@@ -187,7 +187,9 @@ DEFAULT_SCENARIO = "dense"
 
 def scenario_config(name: str) -> ScenarioConfig:
     if name not in SCENARIOS:
-        raise ScenarioError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
+        named = ", ".join("synthetic" if s == DEFAULT_SCENARIO else f"synthetic/{s}" for s in SCENARIOS)
+        raise ScenarioError(f"unknown scenario {name!r}; the datasets of the scenarios are {named} "
+                            "(`python -m mambarec data scenarios` describes them)")
     return SCENARIOS[name]()
 
 
