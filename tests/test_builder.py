@@ -244,6 +244,12 @@ def test_cli_build_prints_summary(tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("wrote ") and "11 users, 10 items, 77 interactions" in line
     assert "7 item(s) without an image" in line and "\n" not in line
+    built = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cli").iterdir()}
+    assert args.func(args) == 2  # the same --out again: refused, nothing rewritten
+    assert "already holds a dataset" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cli").iterdir()} == built
+    args.overwrite = True
+    assert args.func(args) == 0 and capsys.readouterr().out.startswith("wrote ")
 
 
 def test_cli_errors_and_movielens_flags(tmp_path, capsys):

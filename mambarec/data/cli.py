@@ -31,7 +31,9 @@ def _add_build(sub) -> None:
     )
     p.add_argument("--interactions", required=True, type=Path, help="CSV/TSV of user,item[,rating,timestamp]")
     p.add_argument("--items", required=True, type=Path, help="CSV/TSV item table: id + text columns")
-    p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created; one holding a dataset is "
+                                                           "replaced only with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="rebuild an --out folder that already holds a dataset")
     p.add_argument("--image-dir", type=Path, default=None, help="folder of item images (optional)")
     p.add_argument("--image-pattern", default="{id}.jpg", help="image file name per item (default {id}.jpg)")
     p.add_argument("--text-columns", type=_csv_list, default=None,
@@ -53,7 +55,9 @@ def _add_build_movielens(sub) -> None:
         description="Rebuild the ml100k MMRec folder from RAW (u.data, items.csv, posters/).",
     )
     p.add_argument("--raw", required=True, type=Path, help="folder with u.data, items.csv, posters/")
-    p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created; one holding a dataset is "
+                                                           "replaced only with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="rebuild an --out folder that already holds a dataset")
     p.add_argument("--limit-items", type=int, default=None, help="only the N lowest movie ids (quick build)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_data_command, data_command="build-movielens")
@@ -103,6 +107,11 @@ def run_data_command(args) -> int:
     Returns the exit status: 0, or 2 after printing a DatasetError's message to stderr.
     """
 
+    held = sorted(p.name for p in Path(args.out).glob("*.inter")) if Path(args.out).is_dir() else []
+    if held and not args.overwrite:
+        print(f"error: {args.out} already holds a dataset ({held[0]}); nothing was overwritten. Choose another --out "
+              "or add --overwrite to rebuild it", file=sys.stderr)
+        return 2
     try:
         out = _build(args) if args.data_command == "build" else _build_movielens(args)
     except DatasetError as exc:
