@@ -98,7 +98,9 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
                         f"{info['versions']} · {'resumable' if info['resumable'] else 'weights only'}")
             with st.expander("Exact config"):
                 st.json(info["config"])
-            if row["source"] == "saved":
+            if row["source"] == "saved" and state.classroom():
+                st.caption("Classroom mode: saved runs are read-only here (no rename, delete or upload).")
+            elif row["source"] == "saved":
                 manage(row)
     upload(dataset)
 
@@ -108,7 +110,7 @@ def manage(row) -> None:
     name, rename, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     new = name.text_input("Rename this saved run", value=row["run"], key=f"manage.name.{row['run']}")
     if rename.button("Rename", width="stretch", disabled=new.strip() == row["run"]):
-        folder, why = results.rename_run(row["folder"], new)
+        folder, why = results.rename_run(row["folder"], new, classroom=state.classroom())
         if folder is None:
             st.error(why)
         else:
@@ -118,7 +120,7 @@ def manage(row) -> None:
     with delete.popover("Delete", width="stretch"):
         st.write(f"Delete `{row['run']}` and its checkpoint for good?")
         if st.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
-            why = results.delete_run(row["folder"])
+            why = results.delete_run(row["folder"], classroom=state.classroom())
             if why:
                 st.error(why)
             else:
@@ -128,12 +130,14 @@ def manage(row) -> None:
 
 
 def upload(dataset) -> None:
-    uploaded = st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key="ckpt.upload",
-                                help="Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
+    read_only = state.classroom()
+    uploaded = st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key="ckpt.upload", disabled=read_only,
+                                help=results.READ_ONLY if read_only else
+                                "Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
     if uploaded is not None:
         ident = (uploaded.name, uploaded.size)
         if st.session_state.get("ckpt.uploaded") != ident:
-            folder, why = results.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset)
+            folder, why = results.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset, classroom=read_only)
             st.session_state["ckpt.uploaded"] = ident
             st.session_state["ckpt.upload_result"] = (str(folder) if folder else None, why)
         folder, why = st.session_state["ckpt.upload_result"]

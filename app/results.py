@@ -325,29 +325,40 @@ def checkpoint_info(path: str, mtime_ns: int) -> dict:
     return checkpoint_summary(load_checkpoint(path))
 
 
-def import_checkpoint(data: bytes, filename: str, dataset) -> tuple[Path | None, str]:
+# What a read-only server (classroom mode) says when asked to change its saved runs
+READ_ONLY = ("this server is in classroom mode: its saved runs can be read, not renamed, deleted or added to; the "
+             "lecturer changes them on a server started without MAMBAREC_CLASSROOM")
+
+
+def import_checkpoint(data: bytes, filename: str, dataset, classroom: bool = False) -> tuple[Path | None, str]:
     """Validate uploaded checkpoint bytes against ``dataset`` (a loaded Dataset) and save them as a run folder.
 
     Returns (the run folder, "") or (None, the reason it was refused).
     """
     from mambarec.checkpoint import CheckpointError  # lazy: torch
 
+    if classroom:
+        return None, READ_ONLY
     try:
         return store_import(data, filename, dataset, runs_root()), ""
     except CheckpointError as exc:
         return None, str(exc)
 
 
-def rename_run(folder: str, new_name: str) -> tuple[Path | None, str]:
+def rename_run(folder: str, new_name: str, classroom: bool = False) -> tuple[Path | None, str]:
     """``mambarec.store.rename_run``: (the new folder, "") or (None, why it was refused)."""
+    if classroom:
+        return None, READ_ONLY
     try:
         return store_rename(Path(folder), new_name), ""
     except (RunStoreError, OSError) as exc:
         return None, str(exc)
 
 
-def delete_run(folder: str) -> str:
+def delete_run(folder: str, classroom: bool = False) -> str:
     """``mambarec.store.delete_run``: "" or why nothing was deleted."""
+    if classroom:
+        return READ_ONLY
     try:
         store_delete(Path(folder))
         return ""

@@ -169,6 +169,25 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     assert not at.exception and not (root / "no-mmd-1ep").exists()
 
 
+def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):
+    from app import results, state
+
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "mine")
+    monkeypatch.setenv(state.CLASSROOM_ENV, "1")
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
+    at.selectbox(key="ckpt.pick").set_value(str(root / "mine" / "checkpoint.pt")).run()
+    assert not at.exception and not [b for b in at.button if b.label in ("Rename", "Delete the run")]
+    assert any("Classroom mode: saved runs are read-only" in c.value for c in at.caption)
+    uploader = at.get("file_uploader")[0]
+    assert uploader.proto.disabled
+    # the actions themselves refuse too: a form drawn before the server turned read-only cannot get through
+    assert results.delete_run(str(root / "mine"), classroom=True) == results.READ_ONLY
+    assert results.rename_run(str(root / "mine"), "other", classroom=True) == (None, results.READ_ONLY)
+    assert results.import_checkpoint(b"", "x.pt", None, classroom=True) == (None, results.READ_ONLY)
+    assert (root / "mine" / "checkpoint.pt").is_file() and not (root / "other").exists()
+
+
 def test_the_stale_check_does_not_hold_the_first_paint(monkeypatch, tmp_path):
     release = threading.Event()
     real = evidence._check
