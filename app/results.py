@@ -207,7 +207,7 @@ def delta_text(rel) -> str:
     if not rel.has_interval:
         return f"{rel.mean:+.1f}% ({rel.n} seed{'s' if rel.n != 1 else ''})"
     mark = {1: "▲", -1: "▼", 0: "≈"}[rel.excludes_zero()]
-    return f"{mark} {rel.mean:+.1f}% [{rel.low:+.1f}, {rel.high:+.1f}]"
+    return f"{mark} {stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
 
 
 def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
@@ -237,8 +237,9 @@ def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
             means.append(rel.mean if rel is not None else float("nan"))
             lows.append(rel.low if rel is not None and rel.has_interval else float("nan"))
             highs.append(rel.high if rel is not None and rel.has_interval else float("nan"))
-            cis.append("" if rel is None else (f"[{rel.low:+.1f}, {rel.high:+.1f}]" if rel.has_interval
-                                               else f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval"))
+            no_interval = f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval" if rel is not None else ""
+            cis.append("" if rel is None else (f"[{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
+                                               if rel.has_interval else no_interval))
             words.append("reference" if name == reference else delta_text(rel))
         out[f"Δ {m} %"], out[f"Δ {m} 95% CI"], out[f"Δ {m}"] = means, cis, words
         out[f"Δ {m} low"], out[f"Δ {m} high"] = lows, highs

@@ -106,10 +106,23 @@ class PairedDifference:
 
     def format(self, digits: int = 4, unit: str = "") -> str:
         """``+1.20% [-0.40%, +2.80%]``; ``+1.20% (1 seed)`` without an interval."""
-        head = f"{self.mean:+.{digits}f}{unit}"
+        head = f"{signed(self.mean, digits)}{unit}"
         if not self.has_interval:
             return f"{head} ({self.n} seed{'s' if self.n != 1 else ''}, no interval)"
-        return f"{head} [{self.low:+.{digits}f}{unit}, {self.high:+.{digits}f}{unit}]"
+        return f"{head} [{signed(self.low, digits)}{unit}, {signed(self.high, digits)}{unit}]"
+
+
+SIGN_DIGITS = 3  # at most this many more decimals to show which side of 0 a small number is on
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """``x`` with its sign at ``digits`` decimals, or more when those would round it to 0: ``-0.0`` for both -0.03
+    and -0.0004 hid which side of 0 an interval's end is on, the side its verdict turns on."""
+    for extra in range(SIGN_DIGITS + 1):
+        text = f"{x:+.{digits + extra}f}"
+        if x == 0 or float(text) != 0:
+            return text
+    return text
 
 
 def common_seeds(a: Mapping[int, float | None], b: Mapping[int, float | None]) -> tuple[int, ...]:
@@ -275,5 +288,5 @@ def _isnan(v) -> bool:
     return isinstance(v, (float, np.floating)) and math.isnan(v)
 
 
-__all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "exact_change", "verdict",
+__all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "signed", "exact_change", "verdict",
            "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile", "seeds_for_half_width"]

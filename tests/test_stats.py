@@ -124,3 +124,10 @@ def test_seeds_for_half_width_is_the_fewest_seeds_whose_interval_fits_the_bar_at
     assert stats.seeds_for_half_width(diff, diff.half_width * (1 + 1e-9)) == 3  # its own interval fits itself
     assert stats.seeds_for_half_width(diff, 1e-3) is None  # beyond a hundred seeds
     assert stats.seeds_for_half_width(stats.paired_difference({0: 1.0}, {0: 0.0}), 1.0) is None  # no interval
+
+
+def test_a_bound_that_rounds_to_zero_keeps_its_sign_with_more_decimals():
+    assert stats.signed(-0.03) == "-0.03" and stats.signed(0.0004) == "+0.0004"  # "-0.0" hid the side of 0
+    assert stats.signed(-1.26) == "-1.3" and stats.signed(2.0, 2) == "+2.00" and stats.signed(0.0) == "+0.0"
+    diff = stats.PairedDifference(seeds=(0, 1, 2, 3, 4), mean=1.6, low=-0.03, high=3.3, reference_mean=1.0)
+    assert diff.format(1, "%") == "+1.6% [-0.03%, +3.3%]"

@@ -318,6 +318,9 @@ def test_the_schedule_line_says_whether_the_schedule_is_validated_where_it_runs(
     assert "validated on ml100k only" in line("synthetic", "large-batch")
     assert "not shown as accurate" in line("ml100k", "fast")  # another schedule is validated there, not this one
     assert "(chosen:" in line("ml100k", "paper") and "(the default here:" in line("synthetic", "paper")
+    assert "ends by **early stopping**, after 21 epochs" in line("synthetic", "paper")
+    capped = RunConfig(dataset="synthetic", model=mambarec_preset("paper"), train=TrainConfig(epochs=3))
+    assert "ends at its **epoch cap** (3), before early stopping could" in schedule_line(capped)
 
 
 def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):

@@ -75,9 +75,13 @@ def schedule_line(run: RunConfig) -> str:
                  else "faster, not shown as accurate as the paper's: see the Schedules of REPORT.md")
     else:
         where = "the default here" if run.dataset not in VALIDATED_SCHEDULES else "chosen"
-    return (f"Schedule **{t.schedule}** ({where}: learning rate {t.learning_rate:g}, batch {t.batch_size:,}). "
-            f"The run ends by **early stopping**, after {t.stall_epochs} epochs without a better valid Recall@20 "
-            f"(at most {t.epochs:,} epochs).")
+    if t.epochs <= t.stall_epochs:  # the cap comes before early stopping could: say which one ends the run
+        ends = (f"The run ends at its **epoch cap** ({t.epochs:,}), before early stopping could (it needs "
+                f"{t.stall_epochs} epochs without a better valid Recall@20).")
+    else:
+        ends = (f"The run ends by **early stopping**, after {t.stall_epochs} epochs without a better valid Recall@20, "
+                f"or at its cap of {t.epochs:,} epochs if that comes first.")
+    return f"Schedule **{t.schedule}** ({where}: learning rate {t.learning_rate:g}, batch {t.batch_size:,}). {ends}"
 
 
 def estimate_panel(run: RunConfig) -> None:
