@@ -84,8 +84,9 @@ def honest_range(lows, highs, noise: float | None) -> list[float] | None:
 
 def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: float | None) -> go.Figure:
     """``metric`` and seconds per epoch against r, one line per family (``points``: family, r, mean, low,
-    high, seeds, s_per_epoch). The grey band is the reference's mean ± one seed's std: a point inside it
-    moved less than a seed's noise."""
+    high, seeds, s_per_epoch, and optionally s_min / s_max, the seconds' whisker from the lowest to the highest
+    seed). The grey band is the reference's mean ± one seed's std: a point inside it moved less than a seed's
+    noise."""
     fig = make_subplots(1, 2, subplot_titles=(f"{metric} (test)", "seconds per epoch"), horizontal_spacing=0.12)
     for j, (family, part) in enumerate(points.groupby("family", sort=False)):
         part = part.sort_values("r")
@@ -99,8 +100,11 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
                                          "line": {"width": 2, "color": color}},
                                  customdata=part["seeds"], hovertemplate="r = %{x}: %{y:.4f} (%{customdata} seed(s))"
                                                                          "<extra></extra>"), 1, 1)
+        spread = ({"type": "data", "symmetric": False, "array": part["s_max"] - part["s_per_epoch"],
+                   "arrayminus": part["s_per_epoch"] - part["s_min"]} if "s_min" in part else None)
         fig.add_trace(go.Bar(x=part["r"].astype(int).astype(str), y=part["s_per_epoch"], name=family,
-                             legendgroup=family, showlegend=False, marker_color=color), 1, 2)
+                             legendgroup=family, showlegend=False, marker_color=color, error_y=spread,
+                             hovertemplate="r = %{x}: %{y:.1f} s an epoch (mean over seeds)<extra></extra>"), 1, 2)
     if noise and reference is not None:  # after the traces: shapes skip subplots that are still empty
         fig.add_hrect(y0=reference - noise, y1=reference + noise, fillcolor="rgba(120,120,120,0.25)", line_width=0,
                       layer="below", row=1, col=1)
@@ -145,16 +149,22 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
     return _margin(fig, 420, legend=LEGEND_BELOW)
 
 
-def cold_warm_bars(table: pd.DataFrame, metric: str) -> go.Figure:
-    """``metric`` on cold and on warm test items per run (``table``: name, group, value)."""
+def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None) -> go.Figure:
+    """``metric`` on cold and on warm test items per run (``table``: name, group, value), each bar with its value,
+    and ``chance`` (what a random ranking gets) as a dashed line: a cold bar of 0.006 beside 0.5 looked like "a
+    little" content signal, where it was below chance."""
     fig = go.Figure()
     for group, color in (("warm", "#1f77b4"), ("cold", "#17becf")):
         part = table[table["group"] == group]
         fig.add_trace(go.Bar(y=part["name"], x=part["value"], orientation="h", name=f"{group} items",
-                             marker_color=color))
+                             marker_color=color, text=[f"{v:.3f}" for v in part["value"]], textposition="outside",
+                             cliponaxis=False))
+    if chance is not None:
+        fig.add_vline(x=chance, line_dash="dash", line_color="#d62728",
+                      annotation_text=f"random ranking ≈ {chance:.3f}", annotation_position="top right")
     fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
     fig.update_yaxes(autorange="reversed")
-    return _margin(fig, 100 + 45 * table["name"].nunique(), barmode="group", legend=LEGEND_BELOW)
+    return _margin(fig, 120 + 45 * table["name"].nunique(), barmode="group", legend=LEGEND_TOP)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:

@@ -97,7 +97,8 @@ LESSONS: tuple[Lesson, ...] = (
                Step("Training without the alignment losses", "embeddings",
                     {"dataset": "ml100k", "after": "paper", "before": "no_alignment", "seed": "0", "lines": "80"},
                     "Left: the same model trained with MMD and InfoNCE switched off; right: with them. The table "
-                    "under the maps says, one plain sentence per number, how far training alone moves the pairs."),
+                    "under the maps gives both columns' alignment numbers, each explained in one plain sentence: "
+                    "the gap between the columns is what the two losses add beyond training alone."),
                Step("One item's nearest texts", "embeddings",
                     {"dataset": "synthetic", "after": "paper", "before": "initialized", "seed": "0", "item": "325"},
                     "The highlighted item's picture and its nearest texts, before and after training. Find where "
@@ -116,8 +117,9 @@ LESSONS: tuple[Lesson, ...] = (
                     "dot is a single seed, which cannot tell yet."),
                Step("The paper's claims, judged", "compare",
                     {"dataset": "ml100k", "cells": ABLATIONS, "ref": "paper", "tab": "Claims"},
-                    "The paper's claims beside what we measured, with REPORT.md's verdicts. 'Inconclusive (1 seed)' "
-                    "means the experiment has not been repeated enough, which is not the same as 'no effect'."),
+                    "The paper's claims beside what we measured, with REPORT.md's verdicts over five seeds. "
+                    "'Inconclusive' means the interval holds 0, so these seeds cannot tell the effect from noise: "
+                    "that is not the same as 'no effect', and the interval says how large an effect could hide."),
                Step("The same parts in the dense world", "compare",
                     {"dataset": "synthetic", "cells": ABLATIONS, "ref": "paper", "tab": "Plots"},
                     "The same ablations on the built-in synthetic data, where every item has many interactions. "
@@ -159,11 +161,11 @@ LESSONS: tuple[Lesson, ...] = (
                     "Recall@20. The verdict column says which of these hold here and which cannot be told apart."),
                Step("r on real data", "compare",
                     {"dataset": "ml100k", "cells": "paper,r1,r2,r4,r16", "ref": "paper", "tab": "Plots"},
-                    "The same trade on MovieLens, where these runs took about 33, 16 and 8 s an epoch at r = 1, 2 and "
-                    "4 on one core (5 s at r = 8; today's code, with faster convolutions: about 20, 11 and 7 s), and "
-                    "three of r = 1's five runs shared two cores three ways, so its spread of seconds is wide. "
-                    "Read the seconds per epoch first, then the Recall@20 bars against the grey band of one seed's "
-                    "noise; below, each change against r = 8 with its interval and red line."),
+                    "The same trade on MovieLens: read the seconds per epoch first, where r = 1's bar is a mean over "
+                    "runs of which three shared two cores three ways, so its whisker runs from ~33 s (a core of its "
+                    "own) to ~64 s; r = 2 and 4 took ~16 and ~8 s, r = 8 ~5 s (today's code, with faster convolutions: "
+                    "about 20, 11 and 7 s at r = 1, 2, 4). Then read the Recall@20 points against the grey band of "
+                    "one seed's noise, and below, each change against r = 8 with its interval and red line."),
            )),
     Lesson("paper-vs-code", "The paper vs the released code",
            "The released code computes something other than what the paper describes; both are here.", (
@@ -195,32 +197,37 @@ LESSONS: tuple[Lesson, ...] = (
                     "each seed's best epoch. Read them at epoch 20, where the previous grid stopped every run: "
                     "mgcn has nearly peaked there while paper is still climbing, so a number taken at a fixed cap "
                     "says how fast a model warms up, not how good it is."),
-               Step("Curves that flattened", "compare",
+               Step("Curves that flattened, and one that stopped too soon", "compare",
                     {"dataset": "synthetic", "cells": "paper,no_alignment,bpr", "ref": "paper",
                      "tab": "Learning curves"},
-                    "Here runs stopped by early stopping: the best epoch comes several epochs before the end and "
-                    "the curve has flattened. That is what a converged run looks like."),
+                    "Every run here ended by early stopping, 21 epochs after its best, and most seeds' best epochs "
+                    "(triangles) come late, where the curves have flattened: that is a converged run. A triangle "
+                    "near the left edge is a seed whose score dipped after an early peak for longer than the "
+                    "patience, so it stopped before it learned; its test number pulls its cell's mean down and "
+                    "widens its interval (the first tab lists each seed's epochs)."),
                Step("The losses behind them", "compare",
                     {"dataset": "ml100k", "cells": "paper,mgcn", "ref": "paper", "tab": "Learning curves",
                      "curve": "loss/bpr"},
-                    "The BPR loss per epoch. While it sits near ln 2 = 0.69 the model still ranks almost at random; "
-                    "count the epochs it takes to leave that plateau."),
+                    "The BPR loss per epoch, starting at epoch 1. A loss near ln 2 = 0.69 means the model still ranks "
+                    "almost at random: see which model starts there and how fast each falls below it, then how "
+                    "slowly paper's loss keeps falling long after mgcn's has settled."),
                Step("One model, three schedules", "compare",
                     {"dataset": "ml100k", "cells": "mgcn_paper_sched,mgcn,mgcn_large_batch_sched",
                      "ref": "mgcn_paper_sched", "tab": "Learning curves"},
-                    "MGCN under the paper's schedule (lr 1e-3, batch 2,048), fast (lr 4e-3) and large-batch (lr 4e-3, "
-                    "batch 8,192, so a third of the cost per epoch): each converges at its own epoch. The first tab "
-                    "gives what each reaches, its Δ with an interval, and its seconds per epoch and epochs run."),
+                    "MGCN under the paper's schedule (lr 1e-3, batch 2,048), fast (lr 4e-3, the cell named mgcn) and "
+                    "large-batch (lr 4e-3, batch 8,192, so a third of the cost per epoch): each converges at its own "
+                    "epoch. The Plots tab gives each one's change against the paper's schedule with its interval, "
+                    "and the first tab each seed's epochs and seconds per epoch."),
            )),
     Lesson("cold-items", "From the dense world to the cold-items one",
            "Content matters where IDs cannot carry the signal: items with almost no training interactions.", (
                Step("The dense world", "about", {"dataset": "synthetic", "show": "dataset"},
                     "The built-in world: every item has many training interactions, and both modalities carry most "
                     "of the true item factors. Note its density and its cold share."),
-               Step("IDs are enough there", "compare",
+               Step("How far IDs get there", "compare",
                     {"dataset": "synthetic", "cells": SWEEP, "ref": "paper", "tab": "Plots"},
-                    "BPR sees only IDs. Where its interval overlaps paper's, content and alignment add nothing this "
-                    "world can show."),
+                    "BPR sees only IDs: read how far below paper it sits and whether its interval clears the red "
+                    "line. In a dense world that gap, all that content and alignment can add, is small."),
                Step("The cold-items world", "about", {"dataset": "synthetic/cold-items", "show": "dataset"},
                     "A share of the items keeps at most 2 training interactions, so a model can rank them only from "
                     "their content. The card shows the cold share and how much of the true factors each modality "
@@ -228,8 +235,9 @@ LESSONS: tuple[Lesson, ...] = (
                Step("Cold vs warm items", "compare",
                     {"dataset": "synthetic/cold-items", "cells": SWEEP, "ref": "paper", "tab": "Cold vs warm"},
                     "Recall@20 on cold and on warm test items, for the setups whose checkpoints are shipped (paper, "
-                    "mgcn, no_alignment): each still ranks cold items from their content. BPR, with nothing but "
-                    "IDs to go on, has no checkpoint here; the Plots tab shows how far it falls in this world."),
+                    "mgcn, no_alignment). Read each cold bar against the dashed line, what a random ranking gets: "
+                    "only a cold bar well above it means the model ranks new items from their content, and the "
+                    "Plots tab shows how the setups (BPR included) compare over all items."),
            )),
 )
 LESSON_IDS = {lesson.id: lesson for lesson in LESSONS}

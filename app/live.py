@@ -104,6 +104,21 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
         outcome(job)
 
 
+def early_stop_note(res, patience: int) -> str | None:
+    """What to make of a run that early stopping ended with its best epoch within the first ``patience`` epochs:
+    such a run may have stopped before it learned (a live synthetic run, seed 7, stopped at epoch 26 with its best
+    at 5 and test Recall@20 0.52 against the grid's 0.60, and said nothing)."""
+    if not res.stopped_early or res.cancelled or res.best_epoch > patience:
+        return None
+    if res.best_epoch <= 1:
+        return (f"It never beat its first epoch's valid score in {res.epochs_run} epochs: the model did not learn "
+                "under this setup. Try another learning rate or seed.")
+    return (f"Its best epoch came early ({res.best_epoch}) and it stopped {res.epochs_run - res.best_epoch} epochs "
+            "later: its valid score dipped after an early peak for longer than the patience, so it may have stopped "
+            "before it learned (a few precomputed seeds did this; see their curves on Compare). Compare its test "
+            "numbers with other seeds of the setup, or train another seed.")
+
+
 def outcome(job: jobs.Job) -> None:
     if job.status == "failed":
         st.error(f"The run failed: {job.error}")
@@ -116,6 +131,9 @@ def outcome(job: jobs.Job) -> None:
                else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
                + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
         st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")
+        note = early_stop_note(res, job.run.train.patience)
+        if note:
+            st.warning(note)
     elif job.status == "cancelled":
         by = f" by {job.stopped_by}" if job.stopped_by and job.stopped_by != job.owner else ""
         st.info(f"Stopped{by} before the first epoch ended: nothing to save.")

@@ -193,9 +193,11 @@ def mean_interval(values) -> dict:
 
 
 def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
-    """``mean_interval`` of ``metric`` per group of ``by``, with the groups' mean seconds per epoch."""
+    """``mean_interval`` of ``metric`` per group of ``by``, with the groups' mean, lowest and highest seconds per
+    epoch over seeds."""
     out = [{**dict(zip(by, keys if isinstance(keys, tuple) else (keys,), strict=True)),
-            **mean_interval(group[metric].dropna()), "s_per_epoch": group["s_per_epoch"].mean()}
+            **mean_interval(group[metric].dropna()), "s_per_epoch": group["s_per_epoch"].mean(),
+            "s_min": group["s_per_epoch"].min(), "s_max": group["s_per_epoch"].max()}
            for keys, group in rows.groupby(by, sort=False)]
     return pd.DataFrame(out)
 

@@ -19,6 +19,10 @@ class Neighbours:
     cosines: np.ndarray  # (k,) their cosine to the query
     own_rank: int  # 1-based rank of the item's own row of the other modality
     own_cosine: float
+    tied: int = 0  # other rows at the own row's cosine (to TIE_ATOL): its rank among them is only the id order
+
+
+TIE_ATOL = 1e-6  # cosines this close are one value (float32 embeddings of an untrained model tie to ~1e-8)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -44,8 +48,9 @@ def cross_modal_neighbours(visual: np.ndarray, text: np.ndarray, item: int, k: i
     order = np.lexsort((np.arange(n), -sims))  # highest cosine first, ties to the lower id
     own_rank = int(np.flatnonzero(order == item)[0]) + 1
     top = order[: max(0, min(int(k), n))]
+    tied = int(np.count_nonzero(np.abs(sims - sims[item]) <= TIE_ATOL)) - 1
     return Neighbours(item=item, query=query, items=top.astype(np.int64), cosines=sims[top], own_rank=own_rank,
-                      own_cosine=float(sims[item]))
+                      own_cosine=float(sims[item]), tied=tied)
 
 
 __all__ = ["Neighbours", "cross_modal_neighbours"]

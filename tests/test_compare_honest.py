@@ -152,8 +152,9 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
 
 def test_cold_and_warm_items_from_checkpoints(runs_root, monkeypatch):
     at = compare(monkeypatch, runs_root, dataset="synthetic/cold-items", tab="Cold vs warm")
-    assert len(at.get("plotly_chart")) == 1
-    assert any("items are cold here" in c.value for c in at.caption)
+    [chart] = at.get("plotly_chart")
+    assert "random ranking" in chart.proto.spec and '"textposition":"outside"' in chart.proto.spec.replace(" ", "")
+    assert any("items are cold here" in c.value and "what a random ranking gets" in c.value for c in at.caption)
 
 
 def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path):

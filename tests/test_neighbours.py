@@ -34,3 +34,11 @@ def test_bad_inputs_say_what_is_wrong():
         cross_modal_neighbours(np.zeros((5, 3)), np.zeros((5, 4)), 0)
     with pytest.raises(ValueError, match="outside"):
         cross_modal_neighbours(np.zeros((5, 3)), np.zeros((5, 3)), 5)
+
+
+def test_a_rank_among_tied_cosines_says_it_is_tied():
+    visual = np.eye(4)[[0, 1, 2, 3]] + 0.0
+    text = np.tile(np.array([[1.0, 1.0, 1.0, 1.0]]), (4, 1))  # every text the same: an untrained text path
+    res = cross_modal_neighbours(visual, text, 2)
+    assert res.tied == 3 and res.own_rank == 3  # its rank is only the id order among the tied texts
+    assert cross_modal_neighbours(np.eye(4), np.eye(4), 1).tied == 0

@@ -424,3 +424,18 @@ def test_a_synthetic_worlds_knobs_are_sliders_that_edit_the_dataset_spec(env):
     assert any("empty" in w.value for w in at.warning)
     at.selectbox(key="sidebar.dataset").set_value("tiny").run()
     assert not [s for s in at.slider if s.key and s.key.startswith("knob.")]  # a folder dataset has no knobs
+
+
+def test_a_run_early_stopping_ended_after_an_early_best_is_called_out():
+    from types import SimpleNamespace
+
+    from app.live import early_stop_note
+
+    def res(best, ran, early=True, cancelled=False):
+        return SimpleNamespace(best_epoch=best, epochs_run=ran, stopped_early=early, cancelled=cancelled)
+
+    assert "may have stopped before it learned" in early_stop_note(res(5, 26), patience=20)
+    assert "never beat its first epoch" in early_stop_note(res(1, 22), patience=20)
+    assert early_stop_note(res(95, 116), patience=20) is None  # a converged run
+    assert early_stop_note(res(5, 5, early=False), patience=20) is None  # ended by its cap
+    assert early_stop_note(res(5, 9, cancelled=True), patience=20) is None  # stopped by a user

@@ -21,6 +21,7 @@ from mambarec import stats
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
+COLD_WARM_K = 20  # the cutoff of the cold-vs-warm bars (Recall@K)
 TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs warm", "Is it noise?",
         "The paper's numbers", "Checkpoints")
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
@@ -146,9 +147,11 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     box = sweep_box or st.container()
     box.plotly_chart(figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
                      key="compare.r")
-    box.caption(f"Bars: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s mean ± one "
-               "seed's standard deviation; the axis always spans at least 8 of them, so a move smaller than the "
-               "noise looks small." if noise else "No setup here has two seeds, so there is no noise band to draw.")
+    box.caption((f"Left, whiskers: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s "
+                 "mean ± one seed's standard deviation; the axis always spans at least 8 of them, so a move smaller "
+                 "than the noise looks small." if noise else "No setup here has two seeds, so there is no noise band "
+                 "to draw.") + " Right: mean seconds per epoch, whiskers from the lowest to the highest seed (a run "
+                "that shared its cores with others is slower).")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -199,12 +202,16 @@ def cold_warm(rows: pd.DataFrame, dataset, shown: list[str]) -> None:
     for _, r in runs.iterrows():
         groups = evidence.cold_warm(r["checkpoint"], Path(r["checkpoint"]).stat().st_mtime_ns,
                                     dataset.fingerprint(), dataset)
-        out += [{"name": r["name"], "group": g, "value": v.get("Recall@20", float("nan")), "users": v["users"]}
+        out += [{"name": r["name"], "group": g, "value": v.get(f"Recall@{COLD_WARM_K}", float("nan")),
+                 "users": v["users"]}
                 for g, v in groups.items()]
     table = pd.DataFrame(out)
-    st.plotly_chart(figures.cold_warm_bars(table, "Recall@20"), key="compare.coldwarm")
-    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here. Recall@20 over the users with a "
-               "held-out item of the group (groundtruth.cold_warm_metrics), first checkpoint of each setup.")
+    chance = COLD_WARM_K / dataset.n_items  # a random top-K finds about K / items of a user's held-out items
+    st.plotly_chart(figures.cold_warm_bars(table, f"Recall@{COLD_WARM_K}", chance), key="compare.coldwarm")
+    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here. Recall@{COLD_WARM_K} over the users "
+               "with a held-out item of the group (groundtruth.cold_warm_metrics), first checkpoint of each setup; "
+               f"the dashed line is what a random ranking gets, about {COLD_WARM_K} / {dataset.n_items} items. A "
+               "cold bar near or below it means the model does not rank cold items from their content.")
 
 
 def every_run(rows: pd.DataFrame, shown: list[str]) -> None:

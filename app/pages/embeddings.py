@@ -219,8 +219,10 @@ def neighbours(panels: list[dict], dataset, item: int) -> None:
                         "data ship checkpoints).")
             continue
         res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=5)
+        tie = (f"; tied with {res.tied} other texts at that cosine, so its rank among them only follows the item "
+               "ids: this model cannot tell these texts apart" if res.tied else "")
         col.caption(f"{p['title'].split('</b>')[0].removeprefix('<b>')}: its own text ranks **{res.own_rank}** "
-                    f"of {dataset.n_items} (cosine {res.own_cosine:.2f})")
+                    f"of {dataset.n_items} (cosine {res.own_cosine:.2f}{tie})")
         col.dataframe(pd.DataFrame({"rank": range(1, len(res.items) + 1), "text of": [titles[i] for i in res.items],
                                     "cosine": res.cosines}), hide_index=True,
                       column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
