@@ -71,7 +71,8 @@ PAPER_VS_CODE = [
     ("InfoNCE", "visual vs text of the same item", "side vs content views (users and items), temperature 0.2"),
     ("reduction r", "also the visual feature's final size D_V / r",
      "D_V -> D_V / r -> 64 with no nonlinearity between; text 384 -> 64 directly; raw features trainable"),
-    ("r = 1", "no reduction", "a 4096 x 4096 Linear (16.8M parameters); this project skips the layer"),
+    ("r = 1", "no reduction", "a D_V x D_V Linear (on Baby's 4,096-d features: 16.8M parameters); this project "
+     "skips the layer"),
     ("config", "(not described)", "`bedding_size: 64` typo (the default 64 applies anyway); no checkpoint is written"),
     ("reported numbers", "(not described)",
      "all 9 (lambda_mmd x sigma) grid points are trained and the best TEST Recall@20 is reported "

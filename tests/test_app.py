@@ -174,6 +174,9 @@ def test_every_page_renders(env):
     assert any("no precomputed results yet" in i.value for i in at.info)
     at.switch_page("app/pages/about.py").run()
     assert any("Dataset card: tiny" in s.value for s in at.subheader)
+    d_v = state.get_dataset("tiny").visual.shape[1]
+    shrink = next(m.value for m in at.markdown if "Shrink the visual feature" in m.value)
+    assert f"{d_v} → {d_v // 8} on this dataset" in shrink  # this dataset's widths, not Baby's 4096 → 512 alone
     # with no trained run, the pages that need weights say where they can come from: precompute ships none of tiny's
     for page in ("app/pages/users.py", "app/pages/dream_inspector.py"):
         at.switch_page(page).run()

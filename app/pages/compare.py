@@ -96,8 +96,9 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
     st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
-               "seed with its 95% interval; ▲/▼ only when the interval excludes 0. All metrics and every seed: "
-               "'Every run and seed' and the CSV files.")
+               "seed with its 95% interval; ▲/▼ only when the interval excludes 0. The pop row (everyone gets the "
+               "most popular items) is always shown, picked or not, as the floor a model must beat. All metrics "
+               "and every seed: 'Every run and seed' and the CSV files.")
 
 
 def verdict_line(rows: pd.DataFrame) -> None:
@@ -218,7 +219,10 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
     """One row per run and seed, the columns that fit 1280 px (every column: the CSV)."""
     number = {m: st.column_config.NumberColumn(m, format="%.4f", width=82) for m in ("Recall@20", "NDCG@20",
                                                                                   "Recall@10", "NDCG@10")}
-    st.dataframe(rows[rows["name"].isin(shown)], hide_index=True, key="compare.rows",
+    picked = rows[rows["name"].isin(shown)]
+    order = {name: i for i, name in enumerate(shown)}  # setups in the order picked, then seeds ascending
+    picked = picked.sort_values(["seed"], kind="stable").sort_values("name", key=lambda s: s.map(order), kind="stable")
+    st.dataframe(picked, hide_index=True, key="compare.rows",
                  column_order=["label", *number, "best_epoch", "s_per_epoch"],
                  column_config={"label": st.column_config.TextColumn("run · seed · epochs", width=310), **number,
                                 "best_epoch": st.column_config.NumberColumn("best ep", width=62),
