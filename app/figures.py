@@ -247,11 +247,20 @@ def _heat(z: np.ndarray, colorscale: str = "Viridis", zmin=None, zmax=None, show
     return go.Heatmap(z=z, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=showscale, hovertemplate=HOVER)
 
 
+def _stacked(label: str) -> str:
+    """A branch's label on two lines ("3x3<br>dilation 1"): six panel titles in a row ran into each other below
+    1280 px (at 1024 x 768 they read "3x3, dilation 13x3, dilation 2...")."""
+    return label.replace(", ", "<br>", 1).replace(" + ", "<br>+ ", 1)
+
+
+TWO_LINE_TOP = 62  # px above the panels for two-line titles
+
+
 def spatial_maps(ins, channel: int) -> go.Figure:
     """Input and each branch output as H x W heatmaps, the taps of each receptive field on top."""
     names = list(ins.branches)
     pick = (lambda a: a.mean(axis=0)) if channel == MEAN else (lambda a: a[channel])
-    fig = make_subplots(1, len(names) + 1, subplot_titles=["input map", *[ins.labels[n] for n in names]],
+    fig = make_subplots(1, len(names) + 1, subplot_titles=["input<br>map", *[_stacked(ins.labels[n]) for n in names]],
                         horizontal_spacing=0.02)
     fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), 1, 1)
     for j, name in enumerate(names, start=2):
@@ -267,9 +276,10 @@ def spatial_maps(ins, channel: int) -> go.Figure:
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     top = max(float(pick(ins.branches[n]).max()) for n in names)
-    return _margin(fig, 260, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
-                                        "colorbar": {"title": "branch", "thickness": 10}},
-                   coloraxis2={"colorscale": "RdBu", "showscale": False})
+    fig = _margin(fig, 280, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
+                                       "colorbar": {"title": "branch", "thickness": 10}},
+                  coloraxis2={"colorscale": "RdBu", "showscale": False})
+    return fig.update_layout(margin_t=TWO_LINE_TOP)
 
 
 def channel_maps(ins) -> go.Figure:
@@ -301,7 +311,7 @@ def receptive_fields(ins) -> go.Figure:
     _, h, w = ins.shape
     names = list(ins.branches)
     fields = [ins.receptive_fields[n] for n in names]
-    titles = [f"{ins.labels[n]}<br>{len(rf.positions)} in map, {rf.outside} in padding"
+    titles = [f"{_stacked(ins.labels[n])}<br>{len(rf.positions)} in map,<br>{rf.outside} in padding"
               for n, rf in zip(names, fields, strict=True)]
     fig = make_subplots(1, len(names), subplot_titles=titles, horizontal_spacing=0.03)
     span = max(max(abs(t[0] - (h - 1) / 2), abs(t[1] - (w - 1) / 2)) for rf in fields for t in _taps(rf) or [(0, 0)])
@@ -323,7 +333,7 @@ def receptive_fields(ins) -> go.Figure:
                          scaleanchor="x" if j == 1 else f"x{j}")
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    return _margin(fig, 290, plot_bgcolor="rgba(255,235,235,0.6)")
+    return _margin(fig, 320, plot_bgcolor="rgba(255,235,235,0.6)").update_layout(margin_t=TWO_LINE_TOP + 30)
 
 
 def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
