@@ -109,6 +109,24 @@ def cells_of(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
     return out
 
 
+LATE_PEAK = 3  # a cell's seeds that peaked past this many patiences show the cell learns long after the warm-up
+
+
+def stopped_in_warmup(cells: dict[str, dict[int, dict]], patience: int) -> dict[str, list[int]]:
+    """cell -> the seeds that early stopping ended with their best epoch within the first ``patience`` epochs
+    (past epoch 1: a cell stuck at epoch 1 never learned, ``report.never_learned_lines``) while another seed of
+    the same cell peaked after ``LATE_PEAK`` x ``patience`` epochs: the protocol's patience, counted from epoch 1,
+    ran out in a dip after an early peak, before the run learned what its sister seeds did."""
+    out = {}
+    for name, runs in cells.items():
+        late = any(int(r.get("best_epoch") or 0) > LATE_PEAK * patience for r in runs.values())
+        early = [s for s, r in runs.items()
+                 if r.get("stopped_early") and 1 < int(r.get("best_epoch") or 0) <= patience]
+        if late and early:
+            out[name] = early
+    return out
+
+
 def cell_change(cells: dict, metric: str, cell: str, reference: str) -> stats.PairedDifference | None:
     """``cell`` against ``reference`` on ``metric`` in % of the reference, paired by seed over the seeds both ran
     (``stats.relative_change``: a ratio for times); None when they share no seed."""

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
-from mambarec.report import missing_lines, seeds_line, summary_lines
+from mambarec.report import missing_lines, seeds_line, summary_lines, warmup_stop_lines
 from mambarec.tables import markdown_tables
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -35,7 +35,7 @@ def results_block(precomputed_dir: str | Path = DEFAULT_OUT) -> str:
              + "; ".join(f"patience {p}, cap {e} epochs" for e, p in sorted(budgets))
              + "). Test metrics at the best valid epoch; mean ± sample std over seeds where several; Δ is the "
              "difference to `paper` paired by seed, with its 95% t-interval (one common seed: no interval).",
-             seeds_line(rows), "", *summary_lines(rows, main)]
+             seeds_line(rows), "", *summary_lines(rows, main), *warmup_stop_lines(rows, manifest["budgets"])]
     for dataset in manifest["datasets"]:
         if f"{dataset}/ablation" in tables:
             lines += ["", f"### {dataset}", "", tables[f"{dataset}/ablation"]]

@@ -189,6 +189,23 @@ def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs
     assert (root / "mine" / "checkpoint.pt").is_file() and not (root / "other").exists()
 
 
+def test_seeds_early_stopping_ended_in_their_warm_up_are_named_under_the_table(monkeypatch, tmp_path):
+    from mambarec import artifacts, findings
+    from mambarec.grid import DEFAULT_BUDGET
+
+    rows = artifacts.load_precomputed(artifacts.DEFAULT_OUT)["results"]
+    cells = {c: runs for c, runs in findings.cells_of(rows, "synthetic").items() if c in ("paper", "no_alignment")}
+    found = findings.stopped_in_warmup(cells, DEFAULT_BUDGET.patience)
+    at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic", cells="paper,no_alignment")
+    lines = [c.value for c in at.caption if c.value.startswith("Early stopping ended")]
+    if not found:  # a regenerated grid without such seeds: nothing to say
+        assert lines == []
+        return
+    [line] = lines
+    for cell, seeds in found.items():
+        assert f"{cell} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" in line
+
+
 def test_the_stale_check_does_not_hold_the_first_paint(monkeypatch, tmp_path):
     release = threading.Event()
     real = evidence._check

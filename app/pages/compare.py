@@ -17,7 +17,8 @@ import streamlit as st
 from app import compare_sections, evidence, lessonbar, models, results, state, urlsel, warmup
 from app import lessons_content as L
 from app.urlsel import Param
-from mambarec import stats
+from mambarec import findings, stats
+from mambarec.grid import DEFAULT_BUDGET
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
@@ -107,6 +108,22 @@ def verdict_line(rows: pd.DataFrame) -> None:
     if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
         st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + " · ".join(
             f"{n} {kind}" for kind, n in counts.items() if n))
+
+
+def warmup_line(rows: pd.DataFrame, shown: list[str]) -> None:
+    """The shown precomputed seeds that early stopping ended in their warm-up (REPORT.md's Summary says the same)."""
+    picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)]
+    cells: dict[str, dict[int, dict]] = {}
+    for r in picked.to_dict("records"):
+        cells.setdefault(r["name"], {})[int(r["seed"])] = r
+    patience = DEFAULT_BUDGET.patience
+    found = findings.stopped_in_warmup(cells, patience)
+    if found:
+        listed = "; ".join(f"{c} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}" for c, s in found.items())
+        st.caption(f"Early stopping ended {sum(map(len, found.values()))} of these seeds within their first "
+                   f"{patience} epochs, in a dip after an early peak, while a sister seed peaked after epoch "
+                   f"{findings.LATE_PEAK * patience}: {listed}. Their lower scores are in the means and widen the "
+                   "intervals ('Every run and seed' gives each seed's epochs; REPORT.md's Summary lists every one).")
 
 
 def two_boxes(swapped: bool) -> tuple:
@@ -286,6 +303,7 @@ def render() -> None:
         with table_box:
             show_table(table, shown)
             verdict_line(rows)
+            warmup_line(rows, shown)
             export(rows, table, name)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
