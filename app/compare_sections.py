@@ -66,12 +66,19 @@ def paper_table(name: str, table: pd.DataFrame) -> None:
                "Recall@20 over a grid. Ours: best setup of that model here, chosen the same way for comparability.")
 
 
+RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on the next run
+
+
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
     runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows
     if runs.empty:
         st.caption("No checkpoint on this dataset yet: train a run, or upload one below.")
     else:
         labels = dict(zip(runs["checkpoint"], runs["source"] + " · " + runs["label"], strict=True))
+        renamed = st.session_state.pop(RENAMED, None)
+        if renamed in labels:  # the run just renamed stays picked (its old path is gone from the list)
+            st.session_state["ckpt.pick"] = renamed
+            st.toast(f"Renamed: the run is now `{Path(renamed).parent.name}`")
         path = st.selectbox("Checkpoint", list(labels), format_func=labels.get, key="ckpt.pick")
         row = runs[runs["checkpoint"] == path].iloc[0]
         try:
@@ -108,7 +115,8 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
 def manage(row) -> None:
     """Rename or delete a saved run (``mambarec.store``); precomputed rows are read-only."""
     name, rename, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    new = name.text_input("Rename this saved run", value=row["run"], key=f"manage.name.{row['run']}")
+    new = name.text_input("Rename this saved run", value=row["run"], key=f"manage.name.{row['run']}",
+                          help="Letters, digits, '.', '_' and '-'; no spaces or slashes (it names the run's folder)")
     if rename.button("Rename", width="stretch", disabled=new.strip() == row["run"]):
         folder, why = results.rename_run(row["folder"], new, classroom=state.classroom())
         if folder is None:
@@ -116,6 +124,7 @@ def manage(row) -> None:
         else:
             if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):  # not X-2's
                 state.set_active_run(folder / "checkpoint.pt")
+            st.session_state[RENAMED] = str(folder / "checkpoint.pt")
             st.rerun()
     with delete.popover("Delete", width="stretch"):
         st.write(f"Delete `{row['run']}` and its checkpoint for good?")

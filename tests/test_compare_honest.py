@@ -165,7 +165,8 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     at.text_input(key="manage.name.junk").set_value("no-mmd-1ep").run()
     next(b for b in at.button if b.label == "Rename").click().run()
     assert not at.exception and (root / "no-mmd-1ep").is_dir() and not (root / "junk").exists()
-    at.selectbox(key="ckpt.pick").set_value(str(root / "no-mmd-1ep" / "checkpoint.pt")).run()
+    assert at.selectbox(key="ckpt.pick").value == str(root / "no-mmd-1ep" / "checkpoint.pt")  # still the one picked
+    assert any("Renamed" in t.value for t in at.toast)
     at.button(key="manage.delete.no-mmd-1ep").click().run()
     assert not at.exception and not (root / "no-mmd-1ep").exists()
 
