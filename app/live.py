@@ -55,9 +55,10 @@ def progress_figure(events: list[dict]):
     fig.update_layout(
         height=CHART_HEIGHT, margin={"l": 4, "r": 4, "t": 4, "b": 4}, hovermode="x unified", showlegend=False,
         xaxis={"title": {"text": "epoch", "standoff": 2}, "dtick": max(1, len(epochs) // 6)},
-        yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 2}},
+        # ticks a class can read: 1e-5 as 10^-5, not plotly's SI "10µ"; Recall to two decimals, not 0.0193
+        yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 2}, "exponentformat": "power"},
         yaxis2={"overlaying": "y", "side": "right", "title": {"text": "valid Recall@20", "standoff": 2},
-                "rangemode": "tozero", "showgrid": False},
+                "rangemode": "tozero", "showgrid": False, "tickformat": ".2f", "nticks": 5},
     )
     return fig
 
