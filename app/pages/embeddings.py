@@ -258,9 +258,9 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
     if picked and picked != set(st.session_state.get(SELECTED, [])):
         st.session_state[SELECTED] = sorted(picked)
         st.rerun()
-    alignment_table(panels, dataset.n_items)
-    if item is not None:
+    if item is not None:  # one item asked for: its nearest texts right under the maps, above the long table
         neighbours(panels, dataset, item)
+    alignment_table(panels, dataset.n_items)
     if st.session_state.get(SELECTED):
         if st.button("Clear selection"):
             st.session_state[SELECTED] = []
