@@ -112,6 +112,8 @@ def verdict_line(rows: pd.DataFrame) -> None:
 
 def warmup_line(rows: pd.DataFrame, shown: list[str]) -> None:
     """The shown precomputed seeds that early stopping ended in their warm-up (REPORT.md's Summary says the same)."""
+    if rows.empty:
+        return
     picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)]
     cells: dict[str, dict[int, dict]] = {}
     for r in picked.to_dict("records"):
