@@ -100,9 +100,11 @@ LESSONS: tuple[Lesson, ...] = (
                     "under the maps gives both columns' alignment numbers, each explained in one plain sentence: "
                     "the gap between the columns is what the two losses add beyond training alone."),
                Step("One item's nearest texts", "embeddings",
-                    {"dataset": "synthetic", "after": "paper", "before": "initialized", "seed": "0", "item": "325"},
-                    "The highlighted item's picture and its nearest texts, before and after training. Find where "
-                    "its own text ranks: alignment is working when it climbs towards rank 1.", checkpoint=True),
+                    {"dataset": "synthetic", "after": "paper", "before": "no_alignment", "seed": "0", "item": "325"},
+                    "The highlighted item's picture and its nearest texts, trained without the alignment losses "
+                    "(left) and with them (right). Find where its own text ranks in each: the losses are doing "
+                    "their work when it sits at or near rank 1 on the right and far down on the left.",
+                    checkpoint=True),
                Step("Does alignment buy accuracy?", "compare",
                     {"dataset": "ml100k", "cells": "paper,no_alignment", "ref": "paper", "tab": "Plots"},
                     "Read the change in Recall@20 of no_alignment against paper with its 95% interval. If the "
