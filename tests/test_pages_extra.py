@@ -212,3 +212,5 @@ def test_embeddings_without_a_checkpoint_says_why_and_forgets_another_datasets_p
     assert not at.exception, [e.message for e in at.exception]
     assert any("Nothing to draw for this stage" in i.value for i in at.info)
     assert at.session_state["embeddings_selected_items"] == [0]
+    after = next(s for s in at.selectbox if s.label == "After (trained)")
+    assert after.format_func("paper") == "paper · MambaRec as the paper describes it"  # a stored map, in words

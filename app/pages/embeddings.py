@@ -17,8 +17,11 @@ import streamlit as st
 from app import figures, lessonbar, models, state, urlsel
 from app.urlsel import Param
 from mambarec import analysis
+from mambarec.grid import GRID
 from mambarec.neighbours import cross_modal_neighbours
 from mambarec.recommend import item_card, precomputed_for
+
+CELL_LABELS = {c.name: c.label for c in GRID}  # what a precomputed cell is, in words
 
 PAGE = "embeddings"
 INITIALIZED = "initialized"
@@ -158,7 +161,8 @@ def choose(dataset) -> list[dict]:
                  "vectors": embeddings(f"untrained|paper|{fp}", "modal", model)}]
     if ss[key("after")] not in keys:
         ss[key("after")] = models.active_key(found) or ("paper" if "paper" in keys else keys[0])
-    label = lambda k: models.key_label(found, k) if models.pick(found, k) else k  # noqa: E731
+    label = lambda k: (models.key_label(found, k) if models.pick(found, k)  # noqa: E731
+                       else f"{k} · {CELL_LABELS[k]}" if k in CELL_LABELS else k)  # a stored map: the cell's words
     c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
     after = c2.selectbox("After (trained)", keys, format_func=label,
                          **urlsel.bound(PAGE, "after", keys))
