@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import jobs, state
+from mambarec import findings
 from mambarec.config import setup_label
 
 STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "progress_activity", "saving": "save",
@@ -109,11 +110,13 @@ def early_stop_note(res, patience: int) -> str | None:
     """What to make of a run that early stopping ended with its best epoch within the first ``patience`` epochs:
     such a run may have stopped before it learned (a live synthetic run, seed 7, stopped at epoch 26 with its best
     at 5 and test Recall@20 0.52 against the grid's 0.60, and said nothing)."""
-    if not res.stopped_early or res.cancelled or res.best_epoch > patience:
+    if res.cancelled:
         return None
-    if res.best_epoch <= 1:
+    if res.stopped_early and res.best_epoch <= 1:
         return (f"It never beat its first epoch's valid score in {res.epochs_run} epochs: the model did not learn "
                 "under this setup. Try another learning rate or seed.")
+    if not findings.peaked_in_warmup(res.best_epoch, res.stopped_early, patience):
+        return None
     return (f"Its best epoch came early ({res.best_epoch}) and it stopped {res.epochs_run - res.best_epoch} epochs "
             "later: its valid score dipped after an early peak for longer than the patience, so it may have stopped "
             "before it learned (a few precomputed seeds did this; see their curves on Compare). Compare its test "

@@ -112,6 +112,19 @@ def cells_of(rows: list[dict], dataset: str) -> dict[str, dict[int, dict]]:
 LATE_PEAK = 3  # a cell's seeds that peaked past this many patiences show the cell learns long after the warm-up
 
 
+def peaked_in_warmup(best_epoch: int, stopped_early: bool, patience: int) -> bool:
+    """Early stopping ended the run with its best epoch within the first ``patience`` epochs, past epoch 1 (a run
+    whose best is epoch 1 never learned at all)."""
+    return bool(stopped_early) and 1 < int(best_epoch or 0) <= patience
+
+
+def seeds_listing(found: dict[str, list[int]], code: bool = False) -> str:
+    """``paper seeds 0, 1; mgcn seed 4`` (cell names in backticks with ``code``, for markdown)."""
+    tick = "`" if code else ""
+    return "; ".join(f"{tick}{c}{tick} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
+                     for c, s in found.items())
+
+
 def stopped_in_warmup(cells: dict[str, dict[int, dict]], patience: int) -> dict[str, list[int]]:
     """cell -> the seeds that early stopping ended with their best epoch within the first ``patience`` epochs
     (past epoch 1: a cell stuck at epoch 1 never learned, ``report.never_learned_lines``) while another seed of
@@ -120,8 +133,7 @@ def stopped_in_warmup(cells: dict[str, dict[int, dict]], patience: int) -> dict[
     out = {}
     for name, runs in cells.items():
         late = any(int(r.get("best_epoch") or 0) > LATE_PEAK * patience for r in runs.values())
-        early = [s for s, r in runs.items()
-                 if r.get("stopped_early") and 1 < int(r.get("best_epoch") or 0) <= patience]
+        early = [s for s, r in runs.items() if peaked_in_warmup(r.get("best_epoch"), r.get("stopped_early"), patience)]
         if late and early:
             out[name] = early
     return out

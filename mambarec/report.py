@@ -131,7 +131,7 @@ def warmup_stop_lines(rows: list[dict], budgets: dict[str, dict]) -> list[str]:
             continue
         early = [cells[c][s]["test/Recall@20"] for c, seeds in found.items() for s in seeds]
         rest = [r["test/Recall@20"] for c, seeds in found.items() for s, r in cells[c].items() if s not in seeds]
-        listed = "; ".join(f"`{c}` seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}" for c, s in found.items())
+        listed = findings.seeds_listing(found, code=True)
         total = sum(len(runs) for runs in cells.values())
         lines.append(f"- Early stopping ended {len(early)} of {total} runs on {dataset} within their first {patience} "
                      f"epochs while another seed of the same cell peaked after epoch {findings.LATE_PEAK * patience}: "

@@ -115,13 +115,13 @@ def warmup_line(rows: pd.DataFrame, shown: list[str]) -> None:
     if rows.empty:
         return
     picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)]
-    cells: dict[str, dict[int, dict]] = {}
-    for r in picked.to_dict("records"):
-        cells.setdefault(r["name"], {})[int(r["seed"])] = r
+    if picked.empty:
+        return
     patience = DEFAULT_BUDGET.patience
-    found = findings.stopped_in_warmup(cells, patience)
+    found = findings.stopped_in_warmup(findings.cells_of(picked.to_dict("records"), picked["dataset"].iloc[0]),
+                                       patience)
     if found:
-        listed = "; ".join(f"{c} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}" for c, s in found.items())
+        listed = findings.seeds_listing(found)
         st.caption(f"Early stopping ended {sum(map(len, found.values()))} of these seeds within their first "
                    f"{patience} epochs, in a dip after an early peak, while a sister seed peaked after epoch "
                    f"{findings.LATE_PEAK * patience}: {listed}. Their lower scores are in the means and widen the "

@@ -129,9 +129,10 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
         train = dataclasses.replace(train, **train_over)
     except ConfigError as exc:
         errors.append(f"training: {exc}")
-    if without_compile(train, model) != train:  # valid apart, not together
+    allowed = without_compile(train, model)
+    if allowed != train:  # valid apart, not together
         errors.append(f"compile={train.compile!r}: this {model_name} model has no DREAM to compile; not compiled")
-        train = without_compile(train, model)
+        train = allowed
     return RunConfig(dataset=dataset, model_name=model_name, model=model, train=train), errors, notes
 
 
