@@ -77,16 +77,19 @@ def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
 
 
 def column_config() -> dict:
-    """Widths that fit 1280 x 800 with the sidebar open (about 820 px for the table)."""
-    config = {"name": st.column_config.TextColumn("setup", width=160, help="precomputed cell, or what a saved run "
+    """Widths that fit 1280 x 800 with the sidebar open: ~916 px for the table, ~1,000 px in presentation mode,
+    where the grid widens each column by its share. Measured in Chromium (canvas text widths of the longest
+    entries, "paper_without_reduced_text", "5× 101–112 ep · early stop", "▼ -29.4% [-31.9, -26.9]", plus 16 px of
+    cell padding): 219 / 193 / 122 / 166 px in presentation mode, 187 / 165 / 105 / 142 px outside it."""
+    config = {"name": st.column_config.TextColumn("setup", width=190, help="precomputed cell, or what a saved run "
                                                   "changed from its preset"),
-              "ran": st.column_config.TextColumn("seeds × epochs", width=165, help="how many seeds, the epochs they "
+              "ran": st.column_config.TextColumn("seeds × epochs", width=166, help="how many seeds, the epochs they "
                                                  "ran (of the cap, when one was reached), and how "
                                                  "they ended: early stop, the cap, by hand")}
     for m in SHOWN:
-        config[f"{m} text"] = st.column_config.TextColumn(m, width=112, help=f"test {m}: mean ± sample std over "
+        config[f"{m} text"] = st.column_config.TextColumn(m, width=106, help=f"test {m}: mean ± sample std over "
                                                           "seeds; '1 seed' has no spread to show")
-        config[f"Δ {m}"] = st.column_config.TextColumn(f"Δ {m}", width=140, help="change against the reference in "
+        config[f"Δ {m}"] = st.column_config.TextColumn(f"Δ {m}", width=144, help="change against the reference in "
                                                        "% of its mean, paired by seed, [95% t-interval]. ▲/▼: the "
                                                        "interval excludes 0; ≈: it holds 0 (within noise)")
     return config
