@@ -21,6 +21,12 @@ from mambarec.config import ConfigError, RunConfig
 
 ON, OFF, LOSS, INFO, LINE = "#dbe9f6", "#eeeeee", "#fde3cf", "#f4f4f4", "#6b6b6b"
 HEIGHT = 360
+LABEL_PX = 10  # block labels at 1x; presentation mode scales them
+# Labels fit their blocks while font / figure width <= this (Chromium: 10 px labels fit the 587 px the figure has at
+# 1280 x 800; at 1024 x 768 it has 418 px and they spilled). The blocks scale with the figure, Plotly's fonts do not,
+# so a CSS container query shrinks the labels in a narrower figure (cqi: 1% of the container's width).
+LABEL_PER_WIDTH = 0.0175
+CONTAINER = "model-diagram"  # st.container key -> CSS class st-key-model-diagram
 COUNTER = "diagram.n"  # bumped after each click: a fresh chart forgets the selection it was clicked with
 
 
@@ -136,7 +142,7 @@ def figure(run: RunConfig):
                             "dash": "solid" if on else "dash"})
         if blk.label:
             text = blk.label + ("" if on or not blk.switch else "<br>(off)" if "<br>" not in blk.label else " (off)")
-            font = {"size": round(10 * presentation.scale()), "color": "#222222" if on else "#888888"}
+            font = {"size": label_px(), "color": "#222222" if on else "#888888"}
             fig.add_annotation(x=blk.x, y=blk.y, text=text, showarrow=False, font=font)
     clickable = [b for b in found.values() if b.kind != "group"]
     fig.add_trace(go.Scatter(
@@ -148,6 +154,17 @@ def figure(run: RunConfig):
     fig.update_layout(height=round(HEIGHT * presentation.scale()), margin={"l": 0, "r": 0, "t": 0, "b": 0},
                       hoverdistance=40, dragmode=False, plot_bgcolor="white", clickmode="event+select")
     return fig
+
+
+def label_px() -> int:
+    return round(LABEL_PX * presentation.scale())
+
+
+def fit_css() -> str:
+    """Block labels no larger than LABEL_PER_WIDTH of the figure's width (unchanged where it is wide enough)."""
+    return (f"<style>.st-key-{CONTAINER} {{ container-type: inline-size; }}\n"
+            f".st-key-{CONTAINER} .annotation-text {{ font-size: min({label_px()}px, {100 * LABEL_PER_WIDTH:g}cqi) "
+            "!important; }</style>")
 
 
 def _hover(run: RunConfig, blk: Block) -> str:
@@ -175,6 +192,8 @@ def draw(run: RunConfig) -> None:
     if run.model_name != "mambarec":
         return
     key = f"diagram.{st.session_state.get(COUNTER, 0)}"
-    st.plotly_chart(figure(run), key=key, on_select=lambda: _on_click(key), selection_mode="points",
-                    config={"displayModeBar": False, "scrollZoom": False}, width="stretch")
+    with st.container(key=CONTAINER):
+        st.html(fit_css())
+        st.plotly_chart(figure(run), key=key, on_select=lambda: _on_click(key), selection_mode="points",
+                        config={"displayModeBar": False, "scrollZoom": False}, width="stretch")
     st.caption("Click a framed block to switch it on or off; hover any block for what it does. Grey, dashed: off.")

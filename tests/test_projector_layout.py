@@ -128,3 +128,38 @@ def test_the_app_opens_on_the_lessons_and_a_step_opens_its_page(server, browser)
         assert "before=no_alignment" in page.url
     finally:
         page.close()
+
+
+# each block label of the Train page's model diagram, against the smallest block (a Plotly shape) around its centre
+DIAGRAM = ".st-key-model-diagram"
+LABELS_OUTSIDE = """(root) => {
+  const boxes = Array.from(document.querySelectorAll(root + ' .shapelayer path')).map(p => p.getBoundingClientRect());
+  const out = [];
+  for (const t of document.querySelectorAll(root + ' .annotation-text')) {
+    if (!t.textContent.trim()) continue;  // an arrow
+    const r = t.getBoundingClientRect(), x = (r.left + r.right) / 2, y = (r.top + r.bottom) / 2;
+    const around = boxes.filter(b => b.left <= x && x <= b.right && b.top <= y && y <= b.bottom)
+                        .sort((a, b) => a.width * a.height - b.width * b.height)[0];
+    if (!around) { out.push(`${t.textContent}: in no block`); continue; }
+    if (r.left < around.left - 1 || r.right > around.right + 1)
+      out.push(`${t.textContent}: ${Math.round(r.width)} px wide in a ${Math.round(around.width)} px block`);
+  }
+  return out;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width,height,present", [(1280, 800, False), (1024, 768, False), (1024, 768, True)])
+def test_the_model_diagram_labels_stay_inside_their_blocks(server, browser, width, height, present):
+    """Plotly's label fonts do not follow the figure's width; at 1024 x 768 'Normalize + dropout' ran out of its
+    block until the labels shrank with the figure (app/diagram.py, LABEL_PER_WIDTH)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(server + "/train?dataset=ml100k" + ("&present=1" if present else ""))
+        page.locator(f"{DIAGRAM} .annotation-text", has_text="Score").wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.locator(f"{DIAGRAM} .annotation-text", has_text="Normalize").count() == 1
+        assert page.evaluate(LABELS_OUTSIDE, DIAGRAM) == []
+    finally:
+        page.close()
