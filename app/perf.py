@@ -16,6 +16,9 @@ folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 80
   10 s, and none may show an exception or "Page not found". One session opens the URL first, as the
   lecturer does before the class, so the page's imports and caches are warm. The N browsers run on this
   machine beside the server: the browsers' own boot ("frontend shell") is printed apart from the server's CPU;
+* the floor of that measurement: the same N sessions against a three-line Streamlit app (a title and a code
+  block, nothing of ours), so that what is Streamlit's and the N browsers' share of the 10 s, and what is the
+  app's, can be told apart (``--no-floor`` skips it);
 * with ``--live-run``: Train pressed with the default setup until the run is saved.
 """
 
@@ -175,6 +178,22 @@ def concurrent(url: str, sessions: int, server_pid: int) -> None:
               + (f"  {problems}" if problems else ""), flush=True)
 
 
+# What the floor serves: the landing page's heading and a code block (the Lessons page's step links are code
+# blocks, whose highlighter is a chunk the browser loads), and nothing else.
+FLOOR_APP = 'import streamlit as st\nst.title("Lessons")\nst.code("/embeddings?dataset=ml100k")\n'
+
+
+def floor(sessions: int, env: dict, port: int | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="mambarec-perf-floor-") as folder:
+        script = Path(folder) / "floor_app.py"
+        script.write_text(FLOOR_APP)
+        with streamlit_server(env, port=port, keep_output=False, script=str(script)) as srv:
+            asyncio.run(_concurrent(srv.url, 1, "Lessons", '[data-testid="stCode"]'))  # as for the app: warm once
+            found = asyncio.run(_concurrent(srv.url, sessions, "Lessons", '[data-testid="stCode"]'))
+    report(f"floor: {sessions} sessions, a 3-line Streamlit app, slowest paint", max(t for t, _, _ in found),
+           "  (each: " + ", ".join(f"{t:.1f}" for t, _, _ in found) + "; the same browsers and server, no app code)")
+
+
 def live_run(browser, url: str) -> None:
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{url}/train")
@@ -193,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--sessions", type=int, default=8, help="concurrent sessions (default 8)")
     parser.add_argument("--live-run", action="store_true", help="also time a default live run on the Train page")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the floor: the concurrent sessions against a 3-line Streamlit app")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright  # lazy: playwright is a benchmark-only dependency
 
@@ -215,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                     browser.close()
             if args.sessions:
                 concurrent(srv.url, args.sessions, srv.proc.pid)
-            print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")
+        if args.sessions and not args.no_floor:
+            floor(args.sessions, env, args.port)
+        print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")
     return 0
 
 

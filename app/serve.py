@@ -37,8 +37,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def command(port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+def command(port: int, script: str = "streamlit_app.py") -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
             "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
 
 
@@ -59,13 +59,14 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> float:
 
 
 @contextmanager
-def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, keep_output: bool = True
-                     ) -> Iterator[Server]:
-    """The app served from the repository root with ``env``; ``keep_output`` pipes its output (for the error
-    message of a server that dies), else it is discarded (a long benchmark must not fill a pipe)."""
+def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, keep_output: bool = True,
+                     script: str = "streamlit_app.py") -> Iterator[Server]:
+    """The app (or another ``script``) served from the repository root with ``env``; ``keep_output`` pipes its
+    output (for the error message of a server that dies), else it is discarded (a long benchmark must not fill a
+    pipe)."""
     port = port or free_port()
     out = subprocess.PIPE if keep_output else subprocess.DEVNULL
-    proc = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command(port, script), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
         start_s = wait_healthy(port, proc, timeout)
         yield Server(f"http://127.0.0.1:{port}", proc, start_s)
