@@ -122,7 +122,7 @@ def toggle(run: RunConfig, name: str) -> RunConfig:
     return state.edit_run(run, field, not getattr(run.model, field))
 
 
-def figure(run: RunConfig):
+def figure(run: RunConfig, clickable: bool = True):
     import plotly.graph_objects as go  # lazy: plotly loads after the form's first paint
 
     fig = go.Figure()
@@ -144,11 +144,11 @@ def figure(run: RunConfig):
             text = blk.label + ("" if on or not blk.switch else "<br>(off)" if "<br>" not in blk.label else " (off)")
             font = {"size": label_px(), "color": "#222222" if on else "#888888"}
             fig.add_annotation(x=blk.x, y=blk.y, text=text, showarrow=False, font=font)
-    clickable = [b for b in found.values() if b.kind != "group"]
+    blocks_hit = [b for b in found.values() if b.kind != "group"]
     fig.add_trace(go.Scatter(
-        x=[b.x for b in clickable], y=[b.y for b in clickable], mode="markers",
-        marker={"size": 26, "color": "rgba(0,0,0,0)"}, customdata=[b.name for b in clickable],
-        hovertext=[_hover(run, b) for b in clickable], hoverinfo="text", showlegend=False))
+        x=[b.x for b in blocks_hit], y=[b.y for b in blocks_hit], mode="markers",
+        marker={"size": 26, "color": "rgba(0,0,0,0)"}, customdata=[b.name for b in blocks_hit],
+        hovertext=[_hover(run, b, clickable) for b in blocks_hit], hoverinfo="text", showlegend=False))
     fig.update_xaxes(visible=False, range=[0, 12], fixedrange=True)
     fig.update_yaxes(visible=False, range=[0.55, 5.95], fixedrange=True)
     fig.update_layout(height=round(HEIGHT * presentation.scale()), margin={"l": 0, "r": 0, "t": 0, "b": 0},
@@ -167,8 +167,8 @@ def fit_css() -> str:
             "!important; }</style>")
 
 
-def _hover(run: RunConfig, blk: Block) -> str:
-    if not blk.switch:
+def _hover(run: RunConfig, blk: Block, clickable: bool = True) -> str:
+    if not blk.switch or not clickable:
         return blk.plain
     return f"{blk.plain}<br><i>click to switch {'off' if is_on(run, blk) else 'on'}</i>"
 
@@ -187,13 +187,17 @@ def _on_click(key: str) -> None:
     st.session_state[COUNTER] = st.session_state.get(COUNTER, 0) + 1
 
 
-def draw(run: RunConfig) -> None:
-    """The diagram of ``run`` (MambaRec only); clicking a switch block edits the setup."""
+def draw(run: RunConfig, clickable: bool = True) -> None:
+    """The diagram of ``run`` (MambaRec only); clicking a switch block edits the setup unless ``clickable`` is
+    off (the About page shows the preset's, to read)."""
     if run.model_name != "mambarec":
         return
     key = f"diagram.{st.session_state.get(COUNTER, 0)}"
+    click = {"key": key, "on_select": lambda: _on_click(key), "selection_mode": "points"} if clickable else {}
     with st.container(key=CONTAINER):
         st.html(fit_css())
-        st.plotly_chart(figure(run), key=key, on_select=lambda: _on_click(key), selection_mode="points",
-                        config={"displayModeBar": False, "scrollZoom": False}, width="stretch")
-    st.caption("Click a framed block to switch it on or off; hover any block for what it does. Grey, dashed: off.")
+        st.plotly_chart(figure(run, clickable), config={"displayModeBar": False, "scrollZoom": False},
+                        width="stretch", **click)
+    st.caption("Click a framed block to switch it on or off; hover any block for what it does. Grey, dashed: off."
+               if clickable else "Hover a block for what it does. The framed blocks are the switches of the Train "
+               "page, where clicking one turns it off; the orange ones are the alignment losses.")

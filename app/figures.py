@@ -352,24 +352,3 @@ def dream_output(out: np.ndarray) -> go.Figure:
     fig = go.Figure(_heat(out.mean(axis=0), showscale=True))
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
     return _margin(fig, 230)
-
-
-# ---- About --------------------------------------------------------------------------------------
-def model_diagram() -> str:
-    """The model's paths as a Graphviz graph: each modality's reduction and DREAM, the alignment losses on
-    the two modal features, the ID graph, fusion and the score."""
-    return """digraph {
-  rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica", fontsize=13];
-  edge [color="#555555"];
-  v [label="visual features\\nD_V"]; t [label="text features\\n384"];
-  rv [label="W_V: D_V → D_V / r"]; rt [label="text → D_V / r"];
-  dv [label="DREAM\\n5 branches + M_c, M_s", fillcolor="#dbe9f6"]; dt [label="DREAM", fillcolor="#dbe9f6"];
-  pv [label="→ d"]; pt [label="→ d"];
-  ids [label="user & item IDs\\nuser-item graph (L layers)"];
-  fuse [label="purifier + fusion\\n(MGCN backbone)"];
-  score [label="score = user · item\\nBPR loss", fillcolor="#e4f2e1"];
-  mmd [label="MMD\\n(distributions)", shape=ellipse, fillcolor="#fde3cf"];
-  nce [label="InfoNCE\\n(matched pairs)", shape=ellipse, fillcolor="#fde3cf"];
-  v -> rv -> dv -> pv; t -> rt -> dt -> pt; pv -> fuse; pt -> fuse; ids -> fuse -> score;
-  pv -> mmd [style=dashed]; pt -> mmd [style=dashed]; pv -> nce [style=dashed]; pt -> nce [style=dashed];
-}"""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import lessonbar, paper_numbers, state, urlsel
+from app import diagram, lessonbar, paper_numbers, state, urlsel
 from app.urlsel import Param
 from mambarec.config import mambarec_preset
 from mambarec.data import DatasetError
@@ -46,13 +46,9 @@ def world_truth(name: str, fingerprint: str) -> dict:
 
 
 def the_model() -> None:
-    from app import figures  # lazy: plotly (figures' other charts)
-
     st.markdown("**Modality Alignment with Multi-scale Bilateral Attention for Multimodal Recommendation** (Ren, "
                 "Ju, Lee; CIKM 2025). Released code `rkl71/MambaRec`, built on MMRec's MGCN.")
-    st.graphviz_chart(figures.model_diagram())
-    st.caption("Solid arrows: the forward pass to a score. Dashed: what the two alignment losses compare (both act "
-               "on the d-dim modal features). The ID graph and fusion are MGCN's.")
+    diagram.draw(state.default_run(), clickable=False)  # the Train page's picture, for the paper's setup
     try:
         d_v, r = int(state.get_dataset(state.active_dataset_name()).visual.shape[1]), mambarec_preset().reduction_factor
         here = f"{d_v} → {d_v // r} on this dataset, "
