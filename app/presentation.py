@@ -31,6 +31,8 @@ section[data-testid="stSidebar"] { width: 232px !important; min-width: 232px !im
 [data-testid="stHeader"] { display: none; }
 h1 { font-size: 1.9rem !important; padding-top: 0 !important; }
 [data-testid="stMetricValue"] { font-size: 1.5rem; }
+/* large type in a button keeps Streamlit's wide side padding out of the label's room ("3 se..." at 1024 x 768) */
+.stButton button, .stDownloadButton button, .stPopover button { padding-left: 0.45rem; padding-right: 0.45rem; }
 </style>
 """
 
