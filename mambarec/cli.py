@@ -142,6 +142,12 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
         raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs, --device and "
                           f"--compile can change (got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
     run = ckpt["run"]
+    counters = ckpt["resume"]["counters"]
+    if int(counters["bad_epochs"]) > run.train.patience:  # another epoch would end it again, one epoch later
+        raise ConfigError(f"{args.resume} ended by early stopping: epoch {int(counters['epoch'])}, "
+                          f"{run.train.patience + 1} epochs after its best; resumed, it would stop again after one "
+                          "more. --resume continues a run that reached its --epochs cap or was stopped by hand; to "
+                          "train past early stopping, train a new run with a larger --patience")
     for name in ("device", "compile"):  # how it trains, not what it computes
         if args.__dict__.get(TRAIN_FLAG_PREFIX + name) is not None:
             run = dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: args.__dict__[
@@ -236,8 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--variant", default=None, choices=(*VARIANTS, "mgcn"),
                     help="MambaRec's preset: paper (as described), official (as released), backbone (every extra "
                          "off); mgcn is an alias of --model mgcn [paper]")
-    tr.add_argument("--resume", default=None, help="continue from this checkpoint's saved state; only --epochs "
-                                                   "(a new cap), --device and --compile may change")
+    tr.add_argument("--resume", default=None, help="continue a run that reached its cap or was stopped by hand, "
+                                                   "from its checkpoint's saved state; only --epochs (a new cap), "
+                                                   "--device and --compile may change")
     add_config_flags(tr)
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")

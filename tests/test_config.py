@@ -179,6 +179,19 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     assert "load it with the dataset it was trained on" in capsys.readouterr().err
 
 
+def test_a_run_that_early_stopping_ended_is_not_resumed_to_stop_one_epoch_later(tmp_path, capsys):
+    out = tmp_path / "run"  # patience 1: stops when two epochs in a row do not beat the best
+    assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--patience", "1", "--epochs", "200",
+                 "--learning-rate", "0.5", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_early"] and metrics["epochs_run"] < 200
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out / "checkpoint.pt"), "--out", str(out), "--epochs", "400"]) == 2
+    err = capsys.readouterr().err
+    assert "ended by early stopping" in err and "larger --patience" in err
+    assert json.loads((out / "metrics.json").read_text()) == metrics  # the run is left as it was
+
+
 def test_a_number_that_is_not_finite_or_a_seed_out_of_range_is_refused_by_name(tmp_path, capsys):
     for field, value in (("learning_rate", float("nan")), ("lr_decay", float("nan")), ("learning_rate", float("inf"))):
         with pytest.raises(ConfigError, match=f"{field} must be a finite number"):
