@@ -102,6 +102,9 @@ def make_plan(tasks: list[Task], datasets: dict, previous: list[dict] | None = N
         s_epoch, eval_s = time_one(task, datasets[dataset])
         trainable = task.cell.model_name != "pop"
         epochs, source = expected_epochs(previous or [], dataset, cell, schedule) if trainable else (0.0, "-")
+        cap = task.run_config().train.epochs
+        if epochs > cap:  # --epochs caps every run: none trains past it
+            epochs, source = float(cap), f"the --epochs cap (expected {epochs:.0f}, {source})"
         lines.append(Line(dataset, cell, schedule, len(ts), s_epoch, eval_s, epochs if trainable else 1.0, source))
     return lines
 

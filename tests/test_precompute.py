@@ -540,6 +540,16 @@ def test_the_plan_of_an_extension_counts_only_the_runs_it_would_add(tmp_path, ti
     assert "total: 3 runs" in whole
 
 
+def test_the_plan_expects_no_run_to_train_past_the_epochs_cap(tiny):
+    import argparse
+
+    from mambarec.precompute_cli import _plan
+
+    args = argparse.Namespace(out="/nonexistent/pre", epochs=2, extend=False, workers=1, device="cpu")
+    line = _plan(args, {"synthetic": tiny}, [0], ["paper"]).splitlines()[1]
+    assert line.split()[6] == "2" and "the --epochs cap (expected 140, default)" in line  # not the 140 expected
+
+
 def test_the_plan_times_a_cell_by_its_median_batch():
     """One batch slowed by something else on the machine must not become the cell's speed."""
     from mambarec.plan import batch_seconds
