@@ -218,7 +218,7 @@ def shuffle_split(inter: pd.DataFrame, seed: int) -> pd.DataFrame:
     shuffled = inter.sample(frac=1, random_state=seed).sort_values("userID", kind="stable")
     counts = shuffled.groupby("userID", sort=True).size().to_numpy()
     out = shuffled.reset_index(drop=True)
-    out["x_label"] = mmrec_split(counts, None)
+    out["x_label"] = mmrec_split(counts)
     return out
 
 

@@ -132,12 +132,13 @@ def kcore_filter(pairs: np.ndarray, k: int = 5) -> np.ndarray:
         keep = new_keep
 
 
-def mmrec_split(n_per_user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """x_label per interaction for users laid out contiguously with ``n_per_user`` rows each.
+def mmrec_split(n_per_user: np.ndarray) -> np.ndarray:
+    """x_label per interaction for users laid out contiguously with ``n_per_user`` rows each, each user's rows
+    already shuffled (``split_interactions`` shuffles them).
 
-    MMRec's rule (docs/protocol.md section 2): the user's rows are shuffled; fewer than 10 interactions:
-    the last two go to valid and test; otherwise v = int(0.2 n) go to valid + test, valid takes
-    v // 2 and test the rest. Returns labels in the shuffled order and the permutation.
+    MMRec's rule (docs/protocol.md section 2): fewer than 10 interactions: the last two go to valid and test;
+    otherwise v = int(0.2 n) go to valid + test, valid takes v // 2 and test the rest. Returns the labels, in the
+    rows' order.
     """
     labels = []
     for n in n_per_user:  # per-user bookkeeping only at build time, never on a training path
@@ -160,7 +161,7 @@ def split_interactions(pairs: np.ndarray, seed: int) -> pd.DataFrame:
     pairs = pairs[order]
     counts = np.bincount(pairs[:, 0])
     counts = counts[counts > 0]
-    labels = mmrec_split(counts, rng)
+    labels = mmrec_split(counts)
     return pd.DataFrame({"userID": pairs[:, 0], "itemID": pairs[:, 1], "x_label": labels})
 
 
