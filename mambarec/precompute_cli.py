@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
@@ -160,7 +161,15 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
     tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, done, device=args.device)
     if not tasks:
         return f"nothing to train: {args.out} already holds every run asked for"
-    return render_plan(make_plan(tasks, datasets, previous), args.workers)
+    return render_plan(make_plan(tasks, datasets, previous), plan_workers(args))
+
+
+def plan_workers(args: argparse.Namespace) -> int:
+    """Runs at once: --workers on the local engine; on a local Ray, this machine's CPUs over --cpus-per-task (a
+    joined cluster's size is not known before joining it: counted as this machine's)."""
+    if getattr(args, "engine", "local") != "ray":
+        return args.workers
+    return max(1, int((os.cpu_count() or 1) // max(float(getattr(args, "cpus_per_task", 1.0)), 1e-9)))
 
 
 __all__ = ["add_precompute_command", "cmd_precompute"]

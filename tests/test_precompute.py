@@ -550,6 +550,17 @@ def test_the_plan_expects_no_run_to_train_past_the_epochs_cap(tiny):
     assert line.split()[6] == "2" and "the --epochs cap (expected 140, default)" in line  # not the 140 expected
 
 
+def test_the_plans_runs_at_once_follow_the_engine():
+    import argparse
+    import os
+
+    from mambarec.precompute_cli import plan_workers
+
+    assert plan_workers(argparse.Namespace(engine="local", workers=3, cpus_per_task=1.0)) == 3
+    ray = argparse.Namespace(engine="ray", workers=2, cpus_per_task=0.5)  # --workers means nothing to Ray
+    assert plan_workers(ray) == int(os.cpu_count() // 0.5)
+
+
 def test_the_plan_times_a_cell_by_its_median_batch():
     """One batch slowed by something else on the machine must not become the cell's speed."""
     from mambarec.plan import batch_seconds
