@@ -105,7 +105,12 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    prev = _previous(out, tmp, refresh_stale, progress) if extend or refresh_stale else None
+    try:
+        prev = (_previous(out, tmp, refresh_stale, progress, {(d, c.name) for d in datasets for c in cells})
+                if extend or refresh_stale else None)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
     for name in datasets if prev else ():
         old = prev["manifest"]["datasets"].get(name, {}).get("fingerprint")
@@ -248,9 +253,12 @@ def probe_section(cells: list[Cell], progress: bool = False) -> dict:
                                "dtype": probes.PROBE_DTYPE, "dataset": probes.probe_dataset().summary()}}
 
 
-def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool) -> dict | None:
+def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool, retrainable: set[tuple[str, str]]
+              ) -> dict | None:
     """For ``extend``: the folder ``out`` copied into ``tmp``, without the runs of cells whose probes moved
-    (``refresh_stale``; they are listed in ``redo`` with their seeds), or refused when stale."""
+    (``refresh_stale``; they are listed in ``redo`` with their seeds), or refused when stale. Refused too when a
+    stale run's (dataset, cell) is not among ``retrainable`` (what this command trains: its --datasets that
+    loaded and its --only): it would leave the folder without being trained again."""
 
     if not (out / "manifest.json").is_file():
         return None
@@ -260,6 +268,12 @@ def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool) -> dict
         raise PrecomputedError(f"{out} is stale ({found.message()}); extending it would mix the numbers of two "
                                "codes: add --refresh-stale to retrain the cells that moved, or regenerate it")
     moved = found.stale_cells
+    left = sorted({(r["dataset"], r["cell"]) for r in prev["results"] if r["cell"] in moved} - retrainable)
+    if left:
+        named = ", ".join(f"{c} on {d}" for d, c in left[:6]) + (f" and {len(left) - 6} more" if len(left) > 6 else "")
+        raise PrecomputedError(f"{out}: the stale runs of {named} are outside this command's --datasets / --only "
+                               "(or their data did not load), so --refresh-stale would drop them without training "
+                               "them again; include them, or run --refresh-stale without --only")
     shutil.copytree(out, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("manifest.json", "REPORT.md"))
     redo: dict[tuple[str, str], list[int]] = {}
     for r in prev["results"]:

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
+from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed, staleness
 from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
 from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
@@ -149,19 +149,30 @@ def _check_counts(args: argparse.Namespace, seeds: list[int]) -> None:
 
 
 def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:
-    """The arithmetic of what this command would train: with ``--extend``, only the runs the folder lacks."""
+    """The arithmetic of what this command would train: with ``--extend``, only the runs the folder lacks; with
+    ``--refresh-stale``, those and the runs of the cells whose probes moved."""
+    keep = args.extend or getattr(args, "refresh_stale", False)
+    note = ""
     try:  # earlier runs under today's budget tell how many epochs a cell takes
         pre = load_precomputed(args.out)
         same = {name for name, b in pre["manifest"]["budgets"].items()
                 if b == dataclasses.asdict(budget_for(name, args.epochs))}
         previous = [r for r in pre["results"] if r["dataset"] in same]
-        done = runs_held(pre["results"]) if args.extend else set()
+        done = runs_held(pre["results"]) if keep else set()
+        if keep:
+            found = staleness(pre["manifest"], progress=False)
+            if getattr(args, "refresh_stale", False):
+                done = {k for k in done if k[1] not in found.stale_cells}
+            elif not found.current:
+                note = (f"note: {args.out} is stale ({len(found.stale_cells)} cell(s): "
+                        f"{', '.join(sorted(found.stale_cells)[:5])}); --extend will refuse it: add --refresh-stale "
+                        "to retrain those cells as well\n")
     except PrecomputedError:
         previous, done = [], set()
     tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, done, device=args.device)
     if not tasks:
-        return f"nothing to train: {args.out} already holds every run asked for"
-    return render_plan(make_plan(tasks, datasets, previous), plan_workers(args))
+        return note + f"nothing to train: {args.out} already holds every run asked for"
+    return note + render_plan(make_plan(tasks, datasets, previous), plan_workers(args))
 
 
 def plan_workers(args: argparse.Namespace) -> int:

@@ -265,6 +265,41 @@ def _run_grid(out, tiny, only=("pop", "bpr"), **kw):
                          progress=False, **kw)
 
 
+def test_refresh_stale_never_drops_a_stale_run_it_would_not_train_again(tmp_path, tiny):
+    out = tmp_path / "pre"
+    _run_grid(out, tiny)  # pop and bpr, seed 0
+    manifest = artifacts.load_precomputed(out)["manifest"]
+    manifest["probes"]["bpr"]["digest"]["score_rms"] += 1.0  # as if bpr's numerics had moved since
+    artifacts.seal_manifest(out, manifest)
+    before = (out / "manifest.json").read_text()
+    with pytest.raises(artifacts.PrecomputedError, match="stale runs of bpr on synthetic are outside this command"):
+        _run_grid(out, tiny, only=("pop",), refresh_stale=True)  # it used to drop bpr's run, silently
+    assert (out / "manifest.json").read_text() == before
+    assert not list(tmp_path.glob("pre.tmp-*"))  # nothing half-written left beside it
+    _run_grid(out, tiny, refresh_stale=True)  # bpr in the selection: retrained, and the folder current again
+    pre = artifacts.load_precomputed(out)
+    assert {r["cell"] for r in pre["results"]} == {"pop", "bpr"} and artifacts.staleness(pre["manifest"]).current
+
+
+def test_the_plan_of_refresh_stale_counts_the_stale_cells_runs(tmp_path, tiny):
+    import argparse
+
+    from mambarec.precompute_cli import _plan
+
+    out = tmp_path / "pre"
+    _run_grid(out, tiny)  # pop and bpr, seed 0
+    args = argparse.Namespace(out=str(out), epochs=1, extend=True, refresh_stale=False, workers=1, device="cpu")
+    assert _plan(args, {"synthetic": tiny}, [0], ["pop", "bpr"]).startswith("nothing to train")
+    manifest = artifacts.load_precomputed(out)["manifest"]
+    manifest["probes"]["bpr"]["digest"]["score_rms"] += 1.0  # bpr's numerics moved
+    artifacts.seal_manifest(out, manifest)
+    stale = _plan(args, {"synthetic": tiny}, [0], ["pop", "bpr"])
+    assert stale.startswith("note:") and "--extend will refuse it" in stale and "nothing to train" in stale
+    refresh = _plan(argparse.Namespace(**{**vars(args), "extend": False, "refresh_stale": True}),
+                    {"synthetic": tiny}, [0], ["pop", "bpr"])
+    assert "total: 1 runs" in refresh and refresh.splitlines()[1].split()[:2] == ["synthetic", "bpr"]
+
+
 def test_a_task_that_keeps_failing_is_reported_and_every_other_run_is_written(tmp_path, tiny, monkeypatch):
     import mambarec.engines as engines
 
