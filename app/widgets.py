@@ -232,7 +232,8 @@ def model_header(run: RunConfig) -> None:
         col.button(name, key=f"preset.{name}", on_click=apply_preset, args=(name,), width="stretch", wrap=True,
                    help=PRESET_HELP[name])
     model, variant, epochs, seed = st.columns([3, 3, 2, 2])
-    model.selectbox("Model", C.MODELS, key=_key("model_name"), format_func=MODEL_LABELS.get, on_change=_on_field,
+    model.selectbox("Model", C.MODELS, key=_key("model_name"), format_func=lambda m: MODEL_LABELS.get(m, m),
+                    on_change=_on_field,
                     args=("model_name",), help="Which model to train; each has its own settings.")
     variant.selectbox(LABELS["variant"].label, C.VARIANTS, key=_key("variant"), on_change=_on_field,
                       args=("variant",), format_func=lambda v: LABELS["variant"].choices.get(v, v),
@@ -256,7 +257,7 @@ def run_config_form(run: RunConfig, before_tabs=None) -> None:
             with tab:
                 section(run, title)
         return
-    own, training = st.tabs([f"{MODEL_LABELS[run.model_name]} settings", "Training"])
+    own, training = st.tabs([f"{MODEL_LABELS.get(run.model_name, run.model_name)} settings", "Training"])
     with own:
         names = model_fields(run.model_name)
         for row in (names[i:i + 3] for i in range(0, len(names), 3)):

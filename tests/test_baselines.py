@@ -80,7 +80,12 @@ def fitted(data):
 
 
 def test_every_baseline_is_registered():
+    from mambarec.config import MODEL_CONFIGS
+
     assert set(MODEL_CLASSES) == {"mambarec", "pop", *TRAINED}
+    assert set(MODEL_CONFIGS) == set(MODEL_CLASSES), (
+        "a model needs both a config (mambarec/config/run.py MODEL_CONFIGS) and a class (mambarec/model/zoo.py "
+        "MODEL_CLASSES)")
 
 
 def test_popularity_ranks_by_training_counts(data, fitted):

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_field_of_every_config_documents_itself():
     for cls in (*MODEL_CONFIGS.values(), TrainConfig):
         for f in dataclasses.fields(cls):
-            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+            assert f.metadata.get("help"), (f"{cls.__name__}.{f.name} has no help: declare it with "
+                                              "param(default, help, ...) (mambarec/config/fields.py)")
     assert help_text(MambaRecConfig, "sigma").startswith("sigma: Gaussian kernel bandwidth")
     assert "(> 0.0)" in help_text(MambaRecConfig, "sigma")
     with pytest.raises(ConfigError, match=r"sigma must be > 0.0, got -1"):

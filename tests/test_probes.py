@@ -25,6 +25,23 @@ def test_the_shipped_precomputed_folder_is_current():
                            "`python -m mambarec precompute --refresh-stale`, or regenerate the folder.")
 
 
+def test_every_cell_that_changes_the_model_changes_its_probe():
+    """A switch added to a config (and a cell for it) that the model never reads gives a cell whose numbers equal
+    those of the cell it starts from, and every test would still pass; two cells may share a probe only when they
+    differ by their training schedule alone (the probe trains every cell alike)."""
+    today = probes.cached_probes(probes.cells_to_runs(grid.GRID))
+
+    def what(cell):
+        return cell.model_name, cell.variant, tuple(sorted(cell.overrides))
+
+    for i, a in enumerate(grid.GRID):
+        for b in grid.GRID[i + 1:]:
+            if what(a) != what(b):
+                assert probes.differences(today[a.name], today[b.name]), (
+                    f"cells {a.name} and {b.name} compute the same numbers although their configs differ "
+                    f"({what(a)} vs {what(b)}): is the switch read by the model (mambarec/model/)?")
+
+
 SHIPPED_LIMIT_MB = 60  # the guide's "tens of MB, not hundreds", with room for the missing ml100k cells
 
 

@@ -365,6 +365,25 @@ def test_every_label_is_plain_words_with_one_line_of_help():
     assert set(LABELS["schedule"].choices) == set(SCHEDULES)  # every preset has words, not its bare key
 
 
+def test_every_model_and_every_field_has_its_words_and_its_place_on_the_form():
+    """A model or config field added to mambarec/config must also be named for the app; what is missing is said
+    with the file to edit (docs/architecture.md section 3, "Adding a switch or a model")."""
+    from app.widgets import MODEL_LABELS, SECTIONS
+    from mambarec.config import MODEL_CONFIGS, TrainConfig
+    from mambarec.config.fields import field_names
+
+    assert set(MODEL_LABELS) == set(MODEL_CONFIGS), "app/widgets.py MODEL_LABELS: a display name for every model"
+    fields = {n for cls in (*MODEL_CONFIGS.values(), TrainConfig) for n in field_names(cls)}
+    missing = sorted(fields - set(LABELS))
+    assert not missing, f"app/labels.py LABELS: a label and a plain sentence for {missing}"
+    placed = [n for rows in SECTIONS.values() for row in rows for n in row]
+    assert len(placed) == len(set(placed)), "app/widgets.py SECTIONS: a field in two rows"
+    wanted = (set(field_names(MODEL_CONFIGS["mambarec"])) | set(field_names(TrainConfig))) - {"variant", "seed",
+                                                                                                  "epochs"}
+    assert not sorted(wanted - set(placed)), (f"app/widgets.py SECTIONS: no row shows {sorted(wanted - set(placed))}; "
+                                              "a field the form does not show could still be set by a link")
+
+
 def test_switching_dream_away_takes_compile_with_it():
     """compile = dream needs DREAM: turning DREAM off, or picking a model or preset without it, on the form or the
     diagram sets compile back to none instead of being refused; asking to compile a model without DREAM is."""
