@@ -227,3 +227,30 @@ def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_spelling(caps
         assert "usage:" not in err and len(err.splitlines()) == 2  # the error and where the options are listed
     train_help = build_parser().parse_args(["train", "--out", "x"]).commands["train"].format_help()
     assert "[defaults: mambarec true]" in train_help and "True" not in train_help  # defaults as the flags take them
+
+
+def test_the_variant_table_in_docs_departures_is_the_presets():
+    """docs/departures.md section 6 lists every field on which the three presets differ, with the presets' values
+    (the `mgcn` column is the backbone preset that computes MGCN; "(value, unused)" is a default no path reads)."""
+    import ast
+
+    text = (ROOT / "docs" / "departures.md").read_text()
+    start = text.index("## 6. Variant presets")
+    end = text.find("\n## ", start + 1)  # the next section, or the end of the file
+    section = text[start:end if end > 0 else None]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| `")]
+
+    def value(cell: str):
+        cell = cell.strip().replace("`", "")
+        if cell.startswith("(") and cell.endswith(", unused)"):
+            cell = cell[1:-len(", unused)")]
+        return {"true": True, "false": False}[cell] if cell in ("true", "false") else ast.literal_eval(cell)
+
+    presets = {v: mambarec_preset(v) for v in ("paper", "official", "backbone")}
+    table = {cells[0].strip().strip("`"): [value(c) for c in cells[1:]] for cells in rows}
+    for name, values in table.items():
+        assert values == [getattr(presets[v], name) for v in presets], f"docs/departures.md section 6: {name}"
+    differ = {f.name for f in dataclasses.fields(MambaRecConfig) if f.name != "variant"
+              and len({repr(getattr(p, f.name)) for p in presets.values()}) > 1}
+    assert differ == set(table), f"docs/departures.md section 6 lacks {sorted(differ - set(table))}"
+
