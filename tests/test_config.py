@@ -254,3 +254,31 @@ def test_the_variant_table_in_docs_departures_is_the_presets():
               and len({repr(getattr(p, f.name)) for p in presets.values()}) > 1}
     assert differ == set(table), f"docs/departures.md section 6 lacks {sorted(differ - set(table))}"
 
+
+def test_the_symbol_table_in_docs_model_gives_the_paper_presets_values():
+    """docs/model.md section 7: each row's fields exist, and where its `paper` default column holds one number per
+    field (or a tuple's numbers), they are the `paper` preset's and TrainConfig's defaults."""
+    import re
+
+    text = (ROOT / "docs" / "model.md").read_text()
+    start = text.index("## 7. Symbols and config fields")
+    end = text.find("\n## ", start + 1)
+    paper, train = mambarec_preset("paper"), TrainConfig()
+    checked = 0
+    for line in text[start:end if end > 0 else None].splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) != 5 or not cells[2].startswith("`"):
+            continue
+        fields = re.findall(r"`(\w+)`", cells[2].split("(")[0])
+        values = [v.replace(",", "") for v in cells[4].split(", ")]
+        for f in fields:
+            assert hasattr(paper, f) or hasattr(train, f), f"docs/model.md section 7 names no field {f!r}"
+        if not all(re.fullmatch(r"-?[0-9.e-]+", v) for v in values):
+            continue  # words ("both, paper"), not numbers
+        actual = [getattr(paper, f) if hasattr(paper, f) else getattr(train, f) for f in fields]
+        if len(fields) == 1 and len(values) > 1:
+            actual = list(actual[0])
+        assert [float(v) for v in values] == [float(a) for a in actual], f"docs/model.md section 7: {fields}"
+        checked += 1
+    assert checked >= 12
+
