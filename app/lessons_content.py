@@ -130,8 +130,8 @@ LESSONS: tuple[Lesson, ...] = (
                     {"dataset": "ml100k", "cells": ",".join(("paper", *(f"no_{b}" for b in DREAM_BRANCHES))),
                      "ref": "paper", "tab": "Plots"},
                     "Each row switches off one of DREAM's five branches (the point, the three dilated 3x3 and the "
-                    "whole-map pool). If no interval leaves the red line, no single branch is needed on this data: "
-                    "the others make up for it, or DREAM itself does not matter here."),
+                    "whole-map pool). If no interval leaves the red line, removing one branch costs less than these "
+                    "seeds can measure: read each interval's ends for how large an effect it still allows."),
            )),
     Lesson("dream", "What DREAM sees in one item",
            "DREAM turns one item's feature vector into a small map and looks at it at several scales.", (

@@ -4,8 +4,10 @@ section 8).
 * ``summarize``: mean and sample standard deviation over seeds. One seed is one seed: it has no
   standard deviation, and it is shown as "(1 seed)", never as "± 0.0000".
 * ``paired_difference``: the difference of two cells over the seeds both ran (seed s of A against
-  seed s of B: the same data split, the same initial draws), with its 95% t-interval. With one
-  common seed there is no interval.
+  seed s of B), with its 95% t-interval. With one common seed there is no interval. Every seed trains on the same
+  split (the dataset's, fixed); a seed sets the initial draws and the sampling order, which part ways as soon as
+  two cells' parameters differ, so pairing removes little variance here, and no interval covers the choice of
+  split.
 * ``relative_change``: that difference in % of the reference. Times (``RATIO_SCALE``) only scale, so
   their change is taken as a ratio: the t-interval of the per-seed log(A / B), shown as A / B - 1, which
   cannot fall below -100% as a difference divided by a mean can with 3 seeds.
@@ -203,19 +205,26 @@ def exact_change(a: float, b: float) -> float:
 AGREES, DISAGREES, INCONCLUSIVE, NOT_MEASURED = "agrees", "disagrees", "inconclusive", "not measured"
 
 
+SMALLER = "smaller than claimed"  # an inconclusive direction whose interval excludes the paper's size
+
+
 def verdict(paper_sign: float, diff: PairedDifference | None, at_most: bool = False) -> str:
-    """The verdict of a seeded difference against a claim whose direction is ``paper_sign``. ``at_most``: the
-    claim is "only X%" (``paper_sign`` is X, and ``diff`` in the same unit); an interval that lies wholly beyond X
-    in the claimed direction disagrees on size."""
+    """The verdict of a seeded difference against the paper's change ``paper_sign`` (``diff`` in the same unit,
+    % of the reference). The direction decides; an interval that holds 0 but not the paper's change is
+    "inconclusive; smaller than claimed" (the data cannot tell the direction, but can tell the paper's size is not
+    reached here). ``at_most``: the claim is "only X%"; an interval wholly beyond X in the claimed direction
+    disagrees on size, and one wholly on the other side (it costs nothing, or gains) agrees."""
     if diff is None:
         return NOT_MEASURED
     side = diff.excludes_zero()
     if side == 0:
         if not diff.has_interval:
             return f"{INCONCLUSIVE} ({diff.n} seed{'s' if diff.n != 1 else ''})"
+        if not at_most and paper_sign != 0 and not diff.low <= paper_sign <= diff.high:
+            return f"{INCONCLUSIVE}; {SMALLER}"
         return INCONCLUSIVE
     if side != np.sign(paper_sign):
-        return DISAGREES
+        return AGREES if at_most else DISAGREES
     nearest = diff.low if side > 0 else diff.high  # the bound nearest to zero
     if at_most and abs(nearest) > abs(paper_sign):
         return f"{DISAGREES} (larger than claimed)"

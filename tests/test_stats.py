@@ -46,8 +46,13 @@ def test_verdict_rule():
     assert up.excludes_zero() == 1
     assert stats.verdict(+1.8, up) == "agrees"
     assert stats.verdict(-0.9, up) == "disagrees"
-    noisy = stats.paired_difference({0: 1.1, 1: 0.9, 2: 1.0}, {0: 1.0, 1: 1.0, 2: 1.0})
+    noisy = stats.paired_difference({0: 1.1, 1: 0.9, 2: 1.0}, {0: 1.0, 1: 1.0, 2: 1.0}).relative()  # [-25, +25]%
     assert stats.verdict(+1.8, noisy) == "inconclusive"
+    tight = stats.paired_difference({0: 1.004, 1: 0.996, 2: 1.0}, {0: 1.0, 1: 1.0, 2: 1.0}).relative()  # +-1%
+    assert stats.verdict(+1.8, tight) == "inconclusive; smaller than claimed"  # 0 inside, the paper's +1.8% not
+    assert stats.verdict(-0.3, tight, at_most=True) == "inconclusive"  # "costs only 0.3%": no size to miss
+    gain = stats.paired_difference({0: 1.1, 1: 1.2, 2: 1.15}, {0: 1.0, 1: 1.1, 2: 1.04}).relative()
+    assert stats.verdict(-0.3, gain, at_most=True) == "agrees"  # "costs only 0.3%" and it costs nothing: agrees
     one = stats.paired_difference({0: 2.0}, {0: 1.0})
     assert stats.verdict(+1.8, one) == "inconclusive (1 seed)"  # a large single-seed gap is still an anecdote
     assert stats.verdict(+1.8, None) == "not measured"

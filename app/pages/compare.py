@@ -125,8 +125,8 @@ def warmup_line(rows: pd.DataFrame, shown: list[str]) -> None:
                                        patience)
     if found:
         listed = findings.seeds_listing(found)
-        st.caption(f"Early stopping ended {sum(map(len, found.values()))} of these seeds within their first "
-                   f"{patience} epochs, in a dip after an early peak, while a sister seed peaked after epoch "
+        st.caption(f"{sum(map(len, found.values()))} of these seeds peaked within their first {patience} epochs "
+                   f"and early stopping ended them in the dip after that peak, while a sister seed peaked after epoch "
                    f"{findings.LATE_PEAK * patience}: {listed}. Their lower scores are in the means and widen the "
                    "intervals ('Every run and seed' gives each seed's epochs; REPORT.md's Summary lists every one).")
 
