@@ -205,7 +205,10 @@ def claims(rows: pd.DataFrame) -> None:
     st.table(evidence.claims_table(rows).set_index("claim"))  # a table wraps the claims; a dataframe cuts them
     st.caption("As in precomputed/REPORT.md: the paper's relative change beside ours with its 95% interval over "
                "paired seeds. agrees / disagrees: the interval excludes 0 on the paper's / the other side; "
-               "inconclusive: it holds 0; '(1 seed)': one common seed, so no interval yet. Parameters compare exactly.")
+               "inconclusive: it holds 0 (\"smaller than claimed\": it holds 0 but not the paper's change, so the "
+               "paper's size is not reached here); '(1 seed)': one common seed, so no interval yet. Parameters "
+               "compare exactly. Some 250 such intervals at 95% each: expect a few verdicts by chance "
+               "(docs/protocol.md section 8).")
 
 
 def cold_warm(rows: pd.DataFrame, dataset, shown: list[str]) -> None:
