@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mambarec import stats
-from mambarec.grid import CANDIDATE_SCHEDULES, DREAM_BRANCHES, PAPER_PARTS, schedule_cell
+from mambarec.grid import CANDIDATE_SCHEDULES, DEFAULT_BUDGET, DREAM_BRANCHES, PAPER_PARTS, schedule_cell
 
 HELPS, HURTS, NOTHING, ONE_SEED, UNMEASURED = ("helps", "hurts", "no measurable effect", "one seed: no interval",
                                                "not measured")
@@ -147,8 +147,20 @@ def cell_change(cells: dict, metric: str, cell: str, reference: str) -> stats.Pa
                                  metric)
 
 
-def claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
-    """(what we measured, the verdict) for one claim on one dataset's cells."""
+WARMUP_NOTE = "stopped in the warm-up"  # appended to a verdict whose cells hold such seeds
+
+
+def claim_verdict(claim: Claim, cells: dict, patience: int = DEFAULT_BUDGET.patience) -> tuple[str, str]:
+    """(what we measured, the verdict) for one claim on one dataset's cells; a verdict that reads a cell with seeds
+    early stopping ended in their warm-up (``stopped_in_warmup``) names them, since they move its mean."""
+    measured, verdict = _claim_verdict(claim, cells)
+    early = stopped_in_warmup({c: cells[c] for c in (claim.cell, claim.reference) if c in cells}, patience)
+    if early and verdict != stats.NOT_MEASURED:
+        verdict += f"; {seeds_listing(early)} {WARMUP_NOTE}"
+    return measured, verdict
+
+
+def _claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:
     if claim.metric == "n_params":  # deterministic: compared exactly
         a, b = cells.get(claim.cell, {}), cells.get(claim.reference, {})
         if not a or not b:

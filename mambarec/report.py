@@ -293,7 +293,9 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
         verdicts = {c.claim: findings.claim_verdict(c, findings.cells_of(rows, name))[1] for c in findings.CLAIMS}
         disagreements = [claim for claim, v in verdicts.items() if v.startswith(stats.DISAGREES)]
         open_ = [claim for claim, v in verdicts.items() if v.startswith(stats.INCONCLUSIVE)]
-        smaller = [claim for claim, v in verdicts.items() if v.endswith(stats.SMALLER)]
+        smaller = [claim for claim, v in verdicts.items() if stats.SMALLER in v and not v.startswith(stats.DISAGREES)]
+        disagreements = [c + (f" ({verdicts[c].rsplit('; ', 1)[1]})" if verdicts[c].endswith(findings.WARMUP_NOTE)
+                              else "") for c in disagreements]
         lines += ["", "Where we disagree with the paper (the 95% interval excludes 0 on the other side, or a "
                   "size claim misses its bound): " + ("; ".join(disagreements) + "." if disagreements else "nowhere.")
                   + f" Inconclusive in direction (the interval holds 0, or one seed): {len(open_)} of "

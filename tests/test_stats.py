@@ -136,3 +136,22 @@ def test_a_bound_that_rounds_to_zero_keeps_its_sign_with_more_decimals():
     assert stats.signed(-1.26) == "-1.3" and stats.signed(2.0, 2) == "+2.00" and stats.signed(0.0) == "+0.0"
     diff = stats.PairedDifference(seeds=(0, 1, 2, 3, 4), mean=1.6, low=-0.03, high=3.3, reference_mean=1.0)
     assert diff.format(1, "%") == "+1.6% [-0.03%, +3.3%]"
+
+
+def test_a_claims_verdict_names_the_seeds_that_stopped_in_their_warm_up():
+    """Synthetic's C11 'disagrees' rested on `official` seeds that early stopping ended in a dip after an early
+    peak; the verdict says so (mambarec/findings.py::claim_verdict)."""
+    from mambarec import findings
+
+    c11 = next(c for c in findings.CLAIMS if c.cell == "official" and c.reference == "mgcn")
+
+    def run(best, recall):
+        return {"best_epoch": best, "stopped_early": True, c11.metric: recall}
+
+    cells = {"official": {0: run(6, 0.48), 1: run(148, 0.605), 2: run(11, 0.49)},
+             "mgcn": {0: run(60, 0.60), 1: run(70, 0.602), 2: run(65, 0.598)}}
+    _, verdict = findings.claim_verdict(c11, cells)
+    assert verdict.endswith("; official seeds 0, 2 stopped in the warm-up")
+    cells["official"] = {0: run(140, 0.61), 1: run(148, 0.605), 2: run(150, 0.612)}
+    assert "warm-up" not in findings.claim_verdict(c11, cells)[1]
+
