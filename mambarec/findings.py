@@ -154,10 +154,19 @@ def claim_verdict(claim: Claim, cells: dict, patience: int = DEFAULT_BUDGET.pati
     """(what we measured, the verdict) for one claim on one dataset's cells; a verdict that reads a cell with seeds
     early stopping ended in their warm-up (``stopped_in_warmup``) names them, since they move its mean."""
     measured, verdict = _claim_verdict(claim, cells)
-    early = stopped_in_warmup({c: cells[c] for c in (claim.cell, claim.reference) if c in cells}, patience)
+    early = claim_warmup(claim, cells, patience)
     if early and verdict != stats.NOT_MEASURED:
-        verdict += f"; {seeds_listing(early)} {WARMUP_NOTE}"
+        verdict += f"; {warmup_words(early)}"
     return measured, verdict
+
+
+def claim_warmup(claim: Claim, cells: dict, patience: int = DEFAULT_BUDGET.patience) -> dict[str, list[int]]:
+    """The seeds of the claim's two cells that early stopping ended in their warm-up (``stopped_in_warmup``)."""
+    return stopped_in_warmup({c: cells[c] for c in (claim.cell, claim.reference) if c in cells}, patience)
+
+
+def warmup_words(early: dict[str, list[int]]) -> str:
+    return f"{seeds_listing(early)} {WARMUP_NOTE}"
 
 
 def _claim_verdict(claim: Claim, cells: dict) -> tuple[str, str]:

@@ -151,7 +151,7 @@ def _check_counts(args: argparse.Namespace, seeds: list[int]) -> None:
 def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:
     """The arithmetic of what this command would train: with ``--extend``, only the runs the folder lacks; with
     ``--refresh-stale``, those and the runs of the cells whose probes moved."""
-    keep = args.extend or getattr(args, "refresh_stale", False)
+    keep = args.extend or args.refresh_stale
     note = ""
     try:  # earlier runs under today's budget tell how many epochs a cell takes
         pre = load_precomputed(args.out)
@@ -161,7 +161,7 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
         done = runs_held(pre["results"]) if keep else set()
         if keep:
             found = staleness(pre["manifest"], progress=False)
-            if getattr(args, "refresh_stale", False):
+            if args.refresh_stale:
                 done = {k for k in done if k[1] not in found.stale_cells}
             elif not found.current:
                 note = (f"note: {args.out} is stale ({len(found.stale_cells)} cell(s): "
@@ -178,9 +178,9 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
 def plan_workers(args: argparse.Namespace) -> int:
     """Runs at once: --workers on the local engine; on a local Ray, this machine's CPUs over --cpus-per-task (a
     joined cluster's size is not known before joining it: counted as this machine's)."""
-    if getattr(args, "engine", "local") != "ray":
+    if args.engine != "ray":
         return args.workers
-    return max(1, int((os.cpu_count() or 1) // max(float(getattr(args, "cpus_per_task", 1.0)), 1e-9)))
+    return max(1, int((os.cpu_count() or 1) // args.cpus_per_task))  # _check_counts: cpus_per_task > 0
 
 
 __all__ = ["add_precompute_command", "cmd_precompute"]

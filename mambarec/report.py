@@ -290,12 +290,12 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
             if f"{name}/{key}" in tables:
                 lines += ["", f"### {title}", "", tables[f"{name}/{key}"]]
         lines += ["", "### The paper's claims beside ours", "", tables.get(f"{name}/claims", "(no runs)")]
-        verdicts = {c.claim: findings.claim_verdict(c, findings.cells_of(rows, name))[1] for c in findings.CLAIMS}
-        disagreements = [claim for claim, v in verdicts.items() if v.startswith(stats.DISAGREES)]
-        open_ = [claim for claim, v in verdicts.items() if v.startswith(stats.INCONCLUSIVE)]
-        smaller = [claim for claim, v in verdicts.items() if stats.SMALLER in v and not v.startswith(stats.DISAGREES)]
-        disagreements = [c + (f" ({verdicts[c].rsplit('; ', 1)[1]})" if verdicts[c].endswith(findings.WARMUP_NOTE)
-                              else "") for c in disagreements]
+        cells = findings.cells_of(rows, name)
+        verdicts = {c: findings.claim_verdict(c, cells)[1] for c in findings.CLAIMS}
+        disagreements = [c.claim + (f" ({findings.warmup_words(early)})" if (early := findings.claim_warmup(c, cells))
+                                    else "") for c, v in verdicts.items() if v.startswith(stats.DISAGREES)]
+        open_ = [c for c, v in verdicts.items() if v.startswith(stats.INCONCLUSIVE)]
+        smaller = [c for c, v in verdicts.items() if v.startswith(f"{stats.INCONCLUSIVE}; {stats.SMALLER}")]
         lines += ["", "Where we disagree with the paper (the 95% interval excludes 0 on the other side, or a "
                   "size claim misses its bound): " + ("; ".join(disagreements) + "." if disagreements else "nowhere.")
                   + f" Inconclusive in direction (the interval holds 0, or one seed): {len(open_)} of "

@@ -9,7 +9,6 @@ import streamlit as st
 
 from app import diagram, lessonbar, paper_numbers, state, urlsel
 from app.urlsel import Param
-from mambarec.config import mambarec_preset
 from mambarec.data import DatasetError
 from mambarec.data.coldstart import measured_cold_items
 from mambarec.data.scenarios import SCENARIOS, scenario_summary
@@ -48,9 +47,10 @@ def world_truth(name: str, fingerprint: str) -> dict:
 def the_model() -> None:
     st.markdown("**Modality Alignment with Multi-scale Bilateral Attention for Multimodal Recommendation** (Ren, "
                 "Ju, Lee; CIKM 2025). Released code `rkl71/MambaRec`, built on MMRec's MGCN.")
-    diagram.draw(state.default_run(), clickable=False)  # the Train page's picture, for the paper's setup
+    paper = state.default_run()  # the paper's setup
+    diagram.draw(paper, clickable=False)  # the Train page's picture of it
     try:
-        d_v, r = int(state.get_dataset(state.active_dataset_name()).visual.shape[1]), mambarec_preset().reduction_factor
+        d_v, r = int(state.get_dataset(state.active_dataset_name()).visual.shape[1]), paper.model.reduction_factor
         here = f"{d_v} → {d_v // r} on this dataset, "
     except DatasetError:  # a dataset that does not load: its card below says why
         here = ""
