@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app.paths import precomputed_dir, precomputed_signature, runs_root, runs_signature
-from mambarec import stats
+from mambarec import findings, stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
 from mambarec.data import load_dataset
@@ -202,13 +202,17 @@ def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def delta_text(rel) -> str:
-    """A relative paired difference in words: ▲/▼ when its 95% interval excludes 0, ≈ when it holds 0."""
+def delta_text(rel, note: str = "") -> str:
+    """A relative paired difference in words: ▲/▼ when its 95% interval excludes 0 and that holds after Holm's
+    correction over the rows compared with it (``note``, from ``findings.holm_notes``; no note: nothing to
+    correct), △/▽ when it excludes 0 but not after that correction, ≈ when it holds 0."""
     if rel is None or math.isnan(rel.mean):
         return ""
     if not rel.has_interval:
         return f"{rel.mean:+.1f}% ({rel.n} seed{'s' if rel.n != 1 else ''})"
-    mark = {1: "▲", -1: "▼", 0: "≈"}[rel.excludes_zero()]
+    side = rel.excludes_zero()
+    weak = note.startswith("not")
+    mark = {1: "△" if weak else "▲", -1: "▽" if weak else "▼", 0: "≈"}[side]
     return f"{mark} {stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
 
 
@@ -232,17 +236,16 @@ def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
         by_name = paired(rows, m)
         ref = by_name.get(reference)
         means, cis, words, lows, highs = [], [], [], [], []
-        for name in out["name"]:
-            mine = by_name.get(name)
-            rel = (stats.relative_change(mine, ref, m) if mine is not None and ref is not None and name != reference
-                   else None)
+        rels = [stats.relative_change(by_name[name], ref, m)
+                if name in by_name and ref is not None and name != reference else None for name in out["name"]]
+        for name, rel, note in zip(out["name"], rels, findings.holm_notes(rels), strict=True):
             means.append(rel.mean if rel is not None else float("nan"))
             lows.append(rel.low if rel is not None and rel.has_interval else float("nan"))
             highs.append(rel.high if rel is not None and rel.has_interval else float("nan"))
             no_interval = f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval" if rel is not None else ""
             cis.append("" if rel is None else (f"[{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
                                                if rel.has_interval else no_interval))
-            words.append("reference" if name == reference else delta_text(rel))
+            words.append("reference" if name == reference else delta_text(rel, note))
         out[f"Δ {m} %"], out[f"Δ {m} 95% CI"], out[f"Δ {m}"] = means, cis, words
         out[f"Δ {m} low"], out[f"Δ {m} high"] = lows, highs
     return out

@@ -3,7 +3,9 @@ MambaRec, the bridge between MGCN and the paper's model, the schedules, and the 
 
 An effect is "part on" minus "part off", paired by seed, in % of the "off" cell's mean, with its
 95% t-interval (``mambarec.stats``): "helps" when the interval lies above 0, "hurts" when below,
-"no measurable effect" when it holds 0; one common seed has no interval and says so.
+"no measurable effect" when it holds 0; one common seed has no interval and says so. The parts shown together
+(a line of the Summary, a table's group) are a family: a "helps" or "hurts" says whether it survives Holm's
+correction over that family (``holm_notes``), since one in twenty true nulls clears a 95% interval by chance.
 """
 
 from __future__ import annotations
@@ -196,13 +198,51 @@ def word(diff: stats.PairedDifference | None) -> str:
     return HELPS if side > 0 else HURTS if side < 0 else NOTHING
 
 
+HOLM_ALPHA = 1.0 - stats.CONFIDENCE  # the family-wise level a "helps" / "hurts" is checked at
+
+
+def holm_notes(diffs: list[stats.PairedDifference | None]) -> list[str]:
+    """For each difference of one family, in order: "" unless its interval excludes 0 (and the family holds two
+    or more tests); else whether that survives Holm's correction over the family's tests, with the adjusted p."""
+    tested = [i for i, d in enumerate(diffs) if d is not None and d.p is not None]
+    if len(tested) < 2:
+        return [""] * len(diffs)
+    adjusted = dict(zip(tested, stats.holm([diffs[i].p for i in tested]), strict=True))
+    notes = []
+    for i, d in enumerate(diffs):
+        if i not in adjusted or d.excludes_zero() == 0:
+            notes.append("")
+        else:
+            holds = "holds" if adjusted[i] < HOLM_ALPHA else "not"
+            notes.append(f"{holds} after Holm's correction over these {len(tested)}: p {p_words(adjusted[i])}")
+    return notes
+
+
+P_FLOOR = 1e-3  # smaller p-values read "< 0.001": five seeds cannot tell them apart in any way that matters
+
+
+def p_words(p: float) -> str:
+    return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.2g}"
+
+
+def family_effects(cells: dict, components, metric: str = "test/Recall@20"
+                   ) -> list[tuple[Component, stats.PairedDifference | None, str]]:
+    """(part, its effect, its Holm note) for each part of one family (``holm_notes``)."""
+    diffs = [effect(cells, c, metric) for c in components]
+    return list(zip(components, diffs, holm_notes(diffs), strict=True))
+
+
+def described(diff: stats.PairedDifference, note: str) -> str:
+    """``+1.2% [+0.3%, +2.1%]``, with the Holm note after it when there is one."""
+    return diff.format(1, "%") + (f"; {note}" if note else "")
+
+
 def summarize_parts(cells: dict, components=COMPONENTS, metric: str = "test/Recall@20") -> dict[str, list[str]]:
-    """word -> the labels of the parts it describes (with their interval), for a summary sentence."""
+    """word -> the labels of the parts it describes (with their interval and Holm note), for a summary sentence."""
     out: dict[str, list[str]] = {}
-    for c in components:
-        diff = effect(cells, c, metric)
+    for c, diff, note in family_effects(cells, components, metric):
         if diff is not None:
-            out.setdefault(word(diff), []).append(f"{c.label} ({diff.format(1, '%')})")
+            out.setdefault(word(diff), []).append(f"{c.label} ({described(diff, note)})")
     return out
 
 
@@ -268,5 +308,6 @@ def _run_facts(runs: dict[int, dict]) -> dict:
 
 
 __all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_change", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
-           "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts", "schedule_checks", "ScheduleCheck",
+           "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts",
+           "holm_notes", "family_effects", "described", "p_words", "schedule_checks", "ScheduleCheck",
            "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "HELPS", "HURTS", "NOTHING"]

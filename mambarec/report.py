@@ -165,12 +165,12 @@ def bridge_lines(cells: dict, dataset: str) -> list[str]:
     for title, at in sides:
         said: dict[str, list[str]] = {}
         worst = None
-        for bridge in findings.BRIDGES:
-            diff = findings.effect(cells, bridge[at])
+        family = findings.family_effects(cells, [bridge[at] for bridge in findings.BRIDGES])
+        for bridge, (_, diff, note) in zip(findings.BRIDGES, family, strict=True):
             if diff is None:
                 continue
             # added: on - off is the part's effect; taken out: paper - paper without it is the part's effect too
-            said.setdefault(findings.word(diff), []).append(f"{bridge[0]} ({diff.format(1, '%')})")
+            said.setdefault(findings.word(diff), []).append(f"{bridge[0]} ({findings.described(diff, note)})")
             if worst is None or diff.mean < worst[1].mean:
                 worst = (bridge[0], diff)
         if not said:
@@ -263,10 +263,14 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              "0; a claim of \"X% or more\" on an exact count disagrees below X. For a part: \"helps\" / \"hurts\" "
              "when the interval excludes 0, \"no measurable effect\" when it holds 0 (not \"no effect\": the "
              "interval bounds how large it can be). Parameter counts are compared exactly.",
-             "- This report holds some 250 intervals at 95% each, uncorrected for multiple comparisons: about one in "
-             "twenty true nulls shows as \"helps\" or \"hurts\" by chance, so a lone verdict whose interval barely "
-             "clears 0 (e.g. p ~ 0.04) is weak evidence. Each seed trains on the same split; the intervals cover "
-             "seeds (initial draws, sampling order), not the choice of split.",
+             "- This report holds some 250 intervals at 95% each, and an interval is not corrected for the others: "
+             "about one in twenty true nulls shows as \"helps\" or \"hurts\" by chance. So every \"helps\", "
+             "\"hurts\" or \"costs accuracy\" of a part says whether it holds after Holm's correction over the "
+             "parts shown with it (a line of the Summary, a group of a table: the 15 parts of the paper's model, the "
+             "three model-against-model rows, the 7 bridge parts on each side, the 5 effects of a world), with the "
+             "adjusted p (docs/protocol.md section 8); the claims are the paper's own, each read on its own. Each "
+             "seed trains on the same split; the intervals cover seeds (initial draws, sampling order), not the "
+             "choice of split.",
              "- ml100k's cells train under the `fast` schedule (their `<cell>_paper_sched` rows repeat the headline "
              "ones under the paper's), and the schedule check below shows that `fast` moves `paper` by about +6%: "
              "the claims and effects on ml100k are measured under `fast`. Time claims (C6, C8) read each run's own "

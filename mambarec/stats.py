@@ -11,6 +11,8 @@ section 8).
 * ``relative_change``: that difference in % of the reference. Times (``RATIO_SCALE``) only scale, so
   their change is taken as a ratio: the t-interval of the per-seed log(A / B), shown as A / B - 1, which
   cannot fall below -100% as a difference divided by a mean can with 3 seeds.
+* ``holm``: Holm's step-down adjustment of a family's p-values (each ``PairedDifference`` carries the two-sided
+  p-value of its t-test), so that a "helps" or "hurts" among many parts can say whether it survives the family.
 * ``wilcoxon_per_user``: Wilcoxon's signed-rank test on per-user metrics of two runs, paired by user.
 * ``verdict``: a measured difference against a claim of the paper. "agrees" when the interval
   excludes 0 on the paper's side, "disagrees" when it excludes 0 on the other side, "inconclusive"
@@ -57,6 +59,34 @@ def summarize(values: Sequence[float | None]) -> Summary:
     return Summary(len(arr), float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else None)
 
 
+def t_test_p(values: np.ndarray) -> float | None:
+    """The two-sided p-value of the one-sample t-test of ``values`` against 0 (None for fewer than 2 values);
+    values all equal and not 0 give 0, all 0 give 1."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t  # lazy, as in t_quantile
+
+    mean, sd = float(values.mean()), float(values.std(ddof=1))
+    if sd == 0.0:
+        return 0.0 if mean != 0.0 else 1.0
+    return float(2.0 * t.sf(abs(mean) / (sd / math.sqrt(len(values))), len(values) - 1))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the i-th smallest p times (m - i + 1), made
+    non-decreasing along that order and capped at 1. A test "survives" the family at level alpha when its
+    adjusted p is below alpha; this controls the chance of any false "helps" or "hurts" in the family at alpha
+    under any dependence between the tests."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 def t_quantile(df: int, confidence: float = CONFIDENCE) -> float:
     """The two-sided Student t quantile for ``df`` degrees of freedom."""
     from scipy.stats import t  # lazy: scipy.stats takes a while to import
@@ -66,13 +96,16 @@ def t_quantile(df: int, confidence: float = CONFIDENCE) -> float:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """A - B over the seeds both ran: mean, 95% t-interval (None with one seed) and B's mean."""
+    """A - B over the seeds both ran: mean, 95% t-interval (None with one seed), B's mean and the two-sided
+    p-value of the paired t-test against 0 (None with one seed; the same test whose interval is shown, so
+    p < 1 - CONFIDENCE exactly when the interval excludes 0)."""
 
     seeds: tuple[int, ...]
     mean: float
     low: float | None
     high: float | None
     reference_mean: float
+    p: float | None = None
 
     @property
     def n(self) -> int:
@@ -89,7 +122,7 @@ class PairedDifference:
         scale = 100.0 / abs(self.reference_mean)
         low = None if self.low is None else self.low * scale
         high = None if self.high is None else self.high * scale
-        return PairedDifference(self.seeds, self.mean * scale, low, high, self.reference_mean)
+        return PairedDifference(self.seeds, self.mean * scale, low, high, self.reference_mean, self.p)
 
     @property
     def half_width(self) -> float | None:
@@ -145,7 +178,7 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
     if len(seeds) < 2:
         return PairedDifference(seeds, mean, None, None, ref)
     half = t_quantile(len(seeds) - 1, confidence) * float(diff.std(ddof=1)) / math.sqrt(len(seeds))
-    return PairedDifference(seeds, mean, mean - half, mean + half, ref)
+    return PairedDifference(seeds, mean, mean - half, mean + half, ref, t_test_p(diff))
 
 
 def seeds_for_half_width(diff: PairedDifference, target: float, confidence: float = CONFIDENCE,
@@ -184,7 +217,7 @@ def paired_ratio(a: Mapping[int, float], b: Mapping[int, float],
     if len(seeds) < 2:
         return PairedDifference(seeds, pct(mean), None, None, ref)
     half = t_quantile(len(seeds) - 1, confidence) * float(logs.std(ddof=1)) / math.sqrt(len(seeds))
-    return PairedDifference(seeds, pct(mean), pct(mean - half), pct(mean + half), ref)
+    return PairedDifference(seeds, pct(mean), pct(mean - half), pct(mean + half), ref, t_test_p(logs))
 
 
 def relative_change(a: Mapping[int, float], b: Mapping[int, float], metric: str) -> PairedDifference | None:
@@ -298,4 +331,5 @@ def _isnan(v) -> bool:
 
 
 __all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "signed", "exact_change", "verdict",
-           "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile", "seeds_for_half_width"]
+           "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile", "seeds_for_half_width",
+           "holm", "t_test_p"]

@@ -72,17 +72,24 @@ def schedule_table(rows: list[dict], dataset: str) -> str:
     return "\n".join(lines)
 
 
-def effects_table(rows: list[dict], dataset: str, components) -> str:
+def _says(diff, note: str) -> str:
+    """A part's word, with its Holm note (``findings.holm_notes``) when there is one."""
+    return findings.word(diff) + (f" ({note})" if note else "")
+
+
+def effects_table(rows: list[dict], dataset: str, families) -> str:
+    """Each part's effect on Recall@20 and NDCG@20; ``families`` are groups of parts, each its own Holm family."""
     cells = findings.cells_of(rows, dataset)
-    lines = ["| part | with | without | Δ Recall@20 (95% CI) | Δ NDCG@20 (95% CI) | says |",
+    lines = ["| part | with | without | Δ Recall@20 (95% CI) | Δ NDCG@20 (95% CI) | says (Recall@20) |",
              "|---|---|---|---|---|---|"]
     shown = 0
-    for c in components:
-        r, n = findings.effect(cells, c, "test/Recall@20"), findings.effect(cells, c, "test/NDCG@20")
-        if r is None:
-            continue
-        shown += 1
-        lines.append(f"| {c.label} | `{c.on}` | `{c.off}` | {_diff(r)} | {_diff(n)} | {findings.word(r)} |")
+    for family in families:
+        for c, r, note in findings.family_effects(cells, family):
+            if r is None:
+                continue
+            shown += 1
+            n = findings.effect(cells, c, "test/NDCG@20")
+            lines.append(f"| {c.label} | `{c.on}` | `{c.off}` | {_diff(r)} | {_diff(n)} | {_says(r, note)} |")
     return "\n".join(lines) if shown else ""
 
 
@@ -91,12 +98,13 @@ def bridge_table(rows: list[dict], dataset: str) -> str:
     lines = ["| the paper's part | added to MGCN: Δ Recall@20 vs `mgcn` | says | removed from the paper: Δ Recall@20 "
              "of `paper` over it | says |", "|---|---|---|---|---|"]
     shown = 0
-    for words, added, kept in findings.BRIDGES:
-        a, k = findings.effect(cells, added), findings.effect(cells, kept)
+    added = findings.family_effects(cells, [b[1] for b in findings.BRIDGES])
+    kept = findings.family_effects(cells, [b[2] for b in findings.BRIDGES])
+    for (words, _, _), (_, a, a_note), (_, k, k_note) in zip(findings.BRIDGES, added, kept, strict=True):
         if a is None and k is None:
             continue
         shown += 1
-        lines.append(f"| {words} | {_diff(a)} | {findings.word(a)} | {_diff(k)} | {findings.word(k)} |")
+        lines.append(f"| {words} | {_diff(a)} | {_says(a, a_note)} | {_diff(k)} | {_says(k, k_note)} |")
     return "\n".join(lines) if shown else ""
 
 
@@ -116,10 +124,8 @@ def scenario_table(rows: list[dict], datasets: list[str]) -> str:
               "|" + "---|" * (len(findings.SCENARIO_COMPONENTS) + 1)]
     for d in present:
         cells = findings.cells_of(rows, d)
-        parts = []
-        for c in findings.SCENARIO_COMPONENTS:
-            diff = findings.effect(cells, c)
-            parts.append(f"{_diff(diff)}: {findings.word(diff)}" if diff is not None else "-")
+        parts = [f"{_diff(diff)}: {_says(diff, note)}" if diff is not None else "-"
+                 for _, diff, note in findings.family_effects(cells, findings.SCENARIO_COMPONENTS)]
         lines.append(f"| `{d}` | " + " | ".join(parts) + " |")
     return "\n".join(lines)
 
@@ -163,7 +169,7 @@ def markdown_tables(rows: list[dict], alignment: dict | None = None) -> dict[str
         out[f"{dataset}/ablation"] = ablation_table(rows, dataset)
         out[f"{dataset}/claims"] = claims_table(rows, dataset)
         for key, table in (("schedules", schedule_table(rows, dataset)), ("bridge", bridge_table(rows, dataset)),
-                           ("effects", effects_table(rows, dataset, findings.COMPONENTS + findings.HEADLINES)),
+                           ("effects", effects_table(rows, dataset, (findings.COMPONENTS, findings.HEADLINES))),
                            ("alignment", alignment_table(alignment or {}, dataset))):
             if table:
                 out[f"{dataset}/{key}"] = table

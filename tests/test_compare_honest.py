@@ -116,6 +116,25 @@ def test_one_seed_is_one_seed_and_a_change_carries_its_interval():
     assert b["Δ Recall@20"].startswith("▼ -32.3% [") and b["Δ Recall@20 low"] < b["Δ Recall@20 %"] < 0
 
 
+def test_a_change_that_does_not_survive_holm_over_the_rows_compared_is_drawn_hollow():
+    """One barely significant drop among five rows compared is ▽, not ▼ (one in twenty true nulls clears a 95%
+    interval); a drop far beyond the noise stays ▼; alone against the reference, the barely significant one is ▼."""
+    ref = [0.50, 0.51, 0.49, 0.50, 0.52]
+    setups = {"ref": ref, "weak": [v - d for v, d in zip(ref, (0.004, 0.010, 0.001, 0.008, 0.002), strict=True)],
+              "strong": [v - 0.05 - 0.001 * s for s, v in enumerate(ref)],
+              **{f"null{i}": [v + (-1) ** (s + i) * 0.003 for s, v in enumerate(ref)] for i in range(3)}}
+    rows = pd.DataFrame([{"source": "precomputed", "setup": name, "name": name, "seed": s, "cell": None,
+                          "model_name": "mambarec", "r": 8, **{m: v for m in results.METRICS}, "epochs_run": 10,
+                          "epochs_cap": 20, "stopped_early": True, "stopped": False}
+                         for name, values in setups.items() for s, v in enumerate(values)])
+    table = results.add_deltas(results.aggregate_seeds(rows), rows, "ref").set_index("name")
+    assert table.loc["weak", "Δ Recall@20"].startswith("▽ ") and table.loc["strong", "Δ Recall@20"].startswith("▼ ")
+    assert all(table.loc[f"null{i}", "Δ Recall@20"].startswith("≈ ") for i in range(3))
+    two = rows[rows["name"].isin(["ref", "weak"])]
+    alone = results.add_deltas(results.aggregate_seeds(two), two, "ref").set_index("name")
+    assert alone.loc["weak", "Δ Recall@20"].startswith("▼ ")
+
+
 def test_an_axis_never_zooms_into_less_than_the_seed_noise():
     lo, hi = figures.honest_range([0.2440, 0.2430], [0.2450, 0.2460], noise=0.002)
     assert hi - lo >= figures.NOISE_SPAN * 0.002 - 1e-12  # a 0.003 spread on an axis of 8 seed stds

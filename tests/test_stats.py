@@ -155,3 +155,49 @@ def test_a_claims_verdict_names_the_seeds_that_stopped_in_their_warm_up():
     cells["official"] = {0: run(140, 0.61), 1: run(148, 0.605), 2: run(150, 0.612)}
     assert "warm-up" not in findings.claim_verdict(c11, cells)[1]
 
+
+
+def test_each_difference_carries_its_t_tests_p_and_holm_adjusts_a_family():
+    """The p of a paired difference is scipy's one-sample t-test of the per-seed differences (of their logs for a
+    time ratio), unchanged in % of the reference; Holm's adjustment matches the step-down by hand."""
+    a, b = {0: 0.30, 1: 0.32, 2: 0.31, 3: 0.33}, {0: 0.29, 1: 0.30, 2: 0.30, 3: 0.30}
+    d = stats.paired_difference(a, b)
+    want = scipy_stats.ttest_1samp([a[s] - b[s] for s in range(4)], 0.0).pvalue
+    assert d.p == pytest.approx(want) and d.relative().p == d.p
+    assert (d.p < 1 - stats.CONFIDENCE) == (d.excludes_zero() != 0)
+    slow, fast = {0: 2.0, 1: 2.2, 2: 2.1}, {0: 1.0, 1: 1.2, 2: 1.0}
+    want = scipy_stats.ttest_1samp(np.log([2.0 / 1.0, 2.2 / 1.2, 2.1 / 1.0]), 0.0).pvalue
+    assert stats.relative_change(slow, fast, "s_per_epoch").p == pytest.approx(want)
+    assert stats.paired_difference({0: 0.3}, {0: 0.2}).p is None
+    assert stats.t_test_p(np.array([0.5, 0.5, 0.5])) == 0.0 and stats.t_test_p(np.zeros(3)) == 1.0
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> kept non-decreasing: 0.06
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert stats.holm([]) == []
+
+
+def test_a_lone_hurts_among_many_parts_says_it_does_not_survive_holm():
+    """Synthetic's "the pool branch hurts" (p ~ 0.04 among 15 parts) must not read like evidence; an effect far
+    beyond its family's noise holds; a part without a clear effect, or alone in its family, gets no note."""
+    from mambarec import findings
+
+    def cell(values):
+        return {s: {"test/Recall@20": v} for s, v in enumerate(values)}
+
+    base = [0.50, 0.51, 0.49, 0.50, 0.52]
+    cells = {"paper": cell(base),
+             "weak": cell([v + dv for v, dv in zip(base, (0.004, 0.010, 0.001, 0.008, 0.002), strict=True)]),
+             "strong": cell([v - dv for v, dv in zip(base, (0.050, 0.052, 0.049, 0.051, 0.050), strict=True)]),
+             **{f"null{i}": cell([v + (-1) ** (s + i) * 0.003 for s, v in enumerate(base)]) for i in range(3)}}
+    parts = [findings.Component("weak", "paper", "weak"), findings.Component("strong", "paper", "strong"),
+             *(findings.Component(f"null{i}", "paper", f"null{i}") for i in range(3))]
+    family = findings.family_effects(cells, parts)
+    (_, weak, weak_note), (_, strong, strong_note), *nulls = family
+    assert weak.excludes_zero() == -1 and weak.p < 0.05
+    assert weak_note.startswith("not after Holm's correction over these 5: p ")
+    assert strong.excludes_zero() == 1 and strong_note.startswith("holds after Holm's correction over these 5")
+    assert all(d.excludes_zero() == 0 and note == "" for _, d, note in nulls)
+    assert findings.family_effects(cells, parts[:1])[0][2] == ""  # a family of one: nothing to correct
+    words = findings.summarize_parts(cells, parts)
+    assert words[findings.HURTS] == [f"weak ({weak.format(1, '%')}; {weak_note})"]
+    assert findings.p_words(2e-5) == "< 0.001" and findings.p_words(0.0374) == "0.037"

@@ -91,7 +91,9 @@ def column_config() -> dict:
                                                           "seeds; '1 seed' has no spread to show")
         config[f"Δ {m}"] = st.column_config.TextColumn(f"Δ {m}", width=144, help="change against the reference in "
                                                        "% of its mean, paired by seed, [95% t-interval]. ▲/▼: the "
-                                                       "interval excludes 0; ≈: it holds 0 (within noise)")
+                                                       "interval excludes 0, also after Holm's correction over "
+                                                       "the rows compared; △/▽: it excludes 0, but not after that "
+                                                       "correction; ≈: it holds 0 (within noise)")
     return config
 
 
@@ -100,7 +102,9 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
     st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
-               "seed with its 95% interval; ▲/▼ only when the interval excludes 0. The pop row (everyone gets the "
+               "seed with its 95% interval; ▲/▼ when the interval excludes 0 and that holds after Holm's "
+               "correction over the rows compared (the more rows, the more chance of one by luck), △/▽ when it does "
+               "not hold after it, ≈ within noise. The pop row (everyone gets the "
                "most popular items) is always shown, picked or not, as the floor a model must beat. All metrics "
                "and every seed: 'Every run and seed' and the CSV files.")
 
@@ -157,7 +161,8 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
         changes.plotly_chart(figures.delta_forest(part, metric, reference), key="compare.forest")
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
-                        "interval.")
+                        "interval. Among many rows one may clear the line by luck: the table's △/▽ marks a change "
+                        "that does not hold after Holm's correction over the rows compared.")
     sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
     sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
     if sweep.empty:
