@@ -39,7 +39,7 @@ def _f(label: str, plain: str, **widget) -> Label:
 LABELS: dict[str, Label] = {
     # which model, which preset
     "variant": _s("Starting preset", "Which version of MambaRec the switches start from; changing it resets them.",
-                  {"paper": "paper (as described)", "official": "released code", "backbone": "backbone only (MGCN)"}),
+                  {"paper": "the paper's", "official": "released code", "backbone": "MGCN only"}),
     # features and graphs
     "embedding_dim": _i("Embedding size (d)", "How many numbers describe each user and item; bigger is slower.",
                         step=8),

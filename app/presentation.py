@@ -18,6 +18,11 @@ ALWAYS = """
 .block-container, [data-testid="stMainBlockContainer"] { padding: 3.6rem 2rem 2rem 2rem; }
 h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 .stButton button p { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
+/* a widget's label wraps instead of ending in "..." (a switch's "Pair each item's views (InfoNCE)" at 1280 x 800) */
+[data-testid="stMainBlockContainer"] label [data-testid="stMarkdownContainer"],
+[data-testid="stMainBlockContainer"] label [data-testid="stMarkdownContainer"] p {
+  white-space: normal !important; text-overflow: clip !important; overflow-wrap: normal !important;
+  word-break: normal !important; }
 /* below 1200 px a number box's clear button (x) took the room of the digits: Epoch cap 1000 showed as "100" */
 @media (max-width: 1200px) { [data-testid="stNumberInputClearButton"] { display: none; } }
 </style>

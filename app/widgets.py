@@ -37,9 +37,9 @@ HEADER_FIELDS = ("epochs", "seed")  # drawn beside model and variant: the fields
 SECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Alignment": (("use_mmd", "lambda_mmd", "sigma"), ("use_cl", "lambda_cl", "tau"), ("mmd_items", "cl_views")),
     "DREAM": (("use_dream", "dream_map", "dream_side"), ("dilation_rates", "bn_momentum"),
-              ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2"), ("branch_dilated_3", "branch_pool")),
+              ("branch_conv1x1", "branch_dilated_1"), ("branch_dilated_2", "branch_dilated_3"), ("branch_pool",)),
     "Attention": (("channel_attention", "spatial_attention"), ("attention_style", "fusion", "attention_reduction")),
-    "Features & graph": (("reduction_factor", "text_path", "freeze_features"), ("modal_norm_dropout", "dropout"),
+    "Features & graph": (("freeze_features", "reduction_factor", "text_path"), ("modal_norm_dropout", "dropout"),
                          ("embedding_dim", "n_ui_layers", "n_mm_layers"), ("knn_k", "reg_weight")),
     "Training": (("schedule", "batch_size", "learning_rate"), ("warmup_epochs", "lr_decay", "lr_decay_epochs"),
                  ("patience", "eval_every"), ("device", "eval_batch_users", "compile")),
@@ -51,6 +51,11 @@ REJECTED = "form.rejected"  # the last edit the config refused, with its reason 
 PUSHED = "form.pushed"  # widget key -> the value the last run sent to the browser
 EDITED = "form.edited"  # fields the browser changed since the last run (their callbacks ran)
 BATCH = 3  # this many fields changed in one rerun is a browser posting a stale form back, not an edit
+# A select whose longest choice has more characters than this gets a line of its own: a third of the form column
+# holds about 12 at 1024 x 768 in presentation mode (tests/test_projector_layout.py measures every choice's words)
+WIDE_CHOICE = 12
+HEADER = "form-header"  # the model / preset / epoch cap / seed row: two by two where it is narrow (header_css)
+HEADER_WRAP_EM = 32  # below this width the four fields cut "MambaRec" (1024 x 768); em follow presentation mode
 
 
 def _key(name: str) -> str:
@@ -206,7 +211,7 @@ def field_widget(run: RunConfig, name: str, disabled: bool = False) -> None:
     elif spec.kind == "rates":
         st.caption(spec.label, help=helptext)
         for i, col in enumerate(st.columns(3)):
-            col.number_input(f"spacing {'abc'[i]}", value=None, min_value=1, max_value=64, key=f"{key}.{i}",
+            col.number_input('abc'[i], value=None, min_value=1, max_value=64, key=f"{key}.{i}",
                              disabled=disabled, on_change=_on_field, args=(name,))
 
 
@@ -217,10 +222,27 @@ def _disabled(run: RunConfig, name: str) -> bool:
     return name in DREAM_FIELDS and not getattr(run.model, "use_dream", True)
 
 
+def wide(name: str) -> bool:
+    """A select with a choice longer than WIDE_CHOICE characters: a third of the form cuts its words."""
+    spec = LABELS[name]
+    return spec.kind == "select" and max((len(w) for w in spec.choices.values()), default=0) > WIDE_CHOICE
+
+
+def lines(row: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """One row of SECTIONS as drawn: its other fields side by side, then each wide select on a line of its own."""
+    rest = tuple(n for n in row if not wide(n))
+    return ([rest] if rest else []) + [(n,) for n in row if wide(n)]
+
+
 def section(run: RunConfig, title: str) -> None:
     """Draw one tab of the form, row by row."""
-    for row in SECTIONS[title]:
-        widths = [1.4, 1, 1] if LABELS[row[0]].kind == "bool" else [1, 1, 1]  # a switch's label is long
+    for row in (line for r in SECTIONS[title] for line in lines(r)):
+        if len(row) == 1 and wide(row[0]):
+            field_widget(run, row[0], disabled=_disabled(run, row[0]))
+            continue
+        switches = [LABELS[n].kind == "bool" for n in row]
+        # switches alone share the line evenly; one before number boxes gets more (its label is long)
+        widths = [1] * len(row) if all(switches) else [1.4, 1, 1] if switches[0] else [1, 1, 1]
         for col, name in zip(st.columns(widths), row, strict=False):
             with col:
                 field_widget(run, name, disabled=_disabled(run, name))
@@ -231,7 +253,21 @@ def model_header(run: RunConfig) -> None:
     for col, name in zip(st.columns(len(PRESETS)), PRESETS, strict=True):
         col.button(name, key=f"preset.{name}", on_click=apply_preset, args=(name,), width="stretch", wrap=True,
                    help=PRESET_HELP[name])
-    model, variant, epochs, seed = st.columns([3, 3, 2, 2])
+    with st.container(key=HEADER):
+        st.html(header_css())
+        model, variant, epochs, seed = st.columns([3, 3, 2, 2])
+        _header_fields(run, model, variant, epochs, seed)
+
+
+def header_css() -> str:
+    """The header's four columns two by two when its container is narrower than HEADER_WRAP_EM."""
+    return (f"<style>.st-key-{HEADER} {{ container-type: inline-size; }}\n"
+            f"@container (max-width: {HEADER_WRAP_EM}em) {{ .st-key-{HEADER} [data-testid=stHorizontalBlock] "
+            "{ flex-wrap: wrap; } .st-key-" + HEADER + " [data-testid=stColumn] { min-width: calc(50% - 1rem) "
+            "!important; } }</style>")
+
+
+def _header_fields(run: RunConfig, model, variant, epochs, seed) -> None:
     model.selectbox("Model", C.MODELS, key=_key("model_name"), format_func=lambda m: MODEL_LABELS.get(m, m),
                     on_change=_on_field,
                     args=("model_name",), help="Which model to train; each has its own settings.")

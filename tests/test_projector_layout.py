@@ -163,3 +163,61 @@ def test_the_model_diagram_labels_stay_inside_their_blocks(server, browser, widt
         assert page.evaluate(LABELS_OUTSIDE, DIAGRAM) == []
     finally:
         page.close()
+
+
+# every choice of every select on the Train form (its words, in the input's own font) against the room the input
+# leaves for them, and every widget label cut short by Streamlit's "..."
+FORM_CUTS = """(choices) => {
+  const out = [], ctx = document.createElement('canvas').getContext('2d');
+  for (const input of document.querySelectorAll('[data-testid="stSelectbox"] input')) {
+    if (input.getBoundingClientRect().width === 0) continue;  // another tab's
+    const key = input.closest('[class*="st-key-"]').className.match(/st-key-(\\S+)/)[1];
+    const cs = getComputedStyle(input);
+    ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const room = input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    for (const words of (choices[key] || [input.value])) {
+      const need = ctx.measureText(words).width;
+      if (need > room) out.push(`${key}: "${words}" needs ${Math.round(need)} px of ${Math.round(room)}`);
+    }
+  }
+  const labels = '[data-testid="stMainBlockContainer"] label [data-testid="stMarkdownContainer"]';
+  for (const label of document.querySelectorAll(labels)) {
+    if (label.getBoundingClientRect().width > 0 && label.scrollWidth > label.clientWidth + 1)
+      out.push(`label "${label.textContent}" is cut: ${label.scrollWidth} > ${label.clientWidth} px`);
+  }
+  return out;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width,height,present", [(1280, 800, False), (1280, 800, True), (1024, 768, False),
+                                                  (1024, 768, True)])
+def test_no_choice_or_label_of_the_train_form_is_cut(server, browser, width, height, present):
+    """At 1280 x 800 "paper (as described)" lost its end and "every batch entry, repeats too (released code)" its
+    second half; at 1024 x 768 even "MambaRec". Every choice of every select, in every tab, must fit its box
+    (app/widgets.py: WIDE_CHOICE, the header two by two where it is narrow) and no label may end in "..."."""
+    from app.labels import LABELS
+    from app.widgets import MODEL_LABELS
+
+    choices = {f"cfg-{name}": list(spec.choices.values()) for name, spec in LABELS.items() if spec.choices}
+    choices["cfg-model_name"] = list(MODEL_LABELS.values())
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(server + "/train?dataset=ml100k" + ("&present=1" if present else ""))
+        page.get_by_role("heading", name="Train & ablate", exact=True).wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        tabs = page.get_by_role("tab").all()
+        assert len(tabs) >= 5
+        cuts, seen = [], set()
+        for tab in tabs:
+            tab.click()
+            page.wait_for_timeout(600)
+            cuts += page.evaluate(FORM_CUTS, choices)
+            seen.update(page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=\"stSelectbox\"] "
+                                      "input')).filter(i => i.getBoundingClientRect().width > 0).map(i => "
+                                      "i.closest('[class*=\"st-key-\"]').className.match(/st-key-(\\S+)/)[1])"))
+        assert {"cfg-model_name", "cfg-variant", "cfg-mmd_items", "cfg-text_path", "cfg-schedule"} <= seen
+        assert sorted(set(cuts)) == []
+    finally:
+        page.close()
