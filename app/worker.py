@@ -9,6 +9,11 @@ shares the CPU. This module imports no Streamlit; ``app.jobs`` starts it and rea
 * ``("epoch", row)`` after each evaluated epoch (``app.jobs.event_row``);
 * ``("result", fields, saved)`` when the run ended (``TrainResult`` as a dict);
 * ``("error", message, traceback)`` when it failed.
+
+A run outlives no server, and no server's end loses a run: when the server goes (stopped with Ctrl-C or SIGTERM,
+whereupon multiprocessing sends its daemon workers SIGTERM and waits for them; or killed, whereupon the next
+report finds the pipe closed) the worker stops as the Stop button does, keeping the best state so far, and saves
+the run where the server would have listed it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import traceback
 from pathlib import Path
 
@@ -45,19 +51,43 @@ def event_row(event) -> dict:
             "valid/Recall@20": event.valid.get("Recall@20"), "best_epoch": event.best_epoch}
 
 
+class Reporter:
+    """The worker's side of the pipe. Once the server is gone (the pipe broke, or SIGTERM arrived) it says so
+    through ``gone``, which the trainer polls with the Stop button's event, and sends nothing more."""
+
+    def __init__(self, conn, stop) -> None:
+        self.conn, self.stop, self.gone = conn, stop, False
+
+    def send(self, message: tuple) -> None:
+        if self.gone:
+            return
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionError, EOFError, OSError):
+            self.gone = True
+
+    def should_stop(self) -> bool:
+        return self.gone or self.stop.is_set()
+
+    def on_sigterm(self, signum, frame) -> None:  # a flag only: safe at any point of the training loop
+        self.gone = True
+
+
 def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> None:
     """Train ``run_json`` on ``dataset``, save it to ``folder``, report through ``conn``; ``stop``: an Event."""
+    report = Reporter(conn, stop)
+    signal.signal(signal.SIGTERM, report.on_sigterm)
     try:
         os.environ.update(env)  # the server's data, cache and runs folders as they are now
         use_threads()
         trainer = Trainer.for_run(RunConfig.from_dict(json.loads(run_json)), dataset)
-        conn.send(("built", trainer.model.n_parameters()))
-        result = trainer.fit(on_event=lambda e: conn.send(("epoch", event_row(e))), should_stop=stop.is_set)
+        report.send(("built", trainer.model.n_parameters()))
+        result = trainer.fit(on_event=lambda e: report.send(("epoch", event_row(e))), should_stop=report.should_stop)
         saved = bool(result.history)
         if saved:  # stopped before the first epoch ended: nothing to keep
             save_run(Path(folder), trainer, result)
-        conn.send(("result", dataclasses.asdict(result), saved))
+        report.send(("result", dataclasses.asdict(result), saved))
     except BaseException as exc:  # noqa: BLE001  (the server must learn why)
-        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        report.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     finally:
         conn.close()

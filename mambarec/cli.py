@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
 from mambarec.precompute_cli import add_precompute_command
 from mambarec.readme import add_readme_command
-from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_writable, save_run
+from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
@@ -142,7 +143,12 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
         raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs, --device and "
                           f"--compile can change (got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
     run = ckpt["run"]
-    counters = ckpt["resume"]["counters"]
+    try:
+        counters = ckpt["resume"]["counters"]
+        int(counters["bad_epochs"]), int(counters["epoch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{args.resume}: its resume state is incomplete ({type(exc).__name__}: {exc}); the file "
+                          "was damaged or not written by `train`. Train a new run instead") from exc
     if int(counters["bad_epochs"]) > run.train.patience:  # another epoch would end it again, one epoch later
         raise ConfigError(f"{args.resume} ended by early stopping: epoch {int(counters['epoch'])}, "
                           f"{run.train.patience + 1} epochs after its best; resumed, it would stop again after one "
@@ -181,7 +187,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         dataset = load_dataset(run.dataset, data_dir=args.data_dir)
         trainer = Trainer.for_run(run, dataset)
     run = trainer.run
+    check_room(out, sum(t.numel() * t.element_size() for t in trainer.model.state_dict().values()))
     bar, on_event = _progress_printer(run.train.epochs, trainer.epoch)
+
+    def _terminate(signum, frame):  # `kill`, `timeout`, a scheduler's preemption: stop as Ctrl-C does, and save
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         result = trainer.fit(on_event=on_event)
     except KeyboardInterrupt:
@@ -189,6 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = trainer.fit(should_stop=lambda: True)
     finally:
         bar.close()
+        signal.signal(signal.SIGTERM, previous)
     saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}
     print(json.dumps({"out": str(saved), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,

@@ -103,6 +103,24 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
     _probe_writable(folder)
 
 
+# A checkpoint holds the weights and, to resume, the last and best states and Adam's two moments: five copies
+CHECKPOINT_COPIES = 5
+CHECKPOINT_SLACK = 2**20  # the JSON files and the archive's own bytes
+
+
+def check_room(folder: Path, state_bytes: int) -> None:
+    """Refuse, before training, an ``--out`` whose disk cannot hold the checkpoint of a model whose state takes
+    ``state_bytes``: a full disk found at the end loses the whole run (the save fails, the weights are gone)."""
+    p = folder
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    need = CHECKPOINT_COPIES * state_bytes + CHECKPOINT_SLACK
+    free = shutil.disk_usage(p).free
+    if free < need:
+        raise RunStoreError(f"{folder}: the run's checkpoint needs about {need / 2**20:.1f} MiB and only "
+                            f"{free / 2**20:.1f} MiB are free there; free some space or choose another --out")
+
+
 def _probe_writable(folder: Path) -> None:
     """Write a scratch file in ``folder`` (creating it and its parents for the test, removed after) so that a
     folder that cannot be written fails before a run trains, not when it is saved."""
@@ -135,10 +153,18 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
     folder.mkdir(parents=True, exist_ok=True)
     run, dataset = trainer.run, trainer.dataset
     metrics = metrics_payload(result, run, dataset)
-    save_checkpoint(folder / CHECKPOINT_NAME, run, trainer.model.state_dict(), metrics, dataset.name,
-                    dataset.fingerprint(), resume=trainer.resume_state() if with_resume else None)
-    _write_json(folder / CONFIG_NAME, run.to_dict())
-    _write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    try:
+        save_checkpoint(folder / CHECKPOINT_NAME, run, trainer.model.state_dict(), metrics, dataset.name,
+                        dataset.fingerprint(), resume=trainer.resume_state() if with_resume else None)
+        _write_json(folder / CONFIG_NAME, run.to_dict())
+        _write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    except (OSError, RuntimeError) as exc:  # a full disk surfaces from torch.save as RuntimeError("unexpected pos")
+        free = shutil.disk_usage(folder).free if folder.exists() else None
+        raise RunStoreError(
+            f"{folder}: the run could not be saved ({exc.strerror if isinstance(exc, OSError) else exc}"
+            f"{f'; {free / 2**20:.1f} MiB free there' if free is not None else ''}). A full disk is the usual "
+            "cause: free some space or choose another --out (no file there was left half-written)"
+        ) from exc
     return folder
 
 
@@ -154,6 +180,8 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     buf = io.BytesIO(data)
     buf.name = filename
     ckpt = load_checkpoint(buf, expect_fingerprint=dataset.fingerprint())
+    from mambarec.checkpoint import load_model  # lazy: torch-backed
+    load_model(ckpt, dataset)  # its weights must fit the model its config describes, or the pages fail later
     stem = SAFE_NAME.sub("_", Path(filename).stem)[:40] or "checkpoint"
     base = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -259,4 +287,4 @@ def model_name_of(record: RunRecord) -> str:
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "records_for", "check_writable", "model_name_of"]
+           "records_for", "check_writable", "check_room", "model_name_of"]

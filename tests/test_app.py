@@ -309,6 +309,33 @@ def test_stop_keeps_the_best_state_and_saves_the_run(env):
     assert json.loads((env / job.id / "metrics.json").read_text())["test/Recall@20"] == best["test/Recall@20"]
 
 
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_a_server_that_goes_away_loses_no_live_run(env, how):
+    """A server killed (its pipe closes) or stopped (multiprocessing sends its daemon workers SIGTERM at exit) used
+    to take the live run with it: nothing reached runs/. The worker now stops as the Stop button does and saves."""
+    ds = state.get_dataset("tiny")
+    folder = env / f"server-{how}"
+    receive, send = jobs.CONTEXT.Pipe(duplex=False)
+    stop = jobs.CONTEXT.Event()
+    worker = jobs.CONTEXT.Process(target=jobs._in_worker, daemon=True,
+                                  args=(tiny_run(epochs=100_000).to_json(), ds, str(folder), {}, send, stop))
+    jobs.guard_main()
+    worker.start()
+    send.close()
+    deadline = time.time() + TIMEOUT
+    while receive.recv()[0] != "epoch":  # the run is under way
+        assert time.time() < deadline
+    if how == "killed":
+        receive.close()
+    else:
+        worker.terminate()
+    worker.join(TIMEOUT)
+    assert worker.exitcode == 0
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] < 100_000
+    assert (folder / "checkpoint.pt").is_file()
+
+
 def test_errors_are_kept_on_the_job(env):
     ds = state.get_dataset("tiny")
     run = tiny_run()

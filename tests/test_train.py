@@ -11,7 +11,7 @@ import torch
 
 from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint, weights_digest
 from mambarec.cli import main
-from mambarec.config import ConfigError, RunConfig, TrainConfig, make_run, mambarec_preset
+from mambarec.config import BPRConfig, ConfigError, RunConfig, TrainConfig, make_run, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.data.dataset import DatasetError
 from mambarec.metrics import topk_metrics
@@ -349,6 +349,35 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert evaluated["test/Recall@20"] == pytest.approx(metrics["test/Recall@20"], abs=1e-9)
 
 
+def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path):
+    """`kill`, `timeout` or a scheduler's preemption ended `train` with nothing written (a paper-schedule ml100k run
+    is ~1,000 s); SIGTERM now stops it as Ctrl-C does: the best state so far is saved and resumes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen([sys.executable, "-m", "mambarec", "train", "--dataset", "synthetic", "--model", "bpr",
+                             "--epochs", "100000", "--patience", "100000", "--out", str(out)],
+                            cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
+    seen = ""
+    deadline = time.time() + 300
+    while "best=" not in seen:  # the progress bar's first evaluated epoch
+        assert time.time() < deadline and proc.poll() is None, seen[-2000:]
+        seen += proc.stderr.read(1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert "interrupted: keeping the best state so far" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"]
+    again = tmp_path / "resumed"
+    assert main(["train", "--resume", str(out / "checkpoint.pt"), "--out", str(again),
+                 "--epochs", str(metrics["epochs_run"] + 1)]) == 0
+    assert json.loads((again / "metrics.json").read_text())["epochs_run"] == metrics["epochs_run"] + 1
+
+
 def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     assert main(["train", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
@@ -356,6 +385,56 @@ def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     assert "reduction_factor" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--out", str(tmp_path / "o"), "--no-such-flag", "1"])
+
+
+def test_a_disk_too_full_for_the_checkpoint_is_refused_before_training_and_a_failed_save_says_why(
+        tmp_path, capsys, monkeypatch):
+    """A full disk found at the end lost the whole run behind a torch traceback ("unexpected pos")."""
+    import shutil
+
+    import mambarec.store as store
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(store.shutil, "disk_usage", lambda p: real(p)._replace(free=2**20))
+    out = tmp_path / "full"
+    assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "MiB are free there; free some space or choose another --out" in err and "Traceback" not in err
+    assert not out.exists()
+    monkeypatch.setattr(store.shutil, "disk_usage", real)
+
+    def no_room(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1007168 vs 1007056")
+
+    import mambarec.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", no_room)
+    assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the run could not be saved" in err and "A full disk is the usual cause" in err
+    assert not (out / "metrics.json").exists()
+
+
+def test_a_checkpoint_with_a_damaged_resume_state_or_weights_that_do_not_fit_is_refused(tmp_path, capsys):
+    """--resume of a damaged resume state crashed with KeyError: 'counters'; an upload whose weights do not fit the
+    model its config describes was accepted and crashed the Embeddings page later."""
+    ds = load_dataset("synthetic")
+    run = RunConfig(dataset="synthetic", model_name="bpr", model=BPRConfig(), train=TrainConfig(epochs=1))
+    trainer = Trainer.for_run(run, ds)
+    folder = save_run(tmp_path / "run", trainer, trainer.fit())
+    ckpt = load_checkpoint(folder / "checkpoint.pt")
+    damaged = tmp_path / "damaged.pt"
+    save_checkpoint(damaged, ckpt["run"], ckpt["state_dict"], ckpt["metrics"], ckpt["dataset"],
+                    ckpt["dataset_fingerprint"], resume={"foo": 1})
+    rc = main(["train", "--resume", str(damaged), "--out", str(tmp_path / "again"), "--epochs", "3"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "its resume state is incomplete" in err and "Traceback" not in err
+    other = dataclasses.replace(run, model=dataclasses.replace(run.model, embedding_dim=run.model.embedding_dim // 2))
+    misfit = tmp_path / "misfit.pt"
+    save_checkpoint(misfit, other, ckpt["state_dict"], ckpt["metrics"], ckpt["dataset"], ckpt["dataset_fingerprint"])
+    with pytest.raises(CheckpointError, match="size mismatch"):
+        import_checkpoint(misfit.read_bytes(), "misfit.pt", ds, root=tmp_path / "uploads")
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").iterdir())
 
 
 def test_cli_help_lists_switches_with_paper_symbols(capsys):

@@ -112,9 +112,9 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
         fp, path = dataset.fingerprint(), str(src["path"])
 
         def load() -> dict | None:
-            model = (models.model(path, models.mtime(path), fp, dataset) if trained
-                     else models.initial(path, models.mtime(path), fp, dataset))
-            try:
+            try:  # CheckpointError (a ValueError) too: a file that no longer loads is a note, not a traceback
+                model = (models.model(path, models.mtime(path), fp, dataset) if trained
+                         else models.initial(path, models.mtime(path), fp, dataset))
                 return embeddings(f"{'run' if trained else 'init'}|{path}|{models.mtime(path)}", stage, model)
             except ValueError as exc:
                 st.warning(f"{name}: {exc}")
