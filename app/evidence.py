@@ -72,7 +72,8 @@ def _banner(folder: str) -> str | None:
     found = staleness(load_precomputed(Path(folder))["manifest"])
     return None if found.current else (
         f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They are "
-        f"shown as stored; {regenerate_hint(Path(folder))} (or `--refresh-stale` to retrain only those cells).")
+        f"shown as stored; {regenerate_hint(Path(folder), damaged=False)} (or `--refresh-stale` to retrain only "
+        "those cells).")
 
 
 def _isolated(fn, *args):

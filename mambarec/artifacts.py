@@ -69,9 +69,15 @@ def dataset_folder(dataset: str) -> str:
     return dataset_slug(dataset)
 
 
-def regenerate_hint(folder: Path) -> str:
+def regenerate_hint(folder: Path, damaged: bool = True) -> str:
+    """How to get a damaged or missing folder back: from git where it is the shipped one (seconds), else by
+    training it again (the whole default grid is hours). ``damaged`` off (a stale folder): training only."""
     replace = " --overwrite" if (Path(folder) / "manifest.json").is_file() else ""  # precompute keeps a grid otherwise
-    return f"run `python -m mambarec precompute --out {folder}{replace}` to regenerate it"
+    again = f"`python -m mambarec precompute --out {folder}{replace}` trains it again (the default grid: hours)"
+    shipped = Path(__file__).resolve().parents[1] / "precomputed"
+    if damaged and Path(folder).resolve() == shipped and (shipped.parent / ".git").exists():
+        return f"restore the shipped files with `git checkout -- {folder}`, or {again}"
+    return f"regenerate it: {again}"
 
 
 # ---- writing ------------------------------------------------------------------------------------

@@ -174,10 +174,11 @@ def test_no_train_interactions(folder):
     expect_error(folder, str(folder), "no training interactions")
 
 
-@pytest.mark.parametrize("content", [b"not an array\n", b"", b"\x93NUMPY garbage"])
+@pytest.mark.parametrize("content", [b"not an array\n", b"", b"\x93NUMPY garbage", bytes(range(256)) * 20])
 def test_non_npy_file_named_image_feat(folder, content):
+    """Random bytes made numpy advise "you can load it unsafely using allow_pickle": advice to unpickle a file."""
     (folder / "image_feat.npy").write_bytes(content)
-    expect_error(folder, "image_feat.npy", "not a readable .npy array")
+    assert "pickle" not in expect_error(folder, "image_feat.npy", "not a readable .npy array")
 
 
 def test_npz_archive_named_image_feat(folder):

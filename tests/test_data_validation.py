@@ -16,7 +16,7 @@ from mambarec.data.mmrec import SPLIT_LABELS, load_mmrec_folder, write_mmrec_fol
 
 SETTINGS = settings(max_examples=30, deadline=None)
 CORRUPTIONS = ("drop_item", "truncate_features", "non_finite_cell", "tests_to_train", "huge_id",
-               "negative_id", "bad_label", "float_id")
+               "negative_id", "bad_label", "float_id", "repeat_pair", "pair_in_two_splits")
 
 
 @st.composite
@@ -90,6 +90,11 @@ def corrupt(table: dict, kind: str, data) -> dict:
         feat[row, col] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     elif kind == "tests_to_train":
         inter.loc[inter["x_label"] == 2, "x_label"] = 0
+    elif kind in ("repeat_pair", "pair_in_two_splits"):  # a test item also in train could never be hit (masked)
+        row = inter.iloc[[data.draw(st.integers(0, len(inter) - 1))]].copy()
+        if kind == "pair_in_two_splits":
+            row["x_label"] = data.draw(st.sampled_from([x for x in (0, 1, 2) if x != int(row["x_label"].iloc[0])]))
+        inter = pd.concat([inter, row], ignore_index=True)
     else:
         column = data.draw(st.sampled_from(["userID", "itemID", "x_label"]))
         row = data.draw(st.integers(0, len(inter) - 1))

@@ -214,3 +214,20 @@ def test_embeddings_without_a_checkpoint_says_why_and_forgets_another_datasets_p
     assert at.session_state["embeddings_selected_items"] == [0]
     after = next(s for s in at.selectbox if s.label == "After (trained)")
     assert after.format_func("paper") == "paper · MambaRec as the paper describes it"  # a stored map, in words
+
+
+def test_a_saved_run_whose_checkpoint_no_longer_loads_is_a_note_without_markup(tmp_path, monkeypatch, synthetic,
+                                                                                no_precomputed):
+    """A checkpoint damaged after it was saved raised on Embeddings (its load sat outside the page's try); then the
+    note read "<b>After</b> · ...: nothing to draw", an HTML tag in Markdown."""
+    root = tmp_path / "runs"
+    run = RunConfig(dataset="synthetic", model=mambarec_preset("official"), train=TrainConfig(epochs=1, device="cpu"))
+    trainer = Trainer.for_run(run, synthetic)
+    folder = save_run(root / "20260101-000000-synthetic-official-s2026-9", trainer, trainer.fit())
+    (folder / "checkpoint.pt").write_bytes(b"damaged after it was saved")
+    monkeypatch.setenv("MAMBAREC_RUNS", str(root))
+    at = page("embeddings")
+    warnings = [w.value for w in at.warning]
+    assert any("not a readable" in w for w in warnings), warnings
+    assert any(w.startswith("**After**") and w.endswith("nothing to draw") for w in warnings), warnings
+    assert not any("<b>" in w for w in warnings)

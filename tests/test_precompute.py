@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -607,3 +608,16 @@ def test_the_plan_times_a_cell_by_its_median_batch():
     polls = [0.0, 2.0, 2.1, 2.2, 7.2]  # warm-up batch, then 0.1, 0.1 and one slowed to 5.0
     assert batch_seconds(polls) == pytest.approx(0.1)
     assert batch_seconds([0.0, 1.0]) == 0.0  # nothing timed
+
+
+def test_a_damaged_shipped_folder_is_restored_from_git_not_retrained(tmp_path):
+    """A damaged precomputed/results.json advised `precompute --overwrite`, the whole grid (hours), where
+    `git checkout` restores the shipped files in seconds; a stale folder needs training, which git cannot give."""
+    from mambarec.artifacts import regenerate_hint
+
+    shipped = Path(__file__).resolve().parents[1] / "precomputed"
+    if not (shipped.parent / ".git").exists():
+        pytest.skip("not a git checkout")
+    assert regenerate_hint(shipped).startswith(f"restore the shipped files with `git checkout -- {shipped}`")
+    assert "git" not in regenerate_hint(shipped, damaged=False)
+    assert "git" not in regenerate_hint(tmp_path / "mine") and "precompute --out" in regenerate_hint(tmp_path / "mine")

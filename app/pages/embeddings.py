@@ -89,6 +89,16 @@ def seeds(found: list[dict], stored: dict, entry: str) -> list[int]:
     return sorted(have | {s["seed"] for s in found if s["key"] == entry and s["seed"] is not None}) or [0]
 
 
+def panel_name(p: dict) -> str:
+    """"Before" or "After": the bold head of a panel's title (a Plotly title; Streamlit's text reads Markdown)."""
+    return p["title"].split("</b>")[0].removeprefix("<b>")
+
+
+def plain_title(p: dict) -> str:
+    """A panel's title in Markdown: **Before** · ..."""
+    return p["title"].replace("<b>", "**").replace("</b>", "**")
+
+
 def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict) -> dict | None:
     """A panel of ``entry`` (trained, or freshly initialized): its stored map when there is one for the
     modal stage, else computed from its checkpoint; ``vectors`` when a checkpoint is available."""
@@ -203,7 +213,7 @@ def alignment_table(panels: list[dict], n_items: int) -> None:
     for p in panels:
         emb = None if p.get("metrics") else vectors(p)
         values = p.get("metrics") or (metrics(emb["visual"], emb["text"]) if emb is not None else {})
-        columns[p["title"].split("</b>")[0].removeprefix("<b>")] = [values.get(k, float("nan")) for k, *_ in EXPLAIN]
+        columns[panel_name(p)] = [values.get(k, float("nan")) for k, *_ in EXPLAIN]
     table = pd.DataFrame({**{c: [f"{v:.3f}" for v in values] for c, values in columns.items()},
                           "what it says": [text for *_, text in EXPLAIN]},
                          index=[f"{name} {better}" for _, name, better, _ in EXPLAIN])
@@ -225,7 +235,7 @@ def neighbours(panels: list[dict], dataset, item: int) -> None:
         res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=5)
         tie = (f"; tied with {res.tied} other texts at that cosine, so its rank among them only follows the item "
                "ids: this model cannot tell these texts apart" if res.tied else "")
-        col.caption(f"{p['title'].split('</b>')[0].removeprefix('<b>')}: its own text ranks **{res.own_rank}** "
+        col.caption(f"{panel_name(p)}: its own text ranks **{res.own_rank}** "
                     f"of {dataset.n_items} (cosine {res.own_cosine:.2f}{tie})")
         col.dataframe(pd.DataFrame({"rank": range(1, len(res.items) + 1), "text of": [titles[i] for i in res.items],
                                     "cosine": res.cosines}), hide_index=True,
@@ -250,7 +260,7 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         with st.spinner("Projecting (UMAP: once per model, then cached)..."):
             found = coordinates(p, view)
         if found is None:
-            col.warning(f"{p['title']}: nothing to draw")
+            col.warning(f"{plain_title(p)}: nothing to draw")
             continue
         used, xy = found
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,

@@ -82,6 +82,29 @@ class Dataset:
         return ["-"] * self.n_items
 
 
+def _check_pairs_once(ds: Dataset, where: str) -> None:
+    """Each (user, item) pair at most once, in one split. A test pair also in train can never be hit (training
+    items are masked at evaluation), so such data scored Recall 0 on it silently; a pair twice in one split counts
+    twice in its loss and its split's size."""
+    splits = {"train": ds.train, "valid": ds.valid, "test": ds.test}
+    codes = {s: p[:, 0].astype(np.int64) * ds.n_items + p[:, 1] for s, p in splits.items()}
+
+    def first(found: np.ndarray) -> str:
+        return ", ".join(f"(user {c // ds.n_items}, item {c % ds.n_items})" for c in found[:3].tolist())
+
+    for split, c in codes.items():
+        values, counts = np.unique(c, return_counts=True)
+        if (counts > 1).any():
+            raise DatasetError(f"{where}: {int((counts > 1).sum())} (user, item) pair(s) occur more than once in "
+                               f"{split}, first {first(values[counts > 1])}; keep one row per pair (e.g. the latest)")
+    for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
+        both = np.intersect1d(codes[a], codes[b])
+        if len(both):
+            raise DatasetError(f"{where}: {len(both)} (user, item) pair(s) are in both {a} and {b}, first "
+                               f"{first(both)}; give each pair one x_label (an item seen in training is masked at "
+                               "evaluation, so it could never be hit)")
+
+
 def validate(ds: Dataset) -> None:
     """Check every invariant; raise DatasetError saying what is wrong and how to fix it."""
     where = ds.source or ds.name
@@ -100,6 +123,7 @@ def validate(ds: Dataset) -> None:
             f"{where}: the split has no test interactions (x_label 2); re-split the data, e.g. with "
             "`python -m mambarec data build`"
         )
+    _check_pairs_once(ds, where)
     for label, feat in (("visual (image_feat.npy)", ds.visual), ("text (text_feat.npy)", ds.text)):
         if feat.ndim != 2:
             raise DatasetError(f"{where}: {label} features must be a 2-D array, got shape {feat.shape}")

@@ -75,7 +75,10 @@ def _load_features(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: not a readable .npy array ({exc})") from exc
+        # numpy's own message can advise allow_pickle=True, which would unpickle (run) whatever the file holds
+        why = "not numpy's .npy format" if "pickle" in str(exc) else str(exc)
+        raise DatasetError(f"{path}: not a readable .npy array ({why}); save the features with np.save as a "
+                           "numeric (n_items, dim) array") from exc
     if not isinstance(arr, np.ndarray):  # np.load opens an .npz archive whatever the file's name
         arr.close()
         raise DatasetError(f"{path}: this is an .npz archive, not a .npy array; save it with np.save")
