@@ -36,7 +36,7 @@ from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
 from mambarec.precompute_cli import add_precompute_command
 from mambarec.readme import add_readme_command
-from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, save_run
+from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, claimed, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
@@ -168,11 +168,16 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
-
     out = Path(args.out)
     resuming = bool(args.resume) and out.resolve() == Path(args.resume).resolve().parent
     check_writable(out, overwrite=args.overwrite, resuming=resuming)  # before any work: nothing is lost later
+    with claimed(out):  # one `train` per --out at a time
+        return _train(args, out, resuming)
+
+
+def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
+    from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
+
     if args.resume:
         from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
 

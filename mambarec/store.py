@@ -12,6 +12,7 @@ inside the functions that need it (it loads torch, which the app's first paint m
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -92,11 +93,46 @@ def metrics_payload(result, run: RunConfig, dataset) -> dict:
     return out
 
 
+LOCK_NAME = ".train.lock"  # a `train` writing into the folder: its process id
+
+
+@contextlib.contextmanager
+def claimed(folder: Path):
+    """Hold ``folder`` for one `train` from its start to its save: a second one into the same --out is refused
+    before it trains (both used to train, and the second's result was thrown away at its save, or with
+    --overwrite each replaced the other's files one by one). A claim whose process has ended is taken over."""
+    from mambarec.lifeline import alive  # light: the os module only
+
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = lock.read_text().strip() if lock.is_file() else ""
+            if holder.isdigit() and alive(int(holder)):
+                raise RunStoreError(f"{folder}: another `train` (process {holder}) is writing there; wait for it "
+                                    "to end or choose another --out") from None
+            lock.unlink(missing_ok=True)  # its process is gone: a run killed before it could let go
+    else:
+        raise RunStoreError(f"{folder}: could not claim it for this run; choose another --out")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(str(os.getpid()))
+    try:
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()  # nothing was saved: leave no empty folder behind
+
+
 def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False) -> None:
     """Refuse to replace an existing run folder unless asked to (``overwrite``) or continuing it (``resuming``)."""
     if folder.exists() and not folder.is_dir():
         raise RunStoreError(f"{folder} exists and is not a folder; choose another --out")
-    if folder.is_dir() and any(folder.iterdir()) and not (overwrite or resuming):
+    if folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir()) and not (overwrite or resuming):
         what = "a saved run" if (folder / METRICS_NAME).is_file() else "files"
         raise RunStoreError(f"{folder} already holds {what}; nothing was overwritten. Choose another --out, add "
                             "--overwrite to replace it, or --resume its checkpoint to continue it")
@@ -287,4 +323,4 @@ def model_name_of(record: RunRecord) -> str:
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "records_for", "check_writable", "check_room", "model_name_of"]
+           "records_for", "check_writable", "check_room", "claimed", "model_name_of"]

@@ -349,7 +349,7 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert evaluated["test/Recall@20"] == pytest.approx(metrics["test/Recall@20"], abs=1e-9)
 
 
-def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path):
+def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path, capsys):
     """`kill`, `timeout` or a scheduler's preemption ended `train` with nothing written (a paper-schedule ml100k run
     is ~1,000 s); SIGTERM now stops it as Ctrl-C does: the best state so far is saved and resumes."""
     import signal
@@ -366,12 +366,23 @@ def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path)
     while "best=" not in seen:  # the progress bar's first evaluated epoch
         assert time.time() < deadline and proc.poll() is None, seen[-2000:]
         seen += proc.stderr.read(1)
+    # a second `train` into the same --out is refused before it trains, --overwrite or not (it used to train in full,
+    # then lose its result at the save, or replace the other's files one by one)
+    assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "1", "--out", str(out),
+                 "--overwrite"]) == 2
+    assert f"another `train` (process {proc.pid}) is writing there" in capsys.readouterr().err
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert "interrupted: keeping the best state so far" in err
     metrics = json.loads((out / "metrics.json").read_text())
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"]
+    assert not (out / ".train.lock").exists()  # let go at the end
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / ".train.lock").write_text("999999999")  # a claim whose process is gone (killed) is taken over
+    assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "1", "--out", str(stale)]) == 0
+    assert (stale / "metrics.json").is_file() and not (stale / ".train.lock").exists()
     again = tmp_path / "resumed"
     assert main(["train", "--resume", str(out / "checkpoint.pt"), "--out", str(again),
                  "--epochs", str(metrics["epochs_run"] + 1)]) == 0
