@@ -71,19 +71,24 @@ def init_session() -> None:
     """The session's setup, from the URL on its first run (later URLs: ``apply_url_setup``)."""
     ss = st.session_state
     if "run_config" not in ss:
+        from app.urlsel import at_root  # lazy: urlsel imports this module
+
         url = st.query_params.to_dict()
-        run, errors, notes = parse_setup(url)
+        # a root address that holds config fields is a Train link even without a model or preset
+        # (``/?epochs=7&lambda_mmd=0.3``: the paper's preset with those two; they were dropped without a word)
+        run, errors, notes = parse_setup(url, link=bool(SETUP_KEYS - {"dataset"} & set(url)) and at_root())
         ss.run_config, ss.url_errors, ss.url_notes = run, errors, notes
         ss.dataset = run.dataset
         url_applied("train", _setup_part(url))
     ss.setdefault("jobs", [])
 
 
-def parse_setup(params: dict[str, str]) -> tuple[RunConfig, list[str], list[str]]:
-    """A RunConfig from URL parameters (training defaults: the dataset's schedule), with errors and notes."""
+def parse_setup(params: dict[str, str], link: bool = False) -> tuple[RunConfig, list[str], list[str]]:
+    """A RunConfig from URL parameters (training defaults: the dataset's schedule), with errors and notes; ``link``:
+    the address is a Train link even without ``LINK_KEYS`` (the app's root)."""
     params = {k: v for k, v in params.items() if k not in APP_KEYS}
-    if not LINK_KEYS & set(params):  # another page's address: only its dataset is the setup's (an Embeddings
-        params = {k: v for k, v in params.items() if k == "dataset"}  # link's seed=0 names a stored run)
+    if not link and not LINK_KEYS & set(params):  # another page's address: only its dataset is the setup's
+        params = {k: v for k, v in params.items() if k == "dataset"}  # (an Embeddings link's seed=0 names a run)
     dataset = params.get("dataset", DEFAULT_DATASET)
     return run_from_params({"dataset": dataset, **params}, default_train(dataset))
 

@@ -219,6 +219,15 @@ def test_a_link_reproduces_the_setup(env):
     assert any("bogus" in w.value for w in at.warning)
 
 
+def test_a_root_link_without_a_model_or_preset_is_still_a_train_link(env):
+    """``/?epochs=7&lambda_mmd=0.3`` opened Train with every value dropped and no word said."""
+    at = open_app(epochs="7", lambda_mmd="0.3")
+    no_exception(at)
+    run = at.session_state["run_config"]
+    assert run.model == mambarec_preset("paper", lambda_mmd=0.3) and run.train.epochs == 7
+    assert at.number_input(key="cfg.epochs").value == 7
+
+
 def test_tiny_training_run_completes_and_appears_in_compare(env):
     at = open_app(model_name="mgcn", epochs="2", batch_size="256")
     at.button[[b.label for b in at.button].index("Train")].click().run()
