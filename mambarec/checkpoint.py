@@ -179,11 +179,18 @@ def _check_data(ckpt: dict, dataset) -> None:
         )
 
 
+MISFITS_SHOWN = 2  # the tensors a "weights do not fit" message names; it counts the rest
+
+
 def _load_weights(model, state_dict: dict) -> None:
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:
-        raise CheckpointError(f"the checkpoint's weights do not fit the model its config describes: {exc}") from exc
+        # torch lists every tensor that differs, one per line (some twenty for a changed embedding size)
+        found = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+        more = f"; and {len(found) - MISFITS_SHOWN} more" if len(found) > MISFITS_SHOWN else ""
+        raise CheckpointError("the checkpoint's weights do not fit the model its config describes: "
+                              + "; ".join(found[:MISFITS_SHOWN]) + more) from exc
 
 
 def load_model(source, dataset, device: str | torch.device = "cpu", graphs=None):

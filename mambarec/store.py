@@ -238,12 +238,17 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     return folder
 
 
+NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)
+
+
 def rename_run(folder: Path, new_name: str) -> Path:
     """Rename a saved run folder (the id the pickers show); refuses names that exist or are not file-safe."""
     folder = Path(folder)
     name = new_name.strip()
     if not name or SAFE_NAME.search(name) or name in (".", ".."):
         raise RunStoreError(f"{new_name!r} is not a usable run name: use letters, digits, '.', '_' and '-'")
+    if len(name.encode()) > NAME_BYTES:
+        raise RunStoreError(f"{name[:40]}...: a run name has at most {NAME_BYTES} characters; choose a shorter one")
     target = folder.with_name(name)
     if target.exists():
         raise RunStoreError(f"a run named {name!r} already exists")

@@ -166,6 +166,12 @@ def test_error_missing_files(tmp_path):
         build(tmp_path, inter_path, items_path, image_dir=tmp_path / "no_images")
 
 
+def build_error(tmp_path, inter, items) -> DatasetError:
+    with pytest.raises(DatasetError) as err:
+        build(tmp_path, inter, items)
+    return err.value
+
+
 def test_error_missing_columns(tmp_path):
     inter_path, items_path, _ = write_catalogue(tmp_path)
     bad = tmp_path / "bad.csv"
@@ -178,6 +184,11 @@ def test_error_missing_columns(tmp_path):
         build(tmp_path, inter_path, items_path, text_columns=("title", "plot"))
     with pytest.raises(DatasetError, match=r"bad\.csv: cannot find the item id column.*--id-column"):
         build(tmp_path, inter_path, bad)
+    headless = tmp_path / "u.data"  # MovieLens' raw file: numbers from the first line on
+    headless.write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n")
+    with pytest.raises(DatasetError, match="the file seems to have no header row"):
+        build(tmp_path, headless, items_path)
+    assert "header" not in str(build_error(tmp_path, bad, items_path))  # named columns: no such guess
 
 
 def test_error_empty_files(tmp_path):

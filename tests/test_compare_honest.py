@@ -179,6 +179,9 @@ def test_cold_and_warm_items_from_checkpoints(runs_root, monkeypatch):
 def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(runs_root / "one-epoch-no-mmd", root / "junk")
+    # a 300-character name said only "[Errno 36] File name too long: '<the whole path>'"
+    _, why = results.rename_run(str(root / "junk"), "a" * 300)
+    assert why.endswith("a run name has at most 200 characters; choose a shorter one") and (root / "junk").is_dir()
     at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
     at.selectbox(key="ckpt.pick").set_value(str(root / "junk" / "checkpoint.pt")).run()
     at.text_input(key="manage.name.junk").set_value("no-mmd-1ep").run()

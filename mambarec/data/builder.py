@@ -91,11 +91,23 @@ def pick_column(
         if name in df.columns:
             return name
     if required:
+        headless = all(_numeric(c) for c in df.columns)  # MovieLens' u.data: "196 242 3 881250949", no header
+        hint = (" These column names are numbers: the file seems to have no header row; add one (e.g. "
+                "'user_id item_id rating timestamp'), or use `data build-movielens` for MovieLens' u.data."
+                if headless else "")
         raise DatasetError(
             f"{path}: cannot find the {role} column (looked for {list(aliases)}); found columns "
-            f"{list(df.columns)}. Name it with {flag}."
+            f"{list(df.columns)}. Name it with {flag}.{hint}"
         )
     return None
+
+
+def _numeric(name) -> bool:
+    try:
+        float(str(name))
+    except ValueError:
+        return False
+    return True
 
 
 def numeric_column(df: pd.DataFrame, col: str | None, path: Path, datetime_ok: bool = False) -> pd.Series:
