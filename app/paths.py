@@ -35,7 +35,14 @@ def precomputed_dir() -> Path:
     return Path(os.environ.get(PRECOMPUTED_ENV, default))
 
 
+SIGNED_FILES = ("manifest.json", "results.json")  # what the pages read: a change to either is a new folder
+
+
 def precomputed_signature(folder: Path | None = None) -> tuple:
-    """Changes whenever precompute swaps a new folder in (it writes the manifest last)."""
-    manifest = (folder or precomputed_dir()) / "manifest.json"
-    return (str(manifest), manifest.stat().st_mtime_ns) if manifest.is_file() else ()
+    """Changes whenever precompute swaps a new folder in (it writes the manifest last), and when the results file
+    is damaged or restored by hand (a running server kept showing the old numbers, or the old error)."""
+    root = folder or precomputed_dir()
+    if not (root / "manifest.json").is_file():
+        return ()
+    return tuple((str(root / name), (root / name).stat().st_mtime_ns if (root / name).is_file() else None)
+                 for name in SIGNED_FILES)

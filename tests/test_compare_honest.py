@@ -323,3 +323,19 @@ def test_a_lesson_step_opens_on_its_tab_and_the_table_follows(monkeypatch, runs_
         tabs = order.index("tab_container")
         table = next(i for i, t in enumerate(order) if "data_frame" in t or t == "dataframe")
         assert (tabs < table) is tabs_first, order
+
+
+def test_a_damaged_or_restored_results_file_is_read_again(tmp_path):
+    """The pages' caches keyed on the manifest alone: a running server kept showing the old numbers after
+    results.json was damaged, and the old error after it was restored."""
+    import os
+
+    from app.paths import precomputed_signature
+
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "results.json").write_text("[]")
+    before = precomputed_signature(tmp_path)
+    stat = (tmp_path / "results.json").stat()
+    os.utime(tmp_path / "results.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert precomputed_signature(tmp_path) != before
+    assert precomputed_signature(tmp_path / "absent") == ()
