@@ -226,3 +226,10 @@ def test_rebuilding_a_folder_that_fails_midway_leaves_the_old_build_whole(folder
     write_mmrec_folder(folder, "tiny", inter, np.zeros((2, 6)), np.zeros((2, 3)))  # no items this time
     assert sorted(p.name for p in folder.iterdir()) == ["image_feat.npy", "text_feat.npy", "tiny.inter"]
     assert load_mmrec_folder(folder).n_items == 2
+
+
+def test_two_interaction_files_and_none_named_after_the_folder_are_refused(folder):
+    """The first one alphabetically was read without a word."""
+    (folder / "tiny.inter").rename(folder / "b.inter")
+    (folder / "a.inter").write_text((folder / "b.inter").read_text())
+    expect_error(folder, "2 .inter files (a.inter, b.inter)", f"{folder.name}.inter")

@@ -26,7 +26,10 @@ def find_inter_file(folder: Path) -> Path:
             "image_feat.npy and text_feat.npy (see docs/protocol.md section 1, or README, 'Datasets')."
         )
     preferred = folder / f"{folder.name}.inter"
-    return preferred if preferred in candidates else candidates[0]
+    if preferred in candidates or len(candidates) == 1:
+        return preferred if preferred in candidates else candidates[0]
+    raise DatasetError(f"{folder}: {len(candidates)} .inter files ({', '.join(c.name for c in candidates)}) and none "
+                       f"named after the folder; keep one, or name the one to read {folder.name}.inter")
 
 
 def read_inter(path: Path) -> pd.DataFrame:
