@@ -14,6 +14,7 @@ import difflib
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,11 +37,21 @@ from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
 from mambarec.precompute_cli import add_precompute_command
 from mambarec.readme import add_readme_command
-from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, claimed, save_run
+from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, claimed, save_progress, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
 RESUME_MAY_CHANGE = ("epochs", "device", "compile")
+# `train` writes its checkpoint this often while it runs (~0.1-0.3 s for an ml100k model): a run killed outright
+# (SIGKILL, out of memory) loses at most this much; Ctrl-C and SIGTERM save at once anyway
+SAVE_EVERY_S = 300.0
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, 0 or more")
+    return value
 
 
 def flag(name: str) -> str:
@@ -198,16 +209,25 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
     def _terminate(signum, frame):  # `kill`, `timeout`, a scheduler's preemption: stop as Ctrl-C does, and save
         raise KeyboardInterrupt
 
+    saved_progress = False
+    last_save = time.monotonic()
+
+    def _save_progress() -> None:  # every --save-every seconds: a killed run resumes from here
+        nonlocal saved_progress, last_save
+        if args.save_every > 0 and time.monotonic() - last_save >= args.save_every:
+            save_progress(out, trainer)
+            saved_progress, last_save = True, time.monotonic()
+
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = trainer.fit(on_event=on_event)
+        result = trainer.fit(on_event=on_event, on_epoch_end=_save_progress)
     except KeyboardInterrupt:
         print("\ninterrupted: keeping the best state so far", file=sys.stderr)
         result = trainer.fit(should_stop=lambda: True)
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, previous)
-    saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming)
+    saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or saved_progress)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}
     print(json.dumps({"out": str(saved), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                       "stopped_early": result.stopped_early, "test": summary,
@@ -256,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, help="run folder to write (refused if it holds a run, unless "
                                                  "--overwrite, or --resume of its own checkpoint)")
     tr.add_argument("--overwrite", action="store_true", help="replace the run folder --out if it exists")
+    tr.add_argument("--save-every", type=_seconds, default=SAVE_EVERY_S, metavar="SECONDS",
+                    help=f"write the checkpoint (best weights, resume state) into --out this often while training, "
+                         f"so that a run killed outright resumes from it; 0: only at the end [{SAVE_EVERY_S:g}]")
     tr.add_argument("--model", default=None, choices=MODELS, help="which model (baselines included) [mambarec]")
     tr.add_argument("--variant", default=None, choices=(*VARIANTS, "mgcn"),
                     help="MambaRec's preset: paper (as described), official (as released), backbone (every extra "

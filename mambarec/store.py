@@ -204,6 +204,18 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
     return folder
 
 
+def save_progress(folder: Path, trainer) -> Path:
+    """A running run's checkpoint in ``folder`` (mid-fit, at ``Trainer.fit``'s ``on_epoch_end``): the best weights
+    so far and the state to resume exactly; no metrics.json, so the folder is not listed as a run until its end.
+    A run killed outright (SIGKILL, out of memory) resumes from it with ``train --resume``."""
+    from mambarec.checkpoint import save_checkpoint  # lazy: torch-backed, kept off the light path
+
+    run, dataset = trainer.run, trainer.dataset
+    return save_checkpoint(Path(folder) / CHECKPOINT_NAME, run, trainer.best_state,
+                           metrics_payload(trainer.result_so_far(), run, dataset), dataset.name,
+                           dataset.fingerprint(), resume=trainer.resume_state())
+
+
 def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
     """Validate checkpoint bytes against ``dataset`` and store them as a new run folder under ``root``.
 
@@ -328,4 +340,5 @@ def model_name_of(record: RunRecord) -> str:
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "records_for", "check_writable", "check_room", "claimed", "model_name_of"]
+           "records_for", "check_writable", "check_room", "claimed", "save_progress",
+           "model_name_of"]

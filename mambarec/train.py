@@ -209,11 +209,16 @@ class Trainer:
         return {k: v / max(n, 1) for k, v in sums.items()}
 
     def fit(self, on_event: Callable[[EpochEvent], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> TrainResult:
+            should_stop: Callable[[], bool] | None = None,
+            on_epoch_end: Callable[[], None] | None = None) -> TrainResult:
+        """Train to early stopping, the cap or ``should_stop``; ``on_event`` after each evaluated epoch's record,
+        ``on_epoch_end`` once its counters are final too (where ``resume_state`` continues exactly: a periodic
+        checkpoint's moment)."""
         should_stop = should_stop or (lambda: False)
         tc = self.run.train
         if self.last_state is not None:  # a second fit continues from where the first stopped
             self.model.load_state_dict(self.last_state)
+            self.last_state = None  # from here the model's own weights are where training is
         cancelled = stopped_early = False
         if not self.model.trainable:  # nothing to learn: one evaluation is the whole run
             tc_epochs = 0
@@ -249,13 +254,18 @@ class Trainer:
                 if self.bad_epochs > tc.patience:
                     stopped_early = True
                     break
+                if on_epoch_end is not None:
+                    on_epoch_end()
         self.last_state = copy.deepcopy(self.model.state_dict())  # where training stopped, for resuming
         self.model.load_state_dict(self.best_state)
-        epochs = max(self.epoch, 1)
+        return self.result_so_far(cancelled, stopped_early)
+
+    def result_so_far(self, cancelled: bool = True, stopped_early: bool = False) -> TrainResult:
+        """The run as it stands: its best epoch's numbers and every epoch's record (mid-fit: as if stopped now)."""
         return TrainResult(
             best_epoch=self.best_epoch, valid=self.best_valid, test=self.best_test, history=self.history,
-            epochs_run=self.epoch, s_per_epoch=self.train_seconds / epochs, n_params=self.model.n_parameters(),
-            cancelled=cancelled, stopped_early=stopped_early,
+            epochs_run=self.epoch, s_per_epoch=self.train_seconds / max(self.epoch, 1),
+            n_params=self.model.n_parameters(), cancelled=cancelled, stopped_early=stopped_early,
         )
 
     def _epoch_start(self) -> dict:

@@ -186,6 +186,22 @@ def test_resume_continues_exactly(tmp_path):
     assert rest.test == full.test
 
 
+def test_a_checkpoint_written_while_training_resumes_exactly(tmp_path):
+    """`train --save-every` writes the checkpoint at an epoch's end mid-fit (store.save_progress), so that a run
+    killed outright resumes: from there it must continue exactly as the run that was never stopped."""
+    from mambarec.store import save_progress
+
+    _, full = _fit(_run(epochs=4))
+    first = Trainer.for_run(_run(epochs=4), DS)
+    first.fit(on_epoch_end=lambda: save_progress(tmp_path, first) if first.epoch == 2 else None)
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["metrics"]["epochs_run"] == 2 and not (tmp_path / "metrics.json").exists()  # not listed as a run
+    resumed = restore_trainer(ckpt, DS, run=_run(epochs=4))
+    rest = resumed.fit()
+    assert _timeless(rest.history) == _timeless(full.history)
+    assert rest.test == full.test
+
+
 def test_a_run_stopped_mid_epoch_resumes_exactly(tmp_path):
     """Stop between two batches of epoch 3 (the app's Stop, a cooperative cancel), save, resume: the epoch
     cut short is rewound and trained again whole, so the run equals one that was never stopped."""
@@ -378,6 +394,22 @@ def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path,
     metrics = json.loads((out / "metrics.json").read_text())
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"]
     assert not (out / ".train.lock").exists()  # let go at the end
+    # killed outright (SIGKILL, out of memory) after --save-every wrote its checkpoint: it resumes from there
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "mambarec", "train", "--dataset", "synthetic", "--model", "bpr",
+                             "--epochs", "100000", "--patience", "100000", "--save-every", "0.001", "--out",
+                             str(killed)], cwd=Path(__file__).resolve().parents[1], stderr=subprocess.DEVNULL)
+    while not (killed / "checkpoint.pt").is_file():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.5)  # past the first checkpoint's atomic rename
+    proc.kill()
+    proc.wait(timeout=60)
+    done = load_checkpoint(killed / "checkpoint.pt")["resume"]["counters"]["epoch"]
+    assert done >= 1 and not (killed / "metrics.json").exists()
+    assert main(["train", "--resume", str(killed / "checkpoint.pt"), "--out", str(killed),
+                 "--epochs", str(done + 1)]) == 0
+    assert json.loads((killed / "metrics.json").read_text())["epochs_run"] == done + 1
     stale = tmp_path / "stale"
     stale.mkdir()
     (stale / ".train.lock").write_text("999999999")  # a claim whose process is gone (killed) is taken over
