@@ -202,6 +202,27 @@ def test_a_checkpoint_written_while_training_resumes_exactly(tmp_path):
     assert rest.test == full.test
 
 
+def test_ctrl_c_in_a_resumed_run_keeps_the_weights_it_got_to(tmp_path):
+    """The CLI answers Ctrl-C with a second fit that stops at once; in a resumed run that second fit reloaded the
+    weights the resume started from, under counters that had moved on, so its checkpoint resumed wrongly."""
+    _, full = _fit(_run(epochs=4))
+    first = Trainer.for_run(_run(epochs=1), DS)
+    save_run(tmp_path / "one", first, first.fit())
+    resumed = restore_trainer(load_checkpoint(tmp_path / "one" / "checkpoint.pt"), DS, run=_run(epochs=4))
+
+    def ctrl_c_before_epoch_4() -> bool:
+        if resumed.epoch == 3:
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        resumed.fit(should_stop=ctrl_c_before_epoch_4)
+    save_run(tmp_path / "three", resumed, resumed.fit(should_stop=lambda: True))  # as `train` does after Ctrl-C
+    last = restore_trainer(load_checkpoint(tmp_path / "three" / "checkpoint.pt"), DS, run=_run(epochs=4))
+    rest = last.fit()
+    assert _timeless(rest.history) == _timeless(full.history)
+
+
 def test_a_run_stopped_mid_epoch_resumes_exactly(tmp_path):
     """Stop between two batches of epoch 3 (the app's Stop, a cooperative cancel), save, resume: the epoch
     cut short is rewound and trained again whole, so the run equals one that was never stopped."""
