@@ -18,6 +18,7 @@ import secrets
 import sys
 from collections.abc import Collection
 from pathlib import Path
+from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -67,12 +68,19 @@ def classroom() -> bool:
 
 
 # ---- session -------------------------------------------------------------------------------
+def at_root() -> bool:
+    """Whether the browser asked for the app's root, not a page's own path such as ``/train`` (unknown: the root)."""
+    url = st.context.url
+    if not url:
+        return True
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return urlparse(url).path.strip("/") == base
+
+
 def init_session() -> None:
     """The session's setup, from the URL on its first run (later URLs: ``apply_url_setup``)."""
     ss = st.session_state
     if "run_config" not in ss:
-        from app.urlsel import at_root  # lazy: urlsel imports this module
-
         url = st.query_params.to_dict()
         # a root address that holds config fields is a Train link even without a model or preset
         # (``/?epochs=7&lambda_mmd=0.3``: the paper's preset with those two; they were dropped without a word)

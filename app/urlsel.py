@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -50,15 +49,6 @@ def names_a_setup(params: Mapping[str, str]) -> bool:
     return bool(state.SETUP_KEYS & set(params))
 
 
-def at_root() -> bool:
-    """Whether the browser asked for the app's root, not a page's own path such as ``/train`` (unknown: the root)."""
-    url = st.context.url
-    if not url:
-        return True
-    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
-    return urlparse(url).path.strip("/") == base
-
-
 def arrive() -> bool:
     """Keep this run's URL, follow a link to another dataset; True when the session opened on a Train setup.
 
@@ -75,7 +65,7 @@ def arrive() -> bool:
         state.set_active_dataset(linked)
     ss[SEEN_DATASET] = state.active_dataset_name()
     if LANDING not in ss:
-        ss[LANDING] = names_a_setup(incoming) and at_root()
+        ss[LANDING] = names_a_setup(incoming) and state.at_root()
     return ss[LANDING]
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from mambarec.atomic import write_atomically
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
+from mambarec.lifeline import alive
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME, METRICS_NAME = "config.json", "metrics.json"
@@ -101,8 +102,6 @@ def claimed(folder: Path):
     """Hold ``folder`` for one `train` from its start to its save: a second one into the same --out is refused
     before it trains (both used to train, and the second's result was thrown away at its save, or with
     --overwrite each replaced the other's files one by one). A claim whose process has ended is taken over."""
-    from mambarec.lifeline import alive  # light: the os module only
-
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_NAME
