@@ -141,6 +141,15 @@ def stopped_in_warmup(cells: dict[str, dict[int, dict]], patience: int) -> dict[
     return out
 
 
+def all_in_warmup(cells: dict[str, dict[int, dict]], patience: int) -> dict[str, list[int]]:
+    """cell -> its best epochs, for cells of two or more seeds that early stopping ended, every one, with its best
+    epoch within the first ``patience`` epochs: ``stopped_in_warmup`` needs a late sister seed to tell a dip from
+    a model that is simply done, so it cannot judge these."""
+    return {name: sorted(int(r["best_epoch"]) for r in runs.values()) for name, runs in cells.items()
+            if len(runs) > 1 and all(peaked_in_warmup(r.get("best_epoch"), r.get("stopped_early"), patience)
+                                     for r in runs.values())}
+
+
 def cell_change(cells: dict, metric: str, cell: str, reference: str) -> stats.PairedDifference | None:
     """``cell`` against ``reference`` on ``metric`` in % of the reference, paired by seed over the seeds both ran
     (``stats.relative_change``: a ratio for times); None when they share no seed."""
@@ -310,4 +319,4 @@ def _run_facts(runs: dict[int, dict]) -> dict:
 __all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_change", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
            "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts",
            "holm_notes", "family_effects", "described", "p_words", "schedule_checks", "ScheduleCheck",
-           "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "HELPS", "HURTS", "NOTHING"]
+           "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "all_in_warmup", "HELPS", "HURTS", "NOTHING"]

@@ -128,6 +128,7 @@ def warmup_stop_lines(rows: list[dict], budgets: dict[str, dict]) -> list[str]:
         patience = int(budget["patience"])
         cells = findings.cells_of(rows, dataset)
         found = findings.stopped_in_warmup(cells, patience)
+        lines += _all_early_line(findings.all_in_warmup(cells, patience), dataset, patience)
         if not found:
             continue
         early = [cells[c][s]["test/Recall@20"] for c, seeds in found.items() for s in seeds]
@@ -142,8 +143,19 @@ def warmup_stop_lines(rows: list[dict], budgets: dict[str, dict]) -> list[str]:
                      f"on to reach. They stay in the tables as the protocol gives them (patience {patience}, counted "
                      "from epoch 1); they lower those cells' means and widen their intervals, and a claim or effect "
                      "on such a cell carries that. The rule (docs/protocol.md section 8) sees only cells with a late "
-                     "sister seed: a cell whose seeds all peak early is not flagged.")
+                     "sister seed; a cell whose seeds all peak early is listed apart.")
     return lines
+
+
+def _all_early_line(found: dict[str, list[int]], dataset: str, patience: int) -> list[str]:
+    """The cells ``findings.all_in_warmup`` finds: the warm-up rule cannot judge them, and the report says so."""
+    if not found:
+        return []
+    listed = "; ".join(f"`{c}` (best epochs {', '.join(map(str, e))})" for c, e in found.items())
+    return [f"- On {dataset} every seed of {len(found)} cell(s) peaked within its first {patience} epochs and was "
+            f"ended by early stopping: {listed}. With no seed that went on learning, the rule above cannot tell a "
+            "model that is done from one that stopped in the same dip, so these cells, and every effect read from "
+            "them, carry that doubt (docs/protocol.md section 8)."]
 
 
 def _lowest_bpr(run: dict) -> float | None:

@@ -465,11 +465,12 @@ def test_a_seed_early_stopping_ended_in_its_warm_up_is_named_with_what_it_cost()
         return {**_row(cell, seed, recall), "best_epoch": best, "epochs_run": best + 21, "stopped_early": early}
 
     rows = [run("paper", 0, 120, 0.60), run("paper", 1, 5, 0.54), run("paper", 2, 130, 0.62),
-            run("mgcn", 0, 10, 0.5), run("mgcn", 1, 12, 0.5),  # every seed peaks early: that cell's nature
+            run("mgcn", 0, 10, 0.5), run("mgcn", 1, 12, 0.5),  # every seed peaks early: listed apart
             run("bpr", 0, 1, 0.1), run("bpr", 1, 100, 0.6),  # epoch 1 is never-learned, reported apart
             run("lightgcn", 0, 8, 0.5, early=False), run("lightgcn", 1, 90, 0.6)]  # the cap ended it, not patience
     assert findings.stopped_in_warmup(findings.cells_of(rows, "d"), patience=20) == {"paper": [1]}
-    [line] = warmup_stop_lines(rows, {"d": {"epochs": 1000, "patience": 20}})
+    apart, line = warmup_stop_lines(rows, {"d": {"epochs": 1000, "patience": 20}})
+    assert apart.startswith("- On d every seed of 1 cell(s)") and "`mgcn` (best epochs 10, 12)" in apart
     assert "1 of 9 runs on d peaked within their first 20 epochs and were ended by early stopping 21 epochs "\
            "later" in line and "`paper` seed 1." in line
     assert "averages 0.5400 against 0.6100" in line

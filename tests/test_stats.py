@@ -201,3 +201,25 @@ def test_a_lone_hurts_among_many_parts_says_it_does_not_survive_holm():
     words = findings.summarize_parts(cells, parts)
     assert words[findings.HURTS] == [f"weak ({weak.format(1, '%')}; {weak_note})"]
     assert findings.p_words(2e-5) == "< 0.001" and findings.p_words(0.0374) == "0.037"
+
+
+def test_a_cell_whose_every_seed_peaked_in_the_warm_up_is_listed_apart():
+    """synthetic/noisy-modality's `paper`, `no_alignment` and `no_dream` peak at epochs 9-16 in every seed; with no
+    sister seed that went on learning, the warm-up rule could not flag them and the report said nothing of them."""
+    from mambarec import findings
+    from mambarec.report import warmup_stop_lines
+
+    def row(cell, seed, best, stopped=True):
+        return {"dataset": "w", "cell": cell, "seed": seed, "best_epoch": best, "stopped_early": stopped,
+                "test/Recall@20": 0.5}
+
+    rows = [row("early", s, b) for s, b in enumerate((10, 12, 15))]
+    rows += [row("late", s, b) for s, b in enumerate((40, 55, 70))]
+    rows += [row("mixed", s, b) for s, b in enumerate((12, 80))]  # the sister rule's case, not this one
+    rows += [row("capped", s, 15, stopped=False) for s in range(2)]  # reached its cap: not early stopping's doing
+    rows += [row("one", 0, 12)]  # one seed: no cell-wide claim
+    assert findings.all_in_warmup(findings.cells_of(rows, "w"), 20) == {"early": [10, 12, 15]}
+    lines = warmup_stop_lines(rows, {"w": {"patience": 20}})
+    apart = [line for line in lines if line.startswith("- On w every seed of 1 cell(s)")]
+    assert len(apart) == 1 and "`early` (best epochs 10, 12, 15)" in apart[0]
+    assert any("`mixed` seed 0" in line for line in lines)  # the sister rule still speaks
