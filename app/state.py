@@ -77,14 +77,19 @@ def at_root() -> bool:
     return urlparse(url).path.strip("/") == base
 
 
+def root_link(url: dict[str, str]) -> bool:
+    """A root address that holds config fields other than the dataset is a Train link even without a model or
+    preset (``/?epochs=7&lambda_mmd=0.3``: the paper's preset with those two; they were dropped without a word);
+    the dataset alone, or a page's own parameters (``lesson=...``), are not."""
+    return bool((SETUP_KEYS - {"dataset"}) & set(url)) and at_root()
+
+
 def init_session() -> None:
     """The session's setup, from the URL on its first run (later URLs: ``apply_url_setup``)."""
     ss = st.session_state
     if "run_config" not in ss:
         url = st.query_params.to_dict()
-        # a root address that holds config fields is a Train link even without a model or preset
-        # (``/?epochs=7&lambda_mmd=0.3``: the paper's preset with those two; they were dropped without a word)
-        run, errors, notes = parse_setup(url, link=bool(SETUP_KEYS - {"dataset"} & set(url)) and at_root())
+        run, errors, notes = parse_setup(url, link=root_link(url))
         ss.run_config, ss.url_errors, ss.url_notes = run, errors, notes
         ss.dataset = run.dataset
         url_applied("train", _setup_part(url))

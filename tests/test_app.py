@@ -226,6 +226,8 @@ def test_a_root_link_without_a_model_or_preset_is_still_a_train_link(env):
     run = at.session_state["run_config"]
     assert run.model == mambarec_preset("paper", lambda_mmd=0.3) and run.train.epochs == 7
     assert at.number_input(key="cfg.epochs").value == 7
+    assert state.root_link({"epochs": "7"}) and state.root_link({"dataset": "ml100k", "tau": "0.5"})
+    assert not state.root_link({"dataset": "ml100k", "lesson": "alignment", "step": "alignment.1"})
 
 
 def test_tiny_training_run_completes_and_appears_in_compare(env):
