@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import sys
+from pathlib import Path
 
 from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed, staleness
 from mambarec.config import ConfigError
@@ -167,8 +168,11 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
                 note = (f"note: {args.out} is stale ({len(found.stale_cells)} cell(s): "
                         f"{', '.join(sorted(found.stale_cells)[:5])}); --extend will refuse it: add --refresh-stale "
                         "to retrain those cells as well\n")
-    except PrecomputedError:
+    except PrecomputedError as exc:
         previous, done = [], set()
+        if keep and Path(args.out, "manifest.json").exists():  # a folder that is there but does not load
+            note = (f"note: {args.out} cannot be read ({exc}); --extend and --refresh-stale will refuse it, so "
+                    "this plan counts the whole grid\n")
     tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, done, device=args.device)
     if not tasks:
         return note + f"nothing to train: {args.out} already holds every run asked for"

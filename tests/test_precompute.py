@@ -578,6 +578,9 @@ def test_the_plan_of_an_extension_counts_only_the_runs_it_would_add(tmp_path, ti
     assert "total: 2 runs" in added and added.splitlines()[1].split()[:4] == ["synthetic", "bpr", "paper", "2"]
     whole = _plan(argparse.Namespace(**{**vars(args), "extend": False}), {"synthetic": tiny}, [0, 1, 2], ["bpr"])
     assert "total: 3 runs" in whole
+    (out / "results.json").write_text("{damaged")  # the plan counted the whole grid and never said why
+    damaged = _plan(args, {"synthetic": tiny}, [0, 1, 2], ["bpr"])
+    assert damaged.startswith(f"note: {out} cannot be read") and "total: 3 runs" in damaged
 
 
 def test_the_plan_expects_no_run_to_train_past_the_epochs_cap(tiny):
