@@ -89,14 +89,14 @@ def seeds(found: list[dict], stored: dict, entry: str) -> list[int]:
     return sorted(have | {s["seed"] for s in found if s["key"] == entry and s["seed"] is not None}) or [0]
 
 
-def panel_name(p: dict) -> str:
-    """"Before" or "After": the bold head of a panel's title (a Plotly title; Streamlit's text reads Markdown)."""
-    return p["title"].split("</b>")[0].removeprefix("<b>")
+def new_panel(name: str, text: str, **fields) -> dict:
+    """A panel: its ``name`` ("Before" / "After"), what it shows (``text``), and its Plotly ``title`` from both."""
+    return {"name": name, "text": text, "title": f"<b>{name}</b> · {text}", **fields}
 
 
 def plain_title(p: dict) -> str:
-    """A panel's title in Markdown: **Before** · ..."""
-    return p["title"].replace("<b>", "**").replace("</b>", "**")
+    """A panel's title in Markdown (Streamlit's text): **Before** · ..."""
+    return f"**{p['name']}** · {p['text']}"
 
 
 def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict) -> dict | None:
@@ -108,12 +108,12 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
         seed = src["seed"]  # the cell lacks the requested seed: say which one is drawn, and draw its own map
     label = f"{entry if src is None or src['kind'] == 'precomputed' else src['label']}" + (
         f", seed {seed}" if src is None or src["kind"] == "precomputed" else "")
-    title = f"<b>{name}</b> · {label}, {'trained' if trained else 'initialized'}"
+    text = f"{label}, {'trained' if trained else 'initialized'}"
     out = None
     snap = stored.get(f"{entry}_s{seed}")
     if snap is not None and stage == "modal":
         part = snap["after" if trained else "before"]
-        out = {"title": title, "stage": STAGES["modal"], "metrics": part.get("metrics", {}), "xy": {}}
+        out = new_panel(name, text, stage=STAGES["modal"], metrics=part.get("metrics", {}), xy={})
         for method in ("pca", "umap"):
             if method in part:
                 out["xy"][method] = tuple(_scatter(part[method][m], snap["item_id"], dataset.n_items)
@@ -130,7 +130,7 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
                 st.warning(f"{name}: {exc}")
                 return None
 
-        out = out or {"title": title, "stage": STAGES[stage]}
+        out = out or new_panel(name, text, stage=STAGES[stage])
         out["load"] = load
     return out
 
@@ -167,8 +167,8 @@ def choose(dataset) -> list[dict]:
     if not keys:
         st.info(NO_RUNS)
         model = models.untrained("paper", fp, dataset)
-        return [{"title": "<b>Before</b> · initialized paper model", "stage": STAGES["modal"],
-                 "vectors": embeddings(f"untrained|paper|{fp}", "modal", model)}]
+        return [new_panel("Before", "initialized paper model", stage=STAGES["modal"],
+                          vectors=embeddings(f"untrained|paper|{fp}", "modal", model))]
     if ss[key("after")] not in keys:
         ss[key("after")] = models.active_key(found) or ("paper" if "paper" in keys else keys[0])
     label = lambda k: (models.key_label(found, k) if models.pick(found, k)  # noqa: E731
@@ -213,7 +213,7 @@ def alignment_table(panels: list[dict], n_items: int) -> None:
     for p in panels:
         emb = None if p.get("metrics") else vectors(p)
         values = p.get("metrics") or (metrics(emb["visual"], emb["text"]) if emb is not None else {})
-        columns[panel_name(p)] = [values.get(k, float("nan")) for k, *_ in EXPLAIN]
+        columns[p["name"]] = [values.get(k, float("nan")) for k, *_ in EXPLAIN]
     table = pd.DataFrame({**{c: [f"{v:.3f}" for v in values] for c, values in columns.items()},
                           "what it says": [text for *_, text in EXPLAIN]},
                          index=[f"{name} {better}" for _, name, better, _ in EXPLAIN])
@@ -235,7 +235,7 @@ def neighbours(panels: list[dict], dataset, item: int) -> None:
         res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=5)
         tie = (f"; tied with {res.tied} other texts at that cosine, so its rank among them only follows the item "
                "ids: this model cannot tell these texts apart" if res.tied else "")
-        col.caption(f"{panel_name(p)}: its own text ranks **{res.own_rank}** "
+        col.caption(f"{p['name']}: its own text ranks **{res.own_rank}** "
                     f"of {dataset.n_items} (cosine {res.own_cosine:.2f}{tie})")
         col.dataframe(pd.DataFrame({"rank": range(1, len(res.items) + 1), "text of": [titles[i] for i in res.items],
                                     "cosine": res.cosines}), hide_index=True,
