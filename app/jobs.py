@@ -18,6 +18,7 @@ import dataclasses
 import importlib.machinery
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -26,11 +27,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from mambarec.config import RunConfig
-from mambarec.store import new_run_id, runs_dir
+from mambarec.store import adopt_progress, new_run_id, runs_dir
 
 ACTIVE = ("queued", "building", "running", "saving")
 PARALLEL_ENV = "MAMBAREC_MAX_PARALLEL"  # runs training at once, server-wide
-ENV_PASSED = ("MAMBAREC_DATA", "MAMBAREC_CACHE", "MAMBAREC_RUNS", "MAMBAREC_TORCH_THREADS")  # to each worker
+ENV_PASSED = ("MAMBAREC_DATA", "MAMBAREC_CACHE", "MAMBAREC_RUNS", "MAMBAREC_TORCH_THREADS",  # to each worker
+              "MAMBAREC_SAVE_EVERY")
 # forkserver: workers fork from a clean process that imported torch once (fast start, no server threads copied)
 CONTEXT = multiprocessing.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["app.worker"])
@@ -191,8 +193,7 @@ def _watch(job: Job, dataset) -> None:
                 break
         job.process.join()
         if job.active:  # the process ended without saying how (killed, out of memory)
-            job.error = f"the training process ended with exit code {job.process.exitcode} before reporting"
-            job.traceback, job.status = "", "failed"
+            _died(job, job.process.exitcode, job.process.pid)
     except BaseException as exc:  # noqa: BLE001  (a thread's error must reach the page)
         job.error, job.traceback, job.status = f"{type(exc).__name__}: {exc}", "", "failed"
     finally:
@@ -200,6 +201,22 @@ def _watch(job: Job, dataset) -> None:
         with _LOCK:
             _RUNNING.discard(job.id)
             _dispatch()
+
+
+def _died(job: Job, exitcode: int | None, pid: int | None) -> None:
+    """Mark a job whose worker (``pid``) ended without a word, and list its last progress save (``app.worker``) as a
+    stopped run when there is one: the run then loses only the epochs since that save."""
+    how = (f"was killed by signal {-exitcode}" + (" (SIGKILL: the system's out-of-memory killer sends it)"
+                                                  if exitcode == -signal.SIGKILL else "")
+           if exitcode is not None and exitcode < 0 else f"ended with exit code {exitcode}")
+    kept = adopt_progress(job.folder, pid)
+    if kept is not None:
+        job.result = SimpleNamespace(best_epoch=kept["best_epoch"], epochs_run=kept["epochs_run"], cancelled=True,
+                                     stopped_early=False, s_per_epoch=kept.get("s_per_epoch"),
+                                     test={k[5:]: v for k, v in kept.items() if k.startswith("test/")})
+        job.saved = True
+    # the status last: it ends the job for whoever waits on it
+    job.error, job.traceback, job.status = f"the training process {how} before reporting", "", "failed"
 
 
 def _in_worker(*args) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 from app import jobs, state
 from mambarec import findings
 from mambarec.config import setup_label
+from mambarec.store import CHECKPOINT_NAME
 
 STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "progress_activity", "saving": "save",
                "done": "check_circle", "stopped": "stop_circle", "cancelled": "cancel", "failed": "error"}
@@ -126,6 +127,10 @@ def early_stop_note(res, patience: int) -> str | None:
 def outcome(job: jobs.Job) -> None:
     if job.status == "failed":
         st.error(f"The run failed: {job.error}")
+        if job.saved:
+            st.info(f"Its last progress save is kept as run `{job.id}` (stopped after epoch {job.result.epochs_run}, "
+                    f"the best state then, epoch {job.result.best_epoch}); it is on the Compare page. `python -m "
+                    f"mambarec train --resume {job.folder / CHECKPOINT_NAME} --out {job.folder}` continues it.")
         if job.traceback:
             with st.expander("Traceback"):
                 st.code(job.traceback, language="text")

@@ -15,6 +15,11 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return write_together({path: write})[0]
 
 
+def temporary_name(path: Path, pid: int) -> Path:
+    """Where process ``pid`` writes ``path`` before the rename (left behind only by a writer killed mid-write)."""
+    return path.with_name(f"{path.name}.{pid}.tmp{path.suffix}")
+
+
 def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path]:
     """Each ``write(tmp)`` under a temporary name that keeps its path's extension (``np.save`` appends ``.npy``
     otherwise), and only when all succeeded are they renamed over their targets, back to back: a failure while
@@ -22,7 +27,7 @@ def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path
     done: dict[Path, Path] = {}
     try:
         for path, write in writes.items():
-            done[path] = tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp{path.suffix}")
+            done[path] = tmp = temporary_name(path, os.getpid())
             write(tmp)
     except BaseException:
         for tmp in done.values():
@@ -33,4 +38,4 @@ def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path
     return list(done)
 
 
-__all__ = ["write_atomically", "write_together"]
+__all__ = ["write_atomically", "write_together", "temporary_name"]

@@ -14,7 +14,6 @@ import difflib
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -37,7 +36,7 @@ from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
 from mambarec.precompute_cli import add_precompute_command
 from mambarec.readme import add_readme_command
-from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, claimed, save_progress, save_run
+from mambarec.store import CHECKPOINT_NAME, Autosave, RunStoreError, check_room, check_writable, claimed, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
@@ -209,25 +208,17 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
     def _terminate(signum, frame):  # `kill`, `timeout`, a scheduler's preemption: stop as Ctrl-C does, and save
         raise KeyboardInterrupt
 
-    saved_progress = False
-    last_save = time.monotonic()
-
-    def _save_progress() -> None:  # every --save-every seconds: a killed run resumes from here
-        nonlocal saved_progress, last_save
-        if args.save_every > 0 and time.monotonic() - last_save >= args.save_every:
-            save_progress(out, trainer)
-            saved_progress, last_save = True, time.monotonic()
-
+    autosave = Autosave(out, trainer, args.save_every)  # a run killed outright resumes from its last save
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = trainer.fit(on_event=on_event, on_epoch_end=_save_progress)
+        result = trainer.fit(on_event=on_event, on_epoch_end=autosave)
     except KeyboardInterrupt:
         print("\ninterrupted: keeping the best state so far", file=sys.stderr)
         result = trainer.fit(should_stop=lambda: True)
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, previous)
-    saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or saved_progress)
+    saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or autosave.saved)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}
     print(json.dumps({"out": str(saved), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                       "stopped_early": result.stopped_early, "test": summary,

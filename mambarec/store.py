@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mambarec.atomic import write_atomically
+from mambarec.atomic import temporary_name, write_atomically
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
 from mambarec.lifeline import alive
@@ -215,6 +215,44 @@ def save_progress(folder: Path, trainer) -> Path:
                            dataset.fingerprint(), resume=trainer.resume_state())
 
 
+class Autosave:
+    """``Trainer.fit``'s ``on_epoch_end`` for a run that must survive its process: ``save_progress`` into ``folder``
+    at an epoch's end once ``every_s`` seconds (0 or less: never) have passed since the start or the last save.
+    ``saved`` says whether one was written (the final ``save_run`` then continues the folder)."""
+
+    def __init__(self, folder: Path, trainer, every_s: float) -> None:
+        self.folder, self.trainer, self.every_s = Path(folder), trainer, every_s
+        self.saved, self._last = False, time.monotonic()
+
+    def __call__(self) -> None:
+        if self.every_s > 0 and time.monotonic() - self._last >= self.every_s:
+            save_progress(self.folder, self.trainer)
+            self.saved, self._last = True, time.monotonic()
+
+
+def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
+    """List a run whose process (``writer_pid``) died mid-fit (killed, out of memory) after a ``save_progress``: its
+    config.json and metrics.json are written from the progress checkpoint's own (the best state then, marked
+    cancelled), so the folder reads as a run stopped at that save, and the half-written checkpoint of a death
+    mid-save is removed. Returns those metrics, or None when the folder holds no progress (or is already a run).
+    The checkpoint is loaded safely (``mambarec.checkpoint``) and left as it is: it still resumes with ``train
+    --resume``."""
+    from mambarec.checkpoint import CheckpointError, load_checkpoint  # lazy: torch-backed
+
+    folder = Path(folder)
+    if writer_pid is not None:
+        temporary_name(folder / CHECKPOINT_NAME, writer_pid).unlink(missing_ok=True)
+    if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
+        return None
+    try:
+        ckpt = load_checkpoint(folder / CHECKPOINT_NAME)
+    except CheckpointError:  # damaged: nothing to list (a save cut short leaves the previous one whole, not this)
+        return None
+    _write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
+    _write_json(folder / METRICS_NAME, ckpt["metrics"])  # last: its presence lists the run
+    return ckpt["metrics"]
+
+
 def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
     """Validate checkpoint bytes against ``dataset`` and store them as a new run folder under ``root``.
 
@@ -339,5 +377,5 @@ def model_name_of(record: RunRecord) -> str:
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "records_for", "check_writable", "check_room", "claimed", "save_progress",
+           "records_for", "check_writable", "check_room", "claimed", "save_progress", "Autosave", "adopt_progress",
            "model_name_of"]

@@ -4,6 +4,8 @@ config, a tiny run trains in the background and shows up on Compare, bad uploads
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -345,6 +347,44 @@ def test_a_server_that_goes_away_loses_no_live_run(env, how):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] < 100_000
     assert (folder / "checkpoint.pt").is_file()
+
+
+def test_a_worker_killed_outright_keeps_its_last_progress_save(env, monkeypatch):
+    """A worker killed without warning (the out-of-memory killer's SIGKILL) lost the whole live run: "failed" and
+    nothing in runs/. The worker now saves its progress as it goes, and the server lists the last save."""
+    from mambarec.checkpoint import load_model
+    from mambarec.store import list_runs
+
+    monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0.001")  # a save at every epoch's end
+    ds = state.get_dataset("tiny")
+    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
+    deadline = time.time() + TIMEOUT
+    while len(job.events) < 3:  # epoch 3 reported: epochs 1 and 2 are saved
+        assert time.time() < deadline and job.active
+        time.sleep(0.02)
+    os.kill(job.process.pid, signal.SIGKILL)
+    jobs.wait(job.id, TIMEOUT)
+    assert job.status == "failed" and "SIGKILL" in job.error and job.saved
+    metrics = json.loads((job.folder / "metrics.json").read_text())
+    assert 2 <= metrics["epochs_run"] == job.result.epochs_run < 100_000 and metrics["cancelled"]
+    assert job.result.test["Recall@20"] == metrics["test/Recall@20"]
+    assert job.id in [r.id for r in list_runs(env)]
+    assert sorted(p.name for p in job.folder.iterdir()) == ["checkpoint.pt", "config.json", "metrics.json"]
+    load_model(job.folder / "checkpoint.pt", ds)  # the kept weights fit the model
+
+
+def test_a_worker_that_was_never_saved_fails_without_a_run(env, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0")  # no progress saves
+    ds = state.get_dataset("tiny")
+    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
+    deadline = time.time() + TIMEOUT
+    while not job.events:
+        assert time.time() < deadline and job.active
+        time.sleep(0.02)
+    os.kill(job.process.pid, signal.SIGKILL)
+    jobs.wait(job.id, TIMEOUT)
+    assert job.status == "failed" and "signal 9" in job.error and not job.saved
+    assert not (job.folder / "metrics.json").exists()
 
 
 def test_errors_are_kept_on_the_job(env):
