@@ -287,7 +287,8 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              "ones under the paper's), and the schedule check below shows that `fast` moves `paper` by about +6%: "
              "the claims and effects on ml100k are measured under `fast`. Time claims (C6, C8) read each run's own "
              "seconds per epoch, taken two runs at a time on shared cores, so their intervals carry the machine's "
-             "load as much as the seeds (`bench/train_speed.py` times cells alternately); C5-C8 read r = 1 as the "
+             "load as much as the seeds (the README's speed comparisons alternate configurations in one process "
+             "instead); C5-C8 read r = 1 as the "
              "released code does (no reduction layer; docs/departures.md section 3).",
              "- The paper's numbers come from Amazon Baby/Sports/Clothing, with the run picked by its best TEST "
              "Recall@20 (docs/departures.md); ours come from other data and valid-set selection, so a relative change "
