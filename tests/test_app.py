@@ -373,6 +373,22 @@ def test_a_worker_killed_outright_keeps_its_last_progress_save(env, monkeypatch)
     load_model(job.folder / "checkpoint.pt", ds)  # the kept weights fit the model
 
 
+def test_a_run_with_progress_saves_is_saved_whole_when_stopped(env, monkeypatch):
+    """The final save continues the folder that the progress saves began (it used to refuse a folder with files)."""
+    monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0.001")
+    ds = state.get_dataset("tiny")
+    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
+    deadline = time.time() + TIMEOUT
+    while len(job.events) < 2:
+        assert time.time() < deadline and job.active
+        time.sleep(0.02)
+    jobs.stop(job.id)
+    jobs.wait(job.id, TIMEOUT)
+    assert job.status == "stopped" and job.saved and job.error is None
+    metrics = json.loads((job.folder / "metrics.json").read_text())
+    assert metrics["epochs_run"] == job.result.epochs_run >= 2
+
+
 def test_a_worker_that_was_never_saved_fails_without_a_run(env, monkeypatch):
     monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0")  # no progress saves
     ds = state.get_dataset("tiny")
