@@ -133,6 +133,9 @@ def test_a_change_that_does_not_survive_holm_over_the_rows_compared_is_drawn_hol
     two = rows[rows["name"].isin(["ref", "weak"])]
     alone = results.add_deltas(results.aggregate_seeds(two), two, "ref").set_index("name")
     assert alone.loc["weak", "Δ Recall@20"].startswith("▼ ")
+    # the page's family is the rows shown: the other cells of the grid, out of sight, do not weaken it
+    shown = results.add_deltas(results.aggregate_seeds(rows), rows, "ref", shown=("ref", "weak")).set_index("name")
+    assert shown.loc["weak", "Δ Recall@20"] == alone.loc["weak", "Δ Recall@20"]
 
 
 def test_an_axis_never_zooms_into_less_than_the_seed_noise():

@@ -312,7 +312,8 @@ def render() -> None:
     table_box, tabs_box = two_boxes(bool(step))
     if not table.empty:
         metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
-        table = results.deltas(table, rows, reference, metrics) if (table["name"] == reference).any() else table
+        table = (results.deltas(table, rows, reference, metrics, tuple(shown)) if (table["name"] == reference).any()
+                 else table)
         with table_box:
             show_table(table, shown)
             verdict_line(rows)
