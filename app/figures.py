@@ -161,7 +161,8 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
                              cliponaxis=False))
     if chance is not None:
         fig.add_vline(x=chance, line_dash="dash", line_color="#d62728",
-                      annotation_text=f"random ranking ≈ {chance:.3f}", annotation_position="top right")
+                      annotation_text=f"random ranking ≈ {chance:.3f}", annotation_position="top right",
+                      annotation=dict(bgcolor="rgba(255,255,255,0.9)", font_color="#d62728"))  # readable over a bar
     fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
     fig.update_yaxes(autorange="reversed")
     return _margin(fig, 120 + 45 * table["name"].nunique(), barmode="group", legend=LEGEND_TOP)
