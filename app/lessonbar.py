@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app import lessons_content as L
-from app import paths, urlsel
+from app import paths, state, urlsel
 from mambarec.artifacts import PrecomputedError, read_manifest
 from mambarec.data.spec import dataset_slug
 
@@ -91,6 +91,9 @@ def show(page: str) -> dict[str, str]:
         return {}
     lesson, index = found
     step = lesson.steps[index]
+    if step.dataset != state.active_dataset_name():  # the reader picked another dataset: the note speaks of the step's
+        ss[STEP] = None
+        return {}
     with st.container(border=True):
         text, nav = st.columns([5, 1.1], vertical_alignment="center")
         text.markdown(f"**{lesson.title}** · step {index + 1} of {len(lesson.steps)}: *{step.title}*  \n{step.look}")

@@ -205,7 +205,7 @@ def test_the_cold_items_step_says_what_the_shipped_checkpoints_score():
     from mambarec.groundtruth import cold_warm_metrics
     from mambarec.recommend import item_scores
 
-    assert "only mgcn's clears it" in L.LESSON_IDS["cold-items"].steps[3].look
+    assert "only mgcn's cold bar clears it" in L.LESSON_IDS["cold-items"].steps[3].look
     ds = load_dataset("synthetic/cold-items")
     chance = 20 / ds.n_items  # the tab's dashed line: app/pages/compare.py's COLD_WARM_K (a page: not importable)
     folder = ROOT / "precomputed" / "checkpoints" / "synthetic-cold-items"
@@ -213,3 +213,15 @@ def test_the_cold_items_step_says_what_the_shipped_checkpoints_score():
                                     ds)["cold"].metrics["Recall@20"]
             for name in ("paper", "mgcn", "no_alignment")}
     assert cold["mgcn"] > chance > max(cold["paper"], cold["no_alignment"])
+
+
+def test_picking_another_dataset_ends_the_step():
+    """The step's note speaks of its own dataset's runs and maps: on another dataset it would describe what is not
+    shown (and a link copied then would carry the step onto the wrong data)."""
+    lesson = L.LESSON_IDS["alignment"]
+    at = open_step(landing(), lesson, 0)
+    assert "step 1 of" in shown(at) and at.query_params["step"] == L.step_id(lesson, 0)
+    other = next(o for o in at.selectbox(key="sidebar.dataset").options if o != lesson.steps[0].dataset)
+    at.selectbox(key="sidebar.dataset").set_value(other).run()
+    assert not at.exception and at.session_state["dataset"] == other
+    assert "step 1 of" not in shown(at) and "step" not in at.query_params
