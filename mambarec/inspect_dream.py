@@ -87,6 +87,25 @@ class Equivalence:
         """Every dilated branch is exactly its centre tap (up to float32 rounding)."""
         return all(b.max_abs_diff <= 1e-5 * max(1.0, b.max_abs_output) for b in self.branches)
 
+    def summary(self) -> str:
+        """The finding in one or two sentences, its numbers as the inspector's table prints them (3 significant
+        digits): "at most 10" under a table that said 10.5 read as a misquote, and "at most 1.5e+02" as small."""
+        worst = max((b.max_abs_diff for b in self.branches), default=0.0)
+        reach = max((b.max_abs_output for b in self.branches), default=0.0)
+        text = (f"Over {self.n_inputs:,} items the dilated branches differ from their centre-tap 1x1 conv by at most "
+                f"{worst:.3g}, float rounding: they are 1x1 convolutions." if self.all_identical else
+                f"Over {self.n_inputs:,} items the dilated branches differ from their centre-tap 1x1 conv by up to "
+                f"{worst:.3g} (their outputs reach {reach:.3g}): on these maps the off-centre taps read real "
+                "positions.")
+        text += (f" {self.n_dead_params:,} of {self.n_params:,} DREAM parameters "
+                 f"({self.n_dead_params / max(self.n_params, 1):.1%}) can never receive a gradient.")
+        moved = [b for b in self.branches if b.dead_drift is not None]
+        if moved:
+            dead = max(b.dead_drift for b in moved)
+            text += (f" After training, the dead taps moved {'not at all' if dead == 0 else f'by at most {dead:.3g}'}"
+                     f" from their initial values, the live ones by up to {max(b.live_drift for b in moved):.3g}.")
+        return text
+
 
 # ---- finding DREAM in a model ---------------------------------------------------------------
 def dream_modules(model: nn.Module) -> dict[str, Dream]:

@@ -123,6 +123,8 @@ def test_official_dilated_branches_are_their_centre_tap(official):
     # docs/departures.md section 2 (D3): 98,304 of 141,056 DREAM parameters per modality never get a gradient
     assert eq.n_params == 141_056
     assert eq.n_dead_params == 98_304
+    assert "they are 1x1 convolutions" in eq.summary() and "98,304 of 141,056" in eq.summary()
+    assert "the dead taps moved not at all" in eq.summary()
 
 
 def test_official_dead_taps_receive_no_gradient_in_a_real_training_step(official):
@@ -147,6 +149,9 @@ def test_paper_map_dilated_branches_differ_from_their_centre_tap(paper):
     assert not eq.all_identical
     assert eq.n_dead_params == 0
     assert all(b.max_abs_diff > 1e-3 and b.dead_taps == 0 and b.max_dead_grad is None for b in eq.branches)
+    worst = max(b.max_abs_diff for b in eq.branches)
+    # the sentence quotes the table's number (3 significant digits) and does not call the branches 1x1 convolutions
+    assert f"by up to {worst:.3g} " in eq.summary() and "1x1 convolutions" not in eq.summary()
 
 
 def test_errors_for_models_without_dream():

@@ -140,20 +140,6 @@ def equivalence_table(eq) -> pd.DataFrame:
     return table.dropna(axis=1, how="all")  # the gradient and drift columns only apply to some models
 
 
-def summary(eq) -> str:
-    """One sentence with the numbers of ``eq``."""
-    worst = max((b.max_abs_diff for b in eq.branches), default=0.0)
-    text = (f"Over {eq.n_inputs:,} items the dilated branches differ from their centre-tap 1x1 conv by at most "
-            f"{worst:.2g}; {eq.n_dead_params:,} of {eq.n_params:,} DREAM parameters "
-            f"({eq.n_dead_params / max(eq.n_params, 1):.1%}) can never receive a gradient.")
-    moved = [b for b in eq.branches if b.dead_drift is not None]
-    if moved:
-        dead = max(b.dead_drift for b in moved)
-        text += (f" After training, the dead taps moved {'not at all' if dead == 0 else f'by at most {dead:.2g}'} "
-                 f"from their initial values, the live ones by up to {max(b.live_drift for b in moved):.2g}.")
-    return text
-
-
 def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, label: str) -> None:
     st.header("Why the released code's dilated branches are 1x1 convolutions")
     st.markdown(
@@ -181,7 +167,7 @@ def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, l
         m3.metric("items compared", f"{result.n_inputs:,}")
         st.dataframe(equivalence_table(result), hide_index=True,
                      column_config={k: st.column_config.NumberColumn(format="%.3g") for k in NUMBER_COLUMNS})
-        st.markdown(summary(result))
+        st.markdown(result.summary())
         if result.all_identical:
             st.caption("'full': the 3x3 dilated conv with all nine taps and zero padding, as nn.Conv2d computes it. "
                        "The differences are float32 rounding (the two convs sum in another order). 'max grad': the "
