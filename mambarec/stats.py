@@ -299,8 +299,10 @@ class WilcoxonResult:
         if self.p_value is not None and self.p_value < alpha:
             mean_says = (f" (the mean favours {other}: a few users' large differences)"
                          if self.mean_difference != 0 and (self.mean_difference > 0) != (better == "A") else "")
-            return (f"{better} is better for most users and the difference is more than noise (p = "
-                    f"{self.p_value:.3g} < {alpha}){mean_says}.")
+            alike = (f"; the other {self.users - self.differing:,} score the same under both"
+                     if self.differing < self.users else "")
+            return (f"{better} is better beyond noise over the {self.differing:,} of {self.users:,} users whose "
+                    f"scores differ (signed ranks, p = {self.p_value:.3g} < {alpha}){alike}{mean_says}.")
         return (f"The difference is within noise (p = {self.p_value:.3g} >= {alpha}): do not read it as a real "
                 "gain.")
 

@@ -108,14 +108,18 @@ def test_wilcoxon_matches_scipy_and_handles_identical_runs():
     same = stats.wilcoxon_per_user(a, a)
     assert same.p_value is None and "same score" in same.verdict()
     # the direction is the test's own (signed ranks), not the mean's: one large gain for A against 30 small
-    # ones for B is B better for most users
+    # ones for B is B better (by signed ranks)
     few = stats.wilcoxon_per_user(np.array([1.0] + [0.0] * 30), np.array([0.0] + [0.02] * 30))
     assert few.mean_difference > 0 and few.rank_sum_b > few.rank_sum_a
-    assert few.verdict().startswith("B is better for most users") and "the mean favours A" in few.verdict()
+    assert few.verdict().startswith("B is better beyond noise over the 31 of 31 users")
+    assert "the mean favours A" in few.verdict()
     tied = b.copy()
     tied[:30] = a[:30]  # users both runs score alike are dropped, as the docstring says
     res = stats.wilcoxon_per_user(a, tied)
     assert res.users == 200 and res.differing == 170
+    # users both score alike are not "most users" of a verdict: it names how many differ and how many do not
+    words = res.verdict()
+    assert "over the 170 of 200 users whose scores differ" in words and "other 30 score the same" in words
     assert res.p_value == pytest.approx(scipy_stats.wilcoxon(a[30:], tied[30:]).pvalue)
     with pytest.raises(ValueError, match="same users"):
         stats.wilcoxon_per_user(a, a[:5])
