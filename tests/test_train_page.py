@@ -355,6 +355,27 @@ def test_the_estimate_runs_only_when_asked_and_never_trains(env):
     assert at.session_state["jobs"] == [] and not list(env.glob("*"))  # nothing trained, nothing saved
 
 
+def test_the_estimate_says_how_long_the_precomputed_seeds_of_the_setup_ran(env, monkeypatch):
+    """The floor early stopping allows ("at least 22 epochs, about 5 s") was all the estimate said, where the
+    shipped runs of the same setup ran over a hundred epochs: a class expected 5 s."""
+    from pathlib import Path
+
+    from app import same_setup
+
+    monkeypatch.setenv(state.PRECOMPUTED_ENV, str(Path(__file__).resolve().parents[1] / "precomputed"))
+    at = open_app(dataset="synthetic")  # the paper preset: a precomputed cell
+    run = at.session_state["run_config"]
+    ran = sorted(r.metrics["epochs_run"] for r in same_setup.precomputed_seeds(run))
+    assert len(ran) >= 2
+    button(at, "Estimate the duration").click().run()
+    deadline = time.time() + TIMEOUT
+    while estimate.pending(run) and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    no_exception(at)
+    assert any(f"Its precomputed seeds ran {ran[0]}-{ran[-1]} epochs" in m.value for m in at.markdown)
+
+
 def test_every_label_is_plain_words_with_one_line_of_help():
     for name, spec in LABELS.items():
         assert re.match(r"[A-Z0-9]", spec.label), f"{name}: {spec.label!r} starts with a symbol"
