@@ -342,3 +342,24 @@ def test_a_damaged_or_restored_results_file_is_read_again(tmp_path):
     os.utime(tmp_path / "results.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert precomputed_signature(tmp_path) != before
     assert precomputed_signature(tmp_path / "absent") == ()
+
+
+def _lab(hex_color: str) -> np.ndarray:
+    """CIE L*a*b* of an sRGB colour (D65), for colour distances as the eye sees them."""
+    rgb = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    rgb = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_every_ml100k_category_gets_a_colour_of_its_own():
+    """Embeddings coloured by category: Action and War (and three other pairs) were two shades of one blue."""
+    from mambarec.data import load_dataset
+
+    n = load_dataset("ml100k").items["category"].nunique()
+    colours = figures.CATEGORY_PALETTE[:n]
+    assert len(set(colours)) == n
+    closest = min(np.linalg.norm(_lab(a) - _lab(b)) for i, a in enumerate(colours) for b in colours[i + 1:])
+    assert closest > 20  # CIE76: 2.3 is a just-noticeable difference; the old palette's closest pair was 4.6
