@@ -67,9 +67,13 @@ def paper_table(name: str, table: pd.DataFrame) -> None:
 
 
 RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on the next run
+DELETED = "ckpt.deleted"  # the run a delete just removed, said on the next run (as a rename is)
 
 
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
+    deleted = st.session_state.pop(DELETED, None)
+    if deleted:
+        st.toast(f"Deleted the run `{deleted}`")
     runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows
     if runs.empty:
         st.caption("No checkpoint on this dataset yet: train a run, or upload one below.")
@@ -135,6 +139,7 @@ def manage(row) -> None:
             else:
                 if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):
                     state.set_active_run(None)
+                st.session_state[DELETED] = row["run"]
                 st.rerun()
 
 

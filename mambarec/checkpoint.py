@@ -116,9 +116,10 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     except Exception as exc:  # noqa: BLE001  (what torch's reader raises on a damaged file varies: IndexError for
         # a text file, KeyError for random bytes, UnpicklingError, ...; weights_only never runs the file's code).
         # Never torch's own advice: it suggests weights_only=False, i.e. running the file's code.
+        # The reader's exception names ("IndexError") say nothing to a user; they stay chained for a traceback.
         raise CheckpointError(
-            f"{name}: not a readable MambaRec checkpoint (corrupt, truncated, or not a torch file: "
-            f"{type(exc).__name__}). Save checkpoints with `python -m mambarec train` or the app."
+            f"{name}: not a readable MambaRec checkpoint: torch cannot read it (a damaged or truncated file, or not "
+            "one torch saved). Save checkpoints with `python -m mambarec train` or the app."
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{name}: this file is not a MambaRec checkpoint (no '{FORMAT}' marker)")

@@ -194,6 +194,7 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     assert any("Renamed" in t.value for t in at.toast)
     at.button(key="manage.delete.no-mmd-1ep").click().run()
     assert not at.exception and not (root / "no-mmd-1ep").exists()
+    assert any("Deleted the run `no-mmd-1ep`" in t.value for t in at.toast)  # it said nothing, a rename says so
 
 
 def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):

@@ -292,6 +292,7 @@ def test_bad_checkpoints_are_explained(tmp_path):
     with pytest.raises(CheckpointError, match="not a readable") as err:
         load_checkpoint(junk)
     assert "weights_only" not in str(err.value)  # never torch's advice to unpickle what the file holds
+    assert "Error" not in str(err.value)  # nor the reader's exception name ("IndexError" told a user nothing)
     other = tmp_path / "other.pt"
     torch.save({"format": "something-else"}, other)
     with pytest.raises(CheckpointError, match="not a MambaRec checkpoint"):
