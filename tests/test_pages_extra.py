@@ -166,6 +166,16 @@ def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic
     assert not train_items & set(rankings[0]["item"].tolist())
 
 
+def test_users_page_with_one_model_has_no_column_against_another(tmp_path, monkeypatch, no_precomputed, synthetic):
+    """With one model (no saved run, no precomputed one) the "vs other" column compared the list with itself: "="
+    on every row."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    at = page("users")
+    assert not at.exception
+    rankings = [d.value for d in at.dataframe if "rank" in d.value.columns and "score" in d.value.columns]
+    assert len(rankings) == 1 and "vs other" not in rankings[0].columns
+
+
 @pytest.fixture(scope="module")
 def precomputed(tmp_path_factory, synthetic) -> Path:
     """A tiny precomputed folder: the official cell, 1 epoch, PCA maps only, its synthetic checkpoint."""

@@ -110,15 +110,19 @@ def history(dataset, user: int, popularity) -> dict:
     return held
 
 
-def ranking(dataset, label: str, items: list[int], scores: list[float], held: dict, moves: list[str],
+def ranking(dataset, label: str, items: list[int], scores: list[float], held: dict, moves: list[str] | None,
             popularity) -> None:
+    """One model's top-K; ``moves``: each item's rank change against the other model (None: there is no other, and
+    the column, all "=" against itself, is left out)."""
     st.markdown(f"**{label}** · {sum(i in held for i in items)} of {len(held)} held-out items in the top {len(items)}")
     posters(dataset, items, [f"{r}. {_short(item_card(dataset, i).title)}" for r, i in enumerate(items, start=1)])
     table = items_table(dataset, items, popularity, {
-        "rank": list(range(1, len(items) + 1)), "score": scores,
-        "held out": [held.get(i, "") for i in items], "vs other": moves})
+        "rank": list(range(1, len(items) + 1)), "score": scores, "held out": [held.get(i, "") for i in items],
+        **({"vs other": moves} if moves is not None else {})})
     # widths that fit half of the page at 1280 x 800 (categories are in the history above)
-    st.dataframe(table, hide_index=True, column_order=("rank", "vs other", "title", "score", "held out"),
+    order = ("rank", "vs other", "title", "score", "held out") if moves is not None else ("rank", "title", "score",
+                                                                                         "held out")
+    st.dataframe(table, hide_index=True, column_order=order,
                  column_config={"rank": st.column_config.NumberColumn(width=46),
                                 "title": st.column_config.TextColumn(width=160),
                                 "score": st.column_config.NumberColumn(format="%.4f", width=66),
@@ -178,11 +182,12 @@ def render() -> None:
     popularity = dataset.item_popularity()
     held = history(dataset, user, popularity)
     lists = [top_k(ident, user, k, m, dataset) for _, ident, m in chosen]
-    diff = compare_topk(lists[0][0], lists[-1][0])
+    diff = compare_topk(lists[0][0], lists[-1][0]) if len(lists) == 2 else None
     cols = st.columns(len(chosen))
     for j, (col, (label, _, _), (items, scores)) in enumerate(zip(cols, chosen, lists, strict=True)):
         with col:
-            ranking(dataset, f"{'AB'[j]}: {label}", items, scores, held, moves(items, diff, "ab"[j]), popularity)
+            ranking(dataset, f"{'AB'[j]}: {label}", items, scores, held,
+                    moves(items, diff, "ab"[j]) if diff is not None else None, popularity)
     if len(lists) == 2:
         changes(dataset, lists[0][0], lists[1][0], popularity)
     urlsel.publish(PAGE, PARAMS, step)
