@@ -278,8 +278,12 @@ def spatial_maps(ins, channel: int) -> go.Figure:
                                              "line": {"width": 2}}), 1, j)
         fig.add_trace(go.Scatter(x=[rf.centre[1]], y=[rf.centre[0]], mode="markers", hoverinfo="skip",
                                  showlegend=False, marker={"symbol": "x", "size": 9, "color": "red"}), 1, j)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    # fixed ranges, the map's cells and no more: a tap's marker on the edge widened one panel's autorange, so that
+    # panel was drawn smaller than its neighbours (its square scaled into the same box)
+    h, w = pick(ins.input).shape
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False,
+                     ticks="")
+    fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
     top = max(float(pick(ins.branches[n]).max()) for n in names)
     fig = _margin(fig, 280, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
                                        "colorbar": {"title": "branch", "thickness": 10}},

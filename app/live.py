@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import jobs, state
+from app import jobs, presentation, state
 from mambarec import findings
 from mambarec.config import setup_label
 from mambarec.store import CHECKPOINT_NAME
@@ -58,9 +58,11 @@ def progress_figure(events: list[dict]):
         height=CHART_HEIGHT, margin={"l": 4, "r": 4, "t": 4, "b": 4}, hovermode="x unified", showlegend=False,
         xaxis={"title": {"text": "epoch", "standoff": 2}, "dtick": max(1, len(epochs) // 6)},
         # ticks a class can read: 1e-5 as 10^-5, not plotly's SI "10µ"; Recall to two decimals, not 0.0193
-        yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 2}, "exponentformat": "power"},
-        yaxis2={"overlaying": "y", "side": "right", "title": {"text": "valid Recall@20", "standoff": 2},
-                "rangemode": "tozero", "showgrid": False, "tickformat": ".2f", "nticks": 5},
+        # automargin with some standoff: at 4 px of margin the title sat on the "10^-2" tick label
+        yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 6}, "exponentformat": "power",
+               "automargin": True},
+        yaxis2={"overlaying": "y", "side": "right", "title": {"text": "valid Recall@20", "standoff": 6},
+                "rangemode": "tozero", "showgrid": False, "tickformat": ".2f", "nticks": 5, "automargin": True},
     )
     return fig
 
@@ -99,7 +101,7 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
         if any(facts):
             st.markdown(" · ".join(f for f in facts if f))
         if chart and job.events:
-            st.plotly_chart(_figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
+            presentation.chart(st, _figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
             parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
             st.caption("Training loss, log scale (left): " + ", ".join(
                 f"{p} {COLOR_NAMES.get(p, '')}".strip() for p in sorted(parts, key=lambda p: (p != "total", p)))

@@ -31,6 +31,9 @@ LARGE = """
 <style>
 html { font-size: 19px; }
 section[data-testid="stSidebar"] { width: 232px !important; min-width: 232px !important; }
+/* the narrow sidebar keeps its menu and dataset names whole ("DREAM inspecto", "synthetic/cold-i..." at 19 px) */
+section[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"] p,
+section[data-testid="stSidebar"] input[role="combobox"] { font-size: 0.8rem; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-left: 1.2rem; padding-right: 1.2rem;
   padding-top: 1rem; max-width: 100%; }
 [data-testid="stHeader"] { display: none; }
@@ -69,6 +72,22 @@ def apply() -> None:
 def scale() -> float:
     """How much larger text drawn in figures should be (Plotly does not follow the page's CSS)."""
     return 1.25 if on() else 1.0
+
+
+PLOTLY_FONT_PX = 12  # Plotly's default text size, which a chart keeps whatever the page's CSS says
+
+
+def chart(where, fig, **kwargs):
+    """``where.plotly_chart(fig, **kwargs)`` with the chart's text as large as the page's in presentation mode
+    (Plotly sizes its text in px, not rem: tick labels and bar values stayed 12 px under 19 px type)."""
+    if on():  # on a copy: a figure may be cached and shared with other sessions (app.live's are)
+        size = round(PLOTLY_FONT_PX * scale())
+        if isinstance(fig, dict):  # a cached figure's dict
+            layout = fig.get("layout", {})
+            fig = {**fig, "layout": {**layout, "font": {**layout.get("font", {}), "size": size}}}
+        else:
+            fig = type(fig)(fig).update_layout(font_size=size)
+    return where.plotly_chart(fig, **kwargs)
 
 
 def on() -> bool:

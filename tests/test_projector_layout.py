@@ -221,3 +221,34 @@ def test_no_choice_or_label_of_the_train_form_is_cut(server, browser, width, hei
         assert sorted(set(cuts)) == []
     finally:
         page.close()
+
+
+SIDEBAR_CUT = """() => [...document.querySelectorAll(
+    'section[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"] p')].filter(p => {
+  const text = document.createRange();
+  text.selectNodeContents(p);
+  return text.getBoundingClientRect().right > p.getBoundingClientRect().right + 0.5;  // its box clips it
+}).map(p => p.innerText)"""
+PANEL_BOXES = """() => [...document.querySelectorAll('.st-key-dream_branches .heatmaplayer image')].map(
+  r => [Math.round(r.getBoundingClientRect().width), Math.round(r.getBoundingClientRect().height)])"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_presentation_mode_keeps_the_menu_whole_and_the_dream_panels_alike(server, browser):
+    """At 1280 x 800 in presentation mode the narrow sidebar cut "DREAM inspector" to "DREAM inspecto", and the
+    DREAM inspector drew its dilation-3 panel smaller than the others (a tap's marker on the map's edge widened
+    that panel's range)."""
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(server + "/dream?dataset=synthetic%2Fcold-items&model=paper&seed=0&item=325&present=1")
+        page.get_by_role("heading", name="DREAM inspector", exact=True).first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.evaluate(SIDEBAR_CUT) == []
+        page.locator(".st-key-dream_branches .heatmaplayer image").first.wait_for(timeout=PAGE_S * 1000)  # drawn
+        boxes = page.evaluate(PANEL_BOXES)
+        assert len(boxes) == 6, boxes  # the input map and five branches, alike to a pixel or two (it was 122 vs 128)
+        assert all(max(side) - min(side) <= 2 for side in zip(*boxes, strict=True)), boxes
+        shot(page, "dream-presentation")
+    finally:
+        page.close()

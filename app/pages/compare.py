@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import compare_sections, evidence, lessonbar, models, results, state, urlsel, warmup
+from app import compare_sections, evidence, lessonbar, models, presentation, results, state, urlsel, warmup
 from app import lessons_content as L
 from app.urlsel import Param
 from mambarec import findings, stats
@@ -154,11 +154,11 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
-        levels.plotly_chart(figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
+        presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
                             key="compare.dots")
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
     if (table["name"] == reference).any() and len(part) > 1:
-        changes.plotly_chart(figures.delta_forest(part, metric, reference), key="compare.forest")
+        presentation.chart(changes, figures.delta_forest(part, metric, reference), key="compare.forest")
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
                         "interval. Among many rows one may clear the line by luck: the table's △/▽ marks a change "
@@ -173,7 +173,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     noise = ref[f"{metric} ±"].iloc[0] if not ref.empty else None
     noise = None if noise is None or noise != noise else float(noise)
     box = sweep_box or st.container()
-    box.plotly_chart(figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
+    presentation.chart(box, figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
                      key="compare.r")
     box.caption((f"Left, whiskers: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s "
                  "mean ± one seed's standard deviation; the axis always spans at least 8 of them, so a move smaller "
@@ -200,7 +200,7 @@ def curves(rows: pd.DataFrame, shown: list[str]) -> None:
     metric = st.selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
                           **urlsel.bound(PAGE, "curve", options))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
-    st.plotly_chart(curves_figure(hist, metric, loss), key="compare.curves")
+    presentation.chart(st, curves_figure(hist, metric, loss), key="compare.curves")
     st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
                "(its test numbers are the table's). Dotted line: the epoch cap, drawn when a seed stopped there, "
                "i.e. did not converge by early stopping.")
@@ -238,7 +238,7 @@ def cold_warm(rows: pd.DataFrame, dataset, shown: list[str]) -> None:
                 for g, v in groups.items()]
     table = pd.DataFrame(out)
     chance = COLD_WARM_K / dataset.n_items  # a random top-K finds about K / items of a user's held-out items
-    st.plotly_chart(figures.cold_warm_bars(table, f"Recall@{COLD_WARM_K}", chance), key="compare.coldwarm")
+    presentation.chart(st, figures.cold_warm_bars(table, f"Recall@{COLD_WARM_K}", chance), key="compare.coldwarm")
     st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here. Recall@{COLD_WARM_K} over the users "
                "with a held-out item of the group (groundtruth.cold_warm_metrics), first checkpoint of each setup; "
                f"the dashed line is what a random ranking gets, about {COLD_WARM_K} / {dataset.n_items} items. A "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import figures, lessonbar, models, state, urlsel
+from app import figures, lessonbar, models, presentation, state, urlsel
 from app.urlsel import Param
 from mambarec import analysis
 from mambarec.grid import GRID
@@ -266,7 +266,7 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
                                               f"{p['title']}<br><span style='font-size:11px'>{used} of {p['stage']}"
                                               "</span>")
-        event = col.plotly_chart(fig, key=f"embeddings_panel_{i}", on_select="rerun",
+        event = presentation.chart(col, fig, key=f"embeddings_panel_{i}", on_select="rerun",
                                  selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
     if picked and picked != set(st.session_state.get(SELECTED, [])):
