@@ -364,3 +364,28 @@ def test_every_ml100k_category_gets_a_colour_of_its_own():
     assert len(set(colours)) == n
     closest = min(np.linalg.norm(_lab(a) - _lab(b)) for i, a in enumerate(colours) for b in colours[i + 1:])
     assert closest > 20  # CIE76: 2.3 is a just-noticeable difference; the old palette's closest pair was 4.6
+
+
+def test_presentation_mode_scales_chart_text_on_a_copy():
+    """Plotly sizes its text in px, so charts kept 12 px under the projector's 19 px type; the scaled chart must be
+    a copy (live-run figures are cached and shared by every session, most not presenting)."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import plotly.graph_objects as go
+        import streamlit as st
+
+        from app import presentation
+
+        st.session_state[presentation.KEY] = True
+        fig = go.Figure(go.Bar(x=[1], y=[1]))
+        presentation.chart(st, fig, key="figure")
+        presentation.chart(st, go.Figure(go.Bar(x=[1], y=[2])).to_dict(), key="cached")  # a cached figure's dict
+        st.session_state["left alone"] = fig.layout.font.size is None
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    sizes = [json.loads(c.proto.spec)["layout"]["font"]["size"] for c in at.get("plotly_chart")]
+    assert sizes == [15, 15] and at.session_state["left alone"]
