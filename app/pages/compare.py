@@ -166,7 +166,8 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
     sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
     if sweep.empty:
-        st.caption("Metric vs r appears once a setup has runs at two or more reduction factors r.")
+        if not changes_first:  # a lesson step's text says what to read; this hint under each one was noise
+            st.caption("Metric vs r appears once a setup has runs at two or more reduction factors r.")
         return
     points = results.intervals(sweep, metric, ["family", "r"])
     ref = table[table["name"] == reference]

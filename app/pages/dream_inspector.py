@@ -66,8 +66,10 @@ def choose_model(dataset):
     seeds = models.seeds_of(runs, pick)
     if ss[key("seed")] not in seeds:
         ss[key("seed")] = seeds[0]
-    seed = c2.selectbox("Seed", seeds, **urlsel.bound(PAGE, "seed", seeds),
-                        disabled=len(seeds) < 2)
+    seed = c2.selectbox("Seed", seeds, **urlsel.bound(PAGE, "seed", seeds), disabled=len(seeds) < 2,
+                        help="The seeds with a checkpoint of this setup" + (
+                            " (one is shipped or saved here: train another seed to compare)" if len(seeds) < 2
+                            else ""))
     src = models.pick(runs, pick, seed)
     mtime = models.mtime(src["path"])
     return models.load(src, dataset), f"run|{src['path']}|{mtime}", src["label"], str(src["path"])
