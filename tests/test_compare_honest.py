@@ -389,3 +389,11 @@ def test_presentation_mode_scales_chart_text_on_a_copy():
     assert not at.exception
     sizes = [json.loads(c.proto.spec)["layout"]["font"]["size"] for c in at.get("plotly_chart")]
     assert sizes == [15, 15] and at.session_state["left alone"]
+
+
+def test_the_table_lists_the_setups_in_the_order_picked(tmp_path, monkeypatch):
+    """A lesson's r1, r2, r4, r16 came out as r16, r2, r4, r1 on ml100k (the grid's order); pop, drawn always, last."""
+    at = compare(monkeypatch, tmp_path / "no-runs", PAGE.parents[2] / "precomputed", dataset="synthetic",
+                 cells="r16,paper,r1,r4", ref="paper")
+    names = [n for n in summary(at)["name"] if n != "pop"]
+    assert names == ["r16", "paper", "r1", "r4"]

@@ -99,6 +99,8 @@ def column_config() -> dict:
 
 def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     view = table[table["name"].isin(shown) | (table["source"] == "reference")]
+    order = {name: i for i, name in enumerate(shown)}  # the setups in the order picked (a lesson's r1, r2, r4, r16)
+    view = view.sort_values("name", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
     st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
