@@ -21,7 +21,7 @@ from mambarec import findings, stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
 from mambarec.data import load_dataset
-from mambarec.store import RunStoreError, list_runs, model_name_of
+from mambarec.store import RunStoreError, adopt_orphans, list_runs, model_name_of
 from mambarec.store import delete_run as store_delete
 from mambarec.store import import_checkpoint as store_import
 from mambarec.store import precomputed_records as store_records
@@ -118,6 +118,7 @@ def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, 
     path); rows without one, or a dataset that cannot be loaded (``fingerprint`` None), fall back to the name.
     """
     root = runs_root()
+    adopt_orphans(root)  # runs whose training died with a server or a killed `train`: listed from their last save
     saved = saved_runs_table(str(root), runs_signature(root))
     pre, message = precomputed_results(str(precomputed_dir()), precomputed_signature(precomputed_dir()))
     frames = [on_dataset(f, dataset, fingerprint) for f in (pre, saved) if not f.empty]

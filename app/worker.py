@@ -12,7 +12,8 @@ shares the CPU. This module imports no Streamlit; ``app.jobs`` starts it and rea
 
 While it trains, the worker saves its progress every ``$MAMBAREC_SAVE_EVERY`` seconds (``mambarec.store.Autosave``,
 as ``train --save-every`` does), so that a worker killed outright (the out-of-memory killer) loses at most that much:
-the server lists the last save as a stopped run (``app.jobs``).
+the server lists the last save as a stopped run (``app.jobs``), and one killed with its server is listed by the next
+server that shows the runs (its claim on the folder names a process that is gone: ``mambarec.store.adopt_orphans``).
 
 A run outlives no server, and no server's end loses a run: when the server goes (stopped with Ctrl-C or SIGTERM,
 whereupon multiprocessing sends its daemon workers SIGTERM and waits for them; or killed, whereupon the next
@@ -32,7 +33,7 @@ from pathlib import Path
 import torch
 
 from mambarec.config import RunConfig
-from mambarec.store import Autosave, save_run
+from mambarec.store import Autosave, claimed, save_run
 from mambarec.train import Trainer
 
 THREADS_ENV = "MAMBAREC_TORCH_THREADS"
@@ -90,12 +91,14 @@ def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> Non
         use_threads()
         trainer = Trainer.for_run(RunConfig.from_dict(json.loads(run_json)), dataset)
         report.send(("built", trainer.model.n_parameters()))
-        autosave = Autosave(Path(folder), trainer, float(os.environ.get(SAVE_EVERY_ENV, DEFAULT_SAVE_EVERY_S)))
-        result = trainer.fit(on_event=lambda e: report.send(("epoch", event_row(e))), should_stop=report.should_stop,
-                             on_epoch_end=autosave)
-        saved = bool(result.history)
-        if saved:  # stopped before the first epoch ended: nothing to keep
-            save_run(Path(folder), trainer, result, resuming=autosave.saved)
+        # claimed: a folder whose worker died with the server (no one left to list it) is known by its dead claim
+        with claimed(Path(folder)):
+            autosave = Autosave(Path(folder), trainer, float(os.environ.get(SAVE_EVERY_ENV, DEFAULT_SAVE_EVERY_S)))
+            result = trainer.fit(on_event=lambda e: report.send(("epoch", event_row(e))),
+                                 should_stop=report.should_stop, on_epoch_end=autosave)
+            saved = bool(result.history)
+            if saved:  # stopped before the first epoch ended: nothing to keep
+                save_run(Path(folder), trainer, result, resuming=autosave.saved)
         report.send(("result", dataclasses.asdict(result), saved))
     except BaseException as exc:  # noqa: BLE001  (the server must learn why)
         report.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))

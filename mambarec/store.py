@@ -110,8 +110,8 @@ def claimed(folder: Path):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            holder = lock.read_text().strip() if lock.is_file() else ""
-            if holder.isdigit() and alive(int(holder)):
+            holder = _holder(folder)
+            if holder is not None and alive(holder):
                 raise RunStoreError(f"{folder}: another `train` (process {holder}) is writing there; wait for it "
                                     "to end or choose another --out") from None
             lock.unlink(missing_ok=True)  # its process is gone: a run killed before it could let go
@@ -125,6 +125,15 @@ def claimed(folder: Path):
         lock.unlink(missing_ok=True)
         if created and not any(folder.iterdir()):
             folder.rmdir()  # nothing was saved: leave no empty folder behind
+
+
+def _holder(folder: Path) -> int | None:
+    """The process id in ``folder``'s claim, or None (no claim, or not a number)."""
+    try:
+        text = (folder / LOCK_NAME).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False) -> None:
@@ -233,15 +242,17 @@ class Autosave:
 def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
     """List a run whose process (``writer_pid``) died mid-fit (killed, out of memory) after a ``save_progress``: its
     config.json and metrics.json are written from the progress checkpoint's own (the best state then, marked
-    cancelled), so the folder reads as a run stopped at that save, and the half-written checkpoint of a death
-    mid-save is removed. Returns those metrics, or None when the folder holds no progress (or is already a run).
-    The checkpoint is loaded safely (``mambarec.checkpoint``) and left as it is: it still resumes with ``train
-    --resume``."""
+    cancelled), so the folder reads as a run stopped at that save; the half-written checkpoint of a death mid-save
+    and the writer's claim are removed. Returns those metrics, or None when the folder holds no progress (or is
+    already a run). The checkpoint is loaded safely (``mambarec.checkpoint``) and left as it is: it still resumes
+    with ``train --resume``."""
     from mambarec.checkpoint import CheckpointError, load_checkpoint  # lazy: torch-backed
 
     folder = Path(folder)
-    if writer_pid is not None:
+    if writer_pid is not None:  # what the dead writer left: a half-written checkpoint, its claim
         temporary_name(folder / CHECKPOINT_NAME, writer_pid).unlink(missing_ok=True)
+        if _holder(folder) == writer_pid:
+            (folder / LOCK_NAME).unlink(missing_ok=True)
     if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
         return None
     try:
@@ -251,6 +262,24 @@ def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
     _write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
     _write_json(folder / METRICS_NAME, ckpt["metrics"])  # last: its presence lists the run
     return ckpt["metrics"]
+
+
+def adopt_orphans(root: Path | None = None) -> list[Path]:
+    """``adopt_progress`` every run folder under ``root`` whose writer died with it: a progress checkpoint, no
+    metrics.json, and a claim (``claimed``) naming a process that is gone (a machine or server killed together with
+    its training processes, a `train` killed outright). A folder whose writer lives, or that was never claimed, is
+    left alone. Returns the folders now listed as runs."""
+    root = Path(root) if root is not None else runs_dir()
+    out = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
+            continue
+        holder = _holder(folder)
+        if holder is None or alive(holder):
+            continue
+        if adopt_progress(folder, holder) is not None:
+            out.append(folder)
+    return out
 
 
 def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
@@ -378,4 +407,4 @@ def model_name_of(record: RunRecord) -> str:
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
            "records_for", "check_writable", "check_room", "claimed", "save_progress", "Autosave", "adopt_progress",
-           "model_name_of"]
+           "adopt_orphans", "model_name_of"]

@@ -389,6 +389,41 @@ def test_a_run_with_progress_saves_is_saved_whole_when_stopped(env, monkeypatch)
     assert metrics["epochs_run"] == job.result.epochs_run >= 2
 
 
+def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
+    """Server and worker killed together (a machine's reboot, the whole process group): no one was left to list the
+    last progress save. Its claim on the folder names a dead process, so the next page that lists runs adopts it;
+    a folder whose worker lives is left alone."""
+    from mambarec.store import adopt_orphans, list_runs
+
+    ds = state.get_dataset("tiny")
+    folder = env / "killed-with-server"
+    receive, send = jobs.CONTEXT.Pipe(duplex=False)
+    stop = jobs.CONTEXT.Event()  # held here: the worker unpickles it after start() returns
+    worker = jobs.CONTEXT.Process(target=jobs._in_worker, daemon=True,
+                                  args=(tiny_run(epochs=100_000).to_json(), ds, str(folder),
+                                        {"MAMBAREC_SAVE_EVERY": "0.001"}, send, stop))
+    jobs.guard_main()
+    worker.start()
+    send.close()
+    deadline = time.time() + TIMEOUT
+    epochs = 0
+    while epochs < 3:  # epoch 3 reported: 1 and 2 are saved
+        assert time.time() < deadline
+        message = receive.recv()
+        assert message[0] != "error", message
+        epochs += message[0] == "epoch"
+    assert adopt_orphans(env) == [] and not (folder / "metrics.json").exists()  # alive: not an orphan
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join(TIMEOUT)
+    assert (folder / ".train.lock").read_text() == str(worker.pid) and not (folder / "metrics.json").exists()
+    rows, _ = results.results_table("tiny", ds.fingerprint())  # what Compare does first: the run is listed
+    assert folder.name in set(rows["run"])
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["cancelled"] and metrics["epochs_run"] >= 2
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "config.json", "metrics.json"]
+    assert folder.name in [r.id for r in list_runs(env)]
+
+
 def test_a_worker_that_was_never_saved_fails_without_a_run(env, monkeypatch):
     monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0")  # no progress saves
     ds = state.get_dataset("tiny")
