@@ -338,16 +338,21 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     assert not any("Precomputed" in i.value for i in at.info)
 
 
-def test_the_estimate_runs_only_when_asked_and_never_trains(env):
-    at = open_app(model_name="mgcn", batch_size="256")
-    run = at.session_state["run_config"]
-    assert estimate.lookup(run) is None and not estimate.pending(run)  # opening the page timed nothing
+def estimated(at, run) -> None:
+    """Press Estimate, wait for the background timing of ``run``, and draw the page with its result."""
     button(at, "Estimate the duration").click().run()
     deadline = time.time() + TIMEOUT
     while estimate.pending(run) and time.time() < deadline:
         time.sleep(0.1)
     at.run()
     no_exception(at)
+
+
+def test_the_estimate_runs_only_when_asked_and_never_trains(env):
+    at = open_app(model_name="mgcn", batch_size="256")
+    run = at.session_state["run_config"]
+    assert estimate.lookup(run) is None and not estimate.pending(run)  # opening the page timed nothing
+    estimated(at, run)
     assert any("s per epoch" in m.value and "after at least 22 epochs" in m.value for m in at.markdown)
     at.number_input(key="cfg.epochs").set_value(2).run()  # a cap before early stopping could end it
     assert any("The cap comes before early stopping can" in m.value for m in at.markdown)
@@ -367,12 +372,7 @@ def test_the_estimate_says_how_long_the_precomputed_seeds_of_the_setup_ran(env, 
     run = at.session_state["run_config"]
     ran = sorted(r.metrics["epochs_run"] for r in same_setup.precomputed_seeds(run))
     assert len(ran) >= 2
-    button(at, "Estimate the duration").click().run()
-    deadline = time.time() + TIMEOUT
-    while estimate.pending(run) and time.time() < deadline:
-        time.sleep(0.1)
-    at.run()
-    no_exception(at)
+    estimated(at, run)
     assert any(f"Its precomputed seeds ran {ran[0]}-{ran[-1]} epochs" in m.value for m in at.markdown)
 
 
