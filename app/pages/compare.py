@@ -99,8 +99,8 @@ def column_config() -> dict:
 
 def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     view = table[table["name"].isin(shown) | (table["source"] == "reference")]
-    order = {name: i for i, name in enumerate(shown)}  # the setups in the order picked (a lesson's r1, r2, r4, r16)
-    view = view.sort_values("name", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
+    picked = {name: i for i, name in enumerate(shown)}  # the setups in the order picked (a lesson's r1, r2, r4, r16)
+    view = view.sort_values("name", key=lambda s: s.map(picked).fillna(len(picked)), kind="stable")
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
     st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
@@ -157,7 +157,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
         presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
-                            key="compare.dots")
+                           key="compare.dots")
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
     if (table["name"] == reference).any() and len(part) > 1:
         presentation.chart(changes, figures.delta_forest(part, metric, reference), key="compare.forest")
@@ -177,7 +177,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     noise = None if noise is None or noise != noise else float(noise)
     box = sweep_box or st.container()
     presentation.chart(box, figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
-                     key="compare.r")
+                       key="compare.r")
     box.caption((f"Left, whiskers: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s "
                  "mean ± one seed's standard deviation; the axis always spans at least 8 of them, so a move smaller "
                  "than the noise looks small." if noise else "No setup here has two seeds, so there is no noise band "

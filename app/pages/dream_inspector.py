@@ -116,7 +116,7 @@ def attention(ins) -> None:
             st.caption("Released code: GAP -> 1x1 conv (5C -> 1) -> ReLU, so every channel gets the same weight.")
         else:
             presentation.chart(st, figures.attention_map(m_c, [ins.labels[n] for n in ins.branches]),
-                            key="dream_channel_attention")
+                               key="dream_channel_attention")
     with c2:
         st.markdown("**Spatial attention M_s**")
         m_s = ins.spatial_attention

@@ -98,8 +98,8 @@ def estimate_panel(run: RunConfig, seeds_done: list | None = None) -> None:
         how = f"{cost.epochs_timed} epochs timed" if cost.epochs_timed else f"{cost.timed} batches timed"
         cap = f"the cap of {t.epochs:,} epochs would take {estimate.describe(cost.total_s(t.epochs, t.eval_every))}"
         ran = sorted(r.metrics["epochs_run"] for r in seeds_done or () if r.metrics.get("epochs_run"))
-        if ran and shortest < t.epochs:
-            lo, hi = min(ran[0], t.epochs), min(ran[-1], t.epochs)
+        if ran and ran[-1] <= t.epochs and shortest < t.epochs:  # (a lower cap than theirs: the floor, below)
+            lo, hi = ran[0], ran[-1]
             span = f"{lo}" if lo == hi else f"{lo}-{hi}"
             took = (estimate.describe(cost.start_s + lo * per) if lo == hi else
                     f"{estimate.describe(cost.start_s + lo * per)} to {estimate.describe(cost.start_s + hi * per)}")
