@@ -253,6 +253,9 @@ def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
         temporary_name(folder / CHECKPOINT_NAME, writer_pid).unlink(missing_ok=True)
         if _holder(folder) == writer_pid:
             (folder / LOCK_NAME).unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):  # it died before its first save: leave no empty folder
+            folder.rmdir()
+            return None
     if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
         return None
     try:
