@@ -27,7 +27,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from mambarec.config import RunConfig
-from mambarec.store import adopt_progress, new_run_id, runs_dir
+from mambarec.progress import adopt_progress
+from mambarec.store import new_run_id, runs_dir
 
 ACTIVE = ("queued", "building", "running", "saving")
 PARALLEL_ENV = "MAMBAREC_MAX_PARALLEL"  # runs training at once, server-wide

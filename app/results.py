@@ -21,7 +21,8 @@ from mambarec import findings, stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
 from mambarec.data import load_dataset
-from mambarec.store import RunStoreError, adopt_orphans, list_runs, model_name_of
+from mambarec.progress import adopt_orphans
+from mambarec.store import RunStoreError, list_runs, model_name_of
 from mambarec.store import delete_run as store_delete
 from mambarec.store import import_checkpoint as store_import
 from mambarec.store import precomputed_records as store_records

@@ -10,10 +10,10 @@ shares the CPU. This module imports no Streamlit; ``app.jobs`` starts it and rea
 * ``("result", fields, saved)`` when the run ended (``TrainResult`` as a dict);
 * ``("error", message, traceback)`` when it failed.
 
-While it trains, the worker saves its progress every ``$MAMBAREC_SAVE_EVERY`` seconds (``mambarec.store.Autosave``,
+While it trains, the worker saves its progress every ``$MAMBAREC_SAVE_EVERY`` seconds (``mambarec.progress.Autosave``,
 as ``train --save-every`` does), so that a worker killed outright (the out-of-memory killer) loses at most that much:
 the server lists the last save as a stopped run (``app.jobs``), and one killed with its server is listed by the next
-server that shows the runs (its claim on the folder names a process that is gone: ``mambarec.store.adopt_orphans``).
+server that shows the runs (its claim on the folder names a process that is gone: ``mambarec.progress.adopt_orphans``).
 
 A run outlives no server, and no server's end loses a run: when the server goes (stopped with Ctrl-C or SIGTERM,
 whereupon multiprocessing sends its daemon workers SIGTERM and waits for them; or killed, whereupon the next
@@ -33,7 +33,8 @@ from pathlib import Path
 import torch
 
 from mambarec.config import RunConfig
-from mambarec.store import Autosave, claimed, save_run
+from mambarec.progress import Autosave
+from mambarec.store import claimed, save_run
 from mambarec.train import Trainer
 
 THREADS_ENV = "MAMBAREC_TORCH_THREADS"

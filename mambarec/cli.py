@@ -35,8 +35,9 @@ from mambarec.config import (
 from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
 from mambarec.precompute_cli import add_precompute_command
+from mambarec.progress import Autosave
 from mambarec.readme import add_readme_command
-from mambarec.store import CHECKPOINT_NAME, Autosave, RunStoreError, check_room, check_writable, claimed, save_run
+from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, claimed, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mambarec.atomic import temporary_name, write_atomically
+from mambarec.atomic import write_atomically
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
 from mambarec.lifeline import alive
@@ -78,7 +78,7 @@ def new_run_id(run: RunConfig, when: float | None = None) -> str:
     return f"{stamp}-{dataset_slug(run.dataset)}-{label}-s{run.train.seed}-{os.getpid()}"
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True)))
 
 
@@ -110,7 +110,7 @@ def claimed(folder: Path):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            holder = _holder(folder)
+            holder = claim_holder(folder)
             if holder is not None and alive(holder):
                 raise RunStoreError(f"{folder}: another `train` (process {holder}) is writing there; wait for it "
                                     "to end or choose another --out") from None
@@ -127,7 +127,7 @@ def claimed(folder: Path):
             folder.rmdir()  # nothing was saved: leave no empty folder behind
 
 
-def _holder(folder: Path) -> int | None:
+def claim_holder(folder: Path) -> int | None:
     """The process id in ``folder``'s claim, or None (no claim, or not a number)."""
     try:
         text = (folder / LOCK_NAME).read_text().strip()
@@ -200,8 +200,8 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
     try:
         save_checkpoint(folder / CHECKPOINT_NAME, run, trainer.model.state_dict(), metrics, dataset.name,
                         dataset.fingerprint(), resume=trainer.resume_state() if with_resume else None)
-        _write_json(folder / CONFIG_NAME, run.to_dict())
-        _write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+        write_json(folder / CONFIG_NAME, run.to_dict())
+        write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
     except (OSError, RuntimeError) as exc:  # a full disk surfaces from torch.save as RuntimeError("unexpected pos")
         free = shutil.disk_usage(folder).free if folder.exists() else None
         raise RunStoreError(
@@ -210,79 +210,6 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
             "cause: free some space or choose another --out (no file there was left half-written)"
         ) from exc
     return folder
-
-
-def save_progress(folder: Path, trainer) -> Path:
-    """A running run's checkpoint in ``folder`` (mid-fit, at ``Trainer.fit``'s ``on_epoch_end``): the best weights
-    so far and the state to resume exactly; no metrics.json, so the folder is not listed as a run until its end.
-    A run killed outright (SIGKILL, out of memory) resumes from it with ``train --resume``."""
-    from mambarec.checkpoint import save_checkpoint  # lazy: torch-backed, kept off the light path
-
-    run, dataset = trainer.run, trainer.dataset
-    return save_checkpoint(Path(folder) / CHECKPOINT_NAME, run, trainer.best_state,
-                           metrics_payload(trainer.result_so_far(), run, dataset), dataset.name,
-                           dataset.fingerprint(), resume=trainer.resume_state())
-
-
-class Autosave:
-    """``Trainer.fit``'s ``on_epoch_end`` for a run that must survive its process: ``save_progress`` into ``folder``
-    at an epoch's end once ``every_s`` seconds (0 or less: never) have passed since the start or the last save.
-    ``saved`` says whether one was written (the final ``save_run`` then continues the folder)."""
-
-    def __init__(self, folder: Path, trainer, every_s: float) -> None:
-        self.folder, self.trainer, self.every_s = Path(folder), trainer, every_s
-        self.saved, self._last = False, time.monotonic()
-
-    def __call__(self) -> None:
-        if self.every_s > 0 and time.monotonic() - self._last >= self.every_s:
-            save_progress(self.folder, self.trainer)
-            self.saved, self._last = True, time.monotonic()
-
-
-def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
-    """List a run whose process (``writer_pid``) died mid-fit (killed, out of memory) after a ``save_progress``: its
-    config.json and metrics.json are written from the progress checkpoint's own (the best state then, marked
-    cancelled), so the folder reads as a run stopped at that save; the half-written checkpoint of a death mid-save
-    and the writer's claim are removed. Returns those metrics, or None when the folder holds no progress (or is
-    already a run). The checkpoint is loaded safely (``mambarec.checkpoint``) and left as it is: it still resumes
-    with ``train --resume``."""
-    from mambarec.checkpoint import CheckpointError, load_checkpoint  # lazy: torch-backed
-
-    folder = Path(folder)
-    if writer_pid is not None:  # what the dead writer left: a half-written checkpoint, its claim
-        temporary_name(folder / CHECKPOINT_NAME, writer_pid).unlink(missing_ok=True)
-        if _holder(folder) == writer_pid:
-            (folder / LOCK_NAME).unlink(missing_ok=True)
-        if folder.is_dir() and not any(folder.iterdir()):  # it died before its first save: leave no empty folder
-            folder.rmdir()
-            return None
-    if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
-        return None
-    try:
-        ckpt = load_checkpoint(folder / CHECKPOINT_NAME)
-    except CheckpointError:  # damaged: nothing to list (a save cut short leaves the previous one whole, not this)
-        return None
-    _write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
-    _write_json(folder / METRICS_NAME, ckpt["metrics"])  # last: its presence lists the run
-    return ckpt["metrics"]
-
-
-def adopt_orphans(root: Path | None = None) -> list[Path]:
-    """``adopt_progress`` every run folder under ``root`` whose writer died with it: a progress checkpoint, no
-    metrics.json, and a claim (``claimed``) naming a process that is gone (a machine or server killed together with
-    its training processes, a `train` killed outright). A folder whose writer lives, or that was never claimed, is
-    left alone. Returns the folders now listed as runs."""
-    root = Path(root) if root is not None else runs_dir()
-    out = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
-            continue
-        holder = _holder(folder)
-        if holder is None or alive(holder):
-            continue
-        if adopt_progress(folder, holder) is not None:
-            out.append(folder)
-    return out
 
 
 def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
@@ -314,8 +241,8 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
                    dataset_fingerprint=ckpt["dataset_fingerprint"])
     (folder / CHECKPOINT_NAME).write_bytes(data)
-    _write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
-    _write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
+    write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
     return folder
 
 
@@ -409,5 +336,5 @@ def model_name_of(record: RunRecord) -> str:
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "records_for", "check_writable", "check_room", "claimed", "save_progress", "Autosave", "adopt_progress",
-           "adopt_orphans", "model_name_of"]
+           "records_for", "check_writable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
+           "METRICS_NAME", "CONFIG_NAME", "write_json"]

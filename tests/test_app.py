@@ -393,7 +393,8 @@ def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
     """Server and worker killed together (a machine's reboot, the whole process group): no one was left to list the
     last progress save. Its claim on the folder names a dead process, so the next page that lists runs adopts it;
     a folder whose worker lives is left alone."""
-    from mambarec.store import adopt_orphans, list_runs
+    from mambarec.progress import adopt_orphans
+    from mambarec.store import list_runs
 
     ds = state.get_dataset("tiny")
     folder = env / "killed-with-server"

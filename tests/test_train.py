@@ -187,9 +187,9 @@ def test_resume_continues_exactly(tmp_path):
 
 
 def test_a_checkpoint_written_while_training_resumes_exactly(tmp_path):
-    """`train --save-every` writes the checkpoint at an epoch's end mid-fit (store.save_progress), so that a run
+    """`train --save-every` writes the checkpoint at an epoch's end mid-fit (progress.save_progress), so that a run
     killed outright resumes: from there it must continue exactly as the run that was never stopped."""
-    from mambarec.store import save_progress
+    from mambarec.progress import save_progress
 
     _, full = _fit(_run(epochs=4))
     first = Trainer.for_run(_run(epochs=4), DS)
