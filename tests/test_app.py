@@ -419,6 +419,11 @@ def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
     assert (folder / ".train.lock").read_text() == str(worker.pid) and not (folder / "metrics.json").exists()
     rows, _ = results.results_table("tiny", ds.fingerprint())  # what Compare does first: the run is listed
     assert folder.name in set(rows["run"])
+    # had this been a job of a living server, a page that listed the runs before its watcher noticed the death
+    # adopted the save first: the job still says what was kept
+    job = jobs.Job(id=folder.name, run=tiny_run(epochs=100_000), folder=folder)
+    jobs._died(job, -signal.SIGKILL, worker.pid)
+    assert job.status == "failed" and job.saved and job.result.epochs_run >= 2
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["cancelled"] and metrics["epochs_run"] >= 2
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "config.json", "metrics.json"]
