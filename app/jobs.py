@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.machinery
-import json
 import multiprocessing
 import os
 import signal
@@ -29,7 +28,7 @@ from types import SimpleNamespace
 
 from mambarec.config import RunConfig
 from mambarec.progress import adopt_progress
-from mambarec.store import METRICS_NAME, new_run_id, runs_dir
+from mambarec.store import new_run_id, runs_dir
 
 ACTIVE = ("queued", "building", "running", "saving")
 PARALLEL_ENV = "MAMBAREC_MAX_PARALLEL"  # runs training at once, server-wide
@@ -211,10 +210,7 @@ def _died(job: Job, exitcode: int | None, pid: int | None) -> None:
     how = (f"was killed by signal {-exitcode}" + (" (SIGKILL: the system's out-of-memory killer sends it)"
                                                   if exitcode == -signal.SIGKILL else "")
            if exitcode is not None and exitcode < 0 else f"ended with exit code {exitcode}")
-    kept = adopt_progress(job.folder, pid)
-    listed = job.folder / METRICS_NAME
-    if kept is None and listed.is_file():  # a page listing the runs adopted it first (store.adopt_orphans)
-        kept = json.loads(listed.read_text())
+    kept = adopt_progress(job.folder, pid)  # also when a page listing the runs adopted it first (adopt_orphans)
     if kept is not None:
         job.result = SimpleNamespace(best_epoch=kept["best_epoch"], epochs_run=kept["epochs_run"], cancelled=True,
                                      stopped_early=False, s_per_epoch=kept.get("s_per_epoch"),

@@ -10,6 +10,7 @@ folders by their claim (``mambarec.store.claimed``) naming a process that is gon
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -58,9 +59,9 @@ def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
     """List a run whose process (``writer_pid``) died mid-fit (killed, out of memory) after a ``save_progress``: its
     config.json and metrics.json are written from the progress checkpoint's own (the best state then, marked
     cancelled), so the folder reads as a run stopped at that save; the half-written checkpoint of a death mid-save
-    and the writer's claim are removed. Returns those metrics, or None when the folder holds no progress (or is
-    already a run). The checkpoint is loaded safely (``mambarec.checkpoint``) and left as it is: it still resumes
-    with ``train --resume``."""
+    and the writer's claim are removed. Returns the metrics the folder is listed with (also when it already was a
+    run: another caller adopted it first), or None when it holds no progress. The checkpoint is loaded safely
+    (``mambarec.checkpoint``) and left as it is: it still resumes with ``train --resume``."""
     from mambarec.checkpoint import CheckpointError, load_checkpoint  # lazy: torch-backed
 
     folder = Path(folder)
@@ -71,7 +72,9 @@ def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
         if folder.is_dir() and not any(folder.iterdir()):  # it died before its first save: leave no empty folder
             folder.rmdir()
             return None
-    if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
+    if (folder / METRICS_NAME).is_file():
+        return json.loads((folder / METRICS_NAME).read_text())
+    if not (folder / CHECKPOINT_NAME).is_file():
         return None
     try:
         ckpt = load_checkpoint(folder / CHECKPOINT_NAME)
