@@ -92,13 +92,15 @@ def _check_pairs_once(ds: Dataset, where: str) -> None:
     def first(found: np.ndarray) -> str:
         return ", ".join(f"(user {c // ds.n_items}, item {c % ds.n_items})" for c in found[:3].tolist())
 
+    distinct = {}
     for split, c in codes.items():
-        values, counts = np.unique(c, return_counts=True)
+        distinct[split], counts = np.unique(c, return_counts=True)
         if (counts > 1).any():
             raise DatasetError(f"{where}: {int((counts > 1).sum())} (user, item) pair(s) occur more than once in "
-                               f"{split}, first {first(values[counts > 1])}; keep one row per pair (e.g. the latest)")
+                               f"{split}, first {first(distinct[split][counts > 1])}; keep one row per pair (e.g. the "
+                               "latest)")
     for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
-        both = np.intersect1d(codes[a], codes[b])
+        both = np.intersect1d(distinct[a], distinct[b], assume_unique=True)  # sorted once above, not again
         if len(both):
             raise DatasetError(f"{where}: {len(both)} (user, item) pair(s) are in both {a} and {b}, first "
                                f"{first(both)}; give each pair one x_label (an item seen in training is masked at "
