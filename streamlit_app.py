@@ -19,6 +19,7 @@ from app import presentation, sidebar, state, urlsel
 
 st.set_page_config(page_title="MambaRec explorer", page_icon="🧭", layout="wide")
 state.init_session()
+presentation.init()  # before the sidebar: its dataset picker names worlds shorter in presentation mode
 ON_TRAIN = urlsel.arrive()  # keeps the URL before the sidebar rewrites it; a root link with a setup opens Train
 
 MENU = {  # section -> (script, title, icon, url path = its urlsel key)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.lessons_content import LESSONS, step_url
 from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server
 from tests.test_e2e_browser import require_chromium
 
@@ -231,24 +232,32 @@ SIDEBAR_CUT = """() => [...document.querySelectorAll(
 }).map(p => p.innerText)"""
 PANEL_BOXES = """() => [...document.querySelectorAll('.st-key-dream_branches .heatmaplayer image')].map(
   r => [Math.round(r.getBoundingClientRect().width), Math.round(r.getBoundingClientRect().height)])"""
+PANELS_BOTTOM = """() => Math.max(...[...document.querySelectorAll('.st-key-dream_branches .heatmaplayer image')].map(
+  r => r.getBoundingClientRect().bottom))"""
+DATASET_CUT = """() => [...document.querySelectorAll('section[data-testid="stSidebar"] input[role="combobox"]')].filter(
+  el => el.scrollWidth > el.clientWidth + 1).map(el => el.value)"""
 
 
 @pytest.mark.browser
 @pytest.mark.slow
 def test_presentation_mode_keeps_the_menu_whole_and_the_dream_panels_alike(server, browser):
-    """At 1280 x 800 in presentation mode the narrow sidebar cut "DREAM inspector" to "DREAM inspecto", and the
-    DREAM inspector drew its dilation-3 panel smaller than the others (a tap's marker on the map's edge widened
-    that panel's range)."""
+    """At 1280 x 800 in presentation mode the narrow sidebar cut "DREAM inspector" to "DREAM inspecto" and the
+    dataset to "synthetic/cold-it...", the DREAM inspector drew its dilation-3 panel smaller than the others (a
+    tap's marker on the map's edge widened that panel's range), and the lesson step's maps began below the fold
+    (the controls took three rows)."""
+    lesson = next(one for one in LESSONS if one.id == "dream")
     page = browser.new_page(viewport=PROJECTOR)
     try:
-        page.goto(server + "/dream?dataset=synthetic%2Fcold-items&model=paper&seed=0&item=325&present=1")
+        page.goto(step_url(server, lesson, 2) + "&present=1")  # 2,048-d features: a 4 x 8 x 8 map
         page.get_by_role("heading", name="DREAM inspector", exact=True).first.wait_for(timeout=PAGE_S * 1000)
         settle(page)
         assert page.evaluate(SIDEBAR_CUT) == []
+        assert page.evaluate(DATASET_CUT) == []
         page.locator(".st-key-dream_branches .heatmaplayer image").first.wait_for(timeout=PAGE_S * 1000)  # drawn
         boxes = page.evaluate(PANEL_BOXES)
         assert len(boxes) == 6, boxes  # the input map and five branches, alike to a pixel or two (it was 122 vs 128)
         assert all(max(side) - min(side) <= 2 for side in zip(*boxes, strict=True)), boxes
+        assert page.evaluate(PANELS_BOTTOM) <= PROJECTOR["height"]  # the maps the step talks about, unscrolled
         shot(page, "dream-presentation")
     finally:
         page.close()

@@ -21,6 +21,7 @@ PARAMS = (Param("model", ""), Param("seed", 0, int), Param("item", None, int), P
 NO_RUNS = ("No saved run with DREAM on this dataset yet: showing an **untrained** model (its weights are the "
            "seeded initialization). {how}")
 UNTRAINED = {"untrained-paper": "paper", "untrained-official": "official"}
+CENTRE_HELP = "The map position (the red x) whose receptive field each branch panel circles"
 NUMBER_COLUMNS = ("max |full - centre tap|", "max |full|", "max grad, dead taps", "trained Δ, dead taps",
                   "trained Δ, live taps")
 
@@ -82,9 +83,9 @@ def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
         ss[key("modality")] = next(iter(dreams))
     if ss[key("item")] is None:
         ss[key("item")] = int(np.argmax(dataset.item_popularity()))
-    c1, c2, c3, c4 = st.columns([0.8, 2.2, 1.2, 1.2])
-    modality = c1.radio("Modality", list(dreams), horizontal=True,
-                        **urlsel.bound(PAGE, "modality", dreams))
+    # one row of controls (the centre's row and column side by side): at 1280 x 800 the maps start above the fold
+    c1, c2, c3, c4, c5 = st.columns([1, 2.4, 1, 1, 1.4])
+    modality = c1.selectbox("Modality", list(dreams), **urlsel.bound(PAGE, "modality", dreams))
     titles = dataset.titles()
     item = c2.selectbox("Item", range(dataset.n_items), **urlsel.bound(PAGE, "item", range(dataset.n_items)),
                         format_func=lambda i: f"{i} · {titles[i]}",
@@ -92,15 +93,15 @@ def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
     c, h, w = dreams[modality].shape
     centre = None
     if h * w > 1:
-        row = c3.slider("Receptive-field centre: row", 0, h - 1, h // 2)
-        col = c3.slider("column", 0, w - 1, w // 2)
+        row = c3.slider("Centre row", 0, h - 1, h // 2, help=CENTRE_HELP)
+        col = c4.slider("Centre column", 0, w - 1, w // 2, help=CENTRE_HELP)
         centre = (row, col)
     else:
-        c3.caption(f"The map is {c} x 1 x 1: there is one position, the centre.")
+        c3.caption(f"{c} x 1 x 1: one position, the centre")
     channel = figures.MEAN
     if c > 1 and h * w > 1:
-        channel = c4.selectbox("Channel shown", [figures.MEAN, *range(c)],
-                               format_func=lambda k: "mean over channels" if k == figures.MEAN else f"channel {k}")
+        channel = c5.selectbox("Channel shown", [figures.MEAN, *range(c)],
+                               format_func=lambda k: "mean of all" if k == figures.MEAN else f"channel {k}")
     return modality, int(item), centre, channel
 
 
@@ -183,9 +184,10 @@ def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, l
 def render() -> None:
     st.title("DREAM inspector")
     step = lessonbar.show(PAGE)
-    st.caption("One item through DREAM: the five branches (conv + BN + ReLU), the channel and spatial attention, "
-               "the output, and where each dilated 3x3 kernel reads from (docs/model.md section 3 and "
-               "docs/departures.md section 2).")
+    if not step:  # a lesson step's note says what to look at; the maps come first
+        st.caption("One item through DREAM: the five branches (conv + BN + ReLU), the channel and spatial attention, "
+                   "the output, and where each dilated 3x3 kernel reads from (docs/model.md section 3 and "
+                   "docs/departures.md section 2).")
     dataset = models.dataset_or_error(state.active_dataset_name())
     if dataset is None:
         return
