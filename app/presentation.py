@@ -25,6 +25,9 @@ h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
   word-break: normal !important; }
 /* below 1200 px a number box's clear button (x) took the room of the digits: Epoch cap 1000 showed as "100" */
 @media (max-width: 1200px) { [data-testid="stNumberInputClearButton"] { display: none; } }
+/* at 1024 x 768 Compare's eighth tab ("Checkpoints") hid behind the tab strip's scroll arrow */
+@media (max-width: 1200px) { [role="tablist"]:has(> [data-testid="stTab"]) { gap: 0.5rem; }
+  [data-testid="stTab"] p { font-size: 0.8rem; } }
 </style>
 """
 LARGE = """

@@ -166,6 +166,27 @@ def test_the_model_diagram_labels_stay_inside_their_blocks(server, browser, widt
         page.close()
 
 
+TABS_HIDDEN = """() => [...document.querySelectorAll('[role="tablist"]')].filter(
+  l => l.scrollWidth > l.clientWidth + 1).map(
+  l => `${l.innerText.replace(/\\n/g, ' | ')}: ${l.scrollWidth} > ${l.clientWidth}`)"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width,height,present", [(1280, 800, True), (1024, 768, False), (1024, 768, True)])
+def test_every_compare_tab_is_in_sight(server, browser, width, height, present):
+    """At 1024 x 768 Compare's eighth tab ("Checkpoints") hid behind the tab strip's scroll arrow: a lecturer
+    looking for the upload did not see it (app/presentation.py narrows the strip below 1200 px)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(server + "/compare?dataset=ml100k&cells=paper,mgcn" + ("&present=1" if present else ""))
+        page.get_by_role("tab", name="Checkpoints").wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.evaluate(TABS_HIDDEN) == []
+    finally:
+        page.close()
+
+
 # every choice of every select on the Train form (its words, in the input's own font) against the room the input
 # leaves for them, and every widget label cut short by Streamlit's "..."
 FORM_CUTS = """(choices) => {
