@@ -244,7 +244,7 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
 
 
 # ---- DREAM inspector ------------------------------------------------------------------------------
-MEAN = -1  # "mean over channels" in the channel picker
+MEAN = -1  # "mean of all" (channels) in the channel picker
 HOVER = "row %{y}, col %{x}: %{z:.4f}<extra></extra>"
 
 
