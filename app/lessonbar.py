@@ -94,20 +94,25 @@ def show(page: str) -> dict[str, str]:
     if step.dataset != state.active_dataset_name():  # the reader picked another dataset: the note speaks of the step's
         ss[STEP] = None
         return {}
-    with st.container(border=True):
-        text, nav = st.columns([5, 1.1], vertical_alignment="center")
-        text.markdown(f"**{lesson.title}** · step {index + 1} of {len(lesson.steps)}: *{step.title}*  \n{step.look}")
-        for note in missing(step):
-            text.caption(f":material/info: {note}")
-        if index + 1 < len(lesson.steps):
-            link(nav, lesson, index + 1, "Next step", ":material/arrow_forward:")
+    # The step's title and the way on in one row, its two sentences the whole width below: the buttons stacked
+    # beside the text made the card 180-220 px tall at 1280 x 800 and pushed what the step talks about below the fold
+    with st.container(border=True, gap=None):
+        title, nav_box = st.columns([1, 1.3], vertical_alignment="center")
+        title.markdown(f"**{lesson.title}** · step {index + 1} of {len(lesson.steps)}: *{step.title}*")
+        nav = nav_box.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center",
+                                gap="xsmall")
         if index > 0:
             link(nav, lesson, index - 1, "Previous", ":material/arrow_back:")
+        if index + 1 < len(lesson.steps):
+            link(nav, lesson, index + 1, "Next step", ":material/arrow_forward:")
         page_link(nav, "lessons", "All lessons", ":material/school:", {"lesson": lesson.id})
         if nav.button("Hide", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
                       help="Hide this lesson note"):
             ss[STEP] = None
             st.rerun()
+        st.markdown(step.look)
+        for note in missing(step):
+            st.caption(f":material/info: {note}")
     return {"step": L.step_id(lesson, index)}
 
 

@@ -131,6 +131,31 @@ def test_the_app_opens_on_the_lessons_and_a_step_opens_its_page(server, browser)
         page.close()
 
 
+AXIS_BOTTOM = """() => Math.max(...[...document.querySelector('[data-testid="stPlotlyChart"]').querySelectorAll(
+  '.xtick text, .g-xtitle text')].map(t => t.getBoundingClientRect().bottom))"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_lesson_step_s_chart_is_in_sight_under_its_note(server, browser):
+    """In presentation mode at 1280 x 800 the lesson note stacked its four buttons beside two lines of text (a
+    215 px card) and parts.3's forest plot lost its x axis under the fold (it ended at ~870 px); the note now
+    keeps its buttons on the title's row."""
+    lesson = next(one for one in LESSONS if one.id == "parts")
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(step_url(server, lesson, 2) + "&present=1")  # step 3 of 4: Previous, Next step, All, Hide
+        page.locator('[data-testid="stPlotlyChart"] .xtick text').first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.get_by_role("link", name="Previous").count() == 1
+        # a fresh server first checks the shipped numbers against today's code, a caption's line meanwhile
+        page.get_by_text("Checking that these precomputed").wait_for(state="hidden", timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.evaluate(AXIS_BOTTOM) <= PROJECTOR["height"]
+    finally:
+        page.close()
+
+
 # each block label of the Train page's model diagram, against the smallest block (a Plotly shape) around its centre
 DIAGRAM = ".st-key-model-diagram"
 LABELS_OUTSIDE = """(root) => {
