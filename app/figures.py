@@ -19,8 +19,14 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 # and War hard to tell apart (CIE76 distance 4.6 at the closest pair); Plotly's Dark24 keeps its first 18 29 apart.
 CATEGORY_PALETTE = tuple(qualitative.Dark24)
 MODALITY_STYLE = {"visual": ("circle", "#1f77b4"), "text": ("diamond", "#ff7f0e")}
-LEGEND_BELOW = {"orientation": "h", "y": -0.15, "yanchor": "top", "x": 0, "title": None}
+# A setup keeps its colour from chart to chart: a lesson's steps show mgcn beside different company, and mgcn was
+# orange in one step and blue in the next. The others take the palette's free colours in the order drawn.
+SETUP_COLORS = {"paper": PALETTE[0], "mgcn": PALETTE[1], "bpr": PALETTE[2], "no_alignment": PALETTE[3],
+                "official": PALETTE[4]}
 LEGEND_TOP = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title": None}
+# px: with a lesson note above them, the r and converged lessons' x axes end above the fold at 1280 x 800
+R_SWEEP_HEIGHT = 360
+CURVES_HEIGHT = 360
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
 
 
@@ -90,11 +96,12 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
     """``metric`` and seconds per epoch against r, one line per family (``points``: family, r, mean, low,
     high, seeds, s_per_epoch, and optionally s_min / s_max, the seconds' whisker from the lowest to the highest
     seed). The grey band is the reference's mean ± one seed's std: a point inside it moved less than a seed's
-    noise."""
-    fig = make_subplots(1, 2, subplot_titles=(f"{metric} (test)", "seconds per epoch"), horizontal_spacing=0.12)
-    for j, (family, part) in enumerate(points.groupby("family", sort=False)):
+    noise. The legend sits above the panels, each panel's quantity on its y axis (as in ``learning_curves``)."""
+    fig = make_subplots(1, 2, horizontal_spacing=0.12)
+    colors = setup_colors(points["family"].unique())
+    for family, part in points.groupby("family", sort=False):
         part = part.sort_values("r")
-        color = PALETTE[j % len(PALETTE)]
+        color = colors[family]
         has = part["low"].notna()
         err = {"type": "data", "symmetric": False, "array": (part["high"] - part["mean"]).where(has, 0),
                "arrayminus": (part["mean"] - part["low"]).where(has, 0)}
@@ -115,18 +122,28 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
     rng = honest_range(points["low"].fillna(points["mean"]), points["high"].fillna(points["mean"]), noise)
     fig.update_xaxes(type="log", tickvals=sorted(points["r"].unique()), title_text="r", row=1, col=1)
     fig.update_xaxes(type="category", title_text="r", row=1, col=2)
-    fig.update_yaxes(range=rng, row=1, col=1)
-    fig.update_yaxes(rangemode="tozero", row=1, col=2)
-    return _margin(fig, 400, legend=LEGEND_BELOW, barmode="group")
+    fig.update_yaxes(range=rng, title_text=f"{metric} (test)", row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", title_text="seconds per epoch", row=1, col=2)
+    return _margin(fig, R_SWEEP_HEIGHT, legend=LEGEND_TOP, barmode="group")
+
+
+def setup_colors(names) -> dict[str, str]:
+    """A colour per name: the headline setups their own (SETUP_COLORS), the others the free ones in order."""
+    fixed = {name: SETUP_COLORS[name] for name in names if name in SETUP_COLORS}
+    free = [c for c in PALETTE if c not in fixed.values()]
+    others = [name for name in dict.fromkeys(names) if name not in fixed]
+    return {**fixed, **{name: free[i % len(free)] for i, name in enumerate(others)}}
 
 
 def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Figure:
     """Per run name: the mean over seeds per epoch, a band from the lowest to the highest seed, a triangle at
-    each seed's best epoch and a dotted line at the epoch cap when a seed stopped there."""
+    each seed's best epoch and a dotted line at the epoch cap when a seed stopped there. The legend sits above
+    the panels (below them it fell under the fold at 1280 x 800) and each panel names its curve on its y axis."""
     cols = 2 if loss else 1
-    fig = make_subplots(1, cols, subplot_titles=(metric, loss) if loss else (metric,), horizontal_spacing=0.08)
-    for j, (name, part) in enumerate(hist.groupby("name", sort=False)):
-        color = PALETTE[j % len(PALETTE)]
+    fig = make_subplots(1, cols, horizontal_spacing=0.08)
+    colors = setup_colors(hist["name"].unique())
+    for name, part in hist.groupby("name", sort=False):
+        color = colors[name]
         seeds = part["seed"].nunique()
         for col, column in enumerate([metric, loss][:cols], start=1):
             if column not in part or part[column].isna().all():
@@ -150,7 +167,9 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
             for col in range(1, cols + 1):
                 fig.add_vline(x=cap, line={"dash": "dot", "color": color}, row=1, col=col)
     fig.update_xaxes(title_text="epoch")
-    return _margin(fig, 420, legend=LEGEND_BELOW)
+    for col, title in enumerate([metric, loss][:cols], start=1):
+        fig.update_yaxes(title_text=title, row=1, col=col)
+    return _margin(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
 
 
 def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None) -> go.Figure:
@@ -164,12 +183,14 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
                              marker_color=color, text=[f"{v:.3f}" for v in part["value"]], textposition="outside",
                              cliponaxis=False))
     if chance is not None:
-        fig.add_vline(x=chance, line_dash="dash", line_color="#d62728",
-                      annotation_text=f"random ranking ≈ {chance:.3f}", annotation_position="top right",
-                      annotation=dict(bgcolor="rgba(255,255,255,0.9)", font_color="#d62728"))  # readable over a bar
+        fig.add_vline(x=chance, line_dash="dash", line_color="#d62728")
+        # named above the plot, where no bar is (inside it, the label sat on the first warm bar), the legend right
+        fig.add_annotation(x=chance, xref="x", y=1, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
+                           text=f"random ranking ≈ {chance:.3f}", font_color="#d62728")
     fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
     fig.update_yaxes(autorange="reversed")
-    return _margin(fig, 120 + 45 * table["name"].nunique(), barmode="group", legend=LEGEND_TOP)
+    return _margin(fig, 120 + 45 * table["name"].nunique(), barmode="group",
+                   legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
 
 
 def _rgba(hex_color: str, alpha: float) -> str:

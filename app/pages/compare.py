@@ -151,7 +151,8 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     fold), and the r sweep (first of all in a lesson step whose setups form one: the r lesson reads it first)."""
     from app import figures  # lazy: plotly
 
-    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, **urlsel.bound(PAGE, "metric", results.METRICS))
+    metric = st.columns(3)[0].selectbox("Metric", results.METRICS, **urlsel.bound(PAGE, "metric", results.METRICS),
+                                        label_visibility=quiet_label(changes_first))
     sweep_box = st.container() if changes_first else None
     levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
@@ -194,14 +195,20 @@ def curves_figure(hist: pd.DataFrame, metric: str, loss: str | None) -> dict:
     return figures.learning_curves(hist, metric, loss).to_dict()
 
 
-def curves(rows: pd.DataFrame, shown: list[str]) -> None:
+def quiet_label(in_step: bool) -> str:
+    """A chart's picker drops its label in a lesson step (the chart's axis names the choice): at 1280 x 800 the
+    label's line was what pushed the r lesson's axis under the fold."""
+    return "collapsed" if in_step else "visible"
+
+
+def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
     hist = evidence.histories(rows[rows["name"].isin(shown)])
     if hist.empty:
         st.caption("No per-epoch history for these runs.")
         return
     options = list(evidence.CURVE_METRICS)
-    metric = st.selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
-                          **urlsel.bound(PAGE, "curve", options))
+    metric = st.columns(3)[0].selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
+                                        **urlsel.bound(PAGE, "curve", options), label_visibility=quiet_label(in_step))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
     presentation.chart(st, curves_figure(hist, metric, loss), key="compare.curves")
     st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
@@ -326,7 +333,7 @@ def render() -> None:
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
                         ("Plots", lambda: plots(rows, table, shown, reference, bool(step))),
-                        ("Learning curves", lambda: curves(rows, shown)), ("Claims", lambda: claims(rows)),
+                        ("Learning curves", lambda: curves(rows, shown, bool(step))), ("Claims", lambda: claims(rows)),
                         ("Cold vs warm", lambda: cold_warm(rows, dataset, shown)),
                         ("Is it noise?", lambda: compare_sections.wilcoxon(rows, dataset)),
                         ("The paper's numbers", lambda: compare_sections.paper_table(name, table)),
