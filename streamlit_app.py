@@ -54,10 +54,10 @@ if not ON_TRAIN and page.url_path == LESSONS_ALIAS:  # on /lessons the menu's Le
 
 with st.sidebar:
     sidebar.page_links(LINKS)
+    presentation.toggle()  # above the dataset: at 1280 x 800 in presentation mode, below it, it was out of sight
     dataset = sidebar.dataset_picker()
     sidebar.scenario_knobs(dataset)
     facts = st.container()  # filled after the page: loading the dataset must not delay the page's first paint
-    presentation.toggle()
 presentation.apply()
 
 page.run()  # each page writes its own address once (urlsel.publish, Train: its setup); a second write here, of the
