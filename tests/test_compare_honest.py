@@ -397,3 +397,19 @@ def test_the_table_lists_the_setups_in_the_order_picked(tmp_path, monkeypatch):
                  cells="r16,paper,r1,r4", ref="paper")
     names = [n for n in summary(at)["name"] if n != "pop"]
     assert names == ["r16", "paper", "r1", "r4"]
+
+
+def test_a_setup_keeps_its_colour_from_chart_to_chart_and_the_legend_sits_above():
+    """converged.1 drew mgcn orange (second of paper, mgcn, bpr) and converged.4 blue (first of its rows): a colour
+    now follows the setup, the others take free colours, and no two setups of one chart share one."""
+    first = figures.setup_colors(["paper", "mgcn", "bpr"])
+    second = figures.setup_colors(["mgcn", "mgcn_paper_sched", "mgcn_large_batch_sched", "paper"])
+    assert first["mgcn"] == second["mgcn"] and first["paper"] == second["paper"]
+    assert len(set(second.values())) == 4
+    many = figures.setup_colors([f"cell{i}" for i in range(30)] + ["mgcn"])
+    assert many["mgcn"] == first["mgcn"] and many["cell0"] != many["mgcn"]
+    hist = pd.DataFrame({"name": ["mgcn"] * 2, "run": ["a"] * 2, "seed": [0, 0], "epoch": [1, 2],
+                         "best_epoch": [2, 2], "epochs_cap": [10, 10], "valid/Recall@20": [0.1, 0.2]})
+    fig = figures.learning_curves(hist, "valid/Recall@20", None)
+    assert fig.layout.legend.y > 1  # above the panel: below it, it was under the fold at 1280 x 800
+    assert {t.line.color for t in fig.data if t.mode == "lines"} == {first["mgcn"]}
