@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from mambarec.evaluate import block_users, evaluate_model
 from mambarec.metrics import embedding_topk_metrics, top_items, topk_metrics, topk_with_ties
 from tests.devices import DEVICES
 
@@ -125,3 +126,50 @@ def test_callers_scores_are_left_unchanged():
     before = scores.clone()
     topk_metrics(scores, _csr([[3], [0, 1], []], 3, 4), _csr([[0], [2], [1]], 3, 4), ks=(2,))
     assert torch.equal(scores, before)
+
+
+def test_top_20_with_many_ties_is_ordered_by_lower_id_and_matches_the_reference():
+    """K = 20, the reported cut: beyond 16 tied values torch's unstable sort reorders ties, so the stable sort is what
+    keeps ties by the lower id inside the top-K (NDCG and MAP read that order; the reference test stops at K = 10)."""
+    g = torch.Generator().manual_seed(4)
+    scores = torch.randint(0, 3, (40, 60), generator=g).float()
+    top = topk_with_ties(scores, 20)
+    for row, s in zip(top.tolist(), scores.numpy(), strict=True):
+        assert row == np.lexsort((np.arange(60), -s))[:20].tolist()
+    rng = np.random.default_rng(4)
+    ex = sp.csr_matrix((rng.random((40, 60)) < 0.1).astype(float))
+    ho = sp.csr_matrix(((rng.random((40, 60)) < 0.3) & (ex.toarray() == 0)).astype(float))
+    got, want = topk_metrics(scores, ex, ho, ks=(20,)), _reference(scores, ex, ho, (20,))
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_precision_divides_by_k_even_when_k_exceeds_the_catalogue():
+    """MMRec's Precision@K is hits / K: with K = 5 over 3 items, the 2 held-out items found give 2/5, not 2/3."""
+    res = topk_metrics(torch.tensor([[3.0, 2.0, 1.0]]), _csr([[]], 1, 3), _csr([[0, 2]], 1, 3), ks=(5,))
+    assert res["Precision@5"] == pytest.approx(2 / 5) and res["Recall@5"] == 1.0
+
+
+class _FixedEmbeddings(torch.nn.Module):
+    """A model whose final embeddings are given: scores are user . item."""
+
+    def __init__(self, users, items):
+        super().__init__()
+        self.users, self.items = users, items
+
+    def embeddings(self):
+        return self.users, self.items
+
+
+def test_evaluate_model_masks_only_training_items_and_skips_an_empty_split():
+    """The protocol masks the training items, not the validation ones, when scoring test; a split without
+    interactions gives {} (not an error); on the CPU the configured block size is kept."""
+    model = _FixedEmbeddings(torch.tensor([[1.0], [1.0]]), torch.tensor([[4.0], [3.0], [2.0], [1.0]]))
+    mats = {"train": _csr([[0], [0]], 2, 4), "valid": _csr([[1], [1]], 2, 4), "test": _csr([[2], [3]], 2, 4)}
+    out = evaluate_model(model, None, ("valid", "test"), ks=(1, 2), matrices=mats)
+    assert out["valid"]["Recall@1"] == 1.0  # item 0 (train) masked: item 1 ranks first
+    assert out["test"]["Recall@1"] == 0.0  # item 1 (valid) still ranks first for test
+    assert out["test"]["Recall@2"] == pytest.approx(0.5)  # user 0 finds item 2 second, user 1's item 3 is third
+    empty = {**mats, "valid": _csr([[], []], 2, 4)}
+    assert evaluate_model(model, None, ("valid", "test"), ks=(1,), matrices=empty)["valid"] == {}
+    assert block_users(7, 100, 50, torch.device("cpu")) == 7
