@@ -227,3 +227,94 @@ def test_a_cell_whose_every_seed_peaked_in_the_warm_up_is_listed_apart():
     apart = [line for line in lines if line.startswith("- On w every seed of 1 cell(s)")]
     assert len(apart) == 1 and "`early` (best epochs 10, 12, 15)" in apart[0]
     assert any("`mixed` seed 0" in line for line in lines)  # the sister rule still speaks
+
+
+def test_interval_ends_exactly_on_a_bound_take_the_documented_side():
+    """The boundaries as documented: an interval that touches 0 holds it; a paper change on an interval's end is
+    inside it; an "only X%" claim whose nearest end is exactly X agrees; an "X% or more" claim met exactly agrees;
+    p equal to alpha is not "beyond noise"; the fewest seeds whose half-width is exactly the bar is that count."""
+    touching = stats.PairedDifference(seeds=(0, 1, 2), mean=1.0, low=0.0, high=2.0, reference_mean=1.0)
+    assert touching.excludes_zero() == 0 and stats.verdict(+1.8, touching) == "inconclusive"
+    below = stats.PairedDifference(seeds=(0, 1, 2), mean=-1.0, low=-2.0, high=0.0, reference_mean=1.0)
+    assert below.excludes_zero() == 0
+    assert stats.verdict(+2.0, touching) == "inconclusive"  # +2.0 is the high end: not "smaller than claimed"
+    assert stats.verdict(-2.0, below) == "inconclusive"
+    down = stats.PairedDifference(seeds=(0, 1, 2), mean=-1.0, low=-1.5, high=-0.3, reference_mean=1.0)
+    assert stats.verdict(-0.3, down, at_most=True) == "agrees"  # "costs only 0.3%": the nearest end is -0.3%
+    assert stats.exact_verdict(-30.0, -30.0, at_least=True) == "agrees"  # "30% or more" and exactly 30%
+    at_alpha = stats.WilcoxonResult(users=10, differing=10, mean_a=0.6, mean_b=0.5, statistic=8.0, p_value=0.05,
+                                    rank_sum_a=47.0, rank_sum_b=8.0)
+    assert at_alpha.verdict(0.05).startswith("The difference is within noise")
+    diff = stats.paired_difference({0: 1.0, 1: -1.0, 2: 0.0}, {0: 0.0, 1: 0.0, 2: 0.0})
+    sd = diff.half_width * math.sqrt(diff.n) / stats.t_quantile(diff.n - 1)
+    assert stats.seeds_for_half_width(diff, stats.t_quantile(4) * sd / math.sqrt(5)) == 5  # exactly at the bar
+
+
+def test_wilcoxon_rank_sums_rank_the_absolute_differences_and_drop_the_zeros():
+    """R+ and R- rank |a - b| (they sum to n(n+1)/2 over the n users that differ, the smaller is scipy's
+    statistic), and the p-value drops the users both runs score alike ("wilcox"), not splits them."""
+    a, b = np.array([1.0, 2.0, -10.0, 0.5]), np.zeros(4)  # |d| ranks 2, 3, 4, 1: R+ = 6, R- = 4
+    res = stats.wilcoxon_per_user(a, b)
+    assert (res.rank_sum_a, res.rank_sum_b) == (6.0, 4.0)
+    assert min(res.rank_sum_a, res.rank_sum_b) == pytest.approx(scipy_stats.wilcoxon(a, b).statistic)
+    rng = np.random.default_rng(1)
+    a = rng.random(300)
+    b = a + 0.02 * rng.standard_normal(300) + 0.005
+    b[:200] = a[:200]  # two thirds of the users score alike
+    res = stats.wilcoxon_per_user(a, b)
+    assert res.p_value == pytest.approx(scipy_stats.wilcoxon(a[200:], b[200:]).pvalue)
+    assert res.rank_sum_a + res.rank_sum_b == 100 * 101 / 2
+
+
+def test_a_negative_reference_keeps_the_sign_of_the_difference_in_percent():
+    """A - B > 0 reads as an increase in % also when B's mean is below 0 (a loss, a log-likelihood)."""
+    d = stats.paired_difference({0: -0.9, 1: -0.8, 2: -0.85}, {0: -1.0, 1: -1.0, 2: -1.0})
+    rel = d.relative()
+    assert rel.mean == pytest.approx(15.0) and rel.low > 0 and rel.excludes_zero() == 1
+
+
+def test_a_schedule_is_safe_only_when_both_intervals_hold_zero_within_the_tolerance():
+    """A faster schedule that loses 0.5-2.5% beyond noise is not "safe", though its interval lies within +-3%."""
+    from mambarec import findings
+
+    def diff(low, high):
+        return stats.PairedDifference(seeds=(0, 1, 2), mean=(low + high) / 2, low=low, high=high, reference_mean=1.0)
+
+    def check(*diffs):
+        return findings.ScheduleCheck("mgcn", (0, 1, 2), dict(zip(findings.SCHEDULE_METRICS, diffs, strict=True)),
+                                      {}, {})
+
+    assert check(diff(-1.0, 1.0), diff(-2.9, 0.5)).safe is True
+    # the seeds a check needs are those of its wider metric (3 for +-1% at 3 seeds, 5 for +-5%), in either order
+    assert check(diff(-1.0, 1.0), diff(-5.0, 5.0)).seeds_needed == 5
+    assert check(diff(-5.0, 5.0), diff(-1.0, 1.0)).seeds_needed == 5
+    assert check(diff(-2.5, -0.5), diff(-1.0, 1.0)).safe is False  # a loss beyond noise
+    assert check(diff(-1.0, 1.0), diff(0.2, 2.0)).safe is False  # a gain beyond noise: not "the same"
+    assert check(diff(-3.5, 1.0), diff(-1.0, 1.0)).safe is False  # holds 0 but wider than the tolerance
+
+
+def test_warm_up_bounds_patience_and_late_peak_are_inclusive_and_exclusive_as_documented():
+    """Best epoch == patience is within the warm-up; a sister seed peaking at exactly LATE_PEAK x patience is not
+    past it (the "after" is strict); p = 0.001 reads as itself, only smaller ones as "< 0.001"."""
+    from mambarec import findings
+
+    assert findings.peaked_in_warmup(20, True, 20) and not findings.peaked_in_warmup(21, True, 20)
+
+    def cells(late_best):
+        return {"paper": {0: {"best_epoch": 20, "stopped_early": True},
+                          1: {"best_epoch": late_best, "stopped_early": True}}}
+
+    assert findings.stopped_in_warmup(cells(findings.LATE_PEAK * 20), 20) == {}
+    assert findings.stopped_in_warmup(cells(findings.LATE_PEAK * 20 + 1), 20) == {"paper": [0]}
+    assert findings.p_words(0.001) == "0.001" and findings.p_words(0.00099) == "< 0.001"
+
+
+def test_the_parameter_claim_is_the_cell_over_its_reference_compared_exactly():
+    """C5 "r = 8 cuts parameters by 30%+ (vs r = 1)": paper's count over r1's, not the reverse (which reads +43%)."""
+    from mambarec import findings
+
+    c5 = next(c for c in findings.CLAIMS if c.metric == "n_params")
+    cells = {c5.cell: {0: {"n_params": 65}}, c5.reference: {0: {"n_params": 100}}}
+    assert findings.claim_verdict(c5, cells) == ("-35.0% (exact)", "agrees")
+    cells[c5.cell] = {0: {"n_params": 80}}
+    assert findings.claim_verdict(c5, cells) == ("-20.0% (exact)", "disagrees (smaller than claimed)")
