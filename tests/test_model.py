@@ -203,3 +203,25 @@ def test_training_never_writes_into_the_dataset_features():
     m.loss(*BATCH)["total"].backward()
     opt.step()
     assert np.array_equal(DS.visual, before[0]) and np.array_equal(DS.text, before[1])
+
+
+def test_loss_parts_are_the_documented_formulas_on_a_batch_with_repeats():
+    """BPR is a mean over the batch, the L2 term 0.5 x (||u||^2 + ||pos||^2 + ||neg||^2) / batch_size (the negatives
+    too), and the paper's visual-text InfoNCE runs over the batch's distinct positives, unweighted
+    (docs/departures.md: "the visual-text InfoNCE always takes distinct items"); BATCH repeats item 7."""
+    users, pos, neg = BATCH
+    m = _model("paper")
+    m.set_generator(torch.Generator().manual_seed(5))
+    parts = m.loss(users, pos, neg)
+    m.set_generator(torch.Generator().manual_seed(5))
+    out = m.propagate()
+    cfg, nu = m.cfg, m.n_users
+    u, p, n = out["final"][:nu][users], out["final"][nu:][pos], out["final"][nu:][neg]
+    bpr = torch.nn.functional.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
+    l2 = cfg.reg_weight * 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / 8  # TrainConfig(batch_size=8)
+    items = torch.unique(pos)
+    cl = cfg.lambda_cl * info_nce(out["feat_visual"][items], out["feat_text"][items], cfg.tau)
+    assert cfg.cl_views == "visual-text" and len(items) < len(pos)
+    assert torch.allclose(parts["bpr"], bpr, rtol=1e-6)
+    assert torch.allclose(parts["l2"], l2, rtol=1e-6)
+    assert torch.allclose(parts["cl"], cl, rtol=1e-6)
