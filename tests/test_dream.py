@@ -144,3 +144,11 @@ def test_no_branch_is_an_error():
                               branch_dilated_3=False, branch_pool=False)
     with pytest.raises(ValueError, match="at least one branch"):
         Dream((4, 2, 2), cfg)
+
+
+def test_the_fusions_are_the_max_the_mean_and_the_sum_of_the_two_gated_maps():
+    """fuse() serves both the direct and the fast DREAM, so their agreement cannot check it: check it by value."""
+    a, b = torch.tensor([1.0, -2.0, 3.0]), torch.tensor([3.0, 2.0, -1.0])
+    assert fuse(a, b, "max").tolist() == [3.0, 2.0, 3.0]
+    assert fuse(a, b, "mean").tolist() == [2.0, 0.0, 1.0]
+    assert fuse(a, b, "sum").tolist() == [4.0, 0.0, 2.0]
