@@ -282,3 +282,14 @@ def test_the_symbol_table_in_docs_model_gives_the_paper_presets_values():
         checked += 1
     assert checked >= 12
 
+
+
+def test_open_bounds_and_every_element_of_a_tuple_are_checked():
+    """sigma and tau are > 0 (an MMD bandwidth or temperature of 0 divides by 0), a bound that is open refuses the
+    bound itself; a tuple field's every element is held to the field's range."""
+    for name in ("sigma", "tau"):
+        with pytest.raises(ConfigError, match=f"{name} must be > 0.0, got 0.0"):
+            mambarec_preset("paper", **{name: 0.0})
+    with pytest.raises(ConfigError, match=r"dilation_rates must be >= 1, got \(1, 0, 3\)"):
+        mambarec_preset("paper", dilation_rates=(1, 0, 3))
+    assert mambarec_preset("paper", dilation_rates=(1, 4, 9)).dilation_rates == (1, 4, 9)
