@@ -128,6 +128,21 @@ def test_early_stopping_after_patience_plus_one_bad_epochs(monkeypatch, patience
     assert result.stopped_early and result.best_epoch == 2 and result.epochs_run == 2 + patience + 1
 
 
+
+def test_an_improvement_after_bad_epochs_resets_the_patience_and_the_best_is_chosen_on_valid_not_test(monkeypatch):
+    """Bad epochs count since the last strict improvement (not in total), and the epoch is selected on valid
+    Recall@20: the test numbers reported are that epoch's, even where test peaked elsewhere."""
+    run = RunConfig(model=mambarec_preset("paper", reduction_factor=2),
+                    train=TrainConfig(epochs=50, batch_size=16, patience=1))
+    trainer = Trainer.for_run(run, DS)
+    curve = iter(zip([0.1, 0.05, 0.2, 0.1, 0.1, 0.1, 0.1], [0.5, 0.9, 0.3, 0.3, 0.3, 0.3, 0.3], strict=True))
+    monkeypatch.setattr(trainer, "evaluate", lambda: (lambda v, t: {"valid": {"Recall@20": v},
+                                                                     "test": {"Recall@20": t}})(*next(curve)))
+    result = trainer.fit()
+    # epoch 2 is bad, epoch 3 improves (patience reset), epochs 4 and 5 are bad: 2 > patience stops at 5
+    assert result.stopped_early and result.best_epoch == 3 and result.epochs_run == 5
+    assert result.valid["Recall@20"] == 0.2 and result.test["Recall@20"] == 0.3
+
 def test_cancel_keeps_the_best_state():
     calls = {"n": 0}
 
@@ -568,3 +583,15 @@ def test_compile_is_refused_where_it_cannot_run(monkeypatch):
     monkeypatch.setenv("PATH", "")  # no C++ compiler to be found
     with pytest.raises(ConfigError, match="needs a C\\+\\+ compiler"):
         compile_dream(Trainer.for_run(_run(epochs=1), DS).model)
+
+
+def test_with_eval_every_the_last_epoch_is_evaluated_too(monkeypatch):
+    """eval_every = 3 over 4 epochs evaluates epochs 3 and 4: the cap's epoch is never left unscored."""
+    run = RunConfig(model=mambarec_preset("paper", reduction_factor=2),
+                    train=TrainConfig(epochs=4, batch_size=16, eval_every=3))
+    trainer = Trainer.for_run(run, DS)
+    curve = iter([0.1, 0.2])
+    monkeypatch.setattr(trainer, "evaluate", lambda: (lambda v: {"valid": {"Recall@20": v}, "test": {"Recall@20": v}})(
+        next(curve)))
+    result = trainer.fit()
+    assert [row["epoch"] for row in result.history] == [3, 4] and result.best_epoch == 4
