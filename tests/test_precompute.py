@@ -548,6 +548,25 @@ def test_learning_curve_svg_draws_mean_band_and_best_epochs_and_keeps_its_legend
     assert learning_curve_svg({"none": [history([float("nan")])]}) == ""
 
 
+
+def test_learning_curve_line_is_the_mean_over_seeds_and_a_best_epoch_sits_on_it():
+    """Three seeds (with two, mean and median agree): the line is the per-epoch mean, and a seed's best epoch is
+    marked at that epoch's point of the line."""
+    import re
+
+    from mambarec.curves import HEIGHT, MARGIN, learning_curve_svg
+
+    seeds = [[0.1, 0.2, 0.3], [0.2, 0.3, 0.4], [0.6, 0.7, 0.5]]  # means 0.3, 0.4, 0.4; medians 0.2, 0.3, 0.4
+    svg = learning_curve_svg({"c": [[{"valid/Recall@20": v} for v in s] for s in seeds]}, "valid/Recall@20", "",
+                             {"c": [2]})
+    points = [tuple(map(float, p.split(","))) for p in re.search(r'<polyline points="([^"]+)"', svg)[1].split()]
+    lo, hi = 0.1 - 0.6 * 0.08, 0.7 + 0.6 * 0.08
+    plot_h = HEIGHT - MARGIN["top"] - MARGIN["bottom"]
+    want = [MARGIN["top"] + plot_h * (1 - (m - lo) / (hi - lo)) for m in (0.3, 0.4, 0.4)]
+    assert [py for _, py in points] == pytest.approx(want, abs=0.06)
+    circle = re.search(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert (float(circle[1]), float(circle[2])) == points[1]
+
 def test_a_headline_cell_s_curves_show_each_schedule_it_ran_named_by_schedule():
     from mambarec.report import curve_files
 
