@@ -548,7 +548,6 @@ def test_learning_curve_svg_draws_mean_band_and_best_epochs_and_keeps_its_legend
     assert learning_curve_svg({"none": [history([float("nan")])]}) == ""
 
 
-
 def test_learning_curve_line_is_the_mean_over_seeds_and_a_best_epoch_sits_on_it():
     """Three seeds (with two, mean and median agree): the line is the per-epoch mean, and a seed's best epoch is
     marked at that epoch's point of the line."""

@@ -128,7 +128,6 @@ def test_early_stopping_after_patience_plus_one_bad_epochs(monkeypatch, patience
     assert result.stopped_early and result.best_epoch == 2 and result.epochs_run == 2 + patience + 1
 
 
-
 def test_an_improvement_after_bad_epochs_resets_the_patience_and_the_best_is_chosen_on_valid_not_test(monkeypatch):
     """Bad epochs count since the last strict improvement (not in total), and the epoch is selected on valid
     Recall@20: the test numbers reported are that epoch's, even where test peaked elsewhere."""
@@ -142,6 +141,7 @@ def test_an_improvement_after_bad_epochs_resets_the_patience_and_the_best_is_cho
     # epoch 2 is bad, epoch 3 improves (patience reset), epochs 4 and 5 are bad: 2 > patience stops at 5
     assert result.stopped_early and result.best_epoch == 3 and result.epochs_run == 5
     assert result.valid["Recall@20"] == 0.2 and result.test["Recall@20"] == 0.3
+
 
 def test_cancel_keeps_the_best_state():
     calls = {"n": 0}
