@@ -85,7 +85,7 @@ def test_embeddings_page_with_a_run(runs_root, monkeypatch, no_precomputed):
     # PCA with lines between a picture and its text is the default view
     assert next(r for r in at.radio if r.label == "Projection").value == "PCA"
     assert next(s for s in at.slider if s.label.startswith("Picture-text")).value == 60
-    next(r for r in at.radio if r.label == "Colour by").set_value("category")
+    next(r for r in at.selectbox if r.label == "Colour by").set_value("category")
     next(s for s in at.slider if s.label.startswith("Picture-text")).set_value(50)
     at.run()
     assert not at.exception

@@ -179,7 +179,7 @@ def choose(dataset) -> list[dict]:
     befores = [INITIALIZED, *(k for k in keys if k != after)]
     before = c1.selectbox("Before", befores, **urlsel.bound(PAGE, "before", befores),
                           format_func=lambda k: "the same run, freshly initialized" if k == INITIALIZED
-                          else f"{label(k)}, trained",
+                          else label(k),  # trained, as the panel's title says: ", trained" was cut at 1280 x 800
                           help="The run at initialization, or another trained run (no_alignment: MMD and InfoNCE "
                           "off) as the natural 'before'.")
     options = seeds(found, stored, after)
@@ -326,8 +326,8 @@ def render() -> None:
                     **urlsel.bound(PAGE, "view", ["PCA", "UMAP"]),
                     help="PCA (default) is exact and keeps distances comparable, so pairs can be seen to move "
                     "together; UMAP keeps neighbourhoods and often draws each modality as its own island.")
-    colour = c2.radio("Colour by", COLOURS, horizontal=True,
-                      **urlsel.bound(PAGE, "colour", COLOURS))
+    # a select, not three radio buttons: they wrapped onto a second row and pushed the maps down at 1280 x 800
+    colour = c2.selectbox("Colour by", COLOURS, **urlsel.bound(PAGE, "colour", COLOURS))
     n_lines = c3.slider("Picture-text lines", 0, 300, key=key("lines"), step=10,
                         help="Lines from a random sample of items' pictures to their texts")
     item = c4.selectbox("Find an item by title", range(dataset.n_items), placeholder="type a title...",
