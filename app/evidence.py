@@ -55,6 +55,11 @@ def claims_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def claims_about(setups: list[str]) -> pd.Series:
+    """For each of CLAIMS in ``claims_table``'s order: whether both its setups are among ``setups``."""
+    return pd.Series([claim.cell in setups and claim.reference in setups for claim in CLAIMS])
+
+
 def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
     """How many claims agree, disagree, are inconclusive or were not measured."""
     kinds = (stats.AGREES, stats.DISAGREES, stats.INCONCLUSIVE, stats.NOT_MEASURED)

@@ -172,6 +172,15 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
 
 
+def test_the_claims_tab_keeps_to_the_setups_picked(runs_root, grid_folder, monkeypatch):
+    """The r lesson opened the Claims tab on four claims about other parts, its three under the fold at 1280 x 800:
+    with setups picked, the tab lists the claims about them and says how many others there are."""
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,r1,r2,r4,r16", tab="Claims")
+    claims = at.table[0].value
+    assert list(claims["where"].str.split(",").str[0]) == ["C5", "C6", "C7", "C8", "C9"]
+    assert any("The 5 claims about the setups shown; 8 more" in c.value for c in at.caption)
+
+
 def test_cold_and_warm_items_from_checkpoints(runs_root, monkeypatch):
     at = compare(monkeypatch, runs_root, dataset="synthetic/cold-items", tab="Cold vs warm")
     [chart] = at.get("plotly_chart")

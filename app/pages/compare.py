@@ -216,8 +216,17 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
                "i.e. did not converge by early stopping.")
 
 
-def claims(rows: pd.DataFrame) -> None:
-    st.table(evidence.claims_table(rows).set_index("claim"))  # a table wraps the claims; a dataframe cuts them
+def claims(rows: pd.DataFrame, picked: list[str]) -> None:
+    """The paper's claims; with setups picked, those about them (the r lesson's three came after four others,
+    under the fold at 1280 x 800), and a line saying how many others there are."""
+    table = evidence.claims_table(rows)
+    if picked:
+        about = evidence.claims_about(picked)
+        if about.any():
+            st.caption(f"The {int(about.sum())} claims about the setups shown; {int((~about).sum())} more about "
+                       "others (clear 'Setups shown' to see them all).")
+            table = table[about]
+    st.table(table.set_index("claim"))  # a table wraps the claims; a dataframe cuts them
     st.caption("As in precomputed/REPORT.md: the paper's relative change beside ours with its 95% interval over "
                "paired seeds. agrees / disagrees: the interval excludes 0 on the paper's / the other side; "
                "inconclusive: it holds 0 (\"smaller than claimed\": it holds 0 but not the paper's change, so the "
@@ -333,7 +342,8 @@ def render() -> None:
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
                         ("Plots", lambda: plots(rows, table, shown, reference, bool(step))),
-                        ("Learning curves", lambda: curves(rows, shown, bool(step))), ("Claims", lambda: claims(rows)),
+                        ("Learning curves", lambda: curves(rows, shown, bool(step))),
+                        ("Claims", lambda: claims(rows, picked)),
                         ("Cold vs warm", lambda: cold_warm(rows, dataset, shown)),
                         ("Is it noise?", lambda: compare_sections.wilcoxon(rows, dataset)),
                         ("The paper's numbers", lambda: compare_sections.paper_table(name, table)),
