@@ -165,7 +165,10 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
                         "interval. Among many rows one may clear the line by luck: the table's △/▽ marks a change "
-                        "that does not hold after Holm's correction over the rows compared.")
+                        "that does not hold after Holm's correction over the rows compared." + (
+                            " The pop row (the floor, no training) is in the table, not here: its change, many times "
+                            "the others', would squeeze every interval into a sliver." if (
+                                table["source"] == "reference").any() else ""))
     sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
     sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
     if sweep.empty:
