@@ -298,12 +298,13 @@ def pending_staleness() -> None:
     st.caption(":material/hourglass_top: Checking that these precomputed numbers are still today's code...")
 
 
-def staleness() -> None:
+def staleness() -> bool:
+    """The stale banner above the results once the check has ended; whether it is still running (then the page
+    polls for it at its foot: a line at the top shifted the whole page down for a few seconds, then up again)."""
     ready, banner = evidence.staleness_banner()
-    if not ready:
-        pending_staleness()
-    elif banner:
+    if ready and banner:
         st.warning(banner)
+    return not ready
 
 
 def render() -> None:
@@ -314,8 +315,7 @@ def render() -> None:
     rows, message = results.results_table(name, dataset.fingerprint() if dataset else None)
     if message:
         (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
-    elif (rows["source"] == "precomputed").any() if not rows.empty else False:
-        staleness()
+    checking = False if message or rows.empty else (rows["source"] == "precomputed").any() and staleness()
     if rows.empty:
         st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
     table = summary(rows, dataset)
@@ -355,6 +355,8 @@ def render() -> None:
             if tabs[title].open and (title in NO_ROWS_NEEDED or not rows.empty) and (
                     dataset is not None or title in ("Claims", "The paper's numbers")):
                 body()
+    if checking:
+        pending_staleness()
     urlsel.publish(PAGE, PARAMS, step)
     warmup.start()
 
