@@ -226,8 +226,9 @@ def claims(rows: pd.DataFrame, picked: list[str]) -> None:
     if picked:
         about = evidence.claims_about(picked)
         if about.any():
-            st.caption(f"The {int(about.sum())} claims about the setups shown; {int((~about).sum())} more about "
-                       "others (clear 'Setups shown' to see them all).")
+            n = int(about.sum())
+            st.caption(f"The {n} claim{'s' if n != 1 else ''} about the setups shown; {int((~about).sum())} more "
+                       "about others (clear 'Setups shown' to see them all).")
             table = table[about]
     st.table(table.set_index("claim"))  # a table wraps the claims; a dataframe cuts them
     st.caption("As in precomputed/REPORT.md: the paper's relative change beside ours with its 95% interval over "
