@@ -26,7 +26,7 @@ SETUP_COLORS = {"paper": PALETTE[0], "mgcn": PALETTE[1], "bpr": PALETTE[2], "no_
 LEGEND_TOP = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title": None}
 # px: with a lesson note above them, the r and converged lessons' x axes end above the fold at 1280 x 800
 R_SWEEP_HEIGHT = 360
-CURVES_HEIGHT = 360
+CURVES_HEIGHT = 340
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
 
 

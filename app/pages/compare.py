@@ -199,8 +199,9 @@ def curves_figure(hist: pd.DataFrame, metric: str, loss: str | None) -> dict:
 
 
 def quiet_label(in_step: bool) -> str:
-    """A chart's picker drops its label in a lesson step (the chart's axis names the choice): at 1280 x 800 the
-    label's line was what pushed the r lesson's axis under the fold."""
+    """A picker drops its label in a lesson step (the step's note names the setups and the reference, a chart's
+    axis its metric): at 1280 x 800 the labels' lines were what pushed the r and converged lessons' axes under
+    the fold."""
     return "collapsed" if in_step else "visible"
 
 
@@ -327,9 +328,11 @@ def render() -> None:
     c1, c2 = st.columns([3, 1])
     offered = [n for n in names if n]
     picked = c1.multiselect("Setups shown (empty: all)", offered, **urlsel.bound_values(PAGE, "cells", offered),
-                            help="Precomputed cells by name, saved runs by what they changed")
+                            help="Precomputed cells by name, saved runs by what they changed",
+                            label_visibility=quiet_label(bool(step)))
     reference = c2.selectbox("Reference for Δ", names, **urlsel.bound(PAGE, "ref", names),
-                             help="Δ columns and charts: change against this setup, paired by seed")
+                             help="Δ columns and charts: change against this setup, paired by seed",
+                             label_visibility=quiet_label(bool(step)))
     shown = picked or offered
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
