@@ -315,9 +315,11 @@ def render() -> None:
     step = lessonbar.show(PAGE)
     dataset = models.dataset_or_error(name)
     rows, message = results.results_table(name, dataset.fingerprint() if dataset else None)
+    checking = False  # the stale-check still running: polled at the page's foot
     if message:
         (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
-    checking = False if message or rows.empty else (rows["source"] == "precomputed").any() and staleness()
+    elif not rows.empty and (rows["source"] == "precomputed").any():
+        checking = staleness()
     if rows.empty:
         st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
     table = summary(rows, dataset)
