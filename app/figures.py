@@ -223,6 +223,10 @@ def _pairs(fig: go.Figure, traces: list, xy: dict, items, color: str, width: flo
     traces.append(np.zeros(0, np.int64))
 
 
+EMBEDDING_TOP = 50  # px above an embedding map for its two-line title
+TITLE_LINE = 17  # px a further title line takes
+
+
 def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, selected: list[int],
                     title: str) -> tuple[go.Figure, list]:
     """One joint map of both modalities: visual circles, text diamonds, a line from each sampled item's
@@ -256,7 +260,8 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
                 customdata=data[sel], hovertemplate=f"<b>%{{customdata[1]}}</b><br>item %{{customdata[0]}}<br>{m}"
                                                     "<extra></extra>"))
             traces.append(sel)
-    fig.update_layout(height=430, margin={"l": 5, "r": 5, "t": 50, "b": 5}, dragmode="lasso",
+    top = EMBEDDING_TOP + TITLE_LINE * max(0, title.count("<br>") - 1)  # a third title line: the picked item's rank
+    fig.update_layout(height=430, margin={"l": 5, "r": 5, "t": top, "b": 5}, dragmode="lasso",
                       title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
                       legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"})
     fig.update_xaxes(showticklabels=False)
@@ -280,14 +285,18 @@ def _stacked(label: str) -> str:
 
 
 TWO_LINE_TOP = 62  # px above the panels for two-line titles
+THREE_LINE_TOP = 80  # the branch maps' titles: the label's two lines and how many of a 3x3 kernel's taps are on the map
 
 
 def spatial_maps(ins, channel: int) -> go.Figure:
-    """Input and each branch output as H x W heatmaps, the taps of each receptive field on top."""
+    """Input and each branch output as H x W heatmaps, the taps of each receptive field on top; a dilated branch's
+    title counts its taps on the map (the rest read zero padding), so the maps alone show what the receptive-field
+    row below spells out."""
     names = list(ins.branches)
     pick = (lambda a: a.mean(axis=0)) if channel == MEAN else (lambda a: a[channel])
-    fig = make_subplots(1, len(names) + 1, subplot_titles=["input<br>map", *[_stacked(ins.labels[n]) for n in names]],
-                        horizontal_spacing=0.02)
+    titles = [_stacked(ins.labels[n]) + (f"<br>{len(rf.positions)} of 9 on map" if rf.kernel == 3 else "")
+              for n, rf in ((n, ins.receptive_fields[n]) for n in names)]
+    fig = make_subplots(1, len(names) + 1, subplot_titles=["input<br>map", *titles], horizontal_spacing=0.02)
     fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), 1, 1)
     for j, name in enumerate(names, start=2):
         fig.add_trace(go.Heatmap(z=pick(ins.branches[name]), coloraxis="coloraxis", hovertemplate=HOVER), 1, j)
@@ -306,10 +315,10 @@ def spatial_maps(ins, channel: int) -> go.Figure:
                      ticks="")
     fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
     top = max(float(pick(ins.branches[n]).max()) for n in names)
-    fig = _margin(fig, 280, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
+    fig = _margin(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
                                        "colorbar": {"title": "branch", "thickness": 10}},
                   coloraxis2={"colorscale": "RdBu", "showscale": False})
-    return fig.update_layout(margin_t=TWO_LINE_TOP)
+    return fig.update_layout(margin_t=THREE_LINE_TOP)
 
 
 def channel_maps(ins) -> go.Figure:

@@ -102,8 +102,8 @@ LESSONS: tuple[Lesson, ...] = (
                Step("One item's nearest texts", "embeddings",
                     {"dataset": "synthetic", "after": "paper", "before": "no_alignment", "seed": "0", "item": "325"},
                     "The highlighted item's picture and its nearest texts, trained without the alignment losses "
-                    "(left) and with them (right). Find where its own text ranks in each: the losses are doing "
-                    "their work when it sits at or near rank 1 on the right and far down on the left.",
+                    "(left) and with them (right). Each map's title says where its own text ranks: the losses are "
+                    "doing their work when it sits at or near rank 1 on the right and far down on the left.",
                     checkpoint=True),
                Step("Does alignment buy accuracy?", "compare",
                     {"dataset": "ml100k", "cells": "paper,no_alignment", "ref": "paper", "tab": "Plots"},
@@ -138,8 +138,9 @@ LESSONS: tuple[Lesson, ...] = (
                Step("Five branches over one map", "dream",
                     {"dataset": "synthetic", "model": "paper", "seed": "0", "item": "325", "modality": "visual"},
                     "DREAM reshapes the item's reduced visual feature into a C x H x W map and runs five branches "
-                    "over it. The white circles show where each dilated 3x3 kernel reads for the red x, and the "
-                    "receptive-field row shows which taps fall off the map.", checkpoint=True),
+                    "over it. White circles mark where each dilated 3x3 kernel reads for the red x; each title "
+                    "counts how many of its nine taps land on the map.",
+                    checkpoint=True),
                Step("What the released code feeds it", "dream",
                     {"dataset": "synthetic", "model": "official", "seed": "0", "item": "325", "modality": "visual"},
                     "The released code feeds a 64-d vector as a 64 x 1 x 1 map, so every dilated kernel reads 8 of "
@@ -163,11 +164,9 @@ LESSONS: tuple[Lesson, ...] = (
                     "Recall@20. The verdict column says which of these hold here and which cannot be told apart."),
                Step("r on real data", "compare",
                     {"dataset": "ml100k", "cells": "paper,r1,r2,r4,r16", "ref": "paper", "tab": "Plots"},
-                    "The same trade on MovieLens: read the seconds per epoch first, where r = 1's bar is a mean over "
-                    "runs of which three shared two cores three ways, so its whisker runs from ~33 s (a core of its "
-                    "own) to ~64 s; r = 2 and 4 took ~16 and ~8 s, r = 8 ~5 s (today's code, with faster convolutions: "
-                    "about 20, 11 and 7 s at r = 1, 2, 4). Then read the Recall@20 points against the grey band of "
-                    "one seed's noise, and below, each change against r = 8 with its interval and red line."),
+                    "The same trade on MovieLens: an epoch takes ~50 s at r = 1 (its long whisker: three of its runs "
+                    "shared two cores) and ~5 s at r = 8. Recall@20 stays inside the grey band of one seed's noise at "
+                    "every r, and below, each change against r = 8 has its interval."),
            )),
     Lesson("paper-vs-code", "The paper vs the released code",
            "The released code computes something other than what the paper describes; both are here.", (

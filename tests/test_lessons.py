@@ -195,6 +195,21 @@ def test_the_losses_step_says_what_the_shipped_curves_show():
         assert r["epochs_run"] >= 100 and loss[-1] < loss[-21] and loss[0] < math.log(2) - 0.05
 
 
+def test_the_r_step_on_real_data_says_what_the_shipped_rows_show():
+    """r.3 says an ml100k epoch takes ~50 s at r = 1 and ~5 s at r = 8, and that every r's Recall@20 lies inside
+    the grey band (r = 8's mean +- one seed's std, as ``figures.r_sweep`` draws it): true of the shipped rows."""
+    import statistics
+
+    text = L.LESSON_IDS["r"].steps[2].look
+    assert "~50 s at r = 1" in text and "~5 s at r = 8" in text and "inside the grey band" in text
+    recall = {c: [r["test/Recall@20"] for r in _shipped_rows("ml100k", c)] for c in ("paper", "r1", "r2", "r4", "r16")}
+    centre, noise = statistics.mean(recall["paper"]), statistics.stdev(recall["paper"])
+    for cell, values in recall.items():
+        assert len(values) >= 3 and abs(statistics.mean(values) - centre) <= noise, cell
+    seconds = {c: statistics.mean(r["s_per_epoch"] for r in _shipped_rows("ml100k", c)) for c in ("paper", "r1")}
+    assert 40 <= seconds["r1"] <= 60 and 4 <= seconds["paper"] <= 6
+
+
 def test_the_cold_items_step_says_what_the_shipped_checkpoints_score():
     """cold-items.4 says that only mgcn's cold bar clears a random ranking (paper's and no_alignment's sit below
     it): true of the shipped checkpoints, measured as the Cold vs warm tab measures them."""

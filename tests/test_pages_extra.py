@@ -8,6 +8,7 @@ an empty one, and ``MAMBAREC_PRECOMPUTED`` at a folder with no precomputed resul
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,10 @@ def test_embeddings_search_lists_the_nearest_texts_before_and_after(runs_root, m
     assert "Nearest texts to the picture of" in text and text.count("its own text ranks") == 2
     neighbours = [d.value for d in at.dataframe if "text of" in d.value.columns]
     assert len(neighbours) == 2 and all(len(n) == 5 for n in neighbours)
+    # each map's title carries the same rank as the caption under it (a projector shows the titles unscrolled)
+    ranks = re.findall(r"its own text ranks \*\*(\d+)\*\*", text)
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert len(ranks) == 2 and [re.search(r"ranks <b>(\d+)</b> of", t).group(1) for t in titles] == ranks
 
 
 def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatch, no_precomputed):

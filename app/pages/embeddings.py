@@ -242,6 +242,23 @@ def neighbours(panels: list[dict], dataset, item: int) -> None:
                       column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
 
 
+RANK_TITLE_CHARS = 32  # a map's rank line keeps this much of the item's title
+
+
+def own_rank_line(p: dict, dataset, item: int) -> str:
+    """A map title's third line: where the picked item's own text ranks among the texts nearest its picture (the
+    lists under the maps give the neighbours; a projector shows this line without scrolling). Empty without the
+    model's embeddings."""
+    emb = vectors(p)
+    if emb is None or emb["visual"].shape != emb["text"].shape:
+        return ""
+    res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=1)
+    title = dataset.titles()[item]
+    title = title if len(title) <= RANK_TITLE_CHARS else title[:RANK_TITLE_CHARS - 1] + "…"  # one line in a half
+    return (f"<br><span style='font-size:12px'>{title}: its own text ranks <b>{res.own_rank}</b> of "
+            f"{dataset.n_items}</span>")
+
+
 def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item: int | None) -> None:
     popularity = dataset.item_popularity()
     hover = pd.DataFrame({"item": np.arange(dataset.n_items), "title": dataset.titles(),
@@ -263,9 +280,10 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
             col.warning(f"{plain_title(p)}: nothing to draw")
             continue
         used, xy = found
+        rank = own_rank_line(p, dataset, item) if item is not None else ""
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
                                               f"{p['title']}<br><span style='font-size:11px'>{used} of {p['stage']}"
-                                              "</span>")
+                                              f"</span>{rank}")
         event = presentation.chart(col, fig, key=f"embeddings_panel_{i}", on_select="rerun",
                                  selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
