@@ -19,7 +19,8 @@ folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 80
 * the floor of that measurement: the same N sessions against a three-line Streamlit app (a title and a code
   block, nothing of ours), so that what is Streamlit's and the N browsers' share of the 10 s, and what is the
   app's, can be told apart (``--no-floor`` skips it);
-* with ``--live-run``: Train pressed with the default setup until the run is saved.
+* with ``--live-run``: Train pressed with the default setup until the run is saved;
+* the server's resident memory, its workers included, after each of these (``serve.memory_mb``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repository's packages
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, streamlit_server  # noqa: E402
 
 TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions": 10.0}
 SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before and after alignment"),
@@ -63,6 +64,11 @@ def report(name: str, seconds: float, extra: str = "") -> None:
     target = next((t for key, t in TARGETS.items() if name.startswith(key)), None)
     verdict = "" if target is None else f"  (target <= {target:g} s: {'ok' if seconds <= target else 'OVER'})"
     print(f"{name:<52} {seconds:7.2f} s{verdict}{extra}", flush=True)
+
+
+def report_memory(phase: str, pid: int) -> None:
+    """The server's resident memory (with its workers) after ``phase``: what a room costs the lecturer's machine."""
+    print(f"{'server memory: ' + phase:<52} {memory_mb(pid):7.0f} MB", flush=True)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -225,17 +231,22 @@ def main(argv: list[str] | None = None) -> int:
         t_start = time.perf_counter()
         with streamlit_server(env, port=args.port, keep_output=False) as srv:
             report("server up (process start to health ok)", srv.start_s)
+            report_memory("at start", srv.proc.pid)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     first_paints(browser, srv.url)
+                    report_memory("after the first paints", srv.proc.pid)
                     page_switches(browser, srv.url)
+                    report_memory("after two rounds of every page", srv.proc.pid)
                     if args.live_run:
                         live_run(browser, srv.url)
+                        report_memory("after a live run", srv.proc.pid)
                 finally:
                     browser.close()
             if args.sessions:
                 concurrent(srv.url, args.sessions, srv.proc.pid)
+                report_memory(f"after {args.sessions} sessions at once, twice", srv.proc.pid)
         if args.sessions and not args.no_floor:
             floor(args.sessions, env, args.port)
         print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")

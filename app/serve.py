@@ -42,6 +42,29 @@ def command(port: int, script: str = "streamlit_app.py") -> list[str]:
             "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
 
 
+def memory_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` and of every process below it (a server's live-run and estimate workers),
+    in MB, from Linux's /proc; NaN elsewhere. What a room's sessions cost the lecturer's machine."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child, parent = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # a process that ended while we looked
+            continue
+        children.setdefault(parent, []).append(child)
+    total, todo, seen = 0, [pid], False
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        seen = True
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        todo.extend(children.get(p, []))
+    return total / 1024 if seen else float("nan")
+
+
 def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> float:
     """Seconds until ``/_stcore/health`` says ok; raises with the server's last output if it exits or is late."""
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages
 
 from app.lessons_content import LESSONS, step_url  # noqa: E402
-from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, streamlit_server  # noqa: E402
 
 POLL_S = 0.5
 STABLE_POLLS = 8  # 4 s with the widgets unchanged and no script running
@@ -71,7 +71,7 @@ async def visit(browser, url: str, look: str, shot: Path | None) -> dict:
     return out
 
 
-async def tour(base: str, sessions: int, shots: Path | None) -> int:
+async def tour(base: str, sessions: int, shots: Path | None, server_pid: int) -> int:
     from playwright.async_api import async_playwright
 
     flagged = 0
@@ -88,8 +88,8 @@ async def tour(base: str, sessions: int, shots: Path | None) -> int:
                 flagged += bool(errors or any(wrong))
                 verdict = "same widgets" if not any(wrong) else "DIFFERENT: " + json.dumps([w for w in wrong if w])
                 print(f"{lesson.id}.{i + 1} ({step.page}): alone {alone['s']:.1f} s, {sessions} at once slowest "
-                      f"{max(r['s'] for r in room):.1f} s, {len(alone['widgets'])} widgets, errors {errors}, {verdict}",
-                      flush=True)
+                      f"{max(r['s'] for r in room):.1f} s, {len(alone['widgets'])} widgets, errors {errors}, {verdict}"
+                      f", server memory {memory_mb(server_pid):.0f} MB", flush=True)
         await browser.close()
     return flagged
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="mambarec-tour-") as runs:
             env = dict(os.environ, MAMBAREC_RUNS=runs)
             with streamlit_server(env, keep_output=False) as server:
-                flagged = asyncio.run(tour(server.url, args.sessions, args.shots))
+                flagged = asyncio.run(tour(server.url, args.sessions, args.shots, server.proc.pid))
     finally:
         for b in burners:
             b.kill()

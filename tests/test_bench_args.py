@@ -84,3 +84,26 @@ def test_the_search_log_is_read_back_for_resuming(schedule_search, tmp_path):
     rows = [_row("paper", 100, 0.35, 900.0, 220), _row("paper", 101, 0.34, 880.0, 200)]
     log.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n")
     assert schedule_search.read_log(log) == rows
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_the_servers_memory_counts_its_workers():
+    """`app/perf.py` and `bench/lesson_tour.py` report a server's memory with its live-run and estimate workers
+    (children of the server): a child holding 200 MB must show in its parent's figure, a gone process is NaN."""
+    import math
+    import os
+    import subprocess
+    import sys
+
+    from app.serve import memory_mb
+
+    alone = memory_mb(os.getpid())
+    hold = "import sys, time; b = b'x' * (200 << 20); print('ok', flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ok"  # the 200 MB are written before this
+        assert memory_mb(child.pid) >= 200 and memory_mb(os.getpid()) >= alone + 200
+    finally:
+        child.kill()
+        child.wait()
+    assert math.isnan(memory_mb(child.pid))
