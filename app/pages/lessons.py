@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from app import lessonbar, urlsel, warmup
+from app import lessonbar, roomlinks, urlsel, warmup
 from app import lessons_content as L
 from app.urlsel import Param
 
@@ -21,11 +21,13 @@ PAGE_TITLES = {"compare": "Compare runs", "embeddings": "Embeddings", "dream": "
                "about": "About"}
 
 
-def base_url() -> str:
-    """The app's address as the browser sees it (scheme, host, port and base path), for links on slides."""
-    parts = urlsplit(st.context.url or "http://localhost:8501")
+def base_url() -> tuple[str, str | None]:
+    """The app's address for links on slides (scheme, host, port and base path: the room's address where the
+    browser's is this machine's own, ``roomlinks``), and a note on it for the lecturer, or None."""
+    url, note = roomlinks.room_url(st.context.url, st.get_option("server.address"))
+    parts = urlsplit(url)
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
-    return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else "")
+    return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else ""), note
 
 
 def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
@@ -43,6 +45,9 @@ def render() -> None:
     st.title("Lessons")
     st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
                "selected and says what to look at; copy its link onto a slide.")
+    base, note = base_url()
+    if note:
+        st.caption(f":material/co_present: {note}")
     for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):
         st.caption(f":material/info: {note}")
     menu, body = st.columns([1, 2.8], gap="medium")
@@ -50,7 +55,6 @@ def render() -> None:
                            format_func=lambda i: L.LESSON_IDS[i].title)
     lesson = L.LESSON_IDS[lesson_id]
     inv = lessonbar.current_inventory()
-    base = base_url()
     with body:
         st.subheader(lesson.title)
         st.caption(lesson.summary)

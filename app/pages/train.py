@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import diagram, estimate, jobs, live, presentation, same_setup, state, urlsel, widgets
+from app import diagram, estimate, jobs, live, presentation, roomlinks, same_setup, state, urlsel, widgets
 from mambarec.config import RunConfig, run_to_params, setup_label
 from mambarec.config.run import VALIDATED_SCHEDULES
 
@@ -171,7 +171,10 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     estimate_panel(run, seeds_done)
     params = run_to_params(run)
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
-        st.code(f"{st.context.url or ''}?{urlencode(params)}", language="text", wrap_lines=True)
+        url, note = roomlinks.room_url(st.context.url, st.get_option("server.address"))
+        st.code(f"{url.split('?')[0]}?{urlencode(params)}", language="text", wrap_lines=True)
+        if note:
+            st.caption(note)
 
 
 def server_queue() -> None:
