@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app import lessons_content as L
-from app import paths, state, urlsel
+from app import paths, roomlinks, state, urlsel
 from mambarec.artifacts import PrecomputedError, read_manifest
 from mambarec.data.spec import dataset_slug
 
@@ -106,6 +106,12 @@ def show(page: str) -> dict[str, str]:
         if index + 1 < len(lesson.steps):
             link(nav, lesson, index + 1, "Next step", ":material/arrow_forward:")
         page_link(nav, "lessons", "All lessons", ":material/school:", {"lesson": lesson.id})
+        # an icon alone, borderless like the links beside it: a labelled button wrapped the row in presentation mode
+        with nav.popover("", icon=":material/qr_code_2:", type="tertiary", help="This step's link as a QR code: the "
+                         "room scans it off the projector to open the step on their own screens"):
+            url = L.step_url(roomlinks.app_base()[0], lesson, index)
+            st.image(roomlinks.qr_svg(url), caption="scan to open this step")
+            st.code(url, language=None, wrap_lines=True)
         if nav.button("Hide", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
                       help="Hide this lesson note"):
             ss[STEP] = None

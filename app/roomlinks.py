@@ -9,14 +9,20 @@ the server to the room (README, "The Train page, and a room full of students").
 
 from __future__ import annotations
 
+import functools
+import io
 import socket
 from urllib.parse import urlsplit, urlunsplit
+
+import streamlit as st
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Any routable address: connecting a UDP socket to it sends nothing, it only picks the interface (and so the
 # address) this machine would use to reach the network.
 ROUTE_PROBE = ("10.255.255.255", 1)
 OPEN_TO_ROOM = "streamlit run streamlit_app.py --server.address 0.0.0.0"
+QR_SCALE = 4  # pixels per QR module: a version-7 code (a step's link) is ~180 px, readable from a phone off a projector
+QR_BORDER = 2  # quiet zone, in modules
 
 
 def network_address() -> str | None:
@@ -62,3 +68,23 @@ def room_url(url: str | None, listen: str | None) -> tuple[str, str | None]:
     listen = (listen or "").strip()
     address = listen if listen not in WILDCARDS and not is_loopback(listen) else network_address()
     return shared_url(url or "http://localhost:8501", listen, address)
+
+
+@functools.lru_cache(maxsize=256)
+def qr_svg(url: str) -> str:
+    """A QR code of ``url`` as SVG markup, for a slide or for the room to scan off the projector (error correction
+    level M: a quarter of a code may be lost to glare and still read)."""
+    import segno  # lazy: only the pages that draw a code need it
+
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=QR_SCALE, border=QR_BORDER, xmldecl=False)
+    return out.getvalue().decode()
+
+
+def app_base() -> tuple[str, str | None]:
+    """This app's address for links on slides (scheme, host, port and base path: the room's address where the
+    browser's is this machine's own), and a note on it for the lecturer, or None."""
+    url, note = room_url(st.context.url, st.get_option("server.address"))
+    parts = urlsplit(url)
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else ""), note

@@ -3,6 +3,7 @@ machines can open, never this machine's loopback, and the Lessons page says whic
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from pathlib import Path
 
@@ -55,3 +56,33 @@ def test_the_lessons_step_links_use_the_rooms_address(monkeypatch, tmp_path):
     assert links and all(link.startswith(base.rstrip("/") + "/") for link in links)
     assert note in [c.value.removeprefix(":material/co_present: ") for c in at.caption]
     assert all("localhost" not in link for link in links) or roomlinks.network_address() is None
+    # each step's QR code (in its card's popover) is the code of the link printed under it
+    codes = [base64.b64decode(i.proto.imgs[0].url.split(",", 1)[1]).decode() for i in at.get("image")]
+    assert codes == [roomlinks.qr_svg(link) for link in links]
+
+
+def test_a_qr_code_is_svg_of_the_link_with_a_scannable_size():
+    import segno
+
+    link = "http://192.168.1.5:8501/compare?dataset=ml100k&cells=paper,no_alignment&ref=paper&tab=Plots&step=x.1"
+    svg = roomlinks.qr_svg(link)
+    assert svg.startswith("<svg") and "<?xml" not in svg
+    code = segno.make(link, error="m")
+    side = (code.symbol_size(scale=roomlinks.QR_SCALE, border=roomlinks.QR_BORDER))[0]
+    assert f'width="{side}"' in svg and 120 <= side <= 260  # a phone reads it off a projector; it fits a popover
+
+
+def test_a_lesson_steps_note_carries_the_steps_qr_code(monkeypatch, tmp_path):
+    """During the lecture the step's page is on the projector: its note holds the step's link as a QR code, so
+    the room can open the same step on their own screens."""
+    from app import lessons_content as L
+
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path))
+    lesson = L.LESSON_IDS["parts"]
+    at = AppTest.from_file(str(APP), default_timeout=300).run()
+    at.query_params.update(L.step_query(lesson, 1))
+    at.switch_page(L.PAGES[lesson.steps[1].page][0]).run()
+    assert not at.exception and "step 2 of" in "\n".join(m.value for m in at.markdown)
+    link = L.step_url(roomlinks.room_url(None, "")[0], lesson, 1)  # AppTest's browser address: none, so localhost
+    codes = [base64.b64decode(i.proto.imgs[0].url.split(",", 1)[1]).decode() for i in at.get("image")]
+    assert roomlinks.qr_svg(link) in codes and link in [c.value for c in at.code]

@@ -7,8 +7,6 @@ link names (dataset, cell, seed), so it can go on a slide. The stories are data
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import streamlit as st
 
 from app import lessonbar, roomlinks, urlsel, warmup
@@ -21,31 +19,25 @@ PAGE_TITLES = {"compare": "Compare runs", "embeddings": "Embeddings", "dream": "
                "about": "About"}
 
 
-def base_url() -> tuple[str, str | None]:
-    """The app's address for links on slides (scheme, host, port and base path: the room's address where the
-    browser's is this machine's own, ``roomlinks``), and a note on it for the lecturer, or None."""
-    url, note = roomlinks.room_url(st.context.url, st.get_option("server.address"))
-    parts = urlsplit(url)
-    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
-    return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else ""), note
-
-
 def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
     step = lesson.steps[index]
     with st.container(border=True):
         text, go = st.columns([5, 1.2], vertical_alignment="center")
         text.markdown(f"**{index + 1}. {step.title}** · {PAGE_TITLES[step.page]} · `{step.dataset}`  \n{step.look}")
         lessonbar.page_link(go, step.page, "Open", ":material/arrow_forward:", L.step_query(lesson, index))
+        url = L.step_url(base, lesson, index)
+        with go.popover("QR", icon=":material/qr_code_2:"):
+            st.image(roomlinks.qr_svg(url), caption=f"step {index + 1}: scan to open it")
         for note in lessonbar.missing(step, inv):
             st.caption(f":material/info: {note}")
-        st.code(L.step_url(base, lesson, index), language=None, wrap_lines=True)
+        st.code(url, language=None, wrap_lines=True)
 
 
 def render() -> None:
     st.title("Lessons")
     st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
                "selected and says what to look at; copy its link onto a slide.")
-    base, note = base_url()
+    base, note = roomlinks.app_base()
     if note:
         st.caption(f":material/co_present: {note}")
     for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):

@@ -172,9 +172,11 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     params = run_to_params(run)
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
         url, note = roomlinks.room_url(st.context.url, st.get_option("server.address"))
-        st.code(f"{url.split('?')[0]}?{urlencode(params)}", language="text", wrap_lines=True)
+        link = f"{url.split('?')[0]}?{urlencode(params)}"
+        st.code(link, language="text", wrap_lines=True)
         if note:
             st.caption(note)
+        st.image(roomlinks.qr_svg(link), caption="scan to open this setup")
 
 
 def server_queue() -> None:
