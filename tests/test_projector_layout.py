@@ -307,3 +307,38 @@ def test_presentation_mode_keeps_the_menu_whole_and_the_dream_panels_alike(serve
         shot(page, "dream-presentation")
     finally:
         page.close()
+
+
+ZBARIMG = "/usr/bin/zbarimg"  # Debian's zbar-tools: a QR reader, standing in for a student's phone
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_steps_qr_code_reads_back_as_its_link_off_the_projector(server, browser, tmp_path):
+    """What a student's phone does with the lesson note's QR icon at 1280 x 800: the code drawn on the screen
+    decodes to the step's link (the room's address, not this machine's loopback), and that link opens the step."""
+    import subprocess
+
+    if not Path(ZBARIMG).is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{ZBARIMG} not found; CI installs zbar-tools for this test")
+        pytest.skip(f"{ZBARIMG} not found (apt-get install zbar-tools)")
+    lesson = next(x for x in LESSONS if x.id == "parts")
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(step_url(server, lesson, 1))
+        page.get_by_text("step 2 of").first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        page.locator('[data-testid="stPopover"] button').first.click()
+        page.get_by_text("scan to open this step").wait_for(timeout=PAGE_S * 1000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(tmp_path / "qr.png"))
+        read = subprocess.run([ZBARIMG, "-q", "--raw", str(tmp_path / "qr.png")], capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+        shown = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').inner_text().replace("\n", "")
+        assert read == shown and read.endswith("&step=parts.2") and "/compare?" in read
+        assert "127.0.0.1" not in read or "localhost" in read  # the room's address where this machine has one
+        page.goto(read.replace(read.split("/compare")[0], server))  # the link, on this test's own address
+        page.get_by_text("step 2 of").first.wait_for(timeout=PAGE_S * 1000)
+    finally:
+        page.close()
