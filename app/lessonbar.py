@@ -110,7 +110,7 @@ def show(page: str) -> dict[str, str]:
         with nav.popover("", icon=":material/qr_code_2:", type="tertiary", help="This step's link as a QR code: the "
                          "room scans it off the projector to open the step on their own screens"):
             url = L.step_url(roomlinks.app_base()[0], lesson, index)
-            st.image(roomlinks.qr_svg(url), caption="scan to open this step")
+            st.image(roomlinks.qr_svg(url), caption="scan to open this step", width=roomlinks.PROJECTOR_QR_PX)
             st.code(url, language=None, wrap_lines=True)
         if nav.button("Hide", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
                       help="Hide this lesson note"):

@@ -23,6 +23,7 @@ ROUTE_PROBE = ("10.255.255.255", 1)
 OPEN_TO_ROOM = "streamlit run streamlit_app.py --server.address 0.0.0.0"
 QR_SCALE = 4  # pixels per QR module: a version-7 code (a step's link) is ~180 px, readable from a phone off a projector
 QR_BORDER = 2  # quiet zone, in modules
+PROJECTOR_QR_PX = 320  # the lesson note's code, scanned off the projector from the back of a room
 
 
 def network_address() -> str | None:
