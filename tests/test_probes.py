@@ -107,11 +107,12 @@ def test_a_change_of_the_mathematics_moves_the_probe_by_name(monkeypatch):
 def test_tolerance_rules():
     tol = probes.TOLERANCE
     assert tol.same("loss/bpr", 0.6931, 0.6931 * (1 + 1e-10))  # float64 noise, amplified by training
-    assert not tol.same("loss/bpr", 0.6931, 0.6931 * (1 + 1e-6))
+    assert tol.same("digest/score_mean", 0.0135293, 0.0135293 * (1 + 9e-8))  # another machine's kernels
+    assert not tol.same("loss/bpr", 0.6931, 0.6931 * (1 + 1e-5))
     assert tol.same("valid/Recall@20", 0.5, 0.5 + 1e-12)
     assert not tol.same("valid/Recall@20", 0.5, 0.5 + 1 / probes.PROBE_USERS)  # one user's rank swap
     assert tol.same("x", float("nan"), float("nan")) and not tol.same("x", float("nan"), 0.0)
-    assert dataclasses.asdict(tol)["rel"] == 1e-8
+    assert dataclasses.asdict(tol)["rel"] == 1e-6
 
 
 def test_the_probe_cache_is_keyed_by_source_and_config(tmp_path, monkeypatch):
