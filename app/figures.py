@@ -311,9 +311,10 @@ def spatial_maps(ins, channel: int) -> go.Figure:
     # fixed ranges, the map's cells and no more: a tap's marker on the edge widened one panel's autorange, so that
     # panel was drawn smaller than its neighbours (its square scaled into the same box)
     h, w = pick(ins.input).shape
-    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False,
-                     ticks="")
+    fig.update_yaxes(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
     fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
+    for j in range(1, len(names) + 2):  # each panel square on its own x axis: one shared anchor left the panels
+        fig.update_yaxes(scaleanchor=f"x{j}" if j > 1 else "x", row=1, col=j)  # wider than the first when height bound
     top = max(float(pick(ins.branches[n]).max()) for n in names)
     fig = _margin(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
                                        "colorbar": {"title": "branch", "thickness": 10}},
