@@ -4,7 +4,8 @@ A lecturer prepares a lecture in a browser on the serving machine, at ``http://l
 from that address names the students' own machines, where nothing answers. When the server listens on the
 network (Streamlit's default) the shared links therefore name this machine's network address instead, and the
 page says so; when it listens on this machine only, the links stay as they are and the page says how to open
-the server to the room (README, "The Train page, and a room full of students").
+the server to the room (README, "The Train page, and a room full of students"). Each link also comes as a QR code,
+for a slide, or for the room to scan off the projector.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # address) this machine would use to reach the network.
 ROUTE_PROBE = ("10.255.255.255", 1)
 OPEN_TO_ROOM = "streamlit run streamlit_app.py --server.address 0.0.0.0"
-QR_SCALE = 4  # pixels per QR module: a version-7 code (a step's link) is ~180 px, readable from a phone off a projector
+QR_SCALE = 4  # pixels per QR module: a step's link is a 164-260 px code (versions 6-11), as a phone reads it on a slide
 QR_BORDER = 2  # quiet zone, in modules
 PROJECTOR_QR_PX = 320  # the lesson note's code, scanned off the projector from the back of a room
 
