@@ -15,6 +15,7 @@ import io
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
+import segno
 import streamlit as st
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -76,8 +77,6 @@ def room_url(url: str | None, listen: str | None) -> tuple[str, str | None]:
 def qr_svg(url: str) -> str:
     """A QR code of ``url`` as SVG markup, for a slide or for the room to scan off the projector (error correction
     level M: a quarter of a code may be lost to glare and still read)."""
-    import segno  # lazy: only the pages that draw a code need it
-
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=QR_SCALE, border=QR_BORDER, xmldecl=False)
     return out.getvalue().decode()
