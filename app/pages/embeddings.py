@@ -222,17 +222,30 @@ def alignment_table(panels: list[dict], n_items: int) -> None:
                f"{1 / n_items:.4f}. Each panel is its own map: compare shapes and line lengths, not coordinates.")
 
 
+NEIGHBOURS_K = 5  # texts listed under the maps for a picked item
+
+
+def item_neighbours(p: dict, item: int):
+    """The texts nearest ``item``'s picture in panel ``p``, computed once a run (the map's title reads its rank, the
+    list under the maps its neighbours); None without the model's embeddings."""
+    key = f"neighbours:{item}"
+    if key not in p:
+        emb = vectors(p)
+        p[key] = (None if emb is None or emb["visual"].shape != emb["text"].shape
+                  else cross_modal_neighbours(emb["visual"], emb["text"], item, k=NEIGHBOURS_K))
+    return p[key]
+
+
 def neighbours(panels: list[dict], dataset, item: int) -> None:
     titles = dataset.titles()
     st.markdown(f"**Nearest texts to the picture of _{titles[item]}_** (cosine over all items)")
     cols = st.columns(len(panels))
     for col, p in zip(cols, panels, strict=True):
-        emb = vectors(p)
-        if emb is None or emb["visual"].shape != emb["text"].shape:
+        res = item_neighbours(p, item)
+        if res is None:
             col.caption("Needs the model's embeddings: no checkpoint of this run is here (only redistributable "
                         "data ship checkpoints).")
             continue
-        res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=5)
         tie = (f"; tied with {res.tied} other texts at that cosine, so its rank among them only follows the item "
                "ids: this model cannot tell these texts apart" if res.tied else "")
         col.caption(f"{p['name']}: its own text ranks **{res.own_rank}** "
@@ -249,10 +262,9 @@ def own_rank_line(p: dict, dataset, item: int) -> str:
     """A map title's third line: where the picked item's own text ranks among the texts nearest its picture (the
     lists under the maps give the neighbours; a projector shows this line without scrolling). Empty without the
     model's embeddings."""
-    emb = vectors(p)
-    if emb is None or emb["visual"].shape != emb["text"].shape:
+    res = item_neighbours(p, item)
+    if res is None:
         return ""
-    res = cross_modal_neighbours(emb["visual"], emb["text"], item, k=1)
     title = dataset.titles()[item]
     title = title if len(title) <= RANK_TITLE_CHARS else title[:RANK_TITLE_CHARS - 1] + "…"  # one line in a half
     return (f"<br><span style='font-size:12px'>{title}: its own text ranks <b>{res.own_rank}</b> of "
