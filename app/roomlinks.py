@@ -36,7 +36,7 @@ def network_address() -> str | None:
             address = s.getsockname()[0]
         except OSError:
             return None
-    return None if address in LOOPBACK_HOSTS or address.startswith("127.") or address == "0.0.0.0" else address
+    return None if is_loopback(address) or address == "0.0.0.0" else address
 
 
 def is_loopback(host: str | None) -> bool:
@@ -82,10 +82,16 @@ def qr_svg(url: str) -> str:
     return out.getvalue().decode()
 
 
+def session_room_url() -> tuple[str, str | None]:
+    """``room_url`` of this session: its browser's address (``st.context.url``: no page path, no query) and this
+    server's ``server.address``."""
+    return room_url(st.context.url, st.get_option("server.address"))
+
+
 def app_base() -> tuple[str, str | None]:
     """This app's address for links on slides (scheme, host, port and base path: the room's address where the
     browser's is this machine's own), and a note on it for the lecturer, or None."""
-    url, note = room_url(st.context.url, st.get_option("server.address"))
+    url, note = session_room_url()
     parts = urlsplit(url)
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
     return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else ""), note

@@ -171,8 +171,8 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     estimate_panel(run, seeds_done)
     params = run_to_params(run)
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
-        url, note = roomlinks.room_url(st.context.url, st.get_option("server.address"))
-        link = f"{url.split('?')[0]}?{urlencode(params)}"
+        url, note = roomlinks.session_room_url()
+        link = f"{url}?{urlencode(params)}"
         st.code(link, language="text", wrap_lines=True)
         if note:
             st.caption(note)
