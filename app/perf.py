@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repository's packages
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, streamlit_server  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, proc_stat, streamlit_server  # noqa: E402
 
 TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions": 10.0}
 SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before and after alignment"),
@@ -74,7 +74,7 @@ def report_memory(phase: str, pid: int) -> None:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), to tell the server's work from the browsers'."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = proc_stat(pid)
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return float("nan")

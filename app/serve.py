@@ -42,13 +42,20 @@ def command(port: int, script: str = "streamlit_app.py") -> list[str]:
             "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of Linux's ``/proc/<pid>/stat`` after the command name (state, ppid, ..., utime, stime, ...);
+    raises OSError for a process that is gone (or off Linux)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def memory_mb(pid: int) -> float:
     """Resident memory of process ``pid`` and of every process below it (a server's live-run and estimate workers),
     in MB, from Linux's /proc; NaN elsewhere. What a room's sessions cost the lecturer's machine."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            child, parent = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            child = int(stat.parent.name)
+            parent = int(proc_stat(child)[1])
         except (OSError, IndexError, ValueError):  # a process that ended while we looked
             continue
         children.setdefault(parent, []).append(child)
