@@ -15,6 +15,11 @@ from app import roomlinks
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 
 
+def shown_svgs(at: AppTest) -> list[str]:
+    """The SVG markup of every image the page drew (st.image sends an SVG as a base64 data URL)."""
+    return [base64.b64decode(i.proto.imgs[0].url.split(",", 1)[1]).decode() for i in at.get("image")]
+
+
 @pytest.mark.parametrize("browser", ["http://localhost:8501/train", "http://127.0.0.1:8501/train",
                                      "http://[::1]:8501/train"])
 def test_a_loopback_address_becomes_the_network_address_when_the_server_listens_on_the_network(browser):
@@ -57,7 +62,7 @@ def test_the_lessons_step_links_use_the_rooms_address(monkeypatch, tmp_path):
     assert note in [c.value.removeprefix(":material/co_present: ") for c in at.caption]
     assert all("localhost" not in link for link in links) or roomlinks.network_address() is None
     # each step's QR code (in its card's popover) is the code of the link printed under it
-    codes = [base64.b64decode(i.proto.imgs[0].url.split(",", 1)[1]).decode() for i in at.get("image")]
+    codes = shown_svgs(at)
     assert codes == [roomlinks.qr_svg(link) for link in links]
 
 
@@ -84,5 +89,5 @@ def test_a_lesson_steps_note_carries_the_steps_qr_code(monkeypatch, tmp_path):
     at.switch_page(L.PAGES[lesson.steps[1].page][0]).run()
     assert not at.exception and "step 2 of" in "\n".join(m.value for m in at.markdown)
     link = L.step_url(roomlinks.room_url(None, "")[0], lesson, 1)  # AppTest's browser address: none, so localhost
-    codes = [base64.b64decode(i.proto.imgs[0].url.split(",", 1)[1]).decode() for i in at.get("image")]
+    codes = shown_svgs(at)
     assert roomlinks.qr_svg(link) in codes and link in [c.value for c in at.code]
