@@ -83,7 +83,7 @@ def qr_svg(url: str) -> str:
 
 
 def session_room_url() -> tuple[str, str | None]:
-    """``room_url`` of this session: its browser's address (``st.context.url``: no page path, no query) and this
+    """``room_url`` of this session: its browser's address (``st.context.url``: the page's path, no query) and this
     server's ``server.address``."""
     return room_url(st.context.url, st.get_option("server.address"))
 
