@@ -34,6 +34,26 @@ def _model(variant="paper", seed=0, **over):
     return m
 
 
+def test_graph_normalization_uses_only_correctly_rounded_operations(monkeypatch):
+    """numpy's ``power`` runs other code on AVX-512 machines, whose last bit differs: the graphs' d^-1/2 must come
+    from sqrt and division (IEEE 754 rounds both exactly everywhere), so a machine never changes the graphs."""
+    import math
+
+    from mambarec import graphs
+
+    def isa_dependent(*args, **kwargs):
+        raise AssertionError("the graph builders call np.power, whose rounding depends on the CPU")
+
+    monkeypatch.setattr(np, "power", isa_dependent)
+    built = build_graphs(DS, (10,), use_cache=False)
+    adj = built.norm_adj.scipy.tocoo()
+    deg = np.asarray((adj != 0).sum(axis=1)).ravel()  # the tiny dataset's interactions are unweighted
+    expected = [np.float32(np.float32(1.0 / math.sqrt(deg[i])) * np.float32(1.0 / math.sqrt(deg[j])))
+                for i, j in zip(adj.row, adj.col, strict=True)]
+    assert np.array_equal(adj.data, np.array(expected, dtype=np.float32))
+    assert list(graphs.inverse_sqrt(np.array([0.0, -2.0, 4.0]))) == [0.0, 0.0, 0.5]
+
+
 def test_eval_mode_restores_the_mode_the_model_had_also_on_error():
     net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
     with eval_mode(net):
