@@ -23,7 +23,7 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # address) this machine would use to reach the network.
 ROUTE_PROBE = ("10.255.255.255", 1)
 OPEN_TO_ROOM = "streamlit run streamlit_app.py --server.address 0.0.0.0"
-QR_SCALE = 4  # pixels per QR module: a step's link is a 164-260 px code (versions 6-11), as a phone reads it on a slide
+QR_SCALE = 4  # pixels per QR module: a step's link is a 164-260 px code (versions 5-11), as a phone reads it on a slide
 QR_BORDER = 2  # quiet zone, in modules
 PROJECTOR_QR_PX = 320  # the lesson note's code, scanned off the projector from the back of a room
 
@@ -76,7 +76,7 @@ def room_url(url: str | None, listen: str | None) -> tuple[str, str | None]:
 @functools.lru_cache(maxsize=256)
 def qr_svg(url: str) -> str:
     """A QR code of ``url`` as SVG markup, for a slide or for the room to scan off the projector (error correction
-    level M: a quarter of a code may be lost to glare and still read)."""
+    level M: about 15% of a code may be lost to glare and still read)."""
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=QR_SCALE, border=QR_BORDER, xmldecl=False)
     return out.getvalue().decode()

@@ -5,7 +5,7 @@
 For each ``--arenas`` setting it starts the app (saved runs in an empty temporary folder; ``2`` starts the server
 with ``MALLOC_ARENA_MAX=2``), then opens ``--path`` in ``--sessions`` browser sessions one after another, in
 Debian's Chromium at 1280 x 800, each closed once its page has drawn and settled, and prints the server's resident
-memory with its workers (``app.serve.memory_mb``) after each fourth session. Asserts nothing.
+memory with its workers (``app.serve.memory_mb``) after the first session and after each fourth. Asserts nothing.
 
 What it showed (README, "Classroom mode"): Python's objects do not grow with the sessions, and Streamlit drops a
 closed session 120 s later (``server.disconnectedSessionTTL``), yet the server's memory rose by ~2-4 MB a session

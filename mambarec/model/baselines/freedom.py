@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from mambarec.config import FreedomConfig
-from mambarec.graphs import ConstantSparse, Graphs, knn_graph, normalized_bipartite
+from mambarec.graphs import ConstantSparse, Graphs, inverse_sqrt, knn_graph, normalized_bipartite
 from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.losses import bpr_loss
 from mambarec.model.mambarec import lightgcn
@@ -34,9 +34,7 @@ MODALITIES = ("visual", "text")
 def unweighted_knn(neighbours: sp.csr_matrix) -> sp.csr_matrix:
     """FREEDOM's normalization of a k-NN graph: every stored edge weighs d_i^-1/2 d_j^-1/2, d = row counts."""
     coo = neighbours.tocoo()  # keeps explicitly stored zero cosines: they are neighbours too
-    deg = np.bincount(coo.row, minlength=neighbours.shape[0]).astype(np.float64)
-    with np.errstate(divide="ignore"):
-        d = np.where(deg > 0, deg ** -0.5, 0.0)
+    d = inverse_sqrt(np.bincount(coo.row, minlength=neighbours.shape[0]))  # the same bits on every CPU
     w = (d[coo.row] * d[coo.col]).astype(np.float32)
     return sp.csr_matrix((w, (coo.row, coo.col)), shape=neighbours.shape)
 
