@@ -1,6 +1,7 @@
 """MambaRec model: variants, equivalences, losses, parameter counts."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -8,8 +9,9 @@ import scipy.sparse as sp
 import torch
 
 from mambarec.config import ConfigError, MGCNConfig, RunConfig, TrainConfig, mambarec_preset
-from mambarec.graphs import build_graphs
+from mambarec.graphs import build_graphs, inverse_sqrt, normalized_bipartite
 from mambarec.model.base import eval_mode
+from mambarec.model.baselines.freedom import unweighted_knn
 from mambarec.model.init import init_parameters
 from mambarec.model.losses import gaussian_kernel, info_nce, kernel_mean, mmd_loss
 from mambarec.model.modal import ModalEncoder
@@ -38,9 +40,6 @@ def _model(variant="paper", seed=0, **over):
 def test_graph_normalization_uses_only_correctly_rounded_operations(monkeypatch):
     """numpy's ``power`` runs other code on AVX-512 machines, whose last bit differs: the graphs' d^-1/2 must come
     from sqrt and division (IEEE 754 rounds both exactly everywhere), so a machine never changes the graphs."""
-    import math
-
-    from mambarec import graphs
 
     def isa_dependent(*args, **kwargs):
         raise AssertionError("the graph builders call np.power, whose rounding depends on the CPU")
@@ -52,13 +51,15 @@ def test_graph_normalization_uses_only_correctly_rounded_operations(monkeypatch)
     expected = [np.float32(np.float32(1.0 / math.sqrt(deg[i])) * np.float32(1.0 / math.sqrt(deg[j])))
                 for i, j in zip(adj.row, adj.col, strict=True)]
     assert np.array_equal(adj.data, np.array(expected, dtype=np.float32))
-    assert list(graphs.inverse_sqrt(np.array([0.0, -2.0, 4.0]))) == [0.0, 0.0, 0.5]
+    assert list(inverse_sqrt(np.array([0.0, -2.0, 4.0]))) == [0.0, 0.0, 0.5]
     # a user with 1,058 items: np.power(float32(1058), -0.5) on an AVX2 CPU is a last bit off sqrt and division
-    one_user, _ = graphs.normalized_bipartite(sp.csr_matrix(np.ones((1, 1058), dtype=np.float32)))
+    one_user, _ = normalized_bipartite(sp.csr_matrix(np.ones((1, 1058), dtype=np.float32)))
     assert one_user[0, 1] == np.float32(1.0 / math.sqrt(1058.0))
-    from mambarec.model.baselines.freedom import unweighted_knn
-    knn = unweighted_knn(built.item_item("visual", 10).scipy)  # FREEDOM's own normalization, also without power
-    assert knn.nnz == built.item_item("visual", 10).scipy.nnz
+    # FREEDOM's k-NN normalization: d_i^-1/2 d_j^-1/2 with d the row counts, by the same function
+    neighbours = built.item_item("visual", 10).scipy.tocoo()
+    d = inverse_sqrt(np.bincount(neighbours.row, minlength=neighbours.shape[0]))
+    freedom = unweighted_knn(neighbours.tocsr()).tocoo()
+    assert np.array_equal(freedom.data, (d[freedom.row] * d[freedom.col]).astype(np.float32))
 
 
 def test_eval_mode_restores_the_mode_the_model_had_also_on_error():
