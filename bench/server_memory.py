@@ -1,10 +1,11 @@
 """What a room's sessions leave in the app's server: its memory as sessions open one after another.
 
-    python bench/server_memory.py [--sessions 24] [--arenas default,2] [--path /compare?...]
+    python bench/server_memory.py [--sessions 24] [--arenas default,2] [--path /compare?... | --lesson-steps]
 
 For each ``--arenas`` setting it starts the app (saved runs in an empty temporary folder; ``2`` starts the server
 with ``MALLOC_ARENA_MAX=2``), then opens ``--path`` in ``--sessions`` browser sessions one after another, in
-Debian's Chromium at 1280 x 800, each closed once its page has drawn and settled, and prints the server's resident
+Debian's Chromium at 1280 x 800 (``--lesson-steps``: every lesson step in turn, as a lecture's room opens them),
+each closed once its page has drawn and settled, and prints the server's resident
 memory with its workers (``app.serve.memory_mb``) after the first session and after each fourth. Asserts nothing.
 
 What it showed (README, "Classroom mode"): Python's objects do not grow with the sessions, and Streamlit drops a
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages
 
+from app.lessons_content import LESSONS, step_url  # noqa: E402
 from app.perf import idle  # noqa: E402
 from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, streamlit_server  # noqa: E402
 
@@ -35,7 +37,7 @@ REPORT_EVERY = 4
 PAGE_TIMEOUT_MS = 120_000
 
 
-def one_server(arenas: str, sessions: int, path: str, browser) -> None:
+def one_server(arenas: str, sessions: int, paths: list[str], browser) -> None:
     with tempfile.TemporaryDirectory(prefix="mambarec-memory-runs-") as runs:
         env = dict(os.environ, MAMBAREC_RUNS=runs)
         env.pop("MALLOC_ARENA_MAX", None)
@@ -47,7 +49,7 @@ def one_server(arenas: str, sessions: int, path: str, browser) -> None:
             for i in range(1, sessions + 1):
                 context = browser.new_context(viewport=VIEWPORT)
                 page = context.new_page()
-                page.goto(srv.url + path)
+                page.goto(srv.url + paths[(i - 1) % len(paths)])
                 page.wait_for_selector(DRAWN, timeout=PAGE_TIMEOUT_MS)
                 idle(page)
                 context.close()
@@ -62,14 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arenas", default="default,2",
                         help="comma-separated MALLOC_ARENA_MAX values to start the server with ('default': unset)")
     parser.add_argument("--path", default=DEFAULT_PATH, help="the page each session opens")
+    parser.add_argument("--lesson-steps", action="store_true",
+                        help="sessions open every lesson step in turn instead of --path")
     args = parser.parse_args(argv)
+    paths = ([step_url("", lesson, i) for lesson in LESSONS for i in range(len(lesson.steps))]
+             if args.lesson_steps else [args.path])
     from playwright.sync_api import sync_playwright  # lazy: playwright is a benchmark-only dependency
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for arenas in args.arenas.split(","):
-                one_server(arenas.strip(), args.sessions, args.path, browser)
+                one_server(arenas.strip(), args.sessions, paths, browser)
         finally:
             browser.close()
     return 0
