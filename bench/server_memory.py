@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lesson-steps", action="store_true",
                         help="sessions open every lesson step in turn instead of --path")
     args = parser.parse_args(argv)
+    arenas = [a.strip() for a in args.arenas.split(",")]
+    wrong = [a for a in arenas if a != "default" and not (a.isdigit() and int(a) > 0)]
+    if wrong:
+        parser.error(f"--arenas takes 'default' or positive whole numbers, comma-separated: not {', '.join(wrong)}")
+    if args.sessions < 1:
+        parser.error(f"--sessions must be at least 1 (got {args.sessions})")
     paths = ([step_url("", lesson, i) for lesson in LESSONS for i in range(len(lesson.steps))]
              if args.lesson_steps else [args.path])
     from playwright.sync_api import sync_playwright  # lazy: playwright is a benchmark-only dependency
@@ -74,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for arenas in args.arenas.split(","):
-                one_server(arenas.strip(), args.sessions, paths, browser)
+            for setting in arenas:
+                one_server(setting, args.sessions, paths, browser)
         finally:
             browser.close()
     return 0
