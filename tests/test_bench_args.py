@@ -107,3 +107,11 @@ def test_the_servers_memory_counts_its_workers():
         child.kill()
         child.wait()
     assert math.isnan(memory_mb(child.pid))
+
+
+def test_the_memory_benchmark_refuses_settings_glibc_would_ignore(capsys):
+    server_memory = _load("server_memory")
+    for argv, said in ((["--arenas", "default,2,x"], "not x"), (["--sessions", "0"], "at least 1")):
+        with pytest.raises(SystemExit):
+            server_memory.main(argv)
+        assert said in capsys.readouterr().err
