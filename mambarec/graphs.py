@@ -43,7 +43,8 @@ def inverse_sqrt(deg: np.ndarray) -> np.ndarray:
     """
     deg = np.asarray(deg, dtype=np.float64)
     out = np.zeros_like(deg)
-    np.divide(1.0, np.sqrt(deg, where=deg > 0, out=np.ones_like(deg)), out=out, where=deg > 0)
+    linked = deg > 0
+    out[linked] = 1.0 / np.sqrt(deg[linked])
     return out
 
 
