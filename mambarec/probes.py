@@ -62,13 +62,13 @@ class Tolerance:
     sets on one machine (``ATEN_CPU_CAPABILITY=default`` against AVX2) by at most 1.6e-12. Another
     machine moves them more: the probes stored on the grid's machine read on a 2-core AVX2-only EPYC
     (2026-12-02) differed by up to 9.0e-8 in the embedding digests and 1.2e-8 in one loss (the MMD,
-    a cancelling difference), in 38 of 41 cells, metrics exactly equal. Two causes were found on the
-    second machine: MKL's matrix products run per-CPU kernels (forcing its compatible path there,
+    a cancelling difference), in 38 of 41 cells, metrics exactly equal. Two causes were found on a third
+    machine, AVX2-only too: MKL's matrix products run per-CPU kernels (forcing its compatible path there,
     ``MKL_CBWR=COMPATIBLE``, moved the probes by up to 1.3e-8; LightGCN, which trains without one, not
     at all), and numpy's ``power`` runs SVML's pow on AVX-512 machines: LightGCN's 4.1e-8 drift is the
     size that a last bit moved at 10 of the probe graph's 120 degrees gives (4.9e-8). The graph builders
     now take d^-1/2 from sqrt and division (``graphs.inverse_sqrt``, the same bits on every CPU, and on
-    the second machine the same bits as before); MKL's kernels stay, so ``rel`` = 1e-6 leaves ten times
+    that machine the same bits as before); MKL's kernels stay, so ``rel`` = 1e-6 leaves ten times
     the drift's room, while any change of the mathematics moves some value
     by far more (a 10% change of sigma moved loss/mmd by 9e-2, a 1% change by 6e-3, a 0.01% change
     some loss by 5e-4). ``abs`` only spares exact zeros. Metrics are step functions of the scores
