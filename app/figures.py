@@ -225,13 +225,16 @@ def _pairs(fig: go.Figure, traces: list, xy: dict, items, color: str, width: flo
 
 EMBEDDING_TOP = 50  # px above an embedding map for its two-line title
 TITLE_LINE = 17  # px a further title line takes
+MAP_HEIGHT = 430  # px of an embedding map on its own page; a lesson step passes less (app/pages/embeddings.py)
 
 
 def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, selected: list[int],
-                    title: str) -> tuple[go.Figure, list]:
+                    title: str, height: int = MAP_HEIGHT) -> tuple[go.Figure, list]:
     """One joint map of both modalities: visual circles, text diamonds, a line from each sampled item's
     picture to its text (short lines = matched pairs moved together); ``selected`` items drawn large.
-    Returns the figure and, per trace, the item id of each point (to read a selection back)."""
+    Returns the figure and, per trace, the item id of each point (to read a selection back). Coloured by
+    modality, the two-entry key sits above the map, at the right of its title, where a map cut by a
+    projector's fold still shows it; the longer keys (categories) stay below."""
     fig, traces = go.Figure(), []
     data = hover.to_numpy(dtype=object)
     everything = np.arange(len(hover))
@@ -261,9 +264,11 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
                                                     "<extra></extra>"))
             traces.append(sel)
     top = EMBEDDING_TOP + TITLE_LINE * max(0, title.count("<br>") - 1)  # a third title line: the picked item's rank
-    fig.update_layout(height=430, margin={"l": 5, "r": 5, "t": top, "b": 5}, dragmode="lasso",
+    key_above = {"y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"}
+    fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": top, "b": 5}, dragmode="lasso",
                       title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
-                      legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"})
+                      legend={"orientation": "h", "itemsizing": "constant",
+                              **(key_above if colour == "modality" else {"y": -0.02, "yanchor": "top"})})
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return fig, traces

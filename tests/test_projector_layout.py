@@ -156,6 +156,34 @@ def test_a_lesson_step_s_chart_is_in_sight_under_its_note(server, browser):
         page.close()
 
 
+# each chart's bottom and its key's (Plotly's legend) bottom, in px from the window's top
+CHART_AND_KEY_BOTTOMS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).map(c => {
+  const key = c.querySelector('.legend');
+  return [Math.round(c.getBoundingClientRect().bottom), key ? Math.round(key.getBoundingClientRect().bottom) : null];
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("present", [False, True])
+def test_the_alignment_maps_and_their_key_are_in_sight_under_a_step_note(server, browser, present):
+    """At 1280 x 800 the alignment lesson's 430 px maps ended at 864-889 px (914-944 in presentation mode), the
+    key to their circles and diamonds under them: out of the room's sight on the lesson a lecture opens with.
+    Under a step's note the maps are shorter and the key sits above them. Step 2's note is the lesson's longest."""
+    lesson = next(one for one in LESSONS if one.id == "alignment")
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(step_url(server, lesson, 1) + ("&present=1" if present else ""))
+        page.locator('[data-testid="stPlotlyChart"] .legend').nth(1).wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        found = page.evaluate(CHART_AND_KEY_BOTTOMS)
+        assert len(found) == 2, found
+        assert all(bottom <= PROJECTOR["height"] and key is not None and key <= PROJECTOR["height"]
+                   for bottom, key in found), found
+    finally:
+        page.close()
+
+
 # each block label of the Train page's model diagram, against the smallest block (a Plotly shape) around its centre
 DIAGRAM = ".st-key-model-diagram"
 LABELS_OUTSIDE = """(root) => {

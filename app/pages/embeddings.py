@@ -271,7 +271,17 @@ def own_rank_line(p: dict, dataset, item: int) -> str:
             f"{dataset.n_items}</span>")
 
 
-def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item: int | None) -> None:
+# A lesson note (and presentation mode's larger type) moves the maps down: at 1280 x 800 the alignment steps'
+# 430 px maps ended at 864-889 px (914-944 presenting), their key and lower part out of the room's sight
+MAP_HEIGHT_UNDER_NOTE = {False: 340, True: 310}  # by presentation mode
+
+
+def map_height(under_note: bool) -> int:
+    return MAP_HEIGHT_UNDER_NOTE[presentation.on()] if under_note else figures.MAP_HEIGHT
+
+
+def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item: int | None,
+         height: int = figures.MAP_HEIGHT) -> None:
     popularity = dataset.item_popularity()
     hover = pd.DataFrame({"item": np.arange(dataset.n_items), "title": dataset.titles(),
                           "category": dataset.categories(), "popularity": popularity})
@@ -295,7 +305,7 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         rank = own_rank_line(p, dataset, item) if item is not None else ""
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
                                               f"{p['title']}<br><span style='font-size:11px'>{used} of {p['stage']}"
-                                              f"</span>{rank}")
+                                              f"</span>{rank}", height)
         event = presentation.chart(col, fig, key=f"embeddings_panel_{i}", on_select="rerun",
                                  selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
@@ -351,7 +361,9 @@ def render() -> None:
         return
     panels = choose(dataset)
     titles = dataset.titles()
-    c1, c2, c3, c4, c5 = st.columns([0.9, 1.5, 1.1, 1.6, 0.5], vertical_alignment="bottom")
+    # presentation mode's type needs a wider first column, or PCA and UMAP stack and push the maps 45 px down
+    widths = [1.3, 1.4, 1.0, 1.5, 0.45] if presentation.on() else [0.9, 1.5, 1.1, 1.6, 0.5]
+    c1, c2, c3, c4, c5 = st.columns(widths, vertical_alignment="bottom")
     view = c1.radio("Projection", ["PCA", "UMAP"], horizontal=True,
                     **urlsel.bound(PAGE, "view", ["PCA", "UMAP"]),
                     help="PCA (default) is exact and keeps distances comparable, so pairs can be seen to move "
@@ -367,7 +379,7 @@ def render() -> None:
         st.selectbox("Stage", list(STAGES), format_func=STAGES.get,
                      **urlsel.bound(PAGE, "stage", STAGES),
                      help="Which encoder output to project (stored precomputed maps are of the modal stage).")
-    draw(panels, dataset, view, colour, n_lines, item)
+    draw(panels, dataset, view, colour, n_lines, item, map_height(bool(step)))
     urlsel.publish(PAGE, PARAMS, step)
 
 
