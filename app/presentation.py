@@ -80,16 +80,27 @@ def scale() -> float:
 PLOTLY_FONT_PX = 12  # Plotly's default text size, which a chart keeps whatever the page's CSS says
 
 
-def chart(where, fig, **kwargs):
+# How much shorter a lesson step's first chart is in presentation mode: the larger type of the step's note and
+# pickers put the x axes of the r and converged lessons' charts 4-44 px under a 1280 x 800 projector's fold
+UNDER_NOTE_SHORTER_PX = 50
+
+
+def chart(where, fig, under_note: bool = False, **kwargs):
     """``where.plotly_chart(fig, **kwargs)`` with the chart's text as large as the page's in presentation mode
-    (Plotly sizes its text in px, not rem: tick labels and bar values stayed 12 px under 19 px type)."""
+    (Plotly sizes its text in px, not rem: tick labels and bar values stayed 12 px under 19 px type), and
+    ``UNDER_NOTE_SHORTER_PX`` shorter there when ``under_note`` (the chart a lesson step's note talks about)."""
     if on():  # on a copy: a figure may be cached and shared with other sessions (app.live's are)
         size = round(PLOTLY_FONT_PX * scale())
         if isinstance(fig, dict):  # a cached figure's dict
-            layout = fig.get("layout", {})
-            fig = {**fig, "layout": {**layout, "font": {**layout.get("font", {}), "size": size}}}
+            layout = {**fig.get("layout", {})}
+            layout["font"] = {**layout.get("font", {}), "size": size}
+            if under_note and layout.get("height"):
+                layout["height"] -= UNDER_NOTE_SHORTER_PX
+            fig = {**fig, "layout": layout}
         else:
             fig = type(fig)(fig).update_layout(font_size=size)
+            if under_note and fig.layout.height:
+                fig.update_layout(height=fig.layout.height - UNDER_NOTE_SHORTER_PX)
     return where.plotly_chart(fig, **kwargs)
 
 

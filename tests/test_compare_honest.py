@@ -401,6 +401,39 @@ def test_presentation_mode_scales_chart_text_on_a_copy():
     assert sizes == [15, 15] and at.session_state["left alone"]
 
 
+def test_a_chart_under_a_lesson_note_is_shorter_only_when_presenting():
+    """The chart a lesson step's note talks about loses ``UNDER_NOTE_SHORTER_PX`` in presentation mode (its larger
+    type put converged.2's axis 44 px under the fold), on a copy; other charts, and every chart when not
+    presenting, keep their height."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import plotly.graph_objects as go
+        import streamlit as st
+
+        from app import presentation
+
+        st.session_state[presentation.KEY] = st.session_state.get("presenting", True)
+        fig = go.Figure(go.Bar(x=[1], y=[1])).update_layout(height=400)
+        presentation.chart(st, fig, under_note=True, key="figure")
+        presentation.chart(st, fig.to_dict(), under_note=True, key="cached")  # a cached figure's dict
+        presentation.chart(st, fig, key="not under a note")
+        st.session_state["left alone"] = fig.layout.height == 400
+
+    from app import presentation
+
+    shorter = 400 - presentation.UNDER_NOTE_SHORTER_PX
+    for presenting, heights in ((True, [shorter, shorter, 400]), (False, [400, 400, 400])):
+        at = AppTest.from_function(script)
+        at.session_state["presenting"] = presenting
+        at.run()
+        assert not at.exception
+        assert [json.loads(c.proto.spec)["layout"]["height"] for c in at.get("plotly_chart")] == heights
+        assert at.session_state["left alone"]
+
+
 def test_the_table_lists_the_setups_in_the_order_picked(tmp_path, monkeypatch):
     """A lesson's r1, r2, r4, r16 came out as r16, r2, r4, r1 on ml100k (the grid's order); pop, drawn always, last."""
     at = compare(monkeypatch, tmp_path / "no-runs", PAGE.parents[2] / "precomputed", dataset="synthetic",

@@ -181,7 +181,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     noise = None if noise is None or noise != noise else float(noise)
     box = sweep_box or st.container()
     presentation.chart(box, figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
-                       key="compare.r")
+                       under_note=changes_first, key="compare.r")
     box.caption((f"Left, whiskers: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s "
                  "mean ± one seed's standard deviation; the axis always spans at least 8 of them, so a move smaller "
                  "than the noise looks small." if noise else "No setup here has two seeds, so there is no noise band "
@@ -214,7 +214,7 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
     metric = st.columns(3)[0].selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
                                         **urlsel.bound(PAGE, "curve", options), label_visibility=quiet_label(in_step))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
-    presentation.chart(st, curves_figure(hist, metric, loss), key="compare.curves")
+    presentation.chart(st, curves_figure(hist, metric, loss), under_note=in_step, key="compare.curves")
     st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
                "(its test numbers are the table's). Dotted line: the epoch cap, drawn when a seed stopped there, "
                "i.e. did not converge by early stopping.")
