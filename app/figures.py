@@ -27,6 +27,7 @@ LEGEND_TOP = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title
 # px: with a lesson note above them, the r and converged lessons' x axes end above the fold at 1280 x 800
 R_SWEEP_HEIGHT = 360
 CURVES_HEIGHT = 340
+CURVE_WIDTH, CURVE_WIDEST = 2.0, 4.5  # px of the last and the first setup's mean curve (``learning_curves``)
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
 
 
@@ -138,10 +139,15 @@ def setup_colors(names) -> dict[str, str]:
 def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Figure:
     """Per run name: the mean over seeds per epoch, a band from the lowest to the highest seed, a triangle at
     each seed's best epoch and a dotted line at the epoch cap when a seed stopped there. The legend sits above
-    the panels (below them it fell under the fold at 1280 x 800) and each panel names its curve on its y axis."""
+    the panels (below them it fell under the fold at 1280 x 800) and each panel names its curve on its y axis.
+    Curves drawn later lie on top, so each is thinner than the one before: where two setups' means coincide, the
+    earlier one shows as a rim (converged.2's `paper` vanished under `no_alignment`)."""
     cols = 2 if loss else 1
     fig = make_subplots(1, cols, horizontal_spacing=0.08)
-    colors = setup_colors(hist["name"].unique())
+    names = hist["name"].unique()
+    colors = setup_colors(names)
+    widths = dict(zip(names, np.linspace(CURVE_WIDEST, CURVE_WIDTH, len(names)) if len(names) > 1 else [CURVE_WIDTH],
+                      strict=True))
     for name, part in hist.groupby("name", sort=False):
         color = colors[name]
         seeds = part["seed"].nunique()
@@ -153,7 +159,8 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
                 fig.add_trace(go.Scatter(x=[*by["epoch"], *by["epoch"][::-1]], y=[*by["max"], *by["min"][::-1]],
                                          fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
                                          hoverinfo="skip", showlegend=False, legendgroup=name), 1, col)
-            fig.add_trace(go.Scatter(x=by["epoch"], y=by["mean"], mode="lines", line={"color": color, "width": 2},
+            fig.add_trace(go.Scatter(x=by["epoch"], y=by["mean"], mode="lines",
+                                     line={"color": color, "width": widths[name]},
                                      name=f"{name} ({seeds} seed{'s' if seeds != 1 else ''})", legendgroup=name,
                                      showlegend=col == 1), 1, col)
             if col == 1:

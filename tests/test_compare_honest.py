@@ -456,3 +456,16 @@ def test_a_setup_keeps_its_colour_from_chart_to_chart_and_the_legend_sits_above(
     fig = figures.learning_curves(hist, "valid/Recall@20", None)
     assert fig.layout.legend.y > 1  # above the panel: below it, it was under the fold at 1280 x 800
     assert {t.line.color for t in fig.data if t.mode == "lines"} == {first["mgcn"]}
+
+
+def test_a_curve_drawn_over_another_leaves_it_a_rim():
+    """converged.2's `paper` mean lay exactly under `no_alignment`'s, drawn after it and as wide: the lecturer saw
+    two setups of three. Each setup's curve is thinner than the one drawn before it, so both stay visible."""
+    epochs = [1, 2, 3]
+    hist = pd.DataFrame([{"name": name, "run": name, "seed": 0, "epoch": e, "best_epoch": 3, "epochs_cap": 10,
+                          "valid/Recall@20": 0.1 * e} for name in ("paper", "no_alignment", "bpr") for e in epochs])
+    fig = figures.learning_curves(hist, "valid/Recall@20", None)
+    widths = [t.line.width for t in fig.data if t.mode == "lines"]
+    assert len(widths) == 3 and widths[0] > widths[1] > widths[2] >= 2
+    alone = figures.learning_curves(hist[hist["name"] == "bpr"], "valid/Recall@20", None)
+    assert [t.line.width for t in alone.data if t.mode == "lines"] == [figures.CURVE_WIDTH]
