@@ -297,6 +297,10 @@ def _stacked(label: str) -> str:
 
 
 TWO_LINE_TOP = 62  # px above the panels for two-line titles
+# The 1 x 1 maps' rows have no title: the usual 40 px of blank above them pushed their axis under a 1280 x 800 fold
+# in presentation mode (dream.2); the rows keep their 240 px
+NO_TITLE_TOP = 12
+CHANNEL_MAPS_HEIGHT = 262
 THREE_LINE_TOP = 80  # the branch maps' titles: the label's two lines and how many of a 3x3 kernel's taps are on the map
 
 
@@ -346,9 +350,9 @@ def channel_maps(ins) -> go.Figure:
                              hovertemplate="%{y}, channel %{x}: %{z:.4f}<extra></extra>"), 2, 1)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="channel", row=2, col=1)
-    return _margin(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0,
-                                        "colorbar": {"title": "branch", "thickness": 10}},
-                   coloraxis2={"colorscale": "RdBu", "showscale": False})
+    return _margin(fig, CHANNEL_MAPS_HEIGHT, coloraxis={"colorscale": "Viridis", "cmin": 0,
+                                                        "colorbar": {"title": "branch", "thickness": 10}},
+                   coloraxis2={"colorscale": "RdBu", "showscale": False}).update_layout(margin_t=NO_TITLE_TOP)
 
 
 def _taps(rf) -> list[tuple[int, int]]:
