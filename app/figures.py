@@ -239,9 +239,9 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
                     title: str, height: int = MAP_HEIGHT) -> tuple[go.Figure, list]:
     """One joint map of both modalities: visual circles, text diamonds, a line from each sampled item's
     picture to its text (short lines = matched pairs moved together); ``selected`` items drawn large.
-    Returns the figure and, per trace, the item id of each point (to read a selection back). Coloured by
-    modality, the two-entry key sits above the map, at the right of its title, where a map cut by a
-    projector's fold still shows it; the longer keys (categories) stay below."""
+    Returns the figure and, per trace, the item id of each point (to read a selection back). The key sits
+    under the map (above it, at the right of the title, it ran into the title's lines in 1024 px columns), so a
+    page that puts the map lower passes a smaller ``height`` to keep it in sight."""
     fig, traces = go.Figure(), []
     data = hover.to_numpy(dtype=object)
     everything = np.arange(len(hover))
@@ -271,11 +271,9 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
                                                     "<extra></extra>"))
             traces.append(sel)
     top = EMBEDDING_TOP + TITLE_LINE * max(0, title.count("<br>") - 1)  # a third title line: the picked item's rank
-    key_above = {"y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"}
     fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": top, "b": 5}, dragmode="lasso",
                       title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
-                      legend={"orientation": "h", "itemsizing": "constant",
-                              **(key_above if colour == "modality" else {"y": -0.02, "yanchor": "top"})})
+                      legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"})
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return fig, traces
