@@ -80,8 +80,9 @@ def scale() -> float:
 PLOTLY_FONT_PX = 12  # Plotly's default text size, which a chart keeps whatever the page's CSS says
 
 
-# How much shorter a lesson step's first chart is in presentation mode: the larger type of the step's note and
-# pickers put the x axes of the r and converged lessons' charts 4-44 px under a 1280 x 800 projector's fold
+# How much shorter the chart a lesson step's note talks about is in presentation mode: the larger type of the note
+# and the pickers put the r and converged lessons' x axes 4-44 px, and the alignment maps' key ~30 px, under a
+# 1280 x 800 projector's fold
 UNDER_NOTE_SHORTER_PX = 50
 
 

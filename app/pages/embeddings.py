@@ -271,17 +271,13 @@ def own_rank_line(p: dict, dataset, item: int) -> str:
             f"{dataset.n_items}</span>")
 
 
-# A lesson note (and presentation mode's larger type) moves the maps down: at 1280 x 800 the alignment steps'
-# 430 px maps ended at 864-889 px (914-944 presenting), their key and lower part out of the room's sight
-MAP_HEIGHT_UNDER_NOTE = {False: 340, True: 310}  # by presentation mode
-
-
-def map_height(under_note: bool) -> int:
-    return MAP_HEIGHT_UNDER_NOTE[presentation.on()] if under_note else figures.MAP_HEIGHT
+# A lesson note moves the maps down: at 1280 x 800 the alignment steps' 430 px maps ended at 864-889 px (914-944 in
+# presentation mode, where ``presentation.chart`` takes a further 50 px off), their key out of the room's sight
+MAP_HEIGHT_UNDER_NOTE = 340
 
 
 def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item: int | None,
-         height: int = figures.MAP_HEIGHT) -> None:
+         under_note: bool = False) -> None:
     popularity = dataset.item_popularity()
     hover = pd.DataFrame({"item": np.arange(dataset.n_items), "title": dataset.titles(),
                           "category": dataset.categories(), "popularity": popularity})
@@ -305,9 +301,10 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         rank = own_rank_line(p, dataset, item) if item is not None else ""
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
                                               f"{p['title']}<br><span style='font-size:11px'>{used} of {p['stage']}"
-                                              f"</span>{rank}", height)
-        event = presentation.chart(col, fig, key=f"embeddings_panel_{i}", on_select="rerun",
-                                 selection_mode=("points", "box", "lasso"))
+                                              f"</span>{rank}",
+                                              MAP_HEIGHT_UNDER_NOTE if under_note else figures.MAP_HEIGHT)
+        event = presentation.chart(col, fig, under_note=under_note, key=f"embeddings_panel_{i}", on_select="rerun",
+                                   selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
     if picked and picked != set(st.session_state.get(SELECTED, [])):
         st.session_state[SELECTED] = sorted(picked)
@@ -379,7 +376,7 @@ def render() -> None:
         st.selectbox("Stage", list(STAGES), format_func=STAGES.get,
                      **urlsel.bound(PAGE, "stage", STAGES),
                      help="Which encoder output to project (stored precomputed maps are of the modal stage).")
-    draw(panels, dataset, view, colour, n_lines, item, map_height(bool(step)))
+    draw(panels, dataset, view, colour, n_lines, item, under_note=bool(step))
     urlsel.publish(PAGE, PARAMS, step)
 
 
