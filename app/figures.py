@@ -1,4 +1,5 @@
-"""Every chart the pages draw, built from plain tables and arrays (no model math, no Streamlit).
+"""The Compare and Embeddings pages' charts, built from plain tables and arrays (no model math, no Streamlit);
+the DREAM inspector's are ``app.dream_figures``'.
 
 Charts that compare runs never magnify noise: differences carry their 95% interval, a single seed is
 drawn as one (hollow, no bar), and an axis is never zoomed into a spread smaller than one seed's
@@ -31,7 +32,8 @@ CURVE_WIDTH, CURVE_WIDEST = 2.0, 4.5  # px of the last and the first setup's mea
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
 
 
-def _margin(fig: go.Figure, height: int, **layout) -> go.Figure:
+def sized(fig: go.Figure, height: int, **layout) -> go.Figure:
+    """``fig`` at ``height`` px with the charts' common margins (a title's 40 px on top) and ``layout``."""
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, **layout)
     return fig
 
@@ -64,7 +66,7 @@ def delta_forest(table: pd.DataFrame, metric: str, reference: str) -> go.Figure:
     fig.update_xaxes(range=[-1.15 * reach, 1.15 * reach], title=f"Δ {metric} vs {reference}, % of its mean",
                      zeroline=False)
     fig.update_yaxes(autorange="reversed", title=None)
-    return _margin(fig, 110 + 30 * len(rows), legend=LEGEND_TOP, showlegend=True)
+    return sized(fig, 110 + 30 * len(rows), legend=LEGEND_TOP, showlegend=True)
 
 
 def metric_dots(points: pd.DataFrame, metric: str) -> go.Figure:
@@ -81,7 +83,7 @@ def metric_dots(points: pd.DataFrame, metric: str) -> go.Figure:
     top = float(np.nanmax(points["high"].fillna(points["mean"])))
     fig.update_xaxes(range=[0, 1.08 * top if top > 0 else 1], title=f"test {metric}, mean over seeds")
     fig.update_yaxes(autorange="reversed", title=None)
-    fig = _margin(fig, 120 + 28 * len(points))
+    fig = sized(fig, 120 + 28 * len(points))
     fig.update_layout(margin={"t": 20, "b": 50})
     return fig
 
@@ -125,7 +127,7 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
     fig.update_xaxes(type="category", title_text="r", row=1, col=2)
     fig.update_yaxes(range=rng, title_text=f"{metric} (test)", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", title_text="seconds per epoch", row=1, col=2)
-    return _margin(fig, R_SWEEP_HEIGHT, legend=LEGEND_TOP, barmode="group")
+    return sized(fig, R_SWEEP_HEIGHT, legend=LEGEND_TOP, barmode="group")
 
 
 def setup_colors(names) -> dict[str, str]:
@@ -176,7 +178,7 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
     fig.update_xaxes(title_text="epoch")
     for col, title in enumerate([metric, loss][:cols], start=1):
         fig.update_yaxes(title_text=title, row=1, col=col)
-    return _margin(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
+    return sized(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
 
 
 def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None) -> go.Figure:
@@ -196,7 +198,7 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
                            text=f"random ranking ≈ {chance:.3f}", font_color="#d62728")
     fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
     fig.update_yaxes(autorange="reversed")
-    return _margin(fig, 120 + 45 * table["name"].nunique(), barmode="group",
+    return sized(fig, 120 + 45 * table["name"].nunique(), barmode="group",
                    legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
 
 
@@ -277,133 +279,3 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return fig, traces
-
-
-# ---- DREAM inspector ------------------------------------------------------------------------------
-MEAN = -1  # "mean of all" (channels) in the channel picker
-HOVER = "row %{y}, col %{x}: %{z:.4f}<extra></extra>"
-
-
-def _heat(z: np.ndarray, colorscale: str = "Viridis", zmin=None, zmax=None, showscale: bool = False) -> go.Heatmap:
-    return go.Heatmap(z=z, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=showscale, hovertemplate=HOVER)
-
-
-def _stacked(label: str) -> str:
-    """A branch's label on two lines ("3x3<br>dilation 1"): six panel titles in a row ran into each other below
-    1280 px (at 1024 x 768 they read "3x3, dilation 13x3, dilation 2...")."""
-    return label.replace(", ", "<br>", 1).replace(" + ", "<br>+ ", 1)
-
-
-TWO_LINE_TOP = 62  # px above the panels for two-line titles
-# The 1 x 1 maps' rows have no title: the usual 40 px of blank above them pushed their axis under a 1280 x 800 fold
-# in presentation mode (dream.2); the rows keep their 240 px
-NO_TITLE_TOP = 12
-CHANNEL_MAPS_HEIGHT = 262
-THREE_LINE_TOP = 80  # the branch maps' titles: the label's two lines and how many of a 3x3 kernel's taps are on the map
-
-
-def spatial_maps(ins, channel: int) -> go.Figure:
-    """Input and each branch output as H x W heatmaps, the taps of each receptive field on top; a dilated branch's
-    title counts its taps on the map (the rest read zero padding), so the maps alone show what the receptive-field
-    row below spells out."""
-    names = list(ins.branches)
-    pick = (lambda a: a.mean(axis=0)) if channel == MEAN else (lambda a: a[channel])
-    fields = [ins.receptive_fields[n] for n in names]
-    titles = [_stacked(ins.labels[n]) + (f"<br>{len(rf.positions)} of 9 on map" if rf.kernel == 3 else "")
-              for n, rf in zip(names, fields, strict=True)]
-    fig = make_subplots(1, len(names) + 1, subplot_titles=["input<br>map", *titles], horizontal_spacing=0.02)
-    fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), 1, 1)
-    for j, name in enumerate(names, start=2):
-        fig.add_trace(go.Heatmap(z=pick(ins.branches[name]), coloraxis="coloraxis", hovertemplate=HOVER), 1, j)
-        rf = ins.receptive_fields[name]
-        if rf.kernel:
-            rows, cols = zip(*rf.positions, strict=True)
-            fig.add_trace(go.Scatter(x=cols, y=rows, mode="markers", hoverinfo="skip", showlegend=False,
-                                     marker={"symbol": "circle-open", "size": 12, "color": "white",
-                                             "line": {"width": 2}}), 1, j)
-        fig.add_trace(go.Scatter(x=[rf.centre[1]], y=[rf.centre[0]], mode="markers", hoverinfo="skip",
-                                 showlegend=False, marker={"symbol": "x", "size": 9, "color": "red"}), 1, j)
-    # fixed ranges, the map's cells and no more: a tap's marker on the edge widened one panel's autorange, so that
-    # panel was drawn smaller than its neighbours (its square scaled into the same box)
-    h, w = pick(ins.input).shape
-    fig.update_yaxes(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    for j in range(1, len(names) + 2):  # each panel square on its own x axis: one shared anchor left the panels
-        fig.update_yaxes(scaleanchor=f"x{j}" if j > 1 else "x", row=1, col=j)  # wider than the first when height bound
-    top = max(float(pick(ins.branches[n]).max()) for n in names)
-    fig = _margin(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
-                                       "colorbar": {"title": "branch", "thickness": 10}},
-                  coloraxis2={"colorscale": "RdBu", "showscale": False})
-    return fig.update_layout(margin_t=THREE_LINE_TOP)
-
-
-def channel_maps(ins) -> go.Figure:
-    """For 1 x 1 maps: the input, then every branch output, as rows of C channel values."""
-    names = list(ins.branches)
-    fig = make_subplots(2, 1, row_heights=[0.17, 0.83], vertical_spacing=0.04, shared_xaxes=True)
-    fig.add_trace(go.Heatmap(z=ins.input.reshape(1, -1), y=["input"], coloraxis="coloraxis2",
-                             hovertemplate="input, channel %{x}: %{z:.4f}<extra></extra>"), 1, 1)
-    z = np.stack([ins.branches[n].reshape(-1) for n in names])
-    fig.add_trace(go.Heatmap(z=z, y=[ins.labels[n] for n in names], coloraxis="coloraxis",
-                             hovertemplate="%{y}, channel %{x}: %{z:.4f}<extra></extra>"), 2, 1)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="channel", row=2, col=1)
-    return _margin(fig, CHANNEL_MAPS_HEIGHT, coloraxis={"colorscale": "Viridis", "cmin": 0,
-                                                        "colorbar": {"title": "branch", "thickness": 10}},
-                   coloraxis2={"colorscale": "RdBu", "showscale": False}).update_layout(margin_t=NO_TITLE_TOP)
-
-
-def _taps(rf) -> list[tuple[int, int]]:
-    if rf.kernel != 3:
-        return list(rf.positions)
-    r0, c0 = rf.centre
-    return [(r0 + dy * rf.dilation, c0 + dx * rf.dilation) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-
-
-def receptive_fields(ins) -> go.Figure:
-    """Each branch's taps around the centre: on the map (green) or in its zero padding (red x), all panels
-    at one scale, so a map much smaller than the dilation looks as small as it is."""
-    _, h, w = ins.shape
-    names = list(ins.branches)
-    fields = [ins.receptive_fields[n] for n in names]
-    titles = [f"{_stacked(ins.labels[n])}<br>{len(rf.positions)} in map,<br>{rf.outside} in padding"
-              for n, rf in zip(names, fields, strict=True)]
-    fig = make_subplots(1, len(names), subplot_titles=titles, horizontal_spacing=0.03)
-    span = max(max(abs(t[0] - (h - 1) / 2), abs(t[1] - (w - 1) / 2)) for rf in fields for t in _taps(rf) or [(0, 0)])
-    half = max(span, h / 2, w / 2) + 1
-    for j, rf in enumerate(fields, start=1):
-        taps = _taps(rf)
-        fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=-0.5, y1=h - 0.5, row=1, col=j,
-                      fillcolor="rgba(160,160,160,0.55)", line={"color": "black", "width": 1})
-        inside = [t for t in taps if 0 <= t[0] < h and 0 <= t[1] < w]
-        outside = [t for t in taps if t not in inside]
-        for pts, marker, what in ((inside, {"size": 8, "color": "#2ca02c"}, "in the map"),
-                                  (outside, {"size": 9, "symbol": "x", "color": "#d62728"}, "in the zero padding")):
-            if pts:
-                fig.add_trace(go.Scatter(x=[p[1] for p in pts], y=[p[0] for p in pts], mode="markers", marker=marker,
-                                         showlegend=False, hovertemplate=f"tap {what}: row %{{y}}, col %{{x}}"
-                                                                         "<extra></extra>"), 1, j)
-        fig.update_xaxes(range=[(w - 1) / 2 - half, (w - 1) / 2 + half], row=1, col=j)
-        fig.update_yaxes(range=[(h - 1) / 2 + half, (h - 1) / 2 - half], row=1, col=j,
-                         scaleanchor="x" if j == 1 else f"x{j}")
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    return _margin(fig, 320, plot_bgcolor="rgba(255,235,235,0.6)").update_layout(margin_t=TWO_LINE_TOP + 30)
-
-
-def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
-    """Channel attention (branches x channels, with ``rows``) or spatial attention (H x W), in [0, 1]."""
-    fig = go.Figure(go.Heatmap(z=z, y=rows, colorscale="Blues", zmin=0, zmax=1, showscale=rows is None,
-                               hovertemplate=("%{y}, channel %{x}: %{z:.4f}" if rows else "row %{y}, col %{x}: "
-                                              "%{z:.4f}") + "<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", **({} if rows else {"scaleanchor": "x"}))
-    return _margin(fig, 230, xaxis_title="channel of the branch" if rows else None)
-
-
-def dream_output(out: np.ndarray) -> go.Figure:
-    """DREAM's output: a bar per channel for a 1 x 1 map, else the channel mean as a heatmap."""
-    if out.shape[1] * out.shape[2] == 1:
-        return _margin(go.Figure(go.Bar(y=out.reshape(-1))), 230, xaxis_title="channel")
-    fig = go.Figure(_heat(out.mean(axis=0), showscale=True))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
-    return _margin(fig, 230)

@@ -170,10 +170,10 @@ def test_item_out_of_range(official):
 def test_the_branch_maps_titles_count_each_dilated_kernels_taps_on_the_map(paper):
     """The DREAM lesson's first step points at the maps' titles for the taps that fall off the map (the receptive
     field row that spells them out lies under a projector's fold): each 3x3 branch's title counts its own."""
-    from app import figures
+    from app import dream_figures
 
     ins = inspect_item(paper.model, 1, "visual", centre=(1, 6))
-    titles = [a.text for a in figures.spatial_maps(ins, 0).layout.annotations]
+    titles = [a.text for a in dream_figures.spatial_maps(ins, 0).layout.annotations]
     assert titles[0] == "input<br>map" and titles[1] == "1x1 conv"  # no count where nothing falls off
     assert titles[2].endswith("<br>9 of 9 on map") and titles[3].endswith("<br>4 of 9 on map")
     assert titles[4].endswith(f"<br>{len(ins.receptive_fields['dilated_3'].positions)} of 9 on map")

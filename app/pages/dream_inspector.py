@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import figures, lessonbar, models, presentation, state, urlsel
+from app import dream_figures, lessonbar, models, presentation, state, urlsel
 from app.urlsel import Param
 from mambarec.inspect_dream import centre_tap_equivalence, dream_modules, inspect_item
 
@@ -98,10 +98,10 @@ def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
         centre = (row, col)
     else:
         c3.caption(f"{c} x 1 x 1: one position, the centre")
-    channel = figures.MEAN
+    channel = dream_figures.MEAN
     if c > 1 and h * w > 1:
-        channel = c5.selectbox("Channel shown", [figures.MEAN, *range(c)],
-                               format_func=lambda k: "mean of all" if k == figures.MEAN else f"channel {k}")
+        channel = c5.selectbox("Channel shown", [dream_figures.MEAN, *range(c)],
+                               format_func=lambda k: "mean of all" if k == dream_figures.MEAN else f"channel {k}")
     return modality, int(item), centre, channel
 
 
@@ -116,7 +116,7 @@ def attention(ins) -> None:
             st.metric("one scalar for the whole item", f"{float(m_c.reshape(-1)[0]):.4f}")
             st.caption("Released code: GAP -> 1x1 conv (5C -> 1) -> ReLU, so every channel gets the same weight.")
         else:
-            presentation.chart(st, figures.attention_map(m_c, [ins.labels[n] for n in ins.branches]),
+            presentation.chart(st, dream_figures.attention_map(m_c, [ins.labels[n] for n in ins.branches]),
                                key="dream_channel_attention")
     with c2:
         st.markdown("**Spatial attention M_s**")
@@ -127,10 +127,10 @@ def attention(ins) -> None:
             st.metric("one position", f"{float(m_s.reshape(-1)[0]):.4f}")
             st.caption("A 1 x 1 map has one position: the 'spatial' gate is again one scalar per item.")
         else:
-            presentation.chart(st, figures.attention_map(m_s), key="dream_spatial_attention")
+            presentation.chart(st, dream_figures.attention_map(m_s), key="dream_spatial_attention")
     with c3:
         st.markdown("**DREAM output** (mean over channels)")
-        presentation.chart(st, figures.dream_output(ins.output), key="dream_output")
+        presentation.chart(st, dream_figures.dream_output(ins.output), key="dream_output")
 
 
 # ---- the 1 x 1 finding ----------------------------------------------------------------------------
@@ -205,15 +205,15 @@ def render() -> None:
     st.markdown(f"**{label}** · {modality} DREAM on **{c} x {h} x {w}** maps · attention style `{ins.style}` · "
                 f"item {item}: *{dataset.titles()[item]}*")
     if h * w > 1:
-        presentation.chart(st, figures.spatial_maps(ins, channel), key="dream_branches")
+        presentation.chart(st, dream_figures.spatial_maps(ins, channel), key="dream_branches")
         st.caption("White circles: the positions each branch reads for the output at the red x (clipped to the map).")
     else:
-        presentation.chart(st, figures.channel_maps(ins), key="dream_branches")
+        presentation.chart(st, dream_figures.channel_maps(ins), key="dream_branches")
         st.caption("A 1 x 1 map has no spatial extent: each branch output is one value per channel.")
     st.markdown("**Receptive fields** around the chosen centre, all panels at one scale: grey = the map, green = "
                 "taps inside it, red x = taps in the zero padding" + (" (the 1 x 1 map is the single cell under the "
                                                                        "green centre tap)." if h * w == 1 else "."))
-    presentation.chart(st, figures.receptive_fields(ins), key="dream_receptive_fields")
+    presentation.chart(st, dream_figures.receptive_fields(ins), key="dream_receptive_fields")
     attention(ins)
     explain(dataset, ident, model, modality, checkpoint, label)
     urlsel.publish(PAGE, PARAMS, step)
