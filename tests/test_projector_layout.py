@@ -175,7 +175,8 @@ CHART_AND_KEY_BOTTOMS = """() => Array.from(document.querySelectorAll('[data-tes
 def test_the_alignment_maps_and_their_key_are_in_sight_under_a_step_note(server, browser, present):
     """At 1280 x 800 the alignment lesson's 430 px maps ended at 864-889 px (914-944 in presentation mode), the
     key to their circles and diamonds under them: out of the room's sight on the lesson a lecture opens with.
-    Under a step's note the maps are shorter and the key sits above them. Step 2's note is the lesson's longest."""
+    Under a step's note the maps are shorter, and the key under them is in sight. Step 2's note is the lesson's
+    longest."""
     lesson = next(one for one in LESSONS if one.id == "alignment")
     page = browser.new_page(viewport=PROJECTOR)
     try:
