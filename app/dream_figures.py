@@ -64,8 +64,8 @@ def spatial_maps(ins, channel: int) -> go.Figure:
         fig.update_yaxes(scaleanchor=f"x{j}" if j > 1 else "x", row=1, col=j)  # wider than the first when height bound
     top = max(float(pick(ins.branches[n]).max()) for n in names)
     fig = sized(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
-                                       "colorbar": {"title": "branch", "thickness": 10}},
-                  coloraxis2={"colorscale": "RdBu", "showscale": False})
+                                     "colorbar": {"title": "branch", "thickness": 10}},
+                coloraxis2={"colorscale": "RdBu", "showscale": False})
     return fig.update_layout(margin_t=THREE_LINE_TOP)
 
 
@@ -81,8 +81,8 @@ def channel_maps(ins) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="channel", row=2, col=1)
     return sized(fig, CHANNEL_MAPS_HEIGHT, coloraxis={"colorscale": "Viridis", "cmin": 0,
-                                                        "colorbar": {"title": "branch", "thickness": 10}},
-                   coloraxis2={"colorscale": "RdBu", "showscale": False}).update_layout(margin_t=NO_TITLE_TOP)
+                                                      "colorbar": {"title": "branch", "thickness": 10}},
+                 coloraxis2={"colorscale": "RdBu", "showscale": False}).update_layout(margin_t=NO_TITLE_TOP)
 
 
 def _taps(rf) -> list[tuple[int, int]]:

@@ -199,7 +199,7 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
     fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
     fig.update_yaxes(autorange="reversed")
     return sized(fig, 120 + 45 * table["name"].nunique(), barmode="group",
-                   legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
+                 legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
