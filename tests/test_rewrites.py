@@ -238,6 +238,18 @@ def test_fast_dream_without_the_conv_matrix_equals_the_direct_form(monkeypatch):
     _check_dream_pair(fast, direct)
 
 
+def test_fast_dream_with_the_block_products_equals_the_direct_form(monkeypatch):
+    """Maps above DENSE_CONV_MATRIX_MAX_MACS multiply the matrix's blocks only; the same mathematics."""
+    import mambarec.model.dream as dream
+
+    monkeypatch.setattr(dream, "DENSE_CONV_MATRIX_MAX_MACS", 0)
+    fast, direct = _dream_pair((6, 4, 4))
+    assert fast.conv_matrix is not None and fast.conv_matrix.dense_index is None
+    _check_dream_pair(fast, direct)
+    monkeypatch.setattr(dream, "DENSE_CONV_MATRIX_MAX_MACS", 1 << 17)
+    assert _dream_pair((6, 4, 4))[0].conv_matrix.dense_index is not None  # the default: whole on this map
+
+
 def test_fast_dream_in_float32_moves_only_by_rounding():
     fast, direct = _dream_pair((10, 4, 4), dtype=torch.float32)
     # a conv bias followed by a training-mode BatchNorm has gradient 0 (float32: rounding noise either
@@ -263,9 +275,14 @@ def test_conv_matrix_is_the_convolutions():
     plan = ConvMatrix(c, h, w, convs)
     dense = (x @ plan.dense(weights)).view(6, h * w, -1) + torch.cat(biases).repeat(h * w).view(h * w, -1)
     assert torch.allclose(dense, fast, rtol=1e-12, atol=1e-12)  # the blocks are the whole matrix's
-    assert plan.entries() == ConvMatrix.macs_per_item(c, h, w, convs) < (c * h * w) ** 2 * len(convs)
-    assert torch.autograd.gradcheck(lambda a, *ws: ConvMatrix(c, h, w, convs)(a, list(ws[:4]), list(ws[4:])),
-                                    (x, *weights, *biases))
+    assert plan.entries() == ConvMatrix.macs_per_item(c, h, w, convs) < ConvMatrix.dense_macs_per_item(c, h, w, convs)
+    whole = ConvMatrix(c, h, w, convs, dense=True)  # the whole matrix in one product: the same values
+    assert whole.dense_index is not None and plan.dense_index is None
+    assert torch.allclose(whole(x, weights, biases), fast, rtol=1e-12, atol=1e-12)
+    for dense in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda a, *ws, dense=dense: ConvMatrix(c, h, w, convs, dense=dense)(a, list(ws[:4]), list(ws[4:])),
+            (x, *weights, *biases))
 
 
 def test_max_gate_is_the_max_of_the_two_products_with_torch_gradient_rule():

@@ -17,7 +17,8 @@ convs, every conv of the released d x 1 x 1 map) is a matrix product over channe
 ``F.linear`` with the same weights: the same numbers for a fraction of the convolution's cost.
 ``forward`` runs the fast form of ``forward_direct``: the branch convolutions as matrix products
 (``dream_kernels.ConvMatrix``: up to ``CONV_MATRIX_MAX_MACS`` multiply-adds per item, ml100k's
-maps at r >= 8 and Baby's at r = 32; larger maps keep the convolutions, on channels-last maps),
+maps at r >= 8 and Baby's at r = 32, the whole matrix in one product up to ``DENSE_CONV_MATRIX_MAX_MACS``;
+larger maps keep the convolutions, on channels-last maps),
 everything
 after them position-major (n, H*W, channels), so every 1x1 convolution is a matrix product over
 channels and each channel-block BatchNorm one call, the max fusion as one gate
@@ -44,6 +45,13 @@ from mambarec.model.dream_kernels import ConvMatrix, max_gate, position_and_chan
 # (37,200): 1.65; 5 x 8 x 8 (141,700): 0.93; 10 x 8 x 8 (566,800): 0.69; Baby (7,050 items) 2 x 8 x 8
 # (22,672): 1.14; 4 x 8 x 8 (90,688): 0.82; 8 x 8 x 8 (362,752): 0.78; 16 x 8 x 8 (1,451,008): 0.70.
 CONV_MATRIX_MAX_MACS = 1 << 16
+# ... and as one product of the whole matrix, zeros and all, when that takes at most this many multiply-adds
+# per item. A DREAM call forward and backward, ms, block matrices / whole matrix, one thread (two threads)
+# (2026-12-02): ml100k 10 x 4 x 4 (r = 8; 37,200 / 102,400 multiply-adds) 38.7 / 35.0 (37.1 / 30.8); 5 x 4 x 4
+# (r = 16; 9,300 / 25,600) 27.6 / 18.5 (16.4 / 16.0); Baby 2 x 8 x 8 (r = 32; 22,672 / 65,536) 289 / 191 (253 / 165);
+# above the limit, Baby 4 x 8 x 8 (90,688 / 262,144) 524 / 559 (392 / 303). On ml100k's map, 20 calls of each alternating
+# in one process: whole / blocks 0.90 [0.87, 0.93] on one thread, 0.80 [0.78, 0.82] on two.
+DENSE_CONV_MATRIX_MAX_MACS = 1 << 17
 
 
 def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
@@ -193,8 +201,10 @@ class Dream(nn.Module):
         self.out_conv = nn.Conv2d(cat, c, 1)
         self.out_bn = nn.BatchNorm2d(c, momentum=mom)
         convs = [(b.conv.kernel_size[0], b.dilation) for b in self.branches.values() if isinstance(b, ConvBranch)]
-        self.conv_matrix = (ConvMatrix(*shape, convs)
-                            if convs and ConvMatrix.macs_per_item(*shape, convs) <= CONV_MATRIX_MAX_MACS else None)
+        self.conv_matrix = None
+        if convs and ConvMatrix.macs_per_item(*shape, convs) <= CONV_MATRIX_MAX_MACS:
+            dense = ConvMatrix.dense_macs_per_item(*shape, convs) <= DENSE_CONV_MATRIX_MAX_MACS
+            self.conv_matrix = ConvMatrix(*shape, convs, dense=dense)
 
     def branch_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: branch(x) for name, branch in self.branches.items()}

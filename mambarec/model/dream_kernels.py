@@ -9,7 +9,10 @@ docs/departures.md section 5).
   to a permutation (a dilated conv only links positions whole dilations apart), so only its blocks
   are multiplied, and blocks with equal weights (every position of a 1x1 conv, the residue classes
   of a dilated conv that meet the border alike) as one product over their stacked rows. Its columns
-  are ordered position-major ("channels last"), the layout the rest of the fast DREAM works in.
+  are ordered position-major ("channels last"), the layout the rest of the fast DREAM works in. On
+  the smallest maps the whole matrix is applied in one product instead (``dense=True``): it
+  multiplies the blocks' exact zeros too, but one large product with the bias in it beats several
+  small ones with their gathers and scatters (ml100k's 10 x 4 x 4 map, ``dream.py`` lists the timings).
 * ``position_and_channel_means(f)``: both means of an (n, H*W, K) map in one node, whose backward
   writes the two broadcast gradients in one pass.
 * ``max_gate(f, a, b)``: f * max(a, b) with a, b broadcast against f. For f >= 0 (DREAM's branch
@@ -56,7 +59,8 @@ def _components(positions: int, edges) -> list[list[int]]:
 
 
 class ConvMatrix:
-    """The convolutions' matrix on a fixed C x H x W map, applied block by block (see module doc).
+    """The convolutions' matrix on a fixed C x H x W map, applied block by block, or whole with ``dense``
+    (see module doc).
 
     ``convs``: (kernel size, dilation) of each C -> C convolution (zero padding dilation * (k // 2)).
     The matrix maps the C x H x W flattening of the input (column c * H*W + q) to the outputs side
@@ -64,10 +68,12 @@ class ConvMatrix:
     an integer number of dilations apart, so positions fall into independent groups (all of them for
     a dilation-1 3x3 conv, the d x d residue classes for dilation d, single positions for a 1x1
     conv): the matrix is block diagonal up to a permutation of positions, and only its blocks are
-    multiplied, blocks with equal weights as one product over their stacked rows.
+    multiplied, blocks with equal weights as one product over their stacked rows. ``dense``: the
+    whole matrix is gathered from the weights each call and applied in one product (``addmm``).
     """
 
-    def __init__(self, channels: int, height: int, width: int, convs: list[tuple[int, int]]) -> None:
+    def __init__(self, channels: int, height: int, width: int, convs: list[tuple[int, int]],
+                 dense: bool = False) -> None:
         c, positions = channels, height * width
         self.channels, self.positions, self.n_convs = c, positions, len(convs)
         self.zero_slot = sum(c * c * k * k for k, _ in convs)
@@ -98,6 +104,8 @@ class ConvMatrix:
                         torch.from_numpy(np.concatenate(outs))) for weight, ins, outs in shared.values()]
         self.run_order = torch.cat([outs for _, _, outs in self.groups])  # output run of each block column run
         self.unpermute = torch.argsort(self.run_order)
+        # applied whole: each entry of the (C*H*W) x (H*W * n_convs*C) matrix as an index into the weights
+        self.dense_index = self.whole_index() if dense else None
 
     def entries(self) -> int:
         """Multiply-adds per item: the entries of every block, shared ones once per use."""
@@ -110,28 +118,48 @@ class ConvMatrix:
         return sum((len(comp) * channels) ** 2 for k, d in convs
                    for comp in _components(positions, [(p, q) for p, q, _, _ in _taps(height, width, k, d)]))
 
-    def dense(self, weights: list[torch.Tensor]) -> torch.Tensor:
-        """The whole (C*H*W) x (H*W * n*C) matrix (for tests and inspection)."""
+    @staticmethod
+    def dense_macs_per_item(channels: int, height: int, width: int, convs: list[tuple[int, int]]) -> int:
+        """Multiply-adds per item of the whole matrix (``dense=True``)."""
+        return (channels * height * width) ** 2 * len(convs)
+
+    def whole_index(self) -> torch.Tensor:
+        """The whole matrix as indices into the flattened weights (``zero_slot`` for an exact zero):
+        rows c * H*W + q (the input's C x H x W flattening), columns p * n_convs*C + b * C + c_out."""
         c, positions = self.channels, self.positions
-        flat = torch.cat([w.reshape(-1) for w in weights] + [weights[0].new_zeros(1)])
-        out = flat.new_zeros(c * positions, positions * self.n_convs * c)
+        out = torch.full((c * positions, positions * self.n_convs * c), self.zero_slot, dtype=torch.long)
         ch = torch.arange(c)
         for ins, index, outs in self.groups:
             s = index.shape[0] // c
             for q, r in zip(ins.view(-1, s), outs.view(-1, s), strict=True):
                 rows = (ch[None, :] * positions + q[:, None]).reshape(-1)
                 cols = (r[:, None] * c + ch[None, :]).reshape(-1)
-                out[rows.unsqueeze(1), cols.unsqueeze(0)] = flat[index]
+                out[rows.unsqueeze(1), cols.unsqueeze(0)] = index
         return out
+
+    def dense(self, weights: list[torch.Tensor]) -> torch.Tensor:
+        """The whole (C*H*W) x (H*W * n_convs*C) matrix of these weights."""
+        index = self.whole_index() if self.dense_index is None else self.dense_index
+        return _flat(weights).index_select(0, index.view(-1).to(weights[0].device)).view(index.shape)
 
     def __call__(self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> torch.Tensor:
         """All convs of ``x`` (n, C*H*W): (n, H*W, n_convs*C), the convs' outputs side by side per position."""
         if self.unpermute.device != x.device:
             self.groups = [tuple(t.to(x.device) for t in g) for g in self.groups]
             self.run_order, self.unpermute = self.run_order.to(x.device), self.unpermute.to(x.device)
-        flat = torch.cat([w.reshape(-1) for w in weights] + [weights[0].new_zeros(1)])
+            if self.dense_index is not None:
+                self.dense_index = self.dense_index.to(x.device)
+        if self.dense_index is not None:  # one product; autograd's gather backward takes each tap's gradient
+            return torch.addmm(torch.cat(biases).repeat(self.positions), x, self.dense(weights)).view(
+                x.shape[0], self.positions, -1)
+        flat = _flat(weights)
         blocks = [flat.index_select(0, index.reshape(-1)).view(index.shape) for _, index, _ in self.groups]
         return _BlockProduct.apply(x, torch.cat(biases), self, *blocks)
+
+
+def _flat(weights: list[torch.Tensor]) -> torch.Tensor:
+    """The convs' weights flattened one after another, and an exact zero at the end (``zero_slot``)."""
+    return torch.cat([w.reshape(-1) for w in weights] + [weights[0].new_zeros(1)])
 
 
 class _BlockProduct(torch.autograd.Function):
