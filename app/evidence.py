@@ -157,6 +157,13 @@ def histories(rows: pd.DataFrame) -> pd.DataFrame:
 
 # ---- cold vs warm items ----------------------------------------------------------------------------
 @st.cache_data(max_entries=32, show_spinner="Ranking every user's items (cold vs warm)...")
+def cold_items(dataset) -> np.ndarray | None:
+    """The items the cold-vs-warm bars call cold: a generated world's own (``extras["cold_items"]``, held to at most
+    2 training interactions; what the grid measured them on), else the items with at most 2 measured."""
+    extras = dataset.extras or {}
+    return extras["cold_items"] if "cold_items" in extras else extras.get("cold_items_measured")
+
+
 def cold_warm(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset) -> dict[str, dict]:
     """``groundtruth.cold_warm_metrics`` of one checkpoint's test ranking: group -> users, held-out, metrics."""
     from mambarec.checkpoint import load_model  # lazy: torch
@@ -165,4 +172,25 @@ def cold_warm(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset) -> dic
     model = load_model(checkpoint, _dataset)
     scores = item_scores(model, np.arange(_dataset.n_users))
     return {name: {"users": g.users, "held-out": g.heldout, **g.metrics}
-            for name, g in cold_warm_metrics(scores, _dataset).items()}
+            for name, g in cold_warm_metrics(scores, _dataset, cold=cold_items(_dataset)).items()}
+
+
+def cold_warm_table(rows: pd.DataFrame, dataset, shown: list[str]) -> pd.DataFrame:
+    """``results.COLD_WARM_METRIC`` on cold and on warm test items per setup shown, in their order (name, group,
+    mean, seeds, low, high): over every seed with its 95% interval where the runs stored it (the grid's, from
+    ``tasks.ground_truth``), else from the setup's first checkpoint (one seed, no interval); setups with
+    neither are left out."""
+    metric = results.COLD_WARM_METRIC
+    out = []
+    for name in shown:
+        mine = rows[rows["name"] == name]
+        stored = mine[mine[f"cold {metric}"].notna()] if f"cold {metric}" in mine else mine.iloc[:0]
+        if not stored.empty:
+            out += [{"name": name, "group": g, **results.mean_interval(stored[f"{g} {metric}"])}
+                    for g in results.ITEM_GROUPS]
+        elif mine["checkpoint"].notna().any():
+            path = mine["checkpoint"].dropna().iloc[0]
+            groups = cold_warm(path, Path(path).stat().st_mtime_ns, dataset.fingerprint(), dataset)
+            out += [{"name": name, "group": g, "mean": groups[g].get(metric, float("nan")), "seeds": 1,
+                     "low": None, "high": None} for g in results.ITEM_GROUPS if g in groups]
+    return pd.DataFrame(out, columns=["name", "group", "mean", "seeds", "low", "high"])

@@ -181,25 +181,38 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
     return sized(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
 
 
+COLD_WARM_BAR = 0.38  # each group's bar height, in rows (a setup's two bars fill 76% of its row)
+
+
 def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None) -> go.Figure:
-    """``metric`` on cold and on warm test items per run (``table``: name, group, value), each bar with its value,
-    and ``chance`` (what a random ranking gets) as a dashed line: a cold bar of 0.006 beside 0.5 looked like "a
-    little" content signal, where it was below chance."""
+    """``metric`` on cold and on warm test items per setup (``table``: name, group, mean, seeds, low, high), each bar
+    with its mean and, over several seeds, its 95% interval, and ``chance`` (what a random ranking gets) as a dashed
+    line: a cold bar of 0.006 beside 0.5 looked like "a little" content signal, where it was below chance. Setups sit
+    at rows 0, 1, ... (named on the axis) so that each value can be written past its bar's whisker, not on it."""
     fig = go.Figure()
-    for group, color in (("warm", "#1f77b4"), ("cold", "#17becf")):
+    names = list(dict.fromkeys(table["name"]))
+    for j, (group, color) in enumerate((("warm", "#1f77b4"), ("cold", "#17becf"))):
         part = table[table["group"] == group]
-        fig.add_trace(go.Bar(y=part["name"], x=part["value"], orientation="h", name=f"{group} items",
-                             marker_color=color, text=[f"{v:.3f}" for v in part["value"]], textposition="outside",
-                             cliponaxis=False))
+        mean, high, low = part["mean"], part["high"].astype(float), part["low"].astype(float)  # NaN: one seed
+        y = part["name"].map(names.index) + (j - 0.5) * COLD_WARM_BAR
+        seeds = [f"{n} seed{'s' if n != 1 else ''}" for n in part["seeds"]]
+        fig.add_trace(go.Bar(
+            y=y, x=mean, orientation="h", width=COLD_WARM_BAR * 0.95, name=f"{group} items", marker_color=color,
+            error_x={"type": "data", "symmetric": False, "color": "#444", "array": high - mean,
+                     "arrayminus": mean - low},
+            customdata=np.stack([part["name"], seeds, low, high], axis=1),
+            hovertemplate=f"%{{customdata[0]}}, {group} items: %{{x:.4f}} [%{{customdata[2]:.4f}}, "
+                          "%{customdata[3]:.4f}] (%{customdata[1]})<extra></extra>"))
+        fig.add_trace(go.Scatter(x=high.fillna(mean), y=y, mode="text", text=[f" {v:.3f}" for v in mean],
+                                 textposition="middle right", cliponaxis=False, showlegend=False, hoverinfo="skip"))
     if chance is not None:
         fig.add_vline(x=chance, line_dash="dash", line_color="#d62728")
         # named above the plot, where no bar is (inside it, the label sat on the first warm bar), the legend right
         fig.add_annotation(x=chance, xref="x", y=1, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
                            text=f"random ranking ≈ {chance:.3f}", font_color="#d62728")
     fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
-    fig.update_yaxes(autorange="reversed")
-    return sized(fig, 120 + 45 * table["name"].nunique(), barmode="group",
-                 legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
+    fig.update_yaxes(tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
+    return sized(fig, 120 + 40 * len(names), barmode="overlay", legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
 
 
 def _rgba(hex_color: str, alpha: float) -> str:

@@ -237,11 +237,11 @@ LESSONS: tuple[Lesson, ...] = (
                     "holds."),
                Step("Cold vs warm items", "compare",
                     {"dataset": "synthetic/cold-items", "cells": SWEEP, "ref": "paper", "tab": "Cold vs warm"},
-                    "Recall@20 on cold and on warm test items for the shipped checkpoints (paper, mgcn, no_alignment; "
-                    "seed 0 each), against the dashed line of a random ranking: only mgcn's cold bar clears it. "
-                    "paper's and no_alignment's sit below it and most of their seeds stopped in their warm-up (the "
-                    "note under the table), so within the protocol the paper's model does not learn to rank new "
-                    "items from their content in this world; the Plots tab compares all the setups over all items."),
+                    "Recall@20 on cold and warm test items, each setup's mean over its five seeds with a 95% "
+                    "interval. Only mgcn's cold bar clears the dashed line of a random ranking. BPR and pop see no "
+                    "content and cannot rank a cold item; paper and no_alignment sit below the line too, most of "
+                    "their seeds stopped in the warm-up (the note under the table): within the protocol the paper's "
+                    "model does not learn to rank new items from their content here."),
            )),
 )
 LESSON_IDS = {lesson.id: lesson for lesson in LESSONS}

@@ -29,6 +29,8 @@ from mambarec.store import precomputed_records as store_records
 from mambarec.store import rename_run as store_rename
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
+COLD_WARM_METRIC = "Recall@20"  # the metric of the cold-vs-warm bars
+ITEM_GROUPS = ("cold", "warm")
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
 
@@ -57,6 +59,8 @@ def record_row(record) -> dict:
         setup = family = record.id
         r = variant = cap = None
     ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
+    # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
+    groups = (m.get("ground_truth") or {}).get("groups") or {}
     head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]
     # a saved run's name is its setup, whose last part is the epoch cap: say so ("≤20 ep"), the runs column says
     # how many it ran
@@ -66,6 +70,7 @@ def record_row(record) -> dict:
         "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
         "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in METRICS},
+        **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},
         "valid Recall@20": m.get("valid/Recall@20"), "n_params": m.get("n_params"),
         "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
         "epochs_cap": cap, "ran": ran, "stopped": bool(m.get("cancelled")),

@@ -181,11 +181,61 @@ def test_the_claims_tab_keeps_to_the_setups_picked(runs_root, grid_folder, monke
     assert any("The 5 claims about the setups shown; 8 more" in c.value for c in at.caption)
 
 
-def test_cold_and_warm_items_from_checkpoints(runs_root, monkeypatch):
-    at = compare(monkeypatch, runs_root, dataset="synthetic/cold-items", tab="Cold vs warm")
+def _values(encoded) -> np.ndarray:
+    """A plotly spec's array: a list, or plotly's typed-array form {"dtype": ..., "bdata": base64}."""
+    import base64
+
+    if isinstance(encoded, dict):
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=np.dtype(encoded["dtype"]))
+    return np.asarray(encoded, dtype=float)
+
+
+def test_cold_and_warm_items_over_every_seed_the_grid_stored(runs_root, monkeypatch):
+    """The tab drew only the setups with a shipped checkpoint (paper, mgcn, no_alignment; seed 0 each), so BPR,
+    the setup that cannot rank a cold item, was missing: it reads every run's stored cold and warm Recall@20, each
+    setup's mean over its seeds with a 95% interval, each value written past its whisker."""
+    import json
+
+    cells = ["paper", "mgcn", "bpr", "pop"]
+    at = compare(monkeypatch, runs_root, dataset="synthetic/cold-items", tab="Cold vs warm", cells=",".join(cells))
     [chart] = at.get("plotly_chart")
-    assert "random ranking" in chart.proto.spec and '"textposition":"outside"' in chart.proto.spec.replace(" ", "")
+    spec = json.loads(chart.proto.spec)
+    assert spec["layout"]["yaxis"]["ticktext"] == cells
+    bars = {t["name"]: t for t in spec["data"] if t["type"] == "bar"}
+    shipped = json.loads((PAGE.parents[2] / "precomputed" / "results.json").read_text())["rows"]
+    for group in ("cold", "warm"):
+        bar = bars[f"{group} items"]
+        for i, cell in enumerate(cells):
+            seeds = [r["ground_truth"]["groups"][group]["Recall@20"] for r in shipped
+                     if r["dataset"] == "synthetic/cold-items" and r["cell"] == cell]
+            assert len(seeds) == 5 and _values(bar["x"])[i] == pytest.approx(np.mean(seeds), abs=1e-12)
+            if cell != "pop":  # pop ranks the same way whatever the seed: a zero-width interval
+                assert _values(bar["error_x"]["array"])[i] > 0 and _values(bar["error_x"]["arrayminus"])[i] > 0
+    texts = [t for t in spec["data"] if t["type"] == "scatter" and t.get("mode") == "text"]
+    assert all(_values(t["x"])[i] >= _values(b["x"])[i] for t, b in zip(texts, bars.values(), strict=True)
+               for i in range(len(cells)))
+    assert "random ranking" in chart.proto.spec
     assert any("items are cold here" in c.value and "what a random ranking gets" in c.value for c in at.caption)
+
+
+def test_cold_and_warm_items_of_a_run_without_stored_groups_come_from_its_checkpoint():
+    """A live run stores no cold and warm metrics: its first checkpoint is scored (1 seed, no interval), on the
+    world's own cold items as the grid's runs were."""
+    from mambarec.checkpoint import load_model
+    from mambarec.groundtruth import cold_warm_metrics
+    from mambarec.recommend import item_scores
+
+    ds = load_dataset("synthetic/cold-items")
+    rows, _ = results.results_table("synthetic/cold-items", ds.fingerprint())
+    rows = rows.copy()
+    rows.loc[rows["name"] == "paper", ["cold Recall@20", "warm Recall@20"]] = None
+    table = evidence.cold_warm_table(rows, ds, ["paper", "mgcn"]).set_index(["name", "group"])
+    assert table.loc[("paper", "cold"), "seeds"] == 1 and pd.isna(table.loc[("paper", "cold"), "low"])
+    assert table.loc[("mgcn", "cold"), "seeds"] == 5
+    checkpoint = rows[(rows["name"] == "paper") & rows["checkpoint"].notna()]["checkpoint"].iloc[0]
+    scores = item_scores(load_model(checkpoint, ds), np.arange(ds.n_users))
+    direct = cold_warm_metrics(scores, ds, cold=ds.extras["cold_items"])["cold"].metrics["Recall@20"]
+    assert table.loc[("paper", "cold"), "mean"] == direct
 
 
 def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path):

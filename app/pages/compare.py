@@ -9,8 +9,6 @@ The selection (setups, reference, tab) lives in the URL, so a lesson step can op
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -22,7 +20,6 @@ from mambarec.grid import DEFAULT_BUDGET
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
-COLD_WARM_K = 20  # the cutoff of the cold-vs-warm bars (Recall@K)
 TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs warm", "Is it noise?",
         "The paper's numbers", "Checkpoints")
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
@@ -240,32 +237,27 @@ def claims(rows: pd.DataFrame, picked: list[str]) -> None:
                "(docs/protocol.md section 8).")
 
 
-def cold_warm(rows: pd.DataFrame, dataset, shown: list[str]) -> None:
+def cold_warm(rows: pd.DataFrame, dataset, shown: list[str], in_step: bool) -> None:
     from app import figures  # lazy: plotly
 
-    cold = dataset.extras.get("cold_items_measured") if dataset.extras else None
+    cold = evidence.cold_items(dataset)
     if cold is None or not cold.any():
         st.caption("No cold items in this dataset (items with at most 2 training interactions): pick a scenario "
                    "such as `synthetic/cold-items` in the sidebar.")
         return
-    runs = rows[rows["checkpoint"].notna() & rows["name"].isin(shown)].drop_duplicates("name")
-    if runs.empty:
+    table = evidence.cold_warm_table(rows, dataset, shown)
+    if table.empty:
         st.caption("Per-group metrics need checkpoints: train a run on this dataset, or regenerate precomputed/ with "
                    "the scenario sweep.")
         return
-    out = []
-    for _, r in runs.iterrows():
-        groups = evidence.cold_warm(r["checkpoint"], Path(r["checkpoint"]).stat().st_mtime_ns,
-                                    dataset.fingerprint(), dataset)
-        out += [{"name": r["name"], "group": g, "value": v.get(f"Recall@{COLD_WARM_K}", float("nan")),
-                 "users": v["users"]}
-                for g, v in groups.items()]
-    table = pd.DataFrame(out)
-    chance = COLD_WARM_K / dataset.n_items  # a random top-K finds about K / items of a user's held-out items
-    presentation.chart(st, figures.cold_warm_bars(table, f"Recall@{COLD_WARM_K}", chance), key="compare.coldwarm")
-    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here. Recall@{COLD_WARM_K} over the users "
-               "with a held-out item of the group (groundtruth.cold_warm_metrics), first checkpoint of each setup; "
-               f"the dashed line is what a random ranking gets, about {COLD_WARM_K} / {dataset.n_items} items. A "
+    metric = results.COLD_WARM_METRIC
+    k = int(metric.split("@")[1])
+    chance = k / dataset.n_items  # a random top-K finds about K / items of a user's held-out items
+    presentation.chart(st, figures.cold_warm_bars(table, metric, chance), under_note=in_step, key="compare.coldwarm")
+    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here (at most 2 training interactions). "
+               f"{metric} over the users with a held-out item of the group (groundtruth.cold_warm_metrics): the mean "
+               "over a setup's seeds with its 95% interval where the grid stored them, else its first checkpoint "
+               f"(1 seed); the dashed line is what a random ranking gets, about {k} / {dataset.n_items} items. A "
                "cold bar near or below it means the model does not rank cold items from their content.")
 
 
@@ -353,7 +345,7 @@ def render() -> None:
                         ("Plots", lambda: plots(rows, table, shown, reference, bool(step))),
                         ("Learning curves", lambda: curves(rows, shown, bool(step))),
                         ("Claims", lambda: claims(rows, picked)),
-                        ("Cold vs warm", lambda: cold_warm(rows, dataset, shown)),
+                        ("Cold vs warm", lambda: cold_warm(rows, dataset, shown, bool(step))),
                         ("Is it noise?", lambda: compare_sections.wilcoxon(rows, dataset)),
                         ("The paper's numbers", lambda: compare_sections.paper_table(name, table)),
                         ("Checkpoints", lambda: compare_sections.checkpoints(rows, dataset))):
