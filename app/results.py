@@ -195,9 +195,8 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> p
 def mean_interval(values) -> dict:
     """Mean over seeds and the 95% t-interval of that mean (``mambarec.stats``); no interval for one seed."""
     s = stats.summarize(list(values))
-    half = stats.t_quantile(s.n - 1) * s.std / s.n ** 0.5 if s.std is not None else None
-    return {"mean": s.mean, "seeds": s.n, "low": s.mean - half if half is not None else None,
-            "high": s.mean + half if half is not None else None}
+    low, high = s.interval() or (None, None)
+    return {"mean": s.mean, "seeds": s.n, "low": low, "high": high}
 
 
 def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:

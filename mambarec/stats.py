@@ -1,8 +1,8 @@
 """The project's statistics, computed in one place for REPORT.md, the README and the app (docs/protocol.md
 section 8).
 
-* ``summarize``: mean and sample standard deviation over seeds. One seed is one seed: it has no
-  standard deviation, and it is shown as "(1 seed)", never as "± 0.0000".
+* ``summarize``: mean and sample standard deviation over seeds, and the t-interval of that mean. One
+  seed is one seed: it has no standard deviation, and it is shown as "(1 seed)", never as "± 0.0000".
 * ``paired_difference``: the difference of two cells over the seeds both ran (seed s of A against
   seed s of B), with its 95% t-interval. With one common seed there is no interval. Every seed trains on the same
   split (the dataset's, fixed); a seed sets the initial draws and the sampling order, which part ways as soon as
@@ -40,6 +40,13 @@ class Summary:
     n: int
     mean: float
     std: float | None
+
+    def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+        """The t-interval of the mean over the seeds (None for one seed)."""
+        if self.std is None:
+            return None
+        half = t_quantile(self.n - 1, confidence) * self.std / math.sqrt(self.n)
+        return self.mean - half, self.mean + half
 
     def format(self, digits: int = 4, seeds: bool = False) -> str:
         if self.n == 0:

@@ -318,3 +318,33 @@ def test_the_parameter_claim_is_the_cell_over_its_reference_compared_exactly():
     assert findings.claim_verdict(c5, cells) == ("-35.0% (exact)", "agrees")
     cells[c5.cell] = {0: {"n_params": 80}}
     assert findings.claim_verdict(c5, cells) == ("-20.0% (exact)", "disagrees (smaller than claimed)")
+
+
+def test_the_interval_of_a_mean_is_scipy_s_t_interval_and_one_seed_has_none():
+    values = [0.0505, 0.0636, 0.0601, 0.0583, 0.0625]
+    low, high = stats.summarize(values).interval()
+    ref = scipy_stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=scipy_stats.sem(values))
+    assert (low, high) == pytest.approx(ref, rel=1e-12)
+    assert stats.summarize([0.3]).interval() is None
+
+
+def test_the_report_shows_cold_and_warm_items_per_world_with_intervals():
+    """The grid stored every run's test Recall@20 on cold and on warm items, and nothing showed it: REPORT.md's
+    scenario sweep now has a row per world and group, mean [95% CI] over seeds; worlds without cold items none."""
+    from mambarec.tables import cold_warm_table, scenario_table
+
+    def row(dataset, cell, seed, cold, warm, cold_users=10):
+        groups = {"cold": {"users": cold_users, "Recall@20": cold}, "warm": {"users": 30, "Recall@20": warm}}
+        return {"dataset": dataset, "cell": cell, "seed": seed, "test/Recall@20": warm,
+                "ground_truth": {"groups": groups}}
+
+    rows = [row("synthetic/cold-items", "mgcn", s, c, 0.5) for s, c in enumerate([0.05, 0.06, 0.07])]
+    rows += [row("synthetic/cold-items", "bpr", 0, 0.001, 0.45)]
+    rows += [row("synthetic/sparse-users", "mgcn", s, None, 0.5, cold_users=0) for s in range(3)]
+    table = cold_warm_table(rows, ["synthetic/cold-items", "synthetic/sparse-users"])
+    lines = table.splitlines()
+    cold = next(line for line in lines if line.startswith("| `synthetic/cold-items` | cold |"))
+    low, high = stats.summarize([0.05, 0.06, 0.07]).interval()
+    assert f"0.0600 [{low:.4f}, {high:.4f}]" in cold and "0.0010 (1 seed)" in cold
+    assert not any("sparse-users" in line for line in lines)
+    assert table in scenario_table(rows, ["synthetic/cold-items", "synthetic/sparse-users"])
