@@ -48,6 +48,17 @@ class Summary:
         half = t_quantile(self.n - 1, confidence) * self.std / math.sqrt(self.n)
         return self.mean - half, self.mean + half
 
+    def t_test_p(self) -> float | None:
+        """The two-sided p-value of the one-sample t-test of the mean against 0 (None for one seed); values all
+        equal and not 0 give 0, all 0 give 1."""
+        if self.std is None:
+            return None
+        from scipy.stats import t  # lazy, as in t_quantile
+
+        if self.std == 0.0:
+            return 0.0 if self.mean != 0.0 else 1.0
+        return float(2.0 * t.sf(abs(self.mean) / (self.std / math.sqrt(self.n)), self.n - 1))
+
     def format(self, digits: int = 4, seeds: bool = False) -> str:
         if self.n == 0:
             return "-"
@@ -67,16 +78,8 @@ def summarize(values: Sequence[float | None]) -> Summary:
 
 
 def t_test_p(values: np.ndarray) -> float | None:
-    """The two-sided p-value of the one-sample t-test of ``values`` against 0 (None for fewer than 2 values);
-    values all equal and not 0 give 0, all 0 give 1."""
-    if len(values) < 2:
-        return None
-    from scipy.stats import t  # lazy, as in t_quantile
-
-    mean, sd = float(values.mean()), float(values.std(ddof=1))
-    if sd == 0.0:
-        return 0.0 if mean != 0.0 else 1.0
-    return float(2.0 * t.sf(abs(mean) / (sd / math.sqrt(len(values))), len(values) - 1))
+    """``Summary.t_test_p`` of ``values`` (None for fewer than 2)."""
+    return summarize(values).t_test_p()
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -179,13 +182,9 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float],
     seeds = common_seeds(a, b)
     if not seeds:
         return None
-    diff = np.asarray([a[s] - b[s] for s in seeds], dtype=np.float64)
-    ref = float(np.mean([b[s] for s in seeds]))
-    mean = float(diff.mean())
-    if len(seeds) < 2:
-        return PairedDifference(seeds, mean, None, None, ref)
-    half = t_quantile(len(seeds) - 1, confidence) * float(diff.std(ddof=1)) / math.sqrt(len(seeds))
-    return PairedDifference(seeds, mean, mean - half, mean + half, ref, t_test_p(diff))
+    diff = summarize([a[s] - b[s] for s in seeds])
+    low, high = diff.interval(confidence) or (None, None)
+    return PairedDifference(seeds, diff.mean, low, high, float(np.mean([b[s] for s in seeds])), diff.t_test_p())
 
 
 def seeds_for_half_width(diff: PairedDifference, target: float, confidence: float = CONFIDENCE,
@@ -214,17 +213,16 @@ def paired_ratio(a: Mapping[int, float], b: Mapping[int, float],
     if any(a[s] <= 0 or b[s] <= 0 for s in seeds):
         raise ValueError(f"a ratio needs positive values on both sides, got A={[a[s] for s in seeds]} "
                          f"B={[b[s] for s in seeds]}; compare them with paired_difference instead")
-    logs = np.log(np.asarray([a[s] / b[s] for s in seeds], dtype=np.float64))
+    logs = summarize(np.log(np.asarray([a[s] / b[s] for s in seeds], dtype=np.float64)))
     ref = float(np.mean([b[s] for s in seeds]))
 
     def pct(x: float) -> float:
         return math.expm1(x) * 100.0
 
-    mean = float(logs.mean())
-    if len(seeds) < 2:
-        return PairedDifference(seeds, pct(mean), None, None, ref)
-    half = t_quantile(len(seeds) - 1, confidence) * float(logs.std(ddof=1)) / math.sqrt(len(seeds))
-    return PairedDifference(seeds, pct(mean), pct(mean - half), pct(mean + half), ref, t_test_p(logs))
+    interval = logs.interval(confidence)
+    if interval is None:
+        return PairedDifference(seeds, pct(logs.mean), None, None, ref)
+    return PairedDifference(seeds, pct(logs.mean), pct(interval[0]), pct(interval[1]), ref, logs.t_test_p())
 
 
 def relative_change(a: Mapping[int, float], b: Mapping[int, float], metric: str) -> PairedDifference | None:
