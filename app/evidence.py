@@ -156,7 +156,6 @@ def histories(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- cold vs warm items ----------------------------------------------------------------------------
-@st.cache_data(max_entries=32, show_spinner="Ranking every user's items (cold vs warm)...")
 def cold_items(dataset) -> np.ndarray | None:
     """The items the cold-vs-warm bars call cold: a generated world's own (``extras["cold_items"]``, held to at most
     2 training interactions; what the grid measured them on), else the items with at most 2 measured."""
@@ -164,6 +163,7 @@ def cold_items(dataset) -> np.ndarray | None:
     return extras["cold_items"] if "cold_items" in extras else extras.get("cold_items_measured")
 
 
+@st.cache_data(max_entries=32, show_spinner="Ranking every user's items (cold vs warm)...")
 def cold_warm(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset) -> dict[str, dict]:
     """``groundtruth.cold_warm_metrics`` of one checkpoint's test ranking: group -> users, held-out, metrics."""
     from mambarec.checkpoint import load_model  # lazy: torch

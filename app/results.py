@@ -29,7 +29,8 @@ from mambarec.store import precomputed_records as store_records
 from mambarec.store import rename_run as store_rename
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
-COLD_WARM_METRIC = "Recall@20"  # the metric of the cold-vs-warm bars
+COLD_WARM_K = 20  # the cutoff of the cold-vs-warm bars' metric
+COLD_WARM_METRIC = f"Recall@{COLD_WARM_K}"
 ITEM_GROUPS = ("cold", "warm")
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 

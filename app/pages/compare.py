@@ -250,8 +250,7 @@ def cold_warm(rows: pd.DataFrame, dataset, shown: list[str], in_step: bool) -> N
         st.caption("Per-group metrics need checkpoints: train a run on this dataset, or regenerate precomputed/ with "
                    "the scenario sweep.")
         return
-    metric = results.COLD_WARM_METRIC
-    k = int(metric.split("@")[1])
+    metric, k = results.COLD_WARM_METRIC, results.COLD_WARM_K
     chance = k / dataset.n_items  # a random top-K finds about K / items of a user's held-out items
     presentation.chart(st, figures.cold_warm_bars(table, metric, chance), under_note=in_step, key="compare.coldwarm")
     st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here (at most 2 training interactions). "
