@@ -195,14 +195,14 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
         part = table[table["group"] == group]
         mean, high, low = part["mean"], part["high"].astype(float), part["low"].astype(float)  # NaN: one seed
         y = part["name"].map(names.index) + (j - 0.5) * COLD_WARM_BAR
-        seeds = [f"{n} seed{'s' if n != 1 else ''}" for n in part["seeds"]]
+        spread = [f"[{lo:.4f}, {hi:.4f}] over {n} seeds" if n > 1 else "1 seed, no interval"
+                  for lo, hi, n in zip(low, high, part["seeds"], strict=True)]
         fig.add_trace(go.Bar(
             y=y, x=mean, orientation="h", width=COLD_WARM_BAR * 0.95, name=f"{group} items", marker_color=color,
             error_x={"type": "data", "symmetric": False, "color": "#444", "array": high - mean,
                      "arrayminus": mean - low},
-            customdata=np.stack([part["name"], seeds, low, high], axis=1),
-            hovertemplate=f"%{{customdata[0]}}, {group} items: %{{x:.4f}} [%{{customdata[2]:.4f}}, "
-                          "%{customdata[3]:.4f}] (%{customdata[1]})<extra></extra>"))
+            customdata=np.stack([part["name"], spread], axis=1),
+            hovertemplate=f"%{{customdata[0]}}, {group} items: %{{x:.4f}} %{{customdata[1]}}<extra></extra>"))
         fig.add_trace(go.Scatter(x=high.fillna(mean), y=y, mode="text", text=[f" {v:.3f}" for v in mean],
                                  textposition="middle right", cliponaxis=False, showlegend=False, hoverinfo="skip"))
     if chance is not None:

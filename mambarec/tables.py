@@ -156,9 +156,10 @@ def cold_warm_table(rows: list[dict], datasets: list[str], metric: str = "Recall
                                                      for c in SCENARIO_CELLS) + " |" for group in ("cold", "warm")]
     if not lines:
         return ""
+    k = metric.rsplit("@", 1)[1]  # Recall@K: a random top-K finds about K / items of a user's held-out items
     return "\n".join([f"Test {metric} on the cold items (at most 2 training interactions) and on the warm ones, mean "
                       "[95% CI] over seeds (a t-interval: near 0 it can reach below); a random ranking gets about "
-                      "20 / the world's items:", "",
+                      f"{k} / the world's items:", "",
                       "| world | items | " + " | ".join(f"`{c}`" for c in SCENARIO_CELLS) + " |",
                       "|" + "---|" * (len(SCENARIO_CELLS) + 2), *lines])
 
