@@ -115,3 +115,17 @@ def test_the_memory_benchmark_refuses_settings_glibc_would_ignore(capsys):
         with pytest.raises(SystemExit):
             server_memory.main(argv)
         assert said in capsys.readouterr().err
+
+
+def test_the_dream_forms_benchmark_compares_the_two_forms_of_one_block():
+    """bench/dream_forms.py times the whole conv matrix against its blocks: two blocks with the same weights whose
+    matrices are applied whole and by blocks, computing the same values; a map that keeps convolutions is refused."""
+    import torch
+
+    forms = _load("dream_forms")
+    whole, blocks = forms.build((10, 4, 4), True), forms.build((10, 4, 4), False)
+    assert whole.conv_matrix.dense_index is not None and blocks.conv_matrix.dense_index is None
+    x = torch.randn(7, 160, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(whole(x), blocks(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(SystemExit, match="keeps its convolutions"):
+        forms.build((10, 8, 8), True)

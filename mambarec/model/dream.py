@@ -50,7 +50,8 @@ CONV_MATRIX_MAX_MACS = 1 << 16
 # (2026-12-02): ml100k 10 x 4 x 4 (r = 8; 37,200 / 102,400 multiply-adds) 38.7 / 35.0 (37.1 / 30.8); 5 x 4 x 4
 # (r = 16; 9,300 / 25,600) 27.6 / 18.5 (16.4 / 16.0); Baby 2 x 8 x 8 (r = 32; 22,672 / 65,536) 289 / 191 (253 / 165);
 # above the limit, Baby 4 x 8 x 8 (90,688 / 262,144) 524 / 559 (392 / 303). On ml100k's map, 20 calls of each
-# alternating in one process: whole / blocks 0.90 [0.87, 0.93] on one thread, 0.80 [0.78, 0.82] on two.
+# alternating in one process (bench/dream_forms.py): whole / blocks 0.90 [0.87, 0.93] on one thread, 0.80 [0.78,
+# 0.82] on two.
 DENSE_CONV_MATRIX_MAX_MACS = 1 << 17
 
 
