@@ -77,11 +77,6 @@ def summarize(values: Sequence[float | None]) -> Summary:
     return Summary(len(arr), float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else None)
 
 
-def t_test_p(values: np.ndarray) -> float | None:
-    """``Summary.t_test_p`` of ``values`` (None for fewer than 2)."""
-    return summarize(values).t_test_p()
-
-
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values, in the order given: the i-th smallest p times (m - i + 1), made
     non-decreasing along that order and capped at 1. A test "survives" the family at level alpha when its
@@ -339,4 +334,4 @@ def _isnan(v) -> bool:
 
 __all__ = ["Summary", "summarize", "PairedDifference", "paired_difference", "signed", "exact_change", "verdict",
            "exact_verdict", "WilcoxonResult", "wilcoxon_per_user", "CONFIDENCE", "t_quantile", "seeds_for_half_width",
-           "holm", "t_test_p"]
+           "holm"]

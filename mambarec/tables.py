@@ -6,6 +6,7 @@ the alignment numbers. Every difference is paired by seed with its 95% t-interva
 from __future__ import annotations
 
 from mambarec import findings, stats
+from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import GRID, SCENARIO_CELLS
 
 TABLE_METRICS = ("test/Recall@10", "test/Recall@20", "test/NDCG@10", "test/NDCG@20")
@@ -157,7 +158,8 @@ def cold_warm_table(rows: list[dict], datasets: list[str], metric: str = "Recall
     if not lines:
         return ""
     k = metric.rsplit("@", 1)[1]  # Recall@K: a random top-K finds about K / items of a user's held-out items
-    return "\n".join([f"Test {metric} on the cold items (at most 2 training interactions) and on the warm ones, mean "
+    return "\n".join([f"Test {metric} on the cold items (at most {COLD_MAX_TRAIN} training interactions) and on the "
+                      "warm ones, mean "
                       "[95% CI] over seeds (a t-interval: near 0 it can reach below); a random ranking gets about "
                       f"{k} / the world's items:", "",
                       "| world | items | " + " | ".join(f"`{c}`" for c in SCENARIO_CELLS) + " |",

@@ -173,7 +173,7 @@ def test_each_difference_carries_its_t_tests_p_and_holm_adjusts_a_family():
     want = scipy_stats.ttest_1samp(np.log([2.0 / 1.0, 2.2 / 1.2, 2.1 / 1.0]), 0.0).pvalue
     assert stats.relative_change(slow, fast, "s_per_epoch").p == pytest.approx(want)
     assert stats.paired_difference({0: 0.3}, {0: 0.2}).p is None
-    assert stats.t_test_p(np.array([0.5, 0.5, 0.5])) == 0.0 and stats.t_test_p(np.zeros(3)) == 1.0
+    assert stats.summarize([0.5, 0.5, 0.5]).t_test_p() == 0.0 and stats.summarize([0.0] * 3).t_test_p() == 1.0
     # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> kept non-decreasing: 0.06
     assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1

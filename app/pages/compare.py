@@ -16,6 +16,7 @@ from app import compare_sections, evidence, lessonbar, models, presentation, res
 from app import lessons_content as L
 from app.urlsel import Param
 from mambarec import findings, stats
+from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import DEFAULT_BUDGET
 
 PAGE = "compare"
@@ -253,7 +254,8 @@ def cold_warm(rows: pd.DataFrame, dataset, shown: list[str], in_step: bool) -> N
     metric, k = results.COLD_WARM_METRIC, results.COLD_WARM_K
     chance = k / dataset.n_items  # a random top-K finds about K / items of a user's held-out items
     presentation.chart(st, figures.cold_warm_bars(table, metric, chance), under_note=in_step, key="compare.coldwarm")
-    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here (at most 2 training interactions). "
+    st.caption(f"{int(cold.sum())} of {dataset.n_items} items are cold here (at most {COLD_MAX_TRAIN} training "
+               "interactions). "
                f"{metric} over the users with a held-out item of the group (groundtruth.cold_warm_metrics): the mean "
                "over a setup's seeds with its 95% interval where the grid stored them, else its first checkpoint "
                f"(1 seed); the dashed line is what a random ranking gets, about {k} / {dataset.n_items} items. A "
