@@ -201,11 +201,10 @@ LESSONS: tuple[Lesson, ...] = (
                Step("Curves that flattened, and one that stopped too soon", "compare",
                     {"dataset": "synthetic", "cells": "paper,no_alignment,bpr", "ref": "paper",
                      "tab": "Learning curves"},
-                    "Every run here ended by early stopping, 21 epochs after its best, and most seeds' best epochs "
-                    "(triangles) come late, where the curves have flattened: that is a converged run. A triangle "
-                    "near the left edge is a seed whose score dipped after an early peak for longer than the "
-                    "patience, so it stopped before it learned; its test number pulls its cell's mean down and "
-                    "widens its interval (the first tab lists each seed's epochs)."),
+                    "Every run here stopped early, 21 epochs after its best, and most best epochs (triangles) come "
+                    "late, where the curves are flat: converged runs. A triangle near the left edge is a seed that "
+                    "dipped after an early peak and stopped before it learned: it pulls its cell's mean down and "
+                    "widens the interval (the first tab lists each seed's epochs)."),
                Step("The losses behind them", "compare",
                     {"dataset": "ml100k", "cells": "paper,mgcn", "ref": "paper", "tab": "Learning curves",
                      "curve": "loss/bpr"},
