@@ -20,7 +20,7 @@ from app import paths, results
 from mambarec import lifeline, stats
 from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
 from mambarec.findings import CLAIMS, claim_verdict
-from mambarec.groundtruth import cold_warm_metrics
+from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
 
 CLAIM_METRICS = ("n_params", "s_per_epoch")
@@ -187,10 +187,10 @@ def cold_warm_table(rows: pd.DataFrame, dataset, shown: list[str]) -> pd.DataFra
         stored = mine[mine[f"cold {metric}"].notna()] if f"cold {metric}" in mine else mine.iloc[:0]
         if not stored.empty:
             out += [{"name": name, "group": g, **results.mean_interval(stored[f"{g} {metric}"])}
-                    for g in results.ITEM_GROUPS]
+                    for g in ITEM_GROUPS]
         elif mine["checkpoint"].notna().any():
             path = mine["checkpoint"].dropna().iloc[0]
             groups = cold_warm(path, Path(path).stat().st_mtime_ns, dataset.fingerprint(), dataset)
             out += [{"name": name, "group": g, "mean": groups[g].get(metric, float("nan")), "seeds": 1,
-                     "low": None, "high": None} for g in results.ITEM_GROUPS if g in groups]
+                     "low": None, "high": None} for g in ITEM_GROUPS if g in groups]
     return pd.DataFrame(out, columns=["name", "group", "mean", "seeds", "low", "high"])

@@ -21,6 +21,7 @@ from mambarec import findings, stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
 from mambarec.data import load_dataset
+from mambarec.groundtruth import ITEM_GROUPS, stored_group_metrics
 from mambarec.progress import adopt_orphans
 from mambarec.store import RunStoreError, list_runs, model_name_of
 from mambarec.store import delete_run as store_delete
@@ -31,7 +32,6 @@ from mambarec.store import rename_run as store_rename
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
 COLD_WARM_K = 20  # the cutoff of the cold-vs-warm bars' metric
 COLD_WARM_METRIC = f"Recall@{COLD_WARM_K}"
-ITEM_GROUPS = ("cold", "warm")
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
 
@@ -61,7 +61,7 @@ def record_row(record) -> dict:
         r = variant = cap = None
     ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
     # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
-    groups = (m.get("ground_truth") or {}).get("groups") or {}
+    groups = stored_group_metrics(m)
     head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]
     # a saved run's name is its setup, whose last part is the epoch cap: say so ("≤20 ep"), the runs column says
     # how many it ran

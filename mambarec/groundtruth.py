@@ -151,6 +151,16 @@ def group_topk_metrics(top: np.ndarray, heldout: sp.spmatrix, groups: dict[str, 
     return out
 
 
+ITEM_GROUPS = ("cold", "warm")  # the item groups of ``cold_warm_metrics``, in the order tables show them
+
+
+def stored_group_metrics(metrics: dict) -> dict[str, dict]:
+    """The per-group metrics a run stored (``tasks.ground_truth``: ``metrics["ground_truth"]["groups"]``), group ->
+    {"users", "heldout", metric -> value}; empty where the run stored none (real data, untrained, older runs).
+    The one reader of that record: the report's table and the app's rows both go through it."""
+    return (metrics.get("ground_truth") or {}).get("groups") or {}
+
+
 def cold_warm_metrics(scores, dataset, split: str = "test", ks: Sequence[int] = (10, 20),
                       cold: np.ndarray | None = None) -> dict[str, GroupMetrics]:
     """Per-group metrics of a (n_users, n_items) score matrix on ``dataset``'s ``split``.
@@ -166,4 +176,4 @@ def cold_warm_metrics(scores, dataset, split: str = "test", ks: Sequence[int] = 
         cold = measured_cold_items(dataset.train, dataset.n_items)
     scores = torch.as_tensor(scores)
     top = top_items(scores, dataset.matrix("train"), max(ks)).cpu().numpy()
-    return group_topk_metrics(top, dataset.matrix(split), {"cold": cold, "warm": ~cold}, ks)
+    return group_topk_metrics(top, dataset.matrix(split), dict(zip(ITEM_GROUPS, (cold, ~cold), strict=True)), ks)

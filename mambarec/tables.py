@@ -8,6 +8,7 @@ from __future__ import annotations
 from mambarec import findings, stats
 from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import GRID, SCENARIO_CELLS
+from mambarec.groundtruth import ITEM_GROUPS, stored_group_metrics
 
 TABLE_METRICS = ("test/Recall@10", "test/Recall@20", "test/NDCG@10", "test/NDCG@20")
 ALIGNMENT_COLUMNS = (("mmd", "MMD"), ("mean_cosine", "mean cos"), ("recall@1", "R@1"), ("recall@10", "R@10"),
@@ -149,12 +150,11 @@ def cold_warm_table(rows: list[dict], datasets: list[str], metric: str = "Recall
     lines = []
     for d in datasets:
         cells = findings.cells_of(rows, d)
-        groups = {c: [r["ground_truth"]["groups"] for r in cells.get(c, {}).values()
-                      if "groups" in (r.get("ground_truth") or {})] for c in SCENARIO_CELLS}
+        groups = {c: [g for r in cells.get(c, {}).values() if (g := stored_group_metrics(r))] for c in SCENARIO_CELLS}
         if not any(g["cold"]["users"] for runs in groups.values() for g in runs):
             continue
         lines += [f"| `{d}` | {group} | " + " | ".join(fmt_interval([g[group][metric] for g in groups[c]])
-                                                     for c in SCENARIO_CELLS) + " |" for group in ("cold", "warm")]
+                                                     for c in SCENARIO_CELLS) + " |" for group in ITEM_GROUPS]
     if not lines:
         return ""
     k = metric.rsplit("@", 1)[1]  # Recall@K: a random top-K finds about K / items of a user's held-out items
