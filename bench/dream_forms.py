@@ -24,19 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mambarec import heap, stats  # noqa: E402
 from mambarec.config import mambarec_preset  # noqa: E402
 from mambarec.model import dream  # noqa: E402
+from mambarec.model.dream_kernels import ConvMatrix  # noqa: E402
 
 
 def build(shape: tuple[int, int, int], whole: bool) -> dream.Dream:
     """A `paper` DREAM block on ``shape`` whose conv matrix is applied whole or by blocks (seed 0's weights)."""
-    limit = dream.DENSE_CONV_MATRIX_MAX_MACS
-    dream.DENSE_CONV_MATRIX_MAX_MACS = (1 << 62) if whole else 0
-    try:
-        torch.manual_seed(0)
-        block = dream.Dream(shape, mambarec_preset("paper"))
-    finally:
-        dream.DENSE_CONV_MATRIX_MAX_MACS = limit
+    torch.manual_seed(0)
+    block = dream.Dream(shape, mambarec_preset("paper"))
     if block.conv_matrix is None:
         raise SystemExit(f"a {shape} map keeps its convolutions (above CONV_MATRIX_MAX_MACS): nothing to compare")
+    block.conv_matrix = ConvMatrix(*shape, block.conv_specs(), dense=whole)  # the form, whatever the size limit
     return block
 
 

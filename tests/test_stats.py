@@ -341,7 +341,8 @@ def test_the_report_shows_cold_and_warm_items_per_world_with_intervals():
     rows = [row("synthetic/cold-items", "mgcn", s, c, 0.5) for s, c in enumerate([0.05, 0.06, 0.07])]
     rows += [row("synthetic/cold-items", "bpr", 0, 0.001, 0.45)]
     # a run that stored no groups (an older run, real data) is left out of its cell, not read as a zero
-    rows += [{"dataset": "synthetic/cold-items", "cell": "mgcn", "seed": 9, "test/Recall@20": 0.5, "ground_truth": None}]
+    rows += [{"dataset": "synthetic/cold-items", "cell": "mgcn", "seed": 9, "test/Recall@20": 0.5,
+              "ground_truth": None}]
     rows += [row("synthetic/sparse-users", "mgcn", s, None, 0.5, cold_users=0) for s in range(3)]
     table = cold_warm_table(rows, ["synthetic/cold-items", "synthetic/sparse-users"])
     lines = table.splitlines()

@@ -201,11 +201,15 @@ class Dream(nn.Module):
         self.spatial = SpatialAttention(cat, self.style) if cfg.spatial_attention else None
         self.out_conv = nn.Conv2d(cat, c, 1)
         self.out_bn = nn.BatchNorm2d(c, momentum=mom)
-        convs = [(b.conv.kernel_size[0], b.dilation) for b in self.branches.values() if isinstance(b, ConvBranch)]
+        convs = self.conv_specs()
         self.conv_matrix = None
         if convs and ConvMatrix.macs_per_item(*shape, convs) <= CONV_MATRIX_MAX_MACS:
             dense = ConvMatrix.dense_macs_per_item(*shape, convs) <= DENSE_CONV_MATRIX_MAX_MACS
             self.conv_matrix = ConvMatrix(*shape, convs, dense=dense)
+
+    def conv_specs(self) -> list[tuple[int, int]]:
+        """(kernel size, dilation) of each branch convolution switched on, in branch order (``ConvMatrix``'s convs)."""
+        return [(b.conv.kernel_size[0], b.dilation) for b in self.branches.values() if isinstance(b, ConvBranch)]
 
     def branch_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: branch(x) for name, branch in self.branches.items()}
