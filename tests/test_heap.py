@@ -27,7 +27,9 @@ def test_a_steps_temporaries_reuse_the_last_steps_pages():
     touched = tensors * numel * 4 // PAGE
     for _ in range(2):  # the first steps grow the heap
         step_faults(tensors, numel)
-    later = [step_faults(tensors, numel) for _ in range(3)]
+    later = [step_faults(tensors, numel) for _ in range(5)]
     # glibc's own thresholds (trim at twice the largest block freed) hand the 128 MB back after each step, so
-    # every step faults all of it in again (~32,000 faults); retained, a step faults almost none
-    assert max(later) < touched // 10, (later, touched)
+    # every step faults all of it in again (~32,000 faults); retained, a step faults almost none. The median: in
+    # the full suite the heap left by earlier tests once grew by 16 MB on the first of these steps (CI, 4,096
+    # faults, then 0, 0), which is not the regression this guards against.
+    assert sorted(later)[len(later) // 2] < touched // 10, (later, touched)
