@@ -21,7 +21,7 @@ from mambarec import findings, stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
 from mambarec.data import load_dataset
-from mambarec.groundtruth import ITEM_GROUPS, stored_group_metrics
+from mambarec.groundtruth import COLD_WARM_K, COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics  # noqa: F401  (re-exported)
 from mambarec.progress import adopt_orphans
 from mambarec.store import RunStoreError, list_runs, model_name_of
 from mambarec.store import delete_run as store_delete
@@ -30,8 +30,6 @@ from mambarec.store import precomputed_records as store_records
 from mambarec.store import rename_run as store_rename
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
-COLD_WARM_K = 20  # the cutoff of the cold-vs-warm bars' metric
-COLD_WARM_METRIC = f"Recall@{COLD_WARM_K}"
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
 

@@ -152,6 +152,8 @@ def group_topk_metrics(top: np.ndarray, heldout: sp.spmatrix, groups: dict[str, 
 
 
 ITEM_GROUPS = ("cold", "warm")  # the item groups of ``cold_warm_metrics``, in the order tables show them
+COLD_WARM_K = 20  # the cutoff of the metric that cold-vs-warm tables and bars show (REPORT.md, Compare)
+COLD_WARM_METRIC = f"Recall@{COLD_WARM_K}"
 
 
 def stored_group_metrics(metrics: dict) -> dict[str, dict]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from mambarec import findings, stats
 from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import GRID, SCENARIO_CELLS
-from mambarec.groundtruth import ITEM_GROUPS, stored_group_metrics
+from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics
 
 TABLE_METRICS = ("test/Recall@10", "test/Recall@20", "test/NDCG@10", "test/NDCG@20")
 ALIGNMENT_COLUMNS = (("mmd", "MMD"), ("mean_cosine", "mean cos"), ("recall@1", "R@1"), ("recall@10", "R@10"),
@@ -144,7 +144,7 @@ def scenario_table(rows: list[dict], datasets: list[str]) -> str:
     return "\n".join(lines + (["", cold_warm] if cold_warm else []))
 
 
-def cold_warm_table(rows: list[dict], datasets: list[str], metric: str = "Recall@20") -> str:
+def cold_warm_table(rows: list[dict], datasets: list[str], metric: str = COLD_WARM_METRIC) -> str:
     """Test ``metric`` on the cold and on the warm items of each world that has cold items (each run's stored
     ``ground_truth["groups"]``, ``tasks.ground_truth``), mean and 95% interval over seeds, per sweep cell."""
     lines = []
