@@ -21,7 +21,12 @@ from mambarec import findings, stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.config import PopConfig, RunConfig, TrainConfig, setup_label
 from mambarec.data import load_dataset
-from mambarec.groundtruth import COLD_WARM_K, COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics  # noqa: F401  (re-exported)
+from mambarec.groundtruth import (  # noqa: F401  (COLD_WARM_K, COLD_WARM_METRIC: re-exported for the pages)
+    COLD_WARM_K,
+    COLD_WARM_METRIC,
+    ITEM_GROUPS,
+    stored_group_metrics,
+)
 from mambarec.progress import adopt_orphans
 from mambarec.store import RunStoreError, list_runs, model_name_of
 from mambarec.store import delete_run as store_delete
