@@ -31,6 +31,19 @@ from mambarec.model import losses  # noqa: E402
 from mambarec.train import Trainer  # noqa: E402
 
 
+def schedule(epochs: int, skip: int) -> list[tuple[str, int | None]]:
+    """Each epoch's form and pair: the first ``skip`` epochs with the floor and in no pair, then pairs of one epoch
+    of each form, "floor" first in even pairs and "none" first in odd ones; an odd epoch left over is in no pair."""
+    out = []
+    for epoch in range(epochs):
+        k = epoch - skip
+        if k < 0 or k // 2 >= (epochs - skip) // 2:
+            out.append(("floor", None))
+        else:
+            out.append(("floor" if (k % 2 == 0) == (k // 2 % 2 == 0) else "none", k // 2))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="paper", help="MambaRec's variant [paper: the visual-text InfoNCE at tau 0.01]")
@@ -45,16 +58,14 @@ def main() -> None:
     run = make_run("ml100k", "mambarec", args.variant, {}, {"epochs": args.epochs, "seed": 0, "schedule": "fast"})[0]
     trainer = Trainer.for_run(run, load_dataset("ml100k"))
     times = {"floor": {}, "none": {}}
-    for epoch in range(args.epochs):
-        k = epoch - args.skip
-        form = "floor" if k < 0 or (k % 2 == 0) == (k // 2 % 2 == 0) else "none"
+    for form, pair in schedule(args.epochs, args.skip):
         losses.exp_floor = floor if form == "floor" else (lambda dtype: -math.inf)
         start = time.perf_counter()
         trainer.train_epoch(lambda: False)
         seconds = time.perf_counter() - start
         trainer.scheduler.step()
-        if k >= 0 and k // 2 < (args.epochs - args.skip) // 2:
-            times[form][k // 2] = seconds
+        if pair is not None:
+            times[form][pair] = seconds
     losses.exp_floor = floor
     ratio = stats.paired_ratio(times["floor"], times["none"])
     print(json.dumps({"variant": args.variant, "threads": args.threads, "pairs": len(times["floor"]),

@@ -129,3 +129,12 @@ def test_the_dream_forms_benchmark_compares_the_two_forms_of_one_block():
     assert torch.allclose(whole(x), blocks(x), rtol=1e-4, atol=1e-5)
     with pytest.raises(SystemExit, match="keeps its convolutions"):
         forms.build((10, 8, 8), True)
+
+
+def test_the_exp_floor_benchmark_pairs_one_epoch_of_each_form_in_alternating_order():
+    """bench/exp_floor.py: epochs before ``skip`` train with the floor and are not timed; then each pair holds one
+    epoch of each form, the order swapping from pair to pair; an odd epoch at the end is in no pair."""
+    plan = _load("exp_floor").schedule(epochs=10, skip=3)
+    assert plan[:3] == [("floor", None)] * 3
+    assert plan[3:] == [("floor", 0), ("none", 0), ("none", 1), ("floor", 1), ("floor", 2), ("none", 2),
+                        ("floor", None)]
