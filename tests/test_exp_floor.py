@@ -15,7 +15,7 @@ def _grads(value, inputs):
 
 
 def _unfloored(monkeypatch):
-    """The losses as they were before the floor: clamping at -inf changes nothing."""
+    """InfoNCE as it was before the floor: clamping at -inf changes nothing."""
     monkeypatch.setattr(losses, "exp_floor", lambda dtype: -math.inf)
 
 
