@@ -21,12 +21,12 @@ Equivalent rewrites, exact in real arithmetic:
 * before InfoNCE's in-place exp the shifted logits are raised to ``exp_floor``, the smallest whole number
   whose exp is a normal float of the dtype (-87 for float32): torch's CPU exp takes a slow path for every input
   whose result would be subnormal or zero (11-37x the cost of an entry of ml100k's 770 x 770 matrix), and
-  `paper`'s tau = 0.01 spreads the logits 200 apart, so from its fifth epoch ~45% of the entries were on it. A
-  raised entry moves by less than the dtype's smallest normal number (1.2e-38), which every sum it enters absorbs
-  (each row holds a 1, its max; each gradient row a normal-sized w b term): on ml100k's `paper` run 468 of 468
-  steps gave bit-identical losses and gradients with and without the floor. MMD's exponents are left as they
-  are: they reach the slow path only at sigma < 0.15, where its gradients are themselves below 1e-30 and the
-  floor would move their last bits.
+  `paper`'s tau = 0.01 spreads the logits 200 apart: in its fifth epoch up to a quarter of the entries, from the
+  tenth up to ~45%, were on it. A raised entry moves by less than the dtype's smallest normal number (1.2e-38),
+  which every sum it enters absorbs (each row holds a 1, its max; each gradient row a normal-sized w b term): on
+  ml100k's `paper` run 468 of 468 steps gave bit-identical losses and gradients with and without the floor.
+  MMD's exponents are left as they are: they reach the slow path only at sigma < 0.15, where its gradients are
+  themselves below 1e-30 and the floor would move their last bits.
 """
 
 from __future__ import annotations
