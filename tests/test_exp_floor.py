@@ -23,6 +23,7 @@ def _unfloored(monkeypatch):
 def test_floor_is_the_smallest_whole_exponent_with_a_normal_exp(dtype):
     floor, tiny = exp_floor(dtype), torch.finfo(dtype).tiny
     assert floor == int(floor)
+    assert torch.exp(torch.tensor(floor, dtype=dtype)) >= tiny  # normal in the dtype the loss computes in
     assert torch.exp(torch.tensor(floor, dtype=torch.float64)) >= tiny
     assert torch.exp(torch.tensor(floor - 1, dtype=torch.float64)) < tiny
 
