@@ -1,4 +1,4 @@
-"""The C heap of a training process: freed tensors stay in it for the next step (README, "Speed").
+"""The C heap of a training process: freed tensors stay in it for the next step (docs/speed.md section 1).
 
 A training step allocates and frees the same tensors step after step (on ml100k, DREAM's n x H*W x 5C maps are
 4.3 MB each). glibc's malloc serves a block above its mmap threshold with fresh pages from the kernel and

@@ -154,12 +154,13 @@ def test_every_page_ends_in_one_render():
 
 
 def test_every_docs_citation_names_a_section_that_exists():
-    """``docs/<file>.md section N`` in code, pages, benchmarks and tests points at an existing ``## N.`` heading
-    (docs/style.md habit 13), and nothing cites a file outside the repository."""
+    """``docs/<file>.md section N`` in code, pages, benchmarks, tests, the README and the docs themselves points at
+    an existing ``## N.`` heading (docs/style.md habit 13), and nothing cites a file outside the repository."""
     import re
 
     cite = re.compile(r"docs/(\w+)\.md,? sections? (\d+)")
-    files = [*MODULES.values(), *(ROOT / "bench").glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    files = [*MODULES.values(), *(ROOT / "bench").glob("*.py"), *(ROOT / "tests").glob("*.py"),
+             ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
     headings = {doc.stem: set(re.findall(r"^## (\d+)\.", doc.read_text(), re.MULTILINE))
                 for doc in (ROOT / "docs").glob("*.md")}
     cited, broken, outside = 0, [], []
