@@ -500,10 +500,15 @@ def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds
     # alone (2, -2, 1 %) spread more and need 5, so their check could not pass whatever the schedules did
     assert (every.seeds_needed, asked.seeds_needed) == (4, 5)
     assert table[2].endswith("| 4 |") and table[3].endswith("| 5 |")
-    line = next(x for x in summary_lines(rows, ["d"]) if "Schedule fast vs the paper's" in x)
-    assert "safe (seeds 0-4" in line and "Over seeds 0-2 alone, the speed issue's check: not shown safe" in line
-    assert line.endswith("wider than ±3% until about 5 seeds, so 3 seeds rarely show a schedule safe (seeds 0-2, "
-                         "Recall@20 +0.3% [-4.8%, +5.5%]).")
+    summary = summary_lines(rows, ["d"])
+    head = next(i for i, x in enumerate(summary) if x.startswith("- Faster schedules against the paper's on d"))
+    assert summary[head].endswith("within ±3%, the speed issue's bar): shown safe: `mgcn` fast over seeds 0-4.")
+    line = summary[head + 1]
+    assert line.startswith("  - `mgcn`, fast: Recall@20 +0.0% [-2.0%, +2.0%], NDCG@20 +0.0% [-2.0%, +2.0%] "
+                           "(seeds 0-4): safe; best epoch 10 against 10")
+    assert line.endswith("; over the issue's seeds 0-2 alone: Recall@20 +0.3% [-4.8%, +5.5%], NDCG@20 +0.3% "
+                         "[-4.8%, +5.5%]: not shown safe: at this spread an interval is wider than ±3% until about 5 "
+                         "seeds, so 3 seeds rarely show a schedule safe.")
 
 
 def test_each_candidate_schedule_is_checked_against_the_paper_s_by_its_own_cell():
