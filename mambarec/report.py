@@ -57,12 +57,44 @@ def summary_lines(rows: list[dict], datasets: list[str]) -> list[str]:
         one = words.get(findings.ONE_SEED, [])
         if one:
             parts.append(f"single seed, no interval: {len(one)} part(s)")
+        short = in_short_line(cells, dataset)
+        lines += [short] if short else []
         lines.append(f"- On {dataset} (test Recall@20 of the paper's model with the part against without it, "
                      f"paired by seed, 95% CI): " + ("; ".join(parts) if parts else "no ablation rows yet") + ".")
         lines += bridge_lines(cells, dataset)
         lines += never_learned_lines(cells, dataset)
         lines += schedule_lines(findings.schedule_check_pairs(cells), dataset)
     return lines
+
+
+def in_short_line(cells: dict, dataset: str) -> str | None:
+    """A dataset's findings in plain words before their detail: the headline models against each other, how many
+    of the paper's parts move test Recall@20 measurably and which, and which of its departures from MGCN cost
+    accuracy on both sides of the bridge (added to MGCN and taken out of the paper's model)."""
+    heads = [f"{c.label} {d.format(1, '%')}" for c in findings.HEADLINES
+             if (d := findings.effect(cells, c)) is not None and d.has_interval]
+    measured = [(c, d, note) for c, d, note in findings.family_effects(cells, findings.COMPONENTS)
+                if d is not None and d.has_interval]
+    if not heads and not measured:
+        return None
+    said = []
+    if heads:
+        said.append("; ".join(heads) + ".")
+    if measured:
+        moved = [f"{c.label} {'helps' if d.excludes_zero() > 0 else 'hurts'} ({findings.described(d, note)})"
+                 for c, d, note in measured if d.excludes_zero()]
+        said.append(f"Of the paper's {len(measured)} ablations (a part switched off, or r changed), "
+                    + (f"{len(moved)} move{'s' if len(moved) == 1 else ''} it measurably: {'; '.join(moved)}."
+                       if moved else "none moves it measurably (every interval holds 0)."))
+    costs = []
+    for words, added, kept in findings.BRIDGES:
+        a, k = findings.effect(cells, added), findings.effect(cells, kept)
+        if a is not None and k is not None and findings.word(a) == findings.word(k) == findings.HURTS:
+            costs.append(f"{words}: {a.format(1, '%')} added to MGCN, {k.format(1, '%')} in the paper's model")
+    if costs:
+        said.append("Of its departures from MGCN, what costs accuracy on both sides of the bridge is "
+                    + "; ".join(costs) + ".")
+    return f"- **In short, on {dataset}** (test Recall@20, paired by seed, 95% CI): " + " ".join(said)
 
 
 def schedule_lines(pairs: list, dataset: str) -> list[str]:
