@@ -33,3 +33,14 @@ def test_replace_block_keeps_the_rest():
     assert replace_block(text, "new") == "a\n<!-- results:start -->\nnew\n<!-- results:end -->\nb\n"
     with pytest.raises(ValueError):
         replace_block("no markers", "x")
+
+
+def test_every_table_row_is_one_line():
+    """A Markdown table row broken over two lines ends the table there and the rows after it render as text (the
+    README's classroom table did): every line that opens a row also closes it."""
+    broken = []
+    for path in (README, *sorted((ROOT / "docs").glob("*.md"))):
+        lines = path.read_text().splitlines()
+        broken += [f"{path.name}:{i + 1}" for i, line in enumerate(lines)
+                   if line.startswith("|") and not line.rstrip().endswith("|")]
+    assert not broken, broken
