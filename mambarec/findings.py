@@ -129,7 +129,7 @@ def seeds_listing(found: dict[str, list[int]], code: bool = False) -> str:
 
 def stopped_in_warmup(cells: dict[str, dict[int, dict]], patience: int) -> dict[str, list[int]]:
     """cell -> the seeds that early stopping ended with their best epoch within the first ``patience`` epochs
-    (past epoch 1: a cell stuck at epoch 1 never learned, ``report.never_learned_lines``) while another seed of
+    (past epoch 1: a cell stuck at epoch 1 never learned, ``summary.never_learned_lines``) while another seed of
     the same cell peaked after ``LATE_PEAK`` x ``patience`` epochs: the protocol's patience, counted from epoch 1,
     ran out in a dip after an early peak, before the run learned what its sister seeds did."""
     out = {}

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed
-from mambarec.report import missing_lines, seeds_line, summary_lines, warmup_stop_lines
+from mambarec.report import missing_lines, seeds_line
+from mambarec.summary import summary_lines, warmup_stop_lines
 from mambarec.tables import markdown_tables
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"

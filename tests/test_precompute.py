@@ -410,7 +410,7 @@ def test_the_plan_expects_the_epochs_of_earlier_converged_runs():
 
 
 def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
-    from mambarec.report import bridge_lines
+    from mambarec.summary import bridge_lines
 
     mgcn = [_row("mgcn", s, 0.300 + 0.001 * s) for s in range(3)]
     layers = [_row("mgcn_with_layers4", s, 0.280 + 0.001 * s) for s in range(3)]  # -6.6% every seed
@@ -432,7 +432,7 @@ def test_the_bridge_summary_sorts_each_paper_part_by_what_its_interval_says():
 
 
 def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained():
-    from mambarec.report import never_learned_lines
+    from mambarec.summary import never_learned_lines
 
     stuck = [{**_row("official_paper_sched", s, 0.07), "best_epoch": 1, "epochs_run": 22, "stopped_early": True,
               "history": [{"epoch": 1, "loss/bpr": 0.6929}, {"epoch": 2, "loss/bpr": 0.6923}]} for s in range(3)]
@@ -459,7 +459,7 @@ def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained(
 
 
 def test_a_seed_early_stopping_ended_in_its_warm_up_is_named_with_what_it_cost():
-    from mambarec.report import warmup_stop_lines
+    from mambarec.summary import warmup_stop_lines
 
     def run(cell, seed, best, recall, early=True):
         return {**_row(cell, seed, recall), "best_epoch": best, "epochs_run": best + 21, "stopped_early": early}
@@ -478,7 +478,7 @@ def test_a_seed_early_stopping_ended_in_its_warm_up_is_named_with_what_it_cost()
 
 
 def test_the_schedule_check_pairs_common_seeds_and_shows_the_issue_s_three_seeds_beside_all():
-    from mambarec.report import summary_lines
+    from mambarec.summary import summary_lines
     from mambarec.tables import schedule_table
 
     def run(cell, seed, recall):
@@ -653,7 +653,7 @@ def test_a_damaged_shipped_folder_is_restored_from_git_not_retrained(tmp_path):
 def test_the_summary_opens_with_the_findings_in_plain_words():
     """``in_short_line``: the headline models against each other, how many ablations move Recall@20 measurably
     (none here but DREAM), and a departure from MGCN named only when it costs accuracy on both sides of the bridge."""
-    from mambarec.report import in_short_line
+    from mambarec.summary import in_short_line
 
     noise = (0.000, 0.002, -0.002)  # per seed, shared by every cell: the pairs see only the cells' differences
     level = {"paper": 0.300, "mgcn": 0.310, "official": 0.305, "no_dream": 0.290, "no_mmd": 0.300,
@@ -664,8 +664,8 @@ def test_the_summary_opens_with_the_findings_in_plain_words():
     line = in_short_line(findings.cells_of(rows, "d"), "d")
     assert line.startswith("- **In short, on d** (test Recall@20, paired by seed, 95% CI): the paper's MambaRec "
                            "over MGCN -3.2%")
-    assert "Of the paper's 2 ablations (a part switched off, or r changed), 1 moves it measurably: DREAM helps " \
-           "(+3.4%" in line
+    assert "Of the paper's 2 ablations (a part switched off, or r changed) measured over several seeds, 1 moves it " \
+           "measurably: DREAM helps (+3.4%" in line
     assert "what costs accuracy on both sides of the bridge is visual-text InfoNCE (tau 0.01) in place of " \
            "side-content (tau 0.2): -3.2%" in line
     assert "4 user-item layers" not in line

@@ -211,7 +211,7 @@ def test_a_cell_whose_every_seed_peaked_in_the_warm_up_is_listed_apart():
     """synthetic/noisy-modality's `paper`, `no_alignment` and `no_dream` peak at epochs 9-16 in every seed; with no
     sister seed that went on learning, the warm-up rule could not flag them and the report said nothing of them."""
     from mambarec import findings
-    from mambarec.report import warmup_stop_lines
+    from mambarec.summary import warmup_stop_lines
 
     def row(cell, seed, best, stopped=True):
         return {"dataset": "w", "cell": cell, "seed": seed, "best_epoch": best, "stopped_early": stopped,

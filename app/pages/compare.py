@@ -18,6 +18,7 @@ from app.urlsel import Param
 from mambarec import findings, stats
 from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import DEFAULT_BUDGET
+from mambarec.summary import IN_SHORT_MEASURE
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
@@ -110,6 +111,10 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
 
 
 def verdict_line(rows: pd.DataFrame) -> None:
+    short = evidence.in_short(rows)
+    if short:
+        st.markdown(f"**The grid on this dataset, in short** ({IN_SHORT_MEASURE}; REPORT.md's Summary): "
+                    + short)
     claims = evidence.claims_table(rows)
     counts = evidence.verdict_counts(claims)
     if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
