@@ -22,7 +22,6 @@ from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
-from mambarec.summary import in_short as report_in_short
 
 CLAIM_METRICS = ("n_params", "s_per_epoch")
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
@@ -43,9 +42,9 @@ def cells_of(rows: pd.DataFrame) -> dict[str, dict[int, dict]]:
     return out
 
 
-def claims_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """REPORT.md's claims table on these rows: the paper's change, ours with its 95% interval, the verdict."""
-    cells = cells_of(rows)
+def claims_table(cells: dict[str, dict[int, dict]]) -> pd.DataFrame:
+    """REPORT.md's claims table on these precomputed cells (``cells_of``): the paper's change, ours with its 95%
+    interval, the verdict."""
     out = []
     for claim in CLAIMS:
         measured, verdict = claim_verdict(claim, cells)
@@ -54,11 +53,6 @@ def claims_table(rows: pd.DataFrame) -> pd.DataFrame:
                     "paper": f"{claim.paper_change:+.1f}%{'+' if claim.at_least else ''}", "measured here": measured,
                     "verdict": verdict})
     return pd.DataFrame(out)
-
-
-def in_short(rows: pd.DataFrame) -> str | None:
-    """REPORT.md's plain-words findings over these rows' precomputed cells (``summary.in_short``), or None."""
-    return report_in_short(cells_of(rows))
 
 
 def claims_about(setups: list[str]) -> pd.Series:

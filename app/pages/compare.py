@@ -18,7 +18,7 @@ from app.urlsel import Param
 from mambarec import findings, stats
 from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import DEFAULT_BUDGET
-from mambarec.summary import IN_SHORT_MEASURE
+from mambarec.summary import IN_SHORT_MEASURE, in_short
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
@@ -111,11 +111,12 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
 
 
 def verdict_line(rows: pd.DataFrame) -> None:
-    short = evidence.in_short(rows)
+    cells = evidence.cells_of(rows)  # once for both lines: it walks every precomputed row
+    short = in_short(cells)
     if short:
         st.markdown(f"**The grid on this dataset, in short** ({IN_SHORT_MEASURE}; REPORT.md's Summary): "
                     + short)
-    claims = evidence.claims_table(rows)
+    claims = evidence.claims_table(cells)
     counts = evidence.verdict_counts(claims)
     if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
         st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + " · ".join(
@@ -226,7 +227,7 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
 def claims(rows: pd.DataFrame, picked: list[str]) -> None:
     """The paper's claims; with setups picked, those about them (the r lesson's three came after four others,
     under the fold at 1280 x 800), and a line saying how many others there are."""
-    table = evidence.claims_table(rows)
+    table = evidence.claims_table(evidence.cells_of(rows))
     if picked:
         about = evidence.claims_about(picked)
         if about.any():
