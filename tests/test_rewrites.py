@@ -2,6 +2,9 @@
 direct one, values and gradients."""
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +15,8 @@ from mambarec.model.init import init_parameters
 from mambarec.model.losses import info_nce, kernel_mean, mmd_loss
 from mambarec.model.zoo import build_model
 from tests.tiny import tiny_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DS = tiny_dataset()
 GRAPHS = build_graphs(DS, (10,), use_cache=False)
@@ -363,26 +368,70 @@ def test_lightgcn_layer_sum_equals_the_mean_of_the_stacked_layers():
                           rtol=1e-12)
 
 
-def test_fused_adam_is_the_same_update_as_the_loop_form():
-    """The trainer's fused Adam against torch's per-tensor form, over steps with a decaying rate."""
+def _adam_trajectory(kind: str, start: list[torch.Tensor], grads: list[list[torch.Tensor | None]],
+                     resume_after: int | None = None) -> list[torch.Tensor]:
+    """Parameters after ``grads``' steps under a decaying rate: ``kind`` "ours" (mambarec.optim), "fused" or "loop"
+    (torch.optim.Adam's two forms); with ``resume_after``, the optimizer and schedule are saved after that many steps
+    and loaded into the other implementation (ours <-> torch's fused), as a resume file written by one would be."""
+    from mambarec.optim import Adam, RateSchedule
+
+    def build(kind, params):
+        if kind == "ours":
+            opt = Adam(params, lr=4e-3)
+            return opt, RateSchedule(opt, lambda e: 0.96 ** (e / 2))
+        opt = torch.optim.Adam(params, lr=4e-3, fused=kind == "fused", foreach=None if kind == "fused" else False)
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.96 ** (e / 2))
+
+    params = [torch.nn.Parameter(t.clone()) for t in start]
+    opt, sched = build(kind, params)
+    for i, step in enumerate(grads):
+        if i == resume_after:
+            saved = copy.deepcopy((opt.state_dict(), sched.state_dict()))
+            opt, sched = build("fused" if kind == "ours" else "ours", params)
+            opt.load_state_dict(saved[0])
+            sched.load_state_dict(saved[1])
+        for p, gr in zip(params, step, strict=True):
+            p.grad = None if gr is None else gr.clone()
+        opt.step()
+        sched.step()
+    return [p.detach() for p in params]
+
+
+def test_our_adam_is_torchs_fused_adam_to_the_bit_and_the_loop_form_to_rounding():
+    """mambarec.optim (torch's fused kernel without torch.optim) against torch.optim.Adam: the same bits as its fused
+    form, the per-tensor form to rounding, over steps with a decaying rate and a parameter without a gradient in
+    some steps (left alone, as torch leaves it); and a state saved by either continues the same in the other."""
     g = torch.Generator().manual_seed(9)
     shapes = [(40, 24), (24,), (7, 3)]
     start = [torch.randn(s, generator=g) for s in shapes]
-    grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(5)]
-    ends = []
-    for fused in (True, False):
-        params = [torch.nn.Parameter(t.clone()) for t in start]
-        opt = torch.optim.Adam(params, lr=4e-3, fused=fused, foreach=None if fused else False)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.96 ** (e / 2))
-        for step in grads:
-            for p, gr in zip(params, step, strict=True):
-                p.grad = gr.clone()
-            opt.step()
-            sched.step()
-        ends.append([p.detach() for p in params])
-    for fused, loop, first in zip(*ends, start, strict=True):
-        assert not torch.equal(fused, first)
-        assert torch.allclose(fused, loop, rtol=0, atol=1e-6)
+    grads = [[torch.randn(s, generator=g) if (i, j) != (2, 1) and (i, j) != (3, 1) else None
+              for j, s in enumerate(shapes)] for i in range(6)]
+    ours, fused, loop = (_adam_trajectory(kind, start, grads) for kind in ("ours", "fused", "loop"))
+    for o, f, lo, first in zip(ours, fused, loop, start, strict=True):
+        assert not torch.equal(o, first)
+        assert torch.equal(o, f)
+        assert torch.allclose(o, lo, rtol=0, atol=1e-6)
+    for kind in ("ours", "fused"):  # saved by one after 3 steps, loaded into the other: the same bits at the end
+        assert all(torch.equal(a, b) for a, b in zip(_adam_trajectory(kind, start, grads, resume_after=3), fused,
+                                                     strict=True))
+
+
+def test_a_trainer_never_imports_torchs_compiler():
+    """The lever of mambarec/optim.py: building a trainer and training an epoch leave torch._dynamo unimported (it
+    cost each training process 1.5-1.8 s); a fresh interpreter, since this one may have imported it already."""
+    code = ("import sys\n"
+            "from mambarec.config import RunConfig, TrainConfig, mambarec_preset\n"
+            "from mambarec.train import Trainer\n"
+            "from tests.tiny import tiny_dataset\n"
+            "run = RunConfig(model=mambarec_preset('paper', reduction_factor=2), train=TrainConfig(epochs=1, "
+            "batch_size=32))\n"
+            "trainer = Trainer.for_run(run, tiny_dataset())\n"
+            "result = trainer.fit()\n"
+            "assert result.epochs_run == 1, result\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_constant_sparse_backward_with_its_stored_transpose_is_the_dense_gradient():
