@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -227,6 +229,28 @@ def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_spelling(caps
         assert "usage:" not in err and len(err.splitlines()) == 2  # the error and where the options are listed
     train_help = build_parser().parse_args(["train", "--out", "x"]).commands["train"].format_help()
     assert "[defaults: mambarec true]" in train_help and "True" not in train_help  # defaults as the flags take them
+
+
+def test_help_and_the_data_commands_never_import_torch_and_a_bad_checkpoint_is_still_one_line(tmp_path):
+    """`python -m mambarec --help` took 3.5 s here, 1.9 of them importing torch for an exception class; the
+    commands that need no model stay off torch, and the one-line error for a bad checkpoint still holds."""
+    code = ("import sys\n"
+            "from mambarec.cli import main\n"
+            "assert main(['data', 'scenarios']) == 0\n"
+            "try:\n"
+            "    main(['--help'])\n"
+            "except SystemExit as e:\n"
+            "    assert e.code == 0\n"
+            "print('torch' in sys.modules, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "False"
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"not a checkpoint")
+    done = subprocess.run([sys.executable, "-m", "mambarec", "evaluate", str(bad)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1, \
+        done.stderr
 
 
 def test_the_variant_table_in_docs_departures_is_the_presets():
