@@ -595,3 +595,28 @@ def test_with_eval_every_the_last_epoch_is_evaluated_too(monkeypatch):
         next(curve)))
     result = trainer.fit()
     assert [row["epoch"] for row in result.history] == [3, 4] and result.best_epoch == 4
+
+
+def test_an_optimizer_state_of_another_setup_is_refused_by_what_differs():
+    """mambarec.optim.Adam.load_state_dict: a resume state whose parameters differ in number or shape says so (and
+    that the checkpoint is of another setup) instead of stepping with mismatched moments; a moment of the right
+    shape loads onto the parameter's device and dtype."""
+    from mambarec.optim import Adam
+
+    params = [torch.nn.Parameter(torch.zeros(3, 2)), torch.nn.Parameter(torch.zeros(4))]
+    donor = [torch.nn.Parameter(torch.zeros(3, 2)), torch.nn.Parameter(torch.zeros(5))]
+    opt = Adam(donor, lr=1e-3)
+    for p in donor:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(5,\), the model's is \(4,\).*another setup"):
+        Adam(params, lr=1e-3).load_state_dict(opt.state_dict())
+    with pytest.raises(ValueError, match=r"\[2\] parameters.*trains 1 in one.*another setup"):
+        Adam(params[:1], lr=1e-3).load_state_dict(opt.state_dict())
+    same = Adam([torch.nn.Parameter(torch.zeros(3, 2, dtype=torch.float64))], lr=1e-3)
+    same.load_state_dict({"state": {0: opt.state_dict()["state"][0]}, "param_groups": [
+        {**opt.state_dict()["param_groups"][0], "params": [0]}]})
+    moments = next(iter(same.state.values()))
+    assert moments["exp_avg"].dtype == torch.float64 and moments["step"].dtype == torch.float32
+    assert float(moments["step"]) == 1.0  # one step of gradient 1: the first moment is (1 - beta1) x 1, in float32
+    assert torch.equal(moments["exp_avg"], torch.full((3, 2), 0.1).double())
