@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.machinery
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -42,6 +43,7 @@ _LOCK = threading.RLock()
 _JOBS: dict[str, Job] = {}
 _QUEUE: list[str] = []  # ids of queued jobs, first come first served
 _RUNNING: set[str] = set()
+_PRESTARTED = False  # prestart() ran in this process
 
 
 class ClassroomError(RuntimeError):
@@ -58,6 +60,27 @@ def guard_main() -> None:
     main = sys.modules.get("__main__")
     if main is not None and getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
         main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+
+
+def prestart(classroom: bool = False) -> None:
+    """Start the forkserver now, in the background, once per server process (not in classroom mode, which trains
+    nothing). Starting it imports torch, ~3 s here, which the first Train click (or estimate) would otherwise wait
+    for; with it running a run's worker reaches its first state in ~0.2 s (bench/live_start.py). The Train page
+    calls this after it has drawn, so no page waits for it."""
+    global _PRESTARTED
+    with _LOCK:
+        if _PRESTARTED or classroom:
+            return
+        _PRESTARTED = True
+    guard_main()  # the forkserver is told the app's __main__: it must not run the app again
+    threading.Thread(target=_start_forkserver, name="mambarec-forkserver", daemon=True).start()
+
+
+def _start_forkserver() -> None:
+    try:
+        multiprocessing.forkserver.ensure_running()  # the server CONTEXT's processes fork from (its preload set)
+    except Exception:  # noqa: BLE001, S110  (a failed early start only costs the first run the start it always paid)
+        pass
 
 
 def max_parallel() -> int:

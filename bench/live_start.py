@@ -1,13 +1,14 @@
 """How long a live run takes to start. Prints numbers, asserts nothing (docs/style.md, habit 9).
 
-    python bench/live_start.py [--dataset ml100k] [--variant paper] [--jobs 3]
+    python bench/live_start.py [--dataset ml100k] [--variant paper] [--jobs 3] [--page-open S]
 
 Runs start as the Train page starts them (``app.jobs.start``: a worker process forked from the forkserver, which
 imported torch once), one epoch each, one after another in this process. For each job it prints the seconds from
 the start to the run card's first state ("built": the worker has the data, the graphs and the model) and to its
 first epoch's row, and that epoch's own training seconds. The first job also starts the forkserver (as the first run
-of a server does); the later ones are what every other run of a lecture waits. docs/speed.md section 4 has the
-figures.
+of a server does); the later ones are what every other run of a lecture waits. With ``--page-open S`` the forkserver
+is started as the Train page starts it once drawn (``app.jobs.prestart``), S seconds before the first run (a lecturer
+reading the form before clicking). docs/speed.md section 4 has the figures.
 """
 
 from __future__ import annotations
@@ -49,16 +50,22 @@ def main() -> None:
     p.add_argument("--variant", default="paper", choices=["paper", "official", "mgcn"])
     p.add_argument("--jobs", type=int, default=3, help="runs started one after another (the first starts the "
                                                        "forkserver)")
+    p.add_argument("--page-open", type=float, default=None, metavar="S",
+                   help="start the forkserver as the Train page does, S seconds before the first run")
     args = p.parse_args()
     flags = ["train", "--dataset", args.dataset, "--variant", args.variant, "--epochs", "1", "--out", "-"]
     run, _ = run_config_from_args(build_parser().parse_args(flags + (["--model", "mgcn"] if args.variant == "mgcn"
                                                                      else [])))
     dataset = load_dataset(args.dataset)
+    if args.page_open is not None:
+        jobs.prestart()
+        time.sleep(args.page_open)
     with tempfile.TemporaryDirectory() as root:
         for k in range(args.jobs):
             r = one_job(run, dataset, Path(root) / f"job{k}")
-            print(f"job {k + 1}{' (starts the forkserver)' if k == 0 else ''}: built {r['built_s']:.2f} s, first "
-                  f"epoch shown {r['first_epoch_s']:.2f} s (its training {r['epoch_train_s']:.2f} s)", flush=True)
+            note = " (starts the forkserver)" if k == 0 and args.page_open is None else ""
+            print(f"job {k + 1}{note}: built {r['built_s']:.2f} s, first epoch shown {r['first_epoch_s']:.2f} s "
+                  f"(its training {r['epoch_train_s']:.2f} s)", flush=True)
 
 
 if __name__ == "__main__":

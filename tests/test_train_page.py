@@ -278,13 +278,33 @@ def test_another_session_sees_the_queue_and_stops_a_run(env):
 
 def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
     monkeypatch.setenv(state.CLASSROOM_ENV, "1")
+    monkeypatch.setattr(jobs, "_PRESTARTED", False)
     at = open_app(**LINK)
+    assert jobs._PRESTARTED is False  # a read-only server starts no forkserver for runs it will not train
     no_exception(at)
     assert button(at, "Train").disabled and button(at, "3 seeds").disabled
     assert any("Classroom mode" in w.value for w in at.warning)
     with pytest.raises(jobs.ClassroomError):
         jobs.start(link_run(), state.get_dataset("tiny"), root=env, classroom=state.classroom())
     assert jobs.queue() == []
+
+
+def test_the_train_page_starts_the_forkserver_once_it_has_drawn(env, monkeypatch):
+    """The first Train click used to wait ~3 s for the forkserver to import torch (bench/live_start.py); the page
+    starts it in the background after drawing, once per process."""
+    import multiprocessing.forkserver
+    import os
+
+    monkeypatch.setattr(jobs, "_PRESTARTED", False)
+    at = open_app(**LINK)
+    no_exception(at)
+    assert jobs._PRESTARTED is True
+    server = multiprocessing.forkserver._forkserver  # the process every run's worker forks from
+    deadline = time.time() + TIMEOUT
+    while getattr(server, "_forkserver_pid", None) is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert server._forkserver_pid is not None
+    os.kill(server._forkserver_pid, 0)  # alive (raises if not)
 
 
 # ---- the page says what it does ----------------------------------------------------------------
