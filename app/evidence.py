@@ -22,6 +22,7 @@ from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
+from mambarec.summary import in_short
 
 CLAIM_METRICS = ("n_params", "s_per_epoch")
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
@@ -40,6 +41,14 @@ def cells_of(rows: pd.DataFrame) -> dict[str, dict[int, dict]]:
         values = {f"test/{m}": r[m] for m in results.METRICS} | {k: r[k] for k in CLAIM_METRICS}
         out.setdefault(r["cell"], {})[int(r["seed"])] = values
     return out
+
+
+def grid_in_short(dataset: str, folder: Path | None = None) -> str | None:
+    """The precomputed grid's findings on ``dataset`` (by name) in plain words, as REPORT.md's Summary and the
+    Compare page say them (``summary.in_short``); None when the folder holds nothing that pairs there."""
+    folder = folder or paths.precomputed_dir()
+    rows, _ = results.precomputed_results(str(folder), paths.precomputed_signature(folder))
+    return in_short(cells_of(rows[rows["dataset"] == dataset])) if not rows.empty else None
 
 
 def claims_table(cells: dict[str, dict[int, dict]]) -> pd.DataFrame:

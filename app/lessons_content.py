@@ -61,6 +61,7 @@ class Lesson:
     title: str
     summary: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    findings_on: str | None = None  # a dataset whose grid findings in plain words (summary.in_short) open the lesson
 
 
 def group_cells(groups: dict[str, list[str]], name: str) -> list[str]:
@@ -132,7 +133,7 @@ LESSONS: tuple[Lesson, ...] = (
                     "Each row switches off one of DREAM's five branches (the point, the three dilated 3x3 and the "
                     "whole-map pool). If no interval leaves the red line, removing one branch costs less than these "
                     "seeds can measure: read each interval's ends for how large an effect it still allows."),
-           )),
+           ), findings_on="ml100k"),
     Lesson("dream", "What DREAM sees in one item",
            "DREAM turns one item's feature vector into a small map and looks at it at several scales.", (
                Step("Five branches over one map", "dream",
@@ -189,7 +190,7 @@ LESSONS: tuple[Lesson, ...] = (
                      "ref": "paper", "tab": "Plots"},
                     "Each cell is the paper's model with one of those parts switched back to MGCN's way. A cell "
                     "wholly above the red line means the paper's model does better without that part."),
-           )),
+           ), findings_on="ml100k"),
     Lesson("converged", "A converged run vs a short one",
            "A test number is only a model's number once its learning curve has flattened.", (
                Step("Curves on ml100k", "compare",

@@ -241,3 +241,17 @@ def test_picking_another_dataset_ends_the_step():
     at.selectbox(key="sidebar.dataset").set_value(other).run()
     assert not at.exception and at.session_state["dataset"] == other
     assert "step 1 of" not in shown(at) and "step" not in at.query_params
+
+
+def test_the_parts_and_paper_vs_code_lessons_open_with_the_grids_findings_as_report_md_says_them():
+    """The grid's plain-words finding (REPORT.md's "In short, on ml100k") heads the two lessons about what matters,
+    in the same words as the shipped REPORT.md; a lesson without ``findings_on`` shows none."""
+    report = (ROOT / "precomputed" / "REPORT.md").read_text()
+    said = next(line.split("): ", 1)[1] for line in report.splitlines() if line.startswith("- **In short, on ml100k**"))
+    at = landing()
+    assert "What the grid found" not in shown(at)  # the default lesson (alignment) has none
+    for lesson in ("parts", "paper-vs-code"):
+        at.radio[0].set_value(lesson).run()
+        assert not at.exception
+        line = next(m.value for m in at.markdown if m.value.startswith("**What the grid found on ml100k, in short**"))
+        assert line.endswith(said)

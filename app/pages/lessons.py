@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import lessonbar, roomlinks, urlsel, warmup
+from app import evidence, lessonbar, roomlinks, urlsel, warmup
 from app import lessons_content as L
 from app.urlsel import Param
+from mambarec.summary import IN_SHORT_MEASURE
 
 PAGE = "lessons"
 PARAMS = (Param("lesson", L.LESSONS[0].id),)
@@ -50,6 +51,9 @@ def render() -> None:
     with body:
         st.subheader(lesson.title)
         st.caption(lesson.summary)
+        said = evidence.grid_in_short(lesson.findings_on) if lesson.findings_on else None
+        if said:  # the grid's verdict first, then the steps that show it
+            st.markdown(f"**What the grid found on {lesson.findings_on}, in short** ({IN_SHORT_MEASURE}): {said}")
         for index in range(len(lesson.steps)):
             step_card(lesson, index, inv, base)
     urlsel.publish(PAGE, PARAMS, with_dataset=False)
