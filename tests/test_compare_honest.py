@@ -310,6 +310,10 @@ def test_the_stale_check_does_not_hold_the_first_paint(monkeypatch, tmp_path):
         release.wait(60)
         real(folder, signature)
 
+    for _ in range(1200):  # a check an earlier test started must end first: the page would wait on it, not on this
+        if not evidence._running:  # slow one, and its end raced the assertion below (CI failed on it once)
+            break
+        threading.Event().wait(0.1)
     monkeypatch.setattr(evidence, "_check", slow)
     monkeypatch.setattr(evidence, "_done", {})
     at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
