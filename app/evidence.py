@@ -47,7 +47,13 @@ def grid_in_short(dataset: str, folder: Path | None = None) -> str | None:
     """The precomputed grid's findings on ``dataset`` (by name) in plain words, as REPORT.md's Summary and the
     Compare page say them (``summary.in_short``); None when the folder holds nothing that pairs there."""
     folder = folder or paths.precomputed_dir()
-    rows, _ = results.precomputed_results(str(folder), paths.precomputed_signature(folder))
+    return _grid_in_short(str(folder), paths.precomputed_signature(folder), dataset)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _grid_in_short(folder: str, signature: tuple, dataset: str) -> str | None:
+    """Once per folder version and dataset: ``cells_of`` walks every precomputed row, and a lesson reruns often."""
+    rows, _ = results.precomputed_results(folder, signature)
     return in_short(cells_of(rows[rows["dataset"] == dataset])) if not rows.empty else None
 
 
