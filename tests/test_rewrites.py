@@ -3,6 +3,7 @@ direct one, values and gradients."""
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -422,6 +423,31 @@ def test_a_trainer_never_imports_torchs_compiler():
         run = RunConfig(model=mambarec_preset("paper", reduction_factor=2), train=TrainConfig(epochs=1, batch_size=32))
         assert Trainer.for_run(run, tiny_dataset()).fit().epochs_run == 1
         """)
+
+
+def test_csr_products_with_32_bit_indices_are_the_64_bit_products_to_the_bit():
+    """The graphs store int32 indices (MKL's own; torch converts int64 ones on every product): same bits."""
+    import scipy.sparse as sp
+
+    from mambarec.graphs import csr_index_dtype, to_torch_csr
+
+    rng = torch.Generator().manual_seed(11)
+    for dtype in (torch.float32, torch.float64):
+        dense = torch.rand(300, 200, generator=rng) * (torch.rand(300, 200, generator=rng) < 0.05)
+        m = sp.csr_matrix(dense.numpy())
+        a32 = to_torch_csr(m).to(dtype)
+        assert a32.crow_indices().dtype == a32.col_indices().dtype == torch.int32
+        a64 = torch.sparse_csr_tensor(a32.crow_indices().long(), a32.col_indices().long(), a32.values(), size=m.shape,
+                                      check_invariants=True)
+        x = torch.randn(200, 64, generator=rng, dtype=dtype)
+        before = torch.get_num_threads()
+        try:
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                assert torch.equal(a32 @ x, a64 @ x)
+        finally:
+            torch.set_num_threads(before)
+    assert csr_index_dtype(sp.csr_matrix((1, 2**31))) == np.int64  # a dimension past int32: the wide indices
 
 
 def test_constant_sparse_backward_with_its_stored_transpose_is_the_dense_gradient():
