@@ -154,22 +154,32 @@ def test_every_page_ends_in_one_render():
 
 
 def test_every_docs_citation_names_a_section_that_exists():
-    """``docs/<file>.md section N`` in code, pages, benchmarks, tests, the README and the docs themselves points at
-    an existing ``## N.`` heading (docs/style.md habit 13), and nothing cites a file outside the repository."""
+    """``docs/<file>.md section N`` (or ``N.M``, or ``sections N and M``) in code, pages, benchmarks, tests, the README
+    and the docs themselves points at an existing ``## N.`` (``### N.M``) heading, ``docs/style.md habit N`` at a
+    numbered habit (docs/style.md habit 13), and nothing cites a file outside the repository."""
     import re
 
-    cite = re.compile(r"docs/(\w+)\.md,? sections? (\d+)")
+    # "section 5", "section 5.4" and "sections 3 and 4": every number cited, each subsection by its "### N.M" heading
+    cite = re.compile(r"docs/(\w+)\.md,? sections? (\d+(?:\.\d+)?(?:(?:,| and| or) \d+(?:\.\d+)?)*)")
     files = [*MODULES.values(), *(ROOT / "bench").glob("*.py"), *(ROOT / "tests").glob("*.py"),
              ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
     headings = {doc.stem: set(re.findall(r"^## (\d+)\.", doc.read_text(), re.MULTILINE))
+                | set(re.findall(r"^### (\d+\.\d+) ", doc.read_text(), re.MULTILINE))
                 for doc in (ROOT / "docs").glob("*.md")}
+    habit = re.compile(r"docs/style\.md,? habit (\d+)")
+    habits = set(re.findall(r"^(\d+)\. \*\*", (ROOT / "docs" / "style.md").read_text(), re.MULTILINE))
     cited, broken, outside = 0, [], []
     for path in files:
         text = path.read_text()
-        for doc, number in cite.findall(text):
+        for doc, numbers in cite.findall(text):
+            for number in re.findall(r"\d+(?:\.\d+)?", numbers):
+                cited += 1
+                if number not in headings.get(doc, set()):
+                    broken.append(f"{path.relative_to(ROOT)}: docs/{doc}.md section {number}")
+        for number in habit.findall(text):
             cited += 1
-            if number not in headings.get(doc, set()):
-                broken.append(f"{path.relative_to(ROOT)}: docs/{doc}.md section {number}")
+            if number not in habits:
+                broken.append(f"{path.relative_to(ROOT)}: docs/style.md habit {number}")
         if path.name != "test_architecture.py" and "../shared/" + "datasets/README" in text:
             outside.append(str(path.relative_to(ROOT)))
     assert cited > 50 and not broken and not outside, (broken, outside)
