@@ -55,8 +55,12 @@ if not ON_TRAIN and page.url_path == LESSONS_ALIAS:  # on /lessons the menu's Le
 with st.sidebar:
     sidebar.page_links(LINKS)
     presentation.toggle()  # above the dataset: at 1280 x 800 in presentation mode, below it, it was out of sight
-    dataset = sidebar.dataset_picker()
-    sidebar.scenario_knobs(dataset)
+    # The Lessons name a dataset per step: a picker there showed the session's (synthetic) beside ml100k's steps
+    dataset = None if page.title == "Lessons" else sidebar.dataset_picker()
+    if dataset is None:
+        sidebar.lessons_data_note()
+    else:
+        sidebar.scenario_knobs(dataset)
     facts = st.container()  # filled after the page: loading the dataset must not delay the page's first paint
 presentation.apply()
 
@@ -64,5 +68,6 @@ page.run()  # each page writes its own address once (urlsel.publish, Train: its 
 # dataset alone, pushed one more browser-history entry on every rerun, so Back seemed to do nothing
 
 with facts:
-    sidebar.dataset_caption(dataset)
+    if dataset is not None:
+        sidebar.dataset_caption(dataset)
     sidebar.queue_caption()

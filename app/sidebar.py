@@ -55,6 +55,12 @@ def dataset_picker() -> str:
     return current
 
 
+def lessons_data_note() -> None:
+    """In place of the picker on the Lessons page, whose steps name their own datasets: a step opens its page on
+    its dataset, and the picker is back there."""
+    st.caption(":material/dataset: **Dataset:** each lesson step opens on its own.")
+
+
 def _dataset_label(name: str) -> str:
     """A built-in world by its own name in presentation mode ("cold-items"): at 19 px the narrow sidebar cut
     "synthetic/cold-items" to "synthetic/cold-it"."""

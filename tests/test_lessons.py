@@ -231,6 +231,19 @@ def test_the_cold_items_step_says_what_the_shipped_seeds_score():
     assert (others["high"].fillna(others["mean"]) < chance).all()
 
 
+def test_the_lessons_page_names_no_dataset_of_its_own_and_a_step_opens_on_its_dataset():
+    """The sidebar's picker showed the session's dataset (synthetic) beside lesson steps on ml100k: on Lessons it
+    gives way to a note, and the step a lecturer opens has the picker back, on the step's own dataset."""
+    at = landing()
+    keys = [s.key for s in at.selectbox]
+    assert "sidebar.dataset" not in keys and "each lesson step opens on its own" in shown(at)
+    lesson = L.LESSON_IDS["alignment"]
+    assert at.session_state["dataset"] != lesson.steps[0].dataset  # the session's own differs: the case at hand
+    at = open_step(at, lesson, 0)
+    assert not at.exception and at.selectbox(key="sidebar.dataset").value == lesson.steps[0].dataset
+    assert "each lesson step opens on its own" not in shown(at)
+
+
 def test_picking_another_dataset_ends_the_step():
     """The step's note speaks of its own dataset's runs and maps: on another dataset it would describe what is not
     shown (and a link copied then would carry the step onto the wrong data)."""
