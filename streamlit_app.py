@@ -56,10 +56,11 @@ with st.sidebar:
     sidebar.page_links(LINKS)
     presentation.toggle()  # above the dataset: at 1280 x 800 in presentation mode, below it, it was out of sight
     # The Lessons name a dataset per step: a picker there showed the session's (synthetic) beside ml100k's steps
-    dataset = None if page.title == "Lessons" else sidebar.dataset_picker()
-    if dataset is None:
+    if page.title == "Lessons":
+        dataset = None
         sidebar.lessons_data_note()
     else:
+        dataset = sidebar.dataset_picker()
         sidebar.scenario_knobs(dataset)
     facts = st.container()  # filled after the page: loading the dataset must not delay the page's first paint
 presentation.apply()

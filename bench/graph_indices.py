@@ -39,6 +39,12 @@ def widened(a: torch.Tensor) -> torch.Tensor:
                                    check_invariants=True)
 
 
+def widened_pair(g: ConstantSparse) -> tuple[torch.Tensor, torch.Tensor]:
+    """``g``'s (A, A^T) with 64-bit indices; a symmetric graph keeps one tensor for both, as ``ConstantSparse`` does."""
+    a = widened(g.a)
+    return a, (a if g.a_t is g.a else widened(g.a_t))
+
+
 def report(name: str, times: dict[str, dict[int, float]], unit: str, **extra) -> None:
     ratio = stats.paired_ratio(times["int32"], times["int64"])
     print(json.dumps({"what": name, **extra, "pairs": len(times["int32"]),
@@ -69,8 +75,7 @@ def epochs(dataset, pairs: int) -> None:
     trainer = Trainer.for_run(run, dataset)
     held = [g for g in (trainer.model.graphs.norm_adj, trainer.model.graphs.r, *trainer.model.item_graphs.values())
             if isinstance(g, ConstantSparse)]
-    forms = {"int32": [(g.a, g.a_t) for g in held],
-             "int64": [(widened(g.a), widened(g.a) if g.a_t is g.a else widened(g.a_t)) for g in held]}
+    forms = {"int32": [(g.a, g.a_t) for g in held], "int64": [widened_pair(g) for g in held]}
     trainer.train_epoch(lambda: False)  # a warm-up epoch, in no pair
     times = {"int32": {}, "int64": {}}
     for pair in range(pairs):
