@@ -149,7 +149,8 @@ def upload(dataset) -> None:
                                 help=results.READ_ONLY if read_only else
                                 "Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
     if uploaded is not None:
-        ident = (uploaded.name, uploaded.size)
+        # Each upload is a new file_id, so a corrected file of the same name and size is checked again.
+        ident = (getattr(uploaded, "file_id", None), uploaded.name, uploaded.size)
         if st.session_state.get("ckpt.uploaded") != ident:
             folder, why = results.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset, classroom=read_only)
             st.session_state["ckpt.uploaded"] = ident

@@ -364,7 +364,7 @@ def import_checkpoint(data: bytes, filename: str, dataset, classroom: bool = Fal
         return None, READ_ONLY
     try:
         return store_import(data, filename, dataset, runs_root()), ""
-    except CheckpointError as exc:
+    except (CheckpointError, RunStoreError, OSError) as exc:
         return None, str(exc)
 
 

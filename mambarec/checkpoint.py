@@ -144,6 +144,10 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
         metrics = json.loads(payload.get("metrics", "{}"))
     except (json.JSONDecodeError, TypeError) as exc:
         raise CheckpointError(f"{name}: the stored metrics are not readable JSON: {exc}") from exc
+    if not isinstance(metrics, dict):
+        raise CheckpointError(f"{name}: the stored metrics are a JSON {type(metrics).__name__}, not an object of "
+                              "named values; this file was not written by mambarec (save checkpoints with "
+                              "`python -m mambarec train --out DIR`)")
     fp = payload.get("dataset_fingerprint")
     if expect_fingerprint is not None and fp != expect_fingerprint:
         raise CheckpointError(

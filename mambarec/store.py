@@ -226,6 +226,8 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     ckpt = load_checkpoint(buf, expect_fingerprint=dataset.fingerprint())
     from mambarec.checkpoint import load_model  # lazy: torch-backed
     load_model(ckpt, dataset)  # its weights must fit the model its config describes, or the pages fail later
+    metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
+                   dataset_fingerprint=ckpt["dataset_fingerprint"])
     stem = SAFE_NAME.sub("_", Path(filename).stem)[:40] or "checkpoint"
     base = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -238,11 +240,13 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
             continue
     else:
         raise RunStoreError(f"{base}: could not find a free folder name for the upload")
-    metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
-                   dataset_fingerprint=ckpt["dataset_fingerprint"])
-    (folder / CHECKPOINT_NAME).write_bytes(data)
-    write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
-    write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    try:
+        (folder / CHECKPOINT_NAME).write_bytes(data)
+        write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
+        write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    except BaseException:  # a full disk or an interrupt: no half-written folder is left to list
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return folder
 
 

@@ -288,9 +288,12 @@ def test_checkpoint_uploads_are_validated_against_the_active_dataset(env, tmp_pa
         at.run()
         no_exception(at)
         assert any("refused" in e.value and "not a readable MambaRec checkpoint" in e.value for e in at.error)
+    # a refused file, then the corrected one under the same name and size (what the refusal asks for): checked anew
+    at.file_uploader(key="ckpt.upload").set_value(("good.pt", b"x" * len(data), "application/octet-stream")).run()
+    assert any("refused" in e.value for e in at.error)
     at.file_uploader(key="ckpt.upload").set_value(("good.pt", data, "application/octet-stream")).run()
     no_exception(at)
-    assert any("accepted" in m.value for m in at.success)
+    assert any("accepted" in m.value for m in at.success) and not at.error
     [folder] = [d for d in env.iterdir() if d.name.startswith("uploaded-")]
     assert (folder / "checkpoint.pt").read_bytes() == data
     assert folder.name in frame(open_tab(at, "Every run and seed"), "run")["run"].tolist()  # listed as a run

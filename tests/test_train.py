@@ -1,6 +1,7 @@
 """Trainer, checkpoints, run folders and the command line."""
 
 import dataclasses
+import io
 import json
 import threading
 from pathlib import Path
@@ -186,6 +187,13 @@ def test_imported_checkpoint_becomes_a_listed_run_and_bad_bytes_write_nothing(tm
     assert (folder / "checkpoint.pt").read_bytes() == data
     again = [import_checkpoint(data, "my run.pt", DS, tmp_path / "runs") for _ in range(2)]  # within one second
     assert len({folder, *again}) == 3 and len(list_runs(tmp_path / "runs")) == 3
+    payload = torch.load(io.BytesIO(data), weights_only=True)
+    payload["metrics"] = "[1, 2]"  # JSON, but not an object of named values (it crashed the upload, leaving a folder)
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    with pytest.raises(CheckpointError, match="JSON list, not an object"):
+        import_checkpoint(buf.getvalue(), "list.pt", DS, tmp_path / "runs")
+    assert sorted(d.name for d in (tmp_path / "runs").iterdir()) == sorted(f.name for f in (folder, *again))
 
 
 def test_resume_continues_exactly(tmp_path):
