@@ -46,6 +46,7 @@ CLASSROOM_FLAG = "--classroom"  # the same as a script argument: streamlit run s
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 SETUP_KEYS = frozenset({"dataset", "model_name", "variant", "schedule", *TRAIN_FIELDS,
                         *(f for cls in MODEL_CONFIGS.values() for f in field_names(cls))})
+TRAIN_PATH = "train"  # the Train page's own path (streamlit_app.MENU)
 LINK_KEYS = frozenset({"model_name", "variant"})  # a URL holding one of these is a Train link, not a page's dataset
 APP_KEYS = frozenset({"present"})  # app-level parameters: never a config field, never reported as unknown
 ECHO_MEMORY = 16  # addresses this session wrote that a late rerun may still carry back
@@ -68,20 +69,23 @@ def classroom() -> bool:
 
 
 # ---- session -------------------------------------------------------------------------------
-def at_root() -> bool:
-    """Whether the browser asked for the app's root, not a page's own path such as ``/train`` (unknown: the root)."""
+def at_root(*pages: str) -> bool:
+    """Whether the browser asked for the app's root (or one of ``pages``' own paths, such as ``train``), not
+    another page's path (unknown: the root)."""
     url = st.context.url
     if not url:
         return True
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
-    return urlparse(url).path.strip("/") == base
+    path = urlparse(url).path.strip("/")
+    return path in {base, *(f"{base}/{p}".strip("/") for p in pages)}
 
 
 def root_link(url: dict[str, str]) -> bool:
-    """A root address that holds config fields other than the dataset is a Train link even without a model or
-    preset (``/?epochs=7&lambda_mmd=0.3``: the paper's preset with those two; they were dropped without a word);
-    the dataset alone, or a page's own parameters (``lesson=...``), are not."""
-    return bool((SETUP_KEYS - {"dataset"}) & set(url)) and at_root()
+    """A root or Train page address that holds config fields other than the dataset is a Train link even without
+    a model or preset (``/?epochs=7&lambda_mmd=0.3``, ``/train?epochs=7``: the paper's preset with those; they were
+    dropped without a word); the dataset alone, or another page's parameters (``lesson=...``, an Embeddings
+    link's ``seed``), are not."""
+    return bool((SETUP_KEYS - {"dataset"}) & set(url)) and at_root(TRAIN_PATH)
 
 
 def init_session() -> None:
@@ -102,7 +106,7 @@ def parse_setup(params: dict[str, str], link: bool = False) -> tuple[RunConfig, 
     params = {k: v for k, v in params.items() if k not in APP_KEYS}
     if not link and not LINK_KEYS & set(params):  # another page's address: only its dataset is the setup's
         params = {k: v for k, v in params.items() if k == "dataset"}  # (an Embeddings link's seed=0 names a run)
-    dataset = params.get("dataset", DEFAULT_DATASET)
+    dataset = params.pop("dataset", "") or DEFAULT_DATASET  # ?dataset= (empty) names no folder: the default
     return run_from_params({"dataset": dataset, **params}, default_train(dataset))
 
 
@@ -244,7 +248,8 @@ def url_changes(scope: str, keys: Collection[str], whole: bool = False) -> dict[
 def apply_url_setup() -> tuple[list[str], list[str]] | None:
     """Apply a Train link the session has not applied yet; returns its (errors, notes), or None if none."""
     url = {k: v for k, v in st.query_params.to_dict().items() if k not in APP_KEYS}
-    if not LINK_KEYS & set(url):  # another page's address: at most the dataset changed
+    link = root_link(url)
+    if not link and not LINK_KEYS & set(url):  # another page's address: at most the dataset changed
         changed = url_changes("train", ("dataset",))
         if changed.get("dataset"):
             set_active_dataset(changed["dataset"])
@@ -252,7 +257,7 @@ def apply_url_setup() -> tuple[list[str], list[str]] | None:
         return None
     if not url_changes("train", SETUP_KEYS, whole=True):
         return None
-    run, errors, notes = parse_setup(url)
+    run, errors, notes = parse_setup(url, link=link)
     if run != current_run():
         set_run(run)
     url_applied("train", _setup_part(url))

@@ -145,7 +145,8 @@ def test_a_link_asking_to_compile_a_model_without_dream_opens_with_a_note(env):
 
 # ---- pages ------------------------------------------------------------------------------------------
 # Addresses a slide, a typo or a curious student can produce: each page must open with a note, never a traceback.
-BAD_PARAMS = ({"dataset": "../../etc"}, {"dataset": "synthetic/cold-items?cold_share=abc"}, {"step": "r.99"},
+BAD_PARAMS = ({"dataset": "../../etc"}, {"dataset": ""}, {"dataset": "synthetic/cold-items?cold_share=abc"},
+              {"step": "r.99"},
               {"cells": "<script>x</script>,group:nope"}, {"ref": "zzz", "tab": "nope", "metric": "Recall@999"},
               {"seed": "99999999999999999999", "after": "nope", "lines": "-3"}, {"user": "-5", "k": "abc"},
               {"item": "x", "modality": "smell", "channel": "999"}, {"learning_rate": "nan", "epochs": "0"},
@@ -162,6 +163,8 @@ def test_every_page_survives_bad_url_parameters(env, params):
         if page != "streamlit_app.py":
             at.switch_page(page).run()
         no_exception(at)
+        shown = [m.value for m in (*at.warning, *at.error)]  # notes in the user's words, not Python's internals
+        assert not [m for m in shown if "NoneType" in m or "has no attribute" in m or "'.'" in m], (page, shown)
 
 
 def test_every_page_renders(env):
@@ -230,6 +233,18 @@ def test_a_root_link_without_a_model_or_preset_is_still_a_train_link(env):
     assert at.number_input(key="cfg.epochs").value == 7
     assert state.root_link({"epochs": "7"}) and state.root_link({"dataset": "ml100k", "tau": "0.5"})
     assert not state.root_link({"dataset": "ml100k", "lesson": "alignment", "step": "alignment.1"})
+
+
+def test_a_train_page_address_without_a_model_is_a_train_link_and_other_pages_are_not(monkeypatch):
+    """``/train?epochs=7`` (an edited Train address) was dropped without a word; an Embeddings link's ``seed`` is the
+    run it shows, never the Train setup's seed; an empty ``dataset=`` names no folder (it was read as '.')."""
+    import types
+
+    for path, link in (("/", True), ("/train", True), ("/embeddings", False), ("/compare", False)):
+        monkeypatch.setattr(state.st, "context", types.SimpleNamespace(url=f"http://host:8501{path}?seed=3"))
+        assert state.root_link({"epochs": "7", "seed": "3"}) is link, path
+    run, errors, _ = state.parse_setup({"dataset": "", "epochs": "7"}, link=True)
+    assert run.dataset == state.DEFAULT_DATASET and run.train.epochs == 7 and not errors
 
 
 def test_tiny_training_run_completes_and_appears_in_compare(env):

@@ -224,6 +224,10 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             page.get_by_text("left empty").first.wait_for(timeout=PAGE_S * 1000)
             settle(page)
             assert epochs.input_value() == "4"
+            page.goto(f"{url}/train?dataset=tiny&epochs=6")  # an edited Train address, no model named: still applied
+            page.get_by_role("heading", name="Train & ablate").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert page.locator('input[aria-label="Epoch cap"]').input_value() == "6"
 
             # the default page's own path, typed or bookmarked: the Lessons, no "Page not found"
             page.goto(f"{url}/lessons?dataset=tiny")

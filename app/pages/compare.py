@@ -67,6 +67,8 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
 def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
     runs = rows[rows["model_name"] != "pop"] if not rows.empty else rows
     table = results.aggregated(runs) if not runs.empty else pd.DataFrame()
+    if dataset is None:  # the data did not load (the page says why): no popularity to count
+        return table
     try:
         pop = pd.DataFrame([results.reference_row(dataset, rows)])
         table = pd.concat([table, pop], ignore_index=True) if not table.empty else pop
