@@ -210,8 +210,8 @@ def field_widget(run: RunConfig, name: str, disabled: bool = False) -> None:
         st.number_input(spec.label, value=None, **_bounds(run, name), **common)
     elif spec.kind == "rates":
         st.caption(spec.label, help=helptext)
-        for i, col in enumerate(st.columns(3)):
-            col.number_input('abc'[i], value=None, min_value=1, max_value=64, key=f"{key}.{i}",
+        for i, col in enumerate(st.columns(3)):  # the config's range for each rate (no cap of the form's own)
+            col.number_input('abc'[i], value=None, **_bounds(run, name), key=f"{key}.{i}",
                              disabled=disabled, on_change=_on_field, args=(name,))
 
 

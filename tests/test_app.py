@@ -235,6 +235,21 @@ def test_a_root_link_without_a_model_or_preset_is_still_a_train_link(env):
     assert not state.root_link({"dataset": "ml100k", "lesson": "alignment", "step": "alignment.1"})
 
 
+def test_a_link_with_wide_dilations_or_a_huge_number_shows_its_values_or_says_why(env):
+    """Dilations above the form's old cap of 64 left its boxes empty ("the form's state was lost", Train disabled);
+    a 20-digit epoch cap was taken, shown rounded, then called "left empty"."""
+    at = open_app(variant="paper", dilation_rates="100,100,100")
+    no_exception(at)
+    assert at.session_state["run_config"].model.dilation_rates == (100, 100, 100)
+    assert [at.number_input(key=f"cfg.dilation_rates.{i}").value for i in range(3)] == [100, 100, 100]
+    assert not [w.value for w in at.warning if "lost" in w.value]
+    at = open_app(variant="paper", epochs="99999999999999999999")
+    no_exception(at)
+    assert at.session_state["run_config"].train.epochs == 1000 and at.number_input(key="cfg.epochs").value == 1000
+    assert any("at most" in m.value for m in (*at.warning, *at.error)) and not any(
+        "left empty" in w.value for w in at.run().warning)
+
+
 def test_a_train_page_address_without_a_model_is_a_train_link_and_other_pages_are_not(monkeypatch):
     """``/train?epochs=7`` (an edited Train address) was dropped without a word; an Embeddings link's ``seed`` is the
     run it shows, never the Train setup's seed; an empty ``dataset=`` names no folder (it was read as '.')."""

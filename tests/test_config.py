@@ -203,8 +203,15 @@ def test_a_number_that_is_not_finite_or_a_seed_out_of_range_is_refused_by_name(t
     with pytest.raises(ConfigError, match="lambda_mmd must be a finite number"):
         mambarec_preset("paper", lambda_mmd=float("inf"))
     for seed in (-1, 2**64):
-        with pytest.raises(ConfigError, match="seed must be in"):
+        with pytest.raises(ConfigError, match="seed must be"):
             TrainConfig(seed=seed)
+    # every whole number stops at 2^53 - 1, what a browser's box holds exactly (a link's 10^20 showed rounded)
+    for field in ("epochs", "batch_size", "patience"):
+        TrainConfig(**{field: 2**53 - 1})
+        with pytest.raises(ConfigError, match=f"{field} must be a whole number of at most"):
+            TrainConfig(**{field: 2**53})
+    with pytest.raises(ConfigError, match="dilation_rates must be a whole number of at most"):
+        mambarec_preset("paper", dilation_rates=(1, 2, 10**20))
     out = tmp_path / "run"
     assert main(["train", "--dataset", "synthetic", "--lr-decay", "nan", "--out", str(out)]) == 2
     assert "lr_decay must be a finite number" in capsys.readouterr().err and not out.exists()

@@ -14,6 +14,10 @@ import math
 from dataclasses import field, fields
 from typing import Any, get_origin
 
+# The largest whole number any field takes: 2**53 - 1, what a browser's number box (a JavaScript number) and a
+# float64 hold exactly. Beyond it a link's value would show rounded in the app's boxes and differ from the config.
+INT_LIMIT = 2**53 - 1
+
 
 class ConfigError(ValueError):
     """A configuration value or key is wrong; the message says which and how to fix it."""
@@ -61,6 +65,9 @@ def check(config: Any) -> None:
             if not math.isfinite(v):
                 rng = describe_range(f)
                 raise ConfigError(f"{f.name} must be a finite number{' ' + rng if rng else ''}, got {value!r}")
+            if isinstance(v, int) and abs(v) > INT_LIMIT:
+                raise ConfigError(f"{f.name} must be a whole number of at most {INT_LIMIT:,} (2^53 - 1, the largest "
+                                  f"a browser's number box holds exactly), got {value!r}")
             low, high = m.get("low"), m.get("high")
             too_low = low is not None and (v <= low if m["low_open"] else v < low)
             too_high = high is not None and (v >= high if m["high_open"] else v > high)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mambarec.config.baselines import BPRConfig, FreedomConfig, LightGCNConfig, MGCNConfig, PopConfig, VBPRConfig
-from mambarec.config.fields import ConfigError, build, check, param, reject_unknown
+from mambarec.config.fields import INT_LIMIT, ConfigError, build, check, param, reject_unknown
 from mambarec.config.mambarec import MambaRecConfig, mambarec_preset, variant_defaults
 
 CONFIG_VERSION = 2
@@ -37,7 +37,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "large-batch": {"learning_rate": 4e-3, "batch_size": 8192, "warmup_epochs": 0},
 }
 
-SEED_MAX = 2**53 - 1  # torch takes seeds up to 2**64 - 1; a browser's number box holds integers exactly up to 2**53 - 1
+SEED_MAX = INT_LIMIT  # torch takes seeds up to 2**64 - 1; a browser's number box holds integers exactly up to 2**53 - 1
 
 
 @dataclass(frozen=True)
