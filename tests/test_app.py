@@ -3,10 +3,12 @@ config, a tiny run trains in the background and shows up on Compare, bad uploads
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -485,8 +487,37 @@ def test_errors_are_kept_on_the_job(env):
     if torch.cuda.is_available():  # decided before the run: a silent fallback to the CPU must fail below
         pytest.skip("CUDA is available here")
     job = jobs.wait(jobs.start(run, ds, root=env).id, TIMEOUT)
-    assert job.status == "failed" and "cuda" in job.error.lower() and "Traceback" in job.traceback
-    assert not job.saved
+    assert job.status == "failed" and "cuda is not available" in job.error.lower() and "--device cpu" in job.error
+    assert not job.saved and not job.traceback  # advice, not a bug: no stack (a bug keeps one, below)
+
+
+def test_a_workers_unexpected_error_keeps_its_stack_and_an_advised_one_does_not(tmp_path):
+    import threading
+
+    from app import worker
+
+    sent = []
+    conn = types.SimpleNamespace(send=sent.append, close=lambda: None)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        worker.train_job("{not json", None, str(tmp_path / "a"), {}, conn, threading.Event())  # a bug: stack kept
+        run = dataclasses.replace(tiny_run(), train=TrainConfig(epochs=1, device="cuda"))
+        if not torch.cuda.is_available():
+            worker.train_job(run.to_json(), state.get_dataset("tiny"), str(tmp_path / "b"), {}, conn, threading.Event())
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert sent[0][0] == "error" and sent[0][1].startswith("JSONDecodeError") and "Traceback" in sent[0][2]
+    assert all(m[0] == "error" and m[1].startswith("device 'cuda'") and m[2] == "" for m in sent[1:])
+
+
+def test_a_diverged_run_says_what_to_change_without_a_stack(env):
+    """A learning rate of 1e20: the loss becomes nan. The page showed "FloatingPointError: ..." and a Traceback
+    expander; the message names what to lower, so it stands alone (a bug's stack is kept, above)."""
+    run = tiny_run()
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, learning_rate=1e20, epochs=2))
+    job = jobs.wait(jobs.start(run, state.get_dataset("tiny"), root=env).id, TIMEOUT)
+    assert job.status == "failed" and job.error.startswith("the loss became") and "lower learning_rate" in job.error
+    assert not job.traceback
 
 
 def test_paired_wilcoxon_on_two_runs(env):
