@@ -85,6 +85,9 @@ def show(page: str) -> dict[str, str]:
     came = urlsel.incoming().get("step")
     if came and came != ss.get(SEEN):
         ss[STEP] = came
+        if L.find_step(came) is None:
+            st.caption(f":material/info: step={came!r} names no lesson step (the Lessons page lists them, each with "
+                       "its link); the page opens without a step's note")
     ss[SEEN] = came
     found = L.find_step(ss.get(STEP)) if ss.get(STEP) else None
     if found is None or found[0].steps[found[1]].page != page:

@@ -178,6 +178,19 @@ def bound(page: str, key: str, options: Sequence, missing: int | None = 0) -> di
     return {"key": widget_key(page, key), "index": held_index(page, key, options, missing)}
 
 
+def available(page: str, key: str, options: Sequence, what: str) -> str | None:
+    """Put the page's parameter ``key`` on ``options[0]`` when its value is not among ``options``; the note to show
+    when the address asked for that value (``seed=7`` of a run stored with seeds 0-4), None otherwise."""
+    ss, name = st.session_state, widget_key(page, key)
+    asked = ss.get(name)
+    if asked in options:
+        return None
+    ss[name] = options[0]
+    if asked is None or incoming().get(key) != str(asked):
+        return None
+    return f"{key}={asked}: {what} has no such one ({', '.join(map(str, options))}); showing {options[0]}"
+
+
 def bound_values(page: str, key: str, options: Sequence) -> dict[str, Any]:
     """``bound`` for a multiselect: its ``key`` and ``default``."""
     return {"key": widget_key(page, key), "default": held_values(page, key, options)}

@@ -31,6 +31,22 @@ def test_a_bad_url_opens_the_page_with_a_note(page, tmp_path, monkeypatch):
         assert f"{key}=" in notes, key  # each parameter that could not be used is named
 
 
+@pytest.mark.parametrize("page,params", [("embeddings", {"after": "paper", "seed": "7"}),
+                                         ("dream_inspector", {"seed": "-1"}), ("compare", {"step": "nope"})])
+def test_a_seed_the_setup_lacks_or_an_unknown_step_is_named(page, params, tmp_path, monkeypatch):
+    """They were dropped without a word: seed=7 of a cell stored with seeds 0-4 showed seed 0 as if asked for."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic", **params})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    name, value = list(params.items())[-1]
+    notes = " ".join(c.value for c in at.caption)
+    assert f"{name}={value}" in notes or f"{name}={value!r}" in notes, notes
+    if name == "seed":
+        assert at.selectbox(key=f"{'dream' if page == 'dream_inspector' else page}.seed").value != int(value)
+
+
 def test_a_good_url_round_trips(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
     at = AppTest.from_file(str(PAGES / "compare.py"), default_timeout=300)

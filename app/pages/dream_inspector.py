@@ -65,8 +65,8 @@ def choose_model(dataset):
     if pick in UNTRAINED:
         return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, None
     seeds = models.seeds_of(runs, pick)
-    if ss[key("seed")] not in seeds:
-        ss[key("seed")] = seeds[0]
+    if note := urlsel.available(PAGE, "seed", seeds, "this setup"):
+        st.caption(f":material/info: {note}")
     seed = c2.selectbox("Seed", seeds, **urlsel.bound(PAGE, "seed", seeds), disabled=len(seeds) < 2,
                         help="The seeds with a checkpoint of this setup" + (
                             " (one is shipped or saved here: train another seed to compare)" if len(seeds) < 2

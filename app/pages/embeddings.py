@@ -183,8 +183,8 @@ def choose(dataset) -> list[dict]:
                           help="The run at initialization, or another trained run (no_alignment: MMD and InfoNCE "
                           "off) as the natural 'before'.")
     options = seeds(found, stored, after)
-    if ss[key("seed")] not in options:
-        ss[key("seed")] = options[0]
+    if note := urlsel.available(PAGE, "seed", options, "this setup"):
+        st.caption(f":material/info: {note}")
     seed = c3.selectbox("Seed", options, **urlsel.bound(PAGE, "seed", options),
                         disabled=len(options) == 1)
     stage = ss.get(key("stage"), "modal")
