@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -112,7 +113,9 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise CheckpointError(f"{name}: no such checkpoint file")
     try:
-        payload = torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a plain pickle with advice for torch's developers
+            warnings.simplefilter("ignore")
+            payload = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001  (what torch's reader raises on a damaged file varies: IndexError for
         # a text file, KeyError for random bytes, UnpicklingError, ...; weights_only never runs the file's code).
         # Never torch's own advice: it suggests weights_only=False, i.e. running the file's code.
@@ -224,7 +227,12 @@ def restore_trainer(ckpt: dict, dataset, graphs=None, run: RunConfig | None = No
     generator = run_generator(run)
     trainer = Trainer(build_model(run, dataset, generator=generator, graphs=graphs), run, dataset, generator)
     if ckpt["resume"] is not None:
-        trainer.load_resume_state(ckpt["resume"])
-        trainer.last_state = ckpt["resume"]["model"]  # fit() continues from where training stopped, not the best
+        try:
+            trainer.load_resume_state(ckpt["resume"])
+            trainer.last_state = ckpt["resume"]["model"]  # fit() continues from where training stopped, not the best
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:  # a part missing or misshapen
+            raise CheckpointError(f"the checkpoint's resume state does not fit this run "
+                                  f"({type(exc).__name__}: {exc}); the file was damaged or edited. Its best weights "
+                                  "still load (`evaluate`); to train on, start a new run") from exc
     _load_weights(trainer.model, ckpt["state_dict"])
     return trainer

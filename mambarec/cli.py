@@ -303,6 +303,9 @@ def _reported_in_one_line(exc: BaseException) -> bool:
             or (checkpoint is not None and isinstance(exc, checkpoint.CheckpointError)))
 
 
+OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "Unable to allocate")  # torch's CPU and CUDA, numpy
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
@@ -311,11 +314,23 @@ def main(argv: list[str] | None = None) -> int:
         parser_of.unrecognized(extras)
     if getattr(args, "command", None) == "evaluate" and Path(args.checkpoint).is_dir():
         args.checkpoint = str(Path(args.checkpoint) / CHECKPOINT_NAME)
+    if getattr(args, "resume", None) and Path(args.resume).is_dir():  # a run folder, as `evaluate` takes it
+        args.resume = str(Path(args.resume) / CHECKPOINT_NAME)
+    if isinstance(getattr(args, "dataset", None), str) and not args.dataset.strip():
+        print("error: --dataset is empty; name a dataset (`python -m mambarec data scenarios` lists the built-in "
+              "ones) or an MMRec folder, or leave the flag out", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except FloatingPointError as exc:  # a run that diverged: what to change, not a traceback
         print(f"error: training diverged: {exc}", file=sys.stderr)
         return 1
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and not any(w in str(exc) for w in OUT_OF_MEMORY):
+            raise
+        print(f"error: out of memory: this setup needs more memory than the machine has ({str(exc).splitlines()[0]}); "
+              "lower embedding_dim, batch_size or eval_batch_users, or use a larger machine", file=sys.stderr)
+        return 2
     except Exception as exc:
         if not _reported_in_one_line(exc):
             raise

@@ -83,10 +83,13 @@ def cached_knn_graph(features: np.ndarray, k: int, key: str, use_cache: bool = T
     """``knn_graph`` cached under the user cache directory by ``key`` (e.g. a dataset fingerprint)."""
     path = cache_dir() / "graphs" / f"{key}_k{k}.npz"
     if use_cache and path.exists():
+        n = features.shape[0]
         try:
-            return sp.load_npz(path).tocsr()
+            g = sp.load_npz(path).tocsr()
+            if g.shape == (n, n):
+                return g
         except (OSError, ValueError):
-            pass  # a corrupt cache entry is rebuilt below
+            pass  # a corrupt cache entry (or one of another shape, below) is rebuilt
     g = knn_graph(features, k)
     if use_cache:
         try:

@@ -198,7 +198,7 @@ class Trainer:
             n_batches += 1
             if not torch.isfinite(parts["total"]).item():
                 raise FloatingPointError(
-                    f"the loss became {float(parts['total'])} at epoch {self.epoch + 1}; lower learning_rate "
+                    f"the loss became {float(parts['total'].detach())} at epoch {self.epoch + 1}; lower learning_rate "
                     "or the loss weights (lambda_mmd, lambda_cl)"
                 )
         return self._mean(sums, n_batches), False

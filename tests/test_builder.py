@@ -16,6 +16,7 @@ from mambarec.data.dataset import DatasetError
 from mambarec.data.encoders import encode_images, encode_texts
 from mambarec.data.mmrec import load_mmrec_folder, write_mmrec_folder
 from mambarec.data.movielens import (
+    GENRES,
     build_movielens,
     encode_movielens_items,
     movie_metadata,
@@ -272,3 +273,45 @@ def test_cli_errors_and_movielens_flags(tmp_path, capsys):
                                 str(tmp_path / "O"), "--limit-items", "5"])
     assert args.limit_items == 5 and args.func(args) == 2
     assert "raw ml100k folder not found" in capsys.readouterr().err and not (tmp_path / "O").exists()
+
+
+def test_bad_values_a_build_could_only_crash_on_are_refused_by_name(tmp_path, capsys):
+    """An audit's tracebacks: an infinite rating, an image pattern without {id}, a seed numpy refuses, a name with a
+    folder in it (it wrote outside --out), an --out that is a file (found only after every item was encoded)."""
+    inter_path, items_path, images = write_catalogue(tmp_path)
+    inf = tmp_path / "inf.csv"
+    inf.write_text(inter_path.read_text().replace("\t3\t", "\tinf\t", 1))
+    with pytest.raises(DatasetError, match="column 'rating' holds 1 infinite value"):
+        build(tmp_path, inf, items_path)
+    for pattern in ("{nope}.png", "{id", "{id:x}.png"):
+        with pytest.raises(DatasetError, match="--image-pattern .* names the item id as {id}"):
+            build(tmp_path, inter_path, items_path, image_dir=images, image_pattern=pattern)
+    base = ["data", "build", "--interactions", str(inter_path), "--items", str(items_path), "--no-progress"]
+    for flag, value in (("--seed", "-1"), ("--seed", str(2**32)), ("--name", "../evil"), ("--name", " ")):
+        with pytest.raises(SystemExit):
+            parser().parse_args([*base, "--out", str(tmp_path / "o"), flag, value])
+        assert flag in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    for out in (blocker, blocker / "inside"):
+        args = parser().parse_args([*base, "--out", str(out)])
+        assert args.func(args) == 2 and "is not a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".inter") == []
+
+
+def test_a_rebuild_under_another_name_leaves_one_dataset_in_the_folder(tmp_path, capsys):
+    inter_path, items_path, _ = write_catalogue(tmp_path)
+    base = ["data", "build", "--interactions", str(inter_path), "--items", str(items_path), "--no-progress",
+            "--out", str(tmp_path / "out")]
+    for extra in ([], ["--overwrite", "--name", "other"]):
+        args = parser().parse_args([*base, *extra])
+        assert args.func(args) == 0
+    assert [p.name for p in (tmp_path / "out").glob("*.inter")] == ["other.inter"]
+    assert load_mmrec_folder(tmp_path / "out").n_items == 10
+
+
+def test_a_movie_table_with_a_year_in_words_is_refused_by_name(tmp_path):
+    pd.DataFrame({"movie_id": [1, 2], "title": ["A", "B"], "year": ["1995", "nineteen"], "overview": ["x", "y"],
+                  **{g: [0, 1] for g in GENRES}}).to_csv(tmp_path / "items.csv", index=False)
+    with pytest.raises(DatasetError, match=r"column 'year' must hold whole numbers; found 1 other.*'nineteen'"):
+        read_movies(tmp_path)

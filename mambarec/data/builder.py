@@ -127,6 +127,10 @@ def numeric_column(df: pd.DataFrame, col: str | None, path: Path, datetime_ok: b
             f"{path}: column {col!r} must be numeric{' or a date' if datetime_ok else ''}; found "
             f"{int(values.isna().sum())} other value(s), e.g. {bad}"
         )
+    infinite = ~np.isfinite(values.to_numpy(dtype=np.float64))
+    if infinite.any():
+        raise DatasetError(f"{path}: column {col!r} holds {int(infinite.sum())} infinite value(s), e.g. "
+                           f"{raw[infinite].head(3).tolist()}; use finite numbers (or leave the column out)")
     if (values == values.round()).all():
         return values.astype(np.int64)
     return values.astype(np.float64)
@@ -278,7 +282,11 @@ def image_paths(image_dir: str | Path | None, ids: Sequence[str], pattern: str) 
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
         raise DatasetError(f"{image_dir}: image folder not found; check --image-dir or leave it out")
-    paths = [image_dir / pattern.format(id=i) for i in ids]
+    try:
+        paths = [image_dir / pattern.format(id=i) for i in ids]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise DatasetError(f"--image-pattern {pattern!r} is not a usable file name pattern ({exc}): it names the item "
+                           "id as {id}, for example '{id}.jpg' or 'poster_{id}.png'") from exc
     return [p if p.is_file() else None for p in paths]
 
 

@@ -23,6 +23,28 @@ def _csv_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+SPLIT_SEED_MAX = 2**32 - 1  # numpy's legacy shuffle (the split's) takes seeds in [0, 2^32 - 1]
+
+
+def _split_seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= seed <= SPLIT_SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{seed} is outside 0 to {SPLIT_SEED_MAX:,} (2^32 - 1)")
+    return seed
+
+
+def _dataset_name(value: str) -> str:
+    """A dataset name is a file name inside --out (its .inter file): no folders, not empty."""
+    name = value.strip()
+    if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a file name: the dataset's name becomes <name>.inter "
+                                         "inside --out; use letters, digits, '-' and '_'")
+    return name
+
+
 def _add_build(sub) -> None:
     p = sub.add_parser(
         "build", help="build an MMRec folder from your own interactions + item table (+ images)",
@@ -43,8 +65,10 @@ def _add_build(sub) -> None:
     p.add_argument("--item-column", default=None, help="interactions item column (default: item, ...)")
     p.add_argument("--k-core", type=int, default=5,
                    help="keep users and items with >= K interactions [default: %(default)s]")
-    p.add_argument("--seed", type=int, default=2026, help="split shuffle seed [default: %(default)s]")
-    p.add_argument("--name", default=None, help="dataset name (default: the output folder's name)")
+    p.add_argument("--seed", type=_split_seed, default=2026, help="split shuffle seed, 0 to 2^32 - 1 "
+                   "[default: %(default)s]")
+    p.add_argument("--name", type=_dataset_name, default=None, help="dataset name (default: the output folder's "
+                   "name)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_data_command, data_command="build")
 
@@ -107,6 +131,10 @@ def run_data_command(args) -> int:
     Returns the exit status: 0, or 2 after printing a DatasetError's message to stderr.
     """
 
+    if Path(args.out).exists() and not Path(args.out).is_dir() or any(p.is_file() for p in Path(args.out).parents):
+        print(f"error: {args.out} is not a folder (a file of that name, or above it, is in the way); choose another "
+              "--out", file=sys.stderr)
+        return 2
     held = sorted(p.name for p in Path(args.out).glob("*.inter")) if Path(args.out).is_dir() else []
     if held and not args.overwrite:
         print(f"error: {args.out} already holds a dataset ({held[0]}); nothing was overwritten. Choose another --out "

@@ -76,17 +76,22 @@ def _load_features(path: Path) -> np.ndarray:
     if not path.exists():
         raise DatasetError(f"{path}: file not found (an MMRec folder needs image_feat.npy and text_feat.npy)")
     try:
-        arr = np.load(path, allow_pickle=False)
+        # mapped, not read: a header that claims more rows than the file holds is refused here, before any
+        # allocation (a damaged header once asked for 46 TiB)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError, EOFError) as exc:
         # numpy's own message can advise allow_pickle=True, which would unpickle (run) whatever the file holds
-        why = "not numpy's .npy format" if "pickle" in str(exc) else str(exc)
+        why = ("not numpy's .npy format" if "pickle" in str(exc) else
+               "it holds Python objects, not numbers" if "Python objects" in str(exc) else
+               "the file is shorter than its header says: truncated or damaged" if "greater than file size" in str(exc)
+               else str(exc))
         raise DatasetError(f"{path}: not a readable .npy array ({why}); save the features with np.save as a "
                            "numeric (n_items, dim) array") from exc
     if not isinstance(arr, np.ndarray):  # np.load opens an .npz archive whatever the file's name
         arr.close()
         raise DatasetError(f"{path}: this is an .npz archive, not a .npy array; save it with np.save")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DatasetError(f"{path}: features must be numeric, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DatasetError(f"{path}: features must be numeric (real, not complex), got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
@@ -194,4 +199,7 @@ def write_mmrec_folder(
     write_together(writes)
     if items is None:
         (folder / "items.tsv").unlink(missing_ok=True)
+    for old in folder.glob("*.inter"):  # a rebuild under another name: the folder holds one dataset
+        if old.name != f"{name}.inter":
+            old.unlink()
     return folder

@@ -69,6 +69,13 @@ def read_movies(raw: str | Path) -> pd.DataFrame:
     missing = [c for c in ITEM_COLUMNS if c not in df.columns]
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
+    for col in ("movie_id", "year"):  # whole numbers (a year may be empty)
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col][(values.isna() & df[col].notna()) | (values.notna() & (values != values.round()))]
+        if len(bad) or (col == "movie_id" and values.isna().any()):
+            raise DatasetError(f"{path}: column {col!r} must hold whole numbers; found {len(bad)} other value(s), "
+                               f"e.g. {bad.head(3).tolist() or ['(empty)']}")
+        df[col] = values
     return df.drop_duplicates("movie_id", keep="first").set_index("movie_id")
 
 

@@ -1,0 +1,138 @@
+"""Inputs an audit of the command line turned into tracebacks, a warning's noise or a silent wrong result: each is
+now refused (or mended) with a message that names what is wrong and what to do."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, weights_digest
+from mambarec.cli import main
+from mambarec.config import ConfigError, RunConfig, TrainConfig, mambarec_preset
+from mambarec.data.dataset import DatasetError
+from mambarec.data.mmrec import load_mmrec_folder, write_mmrec_folder
+from mambarec.graphs import cached_knn_graph
+from mambarec.store import save_run
+from mambarec.train import Trainer
+from tests.tiny import tiny_dataset
+
+DS = tiny_dataset()
+
+
+def _run(epochs: int = 1, learning_rate: float = 1e-3) -> RunConfig:
+    return RunConfig(model=mambarec_preset("paper", reduction_factor=2),
+                     train=TrainConfig(epochs=epochs, batch_size=16, seed=0, learning_rate=learning_rate))
+
+
+def test_dream_with_every_branch_off_is_a_config_error(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="DREAM needs at least one of its five branches"):
+        mambarec_preset("paper", branch_conv1x1=False, branch_dilated_1=False, branch_dilated_2=False,
+                        branch_dilated_3=False, branch_pool=False)
+    mambarec_preset("paper", use_dream=False, branch_conv1x1=False, branch_dilated_1=False, branch_dilated_2=False,
+                    branch_dilated_3=False, branch_pool=False)  # no DREAM: its branches do not matter
+    off = [a for b in ("conv1x1", "dilated-1", "dilated-2", "dilated-3", "pool") for a in (f"--branch-{b}", "false")]
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", *off, "--out", str(tmp_path / "o")]) == 2
+    assert "at least one of its five branches" in capsys.readouterr().err
+
+
+def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"format": "mambarec-checkpoint"}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match="not a readable MambaRec checkpoint"):
+            load_checkpoint(path)
+    assert not caught, [str(w.message) for w in caught]  # torch's "please file an issue" was printed before
+
+
+def test_a_damaged_resume_state_is_a_checkpoint_error_and_the_cli_says_so(tmp_path, capsys):
+    trainer = Trainer.for_run(_run(epochs=1), DS)
+    save_run(tmp_path / "r", trainer, trainer.fit())
+    good = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    damages = {"no model": lambda r: r.pop("model"), "no optimizer": lambda r: r.pop("optimizer"),
+               "history not a list": lambda r: r.update(history=3)}
+    for what, damage in damages.items():
+        payload = dict(good, resume=dict(good["resume"]))
+        damage(payload["resume"])
+        payload["digest"] = weights_digest({"state_dict": payload["state_dict"], "resume": payload["resume"]})
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        buf.seek(0)
+        buf.name = what
+        with pytest.raises(CheckpointError, match="resume state does not fit this run"):
+            restore_trainer(load_checkpoint(buf), DS, run=_run(epochs=2))
+    # the CLI takes a run folder for --resume (as `evaluate` does) and reports a damaged one in a line
+    payload = dict(good, resume=dict(good["resume"]))
+    del payload["resume"]["model"]
+    payload["digest"] = weights_digest({"state_dict": payload["state_dict"], "resume": payload["resume"]})
+    torch.save(payload, tmp_path / "r" / "checkpoint.pt")
+    code = main(["train", "--resume", str(tmp_path / "r"), "--dataset", "synthetic", "--epochs", "2",
+                 "--out", str(tmp_path / "r2")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err, err
+
+
+def test_an_empty_dataset_flag_and_running_out_of_memory_are_said_in_a_line(tmp_path, capsys, monkeypatch):
+    assert main(["train", "--dataset", "", "--epochs", "1", "--out", str(tmp_path / "a")]) == 2
+    assert "--dataset is empty" in capsys.readouterr().err and not (tmp_path / "a").exists()
+
+    def no_room(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 377190000000 bytes.")
+
+    monkeypatch.setattr(Trainer, "for_run", no_room)
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "lower embedding_dim" in err
+
+
+def test_a_diverged_loss_raises_without_torchs_grad_warning():
+    trainer = Trainer.for_run(_run(epochs=2, learning_rate=1e20), DS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(FloatingPointError, match="lower learning_rate"):
+            trainer.fit()
+    assert not [w for w in caught if "requires_grad" in str(w.message)]
+
+
+def _folder_with_visual(tmp_path, write_visual) -> object:
+    folder = write_mmrec_folder(tmp_path / "d", "d", _pairs(), np.ones((DS.n_items, 4)), np.ones((DS.n_items, 3)))
+    write_visual(folder / "image_feat.npy")
+    return folder
+
+
+def _pairs():
+    import pandas as pd
+
+    rows = [(u, i, x) for x, split in enumerate((DS.train, DS.valid, DS.test)) for u, i in split]
+    return pd.DataFrame(rows, columns=["userID", "itemID", "x_label"])
+
+
+def test_a_features_file_whose_header_lies_or_that_holds_complex_numbers_is_refused(tmp_path):
+    def huge_header(path):  # a damaged header claiming 10^11 rows: numpy tried to allocate 46.6 TiB
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False,
+                                                     "shape": (10**11, 128)})
+            f.write(b"\0" * 64)
+
+    with pytest.raises(DatasetError, match="shorter than its header says"):
+        load_mmrec_folder(_folder_with_visual(tmp_path / "a", huge_header))
+    with pytest.raises(DatasetError, match=r"features must be numeric \(real, not complex\), got dtype complex64"):
+        load_mmrec_folder(_folder_with_visual(tmp_path / "b", lambda p: np.save(
+            p, np.ones((DS.n_items, 4), dtype=np.complex64))))  # the imaginary part was dropped without a word
+
+
+def test_a_cached_graph_of_another_shape_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_CACHE", str(tmp_path))
+    features = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    built = cached_knn_graph(features, 3, "key")
+    [entry] = (tmp_path / "graphs").iterdir()
+    sp.save_npz(entry, sp.identity(3, format="csr"))  # a stale or foreign entry: a product failed on it
+    again = cached_knn_graph(features, 3, "key")
+    assert again.shape == (20, 20) and (again != built).nnz == 0
