@@ -128,6 +128,18 @@ def test_a_features_file_whose_header_lies_or_that_holds_complex_numbers_is_refu
             p, np.ones((DS.n_items, 4), dtype=np.complex64))))  # the imaginary part was dropped without a word
 
 
+def test_features_too_large_for_float32_are_refused_not_read_as_zeros_or_nan(tmp_path):
+    with pytest.raises(DatasetError, match="too long for float32 arithmetic"):  # the k-NN graph saw rows of zeros
+        load_mmrec_folder(_folder_with_visual(tmp_path / "a", lambda p: np.save(
+            p, np.full((DS.n_items, 4), 1e30, dtype=np.float32))))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DatasetError, match="values beyond float32's range"):  # was "NaN or inf", after a warning
+            load_mmrec_folder(_folder_with_visual(tmp_path / "b", lambda p: np.save(
+                p, np.full((DS.n_items, 4), 1e300))))
+    assert not caught, [str(w.message) for w in caught]
+
+
 def test_a_cached_graph_of_another_shape_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMBAREC_CACHE", str(tmp_path))
     features = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)

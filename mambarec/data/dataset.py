@@ -14,6 +14,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+# A feature row's largest length: its squared length must stay a float32 (~3.4e38), or the cosine graphs divide
+# by an infinite norm and see a row of zeros.
+FEATURE_NORM_MAX = 1e19
+
 
 class DatasetError(ValueError):
     """A dataset file or array is wrong; the message names the file and the problem."""
@@ -142,5 +146,12 @@ def validate(ds: Dataset) -> None:
                 f"{where}: {label} features contain NaN or inf in {len(bad)} row(s), first item ids "
                 f"{bad[:5].tolist()}; re-encode those items or replace them (e.g. by the mean row)"
             )
+        norms = np.sqrt(np.square(feat, dtype=np.float64).sum(axis=1))
+        if (norms > FEATURE_NORM_MAX).any():  # in float32 their length overflows: the k-NN graph would see zeros
+            bad = np.nonzero(norms > FEATURE_NORM_MAX)[0]
+            raise DatasetError(
+                f"{where}: {label} features have {len(bad)} row(s) too long for float32 arithmetic (length "
+                f"{norms.max():.3g}; first item ids {bad[:5].tolist()}); scale the features down (e.g. divide by "
+                "their largest absolute value)")
     if ds.items is not None and len(ds.items) != ds.n_items:
         raise DatasetError(f"{where}: item metadata has {len(ds.items)} rows for {ds.n_items} items")

@@ -92,7 +92,12 @@ def _load_features(path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: this is an .npz archive, not a .npy array; save it with np.save")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise DatasetError(f"{path}: features must be numeric (real, not complex), got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # said below, in words, instead of numpy's warning
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.dtype.itemsize > out.dtype.itemsize and not np.isfinite(out).all() and np.isfinite(arr).all():
+        raise DatasetError(f"{path}: values beyond float32's range (largest {np.abs(arr).max():.3g}); the model "
+                           "computes in float32: scale the features down (e.g. divide by their largest absolute value)")
+    return out
 
 
 def load_mmrec_folder(folder: str | Path, name: str | None = None) -> Dataset:
