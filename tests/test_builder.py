@@ -23,6 +23,7 @@ from mambarec.data.movielens import (
     movielens_interactions,
     poster_paths,
     read_movies,
+    split_udata,
 )
 
 
@@ -315,3 +316,11 @@ def test_a_movie_table_with_a_year_in_words_is_refused_by_name(tmp_path):
                   **{g: [0, 1] for g in GENRES}}).to_csv(tmp_path / "items.csv", index=False)
     with pytest.raises(DatasetError, match=r"column 'year' must hold whole numbers; found 1 other.*'nineteen'"):
         read_movies(tmp_path)
+
+
+def test_build_movielens_names_only_its_own_flags():
+    """It advised --k-core, --item-column and --id-column, flags `data build-movielens` does not have."""
+    udata = pd.DataFrame({"user": [1, 2, 3], "item": [7, 7, 8], "rating": [3, 4, 5], "timestamp": [1, 2, 3]})
+    with pytest.raises(DatasetError, match="raise --limit-items") as err:
+        split_udata(udata, None, "u.data")
+    assert "--k-core" not in str(err.value)

@@ -202,8 +202,10 @@ def kcore_mask(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
         keep = new_keep
 
 
-def apply_kcore(inter: pd.DataFrame, k: int, source: str) -> pd.DataFrame:
-    """The k-core of ``inter`` (file order kept); a DatasetError when nothing survives."""
+def apply_kcore(inter: pd.DataFrame, k: int, source: str,
+                fix: str = "lower --k-core (minimum 3)") -> pd.DataFrame:
+    """The k-core of ``inter`` (file order kept); a DatasetError when nothing survives (``fix``: the caller's way
+    out besides more data)."""
     users = pd.factorize(inter["user"])[0]
     items = pd.factorize(inter["item"])[0]
     kept = inter[kcore_mask(users, items, k)]
@@ -211,7 +213,7 @@ def apply_kcore(inter: pd.DataFrame, k: int, source: str) -> pd.DataFrame:
         raise DatasetError(
             f"{source}: no interactions survive the {k}-core filter ({len(inter)} interactions, "
             f"{inter['user'].nunique()} users, {inter['item'].nunique()} items): every user and item "
-            f"needs >= {k} interactions. Add data or lower --k-core (minimum 3)."
+            f"needs >= {k} interactions. Add data or {fix}."
         )
     return kept
 
@@ -239,27 +241,29 @@ def shuffle_split(inter: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 def prepare_interactions(
-    inter: pd.DataFrame, k_core: int, seed: int, source: str
+    inter: pd.DataFrame, k_core: int, seed: int, source: str, fix: str = "lower --k-core (minimum 3)"
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """k-core, re-index and split raw (user, item, rating, timestamp) rows."""
+    """k-core, re-index and split raw (user, item, rating, timestamp) rows (``fix``: ``apply_kcore``'s)."""
     if k_core < 3:
         raise DatasetError(
             f"k_core={k_core}: use at least 3 so every user keeps a train, a valid and a test interaction"
         )
     inter = inter.drop_duplicates(["user", "item"], keep="first")
-    kept = apply_kcore(inter, k_core, source)
+    kept = apply_kcore(inter, k_core, source, fix)
     indexed, user_ids, item_ids = reindex(kept)
     return shuffle_split(indexed, seed), user_ids, item_ids
 
 
 # ---- items: texts, images, metadata ---------------------------------------------------------------
-def check_items_known(inter: pd.DataFrame, table_ids: pd.Series, inter_path: Path, items_path: Path) -> None:
+def check_items_known(inter: pd.DataFrame, table_ids: pd.Series, inter_path: Path, items_path: Path,
+                      hint: str = " (check that --item-column and --id-column name the same ids)") -> None:
+    """Every item of the interactions has a row in the item table; ``hint``: what the caller's flags can change."""
     unknown = pd.Index(pd.unique(inter["item"])).difference(pd.Index(table_ids))
     if len(unknown):
         raise DatasetError(
             f"{items_path}: {len(unknown)} item id(s) used in {inter_path} have no row in the item "
             f"table, e.g. {sorted(unknown.tolist(), key=str)[:5]}; add rows for them or remove their "
-            "interactions (check that --item-column and --id-column name the same ids)"
+            f"interactions{hint}"
         )
 
 

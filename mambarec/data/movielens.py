@@ -154,7 +154,8 @@ def split_udata(
             raise DatasetError(f"limit_items={limit_items}: give a positive number of movies")
         keep = np.sort(udata["item"].unique())[:limit_items]
         udata = udata[udata["item"].isin(keep)]
-    inter, _, item_ids = prepare_interactions(udata, K_CORE, SEED, str(source))
+    inter, _, item_ids = prepare_interactions(udata, K_CORE, SEED, str(source),
+                                              fix="raise --limit-items (ml100k's recipe keeps its 5-core)")
     return inter, item_ids.astype(np.int64)
 
 
@@ -168,7 +169,8 @@ def build_movielens(
         raise DatasetError(f"{raw}: raw ml100k folder not found (it must hold u.data, items.csv, posters/)")
     movies = read_movies(raw)
     udata = read_udata(raw)
-    check_items_known(udata, pd.Series(movies.index), raw / "u.data", raw / "items.csv")
+    check_items_known(udata, pd.Series(movies.index), raw / "u.data", raw / "items.csv",
+                      hint=" (u.data's second column and items.csv's movie_id)")
     inter, item_ids = split_udata(udata, limit_items, raw / "u.data")
     movies = movies.loc[item_ids]
     paths = poster_paths(raw, item_ids)
