@@ -32,15 +32,11 @@ from pathlib import Path
 
 import torch
 
-from mambarec.config import ConfigError, RunConfig
-from mambarec.data import DatasetError
+from app.errors import ADVISED, said
+from mambarec.config import RunConfig
 from mambarec.progress import Autosave
 from mambarec.store import claimed, save_run
 from mambarec.train import Trainer
-
-# Failures whose message already says what is wrong and what to change: shown as they are, without Python's stack
-# (a diverged loss names the learning rate and loss weights to lower). Anything else is a bug and keeps its stack.
-ADVISED = (FloatingPointError, ConfigError, DatasetError)
 
 THREADS_ENV = "MAMBAREC_TORCH_THREADS"
 # torch's intra-op threads per run. One: runs train side by side, and a busy machine does not make
@@ -106,9 +102,7 @@ def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> Non
             if saved:  # stopped before the first epoch ended: nothing to keep
                 save_run(Path(folder), trainer, result, resuming=autosave.saved)
         report.send(("result", dataclasses.asdict(result), saved))
-    except ADVISED as exc:  # a diverged loss, a bad setting or data: its message says what to change
-        report.send(("error", str(exc), ""))
     except BaseException as exc:  # noqa: BLE001  (the server must learn why; a bug report needs the stack)
-        report.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        report.send(("error", said(exc), "" if isinstance(exc, ADVISED) else traceback.format_exc()))
     finally:
         conn.close()

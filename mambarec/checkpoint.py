@@ -198,7 +198,9 @@ def _load_weights(model, state_dict: dict) -> None:
         found = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
         more = f"; and {len(found) - MISFITS_SHOWN} more" if len(found) > MISFITS_SHOWN else ""
         raise CheckpointError("the checkpoint's weights do not fit the model its config describes: "
-                              + "; ".join(found[:MISFITS_SHOWN]) + more) from exc
+                              + "; ".join(found[:MISFITS_SHOWN]) + more + ". The file was edited or written by "
+                              "another version of the model; train the setup again (`python -m mambarec train` or "
+                              "the Train page)") from exc
 
 
 def load_model(source, dataset, device: str | torch.device = "cpu", graphs=None):

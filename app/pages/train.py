@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from app import diagram, estimate, jobs, live, presentation, roomlinks, same_setup, state, urlsel, widgets
+from app.errors import said
 from mambarec.config import RunConfig, run_to_params, setup_label
 from mambarec.config.run import VALIDATED_SCHEDULES
 
@@ -90,7 +91,7 @@ def estimate_panel(run: RunConfig, seeds_done: list | None = None) -> None:
     runs ran 116-183)."""
     cost, pending = estimate.lookup(run), estimate.pending(run)
     if isinstance(cost, Exception):
-        st.warning(f"Could not time this setup: {type(cost).__name__}: {cost}")
+        st.warning(f"Could not time this setup: {said(cost)}")
     elif cost is not None:
         t = run.train
         shortest = t.eval_every + t.stall_epochs  # the first evaluation best, then the stall
@@ -221,7 +222,7 @@ def render() -> None:
     try:
         state.get_dataset(run.dataset)
     except Exception as exc:  # noqa: BLE001  (a dataset that fails to load is shown, not raised)
-        dataset_error = f"{type(exc).__name__}: {exc}"
+        dataset_error = said(exc)
     reason = blocker(drifted, batch, dataset_error)
 
     form_col, run_col = st.columns([5, 2.6], gap="medium")
