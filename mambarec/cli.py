@@ -193,7 +193,7 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
         from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
 
         ckpt = load_checkpoint(args.resume)  # read and hashed once; its data is checked against the dataset below
-        dataset = load_dataset(args.dataset or ckpt["run"].dataset, data_dir=args.data_dir)
+        dataset = _checkpoint_dataset(args, ckpt)
         trainer = _resume(args, ckpt, dataset)
     else:
         args.dataset = args.dataset or "synthetic"
@@ -227,12 +227,23 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
     return 0
 
 
+def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):
+    """``--dataset``, else the dataset the checkpoint names; where that one is gone, say how to point at it."""
+    if args.dataset:
+        return load_dataset(args.dataset, data_dir=args.data_dir)
+    try:
+        return load_dataset(ckpt["run"].dataset, data_dir=args.data_dir)
+    except DatasetError as exc:
+        raise DatasetError(f"{exc}. The checkpoint was trained on {ckpt['run'].dataset!r}; if that data moved, pass "
+                           "--dataset with its new place") from exc
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mambarec.checkpoint import load_checkpoint, load_model  # lazy: torch-backed, kept off the light path
     from mambarec.evaluate import evaluate_model  # lazy: torch-backed, kept off the light path
 
     ckpt = load_checkpoint(args.checkpoint)
-    dataset = load_dataset(args.dataset or ckpt["run"].dataset, data_dir=args.data_dir)
+    dataset = _checkpoint_dataset(args, ckpt)
     model = load_model(ckpt, dataset, device=args.device)
     metrics = evaluate_model(model, dataset)
     print(json.dumps({f"{split}/{k}": v for split, m in metrics.items() for k, v in m.items()}, indent=2))

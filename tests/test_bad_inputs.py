@@ -148,3 +148,18 @@ def test_a_cached_graph_of_another_shape_is_rebuilt(tmp_path, monkeypatch):
     sp.save_npz(entry, sp.identity(3, format="csr"))  # a stale or foreign entry: a product failed on it
     again = cached_knn_graph(features, 3, "key")
     assert again.shape == (20, 20) and (again != built).nnz == 0
+
+
+def test_evaluating_a_run_whose_data_moved_says_to_pass_dataset(tmp_path, capsys):
+    folder = write_mmrec_folder(tmp_path / "data", "d", _pairs(), np.ones((DS.n_items, 4)), np.ones((DS.n_items, 3)))
+    # 4-d visual features at the default r = 8: no dimension left (a ZeroDivisionError deep in DREAM before)
+    assert main(["train", "--dataset", str(folder), "--epochs", "1", "--out", str(tmp_path / "r8")]) == 2
+    assert "use a reduction_factor of at most 4" in capsys.readouterr().err
+    folder = write_mmrec_folder(folder, "d", _pairs(), DS.visual, DS.text)
+    assert main(["train", "--dataset", str(folder), "--epochs", "1", "--batch-size", "64", "--out",
+                 str(tmp_path / "run")]) == 0
+    folder.rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run")]) == 2
+    assert "if that data moved, pass --dataset" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(tmp_path / "moved")]) == 0

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mambarec.config import MambaRecConfig, TrainConfig
+from mambarec.config import ConfigError, MambaRecConfig, TrainConfig
 from mambarec.graphs import Graphs
 from mambarec.model.base import Recommender, gather_rows
 from mambarec.model.init import SeededDropout
@@ -80,6 +80,10 @@ class MambaRec(Recommender):
             emb.pretrained = True
             self.features[name] = emb
         reduced = visual.shape[1] // cfg.reduction_factor
+        if cfg.reduction_factor > 1 and reduced < 1:
+            raise ConfigError(f"reduction_factor={cfg.reduction_factor} leaves no dimension of this dataset's "
+                              f"{visual.shape[1]}-d visual features ({visual.shape[1]} // {cfg.reduction_factor} = 0); "
+                              f"use a reduction_factor of at most {visual.shape[1]}")
         self.encoders = nn.ModuleDict({
             "visual": ModalEncoder(visual.shape[1], reduced if cfg.reduction_factor > 1 else None, cfg),
             "text": ModalEncoder(text.shape[1], reduced if cfg.text_path == "reduced" else None, cfg),
