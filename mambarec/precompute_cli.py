@@ -88,7 +88,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
     _check_counts(args, seeds)
-    only = args.only.split(",") if args.only else None
+    only = [c.strip() for c in args.only.split(",") if c.strip()] if args.only is not None else None
+    if only == []:
+        raise ConfigError(f"--only {args.only!r} names no cell; give cell names separated by commas (the grid's "
+                          "cells: `python -m mambarec precompute --plan` lists them), or leave --only out")
     grid_cells(only)  # unknown names fail before any data is loaded
     if not (args.plan or args.rerender or args.adopt_probes):  # before any data is loaded: nothing is lost later
         check_replaceable(args.out, keep=args.extend or args.refresh_stale, overwrite=args.overwrite)

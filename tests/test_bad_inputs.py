@@ -163,3 +163,8 @@ def test_evaluating_a_run_whose_data_moved_says_to_pass_dataset(tmp_path, capsys
     assert main(["evaluate", str(tmp_path / "run")]) == 2
     assert "if that data moved, pass --dataset" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(tmp_path / "moved")]) == 0
+
+
+def test_an_only_list_without_a_cell_is_refused_not_read_as_done(capsys):
+    assert main(["precompute", "--plan", "--only", ","]) == 2  # "nothing to train: ... holds every run" before
+    assert "names no cell" in capsys.readouterr().err
