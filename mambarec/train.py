@@ -150,8 +150,10 @@ class Trainer:
         # int64: user * n_items (the sampler's keys) overflows int32 ids at MovieLens-20M's sizes
         self.train_pairs = torch.from_numpy(dataset.train.astype(np.int64, copy=False)).to(self.device)
         if self.model.trainable and len(dataset.valid) == 0:
-            raise DatasetError(f"{dataset.name}: no validation interactions; model selection and early stopping "
-                               "need them and never fall back to test (docs/protocol.md section 5)")
+            raise DatasetError(f"{dataset.source or dataset.name}: no validation interactions (x_label 1); model "
+                               "selection and early stopping need them and never fall back to test (docs/protocol.md "
+                               "section 5). Split the data again with a valid part (`python -m mambarec data build` "
+                               "gives each user one)")
         self.matrices = {s: dataset.matrix(s) for s in ("train", "valid", "test")}
         self.epoch = 0
         self.best_epoch, self.best_score, self.bad_epochs = 0, -1.0, 0
