@@ -126,6 +126,8 @@ def test_a_features_file_whose_header_lies_or_that_holds_complex_numbers_is_refu
     with pytest.raises(DatasetError, match=r"features must be numeric \(real, not complex\), got dtype complex64"):
         load_mmrec_folder(_folder_with_visual(tmp_path / "b", lambda p: np.save(
             p, np.ones((DS.n_items, 4), dtype=np.complex64))))  # the imaginary part was dropped without a word
+    with pytest.raises(DatasetError, match=r"2-D \(n_items, dim\) array, got shape \(\)"):  # was "(1,)"
+        load_mmrec_folder(_folder_with_visual(tmp_path / "c", lambda p: np.save(p, np.float32(3))))
 
 
 def test_features_too_large_for_float32_are_refused_not_read_as_zeros_or_nan(tmp_path):

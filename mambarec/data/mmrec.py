@@ -92,6 +92,8 @@ def _load_features(path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: this is an .npz archive, not a .npy array; save it with np.save")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise DatasetError(f"{path}: features must be numeric (real, not complex), got dtype {arr.dtype}")
+    if arr.ndim != 2:  # before the copy below, which makes a 0-d array 1-d
+        raise DatasetError(f"{path}: features must be a 2-D (n_items, dim) array, got shape {arr.shape}")
     with np.errstate(over="ignore", invalid="ignore"):  # said below, in words, instead of numpy's warning
         out = np.ascontiguousarray(arr, dtype=np.float32)
     if arr.dtype.itemsize > out.dtype.itemsize and not np.isfinite(out).all() and np.isfinite(arr).all():
