@@ -51,7 +51,11 @@ h1 { font-size: 1.9rem !important; padding-top: 0 !important; }
 def init() -> None:
     """Presentation mode on for a session opened with ``?present=1``."""
     if KEY not in st.session_state:
-        st.session_state[KEY] = st.query_params.get("present", "") in ("1", "true", "yes", "on")
+        asked = st.query_params.get("present", "").strip().lower()
+        st.session_state[KEY] = asked in ("1", "true", "yes", "on")
+        if asked not in ("", "0", "false", "no", "off", "1", "true", "yes", "on"):
+            st.caption(f":material/info: present={asked!r} is neither on nor off: presentation mode is off "
+                       "(present=1 turns it on; the sidebar's switch too)")
 
 
 def _flip() -> None:

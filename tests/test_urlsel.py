@@ -47,6 +47,15 @@ def test_a_seed_the_setup_lacks_or_an_unknown_step_is_named(page, params, tmp_pa
         assert at.selectbox(key=f"{'dream' if page == 'dream_inspector' else page}.seed").value != int(value)
 
 
+def test_a_present_value_that_is_neither_on_nor_off_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic", "present": "abc"})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("present='abc'" in c.value for c in at.caption) and not at.session_state["presentation"]
+
+
 def test_a_good_url_round_trips(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
     at = AppTest.from_file(str(PAGES / "compare.py"), default_timeout=300)
