@@ -130,6 +130,15 @@ def test_a_features_file_whose_header_lies_or_that_holds_complex_numbers_is_refu
         load_mmrec_folder(_folder_with_visual(tmp_path / "c", lambda p: np.save(p, np.float32(3))))
 
 
+def test_loaded_features_are_in_memory_not_a_view_of_the_file(tmp_path):
+    """The features are mapped to check their header; what loads must not stay a read-only view of the file
+    (rewritten by a rebuild while the app holds it, or written to by a caller)."""
+    folder = _folder_with_visual(tmp_path, lambda p: np.save(p, DS.visual))
+    ds = load_mmrec_folder(folder)
+    assert ds.visual.flags.writeable and ds.visual.flags.c_contiguous and type(ds.visual) is np.ndarray
+    assert not isinstance(ds.visual.base, np.memmap) and np.array_equal(ds.visual, DS.visual)
+
+
 def test_features_too_large_for_float32_are_refused_not_read_as_zeros_or_nan(tmp_path):
     with pytest.raises(DatasetError, match="too long for float32 arithmetic"):  # the k-NN graph saw rows of zeros
         load_mmrec_folder(_folder_with_visual(tmp_path / "a", lambda p: np.save(

@@ -95,7 +95,7 @@ def _load_features(path: Path) -> np.ndarray:
     if arr.ndim != 2:  # before the copy below, which makes a 0-d array 1-d
         raise DatasetError(f"{path}: features must be a 2-D (n_items, dim) array, got shape {arr.shape}")
     with np.errstate(over="ignore", invalid="ignore"):  # said below, in words, instead of numpy's warning
-        out = np.ascontiguousarray(arr, dtype=np.float32)
+        out = np.array(arr, dtype=np.float32, order="C")  # a copy in memory: never a view of the mapped file
     if arr.dtype.itemsize > out.dtype.itemsize and not np.isfinite(out).all() and np.isfinite(arr).all():
         raise DatasetError(f"{path}: values beyond float32's range (largest {np.abs(arr).max():.3g}); the model "
                            "computes in float32: scale the features down (e.g. divide by their largest absolute value)")
