@@ -323,10 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     if extras:
         parser_of = args.commands.get(getattr(args, "command", None), parser)
         parser_of.unrecognized(extras)
-    if getattr(args, "command", None) == "evaluate" and Path(args.checkpoint).is_dir():
-        args.checkpoint = str(Path(args.checkpoint) / CHECKPOINT_NAME)
-    if getattr(args, "resume", None) and Path(args.resume).is_dir():  # a run folder, as `evaluate` takes it
-        args.resume = str(Path(args.resume) / CHECKPOINT_NAME)
+    for name in ("checkpoint", "resume"):  # `evaluate`'s file and `train --resume`: a run folder names its checkpoint
+        path = getattr(args, name, None)
+        if path and Path(path).is_dir():
+            setattr(args, name, str(Path(path) / CHECKPOINT_NAME))
     if isinstance(getattr(args, "dataset", None), str) and not args.dataset.strip():
         print("error: --dataset is empty; name a dataset (`python -m mambarec data scenarios` lists the built-in "
               "ones) or an MMRec folder, or leave the flag out", file=sys.stderr)

@@ -7,6 +7,7 @@ train, 1 valid, 2 test); features are float32 matrices with one row per item id.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,8 +147,12 @@ def validate(ds: Dataset) -> None:
                 f"{where}: {label} features contain NaN or inf in {len(bad)} row(s), first item ids "
                 f"{bad[:5].tolist()}; re-encode those items or replace them (e.g. by the mean row)"
             )
+        # in float32 a row's length can overflow (the k-NN graph would see zeros); the rows' lengths in float64 (a
+        # full copy) only when the largest entry allows it
+        if max(abs(float(feat.max())), abs(float(feat.min()))) * math.sqrt(feat.shape[1]) <= FEATURE_NORM_MAX:
+            continue
         norms = np.sqrt(np.square(feat, dtype=np.float64).sum(axis=1))
-        if (norms > FEATURE_NORM_MAX).any():  # in float32 their length overflows: the k-NN graph would see zeros
+        if (norms > FEATURE_NORM_MAX).any():
             bad = np.nonzero(norms > FEATURE_NORM_MAX)[0]
             raise DatasetError(
                 f"{where}: {label} features have {len(bad)} row(s) too long for float32 arithmetic (length "
