@@ -20,7 +20,7 @@ from mambarec.data.mmrec import load_mmrec_folder, write_mmrec_folder
 from mambarec.graphs import cached_knn_graph
 from mambarec.store import save_run
 from mambarec.train import Trainer
-from tests.tiny import tiny_dataset
+from tests.tiny import inter_frame, tiny_dataset
 
 DS = tiny_dataset()
 
@@ -101,17 +101,15 @@ def test_a_diverged_loss_raises_without_torchs_grad_warning():
     assert not [w for w in caught if "requires_grad" in str(w.message)]
 
 
-def _folder_with_visual(tmp_path, write_visual) -> object:
-    folder = write_mmrec_folder(tmp_path / "d", "d", _pairs(), np.ones((DS.n_items, 4)), np.ones((DS.n_items, 3)))
+def _small_folder(folder):
+    """DS as an MMRec folder with 4-d visual and 3-d text features of ones."""
+    return write_mmrec_folder(folder, "d", inter_frame(DS), np.ones((DS.n_items, 4)), np.ones((DS.n_items, 3)))
+
+
+def _folder_with_visual(tmp_path, write_visual):
+    folder = _small_folder(tmp_path / "d")
     write_visual(folder / "image_feat.npy")
     return folder
-
-
-def _pairs():
-    import pandas as pd
-
-    rows = [(u, i, x) for x, split in enumerate((DS.train, DS.valid, DS.test)) for u, i in split]
-    return pd.DataFrame(rows, columns=["userID", "itemID", "x_label"])
 
 
 def test_a_features_file_whose_header_lies_or_that_holds_complex_numbers_is_refused(tmp_path):
@@ -162,11 +160,11 @@ def test_a_cached_graph_of_another_shape_is_rebuilt(tmp_path, monkeypatch):
 
 
 def test_evaluating_a_run_whose_data_moved_says_to_pass_dataset(tmp_path, capsys):
-    folder = write_mmrec_folder(tmp_path / "data", "d", _pairs(), np.ones((DS.n_items, 4)), np.ones((DS.n_items, 3)))
+    folder = _small_folder(tmp_path / "data")
     # 4-d visual features at the default r = 8: no dimension left (a ZeroDivisionError deep in DREAM before)
     assert main(["train", "--dataset", str(folder), "--epochs", "1", "--out", str(tmp_path / "r8")]) == 2
     assert "use a reduction_factor of at most 4" in capsys.readouterr().err
-    folder = write_mmrec_folder(folder, "d", _pairs(), DS.visual, DS.text)
+    folder = write_mmrec_folder(folder, "d", inter_frame(DS), DS.visual, DS.text)
     assert main(["train", "--dataset", str(folder), "--epochs", "1", "--batch-size", "64", "--out",
                  str(tmp_path / "run")]) == 0
     folder.rename(tmp_path / "moved")

@@ -9,19 +9,11 @@ import pandas as pd
 import pytest
 
 from mambarec.data import DatasetError, load_dataset
-from mambarec.data.mmrec import SPLIT_LABELS, load_mmrec_folder, write_mmrec_folder
+from mambarec.data.mmrec import load_mmrec_folder, write_mmrec_folder
 from mambarec.data.synthetic import make_synthetic
+from tests.tiny import inter_frame
 
 HEADER = "userID\titemID\trating\ttimestamp\tx_label\n"
-
-
-def inter_frame(ds) -> pd.DataFrame:
-    """The dataset's splits as one MMRec interaction table, train then valid then test."""
-    parts = [
-        pd.DataFrame({"userID": pairs[:, 0], "itemID": pairs[:, 1], "x_label": SPLIT_LABELS[split]})
-        for split, pairs in (("train", ds.train), ("valid", ds.valid), ("test", ds.test))
-    ]
-    return pd.concat(parts, ignore_index=True)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from mambarec.data.dataset import Dataset
+from mambarec.data.mmrec import SPLIT_LABELS
 
 
 def tiny_dataset(seed: int = 0, n_users: int = 12, n_items: int = 30, visual_dim: int = 128,
@@ -27,3 +29,12 @@ def tiny_dataset(seed: int = 0, n_users: int = 12, n_items: int = 30, visual_dim
     text = (factors @ rng.normal(size=(4, text_dim)) + 3.0).astype(np.float32)
     return Dataset(name="tiny", n_users=n_users, n_items=n_items, train=pairs[label == 0],
                    valid=pairs[label == 1], test=pairs[label == 2], visual=visual, text=text, source="tiny")
+
+
+def inter_frame(ds: Dataset) -> pd.DataFrame:
+    """The dataset's splits as one MMRec interaction table, train then valid then test."""
+    parts = [
+        pd.DataFrame({"userID": pairs[:, 0], "itemID": pairs[:, 1], "x_label": SPLIT_LABELS[split]})
+        for split, pairs in (("train", ds.train), ("valid", ds.valid), ("test", ds.test))
+    ]
+    return pd.concat(parts, ignore_index=True)
