@@ -190,7 +190,21 @@ def _check_data(ckpt: dict, dataset) -> None:
 MISFITS_SHOWN = 2  # the tensors a "weights do not fit" message names; it counts the rest
 
 
+def _check_dtypes(model, state_dict: dict, what: str = "weights") -> None:
+    """Every tensor of ``state_dict`` in the dtype the model holds it in: ``load_state_dict`` casts silently, so a
+    file whose weights were stored as integers (rounded) or in another precision loaded as if it were the run."""
+    own = model.state_dict()
+    odd = [f"{key!r} is {t.dtype}, the model holds {own[key].dtype}" for key, t in state_dict.items()
+           if key in own and isinstance(t, torch.Tensor) and t.dtype != own[key].dtype]
+    if odd:
+        more = f"; and {len(odd) - MISFITS_SHOWN} more" if len(odd) > MISFITS_SHOWN else ""
+        raise CheckpointError(f"the checkpoint's {what} are not stored as mambarec saves them: "
+                              + "; ".join(odd[:MISFITS_SHOWN]) + more + ". The file was converted or written by "
+                              "another tool; train the setup again (`python -m mambarec train` or the Train page)")
+
+
 def _load_weights(model, state_dict: dict) -> None:
+    _check_dtypes(model, state_dict)
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:
@@ -229,6 +243,8 @@ def restore_trainer(ckpt: dict, dataset, graphs=None, run: RunConfig | None = No
     generator = run_generator(run)
     trainer = Trainer(build_model(run, dataset, generator=generator, graphs=graphs), run, dataset, generator)
     if ckpt["resume"] is not None:
+        if isinstance(ckpt["resume"], dict) and isinstance(ckpt["resume"].get("model"), dict):
+            _check_dtypes(trainer.model, ckpt["resume"]["model"], "resume weights")
         try:
             trainer.load_resume_state(ckpt["resume"])
             trainer.last_state = ckpt["resume"]["model"]  # fit() continues from where training stopped, not the best

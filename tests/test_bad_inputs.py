@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, weights_digest
+from mambarec.checkpoint import CheckpointError, load_checkpoint, load_model, restore_trainer, weights_digest
 from mambarec.cli import main
 from mambarec.config import ConfigError, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data.dataset import DatasetError
@@ -39,6 +39,28 @@ def test_dream_with_every_branch_off_is_a_config_error(tmp_path, capsys):
     off = [a for b in ("conv1x1", "dilated-1", "dilated-2", "dilated-3", "pool") for a in (f"--branch-{b}", "false")]
     assert main(["train", "--dataset", "synthetic", "--epochs", "1", *off, "--out", str(tmp_path / "o")]) == 2
     assert "at least one of its five branches" in capsys.readouterr().err
+
+
+def test_weights_stored_in_another_dtype_are_refused_not_cast(tmp_path):
+    """A checkpoint whose weights were stored as integers loaded: ``load_state_dict`` cast them to float32 without a
+    word, and the run evaluated as a rounded copy of itself. The best weights and the resume weights are checked."""
+    trainer = Trainer.for_run(_run(epochs=1), DS)
+    save_run(tmp_path / "r", trainer, trainer.fit())
+    good = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    assert restore_trainer(load_checkpoint(tmp_path / "r" / "checkpoint.pt"), DS) is not None  # the file as saved
+    name = next(k for k, t in good["state_dict"].items() if t.is_floating_point())
+    for part in ("best", "resume"):
+        payload = dict(good, state_dict=dict(good["state_dict"]), resume=dict(good["resume"],
+                                                                              model=dict(good["resume"]["model"])))
+        weights = payload["state_dict"] if part == "best" else payload["resume"]["model"]
+        weights[name] = weights[name].round().long()
+        payload["digest"] = weights_digest({"state_dict": payload["state_dict"], "resume": payload["resume"]})
+        torch.save(payload, tmp_path / "r" / "checkpoint.pt")
+        with pytest.raises(CheckpointError, match=rf"'{name}' is torch.int64, the model holds torch.float32"):
+            restore_trainer(load_checkpoint(tmp_path / "r" / "checkpoint.pt"), DS)
+        if part == "best":  # what `evaluate` and the app's pages load
+            with pytest.raises(CheckpointError, match="not stored as mambarec saves them"):
+                load_model(tmp_path / "r" / "checkpoint.pt", DS)
 
 
 def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path):
