@@ -97,6 +97,8 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         check_replaceable(args.out, keep=args.extend or args.refresh_stale, overwrite=args.overwrite)
     if args.engine == "ray":
         require_ray()  # says what to install before any data is loaded
+    elif args.device == "cuda" and not (args.rerender or args.adopt_probes):
+        _require_cuda()  # once, before the grid (each of its runs failed alone, 530 times) or --plan's timings
     if args.rerender:
         rerender(args.out)
         print(json.dumps({"out": args.out, "rerendered": ["REPORT.md", "curves", "results.json", "results.csv"]}))
@@ -132,6 +134,15 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         return 1
     return 0
 
+
+
+def _require_cuda() -> None:
+    import torch  # lazy: `--help` stays without torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError("--device cuda: CUDA is not available on this machine; leave --device out (the grid trains "
+                          "on the CPU), or run the command on a machine with a GPU (or with --engine ray on a cluster "
+                          "whose workers have one)")
 
 
 def _seed_counts() -> str:

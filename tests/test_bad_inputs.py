@@ -199,3 +199,17 @@ def test_evaluating_a_run_whose_data_moved_says_to_pass_dataset(tmp_path, capsys
 def test_an_only_list_without_a_cell_is_refused_not_read_as_done(capsys):
     assert main(["precompute", "--plan", "--only", ","]) == 2  # "nothing to train: ... holds every run" before
     assert "names no cell" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for a machine without CUDA")
+def test_precompute_on_cuda_without_cuda_is_refused_once_before_the_grid(tmp_path, capsys):
+    """Every one of the grid's 530 runs failed alone with the same error (47 s of a progress bar), and the message
+    advised `train --resume`: now one line before any data is loaded (also for --plan, which times cells on the
+    device), and the output folder is not made."""
+    out = tmp_path / "pre"
+    assert main(["precompute", "--device", "cuda", "--datasets", "synthetic", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA is not available" in err and "--resume" not in err, err
+    assert not out.exists()
+    assert main(["precompute", "--device", "cuda", "--datasets", "synthetic", "--plan", "--out", str(out)]) == 2
+    assert "leave --device out" in capsys.readouterr().err  # the plan times its cells on the device
