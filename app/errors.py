@@ -4,10 +4,9 @@ name (and, for a live run, its stack) for the report."""
 
 from __future__ import annotations
 
-from mambarec.config import ConfigError
-from mambarec.data import DatasetError
+from mambarec.errors import UserError
 
-ADVISED = (FloatingPointError, ConfigError, DatasetError)
+ADVISED = (FloatingPointError, UserError)  # a diverged loss, and every error of bad input (mambarec/errors.py)
 
 
 def said(exc: BaseException) -> str:

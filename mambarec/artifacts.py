@@ -32,6 +32,7 @@ from typing import Any
 from mambarec import probes
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
+from mambarec.errors import UserError
 from mambarec.grid import CELLS, CHECKPOINT_DATASETS, GRID, budget_for
 
 FORMAT = "mambarec-precomputed"
@@ -44,7 +45,7 @@ ROW_COLUMNS = ("dataset", "cell", "model_name", "variant", "schedule", "group", 
                "s_per_epoch", "best_epoch", "epochs_run", "stopped_early", "wall_s")
 
 
-class PrecomputedError(ValueError):
+class PrecomputedError(UserError):
     """A precomputed folder is missing, unreadable or of another format."""
 
 

@@ -25,12 +25,13 @@ import torch
 import mambarec
 from mambarec.atomic import write_atomically
 from mambarec.config import ConfigError, RunConfig
+from mambarec.errors import UserError
 
 FORMAT = "mambarec-checkpoint"
 FORMAT_VERSION = 2  # 1: one MambaRec-shaped config for every model; 2: a config per model
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint is unreadable, of another format or version, or for another dataset."""
 
 

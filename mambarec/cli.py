@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mambarec.artifacts import PrecomputedError
 from mambarec.config import (
     DEVICES,
     MODEL_CONFIGS,
@@ -34,10 +33,11 @@ from mambarec.config import (
 )
 from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
+from mambarec.errors import UserError
 from mambarec.precompute_cli import add_precompute_command
 from mambarec.progress import Autosave
 from mambarec.readme import add_readme_command
-from mambarec.store import CHECKPOINT_NAME, RunStoreError, check_room, check_writable, claimed, save_run
+from mambarec.store import CHECKPOINT_NAME, check_room, check_writable, claimed, save_run
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
@@ -305,15 +305,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _reported_in_one_line(exc: BaseException) -> bool:
-    """A user's error (a bad flag value, dataset, checkpoint, run folder or precomputed file), said without a traceback.
-    A checkpoint error can only come from its torch-backed module, so that module is looked up, not imported:
-    `--help` and the data commands stay off torch (1.9 s of a 3.5 s `--help` here)."""
-    checkpoint = sys.modules.get("mambarec.checkpoint")
-    return (isinstance(exc, (ConfigError, DatasetError, RunStoreError, PrecomputedError))
-            or (checkpoint is not None and isinstance(exc, checkpoint.CheckpointError)))
-
-
 OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "Unable to allocate")  # torch's CPU and CUDA, numpy
 
 
@@ -343,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
               "lower embedding_dim, batch_size or eval_batch_users, or use a larger machine", file=sys.stderr)
         return 2
     except Exception as exc:
-        if not _reported_in_one_line(exc):
+        if not isinstance(exc, UserError):  # a bug: its traceback is the report
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

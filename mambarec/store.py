@@ -26,6 +26,7 @@ from pathlib import Path
 from mambarec.atomic import write_atomically
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
+from mambarec.errors import UserError
 from mambarec.lifeline import alive
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -35,7 +36,7 @@ DEFAULT_RUNS_DIR = Path("runs")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class RunStoreError(ValueError):
+class RunStoreError(UserError):
     """A run folder cannot be written, renamed or deleted as asked; the message says why."""
 
 

@@ -213,3 +213,20 @@ def test_precompute_on_cuda_without_cuda_is_refused_once_before_the_grid(tmp_pat
     assert not out.exists()
     assert main(["precompute", "--device", "cuda", "--datasets", "synthetic", "--plan", "--out", str(out)]) == 2
     assert "leave --device out" in capsys.readouterr().err  # the plan times its cells on the device
+
+
+def test_every_error_of_bad_input_is_one_user_error_that_the_cli_and_the_app_say_alone(tmp_path, capsys):
+    """The command line and the app kept two lists of the errors whose message carries its fix, and they differed: a
+    damaged checkpoint or run folder read "CheckpointError: ..." on a page. Both now test for one base class."""
+    from app.errors import said
+    from mambarec.artifacts import PrecomputedError
+    from mambarec.errors import UserError
+    from mambarec.store import RunStoreError
+
+    for cls in (ConfigError, DatasetError, CheckpointError, RunStoreError, PrecomputedError):
+        assert issubclass(cls, UserError) and issubclass(cls, ValueError), cls
+        assert said(cls("x.pt: not a checkpoint; train it again")) == "x.pt: not a checkpoint; train it again"
+    assert said(KeyError("counters")) == "KeyError: 'counters'"  # a bug keeps its class
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 2  # a CheckpointError: one line, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err

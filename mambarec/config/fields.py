@@ -14,12 +14,14 @@ import math
 from dataclasses import field, fields
 from typing import Any, get_origin
 
+from mambarec.errors import UserError
+
 # The largest whole number any field takes: 2**53 - 1, what a browser's number box (a JavaScript number) and a
 # float64 hold exactly. Beyond it a link's value would show rounded in the app's boxes and differ from the config.
 INT_LIMIT = 2**53 - 1
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value or key is wrong; the message says which and how to fix it."""
 
 

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from mambarec.errors import UserError
+
 # A feature row's largest length: its squared length must stay a float32 (~3.4e38), or the cosine graphs divide
 # by an infinite norm and see a row of zeros.
 FEATURE_NORM_MAX = 1e19
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset file or array is wrong; the message names the file and the problem."""
 
 
