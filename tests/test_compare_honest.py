@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import evidence, figures, results
+from mambarec import stats
 from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.store import save_run
@@ -533,3 +534,43 @@ def test_a_curve_drawn_over_another_leaves_it_a_rim():
     assert len(widths) == 3 and widths[0] > widths[1] > widths[2] >= 2
     alone = figures.learning_curves(hist[hist["name"] == "bpr"], "valid/Recall@20", None)
     assert [t.line.width for t in alone.data if t.mode == "lines"] == [figures.CURVE_WIDTH]
+
+
+def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, capsys):
+    """`python -m mambarec compare`: the Compare page's table for run folders on a machine without the app (the
+    same functions, mambarec.comparison): mean ± std over seeds, the change paired by seed with its interval, one
+    seed said as one seed, and bad input refused in one line with the valid choices."""
+    from mambarec.cli import main
+
+    for seed in (0, 1):
+        for lr in (1e-3, 1e-2):
+            saved(tmp_path / "runs", RunConfig(dataset="synthetic", model_name="bpr", model=BPRConfig(),
+                                               train=TrainConfig(epochs=2, seed=seed, learning_rate=lr)),
+                  f"lr{lr}-s{seed}")
+    saved(tmp_path / "runs", RunConfig(dataset="synthetic", model_name="bpr", model=BPRConfig(embedding_dim=32),
+                                       train=TrainConfig(epochs=2)), "d32-s2026")
+    args = ["compare", "--runs", str(tmp_path / "runs"), "--reference", "bpr · learning_rate=0.01 · ≤2 ep"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| bpr")}
+    assert set(rows) == {"bpr · learning_rate=0.01 · ≤2 ep", "bpr · ≤2 ep", "bpr · embedding_dim=32 · ≤2 ep"}
+    assert rows["bpr · learning_rate=0.01 · ≤2 ep"].count("reference") == 2  # Recall@20 and NDCG@20
+    slow = rows["bpr · ≤2 ep"]  # lr 1e-3 against 1e-2, seeds 0 and 1 paired
+    assert slow.count(" ± ") == 2 and slow.count("% [") == 2 and "2× 2/2 ep · cap" in slow
+    other = rows["bpr · embedding_dim=32 · ≤2 ep"]  # seed 2026 alone: no spread, and nothing to pair with
+    assert "· 1 seed" in other and " ± " not in other and "% [" not in other
+    assert lines[0] == "5 runs on synthetic"
+    assert any(line.startswith("Reference: bpr · learning_rate=0.01") for line in lines)
+    # the lr=1e-3 row's Δ is its own paired interval: the same numbers as mambarec.stats over the two seeds
+    frame = results.saved_runs_table(str(tmp_path / "runs"), ())
+    by_seed = {name: g.set_index("seed")["Recall@20"].to_dict() for name, g in frame.groupby("name")}
+    rel = stats.relative_change(by_seed["bpr · ≤2 ep"], by_seed["bpr · learning_rate=0.01 · ≤2 ep"], "Recall@20")
+    assert f"{stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]" in slow
+    for bad, says in ((["--metrics", "Recall@30"], "unknown metric Recall@30; choose from Recall@10"),
+                      (["--reference", "nope"], "--reference 'nope' is not one of the rows; choose from"),
+                      (["--dataset", "ml100k"], "no runs on dataset 'ml100k'; the runs are on: synthetic")):
+        assert main(["compare", "--runs", str(tmp_path / "runs"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+    assert main(["compare", "--runs", str(tmp_path / "none")]) == 2
+    assert "no runs in" in capsys.readouterr().err

@@ -1,0 +1,228 @@
+"""Runs side by side: saved runs and precomputed rows as comparison rows, seeds aggregated (mean ± std, never
+"± 0" for one seed), and each setup's change against a reference paired by seed with its 95% t-interval, marked
+after Holm's correction over the rows compared (``mambarec.stats``, ``mambarec.findings``). The app's Compare page
+draws these tables (``app/results.py`` caches them); ``python -m mambarec compare`` prints them for run folders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+
+import pandas as pd
+
+from mambarec import findings, stats
+from mambarec.config import ConfigError, setup_label
+from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics
+from mambarec.store import RunRecord, model_name_of
+
+METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
+TEXT_METRICS = ("Recall@20", "NDCG@20")  # the printed table's default columns, as on the Compare page
+DEFAULT_REFERENCE = "paper"  # the row others are measured against when it is there (the grid's cell)
+LEGEND = ("Δ: change against the reference in % of its mean, paired by seed over the seeds both ran, with its 95% "
+          "t-interval; ▲/▼ when the interval excludes 0 and that holds after Holm's correction over the rows shown, "
+          "△/▽ when it does not hold after it, ≈ when the interval holds 0. One seed is one value: no interval.")
+
+
+def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool) -> str:
+    """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"."""
+    if not epochs_run:
+        return "no training"
+    head = f"{int(epochs_run)} of {int(cap)} ep" if cap else f"{int(epochs_run)} ep"
+    if cancelled:
+        return f"{head}, stopped by hand"
+    if stopped_early:
+        return f"{head}, early stop"
+    return f"{head} (the cap)" if cap and int(epochs_run) >= int(cap) else head
+
+
+def record_row(record) -> dict:
+    """One comparison row of a ``mambarec.store.RunRecord`` (a saved run or a precomputed row)."""
+    cfg, m = record.config, record.metrics
+    try:
+        setup, family = setup_label(cfg), setup_label(cfg, ignore=("reduction_factor",))
+        run = record.run
+        r = getattr(run.model, "reduction_factor", None)
+        variant, cap = run.variant, run.train.epochs
+    except ValueError:  # a config this version cannot read: still listed, by its id
+        setup = family = record.id
+        r = variant = cap = None
+    ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
+    # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
+    groups = stored_group_metrics(m)
+    head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]
+    # a saved run's name is its setup, whose last part is the epoch cap: say so ("≤20 ep"), the runs column says
+    # how many it ran
+    name = record.cell or (f"{head} · ≤{cap} ep" if cap else setup)
+    return {
+        "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
+        "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
+        "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
+        "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in METRICS},
+        **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},
+        "valid Recall@20": m.get("valid/Recall@20"), "n_params": m.get("n_params"),
+        "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
+        "epochs_cap": cap, "ran": ran, "stopped": bool(m.get("cancelled")),
+        "stopped_early": bool(m.get("stopped_early")), "fingerprint": record.fingerprint,
+        "checkpoint": str(record.checkpoint) if record.checkpoint else None,
+        "folder": str(record.folder) if record.folder else None,
+    }
+
+
+def on_dataset(rows: pd.DataFrame, name: str, fingerprint: str | None) -> pd.DataFrame:
+    """Rows of the same data (fingerprint), or of the same name where a row or the dataset has no fingerprint."""
+    same_name = rows["dataset"] == name
+    if fingerprint is None:
+        return rows[same_name].reset_index(drop=True)
+    return rows[(rows["fingerprint"] == fingerprint) | (rows["fingerprint"].isna() & same_name)].reset_index(drop=True)
+
+
+def spread_text(summary) -> str:
+    """``0.2446 ± 0.0019`` over seeds; one seed is one seed, never ``± 0.0000``."""
+    if summary.n == 0:
+        return "–"
+    return f"{summary.mean:.4f} ± {summary.std:.4f}" if summary.std is not None else f"{summary.mean:.4f} · 1 seed"
+
+
+def ran_summary(group: pd.DataFrame) -> str:
+    """The epochs a group's seeds ran and how they ended: "3× 20/20 ep · cap", "3× 11–15 ep · early stop",
+    "2× 6/20 ep · 1 early stop, 1 by hand". The cap is named only when a seed did not stop early (it says
+    nothing about a run that early stopping ended, and it costs the column's width at 1280 x 800)."""
+    runs = group["epochs_run"].dropna().astype(int)
+    if runs.empty or runs.max() == 0:
+        return "no training"
+    cap = group["epochs_cap"].dropna()
+    span = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
+    early, by_hand = int(group["stopped_early"].sum()), int(group["stopped"].sum())
+    at_cap = int((runs >= cap.max()).sum()) if not cap.empty else 0
+    all_early = early == len(group)
+    head = f"{len(group)}× {span} ep" if cap.empty or all_early else f"{len(group)}× {span}/{int(cap.max())} ep"
+    kinds = [(n, what) for n, what in ((early, "early stop"), (at_cap, "cap"), (by_hand, "by hand")) if n]
+    if len(kinds) == 1:
+        return f"{head} · {kinds[0][1]}"
+    return f"{head} · " + ", ".join(f"{n} {what}" for n, what in kinds) if kinds else head
+
+
+def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
+    """Mean and sample std over the seeds of each setup (``mambarec.stats``): ``<metric> ±`` holds the
+    std, empty (NaN) for a single seed, which is one seed, not a zero spread; ``<metric> text`` says so."""
+    if rows.empty:
+        return rows
+    # the same seed twice is the same run twice (training is deterministic): count it once, newest first
+    rows = rows.drop_duplicates(subset=["source", "setup", "seed"], keep="first")
+    extra = [c for c in ("n_params", "s_per_epoch") if c in rows]
+    out = []
+    for (source, setup), group in rows.groupby(["source", "setup"], sort=False, dropna=False):
+        first = group.iloc[0]
+        entry = {"source": source, "setup": setup, "name": first.get("name", setup), "cell": first.get("cell"),
+                 "seeds": len(group), "ran": ran_summary(group) if "epochs_run" in group else "",
+                 "model_name": first["model_name"], "r": first["r"]}
+        for m in metrics:
+            summary = stats.summarize(group[m].tolist())
+            entry[m], entry[f"{m} ±"] = summary.mean, (summary.std if summary.std is not None else float("nan"))
+            entry[f"{m} text"] = spread_text(summary)
+        entry.update({c: group[c].mean() for c in extra})
+        out.append(entry)
+    order = ["source", "name", "setup", "cell", "seeds", "ran",
+             *[c for m in metrics for c in (m, f"{m} ±", f"{m} text")], "model_name", "r", *extra]
+    return pd.DataFrame(out)[order]
+
+
+def mean_interval(values) -> dict:
+    """Mean over seeds and the 95% t-interval of that mean (``mambarec.stats``); no interval for one seed."""
+    s = stats.summarize(list(values))
+    low, high = s.interval() or (None, None)
+    return {"mean": s.mean, "seeds": s.n, "low": low, "high": high}
+
+
+def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+    """``mean_interval`` of ``metric`` per group of ``by``, with the groups' mean, lowest and highest seconds per
+    epoch over seeds."""
+    out = [{**dict(zip(by, keys if isinstance(keys, tuple) else (keys,), strict=True)),
+            **mean_interval(group[metric].dropna()), "s_per_epoch": group["s_per_epoch"].mean(),
+            "s_min": group["s_per_epoch"].min(), "s_max": group["s_per_epoch"].max()}
+           for keys, group in rows.groupby(by, sort=False)]
+    return pd.DataFrame(out)
+
+
+def delta_text(rel, note: str = "") -> str:
+    """A relative paired difference in words: ▲/▼ when its 95% interval excludes 0 and that holds after Holm's
+    correction over the rows compared with it (``note``, from ``findings.holm_notes``; no note: nothing to
+    correct), △/▽ when it excludes 0 but not after that correction, ≈ when it holds 0."""
+    if rel is None or math.isnan(rel.mean):
+        return ""
+    if not rel.has_interval:
+        return f"{rel.mean:+.1f}% ({rel.n} seed{'s' if rel.n != 1 else ''})"
+    side = rel.excludes_zero()
+    weak = note.startswith("not")
+    mark = {1: "△" if weak else "▲", -1: "▽" if weak else "▼", 0: "≈"}[side]
+    return f"{mark} {stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
+
+
+def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
+    """name -> seed -> metric, one value per seed. By the table's name, not the setup: a saved run whose setup
+    is a precomputed cell's (the default Train setup is the ``paper`` cell's) is its own row, not the cell."""
+    return {name: group.drop_duplicates("seed").set_index("seed")[metric].dropna().to_dict()
+            for name, group in rows.groupby("name")}
+
+
+def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
+               metrics: tuple[str, ...] = METRICS, shown: Collection[str] | None = None) -> pd.DataFrame:
+    """Per row (by ``name``), the change of each metric against the row named ``reference`` in % of its mean, paired by
+    seed over the seeds both ran (``mambarec.stats.relative_change``): ``Δ <m> %`` is the mean change,
+    ``Δ <m> 95% CI`` its t-interval ("1 seed: no interval" when they share one seed) and ``Δ <m>`` both in
+    words (``delta_text``); ``Δ <m> low/high`` the interval's ends, for the charts. Holm's family is the rows
+    ``shown`` (default: all) and the always-drawn reference row: the correction is over the rows a reader
+    compares, not over cells out of sight (over ml100k's 40 cells, a change that holds over the 3 rows of a
+    lesson step read as not holding)."""
+    if reference not in set(table["name"]) or rows.empty:
+        return table
+    out = table.copy()
+    for m in metrics:
+        by_name = paired(rows, m)
+        ref = by_name.get(reference)
+        means, cis, words, lows, highs = [], [], [], [], []
+        rels = [stats.relative_change(by_name[name], ref, m)
+                if name in by_name and ref is not None and name != reference else None for name in out["name"]]
+        family = [rel if shown is None or name in shown or source == "reference" else None  # pop: always drawn
+                  for name, source, rel in zip(out["name"], out["source"], rels, strict=True)]
+        for name, rel, note in zip(out["name"], rels, findings.holm_notes(family), strict=True):
+            means.append(rel.mean if rel is not None else float("nan"))
+            lows.append(rel.low if rel is not None and rel.has_interval else float("nan"))
+            highs.append(rel.high if rel is not None and rel.has_interval else float("nan"))
+            no_interval = f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval" if rel is not None else ""
+            cis.append("" if rel is None else (f"[{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
+                                               if rel.has_interval else no_interval))
+            words.append("reference" if name == reference else delta_text(rel, note))
+        out[f"Δ {m} %"], out[f"Δ {m} 95% CI"], out[f"Δ {m}"] = means, cis, words
+        out[f"Δ {m} low"], out[f"Δ {m} high"] = lows, highs
+    return out
+
+
+def comparison_rows(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """``record_row`` of each record, one row per run and seed."""
+    return pd.DataFrame([record_row(r) for r in records])
+
+
+def compare_text(rows: pd.DataFrame, reference: str | None = None, metrics: Sequence[str] = TEXT_METRICS) -> str:
+    """A Markdown table of ``rows`` (``comparison_rows`` of one dataset): per setup its seeds and epochs, each metric's
+    mean ± std over seeds and its change against ``reference`` (a row's name; default ``paper`` when there, else
+    the first row), then the legend. Raises ConfigError for an unknown metric or reference, with the valid ones."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    if rows.empty:
+        raise ConfigError("no runs to compare")
+    metrics = tuple(metrics)
+    table = aggregate_seeds(rows, metrics)
+    names = list(table["name"])
+    reference = reference or (DEFAULT_REFERENCE if DEFAULT_REFERENCE in names else names[0])
+    if reference not in names:
+        raise ConfigError(f"--reference {reference!r} is not one of the rows; choose from: " + "; ".join(names))
+    table = add_deltas(table, rows, reference, metrics)
+    head = "| setup | seeds × epochs | " + " | ".join(f"{m} | Δ {m}" for m in metrics) + " |"
+    lines = [head, "|" + "---|" * (2 + 2 * len(metrics))]
+    for _, row in table.iterrows():
+        cells = [f"{row[f'{m} text']} | {row[f'Δ {m}'] or '-'}" for m in metrics]
+        lines.append(f"| {row['name']} | {row['ran']} | " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", f"Reference: {reference}. {LEGEND}"])
