@@ -327,7 +327,8 @@ def add_compare_command(sub) -> None:
     cmp.add_argument("--dataset", default=None, help="the dataset whose runs to compare (needed when the runs "
                                                      "span several)")
     cmp.add_argument("--reference", default=None, help="the setup the others are measured against, as the table "
-                                                       "names it [paper when there, else the first row]")
+                                                       "names it [paper when there, else the setup that changes the "
+                                                       "fewest settings of its preset]")
     cmp.add_argument("--metrics", default="Recall@20,NDCG@20", help="comma-separated [Recall@20,NDCG@20]")
     cmp.set_defaults(func=cmd_compare)
 

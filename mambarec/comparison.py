@@ -204,10 +204,18 @@ def comparison_rows(records: Sequence[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame([record_row(r) for r in records])
 
 
+def default_reference(names: Sequence[str]) -> str:
+    """The grid's ``paper`` cell when it is among ``names``, else the setup that changes the fewest settings of its
+    preset (a saved run's name lists them: "mambarec/paper · use_mmd=off · ≤20 ep"), the first of a tie."""
+    if DEFAULT_REFERENCE in names:
+        return DEFAULT_REFERENCE
+    return min(names, key=lambda name: name.count(" · "))
+
+
 def compare_text(rows: pd.DataFrame, reference: str | None = None, metrics: Sequence[str] = TEXT_METRICS) -> str:
     """A Markdown table of ``rows`` (``comparison_rows`` of one dataset): per setup its seeds and epochs, each metric's
-    mean ± std over seeds and its change against ``reference`` (a row's name; default ``paper`` when there, else
-    the first row), then the legend. Raises ConfigError for an unknown metric or reference, with the valid ones."""
+    mean ± std over seeds and its change against ``reference`` (a row's name; default: ``default_reference``),
+    then the legend. Raises ConfigError for an unknown metric or reference, with the valid ones."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -216,7 +224,7 @@ def compare_text(rows: pd.DataFrame, reference: str | None = None, metrics: Sequ
     metrics = tuple(metrics)
     table = aggregate_seeds(rows, metrics)
     names = list(table["name"])
-    reference = reference or (DEFAULT_REFERENCE if DEFAULT_REFERENCE in names else names[0])
+    reference = reference or default_reference(names)
     if reference not in names:
         raise ConfigError(f"--reference {reference!r} is not one of the rows; choose from: " + "; ".join(names))
     table = add_deltas(table, rows, reference, metrics)

@@ -566,6 +566,9 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     by_seed = {name: g.set_index("seed")["Recall@20"].to_dict() for name, g in frame.groupby("name")}
     rel = stats.relative_change(by_seed["bpr · ≤2 ep"], by_seed["bpr · learning_rate=0.01 · ≤2 ep"], "Recall@20")
     assert f"{stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]" in slow
+    assert main(["compare", "--runs", str(tmp_path / "runs"), "--metrics", "NDCG@10"]) == 0  # no --reference: the
+    out = capsys.readouterr().out  # setup that changes the fewest settings of its preset (the default lr here)
+    assert "Reference: bpr · ≤2 ep." in out and "| bpr · ≤2 ep | 2× 2/2 ep · cap | " in out and "NDCG@10" in out
     for bad, says in ((["--metrics", "Recall@30"], "unknown metric Recall@30; choose from Recall@10"),
                       (["--reference", "nope"], "--reference 'nope' is not one of the rows; choose from"),
                       (["--dataset", "ml100k"], "no runs on dataset 'ml100k'; the runs are on: synthetic")):
