@@ -571,7 +571,9 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert "Reference: bpr · ≤2 ep." in out and "| bpr · ≤2 ep | 2× 2/2 ep · cap | " in out and "NDCG@10" in out
     for bad, says in ((["--metrics", "Recall@30"], "unknown metric Recall@30; choose from Recall@10"),
                       (["--reference", "nope"], "--reference 'nope' is not one of the rows; choose from"),
-                      (["--dataset", "ml100k"], "no runs on dataset 'ml100k'; the runs are on: synthetic")):
+                      (["--dataset", "ml100k"], "no runs on dataset 'ml100k'; the runs are on: synthetic"),
+                      (["--metrics", ","], "--metrics ',' names no metric"),
+                      (["--precomputed", str(tmp_path / "nowhere")], "nowhere: no such folder")):
         assert main(["compare", "--runs", str(tmp_path / "runs"), *bad]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and says in err and err.count("\n") == 1, err

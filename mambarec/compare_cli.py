@@ -1,0 +1,57 @@
+"""``python -m mambarec compare``: saved runs (and a precomputed folder's) side by side, as the Compare page shows
+them (``mambarec.comparison``): each setup's mean ± std over seeds and its change against a reference, paired by
+seed with its 95% interval."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mambarec.artifacts import load_precomputed
+from mambarec.comparison import compare_text, comparison_rows
+from mambarec.config import ConfigError
+from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
+
+
+def add_compare_command(sub) -> None:
+    cmp = sub.add_parser("compare", help="saved runs side by side: each setup's mean ± std over seeds and its change "
+                                         "against a reference, paired by seed, with its 95%% interval")
+    cmp.add_argument("--runs", default=None, help=f"the folder holding the run folders [${RUNS_DIR_ENV} or runs]")
+    cmp.add_argument("--precomputed", default=None, metavar="DIR",
+                     help="also the grid's runs from this precomputed folder (e.g. precomputed)")
+    cmp.add_argument("--dataset", default=None, help="the dataset whose runs to compare (needed when the runs "
+                                                     "span several)")
+    cmp.add_argument("--reference", default=None, help="the setup the others are measured against, as the table "
+                                                       "names it [paper when there, else the setup that changes the "
+                                                       "fewest settings of its preset]")
+    cmp.add_argument("--metrics", default="Recall@20,NDCG@20", help="comma-separated [Recall@20,NDCG@20]")
+    cmp.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    root = Path(args.runs) if args.runs else runs_dir()
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if not metrics:
+        raise ConfigError(f"--metrics {args.metrics!r} names no metric; give names separated by commas, such as "
+                          "Recall@20,NDCG@20")
+    if args.precomputed and not Path(args.precomputed).is_dir():
+        raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
+    records = list_runs(root)
+    if args.precomputed:
+        records += precomputed_records(load_precomputed(Path(args.precomputed)))
+    if not records:
+        raise ConfigError(f"no runs in {root}" + (f" or {args.precomputed}" if args.precomputed else "")
+                          + "; train some with `python -m mambarec train --out DIR` (DIR inside it), or pass --runs")
+    rows = comparison_rows(records)
+    datasets = sorted(set(rows["dataset"].dropna()))
+    if args.dataset is None and len(datasets) > 1:
+        raise ConfigError(f"the runs are on {len(datasets)} datasets ({', '.join(datasets)}); pick one with --dataset")
+    name = args.dataset or datasets[0]
+    rows = rows[rows["dataset"] == name].reset_index(drop=True)
+    if rows.empty:
+        raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
+    print(f"{len(rows)} runs on {name}\n\n" + compare_text(rows, args.reference, metrics))
+    return 0
+
+
+__all__ = ["add_compare_command", "cmd_compare"]
