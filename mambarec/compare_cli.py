@@ -8,7 +8,8 @@ import argparse
 from pathlib import Path
 
 from mambarec.artifacts import load_precomputed
-from mambarec.comparison import compare_text, comparison_rows
+from mambarec.atomic import write_atomically
+from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows
 from mambarec.config import ConfigError
 from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
 
@@ -25,6 +26,9 @@ def add_compare_command(sub) -> None:
                                                        "names it [paper when there, else the setup that changes the "
                                                        "fewest settings of its preset]")
     cmp.add_argument("--metrics", default="Recall@20,NDCG@20", help="comma-separated [Recall@20,NDCG@20]")
+    cmp.add_argument("--csv", default=None, metavar="FILE", help="also write the table as numbers to FILE: per setup "
+                                                                 "and metric its mean, std, and change in %% with "
+                                                                 "its 95%% interval's ends")
     cmp.set_defaults(func=cmd_compare)
 
 
@@ -34,6 +38,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not metrics:
         raise ConfigError(f"--metrics {args.metrics!r} names no metric; give names separated by commas, such as "
                           "Recall@20,NDCG@20")
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        raise ConfigError(f"--csv {args.csv}: its folder {Path(args.csv).resolve().parent} does not exist; create it "
+                          "or name a file in an existing folder")
     if args.precomputed and not Path(args.precomputed).is_dir():
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
     records = list_runs(root)
@@ -50,7 +57,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows = rows[rows["dataset"] == name].reset_index(drop=True)
     if rows.empty:
         raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
-    print(f"{len(rows)} runs on {name}\n\n" + compare_text(rows, args.reference, metrics))
+    table, reference = compare_table(rows, args.reference, metrics)
+    print(f"{len(rows)} runs on {name}\n\n" + compare_text(table, reference, metrics))
+    if args.csv:
+        write_atomically(Path(args.csv), lambda tmp: compare_csv(table, reference, metrics).to_csv(tmp, index=False))
+        print(f"\nwrote {args.csv}")
     return 0
 
 

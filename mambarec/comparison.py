@@ -212,10 +212,11 @@ def default_reference(names: Sequence[str]) -> str:
     return min(names, key=lambda name: name.count(" · "))
 
 
-def compare_text(rows: pd.DataFrame, reference: str | None = None, metrics: Sequence[str] = TEXT_METRICS) -> str:
-    """A Markdown table of ``rows`` (``comparison_rows`` of one dataset): per setup its seeds and epochs, each metric's
-    mean ± std over seeds and its change against ``reference`` (a row's name; default: ``default_reference``),
-    then the legend. Raises ConfigError for an unknown metric or reference, with the valid ones."""
+def compare_table(rows: pd.DataFrame, reference: str | None = None,
+                  metrics: Sequence[str] = TEXT_METRICS) -> tuple[pd.DataFrame, str]:
+    """``aggregate_seeds`` of ``rows`` (``comparison_rows`` of one dataset) with ``add_deltas`` against ``reference`` (a
+    row's name; default: ``default_reference``), and that reference. Raises ConfigError for an unknown metric or
+    reference, with the valid ones."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -227,10 +228,28 @@ def compare_text(rows: pd.DataFrame, reference: str | None = None, metrics: Sequ
     reference = reference or default_reference(names)
     if reference not in names:
         raise ConfigError(f"--reference {reference!r} is not one of the rows; choose from: " + "; ".join(names))
-    table = add_deltas(table, rows, reference, metrics)
+    return add_deltas(table, rows, reference, metrics), reference
+
+
+def compare_text(table: pd.DataFrame, reference: str, metrics: Sequence[str] = TEXT_METRICS) -> str:
+    """``compare_table``'s result as Markdown: per setup its seeds and epochs, each metric's mean ± std over seeds and
+    its change against the reference, then the legend."""
     head = "| setup | seeds × epochs | " + " | ".join(f"{m} | Δ {m}" for m in metrics) + " |"
     lines = [head, "|" + "---|" * (2 + 2 * len(metrics))]
     for _, row in table.iterrows():
         cells = [f"{row[f'{m} text']} | {row[f'Δ {m}'] or '-'}" for m in metrics]
         lines.append(f"| {row['name']} | {row['ran']} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", f"Reference: {reference}. {LEGEND}"])
+
+
+def compare_csv(table: pd.DataFrame, reference: str, metrics: Sequence[str] = TEXT_METRICS) -> pd.DataFrame:
+    """``compare_table``'s result as numbers, one row per setup: seeds, epochs, and per metric its mean, sample std
+    (empty for one seed) and the change against ``reference`` in % with its 95% interval's ends (empty where there
+    is none)."""
+    out = pd.DataFrame({"setup": table["name"], "reference": table["name"] == reference, "seeds": table["seeds"],
+                        "epochs": table["ran"]})
+    for m in metrics:
+        out[m], out[f"{m} std"] = table[m], table[f"{m} ±"]
+        for part, column in (("%", "Δ% vs reference"), ("low", "Δ% low"), ("high", "Δ% high")):
+            out[f"{m} {column}"] = table.get(f"Δ {m} {part}", math.nan)
+    return out

@@ -566,6 +566,13 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     by_seed = {name: g.set_index("seed")["Recall@20"].to_dict() for name, g in frame.groupby("name")}
     rel = stats.relative_change(by_seed["bpr · ≤2 ep"], by_seed["bpr · learning_rate=0.01 · ≤2 ep"], "Recall@20")
     assert f"{stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]" in slow
+    assert main([*args, "--csv", str(tmp_path / "t.csv")]) == 0  # the same table as numbers
+    numbers = pd.read_csv(tmp_path / "t.csv").set_index("setup")
+    assert numbers.loc["bpr · ≤2 ep", ["Recall@20 Δ% vs reference", "Recall@20 Δ% low", "Recall@20 Δ% high"]].tolist(
+    ) == pytest.approx([rel.mean, rel.low, rel.high])
+    assert numbers.loc["bpr · learning_rate=0.01 · ≤2 ep", "reference"]
+    assert pd.isna(numbers.loc["bpr · embedding_dim=32 · ≤2 ep", "Recall@20 std"])  # one seed: no spread, not 0
+    capsys.readouterr()
     assert main(["compare", "--runs", str(tmp_path / "runs"), "--metrics", "NDCG@10"]) == 0  # no --reference: the
     out = capsys.readouterr().out  # setup that changes the fewest settings of its preset (the default lr here)
     assert "Reference: bpr · ≤2 ep." in out and "| bpr · ≤2 ep | 2× 2/2 ep · cap | " in out and "NDCG@10" in out
@@ -573,7 +580,8 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
                       (["--reference", "nope"], "--reference 'nope' is not one of the rows; choose from"),
                       (["--dataset", "ml100k"], "no runs on dataset 'ml100k'; the runs are on: synthetic"),
                       (["--metrics", ","], "--metrics ',' names no metric"),
-                      (["--precomputed", str(tmp_path / "nowhere")], "nowhere: no such folder")):
+                      (["--precomputed", str(tmp_path / "nowhere")], "nowhere: no such folder"),
+                      (["--csv", str(tmp_path / "no" / "t.csv")], "does not exist; create it")):
         assert main(["compare", "--runs", str(tmp_path / "runs"), *bad]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
