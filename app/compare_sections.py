@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import paper_numbers, results, state
+from app import paper_numbers, results, state, urlsel
 from mambarec.config import RunConfig
 
 
@@ -26,7 +26,7 @@ def wilcoxon(rows: pd.DataFrame, dataset) -> None:
     a = a_col.selectbox("Run A", list(labels), format_func=labels.get, key="wilcoxon.a")
     b = b_col.selectbox("Run B", list(labels), index=1, format_func=labels.get, key="wilcoxon.b")
     metric = m_col.selectbox("Metric", ["Recall@20", "NDCG@20", "Recall@10", "NDCG@10"], key="wilcoxon.metric")
-    if st.button("Run the paired Wilcoxon test", disabled=a == b):
+    if urlsel.button("Run the paired Wilcoxon test", key="wilcoxon.run", disabled=a == b):
         try:
             st.session_state["wilcoxon.result"] = (a, b, metric, results.paired_wilcoxon(a, b, dataset, metric))
         except Exception as exc:  # noqa: BLE001
@@ -132,7 +132,7 @@ def manage(row) -> None:
             st.rerun()
     with delete.popover("Delete", width="stretch"):
         st.write(f"Delete `{row['run']}` and its checkpoint for good?")
-        if st.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
+        if urlsel.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
             why = results.delete_run(row["folder"], classroom=state.classroom())
             if why:
                 st.error(why)

@@ -32,6 +32,7 @@ SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of th
 LANDING = "url.landing_on_train"
 SHOWN = "url.shown"  # the URL-bound values the last run ended with (``remember``)
 TOUCHED = "url.touched"  # whether this run began with other values than those (``touched``)
+BUTTONS = "url.buttons"  # the session keys of buttons whose press is a choice (``button``)
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,23 @@ def touched() -> bool:
 
 
 def _take_snapshot() -> None:
-    """Compare the snapshot the last run left with this run's values, once, at the start of the run."""
+    """Compare the snapshot the last run that ended left with this run's values, once, at the start of the run. The
+    snapshot stays until the next run that ends replaces it: a run that a quicker click interrupted before its end
+    (a busy server) left none when it was taken away here, so the click's run read the user's choice as no choice
+    and applied an older address over it. A button drawn with ``button`` that was pressed is a choice too."""
     ss = st.session_state
-    shown = ss.pop(SHOWN, None) or {}
-    ss[TOUCHED] = any(ss.get(key, value) != value for key, value in shown.items())
+    shown = ss.get(SHOWN) or {}
+    pressed = any(ss.get(key) is True for key in ss.get(BUTTONS, ()))
+    ss[TOUCHED] = pressed or any(ss.get(key, value) != value for key, value in shown.items())
+
+
+def button(label: str, key: str, **kwargs) -> bool:
+    """``st.button`` whose press counts as the user's choice in ``touched``: a page's key-less button, pressed
+    before the browser had seen the page's newest address, sent an older one back that the page then applied as
+    a link (undoing the choice the newer address held)."""
+    registered = st.session_state.setdefault(BUTTONS, set())
+    registered.add(key)
+    return st.button(label, key=key, **kwargs)
 
 
 def remember(keys: Iterable[str]) -> None:

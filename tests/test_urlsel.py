@@ -144,3 +144,33 @@ def test_a_stale_echo_does_not_switch_the_dataset_back(page, tmp_path, monkeypat
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state["dataset"] == "synthetic/cold-items" and _params(at)["dataset"] == "synthetic/cold-items"
     assert at.session_state["run_config"].dataset == "synthetic/cold-items" and kept(at)
+
+
+def _choices_script():
+    import streamlit as st
+
+    from app import urlsel
+
+    urlsel._take_snapshot()  # as urlsel.arrive does at the start of every run
+    st.session_state.setdefault("touched", []).append(urlsel.touched())
+    st.number_input("w", key="w", value=1)
+    urlsel.button("press", key="press")
+    if not st.session_state.get("interrupted"):  # a run a quicker click took over ends before its last line
+        urlsel.remember(["w"])
+
+
+def test_a_choice_still_counts_after_a_run_that_never_ended_and_a_press_is_a_choice():
+    """The echo rule asks whether the user chose something since the last run that ended (``urlsel.touched``). The
+    snapshot was taken away at the start of each run, so a run interrupted by a quicker click (a busy server) left
+    none, and the next run read the user's change as no change: a stale address it carried back was applied over
+    the choice. A key-less button's press was no choice either."""
+    at = AppTest.from_function(_choices_script, default_timeout=60).run()
+    at.number_input(key="w").set_value(2)
+    at.session_state["interrupted"] = True
+    at.run()  # the run of the change: interrupted before it ended
+    at.session_state["interrupted"] = False
+    at.run()  # the next click's run still compares with the last run that ended (w = 1)
+    at.run()  # that one ended (w = 2): nothing changed since
+    at.button(key="press").click().run()
+    at.run()
+    assert at.session_state["touched"] == [False, True, True, False, True, False]

@@ -313,7 +313,7 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         neighbours(panels, dataset, item)
     alignment_table(panels, dataset.n_items)
     if st.session_state.get(SELECTED):
-        if st.button("Clear selection"):
+        if urlsel.button("Clear selection", key="embeddings.clear"):
             st.session_state[SELECTED] = []
             st.rerun()
         show_selection(dataset, st.session_state[SELECTED], popularity)
