@@ -109,7 +109,8 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
                "correction over the rows compared (the more rows, the more chance of one by luck), △/▽ when it does "
                "not hold after it, ≈ within noise. The pop row (everyone gets the "
                "most popular items) is always shown, picked or not, as the floor a model must beat. All metrics "
-               "and every seed: 'Every run and seed' and the CSV files.")
+               "and every seed: 'Every run and seed' and the CSV files; in a terminal: `python -m mambarec "
+               "compare` (its `--help`).")
 
 
 def verdict_line(rows: pd.DataFrame) -> None:
