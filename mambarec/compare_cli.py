@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mambarec.artifacts import load_precomputed
 from mambarec.atomic import write_atomically
-from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows
+from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows, on_dataset
 from mambarec.config import ConfigError
 from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
 
@@ -54,7 +54,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.dataset is None and len(datasets) > 1:
         raise ConfigError(f"the runs are on {len(datasets)} datasets ({', '.join(datasets)}); pick one with --dataset")
     name = args.dataset or datasets[0]
-    rows = rows[rows["dataset"] == name].reset_index(drop=True)
+    rows = on_dataset(rows, name, None)  # by name: fingerprinting the data would mean loading it
     if rows.empty:
         raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
     table, reference = compare_table(rows, args.reference, metrics)
