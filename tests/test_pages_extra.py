@@ -105,6 +105,9 @@ def test_embeddings_page_shows_a_selection(runs_root, monkeypatch, no_precompute
     assert not at.exception
     assert "Selected items (3)" in texts(at)
     assert at.dataframe[-1].value["item"].tolist() == [0, 3, 7]
+    at.button(key="embeddings.clear").click().run()  # a press that counts as a choice (urlsel.button)
+    assert not at.exception and at.session_state["embeddings_selected_items"] == []
+    assert "Selected items" not in texts(at)
 
 
 def test_embeddings_search_lists_the_nearest_texts_before_and_after(runs_root, monkeypatch, no_precomputed):
