@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import urlsel
+
 KEY = "presentation"  # the session's choice
 WIDGET = "presentation.widget"  # the toggle's key: written from KEY on every run, like the Train form's
 
@@ -52,8 +54,10 @@ def init() -> None:
     """Presentation mode on for a session opened with ``?present=1``."""
     if KEY not in st.session_state:
         asked = st.query_params.get("present", "").strip().lower()
-        st.session_state[KEY] = asked in ("1", "true", "yes", "on")
-        if asked not in ("", "0", "false", "no", "off", "1", "true", "yes", "on"):
+        try:
+            st.session_state[KEY] = bool(asked) and urlsel.as_bool(asked)  # the links' one reading of on and off
+        except ValueError:
+            st.session_state[KEY] = False
             st.caption(f":material/info: present={asked!r} is neither on nor off: presentation mode is off "
                        "(present=1 turns it on; the sidebar's switch too)")
 

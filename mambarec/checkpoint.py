@@ -191,6 +191,12 @@ def _check_data(ckpt: dict, dataset) -> None:
 MISFITS_SHOWN = 2  # the tensors a "weights do not fit" message names; it counts the rest
 
 
+def _misfits(found: list[str]) -> str:
+    """The first ``MISFITS_SHOWN`` of ``found``, and how many more."""
+    more = f"; and {len(found) - MISFITS_SHOWN} more" if len(found) > MISFITS_SHOWN else ""
+    return "; ".join(found[:MISFITS_SHOWN]) + more
+
+
 def _check_dtypes(model, state_dict: dict, what: str = "weights") -> None:
     """Every tensor of ``state_dict`` in the dtype the model holds it in: ``load_state_dict`` casts silently, so a
     file whose weights were stored as integers (rounded) or in another precision loaded as if it were the run."""
@@ -198,9 +204,8 @@ def _check_dtypes(model, state_dict: dict, what: str = "weights") -> None:
     odd = [f"{key!r} is {t.dtype}, the model holds {own[key].dtype}" for key, t in state_dict.items()
            if key in own and isinstance(t, torch.Tensor) and t.dtype != own[key].dtype]
     if odd:
-        more = f"; and {len(odd) - MISFITS_SHOWN} more" if len(odd) > MISFITS_SHOWN else ""
         raise CheckpointError(f"the checkpoint's {what} are not stored as mambarec saves them: "
-                              + "; ".join(odd[:MISFITS_SHOWN]) + more + ". The file was converted or written by "
+                              + _misfits(odd) + ". The file was converted or written by "
                               "another tool; train the setup again (`python -m mambarec train` or the Train page)")
 
 
@@ -211,9 +216,8 @@ def _load_weights(model, state_dict: dict) -> None:
     except RuntimeError as exc:
         # torch lists every tensor that differs, one per line (some twenty for a changed embedding size)
         found = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
-        more = f"; and {len(found) - MISFITS_SHOWN} more" if len(found) > MISFITS_SHOWN else ""
         raise CheckpointError("the checkpoint's weights do not fit the model its config describes: "
-                              + "; ".join(found[:MISFITS_SHOWN]) + more + ". The file was edited or written by "
+                              + _misfits(found) + ". The file was edited or written by "
                               "another version of the model; train the setup again (`python -m mambarec train` or "
                               "the Train page)") from exc
 

@@ -255,8 +255,6 @@ def test_a_link_with_wide_dilations_or_a_huge_number_shows_its_values_or_says_wh
 def test_a_train_page_address_without_a_model_is_a_train_link_and_other_pages_are_not(monkeypatch):
     """``/train?epochs=7`` (an edited Train address) was dropped without a word; an Embeddings link's ``seed`` is the
     run it shows, never the Train setup's seed; an empty ``dataset=`` names no folder (it was read as '.')."""
-    import types
-
     for path, link in (("/", True), ("/train", True), ("/embeddings", False), ("/compare", False)):
         monkeypatch.setattr(state.st, "context", types.SimpleNamespace(url=f"http://host:8501{path}?seed=3"))
         assert state.root_link({"epochs": "7", "seed": "3"}) is link, path

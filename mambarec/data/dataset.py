@@ -154,8 +154,8 @@ def validate(ds: Dataset) -> None:
         if max(abs(float(feat.max())), abs(float(feat.min()))) * math.sqrt(feat.shape[1]) <= FEATURE_NORM_MAX:
             continue
         norms = np.sqrt(np.square(feat, dtype=np.float64).sum(axis=1))
-        if (norms > FEATURE_NORM_MAX).any():
-            bad = np.nonzero(norms > FEATURE_NORM_MAX)[0]
+        bad = np.nonzero(norms > FEATURE_NORM_MAX)[0]
+        if len(bad):
             raise DatasetError(
                 f"{where}: {label} features have {len(bad)} row(s) too long for float32 arithmetic (length "
                 f"{norms.max():.3g}; first item ids {bad[:5].tolist()}); scale the features down (e.g. divide by "
