@@ -18,7 +18,7 @@ import streamlit as st
 
 from app import paths, results
 from mambarec import lifeline, stats
-from mambarec.artifacts import load_precomputed, regenerate_hint, staleness
+from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
@@ -89,11 +89,7 @@ _running: set[tuple] = set()
 
 def _banner(folder: str) -> str | None:
     """The stale-check's banner for ``folder`` (None: current)."""
-    found = staleness(load_precomputed(Path(folder))["manifest"])
-    return None if found.current else (
-        f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They are "
-        f"shown as stored; {regenerate_hint(Path(folder), damaged=False)} (or `--refresh-stale` to retrain only "
-        "those cells).")
+    return stale_notice(Path(folder), staleness(load_precomputed(Path(folder))["manifest"]))
 
 
 def _isolated(fn, *args):

@@ -230,6 +230,16 @@ def staleness(manifest: dict, progress: bool = False):
     return probes.Staleness(found.checked, found.moved, found.unprobed + gone, redefined)
 
 
+def stale_notice(folder: Path, found) -> str | None:
+    """What a reader of a stale folder is told (the Compare page's banner, ``compare --precomputed``); None when
+    ``found`` (a ``staleness`` outcome) is current."""
+    if found.current:
+        return None
+    return (f"These precomputed results are stale: today's code computes other numbers. {found.message()}. They are "
+            f"shown as stored; {regenerate_hint(Path(folder), damaged=False)} (or `--refresh-stale` to retrain only "
+            "those cells).")
+
+
 def redefined_runs(manifest: dict) -> dict[str, list[str]]:
     """cell -> the first differences between a stored run's config and the one today's grid defines."""
     out: dict[str, list[str]] = {}
@@ -266,4 +276,4 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "DEFAULT_OUT", "REDISTRIBUTABLE", "METRIC
            "is_redistributable", "ships_checkpoints", "dataset_folder",
            "PrecomputedError", "TamperedArtifactError", "load_precomputed", "read_manifest", "write_results",
            "write_json", "seal_manifest", "sha256_file", "HISTORY_METRICS", "kept_in_history", "compact_history",
-           "staleness", "read_alignment", "key_parts", "redefined_runs"]
+           "staleness", "stale_notice", "read_alignment", "key_parts", "redefined_runs"]

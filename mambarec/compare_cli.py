@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mambarec.artifacts import load_precomputed
+from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.atomic import write_atomically
 from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows, on_dataset
 from mambarec.config import ConfigError
@@ -29,6 +29,10 @@ def add_compare_command(sub) -> None:
     cmp.add_argument("--csv", default=None, metavar="FILE", help="also write the table as numbers to FILE: per setup "
                                                                  "and metric its mean, std, and change in %% with "
                                                                  "its 95%% interval's ends")
+    cmp.add_argument("--no-check", action="store_true",
+                     help="do not check the --precomputed folder against today's code (the check retrains each "
+                          "cell's small numerics probe: ~30 s of one core the first time per code version, then "
+                          "seconds from a cache)")
     cmp.set_defaults(func=cmd_compare)
 
 
@@ -44,8 +48,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.precomputed and not Path(args.precomputed).is_dir():
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
     records = list_runs(root)
+    notice = ""
     if args.precomputed:
-        records += precomputed_records(load_precomputed(Path(args.precomputed)))
+        pre = load_precomputed(Path(args.precomputed))
+        records += precomputed_records(pre)
+        notice = _checked(Path(args.precomputed), pre["manifest"], args.no_check)
     if not records:
         raise ConfigError(f"no runs in {root}" + (f" or {args.precomputed}" if args.precomputed else "")
                           + "; train some with `python -m mambarec train --out DIR` (DIR inside it), or pass --runs")
@@ -58,11 +65,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if rows.empty:
         raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
     table, reference = compare_table(rows, args.reference, metrics)
-    print(f"{len(rows)} runs on {name}\n\n" + compare_text(table, reference, metrics))
+    print(f"{len(rows)} runs on {name}\n{notice}\n" + compare_text(table, reference, metrics))
     if args.csv:
         write_atomically(Path(args.csv), lambda tmp: compare_csv(table, reference, metrics).to_csv(tmp, index=False))
         print(f"\nwrote {args.csv}")
     return 0
+
+
+def _checked(folder: Path, manifest: dict, skip: bool) -> str:
+    """The line on a precomputed folder's numbers that the table's header carries: still today's, stale (the
+    Compare page's banner), or not checked."""
+    if skip:
+        return f"{folder}: not checked against today's code (--no-check)\n"
+    found = staleness(manifest, progress=True)
+    notice = stale_notice(folder, found)
+    if notice:
+        return f"WARNING: {notice}\n"
+    return f"{folder}: current: the numerics probes of all {len(found.checked)} cells reproduce with today's code\n"
 
 
 __all__ = ["add_compare_command", "cmd_compare"]

@@ -14,6 +14,7 @@ import pytest
 from mambarec import artifacts, findings, grid, probes, stats
 from mambarec import precompute as pc
 from mambarec.checkpoint import load_checkpoint
+from mambarec.cli import main
 from mambarec.config import ConfigError
 from mambarec.data import load_dataset
 from mambarec.tasks import Task, execute
@@ -191,7 +192,10 @@ def test_the_manifest_holds_a_probe_per_cell_and_they_reproduce(grid_dir):
     assert found.current and set(found.checked) == set(CELLS), found.message()
 
 
-def test_a_moved_probe_makes_the_folder_stale_by_name_but_still_readable(copy_of, monkeypatch):
+def test_a_moved_probe_makes_the_folder_stale_by_name_but_still_readable(copy_of, tmp_path, capsys):
+    compare = ["compare", "--runs", str(tmp_path / "none"), "--precomputed", str(copy_of), "--dataset", "synthetic"]
+    assert main(compare) == 0
+    assert f"{copy_of}: current: the numerics probes of all" in capsys.readouterr().out
     manifest = artifacts.load_precomputed(copy_of)["manifest"]
     first = manifest["probes"]["no_mmd"]["history"][0]
     first["loss/bpr"] *= 1.001  # as if today's code computed a 0.1% different loss
@@ -200,6 +204,12 @@ def test_a_moved_probe_makes_the_folder_stale_by_name_but_still_readable(copy_of
     found = artifacts.staleness(data["manifest"])
     assert not found.current and list(found.moved) == ["no_mmd"]
     assert "epoch 1 loss/bpr" in found.message() and "no_mmd" in found.message()
+    assert main(compare) == 0
+    out = capsys.readouterr().out  # a terminal's reader is told what the Compare page's banner tells
+    assert "WARNING: These precomputed results are stale" in out and "no_mmd (epoch 1 loss/bpr" in out
+    assert out.index("WARNING") < out.index("| setup |")  # above the table, not after it
+    assert main([*compare, "--no-check"]) == 0
+    assert "not checked against today's code" in capsys.readouterr().out
     with pytest.raises(artifacts.PrecomputedError, match="stale"):  # extending would mix two codes
         pc.precompute(copy_of, {"synthetic": load_dataset("synthetic", n_users=40, n_items=30)}, seeds=[0],
                       epochs=EPOCHS, only=["pop"], projections=("pca",), progress=False, extend=True)
@@ -366,8 +376,6 @@ def test_a_result_computed_by_other_code_is_refused(tmp_path, tiny, monkeypatch)
 
 
 def test_the_cli_never_replaces_a_grid_it_was_not_asked_to_and_checks_its_numbers_first(copy_of, capsys):
-    from mambarec.cli import main
-
     before = (copy_of / "manifest.json").read_text()
     base = ["precompute", "--datasets", "synthetic", "--only", "pop", "--seeds", "0", "--out", str(copy_of)]
     assert main(base) == 2
