@@ -39,9 +39,18 @@ def sized(fig: go.Figure, height: int, **layout) -> go.Figure:
 
 
 # ---- Compare -----------------------------------------------------------------------------------
-def delta_forest(table: pd.DataFrame, metric: str, reference: str) -> go.Figure:
+def rows_in_order(fig: go.Figure, names, order=()) -> None:
+    """A chart's rows top to bottom in ``order`` (the table's, the setups as picked), the names it leaves out
+    after them: plotly orders categories by their first trace, so a hollow dot's row, or a groupby's sorting, put
+    a lesson's r1, r2, r4, r16 upside down against the table beside it."""
+    names = list(dict.fromkeys(names))
+    ranked = [n for n in order if n in names] + [n for n in names if n not in order]
+    fig.update_yaxes(categoryorder="array", categoryarray=ranked, autorange="reversed", title=None)
+
+
+def delta_forest(table: pd.DataFrame, metric: str, reference: str, order=()) -> go.Figure:
     """Each row's change of ``metric`` against the row named ``reference`` (in %) with its 95% interval over paired
-    seeds.
+    seeds, top to bottom in ``order`` (``rows_in_order``).
 
     A dot with a bar: an interval (it crosses the red line when the change is within noise). A hollow dot:
     one common seed, no interval. The x axis is symmetric around 0 and spans every interval."""
@@ -65,13 +74,14 @@ def delta_forest(table: pd.DataFrame, metric: str, reference: str) -> go.Figure:
     reach = float(np.nanmax(ends)) if len(ends.dropna()) else 1.0
     fig.update_xaxes(range=[-1.15 * reach, 1.15 * reach], title=f"Δ {metric} vs {reference}, % of its mean",
                      zeroline=False)
-    fig.update_yaxes(autorange="reversed", title=None)
+    rows_in_order(fig, rows["name"], order)
     return sized(fig, 110 + 30 * len(rows), legend=LEGEND_TOP, showlegend=True)
 
 
-def metric_dots(points: pd.DataFrame, metric: str) -> go.Figure:
+def metric_dots(points: pd.DataFrame, metric: str, order=()) -> go.Figure:
     """Each setup's mean ``metric`` with the 95% interval of that mean (``points``: name, mean, low, high, seeds),
-    on an axis from 0, so differences look as large as they are (hollow: one seed, no interval)."""
+    on an axis from 0, so differences look as large as they are (hollow: one seed, no interval); rows top to
+    bottom in ``order`` (``rows_in_order``)."""
     has = points["low"].notna()
     err = {"type": "data", "symmetric": False, "array": (points["high"] - points["mean"]).where(has, 0),
            "arrayminus": (points["mean"] - points["low"]).where(has, 0), "thickness": 2}
@@ -82,7 +92,7 @@ def metric_dots(points: pd.DataFrame, metric: str) -> go.Figure:
                                                                          "<extra></extra>"))
     top = float(np.nanmax(points["high"].fillna(points["mean"])))
     fig.update_xaxes(range=[0, 1.08 * top if top > 0 else 1], title=f"test {metric}, mean over seeds")
-    fig.update_yaxes(autorange="reversed", title=None)
+    rows_in_order(fig, points["name"], order)
     fig = sized(fig, 120 + 28 * len(points))
     fig.update_layout(margin={"t": 20, "b": 50})
     return fig

@@ -63,9 +63,11 @@ def in_short(cells: dict) -> str | None:
         moved = [f"{c.label} {'helps' if d.excludes_zero() > 0 else 'hurts'} ({findings.described(d, note)})"
                  for c, d, note in measured if d.excludes_zero()]
         said.append(f"Of the paper's {len(measured)} ablation{'s' if len(measured) != 1 else ''} (a part switched "
-                    "off, or r changed) measured over several seeds, "
-                    + (f"{len(moved)} move{'s' if len(moved) == 1 else ''} it measurably: {'; '.join(moved)}."
-                       if moved else "none moves it measurably (every interval holds 0)."))
+                    "off, or r changed) measured over several seeds (the paper's model against the ablation: + means "
+                    "the part helps), "
+                    + (f"{len(moved)} move{'s' if len(moved) == 1 else ''} it beyond seed noise by "
+                       f"{'its' if len(moved) == 1 else 'their'} own interval: {'; '.join(moved)}."
+                       if moved else "none moves it beyond seed noise (every interval holds 0)."))
     costs = []
     for words, added, kept in findings.BRIDGES:
         a, k = findings.effect(cells, added), findings.effect(cells, kept)

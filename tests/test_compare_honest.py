@@ -587,3 +587,22 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
         assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
     assert main(["compare", "--runs", str(tmp_path / "none")]) == 2
     assert "no runs in" in capsys.readouterr().err
+
+
+def test_the_plots_list_the_setups_in_the_tables_order():
+    """The r lesson's plots read r16, r2, r4, r1 beside a table reading r1, r2, r4, r16: plotly orders a chart's
+    rows by the first trace that names them (a hollow, one-seed dot is a trace of its own) and the intervals come
+    grouped by name. Both charts now follow the order the setups were picked in, as the table does."""
+    order = ["paper", "r1", "r2", "r4", "r16"]
+    metric = "Recall@20"
+    table = pd.DataFrame({"name": ["r16", "r2", "r4", "r1"], f"Δ {metric} %": [-1.0, 0.5, 0.2, 1.0],
+                          f"Δ {metric} low": [-2.0, None, -0.5, 0.1], f"Δ {metric} high": [0.0, None, 0.9, 1.9],
+                          f"Δ {metric}": ["-1.0%", "+0.5%", "+0.2%", "+1.0%"]})
+    forest = figures.delta_forest(table, metric, "paper", order)
+    assert [t.name for t in forest.data] == ["95% interval over paired seeds", "one common seed: no interval"]
+    assert list(forest.layout.yaxis.categoryarray) == ["r1", "r2", "r4", "r16"]
+    assert forest.layout.yaxis.autorange == "reversed"  # the first at the top, as in the table
+    points = pd.DataFrame({"name": ["paper", "r16", "r2", "r4", "r1", "extra"], "mean": [0.3] * 6,
+                           "low": [0.29] * 6, "high": [0.31] * 6, "seeds": [5] * 6})
+    dots = figures.metric_dots(points, metric, order)
+    assert list(dots.layout.yaxis.categoryarray) == [*order, "extra"]  # a row not picked: after the picked ones

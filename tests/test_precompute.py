@@ -672,8 +672,9 @@ def test_the_summary_opens_with_the_findings_in_plain_words():
     line = in_short_line(findings.cells_of(rows, "d"), "d")
     assert line.startswith("- **In short, on d** (test Recall@20, paired by seed, 95% CI): the paper's MambaRec "
                            "over MGCN -3.2%")
-    assert "Of the paper's 2 ablations (a part switched off, or r changed) measured over several seeds, 1 moves it " \
-           "measurably: DREAM helps (+3.4%" in line
+    assert "Of the paper's 2 ablations (a part switched off, or r changed) measured over several seeds (the paper's " \
+           "model against the ablation: + means the part helps), 1 moves it beyond seed noise by its own interval: " \
+           "DREAM helps (+3.4%" in line  # the sign said: Compare's table shows the ablation against the paper
     assert "what costs accuracy on both sides of the bridge is visual-text InfoNCE (tau 0.01) in place of " \
            "side-content (tau 0.2): -3.2%" in line
     assert "4 user-item layers" not in line

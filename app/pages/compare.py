@@ -164,11 +164,12 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     levels, changes = two_boxes(changes_first)
     picked = rows[rows["name"].isin(shown)]
     if not picked.empty:
-        presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric),
+        presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric, shown),
                            key="compare.dots")
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
     if (table["name"] == reference).any() and len(part) > 1:
-        presentation.chart(changes, figures.delta_forest(part, metric, reference), key="compare.forest")
+        presentation.chart(changes, figures.delta_forest(part, metric, reference, shown),
+                           key="compare.forest")
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
                         "interval. Among many rows one may clear the line by luck: the table's △/▽ marks a change "
