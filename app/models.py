@@ -144,5 +144,5 @@ def dataset_or_error(name: str):
     try:
         return state.get_dataset(name)
     except Exception as exc:  # noqa: BLE001  (shown, not raised: the page stays usable)
-        st.error(f"Cannot load the dataset {name!r}: {exc}. Pick another dataset in the sidebar.")
+        st.error(f"Cannot load the dataset {name!r}: {str(exc).rstrip('.')}. Pick another dataset in the sidebar.")
         return None

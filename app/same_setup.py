@@ -60,6 +60,7 @@ def describe(records: list[RunRecord]) -> str:
     train = records[0].run.train
     recall = [r.test("Recall@20") for r in records if r.test("Recall@20") is not None]
     mean = f"; test Recall@20 {sum(recall) / len(recall):.4f}" + (" (mean)" if len(recall) > 1 else " (one seed)")
-    return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds} (patience {train.patience}, "
-            f"cap {train.epochs} epochs){mean if recall else ''}. They are on the Compare page: no need to train "
+    return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds} (early stopping "
+            f"after {train.stall_epochs} epochs without a better valid Recall@20, patience {train.patience}; cap "
+            f"{train.epochs:,} epochs){mean if recall else ''}. They are on the Compare page: no need to train "
             "them live.")

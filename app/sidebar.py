@@ -113,9 +113,9 @@ def scenario_knobs(name: str) -> None:
 def dataset_caption(name: str) -> None:
     try:
         card = state.dataset_card(name)
-    except Exception as exc:  # noqa: BLE001  (a broken dataset must not take the app down)
-        st.error(f"Cannot load {name!r}: {exc}")
-        return
+    except Exception:  # noqa: BLE001  (a broken dataset must not take the app down)
+        st.error(f"Cannot load {name!r}: the page says why. Pick another dataset above.")  # the whole reason,
+        return  # with the data directory's list, here as well filled the narrow sidebar twice over
     st.caption(f"{card['users']:,} users · {card['items']:,} items · {card['interactions']:,} interactions · "
                f"density {card['density']:.3%}")
 

@@ -169,6 +169,23 @@ def test_every_page_survives_bad_url_parameters(env, params):
         assert not [m for m in shown if "NoneType" in m or "has no attribute" in m or "'.'" in m], (page, shown)
 
 
+def test_a_dataset_that_is_not_there_is_said_once_with_its_choices(env):
+    """A link naming data the server lacks showed the whole reason twice (page and sidebar, the data directory's
+    list in Python's brackets each time), with a ".." inside it, and then offered to train on the missing data."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": "nowhere"})
+    at.run()
+    at.switch_page("app/pages/compare.py").run()
+    no_exception(at)
+    said = [e.value for e in at.main.error]
+    assert len(said) == 1 and "dataset 'nowhere' not found" in said[0] and ".." not in said[0]
+    assert "Available: synthetic, synthetic/cold-items" in said[0] and said[0].endswith("Pick another dataset in "
+                                                                                        "the sidebar.")
+    assert [e.value for e in at.sidebar.error] == ["Cannot load 'nowhere': the page says why. Pick another dataset "
+                                                   "above."]
+    assert not any("train one" in i.value for i in at.info)  # no training on data that is not there
+
+
 def test_every_page_renders(env):
     at = open_app()
     no_exception(at)

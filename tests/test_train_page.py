@@ -346,10 +346,15 @@ def test_the_schedule_line_says_whether_the_schedule_is_validated_where_it_runs(
 def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     from pathlib import Path
 
+    from app.pages.train import schedule_line
+
     monkeypatch.setenv(state.PRECOMPUTED_ENV, str(Path(__file__).resolve().parents[1] / "precomputed"))
     at = open_app(dataset="synthetic")
     no_exception(at)
-    assert any("Precomputed: cell `paper`" in i.value for i in at.info)
+    named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
+    run = at.session_state["run_config"]
+    stall = f"after {run.train.stall_epochs} epochs without a better valid Recall@20"  # the words of the run's
+    assert stall in named and stall in schedule_line(run)  # own line: one count, not patience beside it
     at.number_input(key="cfg.seed").set_value(5).run()  # the seed does not make another setup
     assert any("Precomputed: cell `paper`" in i.value for i in at.info)
     at.selectbox(key="cfg.compile").set_value("dream").run()  # nor does compiling DREAM (the same mathematics)
@@ -373,7 +378,8 @@ def test_the_estimate_runs_only_when_asked_and_never_trains(env):
     run = at.session_state["run_config"]
     assert estimate.lookup(run) is None and not estimate.pending(run)  # opening the page timed nothing
     estimated(at, run)
-    assert any("s per epoch" in m.value and "after at least 22 epochs" in m.value for m in at.markdown)
+    assert any("s per epoch" in m.value and "after at least 22 epochs (1 to the first evaluation, then the 21 "
+               "without a better one)" in m.value for m in at.markdown)  # 22 = 1 + the 21 of the schedule's line
     at.number_input(key="cfg.epochs").set_value(2).run()  # a cap before early stopping could end it
     assert any("The cap comes before early stopping can" in m.value for m in at.markdown)
     assert not any("after at least" in m.value for m in at.markdown)

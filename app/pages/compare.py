@@ -323,7 +323,7 @@ def render() -> None:
         (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
     elif not rows.empty and (rows["source"] == "precomputed").any():
         checking = staleness()
-    if rows.empty:
+    if rows.empty and dataset is not None:  # no data: its error says what to do, and training it cannot be done
         st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
     table = summary(rows, dataset)
     names = list(dict.fromkeys(table["name"])) if not table.empty else [""]

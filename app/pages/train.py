@@ -105,9 +105,11 @@ def estimate_panel(run: RunConfig, seeds_done: list | None = None) -> None:
             took = (estimate.describe(cost.start_s + lo * per) if lo == hi else
                     f"{estimate.describe(cost.start_s + lo * per)} to {estimate.describe(cost.start_s + hi * per)}")
             ends = (f"Its precomputed seeds ran {span} epochs before early stopping ended them: ≈ {took} at this "
-                    f"speed (at least {shortest} epochs, if the first evaluation stays the best); {cap}")
+                    f"speed (at least {shortest} epochs: {t.eval_every} to the first evaluation, then the "
+                    f"{t.stall_epochs} without a better one, if the first stays the best); {cap}")
         elif shortest < t.epochs:
-            ends = (f"Early stopping ends it after at least {shortest} epochs, if the first evaluation stays the best "
+            ends = (f"Early stopping ends it after at least {shortest} epochs ({t.eval_every} to the first "
+                    f"evaluation, then the {t.stall_epochs} without a better one), if the first stays the best "
                     f"(≈ {estimate.describe(cost.start_s + shortest * per)}; a run that learns goes on for many more); "
                     f"{cap}")
         else:

@@ -58,7 +58,7 @@ def resolve_dataset_path(name: str, explicit_dir: str | Path | None = None) -> P
     raise DatasetError(
         f"dataset {name!r} not found: it is not a folder and not in the data directory "
         f"{data_dir(explicit_dir)} (set MAMBAREC_DATA or --data-dir). Available: "
-        f"{available_datasets(explicit_dir)}. {hint}"
+        f"{', '.join(available_datasets(explicit_dir))}. {hint}"
     )
 
 
