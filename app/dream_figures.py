@@ -123,12 +123,19 @@ def receptive_fields(ins) -> go.Figure:
     return sized(fig, 320, plot_bgcolor="rgba(255,235,235,0.6)").update_layout(margin_t=TWO_LINE_TOP + 30)
 
 
+WHOLE_TICKS_UP_TO = 16  # columns: below this many, an axis ticks each one (a 1-channel map was ticked -0.5, 0, 0.5)
+
+
 def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
-    """Channel attention (branches x channels, with ``rows``) or spatial attention (H x W), in [0, 1]."""
-    fig = go.Figure(go.Heatmap(z=z, y=rows, colorscale="Blues", zmin=0, zmax=1, showscale=rows is None,
+    """Channel attention (branches x channels, with ``rows``) or spatial attention (H x W), in [0, 1], with its
+    colour scale (the weights are read against 0 and 1)."""
+    fig = go.Figure(go.Heatmap(z=z, y=rows, colorscale="Blues", zmin=0, zmax=1, showscale=True,
+                               colorbar={"thickness": 10, "title": "weight"},
                                hovertemplate=("%{y}, channel %{x}: %{z:.4f}" if rows else "row %{y}, col %{x}: "
                                               "%{z:.4f}") + "<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", **({} if rows else {"scaleanchor": "x"}))
+    fig.update_yaxes(autorange="reversed", **({} if rows else {"scaleanchor": "x", "dtick": 1}))
+    if z.shape[1] <= WHOLE_TICKS_UP_TO:
+        fig.update_xaxes(tickmode="linear", tick0=0, dtick=1)
     return sized(fig, 230, xaxis_title="channel of the branch" if rows else None)
 
 

@@ -65,6 +65,9 @@ def test_every_step_opens_its_page_with_its_note(lesson, index):
                 assert (urlsel.show_list(value) if isinstance(value, list) else str(value)) == raw, key
     for name, widget, held in own_defaults(at, step.page):
         assert held == widget, f"{name}: its own default {held}, shown {widget}"
+    if step.page == "compare":  # its pickers are unlabelled in a step: the reference's box says what it is
+        ref = at.selectbox(key="compare.ref")
+        assert ref.options and all(o.startswith("Δ vs ") for o in ref.options)
 
 
 def own_defaults(at: AppTest, page: str) -> list[tuple[str, object, object]]:

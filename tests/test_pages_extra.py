@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -249,3 +250,17 @@ def test_a_saved_run_whose_checkpoint_no_longer_loads_is_a_note_without_markup(t
     assert any("not a readable" in w for w in warnings), warnings
     assert any(w.startswith("**After**") and w.endswith("nothing to draw") for w in warnings), warnings
     assert not any("<b>" in w for w in warnings)
+
+
+def test_an_attention_map_ticks_whole_channels_and_keeps_its_scale():
+    """The paper model's channel attention on ml100k has one channel: its axis read -0.5, 0, 0.5 and, unlike the
+    maps beside it, it had no colour scale to read the weights against."""
+    from app import dream_figures
+
+    channel = dream_figures.attention_map(np.full((5, 1), 0.5), ["a", "b", "c", "d", "e"])
+    assert channel.data[0].showscale and (channel.data[0].zmin, channel.data[0].zmax) == (0, 1)
+    assert (channel.layout.xaxis.tickmode, channel.layout.xaxis.dtick) == ("linear", 1)
+    spatial = dream_figures.attention_map(np.full((4, 4), 0.5))
+    assert spatial.data[0].showscale and spatial.layout.yaxis.dtick == 1
+    wide = dream_figures.attention_map(np.full((5, 64), 0.5), list("abcde"))  # 64 channels: plotly's own ticks
+    assert wide.layout.xaxis.dtick is None

@@ -337,7 +337,8 @@ def render() -> None:
                             label_visibility=quiet_label(bool(step)))
     reference = c2.selectbox("Reference for Δ", names, **urlsel.bound(PAGE, "ref", names),
                              help="Δ columns and charts: change against this setup, paired by seed",
-                             label_visibility=quiet_label(bool(step)))
+                             label_visibility=quiet_label(bool(step)),  # unlabelled, the box names its role
+                             format_func=(lambda n: f"Δ vs {n}") if step else str)
     shown = picked or offered
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
