@@ -70,6 +70,13 @@ RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on 
 DELETED = "ckpt.deleted"  # the run a delete just removed, said on the next run (as a rename is)
 
 
+def versions_words(versions) -> str:
+    """A checkpoint's ``versions`` in words ("mambarec 0.1.0, torch 2.13.0"), not a Python dict."""
+    if isinstance(versions, dict) and versions:
+        return ", ".join(f"{name} {version}" for name, version in versions.items())
+    return "unrecorded versions"
+
+
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
     deleted = st.session_state.pop(DELETED, None)
     if deleted:
@@ -105,8 +112,9 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
             test = info["test"]
             st.markdown(f"**{info['setup']}** · seed {info['seed']} · ran {info['ran']} · best epoch "
                         f"{info['best_epoch']} · test Recall@20 {test.get('Recall@20') or float('nan'):.4f}  \n"
-                        f"dataset `{info['dataset']}` (fingerprint `{info['fingerprint']}`) · versions "
-                        f"{info['versions']} · {'resumable' if info['resumable'] else 'weights only'}")
+                        f"dataset `{info['dataset']}` (fingerprint `{info['fingerprint']}`) · written by "
+                        f"{versions_words(info['versions'])} · "
+                        f"{'resumable' if info['resumable'] else 'weights only'}")
             with st.expander("Exact config"):
                 st.json(info["config"])
             if row["source"] == "saved" and state.classroom():

@@ -148,6 +148,18 @@ def setup_colors(names) -> dict[str, str]:
     return {**fixed, **{name: free[i % len(free)] for i, name in enumerate(others)}}
 
 
+LOSS_WORDS = {"total": "training loss (total)", "bpr": "BPR loss", "cl": "InfoNCE loss", "mmd": "MMD loss",
+              "l2": "L2 penalty", "mirror": "mirror BPR loss (FREEDOM)"}  # the trainer's loss parts, in words
+
+
+def curve_words(column: str) -> str:
+    """A history column in words for an axis: "valid/Recall@20" -> "valid Recall@20", "loss/cl" -> "InfoNCE loss"."""
+    kind, _, name = column.partition("/")
+    if kind == "loss":
+        return LOSS_WORDS.get(name, f"{name} loss")
+    return f"{kind} {name}" if name else column
+
+
 def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Figure:
     """Per run name: the mean over seeds per epoch, a band from the lowest to the highest seed, a triangle at
     each seed's best epoch and a dotted line at the epoch cap when a seed stopped there. The legend sits above
@@ -187,7 +199,7 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
                 fig.add_vline(x=cap, line={"dash": "dot", "color": color}, row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     for col, title in enumerate([metric, loss][:cols], start=1):
-        fig.update_yaxes(title_text=title, row=1, col=col)
+        fig.update_yaxes(title_text=curve_words(title), row=1, col=col)
     return sized(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
 
 

@@ -19,6 +19,7 @@ STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "pro
 LOSS_COLORS = {"total": "#222222", "bpr": "#1f77b4", "l2": "#7f7f7f", "cl": "#2ca02c", "mmd": "#d62728",
                "mirror": "#8c564b"}
 COLOR_NAMES = {"total": "black", "bpr": "blue", "l2": "grey", "cl": "green", "mmd": "red", "mirror": "brown"}
+PART_WORDS = {"total": "total", "bpr": "BPR", "l2": "L2 penalty", "cl": "InfoNCE", "mmd": "MMD", "mirror": "mirror BPR"}
 CHART_HEIGHT = 250
 _FIGURES: dict[tuple[str, int], object] = {}  # (job id, epochs drawn) -> figure
 
@@ -104,7 +105,8 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
             presentation.chart(st, _figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
             parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
             st.caption("Training loss, log scale (left): " + ", ".join(
-                f"{p} {COLOR_NAMES.get(p, '')}".strip() for p in sorted(parts, key=lambda p: (p != "total", p)))
+                f"{PART_WORDS.get(p, p)} {COLOR_NAMES.get(p, '')}".strip()
+                for p in sorted(parts, key=lambda p: (p != "total", p)))
                 + ". Purple: valid Recall@20 (right).")
         outcome(job)
 

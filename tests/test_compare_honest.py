@@ -606,3 +606,17 @@ def test_the_plots_list_the_setups_in_the_tables_order():
                            "low": [0.29] * 6, "high": [0.31] * 6, "seeds": [5] * 6})
     dots = figures.metric_dots(points, metric, order)
     assert list(dots.layout.yaxis.categoryarray) == [*order, "extra"]  # a row not picked: after the picked ones
+
+
+def test_the_curves_axes_and_the_live_caption_name_the_losses_in_words():
+    """The curves' axes read "valid/Recall@20" and "loss/cl", and the live run's caption "cl green, l2 grey",
+    where every other line on the page says InfoNCE."""
+    from app import live
+
+    hist = pd.DataFrame([{"name": "paper", "run": "paper", "seed": 0, "epoch": e, "best_epoch": 2, "epochs_cap": 9,
+                          "valid/Recall@20": 0.1 * e, "loss/cl": 1.0 / e} for e in (1, 2, 3)])
+    fig = figures.learning_curves(hist, "valid/Recall@20", "loss/cl")
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("valid Recall@20", "InfoNCE loss")
+    assert figures.curve_words("loss/total") == "training loss (total)" and figures.curve_words("loss/x") == "x loss"
+    assert set(live.PART_WORDS) == set(live.COLOR_NAMES) == set(live.LOSS_COLORS)  # every part has its words
+    assert live.PART_WORDS["cl"] == "InfoNCE" and live.PART_WORDS["l2"] == "L2 penalty"

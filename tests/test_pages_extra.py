@@ -264,3 +264,10 @@ def test_an_attention_map_ticks_whole_channels_and_keeps_its_scale():
     assert spatial.data[0].showscale and spatial.layout.yaxis.dtick == 1
     wide = dream_figures.attention_map(np.full((5, 64), 0.5), list("abcde"))  # 64 channels: plotly's own ticks
     assert wide.layout.xaxis.dtick is None
+
+
+def test_a_checkpoints_versions_are_words_not_a_python_dict():
+    from app.compare_sections import versions_words
+
+    assert versions_words({"mambarec": "0.1.0", "torch": "2.13.0"}) == "mambarec 0.1.0, torch 2.13.0"
+    assert versions_words(None) == versions_words({}) == "unrecorded versions"  # an older or foreign file

@@ -63,9 +63,9 @@ def the_model() -> None:
 def paper_vs_code() -> None:
     # a static table: its cells wrap, so at 1280 x 800 no sentence is cut off (a data grid clips long cells)
     st.table(pd.DataFrame(paper_numbers.PAPER_VS_CODE, columns=["point", "paper", "released code"]), hide_index=True)
-    st.caption("The Train page's variant picks a column: `paper` builds what the paper describes, `official` what "
-               "the released code computes; MGCN, the backbone both build on, is a model of its own (the MGCN "
-               "preset). Every switch can be mixed (docs/departures.md).")
+    st.caption("The Train page's **Starting preset** picks a column: `paper` (the paper's) builds what the paper "
+               "describes, `official` (released code) what the released code computes; MGCN, the backbone both "
+               "build on, is a model of its own (the MGCN preset). Every switch can be mixed (docs/departures.md).")
 
 
 def dataset_card(name: str) -> None:

@@ -218,7 +218,7 @@ def alignment_table(panels: list[dict], n_items: int) -> None:
                           "what it says": [text for *_, text in EXPLAIN]},
                          index=[f"{name} {better}" for _, name, better, _ in EXPLAIN])
     st.table(table)  # a table wraps its sentences; a dataframe would cut them off
-    st.caption(f"Over all {n_items} items, unit-length rows; ↑/↓: higher/lower is better; chance level of R@1 is "
+    st.caption(f"Over all {n_items:,} items, unit-length rows; ↑/↓: higher/lower is better; chance level of R@1 is "
                f"{1 / n_items:.4f}. Each panel is its own map: compare shapes and line lengths, not coordinates.")
 
 
