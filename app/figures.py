@@ -269,16 +269,19 @@ def _pairs(fig: go.Figure, traces: list, xy: dict, items, color: str, width: flo
 
 EMBEDDING_TOP = 50  # px above an embedding map for its two-line title
 TITLE_LINE = 17  # px a further title line takes
+MAP_TITLE_PX, MAP_SUBTITLE_PX, MAP_RANK_PX = 14, 11, 12  # an embedding map's title, its second and third lines
 MAP_HEIGHT = 430  # px of an embedding map on its own page; a lesson step passes less (app/pages/embeddings.py)
 
 
 def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, selected: list[int],
-                    title: str, height: int = MAP_HEIGHT) -> tuple[go.Figure, list]:
+                    title: str, height: int = MAP_HEIGHT, text_scale: float = 1.0) -> tuple[go.Figure, list]:
     """One joint map of both modalities: visual circles, text diamonds, a line from each sampled item's
     picture to its text (short lines = matched pairs moved together); ``selected`` items drawn large.
     Returns the figure and, per trace, the item id of each point (to read a selection back). The key sits
     under the map (above it, at the right of the title, it ran into the title's lines in 1024 px columns), so a
-    page that puts the map lower passes a smaller ``height`` to keep it in sight."""
+    page that puts the map lower passes a smaller ``height`` to keep it in sight. ``text_scale``: the title's size
+    against the page's (presentation mode's larger type; the title's font is its own, which the page's does not
+    reach)."""
     fig, traces = go.Figure(), []
     data = hover.to_numpy(dtype=object)
     everything = np.arange(len(hover))
@@ -308,8 +311,9 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
                                                     "<extra></extra>"))
             traces.append(sel)
     top = EMBEDDING_TOP + TITLE_LINE * max(0, title.count("<br>") - 1)  # a third title line: the picked item's rank
-    fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": top, "b": 5}, dragmode="lasso",
-                      title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
+    fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": round(top * text_scale), "b": 5}, dragmode="lasso",
+                      title={"text": title, "font": {"size": round(MAP_TITLE_PX * text_scale)}, "x": 0,
+                             "xanchor": "left"},
                       legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"})
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)

@@ -271,3 +271,21 @@ def test_a_checkpoints_versions_are_words_not_a_python_dict():
 
     assert versions_words({"mambarec": "0.1.0", "torch": "2.13.0"}) == "mambarec 0.1.0, torch 2.13.0"
     assert versions_words(None) == versions_words({}) == "unrecorded versions"  # an older or foreign file
+
+
+def test_an_embedding_maps_title_grows_with_presentation_modes_type():
+    """Presentation mode scales a chart's text through its layout font, which a title with its own size does not
+    follow: the alignment maps' titles, where the lesson sends the room's eyes, stayed at 10-14 px under 19 px
+    type."""
+    import pandas as pd
+
+    from app import figures
+
+    xy = {m: np.zeros((3, 2)) for m in ("visual", "text")}
+    hover = pd.DataFrame({"item": range(3), "title": ["a", "b", "c"], "category": ["x"] * 3, "popularity": [1] * 3})
+    title = "<b>After</b> · paper<br>PCA of modal"
+    plain, _ = figures.embedding_panel(xy, hover, "modality", [], [], title)
+    large, _ = figures.embedding_panel(xy, hover, "modality", [], [], title, text_scale=1.25)
+    assert plain.layout.title.font.size == figures.MAP_TITLE_PX
+    assert large.layout.title.font.size == round(1.25 * figures.MAP_TITLE_PX)
+    assert large.layout.margin.t > plain.layout.margin.t  # the larger lines keep their room above the map

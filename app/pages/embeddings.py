@@ -267,8 +267,9 @@ def own_rank_line(p: dict, dataset, item: int) -> str:
         return ""
     title = dataset.titles()[item]
     title = title if len(title) <= RANK_TITLE_CHARS else title[:RANK_TITLE_CHARS - 1] + "…"  # one line in a half
-    return (f"<br><span style='font-size:12px'>{title}: its own text ranks <b>{res.own_rank}</b> of "
-            f"{dataset.n_items}</span>")
+    px = round(figures.MAP_RANK_PX * presentation.scale())
+    return (f"<br><span style='font-size:{px}px'>{title}: its own text ranks <b>{res.own_rank}</b> of "
+            f"{dataset.n_items:,}</span>")
 
 
 # A lesson note moves the maps down: at 1280 x 800 the alignment steps' 430 px maps ended at 864-889 px (914-944 in
@@ -299,10 +300,12 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
             continue
         used, xy = found
         rank = own_rank_line(p, dataset, item) if item is not None else ""
+        px = round(figures.MAP_SUBTITLE_PX * presentation.scale())
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
-                                              f"{p['title']}<br><span style='font-size:11px'>{used} of {p['stage']}"
-                                              f"</span>{rank}",
-                                              MAP_HEIGHT_UNDER_NOTE if under_note else figures.MAP_HEIGHT)
+                                              f"{p['title']}<br><span style='font-size:{px}px'>{used} of "
+                                              f"{p['stage']}</span>{rank}",
+                                              MAP_HEIGHT_UNDER_NOTE if under_note else figures.MAP_HEIGHT,
+                                              presentation.scale())
         event = presentation.chart(col, fig, under_note=under_note, key=f"embeddings_panel_{i}", on_select="rerun",
                                    selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
