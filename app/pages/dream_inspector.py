@@ -149,7 +149,7 @@ def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, l
         "The paper describes DREAM on a C x H x W feature map, where a 3x3 kernel at dilation 6, 12 or 18 reads 9 "
         "positions spread over the map. This project's `paper` model keeps a map but uses dilations 1, 2 and 3, "
         "because its maps are small (docs/departures.md, D2: at 12 or 18 every tap but the centre would leave the "
-        "map); even so, on a map as small as ml100k's 4 x 4 a dilation-3 kernel reads most of its taps from the "
+        "map); even so, on a 4 x 4 map (the default setup's) a dilation-3 kernel reads most of its taps from the "
         "padding (the panels above). The released code instead feeds each item's 64-d vector as a **64 x 1 x 1** "
         "map. With padding = dilation, the output's only position reads its centre tap from the "
         "map and its 8 other taps from the zero padding (the red crosses above, for an official model). So every "
