@@ -174,3 +174,16 @@ def test_a_choice_still_counts_after_a_run_that_never_ended_and_a_press_is_a_cho
     at.button(key="press").click().run()
     at.run()
     assert at.session_state["touched"] == [False, True, True, False, True, False]
+
+
+@pytest.mark.parametrize("cells,said", [("foo,bar", "cells='foo,bar' is not available here"),
+                                        ("paper,foo", "cells=foo: no setup of that name on this dataset")])
+def test_a_misspelt_cell_is_named_once_without_calling_it_untrained(cells, said, tmp_path, monkeypatch):
+    """cells=foo,bar drew two notes, the second calling a typo "not on this dataset yet"."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES / "compare.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic", "cells": cells})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    notes = [c.value for c in at.caption if "cells=" in c.value]
+    assert len(notes) == 1 and said in notes[0], notes

@@ -55,8 +55,9 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     wanted = expand(urlsel.as_list(urlsel.incoming().get("cells", "")), groups, aliases)
     notes = urlsel.restore(PAGE, PARAMS, check)
     absent = [n for n in wanted if n not in names]
-    if absent:
-        notes.append(f"cells={','.join(absent)}: not on this dataset yet")
+    if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
+        notes.append(f"cells={','.join(absent)}: no setup of that name on this dataset (a typo, or not trained "
+                     "here yet)")
     ss = st.session_state
     if ss[key("ref")] not in names:
         ss[key("ref")] = "paper" if "paper" in names else names[0]
