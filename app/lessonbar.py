@@ -20,6 +20,7 @@ from mambarec.data.spec import dataset_slug
 
 STEP = "lesson.step"  # the step whose note the page shows
 SEEN = "lesson.step_seen"  # the last step id that came in through the URL
+NBSP = "\u00a0"  # a no-break space: words joined by it wrap as one
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -101,7 +102,8 @@ def show(page: str) -> dict[str, str]:
     # beside the text made the card 180-220 px tall at 1280 x 800 and pushed what the step talks about below the fold
     with st.container(border=True, gap=None):
         title, nav_box = st.columns([1, 1.3], vertical_alignment="center")
-        title.markdown(f"**{lesson.title}** · step {index + 1} of {len(lesson.steps)}: *{step.title}*")
+        count = NBSP.join(("step", str(index + 1), "of", f"{len(lesson.steps)}:"))  # one piece: it wrapped as
+        title.markdown(f"**{lesson.title}** · {count} *{step.title}*")  # "step 3 of" / "4:" in a half-width column
         nav = nav_box.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center",
                                 gap="xsmall")
         if index > 0:
