@@ -143,7 +143,10 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
 def setup_colors(names) -> dict[str, str]:
     """A colour per name: the headline setups their own (SETUP_COLORS), the others the free ones in order."""
     fixed = {name: SETUP_COLORS[name] for name in names if name in SETUP_COLORS}
-    free = [c for c in PALETTE if c not in fixed.values()]
+    # a headline setup's colour goes to another setup only once the other colours are taken: converged.4 drew
+    # mgcn_paper_sched in the blue that paper wore in the steps before it
+    free = ([c for c in PALETTE if c not in SETUP_COLORS.values()]
+            + [c for c in SETUP_COLORS.values() if c not in fixed.values()])
     others = [name for name in dict.fromkeys(names) if name not in fixed]
     return {**fixed, **{name: free[i % len(free)] for i, name in enumerate(others)}}
 

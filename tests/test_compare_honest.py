@@ -514,6 +514,10 @@ def test_a_setup_keeps_its_colour_from_chart_to_chart_and_the_legend_sits_above(
     second = figures.setup_colors(["mgcn", "mgcn_paper_sched", "mgcn_large_batch_sched", "paper"])
     assert first["mgcn"] == second["mgcn"] and first["paper"] == second["paper"]
     assert len(set(second.values())) == 4
+    others = set(second.values()) - {second["mgcn"], second["paper"]}
+    assert not others & set(figures.SETUP_COLORS.values())  # no headline setup's colour on another setup
+    alone = figures.setup_colors(["mgcn", "mgcn_paper_sched"])  # converged.4: paper's blue is not for another
+    assert alone["mgcn_paper_sched"] not in figures.SETUP_COLORS.values()
     many = figures.setup_colors([f"cell{i}" for i in range(30)] + ["mgcn"])
     assert many["mgcn"] == first["mgcn"] and many["cell0"] != many["mgcn"]
     hist = pd.DataFrame({"name": ["mgcn"] * 2, "run": ["a"] * 2, "seed": [0, 0], "epoch": [1, 2],
