@@ -87,7 +87,7 @@ def test_a_lesson_steps_note_carries_the_steps_qr_code(monkeypatch, tmp_path):
     at = AppTest.from_file(str(APP), default_timeout=300).run()
     at.query_params.update(L.step_query(lesson, 1))
     at.switch_page(L.PAGES[lesson.steps[1].page][0]).run()
-    assert not at.exception and "step 2 of" in "\n".join(m.value for m in at.markdown)
+    assert not at.exception and "step\u00a02\u00a0of" in "\n".join(m.value for m in at.markdown)
     link = L.step_url(roomlinks.room_url(None, "")[0], lesson, 1)  # AppTest's browser address: none, so localhost
     codes = shown_svgs(at)
     assert roomlinks.qr_svg(link) in codes and link in [c.value for c in at.code]
