@@ -161,7 +161,7 @@ def test_the_table_names_changes_epochs_and_seeds(runs_root, grid_folder, monkey
     # REPORT.md's plain-words line over the grid's cells: only no_alignment has two seeds to pair with paper
     short = [m.value for m in at.markdown if m.value.startswith("**The grid on this dataset, in short** (test")]
     assert len(short) == 1 and "Of the paper's 1 ablation (a part switched off, or r changed) measured over several " \
-                               "seeds, " in short[0], short
+                               "seeds (the paper's model against the ablation" in short[0], short
 
 
 def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
