@@ -96,11 +96,33 @@ def _published(page: str) -> str:
     return f"url.published.{page}"
 
 
-def restore(page: str, params: Sequence[Param],
-            check: Mapping[str, Callable[[Any], Any]] | None = None) -> list[str]:
+CHOICES_LISTED = 8  # a note names up to this many of a parameter's choices, then how many more there are
+
+
+def choices_words(rule) -> str:
+    """What a parameter may be, for a note on a value it may not (empty for a rule that is a function)."""
+    if isinstance(rule, range):
+        step = f" in steps of {rule.step}" if rule.step != 1 else ""
+        return f" (a whole number from {rule.start} to {rule.stop - 1}{step})" if len(rule) else ""
+    if callable(rule):
+        return ""
+    names = [str(c) for c in rule]
+    more = len(names) - CHOICES_LISTED
+    listed = ", ".join(names[:CHOICES_LISTED]) + (f", and {more} more: see the picker" if more > 0 else "")
+    return f" (choose from {listed})" if names else ""
+
+
+def checked_by(rule, value):
+    """``value`` where ``rule`` allows it, else None; a rule is a function (returns the value to use, or None),
+    or the choices themselves (a collection, or a range of whole numbers)."""
+    return rule(value) if callable(rule) else value if value in rule else None
+
+
+def restore(page: str, params: Sequence[Param], check: Mapping[str, Any] | None = None) -> list[str]:
     """Before the page's widgets: set their keys from a new URL, else from the last published values
-    where Streamlit dropped them. ``check[key](value)`` returns the value to use, or None when the value
-    is not available here (then the default is used and a note says so). Returns those notes."""
+    where Streamlit dropped them. ``check[key]`` is the parameter's rule (``checked_by``): a value it does not
+    allow is not available here (then the default is used and a note says so, with the choices when the rule
+    lists them). Returns those notes."""
     ss = st.session_state
     url = incoming()
     mine = {p.key: url[p.key] for p in params if p.key in url}
@@ -116,15 +138,17 @@ def restore(page: str, params: Sequence[Param],
         else:
             continue
         value = p.default
+        rule = (check or {}).get(p.key)
+        hint = choices_words(rule) if rule is not None else ""
         if raw is not None:
             try:
                 value = p.parse(raw)
             except (TypeError, ValueError):
-                notes.append(f"{p.key}={raw!r} is not a valid value here; using the default")
-        if check and p.key in check and value != p.default:
-            checked = check[p.key](value)
+                notes.append(f"{p.key}={raw!r} is not a valid value here; using the default{hint}")
+        if rule is not None and value != p.default:
+            checked = checked_by(rule, value)
             if checked is None:
-                notes.append(f"{p.key}={raw!r} is not available here; showing the default")
+                notes.append(f"{p.key}={raw!r} is not available here; showing the default{hint}")
                 value = p.default
             else:
                 value = checked

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import urlsel
+
 PAGES = Path(__file__).resolve().parents[1] / "app" / "pages"
 BAD = {
     "embeddings": {"item": "99999", "lines": "-4", "colour": "x", "view": "tsne", "after": "nope", "seed": "s"},
@@ -187,3 +189,28 @@ def test_a_misspelt_cell_is_named_once_without_calling_it_untrained(cells, said,
     assert not at.exception, [e.message for e in at.exception]
     notes = [c.value for c in at.caption if "cells=" in c.value]
     assert len(notes) == 1 and said in notes[0], notes
+
+
+@pytest.mark.parametrize("page,params,said", [
+    ("embeddings", {"view": "3D"}, "view='3D' is not available here; showing the default (choose from PCA, UMAP)"),
+    ("users", {"k": "7"}, "k='7' is not available here; showing the default (a whole number from 5 to 50 in steps "
+                          "of 5)"),
+    ("lessons", {"lesson": "zz"}, "(choose from alignment, "),
+    ("dream_inspector", {"item": "x"}, "item='x' is not a valid value here; using the default (a whole number from "
+                                       "0 to 395)")])
+def test_a_value_a_link_may_not_carry_is_named_with_the_choices(page, params, said, tmp_path, monkeypatch):
+    """The notes said 'not available here' without saying what is: a student with a mistyped slide link had to
+    guess."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=300)
+    at.query_params.update({"dataset": "synthetic", **params})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(said in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_a_long_list_of_choices_is_cut_and_counted():
+    assert urlsel.choices_words([f"run{i}" for i in range(11)]) == (
+        " (choose from run0, run1, run2, run3, run4, run5, run6, run7, and 3 more: see the picker)")
+    assert urlsel.choices_words(lambda v: v) == urlsel.choices_words([]) == urlsel.choices_words(range(0)) == ""
+    assert urlsel.checked_by(range(5, 51, 5), 45) == 45 and urlsel.checked_by(range(5, 51, 5), 47) is None

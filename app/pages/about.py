@@ -115,7 +115,7 @@ def truth(name: str, fingerprint: str) -> None:
 def render() -> None:
     st.title("About MambaRec")
     step = lessonbar.show(PAGE)
-    for note in urlsel.restore(PAGE, PARAMS, {"show": lambda v: v if v in SECTIONS else None}):
+    for note in urlsel.restore(PAGE, PARAMS, {"show": SECTIONS}):
         st.caption(f":material/info: {note}")
     first = st.session_state[urlsel.widget_key(PAGE, "show")]
     draw = {"model": the_model, "paper-vs-code": paper_vs_code,

@@ -49,9 +49,7 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     groups = lessonbar.current_inventory()["groups"]
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
     check = {"cells": lambda v: [n for n in expand(v, groups, aliases) if n in names] or None,
-             "ref": lambda v: v if v in names else None, "tab": lambda v: v if v in TABS else None,
-             "metric": lambda v: v if v in results.METRICS else None,
-             "curve": lambda v: v if v in evidence.CURVE_METRICS else None}
+             "ref": names, "tab": TABS, "metric": results.METRICS, "curve": evidence.CURVE_METRICS}
     wanted = expand(urlsel.as_list(urlsel.incoming().get("cells", "")), groups, aliases)
     notes = urlsel.restore(PAGE, PARAMS, check)
     absent = [n for n in wanted if n not in names]

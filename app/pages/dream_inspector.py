@@ -52,9 +52,8 @@ def choose_model(dataset):
         st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
     keys = [*models.keys_of(runs), *UNTRAINED]
     ss = st.session_state
-    for note in urlsel.restore(PAGE, PARAMS, {"model": lambda v: v if v in keys else None,
-                                              "modality": lambda v: v if v in ("visual", "text") else None,
-                                              "item": lambda v: v if 0 <= v < dataset.n_items else None}):
+    for note in urlsel.restore(PAGE, PARAMS, {"model": keys, "modality": ("visual", "text"),
+                                              "item": range(dataset.n_items)}):
         st.caption(f":material/info: {note}")
     if ss[key("model")] not in keys:
         ss[key("model")] = models.active_key(runs) or ("paper" if "paper" in keys else keys[0])

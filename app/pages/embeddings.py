@@ -155,13 +155,9 @@ def choose(dataset) -> list[dict]:
     stored = stored_maps(fp, (str(state.precomputed_dir()), models.mtime()), dataset)
     keys = entries(found, stored)
     ss = st.session_state
-    notes = urlsel.restore(PAGE, PARAMS, {"after": lambda v: v if v in keys else None,
-                                          "before": lambda v: v if v in keys or v == INITIALIZED else None,
-                                          "view": lambda v: v if v in ("PCA", "UMAP") else None,
-                                          "item": lambda v: v if 0 <= v < dataset.n_items else None,
-                                          "lines": lambda v: v if 0 <= v <= 300 else None,
-                                          "colour": lambda v: v if v in COLOURS else None,
-                                          "stage": lambda v: v if v in STAGES else None})
+    notes = urlsel.restore(PAGE, PARAMS, {"after": keys, "before": [INITIALIZED, *keys], "view": ("PCA", "UMAP"),
+                                          "item": range(dataset.n_items), "lines": range(301), "colour": COLOURS,
+                                          "stage": STAGES})
     for note in notes:
         st.caption(f":material/info: {note}")
     if not keys:

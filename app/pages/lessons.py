@@ -41,7 +41,7 @@ def render() -> None:
     base, note = roomlinks.app_base()
     if note:
         st.caption(f":material/co_present: {note}")
-    for note in urlsel.restore(PAGE, PARAMS, {"lesson": lambda v: v if v in L.LESSON_IDS else None}):
+    for note in urlsel.restore(PAGE, PARAMS, {"lesson": L.LESSON_IDS}):
         st.caption(f":material/info: {note}")
     menu, body = st.columns([1, 2.8], gap="medium")
     lesson_id = menu.radio("Lesson", list(L.LESSON_IDS), **urlsel.bound(PAGE, "lesson", L.LESSON_IDS),

@@ -48,10 +48,8 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
     runs = models.sources(fp, models.signature(), dataset)
     keys = [*models.keys_of(runs), UNTRAINED]
     ss = st.session_state
-    for note in urlsel.restore(PAGE, PARAMS, {"a": lambda v: v if v in keys else None,
-                                              "b": lambda v: v if v in keys else None,
-                                              "user": lambda v: v if 0 <= v < dataset.n_users else None,
-                                              "k": lambda v: v if 5 <= v <= 50 and v % 5 == 0 else None}):
+    for note in urlsel.restore(PAGE, PARAMS, {"a": keys, "b": keys, "user": range(dataset.n_users),
+                                              "k": range(5, 51, 5)}):
         st.caption(f":material/info: {note}")
     if not runs:
         st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
