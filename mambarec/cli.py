@@ -213,25 +213,40 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
     check_room(out, sum(t.numel() * t.element_size() for t in trainer.model.state_dict().values()))
     bar, on_event = _progress_printer(run.train.epochs, trainer.epoch)
 
+    stopped_by: list[int] = []  # the signal that stopped the run, if one did
+
     def _terminate(signum, frame):  # `kill`, `timeout`, a scheduler's preemption: stop as Ctrl-C does, and save
+        stopped_by.append(signum)
         raise KeyboardInterrupt
 
     autosave = Autosave(out, trainer, args.save_every)  # a run killed outright resumes from its last save
     previous = signal.signal(signal.SIGTERM, _terminate)
+    args.training_began = True  # from here a Ctrl-C is the loop's: it keeps the best state so far (below)
     try:
         result = trainer.fit(on_event=on_event, on_epoch_end=autosave)
     except KeyboardInterrupt:
-        print("\ninterrupted: keeping the best state so far", file=sys.stderr)
+        if not stopped_by:  # Ctrl-C (SIGTERM's handler named itself)
+            stopped_by.append(signal.SIGINT)
         result = trainer.fit(should_stop=lambda: True)
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, previous)
+    # a stopped run exits as the shell's convention has it (130 for Ctrl-C, 143 for SIGTERM): a loop over seeds
+    # (`for s in 0 1 2; do python -m mambarec train ...; done`) stops at Ctrl-C instead of starting the next seed
+    code = 128 + int(stopped_by[0]) if stopped_by else 0
+    if stopped_by and result.epochs_run == 0:  # nothing trained: no run folder that `compare` would list
+        print("\ninterrupted before the first epoch ended: nothing trained, nothing saved", file=sys.stderr)
+        return code
     saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or autosave.saved)
+    if stopped_by:
+        print(f"\ninterrupted after {result.epochs_run} of {run.train.epochs} epochs: the best state so far (epoch "
+              f"{result.best_epoch}) is saved in {saved}; continue the run with: python -m mambarec train --resume "
+              f"{saved} --out {saved}", file=sys.stderr)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}
     print(json.dumps({"out": str(saved), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-                      "stopped_early": result.stopped_early, "test": summary,
+                      "stopped_early": result.stopped_early, "cancelled": result.cancelled, "test": summary,
                       "s_per_epoch": round(result.s_per_epoch, 3), "n_params": result.n_params}))
-    return 0
+    return code
 
 
 def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):
@@ -332,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and says so itself): one line, no traceback
+        where = (" before training began: nothing was written" if args.command == "train"
+                 and not getattr(args, "training_began", False) else "")
+        print(f"\ninterrupted: `{args.command}` stopped{where}", file=sys.stderr)
+        return 128 + signal.SIGINT
     except FloatingPointError as exc:  # a run that diverged: what to change, not a traceback
         print(f"error: training diverged: {exc}", file=sys.stderr)
         return 1

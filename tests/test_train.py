@@ -286,6 +286,29 @@ def test_an_interrupt_during_an_epoch_rewinds_it():
     assert _timeless(rest.history) == _timeless(straight.history) and rest.test == straight.test
 
 
+def test_cli_ctrl_c_before_any_epoch_ends_writes_nothing_and_exits_130(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the data loads printed pandas' traceback; Ctrl-C inside the first epoch saved a run with no
+    numbers ("keeping the best state so far" of none), which `compare` then listed and took as its reference. Now
+    both say in one line that nothing was written, write no run folder, and exit 130, so a loop over seeds stops."""
+    import mambarec.cli as cli
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    flags = ["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "3"]
+    with monkeypatch.context() as m:
+        m.setattr(cli, "load_dataset", ctrl_c)  # while the data loads
+        assert main([*flags, "--out", str(tmp_path / "loading")]) == 130
+    assert capsys.readouterr().err.strip().endswith("interrupted: `train` stopped before training began: nothing "
+                                                    "was written")
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "train_epoch", ctrl_c)  # inside the first epoch
+        assert main([*flags, "--out", str(tmp_path / "first_epoch")]) == 130
+    assert "interrupted before the first epoch ended: nothing trained, nothing saved" in capsys.readouterr().err
+    assert not (tmp_path / "loading").exists() and not (tmp_path / "first_epoch").exists()
+    assert list_runs(tmp_path) == []
+
+
 def test_history_logs_the_rate_after_each_epochs_scheduler_step():
     """Row e holds the rate epoch e + 1 trains with (the stored grid's histories and probes carry this meaning)."""
     run = _run(epochs=3)
@@ -421,7 +444,8 @@ def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path,
     out = tmp_path / "terminated"
     proc = subprocess.Popen([sys.executable, "-m", "mambarec", "train", "--dataset", "synthetic", "--model", "bpr",
                              "--epochs", "100000", "--patience", "100000", "--out", str(out)],
-                            cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     seen = ""
     deadline = time.time() + 300
     while "best=" not in seen:  # the progress bar's first evaluated epoch
@@ -433,11 +457,15 @@ def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path,
                  "--overwrite"]) == 2
     assert f"another `train` (process {proc.pid}) is writing there" in capsys.readouterr().err
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-2000:]
-    assert "interrupted: keeping the best state so far" in err
+    printed, err = proc.communicate(timeout=300)
+    # 128 + SIGTERM, as a shell reports it: a loop over seeds stops here instead of starting the next one
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"]
+    assert (f"interrupted after {metrics['epochs_run']} of 100000 epochs: the best state so far (epoch "
+            f"{metrics['best_epoch']}) is saved in {out}; continue the run with: python -m mambarec train --resume "
+            f"{out} --out {out}") in err
+    assert json.loads(printed.splitlines()[-1])["cancelled"] is True
     assert not (out / ".train.lock").exists()  # let go at the end
     # killed outright (SIGKILL, out of memory) after --save-every wrote its checkpoint: it resumes from there
     killed = tmp_path / "killed"
