@@ -5,11 +5,14 @@ seed with its 95% interval."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+import pandas as pd
 
 from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.atomic import write_atomically
-from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows, on_dataset
+from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows
 from mambarec.config import ConfigError
 from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
 
@@ -47,7 +50,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           "or name a file in an existing folder")
     if args.precomputed and not Path(args.precomputed).is_dir():
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
-    records = list_runs(root)
+    unreadable: list[tuple[Path, str]] = []
+    records = list_runs(root, unreadable)
+    for folder, why in unreadable:  # said, not skipped in silence: the table would be short of a run
+        print(f"warning: skipped {folder}: it cannot be read ({why})", file=sys.stderr)
     notice = ""
     if args.precomputed:
         pre = load_precomputed(Path(args.precomputed))
@@ -57,19 +63,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"no runs in {root}" + (f" or {args.precomputed}" if args.precomputed else "")
                           + "; train some with `python -m mambarec train --out DIR` (DIR inside it), or pass --runs")
     rows = comparison_rows(records)
-    datasets = sorted(set(rows["dataset"].dropna()))
+    for folder, run_id in rows.loc[~rows["config_ok"], ["folder", "run"]].itertuples(index=False):
+        print(f"warning: {folder or run_id}: its config.json cannot be read by this version; listed by its folder "
+              "name, with no setup", file=sys.stderr)
+    rows["data"] = data_keys(rows)
+    datasets = sorted(set(rows["data"].dropna()))
     if args.dataset is None and len(datasets) > 1:
         raise ConfigError(f"the runs are on {len(datasets)} datasets ({', '.join(datasets)}); pick one with --dataset")
     name = args.dataset or datasets[0]
-    rows = on_dataset(rows, name, None)  # by name: fingerprinting the data would mean loading it
+    if name not in datasets and name in set(rows["dataset"]):  # a name that two different datasets share
+        raise ConfigError(f"runs on two or more different datasets are all named {name!r} (their fingerprints "
+                          f"differ: other features or interactions); pick one with --dataset: "
+                          + ", ".join(d for d in datasets if d.startswith(f"{name}@")))
+    rows = rows[rows["data"] == name].reset_index(drop=True)
     if rows.empty:
         raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
     table, reference = compare_table(rows, args.reference, metrics)
-    print(f"{len(rows)} runs on {name}\n{notice}\n" + compare_text(table, reference, metrics))
+    runs = f"{len(rows)} run{'s' if len(rows) != 1 else ''}"
+    print(f"{runs} on {name}\n{notice}\n" + compare_text(table, reference, metrics))
     if args.csv:
         write_atomically(Path(args.csv), lambda tmp: compare_csv(table, reference, metrics).to_csv(tmp, index=False))
         print(f"\nwrote {args.csv}")
     return 0
+
+
+def data_keys(rows: pd.DataFrame) -> pd.Series:
+    """Each row's dataset as the table names it: the dataset's name, or ``name@<fingerprint's first 8>`` where runs
+    on different data share the name (two folders called ``good``: averaging them would mix two datasets)."""
+    fingerprints = rows.groupby("dataset")["fingerprint"].nunique()
+    shared = set(fingerprints[fingerprints > 1].index)
+
+    def key(name, fingerprint) -> str:
+        if name not in shared:
+            return name
+        return f"{name}@{fingerprint[:8]}" if isinstance(fingerprint, str) else f"{name}@unknown"
+
+    return pd.Series([key(n, f) for n, f in zip(rows["dataset"], rows["fingerprint"], strict=True)], index=rows.index,
+                     dtype=object)
 
 
 def _checked(folder: Path, manifest: dict, skip: bool) -> str:

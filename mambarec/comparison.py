@@ -21,13 +21,14 @@ TEXT_METRICS = ("Recall@20", "NDCG@20")  # the printed table's default columns, 
 DEFAULT_REFERENCE = "paper"  # the row others are measured against when it is there (the grid's cell)
 LEGEND = ("Δ: change against the reference in % of its mean, paired by seed over the seeds both ran, with its 95% "
           "t-interval; ▲/▼ when the interval excludes 0 and that holds after Holm's correction over the rows shown, "
-          "△/▽ when it does not hold after it, ≈ when the interval holds 0. One seed is one value: no interval.")
+          "△/▽ when it does not hold after it, ≈ when the interval holds 0. One seed is one value: no interval. "
+          "- : no seed in common with the reference, nothing to pair.")
 
 
 def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool) -> str:
     """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"."""
     if not epochs_run:
-        return "no training"
+        return "stopped before epoch 1" if cancelled else "no training"
     head = f"{int(epochs_run)} of {int(cap)} ep" if cap else f"{int(epochs_run)} ep"
     if cancelled:
         return f"{head}, stopped by hand"
@@ -44,9 +45,11 @@ def record_row(record) -> dict:
         run = record.run
         r = getattr(run.model, "reduction_factor", None)
         variant, cap = run.variant, run.train.epochs
-    except ValueError:  # a config this version cannot read: still listed, by its id
+        config_ok = True
+    except ValueError:  # a config this version cannot read: still listed, by its id (never the default reference)
         setup = family = record.id
         r = variant = cap = None
+        config_ok = False
     ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
     # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
     groups = stored_group_metrics(m)
@@ -64,7 +67,7 @@ def record_row(record) -> dict:
         "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
         "epochs_cap": cap, "ran": ran, "stopped": bool(m.get("cancelled")),
         "stopped_early": bool(m.get("stopped_early")), "fingerprint": record.fingerprint,
-        "checkpoint": str(record.checkpoint) if record.checkpoint else None,
+        "config_ok": config_ok, "checkpoint": str(record.checkpoint) if record.checkpoint else None,
         "folder": str(record.folder) if record.folder else None,
     }
 
@@ -90,7 +93,7 @@ def ran_summary(group: pd.DataFrame) -> str:
     nothing about a run that early stopping ended, and it costs the column's width at 1280 x 800)."""
     runs = group["epochs_run"].dropna().astype(int)
     if runs.empty or runs.max() == 0:
-        return "no training"
+        return "stopped before epoch 1" if group["stopped"].any() else "no training"
     cap = group["epochs_cap"].dropna()
     span = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
     early, by_hand = int(group["stopped_early"].sum()), int(group["stopped"].sum())
@@ -103,13 +106,24 @@ def ran_summary(group: pd.DataFrame) -> str:
     return f"{head} · " + ", ".join(f"{n} {what}" for n, what in kinds) if kinds else head
 
 
+def furthest_first(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with, among runs of the same setup and seed, the one that trained furthest first: a finished run
+    before one stopped by hand, more epochs before fewer, then the newest (the rows' own order). The same seed twice
+    is the same run twice (training is deterministic) unless one was cut short; by age alone, a run stopped in its
+    first epoch hid the finished one and became the table's reference."""
+    if rows.empty or not {"stopped", "epochs_run"} <= set(rows.columns):
+        return rows
+    rank = pd.DataFrame({"stopped": rows["stopped"].astype(bool), "epochs": -rows["epochs_run"].fillna(0)},
+                        index=rows.index)
+    return rows.loc[rank.sort_values(["stopped", "epochs"], kind="stable").index]
+
+
 def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """Mean and sample std over the seeds of each setup (``mambarec.stats``): ``<metric> ±`` holds the
     std, empty (NaN) for a single seed, which is one seed, not a zero spread; ``<metric> text`` says so."""
     if rows.empty:
         return rows
-    # the same seed twice is the same run twice (training is deterministic): count it once, newest first
-    rows = rows.drop_duplicates(subset=["source", "setup", "seed"], keep="first")
+    rows = furthest_first(rows).drop_duplicates(subset=["source", "setup", "seed"], keep="first")
     extra = [c for c in ("n_params", "s_per_epoch") if c in rows]
     out = []
     for (source, setup), group in rows.groupby(["source", "setup"], sort=False, dropna=False):
@@ -163,7 +177,7 @@ def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
     """name -> seed -> metric, one value per seed. By the table's name, not the setup: a saved run whose setup
     is a precomputed cell's (the default Train setup is the ``paper`` cell's) is its own row, not the cell."""
     return {name: group.drop_duplicates("seed").set_index("seed")[metric].dropna().to_dict()
-            for name, group in rows.groupby("name")}
+            for name, group in furthest_first(rows).groupby("name")}
 
 
 def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
@@ -204,12 +218,15 @@ def comparison_rows(records: Sequence[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame([record_row(r) for r in records])
 
 
-def default_reference(names: Sequence[str]) -> str:
+def default_reference(names: Sequence[str], usable: Collection[str] | None = None) -> str:
     """The grid's ``paper`` cell when it is among ``names``, else the setup that changes the fewest settings of its
-    preset (a saved run's name lists them: "mambarec/paper · use_mmd=off · ≤20 ep"), the first of a tie."""
+    preset (a saved run's name lists them: "mambarec/paper · use_mmd=off · ≤20 ep"), the first of a tie; among the
+    ``usable`` names when any is (rows with numbers and a config this version reads: a run whose config could not be
+    read is named by its folder, which has no " · " and always won)."""
     if DEFAULT_REFERENCE in names:
         return DEFAULT_REFERENCE
-    return min(names, key=lambda name: name.count(" · "))
+    candidates = [n for n in names if usable is None or n in usable] or list(names)
+    return min(candidates, key=lambda name: name.count(" · "))
 
 
 def compare_table(rows: pd.DataFrame, reference: str | None = None,
@@ -225,7 +242,8 @@ def compare_table(rows: pd.DataFrame, reference: str | None = None,
     metrics = tuple(metrics)
     table = aggregate_seeds(rows, metrics)
     names = list(table["name"])
-    reference = reference or default_reference(names)
+    usable = rows[metrics[0]].notna() & (rows["config_ok"] if "config_ok" in rows else True)
+    reference = reference or default_reference(names, set(rows.loc[usable, "name"]))
     if reference not in names:
         raise ConfigError(f"--reference {reference!r} is not one of the rows; choose from: " + "; ".join(names))
     return add_deltas(table, rows, reference, metrics), reference

@@ -293,8 +293,9 @@ def read_run(folder: Path) -> RunRecord:
                      fingerprint=metrics.get("dataset_fingerprint"))
 
 
-def list_runs(root: Path | None = None) -> list[RunRecord]:
-    """Every run folder under ``root`` (newest first); folders that are not runs are skipped."""
+def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | None = None) -> list[RunRecord]:
+    """Every run folder under ``root`` (newest first); folders that are not runs are skipped, and so are run folders
+    that cannot be read (a damaged metrics.json), each added to ``unreadable`` with the reason when it is given."""
     root = Path(root) if root is not None else runs_dir()
     out = []
     if not root.is_dir():
@@ -303,8 +304,9 @@ def list_runs(root: Path | None = None) -> list[RunRecord]:
     for folder in sorted(folders, key=lambda f: (f / METRICS_NAME).stat().st_mtime_ns, reverse=True):
         try:
             out.append(read_run(folder))
-        except (OSError, ValueError):
-            continue
+        except (OSError, ValueError) as exc:
+            if unreadable is not None:
+                unreadable.append((folder, f"{type(exc).__name__}: {exc}"))
     return out
 
 

@@ -593,6 +593,57 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert "no runs in" in capsys.readouterr().err
 
 
+def test_the_command_line_keeps_datasets_apart_and_never_lets_a_cut_run_stand_for_a_finished_one(tmp_path, capsys):
+    """Found by a new user: `compare` grouped runs by the dataset's folder name, so runs on two different folders
+    called `good` were averaged into one row (and one of the same seed dropped); of two runs of one setup and seed
+    it kept the newer, so a run stopped in its first epoch hid the finished one and, having the shortest name,
+    became the reference; a damaged run folder was skipped without a word. Now a name that two datasets share is
+    split by fingerprint, the run that trained furthest stands for its seed, and every folder left out is named."""
+    import json
+    import shutil
+    import time
+
+    from mambarec.cli import main
+
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        saved(runs, RunConfig(dataset="synthetic", model_name="bpr", model=BPRConfig(),
+                              train=TrainConfig(epochs=2, seed=seed)), f"s{seed}")
+    finished = json.loads((runs / "s0" / "metrics.json").read_text())
+    # the same setup and seed 0, stopped by hand before its first epoch ended, saved later (an older version did)
+    shutil.copytree(runs / "s0", runs / "s0-cut")
+    time.sleep(0.05)
+    cut = {k: v for k, v in finished.items() if not k.startswith(("test/", "valid/"))}
+    (runs / "s0-cut" / "metrics.json").write_text(json.dumps({**cut, "epochs_run": 0, "best_epoch": 0,
+                                                              "cancelled": True, "history": []}))
+    (runs / "damaged").mkdir()
+    (runs / "damaged" / "metrics.json").write_text('{"best_epoch": 1, "test/Rec')
+    shutil.copytree(runs / "s1", runs / "odd")  # a config this version cannot read: listed, said, never the reference
+    config = json.loads((runs / "odd" / "config.json").read_text())
+    (runs / "odd" / "config.json").write_text(json.dumps({**config, "model": {**config["model"], "embedding_dim": -4}}))
+    assert main(["compare", "--runs", str(runs)]) == 0
+    out, err = capsys.readouterr()
+    row = next(line for line in out.splitlines() if line.startswith("| bpr · ≤2 ep"))
+    assert "2× 2/2 ep · cap" in row and "reference" in row  # seeds 0 and 1, both finished
+    assert f"{finished['test/Recall@20']:.4f}" not in row  # the mean of two seeds, not seed 0 alone
+    assert f"warning: skipped {runs / 'damaged'}: it cannot be read" in err
+    assert f"warning: {runs / 'odd'}: its config.json cannot be read by this version" in err
+    shutil.rmtree(runs / "odd")
+    # another dataset that is also called `synthetic` (its fingerprint differs): split, never averaged in
+    other = json.loads((runs / "s1" / "metrics.json").read_text())
+    shutil.copytree(runs / "s1", runs / "elsewhere")
+    (runs / "elsewhere" / "metrics.json").write_text(json.dumps({**other, "dataset_fingerprint": "0123456789abcdef"}))
+    shutil.rmtree(runs / "damaged")
+    assert main(["compare", "--runs", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "the runs are on 2 datasets (synthetic@01234567, synthetic@" in err
+    assert main(["compare", "--runs", str(runs), "--dataset", "synthetic"]) == 2
+    assert "are all named 'synthetic' (their fingerprints differ" in capsys.readouterr().err
+    assert main(["compare", "--runs", str(runs), "--dataset", "synthetic@01234567"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 run on synthetic@01234567") and f"{other['test/Recall@20']:.4f} · 1 seed" in out
+
+
 def test_the_plots_list_the_setups_in_the_tables_order():
     """The r lesson's plots read r16, r2, r4, r1 beside a table reading r1, r2, r4, r16: plotly orders a chart's
     rows by the first trace that names them (a hollow, one-seed dot is a trace of its own) and the intervals come
