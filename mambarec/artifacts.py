@@ -146,6 +146,8 @@ def read_manifest(folder: Path) -> dict:
     """The manifest, checked against its own checksum and format (without the checksum key)."""
     regen = regenerate_hint(folder)
     path = folder / "manifest.json"
+    if not Path(folder).is_dir():  # a typo more often than a grid to retrain: no hours-long advice for it
+        raise PrecomputedError(f"{folder}: no such folder (the repository's own is precomputed/)")
     if not path.is_file():
         raise PrecomputedError(f"{folder}: no manifest.json, so this is not a precomputed folder; {regen}")
     try:

@@ -169,9 +169,10 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
                           "was damaged or not written by `train`. Train a new run instead") from exc
     if int(counters["bad_epochs"]) > run.train.patience:  # another epoch would end it again, one epoch later
         raise ConfigError(f"{args.resume} ended by early stopping: epoch {int(counters['epoch'])}, "
-                          f"{run.train.patience + 1} epochs after its best; resumed, it would stop again after one "
-                          "more. --resume continues a run that reached its --epochs cap or was stopped by hand; to "
-                          "train past early stopping, train a new run with a larger --patience")
+                          f"{run.train.patience + 1} epoch{'s' if run.train.patience else ''} after its best; "
+                          "resumed, it would stop again after one more. --resume continues a run that reached its "
+                          "--epochs cap or was stopped by hand; to train past early stopping, train a new run with a "
+                          "larger --patience")
     for name in ("device", "compile"):  # how it trains, not what it computes
         if args.__dict__.get(TRAIN_FLAG_PREFIX + name) is not None:
             run = dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: args.__dict__[
@@ -204,6 +205,8 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
         trainer = _resume(args, ckpt, dataset)
     else:
         args.dataset = args.dataset or "synthetic"
+        if Path(args.dataset).is_dir() and not Path(args.dataset).is_absolute():  # config.json names it from anywhere
+            args.dataset = str(Path(args.dataset).resolve())
         run, notes = run_config_from_args(args)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
@@ -211,7 +214,11 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
         trainer = Trainer.for_run(run, dataset)
     run = trainer.run
     check_room(out, sum(t.numel() * t.element_size() for t in trainer.model.state_dict().values()))
-    bar, on_event = _progress_printer(run.train.epochs, trainer.epoch)
+    if trainer.model.trainable:
+        bar, on_event = _progress_printer(run.train.epochs, trainer.epoch)
+    else:  # pop: a bar of 0/1000 epochs with loss=nan read as a run that diverged
+        print(f"{run.model_name}: nothing to train; evaluated once", file=sys.stderr)
+        bar, on_event = None, None
 
     stopped_by: list[int] = []  # the signal that stopped the run, if one did
 
@@ -229,7 +236,8 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
             stopped_by.append(signal.SIGINT)
         result = trainer.fit(should_stop=lambda: True)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         signal.signal(signal.SIGTERM, previous)
     # a stopped run exits as the shell's convention has it (130 for Ctrl-C, 143 for SIGTERM): a loop over seeds
     # (`for s in 0 1 2; do python -m mambarec train ...; done`) stops at Ctrl-C instead of starting the next seed
@@ -256,8 +264,8 @@ def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):
     try:
         return load_dataset(ckpt["run"].dataset, data_dir=args.data_dir)
     except DatasetError as exc:
-        raise DatasetError(f"{exc}. The checkpoint was trained on {ckpt['run'].dataset!r}; if that data moved, pass "
-                           "--dataset with its new place") from exc
+        raise DatasetError(f"{str(exc).rstrip('.')}. The checkpoint was trained on {ckpt['run'].dataset!r}; if that "
+                           "data moved, pass --dataset with its new place") from exc
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

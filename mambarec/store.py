@@ -143,8 +143,9 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
         raise RunStoreError(f"{folder} exists and is not a folder; choose another --out")
     if folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir()) and not (overwrite or resuming):
         what = "a saved run" if (folder / METRICS_NAME).is_file() else "files"
-        raise RunStoreError(f"{folder} already holds {what}; nothing was overwritten. Choose another --out, add "
-                            "--overwrite to replace it, or --resume its checkpoint to continue it")
+        resume = (", or --resume its checkpoint to continue it" if (folder / CHECKPOINT_NAME).is_file() else "")
+        raise RunStoreError(f"{folder} already holds {what}; nothing was overwritten. Choose another --out or add "
+                            f"--overwrite to replace it{resume}")
     _probe_writable(folder)
 
 

@@ -4,6 +4,7 @@ now refused (or mended) with a message that names what is wrong and what to do."
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import warnings
 
@@ -194,6 +195,37 @@ def test_evaluating_a_run_whose_data_moved_says_to_pass_dataset(tmp_path, capsys
     assert main(["evaluate", str(tmp_path / "run")]) == 2
     assert "if that data moved, pass --dataset" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(tmp_path / "moved")]) == 0
+
+
+def test_a_new_users_slips_get_plain_answers(tmp_path, capsys, monkeypatch):
+    """From a new user's pass over the command line: a dataset named on purpose in --datasets that cannot load is an
+    error (a warning scrolled away and the grid went on without it); a mistyped --precomputed folder is no such
+    folder (not "regenerate it: hours"); `--model mgcn --variant mgcn` carries no alias note; pop, which trains
+    nothing, shows no 0/1000-epoch bar with loss=nan; a relative --dataset is stored whole, so the run evaluates from
+    any folder; a folder of other files is not offered a checkpoint to --resume."""
+    assert main(["precompute", "--plan", "--datasets", "ml1m,synthetic", "--only", "pop"]) == 2
+    assert capsys.readouterr().err.startswith("error: --datasets names 'ml1m', which cannot be loaded: ")
+    assert main(["readme", "--precomputed", str(tmp_path / "nope")]) == 2
+    nope = tmp_path / "nope"
+    assert capsys.readouterr().err == f"error: {nope}: no such folder (the repository's own is precomputed/)\n"
+    assert main(["train", "--model", "mgcn", "--variant", "mgcn", "--epochs", "1", "--batch-size", "4096", "--out",
+                 str(tmp_path / "m")]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert main(["train", "--model", "pop", "--out", str(tmp_path / "pop")]) == 0
+    err = capsys.readouterr().err
+    assert "pop: nothing to train; evaluated once" in err and "loss=nan" not in err and "epoch/s" not in err
+    folder = write_mmrec_folder(_small_folder(tmp_path / "data"), "d", inter_frame(DS), DS.visual, DS.text)
+    monkeypatch.chdir(folder.parent)
+    assert main(["train", "--dataset", folder.name, "--model", "bpr", "--epochs", "1", "--out", "run"]) == 0
+    assert json.loads((folder.parent / "run" / "config.json").read_text())["dataset"] == str(folder)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", str(folder.parent / "run")]) == 0
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    assert main(["train", "--model", "pop", "--out", str(tmp_path / "notes")]) == 2
+    err = capsys.readouterr().err
+    assert "already holds files; nothing was overwritten" in err and "--resume" not in err
 
 
 def test_an_only_list_without_a_cell_is_refused_not_read_as_done(capsys):

@@ -195,7 +195,8 @@ def make_run(dataset: str = "synthetic", model_name: str = "mambarec", variant: 
     if variant == "mgcn":
         if model_name not in ("mambarec", "mgcn"):
             raise ConfigError(f"variant 'mgcn' means model 'mgcn', but model {model_name!r} was asked for")
-        notes.append(MGCN_ALIAS_NOTE)
+        if model_name == "mambarec":  # `--model mgcn --variant mgcn` (the README's command) says it already
+            notes.append(MGCN_ALIAS_NOTE)
         model_name, variant = "mgcn", None
     if model_name not in MODEL_CONFIGS:
         raise ConfigError(f"model_name must be one of {list(MODELS)}, got {model_name!r}")
