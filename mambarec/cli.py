@@ -127,9 +127,9 @@ def run_config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]
     given = explicit_values(args, MODEL_FLAG_PREFIX)
     target = "mgcn" if args.variant == "mgcn" else model_name
     cls = MODEL_CONFIGS.get(target)
-    model = {k: coerce_field(cls, k, v) if cls is not None and k in {f.name for f in dataclasses.fields(cls)} else v
-             for k, v in given.items()}
-    train = {k: coerce_field(TrainConfig, k, v) for k, v in explicit_values(args, TRAIN_FLAG_PREFIX).items()}
+    model = {k: coerce_field(cls, k, v, flag) if cls is not None and k in {f.name for f in dataclasses.fields(cls)}
+             else v for k, v in given.items()}
+    train = {k: coerce_field(TrainConfig, k, v, flag) for k, v in explicit_values(args, TRAIN_FLAG_PREFIX).items()}
     return make_run(args.dataset, model_name, args.variant, model, train, spell=flag)
 
 

@@ -198,11 +198,16 @@ def test_evaluating_a_run_whose_data_moved_says_to_pass_dataset(tmp_path, capsys
 
 
 def test_a_new_users_slips_get_plain_answers(tmp_path, capsys, monkeypatch):
-    """From a new user's pass over the command line: a dataset named on purpose in --datasets that cannot load is an
+    """From a new user's pass over the command line: a value a flag cannot take names the flag and what it takes
+    (it said "use_dream: cannot read 'maybe' as bool"); a dataset named on purpose in --datasets that cannot load is an
     error (a warning scrolled away and the grid went on without it); a mistyped --precomputed folder is no such
     folder (not "regenerate it: hours"); `--model mgcn --variant mgcn` carries no alias note; pop, which trains
     nothing, shows no 0/1000-epoch bar with loss=nan; a relative --dataset is stored whole, so the run evaluates from
     any folder; a folder of other files is not offered a checkpoint to --resume."""
+    for bad, says in ((["--use-dream", "maybe"], "--use-dream: cannot read 'maybe' as on or off (true/false, yes/no"),
+                      (["--epochs", "1.5"], "--epochs: cannot read '1.5' as a whole number")):
+        assert main(["train", *bad, "--out", str(tmp_path / "bad")]) == 2
+        assert says in capsys.readouterr().err
     assert main(["precompute", "--plan", "--datasets", "ml1m,synthetic", "--only", "pop"]) == 2
     assert capsys.readouterr().err.startswith("error: --datasets names 'ml1m', which cannot be loaded: ")
     assert main(["readme", "--precomputed", str(tmp_path / "nope")]) == 2

@@ -105,8 +105,12 @@ def default_of(f: dataclasses.Field) -> Any:
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
-def coerce_field(cls: type, name: str, raw: Any) -> Any:
-    """Convert a string (CLI flag, URL parameter) to the type of ``cls.name``; other values pass."""
+TYPE_WORDS = {bool: "on or off (true/false, yes/no, on/off or 1/0)", int: "a whole number", float: "a number"}
+
+
+def coerce_field(cls: type, name: str, raw: Any, spell=str) -> Any:
+    """Convert a string (CLI flag, URL parameter) to the type of ``cls.name``; other values pass. ``spell`` writes
+    the field's name as the user typed it (``--use-dream`` on the command line)."""
     ftype = field_of(cls, name).type
     ftype = _TYPES.get(ftype, ftype) if isinstance(ftype, str) else ftype
     if not isinstance(raw, str):
@@ -128,7 +132,8 @@ def coerce_field(cls: type, name: str, raw: Any) -> Any:
         if str(ftype).startswith("tuple"):
             return tuple(int(p) for p in raw.replace(" ", "").strip("()").split(",") if p)
     except ValueError as exc:
-        raise ConfigError(f"{name}: cannot read {raw!r} as {getattr(ftype, '__name__', ftype)}") from exc
+        words = TYPE_WORDS.get(ftype, getattr(ftype, "__name__", ftype))
+        raise ConfigError(f"{spell(name)}: cannot read {raw!r} as {words}") from exc
     raise ConfigError(f"{name}: unsupported field type {ftype}")
 
 
