@@ -317,8 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="MambaRec's preset: paper (as described), official (as released), backbone (every extra "
                          "off); mgcn is an alias of --model mgcn [paper]")
     tr.add_argument("--resume", default=None, help="continue a run that reached its cap or was stopped by hand, "
-                                                   "from its checkpoint's saved state; only --epochs (a new cap), "
-                                                   "--device and --compile may change")
+                                                   "from its checkpoint (or its run folder); only --epochs (a new "
+                                                   "cap), --device and --compile may change")
     add_config_flags(tr)
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")
@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", default=None, help="dataset (default: the one in the checkpoint)")
     ev.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
     ev.add_argument("--device", default="cpu", choices=DEVICES,
-                    help="where to evaluate: cpu, cuda, or auto (CUDA when available) [cpu]")
+                    help="where to evaluate: cpu, cuda, or auto (CUDA when available) [default: cpu]")
     ev.set_defaults(func=cmd_evaluate)
     add_compare_command(sub)
     add_data_commands(sub)

@@ -12,7 +12,14 @@ import pandas as pd
 
 from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.atomic import write_atomically
-from mambarec.comparison import compare_csv, compare_table, compare_text, comparison_rows
+from mambarec.comparison import (
+    ALL_METRICS,
+    TEXT_METRICS,
+    compare_csv,
+    compare_table,
+    compare_text,
+    comparison_rows,
+)
 from mambarec.config import ConfigError
 from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
 
@@ -28,7 +35,8 @@ def add_compare_command(sub) -> None:
     cmp.add_argument("--reference", default=None, help="the setup the others are measured against, as the table "
                                                        "names it [paper when there, else the setup that changes the "
                                                        "fewest settings of its preset]")
-    cmp.add_argument("--metrics", default="Recall@20,NDCG@20", help="comma-separated [Recall@20,NDCG@20]")
+    cmp.add_argument("--metrics", default=",".join(TEXT_METRICS), help="comma-separated, of "
+                     f"{', '.join(ALL_METRICS)} [default: %(default)s]")
     cmp.add_argument("--csv", default=None, metavar="FILE", help="also write the table as numbers to FILE: per setup "
                                                                  "and metric its mean, std, and change in %% with "
                                                                  "its 95%% interval's ends")

@@ -17,6 +17,7 @@ from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_met
 from mambarec.store import RunRecord, model_name_of
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
+ALL_METRICS = (*METRICS, "MAP@10", "MAP@20")  # what a row carries and `compare --metrics` takes (every run stores MAP)
 TEXT_METRICS = ("Recall@20", "NDCG@20")  # the printed table's default columns, as on the Compare page
 DEFAULT_REFERENCE = "paper"  # the row others are measured against when it is there (the grid's cell)
 LEGEND = ("Δ: change against the reference in % of its mean, paired by seed over the seeds both ran, with its 95% "
@@ -61,7 +62,7 @@ def record_row(record) -> dict:
         "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
         "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
-        "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in METRICS},
+        "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in ALL_METRICS},
         **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},
         "valid Recall@20": m.get("valid/Recall@20"), "n_params": m.get("n_params"),
         "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
@@ -234,9 +235,9 @@ def compare_table(rows: pd.DataFrame, reference: str | None = None,
     """``aggregate_seeds`` of ``rows`` (``comparison_rows`` of one dataset) with ``add_deltas`` against ``reference`` (a
     row's name; default: ``default_reference``), and that reference. Raises ConfigError for an unknown metric or
     reference, with the valid ones."""
-    unknown = [m for m in metrics if m not in METRICS]
+    unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
-        raise ConfigError(f"unknown metric {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        raise ConfigError(f"unknown metric {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
     if rows.empty:
         raise ConfigError("no runs to compare")
     metrics = tuple(metrics)

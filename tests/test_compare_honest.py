@@ -629,6 +629,8 @@ def test_the_command_line_keeps_datasets_apart_and_never_lets_a_cut_run_stand_fo
     assert f"warning: skipped {runs / 'damaged'}: it cannot be read" in err
     assert f"warning: {runs / 'odd'}: its config.json cannot be read by this version" in err
     shutil.rmtree(runs / "odd")
+    assert main(["compare", "--runs", str(runs), "--metrics", "MAP@20"]) == 0  # stored by every run: comparable too
+    assert "| setup | seeds × epochs | MAP@20 | Δ MAP@20 |" in capsys.readouterr().out
     # another dataset that is also called `synthetic` (its fingerprint differs): split, never averaged in
     other = json.loads((runs / "s1" / "metrics.json").read_text())
     shutil.copytree(runs / "s1", runs / "elsewhere")
