@@ -43,9 +43,25 @@ PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precomput
 
 # ---- tables ----------------------------------------------------------------------------------
 @st.cache_data(max_entries=16, show_spinner=False)
+def saved_runs(root: str, signature: tuple) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """One row per saved run folder, and the run folders that cannot be read with the reason (``signature`` only
+    keys the cache)."""
+    unreadable: list[tuple[Path, str]] = []
+    rows = pd.DataFrame([record_row(r) for r in list_runs(Path(root), unreadable)])
+    return rows, [(str(folder), why) for folder, why in unreadable]
+
+
 def saved_runs_table(root: str, signature: tuple) -> pd.DataFrame:
-    """One row per saved run folder (``signature`` only keys the cache)."""
-    return pd.DataFrame([record_row(r) for r in list_runs(Path(root))])
+    """One row per saved run folder (``saved_runs``)."""
+    return saved_runs(root, signature)[0]
+
+
+def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:
+    """The run folders left out of the tables, said (a damaged metrics.json dropped a run without a word)."""
+    if not unreadable:
+        return None
+    named = "; ".join(f"{Path(folder).name} ({why})" for folder, why in unreadable)
+    return f"Left out {len(unreadable)} run folder{'s' if len(unreadable) != 1 else ''} that cannot be read: {named}"
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the precomputed results...")
@@ -86,10 +102,13 @@ def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, 
     """
     root = runs_root()
     adopt_orphans(root)  # runs whose training died with a server or a killed `train`: listed from their last save
-    saved = saved_runs_table(str(root), runs_signature(root))
+    saved, unreadable = saved_runs(str(root), runs_signature(root))
     pre, message = precomputed_results(str(precomputed_dir()), precomputed_signature(precomputed_dir()))
     frames = [on_dataset(f, dataset, fingerprint) for f in (pre, saved) if not f.empty]
     frames = [f for f in frames if not f.empty]
+    left_out = unreadable_note(unreadable)
+    if left_out:
+        message = f"{message}. {left_out}" if message else left_out
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), message
 
 

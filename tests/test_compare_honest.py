@@ -164,6 +164,18 @@ def test_the_table_names_changes_epochs_and_seeds(runs_root, grid_folder, monkey
                                "seeds (the paper's model against the ablation" in short[0], short
 
 
+def test_a_run_folder_that_cannot_be_read_is_named_on_the_page(runs_root, grid_folder, monkeypatch, tmp_path):
+    """A damaged metrics.json dropped its run from Compare without a word; the page now names the folder."""
+    runs = tmp_path / "runs"
+    shutil.copytree(runs_root, runs)
+    (runs / "damaged").mkdir()
+    (runs / "damaged" / "metrics.json").write_text('{"best_epoch": 1, "test/Rec')
+    at = compare(monkeypatch, runs, grid_folder, dataset="synthetic", cells="paper,one-epoch-no-mmd")
+    notes = [w.value for w in at.warning if "cannot be read" in w.value]
+    assert len(notes) == 1 and notes[0].startswith("Left out 1 run folder that cannot be read: damaged (")
+    assert "use_mmd=off" in " ".join(summary(at)["name"])  # the readable runs are all there
+
+
 def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
                  tab="Claims")
