@@ -17,13 +17,14 @@ from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_met
 from mambarec.store import RunRecord, model_name_of
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
+NO_COMMON_SEED = "no common seed"  # a row none of whose seeds the reference ran: nothing to pair, no change
 ALL_METRICS = (*METRICS, "MAP@10", "MAP@20")  # what a row carries and `compare --metrics` takes (every run stores MAP)
 TEXT_METRICS = ("Recall@20", "NDCG@20")  # the printed table's default columns, as on the Compare page
 DEFAULT_REFERENCE = "paper"  # the row others are measured against when it is there (the grid's cell)
 LEGEND = ("Δ: change against the reference in % of its mean, paired by seed over the seeds both ran, with its 95% "
           "t-interval; ▲/▼ when the interval excludes 0 and that holds after Holm's correction over the rows shown, "
           "△/▽ when it does not hold after it, ≈ when the interval holds 0. One seed is one value: no interval. "
-          "- : no seed in common with the reference, nothing to pair.")
+          f"{NO_COMMON_SEED}: the row ran none of the reference's seeds, so there is nothing to pair.")
 
 
 def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool) -> str:
@@ -208,7 +209,8 @@ def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
             no_interval = f"{rel.n} seed{'s' if rel.n != 1 else ''}: no interval" if rel is not None else ""
             cis.append("" if rel is None else (f"[{stats.signed(rel.low)}, {stats.signed(rel.high)}]"
                                                if rel.has_interval else no_interval))
-            words.append("reference" if name == reference else delta_text(rel, note))
+            lonely = rel is None and name in by_name and ref is not None and name != reference
+            words.append("reference" if name == reference else (NO_COMMON_SEED if lonely else delta_text(rel, note)))
         out[f"Δ {m} %"], out[f"Δ {m} 95% CI"], out[f"Δ {m}"] = means, cis, words
         out[f"Δ {m} low"], out[f"Δ {m} high"] = lows, highs
     return out

@@ -176,6 +176,26 @@ def test_a_run_folder_that_cannot_be_read_is_named_on_the_page(runs_root, grid_f
     assert "use_mmd=off" in " ".join(summary(at)["name"])  # the readable runs are all there
 
 
+def test_a_live_run_that_shares_no_seed_with_the_reference_says_so_instead_of_an_empty_chart(runs_root, grid_folder,
+                                                                                              monkeypatch):
+    """A lecturer's live run (the default seed, 2026) against the grid's `paper` (seeds 0-4): the table's changes were
+    blank and the Plots tab drew an empty 110-px chart, with no word why. Now the table says "no common seed" and the
+    tab says which seeds each ran and how to pair them."""
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,one-epoch-no-mmd",
+                 ref="paper", tab="Plots")
+    table = summary(at).set_index("name")
+    live = next(n for n in table.index if "use_mmd=off" in n)
+    assert table.loc[live, "Δ Recall@20"] == table.loc[live, "Δ NDCG@20"] == "no common seed"
+    said = [i.value for i in at.info if i.value.startswith("No change to draw")]
+    assert said == [f"No change to draw for 1 setup: {live} ran seed 2026, and paper ran seeds 0, 1. A change is "
+                    "paired by seed: train one of paper's seeds (the Train page's Seed box) to measure it."]
+    assert not [c for c in at.get("plotly_chart") if "forest" in str(c.proto.id)]
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,one-epoch-no-mmd",
+                 ref="paper", tab="Plots")  # with a row that pairs: its chart, and a line on the one that cannot
+    assert [c for c in at.get("plotly_chart") if "forest" in str(c.proto.id)]
+    assert [c.value for c in at.caption if c.value.startswith(f"No change to draw for 1 setup: {live} ran seed 2026")]
+
+
 def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
                  tab="Claims")

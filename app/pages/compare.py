@@ -15,7 +15,7 @@ import streamlit as st
 from app import compare_sections, evidence, lessonbar, models, presentation, results, state, urlsel, warmup
 from app import lessons_content as L
 from app.urlsel import Param
-from mambarec import findings, stats
+from mambarec import comparison, findings, stats
 from mambarec.data.coldstart import COLD_MAX_TRAIN
 from mambarec.grid import DEFAULT_BUDGET
 from mambarec.summary import IN_SHORT_MEASURE, in_short
@@ -60,6 +60,25 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     if ss[key("ref")] not in names:
         ss[key("ref")] = "paper" if "paper" in names else names[0]
     return notes
+
+
+def seeds_words(seeds) -> str:
+    seeds = sorted(seeds)
+    return f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
+
+
+def unpaired_note(rows: pd.DataFrame, part: pd.DataFrame, metric: str, reference: str) -> str | None:
+    """The setups of ``part`` that ran none of the reference's seeds, said with the seeds: a live run (seed 2026)
+    against the grid's seeds 0-4 drew an empty chart with blank changes and no word why."""
+    names = [n for n in part["name"] if n != reference and part.loc[part["name"] == n, f"Δ {metric}"].iloc[0]
+             == comparison.NO_COMMON_SEED]
+    if not names:
+        return None
+    seeds = {n: set(g["seed"].dropna().astype(int)) for n, g in rows.groupby("name")}
+    which = "; ".join(f"{n} ran {seeds_words(seeds.get(n, ()))}" for n in names)
+    return (f"No change to draw for {len(names)} setup{'s' if len(names) != 1 else ''}: {which}, and {reference} ran "
+            f"{seeds_words(seeds.get(reference, ()))}. A change is paired by seed: train one of {reference}'s seeds "
+            "(the Train page's Seed box) to measure it.")
 
 
 # ---- the table --------------------------------------------------------------------------------------
@@ -166,9 +185,14 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
         presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric, shown),
                            key="compare.dots")
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
-    if (table["name"] == reference).any() and len(part) > 1:
+    lonely = unpaired_note(rows, part, metric, reference)
+    if lonely and part[f"Δ {metric} %"].notna().sum() == 0 and len(part) > 1:  # nothing to draw: say why instead
+        changes.info(lonely)
+    elif (table["name"] == reference).any() and len(part) > 1:
         presentation.chart(changes, figures.delta_forest(part, metric, reference, shown),
                            key="compare.forest")
+        if lonely:
+            changes.caption(lonely)
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
                         "interval. Among many rows one may clear the line by luck: the table's △/▽ marks a change "
