@@ -45,7 +45,8 @@ def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
     """Checkpoints trained on this dataset: precomputed ones in the grid's order, then saved runs (newest first).
 
     Each: ``key`` (cell name, or ``saved:<id>``), ``cell``, ``seed``, ``label`` (what differs, the epochs
-    it ran), ``path`` (a checkpoint file), ``kind`` ("precomputed" | "run") and ``config`` (a dict)."""
+    it ran), for a saved run ``short`` (what differs and its seed: a figure title's room), ``path`` (a checkpoint
+    file), ``kind`` ("precomputed" | "run") and ``config`` (a dict)."""
     from mambarec.recommend import model_sources  # lazy: torch
 
     rows, _ = results.results_table(_dataset.name, fingerprint)
@@ -61,7 +62,8 @@ def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
             run_id = Path(src["path"]).parent.name
             saved.append({**src, "key": f"{SAVED}{run_id}", "cell": None,
                           "seed": int(row["seed"]) if row is not None and row["seed"] is not None else None,
-                          "label": row["label"] if row is not None else src["label"]})
+                          "label": row["label"] if row is not None else src["label"],
+                          "short": row["short"] if row is not None else run_id})
     pre.sort(key=lambda s: (grid_rank(s["cell"]), s["seed"]))
     return pre + saved
 

@@ -62,6 +62,7 @@ def record_row(record) -> dict:
     return {
         "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
         "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
+        "short": f"{head} · seed {record.seed}",  # a title's room: what it is and its seed, no folder id
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
         "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in ALL_METRICS},
         **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.pages.embeddings import title_room
 from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.store import save_run
@@ -80,6 +81,14 @@ def test_embeddings_page_with_a_run(runs_root, monkeypatch, no_precomputed):
     labels = [s.label for s in at.selectbox]
     assert "After (trained)" in labels and "Before" in labels
     assert next(s for s in at.selectbox if s.label == "Before").value == "initialized"
+    # a saved run's panel titles: what it is, its seed and its state, short enough that "initialized" stays in
+    # sight at 1280 x 800 (the run's whole label, with its epochs and folder id, pushed it out)
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert any(t.startswith("<b>Before</b> · mambarec/official · seed 2026, initialized") for t in titles), titles
+    assert any(t.startswith("<b>After</b> · mambarec/official · seed 2026, trained") for t in titles), titles
+    assert not any("20260101-000000" in t for t in titles)
+    long = "mambarec/paper · use_mmd=off · lambda_cl=0.1 · seed 3"
+    assert title_room(long) == "mambarec/paper · use_mmd=off… · seed 3"
     table = alignment_numbers(at)
     assert list(table.columns) == ["Before", "After", "what it says"]
     assert any(label.startswith("MMD") for label in table.index)

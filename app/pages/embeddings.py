@@ -94,6 +94,17 @@ def new_panel(name: str, text: str, **fields) -> dict:
     return {"name": name, "text": text, "title": f"<b>{name}</b> · {text}", **fields}
 
 
+TITLE_SETUP_CHARS = 32  # a panel title's room for a saved run's setup at 1280 x 800, beside its seed and state
+
+
+def title_room(short: str) -> str:
+    """A saved run's "setup · seed N" cut to the title's room in its setup, never in its seed."""
+    setup, sep, seed = short.rpartition(" · seed ")
+    if not sep or len(setup) <= TITLE_SETUP_CHARS:
+        return short
+    return f"{setup[: TITLE_SETUP_CHARS - 1].rstrip(' ·')}… · seed {seed}"
+
+
 def plain_title(p: dict) -> str:
     """A panel's title in Markdown (Streamlit's text): **Before** · ..."""
     return f"**{p['name']}** · {p['text']}"
@@ -106,8 +117,9 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
     src = models.pick(found, entry, seed) if not entry.startswith(models.SAVED) else models.pick(found, entry)
     if src is not None and src["kind"] == "precomputed" and src["seed"] != seed:
         seed = src["seed"]  # the cell lacks the requested seed: say which one is drawn, and draw its own map
-    label = f"{entry if src is None or src['kind'] == 'precomputed' else src['label']}" + (
-        f", seed {seed}" if src is None or src["kind"] == "precomputed" else "")
+    # a saved run by what differs and its seed: its whole label (epochs, folder id) pushed "initialized" out of the
+    # title at 1280 x 800, so an untrained model read as one that "ran 60 of 60 ep"
+    label = f"{entry}, seed {seed}" if src is None or src["kind"] == "precomputed" else title_room(src["short"])
     text = f"{label}, {'trained' if trained else 'initialized'}"
     out = None
     snap = stored.get(f"{entry}_s{seed}")
