@@ -235,6 +235,19 @@ def test_the_cold_items_step_says_what_the_shipped_seeds_score():
     assert (others["high"].fillna(others["mean"]) < chance).all()
 
 
+def test_a_dream_step_on_a_seed_that_stopped_in_its_warm_up_says_so():
+    """dream.2 (official, seed 0: best epoch 6 of 27) and dream.3 (cold-items paper, seed 0: best 9 of 30) show the
+    only seeds whose weights are shipped, which early stopping ended in their warm-up; the inspector's attention
+    values (a channel weight of 0.0000) then passed for what DREAM learns. The page now says so; dream.1's paper
+    seed 0 (best 162 of 183) carries no such line."""
+    lesson = L.LESSON_IDS["dream"]
+    for index, cell, best in ((1, "official", 6), (2, "paper", 9)):
+        text = shown(open_step(landing(), lesson, index))
+        assert f"Seed 0 of {cell} peaked at epoch {best}, in its warm-up, and early stopping ended it" in text
+        assert "These are a barely trained model's weights" in text
+    assert "in its warm-up" not in shown(open_step(landing(), lesson, 0))
+
+
 def test_the_lessons_page_names_no_dataset_of_its_own_and_a_step_opens_on_its_dataset():
     """The sidebar's picker showed the session's dataset (synthetic) beside lesson steps on ml100k: on Lessons it
     gives way to a note, and the step a lecturer opens has the picker back, on the step's own dataset."""

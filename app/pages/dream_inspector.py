@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import dream_figures, lessonbar, models, presentation, state, urlsel
+from app import dream_figures, lessonbar, models, presentation, results, state, urlsel
 from app.urlsel import Param
+from mambarec import findings
+from mambarec.grid import DEFAULT_BUDGET
 from mambarec.inspect_dream import centre_tap_equivalence, dream_modules, inspect_item
 
 PAGE = "dream"
@@ -72,7 +74,31 @@ def choose_model(dataset):
                             else ""))
     src = models.pick(runs, pick, seed)
     mtime = models.mtime(src["path"])
+    if note := warmup_note(dataset, src):
+        st.caption(f":material/warning: {note}")
     return models.load(src, dataset), f"run|{src['path']}|{mtime}", src["label"], str(src["path"])
+
+
+def warmup_note(dataset, src: dict) -> str | None:
+    """A precomputed seed that early stopping ended in its warm-up (``findings.stopped_in_warmup``: a dip after an
+    early peak, while a sister seed learned for much longer), said: its weights are those of a barely trained model,
+    which the page's attention weights would otherwise pass off as what DREAM learns."""
+    if src["kind"] != "precomputed":
+        return None
+    rows, _ = results.precomputed_table(dataset.name)
+    mine = rows[rows["cell"] == src["cell"]] if not rows.empty else rows
+    if mine.empty:
+        return None
+    found = findings.stopped_in_warmup(findings.cells_of(mine.to_dict("records"), dataset.name),
+                                       DEFAULT_BUDGET.patience)
+    if src["seed"] not in found.get(src["cell"], []):
+        return None
+    me = mine[mine["seed"] == src["seed"]].iloc[0]
+    late = mine.loc[mine["best_epoch"].idxmax()]
+    return (f"Seed {src['seed']} of {src['cell']} peaked at epoch {int(me['best_epoch'])}, in its warm-up, and early "
+            f"stopping ended it in the dip after that peak (epoch {int(me['epochs_run'])}); seed {int(late['seed'])} "
+            f"of the same setup learned until epoch {int(late['best_epoch'])}. These are a barely trained model's "
+            "weights: the maps' shapes and where the kernels read hold for any weights, the attention values do not.")
 
 
 def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
