@@ -25,6 +25,12 @@ h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 [data-testid="stMainBlockContainer"] label [data-testid="stMarkdownContainer"] p {
   white-space: normal !important; text-overflow: clip !important; overflow-wrap: normal !important;
   word-break: normal !important; }
+/* a multiselect's chips wrap onto more rows: in one scrolling row the parts lesson's seventh setup was out of sight,
+   faded ("no_channel_attention", no "no_spatial_attention") */
+[data-testid="stMultiSelectTagsContainer"] { flex-wrap: wrap !important; height: auto !important;
+  overflow: visible !important; mask-image: none !important; -webkit-mask-image: none !important; }
+[data-testid="stMultiSelect"] .react-aria-ComboBox > div[role="group"] { height: auto !important;
+  max-height: none !important; }
 /* below 1200 px a number box's clear button (x) took the room of the digits: Epoch cap 1000 showed as "100" */
 @media (max-width: 1200px) { [data-testid="stNumberInputClearButton"] { display: none; } }
 /* at 1024 x 768 Compare's eighth tab ("Checkpoints") hid behind the tab strip's scroll arrow */

@@ -137,6 +137,33 @@ AXIS_BOTTOM = """() => Math.max(...[...document.querySelector('[data-testid="stP
   .flatMap(g => [...g.querySelectorAll('text')]).map(t => t.getBoundingClientRect().bottom))"""
 
 
+# each chip of the page's first multiselect: its name, and whether it lies wholly inside the box (in sight)
+CHIPS_IN_BOX = """() => { const box = document.querySelector('[data-testid="stMultiSelect"] .react-aria-ComboBox');
+  const b = box.getBoundingClientRect();
+  return [...box.querySelectorAll('[data-tag]')].map(t => { const r = t.getBoundingClientRect();
+    const inside = r.left >= b.left - 1 && r.right <= b.right + 1 && r.bottom <= b.bottom + 1;
+    return [t.getAttribute('aria-label'), inside]; });
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("present", [False, True])
+def test_every_setup_a_step_picks_is_in_sight_in_its_picker(server, browser, present):
+    """parts.1 picks seven setups: in one scrolling row of chips the seventh was out of sight and the sixth faded
+    ("no_channel_a" in presentation mode). The chips now wrap onto more rows."""
+    lesson = next(one for one in LESSONS if one.id == "parts")
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(step_url(server, lesson, 0) + ("&present=1" if present else ""))
+        page.locator('[data-testid="stMultiSelect"] [data-tag]').first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        chips = page.evaluate(CHIPS_IN_BOX)
+        assert len(chips) == 7 and all(inside for _, inside in chips), chips
+    finally:
+        page.close()
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson_id,index", [("parts", 2), ("converged", 1), ("r", 2), ("dream", 1), ("cold-items", 3)])

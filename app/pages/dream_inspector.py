@@ -47,7 +47,8 @@ def equivalence(key: str, modality: str, _model, _initial=None):
 
 # ---- choices ------------------------------------------------------------------------------------
 def choose_model(dataset):
-    """(model, key, label, checkpoint path or None) of the chosen run, or of an untrained variant."""
+    """(model, key, label, checkpoint path or None, ``warmup_note`` or None) of the chosen run, or of an untrained
+    variant."""
     fp = dataset.fingerprint()
     runs = sources(fp, models.signature(), dataset)
     if not runs:
@@ -64,7 +65,7 @@ def choose_model(dataset):
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"
                         if k in UNTRAINED else models.key_label(runs, k))
     if pick in UNTRAINED:
-        return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, None
+        return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, None, None
     seeds = models.seeds_of(runs, pick)
     if note := urlsel.available(PAGE, "seed", seeds, "this setup"):
         st.caption(f":material/info: {note}")
@@ -74,9 +75,8 @@ def choose_model(dataset):
                             else ""))
     src = models.pick(runs, pick, seed)
     mtime = models.mtime(src["path"])
-    if note := warmup_note(dataset, src):
-        st.caption(f":material/warning: {note}")
-    return models.load(src, dataset), f"run|{src['path']}|{mtime}", src["label"], str(src["path"])
+    return (models.load(src, dataset), f"run|{src['path']}|{mtime}", src["label"], str(src["path"]),
+            warmup_note(dataset, src))
 
 
 def warmup_note(dataset, src: dict) -> str | None:
@@ -220,7 +220,7 @@ def render() -> None:
     if dataset is None:
         return
     try:
-        model, ident, label, checkpoint = choose_model(dataset)
+        model, ident, label, checkpoint, warm_up = choose_model(dataset)
     except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
         st.error(str(exc))
         return
@@ -242,6 +242,8 @@ def render() -> None:
                 "taps inside it, red x = taps in the zero padding" + (" (the 1 x 1 map is the single cell under the "
                                                                        "green centre tap)." if h * w == 1 else "."))
     presentation.chart(st, dream_figures.receptive_fields(ins), key="dream_receptive_fields")
+    if warm_up:  # over the attention values it speaks of (above the maps, it pushed dream.2's under the fold)
+        st.caption(f":material/warning: {warm_up}")
     attention(ins)
     explain(dataset, ident, model, modality, checkpoint, label)
     urlsel.publish(PAGE, PARAMS, step)
