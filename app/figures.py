@@ -8,6 +8,8 @@ standard deviation. Pages import this module where they draw (plotly takes a whi
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -105,6 +107,17 @@ def honest_range(lows, highs, noise: float | None) -> list[float] | None:
     return None if half == 0 else [(lo + hi) / 2 - half, (lo + hi) / 2 + half]
 
 
+EPOCH_CAP = re.compile(r" · \d+ ep$")  # a setup label's last part, its epoch cap ("mambarec/paper · 1000 ep")
+
+
+def without_cap(families) -> dict[str, str]:
+    """Each setup family's name without its epoch cap: a legend's "mambarec/paper · 1000 ep" read as 1,000 epochs
+    run, where early stopping ended them after 116-183. Kept where two families differ by their cap alone."""
+    short = {f: EPOCH_CAP.sub("", f) for f in families}
+    clash = {v for v in short.values() if list(short.values()).count(v) > 1}
+    return {f: (f if v in clash else v) for f, v in short.items()}
+
+
 def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: float | None) -> go.Figure:
     """``metric`` and seconds per epoch against r, one line per family (``points``: family, r, mean, low,
     high, seeds, s_per_epoch, and optionally s_min / s_max, the seconds' whisker from the lowest to the highest
@@ -112,13 +125,14 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
     noise. The legend sits above the panels, each panel's quantity on its y axis (as in ``learning_curves``)."""
     fig = make_subplots(1, 2, horizontal_spacing=0.12)
     colors = setup_colors(points["family"].unique())
+    names = without_cap(points["family"].unique())
     for family, part in points.groupby("family", sort=False):
         part = part.sort_values("r")
         color = colors[family]
         has = part["low"].notna()
         err = {"type": "data", "symmetric": False, "array": (part["high"] - part["mean"]).where(has, 0),
                "arrayminus": (part["mean"] - part["low"]).where(has, 0)}
-        fig.add_trace(go.Scatter(x=part["r"], y=part["mean"], mode="lines+markers", error_y=err, name=family,
+        fig.add_trace(go.Scatter(x=part["r"], y=part["mean"], mode="lines+markers", error_y=err, name=names[family],
                                  legendgroup=family, line={"color": color},
                                  marker={"size": 9, "symbol": ["circle" if h else "circle-open" for h in has],
                                          "line": {"width": 2, "color": color}},
@@ -126,7 +140,7 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
                                                                          "<extra></extra>"), 1, 1)
         spread = ({"type": "data", "symmetric": False, "array": part["s_max"] - part["s_per_epoch"],
                    "arrayminus": part["s_per_epoch"] - part["s_min"]} if "s_min" in part else None)
-        fig.add_trace(go.Bar(x=part["r"].astype(int).astype(str), y=part["s_per_epoch"], name=family,
+        fig.add_trace(go.Bar(x=part["r"].astype(int).astype(str), y=part["s_per_epoch"], name=names[family],
                              legendgroup=family, showlegend=False, marker_color=color, error_y=spread,
                              hovertemplate="r = %{x}: %{y:.1f} s an epoch (mean over seeds)<extra></extra>"), 1, 2)
     if noise and reference is not None:  # after the traces: shapes skip subplots that are still empty

@@ -5,6 +5,7 @@ stale-check of precomputed/ kept off the first paint."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -402,6 +403,12 @@ def test_an_r_lesson_step_opens_on_the_r_sweep(monkeypatch, runs_root, grid_fold
 
     assert first_chart() == [False, False, True]  # browsing: levels, changes, then the sweep
     assert first_chart(step="r.1") == [True, False, False]
+    # its legend names the setup, not its epoch cap ("mambarec/paper · 2 ep" read as the epochs every run ran)
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,r1,r2,r4,r16", tab="Plots")
+    sweep = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert {t["name"] for t in sweep["data"]} == {"mambarec/paper"}
+    assert figures.without_cap(["a · 20 ep", "a · 1000 ep", "b · 5 ep"]) == {"a · 20 ep": "a · 20 ep",
+                                                                          "a · 1000 ep": "a · 1000 ep", "b · 5 ep": "b"}
 
 
 def test_the_metric_pickers_default_to_the_value_they_show(monkeypatch, runs_root, grid_folder):
