@@ -37,6 +37,7 @@ from mambarec.artifacts import (
     write_results,
 )
 from mambarec.config import ConfigError
+from mambarec.config.fields import choices_text
 from mambarec.engine_ray import require_ray, run_ray
 from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
@@ -93,7 +94,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     """
 
     if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+        raise ConfigError(f"engine must be one of {choices_text(ENGINES)}; got {engine!r}")
     if engine == "ray":
         require_ray()  # before anything is trained or probed: say what to install
     started = time.perf_counter()

@@ -38,11 +38,16 @@ def param(default: Any, help: str, *, symbol: str | None = None, choices: tuple 
     return field(default=default, metadata=meta)
 
 
+def choices_text(choices) -> str:
+    """``paper, official, backbone``: a list of choices as a user reads it (not Python's ``['paper', ...]``)."""
+    return ", ".join(map(str, choices))
+
+
 def describe_range(f: dataclasses.Field) -> str:
-    """The valid values of a field in words: ``one of ['a', 'b']``, ``> 0``, ``in [0, 1)``."""
+    """The valid values of a field in words: ``one of a, b``, ``> 0``, ``in [0, 1)``."""
     m = f.metadata
     if m.get("choices") is not None:
-        return f"one of {list(m['choices'])}"
+        return f"one of {choices_text(m['choices'])}"
     low, high = m.get("low"), m.get("high")
     if low is not None and high is not None:
         return f"in {'(' if m['low_open'] else '['}{low}, {high}{')' if m['high_open'] else ']'}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mambarec.config.fields import ConfigError, build, check, param
+from mambarec.config.fields import ConfigError, build, check, choices_text, param
 
 VARIANTS = ("paper", "official", "backbone")
 REDUCTION_FACTORS = (1, 2, 4, 8, 16, 32)
@@ -101,7 +101,7 @@ def variant_defaults(variant: str) -> dict[str, Any]:
     """The fields a variant preset sets (docs/departures.md section 6)."""
     presets = {"paper": {"variant": "paper"}, "official": _OFFICIAL, "backbone": _BACKBONE}
     if variant not in presets:
-        raise ConfigError(f"variant must be one of {list(VARIANTS)}, got {variant!r}"
+        raise ConfigError(f"variant must be one of {choices_text(VARIANTS)}; got {variant!r}"
                           + ("; MGCN is its own model: --model mgcn" if variant == "mgcn" else ""))
     return dict(presets[variant])
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mambarec.config.baselines import BPRConfig, FreedomConfig, LightGCNConfig, MGCNConfig, PopConfig, VBPRConfig
-from mambarec.config.fields import INT_LIMIT, ConfigError, build, check, param, reject_unknown
+from mambarec.config.fields import INT_LIMIT, ConfigError, build, check, choices_text, param, reject_unknown
 from mambarec.config.mambarec import MambaRecConfig, mambarec_preset, variant_defaults
 
 CONFIG_VERSION = 2
@@ -100,14 +100,14 @@ def default_schedule(dataset: str) -> str:
 def train_preset(schedule: str = "paper", **overrides: Any) -> TrainConfig:
     """A TrainConfig from a schedule preset plus overrides; unknown keys raise ConfigError."""
     if schedule not in SCHEDULES:
-        raise ConfigError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+        raise ConfigError(f"schedule must be one of {choices_text(SCHEDULES)}; got {schedule!r}")
     return build(TrainConfig, {**SCHEDULES[schedule], "schedule": schedule, **overrides}, "train")
 
 
 def default_model_config(model_name: str) -> Any:
     """The default config of ``model_name`` (MambaRec: the ``paper`` preset)."""
     if model_name not in MODEL_CONFIGS:
-        raise ConfigError(f"model_name must be one of {list(MODELS)}, got {model_name!r}")
+        raise ConfigError(f"model_name must be one of {choices_text(MODELS)}; got {model_name!r}")
     return MODEL_CONFIGS[model_name]()
 
 
@@ -122,7 +122,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.model_name not in MODEL_CONFIGS:
-            raise ConfigError(f"model_name must be one of {list(MODELS)}, got {self.model_name!r}")
+            raise ConfigError(f"model_name must be one of {choices_text(MODELS)}; got {self.model_name!r}")
         expected = MODEL_CONFIGS[self.model_name]
         if not isinstance(self.model, expected):
             raise ConfigError(f"model {self.model_name!r} takes a {expected.__name__}, got "
@@ -157,7 +157,7 @@ class RunConfig:
         reject_unknown(_RunKeys, data, "run config")
         model_name = data.get("model_name", "mambarec")
         if model_name not in MODEL_CONFIGS:
-            raise ConfigError(f"model_name must be one of {list(MODELS)}, got {model_name!r}")
+            raise ConfigError(f"model_name must be one of {choices_text(MODELS)}; got {model_name!r}")
         return cls(dataset=data.get("dataset", "synthetic"), model_name=model_name,
                    model=build(MODEL_CONFIGS[model_name], data.get("model", {}), "model"),
                    train=build(TrainConfig, data.get("train", {}), "train"))
@@ -199,7 +199,7 @@ def make_run(dataset: str = "synthetic", model_name: str = "mambarec", variant: 
             notes.append(MGCN_ALIAS_NOTE)
         model_name, variant = "mgcn", None
     if model_name not in MODEL_CONFIGS:
-        raise ConfigError(f"model_name must be one of {list(MODELS)}, got {model_name!r}")
+        raise ConfigError(f"model_name must be one of {choices_text(MODELS)}; got {model_name!r}")
     cls = MODEL_CONFIGS[model_name]
     if variant is not None and model_name != "mambarec":
         raise ConfigError(f"variant applies to model 'mambarec' only; model {model_name!r} has no variants")
@@ -252,7 +252,7 @@ def migrate_v1(data: dict) -> dict:
         return {**out, "model_name": "pop", "model": {}}
     if model_name in MODEL_CONFIGS:
         return {**out, "model_name": model_name, "model": dim}
-    raise ConfigError(f"model_name must be one of {list(MODELS)}, got {model_name!r}")
+    raise ConfigError(f"model_name must be one of {choices_text(MODELS)}; got {model_name!r}")
 
 
 def _same(a: Any, b: Any) -> bool:
