@@ -31,6 +31,8 @@ def test_a_bad_url_opens_the_page_with_a_note(page, tmp_path, monkeypatch):
     notes = " ".join(c.value for c in at.caption)
     for key in BAD[page]:
         assert f"{key}=" in notes, key  # each parameter that could not be used is named
+    # and none goes back to the address bar as "None" (embeddings' refused item=99999 came back as item=None)
+    assert all(v not in ("None", ["None"]) for v in at.query_params.values()), dict(at.query_params)
 
 
 @pytest.mark.parametrize("page,params", [("embeddings", {"after": "paper", "seed": "7"}),
