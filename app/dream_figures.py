@@ -134,6 +134,8 @@ def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
                                hovertemplate=("%{y}, channel %{x}: %{z:.4f}" if rows else "row %{y}, col %{x}: "
                                               "%{z:.4f}") + "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", **({} if rows else {"scaleanchor": "x", "dtick": 1}))
+    if not rows:  # square cells by a narrower plot, not by an x axis stretched past the map (-1 to 4 for 4 columns)
+        fig.update_xaxes(constrain="domain")
     if z.shape[1] <= WHOLE_TICKS_UP_TO:
         fig.update_xaxes(tickmode="linear", tick0=0, dtick=1)
     return sized(fig, 230, xaxis_title="channel of the branch" if rows else None)
