@@ -53,8 +53,9 @@ def precomputed_seeds(run: RunConfig, folder: Path | None = None) -> list[RunRec
     return sorted(out, key=lambda r: r.seed if r.seed is not None else -1)
 
 
-def describe(records: list[RunRecord]) -> str:
-    """One line: which seeds, how they stopped, their test Recall@20."""
+def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
+    """One line: which seeds, how they stopped, their test Recall@20; for the form's ``run``, what a live run of
+    it adds (a short demo is not told it need not train, and a seed outside theirs is told it cannot be paired)."""
     seeds = ", ".join(str(r.seed) for r in records)
     cell = records[0].cell
     train = records[0].run.train
@@ -62,5 +63,18 @@ def describe(records: list[RunRecord]) -> str:
     mean = f"; test Recall@20 {sum(recall) / len(recall):.4f}" + (" (mean)" if len(recall) > 1 else " (one seed)")
     return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds} (early stopping "
             f"after {train.stall_epochs} epochs without a better valid Recall@20, patience {train.patience}; cap "
-            f"{train.epochs:,} epochs){mean if recall else ''}. They are on the Compare page: no need to train "
-            "them live.")
+            f"{train.epochs:,} epochs){mean if recall else ''}. They are on the Compare page"
+            + _live_words(records, run))
+
+
+def _live_words(records: list[RunRecord], run: RunConfig | None) -> str:
+    if run is None:
+        return ": no need to train them live."
+    short = run.train.epochs < records[0].run.train.epochs
+    head = (f": they are where this setup ends; a live run of {run.train.epochs:,} epochs shows how training starts"
+            if short else ": no need to train them live")
+    seeds = {r.seed for r in records}
+    if run.train.seed in seeds:
+        return f"{head}."
+    return (f"{head}. Compare pairs runs by seed: set Seed to one of {', '.join(str(r.seed) for r in records)} to "
+            "measure a live run against them.")

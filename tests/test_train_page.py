@@ -355,8 +355,15 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     run = at.session_state["run_config"]
     stall = f"after {run.train.stall_epochs} epochs without a better valid Recall@20"  # the words of the run's
     assert stall in named and stall in schedule_line(run)  # own line: one count, not patience beside it
-    at.number_input(key="cfg.seed").set_value(5).run()  # the seed does not make another setup
-    assert any("Precomputed: cell `paper`" in i.value for i in at.info)
+    # the default seed (2026) is none of theirs: Compare could not pair a live run with them, so the line says how
+    assert "Compare pairs runs by seed: set Seed to one of 0, 1, 2, 3, 4 to measure a live run against them." in named
+    at.number_input(key="cfg.seed").set_value(3).run()  # the seed does not make another setup
+    named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
+    assert named.endswith("They are on the Compare page: no need to train them live.")
+    at.number_input(key="cfg.epochs").set_value(3).run()  # a short demo of the setup is not told it need not train
+    named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
+    assert named.endswith("They are on the Compare page: they are where this setup ends; a live run of 3 epochs "
+                          "shows how training starts.")
     at.selectbox(key="cfg.compile").set_value("dream").run()  # nor does compiling DREAM (the same mathematics)
     assert any("Precomputed: cell `paper`" in i.value for i in at.info)
     at.number_input(key="cfg.embedding_dim").set_value(72).run()

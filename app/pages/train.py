@@ -170,7 +170,7 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     st.caption(schedule_line(run))
     seeds_done = same_setup.precomputed_seeds(run)
     if seeds_done:
-        st.info(same_setup.describe(seeds_done), icon=":material/inventory_2:")
+        st.info(same_setup.describe(seeds_done, run), icon=":material/inventory_2:")
     estimate_panel(run, seeds_done)
     params = run_to_params(run)
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
