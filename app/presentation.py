@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import urlsel
+from app import state, urlsel
 
-KEY = "presentation"  # the session's choice
+KEY = state.PRESENTATION  # the session's choice
 WIDGET = "presentation.widget"  # the toggle's key: written from KEY on every run, like the Train form's
 
 ALWAYS = """

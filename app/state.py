@@ -49,6 +49,7 @@ SETUP_KEYS = frozenset({"dataset", "model_name", "variant", "schedule", *TRAIN_F
 TRAIN_PATH = "train"  # the Train page's own path (streamlit_app.MENU)
 LINK_KEYS = frozenset({"model_name", "variant"})  # a URL holding one of these is a Train link, not a page's dataset
 APP_KEYS = frozenset({"present"})  # app-level parameters: never a config field, never reported as unknown
+PRESENTATION = "presentation"  # the session's presentation-mode choice (``app.presentation``), kept in the URL
 ECHO_MEMORY = 16  # addresses this session wrote that a late rerun may still carry back
 
 
@@ -203,6 +204,8 @@ def sync_url(params: dict[str, str], scope: str | None = None) -> None:
     parameters also count as applied by that page.
     """
     ss = st.session_state
+    if ss.get(PRESENTATION):  # an address copied off the projector for a slide opens in presentation mode too
+        params = {**params, "present": "1"}
     mine = frozenset(params.items())
     # also when the server already holds them: a link to the same page (a lesson's Next step) hands the run its
     # parameters without showing them in the address bar, which only this write updates

@@ -51,6 +51,19 @@ def test_a_seed_the_setup_lacks_or_an_unknown_step_is_named(page, params, tmp_pa
         assert at.selectbox(key=f"{'dream' if page == 'dream_inspector' else page}.seed").value != int(value)
 
 
+def test_presentation_mode_stays_in_the_address_a_lecturer_copies(tmp_path, monkeypatch):
+    """?present=1 turned presentation mode on, and the page's first URL write dropped it: an address copied off the
+    projector for a slide opened in normal mode. The address now carries it while the mode is on, and not after."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
+    at.query_params.update({"present": "1"})
+    at.run()
+    assert not at.exception and at.session_state["presentation"]
+    assert at.query_params.get("present") in ("1", ["1"]), dict(at.query_params)
+    at.toggle(key="presentation.widget").set_value(False).run()
+    assert not at.exception and "present" not in at.query_params, dict(at.query_params)
+
+
 def test_a_present_value_that_is_neither_on_nor_off_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
     at = AppTest.from_file(str(PAGES.parent.parent / "streamlit_app.py"), default_timeout=300)
