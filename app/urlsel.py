@@ -262,8 +262,8 @@ def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None 
         key = widget_key(page, p.key)
         if key not in ss:
             continue
-        if ss[key] is None:  # nothing chosen (a refused ?item=99999): no "item=None" for a lecturer to copy
-            continue
+        if ss[key] is None or p.show(ss[key]) == "":  # nothing chosen (a refused ?item=99999, ?a=paper where no
+            continue  # run is): no "item=None" or "a=" for a lecturer to copy off the address bar
         chose_itself = p.key in implied and ss[key] == implied[p.key]
         if p.key in named or (ss[key] != p.default and not chose_itself):
             values[p.key] = p.show(ss[key])

@@ -31,8 +31,9 @@ def test_a_bad_url_opens_the_page_with_a_note(page, tmp_path, monkeypatch):
     notes = " ".join(c.value for c in at.caption)
     for key in BAD[page]:
         assert f"{key}=" in notes, key  # each parameter that could not be used is named
-    # and none goes back to the address bar as "None" (embeddings' refused item=99999 came back as item=None)
-    assert all(v not in ("None", ["None"]) for v in at.query_params.values()), dict(at.query_params)
+    # and none goes back to the address bar as "None" or "" (a refused item=99999 came back as item=None, users' a=zzz
+    # as a=)
+    assert all(v not in ("None", ["None"], "", [""]) for v in at.query_params.values()), dict(at.query_params)
 
 
 @pytest.mark.parametrize("page,params", [("embeddings", {"after": "paper", "seed": "7"}),
@@ -49,6 +50,18 @@ def test_a_seed_the_setup_lacks_or_an_unknown_step_is_named(page, params, tmp_pa
     assert f"{name}={value}" in notes or f"{name}={value!r}" in notes, notes
     if name == "seed":
         assert at.selectbox(key=f"{'dream' if page == 'dream_inspector' else page}.seed").value != int(value)
+
+
+def test_a_refused_pick_leaves_the_address_instead_of_an_empty_value(tmp_path, monkeypatch):
+    """Users on ml100k (no shipped weights): ?a=paper&b=no_alignment is refused with a note, and the address bar
+    read "a=&b=" after it, empty parameters a lecturer then copied onto a slide."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGES / "users.py"), default_timeout=300)
+    at.query_params.update({"dataset": "ml100k", "a": "paper", "b": "no_alignment"})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("a='paper' is not available here" in c.value for c in at.caption)
+    assert "a" not in at.query_params and "b" not in at.query_params, dict(at.query_params)
 
 
 def test_presentation_mode_stays_in_the_address_a_lecturer_copies(tmp_path, monkeypatch):
