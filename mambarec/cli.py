@@ -130,7 +130,13 @@ def run_config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]
     model = {k: coerce_field(cls, k, v, flag) if cls is not None and k in {f.name for f in dataclasses.fields(cls)}
              else v for k, v in given.items()}
     train = {k: coerce_field(TrainConfig, k, v, flag) for k, v in explicit_values(args, TRAIN_FLAG_PREFIX).items()}
-    return make_run(args.dataset, model_name, args.variant, model, train, spell=flag)
+    try:
+        return make_run(args.dataset, model_name, args.variant, model, train, spell=flag)
+    except ConfigError as exc:  # a config's own check names its field ("epochs must be >= 1"): the user typed a flag
+        field, rest = str(exc).split(" ", 1) if " " in str(exc) else (str(exc), "")
+        if field in {**model, **train} and rest.startswith("must be"):
+            raise ConfigError(f"{flag(field)} {rest}") from exc
+        raise
 
 
 def _progress_printer(total_epochs: int, start: int = 0):

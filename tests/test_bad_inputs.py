@@ -205,7 +205,9 @@ def test_a_new_users_slips_get_plain_answers(tmp_path, capsys, monkeypatch):
     nothing, shows no 0/1000-epoch bar with loss=nan; a relative --dataset is stored whole, so the run evaluates from
     any folder; a folder of other files is not offered a checkpoint to --resume."""
     for bad, says in ((["--use-dream", "maybe"], "--use-dream: cannot read 'maybe' as on or off (true/false, yes/no"),
-                      (["--epochs", "1.5"], "--epochs: cannot read '1.5' as a whole number")):
+                      (["--epochs", "1.5"], "--epochs: cannot read '1.5' as a whole number"),
+                      (["--epochs", "-1"], "error: --epochs must be >= 1, got -1"),
+                      (["--reduction-factor", "3"], "--reduction-factor must be one of 1, 2, 4, 8, 16, 32, got 3")):
         assert main(["train", *bad, "--out", str(tmp_path / "bad")]) == 2
         assert says in capsys.readouterr().err
     assert main(["precompute", "--plan", "--datasets", "ml1m,synthetic", "--only", "pop"]) == 2

@@ -214,7 +214,7 @@ def test_a_number_that_is_not_finite_or_a_seed_out_of_range_is_refused_by_name(t
         mambarec_preset("paper", dilation_rates=(1, 2, 10**20))
     out = tmp_path / "run"
     assert main(["train", "--dataset", "synthetic", "--lr-decay", "nan", "--out", str(out)]) == 2
-    assert "lr_decay must be a finite number" in capsys.readouterr().err and not out.exists()
+    assert "--lr-decay must be a finite number" in capsys.readouterr().err and not out.exists()  # as typed
 
 
 def test_an_out_folder_that_cannot_be_written_fails_before_the_run_trains(tmp_path, capsys):
