@@ -140,8 +140,10 @@ def outcome(job: jobs.Job) -> None:
                 st.code(job.traceback, language="text")
     elif job.saved:
         res = job.result
-        how = (f"stopped after epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept" if res.cancelled
-               else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
+        by = f" by {job.stopped_by}" if res.cancelled and job.stopped_by and job.stopped_by != job.owner else ""
+        # another session's Stop read, on the owner's card, as if the owner had stopped it
+        how = (f"stopped{by} after epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept"
+               if res.cancelled else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
                + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
         st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")
         note = early_stop_note(res, job.run.train.patience)
@@ -162,8 +164,10 @@ def queue_table(mine: set[str]) -> None:
     for job in active:
         cols = st.columns([5, 1.3])
         place = f"{ordinal(job.place)} in line" if job.place else f"{job.status}, epoch {job.last_epoch}"
+        # the seed and the run's id tell two runs of one setup apart (two rows alike, a Stop could hit the other)
         cols[0].markdown(f":material/{STATUS_ICON.get(job.status, 'help')}: {place} · {setup_label(job.run)} · "
-                         f"started by **{owner_text(job)}**" + (" (card above)" if job.id in mine else ""))
+                         f"seed {job.run.train.seed} · started by **{owner_text(job)}**"
+                         + (" (card above)" if job.id in mine else "") + f" · `{job.id}`")
         cols[1].button("Stop", key=f"qstop.{job.id}", on_click=jobs.stop, args=(job.id, state.owner()),
                        width="stretch", disabled=job.stop_event.is_set(),
                        help=f"Stop {owner_text(job)}'s run (it keeps its best state so far)")

@@ -70,7 +70,9 @@ def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
 def _live_words(records: list[RunRecord], run: RunConfig | None) -> str:
     if run is None:
         return ": no need to train them live."
-    short = run.train.epochs < records[0].run.train.epochs
+    # short: a cap that ends the run before any of theirs ended (a 400-epoch cap is no demo where they ran 116-183)
+    ran = [int(r.metrics["epochs_run"]) for r in records if r.metrics.get("epochs_run")]
+    short = run.train.epochs < (min(ran) if ran else records[0].run.train.epochs)
     head = (f": they are where this setup ends; a live run of {run.train.epochs:,} epochs shows how training starts"
             if short else ": no need to train them live")
     seeds = {r.seed for r in records}

@@ -261,19 +261,42 @@ def test_the_queue_is_server_wide_capped_and_first_come_first_served(env, monkey
     assert third.status == "done" and third.started >= first.finished - 1.0
 
 
-def test_another_session_sees_the_queue_and_stops_a_run(env):
-    a = open_app(model_name="mgcn", epochs="10000", batch_size="256")
-    button(a, "Train").click().run()
-    [job_id] = a.session_state["jobs"]
+def test_another_session_sees_the_queue_and_stops_a_run(env, monkeypatch):
+    """A student's page drawn while nothing trained never polled the queue again, so the lecturer's run never
+    showed there; two runs of one setup read alike in it; and the owner's card told a run another session stopped
+    as if its owner had. The queue now polls while empty too, names each run's seed and id, and the card says
+    who stopped the run."""
+    import streamlit
+
+    from app.pages.train import QUEUE_REFRESH_S
+
+    polls = []
+    real = streamlit.fragment
+
+    def fragment(*args, **kwargs):  # the page's fragments, with their refresh period
+        polls.append(kwargs.get("run_every"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "fragment", fragment)
     b = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     b.query_params.update({"dataset": "tiny"})
+    b.run()  # opened before anything trains
+    no_exception(b)
+    assert any("Nothing is training on this server" in c.value for c in b.caption)
+    assert QUEUE_REFRESH_S in polls  # and still polled
+    a = open_app(model_name="mgcn", epochs="10000", batch_size="256", seed="7")
+    button(a, "Train").click().run()
+    [job_id] = a.session_state["jobs"]
     b.run()
     no_exception(b)
-    assert any("started by **session" in m.value for m in b.markdown)
+    assert any("seed 7 · started by **session" in m.value and f"`{job_id}`" in m.value for m in b.markdown)
     b.button(key=f"qstop.{job_id}").click().run()
     job = jobs.wait(job_id, TIMEOUT)
     assert job.stop_event.is_set() and job.stopped_by == b.session_state["owner"] != a.session_state["owner"]
     assert job.status in ("stopped", "cancelled")
+    a.run()
+    said = " ".join(e.value for kind in ("success", "info") for e in getattr(a, kind))
+    assert f"by {b.session_state['owner']}" in said, said
 
 
 def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
@@ -364,6 +387,9 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
     assert named.endswith("They are on the Compare page: they are where this setup ends; a live run of 3 epochs "
                           "shows how training starts.")
+    at.number_input(key="cfg.epochs").set_value(400).run()  # past where every precomputed seed ended: a full run
+    named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
+    assert named.endswith("They are on the Compare page: no need to train them live.")
     at.selectbox(key="cfg.compile").set_value("dream").run()  # nor does compiling DREAM (the same mathematics)
     assert any("Precomputed: cell `paper`" in i.value for i in at.info)
     at.number_input(key="cfg.embedding_dim").set_value(72).run()

@@ -183,7 +183,8 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
 
 
 def server_queue() -> None:
-    @st.fragment(run_every=QUEUE_REFRESH_S if jobs.queue() else None)
+    # polled also while the queue is empty: a page opened before the lecturer's Train never showed that run
+    @st.fragment(run_every=QUEUE_REFRESH_S)
     def table() -> None:
         live.queue_table(set(st.session_state.jobs))
 
