@@ -19,6 +19,7 @@ from mambarec.comparison import (
     compare_table,
     compare_text,
     comparison_rows,
+    partial_pairings,
 )
 from mambarec.config import ConfigError
 from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
@@ -88,7 +89,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
     table, reference = compare_table(rows, args.reference, metrics)
     runs = f"{len(rows)} run{'s' if len(rows) != 1 else ''}"
-    print(f"{runs} on {name}\n{notice}\n" + compare_text(table, reference, metrics))
+    partial = partial_pairings(rows, reference, list(table["name"]), metrics[0])
+    print(f"{runs} on {name}\n{notice}\n" + compare_text(table, reference, metrics)
+          + "".join(f"\nΔ paired over part of the reference's seeds: {line}." for line in partial))
     if args.csv:
         write_atomically(Path(args.csv), lambda tmp: compare_csv(table, reference, metrics).to_csv(tmp, index=False))
         print(f"\nwrote {args.csv}")

@@ -371,6 +371,10 @@ def render() -> None:
                  else table)
         with table_box:
             show_table(table, shown)
+            partial = comparison.partial_pairings(rows, reference, shown, SHOWN[0])
+            if partial:
+                st.caption(":material/info: Δ is paired by seed, so these rows are measured against part of the "
+                           "reference's seeds: " + "; ".join(partial) + ".")
             verdict_line(rows)
             warmup_line(rows, shown)
             export(rows, table, name)
