@@ -14,7 +14,7 @@ import pandas as pd
 from mambarec import findings, stats
 from mambarec.config import ConfigError, setup_label
 from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics
-from mambarec.store import RunRecord, model_name_of
+from mambarec.store import RunRecord, model_name_of, named_by_hand
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
 NO_COMMON_SEED = "no common seed"  # a row none of whose seeds the reference ran: nothing to pair, no change
@@ -62,7 +62,8 @@ def record_row(record) -> dict:
     return {
         "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
         "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
-        "short": f"{head} · seed {record.seed}",  # a title's room: what it is and its seed, no folder id
+        # a title's room: what it is and its seed, no stamped folder id; a name a person gave it stands for the setup
+        "short": f"{record.id if not record.cell and named_by_hand(record.id) else head} · seed {record.seed}",
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
         "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in ALL_METRICS},
         **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},

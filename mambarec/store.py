@@ -72,6 +72,14 @@ def runs_dir() -> Path:
     return Path(os.environ.get(RUNS_DIR_ENV, DEFAULT_RUNS_DIR))
 
 
+GIVEN_ID = re.compile(r"^(?!\d{8}-\d{6}-)(?!uploaded-\d{8}-\d{6}-)")  # a run id a person chose (a rename)
+
+
+def named_by_hand(run_id: str) -> bool:
+    """Whether ``run_id`` is a name a person gave (a rename), not one ``new_run_id`` or an upload stamped."""
+    return bool(GIVEN_ID.match(run_id))
+
+
 def new_run_id(run: RunConfig, when: float | None = None) -> str:
     """A file-safe folder name; the dataset part is ``dataset_slug`` (a synthetic spec's ``/ ? & =`` go)."""
     label = run.variant if run.model_name == "mambarec" else run.model_name
@@ -342,7 +350,8 @@ def model_name_of(record: RunRecord) -> str:
         return str(record.config.get("model_name", "?"))
 
 
-__all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "metrics_payload", "save_run",
+__all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
+           "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
            "records_for", "check_writable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json"]

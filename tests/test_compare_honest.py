@@ -210,6 +210,19 @@ def test_a_change_paired_over_part_of_the_references_seeds_says_which(runs_root,
                     f"{paper.mean():.4f})."], said
 
 
+def test_a_run_a_person_named_is_titled_by_that_name(runs_root):
+    """A renamed run ("demo-no-infonce") showed its name on DREAM and Users but not in Embeddings' titles, which
+    name a run by its setup; a name a person gave now stands for the setup there, a stamped folder id never."""
+    from mambarec.store import named_by_hand
+
+    frame = results.saved_runs_table(str(runs_root), ())
+    shorts = dict(zip(frame["run"], frame["short"], strict=True))
+    assert shorts["one-epoch-no-mmd"] == "one-epoch-no-mmd · seed 2026"
+    assert shorts["bpr-cold"] == "bpr-cold · seed 2026"
+    assert not named_by_hand("20261204-033808-synthetic-paper-s0-16836")
+    assert not named_by_hand("uploaded-20261204-033808-mine") and named_by_hand("demo-no-infonce")
+
+
 def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
                  tab="Claims")
