@@ -258,6 +258,8 @@ def partial_pairings(rows: pd.DataFrame, reference: str, names: Sequence[str], m
     """One sentence per row of ``names`` whose change pairs with only some of the reference's seeds, with the mean of
     those seeds: its Δ is against them, not against the reference's mean printed beside it (3 seeds of a live run
     against `official`'s 0-2 read +8.2% beside means 2.9% apart, the reference's seeds 3-4 being far higher)."""
+    if rows.empty or metric not in rows:  # nothing to pair (no runs on this dataset yet)
+        return []
     seeds = paired(rows, metric)
     ref = seeds.get(reference, {})
     out = []
