@@ -110,16 +110,20 @@ def ran_summary(group: pd.DataFrame) -> str:
     return f"{head} · " + ", ".join(f"{n} {what}" for n, what in kinds) if kinds else head
 
 
-def furthest_first(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with, among runs of the same setup and seed, the one that trained furthest first: a finished run
-    before one stopped by hand, more epochs before fewer, then the newest (the rows' own order). The same seed twice
-    is the same run twice (training is deterministic) unless one was cut short; by age alone, a run stopped in its
-    first epoch hid the finished one and became the table's reference."""
-    if rows.empty or not {"stopped", "epochs_run"} <= set(rows.columns):
+def one_per_seed(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """``rows`` with one run per group of ``by`` and seed, in their own order: the run that trained furthest (a
+    finished run before one stopped by hand, more epochs before fewer), then the newest (the first listed). The same
+    seed twice is the same run twice (training is deterministic) unless one was cut short; by age alone, a run
+    stopped in its first epoch hid the finished one and became the table's reference."""
+    if rows.empty:
         return rows
-    rank = pd.DataFrame({"stopped": rows["stopped"].astype(bool), "epochs": -rows["epochs_run"].fillna(0)},
-                        index=rows.index)
-    return rows.loc[rank.sort_values(["stopped", "epochs"], kind="stable").index]
+    ranked = rows
+    if {"stopped", "epochs_run"} <= set(rows.columns):
+        rank = pd.DataFrame({"stopped": rows["stopped"].astype(bool), "epochs": -rows["epochs_run"].fillna(0)},
+                            index=rows.index)
+        ranked = rows.loc[rank.sort_values(["stopped", "epochs"], kind="stable").index]
+    keep = ranked.drop_duplicates(subset=[*by, "seed"], keep="first").index
+    return rows[rows.index.isin(keep)]
 
 
 def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
@@ -127,7 +131,7 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> p
     std, empty (NaN) for a single seed, which is one seed, not a zero spread; ``<metric> text`` says so."""
     if rows.empty:
         return rows
-    rows = furthest_first(rows).drop_duplicates(subset=["source", "setup", "seed"], keep="first")
+    rows = one_per_seed(rows, ["source", "setup"])
     extra = [c for c in ("n_params", "s_per_epoch") if c in rows]
     out = []
     for (source, setup), group in rows.groupby(["source", "setup"], sort=False, dropna=False):
@@ -180,8 +184,8 @@ def delta_text(rel, note: str = "") -> str:
 def paired(rows: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
     """name -> seed -> metric, one value per seed. By the table's name, not the setup: a saved run whose setup
     is a precomputed cell's (the default Train setup is the ``paper`` cell's) is its own row, not the cell."""
-    return {name: group.drop_duplicates("seed").set_index("seed")[metric].dropna().to_dict()
-            for name, group in furthest_first(rows).groupby("name")}
+    return {name: group.set_index("seed")[metric].dropna().to_dict()
+            for name, group in one_per_seed(rows, ["name"]).groupby("name")}
 
 
 def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
