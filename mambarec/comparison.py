@@ -277,6 +277,26 @@ def partial_pairings(rows: pd.DataFrame, reference: str, names: Sequence[str], m
     return out
 
 
+def seeds_words(seeds) -> str:
+    """``seed 3`` or ``seeds 0, 1, 2``."""
+    seeds = sorted(seeds)
+    return f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
+
+
+def unpaired_note(rows: pd.DataFrame, part: pd.DataFrame, metric: str, reference: str) -> str | None:
+    """The setups of ``part`` that ran none of the reference's seeds, said with the seeds: a live run (seed 2026)
+    against the grid's seeds 0-4 drew an empty chart with blank changes and no word why."""
+    names = [n for n in part["name"] if n != reference and part.loc[part["name"] == n, f"Δ {metric}"].iloc[0]
+             == NO_COMMON_SEED]
+    if not names:
+        return None
+    seeds = {n: set(g["seed"].dropna().astype(int)) for n, g in rows.groupby("name")}
+    which = "; ".join(f"{n} ran {seeds_words(seeds.get(n, ()))}" for n in names)
+    return (f"No change to draw for {len(names)} setup{'s' if len(names) != 1 else ''}: {which}, and {reference} ran "
+            f"{seeds_words(seeds.get(reference, ()))}. A change is paired by seed: train one of {reference}'s seeds "
+            "(the Train page's Seed box) to measure it.")
+
+
 def compare_text(table: pd.DataFrame, reference: str, metrics: Sequence[str] = TEXT_METRICS) -> str:
     """``compare_table``'s result as Markdown: per setup its seeds and epochs, each metric's mean ± std over seeds and
     its change against the reference, then the legend."""

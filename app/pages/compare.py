@@ -62,25 +62,6 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     return notes
 
 
-def seeds_words(seeds) -> str:
-    seeds = sorted(seeds)
-    return f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
-
-
-def unpaired_note(rows: pd.DataFrame, part: pd.DataFrame, metric: str, reference: str) -> str | None:
-    """The setups of ``part`` that ran none of the reference's seeds, said with the seeds: a live run (seed 2026)
-    against the grid's seeds 0-4 drew an empty chart with blank changes and no word why."""
-    names = [n for n in part["name"] if n != reference and part.loc[part["name"] == n, f"Δ {metric}"].iloc[0]
-             == comparison.NO_COMMON_SEED]
-    if not names:
-        return None
-    seeds = {n: set(g["seed"].dropna().astype(int)) for n, g in rows.groupby("name")}
-    which = "; ".join(f"{n} ran {seeds_words(seeds.get(n, ()))}" for n in names)
-    return (f"No change to draw for {len(names)} setup{'s' if len(names) != 1 else ''}: {which}, and {reference} ran "
-            f"{seeds_words(seeds.get(reference, ()))}. A change is paired by seed: train one of {reference}'s seeds "
-            "(the Train page's Seed box) to measure it.")
-
-
 # ---- the table --------------------------------------------------------------------------------------
 def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
     runs = rows[rows["model_name"] != "pop"] if not rows.empty else rows
@@ -185,7 +166,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
         presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric, shown),
                            key="compare.dots")
     part = table[table["name"].isin(shown) & (table["source"] != "reference")]
-    lonely = unpaired_note(rows, part, metric, reference)
+    lonely = comparison.unpaired_note(rows, part, metric, reference)
     if lonely and part[f"Δ {metric} %"].notna().sum() == 0 and len(part) > 1:  # nothing to draw: say why instead
         changes.info(lonely)
     elif (table["name"] == reference).any() and len(part) > 1:
