@@ -133,9 +133,8 @@ def run_config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]
     try:
         return make_run(args.dataset, model_name, args.variant, model, train, spell=flag)
     except ConfigError as exc:  # a config's own check names its field ("epochs must be >= 1"): the user typed a flag
-        field, rest = str(exc).split(" ", 1) if " " in str(exc) else (str(exc), "")
-        if field in {**model, **train} and rest.startswith("must be"):
-            raise ConfigError(f"{flag(field)} {rest}") from exc
+        if exc.field in {**model, **train}:
+            raise exc.spelled(flag) from exc
         raise
 
 
@@ -197,10 +196,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     resuming = bool(args.resume) and out.resolve() == Path(args.resume).resolve().parent
     check_writable(out, overwrite=args.overwrite, resuming=resuming)  # before any work: nothing is lost later
     with claimed(out):  # one `train` per --out at a time
-        return _train(args, out, resuming)
+        try:
+            trainer = _trainer(args)
+        except KeyboardInterrupt:  # while the data loads: one line, no traceback (the claim lets the folder go)
+            print("\ninterrupted: `train` stopped before training began: nothing was written", file=sys.stderr)
+            return 128 + signal.SIGINT
+        return _train(args, trainer, out, resuming)
 
 
-def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
+def _trainer(args: argparse.Namespace):
+    """The Trainer the flags describe, or the resumed one of ``--resume``."""
     from mambarec.train import Trainer  # lazy: torch-backed, kept off the light path
 
     if args.resume:
@@ -218,6 +223,10 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
             print(f"note: {note}", file=sys.stderr)
         dataset = load_dataset(run.dataset, data_dir=args.data_dir)
         trainer = Trainer.for_run(run, dataset)
+    return trainer
+
+
+def _train(args: argparse.Namespace, trainer, out: Path, resuming: bool) -> int:
     run = trainer.run
     check_room(out, sum(t.numel() * t.element_size() for t in trainer.model.state_dict().values()))
     if trainer.model.trainable:
@@ -234,7 +243,6 @@ def _train(args: argparse.Namespace, out: Path, resuming: bool) -> int:
 
     autosave = Autosave(out, trainer, args.save_every)  # a run killed outright resumes from its last save
     previous = signal.signal(signal.SIGTERM, _terminate)
-    args.training_began = True  # from here a Ctrl-C is the loop's: it keeps the best state so far (below)
     try:
         result = trainer.fit(on_event=on_event, on_epoch_end=autosave)
     except KeyboardInterrupt:
@@ -362,9 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and says so itself): one line, no traceback
-        where = (" before training began: nothing was written" if args.command == "train"
-                 and not getattr(args, "training_began", False) else "")
-        print(f"\ninterrupted: `{args.command}` stopped{where}", file=sys.stderr)
+        print(f"\ninterrupted: `{args.command}` stopped", file=sys.stderr)
         return 128 + signal.SIGINT
     except FloatingPointError as exc:  # a run that diverged: what to change, not a traceback
         print(f"error: training diverged: {exc}", file=sys.stderr)

@@ -22,7 +22,19 @@ INT_LIMIT = 2**53 - 1
 
 
 class ConfigError(UserError):
-    """A configuration value or key is wrong; the message says which and how to fix it."""
+    """A configuration value or key is wrong; the message says which and how to fix it. ``field``: the field a
+    range check refused, whose name leads the message (``spelled`` writes it as the user typed it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def spelled(self, spell) -> ConfigError:
+        """This error with its leading field name written by ``spell`` (``--epochs`` on the command line)."""
+        text = str(self)
+        if self.field is None or not text.startswith(self.field):
+            return self
+        return ConfigError(spell(self.field) + text[len(self.field):], self.field)
 
 
 def param(default: Any, help: str, *, symbol: str | None = None, choices: tuple | None = None,
@@ -64,22 +76,23 @@ def check(config: Any) -> None:
         value = getattr(config, f.name)
         m = f.metadata
         if m.get("choices") is not None and value not in m["choices"]:
-            raise ConfigError(f"{f.name} must be {describe_range(f)}, got {value!r}")
+            raise ConfigError(f"{f.name} must be {describe_range(f)}, got {value!r}", f.name)
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 continue
             if not math.isfinite(v):
                 rng = describe_range(f)
-                raise ConfigError(f"{f.name} must be a finite number{' ' + rng if rng else ''}, got {value!r}")
+                raise ConfigError(f"{f.name} must be a finite number{' ' + rng if rng else ''}, got {value!r}",
+                                  f.name)
             if isinstance(v, int) and abs(v) > INT_LIMIT:
                 raise ConfigError(f"{f.name} must be a whole number of at most {INT_LIMIT:,} (2^53 - 1, the largest "
-                                  f"a browser's number box holds exactly), got {value!r}")
+                                  f"a browser's number box holds exactly), got {value!r}", f.name)
             low, high = m.get("low"), m.get("high")
             too_low = low is not None and (v <= low if m["low_open"] else v < low)
             too_high = high is not None and (v >= high if m["high_open"] else v > high)
             if too_low or too_high:
-                raise ConfigError(f"{f.name} must be {describe_range(f)}, got {value!r}")
+                raise ConfigError(f"{f.name} must be {describe_range(f)}, got {value!r}", f.name)
 
 
 def field_names(cls: type) -> list[str]:

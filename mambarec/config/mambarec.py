@@ -76,7 +76,8 @@ class MambaRecConfig:
     def __post_init__(self) -> None:
         check(self)
         if len(self.dilation_rates) != 3:
-            raise ConfigError(f"dilation_rates must be three integers >= 1, got {self.dilation_rates!r}")
+            raise ConfigError(f"dilation_rates must be three integers >= 1, got {self.dilation_rates!r}",
+                              "dilation_rates")
         if self.use_dream and not any(self.dream_branches):
             raise ConfigError("DREAM needs at least one of its five branches switched on (branch_conv1x1, "
                               "branch_dilated_1/2/3, branch_pool); switch one on, or set use_dream to false")
