@@ -30,14 +30,13 @@ from mambarec.precompute import (
 from mambarec.replay import adopt_probes, rerender
 from mambarec.tasks import PROJECTIONS
 
-DEFAULT_DATASETS_ARG = ",".join(DEFAULT_DATASETS)  # --datasets left out: a dataset that is not there is skipped
 
 def add_precompute_command(subparsers) -> None:
     p = subparsers.add_parser("precompute", help="run the ablation grid and write precomputed/ (results, alignment "
                                                  "maps, REPORT.md, manifest)")
     p.add_argument("--out", default=DEFAULT_OUT, help="folder to (re)write as a whole [default: precomputed]")
-    p.add_argument("--datasets", default=DEFAULT_DATASETS_ARG,
-                   help="comma-separated dataset names [default: %(default)s]")
+    p.add_argument("--datasets", default=None,  # None: left out, so a default dataset that is not there is skipped
+                   help=f"comma-separated dataset names [default: {','.join(DEFAULT_DATASETS)}]")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epoch cap for every dataset [default: {DEFAULT_BUDGET.epochs}, patience "
                         f"{DEFAULT_BUDGET.patience}" + "".join(f"; {k} {b.epochs} (patience {b.patience})"
@@ -105,11 +104,11 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         print(json.dumps({"out": args.out, "rerendered": ["REPORT.md", "curves", "results.json", "results.csv"]}))
         return 0
     datasets, skipped = {}, []
-    for name in (n.strip() for n in args.datasets.split(",") if n.strip()):
+    for name in (n.strip() for n in (args.datasets or ",".join(DEFAULT_DATASETS)).split(",") if n.strip()):
         try:
             datasets[name] = load_dataset(name, data_dir=args.data_dir)
         except DatasetError as exc:
-            if args.datasets != DEFAULT_DATASETS_ARG:  # named on purpose: a typo must not start hours without it
+            if args.datasets is not None:  # named on purpose: a typo must not start hours without it
                 raise ConfigError(f"--datasets names {name!r}, which cannot be loaded: {exc}") from exc
             print(f"warning: skipping dataset {name}: {exc}", file=sys.stderr)
             skipped.append({"dataset": name, "cell": "*", "reason": str(exc)})
