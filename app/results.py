@@ -51,11 +51,6 @@ def saved_runs(root: str, signature: tuple) -> tuple[pd.DataFrame, list[tuple[st
     return rows, [(str(folder), why) for folder, why in unreadable]
 
 
-def saved_runs_table(root: str, signature: tuple) -> pd.DataFrame:
-    """One row per saved run folder (``saved_runs``)."""
-    return saved_runs(root, signature)[0]
-
-
 def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:
     """The run folders left out of the tables, said (a damaged metrics.json dropped a run without a word)."""
     if not unreadable:

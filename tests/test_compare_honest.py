@@ -215,7 +215,7 @@ def test_a_run_a_person_named_is_titled_by_that_name(runs_root):
     name a run by its setup; a name a person gave now stands for the setup there, a stamped folder id never."""
     from mambarec.store import named_by_hand
 
-    frame = results.saved_runs_table(str(runs_root), ())
+    frame = results.saved_runs(str(runs_root), ())[0]
     shorts = dict(zip(frame["run"], frame["short"], strict=True))
     assert shorts["one-epoch-no-mmd"] == "one-epoch-no-mmd · seed 2026"
     assert shorts["bpr-cold"] == "bpr-cold · seed 2026"
@@ -631,7 +631,7 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert lines[0] == "5 runs on synthetic"
     assert any(line.startswith("Reference: bpr · learning_rate=0.01") for line in lines)
     # the lr=1e-3 row's Δ is its own paired interval: the same numbers as mambarec.stats over the two seeds
-    frame = results.saved_runs_table(str(tmp_path / "runs"), ())
+    frame = results.saved_runs(str(tmp_path / "runs"), ())[0]
     by_seed = {name: g.set_index("seed")["Recall@20"].to_dict() for name, g in frame.groupby("name")}
     rel = stats.relative_change(by_seed["bpr · ≤2 ep"], by_seed["bpr · learning_rate=0.01 · ≤2 ep"], "Recall@20")
     assert f"{stats.signed(rel.mean)}% [{stats.signed(rel.low)}, {stats.signed(rel.high)}]" in slow
