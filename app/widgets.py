@@ -157,8 +157,17 @@ def _on_field(name: str) -> None:
             raise ConfigError("the box was left empty; type a number")
         state.set_run(state.edit_run(run, name, value))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        st.session_state[REJECTED] = f"{label_of(name) if name in LABELS else name}: {exc}. The form shows the " \
-                                     "setup as it was."
+        st.session_state[REJECTED] = f"{refusal(name, exc)}. The form shows the setup as it was."
+
+
+def refusal(name: str, exc: Exception) -> str:
+    """Why a value was refused, in the form's words: ``Epoch cap must be >= 1, got 0``, not the field's name."""
+    label = label_of(name) if name in LABELS else name
+    if isinstance(exc, ConfigError) and exc.field is not None:
+        spelled = exc.spelled(lambda field: label_of(field) if field in LABELS else field)
+        if str(spelled) != str(exc):
+            return str(spelled)
+    return f"{label}: {exc}"
 
 
 def _valid(run: RunConfig, name: str, value) -> bool:

@@ -167,7 +167,10 @@ def test_an_invalid_value_is_refused_with_its_reason(env):
     at.number_input(key="cfg.dropout").set_value(1.0).run()  # the widget takes it, the config refuses p = 1
     no_exception(at)
     assert at.session_state["run_config"].model.dropout == 0.95
-    assert any("Not applied" in w.value and "dropout" in w.value.lower() for w in at.warning)
+    refused = [w.value for w in at.warning if "Not applied" in w.value]
+    # in the form's words: its label, never the config's field name
+    assert refused and "Dropout share (p) must be in [0.0, 1.0), got 1.0" in refused[0], refused
+    assert "dropout must" not in refused[0] and ": dropout" not in refused[0]
     assert at.number_input(key="cfg.dropout").value == 0.95  # the form shows the setup as it was
     at.selectbox(key="cfg.model_name").set_value("lightgcn").run()
     no_exception(at)

@@ -103,7 +103,7 @@ def variant_defaults(variant: str) -> dict[str, Any]:
     presets = {"paper": {"variant": "paper"}, "official": _OFFICIAL, "backbone": _BACKBONE}
     if variant not in presets:
         raise ConfigError(f"variant must be one of {choices_text(VARIANTS)}; got {variant!r}"
-                          + ("; MGCN is its own model: --model mgcn" if variant == "mgcn" else ""))
+                          + ("; MGCN is its own model: --model mgcn" if variant == "mgcn" else ""), "variant")
     return dict(presets[variant])
 
 

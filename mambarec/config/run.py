@@ -100,7 +100,7 @@ def default_schedule(dataset: str) -> str:
 def train_preset(schedule: str = "paper", **overrides: Any) -> TrainConfig:
     """A TrainConfig from a schedule preset plus overrides; unknown keys raise ConfigError."""
     if schedule not in SCHEDULES:
-        raise ConfigError(f"schedule must be one of {choices_text(SCHEDULES)}; got {schedule!r}")
+        raise ConfigError(f"schedule must be one of {choices_text(SCHEDULES)}; got {schedule!r}", "schedule")
     return build(TrainConfig, {**SCHEDULES[schedule], "schedule": schedule, **overrides}, "train")
 
 
