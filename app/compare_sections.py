@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import paper_numbers, results, state, urlsel
+from mambarec.comparison import one_per_seed
 from mambarec.config import RunConfig
 
 
@@ -66,6 +67,8 @@ def paper_table(name: str, table: pd.DataFrame) -> None:
                "Recall@20 over a grid. Ours: best setup of that model here, chosen the same way for comparability.")
 
 
+PICK = "ckpt.pick"  # the Checkpoint picker's widget key
+PICKED = "ckpt.picked"  # its last pick, kept while the page is away (the widget's own state is not)
 RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on the next run
 DELETED = "ckpt.deleted"  # the run a delete just removed, said on the next run (as a rename is)
 
@@ -77,6 +80,15 @@ def versions_words(versions) -> str:
     return "unrecorded versions"
 
 
+def checkpoint_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """The picker's label of each checkpoint; a run that repeats a seed of its setup says that it is not the one in
+    the table (``comparison.one_per_seed``: the run that trained furthest counts), so two alike runs look apart."""
+    counted = set(one_per_seed(runs, ["source", "setup"])["checkpoint"])
+    return {path: f"{source} · {label}" + ("" if path in counted else " · not counted: the table uses "
+                                           "another run of this seed")
+            for path, source, label in zip(runs["checkpoint"], runs["source"], runs["label"], strict=True)}
+
+
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
     deleted = st.session_state.pop(DELETED, None)
     if deleted:
@@ -85,12 +97,19 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
     if runs.empty:
         st.caption("No checkpoint on this dataset yet: train a run, or upload one below.")
     else:
-        labels = dict(zip(runs["checkpoint"], runs["source"] + " · " + runs["label"], strict=True))
+        labels = checkpoint_labels(runs)
         renamed = st.session_state.pop(RENAMED, None)
         if renamed in labels:  # the run just renamed stays picked (its old path is gone from the list)
-            st.session_state["ckpt.pick"] = renamed
+            st.session_state[PICKED] = renamed
             st.toast(f"Renamed: the run is now `{Path(renamed).parent.name}`")
-        path = st.selectbox("Checkpoint", list(labels), format_func=labels.get, key="ckpt.pick")
+        if st.session_state.get(PICK) not in labels:
+            # Streamlit drops a widget's state while its page is away: pick again what was picked last, else the
+            # run the inspection pages show, so a visit to them does not send the picker back to its first row
+            held = [p for p in (st.session_state.get(PICKED), state.active_run()) if p in labels]
+            if held:
+                st.session_state[PICK] = held[0]
+        path = st.selectbox("Checkpoint", list(labels), format_func=labels.get, key=PICK)
+        st.session_state[PICKED] = path
         row = runs[runs["checkpoint"] == path].iloc[0]
         try:
             info = results.checkpoint_info(path, Path(path).stat().st_mtime_ns)

@@ -326,6 +326,23 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     assert any("Deleted the run `no-mmd-1ep`" in t.value for t in at.toast)  # it said nothing, a rename says so
 
 
+def test_the_checkpoint_picker_holds_its_pick_and_tells_a_repeated_seed_apart(runs_root, monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    for name in ("first", "again"):  # one setup, one seed, twice: their labels differed only by the folder's name
+        shutil.copytree(runs_root / "one-epoch-no-mmd", root / name)
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
+    picker = at.selectbox(key="ckpt.pick")
+    labels = [label for label in picker.options if label.startswith("saved")]  # as the browser shows them
+    repeats = [label for label in labels if "not counted: the table uses another run of this seed" in label]
+    assert len(labels) == 2 and len(repeats) == 1, labels
+    assert not any("not counted" in label for label in picker.options if label.startswith("precomputed"))
+    picker.set_value(str(root / "again" / "checkpoint.pt")).run()
+    for tab in ("Plots", "Checkpoints"):  # away and back: Streamlit drops the state of a widget not drawn
+        at.session_state["compare.tab"] = tab
+        at.run()
+    assert not at.exception and at.selectbox(key="ckpt.pick").value == str(root / "again" / "checkpoint.pt")
+
+
 def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):
     from app import results, state
 
