@@ -15,6 +15,25 @@ from mambarec.comparison import one_per_seed
 from mambarec.config import RunConfig
 
 
+def kept(key: str) -> str:
+    """Where ``held`` keeps the last value of the widget ``key``."""
+    return f"{key}.kept"
+
+
+def held(key: str, options: list, fallback=None) -> dict:
+    """A picker's ``key`` and ``on_change``, its last pick put back first when Streamlit dropped its state.
+
+    Only the open tab of the Compare page draws, and Streamlit forgets a widget the moment a run does not draw it,
+    so a visit to another tab or page sent these pickers back to their first option (and hid a Wilcoxon result
+    with them). ``fallback`` (when among ``options``) stands in for a pick never made."""
+    ss = st.session_state
+    if ss.get(key) not in options:
+        last = [v for v in (ss.get(kept(key)), fallback) if v is not None and v in options]
+        if last:
+            ss[key] = last[0]
+    return {"key": key, "on_change": lambda: ss.__setitem__(kept(key), ss[key])}
+
+
 def wilcoxon(rows: pd.DataFrame, dataset) -> None:
     st.caption("A paired Wilcoxon signed-rank test on the per-user test metric of two runs: is their difference "
                "more than the noise between users?")
@@ -24,9 +43,10 @@ def wilcoxon(rows: pd.DataFrame, dataset) -> None:
         return
     labels = dict(zip(runs["checkpoint"], runs["label"], strict=True))
     a_col, b_col, m_col = st.columns([3, 3, 1])
-    a = a_col.selectbox("Run A", list(labels), format_func=labels.get, key="wilcoxon.a")
-    b = b_col.selectbox("Run B", list(labels), index=1, format_func=labels.get, key="wilcoxon.b")
-    metric = m_col.selectbox("Metric", ["Recall@20", "NDCG@20", "Recall@10", "NDCG@10"], key="wilcoxon.metric")
+    paths, metrics = list(labels), ["Recall@20", "NDCG@20", "Recall@10", "NDCG@10"]
+    a = a_col.selectbox("Run A", paths, format_func=labels.get, **held("wilcoxon.a", paths, paths[0]))
+    b = b_col.selectbox("Run B", paths, format_func=labels.get, **held("wilcoxon.b", paths, paths[1]))
+    metric = m_col.selectbox("Metric", metrics, **held("wilcoxon.metric", metrics))
     if urlsel.button("Run the paired Wilcoxon test", key="wilcoxon.run", disabled=a == b):
         try:
             st.session_state["wilcoxon.result"] = (a, b, metric, results.paired_wilcoxon(a, b, dataset, metric))
@@ -68,7 +88,6 @@ def paper_table(name: str, table: pd.DataFrame) -> None:
 
 
 PICK = "ckpt.pick"  # the Checkpoint picker's widget key
-PICKED = "ckpt.picked"  # its last pick, kept while the page is away (the widget's own state is not)
 RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on the next run
 DELETED = "ckpt.deleted"  # the run a delete just removed, said on the next run (as a rename is)
 
@@ -100,16 +119,11 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
         labels = checkpoint_labels(runs)
         renamed = st.session_state.pop(RENAMED, None)
         if renamed in labels:  # the run just renamed stays picked (its old path is gone from the list)
-            st.session_state[PICKED] = renamed
+            st.session_state[kept(PICK)] = renamed
             st.toast(f"Renamed: the run is now `{Path(renamed).parent.name}`")
-        if st.session_state.get(PICK) not in labels:
-            # Streamlit drops a widget's state while its page is away: pick again what was picked last, else the
-            # run the inspection pages show, so a visit to them does not send the picker back to its first row
-            held = [p for p in (st.session_state.get(PICKED), state.active_run()) if p in labels]
-            if held:
-                st.session_state[PICK] = held[0]
-        path = st.selectbox("Checkpoint", list(labels), format_func=labels.get, key=PICK)
-        st.session_state[PICKED] = path
+        # the run the inspection pages show, when nothing was picked before
+        path = st.selectbox("Checkpoint", list(labels), format_func=labels.get,
+                            **held(PICK, list(labels), state.active_run()))
         row = runs[runs["checkpoint"] == path].iloc[0]
         try:
             info = results.checkpoint_info(path, Path(path).stat().st_mtime_ns)

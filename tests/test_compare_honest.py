@@ -341,6 +341,15 @@ def test_the_checkpoint_picker_holds_its_pick_and_tells_a_repeated_seed_apart(ru
         at.session_state["compare.tab"] = tab
         at.run()
     assert not at.exception and at.selectbox(key="ckpt.pick").value == str(root / "again" / "checkpoint.pt")
+    at.session_state["compare.tab"] = "Is it noise?"
+    at.run()
+    at.selectbox(key="wilcoxon.b").set_value(str(root / "first" / "checkpoint.pt"))
+    at.selectbox(key="wilcoxon.metric").set_value("NDCG@10").run()
+    for tab in ("Checkpoints", "Is it noise?"):
+        at.session_state["compare.tab"] = tab
+        at.run()
+    assert at.selectbox(key="wilcoxon.b").value == str(root / "first" / "checkpoint.pt")
+    assert at.selectbox(key="wilcoxon.metric").value == "NDCG@10"
 
 
 def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):
