@@ -216,7 +216,7 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             dropout.press("Enter")  # the widget takes 1.0, the config refuses p = 1: said, and the form redrawn
             page.get_by_text("Not applied").first.wait_for(timeout=PAGE_S * 1000)
             settle(page)
-            assert "dropout must be in" in page.get_by_text("Not applied").first.inner_text()
+            assert "Dropout share (p) must be in" in page.get_by_text("Not applied").first.inner_text()
             assert dropout.input_value() == "0.20"
             epochs = page.locator('input[aria-label="Epoch cap"]')
             epochs.fill("")
