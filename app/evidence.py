@@ -17,12 +17,12 @@ import pandas as pd
 import streamlit as st
 
 from app import paths, results
-from mambarec import lifeline, stats
+from mambarec import findings, lifeline, stats
 from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
-from mambarec.summary import in_short
+from mambarec.summary import in_short, never_learned
 
 CLAIM_METRICS = ("n_params", "s_per_epoch")
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
@@ -164,6 +164,21 @@ def histories(rows: pd.DataFrame) -> pd.DataFrame:
     keys = rows[["source", "run", "dataset", "name", "best_epoch", "epochs_cap", "stopped_early"]]
     # a precomputed run id ("paper s0") repeats on every dataset of the grid: match the dataset too
     return every.merge(keys, on=["source", "run", "dataset"], how="inner")
+
+
+def untrained(rows: pd.DataFrame, shown: list[str]) -> list[str]:
+    """The shown precomputed cells that never learned to rank (``summary.never_learned``, as REPORT.md's Summary
+    names them): every seed stopped on the warm-up plateau, so their rows measure untrained models. Each run's
+    lowest BPR loss, from its history, stands in for the history the rule reads."""
+    picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)] if not rows.empty else rows
+    if picked.empty:
+        return []
+    hist = histories(picked)
+    lowest = hist.groupby("run")["loss/bpr"].min() if not hist.empty and "loss/bpr" in hist else pd.Series()
+    records = [r | {"history": [{"loss/bpr": lowest[r["run"]]}] if r["run"] in lowest else []}
+               for r in picked.to_dict("records")]
+    dataset = picked["dataset"].iloc[0]
+    return list(never_learned(findings.cells_of(records, dataset), dataset))
 
 
 # ---- cold vs warm items ----------------------------------------------------------------------------

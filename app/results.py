@@ -121,6 +121,15 @@ def deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str, metrics: tup
     return add_deltas(table, rows, reference, metrics, shown)
 
 
+def shown_rows(table: pd.DataFrame, shown: list[str]) -> pd.DataFrame:
+    """The rows of an ``aggregated`` table the Compare page shows, in the order picked (a lesson's r1, r2, r4, r16),
+    the pop row last: what the table draws and what its CSV holds (a row out of sight was left out of the Holm
+    correction, so its marks would say what was never tested)."""
+    view = table[table["name"].isin(shown) | (table["source"] == "reference")]
+    picked = {name: i for i, name in enumerate(shown)}
+    return view.sort_values("name", key=lambda s: s.map(picked).fillna(len(picked)), kind="stable")
+
+
 def reference_row(dataset, rows: pd.DataFrame | None = None) -> dict:
     """Popularity ranking as a row of the comparison table: from a ``pop`` run among ``rows`` (ranking by
     popularity is deterministic, so any of them is the reference), else computed now."""

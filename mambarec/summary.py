@@ -122,10 +122,16 @@ PLATEAU_BPR = 0.69  # a BPR loss above this is still ln 2 = 0.6931 to two decima
 
 
 def never_learned_lines(cells: dict, dataset: str) -> list[str]:
-    """Cells none of whose seeds learned to rank: each one's best valid epoch is epoch 1, or its BPR loss never left
-    the ln 2 plateau (a best epoch of 2 on the plateau is noise, not learning). Early stopping ran out of patience
-    before the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
-    lines = []
+    """``never_learned``'s lines, as REPORT.md's Summary lists them."""
+    return list(never_learned(cells, dataset).values())
+
+
+def never_learned(cells: dict, dataset: str) -> dict[str, str]:
+    """cell -> a line saying it never learned, for the cells none of whose seeds learned to rank: each one's best
+    valid epoch is epoch 1, or its BPR loss never left the ln 2 plateau (a best epoch of 2 on the plateau is noise,
+    not learning; a run's ``history`` gives its losses). Early stopping ran out of patience before the model left
+    its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
+    lines = {}
     for name, runs in cells.items():
         # a model with no training epochs (pop) has nothing to stop early: only runs that trained count
         if not runs or any((r.get("epochs_run") or 0) <= 1 or not _stuck(r) for r in runs.values()):
@@ -139,12 +145,12 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
         ended = {frozenset({True}): "early stopping", frozenset({False}): "its epoch cap"}.get(
             frozenset(stopped), "early stopping or its epoch cap")
         remedy = "more epochs" if False in stopped else "a longer patience"
-        lines.append(f"- `{name}` on {dataset} never learned: every seed's best valid epoch is "
-                     f"{' or '.join(map(str, best))}, and {ended} ended it after "
-                     f"{'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
-                     f"plateau{plateau}. Its row measures an untrained model, not its setup; {remedy} would be "
-                     "needed (docs/protocol.md, section 8, follows one seed past the plateau), and we show the "
-                     "protocol's result as it is.")
+        lines[name] = (f"- `{name}` on {dataset} never learned: every seed's best valid epoch is "
+                       f"{' or '.join(map(str, best))}, and {ended} ended it after "
+                       f"{'/'.join(map(str, ran)) or 'a few'} epochs, before the model left its warm-up "
+                       f"plateau{plateau}. Its row measures an untrained model, not its setup; {remedy} would be "
+                       "needed (docs/protocol.md, section 8, follows one seed past the plateau), and we show the "
+                       "protocol's result as it is.")
     return lines
 
 
@@ -157,7 +163,7 @@ def warmup_stop_lines(rows: list[dict], budgets: dict[str, dict]) -> list[str]:
         patience = int(budget["patience"])
         cells = findings.cells_of(rows, dataset)
         found = findings.stopped_in_warmup(cells, patience)
-        lines += _all_early_line(findings.all_in_warmup(cells, patience), dataset, patience)
+        lines += all_early_lines(findings.all_in_warmup(cells, patience), dataset, patience)
         if not found:
             continue
         early = [cells[c][s]["test/Recall@20"] for c, seeds in found.items() for s in seeds]
@@ -176,13 +182,15 @@ def warmup_stop_lines(rows: list[dict], budgets: dict[str, dict]) -> list[str]:
     return lines
 
 
-def _all_early_line(found: dict[str, list[int]], dataset: str, patience: int) -> list[str]:
-    """The cells ``findings.all_in_warmup`` finds: the warm-up rule cannot judge them, and the report says so."""
+def all_early_lines(found: dict[str, list[int]], dataset: str, patience: int,
+                    rule: str = "the rule above") -> list[str]:
+    """The cells ``findings.all_in_warmup`` finds: the warm-up rule cannot judge them, and the report (and the
+    Compare page, for the cells it shows) says so; ``rule`` names that rule where it was not stated before."""
     if not found:
         return []
     listed = "; ".join(f"`{c}` (best epochs {', '.join(map(str, e))})" for c, e in found.items())
     return [f"- On {dataset} every seed of {len(found)} cell(s) peaked within its first {patience} epochs and was "
-            f"ended by early stopping: {listed}. With no seed that went on learning, the rule above cannot tell a "
+            f"ended by early stopping: {listed}. With no seed that went on learning, {rule} cannot tell a "
             "model that is done from one that stopped in the same dip, so these cells, and every effect read from "
             "them, carry that doubt (docs/protocol.md section 8)."]
 

@@ -48,14 +48,14 @@ def runs_root(tmp_path_factory) -> Path:
 def grid_folder(tmp_path_factory) -> Path:
     """A small real precomputed folder on synthetic, so that these tests do not hang on what the shipped grid
     holds: paper, no_alignment and bpr with seeds 0 and 1, and no_dream and the r sweep with seed 0 only
-    (2 epochs each)."""
+    (4 epochs each: at 2 every cell still sat on the ln 2 plateau, so the page rightly called it untrained)."""
     from mambarec.precompute import precompute
 
     ds = {"synthetic": load_dataset("synthetic")}
     out = tmp_path_factory.mktemp("grid") / "precomputed"
-    precompute(out, ds, seeds=[0, 1], epochs=2, only=["paper", "no_alignment", "bpr"], projections=("pca",),
+    precompute(out, ds, seeds=[0, 1], epochs=4, only=["paper", "no_alignment", "bpr"], projections=("pca",),
                progress=False)
-    precompute(out, ds, seeds=[0], epochs=2, only=["no_dream", "r1", "r2", "r4", "r16"], projections=("pca",),
+    precompute(out, ds, seeds=[0], epochs=4, only=["no_dream", "r1", "r2", "r4", "r16"], projections=("pca",),
                progress=False, extend=True)
     return out
 
@@ -157,7 +157,7 @@ def test_the_table_names_changes_epochs_and_seeds(runs_root, grid_folder, monkey
     assert table.loc["no_dream", "Recall@20 text"].endswith("· 1 seed")
     assert table.loc["no_dream", "Δ Recall@20"].endswith("(1 seed)")
     assert table.loc["no_alignment", "Δ Recall@20"][0] in "▲▼≈" and "[" in table.loc["no_alignment", "Δ Recall@20"]
-    assert table.loc["paper", "ran"] == "2× 2/2 ep · cap"  # two seeds, both stopped by the 2-epoch cap
+    assert table.loc["paper", "ran"] == "2× 4/4 ep · cap"  # two seeds, both stopped by the 4-epoch cap
     assert any("The paper's claims on this data" in m.value and "inconclusive" in m.value for m in at.markdown)
     # REPORT.md's plain-words line over the grid's cells: only no_alignment has two seeds to pair with paper
     short = [m.value for m in at.markdown if m.value.startswith("**The grid on this dataset, in short** (test")]
@@ -768,3 +768,34 @@ def test_the_curves_axes_and_the_live_caption_name_the_losses_in_words():
     assert figures.curve_words("loss/total") == "training loss (total)" and figures.curve_words("loss/x") == "x loss"
     assert set(live.PART_WORDS) == set(live.COLOR_NAMES) == set(live.LOSS_COLORS)  # every part has its words
     assert live.PART_WORDS["cl"] == "InfoNCE" and live.PART_WORDS["l2"] == "L2 penalty"
+
+
+def test_the_summary_csv_holds_the_rows_shown_in_their_order():
+    """The Summary CSV wrote every row, and a row out of sight carried ▲/▼ though Holm's correction had left it out
+    (it corrects over the rows shown). The table and its CSV now take the same rows: the picked ones in the order
+    picked, the pop floor last."""
+    table = pd.DataFrame({"name": ["a", "b", "c", "pop"], "source": ["precomputed"] * 3 + ["reference"]})
+    assert list(results.shown_rows(table, ["c", "a"])["name"]) == ["c", "a", "pop"]
+    assert list(results.shown_rows(table, ["a", "b", "c"])["name"]) == ["a", "b", "c", "pop"]
+
+
+def test_a_cell_that_never_learned_is_named_and_kept_out_of_the_change_chart(runs_root, tmp_path, monkeypatch):
+    """ml100k's `official_paper_sched` (Δ -78%) stretched the change chart's axis to ±80%, so every ±2% interval
+    drew as a dot, and nothing on the page said what REPORT.md's Summary does: that the cell never learned. Here
+    `bpr` stops after 2 epochs on the ln 2 plateau while the others learn for 4."""
+    from mambarec.precompute import precompute
+
+    ds = {"synthetic": load_dataset("synthetic")}
+    grid = tmp_path / "precomputed"
+    precompute(grid, ds, seeds=[0, 1], epochs=4, only=["paper", "no_alignment"], projections=("pca",),
+               progress=False)
+    precompute(grid, ds, seeds=[0, 1], epochs=2, only=["bpr"], projections=("pca",), progress=False, extend=True)
+    at = compare(monkeypatch, runs_root, grid, dataset="synthetic", cells="paper,no_alignment,bpr", ref="paper",
+                 tab="Plots")
+    note = next(c.value for c in at.caption if "never learned" in c.value)
+    assert note.startswith("`bpr` never learned") and "`paper`" not in note and "`no_alignment`" not in note
+    assert "bpr" in set(summary(at)["name"])  # the table keeps the row as the protocol gives it
+    [forest] = [c for c in at.get("plotly_chart") if "forest" in str(c.proto.id)]
+    drawn = {y for trace in json.loads(forest.proto.spec)["data"] for y in trace.get("y", [])}
+    assert drawn == {"no_alignment"}
+    assert any("Nor is bpr, which never learned" in c.value for c in at.caption)

@@ -12,13 +12,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import compare_sections, evidence, lessonbar, models, presentation, results, state, urlsel, warmup
+from app import (
+    compare_notes,
+    compare_sections,
+    evidence,
+    lessonbar,
+    models,
+    presentation,
+    results,
+    state,
+    urlsel,
+    warmup,
+)
 from app import lessons_content as L
 from app.urlsel import Param
-from mambarec import comparison, findings, stats
+from mambarec import comparison
 from mambarec.data.coldstart import COLD_MAX_TRAIN
-from mambarec.grid import DEFAULT_BUDGET
-from mambarec.summary import IN_SHORT_MEASURE, in_short
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
@@ -98,9 +107,7 @@ def column_config() -> dict:
 
 
 def show_table(table: pd.DataFrame, shown: list[str]) -> None:
-    view = table[table["name"].isin(shown) | (table["source"] == "reference")]
-    picked = {name: i for i, name in enumerate(shown)}  # the setups in the order picked (a lesson's r1, r2, r4, r16)
-    view = view.sort_values("name", key=lambda s: s.map(picked).fillna(len(picked)), kind="stable")
+    view = results.shown_rows(table, shown)
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
     st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
@@ -112,37 +119,6 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
                "compare` (its `--help`).")
 
 
-def verdict_line(rows: pd.DataFrame) -> None:
-    cells = evidence.cells_of(rows)  # once for both lines: it walks every precomputed row
-    short = in_short(cells)
-    if short:
-        st.markdown(f"**The grid on this dataset, in short** ({IN_SHORT_MEASURE}; REPORT.md's Summary): "
-                    + short)
-    claims = evidence.claims_table(cells)
-    counts = evidence.verdict_counts(claims)
-    if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
-        st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + " · ".join(
-            f"{n} {kind}" for kind, n in counts.items() if n))
-
-
-def warmup_line(rows: pd.DataFrame, shown: list[str]) -> None:
-    """The shown precomputed seeds that early stopping ended in their warm-up (REPORT.md's Summary says the same)."""
-    if rows.empty:
-        return
-    picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)]
-    if picked.empty:
-        return
-    patience = DEFAULT_BUDGET.patience
-    found = findings.stopped_in_warmup(findings.cells_of(picked.to_dict("records"), picked["dataset"].iloc[0]),
-                                       patience)
-    if found:
-        listed = findings.seeds_listing(found)
-        st.caption(f"{sum(map(len, found.values()))} of these seeds peaked within their first {patience} epochs "
-                   f"and early stopping ended them in the dip after that peak, while a sister seed peaked after epoch "
-                   f"{findings.LATE_PEAK * patience}: {listed}. Their lower scores are in the means and widen the "
-                   "intervals ('Every run and seed' gives each seed's epochs; REPORT.md's Summary lists every one).")
-
-
 def two_boxes(swapped: bool) -> tuple:
     """Two containers in the order they are written to, drawn in that order or, when ``swapped``, the second
     above the first: a lesson step puts what its text talks about above the fold."""
@@ -151,10 +127,13 @@ def two_boxes(swapped: bool) -> tuple:
 
 
 # ---- tabs --------------------------------------------------------------------------------------------
-def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str, changes_first: bool) -> None:
+def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str, changes_first: bool,
+          untrained: list[str]) -> None:
     """Each setup's level from 0, the changes against the reference with their intervals (first when
     ``changes_first``: a lesson step's text talks about them, and at 1280 x 800 the second chart is below the
-    fold), and the r sweep (first of all in a lesson step whose setups form one: the r lesson reads it first)."""
+    fold), and the r sweep (first of all in a lesson step whose setups form one: the r lesson reads it first). The
+    ``untrained`` rows stay out of the changes, as the pop row does: a -78% would squeeze every ±2% interval into
+    a dot."""
     from app import figures  # lazy: plotly
 
     metric = st.columns(3)[0].selectbox("Metric", results.METRICS, **urlsel.bound(PAGE, "metric", results.METRICS),
@@ -165,7 +144,8 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     if not picked.empty:
         presentation.chart(levels, figures.metric_dots(results.intervals(picked, metric, ["name"]), metric, shown),
                            key="compare.dots")
-    part = table[table["name"].isin(shown) & (table["source"] != "reference")]
+    left_out = [n for n in untrained if n != reference]  # the reference is the chart's zero line: always drawn
+    part = table[table["name"].isin(shown) & (table["source"] != "reference") & ~table["name"].isin(left_out)]
     lonely = comparison.unpaired_note(rows, part, metric, reference)
     if lonely and part[f"Δ {metric} %"].notna().sum() == 0 and len(part) > 1:  # nothing to draw: say why instead
         changes.info(lonely)
@@ -180,7 +160,10 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
                         "that does not hold after Holm's correction over the rows compared." + (
                             " The pop row (the floor, no training) is in the table, not here: its change, many times "
                             "the others', would squeeze every interval into a sliver." if (
-                                table["source"] == "reference").any() else ""))
+                                table["source"] == "reference").any() else "") + (
+                            f" Nor {'is' if len(left_out) == 1 else 'are'} {', '.join(left_out)}, which never "
+                            "learned (the note under the table)."
+                            if left_out else ""))
     sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
     sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
     if sweep.empty:
@@ -290,12 +273,13 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
                                 "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
 
 
-def export(rows: pd.DataFrame, table: pd.DataFrame, name: str) -> None:
+def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str]) -> None:
+    """The setups shown, every column: the summary as the table draws it, each of their runs and seeds."""
     left, right = st.columns(2)
-    left.download_button("Summary table (CSV)", table.to_csv(index=False).encode(), f"{name}-summary.csv",
-                         mime="text/csv", width="stretch")
-    right.download_button("Every run and seed (CSV)", rows.to_csv(index=False).encode(), f"{name}-runs.csv",
-                          mime="text/csv", width="stretch")
+    left.download_button("Summary table (CSV)", results.shown_rows(table, shown).to_csv(index=False).encode(),
+                         f"{name}-summary.csv", mime="text/csv", width="stretch")
+    right.download_button("Every run and seed (CSV)", rows[rows["name"].isin(shown)].to_csv(index=False).encode(),
+                          f"{name}-runs.csv", mime="text/csv", width="stretch")
 
 
 @st.fragment(run_every=1.0)
@@ -344,6 +328,7 @@ def render() -> None:
                              label_visibility=quiet_label(bool(step)),  # unlabelled, the box names its role
                              format_func=(lambda n: f"Δ vs {n}") if step else str)
     shown = picked or offered
+    untrained = evidence.untrained(rows, shown)
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
     if not table.empty:
@@ -356,13 +341,13 @@ def render() -> None:
             if partial:
                 st.caption(":material/info: Δ is paired by seed, so these rows are measured against part of the "
                            "reference's seeds: " + "; ".join(partial) + ".")
-            verdict_line(rows)
-            warmup_line(rows, shown)
-            export(rows, table, name)
+            compare_notes.verdicts(rows)
+            compare_notes.early_stops(rows, shown, untrained)
+            export(rows, table, name, shown)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
-                        ("Plots", lambda: plots(rows, table, shown, reference, bool(step))),
+                        ("Plots", lambda: plots(rows, table, shown, reference, bool(step), untrained)),
                         ("Learning curves", lambda: curves(rows, shown, bool(step))),
                         ("Claims", lambda: claims(rows, picked)),
                         ("Cold vs warm", lambda: cold_warm(rows, dataset, shown, bool(step))),

@@ -1,0 +1,54 @@
+"""The notes under the Compare page's table: REPORT.md's findings on the dataset in short, and what early stopping
+did to the precomputed cells shown (never learned, all stopped in their warm-up, a seed stopped in a dip), as
+REPORT.md's Summary says it, so a reader of the page is told what a reader of the report is."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import evidence
+from mambarec import findings, stats
+from mambarec.grid import DEFAULT_BUDGET
+from mambarec.summary import IN_SHORT_MEASURE, all_early_lines, in_short
+
+
+def verdicts(rows: pd.DataFrame) -> None:
+    cells = evidence.cells_of(rows)  # once for both lines: it walks every precomputed row
+    short = in_short(cells)
+    if short:
+        st.markdown(f"**The grid on this dataset, in short** ({IN_SHORT_MEASURE}; REPORT.md's Summary): "
+                    + short)
+    claims = evidence.claims_table(cells)
+    counts = evidence.verdict_counts(claims)
+    if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
+        st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + " · ".join(
+            f"{n} {kind}" for kind, n in counts.items() if n))
+
+
+def early_stops(rows: pd.DataFrame, shown: list[str], untrained: list[str]) -> None:
+    """What REPORT.md's Summary says of the shown precomputed cells' early stopping: the ``untrained`` ones
+    (``evidence.untrained``), the cells whose every seed stopped in its warm-up, and the seeds that stopped in a dip
+    while a sister seed went on learning."""
+    if rows.empty:
+        return
+    picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)]
+    if picked.empty:
+        return
+    if untrained:
+        st.caption(f"{', '.join(f'`{n}`' for n in untrained)} never learned: every seed ended (by early "
+                   "stopping or its epoch cap) before the model left its warm-up plateau (best valid epoch 1, or a "
+                   "BPR loss still at ln 2, a random ranking). Such a row measures an untrained model, not its setup, "
+                   "and stays out of the Δ chart (REPORT.md's Summary gives the epochs).")
+    patience = DEFAULT_BUDGET.patience
+    cells = findings.cells_of(picked.to_dict("records"), picked["dataset"].iloc[0])
+    rule = "the rule that tells a seed stopped in a dip (by a sister seed that went on learning)"
+    for line in all_early_lines(findings.all_in_warmup(cells, patience), picked["dataset"].iloc[0], patience, rule):
+        st.caption(line.removeprefix("- "))
+    found = findings.stopped_in_warmup(cells, patience)
+    if found:
+        listed = findings.seeds_listing(found)
+        st.caption(f"{sum(map(len, found.values()))} of these seeds peaked within their first {patience} epochs "
+                   f"and early stopping ended them in the dip after that peak, while a sister seed peaked after epoch "
+                   f"{findings.LATE_PEAK * patience}: {listed}. Their lower scores are in the means and widen the "
+                   "intervals ('Every run and seed' gives each seed's epochs; REPORT.md's Summary lists every one).")
