@@ -126,6 +126,17 @@ def receptive_fields(ins) -> go.Figure:
 WHOLE_TICKS_UP_TO = 16  # columns: below this many, an axis ticks each one (a 1-channel map was ticked -0.5, 0, 0.5)
 
 
+def map_axes(fig: go.Figure, h: int, w: int) -> None:
+    """Axes that show an H x W map's cells and no more: x from -0.5 to W - 0.5, y from -0.5 to H - 0.5 with row 0
+    on top, ticked at whole cells from 0 (every cell up to ``WHOLE_TICKS_UP_TO`` of them, every k-th beyond).
+    Square cells come from a narrower or shorter plot (``constrain="domain"``), not from an axis stretched past the
+    map: the output map's x axis ran to 4.5 with ticks 0, 2, 4 under a 4 x 4 map."""
+    for axis, n, span in ((fig.update_xaxes, w, [-0.5, w - 0.5]), (fig.update_yaxes, h, [h - 0.5, -0.5])):
+        axis(range=span, autorange=False, constrain="domain", tickmode="linear", tick0=0,
+             dtick=-(-n // WHOLE_TICKS_UP_TO), showgrid=False, zeroline=False)
+    fig.update_yaxes(scaleanchor="x")
+
+
 def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
     """Channel attention (branches x channels, with ``rows``) or spatial attention (H x W), in [0, 1], with its
     colour scale (the weights are read against 0 and 1)."""
@@ -133,12 +144,13 @@ def attention_map(z: np.ndarray, rows: list[str] | None = None) -> go.Figure:
                                colorbar={"thickness": 10, "title": "weight"},
                                hovertemplate=("%{y}, channel %{x}: %{z:.4f}" if rows else "row %{y}, col %{x}: "
                                               "%{z:.4f}") + "<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", **({} if rows else {"scaleanchor": "x", "dtick": 1}))
-    if not rows:  # square cells by a narrower plot, not by an x axis stretched past the map (-1 to 4 for 4 columns)
-        fig.update_xaxes(constrain="domain")
+    if not rows:
+        map_axes(fig, *z.shape)
+        return sized(fig, 230)
+    fig.update_yaxes(autorange="reversed")
     if z.shape[1] <= WHOLE_TICKS_UP_TO:
         fig.update_xaxes(tickmode="linear", tick0=0, dtick=1)
-    return sized(fig, 230, xaxis_title="channel of the branch" if rows else None)
+    return sized(fig, 230, xaxis_title="channel of the branch")
 
 
 def dream_output(out: np.ndarray) -> go.Figure:
@@ -146,5 +158,5 @@ def dream_output(out: np.ndarray) -> go.Figure:
     if out.shape[1] * out.shape[2] == 1:
         return sized(go.Figure(go.Bar(y=out.reshape(-1))), 230, xaxis_title="channel")
     fig = go.Figure(_heat(out.mean(axis=0), showscale=True))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    map_axes(fig, *out.shape[1:])
     return sized(fig, 230)

@@ -275,6 +275,35 @@ def test_an_attention_map_ticks_whole_channels_and_keeps_its_scale():
     assert wide.layout.xaxis.dtick is None
 
 
+def test_dream_heatmaps_axes_show_the_maps_cells_and_no_more():
+    """The output map of a 4 x 4 map was ticked 0, 2, 4 along an x axis stretched past the map (its y axis read
+    0-3): both maps' axes span the cells, -0.5 to W - 0.5 and H - 0.5 to -0.5, ticked at each whole cell."""
+    from app import dream_figures
+
+    for fig in (dream_figures.dream_output(np.ones((3, 2, 5))), dream_figures.attention_map(np.full((2, 5), 0.5))):
+        x, y = fig.layout.xaxis, fig.layout.yaxis
+        assert tuple(x.range) == (-0.5, 4.5) and tuple(y.range) == (1.5, -0.5)
+        assert all((a.tickmode, a.tick0, a.dtick, a.constrain) == ("linear", 0, 1, "domain") for a in (x, y))
+        assert y.scaleanchor == "x"
+
+
+def test_dream_inspector_table_counts_dead_taps_over_every_position(tmp_path, monkeypatch, no_precomputed):
+    """On the paper model's 4 x 4 map the panels read "1 of 9 on map" for dilation 3 at the centre (2, 2) while the
+    table said "taps off the map: 0 of 9": its header says it counts the taps that miss the map from every position,
+    and a note under it sets the panels' count at the centre beside it."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    at = page("dream_inspector")
+    table = at.dataframe[0]
+    assert "taps never on the map" in table.value.columns and "taps off the map" not in table.value.columns
+    assert "from every output position" in json.loads(table.proto.columns)["taps never on the map"]["help"]
+    assert list(table.value["taps never on the map"]) == ["0 of 9"] * 3
+    text = texts(at)
+    assert ("The panels above count the taps for the output at the chosen centre (row 2, column 2); 'taps never on "
+            "the map' counts the taps that read the padding from every output position.") in text
+    assert "3x3, dilation 3: 1 of 9 on the map there, 8 in the padding, 0 of 9 taps never on the map" in text
+    assert "3x3, dilation 1:" not in text  # its 9 taps are on the map at the centre and from everywhere
+
+
 def test_a_checkpoints_versions_are_words_not_a_python_dict():
     from app.compare_sections import versions_words
 

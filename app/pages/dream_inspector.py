@@ -24,6 +24,10 @@ NO_RUNS = ("No saved run with DREAM on this dataset yet: showing an **untrained*
            "seeded initialization). {how}")
 UNTRAINED = {"untrained-paper": "paper", "untrained-official": "official"}
 CENTRE_HELP = "The map position (the red x) whose receptive field each branch panel circles"
+DEAD_TAPS = "taps never on the map"
+DEAD_TAPS_HELP = ("Taps of the 3x3 kernel that read the zero padding from every output position, so their weights "
+                  "(the dead weights) never receive a gradient. The panels above count the taps for one output "
+                  "position only, the chosen centre (the red x).")
 NUMBER_COLUMNS = ("max |full - centre tap|", "max |full|", "max grad, dead taps", "trained Δ, dead taps",
                   "trained Δ, live taps")
 
@@ -162,13 +166,34 @@ def attention(ins) -> None:
 def equivalence_table(eq) -> pd.DataFrame:
     table = pd.DataFrame([{
         "branch": f"3x3, dilation {b.dilation}", "max |full - centre tap|": b.max_abs_diff,
-        "max |full|": b.max_abs_output, "taps off the map": f"{b.dead_taps} of 9", "dead weights": b.dead_params,
+        "max |full|": b.max_abs_output, DEAD_TAPS: f"{b.dead_taps} of 9", "dead weights": b.dead_params,
         "max grad, dead taps": b.max_dead_grad, "trained Δ, dead taps": b.dead_drift,
         "trained Δ, live taps": b.live_drift} for b in eq.branches])
     return table.dropna(axis=1, how="all")  # the gradient and drift columns only apply to some models
 
 
-def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, label: str) -> None:
+def centre_note(ins, eq) -> str | None:
+    """The panels' count at the chosen centre beside the table's count over every position, for the branches where
+    they differ: on a 4 x 4 map a dilation-3 kernel centred at (2, 2) reads 8 of its 9 taps from the padding, yet
+    none of its taps misses the map from every position, and a table's 0 under the panels' 8 read as a contradiction.
+    None when ``eq`` is of maps of another shape (the released-code layout shown for contrast) or nothing differs."""
+    if tuple(eq.shape) != tuple(ins.shape):
+        return None
+    fields = [(ins.labels[b.branch], ins.receptive_fields[b.branch], b.dead_taps) for b in eq.branches
+              if b.branch in ins.receptive_fields]
+    differ = [(name, rf, dead) for name, rf, dead in fields if rf.outside != dead]
+    if not differ:
+        return None
+    row, col = fields[0][1].centre
+    counts = "; ".join(f"{name}: {len(rf.positions)} of 9 on the map there, {rf.outside} in the padding, "
+                       f"{dead} of 9 {DEAD_TAPS}" for name, rf, dead in differ)
+    return (f"The panels above count the taps for the output at the chosen centre (row {row}, column {col}); "
+            f"'{DEAD_TAPS}' counts the taps that read the padding from every output position. {counts}. A tap in "
+            "the padding at this centre reads the map from other positions, so its weights still receive a "
+            "gradient.")
+
+
+def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, label: str, ins) -> None:
     st.header("Why the released code's dilated branches are 1x1 convolutions")
     st.markdown(
         "The paper describes DREAM on a C x H x W feature map, where a 3x3 kernel at dilation 6, 12 or 18 reads 9 "
@@ -197,12 +222,15 @@ def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, l
         m2.metric(f"DREAM parameters never updated ({share:.1%})", f"{result.n_dead_params:,} of {result.n_params:,}")
         m3.metric("items compared", f"{result.n_inputs:,}")
         st.dataframe(equivalence_table(result), hide_index=True,
-                     column_config={k: st.column_config.NumberColumn(format="%.3g") for k in NUMBER_COLUMNS})
+                     column_config={DEAD_TAPS: st.column_config.TextColumn(help=DEAD_TAPS_HELP)}
+                     | {k: st.column_config.NumberColumn(format="%.3g") for k in NUMBER_COLUMNS})
+        if note := centre_note(ins, result):
+            st.caption(note)
         st.markdown(result.summary())
         if result.all_identical:
             st.caption("'full': the 3x3 dilated conv with all nine taps and zero padding, as nn.Conv2d computes it. "
                        "The differences are float32 rounding (the two convs sum in another order). 'max grad': the "
-                       "largest gradient a backward pass sends to the off-map taps. docs/departures.md section 2 "
+                       f"largest gradient a backward pass sends to the {DEAD_TAPS}. docs/departures.md section 2 "
                        "(D3): 98,304 of 141,056 DREAM parameters per modality at C = 64.")
         else:
             st.caption("On a real C x H x W map the off-centre taps read neighbouring positions: the dilated branches "
@@ -245,7 +273,7 @@ def render() -> None:
     if warm_up:  # over the attention values it speaks of (above the maps, it pushed dream.2's under the fold)
         st.caption(f":material/warning: {warm_up}")
     attention(ins)
-    explain(dataset, ident, model, modality, checkpoint, label)
+    explain(dataset, ident, model, modality, checkpoint, label, ins)
     urlsel.publish(PAGE, PARAMS, step)
 
 
