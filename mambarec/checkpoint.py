@@ -35,6 +35,15 @@ class CheckpointError(UserError):
     """A checkpoint is unreadable, of another format or version, or for another dataset."""
 
 
+class DatasetMismatchError(CheckpointError):
+    """A checkpoint trained on another dataset than the one given; ``trained_on`` is the name it stores (None in a
+    file that names none), so a caller can say how to pick that dataset (the app names its sidebar's picker)."""
+
+    def __init__(self, message: str, trained_on: str | None = None):  # a default: an unpickled copy still builds
+        super().__init__(message)
+        self.trained_on = trained_on
+
+
 def versions() -> dict[str, str]:
     return {"mambarec": mambarec.__version__, "torch": torch.__version__.split("+")[0]}
 
@@ -113,6 +122,12 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "uploaded file")
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise CheckpointError(f"{name}: no such checkpoint file")
+    if _is_empty(source):  # torch's reader calls it damaged, which sends a user looking for a fault in the wrong place
+        raise CheckpointError(
+            f"{name}: the file is empty (0 bytes), so it holds no checkpoint (an interrupted copy or download, or "
+            "the wrong file). Pick the .pt file that `python -m mambarec train` saved (checkpoint.pt in its --out "
+            "folder) or the app saved (Compare page, Checkpoints tab: Download checkpoint.pt)."
+        )
     try:
         with warnings.catch_warnings():  # torch warns of a plain pickle with advice for torch's developers
             warnings.simplefilter("ignore")
@@ -126,7 +141,11 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
             "one torch saved). Save checkpoints with `python -m mambarec train` or the app."
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{name}: this file is not a MambaRec checkpoint (no '{FORMAT}' marker)")
+        raise CheckpointError(
+            f"{name}: this file is not a MambaRec checkpoint (no '{FORMAT}' marker): torch saved it, but probably as "
+            "a bare state_dict or for another program. Save checkpoints with `python -m mambarec train` or the app: "
+            "they write the marker, the run's config and the dataset's fingerprint, which a bare state_dict lacks."
+        )
     version = payload.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise CheckpointError(f"{name}: checkpoint format version {version!r} is not a version mambarec wrote")
@@ -154,13 +173,28 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
                               "`python -m mambarec train --out DIR`)")
     fp = payload.get("dataset_fingerprint")
     if expect_fingerprint is not None and fp != expect_fingerprint:
-        raise CheckpointError(
+        raise DatasetMismatchError(
             f"{name}: trained on dataset {payload.get('dataset')!r} (fingerprint {fp}), but the data given has "
-            f"fingerprint {expect_fingerprint}; load it with the dataset it was trained on"
+            f"fingerprint {expect_fingerprint}; load it with the dataset it was trained on",
+            payload.get("dataset"),
         )
     return {"run": run, "state_dict": payload["state_dict"], "metrics": metrics, "seed": payload.get("seed"),
             "dataset": payload.get("dataset"), "dataset_fingerprint": fp, "versions": payload.get("versions", {}),
             "resume": payload.get("resume")}
+
+
+def _is_empty(source) -> bool:
+    """Whether a path or a seekable file object holds no bytes (from its current position on); a stream that cannot
+    seek counts as not empty, and torch's reader judges it."""
+    if isinstance(source, (str, Path)):
+        return Path(source).stat().st_size == 0
+    try:
+        start = source.tell()
+        end = source.seek(0, io.SEEK_END)
+        source.seek(start)
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        return False
+    return end == start
 
 
 def _check_weights(name: str, payload: dict) -> None:
@@ -182,9 +216,10 @@ def _check_weights(name: str, payload: dict) -> None:
 
 def _check_data(ckpt: dict, dataset) -> None:
     if ckpt["dataset_fingerprint"] != dataset.fingerprint():
-        raise CheckpointError(
+        raise DatasetMismatchError(
             f"checkpoint was trained on {ckpt['dataset']!r} (fingerprint {ckpt['dataset_fingerprint']}), "
-            f"not on {dataset.name!r} ({dataset.fingerprint()}); load it with the dataset it was trained on"
+            f"not on {dataset.name!r} ({dataset.fingerprint()}); load it with the dataset it was trained on",
+            ckpt["dataset"],
         )
 
 

@@ -19,7 +19,7 @@ from mambarec.config import ConfigError, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data.dataset import DatasetError
 from mambarec.data.mmrec import load_mmrec_folder, write_mmrec_folder
 from mambarec.graphs import cached_knn_graph
-from mambarec.store import save_run
+from mambarec.store import import_checkpoint, save_run
 from mambarec.train import Trainer
 from tests.tiny import inter_frame, tiny_dataset
 
@@ -72,6 +72,33 @@ def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path):
         with pytest.raises(CheckpointError, match="not a readable MambaRec checkpoint"):
             load_checkpoint(path)
     assert not caught, [str(w.message) for w in caught]  # torch's "please file an issue" was printed before
+
+
+def test_an_empty_file_is_called_empty_by_the_loader_the_upload_and_evaluate(tmp_path, capsys):
+    """torch's reader called a 0-byte file damaged or not one torch saved, which sent a user looking for a fault."""
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    empty_said = r"the file is empty \(0 bytes\).*Pick the \.pt file that `python -m mambarec train` saved"
+    with pytest.raises(CheckpointError, match=rf"empty\.pt: {empty_said}"):
+        load_checkpoint(empty)
+    with pytest.raises(CheckpointError, match=rf"up\.pt: {empty_said}"):  # the app's upload: bytes, not a path
+        import_checkpoint(b"", "up.pt", DS, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+    assert main(["evaluate", str(empty)]) == 2
+    assert "the file is empty (0 bytes)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["plain", "state_dict"])
+def test_a_dict_torch_saved_without_the_marker_says_how_checkpoints_are_saved(tmp_path, capsys, content):
+    path = tmp_path / "other.pt"
+    torch.save({"a": 1} if content == "plain" else Trainer.for_run(_run(), DS).model.state_dict(), path)
+    said = (r"other\.pt: this file is not a MambaRec checkpoint \(no 'mambarec-checkpoint' marker\): torch saved it, "
+            r"but probably as a bare state_dict or for another program\. Save checkpoints with `python -m mambarec "
+            r"train` or the app: they write the marker, the run's config and the dataset's fingerprint")
+    with pytest.raises(CheckpointError, match=said):
+        load_checkpoint(path)
+    assert main(["evaluate", str(path)]) == 2
+    assert "a bare state_dict or for another program" in capsys.readouterr().err
 
 
 def test_a_damaged_resume_state_is_a_checkpoint_error_and_the_cli_says_so(tmp_path, capsys):

@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import evidence, figures, results
-from mambarec import stats
+from mambarec import comparison, stats
 from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.store import save_run
@@ -369,6 +369,31 @@ def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs
     assert results.rename_run(str(root / "mine"), "other", classroom=True) == (None, results.READ_ONLY)
     assert results.import_checkpoint(b"", "x.pt", None, classroom=True) == (None, results.READ_ONLY)
     assert (root / "mine" / "checkpoint.pt").is_file() and not (root / "other").exists()
+
+
+def test_a_checkpoint_of_another_dataset_names_the_sidebar_pick_that_loads_it(runs_root, monkeypatch, tmp_path):
+    """The loader's "load it with the dataset it was trained on" left a user of the app to find out how."""
+    data = (runs_root / "bpr-cold" / "checkpoint.pt").read_bytes()  # trained on synthetic/cold-items
+    at = compare(monkeypatch, tmp_path / "runs", dataset="synthetic", tab="Checkpoints")
+    at.file_uploader(key="ckpt.upload").set_value(("cold.pt", data, "application/octet-stream")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = ("load it with the dataset it was trained on: pick synthetic/cold-items in the sidebar's Dataset box, "
+            "then upload it again")
+    assert any(e.value.startswith("This checkpoint was refused: cold.pt: trained on dataset 'synthetic/cold-items'")
+               and e.value.endswith(said) for e in at.error), [e.value for e in at.error]
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_the_sidebar_pick_a_refused_checkpoint_needs_names_knobs_and_missing_folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("MAMBAREC_DATA", str(tmp_path))  # no dataset folders there
+    assert results.picker_hint("synthetic/cold-items?cold_share=0.3&seed=3") == (
+        "pick synthetic/cold-items in the sidebar's Dataset box and set its World knobs to cold_share=0.3, seed=3, "
+        "then upload it again")
+    assert results.picker_hint("ml100k") == (
+        "put the folder of ml100k in the data directory ($MAMBAREC_DATA), pick ml100k in the sidebar's Dataset box, "
+        "then upload it again")
+    assert results.picker_hint(None) == (
+        "pick the dataset it was trained on in the sidebar's Dataset box, then upload it again")
 
 
 def test_seeds_early_stopping_ended_in_their_warm_up_are_named_under_the_table(monkeypatch, tmp_path):
@@ -799,3 +824,19 @@ def test_a_cell_that_never_learned_is_named_and_kept_out_of_the_change_chart(run
     drawn = {y for trace in json.loads(forest.proto.spec)["data"] for y in trace.get("y", [])}
     assert drawn == {"no_alignment"}
     assert any("Nor is bpr, which never learned" in c.value for c in at.caption)
+
+
+def test_a_change_column_sorts_by_the_change_and_shows_its_words():
+    """Sorting the table's Δ column sorted its words as text: ▼ -78.0% came between ▽ -2.2% and ▼ -6.2%. The
+    column now holds the change as a number, drawn as its words (a Styler's display values)."""
+    table = pd.DataFrame({"name": ["paper", "a", "b", "c", "live", "other"],
+                          "Δ Recall@20 %": [np.nan, -2.2, -78.0, -6.2, np.nan, np.nan],
+                          "Δ Recall@20": ["reference", "▽ -2.2% [-4, -0.4]", "▼ -78.0% [-80, -76]",
+                                          "▼ -6.2% [-8, -4]", comparison.NO_COMMON_SEED, ""]})
+    styler = results.by_number(table, ("Recall@20", "NDCG@20"))  # a metric not in the table is passed over
+    order = styler.data["Δ Recall@20 order"]
+    assert list(styler.data.sort_values("Δ Recall@20 order")["name"]) == ["b", "c", "a", "paper", "live", "other"]
+    assert order.is_unique  # each number names its row's words, the rows with no change too
+    html = styler.hide([c for c in styler.data if c != "Δ Recall@20 order"], axis="columns").to_html()
+    assert all(words in html for words in table["Δ Recall@20"] if words) and "-78.0" not in html.replace("-78.0%", "")
+    assert results.by_number(table[["name"]], ("Recall@20",)) is not None

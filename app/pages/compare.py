@@ -98,7 +98,8 @@ def column_config() -> dict:
     for m in SHOWN:
         config[f"{m} text"] = st.column_config.TextColumn(m, width=106, help=f"test {m}: mean ± sample std over "
                                                           "seeds; '1 seed' has no spread to show")
-        config[f"Δ {m}"] = st.column_config.TextColumn(f"Δ {m}", width=144, help="change against the reference in "
+        config[f"Δ {m} order"] = st.column_config.Column(f"Δ {m}", width=144, alignment="left", help="change against "
+                                                         "the reference in "
                                                        "% of its mean, paired by seed, [95% t-interval]. ▲/▼: the "
                                                        "interval excludes 0, also after Holm's correction over "
                                                        "the rows compared; △/▽: it excludes 0, but not after that "
@@ -108,12 +109,14 @@ def column_config() -> dict:
 
 def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     view = results.shown_rows(table, shown)
-    order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m}")]]
-    st.dataframe(view, column_order=order, column_config=column_config(), hide_index=True, key="compare.table")
+    order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m} order")]]
+    st.dataframe(results.by_number(view, SHOWN), column_order=order, column_config=column_config(), hide_index=True,
+                 key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
                "seed with its 95% interval; ▲/▼ when the interval excludes 0 and that holds after Holm's "
-               "correction over the rows compared (the more rows, the more chance of one by luck), △/▽ when it does "
-               "not hold after it, ≈ within noise. The pop row (everyone gets the "
+               "correction over the rows shown here (the more rows, the more chance of one by luck; REPORT.md and "
+               "the README correct over their own groups, so a mark may differ there), △/▽ when it does not hold "
+               "after it, ≈ within noise. A click on a Δ header sorts by the change. The pop row (everyone gets the "
                "most popular items) is always shown, picked or not, as the floor a model must beat. All metrics "
                "and every seed: 'Every run and seed' and the CSV files; in a terminal: `python -m mambarec "
                "compare` (its `--help`).")
@@ -278,7 +281,8 @@ def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str])
     left, right = st.columns(2)
     left.download_button("Summary table (CSV)", results.shown_rows(table, shown).to_csv(index=False).encode(),
                          f"{name}-summary.csv", mime="text/csv", width="stretch")
-    right.download_button("Every run and seed (CSV)", rows[rows["name"].isin(shown)].to_csv(index=False).encode(),
+    picked = rows[rows["name"].isin(shown)] if not rows.empty else rows  # no run yet: the pop row alone
+    right.download_button("Every run and seed (CSV)", picked.to_csv(index=False).encode(),
                           f"{name}-runs.csv", mime="text/csv", width="stretch")
 
 
