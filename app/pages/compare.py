@@ -102,7 +102,7 @@ def column_config() -> dict:
                                                          "the reference in "
                                                        "% of its mean, paired by seed, [95% t-interval]. ▲/▼: the "
                                                        "interval excludes 0, also after Holm's correction over "
-                                                       "the rows compared; △/▽: it excludes 0, but not after that "
+                                                       "the rows shown; △/▽: it excludes 0, but not after that "
                                                        "correction; ≈: it holds 0 (within noise)")
     return config
 
@@ -160,7 +160,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "
                         "An interval that crosses the red line is within seed noise; a hollow dot is one seed: no "
                         "interval. Among many rows one may clear the line by luck: the table's △/▽ marks a change "
-                        "that does not hold after Holm's correction over the rows compared." + (
+                        "that does not hold after Holm's correction over the rows shown." + (
                             " The pop row (the floor, no training) is in the table, not here: its change, many times "
                             "the others', would squeeze every interval into a sliver." if (
                                 table["source"] == "reference").any() else "") + (
