@@ -54,6 +54,21 @@ def test_the_shipped_precomputed_folder_stays_small():
                                       "and rewrite it with `python -m mambarec precompute --rerender`.")
 
 
+def test_every_shipped_checkpoint_carries_its_weights_digest():
+    """Inside precomputed/ the manifest's sha256 guards a checkpoint; a copy taken out of it (to upload, or to
+    `evaluate`) has only its own digest to say that its weights were changed. The shipped ones predated the
+    digest, so a tampered copy loaded silently."""
+    from mambarec.checkpoint import weights_digest
+
+    shipped = artifacts.load_precomputed(ROOT / "precomputed")["checkpoints"]
+    paths = [p for by_name in shipped.values() for p in by_name.values()]
+    assert paths
+    for path in paths:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        assert payload.get("digest") == weights_digest({"state_dict": payload["state_dict"],
+                                                        "resume": payload.get("resume")}), path
+
+
 def test_probe_data_runs_every_code_path():
     ds = probes.probe_dataset()
     rates = {dict(c.overrides).get("reduction_factor", 8) for c in grid.GRID}
