@@ -159,13 +159,15 @@ def by_number(view: pd.DataFrame, metrics: tuple[str, ...]):
 
 def reference_row(dataset, rows: pd.DataFrame | None = None) -> dict:
     """Popularity ranking as a row of the comparison table: from a ``pop`` run among ``rows`` (ranking by
-    popularity is deterministic, so any of them is the reference), else computed now."""
+    popularity is deterministic, so any of them is the reference; the row counts them all, with a spread of 0, as
+    the README, REPORT.md and ``compare --csv`` do, and its Δ pairs over them), else computed now (one value)."""
     pop = rows[rows["model_name"] == "pop"] if rows is not None and not rows.empty else pd.DataFrame()
     metrics = ({m: float(pop[m].iloc[0]) for m in METRICS} if not pop.empty
                else popularity_reference(dataset.name, dataset.fingerprint(), dataset))
+    spread = 0.0 if len(pop) > 1 else float("nan")  # one value has no spread to show
     return {"source": "reference", "setup": "popularity (most-popular items)", "name": "pop", "cell": "pop",
-            "seeds": 1, "ran": "no training: exact", "model_name": "pop", "r": None,
-            **{m: metrics.get(m) for m in METRICS}, **{f"{m} ±": float("nan") for m in METRICS},
+            "seeds": max(len(pop), 1), "ran": "no training: exact", "model_name": "pop", "r": None,
+            **{m: metrics.get(m) for m in METRICS}, **{f"{m} ±": spread for m in METRICS},
             **{f"{m} text": f"{metrics.get(m, float('nan')):.4f}" for m in METRICS}}
 
 

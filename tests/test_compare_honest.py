@@ -840,3 +840,13 @@ def test_a_change_column_sorts_by_the_change_and_shows_its_words():
     html = styler.hide([c for c in styler.data if c != "Δ Recall@20 order"], axis="columns").to_html()
     assert all(words in html for words in table["Δ Recall@20"] if words) and "-78.0" not in html.replace("-78.0%", "")
     assert results.by_number(table[["name"]], ("Recall@20",)) is not None
+
+
+def test_the_pop_row_counts_the_grids_pop_seeds_as_the_report_does():
+    """The app's pop row said 1 seed with a blank spread, while REPORT.md and `compare --csv` counted the grid's 5
+    seeds with a spread of 0, and its Δ paired over those 5. Computed now, with no pop run, it is one value."""
+    pop = pd.DataFrame({"model_name": ["pop"] * 3, "seed": [0, 1, 2], **{m: [0.1676] * 3 for m in results.METRICS}})
+    row = results.reference_row(None, pop)
+    assert row["seeds"] == 3 and row["Recall@20 ±"] == 0.0 and row["Recall@20 text"] == "0.1676"
+    one = results.reference_row(None, pop.iloc[:1])
+    assert one["seeds"] == 1 and np.isnan(one["Recall@20 ±"])
