@@ -13,6 +13,7 @@ import pandas as pd
 
 from mambarec import findings, stats
 from mambarec.config import ConfigError, setup_label
+from mambarec.grid import GRID
 from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics
 from mambarec.store import RunRecord, model_name_of, named_by_hand
 
@@ -126,12 +127,23 @@ def one_per_seed(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return rows[rows.index.isin(keep)]
 
 
+def in_grid_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """Precomputed rows in the grid's order (``grid.GRID``: README.md and REPORT.md list the cells so), then the
+    rest as they came; the grid's journal holds runs in the order they finished (r16 before r2, r4 and r1)."""
+    if "cell" not in rows:
+        return rows
+    rank = {cell.name: i for i, cell in enumerate(GRID)}
+    grid_cell = (rows["source"] == "precomputed") & rows["cell"].isin(rank)
+    key = rows["cell"].map(rank).where(grid_cell, len(rank))
+    return rows.iloc[key.argsort(kind="stable")]
+
+
 def aggregate_seeds(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """Mean and sample std over the seeds of each setup (``mambarec.stats``): ``<metric> ±`` holds the
     std, empty (NaN) for a single seed, which is one seed, not a zero spread; ``<metric> text`` says so."""
     if rows.empty:
         return rows
-    rows = one_per_seed(rows, ["source", "setup"])
+    rows = in_grid_order(one_per_seed(rows, ["source", "setup"]))
     extra = [c for c in ("n_params", "s_per_epoch") if c in rows]
     out = []
     for (source, setup), group in rows.groupby(["source", "setup"], sort=False, dropna=False):

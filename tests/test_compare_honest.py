@@ -850,3 +850,14 @@ def test_the_pop_row_counts_the_grids_pop_seeds_as_the_report_does():
     assert row["seeds"] == 3 and row["Recall@20 ±"] == 0.0 and row["Recall@20 text"] == "0.1676"
     one = results.reference_row(None, pop.iloc[:1])
     assert one["seeds"] == 1 and np.isnan(one["Recall@20 ±"])
+
+
+def test_the_grids_rows_come_in_the_grids_order_as_in_the_readme():
+    """The journal holds runs in the order they finished, so the app and `compare` listed r16 before r2, r4 and r1,
+    unlike README.md and REPORT.md; a row-by-row check across them was slow."""
+    names = ["r16", "bpr", "r2", "paper", "r1"]
+    rows = pd.DataFrame({"source": ["precomputed"] * 5 + ["saved"], "setup": [*names, "mambarec/paper · 3 ep"],
+                         "name": [*names, "mambarec/paper · 3 ep"], "cell": [*names, None], "seed": [0] * 6,
+                         "model_name": "mambarec", "r": None, "Recall@20": 0.3})
+    order = list(comparison.aggregate_seeds(rows, ("Recall@20",))["name"])
+    assert order == ["paper", "r1", "r2", "r16", "bpr", "mambarec/paper · 3 ep"]
