@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import presentation, state
+from app import presentation, state, widgets
 from app.labels import LABELS
 from mambarec.config import ConfigError, RunConfig
 
@@ -116,9 +116,14 @@ def is_on(run: RunConfig, block: Block) -> bool:
     return on and (m.use_dream or not inside)
 
 
+def switch_field(name: str) -> str:
+    """The config field block ``name`` switches (both feature blocks switch ``freeze_features``)."""
+    return "freeze_features" if name in ("visual_in", "text_in") else name
+
+
 def toggle(run: RunConfig, name: str) -> RunConfig:
     """``run`` with the switch of block ``name`` flipped (the features: fixed <-> trained)."""
-    field = "freeze_features" if name in ("visual_in", "text_in") else name
+    field = switch_field(name)
     return state.edit_run(run, field, not getattr(run.model, field))
 
 
@@ -182,8 +187,8 @@ def _on_click(key: str) -> None:
         return
     try:
         state.set_run(toggle(state.current_run(), block.name))
-    except ConfigError as exc:
-        st.session_state["form.rejected"] = str(exc)
+    except ConfigError as exc:  # in the form's words: the diagram's blocks are its switches
+        st.session_state[widgets.REJECTED] = widgets.refusal(switch_field(block.name), exc)
     st.session_state[COUNTER] = st.session_state.get(COUNTER, 0) + 1
 
 

@@ -163,7 +163,7 @@ def _on_field(name: str) -> None:
 def refusal(name: str, exc: Exception) -> str:
     """Why a value was refused, in the form's words: ``Epoch cap must be >= 1, got 0``, not the field's name."""
     label = label_of(name) if name in LABELS else name
-    if isinstance(exc, ConfigError) and exc.field is not None:
+    if isinstance(exc, ConfigError) and (exc.field is not None or exc.mentions):
         spelled = exc.spelled(lambda field: label_of(field) if field in LABELS else field)
         if str(spelled) != str(exc):
             return str(spelled)

@@ -133,7 +133,7 @@ def run_config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]
     try:
         return make_run(args.dataset, model_name, args.variant, model, train, spell=flag)
     except ConfigError as exc:  # a config's own check names its field ("epochs must be >= 1"): the user typed a flag
-        if exc.field in {**model, **train}:
+        if exc.field in {**model, **train} or exc.mentions:
             raise exc.spelled(flag) from exc
         raise
 

@@ -177,6 +177,20 @@ def test_an_invalid_value_is_refused_with_its_reason(env):
     assert at.session_state["run_config"].model_name == "lightgcn" and at.number_input(key="cfg.n_layers").value == 2
 
 
+def test_the_last_dream_branch_switched_off_is_refused_in_the_forms_words(env):
+    """A rule over several fields (DREAM keeps one branch) named the config's fields, branch_conv1x1 ... use_dream,
+    in a form whose boxes say "Branch 1: point filter" and "DREAM"."""
+    at = open_app(**LINK)
+    for name in ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3"):
+        at.toggle(key=f"cfg.{name}").set_value(False).run()
+    at.toggle(key="cfg.branch_pool").set_value(False).run()
+    no_exception(at)
+    assert at.session_state["run_config"].model.branch_pool  # refused: the setup keeps its last branch
+    [refused] = [w.value for w in at.warning if "Not applied" in w.value]
+    assert "(Branch 1: point filter, Branch 2: spacing a," in refused and "switch DREAM off" in refused, refused
+    assert "branch_" not in refused and "use_dream" not in refused
+
+
 # ---- URLs ---------------------------------------------------------------------------------------
 def test_a_new_url_is_applied_and_a_stale_echo_is_not(env):
     at = open_app()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import field, fields
 from typing import Any, get_origin
 
@@ -23,18 +24,22 @@ INT_LIMIT = 2**53 - 1
 
 class ConfigError(UserError):
     """A configuration value or key is wrong; the message says which and how to fix it. ``field``: the field a
-    range check refused, whose name leads the message (``spelled`` writes it as the user typed it)."""
+    range check refused, whose name leads the message; ``mentions``: other fields the message names (a rule over
+    several). ``spelled`` writes them as the user knows them: flags on the command line, labels in the app."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, mentions: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
+        self.mentions = tuple(mentions)
 
     def spelled(self, spell) -> ConfigError:
-        """This error with its leading field name written by ``spell`` (``--epochs`` on the command line)."""
+        """This error with its leading field name and its ``mentions`` written by ``spell`` (``--epochs``)."""
         text = str(self)
-        if self.field is None or not text.startswith(self.field):
-            return self
-        return ConfigError(spell(self.field) + text[len(self.field):], self.field)
+        if self.field is not None and text.startswith(self.field):
+            text = spell(self.field) + text[len(self.field):]
+        for name in self.mentions:  # whole names only: branch_dilated_1 is not inside branch_dilated_12
+            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lambda _, name=name: spell(name), text)
+        return self if text == str(self) else ConfigError(text, self.field, self.mentions)
 
 
 def param(default: Any, help: str, *, symbol: str | None = None, choices: tuple | None = None,

@@ -19,6 +19,7 @@ from mambarec.config.fields import ConfigError, build, check, choices_text, para
 
 VARIANTS = ("paper", "official", "backbone")
 REDUCTION_FACTORS = (1, 2, 4, 8, 16, 32)
+BRANCHES = ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool")  # DREAM's
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,12 @@ class MambaRecConfig:
             raise ConfigError(f"dilation_rates must be three integers >= 1, got {self.dilation_rates!r}",
                               "dilation_rates")
         if self.use_dream and not any(self.dream_branches):
-            raise ConfigError("DREAM needs at least one of its five branches switched on (branch_conv1x1, "
-                              "branch_dilated_1/2/3, branch_pool); switch one on, or set use_dream to false")
+            raise ConfigError(f"DREAM needs at least one of its five branches switched on ({', '.join(BRANCHES)}); "
+                              "switch one on, or switch use_dream off", mentions=(*BRANCHES, "use_dream"))
 
     @property
     def dream_branches(self) -> tuple[bool, bool, bool, bool, bool]:
-        return (self.branch_conv1x1, self.branch_dilated_1, self.branch_dilated_2, self.branch_dilated_3,
-                self.branch_pool)
+        return tuple(getattr(self, name) for name in BRANCHES)
 
 
 _OFFICIAL = dict(
