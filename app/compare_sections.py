@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import paper_numbers, results, state, urlsel
+from app import models, paper_numbers, results, state, urlsel
 from mambarec.comparison import one_per_seed
 from mambarec.config import RunConfig
 
@@ -39,7 +39,8 @@ def wilcoxon(rows: pd.DataFrame, dataset) -> None:
                "more than the noise between users?")
     runs = rows[rows["checkpoint"].notna()]
     if len(runs) < 2:
-        st.caption("Needs two runs with checkpoints on this dataset.")
+        st.caption(f"Needs two runs with checkpoints on this dataset; it has {len(runs) or 'none'}. "
+                   + models.train_hint(dataset.name))
         return
     labels = dict(zip(runs["checkpoint"], runs["label"], strict=True))
     a_col, b_col, m_col = st.columns([3, 3, 1])
@@ -114,7 +115,7 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
         st.toast(f"Deleted the run `{deleted}`")
     runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows
     if runs.empty:
-        st.caption("No checkpoint on this dataset yet: train a run, or upload one below.")
+        st.caption(f"No checkpoint on this dataset yet. {models.train_hint(dataset.name)} Or upload one below.")
     else:
         labels = checkpoint_labels(runs)
         renamed = st.session_state.pop(RENAMED, None)

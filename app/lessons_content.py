@@ -240,8 +240,8 @@ LESSONS: tuple[Lesson, ...] = (
                     "Recall@20 on cold and warm test items, each setup's mean over its five seeds with a 95% "
                     "interval. Only mgcn's cold bar clears the dashed line of a random ranking. BPR and pop see no "
                     "content and cannot rank a cold item; paper and no_alignment sit below the line too, most of "
-                    "their seeds stopped in the warm-up (the note under the table): within the protocol the paper's "
-                    "model does not learn to rank new items from their content here."),
+                    "their seeds stopped in a dip after an early peak (below the table): within the protocol the "
+                    "paper's model does not learn to rank new items from their content here."),
            )),
 )
 LESSON_IDS = {lesson.id: lesson for lesson in LESSONS}

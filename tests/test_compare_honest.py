@@ -861,3 +861,12 @@ def test_the_grids_rows_come_in_the_grids_order_as_in_the_readme():
                          "model_name": "mambarec", "r": None, "Recall@20": 0.3})
     order = list(comparison.aggregate_seeds(rows, ("Recall@20",))["name"])
     assert order == ["paper", "r1", "r2", "r16", "bpr", "mambarec/paper · 3 ep"]
+
+
+def test_an_empty_checkpoints_tab_says_why_the_grid_brings_no_weights_here(runs_root, grid_folder, monkeypatch):
+    """On ml100k the Checkpoints and "Is it noise?" tabs said only "No checkpoint on this dataset yet", which a
+    lecturer read as broken precomputed data: the grid keeps weights for the built-in worlds only, as the DREAM and
+    Users pages already said."""
+    at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic/noisy-modality", tab="Checkpoints")
+    [said] = [c.value for c in at.caption if c.value.startswith("No checkpoint on this dataset yet")]
+    assert "precomputed/ keeps weights only for `synthetic`" in said and said.endswith("Or upload one below.")

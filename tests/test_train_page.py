@@ -191,6 +191,14 @@ def test_the_last_dream_branch_switched_off_is_refused_in_the_forms_words(env):
     assert "branch_" not in refused and "use_dream" not in refused
 
 
+def test_the_train_button_has_no_tooltip_to_cover_the_setup_while_it_trains(env):
+    """A presenter clicks Train and leaves the mouse there: its tooltip stayed over the setup's name (and a preset
+    button) for the whole run. A disabled button keeps its reason as its tooltip."""
+    at = open_app(**LINK)
+    [train] = [b for b in at.button if b.label == "Train"]
+    assert not train.disabled and not train.help
+
+
 # ---- URLs ---------------------------------------------------------------------------------------
 def test_a_new_url_is_applied_and_a_stale_echo_is_not(env):
     at = open_app()
@@ -411,6 +419,18 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     assert any("Precomputed: cell `paper`" in i.value for i in at.info)
     at.number_input(key="cfg.embedding_dim").set_value(72).run()
     assert not any("Precomputed" in i.value for i in at.info)
+
+
+def test_a_classroom_server_offers_no_live_run_beside_the_precomputed_seeds(env, monkeypatch):
+    """Train disabled for the room, the line beside it still offered "a live run of 4 epochs" and how to seed it."""
+    from pathlib import Path
+
+    monkeypatch.setenv(state.PRECOMPUTED_ENV, str(Path(__file__).resolve().parents[1] / "precomputed"))
+    monkeypatch.setenv(state.CLASSROOM_ENV, "1")
+    at = open_app(dataset="synthetic", epochs="4")
+    no_exception(at)
+    named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
+    assert named.endswith("They are on the Compare page: no need to train them live.")
 
 
 def estimated(at, run) -> None:

@@ -156,7 +156,8 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     st.markdown(f"**{setup_label(run)}**  \nseed {run.train.seed} · dataset **{run.dataset}**")
     train, seeds = st.columns(2)
     train.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=bool(reason),
-                 on_click=_start, args=(run, 1), help=reason or "Queue this setup; it trains in the background.")
+                 on_click=_start, args=(run, 1), help=reason)  # no tooltip when it works: after the click it stayed
+    # over the setup's name for the whole run, where a presenter's mouse rests (what it does: the card says)
     seeds.button(f"{N_SEEDS} seeds", icon=":material/repeat:", width="stretch", disabled=bool(reason),
                  on_click=_start, args=(run, N_SEEDS),
                  help=reason or f"Train this setup with seeds {run.train.seed} to {run.train.seed + N_SEEDS - 1} "
@@ -170,7 +171,8 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     st.caption(schedule_line(run))
     seeds_done = same_setup.precomputed_seeds(run)
     if seeds_done:
-        st.info(same_setup.describe(seeds_done, run), icon=":material/inventory_2:")
+        offered = None if state.classroom() else run  # a server that trains nothing offers no live run
+        st.info(same_setup.describe(seeds_done, offered), icon=":material/inventory_2:")
     estimate_panel(run, seeds_done)
     params = run_to_params(run)
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
