@@ -21,6 +21,7 @@ from mambarec.data.spec import dataset_slug
 STEP = "lesson.step"  # the step whose note the page shows
 SEEN = "lesson.step_seen"  # the last step id that came in through the URL
 NBSP = "\u00a0"  # a no-break space: words joined by it wrap as one
+NEXT_LESSON = "Next lesson"  # a last step's way on, in Next step's place: the lesson's title is its tooltip
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -110,6 +111,9 @@ def show(page: str) -> dict[str, str]:
             link(nav, lesson, index - 1, "Previous", ":material/arrow_back:")
         if index + 1 < len(lesson.steps):
             link(nav, lesson, index + 1, "Next step", ":material/arrow_forward:")
+        elif (after := next_lesson(lesson)) is not None:  # the last step: on to the next lesson in one click
+            link(nav, after, 0, NEXT_LESSON, ":material/arrow_forward:",
+                 help=f"Step 1 of the next lesson: {after.title}")
         page_link(nav, "lessons", "All lessons", ":material/school:", {"lesson": lesson.id})
         # an icon alone, borderless like the links beside it: a labelled button wrapped the row in presentation mode
         with nav.popover("", icon=":material/qr_code_2:", type="tertiary", help="This step's link as a QR code: the "
@@ -127,15 +131,23 @@ def show(page: str) -> dict[str, str]:
     return {"step": L.step_id(lesson, index)}
 
 
-def link(where, lesson: L.Lesson, index: int, label: str, icon: str) -> None:
+def next_lesson(lesson: L.Lesson) -> L.Lesson | None:
+    """The lesson after ``lesson`` in the order the Lessons page lists them; None after the last one."""
+    ids = list(L.LESSON_IDS)
+    at = ids.index(lesson.id) + 1
+    return L.LESSON_IDS[ids[at]] if at < len(ids) else None
+
+
+def link(where, lesson: L.Lesson, index: int, label: str, icon: str, help: str | None = None) -> None:
     """A link that opens the step's page with the step's selection (inside the app: no reload)."""
-    page_link(where, lesson.steps[index].page, label, icon, L.step_query(lesson, index))
+    page_link(where, lesson.steps[index].page, label, icon, L.step_query(lesson, index), help)
 
 
-def page_link(where, page: str, label: str, icon: str, query: dict[str, str]) -> None:
-    """``st.page_link`` to one of the app's pages; a plain link when the page runs outside the app's navigation
-    (a page run alone, as tests do)."""
+def page_link(where, page: str, label: str, icon: str, query: dict[str, str], help: str | None = None) -> None:
+    """``st.page_link`` to one of the app's pages, ``help`` its tooltip; a plain link when the page runs outside
+    the app's navigation (a page run alone, as tests do)."""
     try:
-        where.page_link(L.PAGES[page][0], label=label, icon=icon, query_params=query)
+        where.page_link(L.PAGES[page][0], label=label, icon=icon, help=help, query_params=query)
     except StreamlitAPIException:
-        where.markdown(f"[{label}](/{L.PAGES[page][1]}?{urlencode(query)})")
+        title = ' "{}"'.format(help.replace('"', "'")) if help else ""
+        where.markdown(f"[{label}](/{L.PAGES[page][1]}?{urlencode(query)}{title})")

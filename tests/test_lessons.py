@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -120,6 +121,42 @@ def test_previous_on_the_same_page_goes_back_to_the_earlier_step():
     open_step(at, lesson, 0)  # Previous
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state["embeddings.before"] == first and at.session_state["embeddings.lines"] == 80
+
+
+def links(at: AppTest, label: str) -> list:
+    """The page's ``st.page_link`` elements labelled ``label``, as their protos."""
+    return [e.proto for e in at.get("page_link") if e.proto.label == label]
+
+
+def follow(at: AppTest, link) -> AppTest:
+    """What clicking a page link does inside the app: its page, with its query string as the URL's parameters."""
+    page = next(file for file, url_path in L.PAGES.values() if url_path == link.page)
+    at.query_params.clear()
+    at.query_params.update(dict(parse_qsl(link.query_string)))
+    return at.switch_page(page).run()
+
+
+def test_a_lessons_last_step_leads_on_to_the_next_lessons_first_step():
+    """A lecturer at the end of a lesson goes on in one click, in the order the Lessons page lists the lessons;
+    the last lesson's last step leads nowhere further."""
+    at = landing()
+    order = at.radio[0].options  # the Lessons page's list, by title
+    assert [lesson.title for lesson in L.LESSONS] == order
+    first, second = L.LESSONS[:2]
+    open_step(at, first, len(first.steps) - 1)
+    assert not links(at, "Next step")
+    (on,) = links(at, lessonbar.NEXT_LESSON)
+    assert second.title in on.help and dict(parse_qsl(on.query_string)) == L.step_query(second, 0)
+    follow(at, on)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == TITLES[second.steps[0].page] and at.query_params["step"] in ([f"{second.id}.1"],
+                                                                                           f"{second.id}.1")
+    assert f"**{second.title}** · step 1 of {len(second.steps)}:" in shown(at)
+    assert len(links(at, "Next step")) == 1 and not links(at, lessonbar.NEXT_LESSON)  # a first step: Next step
+    last = L.LESSONS[-1]
+    open_step(at, last, len(last.steps) - 1)
+    assert f"step {len(last.steps)} of {len(last.steps)}" in shown(at)
+    assert not links(at, "Next step") and not links(at, lessonbar.NEXT_LESSON)
 
 
 def test_step_links_name_cells_and_pages_that_exist():
