@@ -209,6 +209,26 @@ def test_every_page_renders(env):
     assert "for the precomputed checkpoints" in models.train_hint("synthetic")
 
 
+@pytest.mark.parametrize(("spec", "note"), [
+    ("synthetic", "396 of the 400 generated items are kept; the other 4 items fell to MMRec's 5-core filter"),
+    ("synthetic?n_users=100", "99 of the 100 generated users and 168 of the 400 generated items are kept; the other "
+                              "1 user and 232 items fell to MMRec's 5-core filter"),
+    ("synthetic?n_items=100", None),  # every user and item drawn has 5 interactions or more: nothing to explain
+])
+def test_dataset_card_says_where_generated_items_went(env, spec, note):
+    ds = state.get_dataset(spec)
+    at = open_app(dataset=spec, show="dataset")
+    at.switch_page("app/pages/about.py").run()
+    no_exception(at)
+    assert any(f"Dataset card: {spec}" in s.value for s in at.subheader)
+    said = [c.value for c in at.caption if "generated" in c.value and "5-core" in c.value]
+    if note is None:
+        assert said == [] and (ds.n_users, ds.n_items) == (600, 100)
+    else:
+        assert len(said) == 1 and said[0].startswith(note), said
+        assert said[0].endswith("which repeatedly drops users and items with fewer than 5 interactions.")
+
+
 def test_widget_changes_edit_the_url_and_never_train(env):
     at = open_app()
     assert at.query_params["variant"] == ["paper"] or at.query_params["variant"] == "paper"

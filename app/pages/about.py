@@ -12,6 +12,7 @@ from app.urlsel import Param
 from mambarec.data import DatasetError
 from mambarec.data.coldstart import measured_cold_items
 from mambarec.data.scenarios import SCENARIOS, scenario_summary
+from mambarec.data.synthetic import K_CORE
 from mambarec.groundtruth import modality_gap_stats, modality_informativeness
 
 PAGE = "about"
@@ -68,6 +69,19 @@ def paper_vs_code() -> None:
                "build on, is a model of its own (the MGCN preset). Every switch can be mixed (docs/departures.md).")
 
 
+def dropped_note(knobs: dict, users: int, items: int) -> str | None:
+    """Where a generated world's users and items went: the knobs say how many were drawn, the card how many
+    are left after the k-core filter (``mambarec.data.synthetic.K_CORE``); None when nothing was dropped."""
+    gone = [(kept, knobs[f"n_{what}"], what) for kept, what in ((users, "users"), (items, "items"))
+            if knobs.get(f"n_{what}", kept) != kept]
+    if not gone:
+        return None
+    kept = " and ".join(f"{k:,} of the {n:,} generated {what}" for k, n, what in gone)
+    other = " and ".join(f"{n - k:,} {what if n - k != 1 else what[:-1]}" for k, n, what in gone)
+    return (f"{kept} are kept; the other {other} fell to MMRec's {K_CORE}-core filter, which repeatedly drops "
+            f"users and items with fewer than {K_CORE} interactions.")
+
+
 def dataset_card(name: str) -> None:
     try:
         card = state.dataset_card(name)
@@ -80,6 +94,9 @@ def dataset_card(name: str) -> None:
                                           ("Interactions", f"{card['interactions']:,}"),
                                           ("Density", f"{card['density']:.3%}")), strict=True):
         col.metric(label, value)
+    extras = state.get_dataset(name).extras or {}
+    if note := dropped_note(extras.get("knobs", {}), card["users"], card["items"]):
+        st.caption(note)
     st.caption(f"Split (MMRec's rule): train {card['train']:,} · valid {card['valid']:,} · test {card['test']:,}. "
                f"Visual {card['visual_dim']}-d, text {card['text_dim']}-d. Source `{card['source'] or card['name']}`, "
                f"fingerprint `{card['fingerprint']}`.")
@@ -88,7 +105,7 @@ def dataset_card(name: str) -> None:
         s = paper_numbers.DATASET_STATS[paper]
         st.caption(f"The paper's {paper.capitalize()}: {s['users']:,} users, {s['items']:,} items, "
                    f"{s['interactions']:,} interactions, density {s['density']:.3%}.")
-    if "item_factors" in (state.get_dataset(name).extras or {}):
+    if "item_factors" in extras:
         truth(name, card["fingerprint"])
 
 

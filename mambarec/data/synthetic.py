@@ -154,6 +154,9 @@ def _split(pairs: np.ndarray, seed: int, cold_seq: np.random.SeedSequence, cold_
     return [split_pairs[labels == SPLIT_LABELS[s]] for s in ("train", "valid", "test")], cold
 
 
+K_CORE = 5  # MMRec's filter: users and items with fewer interactions are dropped, repeatedly
+
+
 def make_synthetic(
     seed: int = 0,
     n_users: int = 600,  # users drawn before the 5-core filter (a few may drop out)
@@ -170,7 +173,7 @@ def make_synthetic(
     text_dim: int = 64,
     visual_coord_noise: float = 0.3,  # per-coordinate noise, so neither view is the factors exactly
     text_coord_noise: float = 0.15,
-    k_core: int = 5,
+    k_core: int = K_CORE,
     cold_share: float = 0.0,  # share of (kept) items made cold, see mambarec.data.coldstart
     content_share: float = 1.0,  # share of the content factors' variance that is the item factors
     visual_noise: float = 0.0,  # share of the visual view's latent input that is noise
