@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,7 +30,11 @@ from mambarec.config import RunConfig
 
 MINUTES_WARNING_S = 60.0  # runs longer than this get a warning before they start
 BUDGET_S = 4.0  # time whole epochs when this many seconds hold WHOLE_EPOCHS of them
-WHOLE_EPOCHS = 3  # epochs timed whole (after the first, which is cold)
+WHOLE_EPOCHS = 3  # epochs timed whole at least (after the first, which is cold)
+# ... and at most, while their seconds fit in BUDGET_S. Their median is the epoch: a fresh worker's next epochs, or a
+# page redrawn on the same cores while they ran, made three epochs of 0.15 s read 0.45 s (synthetic, a lecturer's
+# rehearsal in Chromium; 0.23 s in a fresh worker alone, 0.14 s once warm), where a run of 183 epochs averages it away.
+MAX_WHOLE_EPOCHS = 12
 MIN_TIMED = 2  # batches timed before deciding
 
 _LOCK = threading.Lock()
@@ -75,15 +80,16 @@ def measure(run: RunConfig, dataset) -> EpochCost:
 
     A run reports the mean of its epochs' training times (the epoch hook, the shuffle and the batches;
     not the evaluation). When the first epoch's batches project a short epoch, the epochs after the first
-    are timed whole, exactly that quantity; otherwise batches 2 .. k of the first epoch (the first is cold)
-    give the batch time and the epoch is its set-up plus batches per epoch x batch time.
+    are timed whole, exactly that quantity (3 to 12 of them, as many as BUDGET_S holds; their median);
+    otherwise batches 2 .. k of the first epoch (the first is cold) give the batch time and the epoch is its
+    set-up plus batches per epoch x batch time.
     """
     from app.worker import use_threads  # lazy: imports torch (this runs in the estimate's worker process)
     from mambarec.train import Trainer  # lazy: imports torch
 
     use_threads()  # time the run under the thread count it will train with
-    run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=WHOLE_EPOCHS + 1,
-                                                             patience=WHOLE_EPOCHS + 1))
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=MAX_WHOLE_EPOCHS + 1,
+                                                             patience=MAX_WHOLE_EPOCHS + 1))
     n_batches = max(1, math.ceil(len(dataset.train) / run.train.batch_size))
     t0 = time.perf_counter()
     trainer = Trainer.for_run(run, dataset)
@@ -99,7 +105,7 @@ def measure(run: RunConfig, dataset) -> EpochCost:
             if n_batches > 2 and timed >= MIN_TIMED:
                 return (polls[-1] - polls[2]) / timed * n_batches * WHOLE_EPOCHS > BUDGET_S
             return False
-        return len(epochs) > WHOLE_EPOCHS or sum(epochs[1:]) > BUDGET_S
+        return len(epochs) > MAX_WHOLE_EPOCHS or (len(epochs) > WHOLE_EPOCHS and sum(epochs[1:]) > BUDGET_S)
 
     trainer.fit(on_event=lambda e: epochs.append(e.epoch_s), should_stop=should_stop)
     t2 = time.perf_counter()
@@ -107,12 +113,12 @@ def measure(run: RunConfig, dataset) -> EpochCost:
     eval_s = time.perf_counter() - t2
     if not trainer.model.trainable:
         return EpochCost(build_s=build_s, batch_s=0.0, n_batches=n_batches, eval_s=eval_s)
-    if len(epochs) >= 2:  # whole epochs after the first
+    if len(epochs) >= 2:  # whole epochs after the first: their median, which a slow one or two do not move
         whole = epochs[1:]
-        mean = sum(whole) / len(whole)
-        return EpochCost(build_s=build_s, batch_s=mean / n_batches, n_batches=n_batches, eval_s=eval_s,
+        typical = statistics.median(whole)
+        return EpochCost(build_s=build_s, batch_s=typical / n_batches, n_batches=n_batches, eval_s=eval_s,
                          timed=len(whole) * n_batches, epochs_timed=len(whole),
-                         once_s=max(0.0, epochs[0] - mean))
+                         once_s=max(0.0, epochs[0] - typical))
     first = polls[: n_batches + 1]
     setup_s = first[1] - first[0] if len(first) > 1 else 0.0
     intervals = [b - a for a, b in zip(first[2:-1], first[3:], strict=True)]
