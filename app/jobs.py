@@ -43,6 +43,7 @@ _LOCK = threading.RLock()
 _JOBS: dict[str, Job] = {}
 _QUEUE: list[str] = []  # ids of queued jobs, first come first served
 _RUNNING: set[str] = set()
+QUEUE_REFRESH_S = 10.0  # the server's queue as every session shows it: 30 students must not load the server
 _PRESTARTED = False  # prestart() ran in this process
 
 

@@ -157,13 +157,19 @@ def outcome(job: jobs.Job) -> None:
 def queue_table(mine: set[str]) -> None:
     """Every active run of the server, in queue order, each with Stop (their own cards show more)."""
     active = jobs.queue()
+    # the labels below (and a run card's "stopped by session ...") name sessions: say which one this is
+    me = f"This browser is **{state.owner()}** in the queue and on run cards."
     if not active:
         st.caption(f"Nothing is training on this server. At most {jobs.max_parallel()} runs train at once; "
-                   "more wait in line here.")
+                   f"more wait in line here. {me}")
         return
+    st.caption(me)
     for job in active:
         cols = st.columns([5, 1.3])
         place = f"{ordinal(job.place)} in line" if job.place else f"{job.status}, epoch {job.last_epoch}"
+        if job.stop_event.is_set():  # Stop was pressed: say so now, not at the next refresh
+            who = "you" if job.stopped_by == state.owner() else (job.stopped_by or "another session")
+            place = f"stopping at its next batch (asked by {who}; its best state so far is kept)"
         # the seed and the run's id tell two runs of one setup apart (two rows alike, a Stop could hit the other)
         cols[0].markdown(f":material/{STATUS_ICON.get(job.status, 'help')}: {place} · {setup_label(job.run)} · "
                          f"seed {job.run.train.seed} · started by **{owner_text(job)}**"

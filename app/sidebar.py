@@ -121,10 +121,17 @@ def dataset_caption(name: str) -> None:
 
 
 def queue_caption() -> None:
-    active = jobs.queue()
     if state.classroom():
         st.caption(":material/school: Classroom mode: lessons and precomputed runs; no training on this server.")
-    if active:
-        running = sum(j.status != "queued" for j in active)
-        st.caption(f":material/progress_activity: {running} run(s) training, {len(active) - running} queued "
-                   f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")
+
+    # refreshed with the Train page's queue while runs are active: a count drawn once still said "1 run(s)
+    # training" after the run had stopped, beside a queue that said nothing trained
+    @st.fragment(run_every=jobs.QUEUE_REFRESH_S if jobs.queue() else None)
+    def count() -> None:
+        active = jobs.queue()
+        if active:
+            running = sum(j.status != "queued" for j in active)
+            st.caption(f":material/progress_activity: {running} run(s) training, {len(active) - running} queued "
+                       f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")
+
+    count()

@@ -324,6 +324,43 @@ def test_another_session_sees_the_queue_and_stops_a_run(env, monkeypatch):
     assert f"by {b.session_state['owner']}" in said, said
 
 
+def test_the_queue_says_which_session_this_is_and_a_stop_at_once(env, monkeypatch):
+    """From a lecturer's rehearsal in two browsers: a card said "stopped by session 30c2", but no page told a
+    session its own label; and the session that pressed Stop saw "running, epoch 27" until the next refresh.
+    The sidebar's count of runs refreshes with the queue while runs are active (it said "1 run(s) training" on)."""
+    import streamlit
+
+    polls = []
+    real = streamlit.fragment
+
+    def fragment(*args, **kwargs):  # the page's fragments, with their refresh period
+        polls.append(kwargs.get("run_every"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "fragment", fragment)
+    b = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    b.query_params.update({"dataset": "tiny"})
+    b.run()
+    no_exception(b)
+    me = b.session_state["owner"]
+    assert any(f"This browser is **{me}**" in c.value for c in b.caption)
+    job = jobs.Job(id="rehearsal-run", run=tiny_run(epochs=50), folder=env / "rehearsal-run", owner="session a1b2",
+                   status="running", events=[{"epoch": 27}])
+    job.stop_event.set()  # what jobs.stop does: the worker ends at its next batch, the row shows it meanwhile
+    job.stopped_by = me
+    monkeypatch.setitem(jobs._JOBS, job.id, job)
+    monkeypatch.setattr(jobs, "_RUNNING", {*jobs._RUNNING, job.id})
+    idle = polls.count(jobs.QUEUE_REFRESH_S)
+    polls.clear()
+    b.run()
+    no_exception(b)
+    assert polls.count(jobs.QUEUE_REFRESH_S) == idle + 1  # the sidebar's count too, now that a run is active
+    assert any("1 run(s) training" in c.value for c in b.sidebar.caption)
+    row = [m.value for m in b.markdown if "`rehearsal-run`" in m.value]
+    assert row and "stopping at its next batch (asked by you" in row[0], row
+    assert b.button(key="qstop.rehearsal-run").disabled
+
+
 def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
     monkeypatch.setenv(state.CLASSROOM_ENV, "1")
     monkeypatch.setattr(jobs, "_PRESTARTED", False)

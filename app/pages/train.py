@@ -19,7 +19,7 @@ from mambarec.config.run import VALIDATED_SCHEDULES
 
 N_SEEDS = 3
 REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)
-QUEUE_REFRESH_S = 10.0  # the server's queue, in every session on this page: 30 students must not load the server
+QUEUE_REFRESH_S = jobs.QUEUE_REFRESH_S
 REFUSED = "train.refused"  # why the last Train click did not start anything (shown once)
 BASE = "train.base"  # the setup at the end of the last run of this page
 ONCE_SHOWN_S = 2.0  # a one-time start cost worth naming in the estimate (compiling DREAM: ~25 s)
