@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import jobs, presentation, state
+from app import jobs, lessonbar, presentation, same_setup, state
 from mambarec import findings
 from mambarec.config import setup_label
 from mambarec.store import CHECKPOINT_NAME
@@ -146,6 +146,10 @@ def outcome(job: jobs.Job) -> None:
                if res.cancelled else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
                + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
         st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")
+        # straight to it: among 40 precomputed rows a saved run was found only by typing into the picker
+        lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:",
+                            same_setup.compare_query(job.run, job.id),
+                            "Compare with this run beside its setup's precomputed seeds (or the paper's model)")
         note = early_stop_note(res, job.run.train.patience)
         if note:
             st.warning(note)

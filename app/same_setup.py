@@ -53,6 +53,26 @@ def precomputed_seeds(run: RunConfig, folder: Path | None = None) -> list[RunRec
     return sorted(out, key=lambda r: r.seed if r.seed is not None else -1)
 
 
+def compare_query(run: RunConfig, run_id: str) -> dict[str, str]:
+    """Compare's link for a saved run beside what it is best read against: the precomputed cell of its own setup
+    (other seeds of it), else the paper's model where the grid has it, else the run alone."""
+    same = precomputed_seeds(run)
+    ref = same[0].cell if same else ("paper" if precomputed_has(run.dataset, "paper") else None)
+    if ref is None:
+        return {"dataset": run.dataset, "cells": run_id}
+    return {"dataset": run.dataset, "cells": f"{ref},{run_id}", "ref": ref}
+
+
+def precomputed_has(dataset: str, cell: str) -> bool:
+    """Whether the precomputed grid holds ``cell`` on ``dataset``."""
+    folder = state.precomputed_dir()
+    try:
+        mtime = (folder / "manifest.json").stat().st_mtime_ns
+    except OSError:
+        return False
+    return any(rec.dataset == dataset and rec.cell == cell for rec in _records(str(folder), mtime))
+
+
 def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
     """One line: which seeds, how they stopped, their test Recall@20; for the form's ``run``, what a live run of
     it adds (a short demo is not told it need not train, and a seed outside theirs is told it cannot be paired)."""
@@ -62,8 +82,9 @@ def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
     recall = [r.test("Recall@20") for r in records if r.test("Recall@20") is not None]
     mean = f"; test Recall@20 {sum(recall) / len(recall):.4f}" + (" (mean)" if len(recall) > 1 else " (one seed)")
     return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds} (early stopping "
-            f"after {train.stall_epochs} epochs without a better valid Recall@20, patience {train.patience}; cap "
-            f"{train.epochs:,} epochs){mean if recall else ''}. They are on the Compare page"
+            f"after {train.stall_epochs} epochs without a better valid Recall@20, i.e. patience {train.patience} "
+            f"as the protocol counts it; cap {train.epochs:,} epochs){mean if recall else ''}. They are on the Compare "
+            "page"
             + _live_words(records, run))
 
 

@@ -175,7 +175,9 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             page.set_viewport_size({"width": 1400, "height": 1000})
             shot(page, "train")
 
-            open_page(page, "Compare runs", "Compare runs")
+            link = page.get_by_role("link", name="Open it on Compare")  # the run card's way to the saved run
+            assert f"cells={run_id}" in (link.get_attribute("href") or ""), link.get_attribute("href")
+            open_page(page, "Open it on Compare", "Compare runs")
             assert run_id in downloaded_text(page, "Every run and seed (CSV)")
             assert "mambarec/paper · use_mmd=off, batch_size=256 · 3 ep" in downloaded_text(page, "Summary table (CSV)")
             shot(page, "compare")

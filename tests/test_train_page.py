@@ -458,6 +458,24 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     assert not any("Precomputed" in i.value for i in at.info)
 
 
+def test_a_saved_runs_compare_link_sets_it_beside_the_cell_it_is_read_against(env, monkeypatch):
+    """A stopped run's card named its id, which Compare's table does not show, among 40 precomputed rows: the card
+    now links to Compare with the run beside its setup's precomputed seeds, or the paper's model."""
+    from pathlib import Path
+
+    from app import same_setup
+
+    monkeypatch.setenv(state.PRECOMPUTED_ENV, str(Path(__file__).resolve().parents[1] / "precomputed"))
+    paper = RunConfig(dataset="synthetic", model=mambarec_preset("paper"), train=state.default_train("synthetic"))
+    assert same_setup.compare_query(paper, "r1") == {"dataset": "synthetic", "cells": "paper,r1", "ref": "paper"}
+    no_mmd = dataclasses.replace(paper, model=mambarec_preset("paper", use_mmd=False))  # the grid's InfoNCE-alone
+    assert same_setup.compare_query(no_mmd, "r2")["ref"] == "no_mmd"
+    other = dataclasses.replace(paper, model=mambarec_preset("paper", embedding_dim=72))  # no cell of its own
+    assert same_setup.compare_query(other, "r3")["cells"] == "paper,r3"
+    tiny = dataclasses.replace(paper, dataset="tiny")  # no precomputed grid there: the run alone
+    assert same_setup.compare_query(tiny, "r4") == {"dataset": "tiny", "cells": "r4"}
+
+
 def test_a_classroom_server_offers_no_live_run_beside_the_precomputed_seeds(env, monkeypatch):
     """Train disabled for the room, the line beside it still offered "a live run of 4 epochs" and how to seed it."""
     from pathlib import Path
