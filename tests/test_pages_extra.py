@@ -244,6 +244,25 @@ def test_embeddings_without_a_checkpoint_says_why_and_forgets_another_datasets_p
     assert after.format_func("paper") == "paper · MambaRec as the paper describes it"  # a stored map, in words
 
 
+def test_a_umap_map_says_how_to_read_it(tmp_path, ml100k_dir, monkeypatch):
+    """In a rehearsal a well aligned run (matched cosine 0.87) drew two UMAP islands joined by long lines under a
+    caption that said to compare line lengths: the room would read "not aligned". A UMAP map says how to read it."""
+    from app.embedding_words import UMAP_READING
+
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(PAGES.parents[1] / "precomputed"))
+    monkeypatch.setenv("MAMBAREC_DATA", str(ml100k_dir.parent))
+    at = AppTest.from_file(str(PAGES / "embeddings.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": "ml100k", "after": "paper"})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert UMAP_READING not in [c.value for c in at.caption]  # PCA, the default: lengths can be compared
+    at.query_params.update({"view": "UMAP"})  # the stored UMAP maps of the precomputed runs
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert UMAP_READING in [c.value for c in at.caption]
+
+
 def test_a_saved_run_whose_checkpoint_no_longer_loads_is_a_note_without_markup(tmp_path, monkeypatch, synthetic,
                                                                                 no_precomputed):
     """A checkpoint damaged after it was saved raised on Embeddings (its load sat outside the page's try); then the

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import figures, lessonbar, models, presentation, state, urlsel
+from app.embedding_words import EXPLAIN, UMAP_READING, UMAP_SPINNER
 from app.urlsel import Param
 from mambarec import analysis
 from mambarec.grid import GRID
@@ -35,19 +36,7 @@ COLOURS = ["modality", "category", "popularity"]
 MODAL_MODELS = ("mambarec", "mgcn")  # models with visual and text encoders (mambarec.analysis)
 STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's output",
           "input": "DREAM's input (projected features)"}
-EXPLAIN = (  # (key, name, better, one plain sentence)
-    ("mmd", "MMD", "↓", "How different the two clouds are as whole distributions; 0: indistinguishable. The MMD "
-     "loss lowers it."),
-    ("mean_cosine", "matched cosine", "↑", "How much an item's picture and its own text point the same way, on "
-     "average; 1: the same direction."),
-    ("recall@1", "retrieval R@1", "↑", "Share of items whose own text is the single nearest text to their picture."),
-    ("recall@10", "retrieval R@10", "↑", "Share of items whose own text is among the 10 nearest texts to their "
-     "picture."),
-    ("alignment", "alignment", "↓", "Mean squared distance between an item's two unit-length embeddings; 0: they "
-     "coincide."),
-    ("uniformity", "uniformity", "↓", "How evenly all points spread over the sphere; lower: more spread out, "
-     "nothing collapsed."),
-)
+
 
 
 def key(name: str) -> str:
@@ -299,14 +288,17 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         return
     line_items = np.random.default_rng(0).choice(dataset.n_items, min(n_lines, dataset.n_items), replace=False)
     selected = sorted(set(st.session_state[SELECTED]) | ({item} if item is not None else set()))
-    picked = set()
+    picked, projections = set(), set()
     for i, (col, p) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
-        with st.spinner("Projecting (UMAP: once per model, then cached)..."):
+        # in the panel's own place, so the map it replaces goes while it works (a map of the last pick stayed up
+        # under the new pick's name for the ~30 s of a server's first UMAP)
+        with col, st.spinner(UMAP_SPINNER if view == "UMAP" else "Projecting..."):
             found = coordinates(p, view)
         if found is None:
             col.warning(f"{plain_title(p)}: nothing to draw")
             continue
         used, xy = found
+        projections.add(used)
         rank = own_rank_line(p, dataset, item) if item is not None else ""
         px = round(figures.MAP_SUBTITLE_PX * presentation.scale())
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
@@ -317,6 +309,8 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         event = presentation.chart(col, fig, under_note=under_note, key=f"embeddings_panel_{i}", on_select="rerun",
                                    selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
+    if "UMAP" in projections:
+        st.caption(UMAP_READING)
     if picked and picked != set(st.session_state.get(SELECTED, [])):
         st.session_state[SELECTED] = sorted(picked)
         st.rerun()

@@ -1,0 +1,25 @@
+"""The Embeddings page's words: one plain sentence per alignment number, and how to read a UMAP map."""
+
+from __future__ import annotations
+
+EXPLAIN = (  # (key, name, better, one plain sentence)
+    ("mmd", "MMD", "↓", "How different the two clouds are as whole distributions; 0: indistinguishable. The MMD "
+     "loss lowers it."),
+    ("mean_cosine", "matched cosine", "↑", "How much an item's picture and its own text point the same way, on "
+     "average; 1: the same direction."),
+    ("recall@1", "retrieval R@1", "↑", "Share of items whose own text is the single nearest text to their picture."),
+    ("recall@10", "retrieval R@10", "↑", "Share of items whose own text is among the 10 nearest texts to their "
+     "picture."),
+    ("alignment", "alignment", "↓", "Mean squared distance between an item's two unit-length embeddings; 0: they "
+     "coincide."),
+    ("uniformity", "uniformity", "↓", "How evenly all points spread over the sphere; lower: more spread out, "
+     "nothing collapsed."),
+)
+UMAP_SPINNER = ("Projecting with UMAP: a server's first UMAP takes 20-30 s (it compiles its code), later ones a few "
+                "seconds; each map is kept...")
+# A UMAP map read as a PCA one says "not aligned" of a well aligned model (a rehearsal: matched cosine 0.87, and two
+# islands joined by long lines), so the page says how to read it whenever a map was drawn by UMAP.
+UMAP_READING = ("Reading UMAP: it keeps each point's nearest neighbours, not distances, so a model whose pictures "
+                "and texts are well aligned can still draw them as two islands joined by long lines. Read the "
+                "alignment from the table below (matched cosine, R@K), or pick an item: its own text's rank is in "
+                "each map's title.")
