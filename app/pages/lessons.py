@@ -27,8 +27,10 @@ def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
         text.markdown(f"**{index + 1}. {step.title}** · {PAGE_TITLES[step.page]} · `{step.dataset}`  \n{step.look}")
         lessonbar.page_link(go, step.page, "Open", ":material/arrow_forward:", L.step_query(lesson, index))
         url = L.step_url(base, lesson, index)
-        with go.popover("QR", icon=":material/qr_code_2:"):
-            st.image(roomlinks.qr_svg(url), caption=f"step {index + 1}: scan to open it")
+        with go.popover("QR", icon=":material/qr_code_2:"):  # as large as the lesson note's, its link under it
+            st.image(roomlinks.qr_svg(url), caption=f"step {index + 1}: scan to open it",
+                     width=roomlinks.PROJECTOR_QR_PX)
+            st.code(url, language=None, wrap_lines=True)  # the pop-up covers the card's own copy of the link
         for note in lessonbar.missing(step, inv):
             st.caption(f":material/info: {note}")
         st.code(url, language=None, wrap_lines=True)

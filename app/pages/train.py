@@ -178,10 +178,11 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
         url, note = roomlinks.session_room_url()
         link = f"{url}?{urlencode(params)}"
+        # the code first and as large as a lesson's (it was 180 px, its caption under the fold when scrolled)
+        st.image(roomlinks.qr_svg(link), caption="scan to open this setup", width=roomlinks.PROJECTOR_QR_PX)
         st.code(link, language="text", wrap_lines=True)
         if note:
             st.caption(note)
-        st.image(roomlinks.qr_svg(link), caption="scan to open this setup")
 
 
 def server_queue() -> None:
