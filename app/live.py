@@ -14,6 +14,7 @@ from mambarec import findings
 from mambarec.config import setup_label
 from mambarec.store import CHECKPOINT_NAME
 
+QUEUE_ROWS = "queue.rows"  # rows the server's queue drew last in this session
 STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "progress_activity", "saving": "save",
                "done": "check_circle", "stopped": "stop_circle", "cancelled": "cancel", "failed": "error"}
 LOSS_COLORS = {"total": "#222222", "bpr": "#1f77b4", "l2": "#7f7f7f", "cl": "#2ca02c", "mmd": "#d62728",
@@ -160,13 +161,25 @@ def outcome(job: jobs.Job) -> None:
 
 def queue_table(mine: set[str]) -> None:
     """Every active run of the server, in queue order, each with Stop (their own cards show more)."""
+    drawn = _queue_rows(mine)
+    # A row the last run drew and this one does not is overwritten with an empty element: left to Streamlit, a stopped
+    # run's row stayed up under "Nothing is training" (Chromium, Streamlit 1.67: 4 of 4 tries, also with the rows in
+    # a container or a placeholder of their own), because a fragment rerun that draws fewer elements did not clear
+    # the rest.
+    for _ in range(drawn, st.session_state.get(QUEUE_ROWS, 0)):
+        st.empty()
+    st.session_state[QUEUE_ROWS] = drawn
+
+
+def _queue_rows(mine: set[str]) -> int:
+    """The queue's caption and rows; the number of rows drawn."""
     active = jobs.queue()
     # the labels below (and a run card's "stopped by session ...") name sessions: say which one this is
     me = f"This browser is **{state.owner()}** in the queue and on run cards."
     if not active:
         st.caption(f"Nothing is training on this server. At most {jobs.max_parallel()} runs train at once; "
                    f"more wait in line here. {me}")
-        return
+        return 0
     st.caption(me)
     for job in active:
         cols = st.columns([5, 1.3])
@@ -181,3 +194,4 @@ def queue_table(mine: set[str]) -> None:
         cols[1].button("Stop", key=f"qstop.{job.id}", on_click=jobs.stop, args=(job.id, state.owner()),
                        width="stretch", disabled=job.stop_event.is_set(),
                        help=f"Stop {owner_text(job)}'s run (it keeps its best state so far)")
+    return len(active)

@@ -1,6 +1,6 @@
 """A real browser against ``streamlit run``: train a tiny run (its card in view at 1280 x 800), switch a
 block of the model diagram, find the run on Compare, open the inspection pages, and keep a screenshot of
-each page under ``test-artifacts/``.
+each page under ``test-artifacts/``. And two sessions at once: one stops the other's run from the server's queue.
 
 Drives Debian's Chromium (``/usr/bin/chromium``) with Python Playwright; never ``playwright
 install``. Without Chromium the test is skipped, except under CI (``CI=true``) where it fails.
@@ -32,16 +32,25 @@ def require_chromium() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture
-def server(tmp_path):
+def serve(tmp_path, precomputed: Path):
     require_chromium()
     data = tmp_path / "data"
     write_tiny_dataset(data)
     env = dict(os.environ, MAMBAREC_RUNS=str(tmp_path / "runs"), MAMBAREC_DATA=str(data),
-               MAMBAREC_CACHE=str(tmp_path / "cache"), MAMBAREC_PRECOMPUTED=str(tmp_path / "no-precomputed"),
-               PYTHONUNBUFFERED="1")
+               MAMBAREC_CACHE=str(tmp_path / "cache"), MAMBAREC_PRECOMPUTED=str(precomputed), PYTHONUNBUFFERED="1")
     with streamlit_server(env, SERVER_START_S) as srv:
         yield srv.url, tmp_path / "runs"
+
+
+@pytest.fixture
+def server(tmp_path):
+    yield from serve(tmp_path, tmp_path / "no-precomputed")
+
+
+@pytest.fixture
+def server_with_grid(tmp_path):
+    """The shipped precomputed grid beside the tiny data (the Train page names its seeds, as in a lecture)."""
+    yield from serve(tmp_path, ROOT / "precomputed")
 
 
 def settle(page, timeout_s: float = PAGE_S) -> None:
@@ -241,6 +250,42 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             assert lessons != train  # the menu lights Lessons there too
         except BaseException:
             shot(page, "failure")
+            raise
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_run_stopped_from_another_session_leaves_no_row_in_its_queue(server_with_grid):
+    """A lecturer's rehearsal in two browsers: after B stopped A's run, B's queue said "Nothing is training" and,
+    under it, kept the stopped run's row ("stopping at its next batch") for good, in 4 of 4 tries: Streamlit left a
+    fragment's elements standing when it reran with fewer of them (app/live.py overwrites them now)."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server_with_grid
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        a, b = (browser.new_context(viewport=VIEWPORT).new_page() for _ in range(2))
+        try:
+            visit(a, f"{url}/train?dataset=synthetic&epochs=60")  # ~0.15 s an epoch: B stops it mid-run
+            visit(b, f"{url}/train?dataset=synthetic")
+            a.get_by_role("button", name="Train", exact=True).click()
+            a.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).first.wait_for(
+                timeout=PAGE_S * 1000)
+            a.wait_for_timeout(3000)  # some epochs in: stopped, the run is saved (a stop before epoch 1 saves nothing)
+            b.reload()
+            b.get_by_role("heading", name="The server's queue").wait_for(timeout=PAGE_S * 1000)
+            queue = b.locator('[data-testid="stMain"]')
+            b.get_by_text("started by session").first.wait_for(timeout=PAGE_S * 1000)
+            queue.get_by_role("button", name="Stop", exact=True).first.click()
+            b.get_by_text("stopping at its next batch (asked by you").first.wait_for(timeout=PAGE_S * 1000)
+            b.get_by_text("Nothing is training on this server").first.wait_for(timeout=PAGE_S * 1000)
+            b.wait_for_timeout(12_000)  # a refresh of the queue (every 10 s) after it emptied
+            assert b.get_by_text("stopping at its next batch").count() == 0
+            assert b.get_by_text("started by session").count() == 0
+        except BaseException:
+            shot(b, "failure_queue")
             raise
         finally:
             browser.close()
