@@ -15,8 +15,8 @@ EXPLAIN = (  # (key, name, better, one plain sentence)
     ("uniformity", "uniformity", "↓", "How evenly all points spread over the sphere; lower: more spread out, "
      "nothing collapsed."),
 )
-UMAP_SPINNER = ("Projecting with UMAP: a server's first UMAP takes 20-30 s (it compiles its code), later ones a few "
-                "seconds; each map is kept...")
+UMAP_WAIT = ("Projecting with UMAP: a server's first UMAP takes 20-30 s (it compiles its code), later ones a few "
+             "seconds, and each map is kept.")
 # A UMAP map read as a PCA one says "not aligned" of a well aligned model (a rehearsal: matched cosine 0.87, and two
 # islands joined by long lines), so the page says how to read it whenever a map was drawn by UMAP.
 UMAP_READING = ("Reading UMAP: it keeps each point's nearest neighbours, not distances, so a model whose pictures "

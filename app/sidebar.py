@@ -129,9 +129,11 @@ def queue_caption() -> None:
     @st.fragment(run_every=jobs.QUEUE_REFRESH_S if jobs.queue() else None)
     def count() -> None:
         active = jobs.queue()
-        if active:
-            running = sum(j.status != "queued" for j in active)
-            st.caption(f":material/progress_activity: {running} run(s) training, {len(active) - running} queued "
-                       f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")
+        if not active:
+            st.empty()  # in the count's place: a fragment rerun that draws less can leave the old one up (app/live.py)
+            return
+        running = sum(j.status != "queued" for j in active)
+        st.caption(f":material/progress_activity: {running} run(s) training, {len(active) - running} queued "
+                   f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")
 
     count()

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import figures, lessonbar, models, presentation, state, urlsel
-from app.embedding_words import EXPLAIN, UMAP_READING, UMAP_SPINNER
+from app.embedding_words import EXPLAIN, UMAP_READING, UMAP_WAIT
 from app.urlsel import Param
 from mambarec import analysis
 from mambarec.grid import GRID
@@ -192,11 +192,17 @@ def choose(dataset) -> list[dict]:
 
 
 # ---- drawing ------------------------------------------------------------------------------------
+def stored_projection(p: dict, view: str) -> bool:
+    """Whether ``coordinates`` draws ``p`` from a stored map (nothing to project here)."""
+    xy = p.get("xy") or {}
+    return view.lower() in xy or bool(xy and "load" not in p)
+
+
 def coordinates(p: dict, view: str) -> tuple[str, dict[str, np.ndarray]] | None:
     """(the projection used, {"visual": xy, "text": xy}): a stored map as stored, else projected here; a stored
     PCA stands in for a UMAP that was not stored and cannot be computed (no checkpoint)."""
     method, xy = view.lower(), p.get("xy") or {}
-    if method in xy or (xy and "load" not in p):
+    if stored_projection(p, view):
         used = method if method in xy else "pca"
         return used.upper(), dict(zip(("visual", "text"), xy[used], strict=True))
     emb = vectors(p)
@@ -289,11 +295,14 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
     line_items = np.random.default_rng(0).choice(dataset.n_items, min(n_lines, dataset.n_items), replace=False)
     selected = sorted(set(st.session_state[SELECTED]) | ({item} if item is not None else set()))
     picked, projections = set(), set()
-    for i, (col, p) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
-        # in the panel's own place, so the map it replaces goes while it works (a map of the last pick stayed up
-        # under the new pick's name for the ~30 s of a server's first UMAP)
-        with col, st.spinner(UMAP_SPINNER if view == "UMAP" else "Projecting..."):
-            found = coordinates(p, view)
+    slots = [col.empty() for col in st.columns(len(panels))]
+    if view == "UMAP" and not all(stored_projection(p, view) for p in panels):
+        # every panel's place says it is being drawn: the maps of the last pick stayed up under the new pick's
+        # name for the ~20 s of a server's first UMAP, the After panel with no word that anything was happening
+        for slot in slots:
+            slot.info(UMAP_WAIT, icon=":material/hourglass_top:")
+    for i, (col, p) in enumerate(zip(slots, panels, strict=True)):
+        found = coordinates(p, view)
         if found is None:
             col.warning(f"{plain_title(p)}: nothing to draw")
             continue
