@@ -49,6 +49,21 @@ def stop_all() -> None:
 
 
 # ---- one source of truth ------------------------------------------------------------------------
+def fragment_periods(monkeypatch) -> list:
+    """The refresh period (``run_every``) of every fragment the pages define from now on, in order."""
+    import streamlit
+
+    polls = []
+    real = streamlit.fragment
+
+    def fragment(*args, **kwargs):
+        polls.append(kwargs.get("run_every"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "fragment", fragment)
+    return polls
+
+
 def form_widget(at: AppTest, key: str):
     for kind in ("number_input", "toggle", "selectbox"):
         try:
@@ -291,18 +306,9 @@ def test_another_session_sees_the_queue_and_stops_a_run(env, monkeypatch):
     showed there; two runs of one setup read alike in it; and the owner's card told a run another session stopped
     as if its owner had. The queue now polls while empty too, names each run's seed and id, and the card says
     who stopped the run."""
-    import streamlit
-
     from app.pages.train import QUEUE_REFRESH_S
 
-    polls = []
-    real = streamlit.fragment
-
-    def fragment(*args, **kwargs):  # the page's fragments, with their refresh period
-        polls.append(kwargs.get("run_every"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(streamlit, "fragment", fragment)
+    polls = fragment_periods(monkeypatch)
     b = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     b.query_params.update({"dataset": "tiny"})
     b.run()  # opened before anything trains
@@ -328,16 +334,7 @@ def test_the_queue_says_which_session_this_is_and_a_stop_at_once(env, monkeypatc
     """From a lecturer's rehearsal in two browsers: a card said "stopped by session 30c2", but no page told a
     session its own label; and the session that pressed Stop saw "running, epoch 27" until the next refresh.
     The sidebar's count of runs refreshes with the queue while runs are active (it said "1 run(s) training" on)."""
-    import streamlit
-
-    polls = []
-    real = streamlit.fragment
-
-    def fragment(*args, **kwargs):  # the page's fragments, with their refresh period
-        polls.append(kwargs.get("run_every"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(streamlit, "fragment", fragment)
+    polls = fragment_periods(monkeypatch)
     b = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     b.query_params.update({"dataset": "tiny"})
     b.run()
