@@ -38,7 +38,6 @@ STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's o
           "input": "DREAM's input (projected features)"}
 
 
-
 def key(name: str) -> str:
     return urlsel.widget_key(PAGE, name)
 
