@@ -306,15 +306,13 @@ def test_another_session_sees_the_queue_and_stops_a_run(env, monkeypatch):
     showed there; two runs of one setup read alike in it; and the owner's card told a run another session stopped
     as if its owner had. The queue now polls while empty too, names each run's seed and id, and the card says
     who stopped the run."""
-    from app.pages.train import QUEUE_REFRESH_S
-
     polls = fragment_periods(monkeypatch)
     b = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     b.query_params.update({"dataset": "tiny"})
     b.run()  # opened before anything trains
     no_exception(b)
     assert any("Nothing is training on this server" in c.value for c in b.caption)
-    assert QUEUE_REFRESH_S in polls  # and still polled
+    assert jobs.QUEUE_REFRESH_S in polls  # and still polled
     a = open_app(model_name="mgcn", epochs="10000", batch_size="256", seed="7")
     button(a, "Train").click().run()
     [job_id] = a.session_state["jobs"]

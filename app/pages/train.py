@@ -19,7 +19,6 @@ from mambarec.config.run import VALIDATED_SCHEDULES
 
 N_SEEDS = 3
 REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)
-QUEUE_REFRESH_S = jobs.QUEUE_REFRESH_S
 REFUSED = "train.refused"  # why the last Train click did not start anything (shown once)
 BASE = "train.base"  # the setup at the end of the last run of this page
 ONCE_SHOWN_S = 2.0  # a one-time start cost worth naming in the estimate (compiling DREAM: ~25 s)
@@ -187,7 +186,7 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
 
 def server_queue() -> None:
     # polled also while the queue is empty: a page opened before the lecturer's Train never showed that run
-    @st.fragment(run_every=QUEUE_REFRESH_S)
+    @st.fragment(run_every=jobs.QUEUE_REFRESH_S)
     def table() -> None:
         live.queue_table(set(st.session_state.jobs))
 
