@@ -109,6 +109,18 @@ def checkpoint_labels(runs: pd.DataFrame) -> dict[str, str]:
             for path, source, label in zip(runs["checkpoint"], runs["source"], runs["label"], strict=True)}
 
 
+def pick_linked_run(rows: pd.DataFrame, linked: list[str]) -> None:
+    """Hold the first saved run a link names by its id as the Checkpoint picker's pick, over any earlier one: the
+    tab draws only when opened, so the pick waits in ``held``'s place until then."""
+    if rows.empty or "checkpoint" not in rows:
+        return
+    paths = dict(zip(rows["run"], rows["checkpoint"], strict=True))
+    named = [paths[n] for n in linked if isinstance(paths.get(n), str)]
+    if named:
+        st.session_state.pop(PICK, None)
+        st.session_state[kept(PICK)] = named[0]
+
+
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
     deleted = st.session_state.pop(DELETED, None)
     if deleted:

@@ -118,6 +118,13 @@ def checked_by(rule, value):
     return rule(value) if callable(rule) else value if value in rule else None
 
 
+def arriving(page: str, params: Sequence[Param]) -> bool:
+    """Whether this run's URL is a new address for ``page`` (a link followed), to be applied over its widgets."""
+    url = incoming()
+    mine = {p.key: url[p.key] for p in params if p.key in url}
+    return bool(mine) and mine != st.session_state.get(_published(page)) and not _echo(url)
+
+
 def restore(page: str, params: Sequence[Param], check: Mapping[str, Any] | None = None) -> list[str]:
     """Before the page's widgets: set their keys from a new URL, else from the last published values
     where Streamlit dropped them. ``check[key]`` is the parameter's rule (``checked_by``): a value it does not
@@ -127,7 +134,7 @@ def restore(page: str, params: Sequence[Param], check: Mapping[str, Any] | None 
     url = incoming()
     mine = {p.key: url[p.key] for p in params if p.key in url}
     published = ss.get(_published(page))
-    fresh = bool(mine) and mine != published and not _echo(url)
+    fresh = arriving(page, params)
     notes = []
     for p in params:
         key = widget_key(page, p.key)

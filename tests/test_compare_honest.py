@@ -352,6 +352,28 @@ def test_the_checkpoint_picker_holds_its_pick_and_tells_a_repeated_seed_apart(ru
     assert at.selectbox(key="wilcoxon.metric").value == "NDCG@10"
 
 
+def test_a_link_naming_a_saved_run_opens_the_checkpoints_tab_on_it(runs_root, monkeypatch, tmp_path):
+    """A run card's "Open it on Compare" names its run; the Checkpoints tab opened on the session's last pick (or
+    the first checkpoint), so the run just trained had to be found again among forty."""
+    root = tmp_path / "runs"
+    for name in ("first", "again"):
+        shutil.copytree(runs_root / "one-epoch-no-mmd", root / name)
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
+    at.selectbox(key="ckpt.pick").set_value(str(root / "first" / "checkpoint.pt")).run()
+    at.query_params.clear()
+    at.query_params.update(dataset="synthetic", cells="paper,again", ref="paper")  # the card's link, followed
+    at.run()
+    at.session_state["compare.tab"] = "Checkpoints"
+    at.run()
+    assert not at.exception and at.selectbox(key="ckpt.pick").value == str(root / "again" / "checkpoint.pt")
+    at.selectbox(key="ckpt.pick").set_value(str(root / "first" / "checkpoint.pt")).run()
+    at.session_state["compare.tab"] = "Plots"
+    at.run()
+    at.session_state["compare.tab"] = "Checkpoints"
+    at.run()  # the same link still in the address is no new arrival: the user's own pick stands
+    assert at.selectbox(key="ckpt.pick").value == str(root / "first" / "checkpoint.pt")
+
+
 def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):
     from app import results, state
 

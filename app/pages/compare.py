@@ -59,7 +59,10 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
     check = {"cells": lambda v: [n for n in expand(v, groups, aliases) if n in names] or None,
              "ref": names, "tab": TABS, "metric": results.METRICS, "curve": evidence.CURVE_METRICS}
-    wanted = expand(urlsel.as_list(urlsel.incoming().get("cells", "")), groups, aliases)
+    linked = urlsel.as_list(urlsel.incoming().get("cells", ""))
+    wanted = expand(linked, groups, aliases)
+    if urlsel.arriving(PAGE, PARAMS):  # a link that names a saved run (its card's) opens Checkpoints on it
+        compare_sections.pick_linked_run(rows, linked)
     notes = urlsel.restore(PAGE, PARAMS, check)
     absent = [n for n in wanted if n not in names]
     if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
