@@ -25,6 +25,8 @@ PAGES = {  # name -> (path, heading)
     "compare": ("/compare?dataset=ml100k&cells=paper,official,mgcn,no_alignment,no_dream,r1&ref=paper&tab=Plots",
                 "Compare runs"),
     "compare-claims": ("/compare?dataset=ml100k&tab=Claims", "Compare runs"),
+    "compare-runs": ("/compare?dataset=ml100k&cells=paper_without_reduced_text,paper&tab=Every+run+and+seed",
+                     "Compare runs"),
     "compare-curves": ("/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves",
                        "Compare runs"),
     "embeddings": ("/embeddings?dataset=ml100k&after=paper&before=initialized&seed=0&step=alignment.1",

@@ -272,9 +272,13 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
     picked = rows[rows["name"].isin(shown)]
     order = {name: i for i, name in enumerate(shown)}  # setups in the order picked, then seeds ascending
     picked = picked.sort_values(["seed"], kind="stable").sort_values("name", key=lambda s: s.map(order), kind="stable")
+    # setup, seed and epochs in columns of their own: one label of all three ran past its 310 px ("…stopped b")
     st.dataframe(picked, hide_index=True, key="compare.rows",
-                 column_order=["label", *number, "best_epoch", "s_per_epoch"],
-                 column_config={"label": st.column_config.TextColumn("run · seed · epochs", width=310), **number,
+                 column_order=["name", "seed", "ran", *number, "best_epoch", "s_per_epoch"],
+                 column_config={"name": column_config()["name"],
+                                "seed": st.column_config.NumberColumn("seed", width=48),
+                                "ran": st.column_config.TextColumn("epochs", width=200, help="epochs run of the cap, "
+                                                                   "and how the run ended"), **number,
                                 "best_epoch": st.column_config.NumberColumn("best ep", width=62),
                                 "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
 
