@@ -54,6 +54,7 @@ if not ON_TRAIN and page.url_path == LESSONS_ALIAS:  # on /lessons the menu's Le
 
 with st.sidebar:
     sidebar.page_links(LINKS)
+    sidebar.queue_caption()
     presentation.toggle()  # above the dataset: at 1280 x 800 in presentation mode, below it, it was out of sight
     # The Lessons name a dataset per step: a picker there showed the session's (synthetic) beside ml100k's steps
     if page.title == "Lessons":
@@ -71,4 +72,3 @@ page.run()  # each page writes its own address once (urlsel.publish, Train: its 
 with facts:
     if dataset is not None:
         sidebar.dataset_caption(dataset)
-    sidebar.queue_caption()

@@ -36,7 +36,6 @@ def page_links(sections: dict) -> None:
         st.caption(section)
         for page, key in pages:
             st.page_link(page, query_params=urlsel.link_params(key))
-    st.divider()
 
 
 def _on_dataset() -> None:
@@ -121,6 +120,8 @@ def dataset_caption(name: str) -> None:
 
 
 def queue_caption() -> None:
+    """Under the menu, where it is in sight at 1280 x 800 (at the sidebar's foot it sat below the fold on Train):
+    classroom mode, and how many runs the server is training; then the divider above the dataset."""
     if state.classroom():
         st.caption(":material/school: Classroom mode: lessons and precomputed runs; no training on this server.")
 
@@ -137,3 +138,4 @@ def queue_caption() -> None:
                    f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")
 
     count()
+    st.divider()

@@ -278,6 +278,9 @@ def test_a_run_stopped_from_another_session_leaves_no_row_in_its_queue(server_wi
             b.get_by_role("heading", name="The server's queue").wait_for(timeout=PAGE_S * 1000)
             queue = b.locator('[data-testid="stMain"]')
             b.get_by_text("started by session").first.wait_for(timeout=PAGE_S * 1000)
+            count = b.locator('[data-testid="stSidebar"]').get_by_text("1 run(s) training")
+            box = count.bounding_box()  # at the sidebar's foot it was below a 1280 x 800 window on this page
+            assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"], box
             queue.get_by_role("button", name="Stop", exact=True).first.click()
             b.get_by_text("stopping at its next batch (asked by you").first.wait_for(timeout=PAGE_S * 1000)
             b.get_by_text("Nothing is training on this server").first.wait_for(timeout=PAGE_S * 1000)
