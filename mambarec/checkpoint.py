@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -113,6 +114,13 @@ def _to_cpu(value):
     return value
 
 
+def _refused_object(exc: Exception) -> str | None:
+    """The class or function a weights-only load refused (torch names it: "Unsupported global: GLOBAL
+    torch.nn.modules.linear.Linear", "unsupported GLOBAL posix.system"), or None for any other failure."""
+    found = re.search(r"GLOBAL ([A-Za-z_][\w.]*)", str(exc))
+    return found.group(1) if found else None
+
+
 def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
     """Read a checkpoint (a path or a binary file object) safely and validate it.
 
@@ -136,6 +144,14 @@ def load_checkpoint(source, expect_fingerprint: str | None = None) -> dict:
         # a text file, KeyError for random bytes, UnpicklingError, ...; weights_only never runs the file's code).
         # Never torch's own advice: it suggests weights_only=False, i.e. running the file's code.
         # The reader's exception names ("IndexError") say nothing to a user; they stay chained for a traceback.
+        refused = _refused_object(exc)
+        if refused:  # an intact file: "damaged" sent the user looking for a fault in the download
+            raise CheckpointError(
+                f"{name}: not a MambaRec checkpoint: torch saved it, but it holds a Python object ({refused}) and "
+                "loading one could run code from the file, so it is refused and nothing in it ran. A whole model "
+                "saved with torch.save(model) is such a file. Save checkpoints with `python -m mambarec train` or "
+                "the app: they hold tensors, numbers and text only."
+            ) from exc
         raise CheckpointError(
             f"{name}: not a readable MambaRec checkpoint: torch cannot read it (a damaged or truncated file, or not "
             "one torch saved). Save checkpoints with `python -m mambarec train` or the app."

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -74,6 +76,33 @@ def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path):
         with pytest.raises(CheckpointError, match="not a readable MambaRec checkpoint"):
             load_checkpoint(path)
     assert not caught, [str(w.message) for w in caught]  # torch's "please file an issue" was printed before
+
+
+class _Touch:
+    """Unpickled, it would run a shell command that creates the file ``path``: what a malicious checkpoint does."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+@pytest.mark.parametrize("content", ["model", "code"])
+def test_an_intact_file_holding_python_objects_is_refused_as_such_not_called_damaged(tmp_path, content):
+    """torch.save(model), a student's commonest mistake, and a file that would run code were both called "a damaged or
+    truncated file": the safe load refused the objects in them, and the message now names one."""
+    path, marker = tmp_path / "up.pt", tmp_path / "ran"
+    torch.save(torch.nn.Linear(2, 2) if content == "model" else {"x": _Touch(marker)}, path)
+    named = "torch.nn.modules.linear.Linear" if content == "model" else f"{os.name}.system"  # posix.system
+    said = rf"up\.pt: not a MambaRec checkpoint: torch saved it, but it holds a Python object \({re.escape(named)}"
+    for load in (lambda: load_checkpoint(path), lambda: import_checkpoint(path.read_bytes(), "up.pt", DS,
+                                                                          tmp_path / "runs")):
+        with pytest.raises(CheckpointError, match=said) as caught:
+            load()
+        assert "nothing in it ran" in str(caught.value) and "weights_only" not in str(caught.value)
+        assert "damaged" not in str(caught.value)
+    assert not marker.exists() and not (tmp_path / "runs").exists()
 
 
 def test_an_empty_file_is_called_empty_by_the_loader_the_upload_and_evaluate(tmp_path, capsys):
