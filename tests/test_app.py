@@ -624,3 +624,33 @@ def test_the_estimate_counts_a_cold_start_once_not_every_epoch(data_root, monkey
     cost = estimate.measure(tiny_run(epochs=10), state.get_dataset("tiny"))
     assert cost.epoch_s < 1.0 and cost.once_s >= 1.4  # the sleep, once
     assert cost.start_s == cost.build_s + cost.once_s and cost.total_s(10) >= 1.5
+
+
+def test_code_changed_under_a_running_server_asks_for_a_restart_instead_of_a_traceback(env, monkeypatch, tmp_path):
+    """A `git pull` into a running server: Streamlit read the new page scripts against the old modules, and Compare
+    showed "module 'app.urlsel' has no attribute 'arriving'" (rehearsal r53)."""
+    from app import code_on_disk
+
+    for name in ("streamlit_app.py", "app/pages/compare.py", "mambarec/stats.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    before = code_on_disk.snapshot(tmp_path)
+    assert set(before) == {"streamlit_app.py", "app/pages/compare.py", "mambarec/stats.py"}
+    assert code_on_disk.differences(before, code_on_disk.snapshot(tmp_path)) == []
+    (tmp_path / "app/pages/compare.py").write_text("x = 22\n")  # edited
+    (tmp_path / "mambarec/stats.py").unlink()
+    (tmp_path / "app/urlsel.py").write_text("y = 1\n")  # added
+    assert code_on_disk.differences(before, code_on_disk.snapshot(tmp_path)) == [
+        "app/pages/compare.py", "app/urlsel.py", "mambarec/stats.py"]
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    no_exception(at)
+    assert not at.error and at.title  # the code it started with: the page is drawn
+    pulled = {**code_on_disk.snapshot(), "app/urlsel.py": (1, 1)}  # one module edited after the server started
+    monkeypatch.setattr(code_on_disk, "snapshot", lambda root=code_on_disk.ROOT: pulled)
+    at.run()
+    no_exception(at)
+    said = [e.value for e in at.error]
+    assert len(said) == 1 and "code changed on disk since it started (`app/urlsel.py`)" in said[0]
+    assert "Restart the server" in said[0] and not at.title  # no page ran against the old modules
