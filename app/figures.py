@@ -31,6 +31,7 @@ LEGEND_TOP = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title
 R_SWEEP_HEIGHT = 360
 CURVES_HEIGHT = 340
 CURVE_WIDTH, CURVE_WIDEST = 2.0, 4.5  # px of the last and the first setup's mean curve (``learning_curves``)
+SEED_LINE_WIDTH = 1.2  # px of one seed's own curve, past the epoch where the mean over every seed ends
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
 
 
@@ -178,8 +179,9 @@ def curve_words(column: str) -> str:
 
 
 def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Figure:
-    """Per run name: the mean over seeds per epoch, a band from the lowest to the highest seed, a triangle at
-    each seed's best epoch and a dotted line at the epoch cap when a seed stopped there. The legend sits above
+    """Per run name: the mean over seeds per epoch and a band from the lowest to the highest seed while every seed
+    runs, then a dotted line for each seed that ran on, a triangle at each seed's best epoch and a dotted vertical
+    line at the epoch cap when a seed stopped there. The legend sits above
     the panels (below them it fell under the fold at 1280 x 800) and each panel names its curve on its y axis.
     Curves drawn later lie on top, so each is thinner than the one before: where two setups' means coincide, the
     earlier one shows as a rim (converged.2's `paper` vanished under `no_alignment`)."""
@@ -195,15 +197,28 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
         for col, column in enumerate([metric, loss][:cols], start=1):
             if column not in part or part[column].isna().all():
                 continue
-            by = part.groupby("epoch")[column].agg(["mean", "min", "max"]).reset_index()
+            known = part.dropna(subset=[column])
+            # The mean and band only while every seed still runs: past the first seed's last epoch they were the
+            # survivors' alone (synthetic `official`: one of five seeds from epoch 33 on, its band of zero width
+            # under a legend that said 5 seeds). From there on each seed that went on is a line of its own.
+            common = known.groupby("seed")["epoch"].max().min()
+            by = known[known["epoch"] <= common].groupby("epoch")[column].agg(["mean", "min", "max"]).reset_index()
             if seeds > 1:
                 fig.add_trace(go.Scatter(x=[*by["epoch"], *by["epoch"][::-1]], y=[*by["max"], *by["min"][::-1]],
                                          fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
                                          hoverinfo="skip", showlegend=False, legendgroup=name), 1, col)
+            later = known[known["epoch"] >= common]
             fig.add_trace(go.Scatter(x=by["epoch"], y=by["mean"], mode="lines",
                                      line={"color": color, "width": widths[name]},
-                                     name=f"{name} ({seeds} seed{'s' if seeds != 1 else ''})", legendgroup=name,
-                                     showlegend=col == 1), 1, col)
+                                     name=f"{name} ({seeds} seed{'s' if seeds != 1 else ''}"
+                                     + (f"; mean to epoch {common})" if later["epoch"].max() > common else ")"),
+                                     legendgroup=name, showlegend=col == 1), 1, col)
+            for seed, alone in later.groupby("seed"):
+                if len(alone) > 1:
+                    fig.add_trace(go.Scatter(x=alone["epoch"], y=alone[column], mode="lines", legendgroup=name,
+                                             line={"color": color, "width": SEED_LINE_WIDTH, "dash": "dot"},
+                                             showlegend=False, hovertemplate=f"{name}, seed {seed}: %{{y:.4f}} at "
+                                             "epoch %{x}<extra></extra>"), 1, col)
             if col == 1:
                 best = part[part["epoch"] == part["best_epoch"]]
                 fig.add_trace(go.Scatter(x=best["epoch"], y=best[column], mode="markers", legendgroup=name,

@@ -236,6 +236,18 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
 
 
+def test_learning_curves_of_every_setup_draw_the_first_few_and_say_so(tmp_path, monkeypatch):
+    """With nothing picked (all 41 of ml100k's setups) the legend filled the chart and the panels were 90 px tall."""
+    from app.pages import compare as page
+
+    at = compare(monkeypatch, tmp_path / "no-runs", PAGE.parents[2] / "precomputed", dataset="ml100k",
+                 tab="Learning curves")
+    [chart] = at.get("plotly_chart")
+    legend = [t["name"] for t in json.loads(chart.proto.spec)["data"] if t.get("showlegend")]
+    assert len(legend) == page.CURVES_AT_MOST < len(summary(at))
+    assert any(f"the curves are of the first {page.CURVES_AT_MOST}" in c.value for c in at.caption)
+
+
 def test_the_claims_tab_keeps_to_the_setups_picked(runs_root, grid_folder, monkeypatch):
     """The r lesson opened the Claims tab on four claims about other parts, its three under the fold at 1280 x 800:
     with setups picked, the tab lists the claims about them and says how many others there are."""
@@ -676,6 +688,26 @@ def test_a_curve_drawn_over_another_leaves_it_a_rim():
     assert len(widths) == 3 and widths[0] > widths[1] > widths[2] >= 2
     alone = figures.learning_curves(hist[hist["name"] == "bpr"], "valid/Recall@20", None)
     assert [t.line.width for t in alone.data if t.mode == "lines"] == [figures.CURVE_WIDTH]
+
+
+def test_the_mean_over_seeds_ends_where_the_first_seed_stopped_and_the_others_go_on_alone():
+    """Synthetic `official`: four of five seeds stopped by epoch 32, and from there the "mean over 5 seeds" was seed 3
+    alone, climbing to 0.60 beside a table mean of 0.52, its band of zero width (rehearsal r53, F2)."""
+    rows = [{"name": "official", "run": f"s{seed}", "seed": seed, "epoch": e, "best_epoch": 2, "epochs_cap": 99,
+             "valid/Recall@20": 0.1 * e + 0.01 * seed} for seed, last in ((0, 3), (1, 4), (2, 6)) for e in
+            range(1, last + 1)]
+    fig = figures.learning_curves(pd.DataFrame(rows), "valid/Recall@20", None)
+    mean = next(t for t in fig.data if t.showlegend)
+    assert list(mean.x) == [1, 2, 3] and mean.y[-1] == pytest.approx(0.31)  # every seed has epochs 1-3
+    assert mean.name == "official (3 seeds; mean to epoch 3)"
+    band = next(t for t in fig.data if t.fill == "toself")
+    assert max(band.x) == 3
+    alone = [t for t in fig.data if t.line.dash == "dot"]
+    assert [list(t.x) for t in alone] == [[3, 4], [3, 4, 5, 6]]  # seeds 1 and 2 from the mean's end on
+    assert list(alone[1].y) == pytest.approx([0.32, 0.42, 0.52, 0.62]) and "seed 2" in alone[1].hovertemplate
+    together = figures.learning_curves(pd.DataFrame([r for r in rows if r["epoch"] <= 3]), "valid/Recall@20", None)
+    assert [t.name for t in together.data if t.showlegend] == ["official (3 seeds)"]
+    assert not [t for t in together.data if t.line.dash == "dot"]
 
 
 def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, capsys):

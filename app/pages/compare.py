@@ -35,6 +35,7 @@ TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs war
         "The paper's numbers", "Checkpoints")
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
 SHOWN = ("Recall@20", "NDCG@20")
+CURVES_AT_MOST = 8  # setups on the learning-curve chart: more, and the legend took the panels' place
 PARAMS = (Param("cells", [], urlsel.as_list, urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
           Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"))
 
@@ -207,6 +208,10 @@ def quiet_label(in_step: bool) -> str:
 
 
 def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
+    if len(shown) > CURVES_AT_MOST:  # all 41 of ml100k's setups: a legend that filled the chart, 90 px panels
+        st.caption(f":material/info: {len(shown)} setups are shown: the curves are of the first {CURVES_AT_MOST}. "
+                   "Pick the setups to follow in 'Setups shown' above.")
+        shown = shown[:CURVES_AT_MOST]
     hist = evidence.histories(rows[rows["name"].isin(shown)])
     if hist.empty:
         st.caption("No per-epoch history for these runs.")
@@ -216,9 +221,10 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
                                         **urlsel.bound(PAGE, "curve", options), label_visibility=quiet_label(in_step))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
     presentation.chart(st, curves_figure(hist, metric, loss), under_note=in_step, key="compare.curves")
-    st.caption("Line: mean over seeds per epoch; band: lowest to highest seed; ▲: each seed's best valid epoch "
-               "(its test numbers are the table's). Dotted line: the epoch cap, drawn when a seed stopped there, "
-               "i.e. did not converge by early stopping.")
+    st.caption("Line: mean over seeds per epoch, and band: lowest to highest seed, while every seed runs; dotted "
+               "lines: each seed that ran on after the first one stopped (hover names it). ▲: each seed's best "
+               "valid epoch (its test numbers are the table's). Dotted vertical line: the epoch cap, drawn when a "
+               "seed stopped there, i.e. did not converge by early stopping.")
 
 
 def claims(rows: pd.DataFrame, picked: list[str]) -> None:
