@@ -301,10 +301,11 @@ class WilcoxonResult:
                          if self.mean_difference != 0 and (self.mean_difference > 0) != (better == "A") else "")
             alike = (f"; the other {self.users - self.differing:,} score the same under both"
                      if self.differing < self.users else "")
-            return (f"{better} is better beyond noise over the {self.differing:,} of {self.users:,} users whose "
+            return (f"{better} is better beyond the noise between users, over the {self.differing:,} of "
+                    f"{self.users:,} users whose "
                     f"scores differ (signed ranks, p = {self.p_value:.3g} < {alpha}){alike}{mean_says}.")
-        return (f"The difference is within noise (p = {self.p_value:.3g} >= {alpha}): do not read it as a real "
-                "gain.")
+        return (f"The difference is within the noise between users (p = {self.p_value:.3g} >= {alpha}): do not "
+                "read it as a real gain.")
 
 
 def wilcoxon_per_user(a: np.ndarray, b: np.ndarray) -> WilcoxonResult:

@@ -386,6 +386,19 @@ def test_a_link_naming_a_saved_run_opens_the_checkpoints_tab_on_it(runs_root, mo
     assert at.selectbox(key="ckpt.pick").value == str(root / "first" / "checkpoint.pt")
 
 
+def test_the_wilcoxon_verdict_says_it_weighs_users_not_seeds(tmp_path, monkeypatch):
+    """paper seed 0 against official seed 0 read, in a green box, "A is better beyond noise (p = 1.56e-13)", on a
+    page that elsewhere reads setups over seeds; official's seed 0 is one that stopped in a dip (rehearsal r53)."""
+    from app import compare_sections
+
+    at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic", tab="Is it noise?")
+    at.button(key="wilcoxon.run").click().run()
+    assert not at.exception and not at.success
+    [verdict] = [i.value for i in at.info if "users" in i.value]
+    assert "beyond the noise between users" in verdict or "within the noise between users" in verdict
+    assert compare_sections.SEED_NOISE in [c.value for c in at.caption]
+
+
 def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):
     from app import results, state
 

@@ -111,7 +111,7 @@ def test_wilcoxon_matches_scipy_and_handles_identical_runs():
     # ones for B is B better (by signed ranks)
     few = stats.wilcoxon_per_user(np.array([1.0] + [0.0] * 30), np.array([0.0] + [0.02] * 30))
     assert few.mean_difference > 0 and few.rank_sum_b > few.rank_sum_a
-    assert few.verdict().startswith("B is better beyond noise over the 31 of 31 users")
+    assert few.verdict().startswith("B is better beyond the noise between users, over the 31 of 31 users")
     assert "the mean favours A" in few.verdict()
     tied = b.copy()
     tied[:30] = a[:30]  # users both runs score alike are dropped, as the docstring says
