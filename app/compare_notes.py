@@ -9,8 +9,11 @@ import streamlit as st
 
 from app import evidence
 from mambarec import findings, stats
+from mambarec.config.run import SCHEDULES
 from mambarec.grid import DEFAULT_BUDGET
 from mambarec.summary import IN_SHORT_MEASURE, all_early_lines, in_short
+
+SCHEDULE_NAMED = 6  # setups a schedule's line names before "and N more"
 
 
 def verdicts(rows: pd.DataFrame) -> None:
@@ -52,3 +55,23 @@ def early_stops(rows: pd.DataFrame, shown: list[str], untrained: list[str]) -> N
                    f"and early stopping ended them in the dip after that peak, while a sister seed peaked after epoch "
                    f"{findings.LATE_PEAK * patience}: {listed}. Their lower scores are in the means and widen the "
                    "intervals ('Every run and seed' gives each seed's epochs; REPORT.md's Summary lists every one).")
+
+
+def schedules(rows: pd.DataFrame, shown: list[str]) -> None:
+    """Which training schedule the shown setups used, when it is not the paper's for all: on ml100k the cell named
+    `paper` trains under `fast` and `paper_paper_sched` under the paper's, and nothing on the page said so."""
+    if rows.empty or "schedule" not in rows:
+        return
+    picked = rows[rows["name"].isin(shown) & rows["schedule"].notna() & (rows["model_name"] != "pop")]  # untrained
+    by = picked.groupby("schedule", sort=False)["name"].unique()
+    if set(by.index) <= {"paper"}:
+        return
+    words = []
+    for name, setups in by.items():
+        preset = SCHEDULES.get(name, {})
+        how = (f" (learning rate {preset['learning_rate']:g}, batch {preset['batch_size']:,})" if preset else "")
+        listed = ", ".join(f"`{n}`" for n in setups[:SCHEDULE_NAMED]) + (
+            f" and {len(setups) - SCHEDULE_NAMED} more" if len(setups) > SCHEDULE_NAMED else "")
+        words.append(f"`{name}`{how}: {listed}")
+    st.caption(":material/schedule: Trained under different schedules (`--schedule`; README, 'Schedules on ml100k' "
+               "in REPORT.md): " + "; ".join(words) + ".")

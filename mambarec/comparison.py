@@ -47,11 +47,11 @@ def record_row(record) -> dict:
         setup, family = setup_label(cfg), setup_label(cfg, ignore=("reduction_factor",))
         run = record.run
         r = getattr(run.model, "reduction_factor", None)
-        variant, cap = run.variant, run.train.epochs
+        variant, cap, schedule = run.variant, run.train.epochs, run.train.schedule
         config_ok = True
     except ValueError:  # a config this version cannot read: still listed, by its id (never the default reference)
         setup = family = record.id
-        r = variant = cap = None
+        r = variant = cap = schedule = None
         config_ok = False
     ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
     # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
@@ -66,7 +66,7 @@ def record_row(record) -> dict:
         # a title's room: what it is and its seed, no stamped folder id; a name a person gave it stands for the setup
         "short": f"{record.id if not record.cell and named_by_hand(record.id) else head} · seed {record.seed}",
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
-        "r": r, "seed": record.seed, **{k: m.get(f"test/{k}") for k in ALL_METRICS},
+        "r": r, "schedule": schedule, "seed": record.seed, **{k: m.get(f"test/{k}") for k in ALL_METRICS},
         **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},
         "valid Recall@20": m.get("valid/Recall@20"), "n_params": m.get("n_params"),
         "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),

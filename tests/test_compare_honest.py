@@ -236,6 +236,18 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
 
 
+def test_the_table_says_which_schedule_each_setup_trained_under_when_they_differ(tmp_path, monkeypatch):
+    """On ml100k the cell `paper` trains under `fast` and `paper_paper_sched` under the paper's schedule, and only the
+    r sweep's legend said "fast" (rehearsal r53, F5)."""
+    precomputed = PAGE.parents[2] / "precomputed"
+    at = compare(monkeypatch, tmp_path / "no-runs", precomputed, dataset="ml100k", cells="paper,paper_paper_sched")
+    [said] = [c.value for c in at.caption if "Trained under different schedules" in c.value]
+    assert "`fast` (learning rate 0.004, batch 2,048): `paper`;" in said
+    assert "`paper` (learning rate 0.001, batch 2,048): `paper_paper_sched`" in said
+    at = compare(monkeypatch, tmp_path / "no-runs", precomputed, dataset="synthetic", cells="paper,mgcn")
+    assert not [c for c in at.caption if "schedules" in c.value]  # one schedule throughout: nothing to say
+
+
 def test_learning_curves_of_every_setup_draw_the_first_few_and_say_so(tmp_path, monkeypatch):
     """With nothing picked (all 41 of ml100k's setups) the legend filled the chart and the panels were 90 px tall."""
     from app.pages import compare as page

@@ -360,6 +360,7 @@ def render() -> None:
                            "reference's seeds: " + "; ".join(partial) + ".")
             compare_notes.verdicts(rows)
             compare_notes.early_stops(rows, shown, untrained)
+            compare_notes.schedules(rows, shown)
             export(rows, table, name, shown)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
