@@ -219,5 +219,7 @@ def upload(dataset) -> None:
         folder, why = st.session_state["ckpt.upload_result"]
         if folder is None:
             st.error(f"This checkpoint was refused: {why}")
+        elif why:  # the same file again: the run that holds it
+            st.info(f"Checkpoint already here: {why}.")
         else:
             st.success(f"Checkpoint accepted and saved as run `{Path(folder).name}`.")

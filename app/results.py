@@ -235,14 +235,17 @@ READ_ONLY = ("this server is in classroom mode: its saved runs can be read, not 
 def import_checkpoint(data: bytes, filename: str, dataset, classroom: bool = False) -> tuple[Path | None, str]:
     """Validate uploaded checkpoint bytes against ``dataset`` (a loaded Dataset) and save them as a run folder.
 
-    Returns (the run folder, "") or (None, the reason it was refused).
+    Returns (the run folder, "") for a new run, (the run folder, a note) for bytes a saved run already holds, or
+    (None, the reason it was refused).
     """
     from mambarec.checkpoint import CheckpointError, DatasetMismatchError  # lazy: torch
 
     if classroom:
         return None, READ_ONLY
     try:
-        return store_import(data, filename, dataset, runs_root()), ""
+        folder, new = store_import(data, filename, dataset, runs_root())
+        return folder, "" if new else (f"the saved run `{folder.name}` holds this very file, so no copy was made: "
+                                       "pick it in the Checkpoint box above")
     except DatasetMismatchError as exc:
         return None, f"{exc}: {picker_hint(exc.trained_on)}"
     except (CheckpointError, RunStoreError, OSError) as exc:

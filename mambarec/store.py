@@ -222,11 +222,26 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
     return folder
 
 
-def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> Path:
+def saved_copy(data: bytes, root: Path) -> Path | None:
+    """The run folder under ``root`` whose checkpoint holds exactly ``data``, if any (files of another size are not
+    read)."""
+    if not root.is_dir():
+        return None
+    for path in sorted(root.glob(f"*/{CHECKPOINT_NAME}")):
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return path.parent
+        except OSError:  # removed or unreadable meanwhile: not a copy to point at
+            continue
+    return None
+
+
+def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = None) -> tuple[Path, bool]:
     """Validate checkpoint bytes against ``dataset`` and store them as a new run folder under ``root``.
 
-    Raises ``mambarec.checkpoint.CheckpointError`` (with the reason) for a file that is not a valid
-    checkpoint of this dataset; nothing is written then.
+    Returns the folder and whether it is new: the same bytes uploaded again return the run that holds them (three
+    uploads of one file were three runs in every picker). Raises ``mambarec.checkpoint.CheckpointError`` (with the
+    reason) for a file that is not a valid checkpoint of this dataset; nothing is written then.
     """
 
     from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
@@ -238,8 +253,12 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     load_model(ckpt, dataset)  # its weights must fit the model its config describes, or the pages fail later
     metrics = dict(ckpt["metrics"], dataset=ckpt["dataset"] or dataset.name,
                    dataset_fingerprint=ckpt["dataset_fingerprint"])
+    root = root or runs_dir()
+    copy = saved_copy(data, root)
+    if copy is not None:
+        return copy, False
     stem = SAFE_NAME.sub("_", Path(filename).stem)[:40] or "checkpoint"
-    base = (root or runs_dir()) / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    base = root / f"uploaded-{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
     base.parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, 1000):  # the same file uploaded twice within a second gets its own folder
         folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
@@ -257,7 +276,7 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     except BaseException:  # a full disk or an interrupt: no half-written folder is left to list
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return folder
+    return folder, True
 
 
 NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)

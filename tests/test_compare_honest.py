@@ -430,6 +430,20 @@ def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs
     assert (root / "mine" / "checkpoint.pt").is_file() and not (root / "other").exists()
 
 
+def test_uploading_a_file_a_saved_run_holds_points_at_that_run_and_copies_nothing(runs_root, monkeypatch, tmp_path):
+    """The same checkpoint uploaded three times made three runs, each listed in every picker (rehearsal r53, F9)."""
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "mine")
+    data = (root / "mine" / "checkpoint.pt").read_bytes()  # downloaded from its card, uploaded again
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
+    at.file_uploader(key="ckpt.upload").set_value(("mine.pt", data, "application/octet-stream")).run()
+    assert not at.exception and not at.success
+    assert [i.value for i in at.info if "already here" in i.value] == [
+        "Checkpoint already here: the saved run `mine` holds this very file, so no copy was made: pick it in the "
+        "Checkpoint box above."]
+    assert [p.name for p in root.iterdir()] == ["mine"]
+
+
 def test_a_checkpoint_of_another_dataset_names_the_sidebar_pick_that_loads_it(runs_root, monkeypatch, tmp_path):
     """The loader's "load it with the dataset it was trained on" left a user of the app to find out how."""
     data = (runs_root / "bpr-cold" / "checkpoint.pt").read_bytes()  # trained on synthetic/cold-items

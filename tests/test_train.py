@@ -178,16 +178,26 @@ def test_imported_checkpoint_becomes_a_listed_run_and_bad_bytes_write_nothing(tm
     with pytest.raises(CheckpointError, match="not a readable"):
         import_checkpoint(b"junk", "junk.pt", DS, tmp_path / "runs")
     assert list_runs(tmp_path / "runs") == []
-    folder = import_checkpoint(data, "my run.pt", DS, tmp_path / "runs")
+    folder, new = import_checkpoint(data, "my run.pt", DS, tmp_path / "runs")
     [listed] = list_runs(tmp_path / "runs")
+    assert new
     assert listed.folder == folder and folder.name.endswith("my_run")
     assert listed.test("Recall@20") == pytest.approx(result.test["Recall@20"])
     assert listed.config == json.loads(json.dumps(trainer.run.to_dict()))  # tuples become lists
     assert listed.run == trainer.run
     assert (folder / "checkpoint.pt").read_bytes() == data
-    again = [import_checkpoint(data, "my run.pt", DS, tmp_path / "runs") for _ in range(2)]  # within one second
-    assert len({folder, *again}) == 3 and len(list_runs(tmp_path / "runs")) == 3
+    # the same file again is the run that holds it: three uploads of one file were three runs in every picker
+    assert import_checkpoint(data, "again.pt", DS, tmp_path / "runs") == (folder, False)
     payload = torch.load(io.BytesIO(data), weights_only=True)
+    others = []
+    for note in ("a", "b"):  # two other files of one name within one second: a folder each
+        payload["metrics"] = json.dumps({**json.loads(payload["metrics"]), "note": note})  # stored as JSON text
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        others.append(import_checkpoint(buf.getvalue(), "my run.pt", DS, tmp_path / "runs"))
+    assert [new for _, new in others] == [True, True]
+    again = [f for f, _ in others]
+    assert len({folder, *again}) == 3 and len(list_runs(tmp_path / "runs")) == 3
     payload["metrics"] = "[1, 2]"  # JSON, but not an object of named values (it crashed the upload, leaving a folder)
     buf = io.BytesIO()
     torch.save(payload, buf)
