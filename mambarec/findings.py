@@ -20,6 +20,10 @@ HELPS, HURTS, NOTHING, ONE_SEED, UNMEASURED = ("helps", "hurts", "no measurable 
 SCHEDULE_TOLERANCE = 3.0  # a schedule is safe when (it - paper) lies within ±3% of the paper schedule's mean
 SCHEDULE_METRICS = ("test/Recall@20", "test/NDCG@20")
 SCHEDULE_ASKED_SEEDS = (0, 1, 2)  # the check as the speed issue asked it; the grid may run more (grid.MAX_SEEDS)
+# How a claim of a size (``Claim.at_most``, ``Claim.at_least``) is judged, in REPORT.md's words and the app's
+SIZE_RULES = ("A claim of \"only X%\" disagrees when the whole interval lies beyond X (\"larger than claimed\") and "
+              "agrees when it lies on the other side of 0; a claim of \"X% or more\" on an exact count disagrees "
+              "below X.")
 
 
 @dataclass(frozen=True)

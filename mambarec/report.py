@@ -112,9 +112,8 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              "(docs/protocol.md section 8). Against the paper's claims: \"agrees\" when the interval excludes 0 on "
              "the paper's side, \"disagrees\" when it excludes 0 on the other side, \"inconclusive\" otherwise (with "
              "one common seed there is no interval: \"inconclusive (1 seed)\"), and \"inconclusive; smaller than "
-             "claimed\" when the interval holds 0 but not the paper's change. A claim of \"only X%\" disagrees when "
-             "the whole interval lies beyond X (\"larger than claimed\") and agrees when it lies on the other side of "
-             "0; a claim of \"X% or more\" on an exact count disagrees below X. For a part: \"helps\" / \"hurts\" "
+             "claimed\" when the interval holds 0 but not the paper's change. " + findings.SIZE_RULES
+             + " For a part: \"helps\" / \"hurts\" "
              "when the interval excludes 0, \"no measurable effect\" when it holds 0 (not \"no effect\": the "
              "interval bounds how large it can be). Parameter counts are compared exactly.",
              "- This report holds some 250 intervals at 95% each, and an interval is not corrected for the others: "

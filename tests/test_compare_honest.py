@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import evidence, figures, results
-from mambarec import comparison, stats
+from mambarec import comparison, findings, stats
 from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.store import save_run
@@ -228,6 +228,9 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
                  tab="Claims")
     claims = at.table[0].value
     assert claims["verdict"].str.startswith("inconclusive").any()  # REPORT.md's verdicts, in the app
+    # a claim's size rule too: C5 and C8 said "disagrees" on the paper's side of 0 beside a caption that read
+    # "disagrees: the interval excludes 0 on the other side" (rehearsal r53, F7)
+    assert any(findings.SIZE_RULES in c.value for c in at.caption)
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
                  tab="Learning curves")
     [chart] = [c for c in at.get("plotly_chart")]

@@ -26,7 +26,7 @@ from app import (
 )
 from app import lessons_content as L
 from app.urlsel import Param
-from mambarec import comparison
+from mambarec import comparison, findings
 from mambarec.data.coldstart import COLD_MAX_TRAIN
 
 PAGE = "compare"
@@ -242,9 +242,9 @@ def claims(rows: pd.DataFrame, picked: list[str]) -> None:
     st.caption("As in precomputed/REPORT.md: the paper's relative change beside ours with its 95% interval over "
                "paired seeds. agrees / disagrees: the interval excludes 0 on the paper's / the other side; "
                "inconclusive: it holds 0 (\"smaller than claimed\": it holds 0 but not the paper's change, so the "
-               "paper's size is not reached here); '(1 seed)': one common seed, so no interval yet. Parameters "
-               "compare exactly. Some 250 such intervals at 95% each: expect a few verdicts by chance "
-               "(docs/protocol.md section 8).")
+               "paper's size is not reached here); '(1 seed)': one common seed, so no interval yet. "
+               + findings.SIZE_RULES + " Parameters compare exactly. Some 250 such intervals at 95% each: expect a "
+               "few verdicts by chance (docs/protocol.md section 8).")
 
 
 def cold_warm(rows: pd.DataFrame, dataset, shown: list[str], in_step: bool) -> None:
