@@ -28,7 +28,8 @@ from mambarec.config import (
     run_to_params,
 )
 
-APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "streamlit_app.py"
 PAGES = ("app/pages/compare.py", "app/pages/about.py", "app/pages/embeddings.py", "app/pages/dream_inspector.py",
          "app/pages/users.py", "app/pages/train.py")
 TIMEOUT = 60
@@ -201,6 +202,11 @@ def test_every_page_renders(env):
     d_v = state.get_dataset("tiny").visual.shape[1]
     shrink = next(m.value for m in at.markdown if "Shrink the visual feature" in m.value)
     assert f"{d_v} → {d_v // 8} on this dataset" in shrink  # this dataset's widths, not Baby's 4096 → 512 alone
+    # it said what the model is, not what the app is, and named one doc in a folded section (rehearsal r53, F10)
+    [intro] = [m.value for m in at.markdown if m.value.startswith("**This app**")]
+    assert all(f"**{p}**" in intro for p in ("Lessons", "Train & ablate", "Compare runs", "Embeddings", "Users"))
+    docs = ("README.md", "precomputed/REPORT.md", "docs/model.md", "docs/protocol.md", "docs/departures.md")
+    assert all((ROOT / doc).is_file() and doc in intro for doc in docs)
     # with no trained run, the pages that need weights say where they can come from: precompute ships none of tiny's
     for page in ("app/pages/users.py", "app/pages/dream_inspector.py"):
         at.switch_page(page).run()

@@ -129,9 +129,21 @@ def truth(name: str, fingerprint: str) -> None:
         st.caption("Knobs: " + " · ".join(f"{k} = {v}" for k, v in knobs.items() if k != "seed"))
 
 
+THIS_APP = (
+    "**This app** reimplements MambaRec in PyTorch (the `mambarec` package) and opens it up. Start with **Lessons**: "
+    "guided stories over precomputed runs, nothing trains. **Train & ablate** switches each part of the model on or "
+    "off and trains it live; **Compare runs** reads every run and seed, with intervals; **Embeddings**, **DREAM "
+    "inspector** and **Users** look inside one run. In the repository: README.md (how to run everything), "
+    "precomputed/REPORT.md (the grid's numbers and verdicts), docs/model.md (the model and its symbols), "
+    "docs/protocol.md (how runs are trained and scored) and docs/departures.md (the paper against the released code)."
+)
+
+
 def render() -> None:
     st.title("About MambaRec")
     step = lessonbar.show(PAGE)
+    if not step:  # a lesson step's note says what to look at; the page's own introduction would push it down
+        st.markdown(THIS_APP)
     for note in urlsel.restore(PAGE, PARAMS, {"show": SECTIONS}):
         st.caption(f":material/info: {note}")
     first = st.session_state[urlsel.widget_key(PAGE, "show")]
