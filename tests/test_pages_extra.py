@@ -137,6 +137,26 @@ def test_embeddings_search_lists_the_nearest_texts_before_and_after(runs_root, m
     assert len(ranks) == 2 and [re.search(r"ranks <b>(\d+)</b> of", t).group(1) for t in titles] == ranks
 
 
+def test_a_channel_gate_cut_to_zero_says_the_spatial_gate_carries_the_item(tmp_path, monkeypatch, no_precomputed,
+                                                                           synthetic):
+    """The released code's channel gate read "0.0000" beside M_s 0.52, and a learner read a closed gate; the two
+    meet in a maximum (rehearsal r53, F11)."""
+    import torch
+
+    run = RunConfig(dataset="synthetic", model=mambarec_preset("official"), train=TrainConfig(epochs=1, device="cpu"))
+    trainer = Trainer.for_run(run, synthetic)
+    with torch.no_grad():  # every input of the gate's 1x1 conv is >= 0 (a mean of ReLUs): the ReLU gives 0 throughout
+        for name, param in trainer.model.named_parameters():
+            if name.endswith("dream.channel.fc.weight"):
+                param.fill_(-1.0)
+    save_run(tmp_path / "runs" / "closed", trainer, trainer.fit())
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    at = page("dream_inspector")
+    assert [m.value for m in at.metric if m.label == "one scalar for the whole item"] == ["0.0000"]
+    assert any("the ReLU cut it to 0, yet the item is not shut out" in c.value and "spatial attention alone carries "
+               "this item" in c.value for c in at.caption)
+
+
 def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatch, no_precomputed):
     monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
     at = page("dream_inspector")
@@ -145,7 +165,7 @@ def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatc
     assert "64 x 1 x 1" in text
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["every dilated branch == its centre tap"] == "yes"
-    assert metrics["DREAM parameters never updated (69.7%)"] == "98,304 of 141,056"
+    assert metrics["DREAM parameters no gradient reaches (69.7%)"] == "98,304 of 141,056"
     assert "dead taps moved not at all" in text  # a trained run: off-centre taps never left their init
     model = next(s for s in at.selectbox if s.label == "Model")
     model.set_value("untrained-paper")

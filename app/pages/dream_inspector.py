@@ -134,6 +134,11 @@ def choose_view(dataset, model) -> tuple[str, int, tuple[int, int] | None, int]:
     return modality, int(item), centre, channel
 
 
+# a channel gate of 0 read as "the gate is closed": the two gates meet in a maximum (docs/departures.md, D6)
+CLOSED_GATE = (" Here the ReLU cut it to 0, yet the item is not shut out: DREAM weighs each position by the larger "
+               "of M_c and M_s, so spatial attention alone carries this item.")
+
+
 def attention(ins) -> None:
     c1, c2, c3 = st.columns(3)
     with c1:
@@ -142,8 +147,10 @@ def attention(ins) -> None:
         if m_c is None:
             st.caption("switched off (replaced by ones)")
         elif m_c.size == 1:
-            st.metric("one scalar for the whole item", f"{float(m_c.reshape(-1)[0]):.4f}")
-            st.caption("Released code: GAP -> 1x1 conv (5C -> 1) -> ReLU, so every channel gets the same weight.")
+            value = float(m_c.reshape(-1)[0])
+            st.metric("one scalar for the whole item", f"{value:.4f}")
+            st.caption("Released code: GAP -> 1x1 conv (5C -> 1) -> ReLU, so every channel gets the same weight."
+                       + (CLOSED_GATE if value == 0 else ""))
         else:
             presentation.chart(st, dream_figures.attention_map(m_c, [ins.labels[n] for n in ins.branches]),
                                key="dream_channel_attention")
@@ -219,7 +226,9 @@ def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, l
         share = result.n_dead_params / result.n_params if result.n_params else 0.0
         m1, m2, m3 = st.columns([2, 3, 2])  # the middle value ("98,304 of 141,056") is the widest: cut at 1024 px
         m1.metric("every dilated branch == its centre tap", "yes" if result.all_identical else "no")
-        m2.metric(f"DREAM parameters never updated ({share:.1%})", f"{result.n_dead_params:,} of {result.n_params:,}")
+        # "never updated" read oddly for an untrained model: what is meant is that no gradient can reach them
+        m2.metric(f"DREAM parameters no gradient reaches ({share:.1%})",
+                  f"{result.n_dead_params:,} of {result.n_params:,}")
         m3.metric("items compared", f"{result.n_inputs:,}")
         st.dataframe(equivalence_table(result), hide_index=True,
                      column_config={DEAD_TAPS: st.column_config.TextColumn(help=DEAD_TAPS_HELP)}
