@@ -60,11 +60,14 @@ def record_row(record) -> dict:
     # a saved run's name is its setup, whose last part is the epoch cap: say so ("≤20 ep"), the runs column says
     # how many it ran
     name = record.cell or (f"{head} · ≤{cap} ep" if cap else setup)
+    by_hand = not record.cell and named_by_hand(record.id)
     return {
         "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
-        "label": f"{head} · seed {record.seed} · ran {ran}" + ("" if record.cell else f" · {record.id}"),
+        # a name a person gave comes first: last, a picker cut the one part that told two runs apart
+        "label": (f"{record.id} · " if by_hand else "") + f"{head} · seed {record.seed} · ran {ran}"
+        + ("" if record.cell or by_hand else f" · {record.id}"),
         # a title's room: what it is and its seed, no stamped folder id; a name a person gave it stands for the setup
-        "short": f"{record.id if not record.cell and named_by_hand(record.id) else head} · seed {record.seed}",
+        "short": f"{record.id if by_hand else head} · seed {record.seed}",
         "cell": record.cell, "dataset": record.dataset, "model_name": model_name_of(record), "variant": variant,
         "r": r, "schedule": schedule, "seed": record.seed, **{k: m.get(f"test/{k}") for k in ALL_METRICS},
         **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},

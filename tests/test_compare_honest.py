@@ -345,6 +345,9 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     next(b for b in at.button if b.label == "Rename").click().run()
     assert not at.exception and (root / "no-mmd-1ep").is_dir() and not (root / "junk").exists()
     assert at.selectbox(key="ckpt.pick").value == str(root / "no-mmd-1ep" / "checkpoint.pt")  # still the one picked
+    # the name a person gave leads its label: last, pickers cut it ("... · r53-upload-ren", rehearsal r53)
+    [option] = [o for o in at.selectbox(key="ckpt.pick").options if "no-mmd-1ep" in o]
+    assert option.startswith("saved · no-mmd-1ep · ")
     assert any("Renamed" in t.value for t in at.toast)
     at.button(key="manage.delete.no-mmd-1ep").click().run()
     assert not at.exception and not (root / "no-mmd-1ep").exists()

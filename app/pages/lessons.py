@@ -27,7 +27,9 @@ def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
         text.markdown(f"**{index + 1}. {step.title}** · {PAGE_TITLES[step.page]} · `{step.dataset}`  \n{step.look}")
         lessonbar.page_link(go, step.page, "Open", ":material/arrow_forward:", L.step_query(lesson, index))
         url = L.step_url(base, lesson, index)
-        with go.popover("QR", icon=":material/qr_code_2:"):  # as large as the lesson note's, its link under it
+        # an icon alone, as on the lesson note: at 1024 x 768 the labelled button read "Q."
+        with go.popover("", icon=":material/qr_code_2:", help=f"Step {index + 1}'s link as a QR code, for the room's "
+                        "phones"):  # as large as the lesson note's, its link under it
             st.image(roomlinks.qr_svg(url), caption=f"step {index + 1}: scan to open it",
                      width=roomlinks.PROJECTOR_QR_PX)
             st.code(url, language=None, wrap_lines=True)  # the pop-up covers the card's own copy of the link
