@@ -346,7 +346,8 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
     fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": round(top * text_scale), "b": 5}, dragmode="lasso",
                       title={"text": title, "font": {"size": round(MAP_TITLE_PX * text_scale)}, "x": 0,
                              "xanchor": "left"},
-                      legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"})
+                      legend={"orientation": "h", "y": -0.02, "yanchor": "top", "itemsizing": "constant"},
+                      modebar={"orientation": "v"})  # a row of tools on hover lay over the title's lines
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return fig, traces
