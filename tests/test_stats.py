@@ -244,7 +244,7 @@ def test_interval_ends_exactly_on_a_bound_take_the_documented_side():
     assert stats.exact_verdict(-30.0, -30.0, at_least=True) == "agrees"  # "30% or more" and exactly 30%
     at_alpha = stats.WilcoxonResult(users=10, differing=10, mean_a=0.6, mean_b=0.5, statistic=8.0, p_value=0.05,
                                     rank_sum_a=47.0, rank_sum_b=8.0)
-    assert at_alpha.verdict(0.05).startswith("The difference is within noise")
+    assert at_alpha.verdict(0.05).startswith("The difference is within the noise between users")
     diff = stats.paired_difference({0: 1.0, 1: -1.0, 2: 0.0}, {0: 0.0, 1: 0.0, 2: 0.0})
     sd = diff.half_width * math.sqrt(diff.n) / stats.t_quantile(diff.n - 1)
     assert stats.seeds_for_half_width(diff, stats.t_quantile(4) * sd / math.sqrt(5)) == 5  # exactly at the bar
