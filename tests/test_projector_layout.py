@@ -277,6 +277,27 @@ def test_every_compare_tab_is_in_sight(server, browser, width, height, present):
         page.close()
 
 
+@pytest.mark.parametrize("width,height", [(1280, 800), (1024, 768)])
+def test_compares_table_in_presentation_mode_fits_1280_and_scrolls_whole_below(server, browser, width, height):
+    """In presentation mode the table's columns kept the normal widths, which the grid widened to fill 1280 px: at
+    1024 x 768 every cell was clipped mid-number ("0.3319 ± 0.002", "▼ -78.0% [-80.6, -75"). Now its columns are
+    as wide as their larger text: the whole table at 1280 px, a sideways scroll over whole cells below it."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(server + "/compare?dataset=ml100k&cells=paper_without_reduced_text,official&present=1")
+        page.get_by_role("tab", name="Checkpoints").wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        widths = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
+                                  .map(el => [el.scrollWidth, el.clientWidth])""")
+        content, shown = widths[0]
+        if width == 1280:
+            assert content <= shown + 1, widths
+        else:
+            assert content >= 219 + 193 + 2 * 122 + 2 * 166, widths  # compare.COLUMN_PX (a page module runs on import)
+    finally:
+        page.close()
+
+
 # every choice of every select on the Train form (its words, in the input's own font) against the room the input
 # leaves for them, and every widget label cut short by Streamlit's "..."
 FORM_CUTS = """(choices) => {

@@ -89,25 +89,31 @@ def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
     return table
 
 
+# Widths that fit 1280 x 800 with the sidebar open: ~916 px for the table, ~1,000 px in presentation mode. Measured
+# in Chromium (canvas text widths of the longest entries, "paper_without_reduced_text", "5× 101–112 ep · early stop",
+# "▼ -29.4% [-31.9, -26.9]", plus 16 px of cell padding): 187 / 165 / 105 / 142 px, and 219 / 193 / 122 / 166 px in
+# presentation mode. There the columns had the first widths, which the grid widens by their share to fill 1280 px,
+# but not in a narrower window: at 1024 x 768 each cell was clipped mid-number ("0.3319 ± 0.002"). Each mode now
+# has its own: the table fills 1280 px in both and scrolls sideways, whole, in a narrower window.
+COLUMN_PX = {"name": (190, 219), "ran": (166, 193), "metric": (106, 122), "delta": (144, 166)}  # (normal, present)
+
+
 def column_config() -> dict:
-    """Widths that fit 1280 x 800 with the sidebar open: ~916 px for the table, ~1,000 px in presentation mode,
-    where the grid widens each column by its share. Measured in Chromium (canvas text widths of the longest
-    entries, "paper_without_reduced_text", "5× 101–112 ep · early stop", "▼ -29.4% [-31.9, -26.9]", plus 16 px of
-    cell padding): 219 / 193 / 122 / 166 px in presentation mode, 187 / 165 / 105 / 142 px outside it."""
-    config = {"name": st.column_config.TextColumn("setup", width=190, help="precomputed cell, or what a saved run "
-                                                  "changed from its preset"),
-              "ran": st.column_config.TextColumn("seeds × epochs", width=166, help="how many seeds, the epochs they "
-                                                 "ran (of the cap, when one was reached), and how "
-                                                 "they ended: early stop, the cap, by hand")}
+    """The summary table's columns: their words, help and widths (``COLUMN_PX``)."""
+    px = {k: v[presentation.on()] for k, v in COLUMN_PX.items()}
+    config = {"name": st.column_config.TextColumn("setup", width=px["name"], help="precomputed cell, or what a saved "
+                                                  "run changed from its preset"),
+              "ran": st.column_config.TextColumn("seeds × epochs", width=px["ran"], help="how many seeds, the epochs "
+                                                 "they ran (of the cap, when one was reached), and how they ended: "
+                                                 "early stop, the cap, by hand")}
     for m in SHOWN:
-        config[f"{m} text"] = st.column_config.TextColumn(m, width=106, help=f"test {m}: mean ± sample std over "
-                                                          "seeds; '1 seed' has no spread to show")
-        config[f"Δ {m} order"] = st.column_config.Column(f"Δ {m}", width=144, alignment="left", help="change against "
-                                                         "the reference in "
-                                                       "% of its mean, paired by seed, [95% t-interval]. ▲/▼: the "
-                                                       "interval excludes 0, also after Holm's correction over "
-                                                       "the rows shown; △/▽: it excludes 0, but not after that "
-                                                       "correction; ≈: it holds 0 (within noise)")
+        config[f"{m} text"] = st.column_config.TextColumn(m, width=px["metric"], help=f"test {m}: mean ± sample std "
+                                                          "over seeds; '1 seed' has no spread to show")
+        config[f"Δ {m} order"] = st.column_config.Column(
+            f"Δ {m}", width=px["delta"], alignment="left",
+            help="change against the reference in % of its mean, paired by seed, [95% t-interval]. ▲/▼: the interval "
+                 "excludes 0, also after Holm's correction over the rows shown; △/▽: it excludes 0, but not after "
+                 "that correction; ≈: it holds 0 (within noise)")
     return config
 
 
