@@ -243,23 +243,29 @@ def _train(args: argparse.Namespace, trainer, out: Path, resuming: bool) -> int:
 
     autosave = Autosave(out, trainer, args.save_every)  # a run killed outright resumes from its last save
     previous = signal.signal(signal.SIGTERM, _terminate)
+    held: dict = {}  # the handlers a stopped run's save set aside
     try:
-        result = trainer.fit(on_event=on_event, on_epoch_end=autosave)
-    except KeyboardInterrupt:
-        if not stopped_by:  # Ctrl-C (SIGTERM's handler named itself)
-            stopped_by.append(signal.SIGINT)
-        result = trainer.fit(should_stop=lambda: True)
+        try:
+            result = trainer.fit(on_event=on_event, on_epoch_end=autosave)
+        except KeyboardInterrupt:
+            if not stopped_by:  # Ctrl-C (SIGTERM's handler named itself)
+                stopped_by.append(signal.SIGINT)
+            held = _hold_signals()
+            result = trainer.fit(should_stop=lambda: True)
+        finally:
+            if bar is not None:
+                bar.close()
+        # a stopped run exits as the shell's convention has it (130 for Ctrl-C, 143 for SIGTERM): a loop over seeds
+        # (`for s in 0 1 2; do python -m mambarec train ...; done`) stops at Ctrl-C instead of starting the next seed
+        code = 128 + int(stopped_by[0]) if stopped_by else 0
+        if stopped_by and result.epochs_run == 0:  # nothing trained: no run folder that `compare` would list
+            print("\ninterrupted before the first epoch ended: nothing trained, nothing saved", file=sys.stderr)
+            return code
+        saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or autosave.saved)
     finally:
-        if bar is not None:
-            bar.close()
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
         signal.signal(signal.SIGTERM, previous)
-    # a stopped run exits as the shell's convention has it (130 for Ctrl-C, 143 for SIGTERM): a loop over seeds
-    # (`for s in 0 1 2; do python -m mambarec train ...; done`) stops at Ctrl-C instead of starting the next seed
-    code = 128 + int(stopped_by[0]) if stopped_by else 0
-    if stopped_by and result.epochs_run == 0:  # nothing trained: no run folder that `compare` would list
-        print("\ninterrupted before the first epoch ended: nothing trained, nothing saved", file=sys.stderr)
-        return code
-    saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or autosave.saved)
     if stopped_by:
         print(f"\ninterrupted after {result.epochs_run} of {run.train.epochs} epochs: the best state so far (epoch "
               f"{result.best_epoch}) is saved in {saved}; continue the run with: python -m mambarec train --resume "
@@ -269,6 +275,16 @@ def _train(args: argparse.Namespace, trainer, out: Path, resuming: bool) -> int:
                       "stopped_early": result.stopped_early, "cancelled": result.cancelled, "test": summary,
                       "s_per_epoch": round(result.s_per_epoch, 3), "n_params": result.n_params}))
     return code
+
+
+def _hold_signals() -> dict:
+    """While a stopped run evaluates its best state and saves it, a further Ctrl-C or SIGTERM says so and is
+    otherwise ignored: pressed twice, Ctrl-C landed in that window (0.2 s on ml100k) and threw the run away with
+    only "interrupted: `train` stopped" (rehearsal r54). Returns the handlers it replaced."""
+    def wait(signum, frame):
+        print("\nstill saving the best state so far: one moment", file=sys.stderr)
+
+    return {signum: signal.signal(signum, wait) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):

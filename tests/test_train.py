@@ -443,6 +443,35 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert evaluated["test/Recall@20"] == pytest.approx(metrics["test/Recall@20"], abs=1e-9)
 
 
+def test_a_second_ctrl_c_while_a_stopped_run_saves_does_not_throw_it_away(tmp_path, capsys, monkeypatch):
+    """Ctrl-C pressed twice: the second landed while the first's final evaluation and save ran, and the run was
+    gone, with only "interrupted: `train` stopped" said (rehearsal r54, F1). It now waits for the save."""
+    import os
+    import signal
+
+    real_fit, calls = Trainer.fit, []
+
+    def fit(self, on_event=None, should_stop=None, on_epoch_end=None):
+        calls.append(should_stop)
+        if len(calls) == 1:  # the run: Ctrl-C after its second epoch
+            def ctrl_c():
+                if self.epoch >= 2:
+                    raise KeyboardInterrupt
+            return real_fit(self, on_event, should_stop, ctrl_c)
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, in the final evaluation
+        return real_fit(self, on_event, should_stop, on_epoch_end)
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    out = tmp_path / "twice"
+    code = main(["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "50", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 128 + signal.SIGINT and len(calls) == 2
+    assert "still saving the best state so far: one moment" in err
+    assert "interrupted after 2 of 50 epochs: the best state so far (epoch" in err
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back once saved
+
+
 def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path, capsys):
     """`kill`, `timeout` or a scheduler's preemption ended `train` with nothing written (a paper-schedule ml100k run
     is ~1,000 s); SIGTERM now stops it as Ctrl-C does: the best state so far is saved and resumes."""
