@@ -29,12 +29,12 @@ def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path
         for path, write in writes.items():
             done[path] = tmp = temporary_name(path, os.getpid())
             write(tmp)
+        for path, tmp in done.items():  # a rename that fails (the target is a folder) leaves no temporary file
+            os.replace(tmp, path)
     except BaseException:
         for tmp in done.values():
             tmp.unlink(missing_ok=True)
         raise
-    for path, tmp in done.items():
-        os.replace(tmp, path)
     return list(done)
 
 

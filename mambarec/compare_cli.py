@@ -19,9 +19,11 @@ from mambarec.comparison import (
     compare_table,
     compare_text,
     comparison_rows,
+    one_per_seed,
     partial_pairings,
 )
 from mambarec.config import ConfigError
+from mambarec.errors import UserError
 from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
 
 
@@ -33,9 +35,10 @@ def add_compare_command(sub) -> None:
                      help="also the grid's runs from this precomputed folder (e.g. precomputed)")
     cmp.add_argument("--dataset", default=None, help="the dataset whose runs to compare (needed when the runs "
                                                      "span several)")
-    cmp.add_argument("--reference", default=None, help="the setup the others are measured against, as the table "
-                                                       "names it [paper when there, else the setup that changes the "
-                                                       "fewest settings of its preset]")
+    cmp.add_argument("--reference", default=None, help="the setup the others are measured against: a row's name "
+                                                       "as the table prints it, a part of one row's name alone "
+                                                       "(use_mmd=off), or a run folder's name [paper when there, else "
+                                                       "the setup that changes the fewest settings of its preset]")
     cmp.add_argument("--metrics", default=",".join(TEXT_METRICS), help="comma-separated, of "
                      f"{', '.join(ALL_METRICS)} [default: %(default)s]")
     cmp.add_argument("--csv", default=None, metavar="FILE", help="also write the table as numbers to FILE: per setup "
@@ -54,9 +57,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not metrics:
         raise ConfigError(f"--metrics {args.metrics!r} names no metric; give names separated by commas, such as "
                           "Recall@20,NDCG@20")
+    if args.csv and Path(args.csv).is_dir():
+        raise ConfigError(f"--csv {args.csv} is a folder; name a file, such as {Path(args.csv) / 'compare.csv'}")
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         raise ConfigError(f"--csv {args.csv}: its folder {Path(args.csv).resolve().parent} does not exist; create it "
                           "or name a file in an existing folder")
+    if args.runs and not root.is_dir():
+        raise ConfigError(f"--runs {root}: " + ("is a file, not a folder of run folders" if root.exists() else
+                                                 "no such folder") + "; name the folder that holds the run folders")
     if args.precomputed and not Path(args.precomputed).is_dir():
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
     unreadable: list[tuple[Path, str]] = []
@@ -88,14 +96,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if rows.empty:
         raise ConfigError(f"no runs on dataset {name!r}; the runs are on: {', '.join(datasets)}")
     table, reference = compare_table(rows, args.reference, metrics)
-    runs = f"{len(rows)} run{'s' if len(rows) != 1 else ''}"
+    runs = f"{len(rows)} run{'s' if len(rows) != 1 else ''}" + repeats_words(rows)
     partial = partial_pairings(rows, reference, list(table["name"]), metrics[0])
     print(f"{runs} on {name}\n{notice}\n" + compare_text(table, reference, metrics)
           + "".join(f"\nΔ paired over part of the reference's seeds: {line}." for line in partial))
     if args.csv:
-        write_atomically(Path(args.csv), lambda tmp: compare_csv(table, reference, metrics).to_csv(tmp, index=False))
+        try:
+            write_atomically(Path(args.csv), lambda tmp: compare_csv(table, reference, metrics).to_csv(tmp,
+                                                                                                       index=False))
+        except OSError as exc:  # /sys, /proc, a read-only disk: one line, as train's --out says it
+            raise UserError(f"--csv {args.csv} cannot be written ({exc.strerror or exc}); the table above is "
+                            "complete; choose another file") from exc
         print(f"\nwrote {args.csv}")
     return 0
+
+
+REPEATS_NAMED = 5  # run folders a note names before "and N more"
+
+
+def repeats_words(rows: pd.DataFrame) -> str:
+    """" (2 used: ...)" when runs repeat a setup and seed, naming the ones left out (``one_per_seed`` keeps the one
+    that trained furthest): the header said "6 runs" over a table of 2, and never which were set aside."""
+    kept = one_per_seed(rows, ["source", "setup"])
+    left = [str(r) for r in rows.loc[~rows.index.isin(kept.index), "run"]]
+    if not left:
+        return ""
+    named = ", ".join(left[:REPEATS_NAMED]) + (f" and {len(left) - REPEATS_NAMED} more" if len(left) > REPEATS_NAMED
+                                               else "")
+    return (f" ({len(kept)} used: {len(left)} repeat a setup and seed, and the one that trained furthest counts; "
+            f"left out: {named})")
 
 
 def data_keys(rows: pd.DataFrame) -> pd.Series:

@@ -267,10 +267,24 @@ def compare_table(rows: pd.DataFrame, reference: str | None = None,
     table = aggregate_seeds(rows, metrics)
     names = list(table["name"])
     usable = rows[metrics[0]].notna() & (rows["config_ok"] if "config_ok" in rows else True)
-    reference = reference or default_reference(names, set(rows.loc[usable, "name"]))
-    if reference not in names:
-        raise ConfigError(f"--reference {reference!r} is not one of the rows; choose from: " + "; ".join(names))
+    reference = reference_row(reference, names, rows) if reference else default_reference(
+        names, set(rows.loc[usable, "name"]))
     return add_deltas(table, rows, reference, metrics), reference
+
+
+def reference_row(given: str, names: Sequence[str], rows: pd.DataFrame) -> str:
+    """The row ``given`` names: a row's name, a run folder's name (its setup's row), or a part of one row's name
+    alone (a saved run's row is its setup, "mambarec/paper · use_mmd=off · ≤15 ep", which nobody types)."""
+    if given in names:
+        return given
+    if "run" in rows and (rows["run"] == given).any():
+        return str(rows.loc[rows["run"] == given, "name"].iloc[0])
+    matches = [n for n in names if given.lower() in n.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    said = f"matches {len(matches)} rows" if matches else "is not one of the rows"
+    raise ConfigError(f"--reference {given!r} {said}; give a row's name, a part of one row's name alone, or a run "
+                      "folder's name; the rows: " + "; ".join(matches or names))
 
 
 def partial_pairings(rows: pd.DataFrame, reference: str, names: Sequence[str], metric: str) -> list[str]:

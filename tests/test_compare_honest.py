@@ -793,16 +793,31 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert main(["compare", "--runs", str(tmp_path / "runs"), "--metrics", "NDCG@10"]) == 0  # no --reference: the
     out = capsys.readouterr().out  # setup that changes the fewest settings of its preset (the default lr here)
     assert "Reference: bpr · ≤2 ep." in out and "| bpr · ≤2 ep | 2× 2/2 ep · cap | " in out and "NDCG@10" in out
+    # a part of one row's name, or a run folder's name, names its row: nobody types "bpr · learning_rate=0.01 · ≤2 ep"
+    for short in ("learning_rate=0.01", "lr0.01-s1"):
+        assert main(["compare", "--runs", str(tmp_path / "runs"), "--reference", short]) == 0
+        assert "Reference: bpr · learning_rate=0.01 · ≤2 ep." in capsys.readouterr().out
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("x")
     for bad, says in ((["--metrics", "Recall@30"], "unknown metric Recall@30; choose from Recall@10"),
-                      (["--reference", "nope"], "--reference 'nope' is not one of the rows; choose from"),
+                      (["--reference", "nope"], "--reference 'nope' is not one of the rows; give a row's name"),
+                      (["--reference", "bpr"], "--reference 'bpr' matches 3 rows"),
                       (["--dataset", "ml100k"], "no runs on dataset 'ml100k'; the runs are on: synthetic"),
                       (["--metrics", ","], "--metrics ',' names no metric"),
                       (["--precomputed", str(tmp_path / "nowhere")], "nowhere: no such folder"),
-                      (["--csv", str(tmp_path / "no" / "t.csv")], "does not exist; create it")):
+                      (["--csv", str(tmp_path / "no" / "t.csv")], "does not exist; create it"),
+                      # a traceback (IsADirectoryError), and a stray temporary file beside the folder (rehearsal r54)
+                      (["--csv", str(tmp_path / "a-folder")], "a-folder is a folder; name a file, such as"),
+                      (["--csv", "/proc/x.csv"], "--csv /proc/x.csv cannot be written (")):
         assert main(["compare", "--runs", str(tmp_path / "runs"), *bad]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "runs", "t.csv"]  # no temporary file
     assert main(["compare", "--runs", str(tmp_path / "none")]) == 2
+    assert "--runs " in (err := capsys.readouterr().err) and "none: no such folder" in err  # it said "no runs in"
+    assert main(["compare", "--runs", str(tmp_path / "a-file")]) == 2
+    assert "a-file: is a file, not a folder of run folders" in capsys.readouterr().err
+    assert main(["compare", "--runs", str(tmp_path / "a-folder")]) == 2
     assert "no runs in" in capsys.readouterr().err
 
 
@@ -839,6 +854,9 @@ def test_the_command_line_keeps_datasets_apart_and_never_lets_a_cut_run_stand_fo
     row = next(line for line in out.splitlines() if line.startswith("| bpr · ≤2 ep"))
     assert "2× 2/2 ep · cap" in row and "reference" in row  # seeds 0 and 1, both finished
     assert f"{finished['test/Recall@20']:.4f}" not in row  # the mean of two seeds, not seed 0 alone
+    # the header said "4 runs" over a table of three, and never which was set aside (rehearsal r54)
+    assert out.startswith("4 runs (3 used: 1 repeat a setup and seed, and the one that trained furthest counts; left "
+                          "out: s0-cut) on synthetic")
     assert f"warning: skipped {runs / 'damaged'}: it cannot be read" in err
     assert f"warning: {runs / 'odd'}: its config.json cannot be read by this version" in err
     shutil.rmtree(runs / "odd")
