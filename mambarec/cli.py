@@ -55,7 +55,10 @@ SAVE_EVERY_S = 300.0
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:  # argparse said "invalid _seconds value", naming this function
+        value = float("nan")
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, 0 or more")
     return value
@@ -114,7 +117,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         train.add_argument(flag(f.name), *TRAIN_ALIASES.get(f.name, ()), dest=TRAIN_FLAG_PREFIX + f.name, default=None,
                            metavar=_metavar(f),
-                           help=_escaped(f"{help_text(TrainConfig, f.name)} [default: {_shown(default_of(f))}]"))
+                           help=_escaped(f"{help_text(TrainConfig, f.name)} [default: {_shown(default_of(f))}"
+                                         + ("; with --resume, the run's own cap" if f.name == "epochs" else "") + "]"))
 
 
 def explicit_values(args: argparse.Namespace, prefix: str) -> dict[str, str]:
@@ -182,12 +186,15 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
         if args.__dict__.get(TRAIN_FLAG_PREFIX + name) is not None:
             run = dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: args.__dict__[
                 TRAIN_FLAG_PREFIX + name]}))
+    done = int(counters["epoch"])
     if args.__dict__.get(TRAIN_FLAG_PREFIX + "epochs") is not None:
         epochs = int(args.__dict__[TRAIN_FLAG_PREFIX + "epochs"])
-        done = int(ckpt["resume"]["counters"]["epoch"])
         if epochs <= done:
             raise ConfigError(f"--epochs {epochs}: the run has already trained {done} epochs; give a larger cap")
         run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
+    elif done >= run.train.epochs:  # it trained nothing, said nothing, exited 0 and wrote a copy (rehearsal r54)
+        raise ConfigError(f"{args.resume} already reached its cap of {run.train.epochs} epochs; pass --epochs N with "
+                          f"N > {done} to continue it")
     return restore_trainer(ckpt, dataset, run=run)
 
 

@@ -9,6 +9,7 @@ import os
 import pickle
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -327,3 +328,22 @@ def test_every_error_of_bad_input_is_one_user_error_that_the_cli_and_the_app_say
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2  # a CheckpointError: one line, no traceback
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_ctrl_c_while_the_command_line_starts_is_one_line_not_a_traceback():
+    """Ctrl-C in the first half second of any command (torch and pandas loading) printed a 50-line KeyboardInterrupt
+    traceback (rehearsal r54). The interrupt is made to land in the import of mambarec.cli, as it did then."""
+    import subprocess
+    import sys
+
+    script = ("import builtins, runpy\n"
+              "real = builtins.__import__\n"
+              "def interrupted(name, *args, **kwargs):\n"
+              "    if name == 'mambarec.cli':\n"
+              "        raise KeyboardInterrupt\n"
+              "    return real(name, *args, **kwargs)\n"
+              "builtins.__import__ = interrupted\n"
+              "runpy.run_module('mambarec', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", script, "train"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 130 and done.stderr.strip() == "interrupted while starting: nothing was done", done.stderr

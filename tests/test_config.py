@@ -176,6 +176,14 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     capsys.readouterr()
     assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "2"]) == 2
     assert "already trained 3 epochs" in capsys.readouterr().err
+    # no --epochs: it trained nothing, said nothing and exited 0, with a copy of the run (rehearsal r54)
+    assert main(["train", "--resume", ckpt, "--out", str(tmp_path / "copy")]) == 2
+    assert "already reached its cap of 3 epochs; pass --epochs N with N > 3" in capsys.readouterr().err
+    assert not (tmp_path / "copy").exists()
+    with pytest.raises(SystemExit) as stop:  # argparse's own error for a flag's type
+        main(["train", "--dataset", "synthetic", "--save-every", "abc", "--out", str(tmp_path / "x")])
+    assert stop.value.code == 2  # it said "invalid _seconds value", naming a function
+    assert "--save-every: 'abc': give a number of seconds, 0 or more" in capsys.readouterr().err
     assert main(["train", "--resume", ckpt, "--out", str(out), "--learning-rate", "0.1"]) == 2
     assert "only --epochs, --device and --compile can change" in capsys.readouterr().err
     other_data = ["--dataset", "synthetic/cold-items"]
