@@ -333,13 +333,24 @@ class CliParser(argparse.ArgumentParser):
         self.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({hints})" if hints else ""))
 
 
+TRAIN_EXAMPLES = """examples:
+  python -m mambarec train --dataset synthetic --seed 0 --out runs/paper-s0
+  python -m mambarec train --dataset synthetic --seed 0 --use-mmd false --out runs/no-mmd-s0   # one part off
+  python -m mambarec train --dataset ml100k --model mgcn --schedule fast --out runs/mgcn
+  python -m mambarec train --resume runs/paper-s0 --out runs/paper-s0 --epochs 2000   # continue it to a new cap"""
+
+
 def build_parser() -> argparse.ArgumentParser:
 
     parser = CliParser(prog="python -m mambarec", description=__doc__.replace("``", "`"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,compare,data,precompute,readme}")
     sub.required = True
-    tr = sub.add_parser("train", help="train one run and write config.json, metrics.json and the checkpoint")
+    tr = sub.add_parser("train", help="train one run and write config.json, metrics.json and the checkpoint",
+                        description="Train one run to early stopping (or its --epochs cap) and write config.json, "
+                                    "metrics.json and checkpoint.pt into --out. Every config field is a flag of its "
+                                    "own (listed below); the README's 'Command line' section has more.",
+                        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument("--dataset", default=None, help="synthetic, a name in the data dir, or a folder [default: "
                                                     "synthetic, or the checkpoint's with --resume]")
     tr.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")
@@ -358,7 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "cap), --device and --compile may change")
     add_config_flags(tr)
     tr.set_defaults(func=cmd_train)
-    ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset")
+    ev = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset",
+                        description="Score a saved checkpoint again on its dataset (full ranking, training items "
+                                    "masked) and print its valid and test metrics as JSON.",
+                        epilog="example:\n  python -m mambarec evaluate runs/paper-s0",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("checkpoint", help="checkpoint.pt (or a run folder)")
     ev.add_argument("--dataset", default=None, help="dataset (default: the one in the checkpoint)")
     ev.add_argument("--data-dir", default=None, help="folder holding named datasets (default $MAMBAREC_DATA)")

@@ -29,7 +29,15 @@ from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_di
 
 def add_compare_command(sub) -> None:
     cmp = sub.add_parser("compare", help="saved runs side by side: each setup's mean ± std over seeds and its change "
-                                         "against a reference, paired by seed, with its 95%% interval")
+                                         "against a reference, paired by seed, with its 95%% interval",
+                         description="Saved runs side by side, grouped by setup: each setup's mean ± std over seeds "
+                                     "and its change against a reference, paired by seed, with its 95%% interval "
+                                     "(the app's Compare table, in a terminal).",
+                         epilog="examples:\n  python -m mambarec compare --runs runs\n"
+                                "  python -m mambarec compare --runs runs --reference use_mmd=off --csv cmp.csv\n"
+                                "  python -m mambarec compare --precomputed precomputed --dataset ml100k "
+                                "--reference mgcn",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("--runs", default=None, help=f"the folder holding the run folders [${RUNS_DIR_ENV} or runs]")
     cmp.add_argument("--precomputed", default=None, metavar="DIR",
                      help="also the grid's runs from this precomputed folder (e.g. precomputed)")

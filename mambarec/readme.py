@@ -73,7 +73,10 @@ def update_readme(precomputed_dir: str | Path = DEFAULT_OUT, readme: Path = READ
 
 
 def add_readme_command(subparsers) -> None:
-    p = subparsers.add_parser("readme", help="rewrite README.md's results block from precomputed/")
+    p = subparsers.add_parser("readme", help="rewrite README.md's results block from precomputed/",
+                              description=f"Rewrite, in place, the results block of {README} (between its markers) "
+                                          "from a precomputed folder; the rest of the file is left as it is. "
+                                          "`git diff README.md` shows what moved.")
     p.add_argument("--precomputed", default=DEFAULT_OUT,
                    help="the precomputed folder to read (`python -m mambarec precompute --out`) [default: %(default)s]")
     p.set_defaults(func=lambda args: print(update_readme(args.precomputed)) or 0)

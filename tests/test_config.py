@@ -330,3 +330,20 @@ def test_open_bounds_and_every_element_of_a_tuple_are_checked():
     with pytest.raises(ConfigError, match=r"dilation_rates must be >= 1, got \(1, 0, 3\)"):
         mambarec_preset("paper", dilation_rates=(1, 0, 3))
     assert mambarec_preset("paper", dilation_rates=(1, 4, 9)).dilation_rates == (1, 4, 9)
+
+
+def test_every_example_in_the_commands_help_parses():
+    """The subcommands' help had no example and train's no description (rehearsal r54); the examples it now prints
+    must be commands the parser takes, with the flags they name."""
+    import shlex
+
+    commands = build_parser().parse_args(["train", "--out", "x"]).commands
+    examples = [line.split("#")[0].strip() for name in ("train", "evaluate", "compare")
+                for line in commands[name].format_help().splitlines() if line.strip().startswith("python -m mambarec")]
+    assert len(examples) >= 8 and commands["train"].description and "in place" in commands["readme"].description
+    for example in examples:
+        args = build_parser().parse_args(shlex.split(example)[3:])  # after "python -m mambarec"
+        assert args.command in ("train", "evaluate", "compare"), example
+        if "--use-mmd false" in example:
+            run, _ = run_config_from_args(args)
+            assert run.model.use_mmd is False
