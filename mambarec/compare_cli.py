@@ -70,9 +70,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         raise ConfigError(f"--csv {args.csv}: its folder {Path(args.csv).resolve().parent} does not exist; create it "
                           "or name a file in an existing folder")
-    if args.runs and not root.is_dir():
-        raise ConfigError(f"--runs {root}: " + ("is a file, not a folder of run folders" if root.exists() else
-                                                 "no such folder") + "; name the folder that holds the run folders")
+    if args.runs and root.exists() and not root.is_dir():
+        raise ConfigError(f"--runs {root}: is a file, not a folder of run folders; name the folder that holds them")
+    if args.runs and not root.exists():  # it said "no runs in ...; or pass --runs", which had been passed
+        if not args.precomputed:
+            raise ConfigError(f"--runs {root}: no such folder; name the folder that holds the run folders")
+        print(f"warning: --runs {root}: no such folder; the precomputed runs alone are compared", file=sys.stderr)
     if args.precomputed and not Path(args.precomputed).is_dir():
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
     unreadable: list[tuple[Path, str]] = []

@@ -816,7 +816,7 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert main(["compare", "--runs", str(tmp_path / "none")]) == 2
     assert "--runs " in (err := capsys.readouterr().err) and "none: no such folder" in err  # it said "no runs in"
     assert main(["compare", "--runs", str(tmp_path / "a-file")]) == 2
-    assert "a-file: is a file, not a folder of run folders" in capsys.readouterr().err
+    assert "a-file: is a file, not a folder of run folders; name the folder that holds them" in capsys.readouterr().err
     assert main(["compare", "--runs", str(tmp_path / "a-folder")]) == 2
     assert "no runs in" in capsys.readouterr().err
 
