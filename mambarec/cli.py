@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -407,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error, and no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and says so itself): one line, no traceback
         print(f"\ninterrupted: `{args.command}` stopped", file=sys.stderr)
         return 128 + signal.SIGINT

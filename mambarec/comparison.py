@@ -267,8 +267,10 @@ def compare_table(rows: pd.DataFrame, reference: str | None = None,
     table = aggregate_seeds(rows, metrics)
     names = list(table["name"])
     usable = rows[metrics[0]].notna() & (rows["config_ok"] if "config_ok" in rows else True)
-    reference = reference_row(reference, names, rows) if reference else default_reference(
-        names, set(rows.loc[usable, "name"]))
+    finished = usable & ~rows["stopped"].astype(bool) if "stopped" in rows else usable
+    # a setup whose runs were all stopped by hand stands for no one: it won a tie as the newest (rehearsal r54)
+    pool = set(rows.loc[finished, "name"]) or set(rows.loc[usable, "name"])
+    reference = reference_row(reference, names, rows) if reference else default_reference(names, pool)
     return add_deltas(table, rows, reference, metrics), reference
 
 

@@ -347,3 +347,15 @@ def test_ctrl_c_while_the_command_line_starts_is_one_line_not_a_traceback():
     done = subprocess.run([sys.executable, "-c", script, "train"], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 130 and done.stderr.strip() == "interrupted while starting: nothing was done", done.stderr
+
+
+def test_a_listing_piped_into_head_ends_quietly():
+    """`python -m mambarec data scenarios | head -1` ended in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} -m mambarec data scenarios | head -1", shell=True, capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.startswith("spec ") and done.stdout.count("\n") == 1
+    assert "noise v/t, gap  " in done.stdout  # the header's last two columns ran together ("gap what it is")
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

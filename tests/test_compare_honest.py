@@ -985,3 +985,19 @@ def test_an_empty_checkpoints_tab_says_why_the_grid_brings_no_weights_here(runs_
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic/noisy-modality", tab="Checkpoints")
     [said] = [c.value for c in at.caption if c.value.startswith("No checkpoint on this dataset yet")]
     assert "precomputed/ keeps weights only for `synthetic`" in said and said.endswith("Or upload one below.")
+
+
+def test_a_setup_whose_runs_were_all_stopped_by_hand_is_not_the_default_reference(tmp_path, capsys):
+    """Two setups that change equally few settings: the tie went to the newest row, a run stopped by hand after one
+    epoch, against which a finished run read +3.3% (rehearsal r54)."""
+    import json
+
+    from mambarec.cli import main
+
+    for epochs, name in ((3, "finished"), (5, "cut")):
+        saved(tmp_path / "runs", RunConfig(dataset="synthetic", model_name="bpr", model=BPRConfig(),
+                                           train=TrainConfig(epochs=epochs)), name)
+    metrics = tmp_path / "runs" / "cut" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "cancelled": True}))
+    assert main(["compare", "--runs", str(tmp_path / "runs")]) == 0
+    assert "Reference: bpr · ≤3 ep." in capsys.readouterr().out

@@ -162,14 +162,14 @@ def scenario_line(name: str) -> str:
     size = f"{c.n_users}x{c.n_items} ~{c.interactions_per_user:g}/user v{c.visual_dim}/t{c.text_dim}"
     knobs = (f"cold {c.cold_share:g} content {c.content_share:g} noise {c.visual_noise:g}/{c.text_noise:g} "
              f"gap {c.modality_gap:g}")
-    return f"{ScenarioSpec(name).canonical():<25} {size:<32} {knobs:<41} {scenario_summary(name).replace('``', '')}"
+    return f"{ScenarioSpec(name).canonical():<25} {size:<32} {knobs:<43} {scenario_summary(name).replace('``', '')}"
 
 
 def run_scenarios_command(args) -> int:
     """Handler of ``data scenarios``: one line per scenario (and its realized size with --build)."""
 
 
-    print(f"{'spec':<25} {'users x items, activity, widths':<32} {'cold share, content share, noise v/t, gap':<41} "
+    print(f"{'spec':<25} {'users x items, activity, widths':<32} {'cold share, content share, noise v/t, gap':<43} "
           "what it is")
     for name in SCENARIOS:
         print(scenario_line(name))
