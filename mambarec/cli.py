@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -323,6 +324,11 @@ class CliParser(argparse.ArgumentParser):
     (train's runs to ~20 lines, which buried the one line that said what was wrong)."""
 
     def error(self, message: str):
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:  # a misspelled subcommand or choice: the nearest, as an unknown flag gets ("trian": train)
+            choices = re.findall(r"'([^']*)'", wrong.group(2)) or [c.strip() for c in wrong.group(2).split(",")]
+            near = difflib.get_close_matches(wrong.group(1), choices, n=1, cutoff=0.6)
+            message += f"; did you mean {near[0]}?" if near else ""
         self.exit(2, f"{self.prog}: error: {message}\n(`{self.prog} --help` lists every option)\n")
 
     def unrecognized(self, extras: list[str]):

@@ -347,3 +347,14 @@ def test_every_example_in_the_commands_help_parses():
         if "--use-mmd false" in example:
             run, _ = run_config_from_args(args)
             assert run.model.use_mmd is False
+
+
+def test_a_misspelled_subcommand_or_choice_gets_the_nearest(capsys):
+    """An unknown flag got "did you mean", a misspelled subcommand only the list (rehearsal r54)."""
+    for argv, said in ((["trian"], "invalid choice: 'trian'"), (["train", "--model", "bprr", "--out", "x"],
+                                                                 "invalid choice: 'bprr'")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and said in err
+        assert err.split("\n")[0].endswith("; did you mean train?" if argv == ["trian"] else "; did you mean bpr?")
