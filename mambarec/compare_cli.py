@@ -88,8 +88,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         records += precomputed_records(pre)
         notice = _checked(Path(args.precomputed), pre["manifest"], args.no_check)
     if not records:
-        raise ConfigError(f"no runs in {root}" + (f" or {args.precomputed}" if args.precomputed else "")
-                          + "; train some with `python -m mambarec train --out DIR` (DIR inside it), or pass --runs")
+        deeper = sorted(d.name for d in root.iterdir() if d.is_dir() and list_runs(d)) if root.is_dir() else []
+        raise ConfigError(f"no runs in {root}" + (f" or {args.precomputed}" if args.precomputed else "") + (
+            f"; runs are one level down, in {', '.join(deeper[:REPEATS_NAMED])}: pass that folder as --runs"
+            if deeper else "; train some with `python -m mambarec train --out DIR` (DIR inside it), or pass --runs"))
     rows = comparison_rows(records)
     for folder, run_id in rows.loc[~rows["config_ok"], ["folder", "run"]].itertuples(index=False):
         print(f"warning: {folder or run_id}: its config.json cannot be read by this version; listed by its folder "

@@ -819,6 +819,8 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert "a-file: is a file, not a folder of run folders; name the folder that holds them" in capsys.readouterr().err
     assert main(["compare", "--runs", str(tmp_path / "a-folder")]) == 2
     assert "no runs in" in capsys.readouterr().err
+    assert main(["compare", "--runs", str(tmp_path)]) == 2  # the runs one level down: it said only "no runs in"
+    assert "; runs are one level down, in runs: pass that folder as --runs" in capsys.readouterr().err
 
 
 def test_the_command_line_keeps_datasets_apart_and_never_lets_a_cut_run_stand_for_a_finished_one(tmp_path, capsys):
