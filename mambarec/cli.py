@@ -34,6 +34,7 @@ from mambarec.config import (
     MODELS,
     VARIANTS,
     ConfigError,
+    coerce_field,
 )
 from mambarec.data import DatasetError, load_dataset
 from mambarec.data.cli import add_data_commands
@@ -88,12 +89,12 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
     if ckpt["resume"] is None:
         raise ConfigError(f"{args.resume} holds no resume state (saved without optimizer state, as precomputed/'s "
                           "checkpoints are); train a new run instead, or resume a checkpoint that `train` wrote")
-    changed = sorted(set(explicit_values(args, MODEL_FLAG_PREFIX)) | set(explicit_values(args, TRAIN_FLAG_PREFIX))
-                     - set(RESUME_MAY_CHANGE))
-    if changed or args.variant or args.model:
-        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs, --device and "
-                          f"--compile can change (got {', '.join(flag(c) for c in changed) or '--model/--variant'})")
     run = ckpt["run"]
+    changed = _changed_on_resume(args, run)
+    if changed:
+        raise ConfigError(f"a resumed run keeps the settings it was trained with; only --epochs, --device and "
+                          f"--compile can change (got {', '.join(changed)}); a flag equal to the run's own value "
+                          "may stay")
     try:
         counters = ckpt["resume"]["counters"]
         int(counters["bad_epochs"]), int(counters["epoch"])
@@ -120,6 +121,28 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
         raise ConfigError(f"{args.resume} already reached its cap of {run.train.epochs} epochs; pass --epochs N with "
                           f"N > {done} to continue it")
     return restore_trainer(ckpt, dataset, run=run)
+
+
+def _changed_on_resume(args: argparse.Namespace, run) -> list[str]:
+    """The flags given with ``--resume`` whose values differ from the stored run's, as typed ("--seed 3").
+
+    A flag equal to the stored value passes, so a loop such as ``train --seed $s --resume ...`` can be rerun
+    (rehearsal r54, F14); one the run's model lacks counts as a change.
+    """
+    changed = []
+    mgcn_alias = args.variant == "mgcn" and run.model_name == "mgcn"  # `--variant mgcn` names model mgcn (make_run)
+    if args.model and args.model != run.model_name and not (mgcn_alias and args.model == "mambarec"):
+        changed.append(f"--model {args.model}")
+    if args.variant and args.variant != run.variant and not mgcn_alias:
+        changed.append(f"--variant {args.variant}")
+    for prefix, config in ((MODEL_FLAG_PREFIX, run.model), (TRAIN_FLAG_PREFIX, run.train)):
+        names = {f.name for f in dataclasses.fields(config)}
+        for name, raw in sorted(explicit_values(args, prefix).items()):
+            if prefix == TRAIN_FLAG_PREFIX and name in RESUME_MAY_CHANGE:
+                continue
+            if name not in names or coerce_field(type(config), name, raw, flag) != getattr(config, name):
+                changed.append(f"{flag(name)} {raw}")
+    return changed
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -193,6 +216,7 @@ def _train(args: argparse.Namespace, trainer, out: Path, resuming: bool) -> int:
             print("\ninterrupted before the first epoch ended: nothing trained, nothing saved", file=sys.stderr)
             return code
         saved = save_run(out, trainer, result, overwrite=args.overwrite, resuming=resuming or autosave.saved)
+        saved = os.path.normpath(saved)  # `runs/../det/x` printed as typed read as two places (rehearsal r54, F18)
     finally:
         for signum, handler in held.items():
             signal.signal(signum, handler)

@@ -31,7 +31,7 @@ def add_compare_command(sub) -> None:
     cmp = sub.add_parser("compare", help="saved runs side by side: each setup's mean ± std over seeds and its change "
                                          "against a reference, paired by seed, with its 95%% interval",
                          description="Saved runs side by side, grouped by setup: each setup's mean ± std over seeds "
-                                     "and its change against a reference, paired by seed, with its 95%% interval "
+                                     "and its change against a reference, paired by seed, with its 95% interval "
                                      "(the app's Compare table, in a terminal).",
                          epilog="examples:\n  python -m mambarec compare --runs runs\n"
                                 "  python -m mambarec compare --runs runs --reference use_mmd=off --csv cmp.csv\n"

@@ -22,10 +22,31 @@ NO_COMMON_SEED = "no common seed"  # a row none of whose seeds the reference ran
 ALL_METRICS = (*METRICS, "MAP@10", "MAP@20")  # what a row carries and `compare --metrics` takes (every run stores MAP)
 TEXT_METRICS = ("Recall@20", "NDCG@20")  # the printed table's default columns, as on the Compare page
 DEFAULT_REFERENCE = "paper"  # the row others are measured against when it is there (the grid's cell)
-LEGEND = ("Δ: change against the reference in % of its mean, paired by seed over the seeds both ran, with its 95% "
-          "t-interval; ▲/▼ when the interval excludes 0 and that holds after Holm's correction over the rows shown, "
-          "△/▽ when it does not hold after it, ≈ when the interval holds 0. One seed is one value: no interval. "
-          f"{NO_COMMON_SEED}: the row ran none of the reference's seeds, so there is nothing to pair.")
+# The legend's sentences, each printed only when the table shows what it explains (a two-row table got all five,
+# "no common seed" among them, under it: rehearsal r54, F19). The first always: it says what Δ is.
+LEGEND_PARTS = (
+    ("", "Δ: change against the reference in % of its mean, paired by seed over the seeds both ran, with its 95% "
+         "t-interval."),
+    ("▲▼", "▲/▼ when the interval excludes 0 and that holds after Holm's correction over the rows shown."),
+    ("△▽", "△/▽ when the interval excludes 0 but that does not hold after Holm's correction."),
+    ("≈", "≈ when the interval holds 0."),
+    ("±", "One seed is one value: no interval."),
+    (NO_COMMON_SEED, f"{NO_COMMON_SEED}: the row ran none of the reference's seeds, so there is nothing to pair."),
+)
+
+
+def legend(cells: Sequence[str], one_seed: bool) -> str:
+    """The legend's sentences for a table whose Δ cells are ``cells``; ``one_seed`` when a row ran one seed."""
+    text = " ".join(cells)
+
+    def shown(marks: str) -> bool:
+        if marks == "±":
+            return one_seed
+        if marks == NO_COMMON_SEED:
+            return NO_COMMON_SEED in text
+        return not marks or any(m in text for m in marks)
+
+    return " ".join(words for marks, words in LEGEND_PARTS if shown(marks))
 
 
 def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool) -> str:
@@ -336,7 +357,9 @@ def compare_text(table: pd.DataFrame, reference: str, metrics: Sequence[str] = T
     for _, row in table.iterrows():
         cells = [f"{row[f'{m} text']} | {row[f'Δ {m}'] or '-'}" for m in metrics]
         lines.append(f"| {row['name']} | {row['ran']} | " + " | ".join(cells) + " |")
-    return "\n".join([*lines, "", f"Reference: {reference}. {LEGEND}"])
+    deltas = [str(row[f"Δ {m}"] or "") for _, row in table.iterrows() for m in metrics]
+    one_seed = any(not str(row[f"{m} text"]).count("±") for _, row in table.iterrows() for m in metrics)
+    return "\n".join([*lines, "", f"Reference: {reference}. {legend(deltas, one_seed)}"])
 
 
 def compare_csv(table: pd.DataFrame, reference: str, metrics: Sequence[str] = TEXT_METRICS) -> pd.DataFrame:

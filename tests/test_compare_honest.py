@@ -1003,3 +1003,15 @@ def test_a_setup_whose_runs_were_all_stopped_by_hand_is_not_the_default_referenc
     metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "cancelled": True}))
     assert main(["compare", "--runs", str(tmp_path / "runs")]) == 0
     assert "Reference: bpr · ≤3 ep." in capsys.readouterr().out
+
+
+def test_the_printed_legend_explains_only_what_the_table_shows():
+    """`compare` printed all five legend sentences, "no common seed" among them, under a two-row table (r54, F19)."""
+    from mambarec.comparison import NO_COMMON_SEED, legend
+
+    quiet = legend(["reference", "≈ +0.5% [-0.9, +1.9]"], one_seed=False)
+    assert quiet.startswith("Δ: change against the reference") and "≈ when the interval holds 0" in quiet
+    assert "▲/▼" not in quiet and "△/▽" not in quiet and "One seed" not in quiet and NO_COMMON_SEED not in quiet
+    busy = legend(["▼ -49.5% [-50.5, -48.5]", "△ +4.6% [+2.6, +6.7]", NO_COMMON_SEED], one_seed=True)
+    assert all(part in busy for part in ("▲/▼ when", "△/▽ when", "One seed is one value", "nothing to pair"))
+    assert "≈ when" not in busy

@@ -168,7 +168,9 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     capsys.readouterr()
     assert main(args) == 2
     assert "already holds a saved run" in capsys.readouterr().err and (out / "metrics.json").read_text() == first
-    assert main([*args, "--overwrite"]) == 0
+    capsys.readouterr()
+    assert main([*args[:-1], str(tmp_path / "elsewhere" / ".." / "run"), "--overwrite"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["out"] == str(out)  # not `elsewhere/../run` (r54, F18)
     ckpt = str(out / "checkpoint.pt")
     assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "3"]) == 0  # its own folder: allowed
     metrics = json.loads((out / "metrics.json").read_text())
@@ -184,10 +186,17 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
         main(["train", "--dataset", "synthetic", "--save-every", "abc", "--out", str(tmp_path / "x")])
     assert stop.value.code == 2  # it said "invalid _seconds value", naming a function
     assert "--save-every: 'abc': give a number of seconds, 0 or more" in capsys.readouterr().err
-    assert main(["train", "--resume", ckpt, "--out", str(out), "--learning-rate", "0.1"]) == 2
-    assert "only --epochs, --device and --compile can change" in capsys.readouterr().err
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--learning-rate", "0.1", "--seed", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "only --epochs, --device and --compile can change (got --learning-rate 0.1, --seed 7)" in err
+    # flags equal to the run's own values pass: a seed loop `train --seed $s ... --resume` can run again (r54, F14)
+    same = ["--seed", "2026", "--batch-size", "4096", "--dataset", "synthetic", "--variant", "paper",
+            "--schedule", "paper", "--use-dream", "true"]
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "4", *same]) == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 4
+    capsys.readouterr()
     other_data = ["--dataset", "synthetic/cold-items"]
-    assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "5", *other_data]) == 2
+    assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "6", *other_data]) == 2
     assert "load it with the dataset it was trained on" in capsys.readouterr().err
 
 
@@ -341,6 +350,9 @@ def test_every_example_in_the_commands_help_parses():
     examples = [line.split("#")[0].strip() for name in ("train", "evaluate", "compare")
                 for line in commands[name].format_help().splitlines() if line.strip().startswith("python -m mambarec")]
     assert len(examples) >= 8 and commands["train"].description and "in place" in commands["readme"].description
+    for name, parser in commands.items():  # argparse %-formats help strings but not descriptions: "95%%" showed
+        assert "%%" not in parser.format_help(), name
+    assert "%%" not in build_parser().format_help()
     for example in examples:
         args = build_parser().parse_args(shlex.split(example)[3:])  # after "python -m mambarec"
         assert args.command in ("train", "evaluate", "compare"), example
