@@ -300,7 +300,7 @@ def test_the_plan_of_refresh_stale_counts_the_stale_cells_runs(tmp_path, tiny):
     out = tmp_path / "pre"
     _run_grid(out, tiny)  # pop and bpr, seed 0
     args = argparse.Namespace(out=str(out), epochs=1, extend=True, refresh_stale=False, workers=1, device="cpu",
-                              engine="local", cpus_per_task=1.0)
+                              engine="local", cpus_per_task=1.0, overwrite=False)
     assert _plan(args, {"synthetic": tiny}, [0], ["pop", "bpr"]).startswith("nothing to train")
     manifest = artifacts.load_precomputed(out)["manifest"]
     manifest["probes"]["bpr"]["digest"]["score_rms"] += 1.0  # bpr's numerics moved
@@ -603,12 +603,16 @@ def test_the_plan_of_an_extension_counts_only_the_runs_it_would_add(tmp_path, ti
     out = tmp_path / "pre"
     _run_grid(out, tiny, only=("bpr",))  # seed 0
     args = argparse.Namespace(out=str(out), epochs=1, extend=True, refresh_stale=False, workers=1, device="cpu",
-                              engine="local", cpus_per_task=1.0)
+                              engine="local", cpus_per_task=1.0, overwrite=False)
     assert _plan(args, {"synthetic": tiny}, [0], ["bpr"]).startswith("nothing to train")
     added = _plan(args, {"synthetic": tiny}, [0, 1, 2], ["bpr"])
     assert "total: 2 runs" in added and added.splitlines()[1].split()[:4] == ["synthetic", "bpr", "paper", "2"]
     whole = _plan(argparse.Namespace(**{**vars(args), "extend": False}), {"synthetic": tiny}, [0, 1, 2], ["bpr"])
-    assert "total: 3 runs" in whole
+    assert "total: 3 runs" in whole  # and it says that, run so, it would be refused (rehearsal r54, F21)
+    assert whole.startswith(f"note: run without --plan, this command would be refused: {out} already holds a "
+                            "precomputed grid; --extend adds runs to it, --overwrite replaces it")
+    assert not _plan(argparse.Namespace(**{**vars(args), "extend": False, "overwrite": True}), {"synthetic": tiny},
+                     [0, 1, 2], ["bpr"]).startswith("note")
     (out / "results.json").write_text("{damaged")  # the plan counted the whole grid and never said why
     damaged = _plan(args, {"synthetic": tiny}, [0, 1, 2], ["bpr"])
     assert damaged.startswith(f"note: {out} cannot be read") and "total: 3 runs" in damaged
@@ -620,7 +624,7 @@ def test_the_plan_expects_no_run_to_train_past_the_epochs_cap(tiny):
     from mambarec.precompute_cli import _plan
 
     args = argparse.Namespace(out="/nonexistent/pre", epochs=2, extend=False, refresh_stale=False, workers=1,
-                              device="cpu", engine="local", cpus_per_task=1.0)
+                              device="cpu", engine="local", cpus_per_task=1.0, overwrite=False)
     line = _plan(args, {"synthetic": tiny}, [0], ["paper"]).splitlines()[1]
     assert line.split()[6] == "2" and "the --epochs cap (expected 140, default)" in line  # not the 140 expected
 
