@@ -73,5 +73,5 @@ def schedules(rows: pd.DataFrame, shown: list[str]) -> None:
         listed = ", ".join(f"`{n}`" for n in setups[:SCHEDULE_NAMED]) + (
             f" and {len(setups) - SCHEDULE_NAMED} more" if len(setups) > SCHEDULE_NAMED else "")
         words.append(f"`{name}`{how}: {listed}")
-    st.caption(":material/schedule: Trained under different schedules (`--schedule`; README, 'Schedules on ml100k' "
-               "in REPORT.md): " + "; ".join(words) + ".")
+    st.caption(":material/schedule: Trained under different schedules (`--schedule`; README, 'Schedules on ml100k'; "
+               "REPORT.md, 'Schedules'): " + "; ".join(words) + ".")

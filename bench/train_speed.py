@@ -222,8 +222,8 @@ def main() -> None:
                     help="a model field for every row, as the train command's flag (--set use_dream=false: what DREAM "
                          "costs); repeatable")
     ap.add_argument("--compile", choices=("none", "dream"), default="none",
-                    help="time each DREAM block through torch.compile (README: it pays at Baby's size and on "
-                         "ml100k's larger maps, r <= 2, not at r = 8)")
+                    help="time each DREAM block through torch.compile (docs/speed.md section 3: it pays at Baby's size "
+                         "and on ml100k's larger maps, r <= 2, not at r = 8)")
     from mambarec.config import SCHEDULES  # light: no torch
 
     ap.add_argument("--schedule", choices=tuple(SCHEDULES), default="paper",

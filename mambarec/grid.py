@@ -164,7 +164,7 @@ GRID: tuple[Cell, ...] = (
     *(cell(f"paper_without_{part}", f"paper without {words}", "bridge: paper - one part",
            **mgcn) for part, (words, _, mgcn) in PAPER_PARTS.items()
       if part not in ("dream", "mmd")),  # those two are no_dream and no_mmd
-    # the baselines keep the paper's schedule: the fast one was validated on MambaRec and MGCN only
+    # the baselines keep the paper's schedule: the fast one was chosen and checked on MambaRec and MGCN only
     cell("pop", "most popular", "baselines", model_name="pop", schedule="paper"),
     cell("bpr", "BPR-MF", "baselines", model_name="bpr", schedule="paper"),
     cell("lightgcn", "LightGCN", "baselines", model_name="lightgcn", schedule="paper"),

@@ -124,8 +124,9 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              "adjusted p (docs/protocol.md section 8); the claims are the paper's own, each read on its own. Each "
              "seed trains on the same split; the intervals cover seeds (initial draws, sampling order), not the "
              "choice of split.",
-             "- ml100k's cells train under the `fast` schedule (their `<cell>_paper_sched` rows repeat the headline "
-             "ones under the paper's), and the schedule check below shows that `fast` moves `paper` by about +6%: "
+             "- ml100k's MambaRec and MGCN cells train under the `fast` schedule (their `<cell>_paper_sched` rows "
+             "repeat the headline ones under the paper's) and its baselines under the paper's schedule, and the "
+             "schedule check below shows that `fast` moves `paper` by about +6%: "
              "the claims and effects on ml100k are measured under `fast`. Time claims (C6, C8) read each run's own "
              "seconds per epoch, taken two runs at a time on shared cores, so their intervals carry the machine's "
              "load as much as the seeds (the README's speed comparisons alternate configurations in one process "

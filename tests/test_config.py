@@ -136,6 +136,9 @@ def test_make_run_refuses_fields_of_other_models_and_follows_the_mgcn_alias():
     assert run.model_name == "mgcn" and run.model == MGCNConfig(tau=0.3) and "alias" in notes[0]
     with pytest.raises(ConfigError, match="backbone"):  # MambaRec parts on MGCN: the backbone variant
         make_run("synthetic", "mambarec", "mgcn", model={"use_dream": True})
+    with pytest.raises(ConfigError) as asked:  # `--model mgcn --use-dream`: no word of an alias nobody typed (r56)
+        make_run("synthetic", "mgcn", model={"use_dream": True})
+    assert "variant 'backbone'" in str(asked.value) and "alias" not in str(asked.value)
     with pytest.raises(ConfigError, match="variant applies to model 'mambarec' only"):
         make_run("synthetic", "bpr", "paper")
     fast, _ = make_run("ml100k", train={"schedule": "fast", "seed": 4})

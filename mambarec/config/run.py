@@ -177,8 +177,9 @@ def _plain(values: dict) -> dict:
 
 
 # ---- from flags and URL parameters ---------------------------------------------------------------
-MGCN_ALIAS_NOTE = ("variant 'mgcn' is an alias of model 'mgcn': MGCN has its own config (MGCNConfig). To start "
-                   "from MGCN and switch MambaRec's parts on, use model 'mambarec' with variant 'backbone'.")
+# MambaRec's parts on MGCN: the `backbone` variant (the same computation as MGCN with the parts off)
+MGCN_PARTS_HINT = "To start from MGCN and switch MambaRec's parts on, use model 'mambarec' with variant 'backbone'."
+MGCN_ALIAS_NOTE = f"variant 'mgcn' is an alias of model 'mgcn': MGCN has its own config (MGCNConfig). {MGCN_PARTS_HINT}"
 
 
 def make_run(dataset: str = "synthetic", model_name: str = "mambarec", variant: str | None = None,
@@ -208,7 +209,7 @@ def make_run(dataset: str = "synthetic", model_name: str = "mambarec", variant: 
     if foreign:
         raise ConfigError(f"{', '.join(map(spell, foreign))} do{'es' if len(foreign) == 1 else ''} not apply to "
                           f"model {model_name!r}; its own: {', '.join(map(spell, known)) or 'none'}"
-                          + (f". {MGCN_ALIAS_NOTE}" if model_name == "mgcn" else ""))
+                          + (f". {MGCN_PARTS_HINT}" if model_name == "mgcn" else ""))
     config = mambarec_preset(variant or "paper", **model) if model_name == "mambarec" else build(cls, model, "model")
     train = dict(train or {})
     return RunConfig(dataset=dataset, model_name=model_name, model=config,
