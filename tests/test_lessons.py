@@ -67,6 +67,8 @@ def test_every_step_opens_its_page_with_its_note(lesson, index):
                 assert (urlsel.show_list(value) if isinstance(value, list) else str(value)) == raw, key
     for name, widget, held in own_defaults(at, step.page):
         assert held == widget, f"{name}: its own default {held}, shown {widget}"
+    if step.page == "dream" and "8 x 8" in step.look:  # the explanation once pointed at "the panels above" for a
+        assert "on this model's 8 x 8 map, more of them land on it" in shown(at)  # 4 x 4 map they did not show
     if step.page == "compare":  # its pickers are unlabelled in a step: the reference's box says what it is
         ref = at.selectbox(key="compare.ref")
         assert ref.options and all(o.startswith("Δ vs ") for o in ref.options)
@@ -323,3 +325,27 @@ def test_the_parts_and_paper_vs_code_lessons_open_with_the_grids_findings_as_rep
         assert not at.exception
         line = next(m.value for m in at.markdown if m.value.startswith("**What the grid found on ml100k, in short**"))
         assert line.endswith(said)
+
+
+def test_a_step_that_says_its_seed_stopped_in_the_warm_up_opens_one_that_did():
+    """DREAM's steps 2 and 3 open the one shipped seed of their cell, which stopped in its warm-up; the steps say so
+    (rehearsal r55), and the data must bear it out, and a step on a seed that learned must not say it."""
+    import csv
+
+    from mambarec import findings
+    from mambarec.grid import DEFAULT_BUDGET
+
+    with open(ROOT / "precomputed" / "results.csv", newline="") as f:
+        runs = {(r["dataset"], r["cell"], r["seed"]): r for r in csv.DictReader(f)}
+    said = 0
+    for lesson, i in STEPS:
+        step = lesson.steps[i]
+        key = (step.params.get("dataset"), step.params.get("model"), step.params.get("seed"))
+        if step.page != "dream" or key not in runs:
+            continue
+        run = runs[key]
+        early = findings.peaked_in_warmup(int(float(run["best_epoch"])), run["stopped_early"] == "True",
+                                          DEFAULT_BUDGET.patience)
+        assert ("stopped in its warm-up" in step.look) == early, (L.step_id(lesson, i), run["best_epoch"])
+        said += early
+    assert said == 2

@@ -202,12 +202,15 @@ def centre_note(ins, eq) -> str | None:
 
 def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, label: str, ins) -> None:
     st.header("Why the released code's dilated branches are 1x1 convolutions")
+    _, h, w = ins.shape
+    # the panels above show the model picked: on a wider map (a 2,048-d world's 4 x 8 x 8) they contradicted this
+    panels = "(the panels above)" if h <= 4 and w <= 4 else f"(on this model's {h} x {w} map, more of them land on it)"
     st.markdown(
         "The paper describes DREAM on a C x H x W feature map, where a 3x3 kernel at dilation 6, 12 or 18 reads 9 "
         "positions spread over the map. This project's `paper` model keeps a map but uses dilations 1, 2 and 3, "
         "because its maps are small (docs/departures.md, D2: at 12 or 18 every tap but the centre would leave the "
-        "map); even so, on a 4 x 4 map (the default setup's) a dilation-3 kernel reads most of its taps from the "
-        "padding (the panels above). The released code instead feeds each item's 64-d vector as a **64 x 1 x 1** "
+        f"map); even so, on a 4 x 4 map (the default setup's) a dilation-3 kernel reads most of its taps from the "
+        f"padding {panels}. The released code instead feeds each item's 64-d vector as a **64 x 1 x 1** "
         "map. With padding = dilation, the output's only position reads its centre tap from the "
         "map and its 8 other taps from the zero padding (the red crosses above, for an official model). So every "
         "dilated branch computes exactly a 1x1 conv with the kernel's centre weights, and the 8 x 64 x 64 "
