@@ -109,6 +109,8 @@ def _anchor(blk: Block, side: str, other: Block) -> tuple[float, float]:
 def is_on(run: RunConfig, block: Block) -> bool:
     """Whether a block computes in ``run`` (parts of DREAM need DREAM on; the features are always read)."""
     m = run.model
+    if block.name == "fusion":  # it combines the two attentions' products: drawn on once it had stayed on without DREAM
+        return m.use_dream and (m.channel_attention or m.spatial_attention)
     if block.name in ("visual_in", "text_in") or block.kind in ("info", "group"):
         return block.name != "group_dream" or m.use_dream
     on = bool(getattr(m, block.name))
@@ -175,6 +177,8 @@ def fit_css() -> str:
 def _hover(run: RunConfig, blk: Block, clickable: bool = True) -> str:
     if not blk.switch or not clickable:
         return blk.plain
+    if switch_field(blk.name) == "freeze_features":  # a click trains them or fixes them: "switch off" misled (r55)
+        return f"{blk.plain}<br><i>click to {'train them' if run.model.freeze_features else 'keep them fixed'}</i>"
     return f"{blk.plain}<br><i>click to switch {'off' if is_on(run, blk) else 'on'}</i>"
 
 

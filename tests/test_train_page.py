@@ -581,6 +581,12 @@ def test_diagram_blocks_are_the_switches_and_off_is_drawn_off():
     no_dream = diagram.toggle(run, "use_dream")
     by_name = {b.name: b for b in diagram.blocks(no_dream)}
     assert not diagram.is_on(no_dream, by_name["channel_attention"])  # inside DREAM: off with it
+    assert not diagram.is_on(no_dream, by_name["fusion"]) and diagram.is_on(run, by_name["fusion"])  # r55, P6
+    no_gates = diagram.toggle(diagram.toggle(run, "channel_attention"), "spatial_attention")
+    assert not diagram.is_on(no_gates, by_name["fusion"])  # nothing left to combine
+    feats = {b.name: b for b in diagram.blocks(run)}["visual_in"]  # a click trains or fixes them (r55, W3)
+    assert diagram._hover(run, feats).endswith("click to train them</i>")
+    assert diagram._hover(diagram.toggle(run, "visual_in"), feats).endswith("click to keep them fixed</i>")
     fig = diagram.figure(off)
     dashed = [s for s in fig.layout.shapes if s.line.dash == "dash"]
     assert len(dashed) == 1 and any("(off)" in (a.text or "") for a in fig.layout.annotations)

@@ -235,7 +235,9 @@ def explain(dataset, ident: str, model, modality: str, checkpoint: str | None, l
         m3.metric("items compared", f"{result.n_inputs:,}")
         st.dataframe(equivalence_table(result), hide_index=True,
                      column_config={DEAD_TAPS: st.column_config.TextColumn(help=DEAD_TAPS_HELP)}
-                     | {k: st.column_config.NumberColumn(format="%.3g") for k in NUMBER_COLUMNS})
+                     | {k: st.column_config.NumberColumn(format="%.3g") for k in NUMBER_COLUMNS}
+                     # "32768" beside the metric's "98,304": one way of writing counts on the page (r55)
+                     | {"dead weights": st.column_config.NumberColumn(format="localized")})
         if note := centre_note(ins, result):
             st.caption(note)
         st.markdown(result.summary())
