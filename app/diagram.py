@@ -21,11 +21,13 @@ from mambarec.config import ConfigError, RunConfig
 
 ON, OFF, LOSS, INFO, LINE = "#dbe9f6", "#eeeeee", "#fde3cf", "#f4f4f4", "#6b6b6b"
 HEIGHT = 360
-LABEL_PX = 10  # block labels at 1x; presentation mode scales them
-# Labels fit their blocks while font / figure width <= this (Chromium: 10 px labels fit the 587 px the figure has at
-# 1280 x 800; at 1024 x 768 it has 418 px and they spilled). The blocks scale with the figure, Plotly's fonts do not,
-# so a CSS container query shrinks the labels in a narrower figure (cqi: 1% of the container's width).
-LABEL_PER_WIDTH = 0.0175
+LABEL_PX = 11  # block labels at 1x; presentation mode scales them
+# Labels fit their blocks while font / figure width <= this. The blocks scale with the figure, Plotly's fonts do not,
+# so a CSS container query shrinks the labels in a narrower figure (cqi: 1% of the container's width). Chromium, the
+# widest line against its block (each label's lines kept short, "(off)" on a line of its own): 14 px labels fit the
+# 640 px figure of presentation mode at 1280 x 800 (11.2 px before the lines were shortened, rehearsal r55), 9.2 px
+# the 418 px of 1024 x 768 (tests/test_projector_layout.py measures every block).
+LABEL_PER_WIDTH = 0.022
 CONTAINER = "model-diagram"  # st.container key -> CSS class st-key-model-diagram
 COUNTER = "diagram.n"  # bumped after each click: a fresh chart forgets the selection it was clicked with
 
@@ -47,36 +49,36 @@ def blocks(run: RunConfig) -> list[Block]:
     """The diagram's blocks for ``run`` (MambaRec); labels carry the values that matter."""
     m = run.model
     feats = "fixed" if m.freeze_features else "trained"
-    text = "shrink ÷ r" if m.text_path == "reduced" else "straight to d"
+    text = "shrink ÷ r" if m.text_path == "reduced" else "straight<br>to d"
     return [
-        Block("group_dream", "", 5.85, 4.1, 4.3, 3.5, "", kind="group"),
-        Block("visual_in", f"Image<br>features ({feats})", 0.95, 5.0, 1.7, 0.75,
+        Block("group_dream", "", 5.9, 4.1, 4.4, 3.5, "", kind="group"),
+        Block("visual_in", f"Image<br>features<br>({feats})", 0.95, 5.0, 1.7, 0.75,
               "Each item's picture, as numbers from an image model. Click: keep them fixed, or train them.", True),
-        Block("text_in", f"Text<br>features ({feats})", 0.95, 3.2, 1.7, 0.75,
+        Block("text_in", f"Text<br>features<br>({feats})", 0.95, 3.2, 1.7, 0.75,
               "Each item's description, as numbers from a sentence model. Click: keep them fixed, or train them.",
               True),
         Block("shrink", f"Shrink ÷ r<br>(r = {m.reduction_factor})", 2.75, 5.0, 1.4, 0.75,
               LABELS["reduction_factor"].plain, kind="info"),
         Block("text_path", f"Text:<br>{text}", 2.75, 3.2, 1.4, 0.75, LABELS["text_path"].plain, kind="info"),
-        Block("use_dream", "DREAM, one per modality", 5.85, 5.5, 3.3, 0.45, LABELS["use_dream"].plain, True),
-        Block("branch_conv1x1", "1: point", 4.5, 4.85, 1.35, 0.46, LABELS["branch_conv1x1"].plain, True),
-        Block("branch_dilated_1", f"2: spacing {m.dilation_rates[0]}", 4.5, 4.3, 1.35, 0.46,
+        Block("use_dream", "DREAM, one per modality", 5.85, 5.5, 3.3, 0.55, LABELS["use_dream"].plain, True),
+        Block("branch_conv1x1", "1: point", 4.5, 4.85, 1.5, 0.46, LABELS["branch_conv1x1"].plain, True),
+        Block("branch_dilated_1", f"2: spacing {m.dilation_rates[0]}", 4.5, 4.3, 1.5, 0.46,
               LABELS["branch_dilated_1"].plain, True),
-        Block("branch_dilated_2", f"3: spacing {m.dilation_rates[1]}", 4.5, 3.75, 1.35, 0.46,
+        Block("branch_dilated_2", f"3: spacing {m.dilation_rates[1]}", 4.5, 3.75, 1.5, 0.46,
               LABELS["branch_dilated_2"].plain, True),
-        Block("branch_dilated_3", f"4: spacing {m.dilation_rates[2]}", 4.5, 3.2, 1.35, 0.46,
+        Block("branch_dilated_3", f"4: spacing {m.dilation_rates[2]}", 4.5, 3.2, 1.5, 0.46,
               LABELS["branch_dilated_3"].plain, True),
-        Block("branch_pool", "5: whole grid", 4.5, 2.65, 1.35, 0.46, LABELS["branch_pool"].plain, True),
+        Block("branch_pool", "5: whole grid", 4.5, 2.65, 1.5, 0.46, LABELS["branch_pool"].plain, True),
         Block("channel_attention", "Channel<br>attention", 6.2, 4.45, 1.35, 0.7, LABELS["channel_attention"].plain,
               True),
         Block("spatial_attention", "Spatial<br>attention", 6.2, 3.2, 1.35, 0.7, LABELS["spatial_attention"].plain,
               True),
-        Block("fusion", f"Combine<br>({m.fusion})", 7.5, 3.85, 0.85, 1.3, LABELS["fusion"].plain, kind="info"),
-        Block("modal_norm_dropout", "Normalize<br>+ dropout", 8.95, 4.1, 1.15, 2.4, LABELS["modal_norm_dropout"].plain,
+        Block("fusion", f"Combine<br>({m.fusion})", 7.55, 3.85, 1.0, 1.3, LABELS["fusion"].plain, kind="info"),
+        Block("modal_norm_dropout", "Normalize<br>+ dropout", 9.0, 4.1, 1.3, 2.4, LABELS["modal_norm_dropout"].plain,
               True),
         Block("use_mmd", f"MMD: match the<br>clouds (λ {m.lambda_mmd:g})", 10.8, 5.45, 2.2, 0.72,
               LABELS["use_mmd"].plain, True, "loss"),
-        Block("use_cl", f"InfoNCE: pair the<br>views (λ {m.lambda_cl:g})", 10.8, 4.5, 2.2, 0.72,
+        Block("use_cl", f"InfoNCE: pair<br>views (λ {m.lambda_cl:g})", 10.8, 4.5, 2.2, 0.72,
               LABELS["use_cl"].plain, True, "loss"),
         Block("item_graph", f"Item-item graphs<br>(k = {m.knn_k})", 10.8, 3.4, 2.2, 0.72,
               "Each item's features are averaged with those of its look-alike items.", kind="info"),
@@ -148,7 +150,7 @@ def figure(run: RunConfig, clickable: bool = True):
                       line={"color": LINE if on else "#aaaaaa", "width": 2 if blk.switch else 1,
                             "dash": "solid" if on else "dash"})
         if blk.label:
-            text = blk.label + ("" if on or not blk.switch else "<br>(off)" if "<br>" not in blk.label else " (off)")
+            text = blk.label + ("" if on or not blk.switch else "<br>(off)")  # on a line of its own: no wider
             font = {"size": label_px(), "color": "#222222" if on else "#888888"}
             fig.add_annotation(x=blk.x, y=blk.y, text=text, showarrow=False, font=font)
     blocks_hit = [b for b in found.values() if b.kind != "group"]

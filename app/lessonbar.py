@@ -146,6 +146,7 @@ def link(where, lesson: L.Lesson, index: int, label: str, icon: str, help: str |
 def page_link(where, page: str, label: str, icon: str, query: dict[str, str], help: str | None = None) -> None:
     """``st.page_link`` to one of the app's pages, ``help`` its tooltip; a plain link when the page runs outside
     the app's navigation (a page run alone, as tests do)."""
+    query = state.with_presentation(query)
     try:
         where.page_link(L.PAGES[page][0], label=label, icon=icon, help=help, query_params=query)
     except StreamlitAPIException:

@@ -196,6 +196,14 @@ def visit() -> int:
     return int(st.session_state.get("_page.visit", 0))
 
 
+def with_presentation(params: dict[str, str]) -> dict[str, str]:
+    """``params`` with ``present=1`` in presentation mode: an address copied off the projector for a slide opens in
+    presentation mode too, and a link inside the app carries it, or the page's own write of it added a second
+    history entry after the link's (Back then landed on the same page: rehearsal r55)."""
+    rest = {k: v for k, v in params.items() if k != "present"}  # a page's last write from before a toggle
+    return {**rest, "present": "1"} if st.session_state.get(PRESENTATION) else rest
+
+
 def sync_url(params: dict[str, str], scope: str | None = None) -> None:
     """Write ``params`` to the address bar (only when they changed: each write is a message).
 
@@ -204,8 +212,7 @@ def sync_url(params: dict[str, str], scope: str | None = None) -> None:
     parameters also count as applied by that page.
     """
     ss = st.session_state
-    if ss.get(PRESENTATION):  # an address copied off the projector for a slide opens in presentation mode too
-        params = {**params, "present": "1"}
+    params = with_presentation(params)
     mine = frozenset(params.items())
     # also when the server already holds them: a link to the same page (a lesson's Next step) hands the run its
     # parameters without showing them in the address bar, which only this write updates

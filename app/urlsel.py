@@ -74,9 +74,9 @@ def link_params(page: str) -> dict[str, str]:
     """The address a menu link to ``page`` carries: what the page last wrote there (Train: the setup), so that
     arriving adds one browser-history entry, not a bare one the page then rewrites (Back would land on it)."""
     if page == "train":
-        return run_to_params(state.current_run())
+        return state.with_presentation(run_to_params(state.current_run()))
     mine = dict(st.session_state.get(_published(page)) or {})
-    return mine if page == "lessons" else {"dataset": state.active_dataset_name(), **mine}
+    return state.with_presentation(mine if page == "lessons" else {"dataset": state.active_dataset_name(), **mine})
 
 
 def incoming() -> dict[str, str]:

@@ -349,3 +349,17 @@ def test_a_step_that_says_its_seed_stopped_in_the_warm_up_opens_one_that_did():
         assert ("stopped in its warm-up" in step.look) == early, (L.step_id(lesson, i), run["best_epoch"])
         said += early
     assert said == 2
+
+
+def test_in_presentation_mode_a_steps_links_carry_it_so_back_is_one_press():
+    """A step's links left out `present=1`, which the page then added as a history entry of its own: Back after
+    Open showed the same step once more (rehearsal r55, F1). Off, they carry no `present`."""
+    at = landing()
+    at.session_state["presentation"] = True  # the sidebar's switch, on
+    at = open_step(at, L.LESSONS[0], 0)
+    [nxt] = links(at, "Next step")
+    assert dict(parse_qsl(nxt.query_string)).get("present") == "1"
+    at.session_state["presentation"] = False
+    at = open_step(at, L.LESSONS[0], 0)
+    [nxt] = links(at, "Next step")
+    assert "present" not in dict(parse_qsl(nxt.query_string))
