@@ -158,7 +158,7 @@ def submit(run: RunConfig, dataset) -> None:
             _POOL.clear()  # its process died (out of memory): the next one gets a fresh one
         for _ in range(2):
             if not _POOL:
-                _POOL.append(lifeline.watched_pool(1, jobs.CONTEXT))
+                _POOL.append(lifeline.watched_pool(1, jobs.context()))
             try:
                 jobs.guard_main()
                 _FUTURES[key] = _POOL[0].submit(measure, run, dataset)

@@ -37,14 +37,24 @@ ENV_PASSED = ("MAMBAREC_DATA", "MAMBAREC_CACHE", "MAMBAREC_RUNS", "MAMBAREC_TORC
               "MAMBAREC_SAVE_EVERY")
 # forkserver: workers fork from a clean process that imported torch once (fast start, no server threads copied)
 CONTEXT = multiprocessing.get_context("forkserver")
-CONTEXT.set_forkserver_preload(["app.worker"])
-
+_PRELOADED = False  # context() told the forkserver its preload
 _LOCK = threading.RLock()
 _JOBS: dict[str, Job] = {}
 _QUEUE: list[str] = []  # ids of queued jobs, first come first served
 _RUNNING: set[str] = set()
 QUEUE_REFRESH_S = 10.0  # the server's queue as every session shows it: 30 students must not load the server
 _PRESTARTED = False  # prestart() ran in this process
+
+
+def context():
+    """``CONTEXT``, its forkserver told to preload the worker module: set on first use, not when this module is
+    imported (an import that changed the process's forkserver for every importer, tests included: audit r57)."""
+    global _PRELOADED
+    with _LOCK:
+        if not _PRELOADED:
+            CONTEXT.set_forkserver_preload(["app.worker"])
+            _PRELOADED = True
+    return CONTEXT
 
 
 class ClassroomError(RuntimeError):
@@ -79,6 +89,7 @@ def prestart(classroom: bool = False) -> None:
 
 def _start_forkserver() -> None:
     try:
+        context()  # the preload first: the forkserver reads it when it starts
         multiprocessing.forkserver.ensure_running()  # the server CONTEXT's processes fork from (its preload set)
     except Exception:  # noqa: BLE001, S110  (a failed early start only costs the first run the start it always paid)
         pass
@@ -201,9 +212,9 @@ def _dispatch() -> None:
 def _watch(job: Job, dataset) -> None:
     """Start the job's worker process and apply its messages until it ends."""
     try:
-        receive, send = CONTEXT.Pipe(duplex=False)
+        receive, send = context().Pipe(duplex=False)
         env = {k: os.environ[k] for k in ENV_PASSED if k in os.environ}
-        job.process = CONTEXT.Process(target=_in_worker, args=(job.run.to_json(), dataset, str(job.folder), env, send,
+        job.process = context().Process(target=_in_worker, args=(job.run.to_json(), dataset, str(job.folder), env, send,
                                                                job.stop_event), name=f"train-{job.id}", daemon=True)
         guard_main()
         job.process.start()

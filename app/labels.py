@@ -130,6 +130,3 @@ LABELS: dict[str, Label] = {
 def label_of(name: str) -> str:
     return LABELS[name].label if name in LABELS else name
 
-
-def plain_of(name: str) -> str:
-    return LABELS[name].plain if name in LABELS else ""

@@ -298,6 +298,3 @@ def as_bool(text: str) -> bool:
         return False
     raise ValueError(text)
 
-
-def show_bool(value: bool) -> str:
-    return "true" if value else "false"

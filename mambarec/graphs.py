@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
 import warnings
 from pathlib import Path
@@ -79,9 +81,21 @@ def knn_graph(features: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((w, (rows, c)), shape=(n, n))
 
 
+def graph_code_version() -> str:
+    """A short hash of the code that computes a k-NN graph's numbers (``knn_graph``, ``inverse_sqrt``).
+
+    A cached graph is named by it as well as by its data: a change to those bits (commit 07e5930's inverse square
+    root moved the last digits) must not be served graphs the old code wrote, or one seed trains on two kinds of
+    graph, by what a machine happens to have cached (audit r57). The probes build their graphs without the cache.
+    """
+    source = inspect.getsource(knn_graph) + inspect.getsource(inverse_sqrt)
+    return hashlib.sha256(source.encode()).hexdigest()[:10]
+
+
 def cached_knn_graph(features: np.ndarray, k: int, key: str, use_cache: bool = True) -> sp.csr_matrix:
-    """``knn_graph`` cached under the user cache directory by ``key`` (e.g. a dataset fingerprint)."""
-    path = cache_dir() / "graphs" / f"{key}_k{k}.npz"
+    """``knn_graph`` cached under the user cache directory by ``key`` (e.g. a dataset fingerprint) and by the code
+    that computes it (``graph_code_version``)."""
+    path = cache_dir() / "graphs" / f"{key}_k{k}_{graph_code_version()}.npz"
     if use_cache and path.exists():
         n = features.shape[0]
         try:

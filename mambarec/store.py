@@ -356,11 +356,6 @@ def precomputed_records(pre: dict) -> list[RunRecord]:
     return out
 
 
-def records_for(fingerprint: str, name: str, records: list[RunRecord]) -> list[RunRecord]:
-    """The records trained on one dataset: by fingerprint, or by name where a record has none."""
-    return [r for r in records if r.fingerprint == fingerprint or (r.fingerprint is None and r.dataset == name)]
-
-
 def model_name_of(record: RunRecord) -> str:
     """The model of a record, read through the config version it was saved with."""
     try:
@@ -372,5 +367,5 @@ def model_name_of(record: RunRecord) -> str:
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "records_for", "check_writable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
+           "check_writable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json"]

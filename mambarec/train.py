@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -64,7 +64,6 @@ class TrainResult:
     n_params: int
     cancelled: bool = False
     stopped_early: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def lr_factor(decay: float, every: int, warmup: int):
@@ -285,7 +284,9 @@ class Trainer:
     def _record(self, metrics: dict[str, dict], losses: dict[str, float], epoch_s: float,
                 on_event: Callable[[EpochEvent], None] | None, start_clock: float | None = None) -> bool:
         valid, test = metrics["valid"], metrics["test"]
-        score = valid.get(SELECT_METRIC, test.get(SELECT_METRIC, 0.0))
+        # never test's metric: a model with no valid part to score (only an untrained one gets here; a trainable
+        # model without valid interactions is refused above) has one epoch to keep, whatever its score
+        score = valid.get(SELECT_METRIC, 0.0)
         improved = score > self.best_score
         if improved:
             self.best_score, self.best_epoch = score, self.epoch

@@ -223,3 +223,16 @@ def test_every_quoted_citation_of_the_readme_or_a_doc_names_a_place_that_exists(
             if not any(line.startswith(words) for line in openings[doc]):
                 broken.append(f"{path.relative_to(ROOT)}: {doc}, {words!r}")
     assert cited > 10 and not broken, broken
+
+
+def test_importing_the_app_modules_leaves_the_forkserver_as_it_was():
+    """Importing app.jobs told the process's forkserver to preload the worker, for every importer (audit r57); the
+    preload is now set when a worker is first asked for (``app.jobs.context``)."""
+    import subprocess
+    import sys
+
+    code = ("import multiprocessing.forkserver as fs; import app.jobs, app.estimate, app.live; "
+            "before = list(fs._forkserver._preload_modules); app.jobs.context(); "
+            "print(before, fs._forkserver._preload_modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['__main__'] ['app.worker']", out

@@ -359,3 +359,19 @@ def test_a_listing_piped_into_head_ends_quietly():
     assert done.stdout.startswith("spec ") and done.stdout.count("\n") == 1
     assert "noise v/t, gap  " in done.stdout  # the header's last two columns ran together ("gap what it is")
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_a_graph_cached_by_other_graph_code_is_not_served(tmp_path, monkeypatch):
+    """The cache was named by the data alone: after a change to the graph's bits, a machine with an old cache
+    trained one seed on other graphs than a machine without one (audit r57)."""
+    from mambarec import graphs
+
+    monkeypatch.setenv("MAMBAREC_CACHE", str(tmp_path))
+    features = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    built = cached_knn_graph(features, 3, "key")
+    [entry] = (tmp_path / "graphs").iterdir()
+    assert entry.name == f"key_k3_{graphs.graph_code_version()}.npz"
+    monkeypatch.setattr(graphs, "graph_code_version", lambda: "other-code")  # as after an edit of knn_graph
+    sp.save_npz(entry, sp.csr_matrix(np.full((20, 20), 9.0, dtype=np.float32)))  # what the old code would serve
+    again = cached_knn_graph(features, 3, "key")
+    assert (again != built).nnz == 0 and len(list((tmp_path / "graphs").iterdir())) == 2
