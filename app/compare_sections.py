@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import models, paper_numbers, results, state, urlsel
+from app import errors, models, paper_numbers, results, state, urlsel
 from mambarec.comparison import one_per_seed
 from mambarec.config import RunConfig
 
@@ -58,7 +58,8 @@ def wilcoxon(rows: pd.DataFrame, dataset) -> None:
         try:
             st.session_state["wilcoxon.result"] = (a, b, metric, results.paired_wilcoxon(a, b, dataset, metric))
         except Exception as exc:  # noqa: BLE001
-            st.error(f"The test failed: {exc}")
+            st.error(f"The test failed: {errors.said(exc)}. Pick two runs of this dataset whose checkpoints are "
+                     "there (the Checkpoints tab lists them).")
     last = st.session_state.get("wilcoxon.result")
     if last and last[:3] == (a, b, metric):
         res = last[3]
@@ -148,7 +149,8 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
         try:
             info = results.checkpoint_info(path, Path(path).stat().st_mtime_ns)
         except Exception as exc:  # noqa: BLE001
-            st.error(f"Cannot read {path}: {exc}")
+            st.error(f"Cannot read {path}: {errors.said(exc)}. Pick another run; a saved run whose file is "
+                     "damaged can be deleted below.")
             info = None
         if info is not None:
             left, mid, right = st.columns(3)

@@ -162,7 +162,8 @@ def read_manifest(folder: Path) -> dict:
                                     f"precompute wrote it; {regen}")
     if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] > FORMAT_VERSION:
         raise PrecomputedError(f"{path}: format version {manifest.get('format_version')!r} is newer than this "
-                               f"mambarec reads ({FORMAT_VERSION})")
+                               f"mambarec reads ({FORMAT_VERSION}); update this checkout (`git pull`), or "
+                               "regenerate the folder with this one (`python -m mambarec precompute --out ...`)")
     return manifest
 
 

@@ -126,7 +126,7 @@ def _check_resources(resources: dict, cpus_per_task: float, device: str) -> None
                           "with GPUs, or use --device cpu)")
     if cpus_per_task > resources.get("CPU", 0):
         raise ConfigError(f"--cpus-per-task {cpus_per_task:g} is more than this Ray cluster's "
-                          f"{resources.get('CPU', 0):g} CPUs")
+                          f"{resources.get('CPU', 0):g} CPUs; give at most that, or join a larger cluster")
 
 
 def _cause(exc: BaseException) -> BaseException:

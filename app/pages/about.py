@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import diagram, lessonbar, paper_numbers, state, urlsel
+from app import diagram, errors, lessonbar, paper_numbers, state, urlsel
 from app.urlsel import Param
 from mambarec.data import DatasetError
 from mambarec.data.coldstart import measured_cold_items
@@ -86,7 +86,7 @@ def dataset_card(name: str) -> None:
     try:
         card = state.dataset_card(name)
     except Exception as exc:  # noqa: BLE001  (shown, not raised)
-        st.error(f"Cannot load {name!r}: {exc}")
+        st.error(f"Cannot load {name!r}: {errors.said(exc)}. Pick another dataset in the sidebar.")
         return
     st.subheader(f"Dataset card: {name}")
     cols = st.columns(4)

@@ -15,6 +15,7 @@ import streamlit as st
 from app import (
     compare_notes,
     compare_sections,
+    errors,
     evidence,
     lessonbar,
     models,
@@ -85,7 +86,8 @@ def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
         pop = pd.DataFrame([results.reference_row(dataset, rows)])
         table = pd.concat([table, pop], ignore_index=True) if not table.empty else pop
     except Exception as exc:  # noqa: BLE001
-        st.warning(f"Popularity reference unavailable: {exc}")
+        st.warning(f"Popularity reference unavailable: {errors.said(exc)}. The table is complete without it; "
+                   "it is only the floor drawn under the others.")
     return table
 
 

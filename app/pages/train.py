@@ -40,7 +40,7 @@ def _start(bound: RunConfig, n_seeds: int) -> None:
             seeds = [bound.train.seed + i for i in range(n_seeds)]
             started = jobs.start_seeds(bound, dataset, seeds, owner=state.owner(), classroom=state.classroom())
     except Exception as exc:  # noqa: BLE001  (a refused start is said, not raised)
-        ss[REFUSED] = f"Nothing was started: {exc}"
+        ss[REFUSED] = f"Nothing was started: {said(exc)}"
         return
     ss.jobs = [j.id for j in started] + [i for i in ss.jobs if i not in {j.id for j in started}]
 

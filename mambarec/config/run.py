@@ -195,7 +195,8 @@ def make_run(dataset: str = "synthetic", model_name: str = "mambarec", variant: 
     model = dict(model or {})
     if variant == "mgcn":
         if model_name not in ("mambarec", "mgcn"):
-            raise ConfigError(f"variant 'mgcn' means model 'mgcn', but model {model_name!r} was asked for")
+            raise ConfigError(f"variant 'mgcn' means model 'mgcn', but model {model_name!r} was asked for; leave "
+                              "the variant out, or ask for model 'mgcn'")
         if model_name == "mambarec":  # `--model mgcn --variant mgcn` (the README's command) says it already
             notes.append(MGCN_ALIAS_NOTE)
         model_name, variant = "mgcn", None

@@ -118,7 +118,8 @@ def validate(ds: Dataset) -> None:
     """Check every invariant; raise DatasetError saying what is wrong and how to fix it."""
     where = ds.source or ds.name
     if ds.n_users <= 0 or ds.n_items <= 0:
-        raise DatasetError(f"{where}: the dataset has no users or no items (empty interactions?)")
+        raise DatasetError(f"{where}: the dataset has no users or no items (empty interactions?); give it at "
+                           "least one interaction per user, in its train part")
     for split, pairs in (("train", ds.train), ("valid", ds.valid), ("test", ds.test)):
         if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
             raise DatasetError(f"{where}: {split} interactions must be an (n, 2) integer array")
@@ -142,7 +143,8 @@ def validate(ds: Dataset) -> None:
                 f"{ds.n_items} items; there must be one row per itemID 0..{ds.n_items - 1}"
             )
         if feat.shape[1] == 0:
-            raise DatasetError(f"{where}: {label} features have zero columns")
+            raise DatasetError(f"{where}: {label} features have zero columns; encode each item into a vector of "
+                               "one or more numbers (docs/protocol.md section 1)")
         if not np.isfinite(feat).all():
             bad = np.unique(np.nonzero(~np.isfinite(feat))[0])
             raise DatasetError(
@@ -161,4 +163,5 @@ def validate(ds: Dataset) -> None:
                 f"{norms.max():.3g}; first item ids {bad[:5].tolist()}); scale the features down (e.g. divide by "
                 "their largest absolute value)")
     if ds.items is not None and len(ds.items) != ds.n_items:
-        raise DatasetError(f"{where}: item metadata has {len(ds.items)} rows for {ds.n_items} items")
+        raise DatasetError(f"{where}: item metadata has {len(ds.items)} rows for {ds.n_items} items; give it one "
+                           "row per itemID, or remove items.tsv (it only names the items)")

@@ -46,7 +46,8 @@ def read_inter(path: Path) -> pd.DataFrame:
             "tab-separated 'userID itemID rating timestamp x_label'."
         )
     if df.empty:
-        raise DatasetError(f"{path}: the file has a header but no interactions")
+        raise DatasetError(f"{path}: the file has a header but no interactions; write one row per interaction "
+                           "under it (userID, itemID, rating, timestamp, x_label)")
     for col in INTER_COLUMNS:
         if not pd.api.types.is_integer_dtype(df[col]):
             raise DatasetError(f"{path}: column {col} must hold integers only (found {df[col].dtype})")
@@ -58,7 +59,8 @@ def read_inter(path: Path) -> pd.DataFrame:
 
 def _check_contiguous(path: Path, ids: np.ndarray, what: str) -> int:
     if ids.min() < 0:
-        raise DatasetError(f"{path}: {what} has negative ids")
+        raise DatasetError(f"{path}: {what} has negative ids; number them 0, 1, 2, ... (`python -m mambarec data "
+                           "build` re-indexes a raw interaction file so)")
     present = np.unique(ids)  # sorted distinct ids: never allocate max(id) cells for one stray huge id
     n = int(present[-1]) + 1
     if len(present) != n:
@@ -105,7 +107,8 @@ def _load_features(path: Path) -> np.ndarray:
 def load_mmrec_folder(folder: str | Path, name: str | None = None) -> Dataset:
     folder = Path(folder)
     if not folder.is_dir():
-        raise DatasetError(f"{folder}: not a folder")
+        raise DatasetError(f"{folder}: not a folder; give the folder that holds the <name>.inter file and its "
+                           "image_feat.npy and text_feat.npy")
     inter_path = find_inter_file(folder)
     df = read_inter(inter_path)
     users = df["userID"].to_numpy(np.int64)
@@ -123,7 +126,9 @@ def load_mmrec_folder(folder: str | Path, name: str | None = None) -> Dataset:
         try:
             meta = pd.read_csv(meta_path, sep="\t", keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-            raise DatasetError(f"{meta_path}: cannot parse item metadata ({exc})") from exc
+            raise DatasetError(f"{meta_path}: cannot parse item metadata ({exc}); write it tab-separated, one row "
+                               "per itemID with an itemID column, or remove the file (it only names the items)"
+                               ) from exc
         if "itemID" not in meta.columns:
             raise DatasetError(f"{meta_path}: item metadata needs an itemID column")
         meta = meta.sort_values("itemID").reset_index(drop=True)
