@@ -257,7 +257,10 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
                      "arrayminus": mean - low},
             customdata=np.stack([part["name"], spread], axis=1),
             hovertemplate=f"%{{customdata[0]}}, {group} items: %{{x:.4f}} %{{customdata[1]}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=high.fillna(mean), y=y, mode="text", text=[f" {v:.3f}" for v in mean],
+        # the value after its whisker; a bar short of the random-ranking line has it after the line, where the dashed
+        # line no longer runs through it and it does not read struck through (rehearsal r55)
+        at = high.fillna(mean) if chance is None else np.maximum(high.fillna(mean), chance)
+        fig.add_trace(go.Scatter(x=at, y=y, mode="text", text=[f"  {v:.3f}" for v in mean],
                                  textposition="middle right", cliponaxis=False, showlegend=False, hoverinfo="skip"))
     if chance is not None:
         fig.add_vline(x=chance, line_dash="dash", line_color="#d62728")
@@ -302,6 +305,9 @@ def _pairs(fig: go.Figure, traces: list, xy: dict, items, color: str, width: flo
 EMBEDDING_TOP = 50  # px above an embedding map for its two-line title
 TITLE_LINE = 17  # px a further title line takes
 MAP_TITLE_PX, MAP_SUBTITLE_PX, MAP_RANK_PX = 14, 11, 12  # an embedding map's title, its second and third lines
+# The lines joining an item's picture to its text: grey, as the lessons call them (at 0.55 alpha of near-black, 80
+# overlapping lines read black on the projector: rehearsal r55)
+PAIR_LINE = "rgba(110,110,110,0.45)"
 MAP_HEIGHT = 430  # px of an embedding map on its own page; a lesson step passes less (app/pages/embeddings.py)
 
 
@@ -330,7 +336,7 @@ def embedding_panel(xy: dict, hover: pd.DataFrame, colour: str, line_items, sele
             _points(fig, traces, everything, xy[m], m, data, m, np.log1p(hover["popularity"].to_numpy(float)),
                     False, opacity, colorbar=m == "visual")
     if len(line_items):  # over the points: a short line must stay visible inside a dense cloud
-        _pairs(fig, traces, xy, line_items, "rgba(40,40,40,0.55)", 1)
+        _pairs(fig, traces, xy, line_items, PAIR_LINE, 1)
     if selected:
         sel = np.asarray(selected)
         _pairs(fig, traces, xy, sel[:60], "black", 2)

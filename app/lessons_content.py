@@ -185,13 +185,13 @@ LESSONS: tuple[Lesson, ...] = (
                     {"dataset": "ml100k", "cells": ",".join(("mgcn", *BRIDGE_ADDED)),
                      "ref": "mgcn", "tab": "Plots"},
                     "Each bridge cell starts from mgcn and switches on one part of the paper's description. A part "
-                    "whose interval lies wholly below the red line costs accuracy; one whose interval holds the "
+                    "whose interval lies wholly left of the red line costs accuracy; one whose interval holds the "
                     "line has no effect these seeds can measure."),
                Step("The same parts, taken out of the paper's model", "compare",
                     {"dataset": "ml100k", "cells": ",".join(("paper", *BRIDGE_TAKEN_OUT)),
                      "ref": "paper", "tab": "Plots"},
                     "Each cell is the paper's model with one of those parts switched back to MGCN's way. A cell "
-                    "wholly above the red line means the paper's model does better without that part."),
+                    "wholly right of the red line means the paper's model does better without that part."),
            ), findings_on="ml100k"),
     Lesson("converged", "A converged run vs a short one",
            "A test number is only a model's number once its learning curve has flattened.", (

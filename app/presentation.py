@@ -87,11 +87,19 @@ def apply() -> None:
 
 
 def scale() -> float:
-    """How much larger text drawn in figures should be (Plotly does not follow the page's CSS)."""
+    """How much larger text drawn in figures should be (Plotly does not follow the page's CSS); the model diagram's
+    height and labels follow it."""
     return 1.25 if on() else 1.0
 
 
+def chart_scale() -> float:
+    """How much larger a chart's text is in presentation mode: 16 px ticks, legends and hover labels, and the
+    embedding maps' subtitles (at 1.25 they were 14-15 px, under what the back of a room reads: rehearsal r55)."""
+    return CHART_TEXT_SCALE if on() else 1.0
+
+
 PLOTLY_FONT_PX = 12  # Plotly's default text size, which a chart keeps whatever the page's CSS says
+CHART_TEXT_SCALE = 4 / 3  # 12 -> 16 px
 
 
 # How much shorter the chart a lesson step's note talks about is in presentation mode: the larger type of the note
@@ -105,7 +113,7 @@ def chart(where, fig, under_note: bool = False, **kwargs):
     (Plotly sizes its text in px, not rem: tick labels and bar values stayed 12 px under 19 px type), and
     ``UNDER_NOTE_SHORTER_PX`` shorter there when ``under_note`` (the chart a lesson step's note talks about)."""
     if on():  # on a copy: a figure may be cached and shared with other sessions (app.live's are)
-        size = round(PLOTLY_FONT_PX * scale())
+        size = round(PLOTLY_FONT_PX * chart_scale())
         if isinstance(fig, dict):  # a cached figure's dict
             layout = {**fig.get("layout", {})}
             layout["font"] = {**layout.get("font", {}), "size": size}

@@ -1015,3 +1015,18 @@ def test_the_printed_legend_explains_only_what_the_table_shows():
     busy = legend(["▼ -49.5% [-50.5, -48.5]", "△ +4.6% [+2.6, +6.7]", NO_COMMON_SEED], one_seed=True)
     assert all(part in busy for part in ("▲/▼ when", "△/▽ when", "One seed is one value", "nothing to pair"))
     assert "≈ when" not in busy
+
+
+def test_a_cold_bar_short_of_the_random_line_has_its_value_written_past_the_line():
+    """cold-items.4's values 0.003 and 0.001 sat on the red dashed random-ranking line and read struck through
+    (rehearsal r55): a value is written past its whisker, or past the line when the whisker ends before it."""
+    table = pd.DataFrame([
+        {"name": "paper", "group": "warm", "mean": 0.30, "seeds": 5, "low": 0.29, "high": 0.31},
+        {"name": "paper", "group": "cold", "mean": 0.003, "seeds": 5, "low": 0.001, "high": 0.005},
+    ])
+    fig = figures.cold_warm_bars(table, "Recall@20", chance=0.033)
+    warm, cold = [t for t in fig.data if t.type == "scatter" and t.mode == "text"]
+    assert list(warm.x) == pytest.approx([0.31]) and list(cold.x) == pytest.approx([0.033])
+    assert cold.text[0].strip() == "0.003"
+    no_line = [t for t in figures.cold_warm_bars(table, "Recall@20").data if t.type == "scatter"]
+    assert list(no_line[1].x) == pytest.approx([0.005])

@@ -168,14 +168,16 @@ def test_every_setup_a_step_picks_is_in_sight_in_its_picker(server, browser, pre
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson_id,index", [("parts", 2), ("converged", 1), ("r", 2), ("dream", 1), ("cold-items", 3)])
+@pytest.mark.parametrize("lesson_id,index", [("parts", 2), ("converged", 1), ("r", 2), ("dream", 1), ("cold-items", 3),
+                                             ("paper-vs-code", 3)])
 def test_a_lesson_step_s_chart_is_in_sight_under_its_note(server, browser, lesson_id, index):
     """In presentation mode at 1280 x 800 the lesson note stacked its four buttons beside two lines of text (a
     215 px card) and parts.3's forest plot lost its x axis under the fold (it ended at ~870 px); the note now
     keeps its buttons on the title's row. converged.2's curves (a four-line note) and r.3's sweep ended their x
     axes at 844 and 834 px: under a note they are shorter in presentation mode (``presentation.chart``); dream.2's
     1 x 1 maps lost their axis title under 40 px of blank above them (``dream_figures.NO_TITLE_TOP``). cold-items.4's
-    bars, once they drew every setup over its seeds, under a note grown to six lines, ended their axis at 858 px."""
+    bars, once they drew every setup over its seeds, under a note grown to six lines, ended their axis at 858 px.
+    paper-vs-code.4's forest (eight setups in three rows of chips) ended its axis at 858 px (rehearsal r55)."""
     lesson = next(one for one in LESSONS if one.id == lesson_id)
     page = browser.new_page(viewport=PROJECTOR)
     try:

@@ -166,7 +166,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
         changes.info(lonely)
     elif (table["name"] == reference).any() and len(part) > 1:
         presentation.chart(changes, figures.delta_forest(part, metric, reference, shown),
-                           key="compare.forest")
+                           under_note=changes_first, key="compare.forest")
         if lonely:
             changes.caption(lonely)
         changes.caption(f"Change of {metric} against **{reference}** with its 95% interval over the seeds both ran. "

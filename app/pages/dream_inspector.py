@@ -275,10 +275,10 @@ def render() -> None:
     st.markdown(f"**{label}** · {modality} DREAM on **{c} x {h} x {w}** maps · attention style `{ins.style}` · "
                 f"item {item}: *{dataset.titles()[item]}*")
     if h * w > 1:
-        presentation.chart(st, dream_figures.spatial_maps(ins, channel), key="dream_branches")
+        presentation.chart(st, dream_figures.spatial_maps(ins, channel), under_note=bool(step), key="dream_branches")
         st.caption("White circles: the positions each branch reads for the output at the red x (clipped to the map).")
     else:
-        presentation.chart(st, dream_figures.channel_maps(ins), key="dream_branches")
+        presentation.chart(st, dream_figures.channel_maps(ins), under_note=bool(step), key="dream_branches")
         st.caption("A 1 x 1 map has no spatial extent: each branch output is one value per channel.")
     st.markdown("**Receptive fields** around the chosen centre, all panels at one scale: grey = the map, green = "
                 "taps inside it, red x = taps in the zero padding" + (" (the 1 x 1 map is the single cell under the "

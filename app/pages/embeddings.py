@@ -269,7 +269,7 @@ def own_rank_line(p: dict, dataset, item: int) -> str:
         return ""
     title = dataset.titles()[item]
     title = title if len(title) <= RANK_TITLE_CHARS else title[:RANK_TITLE_CHARS - 1] + "…"  # one line in a half
-    px = round(figures.MAP_RANK_PX * presentation.scale())
+    px = round(figures.MAP_RANK_PX * presentation.chart_scale())
     return (f"<br><span style='font-size:{px}px'>{title}: its own text ranks <b>{res.own_rank}</b> of "
             f"{dataset.n_items:,}</span>")
 
@@ -308,12 +308,12 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         used, xy = found
         projections.add(used)
         rank = own_rank_line(p, dataset, item) if item is not None else ""
-        px = round(figures.MAP_SUBTITLE_PX * presentation.scale())
+        px = round(figures.MAP_SUBTITLE_PX * presentation.chart_scale())
         fig, traces = figures.embedding_panel(xy, hover, colour, line_items, selected,
                                               f"{p['title']}<br><span style='font-size:{px}px'>{used} of "
                                               f"{p['stage']}</span>{rank}",
                                               MAP_HEIGHT_UNDER_NOTE if under_note else figures.MAP_HEIGHT,
-                                              presentation.scale())
+                                              presentation.chart_scale())
         event = presentation.chart(col, fig, under_note=under_note, key=f"embeddings_panel_{i}", on_select="rerun",
                                    selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
