@@ -1,15 +1,13 @@
-"""What the numbers are worth: REPORT.md's verdicts on the paper's claims, the stale-check of
-``precomputed/`` (in the background, so results paint first), learning curves from each run's
-``history``, and cold vs warm item metrics on scenario data.
+"""What the numbers are worth: REPORT.md's verdicts on the paper's claims, learning curves from each run's
+``history``, and cold vs warm item metrics on scenario data (whether ``precomputed/`` is still today's is
+``app.staleness``'s).
 
-Every statistic comes from ``mambarec`` (``findings.claim_verdict``, ``artifacts.staleness``,
-``stats.summarize``, ``groundtruth.cold_warm_metrics``); this module gathers and caches.
+Every statistic comes from ``mambarec`` (``findings.claim_verdict``, ``stats.summarize``,
+``groundtruth.cold_warm_metrics``); this module gathers and caches.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import paths, results
-from mambarec import findings, lifeline, stats
-from mambarec.artifacts import load_precomputed, stale_notice, staleness
+from mambarec import findings, stats
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
@@ -79,52 +76,6 @@ def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
     """How many claims agree, disagree, are inconclusive or were not measured."""
     kinds = (stats.AGREES, stats.DISAGREES, stats.INCONCLUSIVE, stats.NOT_MEASURED)
     return {k: int(table["verdict"].str.startswith(k).sum()) for k in kinds} if not table.empty else {}
-
-
-# ---- is precomputed/ still today's? (background) --------------------------------------------------
-_lock = threading.Lock()
-_done: dict[tuple, str | None] = {}
-_running: set[tuple] = set()
-
-
-def _banner(folder: str) -> str | None:
-    """The stale-check's banner for ``folder`` (None: current)."""
-    return stale_notice(Path(folder), staleness(load_precomputed(Path(folder))["manifest"]))
-
-
-def _isolated(fn, *args):
-    """``fn(*args)`` in a fresh process: the probes switch torch's process-wide default dtype to float64 while
-    they run, which would leak into models that other sessions' threads build meanwhile."""
-    with lifeline.watched_pool(1, multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(fn, *args).result()
-
-
-def _check(folder: str, signature: tuple) -> None:
-    try:
-        banner = _isolated(_banner, folder)
-    except Exception as exc:  # noqa: BLE001  (a check that cannot run must say so, not take the page down)
-        banner = f"Could not check whether the precomputed results are still today's: {exc}"
-    with _lock:
-        _done[(folder, signature)] = banner
-        _running.discard((folder, signature))
-
-
-def staleness_banner(folder: Path | None = None) -> tuple[bool, str | None]:
-    """(ready, banner): the numerics-probe check of the folder (``artifacts.staleness``: seconds the first time
-    per code version, then cached on disk) runs once per folder and process, in a thread; until it ends,
-    ready is False and the page shows its results without waiting."""
-    folder = folder or paths.precomputed_dir()
-    signature = paths.precomputed_signature(folder)
-    if not signature:
-        return True, None
-    key = (str(folder), signature)
-    with _lock:
-        if key in _done:
-            return True, _done[key]
-        if key not in _running:
-            _running.add(key)
-            threading.Thread(target=_check, args=key, name="mambarec-staleness", daemon=True).start()
-    return False, None
 
 
 # ---- learning curves -------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:
 def precomputed_records(folder: str, signature: tuple) -> tuple[list, str | None]:
     """``mambarec.store.precomputed_records`` of the folder, or ([], why) when it cannot be used.
 
-    Whether its numbers are still today's is checked apart (``app.evidence.staleness_banner``), in
+    Whether its numbers are still today's is checked apart (``app.staleness.staleness_banner``), in
     the background, so the rows are drawn before that check ends."""
     if not (Path(folder) / "manifest.json").is_file():
         return [], PRECOMPUTE_HINT

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import evidence, figures, results
+from app import evidence, figures, results, staleness
 from mambarec import comparison, findings, stats
 from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
@@ -492,25 +492,25 @@ def test_seeds_early_stopping_ended_in_their_warm_up_are_named_under_the_table(m
 
 def test_the_stale_check_does_not_hold_the_first_paint(monkeypatch, tmp_path):
     release = threading.Event()
-    real = evidence._check
+    real = staleness._check
 
     def slow(folder, signature):
         release.wait(60)
         real(folder, signature)
 
     for _ in range(1200):  # a check an earlier test started must end first: the page would wait on it, not on this
-        if not evidence._running:  # slow one, and its end raced the assertion below (CI failed on it once)
+        if not staleness._running:  # slow one, and its end raced the assertion below (CI failed on it once)
             break
         threading.Event().wait(0.1)
-    monkeypatch.setattr(evidence, "_check", slow)
-    monkeypatch.setattr(evidence, "_done", {})
+    monkeypatch.setattr(staleness, "_check", slow)
+    monkeypatch.setattr(staleness, "_done", {})
     at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
     assert not summary(at).empty  # the results, drawn while the check still runs
     # at the page's foot, after every caption of the results: at the top it shifted the page down, then up again
     assert "Checking that these precomputed numbers" in at.caption[-1].value
     release.set()
     for _ in range(600):
-        if evidence.staleness_banner()[0]:
+        if staleness.staleness_banner()[0]:
             break
         threading.Event().wait(0.1)
     at.run()
@@ -524,12 +524,12 @@ def test_a_stale_folder_shows_its_banner_once_the_check_is_done(monkeypatch, tmp
         def message(self):
             return "paper moved"
 
-    monkeypatch.setattr(evidence, "staleness", lambda manifest: Moved())
-    monkeypatch.setattr(evidence, "_isolated", lambda fn, *args: fn(*args))  # in this process, to see the stand-in
-    monkeypatch.setattr(evidence, "_done", {})
+    monkeypatch.setattr(staleness, "staleness", lambda manifest: Moved())
+    monkeypatch.setattr(staleness, "_isolated", lambda fn, *args: fn(*args))  # in this process, to see the stand-in
+    monkeypatch.setattr(staleness, "_done", {})
     at = compare(monkeypatch, tmp_path / "no-runs", dataset="synthetic")
     for _ in range(600):
-        if evidence.staleness_banner()[0]:
+        if staleness.staleness_banner()[0]:
             break
         threading.Event().wait(0.1)
     at.run()

@@ -21,6 +21,7 @@ from app import (
     models,
     presentation,
     results,
+    staleness,
     state,
     urlsel,
     warmup,
@@ -310,16 +311,16 @@ def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str])
 @st.fragment(run_every=1.0)
 def pending_staleness() -> None:
     """Polls the background stale-check; redraws the page once it is done."""
-    ready, _ = evidence.staleness_banner()
+    ready, _ = staleness.staleness_banner()
     if ready:
         st.rerun()
     st.caption(":material/hourglass_top: Checking that these precomputed numbers are still today's code...")
 
 
-def staleness() -> bool:
+def stale_banner() -> bool:
     """The stale banner above the results once the check has ended; whether it is still running (then the page
     polls for it at its foot: a line at the top shifted the whole page down for a few seconds, then up again)."""
-    ready, banner = evidence.staleness_banner()
+    ready, banner = staleness.staleness_banner()
     if ready and banner:
         st.warning(banner)
     return not ready
@@ -335,7 +336,7 @@ def render() -> None:
     if message:
         (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
     elif not rows.empty and (rows["source"] == "precomputed").any():
-        checking = staleness()
+        checking = stale_banner()
     if rows.empty and dataset is not None:  # no data: its error says what to do, and training it cannot be done
         st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
     table = summary(rows, dataset)
