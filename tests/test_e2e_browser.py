@@ -188,7 +188,10 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             assert f"cells={run_id}" in (link.get_attribute("href") or ""), link.get_attribute("href")
             open_page(page, "Open it on Compare", "Compare runs")
             assert run_id in downloaded_text(page, "Every run and seed (CSV)")
-            assert "mambarec/paper · use_mmd=off, batch_size=256 · 3 ep" in downloaded_text(page, "Summary table (CSV)")
+            summary_csv = downloaded_text(page, "Summary table (CSV)")  # numbers, as `compare --csv` writes them
+            # the row as the table names it
+            assert "mambarec/paper · use_mmd=off, batch_size=256 · ≤3 ep" in summary_csv
+            assert summary_csv.splitlines()[0].startswith("setup,reference,seeds,epochs,Recall@20,Recall@20 std,")
             shot(page, "compare")
             page.get_by_role("tab", name="Plots").click()
             page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=PAGE_S * 1000)

@@ -298,11 +298,16 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
                                 "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
 
 
-def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str]) -> None:
-    """The setups shown, every column: the summary as the table draws it, each of their runs and seeds."""
+def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str], reference: str,
+           metrics: tuple[str, ...]) -> None:
+    """The setups shown: the summary as numbers, in the columns of `python -m mambarec compare --csv` (per metric
+    its mean, std and the change in % with its interval's ends; it had been the page's frame, text cells such as
+    "0.3319 ± 0.0026" among them: audit r57), and every run and seed."""
     left, right = st.columns(2)
-    left.download_button("Summary table (CSV)", results.shown_rows(table, shown).to_csv(index=False).encode(),
-                         f"{name}-summary.csv", mime="text/csv", width="stretch")
+    summary_csv = comparison.compare_csv(results.shown_rows(table, shown), reference, metrics)
+    left.download_button("Summary table (CSV)", summary_csv.to_csv(index=False).encode(),
+                         f"{name}-summary.csv", mime="text/csv", width="stretch",
+                         help="The numbers of the table above, as `python -m mambarec compare --csv` writes them")
     picked = rows[rows["name"].isin(shown)] if not rows.empty else rows  # no run yet: the pop row alone
     right.download_button("Every run and seed (CSV)", picked.to_csv(index=False).encode(),
                           f"{name}-runs.csv", mime="text/csv", width="stretch")
@@ -370,7 +375,7 @@ def render() -> None:
             compare_notes.verdicts(rows)
             compare_notes.early_stops(rows, shown, untrained)
             compare_notes.schedules(rows, shown)
-            export(rows, table, name, shown)
+            export(rows, table, name, shown, reference, metrics)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
