@@ -437,6 +437,10 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     assert stall in named and stall in schedule_line(run)  # own line: one count, not patience beside it
     # the default seed (2026) is none of theirs: Compare could not pair a live run with them, so the line says how
     assert "Compare pairs runs by seed: set Seed to one of 0, 1, 2, 3, 4 to measure a live run against them." in named
+    [use] = [b for b in at.button if b.label == "Use seed 0"]  # one click does it (rehearsal r55)
+    use.click().run()
+    assert at.session_state["run_config"].train.seed == 0 and at.number_input(key="cfg.seed").value == 0
+    assert not [b for b in at.button if b.label.startswith("Use seed")]
     at.number_input(key="cfg.seed").set_value(3).run()  # the seed does not make another setup
     named = next(i.value for i in at.info if "Precomputed: cell `paper`" in i.value)
     assert named.endswith("They are on the Compare page: no need to train them live.")

@@ -172,6 +172,12 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     if seeds_done:
         offered = None if state.classroom() else run  # a server that trains nothing offers no live run
         st.info(same_setup.describe(seeds_done, offered), icon=":material/inventory_2:")
+        paired = sorted(r.seed for r in seeds_done)
+        if offered is not None and run.train.seed not in paired:  # the default seed 2026 paired with none of
+            # them: a live run on Compare read "no common seed" (rehearsal r55); one click makes it comparable
+            st.button(f"Use seed {paired[0]}", icon=":material/join_inner:", width="stretch",
+                      on_click=lambda: state.set_run(state.edit_run(run, "seed", paired[0])),
+                      help=f"Seed {paired[0]} is one of the precomputed seeds, so Compare can pair this run with it")
     estimate_panel(run, seeds_done)
     params = run_to_params(run)
     with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
