@@ -29,6 +29,7 @@ BLOCK_ROWS = 2048  # rows of an n x n similarity computed at once
 RECALL_KS = (1, 10)
 UNIFORMITY_T = 2.0  # t of Wang & Isola's uniformity
 ALIGNMENT_ALPHA = 2  # alpha of Wang & Isola's alignment
+UMAP_NEIGHBOURS = 15  # umap-learn's own default neighbourhood, capped below by the points there are
 
 
 # ---- embeddings -------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def project_joint(visual: np.ndarray, text: np.ndarray, method: str = "umap", se
     else:
         import umap  # lazy: umap-learn (and numba) take seconds to import
 
-        params = {"n_components": 2, "n_neighbors": min(15, len(stacked) - 1), **kw, "random_state": seed}
+        params = {"n_components": 2, "n_neighbors": min(UMAP_NEIGHBOURS, len(stacked) - 1), **kw, "random_state": seed}
         # umap-learn ends by resetting numba's thread count to the core count, which (through the
         # shared OpenMP runtime) also raises torch's: runs meant to use one thread then oversubscribe
         threads = torch.get_num_threads()

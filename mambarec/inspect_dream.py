@@ -25,6 +25,9 @@ from mambarec.model.base import eval_mode
 from mambarec.model.dream import ConvBranch, Dream, PoolBranch
 
 BRANCH_ORDER = ("conv1x1", "dilated_1", "dilated_2", "dilated_3", "pool")
+# a dilated branch "is" its centre tap when the two outputs differ by no more than float32 rounding, relative to the
+# output's size (one product summed in two orders differs in the last ~2 of float32's ~7 digits)
+CENTRE_TAP_RTOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Equivalence:
     @property
     def all_identical(self) -> bool:
         """Every dilated branch is exactly its centre tap (up to float32 rounding)."""
-        return all(b.max_abs_diff <= 1e-5 * max(1.0, b.max_abs_output) for b in self.branches)
+        return all(b.max_abs_diff <= CENTRE_TAP_RTOL * max(1.0, b.max_abs_output) for b in self.branches)
 
     def summary(self) -> str:
         """The finding in one or two sentences, its numbers as the inspector's table prints them (3 significant

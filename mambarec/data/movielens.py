@@ -129,9 +129,18 @@ def encode_movielens_items(
     raw: str | Path, movie_ids: Sequence[int], progress: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Text (n, 384) and poster (n, 1280) features of ``movie_ids`` with the ml100k recipe."""
-    movies = select_movies(read_movies(raw), movie_ids, raw)
-    text, visual, _ = encode_items(movie_texts(movies), poster_paths(raw, movie_ids), progress)
+    text, visual, _, _ = encode_movies(raw, select_movies(read_movies(raw), movie_ids, raw), progress)
     return text, visual
+
+
+def encode_movies(raw: Path | str, movies: pd.DataFrame, progress: bool
+                  ) -> tuple[np.ndarray, np.ndarray, list, dict]:
+    """The recipe's one encoding of ``movies`` (indexed by movie id, in item order): text and poster features, each
+    movie's poster path (None: none) and the encoders' timings. ``build_movielens`` and the test that checks the
+    recipe against the shared folder both run it (the test had run a copy of these steps: audit r57)."""
+    paths = poster_paths(Path(raw), list(movies.index))
+    text, visual, timings = encode_items(movie_texts(movies), paths, progress)
+    return text, visual, paths, timings
 
 
 def movielens_interactions(
@@ -173,8 +182,7 @@ def build_movielens(
                       hint=" (u.data's second column and items.csv's movie_id)")
     inter, item_ids = split_udata(udata, limit_items, raw / "u.data")
     movies = movies.loc[item_ids]
-    paths = poster_paths(raw, item_ids)
-    text, visual, timings = encode_items(movie_texts(movies), paths, progress)
+    text, visual, paths, timings = encode_movies(raw, movies, progress)
     meta = movie_metadata(movies, [p is not None for p in paths])
     write_mmrec_folder(out, name, inter, visual, text, meta)
     write_stats(out, {**split_stats(inter), "items_without_poster": int(sum(p is None for p in paths)),

@@ -53,6 +53,7 @@ CONV_MATRIX_MAX_MACS = 1 << 16
 # alternating in one process (bench/dream_forms.py): whole / blocks 0.90 [0.87, 0.93] on one thread, 0.80 [0.78,
 # 0.82] on two.
 DENSE_CONV_MATRIX_MAX_MACS = 1 << 17
+DILATED_KERNEL = 3  # the paper's dilated branches are 3x3 convolutions (docs/model.md section 3)
 
 
 def map_shape(dim: int, max_side: int) -> tuple[int, int, int]:
@@ -186,9 +187,9 @@ class Dream(nn.Module):
         rates = cfg.dilation_rates
         candidates = {
             "conv1x1": lambda: ConvBranch(c, 1, 1, mom),
-            "dilated_1": lambda: ConvBranch(c, 3, int(rates[0]), mom),
-            "dilated_2": lambda: ConvBranch(c, 3, int(rates[1]), mom),
-            "dilated_3": lambda: ConvBranch(c, 3, int(rates[2]), mom),
+            "dilated_1": lambda: ConvBranch(c, DILATED_KERNEL, int(rates[0]), mom),
+            "dilated_2": lambda: ConvBranch(c, DILATED_KERNEL, int(rates[1]), mom),
+            "dilated_3": lambda: ConvBranch(c, DILATED_KERNEL, int(rates[2]), mom),
             "pool": lambda: PoolBranch(c, mom),
         }
         self.branches = nn.ModuleDict(
