@@ -1,13 +1,14 @@
-"""The notes under the Compare page's table: REPORT.md's findings on the dataset in short, and what early stopping
+"""The notes around the Compare page's table: REPORT.md's findings on the dataset in short, and what early stopping
 did to the precomputed cells shown (never learned, all stopped in their warm-up, a seed stopped in a dip), as
-REPORT.md's Summary says it, so a reader of the page is told what a reader of the report is."""
+REPORT.md's Summary says it, so a reader of the page is told what a reader of the report is; and the banner of the
+stale-check of ``precomputed/`` (``app.staleness``) once it has ended."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app import evidence
+from app import evidence, staleness
 from mambarec import findings, stats
 from mambarec.config.run import SCHEDULES
 from mambarec.grid import DEFAULT_BUDGET
@@ -75,3 +76,21 @@ def schedules(rows: pd.DataFrame, shown: list[str]) -> None:
         words.append(f"`{name}`{how}: {listed}")
     st.caption(":material/schedule: Trained under different schedules (`--schedule`; README, 'Schedules on ml100k'; "
                "REPORT.md, 'Schedules'): " + "; ".join(words) + ".")
+
+
+@st.fragment(run_every=1.0)
+def pending_staleness() -> None:
+    """Polls the background stale-check; redraws the page once it is done."""
+    ready, _ = staleness.staleness_banner()
+    if ready:
+        st.rerun()
+    st.caption(":material/hourglass_top: Checking that these precomputed numbers are still today's code...")
+
+
+def stale_banner() -> bool:
+    """The stale banner above the results once the check has ended; whether it is still running (then the page
+    polls for it at its foot: a line at the top shifted the whole page down for a few seconds, then up again)."""
+    ready, banner = staleness.staleness_banner()
+    if ready and banner:
+        st.warning(banner)
+    return not ready

@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from mambarec.curves import seed_band
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 # One colour per item category (ml100k has 18): PALETTE's similar blues, greens and browns made pairs such as Action
@@ -198,17 +200,16 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
             if column not in part or part[column].isna().all():
                 continue
             known = part.dropna(subset=[column])
-            # The mean and band only while every seed still runs: past the first seed's last epoch they were the
-            # survivors' alone (synthetic `official`: one of five seeds from epoch 33 on, its band of zero width
-            # under a legend that said 5 seeds). From there on each seed that went on is a line of its own.
-            common = known.groupby("seed")["epoch"].max().min()
-            by = known[known["epoch"] <= common].groupby("epoch")[column].agg(["mean", "min", "max"]).reset_index()
+            # The mean and band only while every seed still runs (mambarec.curves.seed_band, as REPORT.md's plots);
+            # from there on each seed that went on is a line of its own.
+            band = seed_band(known["seed"], known["epoch"], known[column])
+            common = int(band.common)
             if seeds > 1:
-                fig.add_trace(go.Scatter(x=[*by["epoch"], *by["epoch"][::-1]], y=[*by["max"], *by["min"][::-1]],
+                fig.add_trace(go.Scatter(x=[*band.epochs, *band.epochs[::-1]], y=[*band.high, *band.low[::-1]],
                                          fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
                                          hoverinfo="skip", showlegend=False, legendgroup=name), 1, col)
             later = known[known["epoch"] >= common]
-            fig.add_trace(go.Scatter(x=by["epoch"], y=by["mean"], mode="lines",
+            fig.add_trace(go.Scatter(x=band.epochs, y=band.mean, mode="lines",
                                      line={"color": color, "width": widths[name]},
                                      name=f"{name} ({seeds} seed{'s' if seeds != 1 else ''}"
                                      + (f"; mean to epoch {common})" if later["epoch"].max() > common else ")"),

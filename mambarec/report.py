@@ -18,7 +18,8 @@ CURVE_METRICS = (("valid/Recall@20", "valid Recall@20"), ("loss/total", "trainin
 
 def curve_files(rows: list[dict]) -> dict[str, str]:
     """``curves/<dataset>/<cell>.svg`` -> SVG text: per headline cell, valid Recall@20 and the loss over epochs,
-    the mean over seeds with the band between the lowest and the highest seed, and its repeats under the paper's
+    the mean over seeds with the band between the lowest and the highest seed while every seed runs (then each seed
+    that ran on, dotted), and its repeats under the paper's
     schedule and the candidate schedules beside it where they ran; a line is named by its schedule."""
     out = {}
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
@@ -163,7 +164,8 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
                     "that read it."]
         curves = [p for p in curve_files([r for r in rows if r["dataset"] == name])]
         if curves:
-            lines += ["", "### Learning curves (mean over seeds, band: lowest to highest seed, dots: best epochs)", "",
+            lines += ["", "### Learning curves (mean over seeds and band from lowest to highest seed, while every seed "
+                      "runs; dotted: a seed that ran on; dots: best epochs)", "",
                       " ".join(f"![{p.rsplit('/', 1)[-1][:-4]}]({p})" for p in curves)]
         if f"{name}/alignment" in tables:
             lines += ["", "### Alignment of the modal features (before → after training, first seed)", "",

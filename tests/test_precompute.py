@@ -697,3 +697,23 @@ def test_the_plain_words_name_the_seeds_that_stopped_in_their_warm_up():
     said = in_short(findings.cells_of(rows, "d"))
     assert "the released code over MGCN" in said and "(official seeds 0, 1 stopped in the warm-up)" in said
     assert said.split(";")[0].startswith("the paper's MambaRec over MGCN") and "warm-up" not in said.split(";")[0]
+
+
+def test_a_curves_mean_and_band_end_where_its_first_seed_stopped_and_the_seed_that_ran_on_is_dotted():
+    """REPORT.md's plots drew the mean over whichever seeds were left (synthetic `official`: one of five from epoch 33
+    on) as the app did before rehearsal r53; both now read ``seed_band``. A best epoch past the mean's end sits on
+    its own seed's line."""
+    import re
+
+    from mambarec.curves import learning_curve_svg, seed_band
+
+    band = seed_band([0, 0, 0, 1, 1, 1, 1, 1], [1, 2, 3, 1, 2, 3, 4, 5], [0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6, 0.7])
+    assert band.common == 3 and list(band.epochs) == [1, 2, 3]
+    assert list(band.mean) == pytest.approx([0.2, 0.3, 0.4]) and list(band.high) == pytest.approx([0.3, 0.4, 0.5])
+    short, long = [0.1, 0.2, 0.3], [0.3, 0.4, 0.5, 0.6, 0.7]
+    svg = learning_curve_svg({"c": [[{"valid/Recall@20": v} for v in s] for s in (short, long)]},
+                             "valid/Recall@20", "", {"c": [2, 5]})
+    mean, dotted = re.findall(r'<polyline points="([^"]+)"', svg)
+    assert len(mean.split()) == 3 and len(dotted.split()) == 3 and 'stroke-dasharray="2,2"' in svg  # epochs 3-5
+    circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert len(circles) == 2 and tuple(map(float, circles[1])) == tuple(map(float, dotted.split()[-1].split(",")))

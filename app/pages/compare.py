@@ -21,7 +21,6 @@ from app import (
     models,
     presentation,
     results,
-    staleness,
     state,
     urlsel,
     warmup,
@@ -315,24 +314,6 @@ def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str],
                           f"{name}-runs.csv", mime="text/csv", width="stretch")
 
 
-@st.fragment(run_every=1.0)
-def pending_staleness() -> None:
-    """Polls the background stale-check; redraws the page once it is done."""
-    ready, _ = staleness.staleness_banner()
-    if ready:
-        st.rerun()
-    st.caption(":material/hourglass_top: Checking that these precomputed numbers are still today's code...")
-
-
-def stale_banner() -> bool:
-    """The stale banner above the results once the check has ended; whether it is still running (then the page
-    polls for it at its foot: a line at the top shifted the whole page down for a few seconds, then up again)."""
-    ready, banner = staleness.staleness_banner()
-    if ready and banner:
-        st.warning(banner)
-    return not ready
-
-
 def render() -> None:
     name = state.active_dataset_name()
     st.title("Compare runs")
@@ -343,7 +324,7 @@ def render() -> None:
     if message:
         (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
     elif not rows.empty and (rows["source"] == "precomputed").any():
-        checking = stale_banner()
+        checking = compare_notes.stale_banner()
     if rows.empty and dataset is not None:  # no data: its error says what to do, and training it cannot be done
         st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
     table = summary(rows, dataset)
@@ -393,7 +374,7 @@ def render() -> None:
                     dataset is not None or title in ("Claims", "The paper's numbers")):
                 body()
     if checking:
-        pending_staleness()
+        compare_notes.pending_staleness()
     urlsel.publish(PAGE, PARAMS, step)
     warmup.start()
 
