@@ -26,6 +26,7 @@ import streamlit as st
 
 from app import state
 from mambarec.config import run_to_params
+from mambarec.config.fields import parse_bool
 
 INCOMING = "url.incoming"  # the URL of this run, as the browser sent it
 SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of the last run
@@ -291,10 +292,6 @@ def show_list(values) -> str:
 
 
 def as_bool(text: str) -> bool:
-    low = str(text).strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(text)
+    """A link's on/off word, read as a flag's is (``mambarec.config.fields.parse_bool``)."""
+    return parse_bool(text)
 

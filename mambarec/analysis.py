@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from mambarec.model.base import eval_mode
 from mambarec.model.losses import mmd_loss
+from mambarec.neighbours import unit_rows
 
 STAGES = ("input", "dream", "modal")
 MODALITIES = ("visual", "text")
@@ -81,9 +82,6 @@ def _pca(x: np.ndarray, n_components: int) -> np.ndarray:
     return scores
 
 
-def _l2_normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def common_width(visual: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +91,7 @@ def common_width(visual: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.n
     if visual.shape[1] == text.shape[1]:
         return np.asarray(visual, dtype=np.float64), np.asarray(text, dtype=np.float64)
     width = min(visual.shape[1], text.shape[1], visual.shape[0], text.shape[0])
-    return _pca(_l2_normalize(visual), width), _pca(_l2_normalize(text), width)
+    return _pca(unit_rows(visual), width), _pca(unit_rows(text), width)
 
 
 def project_joint(visual: np.ndarray, text: np.ndarray, method: str = "umap", seed: int = 0,
@@ -110,7 +108,7 @@ def project_joint(visual: np.ndarray, text: np.ndarray, method: str = "umap", se
         raise ValueError(f"unknown projection {method!r}; choose 'pca' or 'umap'")
     visual, text = common_width(np.asarray(visual), np.asarray(text))
     if normalize:
-        visual, text = _l2_normalize(visual), _l2_normalize(text)
+        visual, text = unit_rows(visual), unit_rows(text)
     stacked = np.concatenate([visual, text], axis=0)
     if method == "pca":
         xy = _pca(stacked, 2)

@@ -25,9 +25,13 @@ class Neighbours:
 TIE_ATOL = 1e-6  # cosines this close are one value (float32 embeddings of an untrained model tie to ~1e-8)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+NORM_FLOOR = 1e-12  # a row of zeros stays zeros (its cosine with anything 0), not NaN
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """``x``'s rows scaled to length 1 in float64 (the cosine geometry of the retrieval numbers and the maps)."""
     x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), NORM_FLOOR)
 
 
 def cross_modal_neighbours(visual: np.ndarray, text: np.ndarray, item: int, k: int = 5,
@@ -44,7 +48,7 @@ def cross_modal_neighbours(visual: np.ndarray, text: np.ndarray, item: int, k: i
         raise ValueError(f"item {item} is outside 0..{n - 1}")
     item = int(item)
     q, other = (visual, text) if query == "visual" else (text, visual)
-    sims = _unit(other) @ _unit(q[item : item + 1])[0]
+    sims = unit_rows(other) @ unit_rows(q[item : item + 1])[0]
     order = np.lexsort((np.arange(n), -sims))  # highest cosine first, ties to the lower id
     own_rank = int(np.flatnonzero(order == item)[0]) + 1
     top = order[: max(0, min(int(k), n))]
@@ -53,4 +57,4 @@ def cross_modal_neighbours(visual: np.ndarray, text: np.ndarray, item: int, k: i
                       own_cosine=float(sims[item]), tied=tied)
 
 
-__all__ = ["Neighbours", "cross_modal_neighbours"]
+__all__ = ["Neighbours", "cross_modal_neighbours", "unit_rows"]

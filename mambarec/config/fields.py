@@ -131,6 +131,20 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 TYPE_WORDS = {bool: "on or off (true/false, yes/no, on/off or 1/0)", int: "a whole number", float: "a number"}
 
 
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_bool(text: str) -> bool:
+    """A flag's or a link's on/off word (``true``, ``off``, ``1``, ...); ValueError for any other. The command
+    line and the app's links read them alike (urlsel had a copy: audit r57)."""
+    low = str(text).strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    raise ValueError(text)
+
+
 def coerce_field(cls: type, name: str, raw: Any, spell=str) -> Any:
     """Convert a string (CLI flag, URL parameter) to the type of ``cls.name``; other values pass. ``spell`` writes
     the field's name as the user typed it (``--use-dream`` on the command line)."""
@@ -140,12 +154,7 @@ def coerce_field(cls: type, name: str, raw: Any, spell=str) -> Any:
         return raw
     try:
         if ftype is bool:
-            low = raw.strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
+            return parse_bool(raw)
         if ftype is int:
             return int(raw)
         if ftype is float:
