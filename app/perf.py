@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repository's packages
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, proc_stat, streamlit_server  # noqa: E402
+from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, idle, memory_mb, proc_stat, streamlit_server  # noqa: E402
 
 TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions": 10.0}
 SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before and after alignment"),
@@ -48,16 +48,6 @@ STEP_PATH = "/embeddings?dataset=ml100k&after=paper&before=initialized&seed=0&li
 CONCURRENT = (("landing page", "/", "Lessons", '[data-testid="stCode"]'),  # a lesson's step links
               ("lesson step", "/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves",
                "Compare runs", '[data-testid="stDataFrame"]'))
-
-
-def idle(page, timeout_s: float = 120.0) -> None:
-    """Until the script run is over: the 'running' indicator stays hidden for a moment."""
-    running = page.locator('[data-testid="stStatusWidget"]')
-    deadline = time.perf_counter() + timeout_s
-    quiet = 0
-    while quiet < 2 and time.perf_counter() < deadline:
-        page.wait_for_timeout(50)
-        quiet = quiet + 1 if not running.is_visible() else 0
 
 
 def report(name: str, seconds: float, extra: str = "") -> None:

@@ -106,3 +106,13 @@ def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, 
             proc.wait(STOP_S)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def idle(page, timeout_s: float = 120.0) -> None:
+    """Until the script run is over: the 'running' indicator stays hidden for a moment."""
+    running = page.locator('[data-testid="stStatusWidget"]')
+    deadline = time.perf_counter() + timeout_s
+    quiet = 0
+    while quiet < 2 and time.perf_counter() < deadline:
+        page.wait_for_timeout(50)
+        quiet = quiet + 1 if not running.is_visible() else 0

@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages
 
 from app.lessons_content import LESSONS, step_url  # noqa: E402
-from app.perf import idle  # noqa: E402
-from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, memory_mb, streamlit_server  # noqa: E402
+from app.serve import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    idle,  # noqa: E402
+    memory_mb,
+    streamlit_server,
+)
 
 # A heavy lesson step (a results table and a learning-curve chart), as in app/perf.py's concurrent sessions
 DEFAULT_PATH = "/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves"
