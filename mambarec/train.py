@@ -40,7 +40,7 @@ MAX_RESAMPLE_ROUNDS = 100  # negative re-draws before giving up on users who rat
 DENSE_MEMBERSHIP_MAX_CELLS = 1 << 26
 
 
-@dataclass
+@dataclass(frozen=True)
 class EpochEvent:
     epoch: int
     losses: dict[str, float]
@@ -53,7 +53,7 @@ class EpochEvent:
     is_best: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
     best_epoch: int
     valid: dict[str, float]
@@ -263,7 +263,7 @@ class Trainer:
     def result_so_far(self, cancelled: bool = True, stopped_early: bool = False) -> TrainResult:
         """The run as it stands: its best epoch's numbers and every epoch's record (mid-fit: as if stopped now)."""
         return TrainResult(
-            best_epoch=self.best_epoch, valid=self.best_valid, test=self.best_test, history=self.history,
+            best_epoch=self.best_epoch, valid=self.best_valid, test=self.best_test, history=list(self.history),
             epochs_run=self.epoch, s_per_epoch=self.train_seconds / max(self.epoch, 1),
             n_params=self.model.n_parameters(), cancelled=cancelled, stopped_early=stopped_early,
         )
