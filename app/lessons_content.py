@@ -97,9 +97,9 @@ LESSONS: tuple[Lesson, ...] = (
                     "and InfoNCE, look at how much shorter they get."),
                Step("Training without the alignment losses", "embeddings",
                     {"dataset": "ml100k", "after": "paper", "before": "no_alignment", "seed": "0", "lines": "80"},
-                    "Left: the same model trained with MMD and InfoNCE switched off; right: with them. The table "
-                    "under the maps gives both columns' alignment numbers, each explained in one plain sentence: "
-                    "the gap between the columns is what the two losses add beyond training alone."),
+                    "Left: the same model trained with MMD and InfoNCE switched off; right: with them. Then scroll "
+                    "to the table under the maps, both columns' alignment numbers with a plain sentence each: the "
+                    "gap between the columns is what the two losses add beyond training alone."),
                Step("One item's nearest texts", "embeddings",
                     {"dataset": "synthetic", "after": "paper", "before": "no_alignment", "seed": "0", "item": "325"},
                     "The highlighted item's picture and its nearest texts, trained without the alignment losses "
