@@ -25,19 +25,16 @@ import streamlit as st
 from app.paths import PRECOMPUTED_ENV, precomputed_dir, runs_root, runs_signature  # noqa: F401  (re-exported)
 from mambarec.config import (
     MODEL_CONFIGS,
-    ConfigError,
     RunConfig,
     TrainConfig,
-    default_schedule,
     field_names,
     mambarec_preset,
-    model_defaults,
     run_from_params,
     setup_label,  # noqa: F401  (re-exported for the pages)
-    train_preset,
-    without_compile,
 )
-from mambarec.config.params import SCHEDULE_FIELDS
+from mambarec.config.edits import default_train  # noqa: F401  (the Train page's defaults; re-exported)
+from mambarec.config.edits import on_dataset as retarget
+from mambarec.config.edits import with_setting as edit_run  # noqa: F401  (the form's and diagram's edits)
 from mambarec.data import available_datasets, load_dataset
 
 DEFAULT_DATASET = "synthetic"
@@ -54,11 +51,6 @@ ECHO_MEMORY = 16  # addresses this session wrote that a late rerun may still car
 
 
 # ---- defaults ------------------------------------------------------------------------------
-def default_train(dataset: str) -> TrainConfig:
-    """A live run's training: the dataset's default schedule, run to early stopping (patience 20)."""
-    return train_preset(default_schedule(dataset))
-
-
 def default_run(dataset: str = DEFAULT_DATASET) -> RunConfig:
     return RunConfig(dataset=dataset, model=mambarec_preset("paper"), train=default_train(dataset))
 
@@ -135,45 +127,11 @@ def active_dataset_name() -> str:
     return st.session_state.dataset
 
 
-def retarget(run: RunConfig, dataset: str) -> RunConfig:
-    """``run`` on another dataset; a schedule left at the old dataset's default follows the new one's."""
-    train = run.train
-    old = default_train(run.dataset)
-    if all(getattr(train, f) == getattr(old, f) for f in (*SCHEDULE_FIELDS, "schedule")):
-        new = default_train(dataset)
-        train = dataclasses.replace(train, schedule=new.schedule, **{f: getattr(new, f) for f in SCHEDULE_FIELDS})
-    return dataclasses.replace(run, dataset=dataset, train=train)
-
-
 def set_active_dataset(name: str) -> None:
     run = current_run()
     if run.dataset != name:
         set_run(retarget(run, name))
     st.session_state.dataset = name
-
-
-def edit_run(run: RunConfig, name: str, value) -> RunConfig:
-    """``run`` with one setting changed, as the form's widgets and the model diagram change it.
-
-    ``model_name`` starts the model from its defaults, ``variant`` from MambaRec's preset and ``schedule``
-    from its preset of learning rate, batch size and warm-up (the other training settings are kept).
-    Raises ConfigError (a ValueError) when the value is not valid for the field.
-    """
-    if name == "model_name":
-        model = model_defaults(value)
-        return dataclasses.replace(run, model_name=value, model=model, train=without_compile(run.train, model))
-    if name == "variant":
-        model = mambarec_preset(value)
-        return dataclasses.replace(run, model=model, train=without_compile(run.train, model))
-    if name == "schedule":
-        kept = {f: getattr(run.train, f) for f in TRAIN_FIELDS if f not in (*SCHEDULE_FIELDS, "schedule")}
-        return dataclasses.replace(run, train=train_preset(value, **kept))
-    if name in TRAIN_FIELDS:
-        return dataclasses.replace(run, train=dataclasses.replace(run.train, **{name: value}))
-    if name not in field_names(type(run.model)):
-        raise ConfigError(f"{name} is not a setting of {run.model_name}")
-    model = dataclasses.replace(run.model, **{name: value})  # an edit that removes DREAM takes compile with it
-    return dataclasses.replace(run, model=model, train=without_compile(run.train, model))
 
 
 # ---- the URL -------------------------------------------------------------------------------

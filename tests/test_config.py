@@ -15,6 +15,7 @@ from mambarec.checkpoint import FORMAT, load_checkpoint, load_model, restore_tra
 from mambarec.cli import build_parser, main, run_config_from_args
 from mambarec.config import (
     MODEL_CONFIGS,
+    BPRConfig,
     ConfigError,
     LightGCNConfig,
     MambaRecConfig,
@@ -373,3 +374,22 @@ def test_a_misspelled_subcommand_or_choice_gets_the_nearest(capsys):
         err = capsys.readouterr().err
         assert stop.value.code == 2 and said in err
         assert err.split("\n")[0].endswith("; did you mean train?" if argv == ["trian"] else "; did you mean bpr?")
+
+
+def test_a_setting_changed_as_the_form_changes_it_lives_beside_the_configs():
+    """The form's rules for one edit were in app/state.py, and a link's schedule rule a second copy in params.py
+    (audit r57): one module now, and both read the same ``with_schedule``."""
+    from mambarec.config.edits import on_dataset, with_setting
+    from mambarec.config.params import run_from_params
+
+    run = RunConfig(dataset="synthetic", model=mambarec_preset("paper"), train=TrainConfig(seed=7, patience=5))
+    fast = with_setting(run, "schedule", "fast")
+    assert fast.train.learning_rate == 4e-3 and (fast.train.seed, fast.train.patience) == (7, 5)
+    linked, errors, _ = run_from_params({"dataset": "synthetic", "schedule": "fast"}, train=run.train)
+    assert not errors and linked.train == fast.train
+    compiled = with_setting(run, "compile", "dream")
+    assert with_setting(compiled, "use_dream", False).train.compile == "none"  # DREAM's removal takes compile
+    assert with_setting(run, "model_name", "bpr").model == BPRConfig()
+    with pytest.raises(ConfigError, match="not a setting of bpr"):
+        with_setting(with_setting(run, "model_name", "bpr"), "use_mmd", False)
+    assert on_dataset(run, "ml100k").dataset == "ml100k" and on_dataset(run, "ml100k").train == run.train

@@ -23,6 +23,7 @@ from mambarec.config.run import (
     RunConfig,
     TrainConfig,
     train_preset,
+    with_schedule,
     without_compile,
 )
 
@@ -78,8 +79,7 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
     train = train or TrainConfig()
     if params.get("schedule", train.schedule) != train.schedule:  # a schedule's preset, the caller's other values
         try:
-            train = dataclasses.replace(train_preset(params["schedule"]), **{
-                f: getattr(train, f) for f in field_names(TrainConfig) if f not in (*SCHEDULE_FIELDS, "schedule")})
+            train = with_schedule(train, params["schedule"])
         except ConfigError as exc:
             errors.append(f"schedule: {exc}")
     model_name = params.get("model_name", "mambarec")

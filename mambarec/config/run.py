@@ -92,6 +92,15 @@ def without_compile(train: TrainConfig, model: Any) -> TrainConfig:
     return train
 
 
+def with_schedule(train: TrainConfig, schedule: str) -> TrainConfig:
+    """``train`` under another schedule preset: the preset's learning rate, batch size and warm-up, every other
+    setting kept (the app's form and a link's ``schedule`` read it alike)."""
+    preset_fields = {f for preset in SCHEDULES.values() for f in preset}
+    kept = {f.name: getattr(train, f.name) for f in dataclasses.fields(TrainConfig)
+            if f.name not in (*preset_fields, "schedule")}
+    return train_preset(schedule, **kept)
+
+
 def default_schedule(dataset: str) -> str:
     """The schedule a live run on ``dataset`` uses by default: the one validated there, else ``paper``."""
     return VALIDATED_SCHEDULES.get(dataset, "paper")
@@ -264,5 +273,5 @@ def _same(a: Any, b: Any) -> bool:
 
 
 __all__ = ["TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "CONFIG_VERSION", "default_model_config",
-           "SCHEDULES", "train_preset", "default_schedule", "VALIDATED_SCHEDULES",
+           "SCHEDULES", "train_preset", "with_schedule", "default_schedule", "VALIDATED_SCHEDULES",
            "migrate_v1", "make_run", "MGCN_ALIAS_NOTE"]
