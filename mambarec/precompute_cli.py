@@ -187,13 +187,13 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
                 done = {k for k in done if k[1] not in found.stale_cells}
             elif not found.current:
                 note += (f"note: {args.out} is stale ({len(found.stale_cells)} cell(s): "
-                        f"{', '.join(sorted(found.stale_cells)[:5])}); --extend will refuse it: add --refresh-stale "
-                        "to retrain those cells as well\n")
+                         f"{', '.join(sorted(found.stale_cells)[:5])}); --extend will refuse it: add --refresh-stale "
+                         "to retrain those cells as well\n")
     except PrecomputedError as exc:
         previous, done = [], set()
         if keep and Path(args.out, "manifest.json").exists():  # a folder that is there but does not load
             note += (f"note: {args.out} cannot be read ({exc}); --extend and --refresh-stale will refuse it, so "
-                    "this plan counts the whole grid\n")
+                     "this plan counts the whole grid\n")
     tasks = plan(datasets, grid_cells(only), seeds, args.epochs, PROJECTIONS, done, device=args.device)
     if not tasks:
         return note + f"nothing to train: {args.out} already holds every run asked for"
