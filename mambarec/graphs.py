@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -81,12 +82,15 @@ def knn_graph(features: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((w, (rows, c)), shape=(n, n))
 
 
+@functools.cache
 def graph_code_version() -> str:
     """A short hash of the code that computes a k-NN graph's numbers (``knn_graph``, ``inverse_sqrt``).
 
     A cached graph is named by it as well as by its data: a change to those bits (commit 07e5930's inverse square
     root moved the last digits) must not be served graphs the old code wrote, or one seed trains on two kinds of
     graph, by what a machine happens to have cached (audit r57). The probes build their graphs without the cache.
+    Read once per process: the source files are read from disk, and the code that runs is the code first loaded
+    (each graph built had read them again, and after an edit on disk would have named the old code's graph anew).
     """
     source = inspect.getsource(knn_graph) + inspect.getsource(inverse_sqrt)
     return hashlib.sha256(source.encode()).hexdigest()[:10]
