@@ -13,8 +13,16 @@ from typing import Any
 
 from mambarec.config.fields import ConfigError, field_names
 from mambarec.config.mambarec import mambarec_preset
-from mambarec.config.params import SCHEDULE_FIELDS, model_defaults
-from mambarec.config.run import RunConfig, TrainConfig, default_schedule, train_preset, with_schedule, without_compile
+from mambarec.config.params import model_defaults
+from mambarec.config.run import (
+    SCHEDULE_FIELDS,
+    RunConfig,
+    TrainConfig,
+    default_schedule,
+    train_preset,
+    with_schedule,
+    without_compile,
+)
 
 
 def default_train(dataset: str) -> TrainConfig:

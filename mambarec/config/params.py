@@ -29,7 +29,6 @@ from mambarec.config.run import (
 
 TOP_KEYS = ("dataset", "model_name", "variant", "schedule")
 SHORT_NAMES = {"reduction_factor": "r"}  # the paper's symbol where the field name is long
-SCHEDULE_FIELDS = ("learning_rate", "batch_size", "warmup_epochs")  # what a schedule preset sets
 LABEL_SKIP_TRAIN = ("seed", "epochs", "device", "eval_batch_users")  # not part of a setup's name
 
 

@@ -36,6 +36,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "fast": {"learning_rate": 4e-3, "batch_size": 2048, "warmup_epochs": 0},
     "large-batch": {"learning_rate": 4e-3, "batch_size": 8192, "warmup_epochs": 0},
 }
+SCHEDULE_FIELDS = tuple(dict.fromkeys(f for preset in SCHEDULES.values() for f in preset))  # what a preset sets
 
 SEED_MAX = INT_LIMIT  # torch takes seeds up to 2**64 - 1; a browser's number box holds integers exactly up to 2**53 - 1
 
@@ -95,9 +96,8 @@ def without_compile(train: TrainConfig, model: Any) -> TrainConfig:
 def with_schedule(train: TrainConfig, schedule: str) -> TrainConfig:
     """``train`` under another schedule preset: the preset's learning rate, batch size and warm-up, every other
     setting kept (the app's form and a link's ``schedule`` read it alike)."""
-    preset_fields = {f for preset in SCHEDULES.values() for f in preset}
     kept = {f.name: getattr(train, f.name) for f in dataclasses.fields(TrainConfig)
-            if f.name not in (*preset_fields, "schedule")}
+            if f.name not in (*SCHEDULE_FIELDS, "schedule")}
     return train_preset(schedule, **kept)
 
 
@@ -273,5 +273,5 @@ def _same(a: Any, b: Any) -> bool:
 
 
 __all__ = ["TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "CONFIG_VERSION", "default_model_config",
-           "SCHEDULES", "train_preset", "with_schedule", "default_schedule", "VALIDATED_SCHEDULES",
+           "SCHEDULES", "SCHEDULE_FIELDS", "train_preset", "with_schedule", "default_schedule", "VALIDATED_SCHEDULES",
            "migrate_v1", "make_run", "MGCN_ALIAS_NOTE"]
