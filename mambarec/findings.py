@@ -177,7 +177,13 @@ def claim_verdict(claim: Claim, cells: dict, patience: int = DEFAULT_BUDGET.pati
 
 def claim_warmup(claim: Claim, cells: dict, patience: int = DEFAULT_BUDGET.patience) -> dict[str, list[int]]:
     """The seeds of the claim's two cells that early stopping ended in their warm-up (``stopped_in_warmup``)."""
-    return stopped_in_warmup({c: cells[c] for c in (claim.cell, claim.reference) if c in cells}, patience)
+    return pair_warmup(cells, claim.cell, claim.reference, patience)
+
+
+def pair_warmup(cells: dict, a: str, b: str, patience: int = DEFAULT_BUDGET.patience) -> dict[str, list[int]]:
+    """The seeds of cells ``a`` and ``b`` that early stopping ended in their warm-up: what a claim's verdict and a
+    plain-words headline (``summary.in_short``) say beside a comparison of the two."""
+    return stopped_in_warmup({c: cells[c] for c in (a, b) if c in cells}, patience)
 
 
 def warmup_words(early: dict[str, list[int]]) -> str:
@@ -323,4 +329,5 @@ def _run_facts(runs: dict[int, dict]) -> dict:
 __all__ = ["Claim", "CLAIMS", "claim_verdict", "cell_change", "Component", "COMPONENTS", "BRIDGES", "HEADLINES",
            "SCENARIO_COMPONENTS", "effect", "word", "summarize_parts",
            "holm_notes", "family_effects", "described", "p_words", "schedule_checks", "ScheduleCheck",
-           "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "all_in_warmup", "HELPS", "HURTS", "NOTHING"]
+           "schedule_check_pairs", "SCHEDULE_ASKED_SEEDS", "cells_of", "all_in_warmup", "pair_warmup", "HELPS", "HURTS",
+           "NOTHING"]

@@ -7,7 +7,6 @@ seeds that early stopping ended in their warm-up. REPORT.md (``mambarec.report``
 from __future__ import annotations
 
 from mambarec import findings
-from mambarec.grid import DEFAULT_BUDGET
 from mambarec.tables import seed_list
 
 
@@ -84,8 +83,7 @@ def _warmup_aside(cells: dict, component: findings.Component) -> str:
     """`` (official seeds 0, 1, 2, 4 stopped in the warm-up)`` when the component's cells hold such seeds
     (``findings.stopped_in_warmup``), as the claims' verdicts say: on synthetic the released code's -12.3% against
     MGCN is mostly four seeds that stopped in a dip, and the one sentence a class reads said nothing of it (r55)."""
-    pair = {c: cells[c] for c in (component.on, component.off) if c in cells}
-    early = findings.stopped_in_warmup(pair, DEFAULT_BUDGET.patience)
+    early = findings.pair_warmup(cells, component.on, component.off)
     return f" ({findings.warmup_words(early)})" if early else ""
 
 
