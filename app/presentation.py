@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state, urlsel
+from app import state
+from mambarec.config.fields import parse_bool
 
 KEY = state.PRESENTATION  # the session's choice
 WIDGET = "presentation.widget"  # the toggle's key: written from KEY on every run, like the Train form's
@@ -61,7 +62,7 @@ def init() -> None:
     if KEY not in st.session_state:
         asked = st.query_params.get("present", "").strip().lower()
         try:
-            st.session_state[KEY] = bool(asked) and urlsel.as_bool(asked)  # the links' one reading of on and off
+            st.session_state[KEY] = bool(asked) and parse_bool(asked)  # the links' one reading of on and off
         except ValueError:
             st.session_state[KEY] = False
             st.caption(f":material/info: present={asked!r} is neither on nor off: presentation mode is off "

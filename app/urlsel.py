@@ -26,7 +26,6 @@ import streamlit as st
 
 from app import state
 from mambarec.config import run_to_params
-from mambarec.config.fields import parse_bool
 
 INCOMING = "url.incoming"  # the URL of this run, as the browser sent it
 SEEN_DATASET = "url.dataset"  # the dataset the address carried at the end of the last run
@@ -289,9 +288,4 @@ def as_list(text: str) -> list[str]:
 
 def show_list(values) -> str:
     return ",".join(str(v) for v in values)
-
-
-def as_bool(text: str) -> bool:
-    """A link's on/off word, read as a flag's is (``mambarec.config.fields.parse_bool``)."""
-    return parse_bool(text)
 

@@ -82,8 +82,6 @@ def _pca(x: np.ndarray, n_components: int) -> np.ndarray:
     return scores
 
 
-
-
 def common_width(visual: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both modalities at the same width: unchanged if equal, else each L2-normalized and reduced by
     its own PCA to min(widths, rows) dimensions. The two PCA bases are different, so coordinates

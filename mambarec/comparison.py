@@ -358,7 +358,7 @@ def compare_text(table: pd.DataFrame, reference: str, metrics: Sequence[str] = T
         cells = [f"{row[f'{m} text']} | {row[f'Δ {m}'] or '-'}" for m in metrics]
         lines.append(f"| {row['name']} | {row['ran']} | " + " | ".join(cells) + " |")
     deltas = [str(row[f"Δ {m}"] or "") for _, row in table.iterrows() for m in metrics]
-    one_seed = any(not str(row[f"{m} text"]).count("±") for _, row in table.iterrows() for m in metrics)
+    one_seed = any("±" not in str(row[f"{m} text"]) for _, row in table.iterrows() for m in metrics)
     return "\n".join([*lines, "", f"Reference: {reference}. {legend(deltas, one_seed)}"])
 
 
