@@ -1,30 +1,21 @@
 """Precomputed seeds of the setup on the Train form, so a lecture need not train what is already there.
 
-Two setups are the same when dataset, model and every model and training setting agree, except what
-does not change the model a run learns or only bounds how long it runs: the seed, the epoch cap and the
-early-stopping patience, the device, the evaluation block size and whether DREAM is compiled (``IGNORED``;
-compiling changes only the rounding). The precomputed grid
-stops with a shorter patience than live runs; the page says so beside the match.
+Two setups are the same when ``mambarec.config.setup_key`` says so: dataset, model and every model and training
+setting agree, except what does not change the model a run learns (the seed, the device, the evaluation block
+size, whether DREAM is compiled) or only bounds how long it runs (the epoch cap and the early-stopping patience).
+The precomputed grid stops with a shorter patience than live runs; the page says so beside the match.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import streamlit as st
 
 from app import state
 from mambarec.artifacts import PrecomputedError, load_precomputed
-from mambarec.config import RunConfig
+from mambarec.config import RunConfig, setup_key
 from mambarec.store import RunRecord, precomputed_records
-
-IGNORED = ("seed", "epochs", "patience", "device", "eval_batch_users", "compile")
-
-
-def setup_key(run: RunConfig) -> tuple:
-    train = {k: v for k, v in dataclasses.asdict(run.train).items() if k not in IGNORED}
-    return run.dataset, run.model_name, run.model, tuple(sorted(train.items()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -393,3 +393,20 @@ def test_a_setting_changed_as_the_form_changes_it_lives_beside_the_configs():
     with pytest.raises(ConfigError, match="not a setting of bpr"):
         with_setting(with_setting(run, "model_name", "bpr"), "use_mmd", False)
     assert on_dataset(run, "ml100k").dataset == "ml100k" and on_dataset(run, "ml100k").train == run.train
+
+
+def test_one_definition_says_which_runs_are_seeds_of_one_setup():
+    """The Train page's match to precomputed seeds and Compare's labels ignored different fields (audit r57, F4):
+    both now read ``setup_key``'s two lists, and the label adds the run's length, which the key ignores."""
+    from mambarec.config import setup_key, setup_label
+
+    run = RunConfig(dataset="synthetic", model=mambarec_preset("paper"), train=TrainConfig(seed=3))
+    executed = dataclasses.replace(run, train=dataclasses.replace(run.train, seed=9, compile="dream",
+                                                                  eval_batch_users=512, device="cuda"))
+    longer = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=40, patience=50))
+    taught = dataclasses.replace(run, train=dataclasses.replace(run.train, learning_rate=5e-4))
+    assert setup_key(executed) == setup_key(run) == setup_key(longer) != setup_key(taught)
+    assert setup_label(executed) == setup_label(run) == "mambarec/paper · 1000 ep"
+    assert setup_label(longer) == "mambarec/paper · patience=50 · 40 ep"
+    assert "learning_rate=0.0005" in setup_label(taught)
+    assert setup_key(dataclasses.replace(run, model=mambarec_preset("paper", use_mmd=False))) != setup_key(run)

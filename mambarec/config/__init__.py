@@ -34,6 +34,7 @@ from mambarec.config.params import (
     model_defaults,
     run_from_params,
     run_to_params,
+    setup_key,
     setup_label,
 )
 from mambarec.config.run import (
@@ -59,6 +60,6 @@ __all__ = [
     "PopConfig", "BPRConfig", "LightGCNConfig", "VBPRConfig", "FreedomConfig", "MGCNConfig",
     "TrainConfig", "RunConfig", "MODEL_CONFIGS", "MODELS", "SCHEDULES", "DEVICES", "train_preset", "CONFIG_VERSION",
     "default_model_config", "default_schedule", "make_run", "without_compile",
-    "migrate_v1", "MGCN_ALIAS_NOTE", "run_to_params", "run_from_params", "setup_label", "changed_fields",
+    "migrate_v1", "MGCN_ALIAS_NOTE", "run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields",
     "model_defaults", "build_model_config",
 ]

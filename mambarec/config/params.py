@@ -29,7 +29,12 @@ from mambarec.config.run import (
 
 TOP_KEYS = ("dataset", "model_name", "variant", "schedule")
 SHORT_NAMES = {"reduction_factor": "r"}  # the paper's symbol where the field name is long
-LABEL_SKIP_TRAIN = ("seed", "epochs", "device", "eval_batch_users")  # not part of a setup's name
+# What makes two runs seeds of one setup: every model and training field but these. The first change how a run
+# is executed, not the model it learns (compiling DREAM changes only the rounding); the second bound how long it
+# runs. ``setup_key`` ignores both (the Train page's match to precomputed seeds, which says how their length
+# differs); ``setup_label`` names the length, because Compare must not pool a 20-epoch demo with converged seeds.
+EXECUTION_FIELDS = ("seed", "device", "eval_batch_users", "compile")
+LENGTH_FIELDS = ("epochs", "patience")
 
 
 def model_defaults(model_name: str, variant: str | None = None) -> Any:
@@ -135,15 +140,26 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
     return RunConfig(dataset=dataset, model_name=model_name, model=model, train=train), errors, notes
 
 
+def setup_key(run: RunConfig) -> tuple:
+    """What two runs of one setup share: dataset, model and every setting but ``EXECUTION_FIELDS`` and
+    ``LENGTH_FIELDS`` (hashable)."""
+    skip = EXECUTION_FIELDS + LENGTH_FIELDS
+    train = {k: v for k, v in dataclasses.asdict(run.train).items() if k not in skip}
+    return run.dataset, run.model_name, run.model, tuple(sorted(train.items()))
+
+
 def setup_label(config: dict | RunConfig, ignore: tuple[str, ...] = ()) -> str:
     """A readable name of a setup: model (variant), the fields that differ from its defaults, the epoch cap.
+
+    Runs with one label are seeds of one setup of one length: ``setup_key`` with the patience and the epoch cap.
 
     ``config`` is a RunConfig or its dict (any version). Fields in ``ignore`` are left out
     (``("reduction_factor",)`` names the family of an r sweep).
     """
     run = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     name = f"mambarec/{run.variant}" if run.model_name == "mambarec" else run.model_name
-    diffs = [_short(k, v) for k, v in changed_fields(run).items() if k not in ignore and k not in LABEL_SKIP_TRAIN]
+    skip = ignore + EXECUTION_FIELDS + ("epochs",)  # the cap is named last
+    diffs = [_short(k, v) for k, v in changed_fields(run).items() if k not in skip]
     if run.train.schedule != "paper":
         diffs.append(f"{run.train.schedule} schedule")
     return name + (f" · {', '.join(diffs)}" if diffs else "") + f" · {run.train.epochs} ep"
@@ -162,5 +178,5 @@ def build_model_config(model_name: str, values: dict, variant: str | None = None
     return build(MODEL_CONFIGS[model_name], values, "model")
 
 
-__all__ = ["run_to_params", "run_from_params", "setup_label", "changed_fields", "model_defaults", "encode_value",
-           "build_model_config", "SHORT_NAMES"]
+__all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields", "model_defaults",
+           "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
