@@ -18,7 +18,7 @@ SCHEDULE_NAMED = 6  # setups a schedule's line names before "and N more"
 
 
 def verdicts(rows: pd.DataFrame) -> None:
-    cells = evidence.cells_of(rows)  # once for both lines: it walks every precomputed row
+    cells = evidence.claim_cells(rows)  # once for both lines: it walks every precomputed row
     short = in_short(cells)
     if short:
         st.markdown(f"**The grid on this dataset, in short** ({IN_SHORT_MEASURE}; REPORT.md's Summary): "

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import errors, models, paper_numbers, results, state, urlsel
+from app import errors, models, paper_numbers, results, run_actions, state, urlsel
 from mambarec.comparison import one_per_seed
 from mambarec.config import RunConfig
 
@@ -147,7 +147,7 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
                             **held(PICK, list(labels), state.active_run()))
         row = runs[runs["checkpoint"] == path].iloc[0]
         try:
-            info = results.checkpoint_info(path, Path(path).stat().st_mtime_ns)
+            info = run_actions.checkpoint_info(path, Path(path).stat().st_mtime_ns)
         except Exception as exc:  # noqa: BLE001
             st.error(f"Cannot read {path}: {errors.said(exc)}. Pick another run; a saved run whose file is "
                      "damaged can be deleted below.")
@@ -185,7 +185,7 @@ def manage(row) -> None:
     new = name.text_input("Rename this saved run", value=row["run"], key=f"manage.name.{row['run']}",
                           help="Letters, digits, '.', '_' and '-'; no spaces or slashes (it names the run's folder)")
     if rename.button("Rename", width="stretch", disabled=new.strip() == row["run"]):
-        folder, why = results.rename_run(row["folder"], new, classroom=state.classroom())
+        folder, why = run_actions.rename_run(row["folder"], new, classroom=state.classroom())
         if folder is None:
             st.error(why)
         else:
@@ -196,7 +196,7 @@ def manage(row) -> None:
     with delete.popover("Delete", width="stretch"):
         st.write(f"Delete `{row['run']}` and its checkpoint for good?")
         if urlsel.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
-            why = results.delete_run(row["folder"], classroom=state.classroom())
+            why = run_actions.delete_run(row["folder"], classroom=state.classroom())
             if why:
                 st.error(why)
             else:
@@ -209,13 +209,14 @@ def manage(row) -> None:
 def upload(dataset) -> None:
     read_only = state.classroom()
     uploaded = st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key="ckpt.upload", disabled=read_only,
-                                help=results.READ_ONLY if read_only else
+                                help=run_actions.READ_ONLY if read_only else
                                 "Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
     if uploaded is not None:
         # Each upload is a new file_id, so a corrected file of the same name and size is checked again.
         ident = (getattr(uploaded, "file_id", None), uploaded.name, uploaded.size)
         if st.session_state.get("ckpt.uploaded") != ident:
-            folder, why = results.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset, classroom=read_only)
+            folder, why = run_actions.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset,
+                                                        classroom=read_only)
             st.session_state["ckpt.uploaded"] = ident
             st.session_state["ckpt.upload_result"] = (str(folder) if folder else None, why)
         folder, why = st.session_state["ckpt.upload_result"]

@@ -21,7 +21,6 @@ from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
 from mambarec.summary import in_short, never_learned
 
-CLAIM_METRICS = ("n_params", "s_per_epoch")
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
                  "test/Recall@20": "test Recall@20 (for reading only: selection uses valid)",
                  "loss/total": "training loss (total)", "loss/bpr": "BPR loss", "loss/mmd": "MMD loss",
@@ -29,15 +28,17 @@ CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid N
 
 
 # ---- the paper's claims ------------------------------------------------------------------------
-def cells_of(rows: pd.DataFrame) -> dict[str, dict[int, dict]]:
-    """cell -> seed -> {"test/<metric>", "n_params", "s_per_epoch"}: precomputed rows as ``report`` reads them."""
-    out: dict[str, dict[int, dict]] = {}
+def claim_cells(rows: pd.DataFrame) -> dict[str, dict[int, dict]]:
+    """``findings.cells_of`` on the page's precomputed rows of one dataset, each row with the keys ``report`` reads:
+    "test/<metric>" beside the table's own columns (best epoch and early stop too, which the warm-up notes need:
+    a copy that kept only the metrics dropped the summary's warm-up seeds from the app)."""
     if rows.empty or "cell" not in rows:
-        return out
-    for _, r in rows[(rows["source"] == "precomputed") & rows["cell"].notna()].iterrows():
-        values = {f"test/{m}": r[m] for m in results.METRICS} | {k: r[k] for k in CLAIM_METRICS}
-        out.setdefault(r["cell"], {})[int(r["seed"])] = values
-    return out
+        return {}
+    pre = rows[(rows["source"] == "precomputed") & rows["cell"].notna()]
+    if pre.empty:
+        return {}
+    records = pre.assign(**{f"test/{m}": pre[m] for m in results.METRICS}).to_dict("records")
+    return findings.cells_of(records, records[0]["dataset"])
 
 
 def grid_in_short(dataset: str, folder: Path | None = None) -> str | None:
@@ -49,13 +50,13 @@ def grid_in_short(dataset: str, folder: Path | None = None) -> str | None:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _grid_in_short(folder: str, signature: tuple, dataset: str) -> str | None:
-    """Once per folder version and dataset: ``cells_of`` walks every precomputed row, and a lesson reruns often."""
+    """Once per folder version and dataset: ``claim_cells`` walks every precomputed row, and a lesson reruns often."""
     rows, _ = results.precomputed_results(folder, signature)
-    return in_short(cells_of(rows[rows["dataset"] == dataset])) if not rows.empty else None
+    return in_short(claim_cells(rows[rows["dataset"] == dataset])) if not rows.empty else None
 
 
 def claims_table(cells: dict[str, dict[int, dict]]) -> pd.DataFrame:
-    """REPORT.md's claims table on these precomputed cells (``cells_of``): the paper's change, ours with its 95%
+    """REPORT.md's claims table on these precomputed cells (``claim_cells``): the paper's change, ours with its 95%
     interval, the verdict."""
     out = []
     for claim in CLAIMS:

@@ -291,11 +291,11 @@ def compare_table(rows: pd.DataFrame, reference: str | None = None,
     finished = usable & ~rows["stopped"].astype(bool) if "stopped" in rows else usable
     # a setup whose runs were all stopped by hand stands for no one: it won a tie as the newest (rehearsal r54)
     pool = set(rows.loc[finished, "name"]) or set(rows.loc[usable, "name"])
-    reference = reference_row(reference, names, rows) if reference else default_reference(names, pool)
+    reference = reference_name(reference, names, rows) if reference else default_reference(names, pool)
     return add_deltas(table, rows, reference, metrics), reference
 
 
-def reference_row(given: str, names: Sequence[str], rows: pd.DataFrame) -> str:
+def reference_name(given: str, names: Sequence[str], rows: pd.DataFrame) -> str:
     """The row ``given`` names: a row's name, a run folder's name (its setup's row), or a part of one row's name
     alone (a saved run's row is its setup, "mambarec/paper · use_mmd=off · ≤15 ep", which nobody types)."""
     if given in names:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import evidence, figures, results, staleness
+from app import evidence, figures, results, run_actions, staleness
 from mambarec import comparison, findings, stats
 from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
@@ -337,7 +337,7 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     root = tmp_path / "runs"
     shutil.copytree(runs_root / "one-epoch-no-mmd", root / "junk")
     # a 300-character name said only "[Errno 36] File name too long: '<the whole path>'"
-    _, why = results.rename_run(str(root / "junk"), "a" * 300)
+    _, why = run_actions.rename_run(str(root / "junk"), "a" * 300)
     assert why.endswith("a run name has at most 200 characters; choose a shorter one") and (root / "junk").is_dir()
     at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
     at.selectbox(key="ckpt.pick").set_value(str(root / "junk" / "checkpoint.pt")).run()
@@ -416,7 +416,7 @@ def test_the_wilcoxon_verdict_says_it_weighs_users_not_seeds(tmp_path, monkeypat
 
 
 def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs_root, monkeypatch, tmp_path):
-    from app import results, state
+    from app import state
 
     root = tmp_path / "runs"
     shutil.copytree(runs_root / "one-epoch-no-mmd", root / "mine")
@@ -428,9 +428,9 @@ def test_in_classroom_mode_saved_runs_cannot_be_renamed_deleted_or_added_to(runs
     uploader = at.get("file_uploader")[0]
     assert uploader.proto.disabled
     # the actions themselves refuse too: a form drawn before the server turned read-only cannot get through
-    assert results.delete_run(str(root / "mine"), classroom=True) == results.READ_ONLY
-    assert results.rename_run(str(root / "mine"), "other", classroom=True) == (None, results.READ_ONLY)
-    assert results.import_checkpoint(b"", "x.pt", None, classroom=True) == (None, results.READ_ONLY)
+    assert run_actions.delete_run(str(root / "mine"), classroom=True) == run_actions.READ_ONLY
+    assert run_actions.rename_run(str(root / "mine"), "other", classroom=True) == (None, run_actions.READ_ONLY)
+    assert run_actions.import_checkpoint(b"", "x.pt", None, classroom=True) == (None, run_actions.READ_ONLY)
     assert (root / "mine" / "checkpoint.pt").is_file() and not (root / "other").exists()
 
 
@@ -463,13 +463,13 @@ def test_a_checkpoint_of_another_dataset_names_the_sidebar_pick_that_loads_it(ru
 
 def test_the_sidebar_pick_a_refused_checkpoint_needs_names_knobs_and_missing_folders(monkeypatch, tmp_path):
     monkeypatch.setenv("MAMBAREC_DATA", str(tmp_path))  # no dataset folders there
-    assert results.picker_hint("synthetic/cold-items?cold_share=0.3&seed=3") == (
+    assert run_actions.picker_hint("synthetic/cold-items?cold_share=0.3&seed=3") == (
         "pick synthetic/cold-items in the sidebar's Dataset box and set its World knobs to cold_share=0.3, seed=3, "
         "then upload it again")
-    assert results.picker_hint("ml100k") == (
+    assert run_actions.picker_hint("ml100k") == (
         "put the folder of ml100k in the data directory ($MAMBAREC_DATA), pick ml100k in the sidebar's Dataset box, "
         "then upload it again")
-    assert results.picker_hint(None) == (
+    assert run_actions.picker_hint(None) == (
         "pick the dataset it was trained on in the sidebar's Dataset box, then upload it again")
 
 
@@ -963,9 +963,9 @@ def test_the_pop_row_counts_the_grids_pop_seeds_as_the_report_does():
     """The app's pop row said 1 seed with a blank spread, while REPORT.md and `compare --csv` counted the grid's 5
     seeds with a spread of 0, and its Δ paired over those 5. Computed now, with no pop run, it is one value."""
     pop = pd.DataFrame({"model_name": ["pop"] * 3, "seed": [0, 1, 2], **{m: [0.1676] * 3 for m in results.METRICS}})
-    row = results.reference_row(None, pop)
+    row = results.popularity_row(None, pop)
     assert row["seeds"] == 3 and row["Recall@20 ±"] == 0.0 and row["Recall@20 text"] == "0.1676"
-    one = results.reference_row(None, pop.iloc[:1])
+    one = results.popularity_row(None, pop.iloc[:1])
     assert one["seeds"] == 1 and np.isnan(one["Recall@20 ±"])
 
 
@@ -1030,3 +1030,17 @@ def test_a_cold_bar_short_of_the_random_line_has_its_value_written_past_the_line
     assert cold.text[0].strip() == "0.003"
     no_line = [t for t in figures.cold_warm_bars(table, "Recall@20").data if t.type == "scatter"]
     assert list(no_line[1].x) == pytest.approx([0.005])
+
+
+def test_the_app_says_the_grid_in_short_as_the_report_does_warm_up_seeds_included():
+    """The app built its cells from the table's metrics alone, so the summary it showed on Compare and in the
+    lessons lost the warm-up seeds REPORT.md names beside a headline (audit r57, F24)."""
+    from mambarec.artifacts import load_precomputed
+    from mambarec.summary import in_short
+
+    folder = PAGE.parents[2] / "precomputed"
+    rows = load_precomputed(folder)["results"]
+    report = in_short(findings.cells_of(rows, "synthetic"))
+    assert "stopped in the warm-up" in report
+    assert evidence.grid_in_short("synthetic", folder) == report
+    assert evidence.grid_in_short("ml100k", folder) == in_short(findings.cells_of(rows, "ml100k"))

@@ -83,7 +83,7 @@ def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
     if dataset is None:  # the data did not load (the page says why): no popularity to count
         return table
     try:
-        pop = pd.DataFrame([results.reference_row(dataset, rows)])
+        pop = pd.DataFrame([results.popularity_row(dataset, rows)])
         table = pd.concat([table, pop], ignore_index=True) if not table.empty else pop
     except Exception as exc:  # noqa: BLE001
         st.warning(f"Popularity reference unavailable: {errors.said(exc)}. The table is complete without it; "
@@ -240,7 +240,7 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
 def claims(rows: pd.DataFrame, picked: list[str]) -> None:
     """The paper's claims; with setups picked, those about them (the r lesson's three came after four others,
     under the fold at 1280 x 800), and a line saying how many others there are."""
-    table = evidence.claims_table(evidence.cells_of(rows))
+    table = evidence.claims_table(evidence.claim_cells(rows))
     if picked:
         about = evidence.claims_about(picked)
         if about.any():
