@@ -203,6 +203,13 @@ def intervals(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def r_sweep_rows(rows: pd.DataFrame, shown: Collection[str]) -> pd.DataFrame:
+    """The rows of an r sweep among the setups ``shown``: MambaRec's runs whose family (the setup but r) ran at two
+    or more reduction factors."""
+    sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
+    return sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
+
+
 def delta_text(rel, note: str = "") -> str:
     """A relative paired difference in words: ▲/▼ when its 95% interval excludes 0 and that holds after Holm's
     correction over the rows compared with it (``note``, from ``findings.holm_notes``; no note: nothing to

@@ -1044,3 +1044,15 @@ def test_the_app_says_the_grid_in_short_as_the_report_does_warm_up_seeds_include
     assert "stopped in the warm-up" in report
     assert evidence.grid_in_short("synthetic", folder) == report
     assert evidence.grid_in_short("ml100k", folder) == in_short(findings.cells_of(rows, "ml100k"))
+
+
+def test_an_r_sweep_is_a_mambarec_family_shown_at_two_or_more_r():
+    rows = pd.DataFrame([
+        {"name": "paper", "family": "mambarec/paper", "model_name": "mambarec", "r": 8},
+        {"name": "r16", "family": "mambarec/paper", "model_name": "mambarec", "r": 16},
+        {"name": "r4", "family": "mambarec/paper", "model_name": "mambarec", "r": 4},
+        {"name": "no_mmd", "family": "mambarec/paper · use_mmd=off", "model_name": "mambarec", "r": 8},
+        {"name": "mgcn", "family": "mgcn", "model_name": "mgcn", "r": None},
+    ])
+    assert list(comparison.r_sweep_rows(rows, ["paper", "r16", "no_mmd", "mgcn"])["name"]) == ["paper", "r16"]
+    assert comparison.r_sweep_rows(rows, ["paper", "no_mmd", "mgcn"]).empty  # one r per family: no sweep

@@ -181,8 +181,7 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
                             f" Nor {'is' if len(left_out) == 1 else 'are'} {', '.join(left_out)}, which never "
                             "learned (the note under the table)."
                             if left_out else ""))
-    sweep = rows[(rows["model_name"] == "mambarec") & rows["name"].isin(shown)].dropna(subset=["r"])
-    sweep = sweep[sweep.groupby("family")["r"].transform("nunique") >= 2] if not sweep.empty else sweep
+    sweep = comparison.r_sweep_rows(rows, shown)
     if sweep.empty:
         if not changes_first:  # a lesson step's text says what to read; this hint under each one was noise
             st.caption("Metric vs r appears once a setup has runs at two or more reduction factors r.")
