@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from mambarec.config import TrainConfig, default_of, field_of
-from mambarec.metrics import DEFAULT_KS, embedding_topk_metrics
+from mambarec.metrics import DEFAULT_BATCH_USERS, DEFAULT_KS, embedding_topk_metrics
 from mambarec.model.base import eval_mode
 
 SPLITS = ("valid", "test")
-DEFAULT_BLOCK_USERS = default_of(field_of(TrainConfig, "eval_batch_users"))
+DEFAULT_BLOCK_USERS = DEFAULT_BATCH_USERS  # TrainConfig.eval_batch_users' default
 GPU_MEMORY_SHARE = 0.25  # of the free GPU memory, for one block of scores and the buffers of its ranking
 BYTES_PER_SCORE = 24  # a bound per (user, item) of a block: float32 score, tie-break copy, int64 cumsum, masks
 

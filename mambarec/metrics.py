@@ -20,9 +20,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from mambarec.config import TrainConfig, default_of, field_of
+
 METRIC_NAMES = ("Recall", "NDCG", "Precision", "MAP")
 DEFAULT_KS = (10, 20)
-DEFAULT_BATCH_USERS = 4096
+DEFAULT_BATCH_USERS = default_of(field_of(TrainConfig, "eval_batch_users"))  # the block a run evaluates in
 
 
 def _to_csr(m, n_users: int, n_items: int, what: str) -> sp.csr_matrix:
