@@ -36,6 +36,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "fast": {"learning_rate": 4e-3, "batch_size": 2048, "warmup_epochs": 0},
     "large-batch": {"learning_rate": 4e-3, "batch_size": 8192, "warmup_epochs": 0},
 }
+PAPER_SCHEDULE = SCHEDULES["paper"]  # TrainConfig's defaults
 SCHEDULE_FIELDS = tuple(dict.fromkeys(f for preset in SCHEDULES.values() for f in preset))  # what a preset sets
 
 SEED_MAX = INT_LIMIT  # torch takes seeds up to 2**64 - 1; a browser's number box holds integers exactly up to 2**53 - 1
@@ -49,12 +50,15 @@ class TrainConfig:
                           "(the paper's), fast (fewer epochs to converge) or large-batch (fewer CPU "
                           "seconds to converge)", choices=tuple(SCHEDULES))
     epochs: int = param(1000, "maximum epochs", low=1)
-    batch_size: int = param(2048, "interactions per batch (also the L2 divisor, as released)", low=1)
-    learning_rate: float = param(1e-3, "Adam learning rate", symbol="lr", low=0.0, low_open=True)
+    batch_size: int = param(PAPER_SCHEDULE["batch_size"], "interactions per batch (also the L2 divisor, as released)",
+                            low=1)
+    learning_rate: float = param(PAPER_SCHEDULE["learning_rate"], "Adam learning rate", symbol="lr", low=0.0,
+                                 low_open=True)
     lr_decay: float = param(0.96, "learning-rate decay: lr x lr_decay ** (epoch / lr_decay_epochs), every epoch",
                             low=0.0, high=1.0, low_open=True)
     lr_decay_epochs: int = param(50, "period of the learning-rate decay, in epochs", low=1)
-    warmup_epochs: int = param(0, "linear learning-rate warm-up over this many epochs (0: none)", low=0)
+    warmup_epochs: int = param(PAPER_SCHEDULE["warmup_epochs"], "linear learning-rate warm-up over this many epochs "
+                               "(0: none)", low=0)
     patience: int = param(20, "early stop after patience + 1 epochs without a strictly better valid Recall@20",
                           low=0)
     eval_every: int = param(1, "evaluate on valid every N epochs", low=1)
@@ -124,8 +128,9 @@ def default_model_config(model_name: str) -> Any:
 class RunConfig:
     """One run: dataset, model name, that model's config and the training settings."""
 
-    dataset: str = "synthetic"  # a dataset name (synthetic, ml100k, ...) or an MMRec-format folder
-    model_name: str = "mambarec"  # which model: a key of MODEL_CONFIGS
+    dataset: str = param("synthetic", "a dataset name (synthetic, ml100k, synthetic/cold-items, ...) or the path "
+                         "of an MMRec-format folder")
+    model_name: str = param("mambarec", "which model trains", choices=MODELS)
     model: Any = field(default_factory=MambaRecConfig)  # the config of model_name's model
     train: TrainConfig = field(default_factory=TrainConfig)
 
