@@ -19,7 +19,7 @@ from mambarec import findings, stats
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
 from mambarec.store import list_runs
-from mambarec.summary import in_short, never_learned
+from mambarec.summary import LOWEST_BPR, in_short, never_learned
 
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
                  "test/Recall@20": "test Recall@20 (for reading only: selection uses valid)",
@@ -120,15 +120,14 @@ def histories(rows: pd.DataFrame) -> pd.DataFrame:
 
 def untrained(rows: pd.DataFrame, shown: list[str]) -> list[str]:
     """The shown precomputed cells that never learned to rank (``summary.never_learned``, as REPORT.md's Summary
-    names them): every seed stopped on the warm-up plateau, so their rows measure untrained models. Each run's
-    lowest BPR loss, from its history, stands in for the history the rule reads."""
+    names them): every seed stopped on the warm-up plateau, so their rows measure untrained models. Each row carries
+    its lowest BPR loss, from its history (``summary.LOWEST_BPR``)."""
     picked = rows[(rows["source"] == "precomputed") & rows["name"].isin(shown)] if not rows.empty else rows
     if picked.empty:
         return []
     hist = histories(picked)
     lowest = hist.groupby("run")["loss/bpr"].min() if not hist.empty and "loss/bpr" in hist else pd.Series()
-    records = [r | {"history": [{"loss/bpr": lowest[r["run"]]}] if r["run"] in lowest else []}
-               for r in picked.to_dict("records")]
+    records = [r | {LOWEST_BPR: lowest.get(r["run"])} for r in picked.to_dict("records")]
     dataset = picked["dataset"].iloc[0]
     return list(never_learned(findings.cells_of(records, dataset), dataset))
 

@@ -134,11 +134,14 @@ def never_learned_lines(cells: dict, dataset: str) -> list[str]:
     return list(never_learned(cells, dataset).values())
 
 
+LOWEST_BPR = "lowest_bpr"  # a row's lowest BPR loss over its epochs, where it comes without its history
+
+
 def never_learned(cells: dict, dataset: str) -> dict[str, str]:
     """cell -> a line saying it never learned, for the cells none of whose seeds learned to rank: each one's best
     valid epoch is epoch 1, or its BPR loss never left the ln 2 plateau (a best epoch of 2 on the plateau is noise,
-    not learning; a run's ``history`` gives its losses). Early stopping ran out of patience before the model left
-    its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
+    not learning; a run's ``history`` gives its losses, or its ``LOWEST_BPR``). Early stopping ran out of patience
+    before the model left its warm-up plateau, so the row measures an untrained model, not the cell's setup."""
     lines = {}
     for name, runs in cells.items():
         # a model with no training epochs (pop) has nothing to stop early: only runs that trained count
@@ -204,7 +207,10 @@ def all_early_lines(found: dict[str, list[int]], dataset: str, patience: int,
 
 
 def _lowest_bpr(run: dict) -> float | None:
-    """The lowest BPR loss of the run's history (None when it records none)."""
+    """The lowest BPR loss of the run's history, or its ``LOWEST_BPR`` where a row carries that instead of the
+    history (the app's table rows); None when it records neither."""
+    if run.get(LOWEST_BPR) is not None:
+        return float(run[LOWEST_BPR])
     return min((e["loss/bpr"] for e in run.get("history") or () if "loss/bpr" in e), default=None)
 
 

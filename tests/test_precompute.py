@@ -464,6 +464,14 @@ def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained(
     capped = [{**r, "stopped_early": False, "epochs_run": 2} for r in stuck]  # a grid run with --epochs 2
     line = never_learned_lines(findings.cells_of(capped, "d"), "d")[0]
     assert "its epoch cap ended it after 2 epochs" in line and "more epochs would be needed" in line
+    # a row that carries its lowest BPR loss instead of its history (the app's table rows) reads the same
+    from mambarec.summary import LOWEST_BPR
+
+    bare = [{k: v for k, v in r.items() if k != "history"} | {LOWEST_BPR: 0.6923} for r in plateau_2 + left]
+    bare[-1][LOWEST_BPR] = 0.45
+    said = never_learned_lines(findings.cells_of(bare, "d"), "d")
+    assert len(said) == 1 and "`official_large_batch_sched` on d never learned" in said[0]
+    assert "never went below 0.6923" in said[0]
 
 
 def test_a_seed_early_stopping_ended_in_its_warm_up_is_named_with_what_it_cost():
