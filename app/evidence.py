@@ -17,7 +17,7 @@ import streamlit as st
 from app import paths, results
 from mambarec import findings, stats
 from mambarec.findings import CLAIMS, claim_verdict
-from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics
+from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics, world_cold_items
 from mambarec.store import list_runs
 from mambarec.summary import LOWEST_BPR, in_short, never_learned
 
@@ -133,13 +133,6 @@ def untrained(rows: pd.DataFrame, shown: list[str]) -> list[str]:
 
 
 # ---- cold vs warm items ----------------------------------------------------------------------------
-def cold_items(dataset) -> np.ndarray | None:
-    """The items the cold-vs-warm bars call cold: a generated world's own (``extras["cold_items"]``, held to at most
-    2 training interactions; what the grid measured them on), else the items with at most 2 measured."""
-    extras = dataset.extras or {}
-    return extras["cold_items"] if "cold_items" in extras else extras.get("cold_items_measured")
-
-
 @st.cache_data(max_entries=32, show_spinner="Ranking every user's items (cold vs warm)...")
 def cold_warm(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset) -> dict[str, dict]:
     """``groundtruth.cold_warm_metrics`` of one checkpoint's test ranking: group -> users, held-out, metrics."""
@@ -149,7 +142,7 @@ def cold_warm(checkpoint: str, mtime_ns: int, fingerprint: str, _dataset) -> dic
     model = load_model(checkpoint, _dataset)
     scores = item_scores(model, np.arange(_dataset.n_users))
     return {name: {"users": g.users, "held-out": g.heldout, **g.metrics}
-            for name, g in cold_warm_metrics(scores, _dataset, cold=cold_items(_dataset)).items()}
+            for name, g in cold_warm_metrics(scores, _dataset, cold=world_cold_items(_dataset)).items()}
 
 
 def cold_warm_table(rows: pd.DataFrame, dataset, shown: list[str]) -> pd.DataFrame:

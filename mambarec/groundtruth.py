@@ -163,6 +163,16 @@ def stored_group_metrics(metrics: dict) -> dict[str, dict]:
     return (metrics.get("ground_truth") or {}).get("groups") or {}
 
 
+def world_cold_items(dataset) -> np.ndarray | None:
+    """The cold items a generated world made (``extras["cold_items"]``, each held to at most ``COLD_MAX_TRAIN``
+    training interactions), which the grid's cold-vs-warm numbers, the Compare page's bars and the About page's
+    card all read; None for data that define none (the measured ones are ``measured_cold_items``). On
+    synthetic/cold-items 2 of the 181 it made differ from the 181 measured; sparse-users makes none and has 13
+    measured."""
+    extras = dataset.extras or {}
+    return np.asarray(extras["cold_items"], dtype=bool) if "cold_items" in extras else None
+
+
 def cold_warm_metrics(scores, dataset, split: str = "test", ks: Sequence[int] = (10, 20),
                       cold: np.ndarray | None = None) -> dict[str, GroupMetrics]:
     """Per-group metrics of a (n_users, n_items) score matrix on ``dataset``'s ``split``.

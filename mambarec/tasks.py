@@ -130,11 +130,12 @@ def ground_truth(model, dataset, trained: bool) -> dict:
         for m in ("visual", "text"):
             out[f"factor_r2_{m}"] = groundtruth.factor_recovery_r2(emb[m], extras["item_factors"],
                                                                    in_sample=False).cv_r2
-    if trained and "cold_items" in extras:
+    cold = groundtruth.world_cold_items(dataset)
+    if trained and cold is not None:
         from mambarec.recommend import item_scores  # lazy: torch-backed
 
         scores = item_scores(model, range(dataset.n_users))
-        groups = groundtruth.cold_warm_metrics(scores, dataset, "test", cold=extras["cold_items"])
+        groups = groundtruth.cold_warm_metrics(scores, dataset, "test", cold=cold)
         out["groups"] = {name: {"users": g.users, "heldout": g.heldout, **g.metrics} for name, g in groups.items()}
     return out
 

@@ -90,3 +90,17 @@ def test_cold_warm_metrics_on_a_scenario_see_the_truth():
     noise = cold_warm_metrics(np.random.default_rng(5).standard_normal(truth.shape), ds)
     assert oracle["cold"].users > 0 and oracle["warm"].users > 0
     assert oracle["cold"].metrics["Recall@20"] > 2 * noise["cold"].metrics["Recall@20"]
+
+
+def test_the_cold_items_every_page_reads_are_the_ones_the_world_made():
+    """About's card counted the measured cold items (13 on sparse-users, which makes none) while the grid and
+    Compare's bars read the world's own (audit r57, F7): one function now, and data that make none have none."""
+    from mambarec.data import load_dataset
+    from mambarec.data.coldstart import measured_cold_items
+    from mambarec.groundtruth import world_cold_items
+
+    sparse = load_dataset("synthetic/sparse-users")
+    assert not world_cold_items(sparse).any() and measured_cold_items(sparse.train, sparse.n_items).any()
+    cold = load_dataset("synthetic/cold-items")
+    assert world_cold_items(cold).sum() == cold.extras["cold_items"].sum() > 100
+    assert world_cold_items(load_dataset("ml100k")) is None

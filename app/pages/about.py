@@ -13,7 +13,7 @@ from mambarec.data import DatasetError
 from mambarec.data.coldstart import measured_cold_items
 from mambarec.data.scenarios import SCENARIOS, scenario_summary
 from mambarec.data.synthetic import K_CORE
-from mambarec.groundtruth import modality_gap_stats, modality_informativeness
+from mambarec.groundtruth import modality_gap_stats, modality_informativeness, world_cold_items
 
 PAGE = "about"
 SECTIONS = {"model": "The model in one picture", "paper-vs-code": "Where the released code departs from the paper",
@@ -37,7 +37,8 @@ def world_truth(name: str, fingerprint: str) -> dict:
     """Ground truth of a generated dataset: knobs, cold share, per-modality informativeness and the gap."""
     ds = state.get_dataset(name)
     extras = ds.extras or {}
-    cold = measured_cold_items(ds.train, ds.n_items)
+    cold = world_cold_items(ds)
+    cold = measured_cold_items(ds.train, ds.n_items) if cold is None else cold
     probe = modality_informativeness(ds)
     return {"scenario": extras.get("scenario"), "knobs": extras.get("knobs", {}), "cold": float(cold.mean()),
             "n_cold": int(cold.sum()), "r2": {m: p.cv_r2 for m, p in probe.items()},
@@ -116,8 +117,9 @@ def truth(name: str, fingerprint: str) -> None:
     if t["scenario"] in SCENARIOS:
         st.caption(f"Scenario `{t['scenario']}`: {scenario_summary(t['scenario'])}")
     cols = st.columns(4)
-    cols[0].metric("Cold items", f"{t['cold']:.0%}", help="items with at most 2 training interactions: only their "
-                   f"content can rank them ({t['n_cold']} items)")
+    cols[0].metric("Cold items", f"{t['cold']:.0%}", help="the items this world made cold, each with at most 2 "
+                   f"training interactions: only their content can rank them ({t['n_cold']} items; the Compare "
+                   "page's cold-vs-warm bars measure these)")
     for col, m in zip(cols[1:3], ("visual", "text"), strict=True):
         col.metric(f"{m.capitalize()} knows", f"R² {t['r2'][m]:.2f}", help=f"5-fold cross-validated ridge R² of the "
                    f"true item factors from the raw {m} features (1: all of it, 0: nothing)")

@@ -29,6 +29,7 @@ from app import lessons_content as L
 from app.urlsel import Param
 from mambarec import comparison, findings
 from mambarec.data.coldstart import COLD_MAX_TRAIN
+from mambarec.groundtruth import world_cold_items
 
 PAGE = "compare"
 # "Every run and seed" first: it was the page's first tab, and links and tests open on it
@@ -259,10 +260,10 @@ def claims(rows: pd.DataFrame, picked: list[str]) -> None:
 def cold_warm(rows: pd.DataFrame, dataset, shown: list[str], in_step: bool) -> None:
     from app import figures  # lazy: plotly
 
-    cold = evidence.cold_items(dataset)
+    cold = world_cold_items(dataset)
     if cold is None or not cold.any():
-        st.caption("No cold items in this dataset (items with at most 2 training interactions): pick a scenario "
-                   "such as `synthetic/cold-items` in the sidebar.")
+        st.caption("This dataset has no cold items of its own (a generated world's, each with at most 2 training "
+                   "interactions): pick a scenario such as `synthetic/cold-items` in the sidebar.")
         return
     table = evidence.cold_warm_table(rows, dataset, shown)
     if table.empty:
