@@ -83,15 +83,16 @@ def pick(found: list[dict], key: str, seed: int | None = None) -> dict | None:
     return next((s for s in mine if seed is None or s["seed"] == seed), mine[0] if mine else None)
 
 
-def key_label(found: list[dict], key: str) -> str:
-    """A picker's label: the cell and what it is, or the saved run's label."""
+def key_label(found: list[dict], key: str, with_seed: bool = True) -> str:
+    """A picker's label: the cell and what it is (and its one seed, unless a Seed box beside the picker says it:
+    the label was cut at 1280 x 800 on Embeddings), or the saved run's label."""
     src = pick(found, key)
     if src is None:
         return key
     if src["kind"] == "precomputed":
         seeds = seeds_of(found, key)
         label = GRID[GRID_ORDER[key]].label if key in GRID_ORDER else "precomputed"
-        return f"{key} · {label}" + ("" if len(seeds) > 1 else f" · seed {seeds[0]}")
+        return f"{key} · {label}" + ("" if len(seeds) > 1 or not with_seed else f" · seed {seeds[0]}")
     return src["label"]
 
 

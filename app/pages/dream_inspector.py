@@ -67,7 +67,7 @@ def choose_model(dataset):
     c1, c2 = st.columns([4, 1])
     pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"
-                        if k in UNTRAINED else models.key_label(runs, k))
+                        if k in UNTRAINED else models.key_label(runs, k, with_seed=False))
     if pick in UNTRAINED:
         return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, None, None
     seeds = models.seeds_of(runs, pick)

@@ -167,7 +167,7 @@ def choose(dataset) -> list[dict]:
                           vectors=embeddings(f"untrained|paper|{fp}", "modal", model))]
     if ss[key("after")] not in keys:
         ss[key("after")] = models.active_key(found) or ("paper" if "paper" in keys else keys[0])
-    label = lambda k: (models.key_label(found, k) if models.pick(found, k)  # noqa: E731
+    label = lambda k: (models.key_label(found, k, with_seed=False) if models.pick(found, k)  # noqa: E731
                        else f"{k} · {CELL_LABELS[k]}" if k in CELL_LABELS else k)  # a stored map: the cell's words
     c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
     after = c2.selectbox("After (trained)", keys, format_func=label,
