@@ -6,10 +6,11 @@ Their own module because ``app.state`` imports ``app.results``, so ``app.results
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
-from mambarec.store import runs_dir
+from mambarec.store import printable_name, runs_dir
 
 PRECOMPUTED_ENV = "MAMBAREC_PRECOMPUTED"  # another precomputed folder (tests, a second grid)
 
@@ -25,9 +26,9 @@ def runs_signature(root: Path) -> tuple:
     out = []
     for folder in root.iterdir():
         metrics = folder / "metrics.json"
-        if metrics.is_file():
-            out.append((folder.name, metrics.stat().st_mtime_ns))
-    return tuple(sorted(out))
+        with contextlib.suppress(OSError):  # a folder it may not read: listed as unreadable, still part of the key
+            out.append((printable_name(folder), metrics.stat().st_mtime_ns if metrics.is_file() else None))
+    return tuple(sorted(out, key=str))
 
 
 def precomputed_dir() -> Path:

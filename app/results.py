@@ -32,7 +32,7 @@ from mambarec.config import PopConfig, RunConfig, TrainConfig
 from mambarec.data import load_dataset
 from mambarec.groundtruth import COLD_WARM_K, COLD_WARM_METRIC  # noqa: F401  (re-exported for the pages)
 from mambarec.progress import adopt_orphans
-from mambarec.store import list_runs
+from mambarec.store import list_runs, printable_name
 from mambarec.store import precomputed_records as store_records
 
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
@@ -49,7 +49,8 @@ def saved_runs(root: str, signature: tuple) -> tuple[pd.DataFrame, list[tuple[st
     keys the cache)."""
     unreadable: list[tuple[Path, str]] = []
     rows = pd.DataFrame([record_row(r) for r in list_runs(Path(root), unreadable)])
-    return rows, [(str(folder), why) for folder, why in unreadable]
+    # a name that is not UTF-8 cannot reach the browser as it is
+    return rows, [(str(folder.with_name(printable_name(folder))), why) for folder, why in unreadable]
 
 
 def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:

@@ -24,7 +24,8 @@ from mambarec.comparison import (
 )
 from mambarec.config import ConfigError
 from mambarec.errors import UserError
-from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, runs_dir
+from mambarec.progress import adopt_orphans
+from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, printable_name, runs_dir
 
 
 def add_compare_command(sub) -> None:
@@ -79,9 +80,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.precomputed and not Path(args.precomputed).is_dir():
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
     unreadable: list[tuple[Path, str]] = []
+    adopt_orphans(root)  # a run whose `train` was killed outright is listed here too, as on the Compare page
     records = list_runs(root, unreadable)
     for folder, why in unreadable:  # said, not skipped in silence: the table would be short of a run
-        print(f"warning: skipped {folder}: it cannot be read ({why})", file=sys.stderr)
+        print(f"warning: skipped {folder.with_name(printable_name(folder))}: it cannot be read ({why})",
+              file=sys.stderr)
     notice = ""
     if args.precomputed:
         pre = load_precomputed(Path(args.precomputed))

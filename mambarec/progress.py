@@ -93,13 +93,14 @@ def adopt_orphans(root: Path | None = None) -> list[Path]:
     root = Path(root) if root is not None else runs_dir()
     out = []
     for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
+        try:
+            if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
+                continue
+            holder = claim_holder(folder)
+            if holder is not None and not alive(holder) and adopt_progress(folder, holder) is not None:
+                out.append(folder)
+        except OSError:  # a folder it may not read or write: ``store.list_runs`` names it
             continue
-        holder = claim_holder(folder)
-        if holder is None or alive(holder):
-            continue
-        if adopt_progress(folder, holder) is not None:
-            out.append(folder)
     return out
 
 

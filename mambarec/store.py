@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -178,23 +179,32 @@ def check_room(folder: Path, state_bytes: int) -> None:
 def _probe_writable(folder: Path) -> None:
     """Write a scratch file in ``folder`` (creating it and its parents for the test, removed after) so that a
     folder that cannot be written fails before a run trains, not when it is saved."""
+    why = unwritable(folder)
+    if why:
+        raise RunStoreError(f"{folder} cannot be written ({why}); choose another --out")
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why no file can be written in ``folder`` (the system's words), or None when one can: a scratch file is
+    written there and removed, with the folders made for it."""
     created = []
-    p = folder
+    p = Path(folder)
     while not p.exists() and p != p.parent:
         created.append(p)  # deepest first
         p = p.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        Path(folder).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise RunStoreError(f"{folder} cannot be written ({exc.strerror or exc}); choose another --out") from exc
+        return str(exc.strerror or exc)
     finally:
         for made in created:
             try:
                 made.rmdir()
             except OSError:
                 break
+    return None
 
 
 def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,
@@ -309,10 +319,17 @@ def delete_run(folder: Path) -> None:
 
 # ---- reading --------------------------------------------------------------------------------------
 def read_run(folder: Path) -> RunRecord:
-    """The run saved in ``folder`` (raises OSError or ValueError when it is not one)."""
+    """The run saved in ``folder`` (raises OSError or ValueError when it is not one, or when its metrics.json holds
+    a metric that is not a finite number: a damaged or edited file, which the newest-copy rule would otherwise pick
+    over a sound copy of the same run)."""
     folder = Path(folder)
     config = json.loads((folder / CONFIG_NAME).read_text())
     metrics = json.loads((folder / METRICS_NAME).read_text())
+    broken = [k for k, v in metrics.items() if k.startswith(("test/", "valid/")) and isinstance(v, float)
+              and not math.isfinite(v)]
+    if broken:
+        raise ValueError(f"{METRICS_NAME} holds {metrics[broken[0]]} for {broken[0]}"
+                         + (f" and {len(broken) - 1} more" if len(broken) > 1 else ""))
     ckpt = folder / CHECKPOINT_NAME
     return RunRecord(id=folder.name, source="saved", config=config,
                      metrics={k: v for k, v in metrics.items() if k != "history"},
@@ -323,19 +340,45 @@ def read_run(folder: Path) -> RunRecord:
 
 def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | None = None) -> list[RunRecord]:
     """Every run folder under ``root`` (newest first); folders that are not runs are skipped, and so are run folders
-    that cannot be read (a damaged metrics.json), each added to ``unreadable`` with the reason when it is given."""
+    that cannot be read (a damaged metrics.json, a folder without read permission, a name that is not UTF-8), each
+    added to ``unreadable`` with the reason and what to do when it is given. One such folder never hides the rest:
+    it had crashed ``compare`` and the Compare page (audit r59)."""
     root = Path(root) if root is not None else runs_dir()
-    out = []
+    out: list[RunRecord] = []
     if not root.is_dir():
         return out
-    folders = [f for f in root.iterdir() if (f / METRICS_NAME).is_file()]
-    for folder in sorted(folders, key=lambda f: (f / METRICS_NAME).stat().st_mtime_ns, reverse=True):
+    found = []
+    for folder in root.iterdir():
+        try:
+            folder.name.encode()
+            if (folder / METRICS_NAME).is_file():
+                found.append(((folder / METRICS_NAME).stat().st_mtime_ns, folder))
+        except (OSError, UnicodeError) as exc:
+            if unreadable is not None:
+                unreadable.append((folder, unreadable_reason(folder, exc)))
+    for _, folder in sorted(found, key=lambda pair: pair[0], reverse=True):
         try:
             out.append(read_run(folder))
         except (OSError, ValueError) as exc:
             if unreadable is not None:
-                unreadable.append((folder, f"{type(exc).__name__}: {exc}"))
+                unreadable.append((folder, unreadable_reason(folder, exc)))
     return out
+
+
+def unreadable_reason(folder: Path, exc: Exception) -> str:
+    """Why a run folder cannot be listed, and what to do about it."""
+    if isinstance(exc, UnicodeError):
+        return "its name is not valid UTF-8, which the tables cannot show: rename the folder"
+    if isinstance(exc, PermissionError):
+        return (f"permission denied: make it readable (chmod -R u+rX '{printable_name(folder)}') or move it out of "
+                "the runs folder")
+    return (f"{type(exc).__name__}: {exc}; a damaged or edited {CONFIG_NAME} or {METRICS_NAME}: retrain the run, "
+            "or delete the folder or move it out of the runs folder")
+
+
+def printable_name(folder: Path) -> str:
+    """A folder's name as it can be printed: bytes that are not UTF-8 as \\xNN."""
+    return os.fsencode(folder.name).decode("utf-8", "backslashreplace")
 
 
 def precomputed_records(pre: dict) -> list[RunRecord]:
@@ -366,6 +409,7 @@ def model_name_of(record: RunRecord) -> str:
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
-           "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "precomputed_records",
-           "check_writable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
+           "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "unreadable_reason",
+           "printable_name", "precomputed_records",
+           "check_writable", "unwritable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json"]

@@ -6,6 +6,7 @@ stale-check of precomputed/ kept off the first paint."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -171,9 +172,12 @@ def test_a_run_folder_that_cannot_be_read_is_named_on_the_page(runs_root, grid_f
     shutil.copytree(runs_root, runs)
     (runs / "damaged").mkdir()
     (runs / "damaged" / "metrics.json").write_text('{"best_epoch": 1, "test/Rec')
+    odd = os.fsencode(runs) + b"/\xff-latin1"  # a name that is not UTF-8 replaced the page with a traceback (r59)
+    shutil.copytree(runs / "one-epoch-no-mmd", odd.decode(errors="surrogateescape"))
     at = compare(monkeypatch, runs, grid_folder, dataset="synthetic", cells="paper,one-epoch-no-mmd")
     notes = [w.value for w in at.warning if "cannot be read" in w.value]
-    assert len(notes) == 1 and notes[0].startswith("Left out 1 run folder that cannot be read: damaged (")
+    assert len(notes) == 1 and notes[0].startswith("Left out 2 run folders that cannot be read: ")
+    assert "damaged (" in notes[0] and "\\xff-latin1 (its name is not valid UTF-8" in notes[0]
     assert "use_mmd=off" in " ".join(summary(at)["name"])  # the readable runs are all there
 
 
@@ -1056,3 +1060,42 @@ def test_an_r_sweep_is_a_mambarec_family_shown_at_two_or_more_r():
     ])
     assert list(comparison.r_sweep_rows(rows, ["paper", "r16", "no_mmd", "mgcn"])["name"]) == ["paper", "r16"]
     assert comparison.r_sweep_rows(rows, ["paper", "no_mmd", "mgcn"]).empty  # one r per family: no sweep
+
+
+def test_one_folder_that_cannot_be_read_never_hides_the_others(runs_root, tmp_path, capsys, monkeypatch):
+    """A folder without read permission, or whose name is not UTF-8, crashed `compare` and the Compare page; a
+    metrics.json holding NaN was kept over a sound copy of the same run, as the newer of the two (audit r59)."""
+    from mambarec.cli import main
+    from mambarec.store import list_runs, printable_name
+
+    runs = tmp_path / "runs"
+    shutil.copytree(runs_root, runs)
+    good = runs / "one-epoch-no-mmd"
+    shutil.copytree(good, runs / "denied")
+    shutil.copytree(good, runs / "nan-copy")
+    metrics = json.loads((good / "metrics.json").read_text())
+    (runs / "nan-copy" / "metrics.json").write_text(json.dumps({**metrics, "test/Recall@20": float("nan")}))
+    odd = os.fsencode(runs) + b"/bad\xffname"
+    os.mkdir(odd)
+    for name in ("config.json", "metrics.json"):
+        with open(odd + b"/" + name.encode(), "wb") as f:
+            f.write((good / name).read_bytes())
+    is_file = Path.is_file
+
+    def denied(path):  # what stat says inside a folder without read and search permission (tests run as root)
+        if path.parent.name == "denied":
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    unreadable: list = []
+    assert sorted(r.id for r in list_runs(runs, unreadable)) == ["bpr-cold", "one-epoch-no-mmd"]
+    why = {printable_name(folder): reason for folder, reason in unreadable}
+    assert set(why) == {"denied", "nan-copy", "bad\\xffname"}
+    assert "chmod -R u+rX 'denied'" in why["denied"] and "rename the folder" in why["bad\\xffname"]
+    assert "metrics.json holds nan for test/Recall@20" in why["nan-copy"] and "retrain the run" in why["nan-copy"]
+    assert main(["compare", "--runs", str(runs), "--dataset", "synthetic"]) == 0
+    out, err = capsys.readouterr()
+    assert "use_mmd=off" in out and "one-epoch-no-mmd" not in err and f"skipped {runs / 'bad'}\\xffname: it cannot be read" in err
+    rows, said = results.saved_runs(str(runs), ("audit r59",))  # the page's own reading
+    assert len(rows) == 2 and {Path(folder).name for folder, _ in said} == {"denied", "nan-copy", "bad\\xffname"}
