@@ -369,6 +369,20 @@ def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
     assert jobs.queue() == []
 
 
+def test_a_runs_folder_that_cannot_be_written_disables_train_with_the_fix(env, monkeypatch, tmp_path):
+    """A read-only runs folder let Train start, and the run then failed with an OSError and its stack (audit r59)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "a-file" / "runs"))
+    at = open_app(**LINK)
+    no_exception(at)
+    assert button(at, "Train").disabled and button(at, "3 seeds").disabled
+    [said] = [w.value for w in at.warning if "Runs cannot be saved" in w.value]
+    assert "cannot be written (Not a directory)" in said and "MAMBAREC_RUNS" in said
+    monkeypatch.setenv("MAMBAREC_RUNS", str(env))
+    at.run()
+    assert not button(at, "Train").disabled and not env.exists()  # the probe leaves no folder behind
+
+
 def test_the_train_page_starts_the_forkserver_once_it_has_drawn(env, monkeypatch):
     """The first Train click used to wait ~3 s for the forkserver to import torch (bench/live_start.py); the page
     starts it in the background after drawing, once per process."""

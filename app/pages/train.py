@@ -16,6 +16,7 @@ from app import diagram, estimate, jobs, live, presentation, roomlinks, same_set
 from app.errors import said
 from mambarec.config import RunConfig, run_to_params, setup_label
 from mambarec.config.run import VALIDATED_SCHEDULES
+from mambarec.store import RUNS_DIR_ENV, unwritable
 
 N_SEEDS = 3
 REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)
@@ -56,6 +57,10 @@ def blocker(drifted: list[str], batch: list[str] | None, dataset_error: str | No
                 f"(started with {state.CLASSROOM_ENV}=1 or `-- {state.CLASSROOM_FLAG}`).")
     if dataset_error:
         return f"The dataset cannot be loaded: {dataset_error}"
+    root = state.runs_root()
+    if why := unwritable(root):  # the run would train, then fail to save (audit r59: an OSError and its stack)
+        return (f"Runs cannot be saved: the runs folder {root} cannot be written ({why}). Start the server with "
+                f"{RUNS_DIR_ENV} set to a folder it can write.")
     if batch:
         return (f"{len(batch)} settings arrived changed at once ({_few(batch)}):"
                 " a browser that lost the form sends its defaults back. They were not applied; the form shows the "
