@@ -36,8 +36,9 @@ from mambarec.artifacts import (
     write_json,
     write_results,
 )
-from mambarec.config import ConfigError
+from mambarec.config import ConfigError, RunConfig, setup_key
 from mambarec.config.fields import choices_text
+from mambarec.config.params import LENGTH_FIELDS
 from mambarec.engine_ray import require_ray, run_ray
 from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
@@ -105,7 +106,10 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     check_replaceable(out, keep=extend or refresh_stale, overwrite=overwrite)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as exc:  # it had ended in a stack that named the .tmp folder, a path nobody typed (audit r59)
+        raise ConfigError(f"{out} cannot be written ({exc.strerror or exc}); choose another --out") from exc
     try:
         prev = (_previous(out, tmp, refresh_stale, progress, {(d, c.name) for d in datasets for c in cells})
                 if extend or refresh_stale else None)
@@ -204,18 +208,44 @@ def _accept(task: Task, res: dict, fingerprints: dict, expected: dict) -> None:
                           "mambarec version everywhere")
 
 
+KEYS_NAMED = 5  # runs a note names before "..."
+
+
 def _reuse(journal: Journal, tasks: list[Task], fingerprints: dict, expected: dict) -> tuple[dict, list]:
-    """Journalled results of earlier, interrupted runs of these tasks that are still today's."""
+    """Journalled results of earlier, interrupted runs of these tasks that are still today's: the same data, the
+    same numerics and the same run (setup, seed, epoch cap and patience: a rerun with another --epochs had reused
+    the old cap's runs beside the new cap's, audit r59). What is reused and what is trained again is said."""
     wanted = {t.key: t for t in tasks}
-    kept = {}
+    kept, again = {}, []
     for key, res in journal.load().items():
         if key in wanted:
             try:
                 _accept(wanted[key], res, fingerprints, expected)
             except TaskRefused:
                 continue
+            if not _same_run(res, wanted[key]):
+                again.append(key)
+                continue
             kept[key] = res
+    if kept:
+        print(f"note: {len(kept)} run(s) finished by an interrupted attempt are reused from {journal.dir}",
+              file=sys.stderr)
+    if again:
+        print(f"note: {len(again)} run(s) of an interrupted attempt ran another setup or budget and are trained "
+              f"again: {', '.join(sorted(again)[:KEYS_NAMED])}{' ...' if len(again) > KEYS_NAMED else ''}",
+              file=sys.stderr)
     return kept, []
+
+
+def _same_run(res: dict, task: Task) -> bool:
+    """The journalled ``res`` trained ``task``'s run: its setup (``setup_key``), seed, epoch cap and patience."""
+    try:
+        stored = RunConfig.from_dict(res["run"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    run = task.run_config()
+    return setup_key(stored) == setup_key(run) and all(
+        getattr(stored.train, f) == getattr(run.train, f) for f in ("seed", *LENGTH_FIELDS))
 
 
 def _write_task_files(folder: Path, res: dict) -> None:

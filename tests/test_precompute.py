@@ -331,7 +331,7 @@ def test_a_task_that_keeps_failing_is_reported_and_every_other_run_is_written(tm
     assert "## Failed" in data["report"] and "synthetic/bpr/s0" in data["report"]
 
 
-def test_finished_runs_are_journalled_and_reused_after_a_crash(tmp_path, tiny, monkeypatch):
+def test_finished_runs_are_journalled_and_reused_after_a_crash(tmp_path, tiny, monkeypatch, capsys):
     import mambarec.engines as engines
 
     real = engines.execute
@@ -351,8 +351,41 @@ def test_finished_runs_are_journalled_and_reused_after_a_crash(tmp_path, tiny, m
     monkeypatch.setattr(engines, "execute", lambda task, *a, **k: calls.append(task.key) or real(task, *a, **k))
     _run_grid(tmp_path / "pre", tiny)
     assert calls == ["synthetic/bpr/s0"]  # pop came from the journal
+    assert "1 run(s) finished by an interrupted attempt are reused" in capsys.readouterr().err
     assert {r["cell"] for r in artifacts.load_precomputed(tmp_path / "pre")["results"]} == {"pop", "bpr"}
     assert not (tmp_path / "pre.partial").exists()
+
+
+def test_a_journalled_run_of_another_budget_is_trained_again_and_said(tmp_path, tiny, monkeypatch, capsys):
+    """A rerun with another --epochs had reused the interrupted attempt's runs under the old cap beside new ones,
+    and the manifest stated the new cap for both (audit r59)."""
+    import mambarec.engines as engines
+
+    real = engines.execute
+    calls = []
+
+    def crash_on_bpr(task, *a, **k):
+        if task.cell.name == "bpr":
+            raise KeyboardInterrupt
+        return real(task, *a, **k)
+
+    monkeypatch.setattr(engines, "execute", crash_on_bpr)
+    with pytest.raises(KeyboardInterrupt):
+        _run_grid(tmp_path / "pre", tiny)
+    capsys.readouterr()
+    monkeypatch.setattr(engines, "execute", lambda task, *a, **k: calls.append(task.key) or real(task, *a, **k))
+    pc.precompute(tmp_path / "pre", {"synthetic": tiny}, seeds=[0], epochs=2, only=["pop", "bpr"],
+                  projections=("pca",), progress=False)
+    assert sorted(calls) == ["synthetic/bpr/s0", "synthetic/pop/s0"]
+    assert "ran another setup or budget and are trained again: synthetic/pop/s0" in capsys.readouterr().err
+    runs = artifacts.load_precomputed(tmp_path / "pre")["manifest"]["runs"]
+    assert {key: run["train"]["epochs"] for key, run in runs.items()} == {"synthetic/pop/s0": 2, "synthetic/bpr/s0": 2}
+
+
+def test_an_out_folder_that_cannot_be_written_is_said_before_anything_trains(tmp_path, tiny):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"a-file/pre cannot be written \(Not a directory\); choose another --out"):
+        _run_grid(tmp_path / "a-file" / "pre", tiny)
 
 
 def test_a_result_computed_by_other_code_is_refused(tmp_path, tiny, monkeypatch):
