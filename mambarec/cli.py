@@ -120,6 +120,9 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
     elif done >= run.train.epochs:  # it trained nothing, said nothing, exited 0 and wrote a copy (rehearsal r54)
         raise ConfigError(f"{args.resume} already reached its cap of {run.train.epochs} epochs; pass --epochs N with "
                           f"N > {done} to continue it")
+    best = ckpt.get("metrics", {}).get("best_epoch")
+    print(f"resuming {args.resume} after epoch {done}" + (f" (best so far: epoch {best})" if best else "")
+          + f" to a cap of {run.train.epochs} epochs", file=sys.stderr)  # the run it picked up, said (audit r59)
     return restore_trainer(ckpt, dataset, run=run)
 
 

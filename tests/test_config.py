@@ -179,7 +179,7 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "3"]) == 0  # its own folder: allowed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run"] == 3 and len(metrics["history"]) == 3
-    capsys.readouterr()
+    assert f"resuming {ckpt} after epoch 1 (best so far: epoch 1) to a cap of 3 epochs" in capsys.readouterr().err
     assert main(["train", "--resume", ckpt, "--out", str(out), "--epochs", "2"]) == 2
     assert "already trained 3 epochs" in capsys.readouterr().err
     # no --epochs: it trained nothing, said nothing and exited 0, with a copy of the run (rehearsal r54)
