@@ -225,3 +225,20 @@ def test_two_interaction_files_and_none_named_after_the_folder_are_refused(folde
     (folder / "tiny.inter").rename(folder / "b.inter")
     (folder / "a.inter").write_text((folder / "b.inter").read_text())
     expect_error(folder, "2 .inter files (a.inter, b.inter)", f"{folder.name}.inter")
+
+
+def test_a_data_directory_one_level_off_says_where_the_dataset_is(folder, tmp_path):
+    """`--data-dir .../ml100k` (the dataset itself) is the likeliest slip, and a missing data directory was not
+    called missing (audit r59)."""
+    import shutil
+
+    data = tmp_path / "top" / "data"
+    shutil.copytree(folder, data / "tiny")
+    with pytest.raises(DatasetError, match=rf"data directory {data / 'tiny'} is the tiny dataset itself: pass its "
+                                           rf"parent \({data}\) as --data-dir"):
+        load_dataset("tiny", data_dir=data / "tiny")
+    with pytest.raises(DatasetError, match=rf"tiny is one level down, in {data}: pass that folder as --data-dir"):
+        load_dataset("tiny", data_dir=data.parent)
+    with pytest.raises(DatasetError, match=rf"data directory {tmp_path / 'nowhere'}, which does not exist"):
+        load_dataset("tiny", data_dir=tmp_path / "nowhere")
+    assert load_dataset("tiny", data_dir=data).n_items == 4

@@ -51,15 +51,28 @@ def resolve_dataset_path(name: str, explicit_dir: str | Path | None = None) -> P
     candidate = data_dir(explicit_dir) / name
     if candidate.is_dir():
         return candidate
-    hint = HOW_TO_GET.get(name, (
+    root = data_dir(explicit_dir)
+    hint = _misplaced(name, root) or HOW_TO_GET.get(name, (
         "Give the path of an MMRec-format folder (<name>.inter, image_feat.npy, text_feat.npy), or "
         "build one from your own catalogue with `python -m mambarec data build`."
     ))
+    missing = ", which does not exist" if not root.is_dir() else ""
     raise DatasetError(
-        f"dataset {name!r} not found: it is not a folder and not in the data directory "
-        f"{data_dir(explicit_dir)} (set MAMBAREC_DATA or --data-dir). Available: "
-        f"{', '.join(available_datasets(explicit_dir))}. {hint}"
+        f"dataset {name!r} not found: it is not a folder and not in the data directory {root}{missing} (set "
+        f"MAMBAREC_DATA or --data-dir). Available: {', '.join(available_datasets(explicit_dir))}. {hint}"
     )
+
+
+def _misplaced(name: str, root: Path) -> str | None:
+    """The likeliest slip with a data directory, said: it is the dataset's folder itself, or its grandparent."""
+    if root.name == name and any(root.glob("*.inter")):
+        return (f"The data directory {root} is the {name} dataset itself: pass its parent ({root.parent}) as "
+                f"--data-dir, or the folder itself as --dataset {root}.")
+    deeper = sorted(p.parent for p in root.glob(f"*/{name}") if p.is_dir() and any(p.glob("*.inter"))) \
+        if root.is_dir() else []
+    if deeper:
+        return f"{name} is one level down, in {deeper[0]}: pass that folder as --data-dir."
+    return None
 
 
 def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, **kwargs) -> Dataset:
