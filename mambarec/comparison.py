@@ -15,7 +15,7 @@ from mambarec import findings, stats
 from mambarec.config import ConfigError, setup_label
 from mambarec.grid import GRID
 from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics
-from mambarec.store import RunRecord, model_name_of, named_by_hand
+from mambarec.store import INTERRUPTED, RunRecord, model_name_of, named_by_hand
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
 NO_COMMON_SEED = "no common seed"  # a row none of whose seeds the reference ran: nothing to pair, no change
@@ -49,13 +49,15 @@ def legend(cells: Sequence[str], one_seed: bool) -> str:
     return " ".join(words for marks, words in LEGEND_PARTS if shown(marks))
 
 
-def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool) -> str:
-    """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"."""
+def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool, interrupted: bool = False) -> str:
+    """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"; a run listed
+    from its last save after its process died (``store.INTERRUPTED``) is "interrupted", not "stopped by hand"."""
     if not epochs_run:
         return "stopped before epoch 1" if cancelled else "no training"
     head = f"{int(epochs_run)} of {int(cap)} ep" if cap else f"{int(epochs_run)} ep"
     if cancelled:
-        return f"{head}, stopped by hand"
+        return f"{head}, " + ("interrupted (its process died; kept from its last save)" if interrupted
+                              else "stopped by hand")
     if stopped_early:
         return f"{head}, early stop"
     return f"{head} (the cap)" if cap and int(epochs_run) >= int(cap) else head
@@ -74,7 +76,8 @@ def record_row(record) -> dict:
         setup = family = record.id
         r = variant = cap = schedule = None
         config_ok = False
-    ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")))
+    ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")),
+                   bool(m.get(INTERRUPTED)))
     # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
     groups = stored_group_metrics(m)
     head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]
@@ -94,7 +97,7 @@ def record_row(record) -> dict:
         **{f"{g} {COLD_WARM_METRIC}": groups.get(g, {}).get(COLD_WARM_METRIC) for g in ITEM_GROUPS},
         "valid Recall@20": m.get("valid/Recall@20"), "n_params": m.get("n_params"),
         "s_per_epoch": m.get("s_per_epoch"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
-        "epochs_cap": cap, "ran": ran, "stopped": bool(m.get("cancelled")),
+        "epochs_cap": cap, "ran": ran, "stopped": bool(m.get("cancelled")), "interrupted": bool(m.get(INTERRUPTED)),
         "stopped_early": bool(m.get("stopped_early")), "fingerprint": record.fingerprint,
         "config_ok": config_ok, "checkpoint": str(record.checkpoint) if record.checkpoint else None,
         "folder": str(record.folder) if record.folder else None,
@@ -125,11 +128,13 @@ def ran_summary(group: pd.DataFrame) -> str:
         return "stopped before epoch 1" if group["stopped"].any() else "no training"
     cap = group["epochs_cap"].dropna()
     span = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
-    early, by_hand = int(group["stopped_early"].sum()), int(group["stopped"].sum())
+    lost = int(group["interrupted"].sum()) if "interrupted" in group else 0
+    early, by_hand = int(group["stopped_early"].sum()), int(group["stopped"].sum()) - lost
     at_cap = int((runs >= cap.max()).sum()) if not cap.empty else 0
     all_early = early == len(group)
     head = f"{len(group)}× {span} ep" if cap.empty or all_early else f"{len(group)}× {span}/{int(cap.max())} ep"
-    kinds = [(n, what) for n, what in ((early, "early stop"), (at_cap, "cap"), (by_hand, "by hand")) if n]
+    kinds = [(n, what) for n, what in ((early, "early stop"), (at_cap, "cap"), (by_hand, "by hand"),
+                                        (lost, "interrupted")) if n]
     if len(kinds) == 1:
         return f"{head} · {kinds[0][1]}"
     return f"{head} · " + ", ".join(f"{n} {what}" for n, what in kinds) if kinds else head

@@ -19,6 +19,7 @@ from mambarec.lifeline import alive
 from mambarec.store import (
     CHECKPOINT_NAME,
     CONFIG_NAME,
+    INTERRUPTED,
     LOCK_NAME,
     METRICS_NAME,
     claim_holder,
@@ -80,9 +81,10 @@ def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
         ckpt = load_checkpoint(folder / CHECKPOINT_NAME)
     except CheckpointError:  # damaged: nothing to list (a save cut short leaves the previous one whole, not this)
         return None
+    metrics = {**ckpt["metrics"], INTERRUPTED: True}  # stopped, and said so, but by no one's hand
     write_json(folder / CONFIG_NAME, ckpt["run"].to_dict())
-    write_json(folder / METRICS_NAME, ckpt["metrics"])  # last: its presence lists the run
-    return ckpt["metrics"]
+    write_json(folder / METRICS_NAME, metrics)  # last: its presence lists the run
+    return metrics
 
 
 def adopt_orphans(root: Path | None = None) -> list[Path]:

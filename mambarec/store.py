@@ -32,6 +32,9 @@ from mambarec.lifeline import alive
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME, METRICS_NAME = "config.json", "metrics.json"
+# metrics.json's mark of a run listed from its last progress save after its process died (killed outright, or the
+# server stopped with it): stopped, but by no one's hand
+INTERRUPTED = "interrupted"
 RUNS_DIR_ENV = "MAMBAREC_RUNS"
 DEFAULT_RUNS_DIR = Path("runs")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -412,4 +415,4 @@ __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run
            "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "unreadable_reason",
            "printable_name", "precomputed_records",
            "check_writable", "unwritable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
-           "METRICS_NAME", "CONFIG_NAME", "write_json"]
+           "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED"]

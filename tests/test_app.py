@@ -495,6 +495,8 @@ def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
     assert (folder / ".train.lock").read_text() == str(worker.pid) and not (folder / "metrics.json").exists()
     rows, _ = results.results_table("tiny", ds.fingerprint())  # what Compare does first: the run is listed
     assert folder.name in set(rows["run"])
+    [ran] = rows.loc[rows["run"] == folder.name, "ran"]
+    assert ran.endswith("interrupted (its process died; kept from its last save)")  # not "stopped by hand" (r59)
     # had this been a job of a living server, a page that listed the runs before its watcher noticed the death
     # adopted the save first: the job still says what was kept
     job = jobs.Job(id=folder.name, run=tiny_run(epochs=100_000), folder=folder)

@@ -81,6 +81,12 @@ def test_a_run_says_how_long_it_ran_against_its_cap():
     assert results.ran_text(3, 20, True, False) == "3 of 20 ep, early stop"
     assert results.ran_text(20, 20, False, False) == "20 of 20 ep (the cap)"
     assert results.ran_text(5, 20, False, True) == "5 of 20 ep, stopped by hand"
+    # a run listed from its last save after its process died was "stopped by hand" too (audit r59)
+    assert results.ran_text(5, 20, False, True, True) == "5 of 20 ep, interrupted (its process died; kept from its " \
+                                                         "last save)"
+    lost = pd.DataFrame({"epochs_run": [6, 9], "epochs_cap": [20] * 2, "stopped_early": [False] * 2,
+                         "stopped": [True] * 2, "interrupted": [True, False]})
+    assert results.ran_summary(lost) == "2× 6–9/20 ep · 1 by hand, 1 interrupted"
     group = pd.DataFrame({"epochs_run": [11, 15, 20], "epochs_cap": [20] * 3, "stopped_early": [True, True, False],
                           "stopped": [False] * 3})
     assert results.ran_summary(group) == "3× 11–20/20 ep · 2 early stop, 1 cap"
