@@ -134,8 +134,9 @@ def queue_caption() -> None:
             st.empty()  # in the count's place: a fragment rerun that draws less can leave the old one up (app/live.py)
             return
         running = sum(j.status != "queued" for j in active)
-        st.caption(f":material/progress_activity: {running} run(s) training, {len(active) - running} queued "
-                   f"(this server, at most {jobs.max_parallel()} at once). See the Train page.")
+        # two short lines: four had pushed the presentation switch and the dataset below the fold (rehearsal r55, P9)
+        st.caption(f":material/progress_activity: {running} training · {len(active) - running} queued",
+                   help=f"Runs of this server, at most {jobs.max_parallel()} at once: the Train page shows the queue.")
 
     count()
     st.divider()

@@ -281,7 +281,7 @@ def test_a_run_stopped_from_another_session_leaves_no_row_in_its_queue(server_wi
             b.get_by_role("heading", name="The server's queue").wait_for(timeout=PAGE_S * 1000)
             queue = b.locator('[data-testid="stMain"]')
             b.get_by_text("started by session").first.wait_for(timeout=PAGE_S * 1000)
-            count = b.locator('[data-testid="stSidebar"]').get_by_text("1 run(s) training")
+            count = b.locator('[data-testid="stSidebar"]').get_by_text("1 training · 0 queued")
             box = count.bounding_box()  # at the sidebar's foot it was below a 1280 x 800 window on this page
             assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"], box
             queue.get_by_role("button", name="Stop", exact=True).first.click()

@@ -350,7 +350,7 @@ def test_the_queue_says_which_session_this_is_and_a_stop_at_once(env, monkeypatc
     b.run()
     no_exception(b)
     assert polls.count(jobs.QUEUE_REFRESH_S) == idle + 1  # the sidebar's count too, now that a run is active
-    assert any("1 run(s) training" in c.value for c in b.sidebar.caption)
+    assert any("1 training · 0 queued" in c.value for c in b.sidebar.caption)
     row = [m.value for m in b.markdown if "`rehearsal-run`" in m.value]
     assert row and "stopping at its next batch (asked by you" in row[0], row
     assert b.button(key="qstop.rehearsal-run").disabled
