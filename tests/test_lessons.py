@@ -148,7 +148,8 @@ def test_a_lessons_last_step_leads_on_to_the_next_lessons_first_step():
     open_step(at, first, len(first.steps) - 1)
     assert not links(at, "Next step")
     (on,) = links(at, lessonbar.NEXT_LESSON)
-    assert second.title in on.help and dict(parse_qsl(on.query_string)) == L.step_query(second, 0)
+    # no tooltip: it covered the next note's title under a presenter's resting pointer (rehearsal r55, P3)
+    assert not on.help and dict(parse_qsl(on.query_string)) == L.step_query(second, 0)
     follow(at, on)
     assert not at.exception, [e.message for e in at.exception]
     assert at.title[0].value == TITLES[second.steps[0].page] and at.query_params["step"] in ([f"{second.id}.1"],
