@@ -13,6 +13,7 @@ from app import jobs, lessonbar, presentation, same_setup, state
 from mambarec import findings
 from mambarec.config import setup_label
 from mambarec.store import CHECKPOINT_NAME
+from mambarec.summary import runaway_loss
 
 QUEUE_ROWS = "queue.rows"  # rows the server's queue drew last in this session
 STATUS_ICON = {"queued": "schedule", "building": "construction", "running": "progress_activity", "saving": "save",
@@ -154,6 +155,8 @@ def outcome(job: jobs.Job) -> None:
         note = early_stop_note(res, job.run.train.patience)
         if note:
             st.warning(note)
+        if runaway := runaway_loss(getattr(res, "history", None) or []):
+            st.warning(f"Check this run: {runaway}.")
     elif job.status == "cancelled":
         by = f" by {job.stopped_by}" if job.stopped_by and job.stopped_by != job.owner else ""
         st.info(f"Stopped{by} before the first epoch ended: nothing to save.")

@@ -228,6 +228,10 @@ def _train(args: argparse.Namespace, trainer, out: Path, resuming: bool) -> int:
         print(f"\ninterrupted after {result.epochs_run} of {run.train.epochs} epochs: the best state so far (epoch "
               f"{result.best_epoch}) is saved in {saved}; continue the run with: python -m mambarec train --resume "
               f"{saved} --out {saved}", file=sys.stderr)
+    from mambarec.summary import runaway_loss  # lazy: kept off the light path
+
+    if runaway := runaway_loss(result.history):
+        print(f"warning: {runaway}", file=sys.stderr)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}
     print(json.dumps({"out": str(saved), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                       "stopped_early": result.stopped_early, "cancelled": result.cancelled, "test": summary,

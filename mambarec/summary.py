@@ -6,6 +6,8 @@ seeds that early stopping ended in their warm-up. REPORT.md (``mambarec.report``
 
 from __future__ import annotations
 
+import math
+
 from mambarec import findings
 from mambarec.tables import seed_list
 
@@ -212,6 +214,22 @@ def _lowest_bpr(run: dict) -> float | None:
     if run.get(LOWEST_BPR) is not None:
         return float(run[LOWEST_BPR])
     return min((e["loss/bpr"] for e in run.get("history") or () if "loss/bpr" in e), default=None)
+
+
+RUNAWAY_BPR = 10 * math.log(2)  # a BPR loss starts near ln 2 (a random ranking) and falls; ten times that runs away
+
+
+def runaway_loss(history: list[dict]) -> str | None:
+    """What to change when a run's BPR loss went far above a random ranking's without turning into NaN (which stops
+    the run with its own message): at learning rate 1e5 it reached ~5e9 in its first epoch and nothing said so
+    (audit r59)."""
+    losses = [e["loss/bpr"] for e in history if e.get("loss/bpr") is not None]
+    if not losses or max(losses) <= RUNAWAY_BPR:
+        return None
+    peak = max(range(len(losses)), key=losses.__getitem__)
+    return (f"its BPR loss ran away to {losses[peak]:.3g} at epoch {peak + 1} (a random ranking scores ln 2 = 0.693); "
+            "the learning rate is likely too high (lower --lr / learning_rate, or the loss weights lambda_mmd and "
+            "lambda_cl)")
 
 
 def _stuck(run: dict) -> bool:

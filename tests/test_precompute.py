@@ -758,3 +758,17 @@ def test_a_curves_mean_and_band_end_where_its_first_seed_stopped_and_the_seed_th
     assert len(mean.split()) == 3 and len(dotted.split()) == 3 and 'stroke-dasharray="2,2"' in svg  # epochs 3-5
     circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
     assert len(circles) == 2 and tuple(map(float, circles[1])) == tuple(map(float, dotted.split()[-1].split(",")))
+
+
+def test_a_loss_that_runs_away_without_nan_is_named_with_what_to_change():
+    """At learning rate 1e5 the BPR loss reached ~5e9 and a run ended with no word (audit r59); NaN has its own
+    error, which stops the run."""
+    from mambarec.summary import runaway_loss
+
+    healthy = [{"epoch": e, "loss/bpr": 0.693 / e} for e in range(1, 6)]
+    assert runaway_loss(healthy) is None and runaway_loss([]) is None
+    rough = [{"epoch": 1, "loss/bpr": 0.7}, {"epoch": 2, "loss/bpr": 6.0}, {"epoch": 3, "loss/bpr": 0.5}]
+    assert runaway_loss(rough) is None  # under ten times a random ranking's: a rough start, not a runaway
+    runaway = [{"epoch": 1, "loss/bpr": 4.3e9}, {"epoch": 2, "loss/bpr": 5.8e9}, {"epoch": 3, "loss/bpr": 5.0e9}]
+    said = runaway_loss(runaway)
+    assert said.startswith("its BPR loss ran away to 5.8e+09 at epoch 2") and "--lr" in said
