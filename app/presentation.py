@@ -42,6 +42,8 @@ h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 LARGE = """
 <style>
 html { font-size: 19px; }
+/* a 1024 x 768 projector: a step's note wrapped to more lines and pushed its chart out of sight (rehearsal r55, F6) */
+@media (max-width: 1100px) { html { font-size: 17px; } }
 section[data-testid="stSidebar"] { width: 232px !important; min-width: 232px !important; }
 /* the narrow sidebar keeps its menu and dataset names whole ("DREAM inspecto", "synthetic/cold-i..." at 19 px) */
 section[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"] p,

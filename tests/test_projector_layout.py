@@ -479,3 +479,27 @@ def test_the_setup_pickers_of_every_embeddings_and_dream_step_show_their_whole_c
     finally:
         page.close()
     assert len(PICKER_STEPS) >= 4 and cuts == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson_id", ["parts", "alignment", "dream"])
+def test_a_first_step_s_chart_is_in_sight_on_a_1024_projector(server, browser, lesson_id):
+    """At 1024 x 768 in presentation mode parts.1 showed four of its six rows, alignment.1 its maps cut at half
+    height and dream.1 only its panel titles (rehearsal r55, F6): the type is a step smaller there."""
+    lesson = next(one for one in LESSONS if one.id == lesson_id)
+    small = {"width": 1024, "height": 768}
+    page = browser.new_page(viewport=small)
+    try:
+        page.goto(step_url(server, lesson, 0) + "&present=1")
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        page.get_by_text("Checking that these precomputed").wait_for(state="hidden", timeout=PAGE_S * 1000)
+        settle(page)
+        if lesson_id == "dream":  # the maps themselves: the chart's box ends a margin below them
+            bottom = page.evaluate(PANELS_BOTTOM)
+        else:
+            bottom = page.evaluate(CHART_AND_KEY_BOTTOMS)[0][0]
+        assert 0 < bottom <= small["height"], bottom
+    finally:
+        page.close()
