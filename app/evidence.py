@@ -16,9 +16,9 @@ import streamlit as st
 
 from app import paths, results
 from mambarec import findings, stats
+from mambarec.catalog import list_runs
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics, world_cold_items
-from mambarec.store import list_runs
 from mambarec.summary import LOWEST_BPR, in_short, never_learned
 
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",

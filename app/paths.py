@@ -10,7 +10,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from mambarec.store import printable_name, runs_dir
+from mambarec.catalog import printable_name
+from mambarec.store import runs_dir
 
 PRECOMPUTED_ENV = "MAMBAREC_PRECOMPUTED"  # another precomputed folder (tests, a second grid)
 

@@ -17,6 +17,8 @@ import streamlit as st
 from app.paths import precomputed_dir, precomputed_signature, runs_root, runs_signature
 from mambarec import stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
+from mambarec.catalog import list_runs, printable_name
+from mambarec.catalog import precomputed_records as store_records
 from mambarec.comparison import (  # noqa: F401  (the tables' logic; intervals, mean_interval, ran_summary and
     METRICS,  # ran_text re-exported for the pages)
     add_deltas,
@@ -32,8 +34,6 @@ from mambarec.config import PopConfig, RunConfig, TrainConfig
 from mambarec.data import load_dataset
 from mambarec.groundtruth import COLD_WARM_K, COLD_WARM_METRIC  # noqa: F401  (re-exported for the pages)
 from mambarec.progress import adopt_orphans
-from mambarec.store import list_runs, printable_name
-from mambarec.store import precomputed_records as store_records
 
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
@@ -63,7 +63,7 @@ def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:
 
 @st.cache_data(max_entries=4, show_spinner="Reading the precomputed results...")
 def precomputed_records(folder: str, signature: tuple) -> tuple[list, str | None]:
-    """``mambarec.store.precomputed_records`` of the folder, or ([], why) when it cannot be used.
+    """``mambarec.catalog.precomputed_records`` of the folder, or ([], why) when it cannot be used.
 
     Whether its numbers are still today's is checked apart (``app.staleness.staleness_banner``), in
     the background, so the rows are drawn before that check ends."""

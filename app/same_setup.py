@@ -14,8 +14,9 @@ import streamlit as st
 
 from app import state
 from mambarec.artifacts import PrecomputedError, load_precomputed
+from mambarec.catalog import precomputed_records
 from mambarec.config import RunConfig, setup_key
-from mambarec.store import RunRecord, precomputed_records
+from mambarec.store import RunRecord
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

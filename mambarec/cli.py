@@ -49,6 +49,7 @@ from mambarec.store import (
     claimed,
     save_run,
 )
+from mambarec.summary import runaway_loss
 
 # the epoch cap, where the run trains and whether DREAM is compiled (the same mathematics)
 RESUME_MAY_CHANGE = ("epochs", "device", "compile")
@@ -120,10 +121,11 @@ def _resume(args: argparse.Namespace, ckpt: dict, dataset):
     elif done >= run.train.epochs:  # it trained nothing, said nothing, exited 0 and wrote a copy (rehearsal r54)
         raise ConfigError(f"{args.resume} already reached its cap of {run.train.epochs} epochs; pass --epochs N with "
                           f"N > {done} to continue it")
+    trainer = restore_trainer(ckpt, dataset, run=run)
     best = ckpt.get("metrics", {}).get("best_epoch")
     print(f"resuming {args.resume} after epoch {done}" + (f" (best so far: epoch {best})" if best else "")
           + f" to a cap of {run.train.epochs} epochs", file=sys.stderr)  # the run it picked up, said (audit r59)
-    return restore_trainer(ckpt, dataset, run=run)
+    return trainer
 
 
 def _changed_on_resume(args: argparse.Namespace, run) -> list[str]:
@@ -228,8 +230,6 @@ def _train(args: argparse.Namespace, trainer, out: Path, resuming: bool) -> int:
         print(f"\ninterrupted after {result.epochs_run} of {run.train.epochs} epochs: the best state so far (epoch "
               f"{result.best_epoch}) is saved in {saved}; continue the run with: python -m mambarec train --resume "
               f"{saved} --out {saved}", file=sys.stderr)
-    from mambarec.summary import runaway_loss  # lazy: kept off the light path
-
     if runaway := runaway_loss(result.history):
         print(f"warning: {runaway}", file=sys.stderr)
     summary = {k: round(v, 4) for k, v in result.test.items() if k.endswith("@10") or k.endswith("@20")}

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.atomic import write_atomically
+from mambarec.catalog import list_runs, precomputed_records, printable_name
 from mambarec.comparison import (
     ALL_METRICS,
     TEXT_METRICS,
@@ -25,7 +26,7 @@ from mambarec.comparison import (
 from mambarec.config import ConfigError
 from mambarec.errors import UserError
 from mambarec.progress import adopt_orphans
-from mambarec.store import RUNS_DIR_ENV, list_runs, precomputed_records, printable_name, runs_dir
+from mambarec.store import RUNS_DIR_ENV, runs_dir
 
 
 def add_compare_command(sub) -> None:

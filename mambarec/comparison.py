@@ -12,10 +12,11 @@ from collections.abc import Collection, Sequence
 import pandas as pd
 
 from mambarec import findings, stats
+from mambarec.catalog import model_name_of
 from mambarec.config import ConfigError, setup_label
 from mambarec.grid import GRID
 from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_metrics
-from mambarec.store import INTERRUPTED, RunRecord, model_name_of, named_by_hand
+from mambarec.store import INTERRUPTED, RunRecord, named_by_hand
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
 NO_COMMON_SEED = "no common seed"  # a row none of whose seeds the reference ran: nothing to pair, no change

@@ -101,7 +101,7 @@ def adopt_orphans(root: Path | None = None) -> list[Path]:
             holder = claim_holder(folder)
             if holder is not None and not alive(holder) and adopt_progress(folder, holder) is not None:
                 out.append(folder)
-        except OSError:  # a folder it may not read or write: ``store.list_runs`` names it
+        except OSError:  # a folder it may not read or write: ``catalog.list_runs`` names it
             continue
     return out
 

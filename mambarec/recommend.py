@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from mambarec.artifacts import PrecomputedError, load_precomputed
+from mambarec.catalog import list_runs, model_name_of, precomputed_records
 from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.metrics import top_items
 from mambarec.model.base import eval_mode
-from mambarec.store import CHECKPOINT_NAME, RunRecord, list_runs, model_name_of, precomputed_records
+from mambarec.store import CHECKPOINT_NAME, RunRecord
 
 
 @dataclass(frozen=True)

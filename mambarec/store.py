@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -320,99 +319,8 @@ def delete_run(folder: Path) -> None:
     shutil.rmtree(folder)
 
 
-# ---- reading --------------------------------------------------------------------------------------
-def read_run(folder: Path) -> RunRecord:
-    """The run saved in ``folder`` (raises OSError or ValueError when it is not one, or when its metrics.json holds
-    a metric that is not a finite number: a damaged or edited file, which the newest-copy rule would otherwise pick
-    over a sound copy of the same run)."""
-    folder = Path(folder)
-    config = json.loads((folder / CONFIG_NAME).read_text())
-    metrics = json.loads((folder / METRICS_NAME).read_text())
-    broken = [k for k, v in metrics.items() if k.startswith(("test/", "valid/")) and isinstance(v, float)
-              and not math.isfinite(v)]
-    if broken:
-        raise ValueError(f"{METRICS_NAME} holds {metrics[broken[0]]} for {broken[0]}"
-                         + (f" and {len(broken) - 1} more" if len(broken) > 1 else ""))
-    ckpt = folder / CHECKPOINT_NAME
-    return RunRecord(id=folder.name, source="saved", config=config,
-                     metrics={k: v for k, v in metrics.items() if k != "history"},
-                     history=metrics.get("history", []), folder=folder, checkpoint=ckpt if ckpt.is_file() else None,
-                     dataset=metrics.get("dataset", config.get("dataset")),
-                     fingerprint=metrics.get("dataset_fingerprint"))
-
-
-def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | None = None) -> list[RunRecord]:
-    """Every run folder under ``root`` (newest first); folders that are not runs are skipped, and so are run folders
-    that cannot be read (a damaged metrics.json, a folder without read permission, a name that is not UTF-8), each
-    added to ``unreadable`` with the reason and what to do when it is given. One such folder never hides the rest:
-    it had crashed ``compare`` and the Compare page (audit r59)."""
-    root = Path(root) if root is not None else runs_dir()
-    out: list[RunRecord] = []
-    if not root.is_dir():
-        return out
-    found = []
-    for folder in root.iterdir():
-        try:
-            folder.name.encode()
-            if (folder / METRICS_NAME).is_file():
-                found.append(((folder / METRICS_NAME).stat().st_mtime_ns, folder))
-        except (OSError, UnicodeError) as exc:
-            if unreadable is not None:
-                unreadable.append((folder, unreadable_reason(folder, exc)))
-    for _, folder in sorted(found, key=lambda pair: pair[0], reverse=True):
-        try:
-            out.append(read_run(folder))
-        except (OSError, ValueError) as exc:
-            if unreadable is not None:
-                unreadable.append((folder, unreadable_reason(folder, exc)))
-    return out
-
-
-def unreadable_reason(folder: Path, exc: Exception) -> str:
-    """Why a run folder cannot be listed, and what to do about it."""
-    if isinstance(exc, UnicodeError):
-        return "its name is not valid UTF-8, which the tables cannot show: rename the folder"
-    if isinstance(exc, PermissionError):
-        return (f"permission denied: make it readable (chmod -R u+rX '{printable_name(folder)}') or move it out of "
-                "the runs folder")
-    return (f"{type(exc).__name__}: {exc}; a damaged or edited {CONFIG_NAME} or {METRICS_NAME}: retrain the run, "
-            "or delete the folder or move it out of the runs folder")
-
-
-def printable_name(folder: Path) -> str:
-    """A folder's name as it can be printed: bytes that are not UTF-8 as \\xNN."""
-    return os.fsencode(folder.name).decode("utf-8", "backslashreplace")
-
-
-def precomputed_records(pre: dict) -> list[RunRecord]:
-    """The rows of a loaded precomputed folder (``artifacts.load_precomputed``) as RunRecords."""
-    manifest = pre["manifest"]
-    runs = manifest.get("runs", {})
-    fingerprints = {name: entry.get("fingerprint") for name, entry in manifest.get("datasets", {}).items()}
-    out = []
-    for row in pre["results"]:
-        ds, cell, seed = row["dataset"], row["cell"], int(row["seed"])
-        config = runs.get(f"{ds}/{cell}/s{seed}", {"model_name": row.get("model_name"), "model": {}, "train": {}})
-        metrics = {k: v for k, v in row.items() if k not in ("history", "all_metrics")}
-        metrics.update(row.get("all_metrics", {}))
-        ckpt = pre["checkpoints"].get(ds, {}).get(f"{cell}_s{seed}")
-        out.append(RunRecord(id=f"{cell} s{seed}", source="precomputed", config=config, metrics=metrics,
-                             history=row.get("history", []), checkpoint=Path(ckpt) if ckpt else None, cell=cell,
-                             dataset=ds, fingerprint=fingerprints.get(ds)))
-    return out
-
-
-def model_name_of(record: RunRecord) -> str:
-    """The model of a record, read through the config version it was saved with."""
-    try:
-        return record.run.model_name
-    except ValueError:
-        return str(record.config.get("model_name", "?"))
-
-
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
-           "import_checkpoint", "rename_run", "delete_run", "read_run", "list_runs", "unreadable_reason",
-           "printable_name", "precomputed_records",
-           "check_writable", "unwritable", "check_room", "claimed", "claim_holder", "model_name_of", "LOCK_NAME",
+           "import_checkpoint", "rename_run", "delete_run",
+           "check_writable", "unwritable", "check_room", "claimed", "claim_holder", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED"]

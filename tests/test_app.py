@@ -428,8 +428,8 @@ def test_a_server_that_goes_away_loses_no_live_run(env, how):
 def test_a_worker_killed_outright_keeps_its_last_progress_save(env, monkeypatch):
     """A worker killed without warning (the out-of-memory killer's SIGKILL) lost the whole live run: "failed" and
     nothing in runs/. The worker now saves its progress as it goes, and the server lists the last save."""
+    from mambarec.catalog import list_runs
     from mambarec.checkpoint import load_model
-    from mambarec.store import list_runs
 
     monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0.001")  # a save at every epoch's end
     ds = state.get_dataset("tiny")
@@ -469,8 +469,8 @@ def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
     """Server and worker killed together (a machine's reboot, the whole process group): no one was left to list the
     last progress save. Its claim on the folder names a dead process, so the next page that lists runs adopts it;
     a folder whose worker lives is left alone."""
+    from mambarec.catalog import list_runs
     from mambarec.progress import adopt_orphans
-    from mambarec.store import list_runs
 
     ds = state.get_dataset("tiny")
     folder = env / "killed-with-server"

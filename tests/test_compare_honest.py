@@ -1071,8 +1071,8 @@ def test_an_r_sweep_is_a_mambarec_family_shown_at_two_or_more_r():
 def test_one_folder_that_cannot_be_read_never_hides_the_others(runs_root, tmp_path, capsys, monkeypatch):
     """A folder without read permission, or whose name is not UTF-8, crashed `compare` and the Compare page; a
     metrics.json holding NaN was kept over a sound copy of the same run, as the newer of the two (audit r59)."""
+    from mambarec.catalog import list_runs, printable_name
     from mambarec.cli import main
-    from mambarec.store import list_runs, printable_name
 
     runs = tmp_path / "runs"
     shutil.copytree(runs_root, runs)

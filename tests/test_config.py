@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mambarec.catalog import read_run
 from mambarec.checkpoint import FORMAT, load_checkpoint, load_model, restore_trainer
 from mambarec.cli import build_parser, main, run_config_from_args
 from mambarec.config import (
@@ -29,7 +30,6 @@ from mambarec.config import (
 )
 from mambarec.data import load_dataset
 from mambarec.evaluate import evaluate_model
-from mambarec.store import read_run
 from mambarec.train import Trainer
 from tests.fresh import modules_after
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from mambarec.catalog import list_runs
 from mambarec.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint, weights_digest
 from mambarec.cli import main
 from mambarec.config import BPRConfig, ConfigError, RunConfig, TrainConfig, make_run, mambarec_preset
@@ -17,7 +18,7 @@ from mambarec.data import load_dataset
 from mambarec.data.dataset import DatasetError
 from mambarec.metrics import topk_metrics
 from mambarec.model.dream import Dream, compile_dream
-from mambarec.store import import_checkpoint, list_runs, save_run
+from mambarec.store import import_checkpoint, save_run
 from mambarec.train import NegativeSampler, Trainer, lr_factor
 from tests.tiny import tiny_dataset
 
