@@ -116,36 +116,81 @@ def claimed(folder: Path):
     --overwrite each replaced the other's files one by one). A claim whose process has ended is taken over."""
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / LOCK_NAME
+    busy = (f"{folder}: another `train` (process {{pid}}) is writing there; wait for it to end or choose another "
+            "--out")
+    try:
+        with holding(folder / LOCK_NAME, busy):
+            yield folder
+    finally:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # nothing was saved: leave no empty folder behind
+
+
+@contextlib.contextmanager
+def holding(lock: Path, busy: str):
+    """Hold the file ``lock``, which names this process, for the block; refused with ``busy`` (``{pid}``: the
+    holder) while a living process holds it; a lock whose process has ended is taken over. The lock appears with
+    its process id already in it (a hard link of a written file): created empty and written after, a second
+    process starting at the same instant read no holder, took it for a dead one's and both went on (2 of 6
+    simultaneous `train --out SAME`, audit r60)."""
     for _ in range(2):
+        if _take(lock):
+            break
+        holder = lock_holder(lock)
+        if holder is not None and alive(holder):
+            raise RunStoreError(busy.format(pid=holder)) from None
+        lock.unlink(missing_ok=True)  # its process is gone: a run killed before it could let go
+    else:
+        raise RunStoreError(f"{lock.parent}: could not claim {lock.name} for this process; try again")
+    try:
+        yield
+    finally:
+        if lock_holder(lock) == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+def _take(lock: Path) -> bool:
+    """Create ``lock`` holding this process id, atomically; False when it exists."""
+    mine = lock.with_name(f"{lock.name}.{os.getpid()}")
+    mine.write_text(str(os.getpid()))
+    try:
+        os.link(mine, lock)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: create, then write at once
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
         except FileExistsError:
-            holder = claim_holder(folder)
-            if holder is not None and alive(holder):
-                raise RunStoreError(f"{folder}: another `train` (process {holder}) is writing there; wait for it "
-                                    "to end or choose another --out") from None
-            lock.unlink(missing_ok=True)  # its process is gone: a run killed before it could let go
-    else:
-        raise RunStoreError(f"{folder}: could not claim it for this run; choose another --out")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(str(os.getpid()))
-    try:
-        yield folder
+            return False
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
     finally:
-        lock.unlink(missing_ok=True)
-        if created and not any(folder.iterdir()):
-            folder.rmdir()  # nothing was saved: leave no empty folder behind
+        mine.unlink(missing_ok=True)
+
+
+def lock_holder(lock: Path) -> int | None:
+    """The process id in the file ``lock``, or None (no such file, or not a number)."""
+    try:
+        text = lock.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def claim_holder(folder: Path) -> int | None:
     """The process id in ``folder``'s claim, or None (no claim, or not a number)."""
-    try:
-        text = (folder / LOCK_NAME).read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+    return lock_holder(folder / LOCK_NAME)
+
+
+def refuse_if_claimed(folder: Path, what: str) -> None:
+    """Refuse to ``what`` (rename, delete) a run folder that a living process is writing: renamed while a
+    `train --resume` wrote it, a run split in two; deleted, its save brought it back (audit r60)."""
+    holder = claim_holder(folder)
+    if holder is not None and alive(holder):
+        raise RunStoreError(f"{folder.name} is being written by process {holder} (a run training or resuming "
+                            f"into it): {what} it once that run has ended")
 
 
 def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False) -> None:
@@ -307,6 +352,7 @@ def rename_run(folder: Path, new_name: str) -> Path:
         raise RunStoreError(f"a run named {name!r} already exists")
     if not (folder / METRICS_NAME).is_file():
         raise RunStoreError(f"{folder} is not a saved run")
+    refuse_if_claimed(folder, "rename")
     os.replace(folder, target)
     return target
 
@@ -316,11 +362,13 @@ def delete_run(folder: Path) -> None:
     folder = Path(folder)
     if not (folder / METRICS_NAME).is_file() or not (folder / CONFIG_NAME).is_file():
         raise RunStoreError(f"{folder} is not a saved run; nothing was deleted")
+    refuse_if_claimed(folder, "delete")
     shutil.rmtree(folder)
 
 
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
            "import_checkpoint", "rename_run", "delete_run",
-           "check_writable", "unwritable", "check_room", "claimed", "claim_holder", "LOCK_NAME",
+           "check_writable", "unwritable", "check_room", "claimed", "holding", "claim_holder", "lock_holder",
+           "refuse_if_claimed", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED"]

@@ -4,6 +4,7 @@ import dataclasses
 import io
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -697,3 +698,60 @@ def test_an_optimizer_state_of_another_setup_is_refused_by_what_differs():
     assert moments["exp_avg"].dtype == torch.float64 and moments["step"].dtype == torch.float32
     assert float(moments["step"]) == 1.0  # one step of gradient 1: the first moment is (1 - beta1) x 1, in float32
     assert torch.equal(moments["exp_avg"], torch.full((3, 2), 0.1).double())
+
+
+def _hold_once(lock: str, barrier, held, out) -> None:
+    from mambarec.store import RunStoreError, holding
+
+    barrier.wait()
+    try:
+        with holding(Path(lock), "busy {pid}"):
+            held.value += 1
+            out.put(held.value)  # how many held it at once, seen from inside
+            time.sleep(0.05)
+            held.value -= 1
+    except RunStoreError:
+        out.put(0)
+
+
+def test_two_processes_starting_together_never_both_hold_a_run_folder(tmp_path):
+    """The claim was created empty and its process id written after: a second `train --out SAME` started at the
+    same instant read no holder, took it for a dead one's and both trained (2 of 6 tries, and 65 of 300 for the
+    claim alone; audit r60). The claim now appears with its id in it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    held, out = ctx.Value("i", 0), ctx.Queue()
+    for trial in range(30):
+        lock = tmp_path / f"{trial}.lock"
+        barrier = ctx.Barrier(2)
+        procs = [ctx.Process(target=_hold_once, args=(str(lock), barrier, held, out)) for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        seen = sorted(out.get(timeout=10) for _ in procs)
+        assert seen[-1] == 1 and seen[0] in (0, 1), (trial, seen)  # never two at once
+        assert not lock.exists() and not list(tmp_path.glob(f"{trial}.lock.*"))  # let go, no scratch left
+
+
+def test_a_run_folder_being_written_is_not_renamed_or_deleted(tmp_path):
+    """Renamed while a `train --resume` wrote it, a run was split in two; deleted, its save brought it back (r60)."""
+    import subprocess
+    import sys
+
+    from mambarec.store import LOCK_NAME, RunStoreError, delete_run, rename_run
+
+    trainer, result = _fit(_run(epochs=1))
+    folder = save_run(tmp_path / "run", trainer, result)
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (folder / LOCK_NAME).write_text(str(writer.pid))
+        with pytest.raises(RunStoreError, match=rf"run is being written by process {writer.pid} .*: rename it once"):
+            rename_run(folder, "other")
+        with pytest.raises(RunStoreError, match="delete it once that run has ended"):
+            delete_run(folder)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert rename_run(folder, "other") == tmp_path / "other"  # its writer gone: the claim is a dead one's
