@@ -10,7 +10,9 @@ worker running other code) is refused.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 import platform
 import shutil
@@ -44,6 +46,7 @@ from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
 from mambarec.report import curve_files, render_report
+from mambarec.store import RunStoreError, holding
 from mambarec.tasks import PROJECTIONS, Task
 
 DEFAULT_DATASETS = (*MAIN_DATASETS, *SCENARIO_DATASETS)
@@ -76,6 +79,29 @@ def runs_held(results: list[dict]) -> set[tuple[str, str, int]]:
     return {(r["dataset"], r["cell"], int(r["seed"])) for r in results}
 
 
+def _one_at_a_time(fn):
+    """``precompute`` holds a lock beside ``out`` for its whole run (``store.holding``): two at once on one --out had
+    each replaced the other's grid, the later silently, and shared one journal (audit r60)."""
+
+    @functools.wraps(fn)
+    def held(out, *args, **kwargs):
+        out = Path(out)
+        busy = f"{out}: another precompute (process {{pid}}) is writing it; wait for it to end or choose another --out"
+        with contextlib.ExitStack() as stack:
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(holding(out.with_name(f".{out.name}.lock"), busy))
+            except OSError as exc:  # a stack naming a path nobody typed, before (audit r59)
+                why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror or exc
+                raise ConfigError(f"{out} cannot be written ({why}); choose another --out") from exc
+            except RunStoreError as exc:
+                raise ConfigError(str(exc)) from None
+            return fn(out, *args, **kwargs)
+
+    return held
+
+
+@_one_at_a_time
 def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_SEEDS, epochs: int | None = None,
                only: Iterable[str] | None = None, projections: tuple[str, ...] = PROJECTIONS,
                progress: bool = True, skipped: list[dict] | None = None, workers: int = 1,

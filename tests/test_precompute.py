@@ -384,8 +384,24 @@ def test_a_journalled_run_of_another_budget_is_trained_again_and_said(tmp_path, 
 
 def test_an_out_folder_that_cannot_be_written_is_said_before_anything_trains(tmp_path, tiny):
     (tmp_path / "a-file").write_text("")
-    with pytest.raises(ConfigError, match=r"a-file/pre cannot be written \(Not a directory\); choose another --out"):
+    with pytest.raises(ConfigError, match=r"a-file/pre cannot be written \(a file is in the way\); choose another"):
         _run_grid(tmp_path / "a-file" / "pre", tiny)
+
+
+def test_a_second_precompute_into_the_same_out_is_refused_while_the_first_runs(tmp_path, tiny, monkeypatch):
+    """Two at once had each replaced the other's grid, the later silently, and shared one journal (audit r60)."""
+    import subprocess
+    import sys
+
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".pre.lock").write_text(str(first.pid))
+        with pytest.raises(ConfigError, match=rf"pre: another precompute \(process {first.pid}\) is writing it"):
+            _run_grid(tmp_path / "pre", tiny)
+    finally:
+        first.kill()
+        first.wait()
+    assert _run_grid(tmp_path / "pre", tiny)["runs"] and not (tmp_path / ".pre.lock").exists()
 
 
 def test_a_result_computed_by_other_code_is_refused(tmp_path, tiny, monkeypatch):
