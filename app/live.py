@@ -113,6 +113,12 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
         outcome(job)
 
 
+def any_ended(runs: list, active_then: set[str]) -> bool:
+    """Whether one of ``runs`` active when the page drew (``active_then``, their ids) has ended since: finished,
+    failed, or stopped, also by another session."""
+    return any(job.id in active_then and not job.active for job in runs)
+
+
 def early_stop_note(res, patience: int) -> str | None:
     """What to make of a run that early stopping ended with its best epoch within the first ``patience`` epochs:
     such a run may have stopped before it learned (a live synthetic run, seed 7, stopped at epoch 26 with its best

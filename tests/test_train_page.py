@@ -649,3 +649,15 @@ def test_a_run_early_stopping_ended_after_an_early_best_is_called_out():
     assert early_stop_note(res(95, 116), patience=20) is None  # a converged run
     assert early_stop_note(res(5, 5, early=False), patience=20) is None  # ended by its cap
     assert early_stop_note(res(5, 9, cancelled=True), patience=20) is None  # stopped by a user
+
+
+def test_the_page_redraws_when_one_of_its_runs_ends_not_only_the_last():
+    """A run another session stopped vanished from its owner's page until the owner's other runs ended (r60)."""
+    from types import SimpleNamespace
+
+    from app import live
+
+    first, second = SimpleNamespace(id="a", active=False), SimpleNamespace(id="b", active=True)
+    assert live.any_ended([first, second], {"a", "b"})  # "a" was stopped meanwhile, "b" still trains
+    assert not live.any_ended([first, second], {"b"})  # "a" had ended before the page drew
+    assert not live.any_ended([], set())

@@ -141,6 +141,7 @@ def my_runs_card() -> None:
     """The newest run of this session (with its curves) and its siblings, refreshed while they train."""
     mine = [j for j in (jobs.get(i) for i in st.session_state.jobs) if j is not None]
     was_active = any(j.active for j in mine)
+    active_then = {j.id for j in mine if j.active}
 
     @st.fragment(run_every=REFRESH_S if was_active else None)
     def cards() -> None:
@@ -150,8 +151,10 @@ def my_runs_card() -> None:
         for job in mine[1:]:
             if job.active:
                 st.markdown(f"{live.headline(job)} · seed {job.run.train.seed}")
-        if was_active and not any(j.active for j in mine):
-            st.rerun(scope="app")  # stop polling; the rest of the page (queue, older runs) catches up
+        # one ended: the whole page says how (one that another session stopped had vanished from here until the
+        # session's last run ended, audit r60); with the last one the polling stops
+        if live.any_ended(mine, active_then):
+            st.rerun(scope="app")
 
     cards()
 
