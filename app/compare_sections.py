@@ -214,7 +214,9 @@ def upload(dataset) -> None:
     if uploaded is not None:
         # Each upload is a new file_id, so a corrected file of the same name and size is checked again.
         ident = (getattr(uploaded, "file_id", None), uploaded.name, uploaded.size)
-        if st.session_state.get("ckpt.uploaded") != ident:
+        kept = st.session_state.get("ckpt.upload_result", (None, ""))[0]
+        gone = kept is not None and not Path(kept).is_dir()  # the run that held it was deleted or renamed since
+        if st.session_state.get("ckpt.uploaded") != ident or gone:  # (audit r60: the upload was never kept)
             folder, why = run_actions.import_checkpoint(uploaded.getvalue(), uploaded.name, dataset,
                                                         classroom=read_only)
             st.session_state["ckpt.uploaded"] = ident

@@ -54,6 +54,9 @@ def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | Non
     for _, folder in sorted(found, key=lambda pair: pair[0], reverse=True):
         try:
             out.append(read_run(folder))
+        except FileNotFoundError as exc:  # renamed or deleted since the listing: not damaged (audit r60)
+            if folder.exists() and unreadable is not None:
+                unreadable.append((folder, unreadable_reason(folder, exc)))
         except (OSError, ValueError) as exc:
             if unreadable is not None:
                 unreadable.append((folder, unreadable_reason(folder, exc)))

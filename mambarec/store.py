@@ -197,6 +197,10 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
     """Refuse to replace an existing run folder unless asked to (``overwrite``) or continuing it (``resuming``)."""
     if folder.exists() and not folder.is_dir():
         raise RunStoreError(f"{folder} exists and is not a folder; choose another --out")
+    holder = claim_holder(folder) if folder.is_dir() else None
+    if holder not in (None, os.getpid()) and alive(holder):  # before suggesting --overwrite or --resume, refused too
+        raise RunStoreError(f"{folder}: another `train` (process {holder}) is writing there; wait for it to end or "
+                            "choose another --out")
     if folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir()) and not (overwrite or resuming):
         what = "a saved run" if (folder / METRICS_NAME).is_file() else "files"
         resume = (", or --resume its checkpoint to continue it" if (folder / CHECKPOINT_NAME).is_file() else "")

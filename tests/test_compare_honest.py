@@ -456,6 +456,11 @@ def test_uploading_a_file_a_saved_run_holds_points_at_that_run_and_copies_nothin
         "Checkpoint already here: the saved run `mine` holds this very file, so no copy was made: pick it in the "
         "Checkpoint box above."]
     assert [p.name for p in root.iterdir()] == ["mine"]
+    # another session deletes `mine` meanwhile: the next rerun keeps the upload, which had been lost (audit r60)
+    shutil.rmtree(root / "mine")
+    at.run()
+    assert not at.exception and len(at.success) == 1 and "Checkpoint accepted and saved as run" in at.success[0].value
+    assert [p.name for p in root.iterdir()] != [] and (next(root.iterdir()) / "checkpoint.pt").read_bytes() == data
 
 
 def test_a_checkpoint_of_another_dataset_names_the_sidebar_pick_that_loads_it(runs_root, monkeypatch, tmp_path):

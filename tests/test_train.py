@@ -740,7 +740,7 @@ def test_a_run_folder_being_written_is_not_renamed_or_deleted(tmp_path):
     import subprocess
     import sys
 
-    from mambarec.store import LOCK_NAME, RunStoreError, delete_run, rename_run
+    from mambarec.store import LOCK_NAME, RunStoreError, check_writable, delete_run, rename_run
 
     trainer, result = _fit(_run(epochs=1))
     folder = save_run(tmp_path / "run", trainer, result)
@@ -751,7 +751,31 @@ def test_a_run_folder_being_written_is_not_renamed_or_deleted(tmp_path):
             rename_run(folder, "other")
         with pytest.raises(RunStoreError, match="delete it once that run has ended"):
             delete_run(folder)
+        # and `train --out` into it names the writer first, not --overwrite or --resume, which it refuses too
+        with pytest.raises(RunStoreError, match=rf"another `train` \(process {writer.pid}\) is writing there"):
+            check_writable(folder, overwrite=True)
     finally:
         writer.kill()
         writer.wait()
     assert rename_run(folder, "other") == tmp_path / "other"  # its writer gone: the claim is a dead one's
+
+
+def test_a_run_folder_renamed_while_the_runs_are_listed_is_not_called_damaged(tmp_path, monkeypatch):
+    """A rename between the listing and the read was reported as a damaged folder, to retrain or delete (r60)."""
+    import shutil
+
+    import mambarec.catalog as catalog
+
+    trainer, result = _fit(_run(epochs=1))
+    for name in ("stays", "moves"):
+        save_run(tmp_path / name, trainer, result)
+    read = catalog.read_run
+
+    def renamed_meanwhile(folder):
+        if folder.name == "moves":
+            shutil.move(folder, folder.with_name("moved"))
+        return read(folder)
+
+    monkeypatch.setattr(catalog, "read_run", renamed_meanwhile)
+    unreadable: list = []
+    assert [r.id for r in list_runs(tmp_path, unreadable)] == ["stays"] and unreadable == []
