@@ -83,6 +83,18 @@ def pick(found: list[dict], key: str, seed: int | None = None) -> dict | None:
     return next((s for s in mine if seed is None or s["seed"] == seed), mine[0] if mine else None)
 
 
+def held_default(held, keys: list[str], default: str) -> tuple[str, str | None]:
+    """A picker's value when the one it held is no longer among ``keys``: ``default``, and for a saved run a note
+    (renamed or deleted meanwhile, here or by another session: the page had switched to the default without a word,
+    audit r60). A value still there is kept, with no note."""
+    if held in keys:
+        return held, None
+    if isinstance(held, str) and held.startswith(SAVED):
+        return default, (f"The saved run `{held.removeprefix(SAVED)}` is no longer in the runs folder (renamed or "
+                         f"deleted meanwhile): showing `{default.removeprefix(SAVED)}` instead.")
+    return default, None
+
+
 def key_label(found: list[dict], key: str, with_seed: bool = True) -> str:
     """A picker's label: the cell and what it is (and its one seed, unless a Seed box beside the picker says it:
     the label was cut at 1280 x 800 on Embeddings), or the saved run's label."""

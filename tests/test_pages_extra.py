@@ -366,3 +366,22 @@ def test_an_embedding_maps_title_grows_with_presentation_modes_type():
     assert plain.layout.title.font.size == figures.MAP_TITLE_PX
     assert large.layout.title.font.size == round(1.25 * figures.MAP_TITLE_PX)
     assert large.layout.margin.t > plain.layout.margin.t  # the larger lines keep their room above the map
+
+
+def test_a_run_renamed_elsewhere_is_said_on_the_pages_that_showed_it(runs_root, monkeypatch, no_precomputed, tmp_path):
+    """A run renamed or deleted by another session: Users, the DREAM inspector and Embeddings switched to another
+    model without a word, where a link to a missing run is explained (audit r60)."""
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root, root)
+    monkeypatch.setenv("MAMBAREC_RUNS", str(root))
+    name = "20260101-000000-synthetic-official-s2026-1"
+    pages = [page(p) for p in ("users", "dream_inspector", "embeddings")]
+    (root / name).rename(root / "renamed")
+    for at in pages:
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        said = [c.value for c in at.caption if "is no longer in the runs folder" in c.value]
+        assert said and said[0].startswith(f":material/info: The saved run `{name}` is no longer in the runs folder "
+                                           "(renamed or deleted meanwhile): showing `"), (at, said)

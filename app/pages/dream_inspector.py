@@ -62,8 +62,10 @@ def choose_model(dataset):
     for note in urlsel.restore(PAGE, PARAMS, {"model": keys, "modality": ("visual", "text"),
                                               "item": range(dataset.n_items)}):
         st.caption(f":material/info: {note}")
-    if ss[key("model")] not in keys:
-        ss[key("model")] = models.active_key(runs) or ("paper" if "paper" in keys else keys[0])
+    ss[key("model")], gone = models.held_default(ss.get(key("model")), keys, models.active_key(runs)
+                                                 or ("paper" if "paper" in keys else keys[0]))
+    if gone:
+        st.caption(f":material/info: {gone}")
     c1, c2 = st.columns([4, 1])
     pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"
