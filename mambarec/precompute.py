@@ -45,6 +45,7 @@ from mambarec.engine_ray import require_ray, run_ray
 from mambarec.engines import DEFAULT_WORKERS, run_local
 from mambarec.grid import GRID, MAIN_DATASETS, MAX_SEEDS, SCENARIO_DATASETS, Cell, budget_for, cells_for, grid_cells
 from mambarec.journal import Journal
+from mambarec.lifeline import alive
 from mambarec.report import curve_files, render_report
 from mambarec.store import RunStoreError, holding
 from mambarec.tasks import PROJECTIONS, Task
@@ -131,7 +132,10 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     out = Path(out)
     check_replaceable(out, keep=extend or refresh_stale, overwrite=overwrite)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for left in out.parent.glob(f"{out.name}.tmp-*"):  # a killed run's, whose process is gone (audit r59)
+        pid = left.name.rsplit("-", 1)[-1]
+        if left == tmp or (pid.isdigit() and not alive(int(pid))):
+            shutil.rmtree(left, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
     except OSError as exc:  # it had ended in a stack that named the .tmp folder, a path nobody typed (audit r59)

@@ -788,3 +788,18 @@ def test_a_loss_that_runs_away_without_nan_is_named_with_what_to_change():
     runaway = [{"epoch": 1, "loss/bpr": 4.3e9}, {"epoch": 2, "loss/bpr": 5.8e9}, {"epoch": 3, "loss/bpr": 5.0e9}]
     said = runaway_loss(runaway)
     assert said.startswith("its BPR loss ran away to 5.8e+09 at epoch 2") and "--lr" in said
+
+
+def test_a_killed_runs_scratch_folder_is_cleared_by_the_next_run(tmp_path, tiny):
+    """Each killed precompute left an empty `<out>.tmp-<pid>` beside --out, for good (audit r59)."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / f"pre.tmp-{gone.pid}").mkdir()
+    living = tmp_path / f"pre.tmp-{os.getppid()}"  # a process that lives: not ours to clear
+    living.mkdir()
+    _run_grid(tmp_path / "pre", tiny)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".tmp-" in p.name) == [living.name]
