@@ -87,7 +87,11 @@ def _one_at_a_time(fn):
     @functools.wraps(fn)
     def held(out, *args, **kwargs):
         out = Path(out)
-        busy = f"{out}: another precompute (process {{pid}}) is writing it; wait for it to end or choose another --out"
+
+        def busy(pid: int) -> str:
+            return f"{out}: another precompute (process {pid}) is writing it; wait for it to end or choose another " \
+                   "--out"
+
         with contextlib.ExitStack() as stack:
             try:
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,10 +140,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         pid = left.name.rsplit("-", 1)[-1]
         if left == tmp or (pid.isdigit() and not alive(int(pid))):
             shutil.rmtree(left, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-    except OSError as exc:  # it had ended in a stack that named the .tmp folder, a path nobody typed (audit r59)
-        raise ConfigError(f"{out} cannot be written ({exc.strerror or exc}); choose another --out") from exc
+    tmp.mkdir(parents=True)  # a place it cannot write was refused by ``_one_at_a_time``, before the lock
     try:
         prev = (_previous(out, tmp, refresh_stale, progress, {(d, c.name) for d in datasets for c in cells})
                 if extend or refresh_stale else None)

@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def metrics_payload(result, run: RunConfig, dataset) -> dict:
 
 
 LOCK_NAME = ".train.lock"  # a `train` writing into the folder: its process id
+BUSY = "{folder}: another `train` (process {pid}) is writing there; wait for it to end or choose another --out"
 
 
 @contextlib.contextmanager
@@ -116,10 +118,8 @@ def claimed(folder: Path):
     --overwrite each replaced the other's files one by one). A claim whose process has ended is taken over."""
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    busy = (f"{folder}: another `train` (process {{pid}}) is writing there; wait for it to end or choose another "
-            "--out")
     try:
-        with holding(folder / LOCK_NAME, busy):
+        with holding(folder / LOCK_NAME, lambda pid: BUSY.format(folder=folder, pid=pid)):
             yield folder
     finally:
         if created and folder.is_dir() and not any(folder.iterdir()):
@@ -127,9 +127,9 @@ def claimed(folder: Path):
 
 
 @contextlib.contextmanager
-def holding(lock: Path, busy: str):
-    """Hold the file ``lock``, which names this process, for the block; refused with ``busy`` (``{pid}``: the
-    holder) while a living process holds it; a lock whose process has ended is taken over. The lock appears with
+def holding(lock: Path, busy: Callable[[int], str]):
+    """Hold the file ``lock``, which names this process, for the block; refused with ``busy(holder's pid)``
+    while a living process holds it; a lock whose process has ended is taken over. The lock appears with
     its process id already in it (a hard link of a written file): created empty and written after, a second
     process starting at the same instant read no holder, took it for a dead one's and both went on (2 of 6
     simultaneous `train --out SAME`, audit r60)."""
@@ -138,7 +138,7 @@ def holding(lock: Path, busy: str):
             break
         holder = lock_holder(lock)
         if holder is not None and alive(holder):
-            raise RunStoreError(busy.format(pid=holder)) from None
+            raise RunStoreError(busy(holder)) from None
         lock.unlink(missing_ok=True)  # its process is gone: a run killed before it could let go
     else:
         raise RunStoreError(f"{lock.parent}: could not claim {lock.name} for this process; try again")
@@ -184,11 +184,17 @@ def claim_holder(folder: Path) -> int | None:
     return lock_holder(folder / LOCK_NAME)
 
 
+def live_claim(folder: Path) -> int | None:
+    """The process id of another living process that holds ``folder``'s claim, or None."""
+    holder = claim_holder(folder)
+    return holder if holder not in (None, os.getpid()) and alive(holder) else None
+
+
 def refuse_if_claimed(folder: Path, what: str) -> None:
     """Refuse to ``what`` (rename, delete) a run folder that a living process is writing: renamed while a
     `train --resume` wrote it, a run split in two; deleted, its save brought it back (audit r60)."""
-    holder = claim_holder(folder)
-    if holder is not None and alive(holder):
+    holder = live_claim(folder)
+    if holder is not None:
         raise RunStoreError(f"{folder.name} is being written by process {holder} (a run training or resuming "
                             f"into it): {what} it once that run has ended")
 
@@ -197,10 +203,9 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
     """Refuse to replace an existing run folder unless asked to (``overwrite``) or continuing it (``resuming``)."""
     if folder.exists() and not folder.is_dir():
         raise RunStoreError(f"{folder} exists and is not a folder; choose another --out")
-    holder = claim_holder(folder) if folder.is_dir() else None
-    if holder not in (None, os.getpid()) and alive(holder):  # before suggesting --overwrite or --resume, refused too
-        raise RunStoreError(f"{folder}: another `train` (process {holder}) is writing there; wait for it to end or "
-                            "choose another --out")
+    holder = live_claim(folder) if folder.is_dir() else None
+    if holder is not None:  # before suggesting --overwrite or --resume, which it refuses too
+        raise RunStoreError(BUSY.format(folder=folder, pid=holder))
     if folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir()) and not (overwrite or resuming):
         what = "a saved run" if (folder / METRICS_NAME).is_file() else "files"
         resume = (", or --resume its checkpoint to continue it" if (folder / CHECKPOINT_NAME).is_file() else "")

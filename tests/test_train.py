@@ -705,7 +705,7 @@ def _hold_once(lock: str, barrier, held, out) -> None:
 
     barrier.wait()
     try:
-        with holding(Path(lock), "busy {pid}"):
+        with holding(Path(lock), lambda pid: f"busy {pid}"):
             held.value += 1
             out.put(held.value)  # how many held it at once, seen from inside
             time.sleep(0.05)
