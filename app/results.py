@@ -17,7 +17,7 @@ import streamlit as st
 from app.paths import precomputed_dir, precomputed_signature, runs_root, runs_signature
 from mambarec import stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
-from mambarec.catalog import list_runs, printable_name
+from mambarec.catalog import list_runs
 from mambarec.catalog import precomputed_records as store_records
 from mambarec.comparison import (  # noqa: F401  (the tables' logic; intervals, mean_interval, ran_summary and
     METRICS,  # ran_text re-exported for the pages)
@@ -49,8 +49,7 @@ def saved_runs(root: str, signature: tuple) -> tuple[pd.DataFrame, list[tuple[st
     keys the cache)."""
     unreadable: list[tuple[Path, str]] = []
     rows = pd.DataFrame([record_row(r) for r in list_runs(Path(root), unreadable)])
-    # a name that is not UTF-8 cannot reach the browser as it is
-    return rows, [(str(folder.with_name(printable_name(folder))), why) for folder, why in unreadable]
+    return rows, [(str(folder), why) for folder, why in unreadable]  # printable names (catalog.list_runs)
 
 
 def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:

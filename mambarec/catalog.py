@@ -36,12 +36,17 @@ def read_run(folder: Path) -> RunRecord:
 def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | None = None) -> list[RunRecord]:
     """Every run folder under ``root`` (newest first); folders that are not runs are skipped, and so are run folders
     that cannot be read (a damaged metrics.json, a folder without read permission, a name that is not UTF-8), each
-    added to ``unreadable`` with the reason and what to do when it is given. One such folder never hides the rest:
-    it had crashed ``compare`` and the Compare page (audit r59)."""
+    added to ``unreadable`` with the reason and what to do when it is given, by a name that can be printed. One such
+    folder never hides the rest: it had crashed ``compare`` and the Compare page (audit r59)."""
     root = Path(root) if root is not None else runs_dir()
     out: list[RunRecord] = []
     if not root.is_dir():
         return out
+
+    def left_out(folder: Path, exc: Exception) -> None:
+        if unreadable is not None:
+            unreadable.append((folder.with_name(printable_name(folder)), unreadable_reason(folder, exc)))
+
     found = []
     for folder in root.iterdir():
         try:
@@ -49,17 +54,13 @@ def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | Non
             if (folder / METRICS_NAME).is_file():
                 found.append(((folder / METRICS_NAME).stat().st_mtime_ns, folder))
         except (OSError, UnicodeError) as exc:
-            if unreadable is not None:
-                unreadable.append((folder, unreadable_reason(folder, exc)))
+            left_out(folder, exc)
     for _, folder in sorted(found, key=lambda pair: pair[0], reverse=True):
         try:
             out.append(read_run(folder))
-        except FileNotFoundError as exc:  # renamed or deleted since the listing: not damaged (audit r60)
-            if folder.exists() and unreadable is not None:
-                unreadable.append((folder, unreadable_reason(folder, exc)))
-        except (OSError, ValueError) as exc:
-            if unreadable is not None:
-                unreadable.append((folder, unreadable_reason(folder, exc)))
+        except (OSError, ValueError) as exc:  # one renamed or deleted since the listing is not damaged (audit r60)
+            if not (isinstance(exc, FileNotFoundError) and not folder.exists()):
+                left_out(folder, exc)
     return out
 
 

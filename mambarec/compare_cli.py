@@ -12,7 +12,7 @@ import pandas as pd
 
 from mambarec.artifacts import load_precomputed, stale_notice, staleness
 from mambarec.atomic import write_atomically
-from mambarec.catalog import list_runs, precomputed_records, printable_name
+from mambarec.catalog import list_runs, precomputed_records
 from mambarec.comparison import (
     ALL_METRICS,
     TEXT_METRICS,
@@ -84,8 +84,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     adopt_orphans(root)  # a run whose `train` was killed outright is listed here too, as on the Compare page
     records = list_runs(root, unreadable)
     for folder, why in unreadable:  # said, not skipped in silence: the table would be short of a run
-        print(f"warning: skipped {folder.with_name(printable_name(folder))}: it cannot be read ({why})",
-              file=sys.stderr)
+        print(f"warning: skipped {folder}: it cannot be read ({why})", file=sys.stderr)
     notice = ""
     if args.precomputed:
         pre = load_precomputed(Path(args.precomputed))
