@@ -8,6 +8,7 @@ checkpoint (with its seed apart), ``saved:<run id>`` for a saved run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -83,16 +84,23 @@ def pick(found: list[dict], key: str, seed: int | None = None) -> dict | None:
     return next((s for s in mine if seed is None or s["seed"] == seed), mine[0] if mine else None)
 
 
-def held_default(held, keys: list[str], default: str) -> tuple[str, str | None]:
-    """A picker's value when the one it held is no longer among ``keys``: ``default``, and for a saved run a note
-    (renamed or deleted meanwhile, here or by another session: the page had switched to the default without a word,
-    audit r60). A value still there is kept, with no note."""
+def keep_pick(key: str, keys: list[str], fallback: Callable[[], str]) -> None:
+    """The picker in session ``key`` keeps its value while it is among ``keys``; else it takes ``fallback()``, and
+    when the value was a saved run the page says so (renamed or deleted meanwhile, here or by another session: the
+    page had switched to another model without a word, audit r60)."""
+    held = st.session_state.get(key)
     if held in keys:
-        return held, None
+        return
+    st.session_state[key] = default = fallback()
     if isinstance(held, str) and held.startswith(SAVED):
-        return default, (f"The saved run `{held.removeprefix(SAVED)}` is no longer in the runs folder (renamed or "
-                         f"deleted meanwhile): showing `{default.removeprefix(SAVED)}` instead.")
-    return default, None
+        st.caption(f":material/info: The saved run `{held.removeprefix(SAVED)}` is no longer in the runs folder "
+                   f"(renamed or deleted meanwhile): showing `{default.removeprefix(SAVED)}` instead.")
+
+
+def default_pick(found: list[dict], keys: list[str]) -> str:
+    """A model picker's first choice: the run Compare's "Inspect on the other pages" chose, else `paper`, else the
+    first."""
+    return active_key(found) or ("paper" if "paper" in keys else keys[0])
 
 
 def key_label(found: list[dict], key: str, with_seed: bool = True) -> str:

@@ -58,14 +58,10 @@ def choose_model(dataset):
     if not runs:
         st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
     keys = [*models.keys_of(runs), *UNTRAINED]
-    ss = st.session_state
     for note in urlsel.restore(PAGE, PARAMS, {"model": keys, "modality": ("visual", "text"),
                                               "item": range(dataset.n_items)}):
         st.caption(f":material/info: {note}")
-    ss[key("model")], gone = models.held_default(ss.get(key("model")), keys, models.active_key(runs)
-                                                 or ("paper" if "paper" in keys else keys[0]))
-    if gone:
-        st.caption(f":material/info: {gone}")
+    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys))
     c1, c2 = st.columns([4, 1])
     pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"

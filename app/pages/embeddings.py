@@ -165,10 +165,7 @@ def choose(dataset) -> list[dict]:
         model = models.untrained("paper", fp, dataset)
         return [new_panel("Before", "initialized paper model", stage=STAGES["modal"],
                           vectors=embeddings(f"untrained|paper|{fp}", "modal", model))]
-    ss[key("after")], gone = models.held_default(ss.get(key("after")), keys, models.active_key(found)
-                                                 or ("paper" if "paper" in keys else keys[0]))
-    if gone:
-        st.caption(f":material/info: {gone}")
+    models.keep_pick(key("after"), keys, lambda: models.default_pick(found, keys))
     label = lambda k: (models.key_label(found, k, with_seed=False) if models.pick(found, k)  # noqa: E731
                        else f"{k} · {CELL_LABELS[k]}" if k in CELL_LABELS else k)  # a stored map: the cell's words
     c1, c2, c3 = st.columns([1.3, 1.3, 0.6])

@@ -54,13 +54,9 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
     if not runs:
         st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
         return [(UNTRAINED.replace("-", " ") + " model", f"untrained|{fp}", models.untrained("paper", fp, dataset))]
-    ss[key("a")], gone_a = models.held_default(ss.get(key("a")), keys,
-                                               models.active_key(runs) or ("paper" if "paper" in keys else keys[0]))
-    ss[key("b")], gone_b = models.held_default(ss.get(key("b")), keys, next(
+    models.keep_pick(key("a"), keys, lambda: models.default_pick(runs, keys))
+    models.keep_pick(key("b"), keys, lambda: next(
         (k for k in ("no_alignment", "mgcn", *keys) if k in keys and k != ss[key("a")]), keys[-1]))
-    for gone in (gone_a, gone_b):
-        if gone:
-            st.caption(f":material/info: {gone}")
     label = lambda k: "untrained paper model" if k == UNTRAINED else models.key_label(runs, k)  # noqa: E731
     c1, c2 = st.columns(2)
     picks = (c1.selectbox("Model A", keys, format_func=label, **urlsel.bound(PAGE, "a", keys)),
