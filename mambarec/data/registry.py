@@ -48,10 +48,9 @@ def resolve_dataset_path(name: str, explicit_dir: str | Path | None = None) -> P
     path = Path(name).expanduser()
     if path.is_dir():
         return path
-    candidate = data_dir(explicit_dir) / name
-    if candidate.is_dir():
-        return candidate
     root = data_dir(explicit_dir)
+    if (root / name).is_dir():
+        return root / name
     hint = _misplaced(name, root) or HOW_TO_GET.get(name, (
         "Give the path of an MMRec-format folder (<name>.inter, image_feat.npy, text_feat.npy), or "
         "build one from your own catalogue with `python -m mambarec data build`."
