@@ -75,3 +75,4 @@ page.run()  # each page writes its own address once (urlsel.publish, Train: its 
 with facts:
     if dataset is not None:
         sidebar.dataset_caption(dataset)
+    state.remember_owner()  # at the sidebar's foot: a reload keeps this browser's label on its runs

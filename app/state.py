@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import sys
 from collections.abc import Collection
@@ -22,6 +23,7 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
+from app import jobs
 from app.paths import PRECOMPUTED_ENV, precomputed_dir, runs_root, runs_signature  # noqa: F401  (re-exported)
 from mambarec.config import (
     MODEL_CONFIGS,
@@ -90,7 +92,8 @@ def init_session() -> None:
         ss.run_config, ss.url_errors, ss.url_notes = run, errors, notes
         ss.dataset = run.dataset
         url_applied("train", _setup_part(url))
-    ss.setdefault("jobs", [])
+    if "jobs" not in ss:  # a reload is a new session: this browser's runs still training keep their cards
+        ss.jobs = [j.id for j in jobs.all_jobs() if j.active and j.owner == owner()]
 
 
 def parse_setup(params: dict[str, str], link: bool = False) -> tuple[RunConfig, list[str], list[str]]:
@@ -107,9 +110,36 @@ def _setup_part(params: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in params.items() if k in SETUP_KEYS}
 
 
+OWNER_COOKIE = "mambarec_session"  # keeps a browser's label across reloads (audit r60, item 8)
+OWNER_HEX = 6  # hex digits of a label: 16.7 M of them, so 30 students draw two alike with odds ~3e-5 (4 gave ~0.7%)
+OWNER_COOKIE_DAYS = 30
+_OWNER_LABEL = re.compile(f"[0-9a-f]{{{OWNER_HEX}}}")
+
+
 def owner() -> str:
-    """This browser session's label on the jobs it starts (random, never a name)."""
-    return st.session_state.setdefault("owner", f"session {secrets.token_hex(2)}")
+    """This browser's label on the jobs it starts (random, never a name): the one its cookie keeps, if any, so a
+    reload (a new session) still calls its running runs "you"; else a new one, which ``remember_owner`` stores."""
+    if "owner" not in st.session_state:
+        kept = _cookie(OWNER_COOKIE)
+        label = kept if _OWNER_LABEL.fullmatch(kept) else secrets.token_hex(OWNER_HEX // 2)
+        st.session_state.owner = f"session {label}"
+        st.session_state.owner_unsaved = label != kept
+    return st.session_state.owner
+
+
+def _cookie(name: str) -> str:
+    try:
+        return str(st.context.cookies.get(name) or "")
+    except Exception:  # noqa: BLE001  (no request behind the script run: a test harness, a bare script)
+        return ""
+
+
+def remember_owner() -> None:
+    """Stores a new label in a cookie of this site (a script of the app's own text: the label is hex it drew)."""
+    label = owner().removeprefix("session ")
+    if st.session_state.get("owner_unsaved") and _OWNER_LABEL.fullmatch(label):
+        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={label}; path=/; "
+                f"max-age={OWNER_COOKIE_DAYS * 86_400}; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 def current_run() -> RunConfig:

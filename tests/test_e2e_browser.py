@@ -9,6 +9,7 @@ install``. Without Chromium the test is skipped, except under CI (``CI=true``) w
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -86,6 +87,13 @@ def visit(page, url: str) -> None:
     page.goto(url)
     page.get_by_role("heading", name="The server's queue").wait_for(timeout=SERVER_START_S * 1000)
     settle(page)
+
+
+def browser_label(page) -> str:
+    """The session label the Train page's queue names this browser by."""
+    caption = page.get_by_text(re.compile("This browser is session")).first
+    caption.wait_for(timeout=PAGE_S * 1000)
+    return re.search(r"session ([0-9a-f]+)", caption.inner_text()).group(1)
 
 
 def in_view(page, locator) -> bool:
@@ -271,11 +279,18 @@ def test_a_run_stopped_from_another_session_leaves_no_row_in_its_queue(server_wi
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         a, b = (browser.new_context(viewport=VIEWPORT).new_page() for _ in range(2))
         try:
-            visit(a, f"{url}/train?dataset=synthetic&epochs=60")  # ~0.15 s an epoch: B stops it mid-run
+            visit(a, f"{url}/train?dataset=synthetic&epochs=200")  # ~0.15 s an epoch: B stops it mid-run
             visit(b, f"{url}/train?dataset=synthetic")
+            label = browser_label(a)
             a.get_by_role("button", name="Train", exact=True).click()
-            a.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).first.wait_for(
-                timeout=PAGE_S * 1000)
+            stop = a.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).first
+            stop.wait_for(timeout=PAGE_S * 1000)
+            # A reload is a new session: a cookie keeps the browser's label, so the run is still "you", with its card
+            # (it had become "started by session <old label>" and its card was gone: audit r60, item 8)
+            a.reload()
+            stop.wait_for(timeout=PAGE_S * 1000)
+            a.get_by_text(re.compile("started by you")).first.wait_for(timeout=PAGE_S * 1000)
+            assert browser_label(a) == label != browser_label(b)
             a.wait_for_timeout(3000)  # some epochs in: stopped, the run is saved (a stop before epoch 1 saves nothing)
             b.reload()
             b.get_by_role("heading", name="The server's queue").wait_for(timeout=PAGE_S * 1000)

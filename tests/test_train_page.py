@@ -356,6 +356,52 @@ def test_the_queue_says_which_session_this_is_and_a_stop_at_once(env, monkeypatc
     assert b.button(key="qstop.rehearsal-run").disabled
 
 
+EPOCHS = [{"epoch": e, "epoch_s": 0.2, "lr": 1e-3, "loss/bpr": 0.69 - 0.01 * e, "loss/total": 0.7 - 0.01 * e,
+           "valid/Recall@20": 0.1 + 0.01 * e, "valid/NDCG@20": 0.05 + 0.01 * e} for e in (1, 2, 3)]  # a run's events
+
+
+def _open_train(env) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": "tiny"})
+    at.run()
+    no_exception(at)
+    return at
+
+
+def _stored_cookie(at: AppTest) -> str | None:
+    """The label the page's script stores in this browser's cookie, if it writes one."""
+    found = [m.group(1) for h in at.html if (m := re.search(rf"{state.OWNER_COOKIE}=([^;]*);", h.proto.body))]
+    return found[0] if found else None
+
+
+def test_a_reload_keeps_the_browsers_label_and_its_running_runs(env, monkeypatch):
+    """Audit r60, item 8: a reload is a new session, and it made the browser's own running run "started by session
+    4fce" with its card gone. The label now lives in a cookie the page writes, and a new session adopts the cards of
+    the runs still training under it. A cookie the app did not write (not 6 hex digits) gets a fresh label."""
+    first = _open_train(env)
+    label = first.session_state["owner"].removeprefix("session ")
+    assert re.fullmatch(r"[0-9a-f]{6}", label) and _stored_cookie(first) == label
+    job = jobs.Job(id="before-reload", run=tiny_run(epochs=50), folder=env / "before-reload",
+                   owner=f"session {label}", status="running", events=EPOCHS)
+    other = jobs.Job(id="someone-else", run=tiny_run(seed=1, epochs=50), folder=env / "someone-else",
+                     owner="session 00aa11", status="running", events=EPOCHS)
+    for j in (job, other):
+        monkeypatch.setitem(jobs._JOBS, j.id, j)
+    monkeypatch.setattr(jobs, "_RUNNING", {*jobs._RUNNING, job.id, other.id})
+    monkeypatch.setattr(state, "_cookie", lambda name: label if name == state.OWNER_COOKIE else "")
+    reloaded = _open_train(env)
+    assert reloaded.session_state["owner"] == f"session {label}"
+    assert reloaded.session_state["jobs"] == ["before-reload"]  # its own run, not the other browser's
+    assert _stored_cookie(reloaded) is None  # kept: nothing to write again
+    rows = " ".join(m.value for m in reloaded.markdown)
+    assert "(card above) · `before-reload`" in rows and "(card above) · `someone-else`" not in rows
+    for forged in ("x'; alert(1)//", "ABCDEF", "a1b2", ""):
+        monkeypatch.setattr(state, "_cookie", lambda name, v=forged: v)
+        at = _open_train(env)
+        fresh = at.session_state["owner"].removeprefix("session ")
+        assert re.fullmatch(r"[0-9a-f]{6}", fresh) and _stored_cookie(at) == fresh and at.session_state["jobs"] == []
+
+
 def test_classroom_mode_trains_nothing_and_says_why(env, monkeypatch):
     monkeypatch.setenv(state.CLASSROOM_ENV, "1")
     monkeypatch.setattr(jobs, "_PRESTARTED", False)
