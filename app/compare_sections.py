@@ -5,6 +5,7 @@ Kept apart from ``app/pages/compare.py`` so that page reads as its layout."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -99,6 +100,7 @@ def paper_table(name: str, table: pd.DataFrame) -> None:
 PICK = "ckpt.pick"  # the Checkpoint picker's widget key
 RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on the next run
 DELETED = "ckpt.deleted"  # the run a delete just removed, said on the next run (as a rename is)
+GONE = "ckpt.gone"  # a picked run that another tab or session renamed or deleted first, said on the next run
 
 
 def versions_words(versions) -> str:
@@ -133,6 +135,9 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
     deleted = st.session_state.pop(DELETED, None)
     if deleted:
         st.toast(f"Deleted the run `{deleted}`")
+    gone = st.session_state.pop(GONE, None)
+    if gone:
+        st.warning(gone, icon=":material/sync_problem:")
     runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows
     if runs.empty:
         st.caption(f"No checkpoint on this dataset yet. {models.train_hint(dataset.name)} Or upload one below.")
@@ -148,7 +153,10 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
         row = runs[runs["checkpoint"] == path].iloc[0]
         try:
             info = run_actions.checkpoint_info(path, Path(path).stat().st_mtime_ns)
+            data = Path(path).read_bytes()  # here, not at the button: the file can go meanwhile (its info is cached)
         except Exception as exc:  # noqa: BLE001
+            if row["source"] == "saved" and gone is None:
+                relist_if_gone(row["folder"])  # not "damaged": another session renamed or deleted it first
             st.error(f"Cannot read {path}: {errors.said(exc)}. Pick another run; a saved run whose file is "
                      "damaged can be deleted below.")
             info = None
@@ -162,7 +170,7 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
                 state.set_run(dataclasses.replace(RunConfig.from_dict(info["config"]),
                                                   dataset=state.active_dataset_name()))  # a folder's full path
                 st.switch_page("app/pages/train.py")
-            right.download_button("Download checkpoint.pt", data=Path(path).read_bytes(),
+            right.download_button("Download checkpoint.pt", data=data,
                                   file_name=f"{Path(path).parent.name}.pt", width="stretch")
             test = info["test"]
             st.markdown(f"**{info['setup']}** · seed {info['seed']} · ran {info['ran']} · best epoch "
@@ -187,6 +195,7 @@ def manage(row) -> None:
     if rename.button("Rename", width="stretch", disabled=new.strip() == row["run"]):
         folder, why = run_actions.rename_run(row["folder"], new, classroom=state.classroom())
         if folder is None:
+            relist_if_gone(row["folder"], f"renamed to `{new.strip()}`")
             st.error(why)
         else:
             if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):  # not X-2's
@@ -198,12 +207,23 @@ def manage(row) -> None:
         if urlsel.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
             why = run_actions.delete_run(row["folder"], classroom=state.classroom())
             if why:
+                relist_if_gone(row["folder"], "deleted")
                 st.error(why)
             else:
                 if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):
                     state.set_active_run(None)
                 st.session_state[DELETED] = row["run"]
                 st.rerun()
+
+
+def relist_if_gone(folder: str, what: str | None = None) -> None:
+    """When the run's folder is gone (another tab or session renamed or deleted it first), say so on a fresh list:
+    the page had called the run's file damaged and dropped this session's own rename (audit r60, item 7)."""
+    if not os.path.lexists(folder):
+        st.session_state[GONE] = (f"`{Path(folder).name}` was renamed or deleted meanwhile, in another tab or "
+                                  f"session{f', so it was not {what} here' if what else ''}. The list below is up "
+                                  "to date again.")
+        st.rerun()
 
 
 def upload(dataset) -> None:

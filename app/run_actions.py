@@ -1,6 +1,6 @@
 """What the Compare page does to a saved run or a checkpoint: read one, import an uploaded file as a run, rename or
-delete a run (the store's rules: ``mambarec.store``). Each returns the reason a refusal gives, never raises it; a
-classroom server (``READ_ONLY``) changes nothing.
+delete a run (the rules of ``mambarec.store`` and ``mambarec.catalog``). Each returns the reason a refusal gives,
+never raises it; a classroom server (``READ_ONLY``) changes nothing.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 import streamlit as st
 
 from app.paths import runs_root
+from mambarec.catalog import delete_run as store_delete
+from mambarec.catalog import rename_run as store_rename
 from mambarec.comparison import METRICS, ran_text
 from mambarec.config import setup_label
 from mambarec.data import available_datasets
 from mambarec.data.spec import is_synthetic
 from mambarec.store import RunStoreError
-from mambarec.store import delete_run as store_delete
 from mambarec.store import import_checkpoint as store_import
-from mambarec.store import rename_run as store_rename
 
 
 def checkpoint_summary(ckpt: dict) -> dict:
@@ -81,7 +81,7 @@ def picker_hint(name) -> str:
 
 
 def rename_run(folder: str, new_name: str, classroom: bool = False) -> tuple[Path | None, str]:
-    """``mambarec.store.rename_run``: (the new folder, "") or (None, why it was refused)."""
+    """``mambarec.catalog.rename_run``: (the new folder, "") or (None, why it was refused)."""
     if classroom:
         return None, READ_ONLY
     try:
@@ -91,7 +91,7 @@ def rename_run(folder: str, new_name: str, classroom: bool = False) -> tuple[Pat
 
 
 def delete_run(folder: str, classroom: bool = False) -> str:
-    """``mambarec.store.delete_run``: "" or why nothing was deleted."""
+    """``mambarec.catalog.delete_run``: "" or why nothing was deleted."""
     if classroom:
         return READ_ONLY
     try:

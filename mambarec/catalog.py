@@ -1,6 +1,7 @@
 """Reading the runs back: one saved run folder (``read_run``), every run folder of a runs folder (``list_runs``,
 which names the folders it cannot read with what to do), and a precomputed folder's rows as the same records
-(``precomputed_records``). Writing them is ``mambarec.store``'s.
+(``precomputed_records``); renaming and deleting a saved run (``rename_run``, ``delete_run``), which say so when
+another tab, session or process renamed or deleted it first. Writing runs is ``mambarec.store``'s.
 """
 
 from __future__ import annotations
@@ -8,9 +9,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
-from mambarec.store import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, RunRecord, runs_dir
+from mambarec.store import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    METRICS_NAME,
+    SAFE_NAME,
+    RunRecord,
+    RunStoreError,
+    refuse_if_claimed,
+    runs_dir,
+)
 
 
 def read_run(folder: Path) -> RunRecord:
@@ -106,4 +117,59 @@ def model_name_of(record: RunRecord) -> str:
         return str(record.config.get("model_name", "?"))
 
 
-__all__ = ["read_run", "list_runs", "unreadable_reason", "printable_name", "precomputed_records", "model_name_of"]
+NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)
+
+
+def rename_run(folder: Path, new_name: str) -> Path:
+    """Rename a saved run folder (the id the pickers show); refuses names that exist or are not file-safe."""
+    folder = Path(folder)
+    name = new_name.strip()
+    if not name or SAFE_NAME.search(name) or name in (".", ".."):
+        raise RunStoreError(f"{new_name!r} is not a usable run name: use letters, digits, '.', '_' and '-'")
+    if len(name.encode()) > NAME_BYTES:
+        raise RunStoreError(f"{name[:40]}...: a run name has at most {NAME_BYTES} characters; choose a shorter one")
+    target = folder.with_name(name)
+    if target.exists():
+        raise RunStoreError(f"a run named {name!r} already exists")
+    refuse_if_gone(folder, "renamed")
+    if not (folder / METRICS_NAME).is_file():
+        raise RunStoreError(f"{folder} is not a saved run")
+    refuse_if_claimed(folder, "rename")
+    try:
+        os.replace(folder, target)
+    except FileNotFoundError as exc:  # renamed or deleted since the check, by another process
+        raise RunGoneError(gone(folder, "renamed")) from exc
+    return target
+
+
+def delete_run(folder: Path) -> None:
+    """Delete a saved run folder (only a folder that is one)."""
+    folder = Path(folder)
+    refuse_if_gone(folder, "deleted")
+    if not (folder / METRICS_NAME).is_file() or not (folder / CONFIG_NAME).is_file():
+        raise RunStoreError(f"{folder} is not a saved run; nothing was deleted")
+    refuse_if_claimed(folder, "delete")
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError as exc:  # another delete of the same run got there first: its files vanished here
+        raise RunGoneError(gone(folder, "deleted")) from exc
+
+
+class RunGoneError(RunStoreError):
+    """The run's folder is no longer there: renamed or deleted by another tab, session or process."""
+
+
+def gone(folder: Path, what: str) -> str:
+    return (f"the run {folder.name!r} was renamed or deleted meanwhile (in another tab, session or process), so "
+            f"this one was not {what}; the list of runs is up to date again")
+
+
+def refuse_if_gone(folder: Path, what: str) -> None:
+    """A RunGoneError that says so when ``folder`` no longer exists: "not a saved run" had blamed the run (audit
+    r60, item 7: two sessions renaming one run at once)."""
+    if not os.path.lexists(folder):
+        raise RunGoneError(gone(folder, what))
+
+
+__all__ = ["read_run", "list_runs", "unreadable_reason", "printable_name", "precomputed_records", "model_name_of",
+           "rename_run", "delete_run", "RunGoneError", "refuse_if_gone", "NAME_BYTES"]

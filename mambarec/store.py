@@ -345,39 +345,9 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
     return folder, True
 
 
-NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)
-
-
-def rename_run(folder: Path, new_name: str) -> Path:
-    """Rename a saved run folder (the id the pickers show); refuses names that exist or are not file-safe."""
-    folder = Path(folder)
-    name = new_name.strip()
-    if not name or SAFE_NAME.search(name) or name in (".", ".."):
-        raise RunStoreError(f"{new_name!r} is not a usable run name: use letters, digits, '.', '_' and '-'")
-    if len(name.encode()) > NAME_BYTES:
-        raise RunStoreError(f"{name[:40]}...: a run name has at most {NAME_BYTES} characters; choose a shorter one")
-    target = folder.with_name(name)
-    if target.exists():
-        raise RunStoreError(f"a run named {name!r} already exists")
-    if not (folder / METRICS_NAME).is_file():
-        raise RunStoreError(f"{folder} is not a saved run")
-    refuse_if_claimed(folder, "rename")
-    os.replace(folder, target)
-    return target
-
-
-def delete_run(folder: Path) -> None:
-    """Delete a saved run folder (only a folder that is one)."""
-    folder = Path(folder)
-    if not (folder / METRICS_NAME).is_file() or not (folder / CONFIG_NAME).is_file():
-        raise RunStoreError(f"{folder} is not a saved run; nothing was deleted")
-    refuse_if_claimed(folder, "delete")
-    shutil.rmtree(folder)
-
-
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
-           "import_checkpoint", "rename_run", "delete_run",
+           "import_checkpoint",
            "check_writable", "unwritable", "check_room", "claimed", "holding", "claim_holder", "lock_holder",
            "refuse_if_claimed", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED"]

@@ -364,6 +364,53 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     assert any("Deleted the run `no-mmd-1ep`" in t.value for t in at.toast)  # it said nothing, a rename says so
 
 
+def test_a_run_another_session_renamed_first_is_said_to_be_gone_not_damaged(runs_root, monkeypatch, tmp_path):
+    """Audit r60, item 7: two sessions renamed one run at once. The loser's page, listed before the winner's rename,
+    called the run's file damaged (FileNotFoundError) and dropped its own rename without a word; the store said
+    "... is not a saved run". Each race is played here by the other session acting just before this one."""
+    from mambarec.catalog import RunGoneError, delete_run, rename_run
+
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "junk")
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
+    at.selectbox(key="ckpt.pick").set_value(str(root / "junk" / "checkpoint.pt")).run()
+    at.text_input(key="manage.name.junk").set_value("by_A").run()
+    original = run_actions.rename_run
+
+    def after_b(folder, new, classroom=False):
+        (root / "junk").rename(root / "by_B")  # session B's rename wins the race
+        return original(folder, new, classroom=classroom)
+
+    monkeypatch.setattr(run_actions, "rename_run", after_b)
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [w.value for w in at.warning if "renamed or deleted meanwhile" in w.value] == [
+        "`junk` was renamed or deleted meanwhile, in another tab or session, so it was not renamed to `by_A` here. "
+        "The list below is up to date again."]
+    options = at.selectbox(key="ckpt.pick").options
+    assert any("by_B" in o for o in options) and not any("junk" in o for o in options)
+    assert sorted(p.name for p in root.iterdir()) == ["by_B"]
+    # the page's read of a run renamed between its listing and the read: gone, not "damaged"
+    monkeypatch.setattr(run_actions, "rename_run", original)
+    at.selectbox(key="ckpt.pick").set_value(str(root / "by_B" / "checkpoint.pt")).run()
+    read = run_actions.checkpoint_info
+
+    def moved_first(path, stamp):
+        if (root / "by_B").exists():  # once: session B renames it again as this page reads it
+            (root / "by_B").rename(root / "by_C")
+        return read(path, stamp)
+
+    monkeypatch.setattr(run_actions, "checkpoint_info", moved_first)
+    at.run()
+    assert not at.exception and not any("damaged" in e.value for e in at.error), [e.value for e in at.error]
+    assert any(w.value.startswith("`by_B` was renamed or deleted meanwhile, in another tab or session. The list")
+               for w in at.warning)
+    # the store's own words, for the CLI and scripts
+    for act, words in ((lambda f: rename_run(f, "other"), "not renamed"), (delete_run, "not deleted")):
+        with pytest.raises(RunGoneError, match=f"'by_B' was renamed or deleted meanwhile .* so this one was {words}"):
+            act(root / "by_B")
+
+
 def test_the_checkpoint_picker_holds_its_pick_and_tells_a_repeated_seed_apart(runs_root, monkeypatch, tmp_path):
     root = tmp_path / "runs"
     for name in ("first", "again"):  # one setup, one seed, twice: their labels differed only by the folder's name

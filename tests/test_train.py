@@ -740,7 +740,8 @@ def test_a_run_folder_being_written_is_not_renamed_or_deleted(tmp_path):
     import subprocess
     import sys
 
-    from mambarec.store import LOCK_NAME, RunStoreError, check_writable, delete_run, rename_run
+    from mambarec.catalog import delete_run, rename_run
+    from mambarec.store import LOCK_NAME, RunStoreError, check_writable
 
     trainer, result = _fit(_run(epochs=1))
     folder = save_run(tmp_path / "run", trainer, result)
