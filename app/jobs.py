@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from mambarec.catalog import live_writers
 from mambarec.config import RunConfig
 from mambarec.progress import adopt_progress
 from mambarec.store import new_run_id, runs_dir
@@ -42,6 +43,8 @@ _LOCK = threading.RLock()
 _JOBS: dict[str, Job] = {}
 _QUEUE: list[str] = []  # ids of queued jobs, first come first served
 _RUNNING: set[str] = set()
+OTHERS_POLL_S = 5.0  # while runs of other processes hold the slots, how often the queue looks again
+_RETRY: threading.Timer | None = None
 QUEUE_REFRESH_S = 10.0  # the server's queue as every session shows it: 30 students must not load the server
 _PRESTARTED = False  # prestart() ran in this process
 
@@ -200,13 +203,38 @@ def start_seeds(run: RunConfig, dataset, seeds: list[int], root: Path | None = N
                   owner, classroom) for s in seeds]
 
 
+def others(root: Path | None = None) -> dict[str, int]:
+    """Runs training into the runs folder ``root`` from other processes than this server's workers (a `train` from
+    the command line, a second server on the same folder): folder name -> process id. They take slots too: two
+    servers on one folder had trained 2 + 2 runs on 2 cores, each server's page saying "Nothing is training"."""
+    root = Path(root) if root is not None else runs_dir()
+    with _LOCK:
+        ours = {j.folder.name for j in _JOBS.values() if j.active and j.folder.parent == root}
+    return {name: pid for name, pid in live_writers(root).items() if name not in ours}
+
+
 def _dispatch() -> None:
-    """Start queued jobs while slots are free (call with _LOCK held)."""
+    """Start queued jobs while slots are free, counting other processes' runs in the runs folder (call with _LOCK
+    held); while only those hold the slots, look again in ``OTHERS_POLL_S`` (their end tells this server nothing)."""
+    global _RETRY
     while _QUEUE and len(_RUNNING) < max_parallel():
+        if len(_RUNNING) + len(others(_JOBS[_QUEUE[0]].folder.parent)) >= max_parallel():
+            if _RETRY is None or not _RETRY.is_alive():
+                _RETRY = threading.Timer(OTHERS_POLL_S, _redispatch)
+                _RETRY.daemon = True
+                _RETRY.start()
+            return
         job = _JOBS[_QUEUE.pop(0)]
         _RUNNING.add(job.id)
         job.status, job.started = "building", time.time()
         job.thread.start()
+
+
+def _redispatch() -> None:
+    global _RETRY
+    with _LOCK:
+        _RETRY = None  # this timer's thread is still alive: _dispatch would not set another
+        _dispatch()
 
 
 def _watch(job: Job, dataset) -> None:

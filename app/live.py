@@ -74,7 +74,9 @@ def headline(job: jobs.Job) -> str:
     text = f":material/{STATUS_ICON.get(job.status, 'help')}: **{job.status}**"
     if job.place is not None:
         running = sum(j.status != "queued" for j in jobs.queue())
-        text += f" · {ordinal(job.place)} in line ({running} of {jobs.max_parallel()} slots busy)"
+        others = len(jobs.others(job.folder.parent))
+        text += (f" · {ordinal(job.place)} in line ({running + others} of {jobs.max_parallel()} slots busy"
+                 + (f", {others} by another process" if others else "") + ")")
     elif job.events and not job.active:
         text += f" · {job.last_epoch} epochs, best {job.events[-1].get('best_epoch')}"
     elif job.events:
@@ -185,6 +187,12 @@ def _queue_rows(mine: set[str]) -> int:
     active = jobs.queue()
     # the labels below (and a run card's "stopped by session ...") name sessions: say which one this is
     me = f"This browser is **{state.owner()}** in the queue and on run cards."
+    others = jobs.others()
+    if others:  # they take slots: say whose, or a queued run seemed to wait for nothing
+        names = ", ".join(f"`{n}` (process {pid})" for n, pid in sorted(others.items())[:4])
+        me += (f" Also training into this runs folder from another process (a command-line `train`, another "
+               f"server): {names}{', ...' if len(others) > 4 else ''}; they count toward the {jobs.max_parallel()} "
+               "at once.")
     if not active:
         st.caption(f"Nothing is training on this server. At most {jobs.max_parallel()} runs train at once; "
                    f"more wait in line here. {me}")

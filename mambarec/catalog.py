@@ -19,6 +19,7 @@ from mambarec.store import (
     SAFE_NAME,
     RunRecord,
     RunStoreError,
+    live_claim,
     refuse_if_claimed,
     runs_dir,
 )
@@ -117,6 +118,16 @@ def model_name_of(record: RunRecord) -> str:
         return str(record.config.get("model_name", "?"))
 
 
+
+def live_writers(root: Path) -> dict[str, int]:
+    """The run folders of ``root`` that a living process other than this one is writing (a `train` from the command
+    line, another server's run): folder name -> that process's id."""
+    try:
+        entries = [e for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return {}
+    return {e.name: pid for e in entries if (pid := live_claim(Path(e.path))) is not None}
+
 NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)
 
 
@@ -172,4 +183,4 @@ def refuse_if_gone(folder: Path, what: str) -> None:
 
 
 __all__ = ["read_run", "list_runs", "unreadable_reason", "printable_name", "precomputed_records", "model_name_of",
-           "rename_run", "delete_run", "RunGoneError", "refuse_if_gone", "NAME_BYTES"]
+           "live_writers", "rename_run", "delete_run", "RunGoneError", "refuse_if_gone", "NAME_BYTES"]

@@ -301,6 +301,41 @@ def test_the_queue_is_server_wide_capped_and_first_come_first_served(env, monkey
     assert third.status == "done" and third.started >= first.finished - 1.0
 
 
+def test_runs_of_other_processes_in_the_runs_folder_take_slots_and_are_named(env, monkeypatch):
+    """Audit r60, item 12: a second server (or a command-line `train`) on the same runs folder was invisible: each
+    server trained its own 2 runs at once on 2 cores, and its page said "Nothing is training on this server". A
+    living process's claim on a run folder now takes a slot, the queue names it, and the queued run starts once
+    that process has ended (the queue looks again every few seconds: its end tells this server nothing)."""
+    import subprocess
+    import sys
+
+    from mambarec.store import LOCK_NAME
+
+    monkeypatch.setenv(jobs.PARALLEL_ENV, "1")
+    monkeypatch.setattr(jobs, "OTHERS_POLL_S", 0.2)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (env / "cli-run").mkdir(parents=True)
+        (env / "cli-run" / LOCK_NAME).write_text(str(other.pid))
+        (env / "dead-run").mkdir()
+        (env / "dead-run" / LOCK_NAME).write_text("999999999")  # a claim whose process is gone takes nothing
+        assert jobs.others(env) == {"cli-run": other.pid}
+        job = jobs.start(tiny_run(epochs=1), state.get_dataset("tiny"), root=env, owner="session abc123")
+        monkeypatch.setattr(state, "_cookie", lambda name: "abc123")  # the browser that started it: its card
+        at = open_app()
+        no_exception(at)
+        time.sleep(1.0)  # several looks of the queue: the slot is still taken
+        assert job.status == "queued" and job.place == 1
+        said = " ".join(c.value for c in at.caption)
+        assert f"`cli-run` (process {other.pid}); they count toward the 1 at once" in said, said
+        assert any("1st in line (1 of 1 slots busy, 1 by another process)" in m.value for m in at.markdown)
+    finally:
+        other.kill()
+        other.wait()
+    jobs.wait(job.id, TIMEOUT)
+    assert job.status == "done" and jobs.others(env) == {}
+
+
 def test_another_session_sees_the_queue_and_stops_a_run(env, monkeypatch):
     """A student's page drawn while nothing trained never polled the queue again, so the lecturer's run never
     showed there; two runs of one setup read alike in it; and the owner's card told a run another session stopped
