@@ -46,5 +46,11 @@ def precomputed_signature(folder: Path | None = None) -> tuple:
     root = folder or precomputed_dir()
     if not (root / "manifest.json").is_file():
         return ()
-    return tuple((str(root / name), (root / name).stat().st_mtime_ns if (root / name).is_file() else None)
-                 for name in SIGNED_FILES)
+    return tuple((str(root / name), _mtime(root / name)) for name in SIGNED_FILES)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # not there, or gone since: a swap of the folder under way (audit r60, item 10)
+        return None

@@ -9,11 +9,13 @@ new run or a new precomputed grid invalidates it). Statistics come from ``mambar
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from app.errors import said
 from app.paths import precomputed_dir, precomputed_signature, runs_root, runs_signature
 from mambarec import stats
 from mambarec.artifacts import PrecomputedError, load_precomputed
@@ -35,6 +37,7 @@ from mambarec.data import load_dataset
 from mambarec.groundtruth import COLD_WARM_K, COLD_WARM_METRIC  # noqa: F401  (re-exported for the pages)
 from mambarec.progress import adopt_orphans
 
+SWAP_WAIT_S = 0.5  # a swap of the precomputed folder takes two renames: far less than this
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
 
 
@@ -68,10 +71,20 @@ def precomputed_records(folder: str, signature: tuple) -> tuple[list, str | None
     the background, so the rows are drawn before that check ends."""
     if not (Path(folder) / "manifest.json").is_file():
         return [], PRECOMPUTE_HINT
+    records, why = _read_precomputed(folder)
+    if why is not None:  # `precompute` swaps a new folder in with two renames: a read between them finds files
+        time.sleep(SWAP_WAIT_S)  # missing (audit r60, item 10: a raw FileNotFoundError, or advice to regenerate
+        records, why = _read_precomputed(folder)  # for hours); once more after it, before saying so
+    return records, why
+
+
+def _read_precomputed(folder: str) -> tuple[list, str | None]:
     try:
         return store_records(load_precomputed(Path(folder))), None
     except PrecomputedError as exc:
         return [], f"The precomputed results cannot be used: {exc}"
+    except OSError as exc:
+        return [], f"The precomputed results cannot be used: {said(exc)}"
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

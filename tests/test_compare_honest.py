@@ -675,6 +675,39 @@ def test_a_damaged_or_restored_results_file_is_read_again(tmp_path):
     assert precomputed_signature(tmp_path / "absent") == ()
 
 
+def test_a_read_during_a_precomputed_swap_is_tried_again(monkeypatch, tmp_path):
+    """Audit r60, item 10: `precompute` swaps its new folder in with two renames; a page reading in between got a
+    raw FileNotFoundError (55 of 3,658 reads in a stress loop), or advice to regenerate the grid for hours. The
+    read is tried once more after the swap; a folder that stays unreadable is said in a sentence."""
+    from app import paths
+    from mambarec import artifacts
+
+    calls = []
+
+    def mid_swap_once(folder):
+        calls.append(folder)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", str(folder / "alignment/synthetic/paper_s0.json"))
+        return artifacts.load_precomputed(folder)
+
+    monkeypatch.setattr(results, "load_precomputed", mid_swap_once)
+    monkeypatch.setattr(results, "SWAP_WAIT_S", 0.01)
+    shipped = Path(__file__).resolve().parents[1] / "precomputed"
+    records, why = results.precomputed_records(str(shipped), ("mid-swap",))  # a signature of its own: not cached
+    assert why is None and len(calls) == 2 and len(records) == len(artifacts.load_precomputed(shipped)["results"])
+
+    def gone(folder):
+        raise FileNotFoundError(2, "No such file or directory", str(folder / "results.json"))
+
+    monkeypatch.setattr(results, "load_precomputed", gone)
+    records, why = results.precomputed_records(str(shipped), ("gone",))
+    assert records == [] and why.startswith("The precomputed results cannot be used: ") and "results.json" in why
+    # the signature stats each file once, with no check before it that a swap could slip between: gone is None
+    (tmp_path / "manifest.json").write_text("{}")
+    assert dict(paths.precomputed_signature(tmp_path))[str(tmp_path / "manifest.json")] is not None
+    assert paths._mtime(tmp_path / "moved-away.json") is None
+
+
 def _lab(hex_color: str) -> np.ndarray:
     """CIE L*a*b* of an sRGB colour (D65), for colour distances as the eye sees them."""
     rgb = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
