@@ -46,6 +46,8 @@ SAVE_EVERY_ENV = "MAMBAREC_SAVE_EVERY"
 # Seconds between progress saves of a live run; 0 or less: none. An ml100k checkpoint (~50 MB) takes well under a
 # second to write, under 1% of this; a live run of the paper's model on ml100k trains for several minutes.
 DEFAULT_SAVE_EVERY_S = 120.0
+# how Compare tells a run whose server went (stopped, or killed) from one stopped by hand (audit r59, item 10)
+SERVER_GONE = "its server stopped; its best state so far was kept"
 
 
 def use_threads() -> None:
@@ -100,7 +102,8 @@ def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> Non
                                  should_stop=report.should_stop, on_epoch_end=autosave)
             saved = bool(result.history)
             if saved:  # stopped before the first epoch ended: nothing to keep
-                save_run(Path(folder), trainer, result, resuming=autosave.saved)
+                save_run(Path(folder), trainer, result, resuming=autosave.saved,
+                         interrupted=SERVER_GONE if report.gone and not stop.is_set() else None)
         report.send(("result", dataclasses.asdict(result), saved))
     except BaseException as exc:  # noqa: BLE001  (the server must learn why; a bug report needs the stack)
         report.send(("error", said(exc), "" if isinstance(exc, ADVISED) else traceback.format_exc()))

@@ -50,15 +50,16 @@ def legend(cells: Sequence[str], one_seed: bool) -> str:
     return " ".join(words for marks, words in LEGEND_PARTS if shown(marks))
 
 
-def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool, interrupted: bool = False) -> str:
-    """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"; a run listed
-    from its last save after its process died (``store.INTERRUPTED``) is "interrupted", not "stopped by hand"."""
+def ran_text(epochs_run, cap, stopped_early: bool, cancelled: bool, interrupted: bool | str = False) -> str:
+    """How long a run trained against its cap: "3 of 20 ep, early stop", "20 of 20 ep (the cap)"; a run stopped by
+    no one's hand (``store.INTERRUPTED``: listed from its last save after its process died, or why in words) is
+    "interrupted", not "stopped by hand"."""
     if not epochs_run:
         return "stopped before epoch 1" if cancelled else "no training"
     head = f"{int(epochs_run)} of {int(cap)} ep" if cap else f"{int(epochs_run)} ep"
     if cancelled:
-        return f"{head}, " + ("interrupted (its process died; kept from its last save)" if interrupted
-                              else "stopped by hand")
+        why = interrupted if isinstance(interrupted, str) else "its process died; kept from its last save"
+        return f"{head}, " + (f"interrupted ({why})" if interrupted else "stopped by hand")
     if stopped_early:
         return f"{head}, early stop"
     return f"{head} (the cap)" if cap and int(epochs_run) >= int(cap) else head
@@ -78,7 +79,7 @@ def record_row(record) -> dict:
         r = variant = cap = schedule = None
         config_ok = False
     ran = ran_text(m.get("epochs_run"), cap, bool(m.get("stopped_early")), bool(m.get("cancelled")),
-                   bool(m.get(INTERRUPTED)))
+                   m.get(INTERRUPTED) or False)
     # a generated world's run in the grid stores its test metric on cold and warm items (tasks.ground_truth)
     groups = stored_group_metrics(m)
     head = record.cell if record.cell else setup.rsplit(" · ", 1)[0]

@@ -32,8 +32,8 @@ from mambarec.lifeline import alive
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME, METRICS_NAME = "config.json", "metrics.json"
-# metrics.json's mark of a run listed from its last progress save after its process died (killed outright, or the
-# server stopped with it): stopped, but by no one's hand
+# metrics.json's mark of a run stopped by no one's hand: true for one listed from its last progress save after its
+# process died (killed outright, or the server stopped with it); or why, in words (``save_run(interrupted=...)``)
 INTERRUPTED = "interrupted"
 RUNS_DIR_ENV = "MAMBAREC_RUNS"
 DEFAULT_RUNS_DIR = Path("runs")
@@ -264,8 +264,9 @@ def unwritable(folder: Path) -> str | None:
 
 
 def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,
-             resuming: bool = False) -> Path:
-    """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run."""
+             resuming: bool = False, interrupted: str | None = None) -> Path:
+    """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run; ``interrupted``: why a run
+    stopped by no one's hand stopped (``INTERRUPTED``)."""
     from mambarec.checkpoint import save_checkpoint  # lazy: torch-backed, kept off the light path
 
     folder = Path(folder)
@@ -273,6 +274,8 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
     folder.mkdir(parents=True, exist_ok=True)
     run, dataset = trainer.run, trainer.dataset
     metrics = metrics_payload(result, run, dataset)
+    if interrupted:
+        metrics[INTERRUPTED] = interrupted
     try:
         save_checkpoint(folder / CHECKPOINT_NAME, run, trainer.model.state_dict(), metrics, dataset.name,
                         dataset.fingerprint(), resume=trainer.resume_state() if with_resume else None)

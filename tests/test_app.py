@@ -18,6 +18,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from app import jobs, models, results, state
+from app import worker as worker_module
 from mambarec.config import (
     LightGCNConfig,
     MGCNConfig,
@@ -27,6 +28,7 @@ from mambarec.config import (
     run_from_params,
     run_to_params,
 )
+from mambarec.store import INTERRUPTED
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "streamlit_app.py"
@@ -423,6 +425,25 @@ def test_a_server_that_goes_away_loses_no_live_run(env, how):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] < 100_000
     assert (folder / "checkpoint.pt").is_file()
+    # Compare read it "stopped by hand", though no one stopped it (audit r59, item 10)
+    from mambarec.comparison import ran_text
+
+    assert metrics["cancelled"] and metrics[INTERRUPTED] == worker_module.SERVER_GONE
+    assert ran_text(metrics["epochs_run"], 100_000, False, True, metrics[INTERRUPTED]).endswith(
+        "interrupted (its server stopped; its best state so far was kept)")
+
+
+def test_a_run_stopped_by_hand_is_not_marked_interrupted(env):
+    ds = state.get_dataset("tiny")
+    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
+    deadline = time.time() + TIMEOUT
+    while not job.events:
+        assert time.time() < deadline and job.active
+        time.sleep(0.02)
+    jobs.stop(job.id, by="session abc123")
+    jobs.wait(job.id, TIMEOUT)
+    metrics = json.loads((job.folder / "metrics.json").read_text())
+    assert job.status == "stopped" and metrics["cancelled"] and INTERRUPTED not in metrics
 
 
 def test_a_worker_killed_outright_keeps_its_last_progress_save(env, monkeypatch):
