@@ -433,13 +433,18 @@ def test_a_server_that_goes_away_loses_no_live_run(env, how):
         "interrupted (its server stopped; its best state so far was kept)")
 
 
-def test_a_run_stopped_by_hand_is_not_marked_interrupted(env):
-    ds = state.get_dataset("tiny")
-    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
+def live_job(env: Path, epochs_reported: int = 1) -> jobs.Job:
+    """A long live run of the tiny data, once it has reported ``epochs_reported`` epochs."""
+    job = jobs.start(tiny_run(epochs=100_000), state.get_dataset("tiny"), root=env)
     deadline = time.time() + TIMEOUT
-    while not job.events:
+    while len(job.events) < epochs_reported:
         assert time.time() < deadline and job.active
         time.sleep(0.02)
+    return job
+
+
+def test_a_run_stopped_by_hand_is_not_marked_interrupted(env):
+    job = live_job(env)
     jobs.stop(job.id, by="session abc123")
     jobs.wait(job.id, TIMEOUT)
     metrics = json.loads((job.folder / "metrics.json").read_text())
@@ -453,12 +458,7 @@ def test_a_worker_killed_outright_keeps_its_last_progress_save(env, monkeypatch)
     from mambarec.checkpoint import load_model
 
     monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0.001")  # a save at every epoch's end
-    ds = state.get_dataset("tiny")
-    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
-    deadline = time.time() + TIMEOUT
-    while len(job.events) < 3:  # epoch 3 reported: epochs 1 and 2 are saved
-        assert time.time() < deadline and job.active
-        time.sleep(0.02)
+    job = live_job(env, epochs_reported=3)  # epochs 1 and 2 are saved
     os.kill(job.process.pid, signal.SIGKILL)
     jobs.wait(job.id, TIMEOUT)
     assert job.status == "failed" and "SIGKILL" in job.error and job.saved
@@ -467,7 +467,7 @@ def test_a_worker_killed_outright_keeps_its_last_progress_save(env, monkeypatch)
     assert job.result.test["Recall@20"] == metrics["test/Recall@20"]
     assert job.id in [r.id for r in list_runs(env)]
     assert sorted(p.name for p in job.folder.iterdir()) == ["checkpoint.pt", "config.json", "metrics.json"]
-    load_model(job.folder / "checkpoint.pt", ds)  # the kept weights fit the model
+    load_model(job.folder / "checkpoint.pt", state.get_dataset("tiny"))  # the kept weights fit the model
 
 
 def test_a_run_with_progress_saves_is_saved_whole_when_stopped(env, monkeypatch):
@@ -531,12 +531,7 @@ def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
 
 def test_a_worker_that_was_never_saved_fails_without_a_run(env, monkeypatch):
     monkeypatch.setenv("MAMBAREC_SAVE_EVERY", "0")  # no progress saves
-    ds = state.get_dataset("tiny")
-    job = jobs.start(tiny_run(epochs=100_000), ds, root=env)
-    deadline = time.time() + TIMEOUT
-    while not job.events:
-        assert time.time() < deadline and job.active
-        time.sleep(0.02)
+    job = live_job(env)
     os.kill(job.process.pid, signal.SIGKILL)
     jobs.wait(job.id, TIMEOUT)
     assert job.status == "failed" and "signal 9" in job.error and not job.saved
