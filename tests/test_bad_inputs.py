@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from mambarec import checkpoint
 from mambarec.checkpoint import CheckpointError, load_checkpoint, load_model, restore_trainer, weights_digest
 from mambarec.cli import main
 from mambarec.config import ConfigError, RunConfig, TrainConfig, mambarec_preset
@@ -375,3 +376,93 @@ def test_a_graph_cached_by_other_graph_code_is_not_served(tmp_path, monkeypatch)
     sp.save_npz(entry, sp.csr_matrix(np.full((20, 20), 9.0, dtype=np.float32)))  # what the old code would serve
     again = cached_knn_graph(features, 3, "key")
     assert (again != built).nnz == 0 and len(list((tmp_path / "graphs").iterdir())) == 2
+
+
+def _payload_bytes(**edits) -> io.BytesIO:
+    """A checkpoint file's bytes (one small weight, a valid config), with ``edits`` to its payload (a value of None
+    deletes the key) and the digest written over the edited weights, as a tool that rewrote it would."""
+    payload = checkpoint.checkpoint_payload(_run(), {"w": torch.ones(2)}, {}, "tiny", DS.fingerprint())
+    for key, value in edits.items():
+        if value is None:
+            del payload[key]
+        else:
+            payload[key] = value
+    payload["digest"] = weights_digest({"state_dict": payload["state_dict"], "resume": None})
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    buf.seek(0)
+    buf.name = "edited.pt"
+    return buf
+
+
+NEXT_VERSION = checkpoint.FORMAT_VERSION + 1  # the first version this mambarec did not write
+
+
+@pytest.mark.parametrize(("edits", "says"), [
+    ({}, None),
+    ({"format_version": 0}, "format version 0 is not a version mambarec wrote"),
+    ({"format_version": NEXT_VERSION}, f"format version {NEXT_VERSION} is newer than this mambarec understands"),
+    ({"config": None}, "lacks its config"),
+    ({"state_dict": [torch.ones(2)]}, "lacks its weights"),
+    ({"state_dict": {"w": torch.tensor([1.0, float("inf")])}}, "weight 'w' holds NaN or infinite values"),
+    ({"state_dict": {"w": torch.tensor([float("-inf"), 1.0])}}, "weight 'w' holds NaN or infinite values"),
+    ({"state_dict": {"w": 3}}, "weight 'w' is a int, not a tensor"),
+], ids=["intact", "version-0", "next-version", "no-config", "weights-a-list", "inf", "-inf", "weight-not-a-tensor"])
+def test_a_checkpoint_edited_by_another_tool_is_refused_by_what_is_wrong(edits, says):
+    """Each a CheckpointError naming the fault, never a KeyError or AttributeError from inside the loader; the
+    intact file loads; the first version past the one written today is refused as newer."""
+    if says is None:
+        assert load_checkpoint(_payload_bytes())["state_dict"]["w"].tolist() == [1.0, 1.0]
+        return
+    with pytest.raises(CheckpointError, match=re.escape(says)):
+        load_checkpoint(_payload_bytes(**edits))
+
+
+def test_a_file_object_read_to_its_end_is_called_empty():
+    """An upload already read once sits at its end: nothing is left from there, and the loader says so (its bytes
+    from the current position are what torch would read), rather than calling the file damaged."""
+    buf = _payload_bytes()
+    buf.seek(0, io.SEEK_END)
+    with pytest.raises(CheckpointError, match=r"edited\.pt: the file is empty"):
+        load_checkpoint(buf)
+    buf.seek(0)
+    assert load_checkpoint(buf)["dataset"] == "tiny"  # from its start it loads
+
+
+def test_weights_in_another_float_precision_are_refused_and_the_misfits_counted():
+    """float64 weights in a float32 model were cast as silently as integers (``_check_dtypes``); the message names
+    the first two tensors and counts the rest, with no "and 0 more" when there are exactly two."""
+    from mambarec.model.zoo import build_model
+
+    state = build_model(_run(), DS).state_dict()
+    floats = [k for k, t in state.items() if t.dtype == torch.float32][:3]
+    for n, tail in ((1, ""), (2, ""), (3, "; and 1 more")):
+        edited = dict(state, **{k: state[k].double() for k in floats[:n]})
+        data = checkpoint.checkpoint_bytes(_run(), edited, {}, "tiny", DS.fingerprint())
+        with pytest.raises(CheckpointError, match="not stored as mambarec saves them") as err:
+            load_model(io.BytesIO(data), DS)
+        named = "; ".join(f"{k!r} is torch.float64, the model holds torch.float32" for k in floats[:min(n, 2)])
+        assert f"weights are not stored as mambarec saves them: {named}{tail}. The file" in str(err.value)
+
+
+def test_the_weights_digest_covers_names_dtypes_shapes_and_bytes():
+    """A tensor read back under another dtype or shape holds the same bytes: the digest tells them apart, and it does
+    not depend on the order the keys were stored in."""
+    t = torch.arange(6, dtype=torch.float32)
+    base = weights_digest({"state_dict": {"a": t, "b": t}, "resume": None})
+    assert weights_digest({"state_dict": {"b": t, "a": t}, "resume": None}) == base
+    for other in ({"a": t.view(torch.int32), "b": t}, {"a": t.view(2, 3), "b": t}, {"a": t, "c": t},
+                  {"a": t, "b": t.flip(0)}):
+        assert weights_digest({"state_dict": other, "resume": None}) != base
+    assert weights_digest({"resume": {"epoch": 1}}) != weights_digest({"resume": {"epoch": 2}})
+    assert weights_digest({"h": [t, t * 2]}) != weights_digest({"h": [t * 2, t]})
+
+
+def test_load_model_gives_the_stored_weights_in_eval_mode():
+    from mambarec.model.zoo import build_model
+
+    state = build_model(_run(), DS, generator=torch.Generator().manual_seed(7)).state_dict()
+    data = checkpoint.checkpoint_bytes(_run(), state, {}, "tiny", DS.fingerprint())
+    model = load_model(io.BytesIO(data), DS)
+    assert not model.training  # dropout off: what `evaluate`, the app and recommend score with
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())

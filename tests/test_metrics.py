@@ -173,3 +173,41 @@ def test_evaluate_model_masks_only_training_items_and_skips_an_empty_split():
     empty = {**mats, "valid": _csr([[], []], 2, 4)}
     assert evaluate_model(model, None, ("valid", "test"), ks=(1,), matrices=empty)["valid"] == {}
     assert block_users(7, 100, 50, torch.device("cpu")) == 7
+
+
+def test_excluded_items_rank_below_every_score_however_low():
+    """The mask is -inf, not a large negative number: with scores far below zero (an untrained or diverging model)
+    a training item must still never be recommended nor counted as a hit."""
+    scores = torch.tensor([[-1e7, -2e7, -3e7, -4e7]])
+    assert top_items(scores, _csr([[0]], 1, 4), 2).tolist() == [[1, 2]]
+    res = topk_metrics(scores, _csr([[0]], 1, 4), _csr([[2]], 1, 4), ks=(2,))
+    assert res["Recall@2"] == 1.0  # ranking 1, 2 (item 0 masked): the held-out item 2 is second
+    assert res["NDCG@2"] == pytest.approx(1 / math.log2(3))
+
+
+def test_top_items_leaves_the_callers_scores_unchanged():
+    scores = torch.arange(8.0).view(2, 4)
+    before = scores.clone()
+    assert top_items(scores, _csr([[3], [0, 2]], 2, 4), 2).tolist() == [[2, 1], [3, 1]]
+    assert torch.equal(scores, before)
+
+
+def test_a_cut_of_zero_is_refused():
+    with pytest.raises(ValueError, match="positive"):
+        topk_metrics(torch.zeros(1, 3), _csr([[]], 1, 3), _csr([[0]], 1, 3), ks=(0, 10))
+
+
+class _TrainModeDiffers(_FixedEmbeddings):
+    """Item embeddings that reverse in train mode, as dropout would change them."""
+
+    def embeddings(self):
+        return self.users, -self.items if self.training else self.items
+
+
+def test_evaluate_model_scores_in_eval_mode_and_restores_the_mode():
+    model = _TrainModeDiffers(torch.tensor([[1.0]]), torch.tensor([[4.0], [3.0], [2.0], [1.0]]))
+    model.train()
+    mats = {"train": _csr([[]], 1, 4), "test": _csr([[0]], 1, 4)}
+    out = evaluate_model(model, None, ("test",), ks=(1,), matrices=mats)
+    assert out["test"]["Recall@1"] == 1.0  # eval mode: item 0 scores 4, first; train mode would rank it last
+    assert model.training

@@ -803,3 +803,68 @@ def test_a_killed_runs_scratch_folder_is_cleared_by_the_next_run(tmp_path, tiny)
     living.mkdir()
     _run_grid(tmp_path / "pre", tiny)
     assert sorted(p.name for p in tmp_path.iterdir() if ".tmp-" in p.name) == [living.name]
+
+
+def test_plain_words_need_an_interval_and_a_summary_needs_the_paper_s_model():
+    """A headline pair over one common seed is no finding for ``in_short`` (it has no interval to say it with); a
+    dataset without the paper's model gets no Summary lines at all."""
+    from mambarec.summary import in_short, summary_lines
+
+    rows = [_row("paper", 0, 0.30), _row("mgcn", 0, 0.31), _row("mgcn", 1, 0.31)]
+    assert in_short(findings.cells_of(rows, "d")) is None
+    rows = [_row(cell, s, 0.3 + 0.01 * s) for cell in ("mgcn", "mgcn_with_norm") for s in range(3)]
+    assert summary_lines(rows, ["d"]) == []
+
+
+def test_never_learned_reads_its_bounds_as_documented():
+    """A run of one epoch has nothing to learn from (not "never learned"); a best valid epoch of 1 is never learned
+    even when the loss left the plateau; a lowest BPR loss of exactly PLATEAU_BPR (0.69) is not above it, so a run
+    that reached it and peaked later learned, and a stuck run that reached it gets no plateau aside."""
+    from mambarec.summary import LOWEST_BPR, PLATEAU_BPR, never_learned
+
+    def runs(cell, best, epochs, lowest):
+        return [{**_row(cell, s, 0.1), "best_epoch": best, "epochs_run": epochs, "stopped_early": True,
+                 LOWEST_BPR: lowest} for s in range(2)]
+
+    one_epoch = runs("one_epoch", 1, 1, 0.6931)
+    left_plateau_at_1 = runs("peaked_at_1", 1, 22, 0.5)
+    at_the_bound = runs("at_the_bound", 5, 26, PLATEAU_BPR)
+    stuck_at_the_bound = runs("stuck_at_the_bound", 1, 22, PLATEAU_BPR)
+    said = never_learned(findings.cells_of(one_epoch + left_plateau_at_1 + at_the_bound + stuck_at_the_bound, "d"),
+                         "d")
+    assert set(said) == {"peaked_at_1", "stuck_at_the_bound"}
+    assert "never went below" not in said["peaked_at_1"] and "never went below" not in said["stuck_at_the_bound"]
+
+
+def test_a_loss_exactly_ten_times_a_random_ranking_s_is_not_a_runaway():
+    from mambarec.summary import RUNAWAY_BPR, runaway_loss
+
+    assert runaway_loss([{"loss/bpr": RUNAWAY_BPR}]) is None
+    assert runaway_loss([{"loss/bpr": RUNAWAY_BPR * 1.01}]).startswith("its BPR loss ran away to 7 at epoch 1")
+
+
+def test_a_schedule_verdict_gives_the_seeds_needed_only_when_more_are_needed():
+    """Not safe, no metric moved, and the interval fits ±3% at these seeds' spread (it only sits off-centre): the
+    verdict must not say that 3 seeds need "about 3 seeds"."""
+    from mambarec.summary import schedule_verdict
+
+    def diff(low, high):
+        return stats.PairedDifference(seeds=(0, 1, 2), mean=(low + high) / 2, low=low, high=high, reference_mean=1.0)
+
+    ch = findings.ScheduleCheck("mgcn", (0, 1, 2), dict(zip(findings.SCHEDULE_METRICS, (diff(-3.5, 0.5),
+                                                                                         diff(-1.0, 1.0)),
+                                                            strict=True)), {}, {})
+    assert ch.safe is False and ch.seeds_needed == 3
+    assert schedule_verdict(ch) == ("Recall@20 -1.5% [-3.5%, +0.5%], NDCG@20 +0.0% [-1.0%, +1.0%] (seeds 0-2): "
+                                    "not shown safe")
+
+
+def test_the_bridge_names_no_largest_drop_when_nothing_dropped():
+    """"The largest drop is X" is said only of a negative mean: parts whose effects are all gains within the noise
+    get no plain-words sentence."""
+    from mambarec.summary import bridge_lines
+
+    mgcn = [_row("mgcn", s, 0.300) for s in range(3)]
+    norm = [_row("mgcn_with_norm", s, v) for s, v in enumerate((0.29, 0.32, 0.305))]  # +1.7%, interval holds 0
+    line, = bridge_lines(findings.cells_of(mgcn + norm, "d"), "d")
+    assert "no measurable effect: LayerNorm" in line and "In plain words" not in line

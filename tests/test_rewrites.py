@@ -2,6 +2,7 @@
 direct one, values and gradients."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -466,3 +467,32 @@ def test_constant_sparse_backward_with_its_stored_transpose_is_the_dense_gradien
         assert torch.allclose(out, a @ x, atol=1e-6)
         (grad,) = torch.autograd.grad((out * w).sum(), x)
         assert torch.allclose(grad, a.t() @ w, atol=1e-6)
+
+
+def test_info_nce_shifts_each_row_by_its_own_max_at_small_tau():
+    """Row 0's logits are -100 and +100 (tau = 0.01); column 0's max is 0. Shifting row 0 by anything but its own
+    max overflows float32's exp: the value is (200 + ln 2) / 2 by hand (row 0 matches its worst column, 200 below
+    the best; row 1 ties two columns), and the gradient is autograd's through log_softmax."""
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    b = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], requires_grad=True)
+    value = info_nce(a, b, 0.01)
+    assert value.item() == pytest.approx((200 + math.log(2)) / 2, rel=1e-6)
+    a64, b64 = a.detach().double().requires_grad_(), b.detach().double().requires_grad_()
+    direct = -torch.log_softmax(torch.nn.functional.normalize(a64, dim=1)
+                                @ torch.nn.functional.normalize(b64, dim=1).t() / 0.01, dim=1).diagonal().mean()
+    for x, y in zip(_grads(value, (a, b)), _grads(direct, (a64, b64)), strict=True):
+        assert torch.allclose(x.double(), y, rtol=1e-4, atol=1e-4)
+
+
+def test_kernel_mean_of_a_matrix_with_itself_under_two_weightings_has_its_gradient():
+    """kernel_mean(x, x, sigma, wx, wy) with wx != wy is not the symmetric case: its two sides' gradients differ,
+    so the one-product shortcut (for wx is wy) must not be taken."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    wx = torch.rand(7, generator=g, dtype=torch.float64)
+    wy = torch.rand(7, generator=g, dtype=torch.float64)
+    wx, wy = wx / wx.sum(), wy / wy.sum()
+    k = torch.exp(-((x[:, None] - x[None]) ** 2).sum(2) / (2 * 0.8**2))
+    assert torch.allclose(kernel_mean(x, x, 0.8, wx, wy), wx @ k @ wy, rtol=1e-12)
+    want = torch.autograd.grad(wx @ k @ wy, x)[0]
+    assert torch.allclose(torch.autograd.grad(kernel_mean(x, x, 0.8, wx, wy), x)[0], want, rtol=1e-10, atol=1e-14)

@@ -351,3 +351,99 @@ def test_the_report_shows_cold_and_warm_items_per_world_with_intervals():
     assert f"0.0600 [{low:.4f}, {high:.4f}]" in cold and "0.0010 (1 seed)" in cold
     assert not any("sparse-users" in line for line in lines)
     assert table in scenario_table(rows, ["synthetic/cold-items", "synthetic/sparse-users"])
+
+
+def test_holm_caps_every_adjusted_p_at_one():
+    # sorted 0.6, 0.7 -> x2, x1 = 1.2, 0.7 -> non-decreasing 1.2, 1.2 -> capped: 1, 1 (a p-value above 1 is no p)
+    assert stats.holm([0.7, 0.6]) == [1.0, 1.0]
+    assert stats.holm([0.3, 0.6, 0.01]) == pytest.approx([0.6, 0.6, 0.03])  # 0.03, 0.3 x 2, 0.6 x 1 -> 0.6
+
+
+def test_seeds_for_half_width_may_answer_its_own_limit():
+    """``most`` is inclusive: when exactly ``most`` seeds meet the bar, that is the answer, not None."""
+    diff = stats.paired_difference({0: 1.0, 1: -1.0, 2: 0.0}, {0: 0.0, 1: 0.0, 2: 0.0})  # per-seed sd exactly 1
+    bar = scipy_stats.t.ppf(0.975, 5) / math.sqrt(6)  # the half-width of 6 seeds at sd 1
+    assert stats.seeds_for_half_width(diff, bar, most=6) == 6
+    assert stats.seeds_for_half_width(diff, bar, most=5) is None
+
+
+def test_an_only_x_percent_claim_is_never_called_smaller_than_claimed():
+    """"costs only 12%" with an interval holding 0 and not -12: the data cannot tell the direction, and being smaller
+    than 12% is what the claim says, so it is plainly inconclusive; a direction claim with the same interval is
+    "smaller than claimed"."""
+    tight = stats.PairedDifference(seeds=(0, 1, 2), mean=0.0, low=-1.0, high=1.0, reference_mean=1.0)
+    assert stats.verdict(-12.0, tight, at_most=True) == "inconclusive"
+    assert stats.verdict(-12.0, tight) == "inconclusive; smaller than claimed"
+
+
+def test_a_reference_whose_mean_is_zero_gives_no_relative_change_rather_than_an_error():
+    """An untrained reference cell can score 0 on every seed: its % change is undefined, shown as nan without an
+    interval, never a ZeroDivisionError in the middle of a report."""
+    d = stats.paired_difference({0: 0.1, 1: 0.2, 2: 0.15}, {0: 0.0, 1: 0.0, 2: 0.0})
+    rel = d.relative()
+    assert math.isnan(rel.mean) and not rel.has_interval and rel.seeds == (0, 1, 2)
+    assert stats.verdict(+1.8, rel) == "inconclusive (3 seeds)"
+
+
+def test_a_nan_on_the_reference_side_is_no_seed_either():
+    a = {0: 0.30, 1: 0.32, 2: 0.31, 3: 0.5}
+    b = {0: 0.29, 1: 0.30, 2: 0.30, 3: np.float32("nan")}
+    d = stats.paired_difference(a, b)
+    assert d.seeds == (0, 1, 2) and d.mean == pytest.approx(np.mean([0.01, 0.02, 0.01]))
+    assert stats.common_seeds(b, a) == (0, 1, 2)
+
+
+def test_a_wilcoxon_verdict_over_every_user_names_no_users_that_score_alike():
+    rng = np.random.default_rng(2)
+    a = rng.random(50)
+    res = stats.wilcoxon_per_user(a + 0.1, a)
+    assert res.differing == res.users == 50 and res.p_value < 0.05
+    words = res.verdict()
+    assert words.startswith("A is better beyond the noise between users, over the 50 of 50 users whose scores differ")
+    assert "the other" not in words and "score the same" not in words
+
+
+def test_a_claim_not_measured_carries_no_warm_up_note():
+    """The warm-up note qualifies a verdict; a claim whose reference never ran has none to qualify (C11 with `official`
+    run, some seeds in their warm-up, and no `mgcn` cell)."""
+    from mambarec import findings
+
+    c11 = next(c for c in findings.CLAIMS if c.cell == "official" and c.reference == "mgcn")
+    cells = {"official": {0: {"best_epoch": 6, "stopped_early": True, c11.metric: 0.48},
+                          1: {"best_epoch": 148, "stopped_early": True, c11.metric: 0.60}}}
+    assert findings.claim_warmup(c11, cells) == {"official": [0]}  # the seed is there to be named
+    assert findings.claim_verdict(c11, cells) == ("-", "not measured")
+
+
+def test_a_schedule_check_s_bounds_are_inclusive_and_one_seed_is_not_judged():
+    """Safe: both intervals hold 0 (an end on 0 holds it, as in ``excludes_zero``) and lie within ±3% (an end on
+    ±3% is within). One common seed gives no interval: not judged (None), neither safe nor unsafe."""
+    from mambarec import findings
+
+    def diff(low, high, seeds=(0, 1, 2)):
+        mean = (low + high) / 2 if low is not None else 1.0
+        return stats.PairedDifference(seeds=seeds, mean=mean, low=low, high=high, reference_mean=1.0)
+
+    def check(*diffs):
+        return findings.ScheduleCheck("mgcn", (0, 1, 2), dict(zip(findings.SCHEDULE_METRICS, diffs, strict=True)),
+                                      {}, {})
+
+    assert check(diff(-3.0, 3.0), diff(-1.0, 1.0)).safe is True
+    assert check(diff(0.0, 2.0), diff(-2.0, 0.0)).safe is True
+    assert check(diff(-3.01, 1.0), diff(-1.0, 1.0)).safe is False
+    assert check(diff(None, None, seeds=(0,)), diff(-1.0, 1.0)).safe is None
+
+
+def test_the_issue_s_seeds_are_not_checked_twice_when_the_grid_ran_only_those():
+    """``schedule_check_pairs`` adds the check over seeds 0-2 only where the grid ran more seeds."""
+    from mambarec import findings
+
+    def run(cell, seed, recall):
+        return {"dataset": "d", "cell": cell, "seed": seed, "test/Recall@20": recall, "test/NDCG@20": recall / 2}
+
+    rows = [run("mgcn", s, 0.30 + 0.001 * s) for s in range(3)] + [run("mgcn_paper_sched", s, 0.30) for s in range(3)]
+    (full, few), = findings.schedule_check_pairs(findings.cells_of(rows, "d"))
+    assert full.seeds == (0, 1, 2) and few is None
+    rows += [run("mgcn", 3, 0.3), run("mgcn_paper_sched", 3, 0.3)]
+    (full, few), = findings.schedule_check_pairs(findings.cells_of(rows, "d"))
+    assert full.seeds == (0, 1, 2, 3) and few.seeds == (0, 1, 2)

@@ -780,3 +780,88 @@ def test_a_run_folder_renamed_while_the_runs_are_listed_is_not_called_damaged(tm
     monkeypatch.setattr(catalog, "read_run", renamed_meanwhile)
     unreadable: list = []
     assert [r.id for r in list_runs(tmp_path, unreadable)] == ["stays"] and unreadable == []
+
+
+def test_the_learning_rate_factor_is_the_documented_warm_up_and_smooth_decay():
+    """decay ** (e / every) from epoch 0, times (e + 1) / warmup over the first ``warmup`` epochs: by hand, not
+    through ``lr_factor`` itself (which the history test above compares against)."""
+    f = lr_factor(0.5, 2, 2)
+    assert [f(e) for e in range(4)] == pytest.approx([0.5, 0.5**0.5, 0.5, 0.5**1.5])
+    g = lr_factor(0.96, 50, 0)
+    assert (g(0), g(25), g(50)) == pytest.approx((1.0, 0.96**0.5, 0.96))
+
+
+def test_a_valid_recall_of_zero_is_still_a_best_epoch(monkeypatch):
+    """A model that scores 0 on valid for every epoch (an untrained start on a small catalog) keeps its first epoch as
+    the best, with its numbers, and stops after patience + 1 epochs without a strict improvement."""
+    run = RunConfig(model=mambarec_preset("paper", reduction_factor=2),
+                    train=TrainConfig(epochs=50, batch_size=16, patience=1))
+    trainer = Trainer.for_run(run, DS)
+    monkeypatch.setattr(trainer, "evaluate", lambda: {"valid": {"Recall@20": 0.0}, "test": {"Recall@20": 0.0}})
+    result = trainer.fit()
+    assert result.best_epoch == 1 and result.valid == {"Recall@20": 0.0} and result.test == {"Recall@20": 0.0}
+    assert result.stopped_early and result.epochs_run == 3
+
+
+def test_an_epoch_visits_every_training_pair_once_in_a_shuffled_order_and_logs_the_mean_loss(monkeypatch):
+    """The history's losses are means over the epoch's batches (not sums), and the batches cover the training pairs,
+    each once, in the order of the run's permutation (not the stored order)."""
+    trainer = Trainer.for_run(_run(epochs=1), DS)
+    seen, totals = [], []
+    loss = trainer.model.loss
+
+    def recording(users, pos, neg):
+        parts = loss(users, pos, neg)
+        seen.extend(zip(users.tolist(), pos.tolist(), strict=True))
+        totals.append(float(parts["total"].detach()))
+        return parts
+
+    monkeypatch.setattr(trainer.model, "loss", recording)
+    result = trainer.fit()
+    assert len(totals) == 6  # 96 pairs in batches of 16
+    assert sorted(seen) == sorted(map(tuple, DS.train.tolist()))
+    assert seen != list(map(tuple, DS.train.tolist()))
+    assert result.history[0]["loss/total"] == pytest.approx(np.mean(totals), rel=1e-12)
+
+
+def test_seconds_per_epoch_is_the_epochs_training_time_over_the_epochs_run():
+    _, result = _fit(_run(epochs=3))
+    assert result.epochs_run == 3 and all(row["epoch_s"] > 0 for row in result.history)
+    assert result.s_per_epoch == pytest.approx(sum(row["epoch_s"] for row in result.history) / 3, rel=1e-9)
+
+
+def test_negatives_are_uniform_over_the_items_that_are_not_positives():
+    """Every non-positive item about equally often, the last item id too (a first draw over [0, n_items - 1) gives it
+    only through re-draws of a clash, some 4x too rarely): 6000 draws over 23 items, ~260 each, sd ~16."""
+    sampler = NegativeSampler(DS.train, DS.n_items, torch.device("cpu"))
+    user = int(DS.train[0, 0])
+    counts = np.bincount(sampler(torch.full((6000,), user), torch.Generator().manual_seed(0)).numpy(),
+                         minlength=DS.n_items)
+    positives = sorted(set(DS.train[DS.train[:, 0] == user, 1].tolist()))
+    others = np.delete(counts, positives)
+    expected = 6000 / len(others)
+    assert counts[positives].sum() == 0 and len(others) == DS.n_items - len(positives)
+    assert np.all(np.abs(others - expected) < 0.3 * expected), others
+
+
+def test_a_resumed_run_keeps_counting_its_bad_epochs(monkeypatch):
+    """Patience runs over a resume: two bad epochs before the stop, one after it, is three bad epochs (> patience 2),
+    so the resumed run stops at its first epoch, with the best epoch from before the resume."""
+    def scripted(trainer, values):
+        curve = iter(values)
+        monkeypatch.setattr(trainer, "evaluate", lambda: (lambda v: {"valid": {"Recall@20": v},
+                                                                     "test": {"Recall@20": v}})(next(curve)))
+
+    def run(epochs):
+        return RunConfig(model=mambarec_preset("paper", reduction_factor=2),
+                         train=TrainConfig(epochs=epochs, batch_size=16, patience=2))
+
+    first = Trainer.for_run(run(3), DS)
+    scripted(first, [0.3, 0.1, 0.1])
+    part = first.fit()
+    assert not part.stopped_early and part.best_epoch == 1
+    again = Trainer.for_run(run(10), DS)
+    again.load_resume_state(first.resume_state())
+    scripted(again, [0.1] * 7)
+    result = again.fit()
+    assert result.stopped_early and result.epochs_run == 4 and result.best_epoch == 1
