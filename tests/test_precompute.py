@@ -859,6 +859,44 @@ def test_a_schedule_verdict_gives_the_seeds_needed_only_when_more_are_needed():
                                     "not shown safe")
 
 
+def test_a_schedule_verdict_names_the_metric_better_and_the_one_worse():
+    """Mutation audit r62 (U17): better and worse swapped in the verdict survived every test but the README's
+    snapshot, whose own advice (regenerate it) would have written the swap in."""
+    from mambarec.summary import schedule_verdict
+
+    def diff(low, high):
+        return stats.PairedDifference(seeds=(0, 1, 2), mean=(low + high) / 2, low=low, high=high, reference_mean=1.0)
+
+    ch = findings.ScheduleCheck("paper", (0, 1, 2), dict(zip(findings.SCHEDULE_METRICS, (diff(1.0, 7.0),
+                                                                                         diff(-7.0, -1.0)),
+                                                            strict=True)), {}, {})
+    assert schedule_verdict(ch, seeds=False) == ("Recall@20 +4.0% [+1.0%, +7.0%], NDCG@20 -4.0% [-7.0%, -1.0%]: "
+                                                 "not shown safe, better on Recall@20, worse on NDCG@20")
+
+
+def test_the_bridge_names_the_largest_drop_not_the_largest_gain():
+    """Mutation audit r62 (U19): "the largest drop" taking the largest mean survived every test but the README's
+    snapshot. Two added parts within the noise, one -1% and one -5%, and one gain: the drop named is the -5% one."""
+    from mambarec.summary import bridge_lines
+
+    parts = {part: words for part, (words, _, _) in findings.PAPER_PARTS.items()}
+    small, large, gain = list(parts)[:3]
+    rows = [_row("mgcn", s, 0.300) for s in range(3)]
+    for part, values in ((small, (0.290, 0.300, 0.301)), (large, (0.240, 0.300, 0.315)),
+                         (gain, (0.330, 0.290, 0.320))):
+        rows += [_row(f"mgcn_with_{part}", s, v) for s, v in enumerate(values)]
+    line, = bridge_lines(findings.cells_of(rows, "d"), "d")
+    assert "**costs accuracy**" not in line, line
+    assert f"the largest drop is {parts[large]} (-5.0% [" in line, line
+
+
+def test_cells_of_orders_each_cells_seeds_whatever_order_the_runs_finished_in():
+    """Mutation audit r62 (F24): rows arrive in the order runs finish; tables and the warm-up lists read seeds in
+    order from ``cells_of``."""
+    rows = [_row("paper", s, 0.1) for s in (3, 0, 4, 1)] + [_row("paper", 2, 0.1) | {"dataset": "other"}]
+    assert list(findings.cells_of(rows, "d")["paper"]) == [0, 1, 3, 4]
+
+
 def test_the_bridge_names_no_largest_drop_when_nothing_dropped():
     """"The largest drop is X" is said only of a negative mean: parts whose effects are all gains within the noise
     get no plain-words sentence."""

@@ -25,7 +25,11 @@ def test_results_block_is_read_from_precomputed():
         block = results_block(ROOT / "precomputed")
     except PrecomputedError as exc:
         pytest.fail(f"precomputed/ is missing or modified: {exc}")
-    assert current_block(README.read_text()) == block, "run `python -m mambarec readme`"
+    # A snapshot: it also fails when the code that words the results changed (mutation audit r62 found five wording
+    # bugs only this caught). Read the difference before regenerating, or the bug is written into the README.
+    assert current_block(README.read_text()) == block, (
+        "the README's results block differs from what today's code writes from precomputed/: if the new wording is "
+        "meant (read the diff: `python -m mambarec readme` then `git diff README.md`), keep it; else fix the code")
 
 
 def test_replace_block_keeps_the_rest():
