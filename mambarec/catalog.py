@@ -128,6 +128,7 @@ def live_writers(root: Path) -> dict[str, int]:
         return {}
     return {e.name: pid for e in entries if (pid := live_claim(Path(e.path))) is not None}
 
+
 NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)
 
 
@@ -172,7 +173,7 @@ class RunGoneError(RunStoreError):
 
 def gone(folder: Path, what: str) -> str:
     return (f"the run {folder.name!r} was renamed or deleted meanwhile (in another tab, session or process), so "
-            f"this one was not {what}; the list of runs is up to date again")
+            f"this one was not {what}")
 
 
 def refuse_if_gone(folder: Path, what: str) -> None:
