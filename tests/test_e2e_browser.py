@@ -279,7 +279,7 @@ def test_a_run_stopped_from_another_session_leaves_no_row_in_its_queue(server_wi
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         a, b = (browser.new_context(viewport=VIEWPORT).new_page() for _ in range(2))
         try:
-            visit(a, f"{url}/train?dataset=synthetic&epochs=200")  # ~0.15 s an epoch: B stops it mid-run
+            visit(a, f"{url}/train?dataset=synthetic&epochs=200&patience=1000")  # ~0.15 s an epoch: B stops it
             visit(b, f"{url}/train?dataset=synthetic")
             label = browser_label(a)
             a.get_by_role("button", name="Train", exact=True).click()
