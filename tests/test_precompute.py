@@ -897,6 +897,22 @@ def test_cells_of_orders_each_cells_seeds_whatever_order_the_runs_finished_in():
     assert list(findings.cells_of(rows, "d")["paper"]) == [0, 1, 3, 4]
 
 
+def test_a_comparisons_warm_up_aside_names_the_early_seeds_of_both_cells():
+    """Mutation audit r62 (F22, U22): `pair_warmup` reading only its first cell, and the summary's aside reading its
+    `on` cell twice, survived every test but the README's snapshot: the reference cell's early-stopped seeds went
+    unnamed beside a headline comparison."""
+    from mambarec.summary import _warmup_aside
+
+    def run(cell, seed, best):  # a seed ended by early stopping at best + 21 epochs
+        return _row(cell, seed, 0.3) | {"best_epoch": best, "stopped_early": True}
+
+    rows = [run("official", 0, 10), run("official", 1, 80), run("mgcn", 2, 12), run("mgcn", 3, 90)]
+    cells = findings.cells_of(rows, "d")
+    assert findings.pair_warmup(cells, "official", "mgcn", patience=20) == {"official": [0], "mgcn": [2]}
+    aside = _warmup_aside(cells, findings.Component("the released code over MGCN", "official", "mgcn"))
+    assert "official seed 0" in aside and "mgcn seed 2" in aside, aside
+
+
 def test_the_bridge_names_no_largest_drop_when_nothing_dropped():
     """"The largest drop is X" is said only of a negative mean: parts whose effects are all gains within the noise
     get no plain-words sentence."""
