@@ -34,6 +34,9 @@ MODEL_LABELS = {"mambarec": "MambaRec", "pop": "Popularity", "bpr": "BPR-MF", "l
                 "vbpr": "VBPR", "freedom": "FREEDOM", "mgcn": "MGCN"}
 HEADER_FIELDS = ("epochs", "seed")  # drawn beside model and variant: the fields changed most
 # tab -> rows of fields (one row is one line of columns; at most three, so plain labels fit at 1280 x 800)
+# presentation mode's first tab of the form: the diagram, so each settings tab opens where it was, in sight (under the
+# diagram the tab strip sat at a 1280 x 800 projector's bottom edge; rehearsal r55, F7)
+DIAGRAM_TAB = "Model diagram"
 SECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Alignment": (("use_mmd", "lambda_mmd", "sigma"), ("use_cl", "lambda_cl", "tau"), ("mmd_items", "cl_views")),
     "DREAM": (("use_dream", "dream_map", "dream_side"), ("dilation_rates", "bn_momentum"),
@@ -288,17 +291,24 @@ def _header_fields(run: RunConfig, model, variant, epochs, seed) -> None:
             field_widget(run, name)
 
 
-def run_config_form(run: RunConfig, before_tabs=None) -> None:
-    """Every switch of the model and trainer, each showing ``run``'s value; ``before_tabs()`` draws above the tabs."""
+def run_config_form(run: RunConfig, before_tabs=None, picture_tab: str | None = None) -> None:
+    """Every switch of the model and trainer, each showing ``run``'s value; ``before_tabs()`` draws above the tabs,
+    or, for MambaRec with ``picture_tab`` named, in a first tab of that name. Presentation mode does so: below the
+    diagram the tabs sat at the projector's bottom edge, so a click on one showed nothing (rehearsal r55, F7)."""
     push(run)
     rejected = st.session_state.pop(REJECTED, None)
     if rejected:
         st.warning(f"Not applied: {rejected}", icon=":material/block:")
     model_header(run)
-    if before_tabs is not None:
+    first = [picture_tab] if picture_tab and before_tabs is not None and run.model_name == "mambarec" else []
+    if before_tabs is not None and not first:
         before_tabs()
     if run.model_name == "mambarec":
-        for tab, title in zip(st.tabs(list(SECTIONS)), SECTIONS, strict=True):
+        tabs = st.tabs([*first, *SECTIONS])
+        if first:
+            with tabs[0]:
+                before_tabs()
+        for tab, title in zip(tabs[len(first):], SECTIONS, strict=True):
             with tab:
                 section(run, title)
         return

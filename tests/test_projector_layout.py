@@ -370,6 +370,38 @@ def test_no_choice_or_label_of_the_train_form_is_cut(server, browser, width, hei
         page.close()
 
 
+TAB_FIELDS_OUT = """names => names.map(n => document.querySelector(`.st-key-cfg-${n}`)).filter(el => el).filter(el => {
+  const r = el.getBoundingClientRect();
+  return r.height === 0 || r.bottom > window.innerHeight;
+}).map(el => el.className.match(/st-key-cfg-(\\S+)/)[1])"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width,height", [(1280, 800), (1024, 768)])
+def test_in_presentation_mode_a_settings_tab_opens_in_sight(server, browser, width, height):
+    """Rehearsal r55, F7: under the diagram the form's tabs sat at the projector's bottom edge (y = 786 of 800), so a
+    click on "Alignment" showed nothing and λ, σ and τ were below the fold. In presentation mode the diagram is the
+    first tab; each settings tab opens where it was, its first two rows of settings in the window."""
+    from app.widgets import DIAGRAM_TAB, SECTIONS
+
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(server + "/train?dataset=ml100k&present=1")
+        page.get_by_role("heading", name="Train & ablate", exact=True).wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        assert page.get_by_role("tab").first.inner_text() == DIAGRAM_TAB
+        page.locator(".st-key-model-diagram .js-plotly-plot").wait_for(timeout=PAGE_S * 1000)
+        out = {}
+        for title, rows in SECTIONS.items():
+            page.get_by_role("tab", name=title, exact=True).click()
+            page.wait_for_timeout(600)
+            out[title] = page.evaluate(TAB_FIELDS_OUT, [name for row in rows[:2] for name in row])
+        assert out == {title: [] for title in SECTIONS}
+    finally:
+        page.close()
+
+
 SIDEBAR_CUT = """() => [...document.querySelectorAll(
     'section[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"] p')].filter(p => {
   const text = document.createRange();

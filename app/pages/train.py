@@ -246,7 +246,8 @@ def render() -> None:
 
     form_col, run_col = st.columns([5, 2.6], gap="medium")
     with form_col:
-        widgets.run_config_form(run, before_tabs=lambda: diagram.draw(run))
+        widgets.run_config_form(run, before_tabs=lambda: diagram.draw(run),
+                                picture_tab=widgets.DIAGRAM_TAB if presentation.on() else None)
     with run_col:
         run_panel(run, reason)
     state.sync_url(run_to_params(run), scope="train")
