@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The prepared GPU check (README, "Beyond one machine"), at most ~8 minutes on one GPU:
+# The prepared GPU check (README, "Beyond one machine"): at most 8 minutes on one GPU, the sum of its steps' time
+# limits (install 90 s, CUDA tests 150, Baby benchmark 120, converged run 120); it took 110-137 s when run:
 #   1. pytest -m cuda: CPU vs CUDA agreement, checkpoints across devices, the MMD, InfoNCE, DREAM and metric
 #      rewrites on CUDA (tests/test_model.py, test_dream.py, test_metrics.py, test_train.py, test_cuda.py);
 #   2. the Baby-scale training benchmark for official, paper and mgcn, 5 batches each (bench/train_speed.py);
@@ -36,9 +37,9 @@ torch_before=$("$PY" -c "import torch; print(torch.__version__)" 2>&1)
 deps=("numpy>=1.26" "scipy>=1.11" "pandas>=2.1" "tqdm>=4.66" "pytest>=8.0")
 if ! "$PY" -c "import numpy, scipy, pandas, tqdm, pytest" 2>/dev/null; then
   if [ -n "${GPU_CHECK_WHEELS:-}" ]; then
-    step install 120 "$PY" -m pip install --no-index --find-links "$GPU_CHECK_WHEELS" "${deps[@]}"
+    step install 90 "$PY" -m pip install --no-index --find-links "$GPU_CHECK_WHEELS" "${deps[@]}"
   else
-    step install 120 "$PY" -m pip install "${deps[@]}"
+    step install 90 "$PY" -m pip install "${deps[@]}"
   fi
 fi
 torch_after=$("$PY" -c "import torch; print(torch.__version__)" 2>&1)
@@ -58,13 +59,13 @@ say "torch before/after installs: $torch_before / $torch_after"
 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || { say "no CUDA device: stop"; exit 1; }
 
 # 1. the CUDA tests
-step pytest_cuda 180 "$PY" -m pytest -p no:cacheprovider -m cuda -rs tests/test_model.py tests/test_dream.py \
+step pytest_cuda 150 "$PY" -m pytest -p no:cacheprovider -m cuda -rs tests/test_model.py tests/test_dream.py \
   tests/test_metrics.py tests/test_train.py tests/test_cuda.py
 say "  $(tail -n 1 "$OUT_DIR/pytest_cuda.log")"
 
 # 2. Baby-scale training speed on the GPU (needs train_speed.py's --device flag)
 if "$PY" bench/train_speed.py --help 2>/dev/null | grep -q -- "--device"; then
-  step baby_speed 150 "$PY" bench/train_speed.py --scale baby --variant official,paper,mgcn --batches 5 --device cuda
+  step baby_speed 120 "$PY" bench/train_speed.py --scale baby --variant official,paper,mgcn --batches 5 --device cuda
   grep '^{' "$OUT_DIR/baby_speed.log" | tee -a "$SUMMARY"
 else
   say "[baby_speed] skipped: bench/train_speed.py has no --device flag yet, so it would time the CPU"
@@ -73,7 +74,7 @@ fi
 
 # 3. one converged ml100k run on the GPU
 rm -rf "$OUT_DIR/ml100k_mgcn"
-step ml100k_converged 180 "$PY" -m mambarec train --dataset ml100k --model mgcn --schedule fast --device cuda \
+step ml100k_converged 120 "$PY" -m mambarec train --dataset ml100k --model mgcn --schedule fast --device cuda \
   --out "$OUT_DIR/ml100k_mgcn"
 grep '^{' "$OUT_DIR/ml100k_converged.log" | tail -n 1 | tee -a "$SUMMARY"
 

@@ -176,6 +176,18 @@ def test_the_cuda_tests_collect_without_the_apps_libraries():
     assert "tests/test_cuda.py::test_cpu_and_cuda_runs_of_one_seed_agree_in_float64" in out.stdout
 
 
+def test_the_gpu_checks_step_limits_fit_the_minutes_it_promises():
+    """A lent GPU machine gives a session minutes, not hours: the check's header (and the README) promise at most 8
+    minutes, which holds only while its steps' time limits add up to no more (the install step counted once)."""
+    import re
+
+    script = (ROOT / "bench" / "gpu_check.sh").read_text()
+    limits = dict(re.findall(r"^\s*step (\w+) (\d+) ", script, flags=re.M))
+    assert set(limits) == {"install", "pytest_cuda", "baby_speed", "ml100k_converged"}
+    assert sum(map(int, limits.values())) <= 8 * 60
+    assert "at most 8 minutes" in script.splitlines()[1]
+
+
 # ---- on a GPU ------------------------------------------------------------------------------------------------
 @pytest.mark.cuda
 @pytest.mark.parametrize("name", list(MODELS))
