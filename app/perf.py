@@ -1,6 +1,6 @@
 """Timings of the app as a user meets them: prints numbers, asserts nothing (docs/style.md, habit 9).
 
-    python app/perf.py [--precomputed DIR] [--port N] [--sessions 8] [--live-run]
+    python app/perf.py [--precomputed DIR] [--port N] [--sessions 8] [--room 8 30] [--live-run]
 
 Starts ``streamlit run streamlit_app.py`` in a subprocess (saved runs go to an empty temporary
 folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 800:
@@ -19,6 +19,10 @@ folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 80
 * the floor of that measurement: the same N sessions against a three-line Streamlit app (a title and a code
   block, nothing of ours), so that what is Streamlit's and the N browsers' share of the 10 s, and what is the
   app's, can be told apart (``--no-floor`` skips it);
+* a room (``--room 8 30``): the same two pages opened by N sessions at once, where one is a real browser page
+  and N - 1 are stand-ins (``app/roomload.py``) that fetch the page's files and run it over the websocket as a
+  browser does, drawing nothing: in a classroom each browser starts and draws on a student's own device, so this
+  is the server's part of the 10 s (and, for the one real page, the drawing beside it on this machine);
 * with ``--live-run``: Train pressed with the default setup until the run is saved;
 * the server's resident memory, its workers included, after each of these (``serve.memory_mb``).
 """
@@ -37,9 +41,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repository's packages
 
+from app import roomload  # noqa: E402
 from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, idle, memory_mb, proc_stat, streamlit_server  # noqa: E402
 
-TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions": 10.0}
+TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions": 10.0, "room: 8 sessions": 10.0}
 SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before and after alignment"),
             ("About", "About MambaRec"), ("Lessons", "Lessons"), ("DREAM inspector", "DREAM inspector"),
             ("Compare runs", "Compare runs"), ("Users", "Users"), ("Lessons", "Lessons"))
@@ -174,6 +179,39 @@ def concurrent(url: str, sessions: int, server_pid: int) -> None:
               + (f"  {problems}" if problems else ""), flush=True)
 
 
+async def _room(url: str, sessions: int, heading_name: str, shown: str) -> tuple[list, tuple[float, float, str]]:
+    """``sessions`` at once: one real browser page beside ``sessions - 1`` stand-ins (``app.roomload``) that put a
+    browser's work on the server (its files, its websocket) and draw nothing, as students' own devices would."""
+    from playwright.async_api import async_playwright  # lazy: playwright is a benchmark-only dependency
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            files = await roomload.page_files(browser, url)  # also the lecturer's first visit: imports, caches
+            return await asyncio.gather(roomload.room(url, sessions - 1, files, heading_name, shown),
+                                        _one_session(browser, url, heading_name, shown))
+        finally:
+            await browser.close()
+
+
+def room(url: str, sizes: list[int], server_pid: int) -> None:
+    """The classroom case: each student's browser on its own device, the server's 2 cores for the server."""
+    for size in sizes:
+        for name, path, heading_name, shown in CONCURRENT:
+            cpu = cpu_seconds(server_pid)
+            students, (painted, _, problem) = asyncio.run(_room(url + path, size, heading_name, shown))
+            problems = [f"stand-in {i}: {r.problem}" for i, r in enumerate(students) if r.problem]
+            problems += [f"browser: {problem}"] if problem else []
+            report(f"room: {size} sessions, {name}, slowest page shown", max(r.shown_s for r in students),
+                   f"  ({size - 1} stand-ins: files in {max(r.files_s for r in students):.1f} s, heading in "
+                   f"{max(r.heading_s for r in students):.1f} s at the latest)")
+            report(f"room: {size} sessions, {name}, the real browser's paint", painted,
+                   "  (drawn on this machine, beside the server)")
+            report(f"room: server CPU, {size} sessions, {name}", cpu_seconds(server_pid) - cpu)
+            print(f"{'room: ' + name + ', sessions with an error':<52} {len(problems):7d}"
+                  + (f"  {problems}" if problems else ""), flush=True)
+
+
 # What the floor serves: the landing page's heading and a code block (the Lessons page's step links are code
 # blocks, whose highlighter is a chunk the browser loads), and nothing else.
 FLOOR_APP = 'import streamlit as st\nst.title("Lessons")\nst.code("/embeddings?dataset=ml100k")\n'
@@ -207,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precomputed", default=None, help="precomputed folder (default: the repository's)")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--sessions", type=int, default=8, help="concurrent sessions (default 8)")
+    parser.add_argument("--room", type=int, nargs="*", default=[8, 30], metavar="N",
+                        help="room sizes: N sessions at once, one real browser and N - 1 stand-ins that load the "
+                        "server as a student's browser does without drawing on this machine (default 8 30; "
+                        "none: skip)")
     parser.add_argument("--live-run", action="store_true", help="also time a default live run on the Train page")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the floor: the concurrent sessions against a 3-line Streamlit app")
@@ -237,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.sessions:
                 concurrent(srv.url, args.sessions, srv.proc.pid)
                 report_memory(f"after {args.sessions} sessions at once, twice", srv.proc.pid)
+            if args.room:
+                room(srv.url, args.room, srv.proc.pid)
+                report_memory(f"after rooms of {', '.join(map(str, args.room))}", srv.proc.pid)
         if args.sessions and not args.no_floor:
             floor(args.sessions, env, args.port)
         print(f"(total {time.perf_counter() - t_start:.1f} s; load average {os.getloadavg()[0]:.2f} at the end)")

@@ -84,3 +84,25 @@ def test_eight_sessions_open_one_link_on_a_loaded_machine(server):  # noqa: F811
             proc.kill()
             proc.wait()
     assert problems == [], problems
+
+
+@pytest.mark.slow
+def test_thirty_stand_in_students_are_served_and_a_missing_page_is_told(server):  # noqa: F811
+    """``app/roomload.py`` (what ``app/perf.py --room`` loads the server with): 30 sessions that fetch the page's
+    files and run it over Streamlit's websocket each see the landing page's heading and its step links' code blocks;
+    a session on a page the app does not have reports it, and one that asks for an element the page never draws
+    reports that, so the benchmark cannot count a failed session as served."""
+    import asyncio
+
+    from app import roomload
+
+    url, _ = server
+    files = [f"{url}/", f"{url}/favicon.png"]
+    served = asyncio.run(roomload.room(url + "/", 30, files, "Lessons", '[data-testid="stCode"]'))
+    assert [r.problem for r in served] == [""] * 30
+    assert all(0 < r.files_s <= r.heading_s <= roomload.REPLY_S and r.shown_s >= r.heading_s for r in served)
+    missing = asyncio.run(roomload.room(url + "/no-such-page", 1, files, "Lessons", '[data-testid="stCode"]'))
+    assert missing[0].problem == "page not found"
+    undrawn = asyncio.run(roomload.room(url + "/", 1, files, "Lessons", '[data-testid="stDataFrame"]'))
+    assert undrawn[0].problem == "the run ended without its dataframe"
+    print("30 stand-ins: slowest page shown", f"{max(r.shown_s for r in served):.2f} s")
