@@ -9,6 +9,8 @@ those of the server's first run, so that the entry script can ask for a restart 
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +18,7 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("app", "mambarec")  # with the entry script: everything the server imports from this repository
 ENTRY = "streamlit_app.py"
+RECHECK_S = 1.0  # 30 sessions opening a page at once had each stat'ed the ~200 files (a pull is noticed 1 s later)
 NAMED = 3  # a notice names this many changed files, then how many more
 
 
@@ -42,9 +45,19 @@ def _first_run() -> dict[str, tuple[int, int]]:
     return snapshot()
 
 
+@st.cache_resource(show_spinner=False)
+def _last_look() -> dict:
+    return {"at": -math.inf, "changed": []}
+
+
 def changed() -> list[str]:
-    """The files that changed on disk since this server's first run (empty while it runs the code it imported)."""
-    return differences(_first_run(), snapshot())
+    """The files that changed on disk since this server's first run (empty while it runs the code it imported).
+    The disk is looked at once per ``RECHECK_S`` for the whole server: a room's page runs at one moment share it."""
+    look = _last_look()
+    now = time.monotonic()
+    if now - look["at"] >= RECHECK_S:  # two runs that both look compute the same answer: no lock needed
+        look["changed"], look["at"] = differences(_first_run(), snapshot()), now
+    return look["changed"]
 
 
 def notice(files: list[str]) -> str:

@@ -101,21 +101,37 @@ def _saved_histories(root: str, signature: tuple) -> pd.DataFrame:
     return pd.DataFrame(_history_rows(list_runs(Path(root)), "saved"))
 
 
-def histories(rows: pd.DataFrame) -> pd.DataFrame:
+HISTORY_KEYS = ["source", "run", "dataset", "name", "best_epoch", "epochs_cap", "stopped_early"]  # per run shown
+
+
+def history_key(rows: pd.DataFrame) -> tuple:
+    """What ``histories(rows)`` depends on, small enough to hash on every page run: the runs' keys and both folders'
+    signatures. Hashing the history itself (every epoch of every run shown) had cost a page run more than reading it
+    back (a room of 30 students opening one lesson step at once, ``app/perf.py --room``)."""
+    folder, root = paths.precomputed_dir(), paths.runs_root()
+    return (tuple(rows[HISTORY_KEYS].itertuples(index=False, name=None)), str(folder),
+            paths.precomputed_signature(folder), str(root), paths.runs_signature(root))
+
+
+def histories(rows: pd.DataFrame, key: tuple | None = None) -> pd.DataFrame:
     """Per-epoch history of the runs in ``rows`` (one row per run and epoch), with each run's ``name``
-    (cell or setup) and its best epoch, for the learning-curve chart."""
+    (cell or setup) and its best epoch, for the learning-curve chart; ``key`` is ``history_key(rows)`` when the
+    caller has it."""
     if rows.empty:
         return pd.DataFrame()
-    folder, root = paths.precomputed_dir(), paths.runs_root()
-    frames = [_precomputed_histories(str(folder), paths.precomputed_signature(folder)),
-              _saved_histories(str(root), paths.runs_signature(root))]
+    return _histories(key or history_key(rows), rows)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _histories(key: tuple, _rows: pd.DataFrame) -> pd.DataFrame:
+    _, folder, folder_signature, root, root_signature = key
+    frames = [_precomputed_histories(folder, folder_signature), _saved_histories(root, root_signature)]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame()
     every = pd.concat(frames, ignore_index=True)
-    keys = rows[["source", "run", "dataset", "name", "best_epoch", "epochs_cap", "stopped_early"]]
     # a precomputed run id ("paper s0") repeats on every dataset of the grid: match the dataset too
-    return every.merge(keys, on=["source", "run", "dataset"], how="inner")
+    return every.merge(_rows[HISTORY_KEYS], on=["source", "run", "dataset"], how="inner")
 
 
 def untrained(rows: pd.DataFrame, shown: list[str]) -> list[str]:

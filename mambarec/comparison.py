@@ -250,6 +250,7 @@ def add_deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str,
     if reference not in set(table["name"]) or rows.empty:
         return table
     out = table.copy()
+    rows = rows[rows["name"].isin([reference, *out["name"]])]  # pairing reads no other setup
     for m in metrics:
         by_name = paired(rows, m)
         ref = by_name.get(reference)
@@ -330,7 +331,7 @@ def partial_pairings(rows: pd.DataFrame, reference: str, names: Sequence[str], m
     against `official`'s 0-2 read +8.2% beside means 2.9% apart, the reference's seeds 3-4 being far higher)."""
     if rows.empty or metric not in rows:  # nothing to pair (no runs on this dataset yet)
         return []
-    seeds = paired(rows, metric)
+    seeds = paired(rows[rows["name"].isin([reference, *names])], metric)  # the rest of the grid is not asked about
     ref = seeds.get(reference, {})
     out = []
     for name in names:

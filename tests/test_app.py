@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import time
@@ -673,6 +674,10 @@ def test_code_changed_under_a_running_server_asks_for_a_restart_instead_of_a_tra
     assert not at.error and at.title  # the code it started with: the page is drawn
     pulled = {**code_on_disk.snapshot(), "app/urlsel.py": (1, 1)}  # one module edited after the server started
     monkeypatch.setattr(code_on_disk, "snapshot", lambda root=code_on_disk.ROOT: pulled)
+    looks = code_on_disk._last_look()
+    assert code_on_disk.changed() == [] and looks["at"] > -math.inf  # a look within RECHECK_S reuses the last one
+    monkeypatch.setitem(looks, "changed", [])  # both restored afterwards: later tests see the true code again
+    monkeypatch.setitem(looks, "at", looks["at"] - code_on_disk.RECHECK_S)  # as if a second had passed
     at.run()
     no_exception(at)
     said = [e.value for e in at.error]

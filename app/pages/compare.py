@@ -202,12 +202,12 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def curves_figure(hist: pd.DataFrame, metric: str, loss: str | None) -> dict:
-    """The learning-curve chart as a dict, cached: building it costs ~0.2 s, reading it back ~20 ms (a class of
-    students opening one lesson step draws it once)."""
+def curves_figure(key: tuple, _hist: pd.DataFrame, metric: str, loss: str | None) -> dict:
+    """The learning-curve chart of ``_hist`` (``evidence.histories``, known by its ``key``) as a dict, cached:
+    building it costs ~0.2 s, reading it back ~20 ms (a class of students opening one lesson step draws it once)."""
     from app import figures  # lazy: plotly
 
-    return figures.learning_curves(hist, metric, loss).to_dict()
+    return figures.learning_curves(_hist, metric, loss).to_dict()
 
 
 def quiet_label(in_step: bool) -> str:
@@ -222,7 +222,9 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
         st.caption(f":material/info: {len(shown)} setups are shown: the curves are of the first {CURVES_AT_MOST}. "
                    "Pick the setups to follow in 'Setups shown' above.")
         shown = shown[:CURVES_AT_MOST]
-    hist = evidence.histories(rows[rows["name"].isin(shown)])
+    picked = rows[rows["name"].isin(shown)]
+    key = evidence.history_key(picked) if not picked.empty else None
+    hist = evidence.histories(picked, key)
     if hist.empty:
         st.caption("No per-epoch history for these runs.")
         return
@@ -230,7 +232,7 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
     metric = st.columns(3)[0].selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
                                         **urlsel.bound(PAGE, "curve", options), label_visibility=quiet_label(in_step))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
-    presentation.chart(st, curves_figure(hist, metric, loss), under_note=in_step, key="compare.curves")
+    presentation.chart(st, curves_figure(key, hist, metric, loss), under_note=in_step, key="compare.curves")
     st.caption("Line: mean over seeds per epoch, and band: lowest to highest seed, while every seed runs; dotted "
                "lines: each seed that ran on after the first one stopped (hover names it). ▲: each seed's best "
                "valid epoch (its test numbers are the table's). Dotted vertical line: the epoch cap, drawn when a "
