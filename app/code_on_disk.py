@@ -67,4 +67,5 @@ def notice(files: list[str]) -> str:
     return (f"This server's code changed on disk since it started ({named}), so its pages would run new code against "
             "old modules. Restart the server: stop it (Ctrl+C in its terminal) and run `streamlit run "
             "streamlit_app.py` again. Saved runs and the precomputed results stay; a run training now stops with the "
-            "server and is saved with its best state so far (app/worker.py).")
+            "server and is saved with its best state so far (app/worker.py), and the Train page tells whoever "
+            "started it when they are back.")

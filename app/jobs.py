@@ -243,7 +243,8 @@ def _watch(job: Job, dataset) -> None:
         receive, send = context().Pipe(duplex=False)
         env = {k: os.environ[k] for k in ENV_PASSED if k in os.environ}
         job.process = context().Process(target=_in_worker, name=f"train-{job.id}", daemon=True,
-                                        args=(job.run.to_json(), dataset, str(job.folder), env, send, job.stop_event))
+                                        args=(job.run.to_json(), dataset, str(job.folder), env, send, job.stop_event,
+                                              job.owner))
         guard_main()
         job.process.start()
         send.close()

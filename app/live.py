@@ -1,4 +1,5 @@
-"""Live runs on the Train page: a run's card (status, curves, Stop) and the server's queue.
+"""Live runs on the Train page: a run's card (status, curves, Stop), the server's queue, and a note to a browser
+whose run stopped with a previous server while it was away.
 
 Cheap to redraw: a refresh reads the job's rows and draws text; the curves' figure is rebuilt only when
 an epoch was added (``_figure`` is cached by run and epoch count). The refresh itself is a fragment
@@ -7,12 +8,16 @@ an epoch was added (``_figure`` is cached by run and epoch count). The refresh i
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import streamlit as st
 
-from app import jobs, lessonbar, presentation, same_setup, state
+from app import jobs, lessonbar, paths, presentation, same_setup, state
 from mambarec import findings
+from mambarec.catalog import list_runs
 from mambarec.config import setup_label
-from mambarec.store import CHECKPOINT_NAME
+from mambarec.store import CHECKPOINT_NAME, INTERRUPTED, METRICS_NAME, STARTED_BY
 from mambarec.summary import runaway_loss
 
 QUEUE_ROWS = "queue.rows"  # rows the server's queue drew last in this session
@@ -24,6 +29,7 @@ COLOR_NAMES = {"total": "black", "bpr": "blue", "l2": "grey", "cl": "green", "mm
 PART_WORDS = {"total": "total", "bpr": "BPR", "l2": "L2 penalty", "cl": "InfoNCE", "mmd": "MMD", "mirror": "mirror BPR"}
 CHART_HEIGHT = 250
 _FIGURES: dict[tuple[str, int], object] = {}  # (job id, epochs drawn) -> figure
+AWAY_S = 24 * 3600  # a run interrupted while its owner was away is named to the owner for a day after it stopped
 
 
 def ordinal(n: int) -> str:
@@ -212,3 +218,40 @@ def _queue_rows(mine: set[str]) -> int:
                        width="stretch", disabled=job.stop_event.is_set(),
                        help=f"Stop {owner_text(job)}'s run (it keeps its best state so far)")
     return len(active)
+
+
+# ---- runs interrupted while their owner was away ----------------------------------------------------
+@st.cache_data(max_entries=16, show_spinner=False)
+def _interrupted(root: str, signature: tuple, owner: str) -> list[dict]:
+    """The saved runs that ``owner`` started and that stopped by no one's hand (``store.INTERRUPTED``)."""
+    out = []
+    for rec in list_runs(Path(root)):
+        m = rec.metrics
+        if owner and m.get(STARTED_BY) == owner and m.get(INTERRUPTED) and rec.folder is not None:
+            out.append({"id": rec.id, "folder": str(rec.folder), "why": m[INTERRUPTED], "ran": m.get("epochs_run"),
+                        "best": m.get("best_epoch"), "at": (rec.folder / METRICS_NAME).stat().st_mtime})
+    return out
+
+
+@st.cache_resource(show_spinner=False)
+def _acknowledged() -> dict[str, set[str]]:
+    return {}  # owner label -> run ids whose note its browser closed (for this server's life, across reloads)
+
+
+def interrupted_while_away() -> None:
+    """A note for each run this browser started that stopped while it was away (the server restarted under it, e.g.
+    after a pull): the run card went with the old server, and only Compare's label said what had become of it."""
+    owner, root = state.owner(), paths.runs_root()
+    seen = _acknowledged().setdefault(owner, set())
+    runs = [r for r in _interrupted(str(root), paths.runs_signature(root), owner)
+            if r["id"] not in seen and time.time() - r["at"] < AWAY_S]
+    if not runs:
+        return
+    for r in runs:
+        resume = f"{r['folder']}/{CHECKPOINT_NAME}"
+        st.info(f"Your run `{r['id']}` was interrupted while you were away ({r['why']}): it had run {r['ran']} "
+                f"epochs, and its best state, epoch {r['best']}, is saved and on the Compare page. `python -m "
+                f"mambarec train --resume {resume} --out {r['folder']}` continues it.", icon=":material/history:")
+    if st.button("Got it", key="away.ack", help="The runs stay saved; this browser is not told of them again"):
+        seen.update(r["id"] for r in runs)
+        st.rerun()

@@ -86,8 +86,9 @@ class Reporter:
         self.gone = True
 
 
-def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> None:
-    """Train ``run_json`` on ``dataset``, save it to ``folder``, report through ``conn``; ``stop``: an Event."""
+def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop, owner: str = "") -> None:
+    """Train ``run_json`` on ``dataset``, save it to ``folder``, report through ``conn``; ``stop``: an Event;
+    ``owner``: the label of the session that started it, saved with the run."""
     report = Reporter(conn, stop)
     signal.signal(signal.SIGTERM, report.on_sigterm)
     try:
@@ -103,7 +104,7 @@ def train_job(run_json: str, dataset, folder: str, env: dict, conn, stop) -> Non
             saved = bool(result.history)
             if saved:  # stopped before the first epoch ended: nothing to keep
                 save_run(Path(folder), trainer, result, resuming=autosave.saved,
-                         interrupted=SERVER_GONE if report.gone and not stop.is_set() else None)
+                         interrupted=SERVER_GONE if report.gone and not stop.is_set() else None, started_by=owner)
         report.send(("result", dataclasses.asdict(result), saved))
     except BaseException as exc:  # noqa: BLE001  (the server must learn why; a bug report needs the stack)
         report.send(("error", said(exc), "" if isinstance(exc, ADVISED) else traceback.format_exc()))

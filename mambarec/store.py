@@ -35,6 +35,7 @@ CONFIG_NAME, METRICS_NAME = "config.json", "metrics.json"
 # metrics.json's mark of a run stopped by no one's hand: true for one listed from its last progress save after its
 # process died (killed outright, or the server stopped with it); or why, in words (``save_run(interrupted=...)``)
 INTERRUPTED = "interrupted"
+STARTED_BY = "started_by"  # the label of the app session that started the run (random, never a name)
 RUNS_DIR_ENV = "MAMBAREC_RUNS"
 DEFAULT_RUNS_DIR = Path("runs")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -264,9 +265,10 @@ def unwritable(folder: Path) -> str | None:
 
 
 def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,
-             resuming: bool = False, interrupted: str | None = None) -> Path:
+             resuming: bool = False, interrupted: str | None = None, started_by: str = "") -> Path:
     """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run; ``interrupted``: why a run
-    stopped by no one's hand stopped (``INTERRUPTED``)."""
+    stopped by no one's hand stopped (``INTERRUPTED``); ``started_by``: the app session's label (``STARTED_BY``),
+    so that its owner is told of an interrupted run when back."""
     from mambarec.checkpoint import save_checkpoint  # lazy: torch-backed, kept off the light path
 
     folder = Path(folder)
@@ -276,6 +278,8 @@ def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite:
     metrics = metrics_payload(result, run, dataset)
     if interrupted:
         metrics[INTERRUPTED] = interrupted
+    if started_by:
+        metrics[STARTED_BY] = started_by
     try:
         save_checkpoint(folder / CHECKPOINT_NAME, run, trainer.model.state_dict(), metrics, dataset.name,
                         dataset.fingerprint(), resume=trainer.resume_state() if with_resume else None)
@@ -353,4 +357,4 @@ __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run
            "import_checkpoint",
            "check_writable", "unwritable", "check_room", "claimed", "holding", "claim_holder", "lock_holder",
            "refuse_if_claimed", "LOCK_NAME",
-           "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED"]
+           "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED", "STARTED_BY"]

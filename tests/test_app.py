@@ -29,7 +29,7 @@ from mambarec.config import (
     run_from_params,
     run_to_params,
 )
-from mambarec.store import INTERRUPTED
+from mambarec.store import INTERRUPTED, STARTED_BY
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "streamlit_app.py"
@@ -401,16 +401,17 @@ def test_stop_keeps_the_best_state_and_saves_the_run(env):
     assert json.loads((env / job.id / "metrics.json").read_text())["test/Recall@20"] == best["test/Recall@20"]
 
 
-@pytest.mark.parametrize("how", ["killed", "stopped"])
-def test_a_server_that_goes_away_loses_no_live_run(env, how):
-    """A server killed (its pipe closes) or stopped (multiprocessing sends its daemon workers SIGTERM at exit) used
-    to take the live run with it: nothing reached runs/. The worker now stops as the Stop button does and saves."""
+OWNER = "session abc123"
+
+
+def run_whose_server_went(env: Path, how: str) -> Path:
+    """A live run of ``OWNER`` whose server went away mid-run: its pipe closed ("killed") or SIGTERM ("stopped")."""
     ds = state.get_dataset("tiny")
     folder = env / f"server-{how}"
     receive, send = jobs.CONTEXT.Pipe(duplex=False)
     stop = jobs.CONTEXT.Event()
     worker = jobs.CONTEXT.Process(target=jobs._in_worker, daemon=True,
-                                  args=(tiny_run(epochs=100_000).to_json(), ds, str(folder), {}, send, stop))
+                                  args=(tiny_run(epochs=100_000).to_json(), ds, str(folder), {}, send, stop, OWNER))
     jobs.guard_main()
     worker.start()
     send.close()
@@ -423,6 +424,14 @@ def test_a_server_that_goes_away_loses_no_live_run(env, how):
         worker.terminate()
     worker.join(TIMEOUT)
     assert worker.exitcode == 0
+    return folder
+
+
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_a_server_that_goes_away_loses_no_live_run(env, how):
+    """A server killed (its pipe closes) or stopped (multiprocessing sends its daemon workers SIGTERM at exit) used
+    to take the live run with it: nothing reached runs/. The worker now stops as the Stop button does and saves."""
+    folder = run_whose_server_went(env, how)
     metrics = json.loads((folder / "metrics.json").read_text())
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] < 100_000
     assert (folder / "checkpoint.pt").is_file()
@@ -432,6 +441,34 @@ def test_a_server_that_goes_away_loses_no_live_run(env, how):
     assert metrics["cancelled"] and metrics[INTERRUPTED] == worker_module.SERVER_GONE
     assert ran_text(metrics["epochs_run"], 100_000, False, True, metrics[INTERRUPTED]).endswith(
         "interrupted (its server stopped; its best state so far was kept)")
+    assert metrics[STARTED_BY] == OWNER  # so that its owner is told when back (next test)
+
+
+def test_the_owner_of_a_run_interrupted_while_away_is_told_on_train_until_it_says_got_it(env):
+    """A server restarted under a live run (after a pull, as the page asks) took the run's card with it: only
+    Compare's label said what had become of it. Back on Train, its owner's browser (the cookie's label) is told,
+    with how to continue it; another browser is not; "Got it" closes the note, also for the owner's next reload."""
+    folder = run_whose_server_went(env, "stopped")
+    metrics = json.loads((folder / "metrics.json").read_text())
+
+    def train_page(owner: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.query_params.update({"dataset": "tiny", "epochs": "3"})
+        at.session_state["owner"] = owner  # what the browser's cookie gives state.owner()
+        return at.run()
+
+    def notes(at: AppTest) -> list[str]:
+        return [i.value for i in at.info if "interrupted while you were away" in i.value]
+
+    at = train_page(OWNER)
+    no_exception(at)
+    said = notes(at)
+    assert len(said) == 1 and f"`{folder.name}`" in said[0] and f"epoch {metrics['best_epoch']}" in said[0]
+    assert f"--resume {folder}/checkpoint.pt --out {folder}" in said[0]
+    assert notes(train_page("session 999999")) == []  # another browser's run is not named to this one
+    next(b for b in at.button if b.label == "Got it").click().run()
+    no_exception(at)
+    assert notes(at) == [] and notes(train_page(OWNER)) == []  # closed, also after a reload (a new session)
 
 
 def live_job(env: Path, epochs_reported: int = 1) -> jobs.Job:

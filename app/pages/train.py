@@ -233,6 +233,7 @@ def render() -> None:
     run = state.current_run()
 
     st.title("Train & ablate")
+    live.interrupted_while_away()
     for message in [*ss.pop("url_notes", []), *notes]:
         st.info(message)
     for message in [*ss.pop("url_errors", []), *errors]:
