@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import statistics
 import sys
@@ -194,17 +195,26 @@ async def _room(url: str, sessions: int, heading_name: str, shown: str) -> tuple
             await browser.close()
 
 
+def slowest(seconds) -> float:
+    """The largest of ``seconds``, NaN when any is NaN (a session that never showed its page is not fast)."""
+    seconds = list(seconds)
+    return float("nan") if not seconds or any(math.isnan(s) for s in seconds) else max(seconds)
+
+
 def room(url: str, sizes: list[int], server_pid: int) -> None:
     """The classroom case: each student's browser on its own device, the server's 2 cores for the server."""
     for size in sizes:
+        if size < 2:
+            print(f"room: {size} session(s) is no room (one real browser and at least one stand-in): skipped")
+            continue
         for name, path, heading_name, shown in CONCURRENT:
             cpu = cpu_seconds(server_pid)
             students, (painted, _, problem) = asyncio.run(_room(url + path, size, heading_name, shown))
             problems = [f"stand-in {i}: {r.problem}" for i, r in enumerate(students) if r.problem]
             problems += [f"browser: {problem}"] if problem else []
-            report(f"room: {size} sessions, {name}, slowest page shown", max(r.shown_s for r in students),
-                   f"  ({size - 1} stand-ins: files in {max(r.files_s for r in students):.1f} s, heading in "
-                   f"{max(r.heading_s for r in students):.1f} s at the latest)")
+            report(f"room: {size} sessions, {name}, slowest page shown", slowest(r.shown_s for r in students),
+                   f"  ({size - 1} stand-ins: files in {slowest(r.files_s for r in students):.1f} s, heading in "
+                   f"{slowest(r.heading_s for r in students):.1f} s at the latest)")
             report(f"room: {size} sessions, {name}, the real browser's paint", painted,
                    "  (drawn on this machine, beside the server)")
             report(f"room: server CPU, {size} sessions, {name}", cpu_seconds(server_pid) - cpu)

@@ -33,10 +33,10 @@ PRESET_HELP = {
 MODEL_LABELS = {"mambarec": "MambaRec", "pop": "Popularity", "bpr": "BPR-MF", "lightgcn": "LightGCN",
                 "vbpr": "VBPR", "freedom": "FREEDOM", "mgcn": "MGCN"}
 HEADER_FIELDS = ("epochs", "seed")  # drawn beside model and variant: the fields changed most
-# tab -> rows of fields (one row is one line of columns; at most three, so plain labels fit at 1280 x 800)
 # presentation mode's first tab of the form: the diagram, so each settings tab opens where it was, in sight (under the
 # diagram the tab strip sat at a 1280 x 800 projector's bottom edge; rehearsal r55, F7)
 DIAGRAM_TAB = "Model diagram"
+# tab -> rows of fields (one row is one line of columns; at most three, so plain labels fit at 1280 x 800)
 SECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Alignment": (("use_mmd", "lambda_mmd", "sigma"), ("use_cl", "lambda_cl", "tau"), ("mmd_items", "cl_views")),
     "DREAM": (("use_dream", "dream_map", "dream_side"), ("dilation_rates", "bn_momentum"),
