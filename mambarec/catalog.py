@@ -120,13 +120,14 @@ def model_name_of(record: RunRecord) -> str:
 
 
 def live_writers(root: Path) -> dict[str, int]:
-    """The run folders of ``root`` that a living process other than this one is writing (a `train` from the command
-    line, another server's run): folder name -> that process's id."""
+    """The run folders of ``root`` that a living process of this host other than this one is writing (a `train` from
+    the command line, another server's run): folder name -> that process's id. Another host's run does not use this
+    machine's cores."""
     try:
         entries = [e for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
     except OSError:
         return {}
-    return {e.name: pid for e in entries if (pid := live_claim(Path(e.path))) is not None}
+    return {e.name: pid for e in entries if (pid := live_claim(Path(e.path), here_only=True)) is not None}
 
 
 NAME_BYTES = 200  # a run name's longest (file systems allow 255 bytes a name; the app shows it in pickers)

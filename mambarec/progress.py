@@ -15,14 +15,15 @@ import time
 from pathlib import Path
 
 from mambarec.atomic import temporary_name
-from mambarec.lifeline import alive
 from mambarec.store import (
     CHECKPOINT_NAME,
     CONFIG_NAME,
+    HOST,
     INTERRUPTED,
     LOCK_NAME,
     METRICS_NAME,
-    claim_holder,
+    held,
+    lock_owner,
     metrics_payload,
     runs_dir,
     write_json,
@@ -68,7 +69,7 @@ def adopt_progress(folder: Path, writer_pid: int | None = None) -> dict | None:
     folder = Path(folder)
     if writer_pid is not None:  # what the dead writer left: a half-written checkpoint, its claim
         temporary_name(folder / CHECKPOINT_NAME, writer_pid).unlink(missing_ok=True)
-        if claim_holder(folder) == writer_pid:
+        if lock_owner(folder / LOCK_NAME) == (writer_pid, HOST):
             (folder / LOCK_NAME).unlink(missing_ok=True)
         if folder.is_dir() and not any(folder.iterdir()):  # it died before its first save: leave no empty folder
             folder.rmdir()
@@ -98,8 +99,8 @@ def adopt_orphans(root: Path | None = None) -> list[Path]:
         try:
             if (folder / METRICS_NAME).is_file() or not (folder / CHECKPOINT_NAME).is_file():
                 continue
-            holder = claim_holder(folder)
-            if holder is not None and not alive(holder) and adopt_progress(folder, holder) is not None:
+            holder = lock_owner(folder / LOCK_NAME)  # another host's run is never taken for dead (``held``)
+            if holder is not None and not held(*holder) and adopt_progress(folder, holder[0]) is not None:
                 out.append(folder)
         except OSError:  # a folder it may not read or write: ``catalog.list_runs`` names it
             continue

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -108,7 +109,8 @@ def metrics_payload(result, run: RunConfig, dataset) -> dict:
     return out
 
 
-LOCK_NAME = ".train.lock"  # a `train` writing into the folder: its process id
+LOCK_NAME = ".train.lock"  # a `train` writing into the folder: "<process id>@<host>" (a bare id: this host's)
+HOST = socket.gethostname()  # a runs folder shared across machines (NFS) holds other hosts' claims, unverifiable here
 BUSY = "{folder}: another `train` (process {pid}) is writing there; wait for it to end or choose another --out"
 
 
@@ -137,23 +139,23 @@ def holding(lock: Path, busy: Callable[[int], str]):
     for _ in range(2):
         if _take(lock):
             break
-        holder = lock_holder(lock)
-        if holder is not None and alive(holder):
-            raise RunStoreError(busy(holder)) from None
+        holder = lock_owner(lock)
+        if holder is not None and held(*holder):
+            raise RunStoreError(busy(holder_words(*holder, lock))) from None
         lock.unlink(missing_ok=True)  # its process is gone: a run killed before it could let go
     else:
         raise RunStoreError(f"{lock.parent}: could not claim {lock.name} for this process; try again")
     try:
         yield
     finally:
-        if lock_holder(lock) == os.getpid():
+        if lock_owner(lock) == (os.getpid(), HOST):
             lock.unlink(missing_ok=True)
 
 
 def _take(lock: Path) -> bool:
     """Create ``lock`` holding this process id, atomically; False when it exists."""
-    mine = lock.with_name(f"{lock.name}.{os.getpid()}")
-    mine.write_text(str(os.getpid()))
+    mine = lock.with_name(f"{lock.name}.{os.getpid()}.{HOST}")
+    mine.write_text(f"{os.getpid()}@{HOST}")
     try:
         os.link(mine, lock)
         return True
@@ -165,19 +167,40 @@ def _take(lock: Path) -> bool:
         except FileExistsError:
             return False
         with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
+            fh.write(f"{os.getpid()}@{HOST}")
         return True
     finally:
         mine.unlink(missing_ok=True)
 
 
-def lock_holder(lock: Path) -> int | None:
-    """The process id in the file ``lock``, or None (no such file, or not a number)."""
+def lock_owner(lock: Path) -> tuple[int, str] | None:
+    """(process id, host) in the file ``lock``, or None (no such file, or not a claim); a bare process id, as
+    claims were written before hosts were named, is this host's."""
     try:
         text = lock.read_text().strip()
     except OSError:
         return None
-    return int(text) if text.isdigit() else None
+    pid, _, host = text.partition("@")
+    return (int(pid), host or HOST) if pid.isdigit() else None
+
+
+def lock_holder(lock: Path) -> int | None:
+    """The process id in the file ``lock``, or None (no such file, or not a number)."""
+    owner = lock_owner(lock)
+    return None if owner is None else owner[0]
+
+
+def held(pid: int, host: str) -> bool:
+    """Whether a claim by process ``pid`` on ``host`` still holds: here, while that process lives; another host's
+    cannot be checked from this one, so it holds (a runs folder shared across machines: a run training on one had
+    read as dead on the other, which adopted it and took over its claim)."""
+    return host != HOST or alive(pid)
+
+
+def holder_words(pid: int, host: str, lock: Path) -> str:
+    """A claim's holder in words: ``4242``, or ``4242 on host b``, with how to free a claim whose process is gone."""
+    return str(pid) if host == HOST else (f"{pid} on host {host}; this machine cannot tell whether it still runs: "
+                                          f"if it has ended, delete {lock}")
 
 
 def claim_holder(folder: Path) -> int | None:
@@ -185,16 +208,28 @@ def claim_holder(folder: Path) -> int | None:
     return lock_holder(folder / LOCK_NAME)
 
 
-def live_claim(folder: Path) -> int | None:
-    """The process id of another living process that holds ``folder``'s claim, or None."""
-    holder = claim_holder(folder)
-    return holder if holder not in (None, os.getpid()) and alive(holder) else None
+def claim_words(folder: Path) -> str | None:
+    """Who holds ``folder``'s claim, in words (``holder_words``), when another process holds it; else None."""
+    lock = folder / LOCK_NAME
+    owner = lock_owner(lock)
+    if owner is None or owner == (os.getpid(), HOST) or not held(*owner):
+        return None
+    return holder_words(*owner, lock)
+
+
+def live_claim(folder: Path, here_only: bool = False) -> int | None:
+    """The process id of another process that holds ``folder``'s claim (``held``), or None; ``here_only``: only a
+    living process of this host (what takes this machine's cores)."""
+    owner = lock_owner(folder / LOCK_NAME)
+    if owner is None or owner == (os.getpid(), HOST) or (here_only and owner[1] != HOST):
+        return None
+    return owner[0] if held(*owner) else None
 
 
 def refuse_if_claimed(folder: Path, what: str) -> None:
     """Refuse to ``what`` (rename, delete) a run folder that a living process is writing: renamed while a
     `train --resume` wrote it, a run split in two; deleted, its save brought it back (audit r60)."""
-    holder = live_claim(folder)
+    holder = claim_words(folder)
     if holder is not None:
         raise RunStoreError(f"{folder.name} is being written by process {holder} (a run training or resuming "
                             f"into it): {what} it once that run has ended")
@@ -204,7 +239,7 @@ def check_writable(folder: Path, overwrite: bool = False, resuming: bool = False
     """Refuse to replace an existing run folder unless asked to (``overwrite``) or continuing it (``resuming``)."""
     if folder.exists() and not folder.is_dir():
         raise RunStoreError(f"{folder} exists and is not a folder; choose another --out")
-    holder = live_claim(folder) if folder.is_dir() else None
+    holder = claim_words(folder) if folder.is_dir() else None
     if holder is not None:  # before suggesting --overwrite or --resume, which it refuses too
         raise RunStoreError(BUSY.format(folder=folder, pid=holder))
     if folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir()) and not (overwrite or resuming):
@@ -356,5 +391,6 @@ __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run
            "metrics_payload", "save_run",
            "import_checkpoint",
            "check_writable", "unwritable", "check_room", "claimed", "holding", "claim_holder", "lock_holder",
+           "lock_owner", "held", "HOST", "claim_words",
            "refuse_if_claimed", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED", "STARTED_BY"]

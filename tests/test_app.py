@@ -29,7 +29,7 @@ from mambarec.config import (
     run_from_params,
     run_to_params,
 )
-from mambarec.store import INTERRUPTED, STARTED_BY
+from mambarec.store import HOST, INTERRUPTED, STARTED_BY, lock_owner
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "streamlit_app.py"
@@ -551,7 +551,7 @@ def test_a_worker_killed_with_its_server_is_listed_by_the_next_one(env):
     assert adopt_orphans(env) == [] and not (folder / "metrics.json").exists()  # alive: not an orphan
     os.kill(worker.pid, signal.SIGKILL)
     worker.join(TIMEOUT)
-    assert (folder / ".train.lock").read_text() == str(worker.pid) and not (folder / "metrics.json").exists()
+    assert lock_owner(folder / ".train.lock") == (worker.pid, HOST) and not (folder / "metrics.json").exists()
     rows, _ = results.results_table("tiny", ds.fingerprint())  # what Compare does first: the run is listed
     assert folder.name in set(rows["run"])
     [ran] = rows.loc[rows["run"] == folder.name, "ran"]

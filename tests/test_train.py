@@ -3,6 +3,7 @@
 import dataclasses
 import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -534,6 +535,36 @@ def test_cli_train_stopped_by_sigterm_saves_the_best_state_and_resumes(tmp_path,
     assert main(["train", "--resume", str(out / "checkpoint.pt"), "--out", str(again),
                  "--epochs", str(metrics["epochs_run"] + 1)]) == 0
     assert json.loads((again / "metrics.json").read_text())["epochs_run"] == metrics["epochs_run"] + 1
+
+
+def test_a_claim_from_another_host_is_held_and_named_never_taken_for_dead(tmp_path, capsys):
+    """A runs folder shared across machines (NFS): a claim names its process and host, and a process id means nothing
+    on another machine. A run training on host b had read as dead on host a, which adopted its progress save and
+    deleted its claim. Another host's claim now holds (a `train --out` there, a rename or a delete are refused, with
+    how to free a claim whose process is gone), takes none of this machine's queue slots, and is never adopted."""
+    from mambarec.catalog import live_writers
+    from mambarec.progress import adopt_orphans, save_progress
+    from mambarec.store import HOST, RunStoreError, lock_owner, refuse_if_claimed
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    lock = remote / ".train.lock"
+    lock.write_text(f"{os.getpid()}@not-{HOST}")  # a pid alive here means nothing for another host
+    assert lock_owner(lock) == (os.getpid(), f"not-{HOST}")
+    assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--epochs", "1", "--out", str(remote)]) == 2
+    said = capsys.readouterr().err
+    assert f"on host not-{HOST}" in said and f"delete {lock}" in said and not (remote / "metrics.json").exists()
+    with pytest.raises(RunStoreError, match="on host not-"):
+        refuse_if_claimed(remote, "rename")
+    assert live_writers(tmp_path) == {}  # not this machine's cores
+    run = RunConfig(dataset="synthetic", model_name="bpr", model=BPRConfig(), train=TrainConfig(epochs=1))
+    trainer = Trainer.for_run(run, load_dataset("synthetic"))
+    trainer.fit()
+    save_progress(remote, trainer)  # its progress save, mid-run on host b
+    lock.write_text(f"999999999@not-{HOST}")  # no such process here: still not taken for dead
+    assert adopt_orphans(tmp_path) == [] and lock.exists() and not (remote / "metrics.json").exists()
+    lock.write_text("999999999")  # a bare id (a claim from before hosts were named) is this host's: dead, adopted
+    assert adopt_orphans(tmp_path) == [remote] and not lock.exists()
 
 
 def test_cli_reports_bad_input_clearly(tmp_path, capsys):
