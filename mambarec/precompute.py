@@ -88,7 +88,7 @@ def _one_at_a_time(fn):
     def held(out, *args, **kwargs):
         out = Path(out)
 
-        def busy(pid: int) -> str:
+        def busy(pid: str) -> str:
             return f"{out}: another precompute (process {pid}) is writing it; wait for it to end or choose another " \
                    "--out"
 

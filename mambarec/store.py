@@ -130,9 +130,10 @@ def claimed(folder: Path):
 
 
 @contextlib.contextmanager
-def holding(lock: Path, busy: Callable[[int], str]):
-    """Hold the file ``lock``, which names this process, for the block; refused with ``busy(holder's pid)``
-    while a living process holds it; a lock whose process has ended is taken over. The lock appears with
+def holding(lock: Path, busy: Callable[[str], str]):
+    """Hold the file ``lock``, which names this process, for the block; refused with ``busy(holder)`` (its process
+    id, and its host when not this one) while a living process holds it; a lock whose process has ended is taken
+    over. The lock appears with
     its process id already in it (a hard link of a written file): created empty and written after, a second
     process starting at the same instant read no holder, took it for a dead one's and both went on (2 of 6
     simultaneous `train --out SAME`, audit r60)."""
