@@ -133,10 +133,9 @@ def claimed(folder: Path):
 def holding(lock: Path, busy: Callable[[str], str]):
     """Hold the file ``lock``, which names this process, for the block; refused with ``busy(holder)`` (its process
     id, and its host when not this one) while a living process holds it; a lock whose process has ended is taken
-    over. The lock appears with
-    its process id already in it (a hard link of a written file): created empty and written after, a second
-    process starting at the same instant read no holder, took it for a dead one's and both went on (2 of 6
-    simultaneous `train --out SAME`, audit r60)."""
+    over. The lock appears with its process id already in it (a hard link of a written file): created empty and
+    written after, a second process starting at the same instant read no holder, took it for a dead one's and both
+    went on (2 of 6 simultaneous `train --out SAME`, audit r60)."""
     for _ in range(2):
         if _take(lock):
             break
