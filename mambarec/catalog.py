@@ -118,7 +118,6 @@ def model_name_of(record: RunRecord) -> str:
         return str(record.config.get("model_name", "?"))
 
 
-
 def live_writers(root: Path) -> dict[str, int]:
     """The run folders of ``root`` that a living process of this host other than this one is writing (a `train` from
     the command line, another server's run): folder name -> that process's id. Another host's run does not use this

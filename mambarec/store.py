@@ -184,12 +184,6 @@ def lock_owner(lock: Path) -> tuple[int, str] | None:
     return (int(pid), host or HOST) if pid.isdigit() else None
 
 
-def lock_holder(lock: Path) -> int | None:
-    """The process id in the file ``lock``, or None (no such file, or not a number)."""
-    owner = lock_owner(lock)
-    return None if owner is None else owner[0]
-
-
 def held(pid: int, host: str) -> bool:
     """Whether a claim by process ``pid`` on ``host`` still holds: here, while that process lives; another host's
     cannot be checked from this one, so it holds (a runs folder shared across machines: a run training on one had
@@ -203,27 +197,23 @@ def holder_words(pid: int, host: str, lock: Path) -> str:
                                           f"if it has ended, delete {lock}")
 
 
-def claim_holder(folder: Path) -> int | None:
-    """The process id in ``folder``'s claim, or None (no claim, or not a number)."""
-    return lock_holder(folder / LOCK_NAME)
+def other_claim(folder: Path) -> tuple[int, str] | None:
+    """(process id, host) of another process whose claim on ``folder`` still holds (``held``), or None."""
+    owner = lock_owner(folder / LOCK_NAME)
+    return None if owner is None or owner == (os.getpid(), HOST) or not held(*owner) else owner
 
 
 def claim_words(folder: Path) -> str | None:
     """Who holds ``folder``'s claim, in words (``holder_words``), when another process holds it; else None."""
-    lock = folder / LOCK_NAME
-    owner = lock_owner(lock)
-    if owner is None or owner == (os.getpid(), HOST) or not held(*owner):
-        return None
-    return holder_words(*owner, lock)
+    owner = other_claim(folder)
+    return None if owner is None else holder_words(*owner, folder / LOCK_NAME)
 
 
 def live_claim(folder: Path, here_only: bool = False) -> int | None:
-    """The process id of another process that holds ``folder``'s claim (``held``), or None; ``here_only``: only a
-    living process of this host (what takes this machine's cores)."""
-    owner = lock_owner(folder / LOCK_NAME)
-    if owner is None or owner == (os.getpid(), HOST) or (here_only and owner[1] != HOST):
-        return None
-    return owner[0] if held(*owner) else None
+    """The process id of another process that holds ``folder``'s claim (``other_claim``), or None; ``here_only``:
+    only a living process of this host (what takes this machine's cores)."""
+    owner = other_claim(folder)
+    return None if owner is None or (here_only and owner[1] != HOST) else owner[0]
 
 
 def refuse_if_claimed(folder: Path, what: str) -> None:
@@ -390,7 +380,7 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
            "import_checkpoint",
-           "check_writable", "unwritable", "check_room", "claimed", "holding", "claim_holder", "lock_holder",
-           "lock_owner", "held", "HOST", "claim_words",
+           "check_writable", "unwritable", "check_room", "claimed", "holding", "lock_owner", "held",
+           "HOST", "other_claim", "claim_words",
            "refuse_if_claimed", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED", "STARTED_BY"]
