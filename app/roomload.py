@@ -26,9 +26,9 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 STREAM = "/_stcore/stream"  # the websocket a Streamlit page talks over
 SUBPROTOCOL = "streamlit"
 FETCHES_PER_STUDENT = 6  # parallel connections per host, as a browser opens them
-ACCEPT = {"Accept-Encoding": "gzip, deflate, br"}  # the server compresses what a browser lets it
+ACCEPT = {"Accept-Encoding": "gzip, deflate, br"}  # as a browser asks (Streamlit serves its files uncompressed)
 REPLY_S = 120.0  # a session that has not shown its page by then is reported, not waited for
-FINISHED = 0  # ScriptFinishedStatus.FINISHED_SUCCESSFULLY: a whole script run, not one cut short for a rerun
+FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY  # a whole script run, not one cut short for a rerun
 # what the browser tests wait for, by the element type a page's websocket messages carry
 SHOWN = {'[data-testid="stCode"]': "code", '[data-testid="stDataFrame"]': "dataframe",
          '[data-testid="stPlotlyChart"]': "plotly_chart"}
