@@ -148,7 +148,8 @@ def _scatter(values, item_ids, n_items: int) -> np.ndarray:
     return arr
 
 
-def choose(dataset) -> list[dict]:
+def choose(dataset, slots: tuple) -> list[dict]:
+    """The Before, After and Seed pickers, drawn into ``slots`` (three columns), and the two panels they pick."""
     fp = dataset.fingerprint()
     found = [s for s in models.sources(fp, models.signature(), dataset)
              if s["config"].get("model_name", "mambarec") in MODAL_MODELS]
@@ -168,7 +169,7 @@ def choose(dataset) -> list[dict]:
     models.keep_pick(key("after"), keys, lambda: models.default_pick(found, keys))
     label = lambda k: (models.key_label(found, k, with_seed=False) if models.pick(found, k)  # noqa: E731
                        else f"{k} · {CELL_LABELS[k]}" if k in CELL_LABELS else k)  # a stored map: the cell's words
-    c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
+    c1, c2, c3 = slots
     after = c2.selectbox("After (trained)", keys, format_func=label,
                          **urlsel.bound(PAGE, "after", keys))
     befores = [INITIALIZED, *(k for k in keys if k != after)]
@@ -368,11 +369,14 @@ def render() -> None:
     dataset = models.dataset_or_error(state.active_dataset_name())
     if dataset is None:
         return
-    panels = choose(dataset)
+    # Before and After share the first row: a cell's words ("no_alignment · paper without MMD and InfoNCE") need
+    # ~300 px at 1024 x 768, which a third column (the seed's) left them without. Presentation mode's type needs a
+    # wider Projection column, or PCA and UMAP stack and push the maps 45 px down.
+    pickers = st.columns(2)
+    widths = [0.7, 1.3, 1.05, 0.95, 1.45, 0.45] if presentation.on() else [0.75, 0.9, 1.3, 1.1, 1.35, 0.5]
+    seed_slot, c1, c2, c3, c4, c5 = st.columns(widths, vertical_alignment="bottom")
+    panels = choose(dataset, (*pickers, seed_slot))
     titles = dataset.titles()
-    # presentation mode's type needs a wider first column, or PCA and UMAP stack and push the maps 45 px down
-    widths = [1.3, 1.4, 1.0, 1.5, 0.45] if presentation.on() else [0.9, 1.5, 1.1, 1.6, 0.5]
-    c1, c2, c3, c4, c5 = st.columns(widths, vertical_alignment="bottom")
     view = c1.radio("Projection", ["PCA", "UMAP"], horizontal=True,
                     **urlsel.bound(PAGE, "view", ["PCA", "UMAP"]),
                     help="PCA (default) is exact and keeps distances comparable, so pairs can be seen to move "
