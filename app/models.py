@@ -104,7 +104,7 @@ def default_pick(found: list[dict], keys: list[str]) -> str:
 
 
 def key_label(found: list[dict], key: str, with_seed: bool = True) -> str:
-    """A picker's label: the cell and what it is (and its one seed, unless a Seed box beside the picker says it:
+    """A picker's label: the cell and what it is (and its one seed, unless a Seed box on the page says it:
     the label was cut at 1280 x 800 on Embeddings), or the saved run's label."""
     src = pick(found, key)
     if src is None:

@@ -499,7 +499,7 @@ PICKER_STEPS = [(lesson, i) for lesson in LESSONS for i, step in enumerate(lesso
 def test_the_setup_pickers_of_every_embeddings_and_dream_step_show_their_whole_choice(server, browser, width, height,
                                                                                       present):
     """At 1280 x 800 Embeddings' "After (trained)" box read "paper · MambaRec as the paper describes it · see"
-    (rehearsal r55, P7): the seed its label repeated is the Seed box's, beside it, so the pickers beside a Seed box
+    (rehearsal r55, P7): the seed its label repeated is the Seed box's, so the pickers of a page with a Seed box
     leave it out (``models.key_label``). On a 1024 x 768 projector Before and After, beside the Seed box, had 241 px
     for the 268-298 their cells' words need ("no_alignment · paper without MMD and InfoNCE"): the Seed box moved to
     the second row. (Outside presentation mode, at 1024, the wider sidebar leaves Before ~9 px short of that.)"""
