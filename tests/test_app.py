@@ -30,6 +30,7 @@ from mambarec.config import (
     run_to_params,
 )
 from mambarec.store import HOST, INTERRUPTED, STARTED_BY, lock_owner
+from tests.shown import compare_table
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "streamlit_app.py"
@@ -321,8 +322,7 @@ def test_tiny_training_run_completes_and_appears_in_compare(env):
     no_exception(at)
     rows = frame(at, "run")
     assert job_id in rows["run"].tolist()
-    summary = frame(at, "seeds")
-    assert {"mgcn · batch_size=256 · 2 ep", "popularity (most-popular items)"} <= set(summary["setup"])
+    assert {"mgcn · batch_size=256 · ≤2 ep", "pop"} <= set(compare_table(at)["setup"])  # ≤2 ep: its epoch cap
     open_tab(at, "Checkpoints")
     at.button[[b.label for b in at.button].index("Use its setup on the Train page")].click().run()
     no_exception(at)
@@ -337,9 +337,8 @@ def test_repeat_with_three_seeds_gives_mean_and_std(env):
     assert len(at.session_state["jobs"]) == 3
     wait_for(at)
     at.switch_page("app/pages/compare.py").run()
-    summary = frame(at, "seeds")
-    row = summary[summary["setup"] == "mgcn · batch_size=256 · 1 ep"].iloc[0]
-    assert row["seeds"] == 3 and row["Recall@20 ±"] >= 0  # three seeds: a sample std
+    row = compare_table(at).set_index("setup").loc["mgcn · batch_size=256 · ≤1 ep"]
+    assert row["seeds × epochs"] == "3× 1/1 ep · cap" and " ± " in row["Recall@20"]  # three seeds: a sample std
     assert sorted(jobs.get(j).run.train.seed for j in at.session_state["jobs"]) == [5, 6, 7]  # three, not one thrice
 
 

@@ -22,6 +22,7 @@ from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
 from mambarec.store import save_run
 from mambarec.train import Trainer
+from tests.shown import compare_table
 
 PAGE = Path(__file__).resolve().parents[1] / "app" / "pages" / "compare.py"
 TIMEOUT = 300
@@ -73,7 +74,8 @@ def compare(monkeypatch, runs: Path, precomputed: Path | None = None, **params) 
 
 
 def summary(at: AppTest) -> pd.DataFrame:
-    return next(d.value for d in at.dataframe if "seeds" in d.value.columns)
+    """The results table as the page draws it, indexed by its first column ("setup")."""
+    return compare_table(at).set_index("setup")
 
 
 # ---- labels and numbers ---------------------------------------------------------------------------
@@ -158,13 +160,13 @@ def test_an_axis_never_zooms_into_less_than_the_seed_noise():
 def test_the_table_names_changes_epochs_and_seeds(runs_root, grid_folder, monkeypatch):
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic",
                  cells="paper,no_alignment,no_dream,one-epoch-no-mmd")
-    table = summary(at).set_index("name")
+    table = summary(at)
     saved_name = next(n for n in table.index if "use_mmd=off" in n)
-    assert table.loc[saved_name, "ran"] == "1× 1/1 ep · cap"
-    assert table.loc["no_dream", "Recall@20 text"].endswith("· 1 seed")
+    assert table.loc[saved_name, "seeds × epochs"] == "1× 1/1 ep · cap"
+    assert table.loc["no_dream", "Recall@20"].endswith("· 1 seed")
     assert table.loc["no_dream", "Δ Recall@20"].endswith("(1 seed)")
     assert table.loc["no_alignment", "Δ Recall@20"][0] in "▲▼≈" and "[" in table.loc["no_alignment", "Δ Recall@20"]
-    assert table.loc["paper", "ran"] == "2× 4/4 ep · cap"  # two seeds, both stopped by the 4-epoch cap
+    assert table.loc["paper", "seeds × epochs"] == "2× 4/4 ep · cap"  # two seeds, both stopped by the 4-epoch cap
     assert any("The paper's claims on this data" in m.value and "inconclusive" in m.value for m in at.markdown)
     # REPORT.md's plain-words line over the grid's cells: only no_alignment has two seeds to pair with paper
     short = [m.value for m in at.markdown if m.value.startswith("**The grid on this dataset, in short** (test")]
@@ -184,7 +186,7 @@ def test_a_run_folder_that_cannot_be_read_is_named_on_the_page(runs_root, grid_f
     notes = [w.value for w in at.warning if "cannot be read" in w.value]
     assert len(notes) == 1 and notes[0].startswith("Left out 2 run folders that cannot be read: ")
     assert "damaged (" in notes[0] and "\\xff-latin1 (its name is not valid UTF-8" in notes[0]
-    assert "use_mmd=off" in " ".join(summary(at)["name"])  # the readable runs are all there
+    assert "use_mmd=off" in " ".join(summary(at).index)  # the readable runs are all there
 
 
 def test_a_live_run_that_shares_no_seed_with_the_reference_says_so_instead_of_an_empty_chart(runs_root, grid_folder,
@@ -194,7 +196,7 @@ def test_a_live_run_that_shares_no_seed_with_the_reference_says_so_instead_of_an
     tab says which seeds each ran and how to pair them."""
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,one-epoch-no-mmd",
                  ref="paper", tab="Plots")
-    table = summary(at).set_index("name")
+    table = summary(at)
     live = next(n for n in table.index if "use_mmd=off" in n)
     assert table.loc[live, "Δ Recall@20"] == table.loc[live, "Δ NDCG@20"] == "no common seed"
     said = [i.value for i in at.info if i.value.startswith("No change to draw")]
@@ -791,7 +793,7 @@ def test_the_table_lists_the_setups_in_the_order_picked(tmp_path, monkeypatch):
     """A lesson's r1, r2, r4, r16 came out as r16, r2, r4, r1 on ml100k (the grid's order); pop, drawn always, last."""
     at = compare(monkeypatch, tmp_path / "no-runs", PAGE.parents[2] / "precomputed", dataset="synthetic",
                  cells="r16,paper,r1,r4", ref="paper")
-    names = [n for n in summary(at)["name"] if n != "pop"]
+    names = [n for n in summary(at).index if n != "pop"]
     assert names == ["r16", "paper", "r1", "r4"]
 
 
@@ -1031,7 +1033,7 @@ def test_a_cell_that_never_learned_is_named_and_kept_out_of_the_change_chart(run
                  tab="Plots")
     note = next(c.value for c in at.caption if "never learned" in c.value)
     assert note.startswith("`bpr` never learned") and "`paper`" not in note and "`no_alignment`" not in note
-    assert "bpr" in set(summary(at)["name"])  # the table keeps the row as the protocol gives it
+    assert "bpr" in set(summary(at).index)  # the table keeps the row as the protocol gives it
     [forest] = [c for c in at.get("plotly_chart") if "forest" in str(c.proto.id)]
     drawn = {y for trace in json.loads(forest.proto.spec)["data"] for y in trace.get("y", [])}
     assert drawn == {"no_alignment"}
@@ -1052,6 +1054,8 @@ def test_a_change_column_sorts_by_the_change_and_shows_its_words():
     html = styler.hide([c for c in styler.data if c != "Δ Recall@20 order"], axis="columns").to_html()
     assert all(words in html for words in table["Δ Recall@20"] if words) and "-78.0" not in html.replace("-78.0%", "")
     assert results.by_number(table[["name"]], ("Recall@20",)) is not None
+    drawn = results.by_number(table, ("Recall@20",), ["name", "Δ Recall@20 order"])  # the Styler holds what is drawn
+    assert list(drawn.data.columns) == ["name", "Δ Recall@20 order"] and drawn.data["Δ Recall@20 order"].equals(order)
 
 
 def test_the_pop_row_counts_the_grids_pop_seeds_as_the_report_does():

@@ -123,8 +123,8 @@ def column_config() -> dict:
 def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     view = results.shown_rows(table, shown)
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m} order")]]
-    st.dataframe(results.by_number(view, SHOWN), column_order=order, column_config=column_config(), hide_index=True,
-                 key="compare.table")
+    st.dataframe(results.by_number(view, SHOWN, order), column_order=order, column_config=column_config(),
+                 hide_index=True, key="compare.table")
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
                "seed with its 95% interval; ▲/▼ when the interval excludes 0 and that holds after Holm's "
                "correction over the rows shown here (the more rows, the more chance of one by luck; REPORT.md and "
