@@ -31,6 +31,10 @@ TWO_LINE_TOP = 62  # px above the panels for two-line titles
 # in presentation mode (dream.2); the rows keep their 240 px
 NO_TITLE_TOP = 12
 CHANNEL_MAPS_HEIGHT = 262
+# the branches' colour bar: its title beside it and at most 4 ticks, so the few px a short chart leaves it (the 1 x 1
+# maps' rows under a lesson note in presentation mode) hold its labels apart (0, 0.5, 1, 1.5 and 2 overlapped:
+# rehearsal r70)
+BRANCH_BAR = {"title": {"text": "branch", "side": "right"}, "thickness": 10, "nticks": 4}
 THREE_LINE_TOP = 80  # the branch maps' titles: the label's two lines and how many of a 3x3 kernel's taps are on the map
 
 
@@ -64,7 +68,7 @@ def spatial_maps(ins, channel: int) -> go.Figure:
         fig.update_yaxes(scaleanchor=f"x{j}" if j > 1 else "x", row=1, col=j)  # wider than the first when height bound
     top = max(float(pick(ins.branches[n]).max()) for n in names)
     fig = sized(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
-                                     "colorbar": {"title": "branch", "thickness": 10}},
+                                     "colorbar": BRANCH_BAR},
                 coloraxis2={"colorscale": "RdBu", "showscale": False})
     return fig.update_layout(margin_t=THREE_LINE_TOP)
 
@@ -81,7 +85,7 @@ def channel_maps(ins) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="channel", row=2, col=1)
     return sized(fig, CHANNEL_MAPS_HEIGHT, coloraxis={"colorscale": "Viridis", "cmin": 0,
-                                                      "colorbar": {"title": "branch", "thickness": 10}},
+                                                      "colorbar": BRANCH_BAR},
                  coloraxis2={"colorscale": "RdBu", "showscale": False}).update_layout(margin_t=NO_TITLE_TOP)
 
 

@@ -221,7 +221,7 @@ def field_widget(run: RunConfig, name: str, disabled: bool = False) -> None:
         # send the minimum: clearing Epoch cap would silently make it 1)
         st.number_input(spec.label, value=None, **_bounds(run, name), **common)
     elif spec.kind == "rates":
-        st.caption(spec.label, help=helptext)
+        st.markdown(spec.label, help=helptext)  # a caption read as a disabled control's grey (rehearsal r70)
         for i, col in enumerate(st.columns(3)):  # the config's range for each rate (no cap of the form's own)
             col.number_input('abc'[i], value=None, **_bounds(run, name), key=f"{key}.{i}",
                              disabled=disabled, on_change=_on_field, args=(name,))
@@ -253,8 +253,12 @@ def section(run: RunConfig, title: str) -> None:
             field_widget(run, row[0], disabled=_disabled(run, row[0]))
             continue
         switches = [LABELS[n].kind == "bool" for n in row]
-        # switches alone share the line evenly; one before number boxes gets more (its label is long)
+        # switches alone share the line evenly; one before number boxes gets more (its label is long); a group of
+        # three boxes (DREAM's filter spacings) two thirds of the line: in a third, each box was too narrow for its
+        # digit beside the clear button (rehearsal r70)
         widths = [1] * len(row) if all(switches) else [1.4, 1, 1] if switches[0] else [1, 1, 1]
+        if any(LABELS[n].kind == "rates" for n in row):
+            widths = [2 if LABELS[n].kind == "rates" else 1 for n in row]
         for col, name in zip(st.columns(widths), row, strict=False):
             with col:
                 field_widget(run, name, disabled=_disabled(run, name))

@@ -327,6 +327,18 @@ FORM_CUTS = """(choices) => {
       if (need > room) out.push(`${key}: "${words}" needs ${Math.round(need)} px of ${Math.round(room)}`);
     }
   }
+  for (const input of document.querySelectorAll('[data-testid="stNumberInputField"]')) {  // a number in sight
+    const box = input.getBoundingClientRect();
+    if (box.width === 0 || input.value === '') continue;
+    const cs = getComputedStyle(input);
+    ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const ends = box.left + parseFloat(cs.paddingLeft) + ctx.measureText(input.value).width;
+    const buttons = [...input.parentElement.querySelectorAll('button')].map(b => b.getBoundingClientRect())
+      .filter(b => b.width > 0 && b.left > box.left).map(b => b.left);  // the clear and step buttons beside it
+    const stop = Math.min(box.right - parseFloat(cs.paddingRight), ...buttons);
+    if (ends > stop + 0.5) out.push(`number "${input.getAttribute('aria-label')}" = ${input.value} needs ` +
+                                    `${Math.round(ends - box.left)} px of ${Math.round(stop - box.left)}`);
+  }
   const labels = '[data-testid="stMainBlockContainer"] label [data-testid="stMarkdownContainer"]';
   for (const label of document.querySelectorAll(labels)) {
     if (label.getBoundingClientRect().width > 0 && label.scrollWidth > label.clientWidth + 1)
@@ -343,7 +355,9 @@ FORM_CUTS = """(choices) => {
 def test_no_choice_or_label_of_the_train_form_is_cut(server, browser, width, height, present):
     """At 1280 x 800 "paper (as described)" lost its end and "every batch entry, repeats too (released code)" its
     second half; at 1024 x 768 even "MambaRec". Every choice of every select, in every tab, must fit its box
-    (app/widgets.py: WIDE_CHOICE, the header two by two where it is narrow) and no label may end in "..."."""
+    (app/widgets.py: WIDE_CHOICE, the header two by two where it is narrow) and no label may end in "...". Every
+    number must show whole before its box's buttons: DREAM's filter spacings a, b and c, three boxes in a third of
+    the line, showed none of their digits in presentation mode and half of each outside it (rehearsal r70)."""
     from app.labels import LABELS
     from app.widgets import MODEL_LABELS
 
