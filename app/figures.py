@@ -47,10 +47,13 @@ def sized(fig: go.Figure, height: int, **layout) -> go.Figure:
 def rows_in_order(fig: go.Figure, names, order=()) -> None:
     """A chart's rows top to bottom in ``order`` (the table's, the setups as picked), the names it leaves out
     after them: plotly orders categories by their first trace, so a hollow dot's row, or a groupby's sorting, put
-    a lesson's r1, r2, r4, r16 upside down against the table beside it."""
+    a lesson's r1, r2, r4, r16 upside down against the table beside it. Every row keeps its label: left to itself,
+    plotly thins a category axis's labels as text grows, and in presentation mode a lesson's chart named 2 of its 4
+    rows, not the one its note was about (rehearsal r70)."""
     names = list(dict.fromkeys(names))
     ranked = [n for n in order if n in names] + [n for n in names if n not in order]
-    fig.update_yaxes(categoryorder="array", categoryarray=ranked, autorange="reversed", title=None)
+    fig.update_yaxes(categoryorder="array", categoryarray=ranked, autorange="reversed", title=None,
+                     tickmode="array", tickvals=ranked, ticktext=ranked)
 
 
 def delta_forest(table: pd.DataFrame, metric: str, reference: str, order=()) -> go.Figure:

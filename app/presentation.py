@@ -109,25 +109,40 @@ CHART_TEXT_SCALE = 4 / 3  # 12 -> 16 px
 # and the pickers put the r and converged lessons' x axes 4-44 px, and the alignment maps' key ~30 px, under a
 # 1280 x 800 projector's fold
 UNDER_NOTE_SHORTER_PX = 50
+# ...but a row chart never below its need at 16 px type, under a note or not: its first row with the key and the x
+# axis, and a line for each further row. At 140 - 50 px a one-row interval chart drew its axis title over the ticks,
+# the 0 its note asked about among them, and four rows at 180 px came out 15 px apart (rehearsal r70).
+UNDER_NOTE_MIN_PX = 150
+UNDER_NOTE_ROW_PX = 20
 
 
 def chart(where, fig, under_note: bool = False, **kwargs):
     """``where.plotly_chart(fig, **kwargs)`` with the chart's text as large as the page's in presentation mode
-    (Plotly sizes its text in px, not rem: tick labels and bar values stayed 12 px under 19 px type), and
-    ``UNDER_NOTE_SHORTER_PX`` shorter there when ``under_note`` (the chart a lesson step's note talks about)."""
+    (Plotly sizes its text in px, not rem: tick labels and bar values stayed 12 px under 19 px type), at the
+    ``height`` that mode gives it."""
     if on():  # on a copy: a figure may be cached and shared with other sessions (app.live's are)
         size = round(PLOTLY_FONT_PX * chart_scale())
         if isinstance(fig, dict):  # a cached figure's dict
             layout = {**fig.get("layout", {})}
             layout["font"] = {**layout.get("font", {}), "size": size}
-            if under_note and layout.get("height"):
-                layout["height"] -= UNDER_NOTE_SHORTER_PX
+            if layout.get("height"):
+                rows = len(layout.get("yaxis", {}).get("tickvals") or ())
+                layout["height"] = height(layout["height"], rows, under_note)
             fig = {**fig, "layout": layout}
         else:
             fig = type(fig)(fig).update_layout(font_size=size)
-            if under_note and fig.layout.height:
-                fig.update_layout(height=fig.layout.height - UNDER_NOTE_SHORTER_PX)
+            if fig.layout.height:
+                fig.update_layout(height=height(fig.layout.height, len(fig.layout.yaxis.tickvals or ()), under_note))
     return where.plotly_chart(fig, **kwargs)
+
+
+def height(px: int, rows: int = 0, under_note: bool = False) -> int:
+    """A chart's height in presentation mode: ``UNDER_NOTE_SHORTER_PX`` less under a lesson step's note (the chart
+    the note talks about), and a chart of ``rows`` labelled rows (``figures.rows_in_order`` labels each; 0: not a
+    row chart) at least what they need in its larger type, which may be more than it had: a one-row chart's 140 px
+    drew its axis title on its ticks in 16 px type."""
+    need = UNDER_NOTE_MIN_PX + UNDER_NOTE_ROW_PX * max(rows - 1, 0) if rows or under_note else 0
+    return max(px - UNDER_NOTE_SHORTER_PX if under_note else px, need)
 
 
 def on() -> bool:

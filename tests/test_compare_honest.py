@@ -756,6 +756,24 @@ def test_presentation_mode_scales_chart_text_on_a_copy():
     assert sizes == [16, 16] and at.session_state["left alone"]  # 15 px read small from the back (rehearsal r55)
 
 
+def test_in_presentation_mode_a_row_chart_keeps_the_height_its_labelled_rows_need():
+    """Rehearsal r70: under a note, 50 px shorter in 16 px type, cold-items.2's four rows were 15 px apart and plotly
+    left two unlabelled; a one-row chart's axis title sat on its ticks (140 px, or 90 under a note). Every row keeps
+    its label (``figures.rows_in_order``), and a row chart keeps the height its rows need, under a note or not."""
+    from app import presentation
+
+    table = pd.DataFrame({"name": ["paper", *"abcd"], "Δ Recall@20 %": [np.nan, 1.0, -2.0, 0.5, 3.0],
+                          "Δ Recall@20 low": [np.nan, 0.0, -3.0, -0.5, 2.0],
+                          "Δ Recall@20 high": [np.nan, 2.0, -1.0, 1.5, 4.0], "Δ Recall@20": [""] * 5})
+    fig = figures.delta_forest(table, "Recall@20", "paper", order=["paper", "d", "c", "b", "a"])
+    assert list(fig.layout.yaxis.tickvals) == list(fig.layout.yaxis.ticktext) == ["d", "c", "b", "a"]
+    need = presentation.UNDER_NOTE_MIN_PX + 3 * presentation.UNDER_NOTE_ROW_PX
+    assert presentation.height(fig.layout.height, 4, under_note=True) == need > fig.layout.height - 50
+    assert presentation.height(140, 1) == presentation.height(140, 1, under_note=True) == 150  # taller than it was
+    assert presentation.height(400, 0, under_note=True) == 350 and presentation.height(400, 0) == 400
+    assert presentation.height(320, 7, under_note=True) == 270  # 7 rows fit in 50 px less: paper-vs-code.4's fold
+
+
 def test_a_chart_under_a_lesson_note_is_shorter_only_when_presenting():
     """The chart a lesson step's note talks about loses ``UNDER_NOTE_SHORTER_PX`` in presentation mode (its larger
     type put converged.2's axis 44 px under the fold), on a copy; other charts, and every chart when not
