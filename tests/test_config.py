@@ -410,3 +410,17 @@ def test_one_definition_says_which_runs_are_seeds_of_one_setup():
     assert setup_label(longer) == "mambarec/paper · patience=50 · 40 ep"
     assert "learning_rate=0.0005" in setup_label(taught)
     assert setup_key(dataclasses.replace(run, model=mambarec_preset("paper", use_mmd=False))) != setup_key(run)
+
+
+def test_a_link_s_unknown_field_or_variant_says_what_was_meant():
+    """A rehearsal's ``/train?variant=bogus&lr=zero`` was told "lr: not a config field (known: the field names in
+    mambarec/config)", which sent a student to the source, and that variant is one of paper, official, backbone,
+    although the form and the README call the third setup MGCN and ``variant=mgcn`` works (rehearsal r70)."""
+    from mambarec.config.params import run_from_params
+
+    run, errors, _ = run_from_params({"variant": "bogus", "lr": "zero", "lamda_mmd": "2", "zzz": "1"})
+    said = dict(e.split(":", 1) for e in errors)
+    assert said["lr"].endswith("did you mean learning_rate?") and said["lamda_mmd"].endswith("did you mean lambda_mmd?")
+    assert "python -m mambarec train --help" in said["zzz"]  # nothing near it: where the fields are listed
+    assert "or mgcn, MMRec's MGCN" in said["variant"] and run.model == mambarec_preset("paper")
+    assert run_from_params({"variant": "mgcn", "learning_rate": "0.002"})[0].train.learning_rate == 0.002

@@ -11,6 +11,7 @@ dropped.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,7 +100,7 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
     try:
         base = model_defaults(model_name, variant)
     except ConfigError as exc:
-        errors.append(f"variant: {exc}")
+        errors.append(f"variant: {exc} (or mgcn, MMRec's MGCN: its own model)")
         variant, base = "paper", model_defaults(model_name)
     cls = type(base)
     model_over: dict[str, Any] = {}
@@ -121,7 +122,8 @@ def run_from_params(params: Mapping[str, str], train: TrainConfig | None = None
             elif key in other_models:
                 errors.append(f"{key}: does not apply to {model_name} (a field of another model)")
             else:
-                errors.append(f"{key}: not a config field (known: the field names in mambarec/config)")
+                hint = _did_you_mean(key, [*field_names(cls), *field_names(TrainConfig)])
+                errors.append(f"{key}: not a config field{hint}")
         except (ConfigError, TypeError, ValueError) as exc:
             errors.append(f"{key}={raw!r}: {exc}")
     try:
@@ -180,3 +182,11 @@ def build_model_config(model_name: str, values: dict, variant: str | None = None
 
 __all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields", "model_defaults",
            "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
+
+
+def _did_you_mean(key: str, fields: list[str]) -> str:
+    """A hint for an unknown field: the one its letters are closest to, or whose words' initials it is (``lr``:
+    ``learning_rate``), else where the fields are listed (a rehearsal's ``lr=zero`` had been sent to the source)."""
+    initials = [f for f in fields if "_" in f and "".join(w[0] for w in f.split("_")) == key.lower()]
+    near = initials or difflib.get_close_matches(key.lower(), fields, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else " (the fields and their values: python -m mambarec train --help)"
