@@ -204,6 +204,20 @@ def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic
     assert not train_items & set(rankings[0]["item"].tolist())
 
 
+def test_users_page_keeps_a_link_s_b_out_of_a_s_place_when_a_cannot_be_used(runs_root, monkeypatch, no_precomputed):
+    """``/users?a=nope&b=<run>``: A fell back to its default, the run B named, so the page compared a run with
+    itself ("Entering: none / Leaving: none"; rehearsal r70). A now falls back to another model, and the note says
+    why."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    run = "saved:20260101-000000-synthetic-official-s2026-1"
+    at = AppTest.from_file(str(PAGES / "users.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"a": "nope", "b": run})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [s.value for s in at.selectbox] == ["untrained-paper", run]
+    assert any("nope" in c.value for c in at.caption)
+
+
 def test_users_page_with_one_model_has_no_column_against_another(tmp_path, monkeypatch, no_precomputed, synthetic):
     """With one model (no saved run, no precomputed one) the "vs other" column compared the list with itself: "="
     on every row."""
