@@ -183,10 +183,11 @@ def curve_words(column: str) -> str:
     return f"{kind} {name}" if name else column
 
 
-def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Figure:
+def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None, mark: int = 0) -> go.Figure:
     """Per run name: the mean over seeds per epoch and a band from the lowest to the highest seed while every seed
     runs, then a dotted line for each seed that ran on, a triangle at each seed's best epoch and a dotted vertical
-    line at the epoch cap when a seed stopped there. The legend sits above
+    line at the epoch cap when a seed stopped there; a dark dashed line at epoch ``mark`` (a lesson's "read them at
+    epoch 20", which at 1024 px had no tick of its own), unless 0. The legend sits above
     the panels (below them it fell under the fold at 1280 x 800) and each panel names its curve on its y axis.
     Curves drawn later lie on top, so each is thinner than the one before: where two setups' means coincide, the
     earlier one shows as a rim (converged.2's `paper` vanished under `no_alignment`)."""
@@ -233,12 +234,17 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None) -> go.Fig
         if cap == cap and (caps >= cap).any():  # a seed ran into the cap: it did not converge by early stopping
             for col in range(1, cols + 1):
                 fig.add_vline(x=cap, line={"dash": "dot", "color": color}, row=1, col=col)
+    named = {"annotation_text": f"epoch {mark}", "annotation_position": "bottom right"}  # low: the curves climb
+    for col in range(1, cols + 1) if mark else ():  # named on the first panel only
+        fig.add_vline(x=mark, line={"dash": "dash", "color": MARK_DARK, "width": 1.5}, row=1, col=col,
+                      **(named if col == 1 else {}))
     fig.update_xaxes(title_text="epoch")
     for col, title in enumerate([metric, loss][:cols], start=1):
         fig.update_yaxes(title_text=curve_words(title), row=1, col=col)
     return sized(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
 
 
+MARK_DARK = "#333"  # the learning curves' marked epoch: darker than any setup's colour (PALETTE's grey is #7f7f7f)
 COLD_WARM_BAR = 0.38  # each group's bar height, in rows (a setup's two bars fill 76% of its row)
 
 

@@ -196,9 +196,11 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("converged", "A converged run vs a short one",
            "A test number is only a model's number once its learning curve has flattened.", (
                Step("Curves on ml100k", "compare",
-                    {"dataset": "ml100k", "cells": "paper,mgcn,bpr", "ref": "paper", "tab": "Learning curves"},
+                    {"dataset": "ml100k", "cells": "paper,mgcn,bpr", "ref": "paper", "tab": "Learning curves",
+                     "mark": "20"},
                     "Each line is the mean valid Recall@20 per epoch over seeds, the band their spread, a triangle "
-                    "each seed's best epoch. Read them at epoch 20, where the previous grid stopped every run: "
+                    "each seed's best epoch. Read them at epoch 20 (the dashed line), where the previous grid stopped "
+                    "every run: "
                     "mgcn has nearly peaked there while paper is still climbing, so a number taken at a fixed cap "
                     "says how fast a model warms up, not how good it is."),
                Step("Curves that flattened, and one that stopped too soon", "compare",

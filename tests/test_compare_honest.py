@@ -1213,3 +1213,23 @@ def test_one_folder_that_cannot_be_read_never_hides_the_others(runs_root, tmp_pa
     assert f"skipped {runs / 'bad'}\\xffname: it cannot be read" in err
     rows, said = results.saved_runs(str(runs), ("audit r59",))  # the page's own reading
     assert len(rows) == 2 and {Path(folder).name for folder, _ in said} == {"denied", "nan-copy", "bad\\xffname"}
+
+
+def test_a_link_can_mark_an_epoch_on_the_learning_curves(tmp_path, monkeypatch):
+    """converged.1 says "read them at epoch 20", and at 1024 x 768 the axis had ticks at 50 and 100 only (rehearsal
+    r70): ``mark=20`` draws a dashed line there on both panels, named on the first, and the caption says what it is;
+    a mark that is no epoch is named in a note and draws nothing."""
+    precomputed = PAGE.parents[2] / "precomputed"
+    at = compare(monkeypatch, tmp_path / "no-runs", precomputed, dataset="synthetic", cells="paper,no_alignment",
+                 tab="Learning curves", mark="20")
+    [chart] = at.get("plotly_chart")
+    layout = json.loads(chart.proto.spec)["layout"]
+    marks = [s for s in layout.get("shapes", []) if s.get("line", {}).get("dash") == "dash"]
+    assert [(s["x0"], s["xref"]) for s in marks] == [(20, "x"), (20, "x2")]
+    assert [a["text"] for a in layout.get("annotations", [])] == ["epoch 20"]
+    assert any("Dark dashed line: epoch 20" in c.value for c in at.caption)
+    at = compare(monkeypatch, tmp_path / "no-runs", precomputed, dataset="synthetic", cells="paper,no_alignment",
+                 tab="Learning curves", mark="-3")
+    assert not [s for s in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"].get("shapes", [])
+                if s.get("line", {}).get("dash") == "dash"]
+    assert any("mark='-3' is not available here" in c.value for c in at.caption)

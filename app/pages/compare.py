@@ -39,7 +39,7 @@ NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs th
 SHOWN = ("Recall@20", "NDCG@20")
 CURVES_AT_MOST = 8  # setups on the learning-curve chart: more, and the legend took the panels' place
 PARAMS = (Param("cells", [], urlsel.as_list, urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
-          Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"))
+          Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"), Param("mark", 0, int))  # mark: an epoch
 
 
 def key(name: str) -> str:
@@ -61,7 +61,8 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     groups = lessonbar.current_inventory()["groups"]
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
     check = {"cells": lambda v: [n for n in expand(v, groups, aliases) if n in names] or None,
-             "ref": names, "tab": TABS, "metric": results.METRICS, "curve": evidence.CURVE_METRICS}
+             "ref": names, "tab": TABS, "metric": results.METRICS, "curve": evidence.CURVE_METRICS,
+             "mark": lambda v: v if v > 0 else None}
     linked = urlsel.as_list(urlsel.incoming().get("cells", ""))
     wanted = expand(linked, groups, aliases)
     if urlsel.arriving(PAGE, PARAMS):  # a link that names a saved run (its card's) opens Checkpoints on it
@@ -202,12 +203,12 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def curves_figure(key: tuple, _hist: pd.DataFrame, metric: str, loss: str | None) -> dict:
+def curves_figure(key: tuple, _hist: pd.DataFrame, metric: str, loss: str | None, mark: int = 0) -> dict:
     """The learning-curve chart of ``_hist`` (``evidence.histories``, known by its ``key``) as a dict, cached:
     building it costs ~0.2 s, reading it back ~20 ms (a class of students opening one lesson step draws it once)."""
     from app import figures  # lazy: plotly
 
-    return figures.learning_curves(_hist, metric, loss).to_dict()
+    return figures.learning_curves(_hist, metric, loss, mark).to_dict()
 
 
 def quiet_label(in_step: bool) -> str:
@@ -223,8 +224,8 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
                    "Pick the setups to follow in 'Setups shown' above.")
         shown = shown[:CURVES_AT_MOST]
     picked = rows[rows["name"].isin(shown)]
-    key = evidence.history_key(picked) if not picked.empty else None
-    hist = evidence.histories(picked, key)
+    runs = evidence.history_key(picked) if not picked.empty else None
+    hist = evidence.histories(picked, runs)
     if hist.empty:
         st.caption("No per-epoch history for these runs.")
         return
@@ -232,11 +233,13 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
     metric = st.columns(3)[0].selectbox("Curve", options, format_func=evidence.CURVE_METRICS.get,
                                         **urlsel.bound(PAGE, "curve", options), label_visibility=quiet_label(in_step))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
-    presentation.chart(st, curves_figure(key, hist, metric, loss), under_note=in_step, key="compare.curves")
+    mark = st.session_state.get(key("mark"), 0)
+    presentation.chart(st, curves_figure(runs, hist, metric, loss, mark), under_note=in_step, key="compare.curves")
     st.caption("Line: mean over seeds per epoch, and band: lowest to highest seed, while every seed runs; dotted "
                "lines: each seed that ran on after the first one stopped (hover names it). ▲: each seed's best "
                "valid epoch (its test numbers are the table's). Dotted vertical line: the epoch cap, drawn when a "
-               "seed stopped there, i.e. did not converge by early stopping.")
+               "seed stopped there, i.e. did not converge by early stopping."
+               + (f" Dark dashed line: epoch {mark}, which the link marks (`mark={mark}`)." if mark else ""))
 
 
 def claims(rows: pd.DataFrame, picked: list[str]) -> None:
