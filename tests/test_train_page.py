@@ -214,6 +214,14 @@ def test_the_train_button_has_no_tooltip_to_cover_the_setup_while_it_trains(env)
     assert not train.disabled and not train.help
 
 
+def test_the_setup_heading_keeps_its_epoch_cap_and_unit_on_one_line(env):
+    """At 1280 x 800 in presentation mode the heading "mambarec/paper · branch_dilated_1=off, use_mmd=off · 5 ep"
+    wrapped "ep" onto a line of its own (rehearsal r70): a no-break space joins the number and its unit."""
+    at = open_app(variant="paper", epochs="5", use_mmd="false")
+    heading = next(m.value for m in at.markdown if "use_mmd=off" in m.value)
+    assert heading.startswith("**mambarec/paper · use_mmd=off · 5\u00a0ep**")
+
+
 # ---- URLs ---------------------------------------------------------------------------------------
 def test_a_new_url_is_applied_and_a_stale_echo_is_not(env):
     at = open_app()

@@ -23,6 +23,7 @@ REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when
 REFUSED = "train.refused"  # why the last Train click did not start anything (shown once)
 BASE = "train.base"  # the setup at the end of the last run of this page
 ONCE_SHOWN_S = 2.0  # a one-time start cost worth naming in the estimate (compiling DREAM: ~25 s)
+NO_BREAK = "\u00a0"  # between a number and its unit in a heading
 
 
 def _start(bound: RunConfig, n_seeds: int) -> None:
@@ -160,7 +161,9 @@ def my_runs_card() -> None:
 
 
 def run_panel(run: RunConfig, reason: str | None) -> None:
-    st.markdown(f"**{setup_label(run)}**  \nseed {run.train.seed} · dataset **{run.dataset}**")
+    # "5 ep" kept on one line (a no-break space): the heading wrapped "ep" onto a line of its own (rehearsal r70)
+    st.markdown(f"**{setup_label(run).replace(' ep', NO_BREAK + 'ep')}**  \nseed {run.train.seed} · dataset "
+                f"**{run.dataset}**")
     train, seeds = st.columns(2)
     train.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=bool(reason),
                  on_click=_start, args=(run, 1), help=reason)  # no tooltip when it works: after the click it stayed

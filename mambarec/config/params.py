@@ -180,13 +180,14 @@ def build_model_config(model_name: str, values: dict, variant: str | None = None
     return build(MODEL_CONFIGS[model_name], values, "model")
 
 
-__all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields", "model_defaults",
-           "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
-
-
 def _did_you_mean(key: str, fields: list[str]) -> str:
     """A hint for an unknown field: the one its letters are closest to, or whose words' initials it is (``lr``:
     ``learning_rate``), else where the fields are listed (a rehearsal's ``lr=zero`` had been sent to the source)."""
     initials = [f for f in fields if "_" in f and "".join(w[0] for w in f.split("_")) == key.lower()]
     near = initials or difflib.get_close_matches(key.lower(), fields, n=1, cutoff=0.6)
     return f"; did you mean {near[0]}?" if near else " (the fields and their values: python -m mambarec train --help)"
+
+
+__all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields", "model_defaults",
+           "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
+
