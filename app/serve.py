@@ -4,9 +4,11 @@ browser they open it in."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +31,11 @@ class Server:
     url: str
     proc: subprocess.Popen
     start_s: float  # from process start to the health check's "ok"
+    log: Path | None = None  # where its output goes (``keep_output``), else discarded
+
+    def output_tail(self, chars: int = 3000) -> str:
+        """The end of what the server printed so far (empty without a log)."""
+        return self.log.read_text(errors="replace")[-chars:] if self.log and self.log.is_file() else ""
 
 
 def free_port() -> int:
@@ -72,12 +79,12 @@ def memory_mb(pid: int) -> float:
     return total / 1024 if seen else float("nan")
 
 
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> float:
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float, log: Path | None = None) -> float:
     """Seconds until ``/_stcore/health`` says ok; raises with the server's last output if it exits or is late."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
-            tail = proc.stdout.read()[-3000:] if proc.stdout else ""
+            tail = log.read_text(errors="replace")[-3000:] if log else ""
             raise RuntimeError(f"streamlit exited with {proc.returncode}: {tail}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
@@ -91,21 +98,24 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> float:
 @contextmanager
 def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, keep_output: bool = True,
                      script: str = "streamlit_app.py") -> Iterator[Server]:
-    """The app (or another ``script``) served from the repository root with ``env``; ``keep_output`` pipes its
-    output (for the error message of a server that dies), else it is discarded (a long benchmark must not fill a
-    pipe)."""
+    """The app (or another ``script``) served from the repository root with ``env``; ``keep_output`` writes its
+    output to a temporary file (``Server.log``: for the message of a server that dies or a test that fails), else
+    it is discarded. Never a pipe: nobody reads one while the server runs, and a server that had printed a full
+    pipe's 64 KB would block on its next line, every session with it."""
     port = port or free_port()
-    out = subprocess.PIPE if keep_output else subprocess.DEVNULL
-    proc = subprocess.Popen(command(port, script), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    try:
-        start_s = wait_healthy(port, proc, timeout)
-        yield Server(f"http://127.0.0.1:{port}", proc, start_s)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(STOP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with tempfile.TemporaryDirectory(prefix="mambarec-server-") as tmp:
+        log = Path(tmp) / "server.log" if keep_output else None
+        with open(log or os.devnull, "w") as out:
+            proc = subprocess.Popen(command(port, script), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                start_s = wait_healthy(port, proc, timeout, log)
+                yield Server(f"http://127.0.0.1:{port}", proc, start_s, log)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(STOP_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
 
 def idle(page, timeout_s: float = 120.0) -> None:

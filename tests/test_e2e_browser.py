@@ -41,6 +41,8 @@ def serve(tmp_path, precomputed: Path):
                MAMBAREC_CACHE=str(tmp_path / "cache"), MAMBAREC_PRECOMPUTED=str(precomputed), PYTHONUNBUFFERED="1")
     with streamlit_server(env, SERVER_START_S) as srv:
         yield srv.url, tmp_path / "runs"
+        # pytest shows a test's captured output only when it fails: then the server's side is there too
+        print(f"--- the server printed {srv.log.stat().st_size} bytes; the end of it:\n{srv.output_tail()}")
 
 
 @pytest.fixture
