@@ -101,6 +101,30 @@ def chart_scale() -> float:
     return CHART_TEXT_SCALE if on() else 1.0
 
 
+# The page's root font, outside and in presentation mode (LARGE's html font-size; its 17 px below 1100 px is smaller,
+# so a width that holds at 19 px holds there).
+ROOT_FONT_PX = (16, 19)
+# How wide a character of Streamlit's Source Sans is, in em: the widest of each group, from Chromium's canvas at
+# 100 px ("m" 0.83, "b" 0.55, "t" 0.34, "i" 0.25), rounded up to the next hundredth; any other character (digits,
+# "a", "e", "=", "×": 0.50) 0.51 em. A flat 0.5 em had "mgcn_with_mmd" at 91 px where Chromium draws 103; these
+# say 107, and 177 for the 171 px of "paper_without_reduced_text" (tests/test_projector_layout.py holds them to the
+# browser's own widths).
+EM_CLASSES = ((" ", 0.21), ("ijlI.,:;'·|!", 0.26), ("f", 0.30), ("()[]{}-", 0.32), ("tr/\\", 0.36), ('*?sz"', 0.44),
+              ("xcvy", 0.48), ("VX", 0.52), ("bdnpqhou`ATZES", 0.56), ("KCPRBΔ▲▼", 0.61), ("&DG", 0.63),
+              ("OQHNU", 0.67), ("wM", 0.74), ("W", 0.80), ("@m%", 0.86))
+EM_OTHER = 0.51
+
+
+def text_em(text: str) -> float:
+    """About how wide ``text`` is in Source Sans, in em of its font (``EM_CLASSES``): rather more than less."""
+    return sum(next((em for chars, em in EM_CLASSES if c in chars), EM_OTHER) for c in text)
+
+
+def text_px(text: str, rem: float) -> float:
+    """About how wide ``text`` is drawn at ``rem`` of the page's root font in this mode (``text_em``)."""
+    return rem * ROOT_FONT_PX[on()] * text_em(text)
+
+
 PLOTLY_FONT_PX = 12  # Plotly's default text size, which a chart keeps whatever the page's CSS says
 CHART_TEXT_SCALE = 4 / 3  # 12 -> 16 px
 

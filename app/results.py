@@ -1,6 +1,7 @@
 """The comparison tables as the pages read them: saved runs and precomputed results as rows, seeds aggregated,
 deltas with their intervals (the logic: ``mambarec.comparison``, which ``python -m mambarec compare`` prints too),
-the popularity reference and the paired Wilcoxon test (what a page does to a saved run: ``app.run_actions``).
+the popularity reference and the paired Wilcoxon test (what a page does to a saved run: ``app.run_actions``), and
+the Compare table's columns: their words and widths.
 
 Each is a cached call into ``mambarec`` (``st.cache_data`` keyed by the folders' signatures, so a
 new run or a new precomputed grid invalidates it). Statistics come from ``mambarec.stats`` only.
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app import presentation
 from app.errors import said
 from app.paths import precomputed_dir, precomputed_signature, runs_root, runs_signature
 from mambarec import stats
@@ -216,3 +218,38 @@ def paired_wilcoxon(checkpoint_a: str, checkpoint_b: str, dataset, metric: str =
     return {"users": res.users, "differing users": res.differing, "mean A": res.mean_a, "mean B": res.mean_b,
             "mean difference": res.mean_difference, "statistic": res.statistic, "p_value": res.p_value,
             "verdict": res.verdict()}
+
+
+# Widths that fit 1280 x 800 with the sidebar open: ~916 px for the table, ~1,000 px in presentation mode. Measured
+# in Chromium (canvas text widths of the longest entries, "paper_without_reduced_text", "5× 101–112 ep · early stop",
+# "▼ -29.4% [-31.9, -26.9]", plus 16 px of cell padding): 187 / 165 / 105 / 142 px, and 219 / 193 / 122 / 166 px in
+# presentation mode. There the columns had the first widths, which the grid widens by their share to fill 1280 px,
+# but not in a narrower window: at 1024 x 768 each cell was clipped mid-number ("0.3319 ± 0.002"). Each mode now
+# has its own: the table fills 1280 px in both and scrolls sideways, whole, in a narrower window.
+COLUMN_PX = {"name": (190, 219), "ran": (166, 193), "metric": (106, 122), "delta": (144, 166)}  # (normal, present)
+# ...but a saved run's setup is named by what it changed, and "mambarec/paper · use_mmd=off · 5 ep" showed as
+# "mambarec/paper · use_mmd=" (rehearsal r70): the setup column widens to its longest name (the grid's text is 0.875
+# rem, each cell 16 px of padding), up to these widths
+SETUP_AT_MOST_PX, GRID_TEXT_REM, CELL_PADDING_PX = (400, 460), 0.875, 16
+
+
+def column_config(names: pd.Series, shown: tuple[str, ...]) -> dict:
+    """Compare's summary table's columns (``shown``: its metrics): their words, help and widths (``COLUMN_PX``; the
+    setup column as wide as the longest of ``names`` needs)."""
+    px = {k: v[presentation.on()] for k, v in COLUMN_PX.items()}
+    need = max((presentation.text_px(str(n), GRID_TEXT_REM) for n in names), default=0) + CELL_PADDING_PX
+    px["name"] = int(min(max(px["name"], need + 1), SETUP_AT_MOST_PX[presentation.on()]))
+    config = {"name": st.column_config.TextColumn("setup", width=px["name"], help="precomputed cell, or what a saved "
+                                                  "run changed from its preset"),
+              "ran": st.column_config.TextColumn("seeds × epochs", width=px["ran"], help="how many seeds, the epochs "
+                                                 "they ran (of the cap, when one was reached), and how they ended: "
+                                                 "early stop, the cap, by hand")}
+    for m in shown:
+        config[f"{m} text"] = st.column_config.TextColumn(m, width=px["metric"], help=f"test {m}: mean ± sample std "
+                                                          "over seeds; '1 seed' has no spread to show")
+        config[f"Δ {m} order"] = st.column_config.Column(
+            f"Δ {m}", width=px["delta"], alignment="left",
+            help="change against the reference in % of its mean, paired by seed, [95% t-interval]. ▲/▼: the interval "
+                 "excludes 0, also after Holm's correction over the rows shown; △/▽: it excludes 0, but not after "
+                 "that correction; ≈: it holds 0 (within noise)")
+    return config

@@ -1233,3 +1233,52 @@ def test_a_link_can_mark_an_epoch_on_the_learning_curves(tmp_path, monkeypatch):
     assert not [s for s in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"].get("shapes", [])
                 if s.get("line", {}).get("dash") == "dash"]
     assert any("mark='-3' is not available here" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_a_saved_runs_setup_column_is_as_wide_as_its_name(runs_root, monkeypatch, present):
+    """A saved run is named by what it changed: in presentation mode the setup column's 219 px showed "mambarec/paper
+    · use_mmd=off · 5 ep" as "mambarec/paper · use_mmd=" (rehearsal r70). The column now takes the width its
+    longest name needs (``presentation.text_px``, which the browser test holds to Chromium's widths); a table of
+    precomputed cells alone keeps its width, which fits 1280 px."""
+    import json
+
+    from app import presentation
+
+    def opened(**params) -> AppTest:
+        at = compare(monkeypatch, runs_root, dataset="synthetic", **params)
+        at.session_state[presentation.KEY] = present  # what the app's ?present=1 sets before the page runs
+        at.run()
+        return at
+
+    at = opened()
+    table = next(d for d in at.dataframe if "Recall@20 text" in d.proto.column_order)
+    names = list(compare_table(at)["setup"])
+    long = max(names, key=len)
+    assert "use_mmd=off" in long, names
+    width = json.loads(table.proto.columns)["name"]["width"]
+    em = presentation.ROOT_FONT_PX[present] * results.GRID_TEXT_REM
+    need = em * presentation.text_em(long)
+    assert width >= need + results.CELL_PADDING_PX and width > results.COLUMN_PX["name"][present]
+    alone = opened(cells="paper,no_alignment")
+    table = next(d for d in alone.dataframe if "Recall@20 text" in d.proto.column_order)
+    assert json.loads(table.proto.columns)["name"]["width"] == results.COLUMN_PX["name"][present]
+
+
+def test_a_saved_setup_whose_name_holds_a_comma_keeps_its_place_in_the_pages_address(runs_root, monkeypatch, tmp_path):
+    """A saved run's name lists what it changed with commas ("use_mmd=off, lambda_cl=0.02") and a comma separates a
+    link's setups: the page wrote the name into its own address, which came back as two unknown setups with a note,
+    and a copied or reloaded address lost the run (rehearsal r71). A saved setup goes by one of its runs' ids."""
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "one-change")
+    saved(root, RunConfig(dataset="synthetic", model=mambarec_preset("paper", use_mmd=False, lambda_cl=0.02),
+                          train=TrainConfig(epochs=1, device="cpu")), "two-changes")
+    at = compare(monkeypatch, root, dataset="synthetic", cells="paper,two-changes,one-change")
+    names = list(compare_table(at)["setup"])
+    [two] = [n for n in names if ", " in n]
+    address = at.query_params["cells"]
+    assert (address if isinstance(address, str) else address[0]) == "paper,two-changes,one-change"
+    at.run()  # the page's own address, read back
+    notes = [e.value for kind in (at.caption, at.info, at.warning) for e in kind]
+    assert not [n for n in notes if "no setup of that name" in n], notes
+    assert list(compare_table(at)["setup"]) == names and two in names

@@ -341,7 +341,7 @@ def test_compares_table_in_presentation_mode_fits_1280_and_scrolls_whole_below(s
         if width == 1280:
             assert content <= shown + 1, widths
         else:
-            assert content >= 219 + 193 + 2 * 122 + 2 * 166, widths  # compare.COLUMN_PX (a page module runs on import)
+            assert content >= 219 + 193 + 2 * 122 + 2 * 166, widths  # results.COLUMN_PX
     finally:
         page.close()
 
@@ -584,5 +584,37 @@ def test_a_first_step_s_chart_is_in_sight_on_a_1024_projector(server, browser, l
         else:
             bottom = page.evaluate(CHART_AND_KEY_BOTTOMS)[0][0]
         assert 0 < bottom <= small["height"], bottom
+    finally:
+        page.close()
+
+
+def test_the_width_the_app_gives_a_setups_name_holds_it_in_chromium(server, browser):
+    """Compare's setup column is as wide as ``presentation.text_px`` says its longest name is: that estimate must
+    be at least what Chromium draws, in the grid's font (0.875 rem of the root) outside presentation mode and in
+    it, for every precomputed cell's name and for saved runs' names of several changes."""
+    import pandas as pd
+
+    from app import presentation
+    from app.results import GRID_TEXT_REM
+    from mambarec.config import BPRConfig, RunConfig, TrainConfig, mambarec_preset, setup_label
+
+    saved = [RunConfig(model=mambarec_preset("paper", use_mmd=False), train=TrainConfig(epochs=5)),
+             RunConfig(model=mambarec_preset("official", lambda_cl=0.02, reduction_factor=4),
+                       train=TrainConfig(epochs=7, patience=7)),
+             RunConfig(model_name="bpr", model=BPRConfig(), train=TrainConfig(epochs=1000))]
+    names = [*pd.read_csv(ROOT / "precomputed" / "results.csv")["cell"].unique(), *map(setup_label, saved)]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(server + "/compare?dataset=ml100k&cells=paper,mgcn&present=1")
+        page.get_by_role("tab", name="Checkpoints").wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        for root_px in presentation.ROOT_FONT_PX:
+            drawn = page.evaluate("""([names, px]) => {
+              const ctx = document.createElement('canvas').getContext('2d');
+              ctx.font = `${px}px ${getComputedStyle(document.body).fontFamily}`;
+              return names.map(n => ctx.measureText(n).width); }""", [names, GRID_TEXT_REM * root_px])
+            said = [GRID_TEXT_REM * root_px * presentation.text_em(n) for n in names]
+            short = {n: (round(w, 1), round(s, 1)) for n, w, s in zip(names, drawn, said, strict=True) if w > s}
+            assert short == {}, f"at a {root_px} px root, drawn vs estimated: {short}"
     finally:
         page.close()

@@ -38,7 +38,9 @@ TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs war
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
 SHOWN = ("Recall@20", "NDCG@20")
 CURVES_AT_MOST = 8  # setups on the learning-curve chart: more, and the legend took the panels' place
-PARAMS = (Param("cells", [], urlsel.as_list, urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
+RUN_IDS = "compare.run_ids"  # a saved setup's name -> one of its runs' ids, for links (``linked``)
+PARAMS = (Param("cells", [], urlsel.as_list, lambda names: urlsel.show_list(linked(names))), Param("ref", ""),
+          Param("tab", TABS[0]),
           Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"), Param("mark", 0, int))  # mark: an epoch
 
 
@@ -47,6 +49,14 @@ def key(name: str) -> str:
 
 
 # ---- the selection -----------------------------------------------------------------------------------
+def linked(names: list[str]) -> list[str]:
+    """The URL's form of the setups shown: a saved setup by one of its runs' ids (``expand`` reads it back), as the
+    run card's link names it. Its name holds what it changed, with commas ("use_mmd=off, lambda_cl=0.02"), and a
+    comma separates the list: the page's own address came back as two unknown setups and a note (rehearsal r71)."""
+    ids = st.session_state.get(RUN_IDS, {})
+    return [ids.get(n, n) for n in names]
+
+
 def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, str]) -> list[str]:
     """``group:<name>`` stands for every precomputed cell of that group and its subgroups; a saved run's id
     for its setup."""
@@ -60,6 +70,8 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     """Restore the page's URL selection (before its widgets) and return notes on what is not here."""
     groups = lessonbar.current_inventory()["groups"]
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
+    saved = rows[rows["source"] == "saved"] if not rows.empty else rows
+    st.session_state[RUN_IDS] = dict(zip(saved["name"][::-1], saved["run"][::-1], strict=True)) if len(saved) else {}
     check = {"cells": lambda v: [n for n in expand(v, groups, aliases) if n in names] or None,
              "ref": names, "tab": TABS, "metric": results.METRICS, "curve": evidence.CURVE_METRICS,
              "mark": lambda v: v if v > 0 else None}
@@ -93,39 +105,11 @@ def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
     return table
 
 
-# Widths that fit 1280 x 800 with the sidebar open: ~916 px for the table, ~1,000 px in presentation mode. Measured
-# in Chromium (canvas text widths of the longest entries, "paper_without_reduced_text", "5× 101–112 ep · early stop",
-# "▼ -29.4% [-31.9, -26.9]", plus 16 px of cell padding): 187 / 165 / 105 / 142 px, and 219 / 193 / 122 / 166 px in
-# presentation mode. There the columns had the first widths, which the grid widens by their share to fill 1280 px,
-# but not in a narrower window: at 1024 x 768 each cell was clipped mid-number ("0.3319 ± 0.002"). Each mode now
-# has its own: the table fills 1280 px in both and scrolls sideways, whole, in a narrower window.
-COLUMN_PX = {"name": (190, 219), "ran": (166, 193), "metric": (106, 122), "delta": (144, 166)}  # (normal, present)
-
-
-def column_config() -> dict:
-    """The summary table's columns: their words, help and widths (``COLUMN_PX``)."""
-    px = {k: v[presentation.on()] for k, v in COLUMN_PX.items()}
-    config = {"name": st.column_config.TextColumn("setup", width=px["name"], help="precomputed cell, or what a saved "
-                                                  "run changed from its preset"),
-              "ran": st.column_config.TextColumn("seeds × epochs", width=px["ran"], help="how many seeds, the epochs "
-                                                 "they ran (of the cap, when one was reached), and how they ended: "
-                                                 "early stop, the cap, by hand")}
-    for m in SHOWN:
-        config[f"{m} text"] = st.column_config.TextColumn(m, width=px["metric"], help=f"test {m}: mean ± sample std "
-                                                          "over seeds; '1 seed' has no spread to show")
-        config[f"Δ {m} order"] = st.column_config.Column(
-            f"Δ {m}", width=px["delta"], alignment="left",
-            help="change against the reference in % of its mean, paired by seed, [95% t-interval]. ▲/▼: the interval "
-                 "excludes 0, also after Holm's correction over the rows shown; △/▽: it excludes 0, but not after "
-                 "that correction; ≈: it holds 0 (within noise)")
-    return config
-
-
 def show_table(table: pd.DataFrame, shown: list[str]) -> None:
     view = results.shown_rows(table, shown)
     order = ["name", "ran", *[c for m in SHOWN for c in (f"{m} text", f"Δ {m} order")]]
-    st.dataframe(results.by_number(view, SHOWN, order), column_order=order, column_config=column_config(),
-                 hide_index=True, key="compare.table")
+    st.dataframe(results.by_number(view, SHOWN, order), column_order=order, hide_index=True, key="compare.table",
+                 column_config=results.column_config(view["name"], SHOWN))
     st.caption("Test metrics at the epoch with the best valid Recall@20. Δ: change against the reference paired by "
                "seed with its 95% interval; ▲/▼ when the interval excludes 0 and that holds after Holm's "
                "correction over the rows shown here (the more rows, the more chance of one by luck; REPORT.md and "
@@ -296,7 +280,7 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
     # setup, seed and epochs in columns of their own: one label of all three ran past its 310 px ("…stopped b")
     st.dataframe(picked, hide_index=True, key="compare.rows",
                  column_order=["name", "seed", "ran", *number, "best_epoch", "s_per_epoch"],
-                 column_config={"name": column_config()["name"],
+                 column_config={"name": results.column_config(picked["name"], SHOWN)["name"],
                                 "seed": st.column_config.NumberColumn("seed", width=48),
                                 "ran": st.column_config.TextColumn("epochs", width=200, help="epochs run of the cap, "
                                                                    "and how the run ended"), **number,
