@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.lessons_content import LESSONS, step_url
+from app.lessons_content import LESSONS, step_query, step_url
 from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, streamlit_server
 from tests.test_e2e_browser import require_chromium
 
@@ -562,6 +562,29 @@ def test_the_setup_pickers_of_every_embeddings_and_dream_step_show_their_whole_c
     finally:
         page.close()
     assert len(PICKER_STEPS) >= 4 and cuts == []
+
+
+REF_STEPS = [(lesson, i) for lesson in LESSONS for i, step in enumerate(lesson.steps)
+             if step.page == "compare" and step_query(lesson, i).get("ref", "paper") != "paper"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_compare_steps_reference_box_shows_its_whole_choice_on_a_1024_projector(server, browser):
+    """A lesson step's reference box reads "Δ vs <setup>": at 1024 x 768 in presentation mode converged.4's, a
+    quarter of the row, read "Δ vs mgcn_paper_sc" (rehearsal r70). The box now takes the share its words need
+    (``compare.ref_share``). The steps whose reference is not "paper" (the shortest name) are the ones at risk."""
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    cuts = []
+    try:
+        for lesson, index in REF_STEPS:
+            page.goto(step_url(server, lesson, index) + "&present=1")
+            page.locator('[data-testid="stSelectbox"]').first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            cuts += [f"{lesson.id}.{index + 1}: {cut}" for cut in page.evaluate(PICKER_CUTS)]
+    finally:
+        page.close()
+    assert len(REF_STEPS) >= 3 and cuts == []
 
 
 @pytest.mark.browser

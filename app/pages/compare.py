@@ -120,6 +120,16 @@ def show_table(table: pd.DataFrame, shown: list[str]) -> None:
                "compare` (its `--help`).")
 
 
+# The reference picker's share of its row: a quarter of a 1024 x 768 projector's ~750 px main column (presentation
+# mode) cut its "Δ vs mgcn_paper_sched" to "Δ vs mgcn_paper_sc" (rehearsal r70). A box's edges and arrow take ~60 px.
+NARROW_MAIN_PX, BOX_CHROME_PX = 750, 60
+
+
+def ref_share(label: str) -> float:
+    """The share of the row the reference box needs to show ``label`` whole on a 1024 projector: 1/4 to 1/2."""
+    return min(0.5, max(0.25, (presentation.text_px(label, 1.0) + BOX_CHROME_PX) / NARROW_MAIN_PX))
+
+
 def two_boxes(swapped: bool) -> tuple:
     """Two containers in the order they are written to, drawn in that order or, when ``swapped``, the second
     above the first: a lesson step puts what its text talks about above the fold."""
@@ -321,7 +331,8 @@ def render() -> None:
     for note in selection(names, rows):
         if not (step and note.startswith("cells=")):  # the lesson bar has said which of its cells are missing
             st.caption(f":material/info: {note}")
-    c1, c2 = st.columns([3, 1])
+    ref_box = ref_share(f"Δ vs {st.session_state[key('ref')]}" if step else st.session_state[key("ref")])
+    c1, c2 = st.columns([1 - ref_box, ref_box])
     offered = [n for n in names if n]
     picked = c1.multiselect("Setups shown (empty: all)", offered, **urlsel.bound_values(PAGE, "cells", offered),
                             help="Precomputed cells by name, saved runs by what they changed",
