@@ -1,6 +1,12 @@
-"""The Embeddings page's words: one plain sentence per alignment number, and how to read a UMAP map."""
+"""The Embeddings page's words: one plain sentence per alignment number, how to read a UMAP map, and each stage
+of the encoders a map can show."""
 
 from __future__ import annotations
+
+import dataclasses
+
+from app.models import has_dream
+from mambarec.grid import GRID
 
 EXPLAIN = (  # (key, name, better, one plain sentence)
     ("mmd", "MMD", "↓", "How different the two clouds are as whole distributions; 0: indistinguishable. The MMD "
@@ -23,3 +29,16 @@ UMAP_READING = ("Reading UMAP: it keeps each point's nearest neighbours, not dis
                 "and texts are well aligned can still draw them as two islands joined by long lines. Read the "
                 "alignment from the table below (matched cosine, R@K), or pick an item: its own text's rank is in "
                 "each map's title.")
+STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's output",
+          "input": "DREAM's input (projected features)"}
+
+
+def stage_words(stage: str, src: dict | None, entry: str = "") -> str:
+    """A panel's stage in words: "(after DREAM)" only for a model with DREAM (``src``: its run's source; else the
+    grid's cell ``entry`` names, or the untrained paper model); a run trained with DREAM off, or MGCN, read "after
+    DREAM" too (rehearsal r71)."""
+    cell = next((c for c in GRID if c.name == entry), None)
+    config = (src or {}).get("config") or ({"model_name": cell.model_name,
+                                            "model": dataclasses.asdict(cell.model_config())} if cell else {})
+    dream = has_dream(config)
+    return STAGES[stage] if stage != "modal" or dream else STAGES[stage].removesuffix(" (after DREAM)")

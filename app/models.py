@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import results, state
+from app import results, state, urlsel
 from mambarec.artifacts import ships_checkpoints
 from mambarec.grid import CHECKPOINT_DATASETS, GRID
 
@@ -84,6 +84,11 @@ def pick(found: list[dict], key: str, seed: int | None = None) -> dict | None:
     return next((s for s in mine if seed is None or s["seed"] == seed), mine[0] if mine else None)
 
 
+def has_dream(config: dict) -> bool:
+    """Whether a run's config (its dict) has DREAM blocks: MambaRec with ``use_dream`` on."""
+    return config.get("model_name", "mambarec") == "mambarec" and config.get("model", {}).get("use_dream", True)
+
+
 def keep_pick(key: str, keys: list[str], fallback: Callable[[], str]) -> None:
     """The picker in session ``key`` keeps its value while it is among ``keys``; else it takes ``fallback()``, and
     when the value was a saved run the page says so (renamed or deleted meanwhile, here or by another session: the
@@ -97,10 +102,20 @@ def keep_pick(key: str, keys: list[str], fallback: Callable[[], str]) -> None:
                    f"(renamed or deleted meanwhile): showing `{default.removeprefix(SAVED)}` instead.")
 
 
-def default_pick(found: list[dict], keys: list[str]) -> str:
-    """A model picker's first choice: the run Compare's "Inspect on the other pages" chose, else `paper`, else the
-    first."""
-    return active_key(found) or ("paper" if "paper" in keys else keys[0])
+def default_pick(found: list[dict], keys: list[str], widget: str, why_not: str = "") -> str:
+    """The first choice of the model picker ``widget``: the run Compare's "Inspect on the other pages" chose (which
+    the page's address then names), else `paper`, else the first. A chosen run this page cannot show (``why_not``
+    says why: the DREAM inspector's runs have DREAM) is named in a note: a run trained with use_dream=off had
+    been swapped for another without a word (rehearsal r71)."""
+    active = active_key(found)
+    if active:
+        urlsel.chosen_elsewhere(widget)
+        return active
+    fallback = "paper" if "paper" in keys else keys[0]
+    if state.active_run() and why_not:
+        st.caption(f":material/info: The run chosen on Compare (`{Path(state.active_run()).parent.name}`) is not "
+                   f"shown here: {why_not}. Showing `{fallback}`.")
+    return fallback
 
 
 def key_label(found: list[dict], key: str, with_seed: bool = True) -> str:

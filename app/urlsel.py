@@ -247,6 +247,16 @@ def held_values(page: str, key: str, options: Sequence) -> list:
     return [v for v in held if v in options]
 
 
+ELSEWHERE = "urlsel.elsewhere"  # widget keys that hold a value the user chose on another page
+
+
+def chosen_elsewhere(widget: str) -> None:
+    """``widget`` holds a value the user chose on another page (Compare's "Inspect on the other pages"): the address
+    names it like a pick made here. Taken as the page's own choice, it stayed out of the address, and a reload or a
+    copied link showed another run without a word (rehearsal r71)."""
+    st.session_state.setdefault(ELSEWHERE, set()).add(widget)
+
+
 def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None = None,
             with_dataset: bool = True) -> dict[str, str]:
     """After the page's widgets: the selection (values other than the defaults, and any value the URL named
@@ -271,7 +281,7 @@ def publish(page: str, params: Sequence[Param], extra: Mapping[str, str] | None 
             continue
         if ss[key] is None or p.show(ss[key]) == "":  # nothing chosen (a refused ?item=99999, ?a=paper where no
             continue  # run is): no "item=None" or "a=" for a lecturer to copy off the address bar
-        chose_itself = p.key in implied and ss[key] == implied[p.key]
+        chose_itself = p.key in implied and ss[key] == implied[p.key] and key not in ss.get(ELSEWHERE, ())
         if p.key in named or (ss[key] != p.default and not chose_itself):
             values[p.key] = p.show(ss[key])
     values.update(extra or {})

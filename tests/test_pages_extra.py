@@ -399,3 +399,47 @@ def test_a_run_renamed_elsewhere_is_said_on_the_pages_that_showed_it(runs_root, 
         said = [c.value for c in at.caption if "is no longer in the runs folder" in c.value]
         assert said and said[0].startswith(f":material/info: The saved run `{name}` is no longer in the runs folder "
                                            "(renamed or deleted meanwhile): showing `"), (at, said)
+
+
+def test_the_run_chosen_on_compare_is_named_in_each_inspection_pages_address(runs_root, monkeypatch, no_precomputed,
+                                                                              synthetic, tmp_path):
+    """Compare's "Inspect on the other pages" chose a run for Embeddings, Users and DREAM, but the address kept
+    none of it: a reload or a copied link showed `paper` (a new session's default) without a word. And the DREAM
+    inspector, which lists only runs with DREAM, swapped a run trained with DREAM off for `paper` in silence
+    (rehearsal r71)."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    [run] = [p.name for p in runs_root.iterdir()]
+    for name, param in (("embeddings", "after"), ("users", "a"), ("dream_inspector", "model")):
+        at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+        at.session_state["active_run"] = str(runs_root / run / "checkpoint.pt")  # what the button sets
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        named = at.query_params[param]
+        assert (named if isinstance(named, str) else named[0]) == f"saved:{run}", (name, dict(at.query_params))
+    off = tmp_path / "runs"
+    trainer = Trainer.for_run(RunConfig(dataset="synthetic", model=mambarec_preset("paper", use_dream=False),
+                                        train=TrainConfig(epochs=1, device="cpu")), synthetic)
+    save_run(off / "no-dream", trainer, trainer.fit())
+    monkeypatch.setenv("MAMBAREC_RUNS", str(off))
+    at = AppTest.from_file(str(PAGES / "dream_inspector.py"), default_timeout=TIMEOUT)
+    at.session_state["active_run"] = str(off / "no-dream" / "checkpoint.pt")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("`no-dream`" in c.value and "no DREAM blocks" in c.value for c in at.caption), texts(at)
+
+
+def test_a_map_says_after_dream_only_of_a_model_with_dream():
+    """Both Embeddings panels of a run trained with DREAM off read "the d-dim modal features (after DREAM)"
+    (rehearsal r71): the words follow the run's config, or the precomputed cell's."""
+    from app.embedding_words import stage_words
+
+    def run(model_name: str, **model) -> dict:
+        return {"config": {"model_name": model_name, "model": model}}
+
+    assert stage_words("modal", run("mambarec", use_dream=True)).endswith("(after DREAM)")
+    assert stage_words("modal", None).endswith("(after DREAM)")  # the untrained paper model
+    assert "DREAM" not in stage_words("modal", run("mambarec", use_dream=False))
+    assert "DREAM" not in stage_words("modal", run("mgcn"))
+    assert "DREAM" not in stage_words("modal", None, "mgcn") and "DREAM" not in stage_words("modal", None, "no_dream")
+    assert stage_words("modal", None, "no_mmd").endswith("(after DREAM)")
+    assert stage_words("dream", run("mambarec", use_dream=True)) == "DREAM's output"

@@ -9,6 +9,8 @@ The selection (setups, reference, tab) lives in the URL, so a lesson step can op
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -38,9 +40,7 @@ TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs war
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
 SHOWN = ("Recall@20", "NDCG@20")
 CURVES_AT_MOST = 8  # setups on the learning-curve chart: more, and the legend took the panels' place
-RUN_IDS = "compare.run_ids"  # a saved setup's name -> one of its runs' ids, for links (``linked``)
-PARAMS = (Param("cells", [], urlsel.as_list, lambda names: urlsel.show_list(linked(names))), Param("ref", ""),
-          Param("tab", TABS[0]),
+PARAMS = (Param("cells", [], lambda text: as_cells(text), urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
           Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"), Param("mark", 0, int))  # mark: an epoch
 
 
@@ -49,20 +49,24 @@ def key(name: str) -> str:
 
 
 # ---- the selection -----------------------------------------------------------------------------------
-def linked(names: list[str]) -> list[str]:
-    """The URL's form of the setups shown: a saved setup by one of its runs' ids (``expand`` reads it back), as the
-    run card's link names it. Its name holds what it changed, with commas ("use_mmd=off, lambda_cl=0.02"), and a
-    comma separates the list: the page's own address came back as two unknown setups and a note (rehearsal r71)."""
-    ids = st.session_state.get(RUN_IDS, {})
-    return [ids.get(n, n) for n in names]
+def as_cells(text: str) -> list[str]:
+    """The setups a link names, split at the commas the page writes between them (``urlsel.show_list``), not
+    followed by a space: a saved setup's name lists what it changed as "use_mmd=off, lambda_cl=0.02", and split at
+    every comma the page's own address came back as two unknown setups with a note (rehearsal r71)."""
+    return [part for part in (s.strip() for s in re.split(r",(?!\s)", str(text))) if part]
 
 
-def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, str]) -> list[str]:
+def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, str], known: list[str]) -> list[str]:
     """``group:<name>`` stands for every precomputed cell of that group and its subgroups; a saved run's id
-    for its setup."""
+    for its setup; a part that names no setup but holds commas ("paper, mgcn", typed) for its pieces."""
     out = []
     for n in names:
-        out += L.group_cells(groups, n[len(L.GROUP):]) if n.startswith(L.GROUP) else [aliases.get(n, n)]
+        if n.startswith(L.GROUP):
+            out += L.group_cells(groups, n[len(L.GROUP):])
+        elif n not in known and n not in aliases and "," in n:
+            out += expand(urlsel.as_list(n), groups, aliases, known)
+        else:
+            out.append(aliases.get(n, n))
     return list(dict.fromkeys(out))
 
 
@@ -70,13 +74,11 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     """Restore the page's URL selection (before its widgets) and return notes on what is not here."""
     groups = lessonbar.current_inventory()["groups"]
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
-    saved = rows[rows["source"] == "saved"] if not rows.empty else rows
-    st.session_state[RUN_IDS] = dict(zip(saved["name"][::-1], saved["run"][::-1], strict=True)) if len(saved) else {}
-    check = {"cells": lambda v: [n for n in expand(v, groups, aliases) if n in names] or None,
+    check = {"cells": lambda v: [n for n in expand(v, groups, aliases, names) if n in names] or None,
              "ref": names, "tab": TABS, "metric": results.METRICS, "curve": evidence.CURVE_METRICS,
              "mark": lambda v: v if v > 0 else None}
-    linked = urlsel.as_list(urlsel.incoming().get("cells", ""))
-    wanted = expand(linked, groups, aliases)
+    linked = as_cells(urlsel.incoming().get("cells", ""))
+    wanted = expand(linked, groups, aliases, names)
     if urlsel.arriving(PAGE, PARAMS):  # a link that names a saved run (its card's) opens Checkpoints on it
         compare_sections.pick_linked_run(rows, linked)
     notes = urlsel.restore(PAGE, PARAMS, check)

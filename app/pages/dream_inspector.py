@@ -39,9 +39,7 @@ def key(name: str) -> str:
 # ---- cached library calls -----------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=8)
 def sources(fingerprint: str, signature: tuple, _dataset) -> list[dict]:
-    return [s for s in models.sources(fingerprint, signature, _dataset)
-            if s["config"].get("model_name", "mambarec") == "mambarec"
-            and s["config"].get("model", {}).get("use_dream", True)]
+    return [s for s in models.sources(fingerprint, signature, _dataset) if models.has_dream(s["config"])]
 
 
 @st.cache_data(show_spinner="Comparing each dilated branch with its centre tap...", max_entries=16)
@@ -61,7 +59,8 @@ def choose_model(dataset):
     for note in urlsel.restore(PAGE, PARAMS, {"model": keys, "modality": ("visual", "text"),
                                               "item": range(dataset.n_items)}):
         st.caption(f":material/info: {note}")
-    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys))
+    why_not = "it has no DREAM blocks to inspect (trained with DREAM off, or not MambaRec)"
+    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys, key("model"), why_not))
     c1, c2 = st.columns([4, 1])
     pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"

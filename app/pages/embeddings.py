@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import figures, lessonbar, models, presentation, state, urlsel
-from app.embedding_words import EXPLAIN, UMAP_READING, UMAP_WAIT
+from app.embedding_words import EXPLAIN, STAGES, UMAP_READING, UMAP_WAIT, stage_words
 from app.urlsel import Param
 from mambarec import analysis
 from mambarec.grid import GRID
@@ -34,12 +34,11 @@ NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". Train 
 SELECTED = "embeddings_selected_items"
 COLOURS = ["modality", "category", "popularity"]
 MODAL_MODELS = ("mambarec", "mgcn")  # models with visual and text encoders (mambarec.analysis)
-STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's output",
-          "input": "DREAM's input (projected features)"}
 
 
 def key(name: str) -> str:
     return urlsel.widget_key(PAGE, name)
+
 
 
 # ---- cached library calls -----------------------------------------------------------------------
@@ -113,7 +112,7 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
     snap = stored.get(f"{entry}_s{seed}")
     if snap is not None and stage == "modal":
         part = snap["after" if trained else "before"]
-        out = new_panel(name, text, stage=STAGES["modal"], metrics=part.get("metrics", {}), xy={})
+        out = new_panel(name, text, stage=stage_words("modal", src, entry), metrics=part.get("metrics", {}), xy={})
         for method in ("pca", "umap"):
             if method in part:
                 out["xy"][method] = tuple(_scatter(part[method][m], snap["item_id"], dataset.n_items)
@@ -130,7 +129,7 @@ def panel(name: str, entry: str, seed: int, trained: bool, stage: str, ctx: dict
                 st.warning(f"{name}: {exc}")
                 return None
 
-        out = out or new_panel(name, text, stage=STAGES[stage])
+        out = out or new_panel(name, text, stage=stage_words(stage, src, entry))
         out["load"] = load
     return out
 
@@ -166,7 +165,7 @@ def choose(dataset, slots: tuple) -> list[dict]:
         model = models.untrained("paper", fp, dataset)
         return [new_panel("Before", "initialized paper model", stage=STAGES["modal"],
                           vectors=embeddings(f"untrained|paper|{fp}", "modal", model))]
-    models.keep_pick(key("after"), keys, lambda: models.default_pick(found, keys))
+    models.keep_pick(key("after"), keys, lambda: models.default_pick(found, keys, key("after")))
     label = lambda k: (models.key_label(found, k, with_seed=False) if models.pick(found, k)  # noqa: E731
                        else f"{k} · {CELL_LABELS[k]}" if k in CELL_LABELS else k)  # a stored map: the cell's words
     c1, c2, c3 = slots

@@ -56,7 +56,7 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
         return [(UNTRAINED.replace("-", " ") + " model", f"untrained|{fp}", models.untrained("paper", fp, dataset))]
     # A's default is not the B a link named: `a=nope&b=paper` compared paper with itself (rehearsal r70)
     models.keep_pick(key("a"), keys, lambda: next(
-        k for k in (models.default_pick(runs, keys), *keys) if k != ss.get(key("b"))))
+        k for k in (models.default_pick(runs, keys, key("a")), *keys) if k != ss.get(key("b"))))
     models.keep_pick(key("b"), keys, lambda: next(
         (k for k in ("no_alignment", "mgcn", *keys) if k in keys and k != ss[key("a")]), keys[-1]))
     label = lambda k: "untrained paper model" if k == UNTRAINED else models.key_label(runs, k)  # noqa: E731
