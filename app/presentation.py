@@ -18,6 +18,10 @@ WIDGET = "presentation.widget"  # the toggle's key: written from KEY on every ru
 
 ALWAYS = """
 <style>
+/* a saved setup's name (what it changed) in a multiselect's chip wraps inside the box: one of four changes ran
+   ~70 px past "Setups shown" at 1280 x 800, its remove button under the next box (rehearsal r71) */
+[data-testid="stMultiSelect"] [data-tag] { max-width: 100%; height: auto; }
+[data-testid="stMultiSelect"] [data-tag] > span { white-space: normal; overflow-wrap: anywhere; }
 .block-container, [data-testid="stMainBlockContainer"] { padding: 3.6rem 2rem 2rem 2rem; }
 h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 .stButton button p { overflow-wrap: normal; word-break: keep-all; hyphens: none; }

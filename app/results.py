@@ -230,7 +230,7 @@ COLUMN_PX = {"name": (190, 219), "ran": (166, 193), "metric": (106, 122), "delta
 # ...but a saved run's setup is named by what it changed, and "mambarec/paper · use_mmd=off · 5 ep" showed as
 # "mambarec/paper · use_mmd=" (rehearsal r70): the setup column widens to its longest name (the grid's text is 0.875
 # rem, each cell 16 px of padding), up to these widths
-SETUP_AT_MOST_PX, GRID_TEXT_REM, CELL_PADDING_PX = (400, 460), 0.875, 16
+SETUP_AT_MOST_PX, GRID_TEXT_REM, CELL_PADDING_PX = (560, 640), 0.875, 16  # four changes: ~600 px at 19 px type
 
 
 def column_config(names: pd.Series, shown: tuple[str, ...]) -> dict:
