@@ -73,7 +73,7 @@ def schedules(rows: pd.DataFrame, shown: list[str]) -> None:
         how = (f" (learning rate {preset['learning_rate']:g}, batch {preset['batch_size']:,})" if preset else "")
         listed = ", ".join(f"`{n}`" for n in setups[:SCHEDULE_NAMED]) + (
             f" and {len(setups) - SCHEDULE_NAMED} more" if len(setups) > SCHEDULE_NAMED else "")
-        words.append(f"`{name}`{how}: {listed}")
+        words.append(f"the `{name}` schedule{how} for {listed}")  # "`paper`: `paper`" read as nonsense (r71)
     st.caption(":material/schedule: Trained under different schedules (`--schedule`; README, 'Schedules on ml100k'; "
                "REPORT.md, 'Schedules'): " + "; ".join(words) + ".")
 

@@ -233,7 +233,8 @@ def available(page: str, key: str, options: Sequence, what: str) -> str | None:
     ss[name] = options[0]
     if asked is None or incoming().get(key) != str(asked):
         return None
-    return f"{key}={asked}: {what} has no such one ({', '.join(map(str, options))}); showing {options[0]}"
+    return (f"{key}={asked}: {what} has no {key} {asked} (it has {', '.join(map(str, options))}); "
+            f"showing {key} {options[0]}")
 
 
 def bound_values(page: str, key: str, options: Sequence) -> dict[str, Any]:

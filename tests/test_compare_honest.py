@@ -253,12 +253,13 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
 
 def test_the_table_says_which_schedule_each_setup_trained_under_when_they_differ(tmp_path, monkeypatch):
     """On ml100k the cell `paper` trains under `fast` and `paper_paper_sched` under the paper's schedule, and only the
-    r sweep's legend said "fast" (rehearsal r53, F5)."""
+    r sweep's legend said "fast" (rehearsal r53, F5). A schedule and a setup can share a name: "`paper` (...):
+    `paper`" read as nonsense aloud, so each schedule is named as one (rehearsal r71)."""
     precomputed = PAGE.parents[2] / "precomputed"
     at = compare(monkeypatch, tmp_path / "no-runs", precomputed, dataset="ml100k", cells="paper,paper_paper_sched")
     [said] = [c.value for c in at.caption if "Trained under different schedules" in c.value]
-    assert "`fast` (learning rate 0.004, batch 2,048): `paper`;" in said
-    assert "`paper` (learning rate 0.001, batch 2,048): `paper_paper_sched`" in said
+    assert "the `fast` schedule (learning rate 0.004, batch 2,048) for `paper`;" in said
+    assert "the `paper` schedule (learning rate 0.001, batch 2,048) for `paper_paper_sched`" in said
     at = compare(monkeypatch, tmp_path / "no-runs", precomputed, dataset="synthetic", cells="paper,mgcn")
     assert not [c for c in at.caption if "schedules" in c.value]  # one schedule throughout: nothing to say
 
