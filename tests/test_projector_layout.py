@@ -541,6 +541,21 @@ PICKER_CUTS = """() => {
   }
   return out;
 }"""
+def picker_cuts(server: str, browser, steps: list, viewport: dict, present: bool) -> list[str]:
+    """``PICKER_CUTS`` on each lesson step of ``steps``, opened at ``viewport``."""
+    page = browser.new_page(viewport=viewport)
+    cuts = []
+    try:
+        for lesson, index in steps:
+            page.goto(step_url(server, lesson, index) + ("&present=1" if present else ""))
+            page.locator('[data-testid="stSelectbox"]').first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            cuts += [f"{lesson.id}.{index + 1}: {cut}" for cut in page.evaluate(PICKER_CUTS)]
+    finally:
+        page.close()
+    return cuts
+
+
 PICKER_STEPS = [(lesson, i) for lesson in LESSONS for i, step in enumerate(lesson.steps)
                 if step.page in ("embeddings", "dream")]
 
@@ -555,16 +570,7 @@ def test_the_setup_pickers_of_every_embeddings_and_dream_step_show_their_whole_c
     leave it out (``models.key_label``). On a 1024 x 768 projector Before and After, beside the Seed box, had 241 px
     for the 268-298 their cells' words need ("no_alignment · paper without MMD and InfoNCE"): the Seed box moved to
     the second row. (Outside presentation mode, at 1024, the wider sidebar leaves Before ~9 px short of that.)"""
-    page = browser.new_page(viewport={"width": width, "height": height})
-    cuts = []
-    try:
-        for lesson, index in PICKER_STEPS:
-            page.goto(step_url(server, lesson, index) + ("&present=1" if present else ""))
-            page.locator('[data-testid="stSelectbox"]').first.wait_for(timeout=PAGE_S * 1000)
-            settle(page)
-            cuts += [f"{lesson.id}.{index + 1}: {cut}" for cut in page.evaluate(PICKER_CUTS)]
-    finally:
-        page.close()
+    cuts = picker_cuts(server, browser, PICKER_STEPS, {"width": width, "height": height}, present)
     assert len(PICKER_STEPS) >= 4 and cuts == []
 
 
@@ -578,16 +584,7 @@ def test_a_compare_steps_reference_box_shows_its_whole_choice_on_a_1024_projecto
     """A lesson step's reference box reads "Δ vs <setup>": at 1024 x 768 in presentation mode converged.4's, a
     quarter of the row, read "Δ vs mgcn_paper_sc" (rehearsal r70). The box now takes the share its words need
     (``compare.ref_share``). The steps whose reference is not "paper" (the shortest name) are the ones at risk."""
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
-    cuts = []
-    try:
-        for lesson, index in REF_STEPS:
-            page.goto(step_url(server, lesson, index) + "&present=1")
-            page.locator('[data-testid="stSelectbox"]').first.wait_for(timeout=PAGE_S * 1000)
-            settle(page)
-            cuts += [f"{lesson.id}.{index + 1}: {cut}" for cut in page.evaluate(PICKER_CUTS)]
-    finally:
-        page.close()
+    cuts = picker_cuts(server, browser, REF_STEPS, {"width": 1024, "height": 768}, present=True)
     assert len(REF_STEPS) >= 3 and cuts == []
 
 
