@@ -40,7 +40,6 @@ def key(name: str) -> str:
     return urlsel.widget_key(PAGE, name)
 
 
-
 # ---- cached library calls -----------------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the precomputed maps...", max_entries=4)
 def stored_maps(fingerprint: str, folder: tuple, _dataset) -> dict:
