@@ -89,27 +89,28 @@ def has_dream(config: dict) -> bool:
     return config.get("model_name", "mambarec") == "mambarec" and config.get("model", {}).get("use_dream", True)
 
 
-def keep_pick(key: str, keys: list[str], fallback: Callable[[], str]) -> None:
+def keep_pick(key: str, keys: list[str], fallback: Callable[[], str], found: list[dict]) -> None:
     """The picker in session ``key`` keeps its value while it is among ``keys``; else it takes ``fallback()``, and
     when the value was a saved run the page says so (renamed or deleted meanwhile, here or by another session: the
-    page had switched to another model without a word, audit r60)."""
+    page had switched to another model without a word, audit r60). A fallback that is the run Compare's "Inspect on
+    the other pages" chose (among ``found``) is the user's choice, which the page's address names."""
     held = st.session_state.get(key)
     if held in keys:
         return
     st.session_state[key] = default = fallback()
+    if default == active_key(found):
+        urlsel.chosen_elsewhere(key)
     if isinstance(held, str) and held.startswith(SAVED):
         st.caption(f":material/info: The saved run `{held.removeprefix(SAVED)}` is no longer in the runs folder "
                    f"(renamed or deleted meanwhile): showing `{default.removeprefix(SAVED)}` instead.")
 
 
-def default_pick(found: list[dict], keys: list[str], widget: str, why_not: str = "") -> str:
-    """The first choice of the model picker ``widget``: the run Compare's "Inspect on the other pages" chose (which
-    the page's address then names), else `paper`, else the first. A chosen run this page cannot show (``why_not``
-    says why: the DREAM inspector's runs have DREAM) is named in a note: a run trained with use_dream=off had
-    been swapped for another without a word (rehearsal r71)."""
+def default_pick(found: list[dict], keys: list[str], why_not: str = "") -> str:
+    """A model picker's first choice: the run Compare's "Inspect on the other pages" chose, else `paper`, else the
+    first. A chosen run this page cannot show (``why_not`` says why: the DREAM inspector's runs have DREAM) is named
+    in a note: a run trained with use_dream=off had been swapped for another without a word (rehearsal r71)."""
     active = active_key(found)
     if active:
-        urlsel.chosen_elsewhere(widget)
         return active
     fallback = "paper" if "paper" in keys else keys[0]
     if state.active_run() and why_not:

@@ -40,7 +40,16 @@ TABS = ("Every run and seed", "Plots", "Learning curves", "Claims", "Cold vs war
 NO_ROWS_NEEDED = ("Claims", "The paper's numbers", "Checkpoints")  # the tabs that draw without any run
 SHOWN = ("Recall@20", "NDCG@20")
 CURVES_AT_MOST = 8  # setups on the learning-curve chart: more, and the legend took the panels' place
-PARAMS = (Param("cells", [], lambda text: as_cells(text), urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
+
+
+def as_cells(text: str) -> list[str]:
+    """The setups a link names, split at the commas the page writes between them (``urlsel.show_list``), not
+    followed by a space: a saved setup's name lists what it changed as "use_mmd=off, lambda_cl=0.02", and split at
+    every comma the page's own address came back as two unknown setups with a note (rehearsal r71)."""
+    return [part for part in (s.strip() for s in re.split(r",(?!\s)", str(text))) if part]
+
+
+PARAMS = (Param("cells", [], as_cells, urlsel.show_list), Param("ref", ""), Param("tab", TABS[0]),
           Param("metric", "Recall@20"), Param("curve", "valid/Recall@20"), Param("mark", 0, int))  # mark: an epoch
 
 
@@ -49,13 +58,6 @@ def key(name: str) -> str:
 
 
 # ---- the selection -----------------------------------------------------------------------------------
-def as_cells(text: str) -> list[str]:
-    """The setups a link names, split at the commas the page writes between them (``urlsel.show_list``), not
-    followed by a space: a saved setup's name lists what it changed as "use_mmd=off, lambda_cl=0.02", and split at
-    every comma the page's own address came back as two unknown setups with a note (rehearsal r71)."""
-    return [part for part in (s.strip() for s in re.split(r",(?!\s)", str(text))) if part]
-
-
 def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, str], known: list[str]) -> list[str]:
     """``group:<name>`` stands for every precomputed cell of that group and its subgroups; a saved run's id
     for its setup; a part that names no setup but holds commas ("paper, mgcn", typed) for its pieces."""

@@ -60,7 +60,7 @@ def choose_model(dataset):
                                               "item": range(dataset.n_items)}):
         st.caption(f":material/info: {note}")
     why_not = "it has no DREAM blocks to inspect (trained with DREAM off, or not MambaRec)"
-    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys, key("model"), why_not))
+    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys, why_not), runs)
     c1, c2 = st.columns([4, 1])
     pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
                         format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"

@@ -164,7 +164,7 @@ def choose(dataset, slots: tuple) -> list[dict]:
         model = models.untrained("paper", fp, dataset)
         return [new_panel("Before", "initialized paper model", stage=STAGES["modal"],
                           vectors=embeddings(f"untrained|paper|{fp}", "modal", model))]
-    models.keep_pick(key("after"), keys, lambda: models.default_pick(found, keys, key("after")))
+    models.keep_pick(key("after"), keys, lambda: models.default_pick(found, keys), found)
     label = lambda k: (models.key_label(found, k, with_seed=False) if models.pick(found, k)  # noqa: E731
                        else f"{k} · {CELL_LABELS[k]}" if k in CELL_LABELS else k)  # a stored map: the cell's words
     c1, c2, c3 = slots

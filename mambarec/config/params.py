@@ -190,4 +190,3 @@ def _did_you_mean(key: str, fields: list[str]) -> str:
 
 __all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields", "model_defaults",
            "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
-
