@@ -166,6 +166,8 @@ def outcome(job: jobs.Job) -> None:
         lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:",
                             same_setup.compare_query(job.run, job.id),
                             "Compare with this run beside its setup's precomputed seeds (or the paper's model)")
+        if unpaired := same_setup.unpaired_note(job.run):
+            st.caption(unpaired)
         note = early_stop_note(res, job.run.train.patience)
         if note:
             st.warning(note)

@@ -20,8 +20,8 @@ from mambarec.store import RunRecord
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _index(folder: str, mtime_ns: int) -> tuple[dict[tuple, list[RunRecord]], frozenset]:
-    """The grid's records by ``setup_key`` (each list by seed) and the (dataset, cell) pairs it holds, built once per
+def _index(folder: str, mtime_ns: int) -> tuple[dict[tuple, list[RunRecord]], dict[tuple[str, str], tuple]]:
+    """The grid's records by ``setup_key`` (each list by seed) and the seeds of each (dataset, cell), built once per
     manifest version and shared read-only: a cached list of the 530 records was unpickled at every call (0.14 s), and
     the Train page and every saved run's card ask."""
     try:
@@ -36,15 +36,18 @@ def _index(folder: str, mtime_ns: int) -> tuple[dict[tuple, list[RunRecord]], fr
             continue
     for same in by_setup.values():
         same.sort(key=lambda r: r.seed if r.seed is not None else -1)
-    return by_setup, frozenset((rec.dataset, rec.cell) for rec in records)
+    seeds: dict[tuple[str, str], set] = {}
+    for rec in records:
+        seeds.setdefault((rec.dataset, rec.cell), set()).add(rec.seed)
+    return by_setup, {key: tuple(sorted(s for s in found if s is not None)) for key, found in seeds.items()}
 
 
-def _grid(folder: Path | None = None) -> tuple[dict[tuple, list[RunRecord]], frozenset]:
+def _grid(folder: Path | None = None) -> tuple[dict[tuple, list[RunRecord]], dict[tuple[str, str], tuple]]:
     folder = Path(folder) if folder is not None else state.precomputed_dir()
     try:
         mtime = (folder / "manifest.json").stat().st_mtime_ns
     except OSError:
-        return {}, frozenset()
+        return {}, {}
     return _index(str(folder), mtime)
 
 
@@ -53,15 +56,32 @@ def precomputed_seeds(run: RunConfig, folder: Path | None = None) -> list[RunRec
     return list(_grid(folder)[0].get(setup_key(run), []))
 
 
-def compare_query(run: RunConfig, run_id: str) -> dict[str, str]:
-    """Compare's link for a saved run beside what it is best read against: the precomputed cell of its own setup
-    (other seeds of it), else the paper's model where the grid has it, else the run alone."""
+def _reference(run: RunConfig) -> str | None:
+    """The precomputed cell a saved run is best read against: its own setup's (other seeds of it), else the paper's
+    model where the grid has it."""
     by_setup, cells = _grid()
     same = by_setup.get(setup_key(run), [])
-    ref = same[0].cell if same else ("paper" if (run.dataset, "paper") in cells else None)
+    return same[0].cell if same else ("paper" if (run.dataset, "paper") in cells else None)
+
+
+def compare_query(run: RunConfig, run_id: str) -> dict[str, str]:
+    """Compare's link for a saved run beside its reference (``_reference``), or alone where the grid has none."""
+    ref = _reference(run)
     if ref is None:
         return {"dataset": run.dataset, "cells": run_id}
     return {"dataset": run.dataset, "cells": f"{ref},{run_id}", "ref": ref}
+
+
+def unpaired_note(run: RunConfig) -> str | None:
+    """What Compare's link cannot show for a run whose seed its reference never ran: a seed-8 run beside `paper`
+    (seeds 0-4) read "no common seed" where its Δ should be, with nothing on the card saying why (rehearsal r71)."""
+    ref = _reference(run)
+    seeds = _grid()[1].get((run.dataset, ref), ()) if ref else ()
+    if not seeds or run.train.seed in seeds:
+        return None
+    return (f"Seed {run.train.seed} is not one of `{ref}`'s precomputed seeds ({', '.join(map(str, seeds))}): "
+            "Compare shows this run beside them, but pairs runs by seed, so it has no Δ. Train one of those seeds "
+            "to measure the change.")
 
 
 def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
