@@ -133,8 +133,8 @@ def pick_linked_run(rows: pd.DataFrame, linked: list[str]) -> None:
 
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
     deleted = st.session_state.pop(DELETED, None)
-    if deleted:
-        st.toast(f"Deleted the run `{deleted}`")
+    if deleted:  # on the page, not a toast: a toast's 4 s passed unseen in a rehearsal (r72, item 9)
+        st.success(f"Deleted the run `{deleted}` and its checkpoint.", icon=":material/delete:")
     gone = st.session_state.pop(GONE, None)
     if gone:
         st.warning(gone, icon=":material/sync_problem:")
@@ -146,7 +146,7 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
         renamed = st.session_state.pop(RENAMED, None)
         if renamed in labels:  # the run just renamed stays picked (its old path is gone from the list)
             st.session_state[kept(PICK)] = renamed
-            st.toast(f"Renamed: the run is now `{Path(renamed).parent.name}`")
+            st.success(f"Renamed: the run is now `{Path(renamed).parent.name}`.", icon=":material/edit:")
         # the run the inspection pages show, when nothing was picked before
         path = st.selectbox("Checkpoint", list(labels), format_func=labels.get,
                             **held(PICK, list(labels), state.active_run()))
@@ -165,7 +165,9 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
             if left.button("Inspect on the other pages", width="stretch",
                            help="The Embeddings, DREAM inspector and Users pages show this run"):
                 state.set_active_run(path)
-                st.toast("Loaded: the inspection pages now show this run")
+            # said while it holds: a toast alone went unseen (rehearsal r72, item 9)
+            if (active := state.active_run()) and str(path).startswith(active):
+                st.caption(":material/check_circle: The Embeddings, DREAM inspector and Users pages show this run.")
             if mid.button("Use its setup on the Train page", width="stretch"):
                 state.set_run(dataclasses.replace(RunConfig.from_dict(info["config"]),
                                                   dataset=state.active_dataset_name()))  # a folder's full path
@@ -202,7 +204,9 @@ def manage(row) -> None:
                 state.set_active_run(folder / "checkpoint.pt")
             st.session_state[RENAMED] = str(folder / "checkpoint.pt")
             st.rerun()
-    with delete.popover("Delete", width="stretch"):
+    # keyed by the run: an unkeyed popover stayed open across the delete's rerun and then offered to delete the next
+    # run in the picker, one more click away (rehearsal r72, item 1)
+    with delete.popover("Delete", width="stretch", key=f"manage.delete_box.{row['run']}"):
         st.write(f"Delete `{row['run']}` and its checkpoint for good?")
         if urlsel.button("Delete the run", type="primary", key=f"manage.delete.{row['run']}"):
             why = run_actions.delete_run(row["folder"], classroom=state.classroom())

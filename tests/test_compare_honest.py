@@ -361,10 +361,17 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     # the name a person gave leads its label: last, pickers cut it ("... · r53-upload-ren", rehearsal r53)
     [option] = [o for o in at.selectbox(key="ckpt.pick").options if "no-mmd-1ep" in o]
     assert option.startswith("saved · no-mmd-1ep · ")
-    assert any("Renamed" in t.value for t in at.toast)
+    # said on the page, where a toast's 4 s went unseen (rehearsal r72, item 9)
+    assert any("Renamed: the run is now `no-mmd-1ep`" in s.value for s in at.success)
+    shown = "pages show this run"
+    assert not any(shown in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Inspect on the other pages").click().run()
+    assert any(shown in c.value for c in at.caption)  # and it stays said on the next rerun
+    at.run()
+    assert any(shown in c.value for c in at.caption)
     at.button(key="manage.delete.no-mmd-1ep").click().run()
     assert not at.exception and not (root / "no-mmd-1ep").exists()
-    assert any("Deleted the run `no-mmd-1ep`" in t.value for t in at.toast)  # it said nothing, a rename says so
+    assert any("Deleted the run `no-mmd-1ep`" in s.value for s in at.success)  # it said nothing, a rename says so
 
 
 def test_a_run_another_session_renamed_first_is_said_to_be_gone_not_damaged(runs_root, monkeypatch, tmp_path):

@@ -1,6 +1,7 @@
 """A real browser against ``streamlit run``: train a tiny run (its card in view at 1280 x 800), switch a
 block of the model diagram, find the run on Compare, open the inspection pages, and keep a screenshot of
-each page under ``test-artifacts/``. And two sessions at once: one stops the other's run from the server's queue.
+each page under ``test-artifacts/``. And two sessions at once: one stops the other's run from the server's queue;
+and a saved run's delete, whose box must close behind it.
 
 Drives Debian's Chromium (``/usr/bin/chromium``) with Python Playwright; never ``playwright
 install``. Without Chromium the test is skipped, except under CI (``CI=true``) where it fails.
@@ -309,6 +310,47 @@ def test_a_run_stopped_from_another_session_leaves_no_row_in_its_queue(server_wi
             assert b.get_by_text("started by session").count() == 0
         except BaseException:
             shot(b, "failure_queue")
+            raise
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_delete_closes_its_box_and_never_offers_the_next_run(server, tmp_path):
+    """Rehearsal r72, item 1: after "Delete the run", the Delete box stayed open across the rerun and asked to delete
+    the run the picker fell to next, one more click away; the delete itself was said only by a 4 s toast."""
+    import subprocess
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    url, runs = server
+    env = dict(os.environ, MAMBAREC_DATA=str(tmp_path / "data"), MAMBAREC_CACHE=str(tmp_path / "cache"))
+    for seed, name in ((0, "first"), (1, "second")):
+        subprocess.run([sys.executable, "-m", "mambarec", "train", "--dataset", "tiny", "--epochs", "1", "--seed",
+                        str(seed), "--out", str(runs / name)], env=env, cwd=ROOT, check=True, capture_output=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        try:
+            page.goto(f"{url}/compare?dataset=tiny&tab=Checkpoints&cells=second")
+            picker = page.get_by_role("combobox", name="Checkpoint")
+            picker.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert "second" in picker.input_value()
+            page.locator('[data-testid="stMain"]').get_by_role("button", name="Delete", exact=True).click()
+            page.get_by_role("button", name="Delete the run").click()
+            page.get_by_text("Deleted the run `second`").or_(page.get_by_text("Deleted the run second")).first.wait_for(
+                timeout=PAGE_S * 1000)
+            settle(page)
+            assert not (runs / "second").exists() and (runs / "first").is_dir()
+            assert "first" in picker.input_value()  # the picker fell to the other run ...
+            assert not page.get_by_role("button", name="Delete the run").is_visible()  # ... and nothing offers it
+            page.wait_for_timeout(5000)  # a toast would be gone by now: the message is on the page
+            assert page.get_by_text(re.compile("Deleted the run")).first.is_visible()
+        except BaseException:
+            shot(page, "failure_delete")
             raise
         finally:
             browser.close()
