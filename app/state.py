@@ -37,7 +37,8 @@ from mambarec.config import (
 from mambarec.config.edits import default_train  # noqa: F401  (the Train page's defaults; re-exported)
 from mambarec.config.edits import on_dataset as retarget
 from mambarec.config.edits import with_setting as edit_run  # noqa: F401  (the form's and diagram's edits)
-from mambarec.data import available_datasets, load_dataset
+from mambarec.data import DatasetError, available_datasets, data_dir, load_dataset
+from mambarec.data.spec import is_synthetic
 
 DEFAULT_DATASET = "synthetic"
 CLASSROOM_ENV = "MAMBAREC_CLASSROOM"  # 1: read-only classroom mode (lessons and precomputed runs, no training)
@@ -273,8 +274,20 @@ def active_run() -> str | None:
 
 
 # ---- cached data -----------------------------------------------------------------------
-@st.cache_resource(max_entries=3, show_spinner="Loading the dataset...")
 def get_dataset(name: str):
+    """The dataset of that name: a synthetic world, or a folder of the data directory named as it is there. A path
+    is refused: a link's ``dataset=../../etc`` had the server look for a dataset in that folder (rehearsal r72), and
+    every student's link is a server request. The command line still takes paths."""
+    if not is_synthetic(name) and (not name or name in (".", "..") or any(sep in name for sep in "/\\~:")):
+        raise DatasetError(
+            f"the app opens datasets by name, not by path (a link could otherwise point the server at any folder). "
+            f"Put the folder in the data directory {data_dir()} (or start the server with MAMBAREC_DATA set to the "
+            f"folder that holds it) and name it as it is there. Available: {', '.join(available_datasets())}")
+    return _load(name)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the dataset...")
+def _load(name: str):
     return load_dataset(name)
 
 

@@ -191,6 +191,25 @@ def test_a_dataset_that_is_not_there_is_said_once_with_its_choices(env):
     assert not any("train one" in i.value for i in at.info)  # no training on data that is not there
 
 
+def test_a_link_never_points_the_server_at_a_folder(env, tmp_path):
+    """Rehearsal r72: ``dataset=../../etc`` had the server look for a dataset in that folder ("no <name>.inter file
+    found"); a real dataset folder named by its path loaded. The app takes names; the command line, paths."""
+    from mambarec.data import DatasetError
+
+    folder = write_tiny_dataset(tmp_path / "elsewhere")
+    for name in ("../../etc", str(folder), "~/data", "tiny/../tiny", ".."):
+        with pytest.raises(DatasetError, match="the app opens datasets by name, not by path"):
+            state.get_dataset(name)
+    assert state.get_dataset("tiny").name == "tiny" and state.get_dataset("synthetic/cold-items").n_items
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": str(folder)})
+    at.run()
+    at.switch_page("app/pages/compare.py").run()
+    no_exception(at)
+    [said] = [e.value for e in at.main.error]
+    assert "by name, not by path" in said and "Available: synthetic" in said
+
+
 def test_every_page_renders(env):
     at = open_app()
     no_exception(at)
