@@ -8,6 +8,7 @@ The precomputed grid stops with a shorter patience than live runs; the page says
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +17,8 @@ from app import state
 from mambarec.artifacts import PrecomputedError, load_precomputed
 from mambarec.catalog import precomputed_records
 from mambarec.config import RunConfig, setup_key
+from mambarec.config.params import model_defaults
+from mambarec.config.run import train_preset
 from mambarec.store import RunRecord
 
 
@@ -57,11 +60,20 @@ def precomputed_seeds(run: RunConfig, folder: Path | None = None) -> list[RunRec
 
 
 def _reference(run: RunConfig) -> str | None:
-    """The precomputed cell a saved run is best read against: its own setup's (other seeds of it), else the paper's
-    model where the grid has it."""
+    """The precomputed cell a saved run is best read against: its own setup's (other seeds of it), else its starting
+    preset's under the same training (a paper-schedule run was measured against the fast-schedule `paper` while the
+    grid holds `paper_paper_sched`: rehearsal r72), else the paper's model where the grid has it."""
     by_setup, cells = _grid()
-    same = by_setup.get(setup_key(run), [])
-    return same[0].cell if same else ("paper" if (run.dataset, "paper") in cells else None)
+    base = dataclasses.replace(run, model=model_defaults(run.model_name, run.variant))
+    trains = (run.train, dataclasses.replace(train_preset(run.train.schedule), seed=run.train.seed))
+    for candidate in (run, *(dataclasses.replace(base, train=train) for train in trains)):
+        try:
+            same = by_setup.get(setup_key(candidate), [])
+        except ValueError:  # a setup this version cannot key
+            continue
+        if same:
+            return same[0].cell
+    return "paper" if (run.dataset, "paper") in cells else None
 
 
 def compare_query(run: RunConfig, run_id: str) -> dict[str, str]:

@@ -576,6 +576,11 @@ def test_a_saved_runs_compare_link_sets_it_beside_the_cell_it_is_read_against(en
     assert same_setup.compare_query(other, "r3")["cells"] == "paper,r3"
     tiny = dataclasses.replace(paper, dataset="tiny")  # no precomputed grid there: the run alone
     assert same_setup.compare_query(tiny, "r4") == {"dataset": "tiny", "cells": "r4"}
+    # no cell of its own: its starting preset's under its own schedule, not the fast-schedule `paper` (rehearsal r72)
+    slow = RunConfig(dataset="ml100k", model=mambarec_preset("paper", use_mmd=False), train=train_preset("paper"))
+    assert same_setup.compare_query(slow, "r5")["ref"] == "paper_paper_sched"
+    fast = dataclasses.replace(slow, model=mambarec_preset("paper", embedding_dim=72), train=train_preset("fast"))
+    assert same_setup.compare_query(fast, "r6")["ref"] == "paper"
     # a seed its reference never ran: the card says why Compare shows no Δ (rehearsal r71), and only then
     seed_0, seed_8 = (dataclasses.replace(other, train=dataclasses.replace(other.train, seed=s)) for s in (0, 8))
     assert same_setup.unpaired_note(seed_0) is None and same_setup.unpaired_note(tiny) is None
