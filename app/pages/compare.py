@@ -86,8 +86,8 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     notes = urlsel.restore(PAGE, PARAMS, check)
     absent = [n for n in wanted if n not in names]
     if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
-        notes.append(f"cells={','.join(absent)}: no setup of that name on this dataset (a typo, or not trained "
-                     "here yet)")
+        notes.append(f"cells={','.join(absent)}: no setup or saved run of that name on this dataset (a typo, a "
+                     "run renamed or deleted since, or not trained here yet)")
     ss = st.session_state
     if ss[key("ref")] not in names:
         ss[key("ref")] = "paper" if "paper" in names else names[0]
