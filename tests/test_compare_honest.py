@@ -431,6 +431,15 @@ def test_the_checkpoint_picker_holds_its_pick_and_tells_a_repeated_seed_apart(ru
     repeats = [label for label in labels if "not counted: the table uses another run of this seed" in label]
     assert len(labels) == 2 and len(repeats) == 1, labels
     assert not any("not counted" in label for label in picker.options if label.startswith("precomputed"))
+    # and on 'Every run and seed', which listed both under one name (rehearsal r72), a column says which counts
+    at.session_state["compare.tab"] = "Every run and seed"
+    at.session_state["compare.cells"] = [n for n in at.multiselect(key="compare.cells").options if "use_mmd" in n]
+    at.run()
+    [table] = [d for d in at.dataframe if d.proto.id.endswith("compare.rows") or "counted" in d.value]
+    assert "counted" in table.proto.column_order and sorted(table.value["counted"]) == [False, True]
+    at.session_state["compare.tab"] = "Checkpoints"
+    at.run()
+    picker = at.selectbox(key="ckpt.pick")
     picker.set_value(str(root / "again" / "checkpoint.pt")).run()
     for tab in ("Plots", "Checkpoints"):  # away and back: Streamlit drops the state of a widget not drawn
         at.session_state["compare.tab"] = tab

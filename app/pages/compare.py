@@ -291,13 +291,22 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
     picked = rows[rows["name"].isin(shown)]
     order = {name: i for i, name in enumerate(shown)}  # setups in the order picked, then seeds ascending
     picked = picked.sort_values(["seed"], kind="stable").sort_values("name", key=lambda s: s.map(order), kind="stable")
+    # two runs of one setup and seed (two browsers, one link): the summary counts one (``one_per_seed``), and a
+    # column says which where that happens; the table had listed both under one name (rehearsal r72)
+    counted = picked.index.isin(comparison.one_per_seed(picked, ["source", "setup"]).index) if not picked.empty else []
+    repeated = not all(counted)
+    picked = picked.assign(counted=counted)
     # setup, seed and epochs in columns of their own: one label of all three ran past its 310 px ("…stopped b")
     st.dataframe(picked, hide_index=True, key="compare.rows",
-                 column_order=["name", "seed", "ran", *number, "best_epoch", "s_per_epoch"],
+                 column_order=["name", "seed", "ran", *(["counted"] if repeated else []), *number, "best_epoch",
+                               "s_per_epoch"],
                  column_config={"name": results.column_config(picked["name"], SHOWN)["name"],
                                 "seed": st.column_config.NumberColumn("seed", width=48),
                                 "ran": st.column_config.TextColumn("epochs", width=200, help="epochs run of the cap, "
                                                                    "and how the run ended"), **number,
+                                "counted": st.column_config.CheckboxColumn(
+                                    "in table", width=64, help="Counted in the table above: one run per setup and "
+                                    "seed, the one that trained furthest (a finished run before one stopped)"),
                                 "best_epoch": st.column_config.NumberColumn("best ep", width=62),
                                 "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
 
