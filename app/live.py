@@ -58,14 +58,15 @@ def progress_figure(events: list[dict]):
     fig = go.Figure()
     epochs = [e["epoch"] for e in events]
     parts = sorted({k[5:] for e in events for k in e if k.startswith("loss/")}, key=lambda p: (p != "total", p))
-    for part in parts:
+    for part in parts:  # one epoch is a point, not a line (a run stopped after epoch 1 drew no loss: r72)
         fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"loss/{part}") for e in events], name=part,
-                                 mode="lines", line={"color": LOSS_COLORS.get(part), "width": 1.5}))
+                                 mode="lines" if len(epochs) > 1 else "markers",
+                                 line={"color": LOSS_COLORS.get(part), "width": 1.5}))
     fig.add_trace(go.Scatter(x=epochs, y=[e.get("valid/Recall@20") for e in events], name="valid R@20",
                              mode="lines+markers", line={"color": "#9467bd", "width": 2.5}, yaxis="y2"))
     fig.update_layout(
         height=CHART_HEIGHT, margin={"l": 4, "r": 4, "t": 4, "b": 4}, hovermode="x unified", showlegend=False,
-        xaxis={"title": {"text": "epoch", "standoff": 2}, "dtick": max(1, len(epochs) // 6)},
+        xaxis={"title": {"text": "epoch", "standoff": 2}, "dtick": epoch_step(len(epochs))},
         # ticks a class can read: 1e-5 as 10^-5, not plotly's SI "10µ"; Recall to two decimals, not 0.0193
         # automargin with some standoff: at 4 px of margin the title sat on the "10^-2" tick label
         yaxis={"type": "log", "title": {"text": "loss (log)", "standoff": 6}, "exponentformat": "power",
@@ -76,6 +77,19 @@ def progress_figure(events: list[dict]):
     return fig
 
 
+EPOCH_TICKS = 5  # at most, on the card's x-axis: seven ("0 16 32 ... 96") overlapped in its 140 px at 1024 (r72)
+
+
+def epoch_step(n: int) -> int:
+    """The x-axis step for ``n`` epochs: 1, 2 or 5 times a power of ten, giving at most ``EPOCH_TICKS`` ticks."""
+    magnitude = 1
+    while True:
+        for k in (1, 2, 5):
+            if n <= EPOCH_TICKS * k * magnitude:
+                return k * magnitude
+        magnitude *= 10
+
+
 def headline(job: jobs.Job) -> str:
     text = f":material/{STATUS_ICON.get(job.status, 'help')}: **{job.status}**"
     if job.place is not None:
@@ -84,7 +98,8 @@ def headline(job: jobs.Job) -> str:
         text += (f" · {ordinal(job.place)} in line ({running + others} of {jobs.max_parallel()} slots busy"
                  + (f", {others} by another process" if others else "") + ")")
     elif job.events and not job.active:
-        text += f" · {job.last_epoch} epochs, best {job.events[-1].get('best_epoch')}"
+        ran = f"{job.last_epoch} epoch{'s' if job.last_epoch != 1 else ''}"
+        text += f" · {ran}, best {job.events[-1].get('best_epoch')}"
     elif job.events:
         last = job.events[-1]
         since = job.last_epoch - (last.get("best_epoch") or 0)

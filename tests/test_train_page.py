@@ -759,3 +759,18 @@ def test_the_page_redraws_when_one_of_its_runs_ends_not_only_the_last():
     assert live.any_ended([first, second], {"a", "b"})  # "a" was stopped meanwhile, "b" still trains
     assert not live.any_ended([first, second], {"b"})  # "a" had ended before the page drew
     assert not live.any_ended([], set())
+
+
+def test_the_run_cards_chart_draws_one_epoch_and_reads_at_any_length():
+    """Rehearsal r72: a run stopped after epoch 1 drew no loss (a one-point line) under "1 epochs", and a 97-epoch
+    run's seven x ticks ("0 16 32 ... 96") overlapped in the card's 140 px at 1024 x 768."""
+    from app import live
+
+    one = [{"epoch": 1, "loss/total": 0.69, "loss/bpr": 0.68, "valid/Recall@20": 0.05, "best_epoch": 1}]
+    fig = live.progress_figure(one)
+    assert {t.mode for t in fig.data if t.name != "valid R@20"} == {"markers"}
+    assert {t.mode for t in live.progress_figure(one * 2).data if t.name != "valid R@20"} == {"lines"}
+    for n in (1, 6, 25, 97, 400, 1000):
+        step = live.epoch_step(n)
+        assert n / step <= live.EPOCH_TICKS and str(step)[0] in "125" and set(str(step)[1:]) <= {"0"}
+    assert live.epoch_step(97) == 20 and live.epoch_step(5) == 1
