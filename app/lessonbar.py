@@ -121,7 +121,8 @@ def show(page: str) -> dict[str, str]:
             url = L.step_url(roomlinks.app_base()[0], lesson, index)
             st.image(roomlinks.qr_svg(url), caption="scan to open this step", width=roomlinks.PROJECTOR_QR_PX)
             st.code(url, language=None, wrap_lines=True)
-        if nav.button("Hide", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
+        # an icon alone, as a closing x: labelled "Hide", it took a row of its own at 1024 x 768 (rehearsal r72)
+        if nav.button("", key=f"{page}.lesson.close", icon=":material/close:", type="tertiary",
                       help="Hide this lesson note"):
             ss[STEP] = None
             st.rerun()
