@@ -89,11 +89,13 @@ def has_dream(config: dict) -> bool:
     return config.get("model_name", "mambarec") == "mambarec" and config.get("model", {}).get("use_dream", True)
 
 
-def keep_pick(key: str, keys: list[str], fallback: Callable[[], str], found: list[dict]) -> None:
+def keep_pick(key: str, keys: list[str], fallback: Callable[[], str], found: list[dict],
+              label: Callable[[str], str] | None = None) -> None:
     """The picker in session ``key`` keeps its value while it is among ``keys``; else it takes ``fallback()``, and
     when the value was a saved run the page says so (renamed or deleted meanwhile, here or by another session: the
     page had switched to another model without a word, audit r60). A fallback that is the run Compare's "Inspect on
-    the other pages" chose (among ``found``) is the user's choice, which the page's address names."""
+    the other pages" chose (among ``found``) is the user's choice, which the page's address names. ``label``: the
+    page's picker names, so the note names the fallback as its picker does ("untrained-paper" was the key: r72)."""
     held = st.session_state.get(key)
     if held in keys:
         return
@@ -102,7 +104,8 @@ def keep_pick(key: str, keys: list[str], fallback: Callable[[], str], found: lis
         urlsel.chosen_elsewhere(key)
     if isinstance(held, str) and held.startswith(SAVED):
         st.caption(f":material/info: The saved run `{held.removeprefix(SAVED)}` is no longer in the runs folder "
-                   f"(renamed or deleted meanwhile): showing `{default.removeprefix(SAVED)}` instead.")
+                   f"(renamed or deleted meanwhile): showing "
+                   f"`{label(default) if label else default.removeprefix(SAVED)}` instead.")
 
 
 def default_pick(found: list[dict], keys: list[str], why_not: str = "") -> str:

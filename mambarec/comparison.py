@@ -19,6 +19,7 @@ from mambarec.groundtruth import COLD_WARM_METRIC, ITEM_GROUPS, stored_group_met
 from mambarec.store import INTERRUPTED, RunRecord, named_by_hand
 
 METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("Recall", "NDCG", "Precision"))
+MAMBAREC_PREFIX = "mambarec/"  # ``setup_label``'s name of a MambaRec variant: "mambarec/paper"
 NO_COMMON_SEED = "no common seed"  # a row none of whose seeds the reference ran: nothing to pair, no change
 ALL_METRICS = (*METRICS, "MAP@10", "MAP@20")  # what a row carries and `compare --metrics` takes (every run stores MAP)
 TEXT_METRICS = ("Recall@20", "NDCG@20")  # the printed table's default columns, as on the Compare page
@@ -90,7 +91,10 @@ def record_row(record) -> dict:
     return {
         "source": record.source, "run": record.id, "name": name, "setup": setup, "family": family,
         # a name a person gave comes first: last, a picker cut the one part that told two runs apart
-        "label": (f"{record.id} · " if by_hand else "") + f"{head} · seed {record.seed} · ran {ran}"
+        # without "mambarec/" (the pickers' names are the cells' and variants' own): half-width pickers cut the run's
+        # state, the part that told two runs of one setup apart (rehearsal r72)
+        "label": (f"{record.id} · " if by_hand else "") + f"{head.removeprefix(MAMBAREC_PREFIX)} · seed "
+                 f"{record.seed} · ran {ran}"
         + ("" if record.cell or by_hand else f" · {record.id}"),
         # a title's room: what it is and its seed, no stamped folder id; a name a person gave it stands for the setup
         "short": f"{record.id if by_hand else head} · seed {record.seed}",

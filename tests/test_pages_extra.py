@@ -399,6 +399,7 @@ def test_a_run_renamed_elsewhere_is_said_on_the_pages_that_showed_it(runs_root, 
         said = [c.value for c in at.caption if "is no longer in the runs folder" in c.value]
         assert said and said[0].startswith(f":material/info: The saved run `{name}` is no longer in the runs folder "
                                            "(renamed or deleted meanwhile): showing `"), (at, said)
+        assert "untrained-paper" not in said[0]  # named as the picker names it (rehearsal r72)
 
 
 def test_the_run_chosen_on_compare_is_named_in_each_inspection_pages_address(runs_root, monkeypatch, no_precomputed,

@@ -60,11 +60,11 @@ def choose_model(dataset):
                                               "item": range(dataset.n_items)}):
         st.caption(f":material/info: {note}")
     why_not = "it has no DREAM blocks to inspect (trained with DREAM off, or not MambaRec)"
-    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys, why_not), runs)
+    label = lambda k: (f"{k.replace('-', ' ')} (no run needed)" if k in UNTRAINED  # noqa: E731
+                       else models.key_label(runs, k, with_seed=False))
+    models.keep_pick(key("model"), keys, lambda: models.default_pick(runs, keys, why_not), runs, label)
     c1, c2 = st.columns([4, 1])
-    pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys),
-                        format_func=lambda k: f"{k.replace('-', ' ')} (no run needed)"
-                        if k in UNTRAINED else models.key_label(runs, k, with_seed=False))
+    pick = c1.selectbox("Model", keys, **urlsel.bound(PAGE, "model", keys), format_func=label)
     if pick in UNTRAINED:
         return models.untrained(UNTRAINED[pick], fp, dataset), f"untrained|{pick}|{fp}", pick, None, None
     seeds = models.seeds_of(runs, pick)

@@ -54,12 +54,12 @@ def choose_models(dataset) -> list[tuple[str, str, object]]:
     if not runs:
         st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
         return [(UNTRAINED.replace("-", " ") + " model", f"untrained|{fp}", models.untrained("paper", fp, dataset))]
+    label = lambda k: "untrained paper model" if k == UNTRAINED else models.key_label(runs, k)  # noqa: E731
     # A's default is not the B a link named: `a=nope&b=paper` compared paper with itself (rehearsal r70)
     models.keep_pick(key("a"), keys, lambda: next(
-        k for k in (models.default_pick(runs, keys), *keys) if k != ss.get(key("b"))), runs)
+        k for k in (models.default_pick(runs, keys), *keys) if k != ss.get(key("b"))), runs, label)
     models.keep_pick(key("b"), keys, lambda: next(
-        (k for k in ("no_alignment", "mgcn", *keys) if k in keys and k != ss[key("a")]), keys[-1]), runs)
-    label = lambda k: "untrained paper model" if k == UNTRAINED else models.key_label(runs, k)  # noqa: E731
+        (k for k in ("no_alignment", "mgcn", *keys) if k in keys and k != ss[key("a")]), keys[-1]), runs, label)
     c1, c2 = st.columns(2)
     picks = (c1.selectbox("Model A", keys, format_func=label, **urlsel.bound(PAGE, "a", keys)),
              c2.selectbox("Model B", keys, format_func=label, **urlsel.bound(PAGE, "b", keys)))
