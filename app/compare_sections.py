@@ -232,7 +232,9 @@ def relist_if_gone(folder: str, what: str | None = None) -> None:
 
 def upload(dataset) -> None:
     read_only = state.classroom()
-    uploaded = st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key="ckpt.upload", disabled=read_only,
+    # any file: the content is checked. With type=["pt"], Streamlit refused a .txt with a red chip alone, under the
+    # refusal of the file before, which then seemed to speak of it (rehearsal r72)
+    uploaded = st.file_uploader("Upload a checkpoint (.pt)", key="ckpt.upload", disabled=read_only,
                                 help=run_actions.READ_ONLY if read_only else
                                 "Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
     if uploaded is not None:
@@ -247,7 +249,12 @@ def upload(dataset) -> None:
             st.session_state["ckpt.upload_result"] = (str(folder) if folder else None, why)
         folder, why = st.session_state["ckpt.upload_result"]
         if folder is None:
-            st.error(f"This checkpoint was refused: {why}")
+            refusal = f"This checkpoint was refused: {why}"
+            if not uploaded.name.lower().endswith(".pt"):
+                refusal = (f"{refusal.rstrip('.')}. A checkpoint is the `checkpoint.pt` of a run folder "
+                           f"(`{uploaded.name}` is not a .pt file): `python -m mambarec train` writes one, and so does "
+                           "'Download checkpoint.pt' above.")
+            st.error(refusal)
         elif why:  # the same file again: the run that holds it
             st.info(f"Checkpoint already here: {why}.")
         else:

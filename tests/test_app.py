@@ -382,6 +382,11 @@ def test_checkpoint_uploads_are_validated_against_the_active_dataset(env, tmp_pa
         at.run()
         no_exception(at)
         assert any("refused" in e.value and "not a readable MambaRec checkpoint" in e.value for e in at.error)
+    # any file is read, and a text file is told what a checkpoint is: with Streamlit's type filter it got a red chip
+    # alone, under the refusal of the file before (rehearsal r72)
+    at.file_uploader(key="ckpt.upload").set_value(("notes.txt", b"my notes", "text/plain")).run()
+    [said] = [e.value for e in at.error]
+    assert "refused" in said and "(`notes.txt` is not a .pt file)" in said and "weights_only" not in said
     # a refused file, then the corrected one under the same name and size (what the refusal asks for): checked anew
     at.file_uploader(key="ckpt.upload").set_value(("good.pt", b"x" * len(data), "application/octet-stream")).run()
     assert any("refused" in e.value for e in at.error)
