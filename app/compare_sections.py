@@ -251,9 +251,8 @@ def upload(dataset) -> None:
         if folder is None:
             refusal = f"This checkpoint was refused: {why}"
             if not uploaded.name.lower().endswith(".pt"):
-                refusal = (f"{refusal.rstrip('.')}. A checkpoint is the `checkpoint.pt` of a run folder "
-                           f"(`{uploaded.name}` is not a .pt file): `python -m mambarec train` writes one, and so does "
-                           "'Download checkpoint.pt' above.")
+                refusal = (f"{refusal.rstrip('.')}. `{uploaded.name}` is not even a .pt file: a checkpoint is the "
+                           "`checkpoint.pt` in a run's folder, or what 'Download checkpoint.pt' above gives.")
             st.error(refusal)
         elif why:  # the same file again: the run that holds it
             st.info(f"Checkpoint already here: {why}.")

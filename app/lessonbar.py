@@ -102,11 +102,13 @@ def show(page: str) -> dict[str, str]:
     # The step's title and the way on in one row, its two sentences the whole width below: the buttons stacked
     # beside the text made the card 180-220 px tall at 1280 x 800 and pushed what the step talks about below the fold
     with st.container(border=True, gap=None):
-        title, nav_box = st.columns([1, 1.3], vertical_alignment="center")
+        # the buttons as wide as they are, the title the rest: in fixed column shares one or the other wrapped, the
+        # close button on a row of its own at 1024 x 768 or the title in three lines at 1280 (rehearsal r72)
+        row = st.container(horizontal=True, wrap=False, vertical_alignment="center", gap="small")
         count = NBSP.join(("step", str(index + 1), "of", f"{len(lesson.steps)}:"))  # one piece: it wrapped as
-        title.markdown(f"**{lesson.title}** · {count} *{step.title}*")  # "step 3 of" / "4:" in a half-width column
-        nav = nav_box.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center",
-                                gap="xsmall")
+        row.markdown(f"**{lesson.title}** · {count} *{step.title}*", width="stretch")  # "step 3 of" / "4:"
+        nav = row.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center",
+                            gap="xsmall", width="content")
         if index > 0:
             link(nav, lesson, index - 1, "Previous", ":material/arrow_back:")
         if index + 1 < len(lesson.steps):

@@ -232,6 +232,27 @@ def test_a_lesson_step_s_chart_is_in_sight_under_its_note(server, browser, lesso
         page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width,height", [(1280, 800), (1024, 768)])
+def test_a_lesson_notes_buttons_keep_to_one_row_beside_its_title(server, browser, width, height):
+    """At 1024 x 768 (presentation mode) the note's buttons sat in a fixed share of its row: "Hide" wrapped to a row
+    of its own on every middle step and pushed the step's chart down (rehearsal r72). The buttons now take their own
+    width and the title the rest."""
+    lesson = next(one for one in LESSONS if one.id == "paper-vs-code")
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(step_url(server, lesson, 2) + "&present=1")  # a middle step: Previous, Next step, All, QR, close
+        previous = page.get_by_role("link", name="Previous")
+        previous.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        close = page.locator('[class*="lesson-close"] button, [class*="lesson.close"] button').first
+        tops = [round(box["y"] + box["height"] / 2) for box in (previous.bounding_box(), close.bounding_box())]
+        assert abs(tops[0] - tops[1]) <= 8, tops  # one row: the same middle
+    finally:
+        page.close()
+
+
 # each chart's bottom and its key's (Plotly's legend) bottom, in px from the window's top
 CHART_AND_KEY_BOTTOMS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).map(c => {
   const key = c.querySelector('.legend');
