@@ -126,6 +126,9 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
             facts.append(f"test Recall@20 **{test['Recall@20']:.4f}** at the best epoch")
         if any(facts):
             st.markdown(" · ".join(f for f in facts if f))
+        # an ended run's outcome (saved as, its Compare link) above its chart: under it, it was below a 1024 x 768
+        # window (rehearsal r72); a running run has no outcome yet
+        outcome(job)
         if chart and job.events:
             presentation.chart(st, _figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
             parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
@@ -133,7 +136,6 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
                 f"{PART_WORDS.get(p, p)} {COLOR_NAMES.get(p, '')}".strip()
                 for p in sorted(parts, key=lambda p: (p != "total", p)))
                 + ". Purple: valid Recall@20 (right).")
-        outcome(job)
 
 
 def any_ended(runs: list, active_then: set[str]) -> bool:

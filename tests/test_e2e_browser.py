@@ -197,6 +197,10 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
 
             link = page.get_by_role("link", name="Open it on Compare")  # the run card's way to the saved run
             assert f"cells={run_id}" in (link.get_attribute("href") or ""), link.get_attribute("href")
+            page.set_viewport_size(VIEWPORT)
+            page.wait_for_timeout(500)
+            assert in_view(page, link), link.bounding_box()  # above the card's chart: under it, it was below the fold
+            page.set_viewport_size({"width": 1400, "height": 1000})
             open_page(page, "Open it on Compare", "Compare runs")
             assert run_id in downloaded_text(page, "Every run and seed (CSV)")
             summary_csv = downloaded_text(page, "Summary table (CSV)")  # numbers, as `compare --csv` writes them
