@@ -274,7 +274,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 class CliParser(argparse.ArgumentParser):
     """argparse with short errors: the message and where the options are listed, not the command's whole usage
-    (train's runs to ~20 lines, which buried the one line that said what was wrong)."""
+    (train's runs to ~20 lines, which buried the one line that said what was wrong). A flag is taken only as spelled
+    in full: argparse's abbreviations trained `--learning-rat 0.01` as a learning rate, and a new flag sharing the
+    prefix would change what an old command line meant (audit r73); a cut name gets "did you mean"."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # subcommands' parsers are of this class too (argparse's default)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)

@@ -466,3 +466,13 @@ def test_load_model_gives_the_stored_weights_in_eval_mode():
     model = load_model(io.BytesIO(data), DS)
     assert not model.training  # dropout off: what `evaluate`, the app and recommend score with
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_a_flag_cut_short_is_refused_with_its_full_name(capsys):
+    """argparse's abbreviations trained `--learning-rat 0.01` as a learning rate and `--sig 2` as sigma (audit r73):
+    a flag a later version adds with that prefix would change what an old command line means."""
+    for cut, full in ((["--learning-rat", "0.01"], "--learning-rate"), (["--sig", "2"], "--sigma")):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", "--dataset", "synthetic", "--epochs", "1", "--out", "unused", *cut])
+        assert stop.value.code == 2
+        assert f"did you mean {full}?" in capsys.readouterr().err
