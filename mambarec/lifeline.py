@@ -16,6 +16,7 @@ server imports it.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,14 @@ def watched_pool(workers: int, context, initializer: Callable | None = None, ini
                                initargs=(os.getpid(), initializer, initargs))
 
 
+INTERRUPTED_STATUS = 130  # a worker's exit status on Ctrl-C (128 + SIGINT), as a shell reports it
+
+
 def _start(creator: int, initializer: Callable | None, initargs: tuple) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: a worker waiting for its next task printed a
+    # multiprocessing traceback under the driver's one-line message (audit r73). The driver says what was kept;
+    # a worker ends at once, in silence (what it was computing is the driver's to report or run again).
+    signal.signal(signal.SIGINT, lambda *_: os._exit(INTERRUPTED_STATUS))
     watch_parent(creator)
     if initializer is not None:
         initializer(*initargs)

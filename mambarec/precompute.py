@@ -148,11 +148,11 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
-    for name in datasets if prev else ():
-        old = prev["manifest"]["datasets"].get(name, {}).get("fingerprint")
-        if old not in (None, fingerprints[name]):
-            raise PrecomputedError(f"{out}: {name} has changed since its runs were computed (fingerprint {old}, now "
-                                   f"{fingerprints[name]}); regenerate without --extend")
+    try:
+        _same_data_and_budget(out, prev, fingerprints, epochs)
+    except PrecomputedError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     done = runs_held(prev["results"]) if prev else set()
     tasks = plan(datasets, cells, seeds, epochs, projections, done, prev["redo"] if prev else None,
                  engine_options.get("device", "cpu"))
@@ -176,6 +176,15 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
                 continue
             journal.save(res)
             results[task.key] = res
+    except KeyboardInterrupt:  # the finished runs are journalled: say where, and how to go on
+        bar.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = len(results) - (len(tasks) - len(todo))  # finished by this attempt (the rest came from the journal)
+        print(f"\n{out} is {'unchanged' if out.exists() else 'not written'}; " + (
+            f"{len(results)} of {len(tasks)} run(s) finished ({kept} by this attempt) are kept in {journal.dir}, and "
+            "the same command goes on from them." if results else "no run had finished, so nothing was kept."),
+            file=sys.stderr)
+        raise
     finally:
         bar.close()
     if failed and not results and not prev:
@@ -207,6 +216,10 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     })
     all_cells = {r["cell"] for r in rows}
     manifest.update(probe_section([c for c in GRID if c.name in all_cells], progress))
+    if prev:  # an extension: what it did not retrain keeps the probe and date of the code that trained it
+        manifest["probes"] = _kept_probes(prev, manifest["probes"])
+        now = manifest["created"]
+        manifest["created"], manifest["extended"] = prev["manifest"].get("created", now), now
     (tmp / "REPORT.md").write_text(render_report(rows, manifest, read_alignment(tmp)))
     seal_manifest(tmp, manifest)
     _swap_in(tmp, out)
@@ -348,6 +361,38 @@ def _previous(out: Path, tmp: Path, refresh_stale: bool, progress: bool, retrain
     prev["manifest"]["runs"] = {k: v for k, v in prev["manifest"]["runs"].items() if key_parts(k)[1] not in moved}
     prev["redo"] = redo
     return prev
+
+
+def _kept_probes(prev: dict, today: dict) -> dict:
+    """An extended folder's probes: the stored one of every cell whose runs were kept (today's is within tolerance
+    of it, or the folder was refused as stale), today's for the cells retrained (``redo``) or new to the folder. A
+    ``--refresh-stale`` that retrained nothing had moved every stored probe to today's code, so that changes each
+    within tolerance of the last could drift without end from the code that trained the runs (audit r73)."""
+    stored = prev["manifest"].get("probes", {})
+    retrained = {cell for _, cell in prev.get("redo") or {}}
+    return {cell: stored[cell] if cell in stored and cell not in retrained else probe
+            for cell, probe in today.items()}
+
+
+def _same_data_and_budget(out: Path, prev: dict | None, fingerprints: dict[str, str], epochs: int | None) -> None:
+    """An extended folder's datasets must be the data its runs saw, and its runs one budget per dataset: an
+    ``--extend --epochs 5`` into a folder of 2-epoch runs wrote "at most 5 epochs" over all of them in REPORT.md and
+    compared runs of both caps as one setup (audit r73)."""
+    for name in fingerprints if prev else ():
+        old = prev["manifest"]["datasets"].get(name, {}).get("fingerprint")
+        if old not in (None, fingerprints[name]):
+            raise PrecomputedError(f"{out}: {name} has changed since its runs were computed (fingerprint {old}, now "
+                                   f"{fingerprints[name]}); regenerate without --extend")
+        held = prev["manifest"].get("budgets", {}).get(name)
+        asked = dataclasses.asdict(budget_for(name, epochs))
+        if held is not None and {k: asked.get(k) for k in held} != held:  # (the fields its version stored)
+            flag = (f"--epochs {held['epochs']}" if held.get("epochs") != budget_for(name).epochs
+                    else "no --epochs (the grid's own budget)")
+            raise PrecomputedError(
+                f"{out}: its runs on {name} were trained with at most {held.get('epochs')} epochs and patience "
+                f"{held.get('patience')}, and this command asks for at most {asked['epochs']} and patience "
+                f"{asked['patience']}; a folder holds one budget per dataset, so its runs stay comparable. Extend it "
+                f"with {flag}, or write the new budget to another --out")
 
 
 def _merge_manifest(prev: dict | None, new: dict) -> dict:

@@ -65,3 +65,25 @@ def test_without_the_watch_the_worker_is_left_behind(tmp_path, forkserver):  # w
     finally:
         if alive(pid):
             os.kill(pid, 9)
+
+
+def test_a_pool_worker_ends_in_silence_on_ctrl_c():
+    """Ctrl-C reaches the whole process group: a worker waiting for its next task printed a multiprocessing
+    traceback under the driver's one-line message (audit r73). It now exits at once, without a word."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import multiprocessing, os, signal, sys, time
+        from mambarec.lifeline import watched_pool
+        with watched_pool(1, multiprocessing.get_context("spawn")) as pool:
+            pid = pool.submit(os.getpid).result()
+            os.kill(pid, signal.SIGINT)  # what a terminal's Ctrl-C does to it
+            time.sleep(2)
+            print("alive" if os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+                  else "ended", flush=True)
+            os._exit(0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ended" and "Traceback" not in done.stderr, done.stderr

@@ -292,6 +292,40 @@ def test_refresh_stale_never_drops_a_stale_run_it_would_not_train_again(tmp_path
     assert {r["cell"] for r in pre["results"]} == {"pop", "bpr"} and artifacts.staleness(pre["manifest"]).current
 
 
+def test_an_extension_keeps_one_budget_per_dataset(tmp_path, tiny):
+    """`--extend --epochs 5` into a folder of 2-epoch runs wrote "at most 5 epochs" over all of them in REPORT.md and
+    set runs of both caps side by side as one setup (audit r73)."""
+    out = tmp_path / "pre"
+    _run_grid(out, tiny, only=("bpr",))  # 1 epoch
+    before = (out / "manifest.json").read_text()
+    with pytest.raises(artifacts.PrecomputedError, match=r"at most 1 epochs and patience .* asks for at most 3 .* "
+                                                          r"one budget per dataset.* Extend it with --epochs 1"):
+        pc.precompute(out, {"synthetic": tiny}, seeds=[0], epochs=3, only=["lightgcn"], projections=("pca",),
+                      progress=False, extend=True)
+    assert (out / "manifest.json").read_text() == before and not list(tmp_path.glob("pre.tmp-*"))
+    _run_grid(out, tiny, only=("lightgcn",), extend=True)  # the folder's own budget: taken
+    assert {r["cell"] for r in artifacts.load_precomputed(out)["results"]} == {"bpr", "lightgcn"}
+
+
+def test_an_extension_that_retrains_nothing_keeps_the_probes_and_date_of_the_code_that_trained(tmp_path, tiny):
+    """A `--refresh-stale` with nothing stale rewrote every stored probe with today's values and the folder's
+    creation date: changes each within tolerance of the last could then drift without end (audit r73)."""
+    out = tmp_path / "pre"
+    _run_grid(out, tiny)  # pop and bpr, seed 0
+    manifest = artifacts.load_precomputed(out)["manifest"]
+    manifest["probes"]["bpr"]["digest"]["score_rms"] *= 1 + 1e-8  # the code moved, within tolerance
+    manifest["created"] = "2026-01-01T00:00:00+0000"
+    artifacts.seal_manifest(out, manifest)
+    _run_grid(out, tiny, refresh_stale=True)  # nothing stale: nothing retrained
+    after = artifacts.load_precomputed(out)["manifest"]
+    assert after["probes"]["bpr"] == manifest["probes"]["bpr"] and after["created"] == manifest["created"]
+    assert after["extended"] != after["created"] and "(extended " in (out / "REPORT.md").read_text()
+    manifest["probes"]["bpr"]["digest"]["score_rms"] += 1.0  # now stale: retrained, and its probe today's
+    artifacts.seal_manifest(out, after | {"probes": manifest["probes"]})
+    _run_grid(out, tiny, refresh_stale=True)
+    assert artifacts.load_precomputed(out)["manifest"]["probes"]["bpr"] != manifest["probes"]["bpr"]
+
+
 def test_the_plan_of_refresh_stale_counts_the_stale_cells_runs(tmp_path, tiny):
     import argparse
 
@@ -347,6 +381,10 @@ def test_finished_runs_are_journalled_and_reused_after_a_crash(tmp_path, tiny, m
     with pytest.raises(KeyboardInterrupt):
         _run_grid(tmp_path / "pre", tiny)
     assert (tmp_path / "pre.partial").is_dir() and not (tmp_path / "pre").exists()
+    # said where the finished run is and how to go on; no half-written folder left beside it (audit r73)
+    assert (f"{tmp_path / 'pre'} is not written; 1 of 2 run(s) finished (1 by this attempt) are kept in "
+            f"{tmp_path / 'pre.partial'}, and the same command goes on from them.") in capsys.readouterr().err
+    assert not list(tmp_path.glob("pre.tmp-*"))
     calls.clear()
     monkeypatch.setattr(engines, "execute", lambda task, *a, **k: calls.append(task.key) or real(task, *a, **k))
     _run_grid(tmp_path / "pre", tiny)
