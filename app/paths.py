@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from mambarec.catalog import printable_name
-from mambarec.store import runs_dir
+from mambarec.store import LOCK_NAME, runs_dir
 
 PRECOMPUTED_ENV = "MAMBAREC_PRECOMPUTED"  # another precomputed folder (tests, a second grid)
 
@@ -28,7 +28,10 @@ def runs_signature(root: Path) -> tuple:
     for folder in root.iterdir():
         metrics = folder / "metrics.json"
         with contextlib.suppress(OSError):  # a folder it may not read: listed as unreadable, still part of the key
-            out.append((printable_name(folder), metrics.stat().st_mtime_ns if metrics.is_file() else None))
+            # the claim too: a run is left out while another process writes it (catalog.list_runs), and listed again
+            # when the claim goes, after its metrics.json was written
+            out.append((printable_name(folder), metrics.stat().st_mtime_ns if metrics.is_file() else None,
+                        (folder / LOCK_NAME).exists()))
     return tuple(sorted(out, key=str))
 
 

@@ -49,20 +49,28 @@ TIE_BREAK = 1e-9  # x the row's position, added to its change in %: far below th
 
 # ---- tables ----------------------------------------------------------------------------------
 @st.cache_data(max_entries=16, show_spinner=False)
-def saved_runs(root: str, signature: tuple) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """One row per saved run folder, and the run folders that cannot be read with the reason (``signature`` only
-    keys the cache)."""
+def saved_runs(root: str, signature: tuple) -> tuple[pd.DataFrame, list[tuple[str, str]], list[tuple[str, str]]]:
+    """One row per saved run folder, the run folders that cannot be read with the reason, and those another process
+    is writing with its writer (``signature`` only keys the cache)."""
     unreadable: list[tuple[Path, str]] = []
-    rows = pd.DataFrame([record_row(r) for r in list_runs(Path(root), unreadable)])
-    return rows, [(str(folder), why) for folder, why in unreadable]  # printable names (catalog.list_runs)
+    busy: list[tuple[Path, str]] = []
+    rows = pd.DataFrame([record_row(r) for r in list_runs(Path(root), unreadable, busy)])
+    # printable names (catalog.list_runs)
+    return rows, [(str(folder), why) for folder, why in unreadable], [(str(folder), who) for folder, who in busy]
 
 
-def unreadable_note(unreadable: list[tuple[str, str]]) -> str | None:
+def unreadable_note(unreadable: list[tuple[str, str]], busy: list[tuple[str, str]] = ()) -> str | None:
     """The run folders left out of the tables, said (a damaged metrics.json dropped a run without a word)."""
-    if not unreadable:
-        return None
-    named = "; ".join(f"{Path(folder).name} ({why})" for folder, why in unreadable)
-    return f"Left out {len(unreadable)} run folder{'s' if len(unreadable) != 1 else ''} that cannot be read: {named}"
+    said = []
+    if unreadable:
+        named = "; ".join(f"{Path(folder).name} ({why})" for folder, why in unreadable)
+        said.append(f"Left out {len(unreadable)} run folder{'s' if len(unreadable) != 1 else ''} that cannot be read: "
+                    f"{named}")
+    if busy:
+        named = ", ".join(f"{Path(folder).name} (process {who})" for folder, who in busy)
+        said.append(f"Left out while another process writes them (a `train --resume` continuing the run): {named}; "
+                    "listed once they end")
+    return ". ".join(said) or None
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the precomputed results...")
@@ -113,11 +121,11 @@ def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, 
     """
     root = runs_root()
     adopt_orphans(root)  # runs whose training died with a server or a killed `train`: listed from their last save
-    saved, unreadable = saved_runs(str(root), runs_signature(root))
+    saved, unreadable, busy = saved_runs(str(root), runs_signature(root))
     pre, message = precomputed_results(str(precomputed_dir()), precomputed_signature(precomputed_dir()))
     frames = [on_dataset(f, dataset, fingerprint) for f in (pre, saved) if not f.empty]
     frames = [f for f in frames if not f.empty]
-    left_out = unreadable_note(unreadable)
+    left_out = unreadable_note(unreadable, busy)
     if left_out:
         message = f"{message}. {left_out}" if message else left_out
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), message

@@ -19,6 +19,7 @@ from mambarec.store import (
     SAFE_NAME,
     RunRecord,
     RunStoreError,
+    claim_words,
     live_claim,
     refuse_if_claimed,
     runs_dir,
@@ -45,11 +46,14 @@ def read_run(folder: Path) -> RunRecord:
                      fingerprint=metrics.get("dataset_fingerprint"))
 
 
-def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | None = None) -> list[RunRecord]:
+def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | None = None,
+              busy: list[tuple[Path, str]] | None = None) -> list[RunRecord]:
     """Every run folder under ``root`` (newest first); folders that are not runs are skipped, and so are run folders
     that cannot be read (a damaged metrics.json, a folder without read permission, a name that is not UTF-8), each
     added to ``unreadable`` with the reason and what to do when it is given, by a name that can be printed. One such
-    folder never hides the rest: it had crashed ``compare`` and the Compare page (audit r59)."""
+    folder never hides the rest: it had crashed ``compare`` and the Compare page (audit r59). A run another process
+    is writing (a `train --resume` continuing it) is left out too, and added to ``busy`` with its writer: its
+    metrics.json is the state before the resume, which ``compare`` had shown as an ended run (audit r73)."""
     root = Path(root) if root is not None else runs_dir()
     out: list[RunRecord] = []
     if not root.is_dir():
@@ -68,6 +72,11 @@ def list_runs(root: Path | None = None, unreadable: list[tuple[Path, str]] | Non
         except (OSError, UnicodeError) as exc:
             left_out(folder, exc)
     for _, folder in sorted(found, key=lambda pair: pair[0], reverse=True):
+        writer = claim_words(folder)
+        if writer is not None:
+            if busy is not None:
+                busy.append((folder.with_name(printable_name(folder)), writer))
+            continue
         try:
             out.append(read_run(folder))
         except (OSError, ValueError) as exc:  # one renamed or deleted since the listing is not damaged (audit r60)

@@ -82,9 +82,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--precomputed {args.precomputed}: no such folder (the repository's own is precomputed/)")
     unreadable: list[tuple[Path, str]] = []
     adopt_orphans(root)  # a run whose `train` was killed outright is listed here too, as on the Compare page
-    records = list_runs(root, unreadable)
+    busy: list[tuple[Path, str]] = []
+    records = list_runs(root, unreadable, busy)
     for folder, why in unreadable:  # said, not skipped in silence: the table would be short of a run
         print(f"warning: skipped {folder}: it cannot be read ({why})", file=sys.stderr)
+    for folder, writer in busy:
+        print(f"note: skipped {folder}: process {writer} is writing it (a `train --resume`); it is listed once that "
+              "run has ended", file=sys.stderr)
     notice = ""
     if args.precomputed:
         pre = load_precomputed(Path(args.precomputed))

@@ -149,7 +149,7 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         raise
     fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
     try:
-        _same_data_and_budget(out, prev, fingerprints, epochs)
+        check_extension(out, prev, fingerprints, epochs)
     except PrecomputedError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -160,6 +160,9 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
     journal = Journal(out)
     results, failed = _reuse(journal, tasks, fingerprints, expected["probes"])
     todo = [t for t in tasks if t.key not in results]
+    if prev and not tasks:  # said: a refresh that found nothing stale printed the same summary as one that trained
+        print(f"note: {out} holds every run asked for and none is stale: nothing to train (its runs and their probes "
+              "are kept as they are)", file=sys.stderr)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", dynamic_ncols=True,
                disable=not progress, file=sys.stderr)
     try:
@@ -374,7 +377,7 @@ def _kept_probes(prev: dict, today: dict) -> dict:
             for cell, probe in today.items()}
 
 
-def _same_data_and_budget(out: Path, prev: dict | None, fingerprints: dict[str, str], epochs: int | None) -> None:
+def check_extension(out: Path, prev: dict | None, fingerprints: dict[str, str], epochs: int | None) -> None:
     """An extended folder's datasets must be the data its runs saw, and its runs one budget per dataset: an
     ``--extend --epochs 5`` into a folder of 2-epoch runs wrote "at most 5 epochs" over all of them in REPORT.md and
     compared runs of both caps as one setup (audit r73)."""

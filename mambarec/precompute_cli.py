@@ -22,6 +22,7 @@ from mambarec.precompute import (
     DEFAULT_DATASETS,
     DEFAULT_SEEDS,
     ENGINES,
+    check_extension,
     check_replaceable,
     plan,
     precompute,
@@ -30,10 +31,22 @@ from mambarec.precompute import (
 from mambarec.replay import adopt_probes, rerender
 from mambarec.tasks import PROJECTIONS
 
+PRECOMPUTE_EXAMPLES = """examples:
+  python -m mambarec precompute --plan                 # the arithmetic first: cells, seeds, s/epoch, minutes
+  python -m mambarec precompute --overwrite            # the whole grid into precomputed/ (hours)
+  python -m mambarec precompute --extend --datasets ml100k --only no_mmd   # add a cell, keep the rest
+  python -m mambarec precompute --refresh-stale        # retrain only the cells whose numerics probes moved
+  python -m mambarec precompute --datasets synthetic --only paper,bpr --seeds 0,1 --epochs 2 --out /tmp/demo"""
+
 
 def add_precompute_command(subparsers) -> None:
     p = subparsers.add_parser("precompute", help="run the ablation grid and write precomputed/ (results, alignment "
-                                                 "maps, REPORT.md, manifest)")
+                                                 "maps, REPORT.md, manifest)",
+                              description="Train the ablation grid (every cell, every seed, to early stopping) and "
+                                          "write the folder the app and REPORT.md read. Finished runs are journalled "
+                                          "as they arrive, so Ctrl-C or a crash loses none: the same command goes on "
+                                          "from them. The README's 'Command line' section has more.",
+                              epilog=PRECOMPUTE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=DEFAULT_OUT, help="folder to (re)write as a whole [default: precomputed]")
     p.add_argument("--datasets", default=None,  # None: left out, so a default dataset that is not there is skipped
                    help=f"comma-separated dataset names [default: {','.join(DEFAULT_DATASETS)}]")
@@ -182,6 +195,11 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
         previous = [r for r in pre["results"] if r["dataset"] in same]
         done = runs_held(pre["results"]) if keep else set()
         if keep:
+            try:  # an extension keeps one budget per dataset
+                check_extension(Path(args.out), pre, {n: d.fingerprint() for n, d in datasets.items()},
+                                      args.epochs)
+            except PrecomputedError as exc:
+                note += f"note: run without --plan, this command would be refused: {exc}\n"
             found = staleness(pre["manifest"], progress=False)
             if args.refresh_stale:
                 done = {k for k in done if k[1] not in found.stale_cells}

@@ -174,6 +174,32 @@ def test_the_table_names_changes_epochs_and_seeds(runs_root, grid_folder, monkey
                                "seeds (the paper's model against the ablation" in short[0], short
 
 
+def test_a_run_another_process_is_resuming_is_left_out_and_said(runs_root, monkeypatch, tmp_path, capsys):
+    """`compare` listed a folder that a `train --resume` was writing as an ended run (its metrics.json is the state
+    before the resume), and made it the reference (audit r73)."""
+    import subprocess
+
+    from mambarec.cli import main
+    from mambarec.store import LOCK_NAME
+
+    runs = tmp_path / "runs"
+    shutil.copytree(runs_root, runs)
+    writer = subprocess.Popen(["sleep", "60"])  # a living process of this host holds the run's claim
+    try:
+        (runs / "one-epoch-no-mmd" / LOCK_NAME).write_text(str(writer.pid))
+        assert main(["compare", "--runs", str(runs), "--dataset", "synthetic/cold-items"]) == 0
+        err = capsys.readouterr().err
+        assert f"note: skipped {runs / 'one-epoch-no-mmd'}: process {writer.pid}" in err and "--resume" in err
+        rows, _, busy = results.saved_runs(str(runs), ("r73",))
+        assert "one-epoch-no-mmd" not in set(rows["run"]) and [Path(f).name for f, _ in busy] == ["one-epoch-no-mmd"]
+        assert "Left out while another process writes them" in results.unreadable_note([], busy)
+    finally:
+        writer.kill()
+        writer.wait()
+    rows, _, busy = results.saved_runs(str(runs), ("r73", "ended"))  # its writer gone: listed again
+    assert "one-epoch-no-mmd" in set(rows["run"]) and not busy
+
+
 def test_a_run_folder_that_cannot_be_read_is_named_on_the_page(runs_root, grid_folder, monkeypatch, tmp_path):
     """A damaged metrics.json dropped its run from Compare without a word; the page now names the folder."""
     runs = tmp_path / "runs"
@@ -1056,14 +1082,15 @@ def test_the_summary_csv_holds_the_rows_shown_in_their_order():
 def test_a_cell_that_never_learned_is_named_and_kept_out_of_the_change_chart(runs_root, tmp_path, monkeypatch):
     """ml100k's `official_paper_sched` (Δ -78%) stretched the change chart's axis to ±80%, so every ±2% interval
     drew as a dot, and nothing on the page said what REPORT.md's Summary does: that the cell never learned. Here
-    `bpr` stops after 2 epochs on the ln 2 plateau while the others learn for 4."""
+    `bpr` is still on the ln 2 plateau after 3 epochs (its BPR loss 0.6905-0.6907) while the others have left it
+    (0.688). One budget for all: the folder once mixed 2-epoch bpr runs with 4-epoch ones, which an extension now
+    refuses."""
     from mambarec.precompute import precompute
 
     ds = {"synthetic": load_dataset("synthetic")}
     grid = tmp_path / "precomputed"
-    precompute(grid, ds, seeds=[0, 1], epochs=4, only=["paper", "no_alignment"], projections=("pca",),
+    precompute(grid, ds, seeds=[0, 1], epochs=3, only=["paper", "no_alignment", "bpr"], projections=("pca",),
                progress=False)
-    precompute(grid, ds, seeds=[0, 1], epochs=2, only=["bpr"], projections=("pca",), progress=False, extend=True)
     at = compare(monkeypatch, runs_root, grid, dataset="synthetic", cells="paper,no_alignment,bpr", ref="paper",
                  tab="Plots")
     note = next(c.value for c in at.caption if "never learned" in c.value)
@@ -1228,7 +1255,7 @@ def test_one_folder_that_cannot_be_read_never_hides_the_others(runs_root, tmp_pa
     out, err = capsys.readouterr()
     assert "use_mmd=off" in out and "one-epoch-no-mmd" not in err
     assert f"skipped {runs / 'bad'}\\xffname: it cannot be read" in err
-    rows, said = results.saved_runs(str(runs), ("audit r59",))  # the page's own reading
+    rows, said, _ = results.saved_runs(str(runs), ("audit r59",))  # the page's own reading
     assert len(rows) == 2 and {Path(folder).name for folder, _ in said} == {"denied", "nan-copy", "bad\\xffname"}
 
 

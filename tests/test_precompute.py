@@ -307,7 +307,8 @@ def test_an_extension_keeps_one_budget_per_dataset(tmp_path, tiny):
     assert {r["cell"] for r in artifacts.load_precomputed(out)["results"]} == {"bpr", "lightgcn"}
 
 
-def test_an_extension_that_retrains_nothing_keeps_the_probes_and_date_of_the_code_that_trained(tmp_path, tiny):
+def test_an_extension_that_retrains_nothing_keeps_the_probes_and_date_of_the_code_that_trained(tmp_path, tiny,
+                                                                                               capsys):
     """A `--refresh-stale` with nothing stale rewrote every stored probe with today's values and the folder's
     creation date: changes each within tolerance of the last could then drift without end (audit r73)."""
     out = tmp_path / "pre"
@@ -316,7 +317,9 @@ def test_an_extension_that_retrains_nothing_keeps_the_probes_and_date_of_the_cod
     manifest["probes"]["bpr"]["digest"]["score_rms"] *= 1 + 1e-8  # the code moved, within tolerance
     manifest["created"] = "2026-01-01T00:00:00+0000"
     artifacts.seal_manifest(out, manifest)
-    _run_grid(out, tiny, refresh_stale=True)  # nothing stale: nothing retrained
+    capsys.readouterr()
+    _run_grid(out, tiny, refresh_stale=True)  # nothing stale: nothing retrained, and said
+    assert "none is stale: nothing to train" in capsys.readouterr().err
     after = artifacts.load_precomputed(out)["manifest"]
     assert after["probes"]["bpr"] == manifest["probes"]["bpr"] and after["created"] == manifest["created"]
     assert after["extended"] != after["created"] and "(extended " in (out / "REPORT.md").read_text()
@@ -336,6 +339,8 @@ def test_the_plan_of_refresh_stale_counts_the_stale_cells_runs(tmp_path, tiny):
     args = argparse.Namespace(out=str(out), epochs=1, extend=True, refresh_stale=False, workers=1, device="cpu",
                               engine="local", cpus_per_task=1.0, overwrite=False)
     assert _plan(args, {"synthetic": tiny}, [0], ["pop", "bpr"]).startswith("nothing to train")
+    other = _plan(argparse.Namespace(**{**vars(args), "epochs": 3}), {"synthetic": tiny}, [0], ["pop", "bpr"])
+    assert other.startswith("note: run without --plan, this command would be refused: ") and "one budget" in other
     manifest = artifacts.load_precomputed(out)["manifest"]
     manifest["probes"]["bpr"]["digest"]["score_rms"] += 1.0  # bpr's numerics moved
     artifacts.seal_manifest(out, manifest)
