@@ -232,9 +232,13 @@ def _check_weights(name: str, payload: dict) -> None:
 
 def _check_data(ckpt: dict, dataset) -> None:
     if ckpt["dataset_fingerprint"] != dataset.fingerprint():
+        # two datasets of one name (another copy, a rebuilt folder) read "trained on 'ml100k', not on 'ml100k'": the
+        # folder that was read says which one this is (audit r73)
+        here = (f"the {dataset.name!r} read here" + (f" from {dataset.source}" if dataset.source else "")
+                if ckpt["dataset"] == dataset.name else repr(dataset.name))
         raise DatasetMismatchError(
             f"checkpoint was trained on {ckpt['dataset']!r} (fingerprint {ckpt['dataset_fingerprint']}), "
-            f"not on {dataset.name!r} ({dataset.fingerprint()}); load it with the dataset it was trained on",
+            f"not on {here} ({dataset.fingerprint()}); load it with the dataset it was trained on",
             ckpt["dataset"],
         )
 

@@ -249,6 +249,10 @@ def _hold_signals() -> dict:
     return {signum: signal.signal(signum, wait) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
+DATA_FLAGS = ("pass --dataset with the folder of the data it was trained on, or --data-dir (or MAMBAREC_DATA) with "
+              "the folder that holds it")
+
+
 def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):
     """``--dataset``, else the dataset the checkpoint names; where that one is gone, say how to point at it."""
     if args.dataset:
@@ -261,12 +265,15 @@ def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mambarec.checkpoint import load_checkpoint, load_model  # lazy: torch-backed, kept off the light path
+    from mambarec.checkpoint import DatasetMismatchError, load_checkpoint, load_model  # lazy: torch-backed
     from mambarec.evaluate import evaluate_model  # lazy: torch-backed, kept off the light path
 
     ckpt = load_checkpoint(args.checkpoint)
     dataset = _checkpoint_dataset(args, ckpt)
-    model = load_model(ckpt, dataset, device=args.device)
+    try:
+        model = load_model(ckpt, dataset, device=args.device)
+    except DatasetMismatchError as exc:  # say how to point at the right data
+        raise DatasetMismatchError(f"{exc}: {DATA_FLAGS}", exc.trained_on) from exc
     metrics = evaluate_model(model, dataset)
     print(json.dumps({f"{split}/{k}": v for split, m in metrics.items() for k, v in m.items()}, indent=2))
     return 0

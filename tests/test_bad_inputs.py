@@ -476,3 +476,17 @@ def test_a_flag_cut_short_is_refused_with_its_full_name(capsys):
             main(["train", "--dataset", "synthetic", "--epochs", "1", "--out", "unused", *cut])
         assert stop.value.code == 2
         assert f"did you mean {full}?" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_other_data_of_the_same_name_says_which_folder_was_read(tmp_path, capsys):
+    """Two datasets called `ml100k` (another copy, a rebuilt folder) read "trained on 'ml100k' (...), not on
+    'ml100k' (...)", with nothing on which folder was read or how to choose another (audit r73)."""
+    from tests.test_app import write_tiny_dataset
+
+    trained_on = write_tiny_dataset(tmp_path / "a", seed=0)
+    other = write_tiny_dataset(tmp_path / "b", seed=1)  # also called `tiny`, other data
+    assert main(["train", "--dataset", str(trained_on), "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(other)]) == 2
+    said = capsys.readouterr().err
+    assert f"not on the 'tiny' read here from {other}" in said and "pass --dataset with the folder" in said
