@@ -324,3 +324,20 @@ def test_build_movielens_names_only_its_own_flags():
     with pytest.raises(DatasetError, match="raise --limit-items") as err:
         split_udata(udata, None, "u.data")
     assert "--k-core" not in str(err.value)
+
+
+def test_the_builder_says_which_item_text_it_read_and_what_it_dropped(tmp_path, capsys):
+    """The interactions file given as the item table built "items" whose text was "user, rating, timestamp" and
+    dropped 30,318 - 199 repeated rows without a word (audit r73): the build says what it read and dropped."""
+    from mambarec.cli import main
+
+    inter_path, items_path, _ = write_catalogue(tmp_path, with_images=False)
+    notes = []
+    build_catalogue(inter_path, items_path, tmp_path / "good", progress=False, notes=notes)
+    assert notes == [f"{items_path}: item text from column(s) 'title', 'description', 'category' (--text-columns "
+                     "chooses others)"]  # nothing repeated
+    assert main(["data", "build", "--interactions", str(inter_path), "--items", str(inter_path), "--out",
+                 str(tmp_path / "wrong"), "--no-progress"]) == 0
+    said = capsys.readouterr().err
+    assert "item text from column(s) 'user_id', 'rating', 'timestamp'" in said
+    assert "row(s) repeat the id of an earlier row" in said and "is this the interactions file?" in said

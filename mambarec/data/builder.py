@@ -160,9 +160,12 @@ def read_interactions(
 
 
 def read_items(
-    path: str | Path, id_column: str | None = None, text_columns: Sequence[str] | None = None
+    path: str | Path, id_column: str | None = None, text_columns: Sequence[str] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, str, list[str]]:
-    """The item table (first row per id kept), its id column and its text columns."""
+    """The item table (first row per id kept), its id column and its text columns; ``notes`` gets what was read
+    and what was dropped (the interactions file given as the item table built 199 "items" from 30,318 rows, their
+    text "user, rating, timestamp", without a word: audit r73)."""
     path = Path(path)
     df = read_table(path, "item table")
     idcol = pick_column(df, id_column, ID_ALIASES, path, "item id", "--id-column")
@@ -178,7 +181,16 @@ def read_items(
     if not text_columns:
         raise DatasetError(f"{path}: the item table has no text column besides the id {idcol!r}")
     df = df.assign(**{idcol: df[idcol].str.strip()})
-    return df.drop_duplicates(idcol, keep="first").reset_index(drop=True), idcol, text_columns
+    repeated = df[idcol].duplicated(keep="first")
+    if notes is not None:
+        notes.append(f"{path}: item text from column(s) {', '.join(map(repr, text_columns))} (--text-columns "
+                     "chooses others)")
+        if repeated.any():
+            ids = df.loc[repeated, idcol].unique()
+            notes.append(f"{path}: {int(repeated.sum()):,} row(s) repeat the id of an earlier row ({len(ids):,} "
+                         f"id(s), e.g. {ids[0]!r}); the first row of each id is kept. An item table lists each item "
+                         "once: is this the interactions file?")
+    return df[~repeated].reset_index(drop=True), idcol, text_columns
 
 
 # ---- filtering, re-indexing, splitting ---------------------------------------------------------
@@ -341,17 +353,19 @@ def build_catalogue(
     text_columns: Sequence[str] | None = None, id_column: str | None = None,
     user_column: str | None = None, item_column: str | None = None, image_pattern: str = "{id}.jpg",
     k_core: int = 5, seed: int = 2026, name: str | None = None, progress: bool = True,
+    notes: list[str] | None = None,
 ) -> Path:
     """Build an MMRec-format folder ``out`` from your own catalogue; returns ``out``.
 
     Column names left as None are looked up among common names (user/user_id/..., item/item_id/
     ..., id/item_id/...); ``text_columns=None`` takes every item-table column except the id.
     Images are ``image_dir / image_pattern.format(id=<original id>)``; items without one get
-    the mean image feature. Raises DatasetError with the file and the fix for bad input.
+    the mean image feature. Raises DatasetError with the file and the fix for bad input; ``notes`` gets what a
+    user should know of how the files were read (``read_items``).
     """
     interactions, items, out = Path(interactions), Path(items), Path(out)
     raw = read_interactions(interactions, user_column, item_column)
-    table, idcol, text_columns = read_items(items, id_column, text_columns)
+    table, idcol, text_columns = read_items(items, id_column, text_columns, notes)
     check_items_known(raw, table[idcol], interactions, items)
     inter, _, item_ids = prepare_interactions(raw, k_core, seed, str(interactions))
     table = table.set_index(idcol).loc[item_ids.astype(str)].reset_index()

@@ -111,13 +111,17 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
 
 
 def _build(args) -> Path:
-
-    return build_catalogue(
-        args.interactions, args.items, args.out, image_dir=args.image_dir, text_columns=args.text_columns,
-        id_column=args.id_column, user_column=args.user_column, item_column=args.item_column,
-        image_pattern=args.image_pattern, k_core=args.k_core, seed=args.seed, name=args.name,
-        progress=not args.no_progress,
-    )
+    notes: list[str] = []
+    try:
+        return build_catalogue(
+            args.interactions, args.items, args.out, image_dir=args.image_dir, text_columns=args.text_columns,
+            id_column=args.id_column, user_column=args.user_column, item_column=args.item_column,
+            image_pattern=args.image_pattern, k_core=args.k_core, seed=args.seed, name=args.name,
+            progress=not args.no_progress, notes=notes,
+        )
+    finally:  # said also when the build then fails: the note may be why
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
 
 
 def _build_movielens(args) -> Path:
