@@ -96,9 +96,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         notice = _checked(Path(args.precomputed), pre["manifest"], args.no_check)
     if not records:
         deeper = sorted(d.name for d in root.iterdir() if d.is_dir() and list_runs(d)) if root.is_dir() else []
-        raise ConfigError(f"no runs in {root}" + (f" or {args.precomputed}" if args.precomputed else "") + (
+        where = f"no runs in {root}" if root.is_dir() else f"no runs: the folder {root} does not exist"
+        hint = ("; train some with `python -m mambarec train --out DIR` (DIR inside it)"
+                + ("" if args.runs else ", or pass --runs with the folder that holds your run folders"))
+        raise ConfigError(where + (f" or {args.precomputed}" if args.precomputed else "") + (
             f"; runs are one level down, in {', '.join(deeper[:REPEATS_NAMED])}: pass that folder as --runs"
-            if deeper else "; train some with `python -m mambarec train --out DIR` (DIR inside it), or pass --runs"))
+            if deeper else hint))
     rows = comparison_rows(records)
     for folder, run_id in rows.loc[~rows["config_ok"], ["folder", "run"]].itertuples(index=False):
         print(f"warning: {folder or run_id}: its config.json cannot be read by this version; listed by its folder "

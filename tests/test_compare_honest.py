@@ -911,7 +911,7 @@ def test_the_mean_over_seeds_ends_where_the_first_seed_stopped_and_the_others_go
     assert not [t for t in together.data if t.line.dash == "dot"]
 
 
-def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, capsys):
+def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, capsys, monkeypatch):
     """`python -m mambarec compare`: the Compare page's table for run folders on a machine without the app (the
     same functions, mambarec.comparison): mean ± std over seeds, the change paired by seed with its interval, one
     seed said as one seed, and bad input refused in one line with the valid choices."""
@@ -976,7 +976,11 @@ def test_the_command_line_compares_saved_runs_with_paired_intervals(tmp_path, ca
     assert main(["compare", "--runs", str(tmp_path / "a-file")]) == 2
     assert "a-file: is a file, not a folder of run folders; name the folder that holds them" in capsys.readouterr().err
     assert main(["compare", "--runs", str(tmp_path / "a-folder")]) == 2
-    assert "no runs in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no runs in" in err and "pass --runs" not in err  # it had been passed (audit r73)
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "never-made"))  # the default folder, not there
+    assert main(["compare"]) == 2
+    assert f"no runs: the folder {tmp_path / 'never-made'} does not exist" in capsys.readouterr().err
     assert main(["compare", "--runs", str(tmp_path)]) == 2  # the runs one level down: it said only "no runs in"
     assert "; runs are one level down, in runs: pass that folder as --runs" in capsys.readouterr().err
 
