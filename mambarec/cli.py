@@ -44,8 +44,10 @@ from mambarec.progress import Autosave
 from mambarec.readme import add_readme_command
 from mambarec.store import (
     CHECKPOINT_NAME,
+    RunStoreError,
     check_room,
     check_writable,
+    claim_words,
     claimed,
     save_run,
 )
@@ -268,6 +270,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mambarec.checkpoint import DatasetMismatchError, load_checkpoint, load_model  # lazy: torch-backed
     from mambarec.evaluate import evaluate_model  # lazy: torch-backed, kept off the light path
 
+    # a run still training with no save yet: it said only "no such checkpoint file" (audit r73); a run folder was
+    # named by its checkpoint in ``main``
+    folder = Path(args.checkpoint).parent
+    if not Path(args.checkpoint).is_file() and (writer := claim_words(folder)) is not None:
+        raise RunStoreError(f"{folder}: process {writer} is training into it and has saved no checkpoint yet; "
+                            "evaluate it once that run has saved (at its end, or at its first progress save)")
     ckpt = load_checkpoint(args.checkpoint)
     dataset = _checkpoint_dataset(args, ckpt)
     try:

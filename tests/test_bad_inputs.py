@@ -490,3 +490,22 @@ def test_a_checkpoint_of_other_data_of_the_same_name_says_which_folder_was_read(
     assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(other)]) == 2
     said = capsys.readouterr().err
     assert f"not on the 'tiny' read here from {other}" in said and "pass --dataset with the folder" in said
+
+
+def test_evaluating_a_run_that_is_still_training_says_so(tmp_path, capsys):
+    """`evaluate RUN` while a `train` wrote RUN said "no such checkpoint file" and nothing of the run (audit r73)."""
+    import subprocess
+
+    from mambarec.store import LOCK_NAME
+
+    writer = subprocess.Popen(["sleep", "60"])  # a living process holds the folder's claim
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / LOCK_NAME).write_text(str(writer.pid))
+        assert main(["evaluate", str(tmp_path / "run")]) == 2
+        assert f"process {writer.pid}" in (said := capsys.readouterr().err) and "has saved no checkpoint yet" in said
+    finally:
+        writer.kill()
+        writer.wait()
+    assert main(["evaluate", str(tmp_path / "run")]) == 2  # its writer gone: the plain fact
+    assert "no such checkpoint file" in capsys.readouterr().err
