@@ -16,13 +16,13 @@ from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
 from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
 from mambarec.engines import DEFAULT_WORKERS
+from mambarec.extension import check_extension
 from mambarec.grid import BUDGETS, DEFAULT_BUDGET, GRID, MAX_SEEDS, budget_for, grid_cells
 from mambarec.plan import make_plan, render_plan
 from mambarec.precompute import (
     DEFAULT_DATASETS,
     DEFAULT_SEEDS,
     ENGINES,
-    check_extension,
     check_replaceable,
     plan,
     precompute,

@@ -1331,7 +1331,7 @@ def test_a_saved_setup_whose_name_holds_a_comma_keeps_its_place_in_the_pages_add
     again = compare(monkeypatch, root, **{k: at.query_params[k] for k in at.query_params})  # a copied address
     for page in (at, again):
         notes = [e.value for kind in (page.caption, page.info, page.warning) for e in kind]
-        assert not [n for n in notes if "no setup of that name" in n], notes
+        assert not [n for n in notes if "of that name on this dataset" in n], notes
         assert list(compare_table(page)["setup"]) == names
     typed = compare(monkeypatch, root, dataset="synthetic", cells="paper, no_alignment")
     assert set(compare_table(typed)["setup"]) >= {"paper", "no_alignment"}

@@ -207,7 +207,7 @@ def test_a_choice_still_counts_after_a_run_that_never_ended_and_a_press_is_a_cho
 
 
 @pytest.mark.parametrize("cells,said", [("foo,bar", "cells='foo,bar' is not available here"),
-                                        ("paper,foo", "cells=foo: no setup of that name on this dataset")])
+                                        ("paper,foo", "cells=foo: no setup or saved run of that name on this dataset")])
 def test_a_misspelt_cell_is_named_once_without_calling_it_untrained(cells, said, tmp_path, monkeypatch):
     """cells=foo,bar drew two notes, the second calling a typo "not on this dataset yet"."""
     monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
