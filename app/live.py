@@ -180,10 +180,10 @@ def outcome(job: jobs.Job) -> None:
                + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
         st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")
         # straight to it: among 40 precomputed rows a saved run was found only by typing into the picker
-        lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:",
-                            same_setup.compare_query(job.run, job.id),
+        query = same_setup.compare_query(job.run, job.id)
+        lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:", query,
                             "Compare with this run beside its setup's precomputed seeds (or the paper's model)")
-        if unpaired := same_setup.unpaired_note(job.run):
+        if unpaired := same_setup.unpaired_note(job.run, query.get("ref")):
             st.caption(unpaired)
         note = early_stop_note(res, job.run.train.patience)
         if note:

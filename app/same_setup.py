@@ -84,10 +84,10 @@ def compare_query(run: RunConfig, run_id: str) -> dict[str, str]:
     return {"dataset": run.dataset, "cells": f"{ref},{run_id}", "ref": ref}
 
 
-def unpaired_note(run: RunConfig) -> str | None:
-    """What Compare's link cannot show for a run whose seed its reference never ran: a seed-8 run beside `paper`
-    (seeds 0-4) read "no common seed" where its Δ should be, with nothing on the card saying why (rehearsal r71)."""
-    ref = _reference(run)
+def unpaired_note(run: RunConfig, ref: str | None) -> str | None:
+    """What Compare's link (``compare_query``, whose ``ref`` it takes) cannot show for a run whose seed its reference
+    never ran: a seed-8 run beside `paper` (seeds 0-4) read "no common seed" where its Δ should be, with nothing on
+    the card saying why (rehearsal r71)."""
     seeds = _grid()[1].get((run.dataset, ref), ()) if ref else ()
     if not seeds or run.train.seed in seeds:
         return None

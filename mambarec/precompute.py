@@ -140,16 +140,12 @@ def precompute(out: str | Path, datasets: dict, seeds: Iterable[int] = DEFAULT_S
         if left == tmp or (pid.isdigit() and not alive(int(pid))):
             shutil.rmtree(left, ignore_errors=True)
     tmp.mkdir(parents=True)  # a place it cannot write was refused by ``_one_at_a_time``, before the lock
-    try:
+    fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
+    try:  # a folder this command may not extend: refused before anything trains, nothing left beside it
         prev = (previous_folder(out, tmp, refresh_stale, progress, {(d, c.name) for d in datasets for c in cells})
                 if extend or refresh_stale else None)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    fingerprints = {name: ds.fingerprint() for name, ds in datasets.items()}
-    try:
         check_extension(out, prev, fingerprints, epochs)
-    except PrecomputedError:
+    except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     done = runs_held(prev["results"]) if prev else set()

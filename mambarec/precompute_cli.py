@@ -196,8 +196,7 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
         done = runs_held(pre["results"]) if keep else set()
         if keep:
             try:  # an extension keeps one budget per dataset
-                check_extension(Path(args.out), pre, {n: d.fingerprint() for n, d in datasets.items()},
-                                      args.epochs)
+                check_extension(Path(args.out), pre, {n: d.fingerprint() for n, d in datasets.items()}, args.epochs)
             except PrecomputedError as exc:
                 note += f"note: run without --plan, this command would be refused: {exc}\n"
             found = staleness(pre["manifest"], progress=False)

@@ -583,8 +583,11 @@ def test_a_saved_runs_compare_link_sets_it_beside_the_cell_it_is_read_against(en
     assert same_setup.compare_query(fast, "r6")["ref"] == "paper"
     # a seed its reference never ran: the card says why Compare shows no Δ (rehearsal r71), and only then
     seed_0, seed_8 = (dataclasses.replace(other, train=dataclasses.replace(other.train, seed=s)) for s in (0, 8))
-    assert same_setup.unpaired_note(seed_0) is None and same_setup.unpaired_note(tiny) is None
-    assert same_setup.unpaired_note(seed_8).startswith("Seed 8 is not one of `paper`'s precomputed seeds (0, 1, 2")
+    def note(run):  # as the run's card asks: of the reference its Compare link names
+        return same_setup.unpaired_note(run, same_setup.compare_query(run, "r").get("ref"))
+
+    assert note(seed_0) is None and note(tiny) is None
+    assert note(seed_8).startswith("Seed 8 is not one of `paper`'s precomputed seeds (0, 1, 2")
 
 
 def test_a_classroom_server_offers_no_live_run_beside_the_precomputed_seeds(env, monkeypatch):
