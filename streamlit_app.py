@@ -15,13 +15,14 @@ import streamlit as st
 # process it starts (a run, a timing): a spec named __main__ makes it leave the app alone (app.jobs.guard_main).
 __spec__ = importlib.machinery.ModuleSpec("__main__", None)  # noqa: A001
 
-from app import code_on_disk, presentation, sidebar, state, urlsel
+from app import code_on_disk, flash, presentation, sidebar, state, urlsel
 
 st.set_page_config(page_title="MambaRec explorer", page_icon="🧭", layout="wide")
 if edited := code_on_disk.changed():  # pulled into a running server: its pages would mix new code and old modules
     st.error(code_on_disk.notice(edited), icon=":material/restart_alt:")
     st.stop()
 state.init_session()
+flash.begin_run()  # which one-shot messages ("Deleted the run") this run shows again (app/flash.py)
 presentation.init()  # before the sidebar: its dataset picker names worlds shorter in presentation mode
 ON_TRAIN = urlsel.arrive()  # keeps the URL before the sidebar rewrites it; a root link with a setup opens Train
 

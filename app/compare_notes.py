@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import evidence, staleness
+from app import evidence, flash, staleness
 from mambarec import findings, stats
 from mambarec.config.run import SCHEDULES
 from mambarec.grid import DEFAULT_BUDGET
@@ -78,12 +78,23 @@ def schedules(rows: pd.DataFrame, shown: list[str]) -> None:
                "REPORT.md, 'Schedules'): " + "; ".join(words) + ".")
 
 
-@st.fragment(run_every=1.0)
+POLL_FIRST = "stale.poll_first"  # set as the page draws the poll: its first pass is part of the page's run
+
+
 def pending_staleness() -> None:
-    """Polls the background stale-check; redraws the page once it is done."""
+    """Polls the background stale-check; redraws the page once it is done (at a tick of the poll, never in the run
+    that draws it: a check that ended as the page was drawn threw that run away, with the one-shot messages it
+    showed, as a delete's; ``app.flash`` keeps them through the redraw)."""
+    st.session_state[POLL_FIRST] = True
+    _poll()
+
+
+@st.fragment(run_every=1.0)
+def _poll() -> None:
+    first = st.session_state.pop(POLL_FIRST, False)
     ready, _ = staleness.staleness_banner()
-    if ready:
-        st.rerun()
+    if ready and not first:
+        flash.rerun()
     st.caption(":material/hourglass_top: Checking that these precomputed numbers are still today's code...")
 
 

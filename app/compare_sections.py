@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import errors, models, paper_numbers, results, run_actions, state, urlsel
+from app import errors, flash, models, paper_numbers, results, run_actions, state, urlsel
 from mambarec.comparison import one_per_seed
 from mambarec.config import RunConfig
 
@@ -132,10 +132,10 @@ def pick_linked_run(rows: pd.DataFrame, linked: list[str]) -> None:
 
 
 def checkpoints(rows: pd.DataFrame, dataset) -> None:
-    deleted = st.session_state.pop(DELETED, None)
+    deleted = flash.take(DELETED)
     if deleted:  # on the page, not a toast: a toast's 4 s passed unseen in a rehearsal (r72, item 9)
         st.success(f"Deleted the run `{deleted}` and its checkpoint.", icon=":material/delete:")
-    gone = st.session_state.pop(GONE, None)
+    gone = flash.take(GONE)
     if gone:
         st.warning(gone, icon=":material/sync_problem:")
     runs = rows[rows["checkpoint"].notna()] if "checkpoint" in rows else rows
@@ -143,7 +143,7 @@ def checkpoints(rows: pd.DataFrame, dataset) -> None:
         st.caption(f"No checkpoint on this dataset yet. {models.train_hint(dataset.name)} Or upload one below.")
     else:
         labels = checkpoint_labels(runs)
-        renamed = st.session_state.pop(RENAMED, None)
+        renamed = flash.take(RENAMED)
         if renamed in labels:  # the run just renamed stays picked (its old path is gone from the list)
             st.session_state[kept(PICK)] = renamed
             st.success(f"Renamed: the run is now `{Path(renamed).parent.name}`.", icon=":material/edit:")
@@ -202,7 +202,7 @@ def manage(row) -> None:
         else:
             if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):  # not X-2's
                 state.set_active_run(folder / "checkpoint.pt")
-            st.session_state[RENAMED] = str(folder / "checkpoint.pt")
+            flash.say(RENAMED, str(folder / "checkpoint.pt"))
             st.rerun()
     # keyed by the run: an unkeyed popover stayed open across the delete's rerun and then offered to delete the next
     # run in the picker, one more click away (rehearsal r72, item 1)
@@ -216,7 +216,7 @@ def manage(row) -> None:
             else:
                 if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):
                     state.set_active_run(None)
-                st.session_state[DELETED] = row["run"]
+                flash.say(DELETED, row["run"])
                 st.rerun()
 
 
@@ -224,9 +224,8 @@ def relist_if_gone(folder: str, what: str | None = None) -> None:
     """When the run's folder is gone (another tab or session renamed or deleted it first), say so on a fresh list:
     the page had called the run's file damaged and dropped this session's own rename (audit r60, item 7)."""
     if not os.path.lexists(folder):
-        st.session_state[GONE] = (f"`{Path(folder).name}` was renamed or deleted meanwhile, in another tab or "
-                                  f"session{f', so it was not {what} here' if what else ''}. The list below is up "
-                                  "to date again.")
+        flash.say(GONE, f"`{Path(folder).name}` was renamed or deleted meanwhile, in another tab or session"
+                        f"{f', so it was not {what} here' if what else ''}. The list below is up to date again.")
         st.rerun()
 
 

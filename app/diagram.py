@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import presentation, state, widgets
+from app import flash, presentation, state, widgets
 from app.labels import LABELS
 from mambarec.config import ConfigError, RunConfig
 
@@ -194,7 +194,7 @@ def _on_click(key: str) -> None:
     try:
         state.set_run(toggle(state.current_run(), block.name))
     except ConfigError as exc:  # in the form's words: the diagram's blocks are its switches
-        st.session_state[widgets.REJECTED] = widgets.refusal(switch_field(block.name), exc)
+        flash.say(widgets.REJECTED, widgets.refusal(switch_field(block.name), exc))
     st.session_state[COUNTER] = st.session_state.get(COUNTER, 0) + 1
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import jobs, presentation, state, urlsel
+from app import flash, jobs, presentation, state, urlsel
 from mambarec.data.scenarios import KNOBS, SCENARIOS, ScenarioError, scenario_summary
 from mambarec.data.spec import PREFIX, is_synthetic, make_spec, parse_spec
 
 PICKER = "sidebar.dataset"
 KNOB = "knob."  # widget keys: knob.<name>
+KNOB_REJECTED = "knob.rejected"  # a knob value refused, said on the next run (app.flash)
 KNOB_LABELS = {
     "n_users": ("Users", "users drawn before the 5-core filter"),
     "n_items": ("Items", "items drawn before the 5-core filter"),
@@ -75,7 +76,7 @@ def _on_knob(name: str) -> None:
             raise ScenarioError(f"{KNOB_LABELS[name][0]}: the box was left empty; type a number.")
         state.set_active_dataset(make_spec(spec.scenario, **values).canonical())
     except ScenarioError as exc:
-        st.session_state["knob.rejected"] = str(exc)
+        flash.say(KNOB_REJECTED, str(exc))
 
 
 def scenario_knobs(name: str) -> None:
@@ -90,7 +91,7 @@ def scenario_knobs(name: str) -> None:
     config = spec.config()
     with st.expander("World knobs", icon=":material/tune:"):
         st.caption(scenario_summary(spec.scenario) if spec.scenario in SCENARIOS else "")
-        rejected = st.session_state.pop("knob.rejected", None)
+        rejected = flash.take(KNOB_REJECTED)
         if rejected:
             st.warning(rejected)
         for knob, (label, plain) in KNOB_LABELS.items():

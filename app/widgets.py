@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state
+from app import flash, state
 from app.labels import LABELS, label_of
 from mambarec import config as C
 from mambarec.config import MODEL_CONFIGS, ConfigError, RunConfig, TrainConfig, field_names, field_of, help_text
@@ -160,7 +160,7 @@ def _on_field(name: str) -> None:
             raise ConfigError("the box was left empty; type a number")
         state.set_run(state.edit_run(run, name, value))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        st.session_state[REJECTED] = f"{refusal(name, exc)}. The form shows the setup as it was."
+        flash.say(REJECTED, f"{refusal(name, exc)}. The form shows the setup as it was.")
 
 
 def refusal(name: str, exc: Exception) -> str:
@@ -300,7 +300,7 @@ def run_config_form(run: RunConfig, before_tabs=None, picture_tab: str | None = 
     or, for MambaRec with ``picture_tab`` named, in a first tab of that name. Presentation mode does so: below the
     diagram the tabs sat at the projector's bottom edge, so a click on one showed nothing (rehearsal r55, F7)."""
     push(run)
-    rejected = st.session_state.pop(REJECTED, None)
+    rejected = flash.take(REJECTED)
     if rejected:
         st.warning(f"Not applied: {rejected}", icon=":material/block:")
     model_header(run)

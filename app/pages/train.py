@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import diagram, estimate, jobs, live, presentation, roomlinks, same_setup, state, urlsel, widgets
+from app import diagram, estimate, flash, jobs, live, presentation, roomlinks, same_setup, state, urlsel, widgets
 from app.errors import said
 from mambarec.config import RunConfig, run_to_params, setup_label
 from mambarec.config.run import VALIDATED_SCHEDULES
@@ -31,7 +31,7 @@ def _start(bound: RunConfig, n_seeds: int) -> None:
     ss = st.session_state
     changed = widgets.mismatch(bound)
     if state.current_run() != bound or changed:
-        ss[REFUSED] = ("The setup changed as Train was clicked" + (f" ({', '.join(changed)})" if changed else "")
+        flash.say(REFUSED, "The setup changed as Train was clicked" + (f" ({', '.join(changed)})" if changed else "")
                        + ": nothing was started. The form now shows the setup; press Train again to run it.")
         return
     try:
@@ -42,7 +42,7 @@ def _start(bound: RunConfig, n_seeds: int) -> None:
             seeds = [bound.train.seed + i for i in range(n_seeds)]
             started = jobs.start_seeds(bound, dataset, seeds, owner=state.owner(), classroom=state.classroom())
     except Exception as exc:  # noqa: BLE001  (a refused start is said, not raised)
-        ss[REFUSED] = f"Nothing was started: {said(exc)}"
+        flash.say(REFUSED, f"Nothing was started: {said(exc)}")
         return
     ss.jobs = [j.id for j in started] + [i for i in ss.jobs if i not in {j.id for j in started}]
 
@@ -127,7 +127,7 @@ def estimate_panel(run: RunConfig, seeds_done: list | None = None) -> None:
         @st.fragment(run_every=1.0)
         def wait() -> None:
             if not estimate.pending(run):
-                st.rerun(scope="app")
+                flash.rerun(scope="app")
             st.caption(":material/timer: Timing a few batches of this setup in the background...")
 
         wait()
@@ -155,7 +155,7 @@ def my_runs_card() -> None:
         # one ended: the whole page says how (one that another session stopped had vanished from here until the
         # session's last run ended, audit r60); with the last one the polling stops
         if live.any_ended(mine, active_then):
-            st.rerun(scope="app")
+            flash.rerun(scope="app")
 
     cards()
 
@@ -174,7 +174,7 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
                  "(mean and spread on Compare).")
     if reason:
         st.warning(reason, icon=":material/block:")
-    refused = st.session_state.pop(REFUSED, None)
+    refused = flash.take(REFUSED)
     if refused:
         st.warning(refused, icon=":material/block:")
     my_runs_card()
