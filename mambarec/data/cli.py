@@ -110,23 +110,23 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
     return data
 
 
-def _build(args) -> Path:
-    notes: list[str] = []
-    try:
-        return build_catalogue(
-            args.interactions, args.items, args.out, image_dir=args.image_dir, text_columns=args.text_columns,
-            id_column=args.id_column, user_column=args.user_column, item_column=args.item_column,
-            image_pattern=args.image_pattern, k_core=args.k_core, seed=args.seed, name=args.name,
-            progress=not args.no_progress, notes=notes,
-        )
-    finally:  # said also when the build then fails: the note may be why
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr)
+def _build(args, notes: list[str]) -> Path:
+    return build_catalogue(
+        args.interactions, args.items, args.out, image_dir=args.image_dir, text_columns=args.text_columns,
+        id_column=args.id_column, user_column=args.user_column, item_column=args.item_column,
+        image_pattern=args.image_pattern, k_core=args.k_core, seed=args.seed, name=args.name,
+        progress=not args.no_progress, notes=notes,
+    )
 
 
-def _build_movielens(args) -> Path:
+def _build_movielens(args, notes: list[str]) -> Path:
+    return build_movielens(args.raw, args.out, limit_items=args.limit_items, progress=not args.no_progress,
+                           notes=notes)
 
-    return build_movielens(args.raw, args.out, limit_items=args.limit_items, progress=not args.no_progress)
+
+def _say(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def run_data_command(args) -> int:
@@ -144,11 +144,14 @@ def run_data_command(args) -> int:
         print(f"error: {args.out} already holds a dataset ({held[0]}); nothing was overwritten. Choose another --out "
               "or add --overwrite to rebuild it", file=sys.stderr)
         return 2
+    notes: list[str] = []
     try:
-        out = _build(args) if args.data_command == "build" else _build_movielens(args)
+        out = (_build if args.data_command == "build" else _build_movielens)(args, notes)
     except DatasetError as exc:
+        _say(notes)  # also when the build then fails, before its error: the note may be why
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _say(notes)
     stats = json.loads((Path(out) / "stats.json").read_text())
     split = stats["split"]
     missing = stats.get("items_without_image", stats.get("items_without_poster", 0))

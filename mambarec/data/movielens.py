@@ -34,6 +34,7 @@ GENRES = (
 ITEM_COLUMNS = ("movie_id", "title", "year", "overview", *GENRES)
 K_CORE = 5
 SEED = 2026
+NAMED_IDS = 5  # repeated movie ids a note names before "..."
 
 
 def _require(path: Path, what: str) -> Path:
@@ -59,8 +60,9 @@ def read_udata(raw: str | Path) -> pd.DataFrame:
     return df
 
 
-def read_movies(raw: str | Path) -> pd.DataFrame:
-    """``items.csv`` indexed by movie_id (first row of each id), with the columns the recipe uses."""
+def read_movies(raw: str | Path, notes: list[str] | None = None) -> pd.DataFrame:
+    """``items.csv`` indexed by movie_id (first row of each id), with the columns the recipe uses; ``notes`` gets the
+    ids it dropped rows of (the shared ml100k's items.csv lists movies 56 and 72 twice, and this was not said)."""
     path = _require(Path(raw) / "items.csv", "items.csv")
     try:
         df = pd.read_csv(path)
@@ -76,7 +78,14 @@ def read_movies(raw: str | Path) -> pd.DataFrame:
             raise DatasetError(f"{path}: column {col!r} must hold whole numbers; found {len(bad)} other value(s), "
                                f"e.g. {bad.head(3).tolist() or ['(empty)']}")
         df[col] = values
-    return df.drop_duplicates("movie_id", keep="first").set_index("movie_id")
+    repeated = df["movie_id"].duplicated(keep="first")
+    if notes is not None and repeated.any():
+        ids = sorted(int(i) for i in df.loc[repeated, "movie_id"].unique())
+        copies = len(df.drop_duplicates()) == len(df) - int(repeated.sum())  # whole rows alike: nothing is lost
+        notes.append(f"{path}: {int(repeated.sum())} row(s) repeat the movie_id of an earlier row ({len(ids)} id(s): "
+                     f"{', '.join(map(str, ids[:NAMED_IDS]))}{', ...' if len(ids) > NAMED_IDS else ''}); the first "
+                     f"row of each is kept{', and the others are copies of it' if copies else ''}")
+    return df[~repeated].set_index("movie_id")
 
 
 def movie_genres(movies: pd.DataFrame) -> list[list[str]]:
@@ -170,13 +179,14 @@ def split_udata(
 
 def build_movielens(
     raw: str | Path, out: str | Path, *, limit_items: int | None = None, progress: bool = True,
-    name: str = "ml100k",
+    name: str = "ml100k", notes: list[str] | None = None,
 ) -> Path:
-    """Build the ml100k MMRec folder ``out`` from the raw folder; returns ``out``."""
+    """Build the ml100k MMRec folder ``out`` from the raw folder; returns ``out``. ``notes`` gets what was dropped
+    from the raw files on the way."""
     raw, out = Path(raw), Path(out)
     if not raw.is_dir():
         raise DatasetError(f"{raw}: raw ml100k folder not found (it must hold u.data, items.csv, posters/)")
-    movies = read_movies(raw)
+    movies = read_movies(raw, notes)
     udata = read_udata(raw)
     check_items_known(udata, pd.Series(movies.index), raw / "u.data", raw / "items.csv",
                       hint=" (u.data's second column and items.csv's movie_id)")
