@@ -72,12 +72,18 @@ def dataset_folder(dataset: str) -> str:
 
 def regenerate_hint(folder: Path, damaged: bool = True) -> str:
     """How to get a damaged or missing folder back: from git where it is the shipped one (seconds), else by
-    training it again (the whole default grid is hours). ``damaged`` off (a stale folder): training only."""
-    replace = " --overwrite" if (Path(folder) / "manifest.json").is_file() else ""  # precompute keeps a grid otherwise
+    training it again (the whole default grid is hours). ``damaged`` off (a stale folder): training only. A folder
+    of other files (a dataset's) is not one: `precompute --out` there is refused, so that was no advice (audit r75)."""
+    folder_path = Path(folder)
+    replace = " --overwrite" if (folder_path / "manifest.json").is_file() else ""  # precompute keeps a grid otherwise
     again = f"`python -m mambarec precompute --out {folder}{replace}` trains it again (the default grid: hours)"
     shipped = Path(__file__).resolve().parents[1] / "precomputed"
-    if damaged and Path(folder).resolve() == shipped and (shipped.parent / ".git").exists():
+    if damaged and folder_path.resolve() == shipped and (shipped.parent / ".git").exists():
         return f"restore the shipped files with `git checkout -- {folder}`, or {again}"
+    grid_parts = ("manifest.json", "results.json", "checkpoints", "alignment")  # what a damaged grid still has
+    if folder_path.is_dir() and any(folder_path.iterdir()) and not any((folder_path / p).exists() for p in grid_parts):
+        return ("it holds other files and no grid: name the folder that `python -m mambarec precompute --out DIR` "
+                "wrote (the shipped one is precomputed/), or train a grid into a new DIR")
     return f"regenerate it: {again}"
 
 

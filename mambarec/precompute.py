@@ -335,7 +335,8 @@ def _dataset_entry(ds, fingerprint: str) -> dict:
 
 def check_replaceable(out: str | Path, keep: bool = False, overwrite: bool = False) -> None:
     """Refuse, before any work, to write ``out`` over something that is not a precomputed folder, or over
-    one holding runs unless they are kept (``keep``: an extension) or ``overwrite`` says to replace them."""
+    one holding runs unless they are kept (``keep``: an extension) or ``overwrite`` says to replace them; and to
+    extend (``keep``) a folder that holds no grid."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
         raise PrecomputedError(f"{out} exists and is not a precomputed folder (no manifest.json); "
@@ -343,6 +344,9 @@ def check_replaceable(out: str | Path, keep: bool = False, overwrite: bool = Fal
     if (out / "manifest.json").is_file() and not (keep or overwrite):
         raise PrecomputedError(f"{out} already holds a precomputed grid; --extend adds runs to it, --overwrite "
                                "replaces it as a whole, or choose another --out")
+    if keep and not (out / "manifest.json").is_file():  # a mistyped --out had started a whole grid (audit r75)
+        raise PrecomputedError(f"{out} holds no precomputed grid to extend or refresh (no manifest.json); check "
+                               "--out, or leave --extend and --refresh-stale out to train a new grid there")
 
 
 def _swap_in(tmp: Path, out: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from mambarec.artifacts import DEFAULT_OUT, PrecomputedError, load_precomputed, staleness
+from mambarec.atomic import unwritable
 from mambarec.config import ConfigError
 from mambarec.data import DatasetError, load_dataset
 from mambarec.engine_ray import DEFAULT_MAX_RETRIES, require_ray
@@ -167,7 +168,8 @@ def _seed_counts() -> str:
 
 
 def _check_counts(args: argparse.Namespace, seeds: list[int]) -> None:
-    """Numbers the grid cannot run with, refused with the fix before anything is loaded."""
+    """Numbers the grid cannot run with, and flags that contradict each other, refused with the fix before
+    anything is loaded."""
     if not seeds or len(seeds) > MAX_SEEDS or min(seeds) < 0 or len(set(seeds)) < len(seeds):
         raise ConfigError(f"--seeds takes 1 to {MAX_SEEDS} different seeds >= 0 (a cell runs at most {MAX_SEEDS}), "
                           f"got {args.seeds!r}")
@@ -177,6 +179,13 @@ def _check_counts(args: argparse.Namespace, seeds: list[int]) -> None:
             raise ConfigError(f"{flag} must be at least {low}, got {value}")
     if not args.cpus_per_task > 0:
         raise ConfigError(f"--cpus-per-task must be a number above 0, got {args.cpus_per_task}")
+    # flags that would be ignored or contradict each other, refused rather than dropped in silence (audit r75)
+    if args.address is not None and args.engine != "ray":
+        raise ConfigError(f"--address {args.address!r} names a Ray cluster, and this command trains on this machine: "
+                          "add --engine ray, or leave --address out")
+    if args.overwrite and (args.extend or args.refresh_stale):
+        raise ConfigError("--overwrite replaces the folder as a whole, and --extend / --refresh-stale keep its runs: "
+                          "choose one")
 
 
 def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:
@@ -186,6 +195,8 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
     note = ""
     try:  # the plan of a command that would be refused says so (rehearsal r54, F21)
         check_replaceable(args.out, keep=keep, overwrite=args.overwrite)
+        if why := unwritable(Path(args.out).parent):  # where the grid is written, then swapped in (audit r75)
+            note = f"note: run without --plan, this command would be refused: {args.out} cannot be written ({why})\n"
     except PrecomputedError as exc:
         note = f"note: run without --plan, this command would be refused: {exc}\n"
     try:  # earlier runs under today's budget tell how many epochs a cell takes

@@ -6,6 +6,8 @@ alignment numbers, then the scenario sweep. The Summary's words come from ``mamb
 
 from __future__ import annotations
 
+import re
+
 from mambarec import findings, grid, stats
 from mambarec.artifacts import dataset_folder
 from mambarec.curves import learning_curve_svg
@@ -118,18 +120,16 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
              + " For a part: \"helps\" / \"hurts\" "
              "when the interval excludes 0, \"no measurable effect\" when it holds 0 (not \"no effect\": the "
              "interval bounds how large it can be). Parameter counts are compared exactly.",
-             "- This report holds some 250 intervals at 95% each, and an interval is not corrected for the others: "
-             "about one in twenty true nulls shows as \"helps\" or \"hurts\" by chance. So every \"helps\", "
-             "\"hurts\" or \"costs accuracy\" of a part says whether it holds after Holm's correction over the "
-             "parts shown with it (a line of the Summary, a group of a table: the 15 parts of the paper's model, the "
-             "three model-against-model rows, the 7 bridge parts on each side, the 5 effects of a world), with the "
-             "adjusted p (docs/protocol.md section 8); the claims are the paper's own, each read on its own. Each "
-             "seed trains on the same split; the intervals cover seeds (initial draws, sampling order), not the "
-             "choice of split.",
-             "- ml100k's MambaRec and MGCN cells train under the `fast` schedule (their `<cell>_paper_sched` rows "
-             "repeat the headline ones under the paper's) and its baselines under the paper's schedule, and the "
-             "schedule check below shows that `fast` moves `paper` by about +6%: "
-             "the claims and effects on ml100k are measured under `fast`. Time claims (C6, C8) read each run's own "
+             f"- This report holds {INTERVALS} intervals of a difference, at 95% each, and an interval is not "
+             "corrected for the others: about one in twenty true nulls shows as \"helps\" or \"hurts\" by chance. "
+             "So every \"helps\", \"hurts\" or \"costs accuracy\" of a part says whether it holds after Holm's "
+             "correction over the parts shown with it (a line of the Summary, a group of a table; in the whole "
+             "grid: the 15 parts of the paper's model, the three model-against-model rows, the 7 bridge parts on "
+             "each side, the 5 effects of a world), with the adjusted p (docs/protocol.md section 8); the claims "
+             "are the paper's own, each read on its own. Each seed trains on the same split; the intervals cover "
+             "seeds (initial draws, sampling order), not the choice of split.",
+             *schedule_setup_lines(rows, main),
+             "- Time claims (C6, C8) read each run's own "
              "seconds per epoch, taken two runs at a time on shared cores, so their intervals carry the machine's "
              "load as much as the seeds (the README's speed comparisons alternate configurations in one process "
              "instead); C5-C8 read r = 1 as the "
@@ -181,7 +181,34 @@ def render_report(rows: list[dict], manifest: dict, alignment: dict | None = Non
     if manifest.get("failed"):
         lines += ["", "## Failed (after their retries; not in the tables)", ""]
         lines += [f"- {f['task']}: {f['error']}" for f in manifest["failed"]]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text.replace(INTERVALS, f"{len(INTERVAL.findall(text)):,}")
+
+
+INTERVALS = "<the intervals counted>"  # a placeholder in the Setup, counted once the report is whole
+INTERVAL = re.compile(r"\[[+-]?\d[\d.,]*%, [+-]?\d[\d.,]*%\]")  # a difference's, "[+1.8%, +10.2%]" (a mean's has no %)
+
+
+def schedule_setup_lines(rows: list[dict], datasets: list[str]) -> list[str]:
+    """Per dataset whose `paper` cell trains under a faster schedule than the paper's: which schedule, and by how
+    much the schedule check moves `paper` (a sentence that named ml100k and "+6%" was printed for every grid, a
+    synthetic demo's too; audit r75)."""
+    lines = []
+    for name in datasets:
+        cells = findings.cells_of(rows, name)
+        schedule = next((r.get("schedule") for r in cells.get("paper", {}).values()), None)
+        if schedule in (None, "paper"):
+            continue
+        check = next((c for c in findings.schedule_checks(cells) if c.cell == "paper" and c.schedule == schedule),
+                     None)
+        recall = check.diffs.get(findings.SCHEDULE_METRICS[0]) if check else None
+        moved = (f", and the schedule check below shows that `{schedule}` moves `paper`'s test Recall@20 by "
+                 f"{recall.format(1, '%')}" if recall is not None else
+                 f"; this folder holds no `paper_paper_sched` row to check `{schedule}` against")
+        lines.append(f"- {name}'s MambaRec and MGCN cells train under the `{schedule}` schedule (their "
+                     f"`<cell>_paper_sched` rows repeat the headline ones under the paper's) and its baselines under "
+                     f"the paper's schedule{moved}: the claims and effects on {name} are measured under `{schedule}`.")
+    return lines
 
 
 def _probe_line(manifest: dict) -> str:

@@ -217,7 +217,9 @@ def test_a_moved_probe_makes_the_folder_stale_by_name_but_still_readable(copy_of
 
 def test_a_folder_that_is_not_precomputed_is_neither_loaded_nor_overwritten(tmp_path, tiny):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(artifacts.PrecomputedError, match="no manifest.json"):
+    # ... and the advice is not to `precompute --out` there, which would be refused (audit r75)
+    with pytest.raises(artifacts.PrecomputedError, match="no manifest.json.*holds other files and no grid: name the "
+                       "folder that `python -m mambarec precompute --out DIR` wrote"):
         artifacts.load_precomputed(tmp_path)
     with pytest.raises(artifacts.PrecomputedError, match="not a precomputed folder"):
         pc.precompute(tmp_path, {"synthetic": tiny}, seeds=[0], epochs=1, only=["pop"], progress=False)
@@ -475,8 +477,17 @@ def test_the_cli_never_replaces_a_grid_it_was_not_asked_to_and_checks_its_number
     for extra, message in ((["--epochs", "-5"], "--epochs must be at least 1"),
                            (["--workers", "0"], "--workers must be at least 1"),
                            (["--seeds", "0,1,2,3,4,5"], "--seeds takes 1 to 5 different seeds"),
-                           (["--seeds", "0,0"], "different seeds")):
+                           (["--seeds", "0,0"], "different seeds"),
+                           # contradictions and flags that meant nothing, once taken in silence (audit r75)
+                           (["--extend"], "--overwrite replaces the folder as a whole, and --extend"),
+                           (["--address", "auto"], "add --engine ray, or leave --address out")):
         assert main([*base, "--overwrite", *extra]) == 2 and message in capsys.readouterr().err
+    # a mistyped --out with --extend or --refresh-stale had trained a whole new grid there (audit r75)
+    for keep in ("--extend", "--refresh-stale"):
+        assert main([*base[:-1], str(copy_of.parent / "typo"), keep]) == 2
+        assert "typo holds no precomputed grid to extend or refresh (no manifest.json); check --out" in (
+            capsys.readouterr().err)
+        assert not (copy_of.parent / "typo").exists()
     assert (copy_of / "manifest.json").read_text() == before  # untouched by every refusal
     assert main([*base, "--overwrite", "--epochs", "1"]) == 0
     assert {r["cell"] for r in artifacts.load_precomputed(copy_of)["results"]} == {"pop"}  # replaced, as asked
@@ -727,6 +738,10 @@ def test_the_plan_expects_no_run_to_train_past_the_epochs_cap(tiny):
                               device="cpu", engine="local", cpus_per_task=1.0, overwrite=False)
     line = _plan(args, {"synthetic": tiny}, [0], ["paper"]).splitlines()[1]
     assert line.split()[6] == "2" and "the --epochs cap (expected 140, default)" in line  # not the 140 expected
+    # a folder that cannot be written: the plan's table came without a word of the refusal to come (audit r75)
+    unwritable = _plan(argparse.Namespace(**{**vars(args), "out": "/proc/pre"}), {"synthetic": tiny}, [0], ["pop"])
+    assert unwritable.startswith("note: run without --plan, this command would be refused: /proc/pre cannot be "
+                                 "written (")
 
 
 def test_the_plans_runs_at_once_follow_the_engine():
@@ -965,3 +980,25 @@ def test_the_bridge_names_no_largest_drop_when_nothing_dropped():
     norm = [_row("mgcn_with_norm", s, v) for s, v in enumerate((0.29, 0.32, 0.305))]  # +1.7%, interval holds 0
     line, = bridge_lines(findings.cells_of(mgcn + norm, "d"), "d")
     assert "no measurable effect: LayerNorm" in line and "In plain words" not in line
+
+
+def test_the_reports_setup_speaks_of_its_own_grid(grid_dir, copy_of):
+    """Audit r75: every REPORT.md said ml100k's cells train under `fast`, which "moves `paper` by about +6%", and
+    that it held "some 250 intervals", a one-seed synthetic demo's too. The Setup now counts its own intervals and
+    reads the schedule check from its own rows."""
+    from mambarec.report import INTERVAL
+
+    text = (grid_dir / "REPORT.md").read_text()
+    count = int(text.split("This report holds ", 1)[1].split(" ", 1)[0].replace(",", ""))
+    assert count == len(INTERVAL.findall(text))
+    # the private "ml100k" here trains `paper` under `fast` and holds no repeat under the paper's schedule
+    assert ("- ml100k's MambaRec and MGCN cells train under the `fast` schedule (their `<cell>_paper_sched` rows "
+            "repeat the headline ones under the paper's) and its baselines under the paper's schedule; this folder "
+            "holds no `paper_paper_sched` row to check `fast` against: the claims and effects on ml100k are measured "
+            "under `fast`.") in text
+    assert "about +6%" not in text and "some 250" not in text
+    # a grid of synthetic alone (the paper's schedule) says nothing of schedules
+    pc.precompute(copy_of, {"synthetic": load_dataset("synthetic", n_users=40, n_items=30)}, seeds=[0],
+                  epochs=EPOCHS, only=["pop"], projections=("pca",), progress=False, overwrite=True)
+    text = (copy_of / "REPORT.md").read_text()
+    assert "schedule (their" not in text and "This report holds 0 intervals of a difference" in text
