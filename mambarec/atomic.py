@@ -1,11 +1,13 @@
 """Atomic file writes: a file is written under a temporary name beside it and renamed over the target, so a
 crash never leaves a half-written file, and the temporary name carries the writer's process id, so two processes
 writing the same path never share one (the run store, checkpoints, caches, the precompute journal). Files that
-belong together (a dataset folder's interactions and features) are all written first and renamed last."""
+belong together (a dataset folder's interactions and features) are all written first and renamed last. Before
+long work, ``unwritable`` says why a folder cannot take the files it will end with."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -38,4 +40,27 @@ def write_together(writes: Mapping[Path, Callable[[Path], object]]) -> list[Path
     return list(done)
 
 
-__all__ = ["write_atomically", "write_together", "temporary_name"]
+def unwritable(folder: Path) -> str | None:
+    """Why no file can be written in ``folder`` (the system's words), or None when one can: a scratch file is
+    written there and removed, with the folders made for it."""
+    created = []
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        created.append(p)  # deepest first
+        p = p.parent
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    finally:
+        for made in created:
+            try:
+                made.rmdir()
+            except OSError:
+                break
+    return None
+
+
+__all__ = ["write_atomically", "write_together", "temporary_name", "unwritable"]

@@ -19,13 +19,12 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mambarec.atomic import write_atomically
+from mambarec.atomic import unwritable, write_atomically
 from mambarec.config import RunConfig
 from mambarec.data.spec import dataset_slug
 from mambarec.errors import UserError
@@ -266,29 +265,6 @@ def _probe_writable(folder: Path) -> None:
         raise RunStoreError(f"{folder} cannot be written ({why}); choose another --out")
 
 
-def unwritable(folder: Path) -> str | None:
-    """Why no file can be written in ``folder`` (the system's words), or None when one can: a scratch file is
-    written there and removed, with the folders made for it."""
-    created = []
-    p = Path(folder)
-    while not p.exists() and p != p.parent:
-        created.append(p)  # deepest first
-        p = p.parent
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        return str(exc.strerror or exc)
-    finally:
-        for made in created:
-            try:
-                made.rmdir()
-            except OSError:
-                break
-    return None
-
-
 def save_run(folder: Path, trainer, result, with_resume: bool = True, overwrite: bool = False,
              resuming: bool = False, interrupted: str | None = None, started_by: str = "") -> Path:
     """Write config.json, metrics.json and checkpoint.pt of a finished (or stopped) run; ``interrupted``: why a run
@@ -380,7 +356,7 @@ def import_checkpoint(data: bytes, filename: str, dataset, root: Path | None = N
 __all__ = ["RunRecord", "RunStoreError", "CHECKPOINT_NAME", "runs_dir", "new_run_id", "named_by_hand",
            "metrics_payload", "save_run",
            "import_checkpoint",
-           "check_writable", "unwritable", "check_room", "claimed", "holding", "lock_owner", "held",
+           "check_writable", "check_room", "claimed", "holding", "lock_owner", "held",
            "HOST", "other_claim", "claim_words",
            "refuse_if_claimed", "LOCK_NAME",
            "METRICS_NAME", "CONFIG_NAME", "write_json", "INTERRUPTED", "STARTED_BY"]

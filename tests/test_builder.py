@@ -279,6 +279,12 @@ def test_cli_errors_and_movielens_flags(tmp_path, capsys):
                                 str(tmp_path / "O"), "--limit-items", "5"])
     assert args.limit_items == 5 and args.func(args) == 2
     assert "raw ml100k folder not found" in capsys.readouterr().err and not (tmp_path / "O").exists()
+    # an --out that cannot be made: said in one line before any work, where a traceback came after the encoding
+    for command in (["build", "--interactions", "x", "--items", "y"], ["build-movielens", "--raw", "R"]):
+        args = parser().parse_args(["data", *command, "--out", "/proc/no-such/out"])
+        assert args.func(args) == 2
+        assert capsys.readouterr().err == ("error: /proc/no-such/out cannot be written (No such file or directory); "
+                                           "choose another --out\n")
 
 
 def test_bad_values_a_build_could_only_crash_on_are_refused_by_name(tmp_path, capsys):

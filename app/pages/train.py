@@ -14,9 +14,10 @@ import streamlit as st
 
 from app import diagram, estimate, flash, jobs, live, presentation, roomlinks, same_setup, state, urlsel, widgets
 from app.errors import said
+from mambarec.atomic import unwritable
 from mambarec.config import RunConfig, run_to_params, setup_label
 from mambarec.config.run import VALIDATED_SCHEDULES
-from mambarec.store import RUNS_DIR_ENV, unwritable
+from mambarec.store import RUNS_DIR_ENV
 
 N_SEEDS = 3
 REFRESH_S = 2.0  # a run's own card; cheap (text, and a figure rebuilt only when an epoch was added)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from mambarec.atomic import unwritable
 from mambarec.data.builder import build_catalogue
 from mambarec.data.dataset import DatasetError
 from mambarec.data.movielens import build_movielens
@@ -143,6 +144,10 @@ def run_data_command(args) -> int:
     if held and not args.overwrite:
         print(f"error: {args.out} already holds a dataset ({held[0]}); nothing was overwritten. Choose another --out "
               "or add --overwrite to rebuild it", file=sys.stderr)
+        return 2
+    why = unwritable(Path(args.out))  # before the items are encoded (minutes), not after (audit r75: a traceback)
+    if why:
+        print(f"error: {args.out} cannot be written ({why}); choose another --out", file=sys.stderr)
         return 2
     notes: list[str] = []
     try:
