@@ -172,7 +172,7 @@ def _trainer(args: argparse.Namespace):
         from mambarec.checkpoint import load_checkpoint  # lazy: torch-backed, kept off the light path
 
         ckpt = load_checkpoint(args.resume)  # read and hashed once; its data is checked against the dataset below
-        dataset = _checkpoint_dataset(args, ckpt)
+        dataset = _kept_name(args, ckpt, _checkpoint_dataset(args, ckpt))
         trainer = _resume(args, ckpt, dataset)
     else:
         args.dataset = args.dataset or "synthetic"
@@ -263,6 +263,19 @@ def _checkpoint_dataset(args: argparse.Namespace, ckpt: dict):
     except DatasetError as exc:
         raise DatasetError(f"{str(exc).rstrip('.')}. The checkpoint was trained on {ckpt['run'].dataset!r}; if that "
                            "data moved, pass --dataset with its new place") from exc
+
+
+def _kept_name(args: argparse.Namespace, ckpt: dict, dataset):
+    """The data of a resumed run under the name it trained with, where ``--dataset`` points at the same data (its
+    fingerprint) under another: a moved folder had the run's metrics filed under its new name, apart from its sister
+    runs on Compare (audit r75)."""
+    trained_on = ckpt.get("dataset")
+    if not (args.dataset and trained_on and dataset.name != trained_on
+            and dataset.fingerprint() == ckpt.get("dataset_fingerprint")):
+        return dataset
+    print(f"note: {args.dataset} holds the data this run trained on as {trained_on!r}; the run keeps that name",
+          file=sys.stderr)
+    return dataclasses.replace(dataset, name=trained_on)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -357,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(getattr(args, "dataset", None), str) and not args.dataset.strip():
         print("error: --dataset is empty; name a dataset (`python -m mambarec data scenarios` lists the built-in "
               "ones) or an MMRec folder, or leave the flag out", file=sys.stderr)
+        return 2
+    if isinstance(getattr(args, "out", None), str) and not args.out.strip():  # read as "." (audit r75)
+        print("error: --out is empty; name the folder to write", file=sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)

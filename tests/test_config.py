@@ -42,9 +42,11 @@ def test_every_field_of_every_config_documents_itself():
             assert f.metadata.get("help"), (f"{cls.__name__}.{f.name} has no help: declare it with "
                                               "param(default, help, ...) (mambarec/config/fields.py)")
     assert help_text(MambaRecConfig, "sigma").startswith("sigma: Gaussian kernel bandwidth")
-    assert "(> 0.0)" in help_text(MambaRecConfig, "sigma")
-    with pytest.raises(ConfigError, match=r"sigma must be > 0.0, got -1"):
+    assert "(>= 1e-06)" in help_text(MambaRecConfig, "sigma")
+    with pytest.raises(ConfigError, match=r"sigma must be >= 1e-06, got -1"):
         mambarec_preset("paper", sigma=-1)
+    with pytest.raises(ConfigError, match=r"sigma must be >= 1e-06, got 1e-30"):  # a crash in the loss (audit r75)
+        mambarec_preset("paper", sigma=1e-30)
     with pytest.raises(ConfigError, match="edge_dropout must be in"):
         MODEL_CONFIGS["freedom"](edge_dropout=1.0)
 
@@ -204,6 +206,26 @@ def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_c
     assert "load it with the dataset it was trained on" in capsys.readouterr().err
 
 
+def test_a_run_resumed_from_its_moved_data_keeps_its_datasets_name(tmp_path, capsys):
+    """Audit r75: resumed with `--dataset <the same data moved to another folder>`, a run's metrics.json named the
+    new folder while its config.json kept the old name, and Compare listed it apart from its sister runs."""
+    import shutil
+
+    from tests.test_app import write_tiny_dataset
+
+    data = write_tiny_dataset(tmp_path, "orig")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(data), "--model", "bpr", "--epochs", "1", "--out", str(out)]) == 0
+    moved = shutil.move(str(data), tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--dataset", str(moved), "--epochs", "2", "--out", str(out)]) == 0
+    assert f"note: {moved} holds the data this run trained on as 'orig'; the run keeps that name" in (
+        capsys.readouterr().err)
+    record = read_run(out)
+    assert json.loads((out / "metrics.json").read_text())["dataset"] == "orig" and record.dataset == "orig"
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 2
+
+
 def test_a_run_that_early_stopping_ended_is_not_resumed_to_stop_one_epoch_later(tmp_path, capsys):
     out = tmp_path / "run"  # patience 1: stops when two epochs in a row do not beat the best
     assert main(["train", "--dataset", "synthetic", "--model", "bpr", "--patience", "1", "--epochs", "200",
@@ -335,11 +357,13 @@ def test_the_symbol_table_in_docs_model_gives_the_paper_presets_values():
 
 
 def test_open_bounds_and_every_element_of_a_tuple_are_checked():
-    """sigma and tau are > 0 (an MMD bandwidth or temperature of 0 divides by 0), a bound that is open refuses the
-    bound itself; a tuple field's every element is held to the field's range."""
-    for name in ("sigma", "tau"):
-        with pytest.raises(ConfigError, match=f"{name} must be > 0.0, got 0.0"):
-            mambarec_preset("paper", **{name: 0.0})
+    """tau is > 0 and sigma at least SIGMA_MIN (an MMD bandwidth or temperature of 0 divides by 0), a bound that is
+    open refuses the bound itself; a tuple field's every element is held to the field's range."""
+    with pytest.raises(ConfigError, match="tau must be > 0.0, got 0.0"):
+        mambarec_preset("paper", tau=0.0)
+    with pytest.raises(ConfigError, match="sigma must be >= 1e-06, got 0.0"):
+        mambarec_preset("paper", sigma=0.0)
+    assert mambarec_preset("paper", sigma=1e-6).sigma == 1e-6
     with pytest.raises(ConfigError, match=r"dilation_rates must be >= 1, got \(1, 0, 3\)"):
         mambarec_preset("paper", dilation_rates=(1, 0, 3))
     assert mambarec_preset("paper", dilation_rates=(1, 4, 9)).dilation_rates == (1, 4, 9)

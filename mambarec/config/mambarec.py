@@ -19,6 +19,9 @@ from mambarec.config.fields import ConfigError, build, check, choices_text, para
 
 VARIANTS = ("paper", "official", "backbone")
 REDUCTION_FACTORS = (1, 2, 4, 8, 16, 32)
+# The MMD's smallest bandwidth: its kernel divides by 2 sigma^2, which leaves float32's range below ~4e-20 (a crash
+# in the loss, audit r75); at 1e-6 the kernel of any two distinct embeddings is already 0.
+SIGMA_MIN = 1e-6
 BRANCHES = ("branch_conv1x1", "branch_dilated_1", "branch_dilated_2", "branch_dilated_3", "branch_pool")  # DREAM's
 
 
@@ -65,7 +68,7 @@ class MambaRecConfig:
     reg_weight: float = param(1e-4, "L2 on the batch's final embeddings / batch size", symbol="lambda_reg", low=0.0)
     use_mmd: bool = param(True, "MMD distribution alignment on")
     lambda_mmd: float = param(0.15, "weight of the MMD loss", symbol="lambda_mmd", low=0.0)
-    sigma: float = param(1.0, "Gaussian kernel bandwidth of the MMD", symbol="sigma", low=0.0, low_open=True)
+    sigma: float = param(1.0, "Gaussian kernel bandwidth of the MMD", symbol="sigma", low=SIGMA_MIN)
     mmd_items: str = param("unique", "items the MMD compares: the batch's distinct positives (unique, paper) or its "
                            "positives with repeats (batch, released code)", choices=("unique", "batch"))
     use_cl: bool = param(True, "InfoNCE on")
