@@ -114,8 +114,9 @@ LABELS: dict[str, Label] = {
     "batch_size": _i("Batch size", "Interactions per training step.", step=256),
     "learning_rate": _f("Learning rate", "Step size of the optimizer (Adam).", step=1e-4,
                         format="%.1e"),
-    "lr_decay": _f("Learning-rate decay", "The learning rate is multiplied by this once per decay period.", step=0.01),
-    "lr_decay_epochs": _i("Decay period (epochs)", "Epochs over which the learning rate decays once."),
+    "lr_decay": _f("Learning-rate decay", "Over each decay period the learning rate shrinks by this factor, a "
+                   "little every epoch (not in one step).", step=0.01),
+    "lr_decay_epochs": _i("Decay period (epochs)", "Epochs over which the learning rate shrinks by the decay factor."),
     "warmup_epochs": _i("Warm-up epochs", "The learning rate ramps up linearly over these first epochs."),
     "patience": _i("Patience (epochs)", "Stop after patience + 1 epochs without a better validation Recall@20."),
     "eval_every": _i("Evaluate every N epochs", "How often validation metrics are computed."),

@@ -1,7 +1,7 @@
 """Worker processes end with the process that started them.
 
 The grid's workers (``mambarec.engines``, ``mambarec.replay``) and the app's helpers (the estimate's timing
-pool, ``app.estimate``; the precomputed folder's stale-check, ``app.evidence``) run in process pools. A pool's
+pool, ``app.estimate``; the precomputed folder's stale-check, ``app.staleness``) run in process pools. A pool's
 worker waits for its next task on a pipe whose write end it holds itself, so when its parent ends without
 shutting the pool down (killed, or out of memory), the worker never sees the pipe close: it finishes the task
 it had (a grid run: up to an hour) and then waits forever. Measured with the real app: a server stopped
