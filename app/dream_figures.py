@@ -45,7 +45,7 @@ def spatial_maps(ins, channel: int) -> go.Figure:
     names = list(ins.branches)
     pick = (lambda a: a.mean(axis=0)) if channel == MEAN else (lambda a: a[channel])
     fields = [ins.receptive_fields[n] for n in names]
-    titles = [_stacked(ins.labels[n]) + (f"<br>{len(rf.positions)} of 9 on map" if rf.kernel == 3 else "")
+    titles = [_stacked(ins.labels[n]) + (f"<br>{len(rf.positions)}/9 on map" if rf.kernel == 3 else "")
               for n, rf in zip(names, fields, strict=True)]
     fig = make_subplots(1, len(names) + 1, subplot_titles=["input<br>map", *titles], horizontal_spacing=0.02)
     fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), 1, 1)

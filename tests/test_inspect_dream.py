@@ -175,6 +175,6 @@ def test_the_branch_maps_titles_count_each_dilated_kernels_taps_on_the_map(paper
     ins = inspect_item(paper.model, 1, "visual", centre=(1, 6))
     titles = [a.text for a in dream_figures.spatial_maps(ins, 0).layout.annotations]
     assert titles[0] == "input<br>map" and titles[1] == "1x1 conv"  # no count where nothing falls off
-    assert titles[2].endswith("<br>9 of 9 on map") and titles[3].endswith("<br>4 of 9 on map")
-    assert titles[4].endswith(f"<br>{len(ins.receptive_fields['dilated_3'].positions)} of 9 on map")
+    assert titles[2].endswith("<br>9/9 on map") and titles[3].endswith("<br>4/9 on map")
+    assert titles[4].endswith(f"<br>{len(ins.receptive_fields['dilated_3'].positions)}/9 on map")
     assert "on map" not in titles[5]  # the global pool reads every position

@@ -25,6 +25,7 @@ REFUSED = "train.refused"  # why the last Train click did not start anything (sh
 BASE = "train.base"  # the setup at the end of the last run of this page
 ONCE_SHOWN_S = 2.0  # a one-time start cost worth naming in the estimate (compiling DREAM: ~25 s)
 NO_BREAK = "\u00a0"  # between a number and its unit in a heading
+SHARE_TEXT_PX = 360  # the link's share of the share dialog's width, beside its code
 
 
 def _start(bound: RunConfig, n_seeds: int) -> None:
@@ -191,15 +192,22 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
                       on_click=lambda: state.set_run(state.edit_run(run, "seed", paired[0])),
                       help=f"Seed {paired[0]} is one of the precomputed seeds, so Compare can pair this run with it")
     estimate_panel(run, seeds_done)
-    params = run_to_params(run)
-    with st.popover("Link to this setup", icon=":material/link:", width="stretch"):
-        url, note = roomlinks.session_room_url()
-        link = f"{url}?{urlencode(params)}"
-        # the code first and as large as a lesson's (it was 180 px, its caption under the fold when scrolled)
-        st.image(roomlinks.qr_svg(link), caption="scan to open this setup", width=roomlinks.PROJECTOR_QR_PX)
-        st.code(link, language="text", wrap_lines=True)
-        if note:
-            st.caption(note)
+    # a dialog, in the middle of the window: a popover opened below the button, where at 1280 x 800 the window's
+    # edge cut the code's bottom rows once the setup had changed, and no phone read it (rehearsal r74, item 1)
+    if st.button("Link to this setup", icon=":material/link:", width="stretch"):
+        share_setup(run_to_params(run))
+
+
+@st.dialog("Link to this setup", width="large")
+def share_setup(params: dict) -> None:
+    url, note = roomlinks.session_room_url()
+    link = f"{url}?{urlencode(params)}"
+    code, words = st.columns([roomlinks.PROJECTOR_QR_PX, SHARE_TEXT_PX], vertical_alignment="center")
+    # as large as a lesson's code (it was 180 px), the link beside it
+    code.image(roomlinks.qr_svg(link), caption="scan to open this setup", width=roomlinks.PROJECTOR_QR_PX)
+    words.code(link, language="text", wrap_lines=True)
+    if note:
+        words.caption(note)
 
 
 def server_queue() -> None:
