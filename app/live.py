@@ -99,13 +99,21 @@ def headline(job: jobs.Job) -> str:
                  + (f", {others} by another process" if others else "") + ")")
     elif job.events and not job.active:
         ran = f"{job.last_epoch} epoch{'s' if job.last_epoch != 1 else ''}"
-        text += f" · {ran}, best {job.events[-1].get('best_epoch')}"
+        text += f" · {ran}{ending(job)}, best {job.events[-1].get('best_epoch')}"
     elif job.events:
         last = job.events[-1]
         since = job.last_epoch - (last.get("best_epoch") or 0)
         text += (f" · epoch {job.last_epoch}, best {last.get('best_epoch')} · no gain for {since} of "
                  f"{job.run.train.stall_epochs} epochs")
     return text
+
+
+def ending(job: jobs.Job) -> str:
+    """How an ended run ended, for its headline: " (early stop)", " (the cap)", " (stopped)", or "" when unknown."""
+    res = job.result
+    if res is None:
+        return ""
+    return " (stopped)" if res.cancelled else " (early stop)" if res.stopped_early else " (the cap)"
 
 
 def job_card(job: jobs.Job, chart: bool = True) -> None:
@@ -118,17 +126,18 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
                     "Anyone may stop any run.")
         st.caption(f"{setup_label(job.run)} · seed {job.run.train.seed} · started by {owner_text(job)}")
         best = max(job.events, key=lambda e: e.get("valid/Recall@20") or -1.0) if job.events else None
-        facts = [f"{job.n_params:,} parameters" if job.n_params else None,
-                 f"{job.s_per_epoch:.2f} s/epoch" if job.s_per_epoch else None,
-                 f"best valid Recall@20 **{best['valid/Recall@20']:.4f}** (epoch {best['epoch']})" if best else None]
         test = getattr(job.result, "test", None) or {}
-        if test.get("Recall@20") is not None:
-            facts.append(f"test Recall@20 **{test['Recall@20']:.4f}** at the best epoch")
+        facts = [f"test Recall@20 **{test['Recall@20']:.4f}** at the best epoch" if test.get("Recall@20") is not None
+                 # the best valid score while it trains; once tested, its epoch is the headline's and its curve drawn
+                 else f"best valid Recall@20 **{best['valid/Recall@20']:.4f}** (epoch {best['epoch']})" if best
+                 else None,
+                 f"{job.n_params:,} parameters" if job.n_params else None,
+                 f"{job.s_per_epoch:.2f} s/epoch" if job.s_per_epoch else None]
         if any(facts):
             st.markdown(" · ".join(f for f in facts if f))
         # an ended run's outcome (saved as, its Compare link) above its chart: under it, it was below a 1024 x 768
-        # window (rehearsal r72); a running run has no outcome yet
-        outcome(job)
+        # window (rehearsal r72); its notes under the chart, which they had pushed below 1280 x 800 (r74)
+        query = outcome(job)
         if chart and job.events:
             presentation.chart(st, _figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
             parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
@@ -136,6 +145,7 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
                 f"{PART_WORDS.get(p, p)} {COLOR_NAMES.get(p, '')}".strip()
                 for p in sorted(parts, key=lambda p: (p != "total", p)))
                 + ". Purple: valid Recall@20 (right).")
+        outcome_notes(job, query)
 
 
 def any_ended(runs: list, active_then: set[str]) -> bool:
@@ -161,7 +171,8 @@ def early_stop_note(res, patience: int) -> str | None:
             "numbers with other seeds of the setup, or train another seed.")
 
 
-def outcome(job: jobs.Job) -> None:
+def outcome(job: jobs.Job) -> dict | None:
+    """How an ended run ended, and where it is now; the query of its Compare link, for ``outcome_notes``."""
     if job.status == "failed":
         st.error(f"The run failed: {job.error}")
         if job.saved:
@@ -174,25 +185,34 @@ def outcome(job: jobs.Job) -> None:
     elif job.saved:
         res = job.result
         by = f" by {job.stopped_by}" if res.cancelled and job.stopped_by and job.stopped_by != job.owner else ""
-        # another session's Stop read, on the owner's card, as if the owner had stopped it
-        how = (f"stopped{by} after epoch {res.epochs_run}, the best state (epoch {res.best_epoch}) kept"
-               if res.cancelled else f"{res.epochs_run} epochs, best epoch {res.best_epoch}"
-               + (", ended by early stopping" if res.stopped_early else ", reached the epoch cap"))
-        st.success(f"Saved as run `{job.id}` ({how}); it is on the Compare page.")
+        # another session's Stop read, on the owner's card, as if the owner had stopped it. How it ended is in the
+        # headline: said here too, in a box of five lines, it pushed the curves below a 1280 x 800 window (r74)
+        how = f": stopped{by} after epoch {res.epochs_run}, its best state (epoch {res.best_epoch}) kept" \
+            if res.cancelled else ""
+        st.success(f"Saved as run `{job.id}`{how}.")
         # straight to it: among 40 precomputed rows a saved run was found only by typing into the picker
         query = same_setup.compare_query(job.run, job.id)
         lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:", query,
                             "Compare with this run beside its setup's precomputed seeds (or the paper's model)")
-        if unpaired := same_setup.unpaired_note(job.run, query.get("ref")):
-            st.caption(unpaired)
-        note = early_stop_note(res, job.run.train.patience)
-        if note:
-            st.warning(note)
-        if runaway := runaway_loss(getattr(res, "history", None) or []):
-            st.warning(f"Check this run: {runaway}.")
+        return query
     elif job.status == "cancelled":
         by = f" by {job.stopped_by}" if job.stopped_by and job.stopped_by != job.owner else ""
         st.info(f"Stopped{by} before the first epoch ended: nothing to save.")
+    return None
+
+
+def outcome_notes(job: jobs.Job, query: dict | None) -> None:
+    """What to make of a saved run (``query``: its Compare link's, from ``outcome``), under its chart: why Compare
+    shows it no Δ, an early stop that may have come before it learned, a loss that ran away."""
+    if query is None:
+        return
+    res = job.result
+    if unpaired := same_setup.unpaired_note(job.run, query.get("ref")):
+        st.caption(unpaired)
+    if note := early_stop_note(res, job.run.train.patience):
+        st.warning(note)
+    if runaway := runaway_loss(getattr(res, "history", None) or []):
+        st.warning(f"Check this run: {runaway}.")
 
 
 def queue_table(mine: set[str]) -> None:

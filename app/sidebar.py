@@ -99,9 +99,8 @@ def scenario_knobs(name: str) -> None:
             key = KNOB + knob
             st.session_state[key] = getattr(config, knob)
             helptext = f"{plain}. {KNOBS[knob].metadata['help']} ({lo} to {hi})"
-            if knob == "seed":
-                st.number_input(label, value=None, min_value=lo, max_value=hi, key=key, on_change=_on_knob,
-                                args=(knob,), help=helptext)
+            if knob == "seed":  # unbounded in the browser, which kept a value out of range unsent (r74, item 2)
+                st.number_input(label, value=None, key=key, on_change=_on_knob, args=(knob,), help=helptext)
             elif KNOBS[knob].type == "int":
                 st.slider(label, min_value=lo, max_value=hi, step=8 if knob.endswith("_dim") else 5, key=key,
                           on_change=_on_knob, args=(knob,), help=helptext)

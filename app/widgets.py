@@ -193,18 +193,15 @@ def apply_preset(name: str) -> None:
 
 
 # ---- drawing ----------------------------------------------------------------------------------
-def _bounds(run: RunConfig, name: str) -> dict:
-    """number_input's bounds: the config's range (open ends left to the config to refuse), then the label's."""
-    meta = field_of(_owner(run, name), name).metadata
+def _bounds(name: str) -> dict:
+    """number_input's step and format (the label's). No min_value or max_value: with them the browser kept a value
+    out of range in the box ("-5" in Epoch cap, with a small red mark) and never sent it, so the form showed what
+    Train would not run (rehearsal r74, item 2). Every value reaches the config, which refuses it in words."""
     kind, extra = LABELS[name].kind, dict(LABELS[name].widget)
     cast = float if kind == "float" else int
     out = {"step": 1} if kind == "int" else {}  # an int step keeps the widget an integer box
-    if meta.get("low") is not None and not meta.get("low_open"):
-        out["min_value"] = cast(meta["low"])
-    if meta.get("high") is not None and not meta.get("high_open"):
-        out["max_value"] = cast(meta["high"])
     out.update(extra)
-    return {k: cast(v) if k in ("min_value", "max_value", "step") else v for k, v in out.items()}
+    return {k: cast(v) if k == "step" else v for k, v in out.items()}
 
 
 def field_widget(run: RunConfig, name: str, disabled: bool = False) -> None:
@@ -219,11 +216,11 @@ def field_widget(run: RunConfig, name: str, disabled: bool = False) -> None:
     elif spec.kind in ("int", "float"):
         # value=None: an emptied box sends None, which ``_on_field`` refuses (the default, "min", would
         # send the minimum: clearing Epoch cap would silently make it 1)
-        st.number_input(spec.label, value=None, **_bounds(run, name), **common)
+        st.number_input(spec.label, value=None, **_bounds(name), **common)
     elif spec.kind == "rates":
         st.markdown(spec.label, help=helptext)  # a caption read as a disabled control's grey (rehearsal r70)
         for i, col in enumerate(st.columns(3)):  # the config's range for each rate (no cap of the form's own)
-            col.number_input('abc'[i], value=None, **_bounds(run, name), key=f"{key}.{i}",
+            col.number_input('abc'[i], value=None, **_bounds(name), key=f"{key}.{i}",
                              disabled=disabled, on_change=_on_field, args=(name,))
 
 

@@ -191,6 +191,10 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             settle(page)
             assert page.get_by_text(run_id).count() >= 1
             page.screenshot(path=str(ARTIFACTS / "train_done_1280x800.png"))
+            # the finished run's curves, at least their upper half, in view under its outcome: a saved box of five
+            # lines and the notes above them had pushed them below the window (rehearsal r74, item 3)
+            curves = page.locator('[data-testid="stPlotlyChart"]').last.bounding_box()
+            assert curves["y"] + curves["height"] / 2 <= VIEWPORT["height"], curves
             layout_checks(page)
             page.set_viewport_size({"width": 1400, "height": 1000})
             shot(page, "train")
@@ -251,6 +255,13 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             epochs.fill("")
             epochs.press("Enter")  # an emptied box: refused and said, never read as its minimum (1)
             page.get_by_text("left empty").first.wait_for(timeout=PAGE_S * 1000)
+            settle(page)
+            assert epochs.input_value() == "4"
+            # a value under the field's least: the box kept "-5" beside a red mark the server never heard of, and
+            # Train ran the setup's 4 (rehearsal r74, item 2); now it is refused in words, and the box shows 4 again
+            epochs.fill("-5")
+            epochs.press("Tab")
+            page.get_by_text("Epoch cap must be").first.wait_for(timeout=PAGE_S * 1000)
             settle(page)
             assert epochs.input_value() == "4"
             page.goto(f"{url}/train?dataset=tiny&epochs=6")  # an edited Train address, no model named: still applied

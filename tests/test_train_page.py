@@ -733,6 +733,11 @@ def test_a_synthetic_worlds_knobs_are_sliders_that_edit_the_dataset_spec(env):
     no_exception(at)
     assert at.session_state["run_config"].dataset == "synthetic/cold-items"
     assert any("empty" in w.value for w in at.warning)
+    # a world seed out of range reaches the server (a bounded box kept it, unsent, rehearsal r74) and is refused
+    at.number_input(key="knob.seed").set_value(-1).run()
+    no_exception(at)
+    assert at.session_state["run_config"].dataset == "synthetic/cold-items"
+    assert at.number_input(key="knob.seed").max is None and any("seed" in w.value for w in at.warning)
     at.selectbox(key="sidebar.dataset").set_value("tiny").run()
     assert not [s for s in at.slider if s.key and s.key.startswith("knob.")]  # a folder dataset has no knobs
 
@@ -777,3 +782,18 @@ def test_the_run_cards_chart_draws_one_epoch_and_reads_at_any_length():
         step = live.epoch_step(n)
         assert n / step <= live.EPOCH_TICKS and str(step)[0] in "125" and set(str(step)[1:]) <= {"0"}
     assert live.epoch_step(97) == 20 and live.epoch_step(5) == 1
+
+
+def test_an_ended_run_says_how_it_ended_in_its_headline_and_its_saved_box_stays_short(tmp_path):
+    """Rehearsal r74, item 3: the saved box repeated the epochs, the best epoch and how the run ended in five lines,
+    which pushed the card's curves below a 1280 x 800 window; how it ended is now the headline's."""
+    from types import SimpleNamespace
+
+    from app import jobs, live
+
+    events = [{"epoch": e, "best_epoch": 2, "valid/Recall@20": 0.1} for e in (1, 2, 3)]
+    for res, words in ((SimpleNamespace(cancelled=False, stopped_early=True), "3 epochs (early stop), best 2"),
+                       (SimpleNamespace(cancelled=False, stopped_early=False), "3 epochs (the cap), best 2"),
+                       (SimpleNamespace(cancelled=True, stopped_early=False), "3 epochs (stopped), best 2")):
+        job = jobs.Job("x", RunConfig(dataset="tiny"), tmp_path, status="done", events=events, result=res)
+        assert live.headline(job) == f":material/{live.STATUS_ICON['done']}: **done** · {words}"
