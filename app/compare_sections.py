@@ -101,6 +101,7 @@ PICK = "ckpt.pick"  # the Checkpoint picker's widget key
 RENAMED = "ckpt.renamed"  # the checkpoint a rename just moved, picked again on the next run
 DELETED = "ckpt.deleted"  # the run a delete just removed, said on the next run (as a rename is)
 GONE = "ckpt.gone"  # a picked run that another tab or session renamed or deleted first, said on the next run
+DELETED_NAMES = "ckpt.deleted_names"  # ids and setup names of the runs this session deleted (its address may name them)
 
 
 def versions_words(versions) -> str:
@@ -126,6 +127,10 @@ def pick_linked_run(rows: pd.DataFrame, linked: list[str]) -> None:
         return
     paths = dict(zip(rows["run"], rows["checkpoint"], strict=True))
     named = [paths[n] for n in linked if isinstance(paths.get(n), str)]
+    if not named and "name" in rows:  # the page's own address names a saved run by its setup's name, not its id: a
+        # copied Compare link opened on the precomputed `paper` in the picker, not on the run shown (rehearsal r74)
+        saved = rows[(rows["source"] == "saved") & rows["name"].isin(linked) & rows["checkpoint"].notna()]
+        named = list(saved["checkpoint"])
     if named:
         st.session_state.pop(PICK, None)
         st.session_state[kept(PICK)] = named[0]
@@ -217,6 +222,7 @@ def manage(row) -> None:
                 if state.active_run() and Path(state.active_run()).parent == Path(row["folder"]):
                     state.set_active_run(None)
                 flash.say(DELETED, row["run"])
+                st.session_state.setdefault(DELETED_NAMES, set()).update({row["run"], row.get("name")})
                 st.rerun()
 
 

@@ -1340,3 +1340,33 @@ def test_a_saved_setup_whose_name_holds_a_comma_keeps_its_place_in_the_pages_add
         assert list(compare_table(page)["setup"]) == names
     typed = compare(monkeypatch, root, dataset="synthetic", cells="paper, no_alignment")
     assert set(compare_table(typed)["setup"]) >= {"paper", "no_alignment"}
+
+
+def test_a_run_deleted_here_is_not_called_a_typo_in_the_address(runs_root, monkeypatch, tmp_path):
+    """Rehearsal r74, item 6: right under "Deleted the run ...", the page said the address named "no setup or saved
+    run of that name on this dataset (a typo, ...)": the run it had just deleted, still in its cells."""
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "junk")
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints", cells="junk")
+    assert not any("no setup or saved run of that name" in c.value for c in at.caption)
+    at.selectbox(key="ckpt.pick").set_value(str(root / "junk" / "checkpoint.pt")).run()
+    at.button(key="manage.delete.junk").click().run()
+    assert not at.exception and not (root / "junk").exists()
+    assert any("Deleted the run `junk`" in s.value for s in at.success)
+    assert not any("no setup or saved run of that name" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.run()
+    assert not any("no setup or saved run of that name" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_a_compare_address_that_names_a_saved_run_by_its_setup_opens_checkpoints_on_it(runs_root, monkeypatch,
+                                                                                        tmp_path):
+    """Rehearsal r74, item 5: the page writes a saved run into its address by its setup's name; that address, opened
+    in a new session, picked the precomputed `paper` in Checkpoints, not the run the table showed."""
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "one-epoch-no-mmd", root / "junk")
+    first = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints", cells="junk")
+    named = dict(first.query_params)["cells"]
+    named = named[0] if isinstance(named, list) else named
+    assert named != "junk" and "use_mmd=off" in named  # its setup's name, as a copied link holds it
+    at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints", cells=named)
+    assert at.selectbox(key="ckpt.pick").value == str(root / "junk" / "checkpoint.pt")

@@ -84,7 +84,8 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
     if urlsel.arriving(PAGE, PARAMS):  # a link that names a saved run (its card's) opens Checkpoints on it
         compare_sections.pick_linked_run(rows, linked)
     notes = urlsel.restore(PAGE, PARAMS, check)
-    absent = [n for n in wanted if n not in names]
+    # not a run this session deleted: the address still named it, and a typo was suggested under "Deleted" (r74)
+    absent = [n for n in wanted if n not in names and n not in st.session_state.get(compare_sections.DELETED_NAMES, ())]
     if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
         notes.append(f"cells={','.join(absent)}: no setup or saved run of that name on this dataset (a typo, a "
                      "run renamed or deleted since, or not trained here yet)")
