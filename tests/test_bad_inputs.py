@@ -164,7 +164,9 @@ def test_a_damaged_resume_state_is_a_checkpoint_error_and_the_cli_says_so(tmp_pa
 def test_an_empty_dataset_flag_and_running_out_of_memory_are_said_in_a_line(tmp_path, capsys, monkeypatch):
     assert main(["train", "--dataset", "", "--epochs", "1", "--out", str(tmp_path / "a")]) == 2
     assert "--dataset is empty" in capsys.readouterr().err and not (tmp_path / "a").exists()
-    for command in (["train", "--dataset", "synthetic"], ["precompute", "--plan"]):  # read as "." (audit r75)
+    for command in (["train", "--dataset", "synthetic"], ["precompute", "--plan"],  # read as "." (audit r75)
+                    ["data", "build", "--interactions", "x", "--items", "y"],
+                    ["data", "build-movielens", "--raw", "r"]):
         assert main([*command, "--out", " "]) == 2
         assert capsys.readouterr().err == "error: --out is empty; name the folder to write\n"
 

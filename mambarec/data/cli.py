@@ -54,8 +54,8 @@ def _add_build(sub) -> None:
     )
     p.add_argument("--interactions", required=True, type=Path, help="CSV/TSV of user,item[,rating,timestamp]")
     p.add_argument("--items", required=True, type=Path, help="CSV/TSV item table: id + text columns")
-    p.add_argument("--out", required=True, type=Path, help="output folder (created; one holding a dataset is "
-                                                           "replaced only with --overwrite)")
+    p.add_argument("--out", required=True, help="output folder (created; one holding a dataset is replaced only "
+                                                "with --overwrite)")  # a str: an empty one is refused (cli.main)
     p.add_argument("--overwrite", action="store_true", help="rebuild an --out folder that already holds a dataset")
     p.add_argument("--image-dir", type=Path, default=None, help="folder of item images (optional)")
     p.add_argument("--image-pattern", default="{id}.jpg", help="image file name per item (default {id}.jpg)")
@@ -80,8 +80,8 @@ def _add_build_movielens(sub) -> None:
         description="Rebuild the ml100k MMRec folder from RAW (u.data, items.csv, posters/).",
     )
     p.add_argument("--raw", required=True, type=Path, help="folder with u.data, items.csv, posters/")
-    p.add_argument("--out", required=True, type=Path, help="output folder (created; one holding a dataset is "
-                                                           "replaced only with --overwrite)")
+    p.add_argument("--out", required=True, help="output folder (created; one holding a dataset is replaced only "
+                                                "with --overwrite)")  # a str: an empty one is refused (cli.main)
     p.add_argument("--overwrite", action="store_true", help="rebuild an --out folder that already holds a dataset")
     p.add_argument("--limit-items", type=int, default=None, help="only the N lowest movie ids (quick build)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
