@@ -62,7 +62,7 @@ def read_udata(raw: str | Path) -> pd.DataFrame:
 
 def read_movies(raw: str | Path, notes: list[str] | None = None) -> pd.DataFrame:
     """``items.csv`` indexed by movie_id (first row of each id), with the columns the recipe uses; ``notes`` gets the
-    ids it dropped rows of (the shared ml100k's items.csv lists movies 56 and 72 twice, and this was not said)."""
+    ids it dropped rows of (the shared ml100k's items.csv repeats 55 movies, in 64 rows, and this was not said)."""
     path = _require(Path(raw) / "items.csv", "items.csv")
     try:
         df = pd.read_csv(path)
