@@ -188,6 +188,9 @@ def _check_counts(args: argparse.Namespace, seeds: list[int]) -> None:
                           "choose one")
 
 
+WOULD_BE_REFUSED = "note: run without --plan, this command would be refused: {}\n"  # a plan's note, said first
+
+
 def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> str:
     """The arithmetic of what this command would train: with ``--extend``, only the runs the folder lacks; with
     ``--refresh-stale``, those and the runs of the cells whose probes moved."""
@@ -196,9 +199,9 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
     try:  # the plan of a command that would be refused says so (rehearsal r54, F21)
         check_replaceable(args.out, keep=keep, overwrite=args.overwrite)
         if why := unwritable(Path(args.out).parent):  # where the grid is written, then swapped in (audit r75)
-            note = f"note: run without --plan, this command would be refused: {args.out} cannot be written ({why})\n"
+            note = WOULD_BE_REFUSED.format(f"{args.out} cannot be written ({why})")
     except PrecomputedError as exc:
-        note = f"note: run without --plan, this command would be refused: {exc}\n"
+        note = WOULD_BE_REFUSED.format(exc)
     try:  # earlier runs under today's budget tell how many epochs a cell takes
         pre = load_precomputed(args.out)
         same = {name for name, b in pre["manifest"]["budgets"].items()
@@ -209,7 +212,7 @@ def _plan(args: argparse.Namespace, datasets: dict, seeds: list[int], only) -> s
             try:  # an extension keeps one budget per dataset
                 check_extension(Path(args.out), pre, {n: d.fingerprint() for n, d in datasets.items()}, args.epochs)
             except PrecomputedError as exc:
-                note += f"note: run without --plan, this command would be refused: {exc}\n"
+                note += WOULD_BE_REFUSED.format(exc)
             found = staleness(pre["manifest"], progress=False)
             if args.refresh_stale:
                 done = {k for k in done if k[1] not in found.stale_cells}
