@@ -17,6 +17,7 @@ from mambarec.config import (
     help_text,
     make_run,
 )
+from mambarec.config.fields import FALSE_WORDS, TRUE_WORDS
 
 MODEL_FLAG_PREFIX, TRAIN_FLAG_PREFIX = "model.", "train."
 
@@ -61,8 +62,14 @@ def _escaped(text: str) -> str:
     return text.replace("%", "%%")
 
 
+# A {true,false} flag takes every spelling parse_bool does; --help said only the two (audit r75, item 10)
+BOOL_SPELLINGS = "a {true,false} flag also takes " + ", ".join(
+    f"{t}/{f}" for t, f in zip(TRUE_WORDS, FALSE_WORDS, strict=True) if t != "true")
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model fields (the --model's config; MambaRec's defaults come from --variant)")
+    group = parser.add_argument_group("model fields (the --model's config; MambaRec's defaults come from --variant)",
+                                      description=BOOL_SPELLINGS)
     for name, per_model in model_fields().items():
         models = list(per_model)
         cls = MODEL_CONFIGS[models[0]]

@@ -16,6 +16,7 @@ from mambarec.checkpoint import FORMAT, load_checkpoint, load_model, restore_tra
 from mambarec.cli import build_parser, main, run_config_from_args
 from mambarec.config import (
     MODEL_CONFIGS,
+    SCHEDULES,
     BPRConfig,
     ConfigError,
     LightGCNConfig,
@@ -27,6 +28,7 @@ from mambarec.config import (
     make_run,
     mambarec_preset,
     migrate_v1,
+    setup_label,
 )
 from mambarec.data import load_dataset
 from mambarec.evaluate import evaluate_model
@@ -164,6 +166,18 @@ def test_lr_is_short_for_learning_rate():
     args = build_parser().parse_args(["train", "--lr", "0.004", "--out", "x"])
     run, _ = run_config_from_args(args)
     assert run.train.learning_rate == 0.004 and run.train.lr_decay == TrainConfig().lr_decay
+
+
+def test_a_flag_beside_a_schedule_overrides_it_and_the_label_names_both():
+    """`--schedule fast --lr 0.002` stores schedule "fast" with lr 0.002 (audit r75, item 13): the field's help and
+    the run's label say so, where the help had said the rate came from the preset."""
+    args = build_parser().parse_args(["train", "--schedule", "fast", "--lr", "0.002", "--out", "x"])
+    run, _ = run_config_from_args(args)
+    assert run.train.learning_rate == 0.002 and run.train.schedule == "fast"
+    assert run.train.batch_size == SCHEDULES["fast"]["batch_size"]
+    label = setup_label(run)
+    assert "learning_rate=0.002" in label and "fast schedule" in label
+    assert "overrides the preset" in help_text(TrainConfig, "schedule")
 
 
 def test_a_run_folder_is_never_overwritten_silently_and_a_resume_takes_the_new_cap(tmp_path, capsys):

@@ -2,8 +2,10 @@
 
 import dataclasses
 import io
+import itertools
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -634,6 +636,20 @@ def test_cli_help_lists_switches_with_paper_symbols(capsys):
     for needle in ("--lambda-mmd", "lambda_mmd", "--sigma", "sigma:", "--tau", "--reduction-factor", "r:",
                    "--branch-dilated-2", "--channel-attention"):
         assert needle in text, needle
+
+
+def test_cli_help_names_every_on_off_spelling_the_flags_take(capsys):
+    """`--use-mmd yes` trained with MMD on, while --help listed only {true,false} (audit r75, item 10)."""
+    from mambarec.config.fields import FALSE_WORDS, TRUE_WORDS, parse_bool
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("model fields"))
+    said = " ".join(itertools.takewhile(lambda line: not line.lstrip().startswith("--"), lines[start + 1:]))
+    for word in (*TRUE_WORDS, *FALSE_WORDS):
+        assert parse_bool(word) is (word in TRUE_WORDS)
+        assert re.search(rf"(?<![\w-]){word}(?![\w-])", said), (word, said)
 
 
 def test_cli_help_survives_a_percent_sign_in_a_fields_help(capsys, monkeypatch):

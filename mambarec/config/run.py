@@ -46,9 +46,10 @@ SEED_MAX = INT_LIMIT  # torch takes seeds up to 2**64 - 1; a browser's number bo
 class TrainConfig:
     """The training loop (docs/model.md section 6)."""
 
-    schedule: str = param("paper", "the schedule preset the learning rate, batch size and warm-up came from: paper "
-                          "(the paper's), fast (fewer epochs to converge) or large-batch (fewer CPU "
-                          "seconds to converge)", choices=tuple(SCHEDULES))
+    schedule: str = param("paper", "the schedule preset that sets the learning rate, batch size and warm-up: paper "
+                          "(the paper's), fast (fewer epochs to converge) or large-batch (fewer CPU seconds to "
+                          "converge); any of the three given beside it overrides the preset, and the run's label "
+                          "names it", choices=tuple(SCHEDULES))
     epochs: int = param(1000, "maximum epochs", low=1)
     batch_size: int = param(PAPER_SCHEDULE["batch_size"], "interactions per batch (also the L2 divisor, as released)",
                             low=1)
