@@ -10,7 +10,8 @@ section 8).
   split.
 * ``relative_change``: that difference in % of the reference. Times (``RATIO_SCALE``) only scale, so
   their change is taken as a ratio: the t-interval of the per-seed log(A / B), shown as A / B - 1, which
-  cannot fall below -100% as a difference divided by a mean can with 3 seeds.
+  cannot fall below -100% as a difference divided by a mean can with 3 seeds. For every other metric (never
+  negative), an interval's low end below -100% is cut at -100%: the change cannot be smaller.
 * ``holm``: Holm's step-down adjustment of a family's p-values (each ``PairedDifference`` carries the two-sided
   p-value of its t-test), so that a "helps" or "hurts" among many parts can say whether it survives the family.
 * ``wilcoxon_per_user``: Wilcoxon's signed-rank test on per-user metrics of two runs, paired by user.
@@ -21,6 +22,7 @@ section 8).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ import numpy as np
 CONFIDENCE = 0.95  # two-sided level of every interval shown
 # Quantities that are positive and change by a factor (seconds): their relative change is a ratio.
 RATIO_SCALE = frozenset({"s_per_epoch", "cpu_s_per_epoch"})
+FLOOR_PCT = -100.0  # the least relative change a quantity that is never negative can have
 WILCOXON_ALPHA = 0.05
 
 
@@ -226,7 +229,14 @@ def relative_change(a: Mapping[int, float], b: Mapping[int, float], metric: str)
     if metric in RATIO_SCALE:
         return paired_ratio(a, b)
     diff = paired_difference(a, b)
-    return diff.relative() if diff is not None else None
+    if diff is None:
+        return None
+    out = diff.relative()
+    if out.low is not None and out.low < FLOOR_PCT and out.reference_mean > 0 and all(a[s] >= 0 for s in out.seeds):
+        # A takes no negative value, so A's mean over B's is at least -100%: a t-interval reaching below it (two
+        # seeds far apart; a demo report read -130%, audit r75 item 14) is cut there, which loses none of its cover
+        out = dataclasses.replace(out, low=FLOOR_PCT)
+    return out
 
 
 def exact_change(a: float, b: float) -> float:

@@ -447,3 +447,17 @@ def test_the_issue_s_seeds_are_not_checked_twice_when_the_grid_ran_only_those():
     rows += [run("mgcn", 3, 0.3), run("mgcn_paper_sched", 3, 0.3)]
     (full, few), = findings.schedule_check_pairs(findings.cells_of(rows, "d"))
     assert full.seeds == (0, 1, 2, 3) and few.seeds == (0, 1, 2)
+
+
+def test_a_relative_change_of_a_metric_never_reads_below_minus_100_percent():
+    """Two seeds far apart gave a demo report "-87.5% [-130.3%, -44.7%]" (audit r75, item 14): a metric is never
+    negative, so its mean cannot fall below -100% of the reference's, and the interval stops there; its high end,
+    its mean and its p-value are the t-interval's own. A quantity that can be negative keeps the whole interval."""
+    a, b = {0: 0.01, 1: 0.2}, {0: 0.9, 1: 0.7}
+    whole = stats.paired_difference(a, b).relative()
+    cut = stats.relative_change(a, b, "recall@20")
+    assert whole.low < -100.0 and cut.low == -100.0
+    assert (cut.mean, cut.high, cut.p) == (whole.mean, whole.high, whole.p)
+    assert cut.format(1, "%") == "-86.9% [-100.0%, +222.8%]"
+    signed_a = {0: -0.01, 1: 0.2}
+    assert stats.relative_change(signed_a, b, "loss").low == stats.paired_difference(signed_a, b).relative().low < -100
