@@ -567,6 +567,12 @@ def test_a_cell_that_never_left_epoch_1_or_the_loss_plateau_is_called_untrained(
     capped = [{**r, "stopped_early": False, "epochs_run": 2} for r in stuck]  # a grid run with --epochs 2
     line = never_learned_lines(findings.cells_of(capped, "d"), "d")[0]
     assert "its epoch cap ended it after 2 epochs" in line and "more epochs would be needed" in line
+    # every seed still at its best when the cap came (a 2-epoch demo's `paper` ranked at 0.44): cut short, and not
+    # called a model that never learned (audit r75, item 3)
+    rising = [{**r, "best_epoch": 2} for r in capped]
+    line = never_learned_lines(findings.cells_of(rising, "d"), "d")[0]
+    assert line.startswith("- `official_paper_sched` on d was cut short: its epoch cap ended every seed after 2 ")
+    assert "never learned" not in line and "untrained" not in line
     # a row that carries its lowest BPR loss instead of its history (the app's table rows) reads the same
     from mambarec.summary import LOWEST_BPR
 
