@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mambarec.atomic import unwritable, write_atomically
-from mambarec.config import RunConfig
+from mambarec.config import RunConfig, changed_fields
+from mambarec.config.params import EXECUTION_FIELDS, LENGTH_FIELDS, SHORT_NAMES, encode_value
 from mambarec.data.spec import dataset_slug
 from mambarec.errors import UserError
 from mambarec.lifeline import alive
@@ -85,11 +86,39 @@ def named_by_hand(run_id: str) -> bool:
     return bool(GIVEN_ID.match(run_id))
 
 
+SAFE_ID = re.compile(r"[^A-Za-z0-9._]")  # what a changed value may keep in a run id (its commas go)
+ID_CHANGES_CHARS = 60  # at most this much of a run id names what differs from the preset; the label names all
+
+
 def new_run_id(run: RunConfig, when: float | None = None) -> str:
-    """A file-safe folder name; the dataset part is ``dataset_slug`` (a synthetic spec's ``/ ? & =`` go)."""
+    """A file-safe folder name that names what differs from the run's preset (``...-paper-use_mmd_off-r_16-s0-...``:
+    a no-MMD run had been listed as ``...-paper-s0-...``, audit r74 item 12); the dataset part is ``dataset_slug``
+    (a synthetic spec's ``/ ? & =`` go)."""
     label = run.variant if run.model_name == "mambarec" else run.model_name
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    return f"{stamp}-{dataset_slug(run.dataset)}-{label}-s{run.train.seed}-{os.getpid()}"
+    return f"{stamp}-{dataset_slug(run.dataset)}-{label}{_id_changes(run)}-s{run.train.seed}-{os.getpid()}"
+
+
+def _id_changes(run: RunConfig) -> str:
+    """``-use_mmd_off-r_16`` for the fields ``setup_label`` names (their length aside), cut to ``ID_CHANGES_CHARS``
+    with a count of the rest; empty for a preset as it is."""
+    diffs = [f"{SHORT_NAMES.get(k, k)}_{_id_value(v)}" for k, v in changed_fields(run).items()
+             if k not in EXECUTION_FIELDS + LENGTH_FIELDS]
+    if run.train.schedule != "paper":
+        diffs.append(f"{run.train.schedule}_schedule")
+
+    def joined(n: int) -> str:
+        return "".join(f"-{part}" for part in diffs[:n] + ([f"and_{len(diffs) - n}_more"] if n < len(diffs) else []))
+
+    kept = len(diffs)
+    while kept and len(joined(kept)) > ID_CHANGES_CHARS + 1:  # + 1: the dash before the first
+        kept -= 1
+    return joined(kept)
+
+
+def _id_value(value) -> str:
+    shown = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else encode_value(value)
+    return SAFE_ID.sub("_", str(shown))
 
 
 def write_json(path: Path, data: dict) -> None:

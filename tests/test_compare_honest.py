@@ -261,6 +261,24 @@ def test_a_run_a_person_named_is_titled_by_that_name(runs_root):
     assert not named_by_hand("uploaded-20261204-033808-mine") and named_by_hand("demo-no-infonce")
 
 
+def test_a_new_run_id_names_what_differs_from_the_preset():
+    """A live no-MMD run was saved as `...-synthetic-paper-s0-...`, a name that says `paper` (audit r74, item 12):
+    the id now names the changes as the run's label does, in a bounded length, and a preset as it is stays bare."""
+    from mambarec.config import make_run
+    from mambarec.store import ID_CHANGES_CHARS, named_by_hand, new_run_id
+
+    changed, _ = make_run("synthetic", "mambarec", "paper", {"use_mmd": False, "reduction_factor": 16},
+                          {"seed": 0, "epochs": 50, "schedule": "fast", "learning_rate": 0.002})
+    rid = new_run_id(changed, when=0)
+    assert "-paper-r_16-use_mmd_off-learning_rate_0.002-fast_schedule-s0-" in rid and not named_by_hand(rid)
+    plain, _ = make_run("synthetic", "mambarec", "paper", {}, {"seed": 0, "epochs": 50})
+    assert "-synthetic-paper-s0-" in new_run_id(plain, when=0)
+    many, _ = make_run("synthetic", "mambarec", "paper", {f: False for f in (
+        "use_mmd", "use_cl", "channel_attention", "spatial_attention", "branch_dilated_2", "branch_pool")}, {})
+    middle = new_run_id(many, when=0).split("-paper-", 1)[1].rsplit("-s2026-", 1)[0]
+    assert len(middle) <= ID_CHANGES_CHARS and middle.endswith("_more") and "/" not in middle
+
+
 def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
                  tab="Claims")
