@@ -60,6 +60,35 @@ def recommend(model, dataset, user: int, k: int = 10) -> Recommendation:
     return Recommendation(user=int(user), items=top.numpy().astype(np.int64), scores=scores[0, top].numpy())
 
 
+USERS_PER_BLOCK = 2048  # users ranked at once by ``topk_overlaps`` (peak memory ~ 2 x block x items x 4 bytes)
+
+
+def topk_overlaps(model_a, model_b, dataset, k: int = 10) -> np.ndarray:
+    """(n_users,) the share of each user's top-``k`` under A that B's top-``k`` holds, every user ranked as
+    ``recommend`` ranks one (training items masked, ties to the lower id), in blocks of ``USERS_PER_BLOCK``. ``k``
+    is cut to what the user with the most training items can be shown."""
+    train = dataset.matrix("train").tocsr()
+    k = max(0, min(int(k), dataset.n_items - int(np.diff(train.indptr).max(initial=0))))
+    out = np.ones(dataset.n_users)
+    if k == 0:
+        return out
+    for start in range(0, dataset.n_users, USERS_PER_BLOCK):
+        users = np.arange(start, min(start + USERS_PER_BLOCK, dataset.n_users))
+        tops = [top_items(item_scores(m, users), train[users], k) for m in (model_a, model_b)]
+        shared = (tops[0][:, :, None] == tops[1][:, None, :]).any(-1).sum(-1)
+        out[users] = shared.numpy() / k
+    return out
+
+
+def most_changed_user(model_a, model_b, dataset, k: int = 10) -> tuple[int, float]:
+    """The user whose top-``k`` changes most from A to B (the least overlap; the lower id on a tie), and that
+    overlap: where a class sees what B does differently (the Users page had opened on a user whose two lists were
+    the same, audit r74 item 11)."""
+    overlap = topk_overlaps(model_a, model_b, dataset, k)
+    user = int(np.argmin(overlap))
+    return user, float(overlap[user])
+
+
 def user_history(dataset, user: int) -> dict[str, np.ndarray]:
     """The user's item ids per split: ``train`` (masked when ranking), ``valid``, ``test``."""
     if not 0 <= int(user) < dataset.n_users:

@@ -204,6 +204,32 @@ def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic
     assert not train_items & set(rankings[0]["item"].tolist())
 
 
+def test_users_page_offers_the_user_whose_top_k_changes_most(runs_root, monkeypatch, no_precomputed, synthetic):
+    """The page opened on user 0, whose two lists were the same: "overlap (100%) ... Entering: none" was the first
+    thing a class saw (audit r74, item 11). A button names the user whose list changes most and shows that user."""
+    from mambarec.recommend import compare_topk, most_changed_user, recommend, topk_overlaps
+
+    monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
+    at = page("users")
+    (button,) = [b for b in at.button if b.label.startswith("Most changed user: ")]
+    user = int(button.label.rsplit(" ", 1)[1])
+    button.click().run()
+    assert not at.exception and at.number_input[0].value == user and f"User {user}:" in texts(at)
+    overlap = [m.label for m in at.metric if m.label.startswith("overlap")][0]
+    from app import models
+
+    runs = models.sources(synthetic.fingerprint(), models.signature(), synthetic)
+    trained = models.load(models.pick(runs, "saved:20260101-000000-synthetic-official-s2026-1"), synthetic)
+    untrained = models.untrained("paper", synthetic.fingerprint(), synthetic)
+    found, share = most_changed_user(trained, untrained, synthetic, 10)
+    assert found == user and overlap == f"overlap ({share:.0%})"
+    shares = topk_overlaps(trained, untrained, synthetic, 10)
+    direct = {u: compare_topk(recommend(trained, synthetic, u, 10).items, recommend(untrained, synthetic, u, 10).items)
+              for u in range(0, synthetic.n_users, 37)}
+    assert all(shares[u] == diff.overlap for u, diff in direct.items())
+    assert shares.min() == share and (shares[:user] > share).all()  # the least overlap, the lower id on a tie
+
+
 def test_users_page_keeps_a_link_s_b_out_of_a_s_place_when_a_cannot_be_used(runs_root, monkeypatch, no_precomputed):
     """``/users?a=nope&b=<run>``: A fell back to its default, the run B named, so the page compared a run with
     itself ("Entering: none / Leaving: none"; rehearsal r70). A now falls back to another model, and the note says

@@ -14,6 +14,7 @@ from app.urlsel import Param
 from mambarec.recommend import (
     compare_topk,
     item_card,
+    most_changed_user,
     recommend,
     user_history,
 )
@@ -38,6 +39,11 @@ def key(name: str) -> str:
 def top_k(key: str, user: int, k: int, _model, _dataset) -> tuple[list[int], list[float]]:
     rec = recommend(_model, _dataset, user, k)
     return rec.items.tolist(), rec.scores.tolist()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def most_changed(key_a: str, key_b: str, k: int, _a, _b, _dataset) -> tuple[int, float]:
+    return most_changed_user(_a, _b, _dataset, k)
 
 
 # ---- sections -----------------------------------------------------------------------------------
@@ -175,9 +181,15 @@ def render() -> None:
     except (ValueError, RuntimeError) as exc:  # CheckpointError (unreadable, other data), no CUDA
         st.error(str(exc))
         return
-    c1, c2 = st.columns([1, 2])
-    user = int(c1.number_input(f"User (0 to {dataset.n_users - 1})", 0, dataset.n_users - 1, key=key("user")))
+    c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
     k = c2.slider("K", 5, 50, step=5, key=key("k"))
+    changed = most_changed(chosen[0][1], chosen[-1][1], k, chosen[0][2], chosen[-1][2], dataset) \
+        if len(chosen) == 2 else None
+    if changed is not None:
+        c3.button(f"Most changed user: {changed[0]}", on_click=st.session_state.__setitem__,
+                  args=(key("user"), changed[0]), disabled=st.session_state.get(key("user")) == changed[0],
+                  help=f"the user whose top {k} changes most from A to B: {changed[1]:.0%} of A's list is in B's")
+    user = int(c1.number_input(f"User (0 to {dataset.n_users - 1})", 0, dataset.n_users - 1, key=key("user")))
     popularity = dataset.item_popularity()
     held = history(dataset, user, popularity)
     lists = [top_k(ident, user, k, m, dataset) for _, ident, m in chosen]
@@ -188,6 +200,9 @@ def render() -> None:
             ranking(dataset, f"{'AB'[j]}: {label}", items, scores, held,
                     moves(items, diff, "ab"[j]) if diff is not None else None, popularity)
     if len(lists) == 2:
+        if diff.overlap == 1 and changed is not None and changed[0] != user:
+            st.info(f"A and B give user {user} the same top {k}. User {changed[0]}'s list changes most "
+                    f"({changed[1]:.0%} of A's top {k} is in B's): the button \"Most changed user\" shows it.")
         changes(dataset, lists[0][0], lists[1][0], popularity)
     urlsel.publish(PAGE, PARAMS, step)
 
