@@ -179,9 +179,13 @@ def fit_css() -> str:
 def _hover(run: RunConfig, blk: Block, clickable: bool = True) -> str:
     if not blk.switch or not clickable:
         return blk.plain
-    if switch_field(blk.name) == "freeze_features":  # a click trains them or fixes them: "switch off" misled (r55)
-        return f"{blk.plain}<br><i>click to {'train them' if run.model.freeze_features else 'keep them fixed'}</i>"
-    return f"{blk.plain}<br><i>click to switch {'off' if is_on(run, blk) else 'on'}</i>"
+    field = switch_field(blk.name)
+    if field == "freeze_features":  # a click trains them or fixes them: "switch off" misled (r55)
+        action = "train them" if run.model.freeze_features else "keep them fixed"
+    else:
+        action = f"switch {'off' if is_on(run, blk) else 'on'}"
+    # the field's name, as run labels and Compare's cells write it (audit r74, item 9)
+    return f"{blk.plain}<br><i>click to {action}</i> · in run names: {field}"
 
 
 def _on_click(key: str) -> None:

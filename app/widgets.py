@@ -77,8 +77,11 @@ def model_fields(model_name: str) -> list[str]:
 
 
 def tooltip(run: RunConfig, name: str) -> str:
-    """The plain sentence, then the config's own help (symbol, meaning, valid values)."""
-    return f"{LABELS[name].plain}\n\n{help_text(_owner(run, name), name)}"
+    """The plain sentence, the config's own help (symbol, meaning, valid values), then the field's name as run
+    labels, Compare's cells, links and the command line write it: "Branch 3: spacing b" is `branch_dilated_2` there,
+    which no box said (audit r74, item 9)."""
+    return (f"{LABELS[name].plain}\n\n{help_text(_owner(run, name), name)}\n\nIn run names and links: `{name}`; "
+            f"on the command line: `--{name.replace('_', '-')}`.")
 
 
 # ---- the setup -> the widgets' keys -------------------------------------------------------------

@@ -704,8 +704,14 @@ def test_diagram_blocks_are_the_switches_and_off_is_drawn_off():
     no_gates = diagram.toggle(diagram.toggle(run, "channel_attention"), "spatial_attention")
     assert not diagram.is_on(no_gates, by_name["fusion"])  # nothing left to combine
     feats = {b.name: b for b in diagram.blocks(run)}["visual_in"]  # a click trains or fixes them (r55, W3)
-    assert diagram._hover(run, feats).endswith("click to train them</i>")
-    assert diagram._hover(diagram.toggle(run, "visual_in"), feats).endswith("click to keep them fixed</i>")
+    assert diagram._hover(run, feats).endswith("click to train them</i> · in run names: freeze_features")
+    assert "click to keep them fixed</i>" in diagram._hover(diagram.toggle(run, "visual_in"), feats)
+    # one branch, one name: the form's "Branch 3: spacing b" and the diagram's "3: spacing 2" name the field that run
+    # labels and Compare's cells write (audit r74, item 9)
+    branch = {b.name: b for b in diagram.blocks(run)}["branch_dilated_2"]
+    assert diagram._hover(run, branch).endswith("click to switch off</i> · in run names: branch_dilated_2")
+    assert widgets.tooltip(run, "branch_dilated_2").endswith(
+        "In run names and links: `branch_dilated_2`; on the command line: `--branch-dilated-2`.")
     fig = diagram.figure(off)
     dashed = [s for s in fig.layout.shapes if s.line.dash == "dash"]
     assert len(dashed) == 1 and any("(off)" in (a.text or "") for a in fig.layout.annotations)
