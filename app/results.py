@@ -259,5 +259,7 @@ def column_config(names: pd.Series, shown: tuple[str, ...]) -> dict:
             f"Δ {m}", width=px["delta"], alignment="left",
             help="change against the reference in % of its mean, paired by seed, [95% t-interval]. ▲/▼: the interval "
                  "excludes 0, also after Holm's correction over the rows shown; △/▽: it excludes 0, but not after "
-                 "that correction; ≈: it holds 0 (within noise)")
+                 "that correction (the more rows, the more chance of one by luck; REPORT.md and the README correct "
+                 "over their own groups, so a mark may differ there); ≈: it holds 0 (within noise). A click sorts by "
+                 "the change")
     return config

@@ -350,6 +350,25 @@ def test_every_compare_tab_is_in_sight(server, browser, width, height, present):
         page.close()
 
 
+TAB_ROW_SEEN_PX = 60  # of a tab's content in sight below the tab strip: its header row and a first row
+
+
+@pytest.mark.browser
+def test_compares_tabs_open_in_sight_for_a_run_against_its_cell(server, browser):
+    """The run card's "Open it on Compare" shows the run, its cell and pop: the tabs sat at y 745 of 800 under a
+    seven-line caption and the CSV buttons, so a click on Plots changed nothing the room could see (audit r74, item
+    7). The caption is two lines now and the CSV buttons are at the page's foot."""
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(server + "/compare?dataset=synthetic&cells=no_mmd,paper&ref=no_mmd")
+        page.get_by_role("tab", name="Checkpoints").wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        strip = page.locator('[role="tablist"]').first.bounding_box()
+        assert strip["y"] + strip["height"] + TAB_ROW_SEEN_PX <= PROJECTOR["height"], strip
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("width,height", [(1280, 800), (1024, 768)])
 def test_compares_table_in_presentation_mode_fits_1280_and_scrolls_whole_below(server, browser, width, height):
     """In presentation mode the table's columns kept the normal widths, which the grid widened to fill 1280 px: at
