@@ -818,8 +818,13 @@ def test_presentation_mode_scales_chart_text_on_a_copy():
 
     at = AppTest.from_function(script).run()
     assert not at.exception
-    sizes = [json.loads(c.proto.spec)["layout"]["font"]["size"] for c in at.get("plotly_chart")]
-    assert sizes == [16, 16] and at.session_state["left alone"]  # 15 px read small from the back (rehearsal r55)
+    layouts = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    assert [lay["font"]["size"] for lay in layouts] == [16, 16]  # 15 px read small from the back (rehearsal r55)
+    assert at.session_state["left alone"]
+    # Streamlit's theme sizes ticks and legends by the page's root font unless the figure names a size: they stayed
+    # 14 px in presentation mode (audit r74, item 10)
+    assert all(lay[part][font]["size"] == 16 for lay in layouts
+               for part, font in (("xaxis", "tickfont"), ("yaxis", "tickfont"), ("legend", "font")))
 
 
 def test_in_presentation_mode_a_row_chart_keeps_the_height_its_labelled_rows_need():
