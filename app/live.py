@@ -118,16 +118,26 @@ def ending(job: jobs.Job) -> str:
 
 def job_card(job: jobs.Job, chart: bool = True) -> None:
     with st.container(border=True):
-        head, stop = st.columns([2, 1], vertical_alignment="center")
-        head.markdown(headline(job))
-        stop.button("Stop", key=f"stop.{job.id}", on_click=jobs.stop, args=(job.id, state.owner()),
-                    width="stretch", disabled=not job.active or job.stop_event.is_set(),
-                    help="Stop now and keep the best state so far (saved as a run); a queued run never starts. "
-                    "Anyone may stop any run.")
-        st.caption(f"{setup_label(job.run)} · seed {job.run.train.seed} · started by {owner_text(job)}")
+        # a saved run's headline takes the whole row (no Stop left to press) and its name the caption's end: as a
+        # box above the chart they pushed the curves half below 1280 x 800 in presentation mode (audit r76, item 1)
+        query = saved_query(job)
+        if query is not None:
+            st.markdown(headline(job))
+        else:
+            head, stop = st.columns([2, 1], vertical_alignment="center")
+            head.markdown(headline(job))
+            stop.button("Stop", key=f"stop.{job.id}", on_click=jobs.stop, args=(job.id, state.owner()),
+                        width="stretch", disabled=not job.active or job.stop_event.is_set(),
+                        help="Stop now and keep the best state so far (saved as a run); a queued run never starts. "
+                        "Anyone may stop any run.")
+        # once saved, the run's name stands for its setup and seed (it names both: store.new_run_id); beside them it
+        # made the caption four lines in the card's third of 1280 px (audit r76, item 1)
+        st.caption(saved_words(job) if query is not None else
+                   f"{setup_label(job.run)} · seed {job.run.train.seed} · started by {owner_text(job)}")
         best = max(job.events, key=lambda e: e.get("valid/Recall@20") or -1.0) if job.events else None
         test = getattr(job.result, "test", None) or {}
-        facts = [f"test Recall@20 **{test['Recall@20']:.4f}** at the best epoch" if test.get("Recall@20") is not None
+        facts = [f"test Recall@20 **{test['Recall@20']:.4f}** (epoch {job.result.best_epoch})"
+                 if test.get("Recall@20") is not None
                  # the best valid score while it trains; once tested, its epoch is the headline's and its curve drawn
                  else f"best valid Recall@20 **{best['valid/Recall@20']:.4f}** (epoch {best['epoch']})" if best
                  else None,
@@ -135,9 +145,12 @@ def job_card(job: jobs.Job, chart: bool = True) -> None:
                  f"{job.s_per_epoch:.2f} s/epoch" if job.s_per_epoch else None]
         if any(facts):
             st.markdown(" · ".join(f for f in facts if f))
-        # an ended run's outcome (saved as, its Compare link) above its chart: under it, it was below a 1024 x 768
-        # window (rehearsal r72); its notes under the chart, which they had pushed below 1280 x 800 (r74)
-        query = outcome(job)
+        if query is not None:  # in one row of its own: in the headline's row it was cut to "Open i"
+            lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:", query,
+                                "Compare with this run beside its setup's precomputed seeds (or the paper's model)")
+        # an ended run's outcome above its chart: under it, it was below a 1024 x 768 window (rehearsal r72); its
+        # notes under the chart, which they had pushed below 1280 x 800 (r74)
+        outcome(job)
         if chart and job.events:
             presentation.chart(st, _figure(job), key=f"chart.{job.id}", config={"displayModeBar": False})
             parts = [k[5:] for k in job.events[-1] if k.startswith("loss/")]
@@ -171,8 +184,23 @@ def early_stop_note(res, patience: int) -> str | None:
             "numbers with other seeds of the setup, or train another seed.")
 
 
-def outcome(job: jobs.Job) -> dict | None:
-    """How an ended run ended, and where it is now; the query of its Compare link, for ``outcome_notes``."""
+def saved_query(job: jobs.Job) -> dict | None:
+    """The query of a saved run's Compare link (None for a run not saved, or a failed one's progress save, which
+    ``outcome`` names): straight to it, since among 40 precomputed rows a saved run was found only by typing."""
+    return same_setup.compare_query(job.run, job.id) if job.saved and job.status != "failed" else None
+
+
+def saved_words(job: jobs.Job) -> str:
+    """``Saved as run `id` · started by you``, and who stopped it when that was another session (the owner's card
+    had read as if the owner had; the epochs and how it ended are the headline's)."""
+    res = job.result
+    by = f" · stopped by {job.stopped_by}" if res.cancelled and job.stopped_by and job.stopped_by != job.owner else ""
+    return f"Saved as run `{job.id}` · started by {owner_text(job)}{by}"
+
+
+def outcome(job: jobs.Job) -> None:
+    """How a run that was not saved ended: a failure (with its progress save, if any), or stopped before it had
+    anything to save. A saved run's card says so in its caption, with its Compare link (``saved_query``)."""
     if job.status == "failed":
         st.error(f"The run failed: {job.error}")
         if job.saved:
@@ -182,23 +210,9 @@ def outcome(job: jobs.Job) -> dict | None:
         if job.traceback:
             with st.expander("Traceback"):
                 st.code(job.traceback, language="text")
-    elif job.saved:
-        res = job.result
-        by = f" by {job.stopped_by}" if res.cancelled and job.stopped_by and job.stopped_by != job.owner else ""
-        # another session's Stop read, on the owner's card, as if the owner had stopped it. How it ended is in the
-        # headline: said here too, in a box of five lines, it pushed the curves below a 1280 x 800 window (r74)
-        how = f": stopped{by} after epoch {res.epochs_run}, its best state (epoch {res.best_epoch}) kept" \
-            if res.cancelled else ""
-        st.success(f"Saved as run `{job.id}`{how}.")
-        # straight to it: among 40 precomputed rows a saved run was found only by typing into the picker
-        query = same_setup.compare_query(job.run, job.id)
-        lessonbar.page_link(st, "compare", "Open it on Compare", ":material/table_chart:", query,
-                            "Compare with this run beside its setup's precomputed seeds (or the paper's model)")
-        return query
-    elif job.status == "cancelled":
+    elif job.status == "cancelled" and not job.saved:
         by = f" by {job.stopped_by}" if job.stopped_by and job.stopped_by != job.owner else ""
         st.info(f"Stopped{by} before the first epoch ended: nothing to save.")
-    return None
 
 
 def outcome_notes(job: jobs.Job, query: dict | None) -> None:

@@ -139,7 +139,8 @@ CUT_OFF = """() => {
 
 
 def layout_checks(page) -> None:
-    """Presets do not break a word at 1024 x 768; presentation mode cuts no column off at 1280 x 800."""
+    """Presets do not break a word at 1024 x 768; presentation mode cuts no column off at 1280 x 800, and keeps the
+    ended run's curves in view."""
     page.set_viewport_size({"width": 1024, "height": 768})
     page.wait_for_timeout(800)
     for name in ("Paper", "Released code", "MGCN", "No alignment"):
@@ -152,6 +153,10 @@ def layout_checks(page) -> None:
     page.wait_for_timeout(800)
     assert page.evaluate(CUT_OFF) == {"overflow": 0, "outside": 0}
     page.screenshot(path=str(ARTIFACTS / "train_presentation_1280x800.png"))
+    # the finished run's curves whole in view in presentation mode too: its saved box and link had put them at
+    # y 665-915 (audit r76, item 1)
+    curves = page.locator('[data-testid="stPlotlyChart"]').last.bounding_box()
+    assert curves["y"] + curves["height"] <= VIEWPORT["height"], curves
     page.get_by_test_id("stSidebarUserContent").get_by_text("Presentation mode", exact=True).click()
     settle(page)
 
@@ -191,10 +196,11 @@ def test_train_compare_and_inspect_in_a_real_browser(server):
             settle(page)
             assert page.get_by_text(run_id).count() >= 1
             page.screenshot(path=str(ARTIFACTS / "train_done_1280x800.png"))
-            # the finished run's curves, at least their upper half, in view under its outcome: a saved box of five
-            # lines and the notes above them had pushed them below the window (rehearsal r74, item 3)
+            # the finished run's curves whole in view under its outcome: a saved box of five lines and the notes
+            # above them had pushed them below the window (rehearsal r74, item 3), and in presentation mode the box
+            # and the link still hid half of them (audit r76, item 1)
             curves = page.locator('[data-testid="stPlotlyChart"]').last.bounding_box()
-            assert curves["y"] + curves["height"] / 2 <= VIEWPORT["height"], curves
+            assert curves["y"] + curves["height"] <= VIEWPORT["height"], curves
             layout_checks(page)
             page.set_viewport_size({"width": 1400, "height": 1000})
             shot(page, "train")

@@ -367,7 +367,7 @@ def test_another_session_sees_the_queue_and_stops_a_run(env, monkeypatch):
     assert job.stop_event.is_set() and job.stopped_by == b.session_state["owner"] != a.session_state["owner"]
     assert job.status in ("stopped", "cancelled")
     a.run()
-    said = " ".join(e.value for kind in ("success", "info") for e in getattr(a, kind))
+    said = " ".join(e.value for kind in ("caption", "info") for e in getattr(a, kind))
     assert f"by {b.session_state['owner']}" in said, said
 
 
