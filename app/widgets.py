@@ -301,8 +301,11 @@ def run_config_form(run: RunConfig, before_tabs=None, picture_tab: str | None = 
     diagram the tabs sat at the projector's bottom edge, so a click on one showed nothing (rehearsal r55, F7)."""
     push(run)
     rejected = flash.take(REJECTED)
+    # in a slot drawn with or without it: the warning's coming and going had moved the tabs in the page's tree, and
+    # the browser opened them on the first tab again, away from the box the warning was about (audit r76, item 2)
+    slot = st.container()
     if rejected:
-        st.warning(f"Not applied: {rejected}", icon=":material/block:")
+        slot.warning(f"Not applied: {rejected}", icon=":material/block:")
     model_header(run)
     first = [picture_tab] if picture_tab and before_tabs is not None and run.model_name == "mambarec" else []
     if before_tabs is not None and not first:

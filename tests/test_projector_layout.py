@@ -350,6 +350,29 @@ def test_every_compare_tab_is_in_sight(server, browser, width, height, present):
         page.close()
 
 
+@pytest.mark.browser
+def test_a_refused_value_keeps_the_form_on_the_tab_being_edited(server, browser):
+    """Typing 0 into Learning rate on the Training tab put up "Not applied: ..." and the form jumped back to its
+    first tab, away from the box the warning was about; a valid value, taking the warning away, jumped again (audit
+    r76, item 2). The warning has a slot of its own, drawn with or without it."""
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(server + "/train?dataset=synthetic")
+        training = page.get_by_role("tab", name="Training")
+        training.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        training.click()
+        rate = page.get_by_role("spinbutton", name="Learning rate")
+        for value, warned in (("0", 1), ("0.002", 0)):
+            rate.fill(value)
+            rate.press("Tab")
+            settle(page)
+            assert page.get_by_text("Not applied").count() == warned, value
+            assert training.get_attribute("aria-selected") == "true", value
+    finally:
+        page.close()
+
+
 TAB_ROW_SEEN_PX = 60  # of a tab's content in sight below the tab strip: its header row and a first row
 
 
