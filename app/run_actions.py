@@ -59,16 +59,25 @@ def import_checkpoint(data: bytes, filename: str, dataset, classroom: bool = Fal
         return folder, "" if new else (f"the saved run `{folder.name}` holds this very file, so no copy was made: "
                                        "pick it in the Checkpoint box above")
     except DatasetMismatchError as exc:
-        return None, f"{exc}: {picker_hint(exc.trained_on)}"
+        return None, f"{exc}: {picker_hint(exc.trained_on, dataset.name)}"
     except (CheckpointError, RunStoreError, OSError) as exc:
         return None, str(exc)
 
 
-def picker_hint(name) -> str:
+def picker_hint(name, active: str | None = None) -> str:
     """How to make ``name`` (a checkpoint's dataset) the active dataset with the sidebar's Dataset box, for a
-    checkpoint refused because it was trained on another dataset."""
+    checkpoint refused because it was trained on another dataset; when ``name`` is the ``active`` dataset's own (the
+    same name, other data: another build of the folder, another version of the generator), what would load it,
+    where "pick synthetic" had sent the user to the box that already said synthetic (audit r76, item 3)."""
     if not isinstance(name, str) or not name:
         return "pick the dataset it was trained on in the sidebar's Dataset box, then upload it again"
+    if name == active:
+        if is_synthetic(name):
+            return (f"this code generates {name} otherwise than the code that trained it did (another version of "
+                    "the project); train the setup again here, or load it with the version that trained it")
+        return (f"the {name} folder here holds other data than the one it was trained on (another build: other "
+                "encoders, texts, posters or split); put that build's folder in the data directory "
+                "($MAMBAREC_DATA), or train the setup again on this one")
     if is_synthetic(name):
         head, _, knobs = name.partition("?")  # a changed knob is part of the name: synthetic/cold-items?seed=3
         if knobs:

@@ -589,6 +589,19 @@ def test_a_checkpoint_of_another_dataset_names_the_sidebar_pick_that_loads_it(ru
     assert any(e.value.startswith("This checkpoint was refused: cold.pt: trained on dataset 'synthetic/cold-items'")
                and e.value.endswith(said) for e in at.error), [e.value for e in at.error]
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+    # trained on data of the same name as the one picked, but not the same data (audit r76, item 3)
+    import io
+
+    import torch
+
+    from mambarec.artifacts import DEFAULT_OUT
+
+    ckpt = torch.load(Path(DEFAULT_OUT) / "checkpoints" / "synthetic" / "paper_s0.pt", weights_only=True)
+    buffer = io.BytesIO()
+    torch.save({**ckpt, "dataset_fingerprint": "0" * 16}, buffer)
+    at.file_uploader(key="ckpt.upload").set_value(("other.pt", buffer.getvalue(), "application/octet-stream")).run()
+    [said] = [e.value for e in at.error if "other.pt" in e.value]
+    assert "fingerprint 0000000000000000" in said and "pick synthetic" not in said and "version" in said, said
 
 
 def test_the_sidebar_pick_a_refused_checkpoint_needs_names_knobs_and_missing_folders(monkeypatch, tmp_path):
@@ -601,6 +614,11 @@ def test_the_sidebar_pick_a_refused_checkpoint_needs_names_knobs_and_missing_fol
         "then upload it again")
     assert run_actions.picker_hint(None) == (
         "pick the dataset it was trained on in the sidebar's Dataset box, then upload it again")
+    # the same name as the dataset picked, other data: "pick synthetic" sent the user to the box that said synthetic
+    # already (audit r76, item 3)
+    for name in ("synthetic", "ml100k"):
+        said = run_actions.picker_hint(name, name)
+        assert "pick" not in said and ("version" if name == "synthetic" else "another build") in said, said
 
 
 def test_seeds_early_stopping_ended_in_their_warm_up_are_named_under_the_table(monkeypatch, tmp_path):
