@@ -199,7 +199,12 @@ def manage(row) -> None:
     name, rename, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     new = name.text_input("Rename this saved run", value=row["run"], key=f"manage.name.{row['run']}",
                           help="Letters, digits, '.', '_' and '-'; no spaces or slashes (it names the run's folder)")
-    if rename.button("Rename", width="stretch", disabled=new.strip() == row["run"]):
+    # never disabled by the name: while it was being typed the box had not sent it, so Rename stayed disabled and
+    # the first click only sent the name, with nothing said (audit r76); an unchanged name is answered instead
+    clicked = rename.button("Rename", width="stretch")
+    if clicked and new.strip() == row["run"]:
+        st.info("Not renamed: type the new name in the box first.")
+    elif clicked:
         folder, why = run_actions.rename_run(row["folder"], new, classroom=state.classroom())
         if folder is None:
             relist_if_gone(row["folder"], f"renamed to `{new.strip()}`")

@@ -151,7 +151,7 @@ def rename_run(folder: Path, new_name: str) -> Path:
         raise RunStoreError(f"{name[:40]}...: a run name has at most {NAME_BYTES} characters; choose a shorter one")
     target = folder.with_name(name)
     if target.exists():
-        raise RunStoreError(f"a run named {name!r} already exists")
+        raise RunStoreError(f"a run named {name!r} already exists; choose another name")
     refuse_if_gone(folder, "renamed")
     if not (folder / METRICS_NAME).is_file():
         raise RunStoreError(f"{folder} is not a saved run")

@@ -398,6 +398,12 @@ def test_saved_runs_can_be_renamed_and_deleted(runs_root, monkeypatch, tmp_path)
     assert why.endswith("a run name has at most 200 characters; choose a shorter one") and (root / "junk").is_dir()
     at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints")
     at.selectbox(key="ckpt.pick").set_value(str(root / "junk" / "checkpoint.pt")).run()
+    # Rename is never disabled by the name (while typed, it had not been sent: the first click did nothing and said
+    # nothing, audit r76); with the name unchanged it says what to do, and Delete stays on offer
+    next(b for b in at.button if b.label == "Rename").click().run()
+    said = [i.value for i in at.info if "Not renamed" in i.value]
+    assert said == ["Not renamed: type the new name in the box first."]
+    assert [b for b in at.button if b.label == "Delete the run"] and (root / "junk").is_dir()
     at.text_input(key="manage.name.junk").set_value("no-mmd-1ep").run()
     next(b for b in at.button if b.label == "Rename").click().run()
     assert not at.exception and (root / "no-mmd-1ep").is_dir() and not (root / "junk").exists()
