@@ -145,9 +145,9 @@ LESSONS: tuple[Lesson, ...] = (
                Step("What the released code feeds it", "dream",
                     {"dataset": "synthetic", "model": "official", "seed": "0", "item": "325", "modality": "visual"},
                     "The released code feeds a 64-d vector as a 64 x 1 x 1 map, so every dilated kernel reads 8 of "
-                    "its 9 taps from zero padding; the table at the bottom counts the weights that never receive a "
-                    "gradient. This seed stopped in its warm-up, so read the map's shape and those dead weights, "
-                    "not its attention values.", checkpoint=True),
+                    "its 9 taps from zero padding; the table at the foot of the page (scroll down) counts the weights "
+                    "that never receive a gradient. This seed stopped in its warm-up, so read the map's shape and "
+                    "those dead weights, not its attention values.", checkpoint=True),
                Step("A world with wide visual features", "dream",
                     {"dataset": "synthetic/cold-items", "model": "paper", "seed": "0", "modality": "visual"},
                     "With 2,048-d visual features the map at r = 8 is 4 x 8 x 8, so the dilated branches see "

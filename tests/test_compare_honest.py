@@ -293,6 +293,13 @@ def test_claims_curves_and_plots(runs_root, grid_folder, monkeypatch):
     assert '"fill":"toself"' in chart.proto.spec.replace(" ", "")  # a band over seeds
     at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,r1,r2,r4,r16", tab="Plots")
     assert len(at.get("plotly_chart")) == 3  # each setup from 0, the changes with intervals, the r sweep
+    # the change chart's caption reads rows as removals only against the paper's model: whole models against
+    # mgcn (paper-vs-code.2) are no removals (audit r76)
+    for ref, removal in (("paper", True), ("bpr", False)):
+        at = compare(monkeypatch, runs_root, grid_folder, dataset="synthetic", cells="paper,no_alignment,bpr",
+                     ref=ref, tab="Plots")
+        [said] = [c.value for c in at.caption if c.value.startswith("Change of ")]
+        assert ("removal costs accuracy" in said) is removal and (f"scores below {ref}" in said) is not removal
 
 
 def test_the_table_says_which_schedule_each_setup_trained_under_when_they_differ(tmp_path, monkeypatch):
