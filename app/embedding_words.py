@@ -29,8 +29,14 @@ UMAP_READING = ("Reading UMAP: it keeps each point's nearest neighbours, not dis
                 "and texts are well aligned can still draw them as two islands joined by long lines. Read the "
                 "alignment from the table below (matched cosine, R@K), or pick an item: its own text's rank is in "
                 "each map's title.")
+ONE_POINT = (":material/warning: Every item's {} vector is the same one here: UMAP spreads identical points at "
+             "random, so this cloud has no structure to read (PCA draws them as the one point they are).")
 STAGES = {"modal": "the d-dim modal features (after DREAM)", "dream": "DREAM's output",
           "input": "DREAM's input (projected features)"}
+# the same, short enough for the picker in its narrow popover, where "the d-dim modal features (after DREAN" was cut
+STAGE_CHOICES = {"modal": "modal features", "dream": "DREAM's output", "input": "DREAM's input"}
+STAGE_HELP = ("Which encoder output to project: the d-dim modal features (after DREAM, where the model has it), "
+              "DREAM's output, or its input (the projected features). Stored precomputed maps are of the modal stage.")
 
 
 def stage_words(stage: str, src: dict | None, entry: str = "") -> str:

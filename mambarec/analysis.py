@@ -192,4 +192,11 @@ def alignment_metrics(visual, text, sigma: float = 1.0) -> dict[str, float]:
     return out
 
 
-__all__ = ["STAGES", "modality_embeddings", "project_joint", "common_width", "alignment_metrics"]
+def one_point(embeddings: dict[str, np.ndarray]) -> list[str]:
+    """The modalities whose items all have one and the same vector (a freshly initialized model's text path gives
+    every item the same one): a projection that keeps neighbourhoods, UMAP, spreads such points at random into a
+    cloud that looks like structure (audit r76)."""
+    return [m for m, x in embeddings.items() if len(x) > 1 and float(np.ptp(x, axis=0).max()) == 0.0]
+
+
+__all__ = ["STAGES", "modality_embeddings", "project_joint", "common_width", "alignment_metrics", "one_point"]

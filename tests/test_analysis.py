@@ -139,3 +139,17 @@ def test_stages_without_dream_and_without_modalities_are_refused():
         modality_embeddings(model, "raw")
     with pytest.raises(ValueError, match="no visual/text modal encoders"):
         modality_embeddings(torch.nn.Linear(2, 2), "modal")
+
+
+def test_one_point_names_the_modalities_whose_items_share_one_vector():
+    """A fresh `paper` model maps every synthetic item to one modal vector: DREAM's output map has one channel there,
+    and in eval mode (BatchNorm's initial running statistics) its output conv starts below 0 for every item, so the
+    ReLU gives all of them 0. `official` does not; a single item is never "one point" (audit r76)."""
+    from mambarec.analysis import one_point
+    from mambarec.data import load_dataset
+    from mambarec.recommend import untrained_model
+
+    ds = load_dataset("synthetic")
+    assert one_point(modality_embeddings(untrained_model(ds, "paper"), "modal")) == ["visual", "text"]
+    assert one_point(modality_embeddings(untrained_model(ds, "official"), "modal")) == []
+    assert one_point({"text": np.ones((1, 4)), "visual": np.eye(3)}) == []

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import embedding_words as words
 from app.pages.embeddings import title_room
 from mambarec.config import RunConfig, TrainConfig, mambarec_preset
 from mambarec.data import load_dataset
@@ -279,11 +280,27 @@ def test_pages_use_precomputed_maps_and_checkpoints(precomputed, tmp_path, monke
     assert not at.exception
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")[:2]]
     assert len(titles) == 2 and all("UMAP of" in t for t in titles)
+    assert not [c.value for c in at.caption if "no structure to read" in c.value]  # a fresh `official` spreads
     for name in ("dream_inspector", "users"):
         at = page(name)
         assert not at.info and not at.error
         assert at.selectbox[0].value == "official"
         assert "official · MambaRec as the released code computes it" in str(at.selectbox[0].format_func("official"))
+
+
+def test_a_umap_of_points_that_are_all_one_says_it_has_no_structure(tmp_path, monkeypatch, no_precomputed):
+    """A fresh `paper` model gives every item one and the same modal vector, and UMAP spread those identical points
+    into a believable cloud in a lecture's "before" panel (audit r76); PCA draws them as the one point they are."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    at = AppTest.from_file(str(PAGES / "embeddings.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"view": "UMAP"})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    warned = [c.value for c in at.caption if "no structure to read" in c.value]
+    assert warned == [words.ONE_POINT.format("visual and text")], warned
+    next(r for r in at.radio if r.label == "Projection").set_value("PCA")
+    at.run()
+    assert not [c.value for c in at.caption if "no structure to read" in c.value]
 
 
 def test_embeddings_without_a_checkpoint_says_why_and_forgets_another_datasets_picks(ml100k_dir, tmp_path,

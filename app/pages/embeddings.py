@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app import embedding_words as words
 from app import figures, lessonbar, models, presentation, state, urlsel
 from app.embedding_words import EXPLAIN, STAGES, UMAP_READING, UMAP_WAIT, stage_words
 from app.urlsel import Param
@@ -315,6 +316,8 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
         event = presentation.chart(col, fig, under_note=under_note, key=f"embeddings_panel_{i}", on_select="rerun",
                                    selection_mode=("points", "box", "lasso"))
         picked |= picked_items(event, traces)
+        if used == "UMAP" and not stored_projection(p, view) and (same := analysis.one_point(vectors(p))):
+            col.caption(words.ONE_POINT.format(" and ".join(same)))
     if "UMAP" in projections:
         st.caption(UMAP_READING)
     if picked and picked != set(st.session_state.get(SELECTED, [])):
@@ -387,9 +390,8 @@ def render() -> None:
                         **urlsel.bound(PAGE, "item", range(dataset.n_items), missing=None),
                         format_func=lambda i: f"{titles[i]} (#{i})")
     with c5.popover("", icon=":material/tune:", help="Stage of the encoders"):
-        st.selectbox("Stage", list(STAGES), format_func=STAGES.get,
-                     **urlsel.bound(PAGE, "stage", STAGES),
-                     help="Which encoder output to project (stored precomputed maps are of the modal stage).")
+        st.selectbox("Stage", list(STAGES), format_func=words.STAGE_CHOICES.get, **urlsel.bound(PAGE, "stage", STAGES),
+                     help=words.STAGE_HELP)
     draw(panels, dataset, view, colour, n_lines, item, under_note=bool(step))
     urlsel.publish(PAGE, PARAMS, step)
 
