@@ -246,7 +246,9 @@ def upload(dataset) -> None:
     # refusal of the file before, which then seemed to speak of it (rehearsal r72)
     uploaded = st.file_uploader("Upload a checkpoint (.pt)", key="ckpt.upload", disabled=read_only,
                                 help=run_actions.READ_ONLY if read_only else
-                                "Checked with mambarec.checkpoint.load_checkpoint against the active dataset")
+                                "A run's checkpoint.pt, from this app or `python -m mambarec train`. It is read "
+                                "safely (no code in it runs), its weights checked against their digest, and it is "
+                                "kept only if it was trained on the dataset picked in the sidebar")
     if uploaded is not None:
         # Each upload is a new file_id, so a corrected file of the same name and size is checked again.
         ident = (getattr(uploaded, "file_id", None), uploaded.name, uploaded.size)
