@@ -335,7 +335,7 @@ def test_tiny_training_run_completes_and_appears_in_compare(env):
     wait_for(at)
     at.run()
     no_exception(at)
-    assert any(job_id in s.value for s in at.success)
+    assert any(s.value.startswith(f"Saved as run `{job_id}`") for s in at.caption)  # the card's caption (r76, item 1)
     assert (env / job_id / "checkpoint.pt").is_file()
     at.switch_page("app/pages/compare.py").run()
     no_exception(at)
