@@ -21,6 +21,7 @@ from mambarec.data.spec import dataset_slug
 STEP = "lesson.step"  # the step whose note the page shows
 SEEN = "lesson.step_seen"  # the last step id that came in through the URL
 NBSP = "\u00a0"  # a no-break space: words joined by it wrap as one
+ROW_KEY = "lessonbar-row"  # the note's title row: on a phone it wraps (app/presentation.py's ALWAYS)
 NEXT_LESSON = "Next lesson"  # a last step's way on, in Next step's place: the lesson's title is its tooltip
 
 
@@ -104,7 +105,7 @@ def show(page: str) -> dict[str, str]:
     with st.container(border=True, gap=None):
         # the buttons as wide as they are, the title the rest: in fixed column shares one or the other wrapped, the
         # close button on a row of its own at 1024 x 768 or the title in three lines at 1280 (rehearsal r72)
-        row = st.container(horizontal=True, wrap=False, vertical_alignment="center", gap="small")
+        row = st.container(horizontal=True, wrap=False, vertical_alignment="center", gap="small", key=ROW_KEY)
         count = NBSP.join(("step", str(index + 1), "of", f"{len(lesson.steps)}:"))  # one piece: it wrapped as
         row.markdown(f"**{lesson.title}** · {count} *{step.title}*", width="stretch")  # "step 3 of" / "4:"
         nav = row.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center",

@@ -41,6 +41,10 @@ h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 /* at 1024 x 768 Compare's eighth tab ("Checkpoints") hid behind the tab strip's scroll arrow */
 @media (max-width: 1200px) { [role="tablist"]:has(> [data-testid="stTab"]) { gap: 0.5rem; }
   [data-testid="stTab"] p { font-size: 0.8rem; } }
+/* on a phone a lesson note's title row wraps, its buttons under the title: kept in one row, the title became a
+   column of single letters 1,150 px tall and pushed the step's chart two screens down (audit r77, item 1) */
+@media (max-width: 700px) { .st-key-lessonbar-row { flex-wrap: wrap !important; }
+  .st-key-lessonbar-row > div:first-child { flex: 1 1 100% !important; } }
 </style>
 """
 LARGE = """

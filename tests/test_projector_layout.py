@@ -373,6 +373,31 @@ def test_a_refused_value_keeps_the_form_on_the_tab_being_edited(server, browser)
         page.close()
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.browser
+def test_a_lesson_notes_title_reads_across_a_phone(server, browser):
+    """Students open a step's link on their phones: there the note's one-row title and buttons squeezed the title
+    into a column of single letters ~1,150 px tall (audit r77, item 1). On a phone the row wraps: the title takes
+    the width, the buttons go under it."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        lesson = LESSONS[0]
+        page.goto(step_url(server, lesson, 0))
+        row = page.locator(".st-key-lessonbar-row")
+        row.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        title = row.locator("> div").first.bounding_box()
+        assert title["width"] >= PHONE["width"] / 2 and title["height"] < 120, title
+        for name in ("Next step", "All lessons"):  # whole, not "Next" (the row had cut them too)
+            link = page.get_by_role("link", name=name)
+            assert link.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), name
+    finally:
+        context.close()
+
+
 TAB_ROW_SEEN_PX = 60  # of a tab's content in sight below the tab strip: its header row and a first row
 
 
