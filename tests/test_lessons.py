@@ -94,6 +94,23 @@ def compare_steps(dataset: str) -> list[tuple[L.Lesson, int]]:
             and len(step.cells()) >= 2 and not lessonbar.missing(step)]
 
 
+def test_a_cell_typed_into_a_steps_link_that_is_not_here_is_named():
+    """`...&cells=paper,no_such_cell&...&step=...` showed paper alone and said nothing, where the same link without
+    `step` names the typo: the page left every cells= note to the lesson bar, which names only the step's own
+    missing cells (audit r77, item 3). The step's link as written still has no such note."""
+    lesson, index = compare_steps("ml100k")[0]
+    query = L.step_query(lesson, index)
+    for cells, said in ((query["cells"], False), (query["cells"] + ",no_such_cell", True)):
+        at = landing()
+        at.query_params.clear()
+        at.query_params.update({**query, "cells": cells})
+        at.switch_page(L.PAGES["compare"][0]).run()
+        assert not at.exception, [e.message for e in at.exception]
+        notes = [c.value for c in at.caption if "cells=" in c.value]
+        assert bool(notes) is said and all("no_such_cell" in n for n in notes), notes
+        assert lesson.steps[index].look.split(".")[0] in shown(at)  # the step's note is still shown
+
+
 def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_alone():
     at = landing()
     lesson, index = compare_steps("ml100k")[0]

@@ -72,8 +72,9 @@ def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, st
     return list(dict.fromkeys(out))
 
 
-def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
-    """Restore the page's URL selection (before its widgets) and return notes on what is not here."""
+def selection(names: list[str], rows: pd.DataFrame, own: frozenset[str] = frozenset()) -> list[str]:
+    """Restore the page's URL selection (before its widgets) and return notes on what is not here; not on the
+    cells of ``own`` (a lesson step's: its note says which of them are missing), but on any other the link names."""
     groups = lessonbar.current_inventory()["groups"]
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
     check = {"cells": lambda v: [n for n in expand(v, groups, aliases, names) if n in names] or None,
@@ -85,14 +86,15 @@ def selection(names: list[str], rows: pd.DataFrame) -> list[str]:
         compare_sections.pick_linked_run(rows, linked)
     notes = urlsel.restore(PAGE, PARAMS, check)
     # not a run this session deleted: the address still named it, and a typo was suggested under "Deleted" (r74)
-    absent = [n for n in wanted if n not in names and n not in st.session_state.get(compare_sections.DELETED_NAMES, ())]
+    absent = [n for n in wanted if n not in names and n not in own
+              and n not in st.session_state.get(compare_sections.DELETED_NAMES, ())]
     if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
         notes.append(f"cells={','.join(absent)}: no setup or saved run of that name on this dataset (a typo, a "
                      "run renamed or deleted since, or not trained here yet)")
-    ss = st.session_state
-    if ss[key("ref")] not in names:
-        ss[key("ref")] = "paper" if "paper" in names else names[0]
-    return notes
+    if st.session_state[key("ref")] not in names:
+        st.session_state[key("ref")] = "paper" if "paper" in names else names[0]
+    # a step's own missing cells are its note's to name; a cell a student typed into its link is not (audit r77)
+    return [n for n in notes if not (own and n.startswith("cells=") and not absent)]
 
 
 # ---- the table --------------------------------------------------------------------------------------
@@ -343,9 +345,8 @@ def render() -> None:
         st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
     table = summary(rows, dataset)
     names = list(dict.fromkeys(table["name"])) if not table.empty else [""]
-    for note in selection(names, rows):
-        if not (step and note.startswith("cells=")):  # the lesson bar has said which of its cells are missing
-            st.caption(f":material/info: {note}")
+    for note in selection(names, rows, lessonbar.step_cells(step)):
+        st.caption(f":material/info: {note}")
     ref_box = ref_share(f"Δ vs {st.session_state[key('ref')]}" if step else st.session_state[key("ref")])
     c1, c2 = st.columns([1 - ref_box, ref_box])
     offered = [n for n in names if n]
