@@ -172,7 +172,11 @@ def load(src: dict, dataset):
 
 
 def train_hint(dataset_name: str) -> str:
-    """Where a trained model of this dataset can come from: ``precompute`` ships checkpoints of some datasets only."""
+    """Where a trained model of this dataset can come from: ``precompute`` ships checkpoints of some datasets only;
+    a classroom server trains none, where pages had told its students to train one (audit r77, item 8)."""
+    if state.classroom():
+        return ("This server is in classroom mode and trains nothing; its lessons read the precomputed runs, and the "
+                "lecturer trains on a server started without MAMBAREC_CLASSROOM.")
     if ships_checkpoints(dataset_name):
         return ("Train one on the **Train** page, or run `python -m mambarec precompute` for the precomputed "
                 "checkpoints.")

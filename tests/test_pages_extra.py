@@ -187,6 +187,16 @@ def test_dream_inspector_with_a_run_and_untrained_variants(runs_root, monkeypatc
     assert len(after) == len(before) and after[0] != before[0] and after[1] != before[1]
 
 
+@pytest.mark.parametrize("name", ["embeddings", "dream_inspector", "users"])
+def test_a_classroom_server_never_tells_a_student_to_train(name, tmp_path, monkeypatch, no_precomputed):
+    """In classroom mode Train is off, yet these pages told students "Train one on the Train page" (audit r77)."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("MAMBAREC_CLASSROOM", "1")
+    at = page(name)
+    said = texts(at)
+    assert "classroom mode and trains nothing" in said and "Train one" not in said and "train a run" not in said
+
+
 def test_users_page_with_a_run(runs_root, monkeypatch, no_precomputed, synthetic):
     monkeypatch.setenv("MAMBAREC_RUNS", str(runs_root))
     at = page("users")

@@ -342,7 +342,7 @@ def render() -> None:
     elif not rows.empty and (rows["source"] == "precomputed").any():
         checking = compare_notes.stale_banner()
     if rows.empty and dataset is not None:  # no data: its error says what to do, and training it cannot be done
-        st.info("No saved run on this dataset yet: train one on the Train & ablate page.")
+        st.info(f"No saved run on this dataset yet. {models.train_hint(name)}")
     table = summary(rows, dataset)
     names = list(dict.fromkeys(table["name"])) if not table.empty else [""]
     for note in selection(names, rows, lessonbar.step_cells(step)):

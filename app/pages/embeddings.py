@@ -29,8 +29,7 @@ PAGE = "embeddings"
 INITIALIZED = "initialized"
 PARAMS = (Param("after", ""), Param("before", INITIALIZED), Param("seed", 0, int), Param("view", "PCA"),
           Param("colour", "modality"), Param("lines", 60, int), Param("item", None, int), Param("stage", "modal"))
-NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". Train one on the **Train** page, or run "
-           "`python -m mambarec precompute` for the precomputed runs and maps. Shown meanwhile: the freshly "
+NO_RUNS = ("No trained run on this dataset yet, so there is no \"after\". {how} Shown meanwhile: the freshly "
            "initialized paper model, i.e. the modality gap alignment starts from.")
 SELECTED = "embeddings_selected_items"
 COLOURS = ["modality", "category", "popularity"]
@@ -161,7 +160,7 @@ def choose(dataset, slots: tuple) -> list[dict]:
     for note in notes:
         st.caption(f":material/info: {note}")
     if not keys:
-        st.info(NO_RUNS)
+        st.info(NO_RUNS.format(how=models.train_hint(dataset.name)))
         model = models.untrained("paper", fp, dataset)
         return [new_panel("Before", "initialized paper model", stage=STAGES["modal"],
                           vectors=embeddings(f"untrained|paper|{fp}", "modal", model))]
@@ -287,8 +286,8 @@ def draw(panels: list[dict], dataset, view: str, colour: str, n_lines: int, item
     st.session_state[SELECTED] = [i for i in st.session_state.get(SELECTED, []) if 0 <= i < dataset.n_items]
     if not panels:
         st.info(f"Nothing to draw for this stage: {dataset.name} has stored maps of the modal stage only, and no "
-                "checkpoint here to compute another stage from. Pick the stage 'modal' (the tune button), or "
-                "train a run on the Train page.")
+                f"checkpoint here to compute another stage from. Pick the stage 'modal' (the tune button). "
+                f"{models.train_hint(dataset.name)}")
         return
     line_items = np.random.default_rng(0).choice(dataset.n_items, min(n_lines, dataset.n_items), replace=False)
     selected = sorted(set(st.session_state[SELECTED]) | ({item} if item is not None else set()))
