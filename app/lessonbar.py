@@ -93,12 +93,21 @@ def show(page: str) -> dict[str, str]:
                        "its link); the page opens without a step's note")
     ss[SEEN] = came
     found = L.find_step(ss.get(STEP)) if ss.get(STEP) else None
-    if found is None or found[0].steps[found[1]].page != page:
+    if found is None:
         return {}
     lesson, index = found
     step = lesson.steps[index]
+    # a step that cannot be shown here says why, where its note had gone without a word (audit r77, item 4)
+    if step.page != page:
+        if came:
+            st.caption(f":material/info: step={came!r} is a step of the /{L.PAGES[step.page][1]} page: this page "
+                       "opens without its note (the Lessons page, or the step's own link, opens it)")
+        return {}
     if step.dataset != state.active_dataset_name():  # the reader picked another dataset: the note speaks of the step's
         ss[STEP] = None
+        st.caption(f":material/info: the lesson step {L.step_id(lesson, index)!r} reads the dataset {step.dataset}, "
+                   f"and {state.active_dataset_name()} is picked: its note is left out (pick {step.dataset} in the "
+                   "sidebar and open the step's link again to see it)")
         return {}
     # The step's title and the way on in one row, its two sentences the whole width below: the buttons stacked
     # beside the text made the card 180-220 px tall at 1280 x 800 and pushed what the step talks about below the fold

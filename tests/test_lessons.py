@@ -111,6 +111,22 @@ def test_a_cell_typed_into_a_steps_link_that_is_not_here_is_named():
         assert lesson.steps[index].look.split(".")[0] in shown(at)  # the step's note is still shown
 
 
+def test_a_step_that_cannot_be_shown_here_says_why():
+    """A step's id on another page's link, or with another dataset picked, dropped the step's note without a word
+    (audit r77, item 4); a wrong step number was already named."""
+    lesson, index = compare_steps("ml100k")[0]
+    step = L.step_id(lesson, index)
+    for page, query, said in (("embeddings", {"dataset": "ml100k", "step": step}, "is a step of the /compare page"),
+                              ("compare", {**L.step_query(lesson, index), "dataset": "synthetic"},
+                               "reads the dataset ml100k, and synthetic is picked")):
+        at = landing()
+        at.query_params.clear()
+        at.query_params.update(query)
+        at.switch_page(L.PAGES[page][0]).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert said in shown(at) and lesson.steps[index].look.split(".")[0] not in shown(at), page
+
+
 def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_alone():
     at = landing()
     lesson, index = compare_steps("ml100k")[0]
