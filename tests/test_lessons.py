@@ -127,6 +127,18 @@ def test_a_step_that_cannot_be_shown_here_says_why():
         assert said in shown(at) and lesson.steps[index].look.split(".")[0] not in shown(at), page
 
 
+def test_an_unknown_dataset_is_said_once_and_no_valid_cell_is_blamed():
+    """`dataset=ml1m` gave the load error, then "cells='paper,no_alignment' is not available here" and "ref='paper' is
+    not available here; showing the default (choose from )", blaming valid cells with an empty list (audit r77)."""
+    at = landing()
+    at.query_params.clear()
+    at.query_params.update({"dataset": "ml1m", "cells": "paper,no_alignment", "ref": "paper"})
+    at.switch_page(L.PAGES["compare"][0]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Cannot load the dataset 'ml1m'" in e.value for e in at.error)
+    assert not [c.value for c in at.caption if "not available here" in c.value]
+
+
 def test_a_step_clicked_inside_the_app_takes_effect_and_then_leaves_the_widgets_alone():
     at = landing()
     lesson, index = compare_steps("ml100k")[0]

@@ -346,7 +346,8 @@ def render() -> None:
     table = summary(rows, dataset)
     names = list(dict.fromkeys(table["name"])) if not table.empty else [""]
     for note in selection(names, rows, lessonbar.step_cells(step)):
-        st.caption(f":material/info: {note}")
+        if dataset is not None:  # else its error says why; "ref='paper' is not available (choose from )" (r77)
+            st.caption(f":material/info: {note}")
     ref_box = ref_share(f"Δ vs {st.session_state[key('ref')]}" if step else st.session_state[key("ref")])
     c1, c2 = st.columns([1 - ref_box, ref_box])
     offered = [n for n in names if n]
