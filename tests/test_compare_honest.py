@@ -332,6 +332,13 @@ def test_the_claims_tab_keeps_to_the_setups_picked(runs_root, grid_folder, monke
     claims = at.table[0].value
     assert list(claims["where"].str.split(",").str[0]) == ["C5", "C6", "C7", "C8", "C9"]
     assert any("The 5 claims about the setups shown; 8 more" in c.value for c in at.caption)
+    # the verdict beside the claim, where a phone shows it (it was last, off screen: audit r77, item 7)
+    assert list(claims.columns)[0] == "verdict"  # the claim is the index
+    # the grid's own count of intervals, where the tab said "some 250" whatever the grid
+    from mambarec.report import INTERVAL
+
+    n = len(INTERVAL.findall((grid_folder / "REPORT.md").read_text()))
+    assert any(f"The grid's REPORT.md holds {n:,} such intervals, at 95% each" in c.value for c in at.caption)
 
 
 def _values(encoded) -> np.ndarray:

@@ -260,8 +260,8 @@ def claims(rows: pd.DataFrame, picked: list[str]) -> None:
                "paired seeds. agrees / disagrees: the interval excludes 0 on the paper's / the other side; "
                "inconclusive: it holds 0 (\"smaller than claimed\": it holds 0 but not the paper's change, so the "
                "paper's size is not reached here); '(1 seed)': one common seed, so no interval yet. "
-               + findings.SIZE_RULES + " Parameters compare exactly. Some 250 such intervals at 95% each: expect a "
-               "few verdicts by chance (docs/protocol.md section 8).")
+               + findings.SIZE_RULES + f" Parameters compare exactly. {evidence.intervals_words()}, at 95% each: "
+               "expect a few verdicts by chance (docs/protocol.md section 8).")
 
 
 def cold_warm(rows: pd.DataFrame, dataset, shown: list[str], in_step: bool) -> None:
