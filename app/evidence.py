@@ -19,6 +19,7 @@ from mambarec import findings, stats
 from mambarec.catalog import list_runs
 from mambarec.findings import CLAIMS, claim_verdict
 from mambarec.groundtruth import ITEM_GROUPS, cold_warm_metrics, world_cold_items
+from mambarec.report import INTERVAL
 from mambarec.summary import LOWEST_BPR, in_short, never_learned
 
 CURVE_METRICS = {"valid/Recall@20": "valid Recall@20", "valid/NDCG@20": "valid NDCG@20",
@@ -74,8 +75,6 @@ def claims_table(cells: dict[str, dict[int, dict]]) -> pd.DataFrame:
 def report_intervals(folder: str, signature: float) -> int | None:
     """How many intervals of a difference the grid's REPORT.md holds (as its Setup counts them: ``report.INTERVAL``),
     None without one; ``signature``: the file's mtime. The Claims tab had said "some 250" whatever the grid."""
-    from mambarec.report import INTERVAL
-
     path = Path(folder) / "REPORT.md"
     return len(INTERVAL.findall(path.read_text(encoding="utf-8"))) if signature and path.is_file() else None
 
