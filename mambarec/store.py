@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mambarec.atomic import unwritable, write_atomically
-from mambarec.config import RunConfig, changed_fields
-from mambarec.config.params import EXECUTION_FIELDS, LENGTH_FIELDS, SHORT_NAMES, encode_value
+from mambarec.config import RunConfig
+from mambarec.config.params import EXECUTION_FIELDS, LENGTH_FIELDS, change_words
 from mambarec.data.spec import dataset_slug
 from mambarec.errors import UserError
 from mambarec.lifeline import alive
@@ -86,7 +86,7 @@ def named_by_hand(run_id: str) -> bool:
     return bool(GIVEN_ID.match(run_id))
 
 
-SAFE_ID = re.compile(r"[^A-Za-z0-9._]")  # what a changed value may keep in a run id (its commas go)
+SAFE_ID = re.compile(r"[^A-Za-z0-9._]")  # what a change's word may keep in a run id (its commas and spaces go)
 ID_CHANGES_CHARS = 60  # at most this much of a run id names what differs from the preset; the label names all
 
 
@@ -102,10 +102,7 @@ def new_run_id(run: RunConfig, when: float | None = None) -> str:
 def _id_changes(run: RunConfig) -> str:
     """``-use_mmd_off-r_16`` for the fields ``setup_label`` names (their length aside), cut to ``ID_CHANGES_CHARS``
     with a count of the rest; empty for a preset as it is."""
-    diffs = [f"{SHORT_NAMES.get(k, k)}_{_id_value(v)}" for k, v in changed_fields(run).items()
-             if k not in EXECUTION_FIELDS + LENGTH_FIELDS]
-    if run.train.schedule != "paper":
-        diffs.append(f"{run.train.schedule}_schedule")
+    diffs = [SAFE_ID.sub("_", word) for word in change_words(run, EXECUTION_FIELDS + LENGTH_FIELDS, sep="_")]
 
     def joined(n: int) -> str:
         return "".join(f"-{part}" for part in diffs[:n] + ([f"and_{len(diffs) - n}_more"] if n < len(diffs) else []))
@@ -115,10 +112,6 @@ def _id_changes(run: RunConfig) -> str:
         kept -= 1
     return joined(kept)
 
-
-def _id_value(value) -> str:
-    shown = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else encode_value(value)
-    return SAFE_ID.sub("_", str(shown))
 
 
 def write_json(path: Path, data: dict) -> None:

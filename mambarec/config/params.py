@@ -160,16 +160,23 @@ def setup_label(config: dict | RunConfig, ignore: tuple[str, ...] = ()) -> str:
     """
     run = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     name = f"mambarec/{run.variant}" if run.model_name == "mambarec" else run.model_name
-    skip = ignore + EXECUTION_FIELDS + ("epochs",)  # the cap is named last
-    diffs = [_short(k, v) for k, v in changed_fields(run).items() if k not in skip]
-    if run.train.schedule != "paper":
-        diffs.append(f"{run.train.schedule} schedule")
+    diffs = change_words(run, ignore + EXECUTION_FIELDS + ("epochs",))  # the cap is named last
     return name + (f" · {', '.join(diffs)}" if diffs else "") + f" · {run.train.epochs} ep"
 
 
-def _short(key: str, value: Any) -> str:
+def change_words(run: RunConfig, skip: tuple[str, ...] = (), sep: str = "=") -> list[str]:
+    """What ``run`` changed from its preset, a word each ("r=16", "use_mmd=off"; ``sep`` between a field and its
+    value), the fields in ``skip`` left out, and a schedule other than the paper's last ("fast schedule"): the
+    setup's label and a live run's folder id (``store.new_run_id``) name the same changes."""
+    words = [_short(k, v, sep) for k, v in changed_fields(run).items() if k not in skip]
+    if run.train.schedule != "paper":
+        words.append(f"{run.train.schedule} schedule")
+    return words
+
+
+def _short(key: str, value: Any, sep: str = "=") -> str:
     shown = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else encode_value(value)
-    return f"{SHORT_NAMES.get(key, key)}={shown}"
+    return f"{SHORT_NAMES.get(key, key)}{sep}{shown}"
 
 
 def build_model_config(model_name: str, values: dict, variant: str | None = None) -> Any:
@@ -188,5 +195,5 @@ def _did_you_mean(key: str, fields: list[str]) -> str:
     return f"; did you mean {near[0]}?" if near else " (the fields and their values: python -m mambarec train --help)"
 
 
-__all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "changed_fields", "model_defaults",
-           "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
+__all__ = ["run_to_params", "run_from_params", "setup_key", "setup_label", "change_words", "changed_fields",
+           "model_defaults", "encode_value", "build_model_config", "SHORT_NAMES", "EXECUTION_FIELDS", "LENGTH_FIELDS"]
