@@ -144,15 +144,11 @@ def show(page: str) -> dict[str, str]:
     return {"step": L.step_id(lesson, index)}
 
 
-def step_cells(step: dict) -> frozenset[str]:
-    """The cells of the lesson step a page shows (``show``'s answer), its groups expanded: the ones ``missing``
-    speaks of, so that a page names only the others a link asks for."""
+def step_cells(step: dict) -> list[str]:
+    """The cells the lesson step a page shows (``show``'s answer) names, ``group:`` ones as written: the ones
+    ``missing`` speaks of, so that a page names only the others a link asks for."""
     found = L.find_step(step.get("step")) if step else None
-    if found is None:
-        return frozenset()
-    groups = current_inventory()["groups"]
-    return frozenset(c for n in found[0].steps[found[1]].cells()
-                     for c in (L.group_cells(groups, n[len(L.GROUP):]) if n.startswith(L.GROUP) else [n]))
+    return found[0].steps[found[1]].cells() if found is not None else []
 
 
 def next_lesson(lesson: L.Lesson) -> L.Lesson | None:

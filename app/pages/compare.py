@@ -72,9 +72,9 @@ def expand(names: list[str], groups: dict[str, list[str]], aliases: dict[str, st
     return list(dict.fromkeys(out))
 
 
-def selection(names: list[str], rows: pd.DataFrame, own: frozenset[str] = frozenset()) -> list[str]:
-    """Restore the page's URL selection (before its widgets) and return notes on what is not here; not on the
-    cells of ``own`` (a lesson step's: its note says which of them are missing), but on any other the link names."""
+def selection(names: list[str], rows: pd.DataFrame, step: list[str] | tuple = ()) -> list[str]:
+    """Restore the page's URL selection (before its widgets) and return notes on what is not here: on any cell the
+    link names but those of its lesson ``step`` (``lessonbar.step_cells``), whose missing ones its note names."""
     groups = lessonbar.current_inventory()["groups"]
     aliases = dict(zip(rows["run"], rows["name"], strict=True)) if not rows.empty else {}
     check = {"cells": lambda v: [n for n in expand(v, groups, aliases, names) if n in names] or None,
@@ -85,16 +85,16 @@ def selection(names: list[str], rows: pd.DataFrame, own: frozenset[str] = frozen
     if urlsel.arriving(PAGE, PARAMS):  # a link that names a saved run (its card's) opens Checkpoints on it
         compare_sections.pick_linked_run(rows, linked)
     notes = urlsel.restore(PAGE, PARAMS, check)
-    # not a run this session deleted: the address still named it, and a typo was suggested under "Deleted" (r74)
-    absent = [n for n in wanted if n not in names and n not in own
-              and n not in st.session_state.get(compare_sections.DELETED_NAMES, ())]
+    # not a run this session deleted (a typo was suggested under "Deleted", r74), nor a cell the step's note names
+    skip = {*expand(list(step), groups, {}, names), *st.session_state.get(compare_sections.DELETED_NAMES, ())}
+    absent = [n for n in wanted if n not in names and n not in skip]
     if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
         notes.append(f"cells={','.join(absent)}: no setup or saved run of that name on this dataset (a typo, a "
                      "run renamed or deleted since, or not trained here yet)")
     if st.session_state[key("ref")] not in names:
         st.session_state[key("ref")] = "paper" if "paper" in names else names[0]
     # a step's own missing cells are its note's to name; a cell a student typed into its link is not (audit r77)
-    return [n for n in notes if not (own and n.startswith("cells=") and not absent)]
+    return [n for n in notes if not (step and n.startswith("cells=") and not absent)]
 
 
 # ---- the table --------------------------------------------------------------------------------------
