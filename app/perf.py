@@ -51,7 +51,7 @@ SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before 
             ("Compare runs", "Compare runs"), ("Users", "Users"), ("Lessons", "Lessons"))
 STEP_PATH = "/embeddings?dataset=ml100k&after=paper&before=initialized&seed=0&lines=80&step=alignment.1"
 # What N students open at once: (name, path, heading that means "painted", an element the page must then show)
-CONCURRENT = (("landing page", "/", "Lessons", '[data-testid="stCode"]'),  # a lesson's step links
+CONCURRENT = (("landing page", "/", "Lessons", roomload.STEP_LINKS),
               ("lesson step", "/compare?dataset=synthetic&cells=paper,no_alignment,bpr&tab=Learning+curves",
                "Compare runs", '[data-testid="stDataFrame"]'))
 
@@ -222,9 +222,10 @@ def room(url: str, sizes: list[int], server_pid: int) -> None:
                   + (f"  {problems}" if problems else ""), flush=True)
 
 
-# What the floor serves: the landing page's heading and a code block (the Lessons page's step links are code
-# blocks, whose highlighter is a chunk the browser loads), and nothing else.
-FLOOR_APP = 'import streamlit as st\nst.title("Lessons")\nst.code("/embeddings?dataset=ml100k")\n'
+# What the floor serves: the landing page's heading and one lesson step's link as text and as an Open link (to a page
+# of the web: a one-file app has no other page), and nothing else.
+FLOOR_APP = ('import streamlit as st\nst.title("Lessons")\nst.markdown("`/embeddings?dataset=ml100k`")\n'
+             'st.page_link("https://example.org/", label="Open")\n')
 
 
 def floor(sessions: int, env: dict, port: int | None) -> None:
@@ -232,8 +233,8 @@ def floor(sessions: int, env: dict, port: int | None) -> None:
         script = Path(folder) / "floor_app.py"
         script.write_text(FLOOR_APP)
         with streamlit_server(env, port=port, keep_output=False, script=str(script)) as srv:
-            asyncio.run(_concurrent(srv.url, 1, "Lessons", '[data-testid="stCode"]'))  # as for the app: warm once
-            found = asyncio.run(_concurrent(srv.url, sessions, "Lessons", '[data-testid="stCode"]'))
+            asyncio.run(_concurrent(srv.url, 1, "Lessons", roomload.STEP_LINKS))  # as for the app: warm once
+            found = asyncio.run(_concurrent(srv.url, sessions, "Lessons", roomload.STEP_LINKS))
     report(f"floor: {sessions} sessions, a 3-line Streamlit app, slowest paint", max(t for t, _, _ in found),
            "  (each: " + ", ".join(f"{t:.1f}" for t, _, _ in found) + "; the same browsers and server, no app code)")
 

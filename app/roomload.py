@@ -29,9 +29,11 @@ FETCHES_PER_STUDENT = 6  # parallel connections per host, as a browser opens the
 ACCEPT = {"Accept-Encoding": "gzip, deflate, br"}  # as a browser asks (Streamlit serves its files uncompressed)
 REPLY_S = 120.0  # a session that has not shown its page by then is reported, not waited for
 FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY  # a whole script run, not one cut short for a rerun
+STEP_LINKS = '[data-testid="stMain"] [data-testid="stPageLink"]'  # the Lessons page's steps: an Open link each
 # what the browser tests wait for, by the element type a page's websocket messages carry
 SHOWN = {'[data-testid="stCode"]': "code", '[data-testid="stDataFrame"]': "dataframe",
-         '[data-testid="stPlotlyChart"]': "plotly_chart"}
+         '[data-testid="stPlotlyChart"]': "plotly_chart",
+         STEP_LINKS: "page_link"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ async def _talk(url: str, heading: str, shown: str, t0: float) -> tuple[float, f
                     return heading_s, shown_s, f"exception: {element.exception.message[:80]}"
                 if what == "heading" and element.heading.body == heading and math.isnan(heading_s):
                     heading_s = time.perf_counter() - t0
-                if what == shown and math.isnan(shown_s):
+                if what == shown and not math.isnan(heading_s) and math.isnan(shown_s):  # under the heading (the
+                    # sidebar's page links come before it)
                     shown_s = time.perf_counter() - t0
             if kind == "script_finished" and forward.script_finished == FINISHED:
                 missing = [name for name, s in (("heading", heading_s), (shown, shown_s)) if math.isnan(s)]

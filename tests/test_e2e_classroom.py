@@ -132,7 +132,7 @@ def test_eight_sessions_open_one_link_on_a_loaded_machine(server):  # noqa: F811
 @pytest.mark.slow
 def test_thirty_stand_in_students_are_served_and_a_missing_page_is_told(server):  # noqa: F811
     """``app/roomload.py`` (what ``app/perf.py --room`` loads the server with): 30 sessions that fetch the page's
-    files and run it over Streamlit's websocket each see the landing page's heading and its step links' code blocks;
+    files and run it over Streamlit's websocket each see the landing page's heading and its steps' Open links under it;
     a session on a page the app does not have reports it, and one that asks for an element the page never draws
     reports that, so the benchmark cannot count a failed session as served."""
     import asyncio
@@ -141,10 +141,10 @@ def test_thirty_stand_in_students_are_served_and_a_missing_page_is_told(server):
 
     url, _ = server
     files = [f"{url}/", f"{url}/favicon.png"]
-    served = asyncio.run(roomload.room(url + "/", 30, files, "Lessons", '[data-testid="stCode"]'))
+    served = asyncio.run(roomload.room(url + "/", 30, files, "Lessons", roomload.STEP_LINKS))
     assert [r.problem for r in served] == [""] * 30
     assert all(0 < r.files_s <= r.heading_s <= roomload.REPLY_S and r.shown_s >= r.heading_s for r in served)
-    missing = asyncio.run(roomload.room(url + "/no-such-page", 1, files, "Lessons", '[data-testid="stCode"]'))
+    missing = asyncio.run(roomload.room(url + "/no-such-page", 1, files, "Lessons", roomload.STEP_LINKS))
     assert missing[0].problem == "page not found"
     undrawn = asyncio.run(roomload.room(url + "/", 1, files, "Lessons", '[data-testid="stDataFrame"]'))
     assert undrawn[0].problem == "the run ended without its dataframe"

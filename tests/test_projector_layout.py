@@ -124,6 +124,10 @@ def test_the_app_opens_on_the_lessons_and_a_step_opens_its_page(server, browser)
         settle(page)
         assert page.evaluate(OVERFLOW) == []
         shot(page, "lessons")
+        # a step's link is text: no code block is drawn until a QR pop-up opens (a code block makes each visitor's
+        # browser load Streamlit's 1.5 MB code highlighter first: docs/speed.md section 4)
+        assert page.get_by_text("&step=alignment.1").count() == 1
+        assert page.locator('[data-testid="stCode"]').count() == 0
         page.get_by_role("link", name="Open").first.click()  # inside the app: no reload, a URL new to the page
         page.get_by_role("heading", name="Embeddings before and after alignment").wait_for(timeout=PAGE_S * 1000)
         settle(page)

@@ -29,19 +29,21 @@ def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
         url = L.step_url(base, lesson, index)
         # an icon alone, as on the lesson note: at 1024 x 768 the labelled button read "Q."
         with go.popover("", icon=":material/qr_code_2:", help=f"Step {index + 1}'s link as a QR code, for the room's "
-                        "phones"):  # as large as the lesson note's, its link under it
+                        "phones, and with a copy button"):  # as large as the lesson note's, its link under it
             st.image(roomlinks.qr_svg(url), caption=f"step {index + 1}: scan to open it",
                      width=roomlinks.PROJECTOR_QR_PX)
-            st.code(url, language=None, wrap_lines=True)  # the pop-up covers the card's own copy of the link
+            st.code(url, language=None, wrap_lines=True)  # drawn only when the pop-up opens
         for note in lessonbar.missing(step, inv):
             st.caption(f":material/info: {note}")
-        st.code(url, language=None, wrap_lines=True)
+        # The link as text to select, not a code block: a code block on the landing page made every visitor's browser
+        # load and compile Streamlit's 1.5 MB highlighter (over a third of the page's bytes): docs/speed.md section 4
+        st.markdown(f"`{url}`")
 
 
 def render() -> None:
     st.title("Lessons")
     st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
-               "selected and says what to look at; copy its link onto a slide.")
+               "selected and says what to look at; copy its link onto a slide (its QR button has a copy button too).")
     base, note = roomlinks.app_base()
     if note:
         st.caption(f":material/co_present: {note}")
