@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import evidence, flash, staleness
+from app import evidence, flash, results, staleness
 from mambarec import findings, stats
 from mambarec.config.run import SCHEDULES
 from mambarec.grid import DEFAULT_BUDGET
@@ -17,17 +17,23 @@ from mambarec.summary import IN_SHORT_MEASURE, all_early_lines, in_short
 SCHEDULE_NAMED = 6  # setups a schedule's line names before "and N more"
 
 
-def verdicts(rows: pd.DataFrame) -> None:
-    cells = evidence.claim_cells(rows)  # once for both lines: it walks every precomputed row
-    short = in_short(cells)
+def verdicts(rows: pd.DataFrame, rows_key: tuple) -> None:
+    """REPORT.md's findings on the rows' dataset in short, and its verdicts on the paper's claims, counted
+    (``rows_key``: the rows' version, ``results.per_rows``)."""
+    short, counts = results.per_rows(rows_key, ("verdicts",), lambda: _verdict_words(rows))
     if short:
         st.markdown(f"**The grid on this dataset, in short** ({IN_SHORT_MEASURE}; REPORT.md's Summary): "
                     + short)
+    if counts:
+        st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + counts)
+
+
+def _verdict_words(rows: pd.DataFrame) -> tuple[str | None, str | None]:
+    cells = evidence.claim_cells(rows)  # once for both lines: it walks every precomputed row
     claims = evidence.claims_table(cells)
     counts = evidence.verdict_counts(claims)
-    if counts and counts.get(stats.NOT_MEASURED, 0) < len(claims):
-        st.markdown("**The paper's claims on this data** (REPORT.md's verdicts, 'Claims' tab): " + " · ".join(
-            f"{n} {kind}" for kind, n in counts.items() if n))
+    measured = counts and counts.get(stats.NOT_MEASURED, 0) < len(claims)
+    return in_short(cells), " · ".join(f"{n} {kind}" for kind, n in counts.items() if n) if measured else None
 
 
 def early_stops(rows: pd.DataFrame, shown: list[str], untrained: list[str]) -> None:

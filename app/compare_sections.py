@@ -1,6 +1,6 @@
 """Sections of the Compare page that work on single runs: the paired Wilcoxon test, the paper's published
-numbers beside ours, and checkpoints (inspect, reuse, download, upload; rename or delete a saved run).
-Kept apart from ``app/pages/compare.py`` so that page reads as its layout."""
+numbers beside ours, and checkpoints (inspect, reuse, download, upload; rename or delete a saved run); and the
+page's CSV export. Kept apart from ``app/pages/compare.py`` so that page reads as its layout."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app import errors, flash, models, paper_numbers, results, run_actions, state, urlsel
-from mambarec.comparison import one_per_seed
+from mambarec.comparison import compare_csv, one_per_seed
 from mambarec.config import RunConfig
 
 
@@ -270,3 +270,21 @@ def upload(dataset) -> None:
             st.info(f"Checkpoint already here: {why}.")
         else:
             st.success(f"Checkpoint accepted and saved as run `{Path(folder).name}`.")
+
+
+def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str], reference: str,
+           metrics: tuple[str, ...], rows_key: tuple) -> None:
+    """The setups shown: the summary as numbers, in the columns of `python -m mambarec compare --csv` (per metric
+    its mean, std and the change in % with its interval's ends; it had been the page's frame, text cells such as
+    "0.3319 ± 0.0026" among them: audit r57), and every run and seed."""
+    left, right = st.columns(2)
+    summary_csv = results.per_rows(rows_key, ("summary csv", tuple(table["name"]), reference, metrics, tuple(shown)),
+                                   lambda: compare_csv(results.shown_rows(table, shown), reference, metrics)
+                                   .to_csv(index=False).encode())
+    left.download_button("Summary table (CSV)", summary_csv,
+                         f"{name}-summary.csv", mime="text/csv", width="stretch",
+                         help="The numbers of the table above, as `python -m mambarec compare --csv` writes them")
+    every = results.per_rows(rows_key, ("runs csv", tuple(shown)), lambda: (  # no run yet: the pop row alone
+        rows[rows["name"].isin(shown)] if not rows.empty else rows).to_csv(index=False).encode())
+    right.download_button("Every run and seed (CSV)", every,
+                          f"{name}-runs.csv", mime="text/csv", width="stretch")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -41,6 +43,7 @@ from mambarec.progress import adopt_orphans
 
 SWAP_WAIT_S = 0.5  # a swap of the precomputed folder takes two renames: far less than this
 PRECOMPUTE_HINT = "no precomputed results yet: run `python -m mambarec precompute`"
+T = TypeVar("T")
 
 
 NO_CHANGE = 1e9  # where the Compare table sorts a row with no change to show: past any change in %
@@ -114,15 +117,31 @@ def precomputed_table(dataset: str) -> tuple[pd.DataFrame, str | None]:
 
 
 def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, str | None]:
-    """Saved runs and precomputed results on ``dataset``, one row per run/seed.
+    """Saved runs and precomputed results on ``dataset``, one row per run/seed, and what to say of them.
 
     A row belongs to the dataset when its fingerprint matches (the same data under any name or
     path); rows without one, or a dataset that cannot be loaded (``fingerprint`` None), fall back to the name.
     """
+    rows, message, _ = keyed_results_table(dataset, fingerprint)
+    return rows, message
+
+
+def keyed_results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, str | None, tuple]:
+    """``results_table`` and the key of this version of its rows (the dataset and both folders' signatures), which
+    ``per_rows`` keys what is computed from them by."""
     root = runs_root()
     adopt_orphans(root)  # runs whose training died with a server or a killed `train`: listed from their last save
-    saved, unreadable, busy = saved_runs(str(root), runs_signature(root))
-    pre, message = precomputed_results(str(precomputed_dir()), precomputed_signature(precomputed_dir()))
+    folder = precomputed_dir()
+    key = (dataset, fingerprint, str(folder), precomputed_signature(folder), str(root), runs_signature(root))
+    rows, message = _results_table(key)
+    return rows, message, key
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _results_table(key: tuple) -> tuple[pd.DataFrame, str | None]:
+    dataset, fingerprint, folder, folder_signature, root, root_signature = key
+    saved, unreadable, busy = saved_runs(root, root_signature)
+    pre, message = precomputed_results(folder, folder_signature)
     frames = [on_dataset(f, dataset, fingerprint) for f in (pre, saved) if not f.empty]
     frames = [f for f in frames if not f.empty]
     left_out = unreadable_note(unreadable, busy)
@@ -131,18 +150,31 @@ def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, 
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), message
 
 
+def per_rows(key: tuple, what: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, once per version of the rows (``key``: ``keyed_results_table``'s) and ``what`` (a name and
+    every other input of ``compute``), for every session of the server; each caller gets its own copy. A room of 30
+    opening one lesson step had computed the Compare page's numbers 30 times, ~0.2 s of CPU each
+    (docs/speed.md section 4); hashing the frames themselves, as a plain cache does, took a good part of that."""
+    return _once(key, what, compute)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _once(key: tuple, what: tuple, _compute: Callable[[], T]) -> T:
+    return _compute()
+
+
 # ---- seeds and deltas ------------------------------------------------------------------------
-@st.cache_data(max_entries=16, show_spinner=False)
-def aggregated(rows: pd.DataFrame) -> pd.DataFrame:
-    """``aggregate_seeds`` cached on the rows (a rerun of the page does not regroup them)."""
-    return aggregate_seeds(rows)
+def aggregated(key: tuple, rows: pd.DataFrame) -> pd.DataFrame:
+    """``aggregate_seeds`` of ``rows`` (``key``: their version, ``per_rows``)."""
+    return per_rows(key, ("aggregated",), lambda: aggregate_seeds(rows))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def deltas(table: pd.DataFrame, rows: pd.DataFrame, reference: str, metrics: tuple[str, ...],
+def deltas(key: tuple, table: pd.DataFrame, rows: pd.DataFrame, reference: str, metrics: tuple[str, ...],
            shown: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """``add_deltas`` cached on its inputs: hashing the frames takes milliseconds, each interval a t quantile."""
-    return add_deltas(table, rows, reference, metrics, shown)
+    """``add_deltas`` of ``table``, the ``aggregated`` rows (``key``: their version) with or without the pop row:
+    each interval a t quantile."""
+    what = ("deltas", tuple(table["name"]), reference, metrics, shown)
+    return per_rows(key, what, lambda: add_deltas(table, rows, reference, metrics, shown))
 
 
 def shown_rows(table: pd.DataFrame, shown: list[str]) -> pd.DataFrame:

@@ -1431,3 +1431,38 @@ def test_a_compare_address_that_names_a_saved_run_by_its_setup_opens_checkpoints
     assert named != "junk" and "use_mmd=off" in named  # its setup's name, as a copied link holds it
     at = compare(monkeypatch, root, dataset="synthetic", tab="Checkpoints", cells=named)
     assert at.selectbox(key="ckpt.pick").value == str(root / "junk" / "checkpoint.pt")
+
+
+def test_a_rooms_sessions_share_the_tables_numbers_and_a_run_saved_since_is_in_the_next(monkeypatch, tmp_path,
+                                                                                          grid_folder):
+    """A room opening one lesson step computed the page's numbers once a session (~0.2 s of CPU each, 30 sessions at
+    once): a second session reads them back, and a run saved since is in the next session's table with its numbers
+    computed anew (``results.per_rows``, keyed by the version of the rows)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    calls = {"claim_cells": 0, "untrained": 0, "partial_pairings": 0}
+
+    def counting(module, name):
+        real = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    for module, name in ((evidence, "claim_cells"), (evidence, "untrained"), (comparison, "partial_pairings")):
+        counting(module, name)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    first = compare(monkeypatch, runs, grid_folder, dataset="synthetic", ref="paper")
+    second = compare(monkeypatch, runs, grid_folder, dataset="synthetic", ref="paper")
+    assert calls == {"claim_cells": 1, "untrained": 1, "partial_pairings": 1}
+    assert summary(second).equals(summary(first)) and len(summary(first)) > 2
+    saved(runs, RunConfig(dataset="synthetic", model=mambarec_preset("paper", use_mmd=False),
+                          train=TrainConfig(epochs=1, device="cpu")), "saved-since")
+    third = compare(monkeypatch, runs, grid_folder, dataset="synthetic", ref="paper")
+    assert calls == {"claim_cells": 2, "untrained": 2, "partial_pairings": 2}
+    assert len(summary(third)) == len(summary(first)) + 1
+    assert "saved-since" in set(next(df.value for df in third.dataframe if "run" in df.value.columns)["run"])

@@ -98,9 +98,9 @@ def selection(names: list[str], rows: pd.DataFrame, step: list[str] | tuple = ()
 
 
 # ---- the table --------------------------------------------------------------------------------------
-def summary(rows: pd.DataFrame, dataset) -> pd.DataFrame:
+def summary(rows: pd.DataFrame, dataset, rows_key: tuple) -> pd.DataFrame:
     runs = rows[rows["model_name"] != "pop"] if not rows.empty else rows
-    table = results.aggregated(runs) if not runs.empty else pd.DataFrame()
+    table = results.aggregated(rows_key, runs) if not runs.empty else pd.DataFrame()
     if dataset is None:  # the data did not load (the page says why): no popularity to count
         return table
     try:
@@ -315,27 +315,12 @@ def every_run(rows: pd.DataFrame, shown: list[str]) -> None:
                                 "s_per_epoch": st.column_config.NumberColumn("s/ep", format="%.2f", width=60)})
 
 
-def export(rows: pd.DataFrame, table: pd.DataFrame, name: str, shown: list[str], reference: str,
-           metrics: tuple[str, ...]) -> None:
-    """The setups shown: the summary as numbers, in the columns of `python -m mambarec compare --csv` (per metric
-    its mean, std and the change in % with its interval's ends; it had been the page's frame, text cells such as
-    "0.3319 ± 0.0026" among them: audit r57), and every run and seed."""
-    left, right = st.columns(2)
-    summary_csv = comparison.compare_csv(results.shown_rows(table, shown), reference, metrics)
-    left.download_button("Summary table (CSV)", summary_csv.to_csv(index=False).encode(),
-                         f"{name}-summary.csv", mime="text/csv", width="stretch",
-                         help="The numbers of the table above, as `python -m mambarec compare --csv` writes them")
-    picked = rows[rows["name"].isin(shown)] if not rows.empty else rows  # no run yet: the pop row alone
-    right.download_button("Every run and seed (CSV)", picked.to_csv(index=False).encode(),
-                          f"{name}-runs.csv", mime="text/csv", width="stretch")
-
-
 def render() -> None:
     name = state.active_dataset_name()
     st.title("Compare runs")
     step = lessonbar.show(PAGE)
     dataset = models.dataset_or_error(name)
-    rows, message = results.results_table(name, dataset.fingerprint() if dataset else None)
+    rows, message, rows_key = results.keyed_results_table(name, dataset.fingerprint() if dataset else None)
     checking = False  # the stale-check still running: polled at the page's foot
     if message:
         (st.info if message == results.PRECOMPUTE_HINT else st.warning)(message)
@@ -343,7 +328,7 @@ def render() -> None:
         checking = compare_notes.stale_banner()
     if rows.empty and dataset is not None:  # no data: its error says what to do, and training it cannot be done
         st.info(f"No saved run on this dataset yet. {models.train_hint(name)}")
-    table = summary(rows, dataset)
+    table = summary(rows, dataset, rows_key)
     names = list(dict.fromkeys(table["name"])) if not table.empty else [""]
     for note in selection(names, rows, lessonbar.step_cells(step)):
         if dataset is not None:  # else its error says why; "ref='paper' is not available (choose from )" (r77)
@@ -359,20 +344,21 @@ def render() -> None:
                              label_visibility=quiet_label(bool(step)),  # unlabelled, the box names its role
                              format_func=(lambda n: f"Δ vs {n}") if step else str)
     shown = picked or offered
-    untrained = evidence.untrained(rows, shown)
+    untrained = results.per_rows(rows_key, ("untrained", tuple(shown)), lambda: evidence.untrained(rows, shown))
     # A lesson step opens on what it talks about (its tab), above the fold at 1280 x 800; the table follows.
     table_box, tabs_box = two_boxes(bool(step))
     if not table.empty:
         metrics = tuple(dict.fromkeys((*SHOWN, st.session_state[key("metric")])))
-        table = (results.deltas(table, rows, reference, metrics, tuple(shown)) if (table["name"] == reference).any()
-                 else table)
+        if (table["name"] == reference).any():
+            table = results.deltas(rows_key, table, rows, reference, metrics, tuple(shown))
         with table_box:
             show_table(table, shown)
-            partial = comparison.partial_pairings(rows, reference, shown, SHOWN[0])
+            partial = results.per_rows(rows_key, ("partial", reference, tuple(shown)),
+                                       lambda: comparison.partial_pairings(rows, reference, shown, SHOWN[0]))
             if partial:
                 st.caption(":material/info: Δ is paired by seed, so these rows are measured against part of the "
                            "reference's seeds: " + "; ".join(partial) + ".")
-            compare_notes.verdicts(rows)
+            compare_notes.verdicts(rows, rows_key)
             compare_notes.early_stops(rows, shown, untrained)
             compare_notes.schedules(rows, shown)
     # Only the open tab runs (on_change="rerun"): the first paint does not wait for plotly or checkpoints.
@@ -390,7 +376,7 @@ def render() -> None:
                     dataset is not None or title in ("Claims", "The paper's numbers")):
                 body()
     if not table.empty:  # at the foot, below the tabs, which it had pushed to the window's edge (audit r74, item 7)
-        export(rows, table, name, shown, reference, metrics)
+        compare_sections.export(rows, table, name, shown, reference, metrics, rows_key)
     if checking:
         compare_notes.pending_staleness()
     urlsel.publish(PAGE, PARAMS, step)
