@@ -112,6 +112,12 @@ def choices_words(rule) -> str:
     return f" (choose from {listed})" if names else ""
 
 
+def default_words(p: Param) -> str:
+    """The default a note says is shown instead of a link's value, named (", 10") where the parameter has one of its
+    own; a page that picks it from what it holds (Compare's reference, the runs of a picker) shows it in the widget."""
+    return "" if p.default in (None, "", []) else f", {p.show(p.default)}"
+
+
 def checked_by(rule, value):
     """``value`` where ``rule`` allows it, else None; a rule is a function (returns the value to use, or None),
     or the choices themselves (a collection, or a range of whole numbers)."""
@@ -146,7 +152,7 @@ def restore(page: str, params: Sequence[Param], check: Mapping[str, Any] | None 
             continue
         value = p.default
         rule = (check or {}).get(p.key)
-        hint = choices_words(rule) if rule is not None else ""
+        hint = default_words(p) + (choices_words(rule) if rule is not None else "")
         if raw is not None:
             try:
                 value = p.parse(raw)
