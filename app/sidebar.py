@@ -13,6 +13,7 @@ from mambarec.data.spec import PREFIX, is_synthetic, make_spec, parse_spec
 PICKER = "sidebar.dataset"
 KNOB = "knob."  # widget keys: knob.<name>
 KNOB_REJECTED = "knob.rejected"  # a knob value refused, said on the next run (app.flash)
+KNOBS_OPEN = "sidebar.knobs"  # whether the World knobs expander is open: its sliders are drawn only then
 KNOB_LABELS = {
     "n_users": ("Users", "users drawn before the 5-core filter"),
     "n_items": ("Items", "items drawn before the 5-core filter"),
@@ -89,9 +90,14 @@ def scenario_knobs(name: str) -> None:
         st.error(str(exc))
         return
     config = spec.config()
-    with st.expander("World knobs", icon=":material/tune:"):
+    box = st.expander("World knobs", icon=":material/tune:", key=KNOBS_OPEN, on_change="rerun")
+    rejected = flash.take(KNOB_REJECTED)
+    if not box.open:  # drawn once opened: its sliders' and number box's code is ~15 files that every visitor's
+        if rejected:  # browser had to fetch before the page's first paint (docs/speed.md section 4)
+            st.warning(rejected)
+        return
+    with box:
         st.caption(scenario_summary(spec.scenario) if spec.scenario in SCENARIOS else "")
-        rejected = flash.take(KNOB_REJECTED)
         if rejected:
             st.warning(rejected)
         for knob, (label, plain) in KNOB_LABELS.items():

@@ -15,7 +15,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import diagram, estimate, jobs, state, widgets
+from app import diagram, estimate, jobs, sidebar, state, widgets
 from app.labels import LABELS
 from mambarec.config import RunConfig, TrainConfig, mambarec_preset, run_to_params, train_preset
 from tests import test_app
@@ -729,6 +729,12 @@ def test_the_diagram_on_the_page(env):
 def test_a_synthetic_worlds_knobs_are_sliders_that_edit_the_dataset_spec(env):
     at = open_app(dataset="synthetic/cold-items")
     no_exception(at)
+    # drawn once their box is opened: closed, their sliders' code made every visitor's browser wait before the
+    # page's first paint (docs/speed.md section 4)
+    knobs = [w.key for w in (*at.slider, *at.number_input) if w.key and w.key.startswith(sidebar.KNOB)]
+    assert [e.label for e in at.sidebar.expander] == ["World knobs"] and knobs == []
+    at.session_state[sidebar.KNOBS_OPEN] = True  # what a click on the box does (it reruns the page)
+    at.run()
     assert at.slider(key="knob.cold_share").value == pytest.approx(0.3)
     at.slider(key="knob.cold_share").set_value(0.5).run()
     no_exception(at)
