@@ -16,9 +16,9 @@ folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 80
   10 s, and none may show an exception or "Page not found". One session opens the URL first, as the
   lecturer does before the class, so the page's imports and caches are warm. The N browsers run on this
   machine beside the server: the browsers' own boot ("frontend shell") is printed apart from the server's CPU;
-* the floor of that measurement: the same N sessions against a three-line Streamlit app (a title and a code
-  block, nothing of ours), so that what is Streamlit's and the N browsers' share of the 10 s, and what is the
-  app's, can be told apart (``--no-floor`` skips it);
+* the floor of that measurement: the same N sessions against a four-line Streamlit app (a title, a link as text
+  and an Open link, nothing of ours), so that what is Streamlit's and the N browsers' share of the 10 s, and what
+  is the app's, can be told apart (``--no-floor`` skips it);
 * a room (``--room 8 30``): the same two pages opened by N sessions at once, where one is a real browser page
   and N - 1 are stand-ins (``app/roomload.py``) that fetch the page's files and run it over the websocket as a
   browser does, drawing nothing: in a classroom each browser starts and draws on a student's own device, so this
@@ -235,7 +235,7 @@ def floor(sessions: int, env: dict, port: int | None) -> None:
         with streamlit_server(env, port=port, keep_output=False, script=str(script)) as srv:
             asyncio.run(_concurrent(srv.url, 1, "Lessons", roomload.STEP_LINKS))  # as for the app: warm once
             found = asyncio.run(_concurrent(srv.url, sessions, "Lessons", roomload.STEP_LINKS))
-    report(f"floor: {sessions} sessions, a 3-line Streamlit app, slowest paint", max(t for t, _, _ in found),
+    report(f"floor: {sessions} sessions, a 4-line Streamlit app, slowest paint", max(t for t, _, _ in found),
            "  (each: " + ", ".join(f"{t:.1f}" for t, _, _ in found) + "; the same browsers and server, no app code)")
 
 
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                         "none: skip)")
     parser.add_argument("--live-run", action="store_true", help="also time a default live run on the Train page")
     parser.add_argument("--no-floor", action="store_true",
-                        help="skip the floor: the concurrent sessions against a 3-line Streamlit app")
+                        help="skip the floor: the concurrent sessions against a 4-line Streamlit app")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright  # lazy: playwright is a benchmark-only dependency
 
