@@ -652,6 +652,21 @@ def test_a_steps_qr_code_reads_back_as_its_link_off_the_projector(server, browse
 
 
 @pytest.mark.browser
+@pytest.mark.browser
+def test_the_link_to_a_setup_is_in_sight_above_the_precomputed_seeds_note(server, browser):
+    """In presentation mode at 1280 x 800 the note naming the setup's precomputed seeds, ten lines at 19 px, pushed
+    "Link to this setup" below the fold, where a lecturer making a slide did not find it."""
+    page = browser.new_page(viewport=PROJECTOR)
+    try:
+        page.goto(server + "/train?dataset=synthetic&present=1")
+        page.get_by_text("Precomputed: cell").first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        box = page.get_by_role("button", name="Link to this setup").bounding_box()
+        assert box["y"] + box["height"] <= PROJECTOR["height"], box
+    finally:
+        page.close()
+
+
 @pytest.mark.slow
 def test_the_train_pages_code_for_a_changed_setup_reads_back_whole(server, browser, tmp_path):
     """Rehearsal r74, item 1: once the setup had changed, the Train page's share code opened in a popover below its

@@ -181,6 +181,11 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
         st.warning(refused, icon=":material/block:")
     my_runs_card()
     st.caption(schedule_line(run))
+    # a dialog, in the middle of the window: a popover opened below the button, where at 1280 x 800 the window's
+    # edge cut the code's bottom rows once the setup had changed, and no phone read it (rehearsal r74, item 1). Above
+    # the precomputed seeds' note, which in presentation mode pushed it below the fold at 1280 x 800
+    if st.button("Link to this setup", icon=":material/link:", width="stretch"):
+        share_setup(run_to_params(run))
     seeds_done = same_setup.precomputed_seeds(run)
     if seeds_done:
         offered = None if state.classroom() else run  # a server that trains nothing offers no live run
@@ -192,10 +197,6 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
                       on_click=lambda: state.set_run(state.edit_run(run, "seed", paired[0])),
                       help=f"Seed {paired[0]} is one of the precomputed seeds, so Compare can pair this run with it")
     estimate_panel(run, seeds_done)
-    # a dialog, in the middle of the window: a popover opened below the button, where at 1280 x 800 the window's
-    # edge cut the code's bottom rows once the setup had changed, and no phone read it (rehearsal r74, item 1)
-    if st.button("Link to this setup", icon=":material/link:", width="stretch"):
-        share_setup(run_to_params(run))
 
 
 @st.dialog("Link to this setup", width="large")
