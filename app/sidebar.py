@@ -14,6 +14,7 @@ PICKER = "sidebar.dataset"
 KNOB = "knob."  # widget keys: knob.<name>
 KNOB_REJECTED = "knob.rejected"  # a knob value refused, said on the next run (app.flash)
 KNOBS_OPEN = "sidebar.knobs"  # whether the World knobs expander is open: its sliders are drawn only then
+KNOBS_KEPT = "sidebar.knobs.kept"  # the same, kept where Streamlit drops a widget's state: on a page switch
 KNOB_LABELS = {
     "n_users": ("Users", "users drawn before the 5-core filter"),
     "n_items": ("Items", "items drawn before the 5-core filter"),
@@ -90,7 +91,9 @@ def scenario_knobs(name: str) -> None:
         st.error(str(exc))
         return
     config = spec.config()
-    box = st.expander("World knobs", icon=":material/tune:", key=KNOBS_OPEN, on_change="rerun")
+    box = st.expander("World knobs", icon=":material/tune:", key=KNOBS_OPEN, on_change="rerun",
+                      expanded=st.session_state.get(KNOBS_KEPT, False))  # a page switch had closed it (r78, item 3)
+    st.session_state[KNOBS_KEPT] = bool(box.open)
     rejected = flash.take(KNOB_REJECTED)
     if not box.open:  # drawn once opened: its sliders' and number box's code is ~15 files that every visitor's
         if rejected:  # browser had to fetch before the page's first paint (docs/speed.md section 4)
@@ -106,7 +109,8 @@ def scenario_knobs(name: str) -> None:
             st.session_state[key] = getattr(config, knob)
             helptext = f"{plain}. {KNOBS[knob].metadata['help']} ({lo} to {hi})"
             if knob == "seed":  # unbounded in the browser, which kept a value out of range unsent (r74, item 2)
-                st.number_input(label, value=None, key=key, on_change=_on_knob, args=(knob,), help=helptext)
+                st.number_input(label, value=None, step=1, key=key, on_change=_on_knob, args=(knob,),
+                                help=helptext)  # whole numbers: a box of decimals sent 7.0, refused (r78, item 1)
             elif KNOBS[knob].type == "int":
                 st.slider(label, min_value=lo, max_value=hi, step=8 if knob.endswith("_dim") else 5, key=key,
                           on_change=_on_knob, args=(knob,), help=helptext)
