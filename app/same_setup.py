@@ -104,11 +104,14 @@ def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
     train = records[0].run.train
     recall = [r.test("Recall@20") for r in records if r.test("Recall@20") is not None]
     mean = f"; test Recall@20 {sum(recall) / len(recall):.4f}" + (" (mean)" if len(recall) > 1 else " (one seed)")
-    return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds} (early stopping "
-            f"after {train.stall_epochs} epochs without a better valid Recall@20, i.e. patience {train.patience} "
-            f"as the protocol counts it; cap {train.epochs:,} epochs){mean if recall else ''}. They are on the Compare "
-            "page"
-            + _live_words(records, run))
+    # the form's schedule line, just above, says how this setup stops: said again word for word, the note pushed
+    # "Estimate the duration" below the fold at 1280 x 800 (rehearsal r78)
+    same = run is not None and (run.train.stall_epochs, run.train.epochs) == (train.stall_epochs, train.epochs)
+    stops = (" (stopped as the schedule above says)" if same else f" (early stopping after {train.stall_epochs} epochs "
+             f"without a better valid Recall@20, i.e. patience {train.patience} as the protocol counts it; cap "
+             f"{train.epochs:,} epochs)")
+    return (f"Precomputed: cell `{cell}`, seed{'s' if len(records) > 1 else ''} {seeds}{stops}"
+            f"{mean if recall else ''}. They are on the Compare page" + _live_words(records, run))
 
 
 def _live_words(records: list[RunRecord], run: RunConfig | None) -> str:
