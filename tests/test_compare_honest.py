@@ -1466,3 +1466,22 @@ def test_a_rooms_sessions_share_the_tables_numbers_and_a_run_saved_since_is_in_t
     assert calls == {"claim_cells": 2, "untrained": 2, "partial_pairings": 2}
     assert len(summary(third)) == len(summary(first)) + 1
     assert "saved-since" in set(next(df.value for df in third.dataframe if "run" in df.value.columns)["run"])
+
+
+def test_a_world_without_runs_does_not_leave_pop_as_the_reference_of_the_next(monkeypatch, tmp_path, grid_folder):
+    """Rehearsal r78, item 2: a world with no runs (a knob moved) put pop in as the reference, and back on a dataset
+    with runs every Δ was still against pop, which no one chose; a reference picked by hand stays picked."""
+    monkeypatch.setenv("MAMBAREC_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MAMBAREC_PRECOMPUTED", str(grid_folder))
+    at = AppTest.from_file(str(PAGE.parents[2] / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"dataset": "synthetic"})
+    at.switch_page("app/pages/compare.py").run()
+    assert at.selectbox(key="compare.ref").value == "paper"
+    at.selectbox(key="sidebar.dataset").set_value("synthetic/cold-items").run()  # no run of this world here
+    assert not at.exception and at.selectbox(key="compare.ref").value == "pop"
+    at.selectbox(key="sidebar.dataset").set_value("synthetic").run()
+    assert not at.exception and at.selectbox(key="compare.ref").value == "paper"
+    at.selectbox(key="compare.ref").set_value("bpr").run()
+    at.selectbox(key="sidebar.dataset").set_value("synthetic/cold-items").run()
+    at.selectbox(key="sidebar.dataset").set_value("synthetic").run()
+    assert at.selectbox(key="compare.ref").value == "bpr"

@@ -91,10 +91,24 @@ def selection(names: list[str], rows: pd.DataFrame, step: list[str] | tuple = ()
     if absent and not any(n.startswith("cells=") for n in notes):  # none of them here: restore's note said so
         notes.append(f"cells={','.join(absent)}: no setup or saved run of that name on this dataset (a typo, a "
                      "run renamed or deleted since, or not trained here yet)")
-    if st.session_state[key("ref")] not in names:
-        st.session_state[key("ref")] = "paper" if "paper" in names else names[0]
+    keep_reference(names)
     # a step's own missing cells are its note's to name; a cell a student typed into its link is not (audit r77)
     return [n for n in notes if not (step and n.startswith("cells=") and not absent)]
+
+
+def keep_reference(names: list[str]) -> None:
+    """The reference for Δ where it is not among ``names`` (another dataset or world): paper, else the first; and the
+    one meant back once it is here again, unless the user picked another since. A world without runs had left pop
+    as the reference of every dataset visited after it (rehearsal r78, item 2)."""
+    ss, ref = st.session_state, st.session_state[key("ref")]
+    meant = ss.get(key("ref_meant")) or (None, None)  # (the reference meant, the stand-in shown for it)
+    meant = meant if meant[1] == ref else None  # else picked by hand since
+    if ref not in names:
+        ss[key("ref")] = stand_in = "paper" if "paper" in names else names[0]
+        meant = (meant[0] if meant else ref, stand_in) if (meant or ref) else None
+    elif meant and meant[0] in names:
+        ss[key("ref")], meant = meant[0], None
+    ss[key("ref_meant")] = meant
 
 
 # ---- the table --------------------------------------------------------------------------------------
