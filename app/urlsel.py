@@ -152,16 +152,16 @@ def restore(page: str, params: Sequence[Param], check: Mapping[str, Any] | None 
             continue
         value = p.default
         rule = (check or {}).get(p.key)
-        hint = default_words(p) + (choices_words(rule) if rule is not None else "")
+        hint = (choices_words(rule) if rule is not None else "") + "; showing the default" + default_words(p)
         if raw is not None:
             try:
                 value = p.parse(raw)
             except (TypeError, ValueError):
-                notes.append(f"{p.key}={raw!r} is not a valid value here; using the default{hint}")
+                notes.append(f"{p.key}={raw!r} is not a valid value here{hint}")
         if rule is not None and value != p.default:
             checked = checked_by(rule, value)
             if checked is None:
-                notes.append(f"{p.key}={raw!r} is not available here; showing the default{hint}")
+                notes.append(f"{p.key}={raw!r} is not available here{hint}")
                 value = p.default
             else:
                 value = checked

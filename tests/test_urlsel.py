@@ -220,13 +220,14 @@ def test_a_misspelt_cell_is_named_once_without_calling_it_untrained(cells, said,
 
 
 @pytest.mark.parametrize("page,params,said", [
-    ("embeddings", {"view": "3D"}, "view='3D' is not available here; showing the default, PCA (choose from PCA, "
-                                   "UMAP)"),
-    ("users", {"k": "7"}, "k='7' is not available here; showing the default, 10 (a whole number from 5 to 50 in "
-                          "steps of 5)"),
-    ("lessons", {"lesson": "zz"}, "showing the default, alignment (choose from alignment, "),
-    ("dream_inspector", {"item": "x"}, "item='x' is not a valid value here; using the default (a whole number from "
-                                       "0 to 395)")])
+    ("embeddings", {"view": "3D"}, "view='3D' is not available here (choose from PCA, UMAP); showing the default, "
+                                   "PCA"),
+    ("users", {"k": "7"}, "k='7' is not available here (a whole number from 5 to 50 in steps of 5); showing the "
+                          "default, 10"),
+    ("lessons", {"lesson": "zz"}, "(choose from alignment, "),
+    ("lessons", {"lesson": "zz"}, "; showing the default, alignment"),
+    ("dream_inspector", {"item": "x"}, "item='x' is not a valid value here (a whole number from 0 to 395); showing "
+                                       "the default")])
 def test_a_value_a_link_may_not_carry_is_named_with_the_choices(page, params, said, tmp_path, monkeypatch):
     """The notes said 'not available here' without saying what is, nor which default they showed instead: a
     student with a mistyped slide link had to guess."""

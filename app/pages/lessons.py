@@ -43,7 +43,8 @@ def step_card(lesson: L.Lesson, index: int, inv: dict, base: str) -> None:
 def render() -> None:
     st.title("Lessons")
     st.caption("Guided stories over the precomputed runs: nothing trains. Each step opens a page with the runs "
-               "selected and says what to look at; copy its link onto a slide (its QR button has a copy button too).")
+               "selected and says what to look at. For a slide, take its link: select it under the step, or copy it "
+               "from its QR pop-up.")
     base, note = roomlinks.app_base()
     if note:
         st.caption(f":material/co_present: {note}")
