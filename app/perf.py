@@ -1,6 +1,7 @@
 """Timings of the app as a user meets them: prints numbers, asserts nothing (docs/style.md, habit 9).
 
     python app/perf.py [--precomputed DIR] [--port N] [--sessions 8] [--room 8 30] [--live-run]
+    python app/perf.py --against CHECKOUT [--rounds 6] [--sessions 8] [--room 30]
 
 Starts ``streamlit run streamlit_app.py`` in a subprocess (saved runs go to an empty temporary
 folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 800:
@@ -25,6 +26,10 @@ folder) and drives Debian's Chromium with Playwright, at a projector's 1280 x 80
   is the server's part of the 10 s (and, for the one real page, the drawing beside it on this machine);
 * with ``--live-run``: Train pressed with the default setup until the run is saved;
 * the server's resident memory, its workers included, after each of these (``serve.memory_mb``).
+
+With ``--against CHECKOUT`` it only compares: the concurrent sessions (and rooms) on this checkout and on another
+one of the app (a worktree at an older commit), both served at once, in alternating order round by round, and the
+difference paired by round with its 95% interval (docs/speed.md section 4 has the A/B figures it gives).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ sys.path.insert(0, str(ROOT))  # run as a script (python app/perf.py): the repos
 
 from app import roomload  # noqa: E402
 from app.serve import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, idle, memory_mb, proc_stat, streamlit_server  # noqa: E402
+from mambarec import stats  # noqa: E402
 
 TARGETS = {"first paint: Lessons": 3.0, "page switch": 1.0, "concurrent: 8 sessions": 10.0, "room: 8 sessions": 10.0}
 SWITCHES = (("Compare runs", "Compare runs"), ("Embeddings", "Embeddings before and after alignment"),
@@ -239,6 +245,40 @@ def floor(sessions: int, env: dict, port: int | None) -> None:
            "  (each: " + ", ".join(f"{t:.1f}" for t, _, _ in found) + "; the same browsers and server, no app code)")
 
 
+def against(other: Path, rounds: int, sessions: int, rooms: list[int], env: dict) -> None:
+    """This checkout against ``other`` (another checkout of the app: a worktree at an older commit), both served at
+    once and measured in turn, the order swapped every round: ``sessions`` real browser pages opening each page of
+    CONCURRENT, and each room of ``rooms``. Prints each round's slowest paint and server CPU, then per measurement
+    the medians and this checkout minus the other, paired by round, with its 95% t-interval: on a machine whose
+    speed drifts by a second between runs, one run of each tells nothing."""
+    found: dict[tuple[str, str], dict[int, float]] = {}
+    with streamlit_server(env, keep_output=False) as this, streamlit_server(env, keep_output=False, root=other) as that:
+        servers = (("this", this), ("other", that))
+        for _, srv in servers:  # the lecturer's first visit of each page: imports and caches
+            for _, path, heading_name, shown in CONCURRENT:
+                asyncio.run(_concurrent(srv.url + path, 1, heading_name, shown))
+        for turn in range(rounds):
+            for who, srv in servers if turn % 2 == 0 else servers[::-1]:
+                for name, path, heading_name, shown in CONCURRENT:
+                    url = srv.url + path
+                    for size in (0, *(n for n in rooms if n >= 2)):  # 0: the real browser pages
+                        what = f"room of {size}, {name}" if size else f"{sessions} browsers, {name}"
+                        cpu = cpu_seconds(srv.proc.pid)
+                        seconds = (slowest(r.shown_s for r in asyncio.run(_room(url, size, heading_name, shown))[0])
+                                   if size else
+                                   max(t for t, _, _ in asyncio.run(_concurrent(url, sessions, heading_name, shown))))
+                        found.setdefault((what, who), {})[turn] = seconds
+                        print(f"round {turn + 1} {who:<5} {what:<36} {seconds:6.2f} s  (server CPU "
+                              f"{cpu_seconds(srv.proc.pid) - cpu:.2f} s)", flush=True)
+    for what in dict.fromkeys(w for w, _ in found):
+        mine, theirs = found[(what, "this")], found[(what, "other")]
+        diff = stats.paired_difference(mine, theirs)
+        interval = f" [{diff.low:+.2f}, {diff.high:+.2f}]" if diff.has_interval else " (one round: no interval)"
+        medians = f"this {statistics.median(mine.values()):.2f} s, the other {statistics.median(theirs.values()):.2f} s"
+        print(f"{what}: {medians} (medians); this minus the other, paired by round: {diff.mean:+.2f} s{interval}, "
+              f"n {diff.n}")
+
+
 def live_run(browser, url: str) -> None:
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{url}/train")
@@ -263,7 +303,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-run", action="store_true", help="also time a default live run on the Train page")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the floor: the concurrent sessions against a 4-line Streamlit app")
+    parser.add_argument("--against", type=Path, default=None, metavar="CHECKOUT",
+                        help="only compare: this checkout against another one of the app (e.g. `git worktree add "
+                        "../old <commit>`), both served at once, --sessions browsers and the --room sizes on each "
+                        "page, in alternating order for --rounds rounds, with the paired difference's interval")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of --against (default 6)")
     args = parser.parse_args(argv)
+    if args.against is not None:
+        if not (args.against / "streamlit_app.py").is_file():
+            parser.error(f"--against {args.against}: no streamlit_app.py there; give a checkout of this app")
+        if args.rounds < 2:
+            parser.error("--rounds must be at least 2: a paired interval needs two rounds")
+        with tempfile.TemporaryDirectory(prefix="mambarec-perf-runs-") as runs:
+            against(args.against.resolve(), args.rounds, args.sessions, args.room, dict(os.environ, MAMBAREC_RUNS=runs))
+        return 0
     from playwright.sync_api import sync_playwright  # lazy: playwright is a benchmark-only dependency
 
     with tempfile.TemporaryDirectory(prefix="mambarec-perf-runs-") as runs:  # saved runs: gone afterwards

@@ -97,8 +97,9 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float, log: Path | 
 
 @contextmanager
 def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, keep_output: bool = True,
-                     script: str = "streamlit_app.py") -> Iterator[Server]:
-    """The app (or another ``script``) served from the repository root with ``env``; ``keep_output`` writes its
+                     script: str = "streamlit_app.py", root: Path = ROOT) -> Iterator[Server]:
+    """The app (or another ``script``) served from the repository ``root`` (another checkout: ``app/perf.py
+    --against``) with ``env``; ``keep_output`` writes its
     output to a temporary file (``Server.log``: for the message of a server that dies or a test that fails), else
     it is discarded. Never a pipe: nobody reads one while the server runs, and a server that had printed a full
     pipe's 64 KB would block on its next line, every session with it."""
@@ -106,7 +107,7 @@ def streamlit_server(env: dict, timeout: float = 60.0, port: int | None = None, 
     with tempfile.TemporaryDirectory(prefix="mambarec-server-") as tmp:
         log = Path(tmp) / "server.log" if keep_output else None
         with open(log or os.devnull, "w") as out:
-            proc = subprocess.Popen(command(port, script), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(command(port, script), cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
             try:
                 start_s = wait_healthy(port, proc, timeout, log)
                 yield Server(f"http://127.0.0.1:{port}", proc, start_s, log)

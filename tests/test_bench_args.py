@@ -138,3 +138,16 @@ def test_the_exp_floor_benchmark_pairs_one_epoch_of_each_form_in_alternating_ord
     assert plan[:3] == [("floor", None)] * 3
     assert plan[3:] == [("floor", 0), ("none", 0), ("none", 1), ("floor", 1), ("floor", 2), ("none", 2),
                         ("floor", None)]
+
+
+def test_perf_against_says_what_is_wrong_before_it_starts_anything(tmp_path, capsys):
+    """``app/perf.py --against``: a folder that is no checkout of the app, or one round (no paired interval), is
+    refused with the reason, before any server or browser starts."""
+    from app import perf
+
+    with pytest.raises(SystemExit) as stop:
+        perf.main(["--against", str(tmp_path)])
+    assert stop.value.code == 2 and "no streamlit_app.py there" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        perf.main(["--against", str(BENCH.parent), "--rounds", "1"])
+    assert stop.value.code == 2 and "at least 2" in capsys.readouterr().err
