@@ -122,13 +122,15 @@ def _saved_histories(root: str, signature: tuple) -> pd.DataFrame:
 HISTORY_KEYS = ["source", "run", "dataset", "name", "best_epoch", "epochs_cap", "stopped_early"]  # per run shown
 
 
-def history_key(rows: pd.DataFrame) -> tuple:
+def history_key(rows: pd.DataFrame, folders: tuple | None = None) -> tuple:
     """What ``histories(rows)`` depends on, small enough to hash on every page run: the runs' keys and both folders'
-    signatures. Hashing the history itself (every epoch of every run shown) had cost a page run more than reading it
-    back (a room of 30 students opening one lesson step at once, ``app/perf.py --room``)."""
-    folder, root = paths.precomputed_dir(), paths.runs_root()
-    return (tuple(rows[HISTORY_KEYS].itertuples(index=False, name=None)), str(folder),
-            paths.precomputed_signature(folder), str(root), paths.runs_signature(root))
+    signatures (``folders``: ``results.folders_of`` the rows' key, where the page has read them already). Hashing
+    the history itself (every epoch of every run shown) had cost a page run more than reading it back (a room of 30
+    students opening one lesson step at once, ``app/perf.py --room``)."""
+    if folders is None:
+        folder, root = paths.precomputed_dir(), paths.runs_root()
+        folders = (str(folder), paths.precomputed_signature(folder), str(root), paths.runs_signature(root))
+    return (tuple(rows[HISTORY_KEYS].itertuples(index=False, name=None)), *folders)
 
 
 def histories(rows: pd.DataFrame, key: tuple | None = None) -> pd.DataFrame:

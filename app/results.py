@@ -128,7 +128,7 @@ def results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, 
 
 def keyed_results_table(dataset: str, fingerprint: str | None) -> tuple[pd.DataFrame, str | None, tuple]:
     """``results_table`` and the key of this version of its rows (the dataset and both folders' signatures), which
-    ``per_rows`` keys what is computed from them by."""
+    ``per_rows`` keys what is computed from them by (``folders_of`` its folders' part)."""
     root = runs_root()
     adopt_orphans(root)  # runs whose training died with a server or a killed `train`: listed from their last save
     folder = precomputed_dir()
@@ -148,6 +148,12 @@ def _results_table(key: tuple) -> tuple[pd.DataFrame, str | None]:
     if left_out:
         message = f"{message}. {left_out}" if message else left_out
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), message
+
+
+def folders_of(key: tuple) -> tuple:
+    """The folders' part of a ``keyed_results_table`` key: (precomputed folder, its signature, runs folder, its
+    signature), what the learning curves' history is keyed by too (``evidence.history_key``)."""
+    return key[2:]
 
 
 def per_rows(key: tuple, what: tuple, compute: Callable[[], T]) -> T:

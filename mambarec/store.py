@@ -113,7 +113,6 @@ def _id_changes(run: RunConfig) -> str:
     return joined(kept)
 
 
-
 def write_json(path: Path, data: dict) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True)))
 

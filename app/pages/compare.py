@@ -234,13 +234,13 @@ def quiet_label(in_step: bool) -> str:
     return "collapsed" if in_step else "visible"
 
 
-def curves(rows: pd.DataFrame, shown: list[str], in_step: bool = False) -> None:
+def curves(rows: pd.DataFrame, shown: list[str], in_step: bool, rows_key: tuple) -> None:
     if len(shown) > CURVES_AT_MOST:  # all 41 of ml100k's setups: a legend that filled the chart, 90 px panels
         st.caption(f":material/info: {len(shown)} setups are shown: the curves are of the first {CURVES_AT_MOST}. "
                    "Pick the setups to follow in 'Setups shown' above.")
         shown = shown[:CURVES_AT_MOST]
     picked = rows[rows["name"].isin(shown)]
-    runs = evidence.history_key(picked) if not picked.empty else None
+    runs = evidence.history_key(picked, results.folders_of(rows_key)) if not picked.empty else None
     hist = evidence.histories(picked, runs)
     if hist.empty:
         st.caption("No per-epoch history for these runs.")
@@ -379,7 +379,7 @@ def render() -> None:
     tabs = dict(zip(TABS, tabs_box.tabs(list(TABS), key=key("tab"), on_change="rerun"), strict=True))
     for title, body in (("Every run and seed", lambda: every_run(rows, shown)),
                         ("Plots", lambda: plots(rows, table, shown, reference, bool(step), untrained)),
-                        ("Learning curves", lambda: curves(rows, shown, bool(step))),
+                        ("Learning curves", lambda: curves(rows, shown, bool(step), rows_key)),
                         ("Claims", lambda: claims(rows, picked)),
                         ("Cold vs warm", lambda: cold_warm(rows, dataset, shown, bool(step))),
                         ("Is it noise?", lambda: compare_sections.wilcoxon(rows, dataset)),
