@@ -20,6 +20,7 @@ from mambarec.config import RunConfig, setup_key
 from mambarec.config.params import model_defaults
 from mambarec.config.run import train_preset
 from mambarec.store import RunRecord
+from mambarec.tables import seed_list
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -99,7 +100,7 @@ def unpaired_note(run: RunConfig, ref: str | None) -> str | None:
 def describe(records: list[RunRecord], run: RunConfig | None = None) -> str:
     """One line: which seeds, how they stopped, their test Recall@20; for the form's ``run``, what a live run of
     it adds (a short demo is not told it need not train, and a seed outside theirs is told it cannot be paired)."""
-    seeds = ", ".join(str(r.seed) for r in records)
+    seeds = seed_list(r.seed for r in records)  # "0-4": in presentation mode the note ran under the fold
     cell = records[0].cell
     train = records[0].run.train
     recall = [r.test("Recall@20") for r in records if r.test("Recall@20") is not None]
@@ -125,5 +126,5 @@ def _live_words(records: list[RunRecord], run: RunConfig | None) -> str:
     seeds = {r.seed for r in records}
     if run.train.seed in seeds:
         return f"{head}."
-    return (f"{head}. Compare pairs runs by seed: set Seed to one of {', '.join(str(r.seed) for r in records)} to "
+    return (f"{head}. Compare pairs runs by seed: set Seed to one of {seed_list(seeds)} to "
             "measure a live run against them.")

@@ -652,17 +652,18 @@ def test_a_steps_qr_code_reads_back_as_its_link_off_the_projector(server, browse
 
 
 @pytest.mark.browser
-@pytest.mark.browser
-def test_the_link_to_a_setup_is_in_sight_above_the_precomputed_seeds_note(server, browser):
+def test_the_link_and_the_estimate_are_in_sight_above_the_precomputed_seeds_note(server, browser):
     """In presentation mode at 1280 x 800 the note naming the setup's precomputed seeds, ten lines at 19 px, pushed
-    "Link to this setup" below the fold, where a lecturer making a slide did not find it."""
+    "Link to this setup" below the fold, where a lecturer making a slide did not find it; then, below the note,
+    "Estimate the duration" (its bottom at 855 px: rehearsal r78)."""
     page = browser.new_page(viewport=PROJECTOR)
     try:
         page.goto(server + "/train?dataset=synthetic&present=1")
         page.get_by_text("Precomputed: cell").first.wait_for(timeout=PAGE_S * 1000)
         settle(page)
-        box = page.get_by_role("button", name="Link to this setup").bounding_box()
-        assert box["y"] + box["height"] <= PROJECTOR["height"], box
+        for name in ("Link to this setup", "Estimate the duration"):
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box["y"] + box["height"] <= PROJECTOR["height"], (name, box)
     finally:
         page.close()
 

@@ -543,7 +543,7 @@ def test_precomputed_seeds_of_the_same_setup_are_named(env, monkeypatch):
     # below the fold at 1280 x 800, rehearsal r78)
     assert stall in schedule_line(run) and stall not in named and "(stopped as the schedule above says)" in named
     # the default seed (2026) is none of theirs: Compare could not pair a live run with them, so the line says how
-    assert "Compare pairs runs by seed: set Seed to one of 0, 1, 2, 3, 4 to measure a live run against them." in named
+    assert "Compare pairs runs by seed: set Seed to one of 0-4 to measure a live run against them." in named
     [use] = [b for b in at.button if b.label == "Use seed 0"]  # one click does it (rehearsal r55)
     use.click().run()
     assert at.session_state["run_config"].train.seed == 0 and at.number_input(key="cfg.seed").value == 0

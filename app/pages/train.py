@@ -187,6 +187,9 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     if st.button("Link to this setup", icon=":material/link:", width="stretch"):
         share_setup(run_to_params(run))
     seeds_done = same_setup.precomputed_seeds(run)
+    # how long a run takes, before the note: below it, "Estimate the duration" sat 55 px under the fold at
+    # 1280 x 800 in presentation mode (rehearsal r78); the note's "Use seed" button stays right under the note
+    estimate_panel(run, seeds_done)
     if seeds_done:
         offered = None if state.classroom() else run  # a server that trains nothing offers no live run
         st.info(same_setup.describe(seeds_done, offered), icon=":material/inventory_2:")
@@ -196,7 +199,6 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
             st.button(f"Use seed {paired[0]}", icon=":material/join_inner:", width="stretch",
                       on_click=lambda: state.set_run(state.edit_run(run, "seed", paired[0])),
                       help=f"Seed {paired[0]} is one of the precomputed seeds, so Compare can pair this run with it")
-    estimate_panel(run, seeds_done)
 
 
 @st.dialog("Link to this setup", width="large")
