@@ -35,39 +35,64 @@ CHANNEL_MAPS_HEIGHT = 262
 # maps' rows under a lesson note in presentation mode) hold its labels apart (0, 0.5, 1, 1.5 and 2 overlapped:
 # rehearsal r70)
 BRANCH_BAR = {"title": {"text": "branch", "side": "right"}, "thickness": 10, "nticks": 4}
+SPATIAL_HEIGHT, RECEPTIVE_HEIGHT = 290, 320  # px of the two rows of panels, each in one row
 THREE_LINE_TOP = 80  # the branch maps' titles: the label's two lines and how many of a 3x3 kernel's taps are on the map
+RECEPTIVE_TOP = TWO_LINE_TOP + 30  # the receptive fields' titles: the label's two lines and two lines of counts
+# On a phone a row of six panels left each ~20 px wide, its title run into its neighbours' (audit r77): there the
+# panels go into rows of PHONE_PANELS, each row its titles' px and ROW_PANEL_PX (about a panel's side at 390 px
+# wide, two to a row: a taller row left the square panel floating under its titles)
+PHONE_PANELS = 2
+ROW_PANEL_PX = 120
+ROWS_SPACING = 0.07  # of the width between panels in rows: at 0.02 two ~65 px titles ran together ("4/9 on map1/9")
 
 
-def spatial_maps(ins, channel: int) -> go.Figure:
+def _grid(n: int, per_row: int | None) -> tuple[int, int]:
+    """(rows, columns) for ``n`` panels, at most ``per_row`` to a row (None: all in one)."""
+    cols = min(n, per_row or n)
+    return -(-n // cols), cols
+
+
+def _panels(n: int, per_row: int | None, height: int, top: int, titles: list[str], spacing: float):
+    """Subplots for ``n`` panels in rows (``_grid``): ``height`` px in one row, else ``top`` px (their titles) and
+    ``ROW_PANEL_PX`` a row; with the chart's height and where panel k (from 0) goes: (row, column)."""
+    rows, cols = _grid(n, per_row)
+    tall = height if rows == 1 else rows * (top + ROW_PANEL_PX) + 10  # sized's 10 px bottom margin
+    gap = top / max(tall - top - 10, 1)  # the first row's titles are in the top margin, the others' in the gaps
+    fig = make_subplots(rows, cols, subplot_titles=titles, horizontal_spacing=spacing if rows == 1 else ROWS_SPACING,
+                        vertical_spacing=gap if rows > 1 else None)
+    return fig, tall, [(k // cols + 1, k % cols + 1) for k in range(n)]
+
+
+def spatial_maps(ins, channel: int, per_row: int | None = None) -> go.Figure:
     """Input and each branch output as H x W heatmaps, the taps of each receptive field on top; a dilated branch's
     title counts its taps on the map (the rest read zero padding), so the maps alone show what the receptive-field
-    row below spells out."""
+    row below spells out. ``per_row``: at most that many panels to a row (a phone's ``PHONE_PANELS``)."""
     names = list(ins.branches)
     pick = (lambda a: a.mean(axis=0)) if channel == MEAN else (lambda a: a[channel])
     fields = [ins.receptive_fields[n] for n in names]
     titles = [_stacked(ins.labels[n]) + (f"<br>{len(rf.positions)}/9 on map" if rf.kernel == 3 else "")
               for n, rf in zip(names, fields, strict=True)]
-    fig = make_subplots(1, len(names) + 1, subplot_titles=["input<br>map", *titles], horizontal_spacing=0.02)
-    fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), 1, 1)
-    for j, name in enumerate(names, start=2):
-        fig.add_trace(go.Heatmap(z=pick(ins.branches[name]), coloraxis="coloraxis", hovertemplate=HOVER), 1, j)
+    fig, tall, at = _panels(len(names) + 1, per_row, SPATIAL_HEIGHT, THREE_LINE_TOP, ["input<br>map", *titles], 0.02)
+    fig.add_trace(go.Heatmap(z=pick(ins.input), coloraxis="coloraxis2", hovertemplate=HOVER), *at[0])
+    for j, name in enumerate(names, start=1):
+        fig.add_trace(go.Heatmap(z=pick(ins.branches[name]), coloraxis="coloraxis", hovertemplate=HOVER), *at[j])
         rf = ins.receptive_fields[name]
         if rf.kernel:
             rows, cols = zip(*rf.positions, strict=True)
             fig.add_trace(go.Scatter(x=cols, y=rows, mode="markers", hoverinfo="skip", showlegend=False,
                                      marker={"symbol": "circle-open", "size": 12, "color": "white",
-                                             "line": {"width": 2}}), 1, j)
+                                             "line": {"width": 2}}), *at[j])
         fig.add_trace(go.Scatter(x=[rf.centre[1]], y=[rf.centre[0]], mode="markers", hoverinfo="skip",
-                                 showlegend=False, marker={"symbol": "x", "size": 9, "color": "red"}), 1, j)
+                                 showlegend=False, marker={"symbol": "x", "size": 9, "color": "red"}), *at[j])
     # fixed ranges, the map's cells and no more: a tap's marker on the edge widened one panel's autorange, so that
     # panel was drawn smaller than its neighbours (its square scaled into the same box)
     h, w = pick(ins.input).shape
     fig.update_yaxes(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
     fig.update_xaxes(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    for j in range(1, len(names) + 2):  # each panel square on its own x axis: one shared anchor left the panels
-        fig.update_yaxes(scaleanchor=f"x{j}" if j > 1 else "x", row=1, col=j)  # wider than the first when height bound
+    for j, (row, col) in enumerate(at, start=1):  # each panel square on its own x axis: one shared anchor left the
+        fig.update_yaxes(scaleanchor=f"x{j}" if j > 1 else "x", row=row, col=col)  # panels wider than the first
     top = max(float(pick(ins.branches[n]).max()) for n in names)
-    fig = sized(fig, 290, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
+    fig = sized(fig, tall, coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top or 1.0,
                                      "colorbar": BRANCH_BAR},
                 coloraxis2={"colorscale": "RdBu", "showscale": False})
     return fig.update_layout(margin_t=THREE_LINE_TOP)
@@ -96,20 +121,21 @@ def _taps(rf) -> list[tuple[int, int]]:
     return [(r0 + dy * rf.dilation, c0 + dx * rf.dilation) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 
 
-def receptive_fields(ins) -> go.Figure:
+def receptive_fields(ins, per_row: int | None = None) -> go.Figure:
     """Each branch's taps around the centre: on the map (green) or in its zero padding (red x), all panels
-    at one scale, so a map much smaller than the dilation looks as small as it is."""
+    at one scale, so a map much smaller than the dilation looks as small as it is. ``per_row``: as
+    ``spatial_maps``'."""
     _, h, w = ins.shape
     names = list(ins.branches)
     fields = [ins.receptive_fields[n] for n in names]
     titles = [f"{_stacked(ins.labels[n])}<br>{len(rf.positions)} in map,<br>{rf.outside} in padding"
               for n, rf in zip(names, fields, strict=True)]
-    fig = make_subplots(1, len(names), subplot_titles=titles, horizontal_spacing=0.03)
+    fig, tall, at = _panels(len(names), per_row, RECEPTIVE_HEIGHT, RECEPTIVE_TOP, titles, 0.03)
     span = max(max(abs(t[0] - (h - 1) / 2), abs(t[1] - (w - 1) / 2)) for rf in fields for t in _taps(rf) or [(0, 0)])
     half = max(span, h / 2, w / 2) + 1
-    for j, rf in enumerate(fields, start=1):
+    for j, (rf, (row, col)) in enumerate(zip(fields, at, strict=True), start=1):
         taps = _taps(rf)
-        fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=-0.5, y1=h - 0.5, row=1, col=j,
+        fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=-0.5, y1=h - 0.5, row=row, col=col,
                       fillcolor="rgba(160,160,160,0.55)", line={"color": "black", "width": 1})
         inside = [t for t in taps if 0 <= t[0] < h and 0 <= t[1] < w]
         outside = [t for t in taps if t not in inside]
@@ -118,13 +144,13 @@ def receptive_fields(ins) -> go.Figure:
             if pts:
                 fig.add_trace(go.Scatter(x=[p[1] for p in pts], y=[p[0] for p in pts], mode="markers", marker=marker,
                                          showlegend=False, hovertemplate=f"tap {what}: row %{{y}}, col %{{x}}"
-                                                                         "<extra></extra>"), 1, j)
-        fig.update_xaxes(range=[(w - 1) / 2 - half, (w - 1) / 2 + half], row=1, col=j)
-        fig.update_yaxes(range=[(h - 1) / 2 + half, (h - 1) / 2 - half], row=1, col=j,
+                                                                         "<extra></extra>"), row, col)
+        fig.update_xaxes(range=[(w - 1) / 2 - half, (w - 1) / 2 + half], row=row, col=col)
+        fig.update_yaxes(range=[(h - 1) / 2 + half, (h - 1) / 2 - half], row=row, col=col,
                          scaleanchor="x" if j == 1 else f"x{j}")
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    return sized(fig, 320, plot_bgcolor="rgba(255,235,235,0.6)").update_layout(margin_t=TWO_LINE_TOP + 30)
+    return sized(fig, tall, plot_bgcolor="rgba(255,235,235,0.6)").update_layout(margin_t=RECEPTIVE_TOP)
 
 
 WHOLE_TICKS_UP_TO = 16  # columns: below this many, an axis ticks each one (a 1-channel map was ticked -0.5, 0, 0.5)

@@ -41,6 +41,10 @@ h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 /* at 1024 x 768 Compare's eighth tab ("Checkpoints") hid behind the tab strip's scroll arrow */
 @media (max-width: 1200px) { [role="tablist"]:has(> [data-testid="stTab"]) { gap: 0.5rem; }
   [data-testid="stTab"] p { font-size: 0.8rem; } }
+/* on a phone (no hover) Plotly's toolbar stays shown and its eight buttons lay over the charts' titles and keys
+   (audit r77): there it keeps the full-screen button, which a small chart needs most */
+@media (hover: none) and (max-width: 700px) {
+  .modebar-btn:not([data-title="Fullscreen"]) { display: none !important; } }
 /* on a phone a lesson note's title row wraps, its buttons under the title: kept in one row, the title became a
    column of single letters 1,150 px tall and pushed the step's chart two screens down (audit r77, item 1) */
 @media (max-width: 700px) { .st-key-lessonbar-row { flex-wrap: wrap !important; }
@@ -190,3 +194,13 @@ def height(px: int, rows: int = 0, under_note: bool = False) -> int:
 
 def on() -> bool:
     return bool(st.session_state.get(KEY))
+
+
+def phone() -> bool:
+    """Whether the browser calls itself a phone ("Mobi" in its User-Agent, the test MDN gives): a chart of many
+    panels in one row cannot reflow to a phone's width as the page's columns do, so it is built with fewer panels
+    to a row there (``app.dream_figures.PHONE_PANELS``)."""
+    try:
+        return "Mobi" in (st.context.headers.get("User-Agent") or "")
+    except Exception:  # noqa: BLE001  (no request behind the script run: a test harness, a bare script)
+        return False

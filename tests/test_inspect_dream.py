@@ -178,3 +178,22 @@ def test_the_branch_maps_titles_count_each_dilated_kernels_taps_on_the_map(paper
     assert titles[2].endswith("<br>9/9 on map") and titles[3].endswith("<br>4/9 on map")
     assert titles[4].endswith(f"<br>{len(ins.receptive_fields['dilated_3'].positions)}/9 on map")
     assert "on map" not in titles[5]  # the global pool reads every position
+
+
+def test_on_a_phone_the_panels_go_into_rows_of_two(paper):
+    """Audit r77: on a phone a row of six branch maps left each ~20 px wide, their titles run into each other. With
+    ``per_row`` the panels fill rows of that many, each panel as wide as a row's share, the chart as tall as its
+    rows; without it they stay in one row (the projector's layout)."""
+    from app import dream_figures
+
+    ins = inspect_item(paper.model, 1, "visual", centre=(1, 6))
+    maps = lambda per_row: dream_figures.spatial_maps(ins, 0, per_row)  # noqa: E731
+    fields = lambda per_row: dream_figures.receptive_fields(ins, per_row)  # noqa: E731
+    for build, n, top in ((maps, 6, dream_figures.THREE_LINE_TOP), (fields, 5, dream_figures.RECEPTIVE_TOP)):
+        one_row, rows = build(None), build(dream_figures.PHONE_PANELS)
+        assert len({round(a.y, 3) for a in one_row.layout.annotations}) == 1
+        assert len({round(a.y, 3) for a in rows.layout.annotations}) == -(-n // dream_figures.PHONE_PANELS) == 3
+        axes = [rows.layout[f"xaxis{j if j > 1 else ''}"] for j in range(1, n + 1)]  # panel j's, row by row
+        widths = [axis.domain[1] - axis.domain[0] for axis in axes]
+        assert min(widths) > 0.4 > 1 / n  # half the width each, where one row gave a sixth
+        assert rows.layout.height == 3 * (top + dream_figures.ROW_PANEL_PX) + 10 > one_row.layout.height

@@ -402,6 +402,34 @@ def test_a_lesson_notes_title_reads_across_a_phone(server, browser):
         context.close()
 
 
+# A phone's own words for itself (Chrome on Android): the page lays out many-panel charts for it by this
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+               "Mobile Safari/537.36")
+PHONE_PANEL_PX = 90  # a branch map's least width on a phone: ~20 px in one row of six
+
+
+@pytest.mark.browser
+def test_the_dream_lessons_maps_read_on_a_phone(server, browser):
+    """Audit r77: the DREAM lesson's six branch maps, one row on a phone, were ~20 px each with their titles run
+    together, and Plotly's toolbar (shown for good where nothing hovers) lay over the charts' titles. On a phone
+    the maps come two to a row and the toolbar keeps its full-screen button alone."""
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "dream")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, user_agent=PHONE_AGENT)
+    try:
+        page = context.new_page()
+        page.goto(step_url(server, lesson, 0))
+        maps = page.locator(".st-key-dream_branches .heatmaplayer image")
+        maps.first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        widths = [maps.nth(i).bounding_box()["width"] for i in range(maps.count())]
+        assert len(widths) == 6 and min(widths) >= PHONE_PANEL_PX, widths
+        shown = page.locator(".st-key-dream_branches .modebar-btn").evaluate_all(
+            "bs => bs.filter(b => getComputedStyle(b).display !== 'none').map(b => b.dataset.title)")
+        assert shown == ["Fullscreen"], shown
+    finally:
+        context.close()
+
+
 TAB_ROW_SEEN_PX = 60  # of a tab's content in sight below the tab strip: its header row and a first row
 
 

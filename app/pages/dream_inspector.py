@@ -271,8 +271,10 @@ def render() -> None:
     c, h, w = ins.shape
     st.markdown(f"**{label}** · {modality} DREAM on **{c} x {h} x {w}** maps · attention style `{ins.style}` · "
                 f"item {item}: *{dataset.titles()[item]}*")
+    per_row = dream_figures.PHONE_PANELS if presentation.phone() else None  # six panels in a row: ~20 px each
     if h * w > 1:
-        presentation.chart(st, dream_figures.spatial_maps(ins, channel), under_note=bool(step), key="dream_branches")
+        presentation.chart(st, dream_figures.spatial_maps(ins, channel, per_row), under_note=bool(step),
+                           key="dream_branches")
         st.caption("White circles: the positions each branch reads for the output at the red x (clipped to the map).")
     else:
         presentation.chart(st, dream_figures.channel_maps(ins), under_note=bool(step), key="dream_branches")
@@ -280,7 +282,7 @@ def render() -> None:
     st.markdown("**Receptive fields** around the chosen centre, all panels at one scale: grey = the map, green = "
                 "taps inside it, red x = taps in the zero padding" + (" (the 1 x 1 map is the single cell under the "
                                                                        "green centre tap)." if h * w == 1 else "."))
-    presentation.chart(st, dream_figures.receptive_fields(ins), key="dream_receptive_fields")
+    presentation.chart(st, dream_figures.receptive_fields(ins, per_row), key="dream_receptive_fields")
     if warm_up:  # over the attention values it speaks of (above the maps, it pushed dream.2's under the fold)
         st.caption(f":material/warning: {warm_up}")
     attention(ins)
