@@ -32,6 +32,22 @@ LEGEND_TOP = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title
 # px: with a lesson note above them, the r and converged lessons' x axes end above the fold at 1280 x 800
 R_SWEEP_HEIGHT = 360
 CURVES_HEIGHT = 340
+# On a phone two panels side by side left each ~150 px, the right one's y-axis title drawn over the left one's plot
+# (audit r77): there they go one under the other, the chart STACKED_TALLER times as tall
+STACKED_TALLER = 1.7
+STACKED_SPACING = 0.14  # of the height between stacked panels: the upper one's x-axis title and ticks
+
+
+def panels(n: int, stacked: bool, spacing: float):
+    """Subplots for ``n`` panels side by side, or one under the other when ``stacked`` (a phone), and where panel k
+    (from 1) goes: ``at(k)`` is its (row, col)."""
+    if stacked:
+        return make_subplots(n, 1, vertical_spacing=STACKED_SPACING), lambda k: (k, 1)
+    return make_subplots(1, n, horizontal_spacing=spacing), lambda k: (1, k)
+
+
+def panels_height(px: int, stacked: bool) -> int:
+    return round(px * STACKED_TALLER) if stacked else px
 CURVE_WIDTH, CURVE_WIDEST = 2.0, 4.5  # px of the last and the first setup's mean curve (``learning_curves``)
 SEED_LINE_WIDTH = 1.2  # px of one seed's own curve, past the epoch where the mean over every seed ends
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
@@ -124,12 +140,14 @@ def without_cap(families) -> dict[str, str]:
     return {f: (f if v in clash else v) for f, v in short.items()}
 
 
-def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: float | None) -> go.Figure:
+def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: float | None,
+            stacked: bool = False) -> go.Figure:
     """``metric`` and seconds per epoch against r, one line per family (``points``: family, r, mean, low,
     high, seeds, s_per_epoch, and optionally s_min / s_max, the seconds' whisker from the lowest to the highest
     seed). The grey band is the reference's mean ± one seed's std: a point inside it moved less than a seed's
-    noise. The legend sits above the panels, each panel's quantity on its y axis (as in ``learning_curves``)."""
-    fig = make_subplots(1, 2, horizontal_spacing=0.12)
+    noise. The legend sits above the panels, each panel's quantity on its y axis (as in ``learning_curves``);
+    ``stacked``: the panels one under the other (``panels``)."""
+    fig, at = panels(2, stacked, 0.12)
     colors = setup_colors(points["family"].unique())
     names = without_cap(points["family"].unique())
     for family, part in points.groupby("family", sort=False):
@@ -143,21 +161,22 @@ def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: f
                                  marker={"size": 9, "symbol": ["circle" if h else "circle-open" for h in has],
                                          "line": {"width": 2, "color": color}},
                                  customdata=part["seeds"], hovertemplate="r = %{x}: %{y:.4f} (%{customdata} seed(s))"
-                                                                         "<extra></extra>"), 1, 1)
+                                                                         "<extra></extra>"), *at(1))
         spread = ({"type": "data", "symmetric": False, "array": part["s_max"] - part["s_per_epoch"],
                    "arrayminus": part["s_per_epoch"] - part["s_min"]} if "s_min" in part else None)
         fig.add_trace(go.Bar(x=part["r"].astype(int).astype(str), y=part["s_per_epoch"], name=names[family],
                              legendgroup=family, showlegend=False, marker_color=color, error_y=spread,
-                             hovertemplate="r = %{x}: %{y:.1f} s an epoch (mean over seeds)<extra></extra>"), 1, 2)
+                             hovertemplate="r = %{x}: %{y:.1f} s an epoch (mean over seeds)<extra></extra>"), *at(2))
+    (row1, col1), (row2, col2) = at(1), at(2)
     if noise and reference is not None:  # after the traces: shapes skip subplots that are still empty
         fig.add_hrect(y0=reference - noise, y1=reference + noise, fillcolor="rgba(120,120,120,0.25)", line_width=0,
-                      layer="below", row=1, col=1)
+                      layer="below", row=row1, col=col1)
     rng = honest_range(points["low"].fillna(points["mean"]), points["high"].fillna(points["mean"]), noise)
-    fig.update_xaxes(type="log", tickvals=sorted(points["r"].unique()), title_text="r", row=1, col=1)
-    fig.update_xaxes(type="category", title_text="r", row=1, col=2)
-    fig.update_yaxes(range=rng, title_text=f"{metric} (test)", row=1, col=1)
-    fig.update_yaxes(rangemode="tozero", title_text="seconds per epoch", row=1, col=2)
-    return sized(fig, R_SWEEP_HEIGHT, legend=LEGEND_TOP, barmode="group")
+    fig.update_xaxes(type="log", tickvals=sorted(points["r"].unique()), title_text="r", row=row1, col=col1)
+    fig.update_xaxes(type="category", title_text="r", row=row2, col=col2)
+    fig.update_yaxes(range=rng, title_text=f"{metric} (test)", row=row1, col=col1)
+    fig.update_yaxes(rangemode="tozero", title_text="seconds per epoch", row=row2, col=col2)
+    return sized(fig, panels_height(R_SWEEP_HEIGHT, stacked), legend=LEGEND_TOP, barmode="group")
 
 
 def setup_colors(names) -> dict[str, str]:
@@ -183,16 +202,19 @@ def curve_words(column: str) -> str:
     return f"{kind} {name}" if name else column
 
 
-def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None, mark: int = 0) -> go.Figure:
+def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None, mark: int = 0,
+                    stacked: bool = False) -> go.Figure:
     """Per run name: the mean over seeds per epoch and a band from the lowest to the highest seed while every seed
     runs, then a dotted line for each seed that ran on, a triangle at each seed's best epoch and a dotted vertical
     line at the epoch cap when a seed stopped there; a dark dashed line at epoch ``mark`` (a lesson's "read them at
     epoch 20", which at 1024 px had no tick of its own), unless 0. The legend sits above
     the panels (below them it fell under the fold at 1280 x 800) and each panel names its curve on its y axis.
     Curves drawn later lie on top, so each is thinner than the one before: where two setups' means coincide, the
-    earlier one shows as a rim (converged.2's `paper` vanished under `no_alignment`)."""
+    earlier one shows as a rim (converged.2's `paper` vanished under `no_alignment`). ``stacked``: the panels one
+    under the other (``panels``)."""
     cols = 2 if loss else 1
-    fig = make_subplots(1, cols, horizontal_spacing=0.08)
+    stacked = stacked and cols > 1
+    fig, at = panels(cols, stacked, 0.08)
     names = hist["name"].unique()
     colors = setup_colors(names)
     widths = dict(zip(names, np.linspace(CURVE_WIDEST, CURVE_WIDTH, len(names)) if len(names) > 1 else [CURVE_WIDTH],
@@ -211,37 +233,37 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None, mark: int
             if seeds > 1:
                 fig.add_trace(go.Scatter(x=[*band.epochs, *band.epochs[::-1]], y=[*band.high, *band.low[::-1]],
                                          fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
-                                         hoverinfo="skip", showlegend=False, legendgroup=name), 1, col)
+                                         hoverinfo="skip", showlegend=False, legendgroup=name), *at(col))
             later = known[known["epoch"] >= common]
             fig.add_trace(go.Scatter(x=band.epochs, y=band.mean, mode="lines",
                                      line={"color": color, "width": widths[name]},
                                      name=f"{name} ({seeds} seed{'s' if seeds != 1 else ''}"
                                      + (f"; mean to epoch {common})" if later["epoch"].max() > common else ")"),
-                                     legendgroup=name, showlegend=col == 1), 1, col)
+                                     legendgroup=name, showlegend=col == 1), *at(col))
             for seed, alone in later.groupby("seed"):
                 if len(alone) > 1:
                     fig.add_trace(go.Scatter(x=alone["epoch"], y=alone[column], mode="lines", legendgroup=name,
                                              line={"color": color, "width": SEED_LINE_WIDTH, "dash": "dot"},
                                              showlegend=False, hovertemplate=f"{name}, seed {seed}: %{{y:.4f}} at "
-                                             "epoch %{x}<extra></extra>"), 1, col)
+                                             "epoch %{x}<extra></extra>"), *at(col))
             if col == 1:
                 best = part[part["epoch"] == part["best_epoch"]]
                 fig.add_trace(go.Scatter(x=best["epoch"], y=best[column], mode="markers", legendgroup=name,
                                          marker={"symbol": "triangle-up", "size": 11, "color": color},
-                                         showlegend=False, hovertemplate="best epoch %{x}<extra></extra>"), 1, col)
+                                         showlegend=False, hovertemplate="best epoch %{x}<extra></extra>"), *at(col))
         caps = part.groupby("run")["epoch"].max().to_numpy()
         cap = part["epochs_cap"].max()
         if cap == cap and (caps >= cap).any():  # a seed ran into the cap: it did not converge by early stopping
-            for col in range(1, cols + 1):
-                fig.add_vline(x=cap, line={"dash": "dot", "color": color}, row=1, col=col)
+            for k in range(1, cols + 1):
+                fig.add_vline(x=cap, line={"dash": "dot", "color": color}, row=at(k)[0], col=at(k)[1])
     named = {"annotation_text": f"epoch {mark}", "annotation_position": "bottom right"}  # low: the curves climb
-    for col in range(1, cols + 1) if mark else ():  # named on the first panel only
-        fig.add_vline(x=mark, line={"dash": "dash", "color": MARK_DARK, "width": 1.5}, row=1, col=col,
-                      **(named if col == 1 else {}))
+    for k in range(1, cols + 1) if mark else ():  # named on the first panel only
+        fig.add_vline(x=mark, line={"dash": "dash", "color": MARK_DARK, "width": 1.5}, row=at(k)[0], col=at(k)[1],
+                      **(named if k == 1 else {}))
     fig.update_xaxes(title_text="epoch")
-    for col, title in enumerate([metric, loss][:cols], start=1):
-        fig.update_yaxes(title_text=curve_words(title), row=1, col=col)
-    return sized(fig, CURVES_HEIGHT, legend=LEGEND_TOP)
+    for k, title in enumerate([metric, loss][:cols], start=1):
+        fig.update_yaxes(title_text=curve_words(title), row=at(k)[0], col=at(k)[1])
+    return sized(fig, panels_height(CURVES_HEIGHT, stacked), legend=LEGEND_TOP)
 
 
 MARK_DARK = "#333"  # the learning curves' marked epoch: darker than any setup's colour (PALETTE's grey is #7f7f7f)

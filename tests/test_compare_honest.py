@@ -1140,6 +1140,26 @@ def test_the_curves_axes_and_the_live_caption_name_the_losses_in_words():
     assert live.PART_WORDS["cl"] == "InfoNCE" and live.PART_WORDS["l2"] == "L2 penalty"
 
 
+def test_on_a_phone_the_two_panel_charts_stack():
+    """Audit r77: on a phone the r sweep's and the learning curves' two panels, side by side, were ~150 px each and
+    the right one's y-axis title lay over the left one's plot. Stacked, each panel takes the width, one under the
+    other, and the chart grows to hold both; side by side (a projector) they share one row as before."""
+    hist = pd.DataFrame([{"name": "paper", "run": "paper", "seed": 0, "epoch": e, "best_epoch": 2, "epochs_cap": 9,
+                          "valid/Recall@20": 0.1 * e, "loss/total": 1.0 / e} for e in (1, 2, 3)])
+    points = pd.DataFrame({"family": ["mambarec/paper"] * 2, "r": [1, 8], "mean": [0.3, 0.31], "low": [0.29, 0.3],
+                           "high": [0.31, 0.32], "seeds": [2, 2], "s_per_epoch": [2.0, 1.0]})
+    curves = lambda stacked: figures.learning_curves(hist, "valid/Recall@20", "loss/total", 0, stacked)  # noqa: E731
+    sweep = lambda stacked: figures.r_sweep(points, "Recall@20", 0.01, 0.3, stacked)  # noqa: E731
+    for build, tall in ((curves, figures.CURVES_HEIGHT), (sweep, figures.R_SWEEP_HEIGHT)):
+        side, stacked = build(False), build(True)
+        assert side.layout.xaxis.domain[1] < side.layout.xaxis2.domain[0]  # one row
+        assert side.layout.yaxis.domain == side.layout.yaxis2.domain and side.layout.height == tall
+        assert tuple(stacked.layout.xaxis.domain) == tuple(stacked.layout.xaxis2.domain) == (0, 1)  # the width each
+        assert stacked.layout.yaxis2.domain[1] < stacked.layout.yaxis.domain[0]  # the second under the first
+        assert stacked.layout.height == figures.panels_height(tall, True) > tall
+        assert stacked.layout.yaxis2.title.text == side.layout.yaxis2.title.text  # each panel keeps its own axis
+
+
 def test_the_summary_csv_holds_the_rows_shown_in_their_order():
     """The Summary CSV wrote every row, and a row out of sight carried ▲/▼ though Holm's correction had left it out
     (it corrects over the rows shown). The table and its CSV now take the same rows: the picked ones in the order

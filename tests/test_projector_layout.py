@@ -409,10 +409,11 @@ PHONE_PANEL_PX = 90  # a branch map's least width on a phone: ~20 px in one row 
 
 
 @pytest.mark.browser
-def test_the_dream_lessons_maps_read_on_a_phone(server, browser):
+def test_the_dream_and_r_lessons_charts_read_on_a_phone(server, browser):
     """Audit r77: the DREAM lesson's six branch maps, one row on a phone, were ~20 px each with their titles run
-    together, and Plotly's toolbar (shown for good where nothing hovers) lay over the charts' titles. On a phone
-    the maps come two to a row and the toolbar keeps its full-screen button alone."""
+    together, Plotly's toolbar (shown for good where nothing hovers) lay over the charts' titles, and the r lesson's
+    two panels sat side by side, the right one's axis title over the left one's plot. On a phone the maps come two
+    to a row, the toolbar keeps its full-screen button alone and two-panel charts stack."""
     lesson = next(lesson for lesson in LESSONS if lesson.id == "dream")
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, user_agent=PHONE_AGENT)
     try:
@@ -426,6 +427,13 @@ def test_the_dream_lessons_maps_read_on_a_phone(server, browser):
         shown = page.locator(".st-key-dream_branches .modebar-btn").evaluate_all(
             "bs => bs.filter(b => getComputedStyle(b).display !== 'none').map(b => b.dataset.title)")
         assert shown == ["Fullscreen"], shown
+        # the r lesson's chart: its seconds-per-epoch panel under its Recall panel, not squeezed beside it
+        page.goto(step_url(server, next(lesson for lesson in LESSONS if lesson.id == "r"), 0))
+        sweep = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="seconds per epoch")
+        sweep.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        first, second = (sweep.locator("rect.nsewdrag").nth(k).bounding_box() for k in (0, 1))  # the plot areas
+        assert second["y"] > first["y"] + first["height"] and second["width"] > PHONE["width"] / 2, (first, second)
     finally:
         context.close()
 

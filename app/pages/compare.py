@@ -97,9 +97,8 @@ def selection(names: list[str], rows: pd.DataFrame, step: list[str] | tuple = ()
 
 
 def keep_reference(names: list[str]) -> None:
-    """The reference for Δ where it is not among ``names`` (another dataset or world): paper, else the first; and the
-    one meant back once it is here again, unless the user picked another since. A world without runs had left pop
-    as the reference of every dataset visited after it (rehearsal r78, item 2)."""
+    """The reference for Δ where it is not among ``names`` (another dataset or world): paper, else the first; the one
+    meant back once it is here again, unless picked by hand since (a world without runs had left pop: r78, item 2)."""
     ss, ref = st.session_state, st.session_state[key("ref")]
     meant = ss.get(key("ref_meant")) or (None, None)  # (the reference meant, the stand-in shown for it)
     meant = meant if meant[1] == ref else None  # else picked by hand since
@@ -160,10 +159,9 @@ def two_boxes(swapped: bool) -> tuple:
 def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: str, changes_first: bool,
           untrained: list[str]) -> None:
     """Each setup's level from 0, the changes against the reference with their intervals (first when
-    ``changes_first``: a lesson step's text talks about them, and at 1280 x 800 the second chart is below the
-    fold), and the r sweep (first of all in a lesson step whose setups form one: the r lesson reads it first). The
-    ``untrained`` rows stay out of the changes, as the pop row does: a -78% would squeeze every ±2% interval into
-    a dot."""
+    ``changes_first``: a lesson step's text talks about them, and at 1280 x 800 the second chart is below the fold),
+    and the r sweep (first of all in a lesson step whose setups form one: the r lesson reads it first). The
+    ``untrained`` rows stay out of the changes, as the pop row does: a -78% would squeeze every ±2% into a dot."""
     from app import figures  # lazy: plotly
 
     metric = st.columns(3)[0].selectbox("Metric", results.METRICS, **urlsel.bound(PAGE, "metric", results.METRICS),
@@ -209,22 +207,23 @@ def plots(rows: pd.DataFrame, table: pd.DataFrame, shown: list[str], reference: 
     noise = ref[f"{metric} ±"].iloc[0] if not ref.empty else None
     noise = None if noise is None or noise != noise else float(noise)
     box = sweep_box or st.container()
-    presentation.chart(box, figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None),
-                       under_note=changes_first, key="compare.r")
-    box.caption((f"Left, whiskers: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s "
+    presentation.chart(box, figures.r_sweep(points, metric, noise, float(ref[metric].iloc[0]) if noise else None,
+                                            presentation.phone()), under_note=changes_first, key="compare.r")
+    first, second = ("Top", "Bottom") if presentation.phone() else ("Left", "Right")  # a phone's panels stack
+    box.caption((f"{first}, whiskers: 95% interval of the mean over seeds (hollow: one seed). Grey band: {reference}'s "
                  "mean ± one seed's standard deviation; the axis always spans at least 8 of them, so a move smaller "
                  "than the noise looks small." if noise else "No setup here has two seeds, so there is no noise band "
-                 "to draw.") + " Right: mean seconds per epoch, whiskers from the lowest to the highest seed (a run "
-                "that shared its cores with others is slower).")
+                 "to draw.") + f" {second}: mean seconds per epoch, whiskers from the lowest to the highest seed (a "
+                "run that shared its cores with others is slower).")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def curves_figure(key: tuple, _hist: pd.DataFrame, metric: str, loss: str | None, mark: int = 0) -> dict:
+def curves_figure(key: tuple, _hist: pd.DataFrame, metric: str, loss: str | None, mark: int, stacked: bool) -> dict:
     """The learning-curve chart of ``_hist`` (``evidence.histories``, known by its ``key``) as a dict, cached:
     building it costs ~0.2 s, reading it back ~20 ms (a class of students opening one lesson step draws it once)."""
     from app import figures  # lazy: plotly
 
-    return figures.learning_curves(_hist, metric, loss, mark).to_dict()
+    return figures.learning_curves(_hist, metric, loss, mark, stacked).to_dict()
 
 
 def quiet_label(in_step: bool) -> str:
@@ -250,7 +249,8 @@ def curves(rows: pd.DataFrame, shown: list[str], in_step: bool, rows_key: tuple)
                                         **urlsel.bound(PAGE, "curve", options), label_visibility=quiet_label(in_step))
     loss = "loss/total" if metric.startswith(("valid", "test")) and "loss/total" in hist else None
     mark = st.session_state.get(key("mark"), 0)
-    presentation.chart(st, curves_figure(runs, hist, metric, loss, mark), under_note=in_step, key="compare.curves")
+    presentation.chart(st, curves_figure(runs, hist, metric, loss, mark, presentation.phone()), under_note=in_step,
+                       key="compare.curves")  # on a phone (presentation.phone) the two panels stack
     st.caption("Line: mean over seeds per epoch, and band: lowest to highest seed, while every seed runs; dotted "
                "lines: each seed that ran on after the first one stopped (hover names it). ▲: each seed's best "
                "valid epoch (its test numbers are the table's). Dotted vertical line: the epoch cap, drawn when a "
