@@ -97,14 +97,14 @@ LESSONS: tuple[Lesson, ...] = (
                     "and InfoNCE, look at how much shorter they get."),
                Step("Training without the alignment losses", "embeddings",
                     {"dataset": "ml100k", "after": "paper", "before": "no_alignment", "seed": "0", "lines": "80"},
-                    "Left: the same model trained with MMD and InfoNCE switched off; right: with them. Then scroll "
+                    "Before: the same model trained with MMD and InfoNCE switched off; After: with them. Then scroll "
                     "to the table under the maps, both columns' alignment numbers with a plain sentence each: the "
                     "gap between the columns is what the two losses add beyond training alone."),
                Step("One item's nearest texts", "embeddings",
                     {"dataset": "synthetic", "after": "paper", "before": "no_alignment", "seed": "0", "item": "325"},
                     "The highlighted item's picture and its nearest texts, trained without the alignment losses "
-                    "(left) and with them (right). Each map's title says where its own text ranks: the losses are "
-                    "doing their work when it sits at or near rank 1 on the right and far down on the left.",
+                    "(Before) and with them (After). Each map's title says where its own text ranks: the losses are "
+                    "doing their work when it sits at or near rank 1 After and far down Before.",
                     checkpoint=True),
                Step("Does alignment buy accuracy?", "compare",
                     {"dataset": "ml100k", "cells": "paper,no_alignment", "ref": "paper", "tab": "Plots"},
@@ -159,8 +159,8 @@ LESSONS: tuple[Lesson, ...] = (
            "The reduction factor r shrinks the visual feature before DREAM: what does it cost, what does it save?", (
                Step("Accuracy and time against r", "compare",
                     {"dataset": "synthetic", "cells": "paper,r1,r2,r4,r16", "ref": "paper", "tab": "Plots"},
-                    "Left: Recall@20 against r; the grey band is one seed's noise around r = 8, and the axis never "
-                    "zooms in further than that noise. Right: seconds per epoch, which is where r pays."),
+                    "Recall@20 against r: the grey band is one seed's noise around r = 8, and the axis never zooms "
+                    "in further than that noise. Beside it (under it on a phone): seconds per epoch, where r pays."),
                Step("The paper's r claims", "compare",
                     {"dataset": "synthetic", "cells": "paper,r1,r2,r4,r16", "ref": "r1", "tab": "Claims"},
                     "The paper says r = 8 cuts parameters by 30%+ and time by 25% against r = 1 for a 0.3% loss in "

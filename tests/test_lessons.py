@@ -223,6 +223,18 @@ def test_step_links_name_cells_and_pages_that_exist():
     assert L.find_step("alignment.1") == (L.LESSONS[0], 0) and L.find_step("alignment.99") is None
 
 
+def test_no_step_note_points_left_or_right_at_panels_a_phone_stacks():
+    """Audit r79, item 1: alignment.2 and .3 said "left ... right" of the Before and After maps, and r.1 of the r
+    sweep's two panels, where a phone (or a narrow window) draws them one under the other. A note names a panel by
+    what it shows. (A side within one chart, "left of the red line", "the left edge", no layout moves.)"""
+    within = ("left of the red line", "right of the red line", "the left edge")
+    for lesson, i in STEPS:
+        look = lesson.steps[i].look
+        for words in within:
+            look = look.replace(words, "")
+        assert not re.search(r"\b(left|right)\b", look, re.IGNORECASE), (lesson.id, i, look)
+
+
 def test_group_selectors_name_groups_of_the_grid_and_take_their_subgroups():
     from mambarec import grid
 

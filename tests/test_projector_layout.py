@@ -438,6 +438,31 @@ def test_the_dream_and_r_lessons_charts_read_on_a_phone(server, browser):
         context.close()
 
 
+@pytest.mark.browser
+def test_on_a_phone_a_tables_toolbar_covers_nothing_and_the_open_tab_is_whole(server, browser):
+    """Audit r79: on a phone (no hover) a table's toolbar stays shown, 44 px tall over the element above the table:
+    it hid the end of the caption over the table; and the Compare tab strip, one scrolling row, showed the open
+    tab of cold-items.4 as "Cold v" under its arrow. The toolbar now sits in room of the table's own, and the
+    strip wraps, every tab whole."""
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "cold-items")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, user_agent=PHONE_AGENT)
+    try:
+        page = context.new_page()
+        page.goto(step_url(server, lesson, 3))
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_S * 1000)
+        settle(page)
+        tops = page.locator('[data-testid="stDataFrame"]').evaluate_all(
+            "ds => ds.map(d => [d.closest('[data-testid=stElementContainer]').getBoundingClientRect().top, "
+            "d.querySelector('[data-testid=stElementToolbar]').getBoundingClientRect().top])")
+        assert tops and all(toolbar >= own - 1 for own, toolbar in tops), tops  # in its own room, not the one above
+        strip = page.locator('[role="tablist"]').first.bounding_box()
+        for tab in page.locator('[data-testid="stTab"]').all():
+            box = tab.bounding_box()
+            assert box["x"] >= strip["x"] - 1 and box["x"] + box["width"] <= strip["x"] + strip["width"] + 1, box
+    finally:
+        context.close()
+
+
 TAB_ROW_SEEN_PX = 60  # of a tab's content in sight below the tab strip: its header row and a first row
 
 
@@ -688,16 +713,16 @@ def test_a_steps_qr_code_reads_back_as_its_link_off_the_projector(server, browse
 
 
 @pytest.mark.browser
-def test_the_link_and_the_estimate_are_in_sight_above_the_precomputed_seeds_note(server, browser):
+def test_the_link_the_estimate_and_the_paired_seed_are_in_sight_above_the_precomputed_seeds_note(server, browser):
     """In presentation mode at 1280 x 800 the note naming the setup's precomputed seeds, ten lines at 19 px, pushed
     "Link to this setup" below the fold, where a lecturer making a slide did not find it; then, below the note,
-    "Estimate the duration" (its bottom at 855 px: rehearsal r78)."""
+    "Estimate the duration" (its bottom at 855 px: rehearsal r78) and "Use seed 0" (874 px: r79)."""
     page = browser.new_page(viewport=PROJECTOR)
     try:
         page.goto(server + "/train?dataset=synthetic&present=1")
         page.get_by_text("Precomputed: cell").first.wait_for(timeout=PAGE_S * 1000)
         settle(page)
-        for name in ("Link to this setup", "Estimate the duration"):
+        for name in ("Link to this setup", "Estimate the duration", "Use seed 0"):
             box = page.get_by_role("button", name=name).bounding_box()
             assert box["y"] + box["height"] <= PROJECTOR["height"], (name, box)
     finally:

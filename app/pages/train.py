@@ -187,18 +187,18 @@ def run_panel(run: RunConfig, reason: str | None) -> None:
     if st.button("Link to this setup", icon=":material/link:", width="stretch"):
         share_setup(run_to_params(run))
     seeds_done = same_setup.precomputed_seeds(run)
-    # how long a run takes, before the note: below it, "Estimate the duration" sat 55 px under the fold at
-    # 1280 x 800 in presentation mode (rehearsal r78); the note's "Use seed" button stays right under the note
+    # how long a run takes and the seed to pair a run with, before the note: below its ten lines, "Estimate the
+    # duration" (rehearsal r78) and then "Use seed" (r79, item 8) sat under the fold at 1280 x 800 in presentation mode
     estimate_panel(run, seeds_done)
+    offered = None if state.classroom() else run  # a server that trains nothing offers no live run
+    paired = sorted(r.seed for r in seeds_done)
+    if offered is not None and paired and run.train.seed not in paired:  # the default seed 2026 paired with none
+        # of them: a live run on Compare read "no common seed" (rehearsal r55); one click makes it comparable
+        st.button(f"Use seed {paired[0]}", icon=":material/join_inner:", width="stretch",
+                  on_click=lambda: state.set_run(state.edit_run(run, "seed", paired[0])),
+                  help=f"Seed {paired[0]} is one of the precomputed seeds, so Compare can pair this run with it")
     if seeds_done:
-        offered = None if state.classroom() else run  # a server that trains nothing offers no live run
         st.info(same_setup.describe(seeds_done, offered), icon=":material/inventory_2:")
-        paired = sorted(r.seed for r in seeds_done)
-        if offered is not None and run.train.seed not in paired:  # the default seed 2026 paired with none of
-            # them: a live run on Compare read "no common seed" (rehearsal r55); one click makes it comparable
-            st.button(f"Use seed {paired[0]}", icon=":material/join_inner:", width="stretch",
-                      on_click=lambda: state.set_run(state.edit_run(run, "seed", paired[0])),
-                      help=f"Seed {paired[0]} is one of the precomputed seeds, so Compare can pair this run with it")
 
 
 @st.dialog("Link to this setup", width="large")
