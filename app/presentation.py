@@ -180,7 +180,28 @@ def chart(where, fig, under_note: bool = False, **kwargs):
             fig.update_xaxes(tickfont_size=size).update_yaxes(tickfont_size=size).update_layout(legend_font_size=size)
             if fig.layout.height:
                 fig.update_layout(height=height(fig.layout.height, len(fig.layout.yaxis.tickvals or ()), under_note))
+    if phone() and not isinstance(fig, dict):  # (the cached dicts, the learning curves', have short titles)
+        fig = phone_titles(fig)
     return where.plotly_chart(fig, **kwargs)
+
+
+# On a phone an x-axis title longer than this ran past the chart's edge under a plot ~150 px wide (row labels take
+# the rest): "Δ Recall@20 vs paper, % of its me..." (audit r79, item 4). There it wraps at its last comma.
+PHONE_TITLE_CHARS = 24
+
+
+def phone_titles(fig):
+    """A copy of ``fig`` whose long x-axis titles (``PHONE_TITLE_CHARS``) wrap onto two lines at their last comma,
+    the chart's bottom margin growing to hold them."""
+    fig = type(fig)(fig)
+
+    def wrap(axis) -> None:
+        text = axis.title.text or ""
+        if len(text) > PHONE_TITLE_CHARS and ", " in text:
+            head, _, tail = text.rpartition(", ")
+            axis.update(title_text=f"{head},<br>{tail}", automargin=True)
+
+    return fig.for_each_xaxis(wrap)
 
 
 def _sized(part: dict, font: str, size: int) -> dict:

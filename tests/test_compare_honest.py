@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -1158,6 +1159,25 @@ def test_on_a_phone_the_two_panel_charts_stack():
         assert stacked.layout.yaxis2.domain[1] < stacked.layout.yaxis.domain[0]  # the second under the first
         assert stacked.layout.height == figures.panels_height(tall, True) > tall
         assert stacked.layout.yaxis2.title.text == side.layout.yaxis2.title.text  # each panel keeps its own axis
+
+
+def test_on_a_phone_a_long_x_axis_title_wraps_at_its_last_comma():
+    """Audit r79, item 4: under a plot ~150 px wide "Δ Recall@20 vs paper, % of its mean" ran past a phone's chart
+    edge. There it takes two lines, split at its last comma, and the chart's margin grows to hold them; a short
+    title stays whole, and the figure it came from (maybe a cached one) is left as it was."""
+    from app import presentation
+
+    table = pd.DataFrame({"name": ["a", "b"], "Δ Recall@20 %": [1.0, -2.0], "Δ Recall@20 low": [0.0, -3.0],
+                          "Δ Recall@20 high": [2.0, -1.0], "Δ Recall@20": ["+1.0%", "-2.0%"]})
+    fig = figures.delta_forest(table, "Recall@20", "paper")
+    long = fig.layout.xaxis.title.text
+    assert len(long) > presentation.PHONE_TITLE_CHARS and ", " in long
+    wrapped = presentation.phone_titles(fig)
+    head, _, tail = long.rpartition(", ")
+    assert wrapped.layout.xaxis.title.text == f"{head},<br>{tail}" and wrapped.layout.xaxis.automargin
+    assert fig.layout.xaxis.title.text == long  # the figure passed in is untouched
+    short = go.Figure(layout={"xaxis": {"title": {"text": "epoch"}}})
+    assert presentation.phone_titles(short).layout.xaxis.title.text == "epoch"
 
 
 def test_the_summary_csv_holds_the_rows_shown_in_their_order():
