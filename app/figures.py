@@ -268,6 +268,7 @@ def learning_curves(hist: pd.DataFrame, metric: str, loss: str | None, mark: int
 
 MARK_DARK = "#333"  # the learning curves' marked epoch: darker than any setup's colour (PALETTE's grey is #7f7f7f)
 COLD_WARM_BAR = 0.38  # each group's bar height, in rows (a setup's two bars fill 76% of its row)
+VALUE_ROOM = 0.3  # of the longest bar's length, past it, for its value written after it
 
 
 def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None) -> go.Figure:
@@ -277,6 +278,7 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
     at rows 0, 1, ... (named on the axis) so that each value can be written past its bar's whisker, not on it."""
     fig = go.Figure()
     names = list(dict.fromkeys(table["name"]))
+    ends = []  # where each value's text starts
     for j, (group, color) in enumerate((("warm", "#1f77b4"), ("cold", "#17becf"))):
         part = table[table["group"] == group]
         mean, high, low = part["mean"], part["high"].astype(float), part["low"].astype(float)  # NaN: one seed
@@ -292,14 +294,20 @@ def cold_warm_bars(table: pd.DataFrame, metric: str, chance: float | None = None
         # the value after its whisker; a bar short of the random-ranking line has it after the line, where the dashed
         # line no longer runs through it and it does not read struck through (rehearsal r55)
         at = high.fillna(mean) if chance is None else np.maximum(high.fillna(mean), chance)
+        ends += list(at)
         fig.add_trace(go.Scatter(x=at, y=y, mode="text", text=[f"  {v:.3f}" for v in mean],
                                  textposition="middle right", cliponaxis=False, showlegend=False, hoverinfo="skip"))
     if chance is not None:
         fig.add_vline(x=chance, line_dash="dash", line_color="#d62728")
-        # named above the plot, where no bar is (inside it, the label sat on the first warm bar), the legend right
-        fig.add_annotation(x=chance, xref="x", y=1, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
-                           text=f"random ranking ≈ {chance:.3f}", font_color="#d62728")
-    fig.update_xaxes(rangemode="tozero", title=f"test {metric}")
+        # named in the key, where no bar is: inside the plot the label sat on the first warm bar (rehearsal r55), and
+        # above it, on a phone, under the key's "warm items" (audit r79, item 3)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"dash": "dash", "color": "#d62728"},
+                                 name=f"random ranking ≈ {chance:.3f}", hoverinfo="skip"))
+    # room past the longest bar for its value (~6 characters): autorange left none, and on a phone's ~230 px plot
+    # "0.519" ran past the chart's edge as "0.5" (audit r79, item 3)
+    top = float(np.nanmax(ends)) if ends and not np.all(np.isnan(ends)) else None
+    fig.update_xaxes(title=f"test {metric}", **({"range": [0, top * (1 + VALUE_ROOM)]} if top else
+                                                {"rangemode": "tozero"}))
     fig.update_yaxes(tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
     return sized(fig, 120 + 40 * len(names), barmode="overlay", legend={**LEGEND_TOP, "x": 1, "xanchor": "right"})
 

@@ -1301,6 +1301,11 @@ def test_a_cold_bar_short_of_the_random_line_has_its_value_written_past_the_line
     assert cold.text[0].strip() == "0.003"
     no_line = [t for t in figures.cold_warm_bars(table, "Recall@20").data if t.type == "scatter"]
     assert list(no_line[1].x) == pytest.approx([0.005])
+    # audit r79, item 3: on a phone "0.519" ran past the chart's edge as "0.5", and the line's name, above the plot,
+    # lay under the key's "warm items". The axis leaves room for the values; the line is named in the key
+    assert fig.layout.xaxis.range[1] >= 0.31 * (1 + figures.VALUE_ROOM) - 1e-9 and not fig.layout.annotations
+    assert [t.name for t in fig.data if t.showlegend is not False and t.name] == [
+        "warm items", "cold items", "random ranking ≈ 0.033"]
 
 
 def test_the_app_says_the_grid_in_short_as_the_report_does_warm_up_seeds_included():
