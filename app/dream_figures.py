@@ -31,6 +31,7 @@ TWO_LINE_TOP = 62  # px above the panels for two-line titles
 # in presentation mode (dream.2); the rows keep their 240 px
 NO_TITLE_TOP = 12
 CHANNEL_MAPS_HEIGHT = 262
+TWO_LINE_ROWS_PX = 90  # more height for the channel maps' rows named on two lines (a phone): ~18 px a branch row
 # the branches' colour bar: its title beside it and at most 4 ticks, so the few px a short chart leaves it (the 1 x 1
 # maps' rows under a lesson note in presentation mode) hold its labels apart (0, 0.5, 1, 1.5 and 2 overlapped:
 # rehearsal r70)
@@ -98,19 +99,21 @@ def spatial_maps(ins, channel: int, per_row: int | None = None) -> go.Figure:
     return fig.update_layout(margin_t=THREE_LINE_TOP)
 
 
-def channel_maps(ins) -> go.Figure:
-    """For 1 x 1 maps: the input, then every branch output, as rows of C channel values."""
+def channel_maps(ins, narrow: bool = False) -> go.Figure:
+    """For 1 x 1 maps: the input, then every branch output, as rows of C channel values; ``narrow`` (a phone): each
+    row's name on two lines, where on one ("global pool + 1x1") it left the 64 channels ~107 px (audit r79)."""
     names = list(ins.branches)
+    label = _stacked if narrow else (lambda text: text)
     fig = make_subplots(2, 1, row_heights=[0.17, 0.83], vertical_spacing=0.04, shared_xaxes=True)
     fig.add_trace(go.Heatmap(z=ins.input.reshape(1, -1), y=["input"], coloraxis="coloraxis2",
                              hovertemplate="input, channel %{x}: %{z:.4f}<extra></extra>"), 1, 1)
     z = np.stack([ins.branches[n].reshape(-1) for n in names])
-    fig.add_trace(go.Heatmap(z=z, y=[ins.labels[n] for n in names], coloraxis="coloraxis",
+    fig.add_trace(go.Heatmap(z=z, y=[label(ins.labels[n]) for n in names], coloraxis="coloraxis",
                              hovertemplate="%{y}, channel %{x}: %{z:.4f}<extra></extra>"), 2, 1)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="channel", row=2, col=1)
-    return sized(fig, CHANNEL_MAPS_HEIGHT, coloraxis={"colorscale": "Viridis", "cmin": 0,
-                                                      "colorbar": BRANCH_BAR},
+    tall = CHANNEL_MAPS_HEIGHT + (TWO_LINE_ROWS_PX if narrow else 0)
+    return sized(fig, tall, coloraxis={"colorscale": "Viridis", "cmin": 0, "colorbar": BRANCH_BAR},
                  coloraxis2={"colorscale": "RdBu", "showscale": False}).update_layout(margin_t=NO_TITLE_TOP)
 
 

@@ -197,3 +197,15 @@ def test_on_a_phone_the_panels_go_into_rows_of_two(paper):
         widths = [axis.domain[1] - axis.domain[0] for axis in axes]
         assert min(widths) > 0.4 > 1 / n  # half the width each, where one row gave a sixth
         assert rows.layout.height == 3 * (top + dream_figures.ROW_PANEL_PX) + 10 > one_row.layout.height
+
+
+def test_on_a_phone_the_channel_maps_rows_name_themselves_on_two_lines(official):
+    """Audit r79: the released code's 1 x 1 maps (dream.2) on a phone: the rows' one-line names ("global pool +
+    1x1") took most of the width and left the 64 channels ~107 px. ``narrow`` names each on two lines."""
+    from app import dream_figures
+
+    ins = inspect_item(official.model, 1, "visual")
+    wide, narrow = (dream_figures.channel_maps(ins, narrow=n).data[1].y for n in (False, True))
+    assert not any("<br>" in name for name in wide)
+    assert all("<br>" in name for name in narrow if name.startswith(("3x3", "global")))
+    assert [name.replace("<br>+ ", " + ").replace("<br>", ", ") for name in narrow] == list(wide)

@@ -277,7 +277,8 @@ def render() -> None:
                            key="dream_branches")
         st.caption("White circles: the positions each branch reads for the output at the red x (clipped to the map).")
     else:
-        presentation.chart(st, dream_figures.channel_maps(ins), under_note=bool(step), key="dream_branches")
+        presentation.chart(st, dream_figures.channel_maps(ins, narrow=per_row is not None), under_note=bool(step),
+                           key="dream_branches")
         st.caption("A 1 x 1 map has no spatial extent: each branch output is one value per channel.")
     st.markdown("**Receptive fields** around the chosen centre, all panels at one scale: grey = the map, green = "
                 "taps inside it, red x = taps in the zero padding" + (" (the 1 x 1 map is the single cell under the "
