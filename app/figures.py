@@ -36,18 +36,6 @@ CURVES_HEIGHT = 340
 # (audit r77): there they go one under the other, the chart STACKED_TALLER times as tall
 STACKED_TALLER = 1.7
 STACKED_SPACING = 0.14  # of the height between stacked panels: the upper one's x-axis title and ticks
-
-
-def panels(n: int, stacked: bool, spacing: float):
-    """Subplots for ``n`` panels side by side, or one under the other when ``stacked`` (a phone), and where panel k
-    (from 1) goes: ``at(k)`` is its (row, col)."""
-    if stacked:
-        return make_subplots(n, 1, vertical_spacing=STACKED_SPACING), lambda k: (k, 1)
-    return make_subplots(1, n, horizontal_spacing=spacing), lambda k: (1, k)
-
-
-def panels_height(px: int, stacked: bool) -> int:
-    return round(px * STACKED_TALLER) if stacked else px
 CURVE_WIDTH, CURVE_WIDEST = 2.0, 4.5  # px of the last and the first setup's mean curve (``learning_curves``)
 SEED_LINE_WIDTH = 1.2  # px of one seed's own curve, past the epoch where the mean over every seed ends
 NOISE_SPAN = 8.0  # an axis spans at least this many seed standard deviations
@@ -138,6 +126,18 @@ def without_cap(families) -> dict[str, str]:
     short = {f: EPOCH_CAP.sub("", f) for f in families}
     clash = {v for v in short.values() if list(short.values()).count(v) > 1}
     return {f: (f if v in clash else v) for f, v in short.items()}
+
+
+def panels(n: int, stacked: bool, spacing: float):
+    """Subplots for ``n`` panels side by side, or one under the other when ``stacked`` (a phone), and where panel k
+    (from 1) goes: ``at(k)`` is its (row, col)."""
+    if stacked:
+        return make_subplots(n, 1, vertical_spacing=STACKED_SPACING), lambda k: (k, 1)
+    return make_subplots(1, n, horizontal_spacing=spacing), lambda k: (1, k)
+
+
+def panels_height(px: int, stacked: bool) -> int:
+    return round(px * STACKED_TALLER) if stacked else px
 
 
 def r_sweep(points: pd.DataFrame, metric: str, noise: float | None, reference: float | None,

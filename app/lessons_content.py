@@ -104,7 +104,7 @@ LESSONS: tuple[Lesson, ...] = (
                     {"dataset": "synthetic", "after": "paper", "before": "no_alignment", "seed": "0", "item": "325"},
                     "The highlighted item's picture and its nearest texts, trained without the alignment losses "
                     "(Before) and with them (After). Each map's title says where its own text ranks: the losses are "
-                    "doing their work when it sits at or near rank 1 After and far down Before.",
+                    "doing their work when it sits at or near rank 1 in After and far down in Before.",
                     checkpoint=True),
                Step("Does alignment buy accuracy?", "compare",
                     {"dataset": "ml100k", "cells": "paper,no_alignment", "ref": "paper", "tab": "Plots"},
