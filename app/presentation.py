@@ -42,14 +42,13 @@ h1 { font-size: 2rem !important; padding-top: 0.2rem !important; }
 @media (max-width: 1200px) { [role="tablist"]:has(> [data-testid="stTab"]) { gap: 0.5rem; }
   [data-testid="stTab"] p { font-size: 0.8rem; } }
 /* on a phone (no hover) Plotly's toolbar stays shown and its eight buttons lay over the charts' titles and keys
-   (audit r77): there it keeps the full-screen button, which a small chart needs most */
+   (audit r77): there it keeps the full-screen button, which a small chart needs most. A table's toolbar (columns,
+   download, search, full screen) stays shown too, 44 px tall above the table's top: it hid the end of the caption
+   over the table ("its own text ranks 1 of 396 (cosin..."; audit r79, item 2). The table moves down by as much,
+   the toolbar into that room. The tab strip wraps there: in one scrolling row the open tab read "Cold v" under
+   the strip's arrow (item 7) */
 @media (hover: none) and (max-width: 700px) {
-  .modebar-btn:not([data-title="Fullscreen"]) { display: none !important; } }
-/* there a table's toolbar (columns, download, search, full screen) stays shown too, 44 px tall above the table's
-   top: it hid the end of the caption over the table ("its own text ranks 1 of 396 (cosin..."; audit r79, item 2).
-   The table moves down by as much, the toolbar into that room. The tab strip wraps there: in one scrolling row the
-   open tab read "Cold v" under the strip's arrow (item 7) */
-@media (hover: none) and (max-width: 700px) {
+  .modebar-btn:not([data-title="Fullscreen"]) { display: none !important; }
   [data-testid="stFullScreenFrame"]:has(> [data-testid="stDataFrame"]) { padding-top: 2.75rem; }
   [role="tablist"]:has(> [data-testid="stTab"]) { flex-wrap: wrap !important; row-gap: 0.25rem; } }
 /* on a phone a lesson note's title row wraps, its buttons under the title: kept in one row, the title became a
